@@ -1,0 +1,254 @@
+"""The reviewers' and operators' admin. State is read-only; every action goes through a service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from refunds import audit, services
+from refunds.errors import DomainError
+from refunds.models import (
+    ApiKey,
+    AuditEvent,
+    Decision,
+    Evidence,
+    Merchant,
+    MerchantMember,
+    Platform,
+    Policy,
+    Product,
+    RebuttalAttachment,
+    Rebuttal,
+    ReferenceImage,
+    RefundApplication,
+)
+from refunds.services import Actor
+from refunds.states import ActorKind, DecisionReason, Outcome
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+def _thumbnail(kind: str, obj: object) -> str:
+    if not getattr(obj, "pk", None) or not (obj.content_type or "").startswith("image/"):
+        return "-"
+    url = reverse("stored-file", args=[kind, obj.public_id])
+    return format_html('<a href="{}" target="_blank"><img src="{}" style="max-height:160px;max-width:240px"></a>', url, url)
+
+
+class PolicyInline(admin.StackedInline):
+    model = Policy
+    can_delete = False
+
+
+@admin.register(Platform)
+class PlatformAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "public_id", "created_at"]
+    search_fields = ["name", "slug"]
+    readonly_fields = ["public_id"]
+    inlines = [PolicyInline]
+
+
+@admin.register(Merchant)
+class MerchantAdmin(admin.ModelAdmin):
+    list_display = ["name", "platform", "external_ref", "public_id"]
+    list_filter = ["platform"]
+    search_fields = ["name", "external_ref"]
+    readonly_fields = ["public_id"]
+
+
+@admin.register(MerchantMember)
+class MerchantMemberAdmin(admin.ModelAdmin):
+    list_display = ["user", "merchant"]
+    autocomplete_fields = ["merchant"]
+
+
+class ReferenceImageInline(ReadOnlyInline):
+    model = ReferenceImage
+    fields = ["preview", "kind", "sha256", "width", "height", "created_at"]
+    readonly_fields = fields
+
+    @admin.display(description=_("image"))
+    def preview(self, obj: ReferenceImage) -> str:
+        return _thumbnail("reference", obj)
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["title", "merchant", "external_ref", "public_id"]
+    list_filter = ["merchant__platform"]
+    search_fields = ["title", "external_ref"]
+    readonly_fields = ["public_id"]
+    inlines = [ReferenceImageInline]
+
+
+class EvidenceInline(ReadOnlyInline):
+    model = Evidence
+    fields = ["preview", "verdict", "findings", "sha256", "width", "height"]
+    readonly_fields = fields
+
+    @admin.display(description=_("image"))
+    def preview(self, obj: Evidence) -> str:
+        return _thumbnail("evidence", obj)
+
+    @admin.display(description=_("verdict"))
+    def verdict(self, obj: Evidence) -> str:
+        result = getattr(obj, "screening", None)
+        return str(result) if result else _("not screened yet")
+
+    @admin.display(description=_("findings"))
+    def findings(self, obj: Evidence) -> str:
+        result = getattr(obj, "screening", None)
+        if result is None:
+            return "-"
+        return format_html_join("", "<div><b>{}</b> {:.2f}: {}</div>", ((f.code, f.score, f.detail) for f in result.findings.all())) or "-"
+
+
+class DecisionInline(ReadOnlyInline):
+    model = Decision
+    fields = ["outcome", "approved_amount", "currency", "actor_kind", "actor", "reason_codes", "note", "decided_at"]
+    readonly_fields = fields
+
+
+class AuditEventInline(ReadOnlyInline):
+    model = AuditEvent
+    fields = ["seq", "at", "action", "from_state", "to_state", "actor_kind", "actor_label", "reason", "hash"]
+    readonly_fields = fields
+    ordering = ["seq"]
+
+
+class RebuttalInline(ReadOnlyInline):
+    model = Rebuttal
+    fields = ["statement", "submitted_by", "submitted_at"]
+    readonly_fields = fields
+
+
+def _service_action(description: str, permission: str, call: Callable[[RefundApplication, HttpRequest], object]):  # noqa: ANN202
+    """Build an admin action that calls a service per application and reports each refusal."""
+
+    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[RefundApplication]) -> None:
+        done = 0
+        for application in queryset:
+            try:
+                call(application, request)
+                done += 1
+            except DomainError as exc:
+                modeladmin.message_user(request, f"{application.public_id}: {exc.message}", messages.ERROR)
+        if done:
+            modeladmin.message_user(request, _("%(count)d application(s) updated.") % {"count": done}, messages.SUCCESS)
+
+    action.short_description = description
+    action.allowed_permissions = (permission,)
+    action.__name__ = f"action_{abs(hash(description))}"
+    return action
+
+
+def _reviewer(request: HttpRequest) -> Actor:
+    return Actor.of_user(ActorKind.REVIEWER, request.user)
+
+
+@admin.register(RefundApplication)
+class RefundApplicationAdmin(admin.ModelAdmin):
+    list_display = ["public_id", "merchant", "state", "risk_level", "unscreened", "amount", "currency", "merchant_deadline",
+                    "claimed_by", "created_at"]
+    list_filter = ["state", "risk_level", "unscreened", "platform", "reason_code"]
+    search_fields = ["public_id", "buyer_ref", "order_ref"]
+    ordering = ["merchant_deadline", "-risk_score", "created_at"]
+    readonly_fields = [
+        "public_id", "platform", "merchant", "product", "buyer_ref", "order_ref", "delivered_at", "amount", "currency",
+        "reason_code", "description", "state", "risk_level", "risk_score", "risk_explanation", "unscreened",
+        "screening_deliveries", "merchant_deadline", "claimed_by", "claim_expires_at", "created_at", "updated_at",
+        "audit_chain",
+    ]
+    exclude = ["screening_enqueued_at", "audit_seq"]
+    inlines = [EvidenceInline, RebuttalInline, DecisionInline, AuditEventInline]
+    actions = [
+        _service_action(_("Claim for review"), "claim",
+                        lambda a, r: services.application_claim(application_id=a.public_id, reviewer=r.user)),
+        _service_action(_("Release claim"), "claim",
+                        lambda a, r: services.application_release_claim(application_id=a.public_id, actor=_reviewer(r))),
+        _service_action(_("Approve in full"), "decide",
+                        lambda a, r: services.application_decide(application_id=a.public_id, reviewer=r.user,
+                                                                 outcome=Outcome.APPROVED,
+                                                                 reason_codes=[DecisionReason.EVIDENCE_CONSISTENT])),
+        _service_action(_("Reject"), "decide",
+                        lambda a, r: services.application_decide(application_id=a.public_id, reviewer=r.user,
+                                                                 outcome=Outcome.REJECTED,
+                                                                 reason_codes=[DecisionReason.INSUFFICIENT_EVIDENCE])),
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # applications come from platforms, through the API
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_claim_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("refunds.claim_refundapplication")
+
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("refunds.decide_refundapplication")
+
+    @admin.display(description=_("audit chain"))
+    def audit_chain(self, obj: RefundApplication) -> str:
+        report = audit.verify_chain(obj)
+        if report.ok:
+            return _("verified (%(count)d events)") % {"count": report.events}
+        return format_html('<b style="color:#b00">{}</b>', _("BROKEN at event %(seq)s: %(problem)s") % {
+            "seq": report.broken_at, "problem": report.problem})
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["application", "seq", "action", "from_state", "to_state", "actor_kind", "actor_label", "at"]
+    list_filter = ["action", "actor_kind"]
+    search_fields = ["application__public_id"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return [f.name for f in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "platform", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["platform"]
+    readonly_fields = ["public_id", "platform", "name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # keys are issued with `manage.py issue_api_key`, which shows the secret once
+
+    @admin.action(description=_("Revoke selected keys"))
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, _("%(count)d key(s) revoked.") % {"count": count}, messages.SUCCESS)
+
+
+admin.site.register(RebuttalAttachment)
+admin.site.site_header = _("reviewhub review")
+admin.site.site_title = _("reviewhub")
+admin.site.index_title = _("Refund review")

@@ -1,0 +1,44 @@
+"""API-key authentication: ``Authorization: Bearer rh_<prefix>_<secret>``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import authentication, exceptions, permissions
+from rest_framework.request import Request
+
+from refunds.apikeys import api_key_check
+from refunds.models import ApiKey
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[None, ApiKey] | None:
+        header = authentication.get_authorization_header(request).decode("latin-1").split()
+        if not header or header[0] != self.keyword:
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(_("Malformed Authorization header."))
+        key = api_key_check(header[1])
+        if key is None:
+            raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))
+        return (None, key)
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class HasApiKey(permissions.BasePermission):
+    """Allow requests with a valid key holding the view's scope: ``read`` for safe methods,
+    ``write`` otherwise, unless the view names ``required_scope``."""
+
+    message = _("This API key lacks the scope this request needs.")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        key = request.auth
+        if not isinstance(key, ApiKey):
+            raise exceptions.NotAuthenticated()
+        scope = getattr(view, "required_scope", None) or ("read" if request.method in permissions.SAFE_METHODS else "write")
+        return scope in key.scopes

@@ -1,0 +1,83 @@
+"""Request and response shapes of the API."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from refunds.models import Decision, Evidence, RefundApplication
+from refunds.states import RefundReason
+from screening.models import Finding
+
+
+class ApplicationCreateSerializer(serializers.Serializer):
+    merchant = serializers.UUIDField(help_text="Public id of the merchant (shop).")
+    product = serializers.UUIDField(help_text="Public id of the product.")
+    buyer_ref = serializers.CharField(max_length=100)
+    order_ref = serializers.CharField(max_length=100)
+    delivered_at = serializers.DateTimeField(required=False, allow_null=True)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), coerce_to_string=True)
+    currency = serializers.RegexField(r"^[A-Z]{3}$", max_length=3)
+    reason_code = serializers.ChoiceField(choices=RefundReason.choices)
+    description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    evidence = serializers.ListField(child=serializers.FileField(allow_empty_file=True), min_length=1,
+                                     help_text="Evidence images (JPEG, PNG, WebP, HEIC), as repeated multipart parts.")
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Finding
+        fields = ["code", "score", "detail", "params", "regions"]
+
+
+class EvidenceSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id")
+    verdict = serializers.SerializerMethodField()
+    risk = serializers.SerializerMethodField()
+    findings = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Evidence
+        fields = ["id", "sha256", "content_type", "byte_size", "width", "height", "verdict", "risk", "findings"]
+
+    def _result(self, obj: Evidence):  # noqa: ANN202
+        return getattr(obj, "screening", None)
+
+    def get_verdict(self, obj: Evidence) -> str | None:
+        result = self._result(obj)
+        return result.verdict if result else None
+
+    def get_risk(self, obj: Evidence) -> float | None:
+        result = self._result(obj)
+        return result.risk if result else None
+
+    def get_findings(self, obj: Evidence) -> list[dict]:
+        result = self._result(obj)
+        return FindingSerializer(result.findings.all(), many=True).data if result else []
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Decision
+        fields = ["outcome", "approved_amount", "currency", "actor_kind", "reason_codes", "decided_at"]
+
+
+class ApplicationSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id")
+    merchant = serializers.UUIDField(source="merchant.public_id")
+    product = serializers.UUIDField(source="product.public_id")
+    evidence = EvidenceSerializer(many=True)
+    decision = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RefundApplication
+        fields = [
+            "id", "merchant", "product", "buyer_ref", "order_ref", "delivered_at", "amount", "currency",
+            "reason_code", "description", "state", "risk_level", "risk_score", "unscreened", "merchant_deadline",
+            "evidence", "decision", "created_at", "updated_at",
+        ]
+
+    def get_decision(self, obj: RefundApplication) -> dict | None:
+        decision = getattr(obj, "decision", None)
+        return DecisionSerializer(decision).data if decision else None

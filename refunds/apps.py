@@ -1,0 +1,21 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class RefundsConfig(AppConfig):
+    name = "refunds"
+    verbose_name = _("Refund applications")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        import pillow_heif
+
+        # HEIC is what most phones take photos in; Pillow reads it once registered.
+        pillow_heif.register_heif_opener()
+
+        from django.db.models.signals import post_migrate
+
+        from refunds.roles import ensure_role_groups
+
+        # Runs after the screening app too, whose permissions the roles include.
+        post_migrate.connect(ensure_role_groups, sender=self.apps.get_app_config("screening"))

@@ -1,0 +1,53 @@
+"""Run everything on this machine: web server, a Celery worker with beat, and demo data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from refunds import demo
+
+
+class Command(BaseCommand):
+    help = "Migrate, seed demo data and serve the API, admin and portal with a worker and beat."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+
+    def handle(self, *args: object, addrport: str, **options: object) -> None:
+        for folder in ("broker", "broker-control", "media"):
+            (settings.VAR_DIR / folder).mkdir(parents=True, exist_ok=True)
+        call_command("migrate", interactive=False, verbosity=0)
+        accounts = demo.seed()
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "reviewhub", "worker", "--beat", "--concurrency", "1",
+             "--loglevel", "INFO", "--without-mingle", "--without-gossip",
+             "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+            env=os.environ.copy(),
+        )
+        base = f"http://{addrport}"
+        self.stdout.write(self.style.SUCCESS(f"""
+reviewhub is running (database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker: {settings.CELERY_BROKER_URL.split('://')[0]})
+
+  Admin (reviewers)   {base}/admin/        admin / {accounts.admin_password}    reviewer / {accounts.reviewer_password}
+  Merchant user       merchant / {accounts.merchant_password}
+  API                 {base}/api/v1/        Authorization: Bearer {accounts.api_key}
+  OpenAPI schema      {base}/api/v1/schema/
+  Health              {base}/healthz
+
+  Try:  curl -H 'Authorization: Bearer {accounts.api_key}' {base}/api/v1/applications/<id>
+  Passwords and the API key are new on every start. Stop with Ctrl-C.
+"""))
+        try:
+            call_command("runserver", addrport, use_reloader=False)
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()

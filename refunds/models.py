@@ -1,0 +1,440 @@
+"""The refund domain: platforms, merchants, products, applications and their record."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from refunds.states import OPEN_STATES, ActorKind, ApplicationState, DecisionReason, Outcome, RefundReason, RiskLevel
+
+currency_validator = RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 currency code, e.g. CNY."))
+
+
+class Platform(models.Model):
+    """An e-commerce platform whose services submit applications through the API."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("platform")
+        verbose_name_plural = _("platforms")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Policy(models.Model):
+    """How a platform routes its applications (DESIGN §5). The defaults are conservative."""
+
+    platform = models.OneToOneField(Platform, on_delete=models.CASCADE, related_name="policy")
+    merchant_window = models.DurationField(_("merchant response window"), default=timedelta(hours=48))
+    fast_track_enabled = models.BooleanField(_("fast-track enabled"), default=False)
+    fast_track_ceiling = models.DecimalField(
+        _("fast-track ceiling"), max_digits=12, decimal_places=2, default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Clean applications up to this amount are approved without waiting for the merchant."),
+    )
+    expiry_auto_approves = models.BooleanField(
+        _("window expiry auto-approves clean applications"), default=True,
+        help_text=_("Only applications whose screening is clean are ever approved automatically."),
+    )
+    claim_timeout = models.DurationField(_("reviewer claim timeout"), default=timedelta(minutes=30))
+    finding_thresholds = models.JSONField(
+        _("finding thresholds"), default=dict, blank=True,
+        help_text=_("Score from which a finding counts, per finding code; codes not listed use the default threshold."),
+    )
+    default_threshold = models.FloatField(_("default finding threshold"), default=0.5)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("policy")
+        verbose_name_plural = _("policies")
+
+    def __str__(self) -> str:
+        return str(_("Policy of %(platform)s") % {"platform": self.platform})
+
+    def threshold_for(self, code: str) -> float:
+        return float(self.finding_thresholds.get(code, self.default_threshold))
+
+
+class Merchant(models.Model):
+    """A shop on a platform."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="merchants")
+    external_ref = models.CharField(_("platform's shop id"), max_length=100)
+    name = models.CharField(_("name"), max_length=200)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("merchant")
+        verbose_name_plural = _("merchants")
+        constraints = [models.UniqueConstraint(fields=["platform", "external_ref"], name="merchant_ref_unique_per_platform")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MerchantMember(models.Model):
+    """A portal user who acts for a merchant."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merchant_member")
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="members")
+
+    class Meta:
+        verbose_name = _("merchant member")
+        verbose_name_plural = _("merchant members")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.merchant}"
+
+
+class Product(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="products")
+    external_ref = models.CharField(_("platform's product id"), max_length=100)
+    title = models.CharField(_("title"), max_length=300)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        constraints = [models.UniqueConstraint(fields=["merchant", "external_ref"], name="product_ref_unique_per_merchant")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class StoredImage(models.Model):
+    """Fields shared by every stored upload: files live under their content hash."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    file = models.FileField(_("file"), max_length=300)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, db_index=True)
+    content_type = models.CharField(_("content type"), max_length=50)
+    byte_size = models.PositiveBigIntegerField(_("size in bytes"))
+    width = models.PositiveIntegerField(_("width"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("height"), null=True, blank=True)
+    original_name = models.CharField(_("original file name"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class ReferenceImage(StoredImage):
+    """A picture of the product the merchant vouches for: catalogue photo or shipped-item photo."""
+
+    class Kind(models.TextChoices):
+        CATALOGUE = "catalogue", _("Catalogue photo")
+        SHIPPED_ITEM = "shipped_item", _("Photo of the shipped item")
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="reference_images")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.CATALOGUE)
+
+    class Meta:
+        verbose_name = _("reference image")
+        verbose_name_plural = _("reference images")
+
+
+class RefundApplication(ConcurrentTransitionMixin, models.Model):
+    """A buyer's refund-only application. Its state changes only through the transitions below,
+    and those are called only by ``refunds.services``."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="applications")
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="applications")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="applications")
+    buyer_ref = models.CharField(_("buyer reference"), max_length=100, db_index=True)
+    order_ref = models.CharField(_("order reference"), max_length=100)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
+    currency = models.CharField(_("currency"), max_length=3, validators=[currency_validator])
+    reason_code = models.CharField(_("reason"), max_length=30, choices=RefundReason.choices)
+    description = models.TextField(_("buyer's description"), blank=True)
+
+    state = FSMField(_("state"), default=ApplicationState.SUBMITTED, choices=ApplicationState.choices, protected=True)
+
+    risk_level = models.CharField(_("risk"), max_length=20, choices=RiskLevel.choices, blank=True)
+    risk_score = models.FloatField(_("risk score"), null=True, blank=True)
+    risk_explanation = models.TextField(_("risk explanation"), blank=True)
+    unscreened = models.BooleanField(_("unscreened"), default=False, help_text=_("Screening failed; people must look."))
+    screening_deliveries = models.PositiveIntegerField(_("screening deliveries"), default=0)
+    screening_enqueued_at = models.DateTimeField(_("screening enqueued at"), null=True, blank=True)
+
+    merchant_deadline = models.DateTimeField(_("merchant deadline"), null=True, blank=True)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="claimed_applications",
+        verbose_name=_("claimed by"),
+    )
+    claim_expires_at = models.DateTimeField(_("claim expires at"), null=True, blank=True)
+
+    audit_seq = models.PositiveIntegerField(_("audit events"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("refund application")
+        verbose_name_plural = _("refund applications")
+        permissions = [
+            ("claim_refundapplication", _("Can claim applications for review")),
+            ("decide_refundapplication", _("Can decide applications")),
+        ]
+        indexes = [
+            # Beat's window closer: awaiting_merchant rows whose deadline has passed.
+            models.Index(fields=["state", "merchant_deadline"], name="app_state_deadline"),
+            # Reviewer queue and the stale-submission sweeper: by state, oldest first.
+            models.Index(fields=["state", "created_at"], name="app_state_created"),
+            # Claim expiry job.
+            models.Index(fields=["claim_expires_at"], name="app_claim_expiry", condition=Q(claim_expires_at__isnull=False)),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="application_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.public_id)
+
+    # --- guards: read-only questions, no side effects ---------------------------------
+
+    def screening_is_clean(self) -> bool:
+        """Invariant 1: every evidence image has a completed screening with no finding at or
+        above the policy's threshold, and the application was not marked unscreened."""
+        if self.unscreened or self.risk_level != RiskLevel.CLEAN:
+            return False
+        policy = self.platform.policy
+        evidence = list(self.evidence.select_related("screening"))
+        if not evidence:
+            return False
+        for item in evidence:
+            result = getattr(item, "screening", None)
+            if result is None or not result.completed:
+                return False
+            for finding in result.findings.all():
+                if finding.score >= policy.threshold_for(finding.code):
+                    return False
+        return True
+
+    def every_evidence_screened(self) -> bool:
+        return self.evidence.exists() and not self.evidence.exclude(screening__completed=True).exists()
+
+    def window_is_open(self) -> bool:
+        return self.merchant_deadline is not None and timezone.now() < self.merchant_deadline
+
+    def window_has_closed(self) -> bool:
+        return self.merchant_deadline is not None and timezone.now() >= self.merchant_deadline
+
+    def fast_track_allowed(self) -> bool:
+        policy = self.platform.policy
+        return policy.fast_track_enabled and self.amount <= policy.fast_track_ceiling
+
+    def expiry_may_approve(self) -> bool:
+        return self.platform.policy.expiry_auto_approves
+
+    def has_no_live_claim(self) -> bool:
+        return self.claimed_by_id is None or (self.claim_expires_at is not None and self.claim_expires_at <= timezone.now())
+
+    # --- transitions: change fields only; the services lock, save and audit ------------
+
+    @transition(field=state, source=ApplicationState.SUBMITTED, target=ApplicationState.AUTO_SCREENED,
+                conditions=[every_evidence_screened])
+    def record_screening(self, *, risk_level: str, risk_score: float, explanation: str) -> None:
+        self.risk_level = risk_level
+        self.risk_score = risk_score
+        self.risk_explanation = explanation
+
+    @transition(field=state, source=ApplicationState.SUBMITTED, target=ApplicationState.IN_REVIEW)
+    def give_up_screening(self, *, explanation: str) -> None:
+        self.unscreened = True
+        self.risk_level = RiskLevel.SUSPICIOUS
+        self.risk_explanation = explanation
+
+    @transition(field=state, source=ApplicationState.AUTO_SCREENED, target=ApplicationState.AWAITING_MERCHANT)
+    def open_merchant_window(self) -> None:
+        self.merchant_deadline = timezone.now() + self.platform.policy.merchant_window
+
+    @transition(field=state, source=ApplicationState.AUTO_SCREENED, target=ApplicationState.DECIDED,
+                conditions=[screening_is_clean, fast_track_allowed])
+    def fast_track(self) -> None:
+        pass
+
+    @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.DECIDED,
+                conditions=[window_is_open])
+    def accept_by_merchant(self) -> None:
+        pass
+
+    @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.IN_REVIEW,
+                conditions=[window_is_open])
+    def contest(self) -> None:
+        pass
+
+    @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.DECIDED,
+                conditions=[window_has_closed, screening_is_clean, expiry_may_approve])
+    def approve_on_expiry(self) -> None:
+        pass
+
+    @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.IN_REVIEW,
+                conditions=[window_has_closed])
+    def escalate_on_expiry(self) -> None:
+        pass
+
+    @transition(field=state, source=ApplicationState.IN_REVIEW, target=ApplicationState.IN_REVIEW,
+                conditions=[has_no_live_claim])
+    def claim(self, *, reviewer: models.Model, until: timezone.datetime) -> None:
+        self.claimed_by = reviewer
+        self.claim_expires_at = until
+
+    @transition(field=state, source=ApplicationState.IN_REVIEW, target=ApplicationState.IN_REVIEW)
+    def release_claim(self) -> None:
+        self.claimed_by = None
+        self.claim_expires_at = None
+
+    @transition(field=state, source=ApplicationState.IN_REVIEW, target=ApplicationState.DECIDED)
+    def decide_by_reviewer(self) -> None:
+        self.claimed_by = None
+        self.claim_expires_at = None
+
+    @transition(field=state, source=list(OPEN_STATES), target=ApplicationState.WITHDRAWN)
+    def withdraw(self) -> None:
+        self.claimed_by = None
+        self.claim_expires_at = None
+
+
+class Evidence(StoredImage):
+    """A photo the buyer submitted with the application."""
+
+    application = models.ForeignKey(RefundApplication, on_delete=models.CASCADE, related_name="evidence")
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("evidence image")
+        verbose_name_plural = _("evidence images")
+        ordering = ["application", "position"]
+
+
+class Rebuttal(models.Model):
+    """The merchant's answer when contesting: a statement and supporting files."""
+
+    application = models.OneToOneField(RefundApplication, on_delete=models.CASCADE, related_name="rebuttal")
+    statement = models.TextField(_("statement"))
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    submitted_at = models.DateTimeField(_("submitted at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("rebuttal")
+        verbose_name_plural = _("rebuttals")
+
+
+class RebuttalAttachment(StoredImage):
+    """A packing photo, packing video or shipping proof attached to a rebuttal."""
+
+    rebuttal = models.ForeignKey(Rebuttal, on_delete=models.CASCADE, related_name="attachments")
+
+    class Meta:
+        verbose_name = _("rebuttal attachment")
+        verbose_name_plural = _("rebuttal attachments")
+
+
+class Decision(models.Model):
+    """The one decision of an application (invariant 2: the database refuses a second)."""
+
+    application = models.OneToOneField(RefundApplication, on_delete=models.PROTECT, related_name="decision")
+    outcome = models.CharField(_("outcome"), max_length=30, choices=Outcome.choices)
+    approved_amount = models.DecimalField(_("approved amount"), max_digits=12, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    actor_kind = models.CharField(_("decided by"), max_length=20, choices=ActorKind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    reason_codes = models.JSONField(_("reason codes"), default=list)
+    note = models.TextField(_("note"), blank=True)
+    decided_at = models.DateTimeField(_("decided at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("decision")
+        verbose_name_plural = _("decisions")
+        constraints = [models.CheckConstraint(condition=Q(approved_amount__gte=0), name="decision_amount_not_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} ({self.get_actor_kind_display()})"
+
+    @property
+    def reasons_display(self) -> list[str]:
+        labels = dict(DecisionReason.choices)
+        return [str(labels.get(code, code)) for code in self.reason_codes]
+
+
+class AuditEvent(models.Model):
+    """An append-only, hash-chained record of every transition (invariant 3).
+
+    ``hash`` covers this row's content and the previous row's hash, so changing or
+    removing any row breaks the chain from there on; see ``refunds.audit.verify_chain``.
+    """
+
+    application = models.ForeignKey(RefundApplication, on_delete=models.PROTECT, related_name="audit_events")
+    seq = models.PositiveIntegerField(_("sequence"))
+    action = models.CharField(_("action"), max_length=40)
+    from_state = models.CharField(_("from"), max_length=20, blank=True)
+    to_state = models.CharField(_("to"), max_length=20)
+    actor_kind = models.CharField(_("actor kind"), max_length=20, choices=ActorKind.choices)
+    actor_label = models.CharField(_("actor"), max_length=200, blank=True)
+    at = models.DateTimeField(_("at"))
+    reason = models.TextField(_("reason"), blank=True)
+    payload = models.JSONField(_("payload"), default=dict)
+    payload_digest = models.CharField(_("payload digest"), max_length=64)
+    prev_hash = models.CharField(_("previous hash"), max_length=64)
+    hash = models.CharField(_("hash"), max_length=64)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["application", "seq"]
+        constraints = [models.UniqueConstraint(fields=["application", "seq"], name="audit_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action}: {self.from_state or '∅'} → {self.to_state}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise ValueError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise ValueError("Audit events are append-only.")
+
+
+class ApiKey(models.Model):
+    """A platform's API key. Only a hash of the secret is stored; the key is shown once."""
+
+    class Scope(models.TextChoices):
+        READ = "read", _("Read")
+        WRITE = "write", _("Write")
+        POLICY = "policy", _("Policy")
+        WEBHOOKS = "webhooks", _("Webhooks")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField(_("secret hash"), max_length=64, editable=False)
+    scopes = models.JSONField(_("scopes"), default=list)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self) -> str:
+        return f"{self.name} (rh_{self.prefix}_…)"

@@ -1,0 +1,34 @@
+"""The service layer: the only code that changes an application's state.
+
+API views, admin actions, portal views, Celery tasks and beat jobs all call these.
+"""
+
+from refunds.services._base import Actor
+from refunds.services.merchant import application_accept, application_contest, application_expire_window, close_expired_windows
+from refunds.services.review import application_claim, application_decide, application_release_claim, release_expired_claims
+from refunds.services.screening import (
+    application_give_up_screening,
+    application_record_screening,
+    application_register_delivery,
+    enqueue_screening,
+)
+from refunds.services.submission import application_submit
+from refunds.services.withdrawal import application_withdraw
+
+__all__ = [
+    "Actor",
+    "application_accept",
+    "application_claim",
+    "application_contest",
+    "application_decide",
+    "application_expire_window",
+    "application_give_up_screening",
+    "application_record_screening",
+    "application_register_delivery",
+    "application_release_claim",
+    "application_submit",
+    "application_withdraw",
+    "close_expired_windows",
+    "enqueue_screening",
+    "release_expired_claims",
+]

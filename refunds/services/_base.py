@@ -1,0 +1,88 @@
+"""What every service shares: the locked fetch, the guarded transition, the audit record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
+from uuid import UUID
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from django_fsm import can_proceed
+
+from refunds import audit
+from refunds.errors import Conflict, NotFound
+from refunds.models import RefundApplication
+from refunds.states import ActorKind
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who causes a change: the system, a platform (API key), a merchant user or a reviewer."""
+
+    kind: str
+    user: AbstractBaseUser | None = None
+    label: str = ""
+
+    @classmethod
+    def system(cls, label: str = "") -> Actor:
+        return cls(ActorKind.SYSTEM, None, label or "system")
+
+    @classmethod
+    def of_user(cls, kind: str, user: AbstractBaseUser) -> Actor:
+        return cls(kind, user, user.get_username())
+
+
+@contextmanager
+def locked_application(application_id: UUID | str) -> Iterator[RefundApplication]:
+    """Open a transaction and yield the application with its row locked.
+
+    Every decider (reviewers, the merchant, beat's window closer) goes through this lock,
+    so two of them racing are serialised and the second sees the first one's state.
+    """
+    with transaction.atomic():
+        try:
+            application = (
+                RefundApplication.objects.select_for_update(of=("self",))
+                .select_related("platform__policy")
+                .get(public_id=application_id)
+            )
+        except (RefundApplication.DoesNotExist, ValueError):
+            raise NotFound("not_found", _("No such application.")) from None
+        yield application
+
+
+def ensure_can(application: RefundApplication, transition: Callable[..., Any], *, refusal: Conflict | None = None) -> None:
+    """Raise Conflict unless the transition may run now: a wrong state always gives
+    ``invalid_state``; an unmet condition gives ``refusal`` when one is supplied."""
+    if not can_proceed(transition, check_conditions=False):
+        raise Conflict(
+            "invalid_state",
+            _("This is not possible while the application is %(state)s.") % {"state": application.get_state_display()},
+            details={"state": application.state},
+        )
+    if not can_proceed(transition):
+        raise refusal or Conflict("not_allowed", _("The policy does not allow this now."), details={"state": application.state})
+
+
+def apply(
+    application: RefundApplication,
+    transition: Callable[..., Any],
+    *,
+    actor: Actor,
+    action: str,
+    reason: str = "",
+    payload: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Run a transition on the locked application, save it and append the audit event."""
+    from_state = application.state
+    transition(**kwargs)
+    application.save()
+    audit.record(
+        application, action=action, from_state=from_state, actor_kind=actor.kind,
+        actor_label=actor.label, reason=reason, payload=payload,
+    )

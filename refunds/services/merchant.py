@@ -1,0 +1,95 @@
+"""The merchant's voice: accept, contest with a rebuttal, or let the window close."""
+
+from __future__ import annotations
+
+from typing import IO, Sequence
+from uuid import UUID
+
+from django.conf import settings
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
+
+from refunds.errors import Conflict, InvalidInput
+from refunds.models import Decision, Rebuttal, RebuttalAttachment, RefundApplication
+from refunds.services._base import Actor, apply, ensure_can, locked_application
+from refunds.states import ActorKind, ApplicationState, DecisionReason, Outcome
+from refunds.uploads import store, validate_attachment
+
+
+def _deadline_passed(application: RefundApplication) -> Conflict:
+    return Conflict(
+        "deadline_passed",
+        _("The merchant response window closed at %(deadline)s.")
+        % {"deadline": formats.date_format(timezone.localtime(application.merchant_deadline), "DATETIME_FORMAT")},
+        details={"deadline": application.merchant_deadline.isoformat() if application.merchant_deadline else None},
+    )
+
+
+def application_accept(*, application_id: UUID | str, actor: Actor) -> RefundApplication:
+    """Approve the refund in full on the merchant's word; raise Conflict after the deadline."""
+    with locked_application(application_id) as application:
+        ensure_can(application, application.accept_by_merchant, refusal=_deadline_passed(application))
+        apply(application, application.accept_by_merchant, actor=actor, action="merchant_accept",
+              reason=DecisionReason.MERCHANT_ACCEPTED)
+        Decision.objects.create(
+            application=application, outcome=Outcome.APPROVED, approved_amount=application.amount,
+            currency=application.currency, actor_kind=ActorKind.MERCHANT, actor=actor.user,
+            reason_codes=[DecisionReason.MERCHANT_ACCEPTED],
+        )
+        return application
+
+
+def application_contest(
+    *, application_id: UUID | str, actor: Actor, statement: str, attachments: Sequence[IO[bytes]] = ()
+) -> RefundApplication:
+    """Send the application to reviewers with the merchant's rebuttal; raise Conflict after the
+    deadline and InvalidInput/UploadRejected for a bad statement or file, storing nothing."""
+    statement = (statement or "").strip()
+    if not statement:
+        raise InvalidInput("statement_required", _("Explain why you contest the refund."), details={"field": "statement"})
+    if len(statement) > 5000:
+        raise InvalidInput("statement_too_long", _("Keep the statement under 5000 characters."), details={"field": "statement"})
+    if len(attachments) > settings.UPLOAD_MAX_FILES:
+        raise InvalidInput("too_many_files", _("Attach at most %(limit)d files.") % {"limit": settings.UPLOAD_MAX_FILES},
+                           details={"field": "attachments"})
+    uploads = [validate_attachment(item) for item in attachments]
+    with locked_application(application_id) as application:
+        ensure_can(application, application.contest, refusal=_deadline_passed(application))
+        rebuttal = Rebuttal.objects.create(application=application, statement=statement, submitted_by=actor.user)
+        for upload in uploads:
+            RebuttalAttachment.objects.create(
+                rebuttal=rebuttal, file=store(upload, folder="rebuttals"), sha256=upload.sha256,
+                content_type=upload.content_type, byte_size=len(upload.content), width=upload.width,
+                height=upload.height, original_name=upload.original_name,
+            )
+        apply(application, application.contest, actor=actor, action="merchant_contest",
+              payload={"statement_chars": len(statement), "attachments": [u.sha256 for u in uploads]})
+        return application
+
+
+def application_expire_window(*, application_id: UUID | str) -> RefundApplication | None:
+    """Close a merchant window whose deadline has passed: approve if screening was clean and
+    the policy allows it, otherwise send to reviewers. Returns None when there is nothing to do."""
+    with locked_application(application_id) as application:
+        if application.state != ApplicationState.AWAITING_MERCHANT or not application.window_has_closed():
+            return None
+        system = Actor.system("window expiry")
+        if application.expiry_may_approve() and application.screening_is_clean():
+            apply(application, application.approve_on_expiry, actor=system, action="window_expired_approve",
+                  reason=DecisionReason.WINDOW_EXPIRED_CLEAN)
+            Decision.objects.create(
+                application=application, outcome=Outcome.APPROVED, approved_amount=application.amount,
+                currency=application.currency, actor_kind=ActorKind.SYSTEM,
+                reason_codes=[DecisionReason.WINDOW_EXPIRED_CLEAN],
+            )
+        else:
+            apply(application, application.escalate_on_expiry, actor=system, action="window_expired_review")
+        return application
+
+
+def close_expired_windows() -> int:
+    """Close every merchant window that is past its deadline, however long ago; return how many."""
+    overdue = RefundApplication.objects.filter(
+        state=ApplicationState.AWAITING_MERCHANT, merchant_deadline__lte=timezone.now()
+    ).order_by("merchant_deadline").values_list("public_id", flat=True)
+    return sum(application_expire_window(application_id=public_id) is not None for public_id in overdue)

@@ -1,0 +1,76 @@
+"""Recording what screening found, and routing the application by policy."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from celery import current_app
+from django.db import transaction
+from django.utils import timezone
+
+from refunds import policy
+from refunds.models import Decision, RefundApplication
+from refunds.services._base import Actor, apply, locked_application
+from refunds.states import ActorKind, ApplicationState, DecisionReason, Outcome
+
+SCREEN_TASK = "screening.screen_application"
+
+
+def enqueue_screening(application: RefundApplication) -> None:
+    """Send the screening task once the current transaction commits (never for a rollback)."""
+    RefundApplication.objects.filter(pk=application.pk).update(screening_enqueued_at=timezone.now())
+    public_id = str(application.public_id)
+    transaction.on_commit(lambda: current_app.send_task(SCREEN_TASK, args=[public_id]))
+
+
+def application_register_delivery(*, application_id: UUID | str) -> int | None:
+    """Count one more delivery of the screening task; return the count, or None if the
+    application no longer waits for screening. Committed at once, so a worker killed
+    right after still leaves its count behind."""
+    with locked_application(application_id) as application:
+        if application.state != ApplicationState.SUBMITTED:
+            return None
+        application.screening_deliveries += 1
+        RefundApplication.objects.filter(pk=application.pk).update(screening_deliveries=application.screening_deliveries)
+        return application.screening_deliveries
+
+
+def application_record_screening(*, application_id: UUID | str) -> RefundApplication | None:
+    """Move a screened application on: auto_screened, then fast-track or the merchant window.
+
+    Idempotent: an application already past ``submitted`` is left as it is (returns None).
+    """
+    from screening.models import Finding
+
+    with locked_application(application_id) as application:
+        if application.state != ApplicationState.SUBMITTED or not application.every_evidence_screened():
+            return None
+        findings = [
+            policy.FindingView(f.code, f.score, f.detail)
+            for f in Finding.objects.filter(result__evidence__application=application)
+        ]
+        risk = policy.assess(application.platform.policy, findings)
+        system = Actor.system("screening")
+        apply(application, application.record_screening, actor=system, action="screen",
+              payload={"risk": risk.level, "score": risk.score},
+              risk_level=risk.level, risk_score=risk.score, explanation=risk.explanation)
+        if application.fast_track_allowed() and application.screening_is_clean():
+            apply(application, application.fast_track, actor=system, action="fast_track",
+                  reason=DecisionReason.FAST_TRACK_CLEAN)
+            Decision.objects.create(
+                application=application, outcome=Outcome.APPROVED, approved_amount=application.amount,
+                currency=application.currency, actor_kind=ActorKind.SYSTEM, reason_codes=[DecisionReason.FAST_TRACK_CLEAN],
+            )
+        else:
+            apply(application, application.open_merchant_window, actor=system, action="open_window")
+        return application
+
+
+def application_give_up_screening(*, application_id: UUID | str, explanation: str) -> RefundApplication | None:
+    """Send an application whose screening cannot finish to people, flagged ``unscreened``."""
+    with locked_application(application_id) as application:
+        if application.state != ApplicationState.SUBMITTED:
+            return None
+        apply(application, application.give_up_screening, actor=Actor.system("screening"), action="unscreened",
+              reason=explanation, explanation=explanation)
+        return application

@@ -1,0 +1,123 @@
+"""Submitting an application with its evidence."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import IO, Sequence
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from refunds.errors import InvalidInput, NotFound
+from refunds.models import Evidence, Merchant, Platform, Product, RefundApplication, currency_validator
+from refunds.services._base import Actor
+from refunds.services.screening import enqueue_screening
+from refunds import audit
+from refunds.states import RefundReason
+from refunds.uploads import ValidatedUpload, store, validate_image
+
+
+def _clean_amount(amount: Decimal | str) -> Decimal:
+    try:
+        value = Decimal(str(amount))
+    except InvalidOperation:
+        raise InvalidInput("invalid_amount", _("The amount must be a decimal number."), details={"field": "amount"}) from None
+    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")) or value >= Decimal("1e10"):
+        raise InvalidInput("invalid_amount", _("The amount must be positive, with at most two decimal places."),
+                           details={"field": "amount"})
+    return value
+
+
+def application_submit(
+    *,
+    platform: Platform,
+    merchant_id: str,
+    product_id: str,
+    buyer_ref: str,
+    order_ref: str,
+    amount: Decimal | str,
+    currency: str,
+    reason_code: str,
+    evidence: Sequence[IO[bytes]],
+    delivered_at: datetime | None = None,
+    description: str = "",
+    actor: Actor | None = None,
+) -> RefundApplication:
+    """Create an application with its evidence and enqueue its screening.
+
+    Every input and every file is checked before anything is written; raise InvalidInput,
+    NotFound or UploadRejected otherwise, leaving nothing behind.
+    """
+    merchant = Merchant.objects.filter(platform=platform, public_id=merchant_id).first() if _is_uuid(merchant_id) else None
+    if merchant is None:
+        raise NotFound("merchant_not_found", _("No such merchant on this platform."), details={"field": "merchant"})
+    product = Product.objects.filter(merchant=merchant, public_id=product_id).first() if _is_uuid(product_id) else None
+    if product is None:
+        raise NotFound("product_not_found", _("No such product of this merchant."), details={"field": "product"})
+    value = _clean_amount(amount)
+    try:
+        currency_validator(currency)
+    except Exception:
+        raise InvalidInput("invalid_currency", _("Use a three-letter ISO 4217 currency code, e.g. CNY."),
+                           details={"field": "currency"}) from None
+    if reason_code not in RefundReason.values:
+        raise InvalidInput("invalid_reason", _("Unknown refund reason."),
+                           details={"field": "reason_code", "allowed": RefundReason.values})
+    for field, text in (("buyer_ref", buyer_ref), ("order_ref", order_ref)):
+        if not text or len(text) > 100:
+            raise InvalidInput("invalid_reference", _("Give a reference of 1 to 100 characters."), details={"field": field})
+    if delivered_at is not None and (timezone.is_naive(delivered_at) or delivered_at > timezone.now()):
+        raise InvalidInput("invalid_delivered_at", _("The delivery time must be a past time with a time zone."),
+                           details={"field": "delivered_at"})
+    if not evidence:
+        raise InvalidInput("evidence_required", _("Attach at least one evidence image."), details={"field": "evidence"})
+    if len(evidence) > settings.UPLOAD_MAX_FILES:
+        raise InvalidInput("too_many_files", _("Attach at most %(limit)d evidence images.") % {"limit": settings.UPLOAD_MAX_FILES},
+                           details={"field": "evidence"})
+    uploads = [validate_image(item, field="evidence") for item in evidence]
+
+    actor = actor or Actor("platform", None, platform.slug)
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            application = RefundApplication.objects.create(
+                platform=platform, merchant=merchant, product=product, buyer_ref=buyer_ref, order_ref=order_ref,
+                delivered_at=delivered_at, amount=value, currency=currency, reason_code=reason_code,
+                description=description,
+            )
+            for position, upload in enumerate(uploads):
+                _create_evidence(application, upload, position=position, written=written)
+            audit.record(application, action="submit", from_state="", actor_kind=actor.kind, actor_label=actor.label,
+                         payload={"evidence": [u.sha256 for u in uploads], "amount": str(value), "currency": currency})
+            enqueue_screening(application)
+    except BaseException:
+        # The rows rolled back; remove the files this request wrote so nothing of it remains.
+        for name in written:
+            if not Evidence.objects.filter(file=name).exists():
+                default_storage.delete(name)
+        raise
+    return application
+
+
+def _create_evidence(application: RefundApplication, upload: ValidatedUpload, *, position: int, written: list[str]) -> Evidence:
+    existed = default_storage.exists(f"evidence/{upload.storage_name}")
+    name = store(upload, folder="evidence")
+    if not existed:
+        written.append(name)
+    return Evidence.objects.create(
+        application=application, position=position, file=name, sha256=upload.sha256, content_type=upload.content_type,
+        byte_size=len(upload.content), width=upload.width, height=upload.height, original_name=upload.original_name,
+    )
+
+
+def _is_uuid(value: object) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,16 @@
+"""Withdrawing an application on the buyer's behalf."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from refunds.models import RefundApplication
+from refunds.services._base import Actor, apply, ensure_can, locked_application
+
+
+def application_withdraw(*, application_id: UUID | str, actor: Actor, reason: str = "") -> RefundApplication:
+    """Withdraw an application that is not yet decided; raise Conflict otherwise."""
+    with locked_application(application_id) as application:
+        ensure_can(application, application.withdraw)
+        apply(application, application.withdraw, actor=actor, action="withdraw", reason=reason)
+        return application

@@ -1,0 +1,63 @@
+"""The vocabulary of an application's lifecycle (DESIGN §2)."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ApplicationState(models.TextChoices):
+    SUBMITTED = "submitted", _("Submitted")
+    AUTO_SCREENED = "auto_screened", _("Auto-screened")
+    AWAITING_MERCHANT = "awaiting_merchant", _("Awaiting merchant")
+    IN_REVIEW = "in_review", _("In human review")
+    DECIDED = "decided", _("Decided")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+OPEN_STATES = (
+    ApplicationState.SUBMITTED,
+    ApplicationState.AUTO_SCREENED,
+    ApplicationState.AWAITING_MERCHANT,
+    ApplicationState.IN_REVIEW,
+)
+TERMINAL_STATES = (ApplicationState.DECIDED, ApplicationState.WITHDRAWN)
+
+
+class RiskLevel(models.TextChoices):
+    CLEAN = "clean", _("Clean")
+    SUSPICIOUS = "suspicious", _("Suspicious")
+    FORGED = "forged", _("Forged")
+
+
+class Outcome(models.TextChoices):
+    APPROVED = "approved", _("Approved")
+    PARTIALLY_APPROVED = "partially_approved", _("Partially approved")
+    REJECTED = "rejected", _("Rejected")
+
+
+class ActorKind(models.TextChoices):
+    SYSTEM = "system", _("System")
+    PLATFORM = "platform", _("Platform")
+    MERCHANT = "merchant", _("Merchant")
+    REVIEWER = "reviewer", _("Reviewer")
+
+
+class RefundReason(models.TextChoices):
+    DAMAGED = "damaged", _("Arrived damaged")
+    DEFECTIVE = "defective", _("Defective")
+    NOT_AS_DESCRIBED = "not_as_described", _("Not as described")
+    WRONG_ITEM = "wrong_item", _("Wrong item")
+    MISSING_PARTS = "missing_parts", _("Missing parts")
+
+
+class DecisionReason(models.TextChoices):
+    MERCHANT_ACCEPTED = "merchant_accepted", _("The merchant accepted the refund")
+    FAST_TRACK_CLEAN = "fast_track_clean", _("Clean screening below the fast-track ceiling")
+    WINDOW_EXPIRED_CLEAN = "window_expired_clean", _("Merchant window closed; screening clean")
+    EVIDENCE_CONSISTENT = "evidence_consistent", _("The evidence supports the claim")
+    EVIDENCE_DERIVED = "evidence_derived", _("The evidence was derived from a reference image")
+    EVIDENCE_REUSED = "evidence_reused", _("The evidence was reused from another claim")
+    AI_GENERATED = "ai_generated", _("The evidence is labelled as AI-generated")
+    INSUFFICIENT_EVIDENCE = "insufficient_evidence", _("The evidence does not show the claimed problem")
+    REBUTTAL_UPHELD = "rebuttal_upheld", _("The merchant's rebuttal was upheld")
+    PARTIAL_DAMAGE = "partial_damage", _("Only part of the order is affected")
+    OTHER = "other", _("Other")

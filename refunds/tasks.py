@@ -1,0 +1,15 @@
+"""Beat jobs of the refund workflow. Each catches up with everything overdue."""
+
+from celery import shared_task
+
+from refunds import services
+
+
+@shared_task(name="refunds.close_expired_windows", acks_late=True)
+def close_expired_windows() -> int:
+    return services.close_expired_windows()
+
+
+@shared_task(name="refunds.release_expired_claims", acks_late=True)
+def release_expired_claims() -> int:
+    return services.release_expired_claims()

@@ -1,0 +1,26 @@
+"""The Celery application: configuration from Django settings, beat schedule below."""
+
+import os
+from datetime import timedelta
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reviewhub.settings")
+
+app = Celery("reviewhub")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["refunds", "screening"])
+
+
+@app.on_after_finalize.connect
+def _schedule_periodic_jobs(sender: Celery, **kwargs: object) -> None:
+    from django.conf import settings
+
+    every = timedelta(seconds=settings.BEAT_INTERVAL_SECONDS)
+    # Each job looks at everything overdue, not only what fell due since its last
+    # run, so beat catches up after any downtime.
+    sender.conf.beat_schedule = {
+        "close-expired-merchant-windows": {"task": "refunds.close_expired_windows", "schedule": every},
+        "release-idle-claims": {"task": "refunds.release_expired_claims", "schedule": every},
+        "requeue-stale-submissions": {"task": "screening.requeue_stale_submissions", "schedule": every},
+    }

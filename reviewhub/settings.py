@@ -1,0 +1,208 @@
+"""Settings for reviewhub, all read from the environment.
+
+Development defaults need nothing but Python: SQLite and a filesystem broker under
+``var/``. Set ``REVIEWHUB_ENV=production`` for the hardened configuration; it then
+requires ``SECRET_KEY``, ``ALLOWED_HOSTS`` and ``DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from reviewhub.env import env_bool, env_int, env_list, env_seconds, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("REVIEWHUB_VAR_DIR", str(BASE_DIR / "var")))
+
+REVIEWHUB_ENV = env_str("REVIEWHUB_ENV", "development")
+if REVIEWHUB_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured("REVIEWHUB_ENV must be 'development' or 'production'.")
+PRODUCTION = REVIEWHUB_ENV == "production"
+
+DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+SECRET_KEY = env_str("SECRET_KEY", None if PRODUCTION else "development-only-not-secret-" + "x" * 40)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "refunds",
+    "screening",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "reviewhub.urls"
+WSGI_APPLICATION = "reviewhub.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database: DATABASE_URL (PostgreSQL in production), SQLite under var/ otherwise.
+_database_url = env_str("DATABASE_URL", None if PRODUCTION else f"sqlite:///{VAR_DIR / 'reviewhub.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default runs a web server and a worker process on one file:
+    # IMMEDIATE transactions take the write lock up front, so two writers queue
+    # instead of failing half-way with "database is locked"; WAL lets readers on.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Internationalisation: Simplified Chinese and English, chosen per request.
+LANGUAGE_CODE = env_str("LANGUAGE_CODE", "zh-hans")
+LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env_str("DISPLAY_TIME_ZONE", "Asia/Shanghai")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "refunds.storage.ContentAddressedStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# Uploads: refused by size before they are decoded, by pixels before they are decompressed.
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
+UPLOAD_MAX_VIDEO_BYTES = env_int("UPLOAD_MAX_VIDEO_BYTES", 200 * 1024 * 1024, minimum=1024)
+UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000, minimum=1)
+UPLOAD_MAX_FILES = env_int("UPLOAD_MAX_FILES", 10, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# Security: strict headers everywhere, HTTPS-only cookies in production.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["refunds.api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["refunds.api.auth.HasApiKey"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "refunds.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "reviewhub API",
+    "DESCRIPTION": "Refund-only applications with screened photo evidence.",
+    "VERSION": "1.0.0",
+}
+
+# Celery. REDIS_URL (or CELERY_BROKER_URL) in production; the embedded default is
+# kombu's filesystem transport, which needs no server. It can lose a message whose
+# worker is killed; the stale-submission sweeper re-enqueues such applications.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", env_str("REDIS_URL", "filesystem://"))
+CELERY_BROKER_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=5)
+if CELERY_BROKER_URL == "filesystem://":
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+        "control_folder": str(VAR_DIR / "broker-control"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT}
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+BEAT_INTERVAL_SECONDS = env_int("BEAT_INTERVAL_SECONDS", 60, minimum=1)
+
+# Screening task limits. A message whose task outlives the broker's visibility
+# timeout is handed to a second worker while the first still runs it, so every
+# countdown, back-off and time limit must stay below that timeout (checked below).
+SCREENING_TIME_LIMIT = env_int("SCREENING_TIME_LIMIT", 300, minimum=2)
+SCREENING_SOFT_TIME_LIMIT = env_int("SCREENING_SOFT_TIME_LIMIT", 240, minimum=1)
+SCREENING_RETRY_BACKOFF_MAX = env_int("SCREENING_RETRY_BACKOFF_MAX", 600, minimum=1)
+# Every delivery of the task counts, whether it failed, was retried or its worker was
+# killed mid-way (a poison image). Past this many the application goes to people,
+# flagged "unscreened", instead of looping.
+SCREENING_MAX_ATTEMPTS = env_int("SCREENING_MAX_ATTEMPTS", 5, minimum=1)
+SCREENING_STALE_AFTER = env_seconds("SCREENING_STALE_AFTER", timedelta(minutes=10))
+if not CELERY_BROKER_URL.startswith("filesystem") and max(
+    SCREENING_TIME_LIMIT, SCREENING_SOFT_TIME_LIMIT, SCREENING_RETRY_BACKOFF_MAX
+) >= CELERY_BROKER_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        "SCREENING_TIME_LIMIT, SCREENING_SOFT_TIME_LIMIT and SCREENING_RETRY_BACKOFF_MAX "
+        "must all stay below CELERY_VISIBILITY_TIMEOUT."
+    )
+if SCREENING_SOFT_TIME_LIMIT >= SCREENING_TIME_LIMIT:
+    raise ImproperlyConfigured("SCREENING_SOFT_TIME_LIMIT must be below SCREENING_TIME_LIMIT.")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

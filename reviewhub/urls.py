@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path
+from django.views.decorators.http import require_GET
+
+from refunds import views as refund_views
+
+
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok", content_type="text/plain")
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("refunds.api.urls")),
+    path("files/<str:kind>/<uuid:public_id>", refund_views.stored_file, name="stored-file"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("healthz", healthz),
+]

@@ -1,0 +1,54 @@
+"""Stored screening results: one per evidence image, with its findings."""
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class ScreeningResult(models.Model):
+    """The screening of one evidence image. One row per image (the unique relation makes a
+    task delivered twice store one result)."""
+
+    class Verdict(models.TextChoices):
+        CONSISTENT = "consistent", _("Consistent")
+        DERIVED = "derived_from_reference", _("Derived from a reference image")
+        UNREADABLE = "unreadable", _("Unreadable")
+
+    evidence = models.OneToOneField("refunds.Evidence", on_delete=models.CASCADE, related_name="screening")
+    completed = models.BooleanField(_("completed"), default=True)
+    verdict = models.CharField(_("verdict"), max_length=30, choices=Verdict.choices)
+    risk = models.FloatField(_("risk"))
+    matched_reference = models.ForeignKey(
+        "refunds.ReferenceImage", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("matched reference"),
+    )
+    engine_version = models.CharField(_("engine version"), max_length=40)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    created_at = models.DateTimeField(_("screened at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("screening result")
+        verbose_name_plural = _("screening results")
+
+    def __str__(self) -> str:
+        return f"{self.get_verdict_display()} ({self.risk:.2f})"
+
+
+class Finding(models.Model):
+    """One observation about an evidence image, e.g. ``near_duplicate`` with the earlier application."""
+
+    result = models.ForeignKey(ScreeningResult, on_delete=models.CASCADE, related_name="findings")
+    code = models.CharField(_("code"), max_length=40, db_index=True)
+    score = models.FloatField(_("score"))
+    detail = models.TextField(_("detail"))
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    regions = models.JSONField(_("regions"), default=list, blank=True)
+    artifact = models.FileField(_("heat-map"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("finding")
+        verbose_name_plural = _("findings")
+        ordering = ["result", "-score"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.score:.2f}"
