@@ -1,0 +1,85 @@
+"""Test set-up: real database (PostgreSQL when DATABASE_URL says so), a real broker (Redis
+when REDIS_URL says so, else kombu's in-memory transport) and a real Celery worker thread."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Before Django reads its settings: without REDIS_URL the quick local run keeps its
+# messages in memory for the in-process worker; uploads go to a throw-away folder.
+if not os.environ.get("REDIS_URL") and not os.environ.get("CELERY_BROKER_URL"):
+    os.environ["CELERY_BROKER_URL"] = "memory://"
+os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="reviewhub-media-"))
+
+import time  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from tests.factories import *  # noqa: E402,F401,F403
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings() -> None:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        # A file, not memory: the worker thread and subprocesses open their own connections.
+        db.setdefault("TEST", {})["NAME"] = os.path.join(tempfile.gettempdir(), f"reviewhub-test-{os.getpid()}.sqlite3")
+
+
+@pytest.fixture(scope="module")
+def celery_worker(django_db_setup, django_db_blocker) -> Iterator[object]:
+    """A real Celery worker consuming from the configured broker in a thread of this process.
+
+    Per module, so that the modules testing worker subprocesses have the queue to themselves."""
+    from celery.contrib.testing.worker import start_worker
+
+    from reviewhub.celery import app
+
+    app.loader.import_module("celery.contrib.testing.tasks")
+    with django_db_blocker.unblock():
+        app.control.purge() if app.conf.broker_url.startswith("redis") else None
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING") as worker:
+            yield worker
+
+
+def wait_for(predicate: Callable[[], object], *, timeout: float = 30, interval: float = 0.05) -> object:
+    """Poll until predicate() is truthy; fail the test with its last value after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s (last value: {value!r})")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def postgres_only() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+
+
+@pytest.fixture
+def redis_only() -> None:
+    if not os.environ.get("REDIS_URL"):
+        pytest.skip("needs a Redis broker shared with subprocesses (set REDIS_URL)")
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Return the environment for a worker or beat subprocess that shares this test database."""
+    from django.conf import settings
+
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":
+        url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    else:
+        url = f"sqlite:///{db['NAME']}"
+    env = dict(os.environ, DATABASE_URL=url, MEDIA_ROOT=str(settings.MEDIA_ROOT), PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
