@@ -24,8 +24,8 @@ from refunds.models import (
     Platform,
     Policy,
     Product,
-    RebuttalAttachment,
     Rebuttal,
+    RebuttalAttachment,
     ReferenceImage,
     RefundApplication,
 )

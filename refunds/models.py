@@ -133,6 +133,9 @@ class StoredImage(models.Model):
     class Meta:
         abstract = True
 
+    def __str__(self) -> str:
+        return self.original_name or self.sha256[:12]
+
 
 class ReferenceImage(StoredImage):
     """A picture of the product the merchant vouches for: catalogue photo or shipped-item photo."""
@@ -335,6 +338,9 @@ class Rebuttal(models.Model):
     class Meta:
         verbose_name = _("rebuttal")
         verbose_name_plural = _("rebuttals")
+
+    def __str__(self) -> str:
+        return str(_("Rebuttal of %(application)s") % {"application": self.application})
 
 
 class RebuttalAttachment(StoredImage):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext_lazy as _
 
@@ -13,7 +14,7 @@ def application_get_for_platform(*, platform: Platform, public_id: object) -> Re
     """Return the platform's application; raise NotFound for anyone else's or a malformed id."""
     try:
         return _detail_queryset().get(platform=platform, public_id=public_id)
-    except (RefundApplication.DoesNotExist, ValueError, TypeError):
+    except (RefundApplication.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound("not_found", _("No such application.")) from None
 
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from refunds.apikeys import api_key_issue
 from refunds.demo import catalogue_photo, painted_crack, rephotographed
-from refunds.models import Merchant, MerchantMember, Platform, Policy, Product, RefundApplication, ReferenceImage
+from refunds.models import Merchant, MerchantMember, Platform, Policy, Product, ReferenceImage, RefundApplication
 from refunds.services import application_record_screening, application_submit
 from refunds.uploads import store, validate_image
 from screening.services import application_screen_evidence

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
@@ -42,3 +43,13 @@ class HasApiKey(permissions.BasePermission):
             raise exceptions.NotAuthenticated()
         scope = getattr(view, "required_scope", None) or ("read" if request.method in permissions.SAFE_METHODS else "write")
         return scope in key.scopes
+
+
+class ApiKeySchema(OpenApiAuthenticationExtension):
+    """Describe the key in the OpenAPI schema as a bearer token."""
+
+    target_class = ApiKeyAuthentication
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "rh_<prefix>_<secret>"}

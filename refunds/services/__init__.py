@@ -4,8 +4,18 @@ API views, admin actions, portal views, Celery tasks and beat jobs all call thes
 """
 
 from refunds.services._base import Actor
-from refunds.services.merchant import application_accept, application_contest, application_expire_window, close_expired_windows
-from refunds.services.review import application_claim, application_decide, application_release_claim, release_expired_claims
+from refunds.services.merchant import (
+    application_accept,
+    application_contest,
+    application_expire_window,
+    close_expired_windows,
+)
+from refunds.services.review import (
+    application_claim,
+    application_decide,
+    application_release_claim,
+    release_expired_claims,
+)
 from refunds.services.screening import (
     application_give_up_screening,
     application_record_screening,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
@@ -50,7 +51,7 @@ def locked_application(application_id: UUID | str) -> Iterator[RefundApplication
                 .select_related("platform__policy")
                 .get(public_id=application_id)
             )
-        except (RefundApplication.DoesNotExist, ValueError):
+        except (RefundApplication.DoesNotExist, ValidationError, ValueError):
             raise NotFound("not_found", _("No such application.")) from None
         yield application
 

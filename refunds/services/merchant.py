@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import IO, Sequence
+from collections.abc import Sequence
+from typing import IO
 from uuid import UUID
 
 from django.conf import settings

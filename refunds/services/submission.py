@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import IO, Sequence
+from typing import IO
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -13,11 +14,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from refunds import audit
 from refunds.errors import InvalidInput, NotFound
 from refunds.models import Evidence, Merchant, Platform, Product, RefundApplication, currency_validator
 from refunds.services._base import Actor
 from refunds.services.screening import enqueue_screening
-from refunds import audit
 from refunds.states import RefundReason
 from refunds.uploads import ValidatedUpload, store, validate_image
 

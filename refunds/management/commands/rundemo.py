@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -30,6 +31,8 @@ class Command(BaseCommand):
              "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
             env=os.environ.copy(),
         )
+        # A plain SIGTERM would end this process without the clean-up below, orphaning the worker.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         base = f"http://{addrport}"
         self.stdout.write(self.style.SUCCESS(f"""
 reviewhub is running (database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker: {settings.CELERY_BROKER_URL.split('://')[0]})

@@ -1,0 +1,63 @@
+"""The README's run command on the embedded default: web server, worker and beat from nothing but Python."""
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.conftest import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def answers(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def states(database):
+    if not database.exists():
+        return []
+    with sqlite3.connect(database, timeout=5) as db:
+        try:
+            return [row[0] for row in db.execute("SELECT state FROM refunds_refundapplication")]
+        except sqlite3.OperationalError:
+            return []
+
+
+def test_rundemo_serves_the_admin_and_its_worker_screens_the_demo_applications(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "MEDIA_ROOT"}}
+    env.update(REVIEWHUB_VAR_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
+    port = free_port()
+    log = open(tmp_path / "run.log", "w")
+    run = subprocess.Popen([sys.executable, "manage.py", "rundemo", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
+                           stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: answers(f"http://127.0.0.1:{port}/admin/login/"), timeout=90, interval=0.5)
+        database = tmp_path / "reviewhub.sqlite3"
+        wait_for(lambda: (s := states(database)) and all(state != "submitted" for state in s), timeout=60, interval=0.5)
+        assert set(states(database)) <= {"awaiting_merchant", "in_review"}
+        output = (tmp_path / "run.log").read_text()
+        assert f"http://127.0.0.1:{port}/admin/" in output and "reviewer / " in output and "Bearer rh_" in output
+    finally:
+        run.send_signal(signal.SIGTERM)
+        run.wait(timeout=30)
+        log.close()
+    time.sleep(1)
+    leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
+    assert not leftovers, "the worker outlived the run command"
