@@ -3,14 +3,18 @@ when REDIS_URL says so, else kombu's in-memory transport) and a real Celery work
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 # Before Django reads its settings: without REDIS_URL the quick local run keeps its
 # messages in memory for the in-process worker; uploads go to a throw-away folder.
 if not os.environ.get("REDIS_URL") and not os.environ.get("CELERY_BROKER_URL"):
     os.environ["CELERY_BROKER_URL"] = "memory://"
-os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="reviewhub-media-"))
+if "MEDIA_ROOT" not in os.environ:
+    os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="reviewhub-media-")
+    atexit.register(shutil.rmtree, os.environ["MEDIA_ROOT"], ignore_errors=True)
 
 import time  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
