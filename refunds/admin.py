@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -138,7 +139,7 @@ class RebuttalInline(ReadOnlyInline):
     readonly_fields = fields
 
 
-def _service_action(description: str, permission: str, call: Callable[[RefundApplication, HttpRequest], object]):  # noqa: ANN202
+def _service_action(name: str, description: str, permission: str, call: Callable[[RefundApplication, HttpRequest], object]):  # noqa: ANN202
     """Build an admin action that calls a service per application and reports each refusal."""
 
     def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[RefundApplication]) -> None:
@@ -154,7 +155,7 @@ def _service_action(description: str, permission: str, call: Callable[[RefundApp
 
     action.short_description = description
     action.allowed_permissions = (permission,)
-    action.__name__ = f"action_{abs(hash(description))}"
+    action.__name__ = name
     return action
 
 
@@ -164,7 +165,7 @@ def _reviewer(request: HttpRequest) -> Actor:
 
 @admin.register(RefundApplication)
 class RefundApplicationAdmin(admin.ModelAdmin):
-    list_display = ["public_id", "merchant", "state", "risk_level", "unscreened", "amount", "currency", "merchant_deadline",
+    list_display = ["public_id", "merchant", "state", "risk_level", "unscreened", "amount", "currency", "deadline",
                     "claimed_by", "created_at"]
     list_filter = ["state", "risk_level", "unscreened", "platform", "reason_code"]
     search_fields = ["public_id", "buyer_ref", "order_ref"]
@@ -172,21 +173,21 @@ class RefundApplicationAdmin(admin.ModelAdmin):
     readonly_fields = [
         "public_id", "platform", "merchant", "product", "buyer_ref", "order_ref", "delivered_at", "amount", "currency",
         "reason_code", "description", "state", "risk_level", "risk_score", "risk_explanation", "unscreened",
-        "screening_deliveries", "merchant_deadline", "claimed_by", "claim_expires_at", "created_at", "updated_at",
+        "screening_deliveries", "deadline", "claimed_by", "claim_expires_at", "created_at", "updated_at",
         "audit_chain",
     ]
-    exclude = ["screening_enqueued_at", "audit_seq"]
+    exclude = ["screening_enqueued_at", "audit_seq", "merchant_deadline"]
     inlines = [EvidenceInline, RebuttalInline, DecisionInline, AuditEventInline]
     actions = [
-        _service_action(_("Claim for review"), "claim",
+        _service_action("claim", _("Claim for review"), "claim",
                         lambda a, r: services.application_claim(application_id=a.public_id, reviewer=r.user)),
-        _service_action(_("Release claim"), "claim",
+        _service_action("release_claim", _("Release claim"), "claim",
                         lambda a, r: services.application_release_claim(application_id=a.public_id, actor=_reviewer(r))),
-        _service_action(_("Approve in full"), "decide",
+        _service_action("approve", _("Approve in full"), "decide",
                         lambda a, r: services.application_decide(application_id=a.public_id, reviewer=r.user,
                                                                  outcome=Outcome.APPROVED,
                                                                  reason_codes=[DecisionReason.EVIDENCE_CONSISTENT])),
-        _service_action(_("Reject"), "decide",
+        _service_action("reject", _("Reject"), "decide",
                         lambda a, r: services.application_decide(application_id=a.public_id, reviewer=r.user,
                                                                  outcome=Outcome.REJECTED,
                                                                  reason_codes=[DecisionReason.INSUFFICIENT_EVIDENCE])),
@@ -203,6 +204,13 @@ class RefundApplicationAdmin(admin.ModelAdmin):
 
     def has_decide_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("refunds.decide_refundapplication")
+
+    @admin.display(description=_("merchant deadline"), ordering="merchant_deadline")
+    def deadline(self, obj: RefundApplication) -> str:
+        if obj.merchant_deadline is None:
+            return "-"
+        local = timezone.localtime(obj.merchant_deadline)
+        return f"{local:%Y-%m-%d %H:%M} {local.tzname()} ({obj.merchant_deadline.astimezone(UTC):%H:%M} UTC)"
 
     @admin.display(description=_("audit chain"))
     def audit_chain(self, obj: RefundApplication) -> str:
@@ -248,7 +256,60 @@ class ApiKeyAdmin(admin.ModelAdmin):
         self.message_user(request, _("%(count)d key(s) revoked.") % {"count": count}, messages.SUCCESS)
 
 
-admin.site.register(RebuttalAttachment)
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written only by services: visible to staff with the view permission, never edited here."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Decision)
+class DecisionAdmin(ReadOnlyAdmin):
+    list_display = ["application", "outcome", "approved_amount", "currency", "actor_kind", "actor", "decided_at"]
+    list_filter = ["outcome", "actor_kind"]
+
+
+@admin.register(Evidence)
+class EvidenceAdmin(ReadOnlyAdmin):
+    list_display = ["public_id", "application", "content_type", "width", "height", "created_at"]
+
+
+@admin.register(Rebuttal)
+class RebuttalAdmin(ReadOnlyAdmin):
+    list_display = ["application", "submitted_by", "submitted_at"]
+
+
+@admin.register(RebuttalAttachment)
+class RebuttalAttachmentAdmin(ReadOnlyAdmin):
+    list_display = ["public_id", "rebuttal", "content_type", "byte_size"]
+
+
+@admin.register(ReferenceImage)
+class ReferenceImageAdmin(ReadOnlyAdmin):
+    list_display = ["public_id", "product", "kind", "width", "height", "created_at"]
+
+
+@admin.register(Policy)
+class PolicyAdmin(admin.ModelAdmin):
+    list_display = ["platform", "merchant_window", "fast_track_enabled", "fast_track_ceiling", "expiry_auto_approves",
+                    "claim_timeout"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # created with its platform
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 admin.site.site_header = _("reviewhub review")
 admin.site.site_title = _("reviewhub")
 admin.site.index_title = _("Refund review")

@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -64,6 +65,15 @@ class Policy(models.Model):
 
     def __str__(self) -> str:
         return str(_("Policy of %(platform)s") % {"platform": self.platform})
+
+    def clean(self) -> None:
+        thresholds = self.finding_thresholds
+        if not isinstance(thresholds, dict) or not all(
+            isinstance(code, str) and isinstance(value, int | float) and 0 <= value <= 1 for code, value in thresholds.items()
+        ):
+            raise ValidationError({"finding_thresholds": _('Give an object of finding codes and scores between 0 and 1, e.g. {"editing_software": 0.7}.')})
+        if not 0 <= self.default_threshold <= 1:
+            raise ValidationError({"default_threshold": _("Give a score between 0 and 1.")})
 
     def threshold_for(self, code: str) -> float:
         return float(self.finding_thresholds.get(code, self.default_threshold))

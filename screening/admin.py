@@ -22,3 +22,13 @@ class ScreeningResultAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:  # noqa: ANN001
         return False
+
+
+@admin.register(Finding)
+class FindingAdmin(admin.ModelAdmin):
+    list_display = ["result", "code", "score"]
+    list_filter = ["code"]
+    readonly_fields = ["result", "code", "score", "detail", "params", "regions", "artifact"]
+
+    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+        return False

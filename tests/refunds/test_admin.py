@@ -1,0 +1,123 @@
+"""The reviewers' admin: state is read-only, actions go through the services."""
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from refunds import services
+from refunds.models import Decision, RefundApplication
+from refunds.states import ApplicationState
+from tests.factories import CUP, screen, submit
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:refunds_refundapplication_changelist")
+
+
+def in_review(product):
+    application = screen(submit(product, evidence=[CUP]))
+    with time_machine.travel(application.merchant_deadline):
+        services.close_expired_windows()
+    return RefundApplication.objects.get(pk=application.pk)
+
+
+def act(client, action, application):
+    return client.post(CHANGELIST, {"action": action, "_selected_action": [application.pk]}, follow=True)
+
+
+def action_names(client):
+    form = client.get(CHANGELIST).context["action_form"]
+    return [name for name, _ in form.fields["action"].choices] if form else []
+
+
+def test_a_reviewer_sees_the_application_with_its_verified_audit_chain(client, reviewer, product):
+    application = in_review(product)
+    client.force_login(reviewer)
+    assert client.get(CHANGELIST).status_code == 200
+    page = client.get(reverse("admin:refunds_refundapplication_change", args=[application.pk]))
+    assert page.status_code == 200
+    assert "verified (4 events)" in page.content.decode() or "已验证" in page.content.decode()
+
+
+def test_a_reviewer_claims_then_approves_through_the_actions(client, reviewer, product):
+    application = in_review(product)
+    client.force_login(reviewer)
+    assert {"claim", "release_claim", "approve", "reject"} <= set(action_names(client))
+    act(client, "claim", application)
+    assert RefundApplication.objects.get(pk=application.pk).claimed_by == reviewer
+    act(client, "approve", application)
+    decision = Decision.objects.get(application=application)
+    assert decision.actor == reviewer and decision.outcome == "approved"
+
+
+def test_an_action_the_state_does_not_allow_shows_an_error_and_changes_nothing(client, reviewer, product):
+    application = screen(submit(product))
+    client.force_login(reviewer)
+    response = act(client, "approve", application)
+    messages = [str(m) for m in response.context["messages"]]
+    assert any(str(application.public_id) in m for m in messages)
+    assert RefundApplication.objects.get(pk=application.pk).state == ApplicationState.AWAITING_MERCHANT
+    assert not Decision.objects.exists()
+
+
+def test_a_decision_on_an_application_claimed_by_another_reviewer_is_refused(client, reviewer, second_reviewer, product):
+    application = in_review(product)
+    services.application_claim(application_id=application.public_id, reviewer=reviewer)
+    client.force_login(second_reviewer)
+    response = act(client, "reject", application)
+    assert any("claimed" in str(m) or "领取" in str(m) for m in response.context["messages"])
+    assert not Decision.objects.exists()
+
+
+def test_an_auditor_can_read_but_has_no_deciding_actions(client, auditor, product):
+    application = in_review(product)
+    client.force_login(auditor)
+    assert client.get(reverse("admin:refunds_refundapplication_change", args=[application.pk])).status_code == 200
+    assert not {"claim", "approve", "reject"} & set(action_names(client))
+
+
+def test_the_state_cannot_be_posted_through_the_change_form(admin_client, product):
+    application = in_review(product)
+    url = reverse("admin:refunds_refundapplication_change", args=[application.pk])
+    admin_client.post(url, {"state": "decided"})
+    assert RefundApplication.objects.get(pk=application.pk).state == ApplicationState.IN_REVIEW
+
+
+def test_every_admin_page_of_the_project_renders(admin_client, product, reviewer):
+    application = in_review(product)
+    services.application_claim(application_id=application.public_id, reviewer=reviewer)
+    services.application_decide(application_id=application.public_id, reviewer=reviewer, outcome="rejected",
+                                reason_codes=["evidence_derived"])
+    from django.contrib import admin
+
+    for model in admin.site._registry:
+        if model._meta.app_label not in {"refunds", "screening"}:
+            continue
+        prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        assert admin_client.get(reverse(f"{prefix}_changelist")).status_code == 200, prefix
+        obj = model.objects.first()
+        if obj is not None:
+            assert admin_client.get(reverse(f"{prefix}_change", args=[obj.pk])).status_code == 200, prefix
+
+
+def test_the_evidence_image_is_served_to_staff_with_safe_headers(client, reviewer, product):
+    application = submit(product)
+    client.force_login(reviewer)
+    evidence = application.evidence.get()
+    response = client.get(reverse("stored-file", args=["evidence", evidence.public_id]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in response["Content-Security-Policy"]
+
+
+def test_the_evidence_image_is_hidden_from_another_shop(client, product, other_merchant):
+    from django.contrib.auth.models import User
+
+    from refunds.models import MerchantMember
+
+    outsider = User.objects.create_user("outsider")
+    MerchantMember.objects.create(user=outsider, merchant=other_merchant)
+    client.force_login(outsider)
+    evidence = submit(product).evidence.get()
+    assert client.get(reverse("stored-file", args=["evidence", evidence.public_id])).status_code == 404
