@@ -20,10 +20,10 @@ from tests.factories import GENUINE_CUP, jpeg, submit
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("redis_only")]
 
 
-def start_worker(tmp_path, *options, **env):
+def start_worker(tmp_path, *options, mode="hang-once", **env):
     marker, pid_file = tmp_path / "hang-once", tmp_path / "pid"
     return marker, pid_file, subprocess.Popen(
-        [sys.executable, "-m", "tests.support.slow_worker", str(marker), str(pid_file), *options],
+        [sys.executable, "-m", "tests.support.faulty_worker", mode, str(marker), str(pid_file), *options],
         env=subprocess_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
@@ -87,3 +87,20 @@ def test_a_whole_worker_killed_mid_screening_is_screened_by_the_next_worker(tmp_
             stop(second)
     finally:
         stop(first)
+
+
+def test_a_poison_image_that_kills_every_worker_ends_in_review_instead_of_looping(tmp_path, product):
+    app.control.purge()
+    _, _, worker = start_worker(tmp_path, "--pool", "prefork", "--concurrency", "1", mode="crash-always",
+                                SCREENING_MAX_ATTEMPTS="3")
+    try:
+        with transaction.atomic():
+            application = submit(product, evidence=[jpeg(seed=7)])
+        wait_for(lambda: RefundApplication.objects.get(pk=application.pk).state != ApplicationState.SUBMITTED, timeout=90)
+        application.refresh_from_db()
+        assert application.state == ApplicationState.IN_REVIEW and application.unscreened
+        # Three deliveries died with their pool process; the fourth gave up without screening.
+        assert application.screening_deliveries == 4
+        assert not ScreeningResult.objects.filter(evidence__application=application).exists()
+    finally:
+        stop(worker)
