@@ -221,14 +221,11 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             "seq": report.broken_at, "problem": report.problem})
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["application", "seq", "action", "from_state", "to_state", "actor_kind", "actor_label", "at"]
-    list_filter = ["action", "actor_kind"]
-    search_fields = ["application__public_id"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written only by services: visible to staff with the view permission, never edited here."""
 
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
-        return [f.name for f in AuditEvent._meta.fields]
+        return [f.name for f in self.model._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -238,6 +235,13 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["application", "seq", "action", "from_state", "to_state", "actor_kind", "actor_label", "at"]
+    list_filter = ["action", "actor_kind"]
+    search_fields = ["application__public_id"]
 
 
 @admin.register(ApiKey)
@@ -254,22 +258,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, _("%(count)d key(s) revoked.") % {"count": count}, messages.SUCCESS)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records written only by services: visible to staff with the view permission, never edited here."""
-
-    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Decision)
