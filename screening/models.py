@@ -52,3 +52,32 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.score:.2f}"
+
+
+class EvidenceFingerprint(models.Model):
+    """The perceptual hash of one evidence image, split into four 16-bit bands for the reuse index.
+
+    Two hashes within Hamming distance 7 differ in at most one bit in at least one of the four
+    bands (pigeonhole), so looking up each band and its 16 one-bit neighbours finds every such
+    earlier image through index lookups instead of a scan of all evidence (multi-index
+    hashing); the candidates are then checked in full.
+    """
+
+    evidence = models.OneToOneField("refunds.Evidence", on_delete=models.CASCADE, related_name="fingerprint")
+    platform = models.ForeignKey("refunds.Platform", on_delete=models.CASCADE, related_name="+")
+    application = models.ForeignKey("refunds.RefundApplication", on_delete=models.CASCADE, related_name="+")
+    phash = models.BigIntegerField(_("perceptual hash"))  # the unsigned 64-bit hash, stored two's-complement
+    band0 = models.IntegerField()
+    band1 = models.IntegerField()
+    band2 = models.IntegerField()
+    band3 = models.IntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("evidence fingerprint")
+        verbose_name_plural = _("evidence fingerprints")
+        # screening.index.near_duplicates: one lookup per band, within the platform.
+        indexes = [models.Index(fields=["platform", f"band{i}"], name=f"fingerprint_band{i}") for i in range(4)]
+
+    def __str__(self) -> str:
+        return f"{self.phash & 0xFFFFFFFFFFFFFFFF:016x}"
