@@ -454,3 +454,26 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (rh_{self.prefix}_…)"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a POST with an ``Idempotency-Key`` (invariant 9), kept at least 24 h."""
+
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_digest = models.CharField(max_length=64)
+    method_path = models.CharField(max_length=300)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        # The unique pair is also the lock: of two concurrent requests with one key, one inserts.
+        constraints = [models.UniqueConstraint(fields=["platform", "key"], name="idempotency_key_unique_per_platform")]
+        # Purge job: records past their retention, oldest first.
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
+
+    def __str__(self) -> str:
+        return self.key

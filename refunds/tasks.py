@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from refunds import services
+from refunds import idempotency, services
 
 
 @shared_task(name="refunds.close_expired_windows", acks_late=True)
@@ -13,3 +13,8 @@ def close_expired_windows() -> int:
 @shared_task(name="refunds.release_expired_claims", acks_late=True)
 def release_expired_claims() -> int:
     return services.release_expired_claims()
+
+
+@shared_task(name="refunds.purge_idempotency_records", acks_late=True)
+def purge_idempotency_records() -> int:
+    return idempotency.purge_expired()

@@ -23,4 +23,5 @@ def _schedule_periodic_jobs(sender: Celery, **kwargs: object) -> None:
         "close-expired-merchant-windows": {"task": "refunds.close_expired_windows", "schedule": every},
         "release-idle-claims": {"task": "refunds.release_expired_claims", "schedule": every},
         "requeue-stale-submissions": {"task": "screening.requeue_stale_submissions", "schedule": every},
+        "purge-idempotency-records": {"task": "refunds.purge_idempotency_records", "schedule": timedelta(hours=1)},
     }

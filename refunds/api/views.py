@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from refunds import selectors, services
 from refunds.api.serializers import ApplicationCreateSerializer, ApplicationSerializer
+from refunds.idempotency import HEADER, idempotent
 from refunds.services import Actor
 from refunds.states import ActorKind
 
@@ -18,7 +19,13 @@ from refunds.states import ActorKind
 class ApplicationListView(APIView):
     parser_classes = [MultiPartParser]
 
-    @extend_schema(request={"multipart/form-data": ApplicationCreateSerializer}, responses={201: ApplicationSerializer})
+    @extend_schema(
+        request={"multipart/form-data": ApplicationCreateSerializer},
+        responses={201: ApplicationSerializer},
+        parameters=[OpenApiParameter(HEADER, str, OpenApiParameter.HEADER, required=False,
+                                     description="Retry-safe key: a repeat returns the first response (kept 48 h).")],
+    )
+    @idempotent
     def post(self, request: Request) -> Response:
         """Submit a refund-only application with its evidence images."""
         form = ApplicationCreateSerializer(data=request.data)
