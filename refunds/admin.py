@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from refunds import audit, services
+from refunds import audit, services, webhooks
 from refunds.errors import DomainError
 from refunds.models import (
     ApiKey,
@@ -29,6 +29,9 @@ from refunds.models import (
     RebuttalAttachment,
     ReferenceImage,
     RefundApplication,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
 )
 from refunds.services import Actor
 from refunds.states import ActorKind, DecisionReason, Outcome
@@ -296,6 +299,36 @@ class PolicyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    list_display = ["url", "platform", "active", "created_at"]
+    list_filter = ["platform", "active"]
+    readonly_fields = ["public_id", "secret", "created_at"]
+
+    def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: object, change: bool) -> None:
+        if not obj.secret:
+            obj.secret = webhooks.new_secret()
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdmin):
+    list_display = ["application", "sequence", "type", "created_at"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["event", "endpoint", "status", "attempts", "last_status_code", "next_attempt_at", "delivered_at"]
+    list_filter = ["status"]
+    actions = ["redeliver"]
+
+    @admin.action(description=_("Deliver again"), permissions=["view"])
+    def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        for delivery in queryset.select_related("event"):
+            webhooks.delivery_redeliver(delivery=delivery)
+        self.message_user(request, _("%(count)d delivery(ies) queued.") % {"count": queryset.count()}, messages.SUCCESS)
 
 
 admin.site.site_header = _("reviewhub review")

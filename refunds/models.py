@@ -477,3 +477,70 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class WebhookEndpoint(models.Model):
+    """A platform's URL that receives signed events for every state change of its applications."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(_("URL"), max_length=500)
+    secret = models.CharField(_("signing secret"), max_length=100, editable=False)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookEvent(models.Model):
+    """An event of the outbox, written in the transaction of the transition it reports (invariant 8)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="+")
+    application = models.ForeignKey(RefundApplication, on_delete=models.CASCADE, related_name="webhook_events")
+    sequence = models.PositiveIntegerField(_("sequence"))
+    type = models.CharField(_("type"), max_length=60)
+    payload = models.JSONField(_("payload"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
+        constraints = [models.UniqueConstraint(fields=["application", "sequence"], name="webhook_sequence_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.sequence}"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint, retried with back-off until the endpoint answers 2xx."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
+    last_status_code = models.PositiveSmallIntegerField(_("last HTTP status"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        constraints = [models.UniqueConstraint(fields=["event", "endpoint"], name="one_delivery_per_endpoint")]
+        # The retry sweeper: pending deliveries that are due.
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint}"

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from refunds import idempotency, services
+from refunds import idempotency, services, webhooks
 
 
 @shared_task(name="refunds.close_expired_windows", acks_late=True)
@@ -18,3 +18,13 @@ def release_expired_claims() -> int:
 @shared_task(name="refunds.purge_idempotency_records", acks_late=True)
 def purge_idempotency_records() -> int:
     return idempotency.purge_expired()
+
+
+@shared_task(name="refunds.deliver_webhooks", acks_late=True)
+def deliver_webhooks(endpoint_pk: int, application_pk: int) -> int:
+    return webhooks.deliver_pending(endpoint_pk=endpoint_pk, application_pk=application_pk)
+
+
+@shared_task(name="refunds.retry_due_webhooks", acks_late=True)
+def retry_due_webhooks() -> int:
+    return webhooks.retry_due()

@@ -23,5 +23,6 @@ def _schedule_periodic_jobs(sender: Celery, **kwargs: object) -> None:
         "close-expired-merchant-windows": {"task": "refunds.close_expired_windows", "schedule": every},
         "release-idle-claims": {"task": "refunds.release_expired_claims", "schedule": every},
         "requeue-stale-submissions": {"task": "screening.requeue_stale_submissions", "schedule": every},
+        "retry-due-webhooks": {"task": "refunds.retry_due_webhooks", "schedule": every},
         "purge-idempotency-records": {"task": "refunds.purge_idempotency_records", "schedule": timedelta(hours=1)},
     }

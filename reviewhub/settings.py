@@ -212,3 +212,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Webhooks: at-least-once with exponential back-off (about two days in all), then "failed".
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 15, minimum=1)
+WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3000, minimum=1)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 60, minimum=1)
+if WEBHOOK_RETRY_MAX_SECONDS >= CELERY_BROKER_VISIBILITY_TIMEOUT and not CELERY_BROKER_URL.startswith("filesystem"):
+    raise ImproperlyConfigured("WEBHOOK_RETRY_MAX_SECONDS must stay below CELERY_VISIBILITY_TIMEOUT.")

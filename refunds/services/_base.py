@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -14,9 +15,9 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
-from refunds import audit
+from refunds import audit, webhooks
 from refunds.errors import Conflict, NotFound
-from refunds.models import RefundApplication
+from refunds.models import Decision, RefundApplication
 from refunds.states import ActorKind
 
 
@@ -35,6 +36,16 @@ class Actor:
     @classmethod
     def of_user(cls, kind: str, user: AbstractBaseUser) -> Actor:
         return cls(kind, user, user.get_username())
+
+
+@dataclass(frozen=True)
+class DecisionSpec:
+    """The decision a deciding transition records, in the same transaction."""
+
+    outcome: str
+    approved_amount: Decimal
+    reason_codes: Sequence[str]
+    note: str = ""
 
 
 @contextmanager
@@ -77,13 +88,23 @@ def apply(
     action: str,
     reason: str = "",
     payload: dict[str, Any] | None = None,
+    decision: DecisionSpec | None = None,
     **kwargs: Any,
 ) -> None:
-    """Run a transition on the locked application, save it and append the audit event."""
+    """Run a transition on the locked application, save it, append the audit event and, for a
+    change of state, write the webhook event to the outbox: all in the caller's transaction."""
     from_state = application.state
     transition(**kwargs)
     application.save()
+    if decision is not None:
+        Decision.objects.create(
+            application=application, outcome=decision.outcome, approved_amount=decision.approved_amount,
+            currency=application.currency, actor_kind=actor.kind, actor=actor.user,
+            reason_codes=list(decision.reason_codes), note=decision.note,
+        )
     audit.record(
         application, action=action, from_state=from_state, actor_kind=actor.kind,
         actor_label=actor.label, reason=reason, payload=payload,
     )
+    if application.state != from_state:
+        webhooks.event_record(application, from_state=from_state, action=action)

@@ -11,9 +11,9 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import Conflict, InvalidInput
-from refunds.models import Decision, Rebuttal, RebuttalAttachment, RefundApplication
-from refunds.services._base import Actor, apply, ensure_can, locked_application
-from refunds.states import ActorKind, ApplicationState, DecisionReason, Outcome
+from refunds.models import Rebuttal, RebuttalAttachment, RefundApplication
+from refunds.services._base import Actor, DecisionSpec, apply, ensure_can, locked_application
+from refunds.states import ApplicationState, DecisionReason, Outcome
 from refunds.uploads import store, validate_attachment
 
 
@@ -31,12 +31,8 @@ def application_accept(*, application_id: UUID | str, actor: Actor) -> RefundApp
     with locked_application(application_id) as application:
         ensure_can(application, application.accept_by_merchant, refusal=_deadline_passed(application))
         apply(application, application.accept_by_merchant, actor=actor, action="merchant_accept",
-              reason=DecisionReason.MERCHANT_ACCEPTED)
-        Decision.objects.create(
-            application=application, outcome=Outcome.APPROVED, approved_amount=application.amount,
-            currency=application.currency, actor_kind=ActorKind.MERCHANT, actor=actor.user,
-            reason_codes=[DecisionReason.MERCHANT_ACCEPTED],
-        )
+              reason=DecisionReason.MERCHANT_ACCEPTED,
+              decision=DecisionSpec(Outcome.APPROVED, application.amount, [DecisionReason.MERCHANT_ACCEPTED]))
         return application
 
 
@@ -77,12 +73,8 @@ def application_expire_window(*, application_id: UUID | str) -> RefundApplicatio
         system = Actor.system("window expiry")
         if application.expiry_may_approve() and application.screening_is_clean():
             apply(application, application.approve_on_expiry, actor=system, action="window_expired_approve",
-                  reason=DecisionReason.WINDOW_EXPIRED_CLEAN)
-            Decision.objects.create(
-                application=application, outcome=Outcome.APPROVED, approved_amount=application.amount,
-                currency=application.currency, actor_kind=ActorKind.SYSTEM,
-                reason_codes=[DecisionReason.WINDOW_EXPIRED_CLEAN],
-            )
+                  reason=DecisionReason.WINDOW_EXPIRED_CLEAN,
+                  decision=DecisionSpec(Outcome.APPROVED, application.amount, [DecisionReason.WINDOW_EXPIRED_CLEAN]))
         else:
             apply(application, application.escalate_on_expiry, actor=system, action="window_expired_review")
         return application

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import Conflict, Forbidden, InvalidInput
-from refunds.models import Decision, RefundApplication
-from refunds.services._base import Actor, apply, ensure_can, locked_application
+from refunds.models import RefundApplication
+from refunds.services._base import Actor, DecisionSpec, apply, ensure_can, locked_application
 from refunds.states import ActorKind, ApplicationState, DecisionReason, Outcome
 
 
@@ -92,11 +92,8 @@ def application_decide(
         amount = _approved_amount(application, outcome, approved_amount)
         apply(application, application.decide_by_reviewer, actor=Actor.of_user(ActorKind.REVIEWER, reviewer),
               action="decide", reason=", ".join(reason_codes),
-              payload={"outcome": outcome, "amount": str(amount), "note": note})
-        Decision.objects.create(
-            application=application, outcome=outcome, approved_amount=amount, currency=application.currency,
-            actor_kind=ActorKind.REVIEWER, actor=reviewer, reason_codes=list(reason_codes), note=note,
-        )
+              payload={"outcome": outcome, "amount": str(amount), "note": note},
+              decision=DecisionSpec(outcome, amount, reason_codes, note))
         return application
 
 

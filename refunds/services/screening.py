@@ -9,9 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from refunds import policy
-from refunds.models import Decision, RefundApplication
-from refunds.services._base import Actor, apply, locked_application
-from refunds.states import ActorKind, ApplicationState, DecisionReason, Outcome
+from refunds.models import RefundApplication
+from refunds.services._base import Actor, DecisionSpec, apply, locked_application
+from refunds.states import ApplicationState, DecisionReason, Outcome
 
 SCREEN_TASK = "screening.screen_application"
 
@@ -56,11 +56,8 @@ def application_record_screening(*, application_id: UUID | str) -> RefundApplica
               risk_level=risk.level, risk_score=risk.score, explanation=risk.explanation)
         if application.fast_track_allowed() and application.screening_is_clean():
             apply(application, application.fast_track, actor=system, action="fast_track",
-                  reason=DecisionReason.FAST_TRACK_CLEAN)
-            Decision.objects.create(
-                application=application, outcome=Outcome.APPROVED, approved_amount=application.amount,
-                currency=application.currency, actor_kind=ActorKind.SYSTEM, reason_codes=[DecisionReason.FAST_TRACK_CLEAN],
-            )
+                  reason=DecisionReason.FAST_TRACK_CLEAN,
+                  decision=DecisionSpec(Outcome.APPROVED, application.amount, [DecisionReason.FAST_TRACK_CLEAN]))
         else:
             apply(application, application.open_merchant_window, actor=system, action="open_window")
         return application

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from refunds import audit
+from refunds import audit, webhooks
 from refunds.errors import InvalidInput, NotFound
 from refunds.models import Evidence, Merchant, Platform, Product, RefundApplication, currency_validator
 from refunds.services._base import Actor
@@ -95,6 +95,7 @@ def application_submit(
                 _create_evidence(application, upload, position=position, written=written)
             audit.record(application, action="submit", from_state="", actor_kind=actor.kind, actor_label=actor.label,
                          payload={"evidence": [u.sha256 for u in uploads], "amount": str(value), "currency": currency})
+            webhooks.event_record(application, from_state="", action="submit")
             enqueue_screening(application)
     except BaseException:
         # The rows rolled back; remove the files this request wrote so nothing of it remains.

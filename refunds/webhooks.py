@@ -1,0 +1,194 @@
+"""Signed webhooks through an outbox (invariant 8).
+
+The event row is written in the transaction of the transition, so a rolled-back transition
+sends nothing and a committed one is never lost; delivery is at-least-once, per endpoint and
+application in sequence order, signed with HMAC-SHA256 over ``"{timestamp}.{body}"``.
+Receivers verify with ``verify_signature`` (see the README for an example).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import random
+import secrets
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from refunds.models import RefundApplication, WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+SIGNATURE_HEADER = "Reviewhub-Signature"
+DELIVER_TASK = "refunds.deliver_webhooks"
+
+
+class InvalidSignature(Exception):
+    """The signature header is missing, malformed, too old, or does not match the body."""
+
+
+def sign(secret: str, body: bytes, *, timestamp: int | None = None) -> str:
+    """Return the signature header value for the body."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify_signature(secret: str, header: str, body: bytes, *, tolerance: int = 300, now: float | None = None) -> None:
+    """Check a received webhook; raise InvalidSignature unless the header signs this body recently."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        timestamp = int(parts["t"])
+        received = parts["v1"]
+    except (KeyError, ValueError):
+        raise InvalidSignature("malformed signature header") from None
+    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+        raise InvalidSignature("timestamp outside the tolerance")
+    expected = sign(secret, body, timestamp=timestamp).split("v1=", 1)[1]
+    if not hmac.compare_digest(expected, received):
+        raise InvalidSignature("signature does not match")
+
+
+def event_record(application: RefundApplication, *, from_state: str, action: str) -> WebhookEvent | None:
+    """Write the event and its deliveries for the application's new state. Call inside the
+    transition's transaction with the application row locked (the lock orders the sequence)."""
+    endpoints = list(WebhookEndpoint.objects.filter(platform_id=application.platform_id, active=True))
+    sequence = WebhookEvent.objects.filter(application=application).count() + 1
+    decision = getattr(application, "decision", None) if application.state == "decided" else None
+    event = WebhookEvent.objects.create(
+        platform_id=application.platform_id, application=application, sequence=sequence,
+        type="application.state_changed",
+        payload={
+            "application": str(application.public_id),
+            "merchant": str(application.merchant.public_id),
+            "from_state": from_state,
+            "state": application.state,
+            "action": action,
+            "risk_level": application.risk_level or None,
+            "unscreened": application.unscreened,
+            "merchant_deadline": application.merchant_deadline.isoformat() if application.merchant_deadline else None,
+            "decision": None if decision is None else {
+                "outcome": decision.outcome, "approved_amount": str(decision.approved_amount),
+                "currency": decision.currency, "actor_kind": decision.actor_kind, "reason_codes": decision.reason_codes,
+            },
+        },
+    )
+    WebhookDelivery.objects.bulk_create([WebhookDelivery(event=event, endpoint=endpoint) for endpoint in endpoints])
+    for endpoint in endpoints:
+        _enqueue_on_commit(endpoint.pk, application.pk)
+    return event
+
+
+def _enqueue_on_commit(endpoint_pk: int, application_pk: int, countdown: float = 0) -> None:
+    transaction.on_commit(
+        lambda: current_app.send_task(DELIVER_TASK, args=[endpoint_pk, application_pk], countdown=countdown)
+    )
+
+
+def body_of(event: WebhookEvent) -> bytes:
+    return json.dumps({
+        "id": str(event.public_id), "type": event.type, "sequence": event.sequence,
+        "created_at": event.created_at.isoformat(), "data": event.payload,
+    }, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _backoff(attempts: int) -> timedelta:
+    base = settings.WEBHOOK_RETRY_BASE_SECONDS
+    return timedelta(seconds=min(settings.WEBHOOK_RETRY_MAX_SECONDS, base * 2 ** (attempts - 1) * random.uniform(1, 1.25)))
+
+
+def deliver_pending(*, endpoint_pk: int, application_pk: int) -> int:
+    """Send the endpoint's pending events of one application, oldest first, stopping at the first
+    failure so none overtakes an earlier one. Return how many were delivered."""
+    delivered = 0
+    while True:
+        with transaction.atomic():
+            try:
+                # NOWAIT: another worker holds this queue's head and is sending it; leave it to that worker.
+                delivery = (
+                    WebhookDelivery.objects.select_for_update(nowait=True, of=("self",))
+                    .select_related("event", "endpoint")
+                    .filter(endpoint_id=endpoint_pk, event__application_id=application_pk, status=WebhookDelivery.Status.PENDING)
+                    .order_by("event__sequence")
+                    .first()
+                )
+            except DatabaseError:
+                return delivered
+            if delivery is None:
+                return delivered
+            now = timezone.now()
+            if delivery.next_attempt_at > now:
+                _enqueue_on_commit(endpoint_pk, application_pk, (delivery.next_attempt_at - now).total_seconds())
+                return delivered
+            ok = _attempt(delivery)
+            delivery.save()
+            if not ok:
+                if delivery.status == WebhookDelivery.Status.PENDING:
+                    _enqueue_on_commit(endpoint_pk, application_pk, (delivery.next_attempt_at - now).total_seconds())
+                return delivered
+            delivered += 1
+
+
+def _attempt(delivery: WebhookDelivery) -> bool:
+    body = body_of(delivery.event)
+    request = urllib.request.Request(
+        delivery.endpoint.url, data=body, method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "reviewhub-webhooks/1",
+                 SIGNATURE_HEADER: sign(delivery.endpoint.secret, body)},
+    )
+    delivery.attempts += 1
+    try:
+        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
+            delivery.last_status_code = response.status
+        delivery.status = WebhookDelivery.Status.DELIVERED
+        delivery.delivered_at = timezone.now()
+        delivery.last_error = ""
+        return True
+    except urllib.error.HTTPError as exc:
+        delivery.last_status_code = exc.code
+        delivery.last_error = f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        delivery.last_status_code = None
+        delivery.last_error = str(getattr(exc, "reason", exc))[:500]
+    if delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+        delivery.status = WebhookDelivery.Status.FAILED
+    else:
+        delivery.next_attempt_at = timezone.now() + _backoff(delivery.attempts)
+    return False
+
+
+def retry_due() -> int:
+    """Enqueue delivery for every endpoint and application with a due pending delivery (after
+    a lost message or worker downtime); return how many queues were enqueued."""
+    due = (
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now())
+        .values_list("endpoint_id", "event__application_id").distinct()
+    )
+    pairs = list(due)
+    for endpoint_pk, application_pk in pairs:
+        current_app.send_task(DELIVER_TASK, args=[endpoint_pk, application_pk])
+    return len(pairs)
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def endpoint_create(*, platform: Any, url: str) -> WebhookEndpoint:
+    """Create an endpoint with a fresh signing secret."""
+    return WebhookEndpoint.objects.create(platform=platform, url=url, secret=new_secret())
+
+
+def delivery_redeliver(*, delivery: WebhookDelivery) -> None:
+    """Queue a delivery again (a failed one, or a delivered one the receiver lost)."""
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=WebhookDelivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error="")
+    with transaction.atomic():
+        _enqueue_on_commit(delivery.endpoint_id, delivery.event.application_id)

@@ -1,0 +1,132 @@
+"""Invariant 8: webhooks through an outbox, signed, retried, in sequence order."""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.db import transaction
+
+from refunds import services, webhooks
+from refunds.models import RefundApplication, WebhookDelivery, WebhookEvent
+from refunds.services import Actor
+from refunds.states import ActorKind
+from tests.conftest import wait_for
+from tests.factories import CUP, jpeg, screen, submit
+
+
+class Receiver:
+    """A local HTTP endpoint that answers 500 to its first `failures` requests, then 200."""
+
+    def __init__(self, failures: int):
+        self.failures = failures
+        self.requests: list[tuple[dict, bytes, str]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((json.loads(body), body, self.headers.get(webhooks.SIGNATURE_HEADER, "")))
+                status = 500 if len(receiver.requests) <= receiver.failures else 200
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver(failures=2)
+    yield server
+    server.close()
+
+
+@pytest.mark.django_db
+def test_a_transition_writes_its_event_and_deliveries_in_the_same_transaction(product, platform_a):
+    endpoint = webhooks.endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
+    application = screen(submit(product))
+    events = list(WebhookEvent.objects.filter(application=application).order_by("sequence"))
+    assert [(e.sequence, e.payload["from_state"], e.payload["state"]) for e in events] == [
+        (1, "", "submitted"), (2, "submitted", "auto_screened"), (3, "auto_screened", "awaiting_merchant")]
+    assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == 3
+
+
+@pytest.mark.django_db
+def test_a_rolled_back_transition_produces_no_event(product, platform_a, merchant_owner):
+    webhooks.endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
+    application = screen(submit(product))
+    before = WebhookEvent.objects.count()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.application_accept(application_id=application.public_id,
+                                    actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner))
+        raise RuntimeError("the caller's transaction fails after the transition")
+    assert WebhookEvent.objects.count() == before
+    assert RefundApplication.objects.get(pk=application.pk).state == "awaiting_merchant"
+
+
+@pytest.mark.django_db
+def test_claims_are_not_state_changes_and_send_nothing(product, platform_a, reviewer):
+    webhooks.endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
+    application = screen(submit(product, evidence=[CUP]))
+    RefundApplication.objects.filter(pk=application.pk).update(merchant_deadline=application.updated_at)
+    services.close_expired_windows()
+    count = WebhookEvent.objects.filter(application=application).count()
+    services.application_claim(application_id=application.public_id, reviewer=reviewer)
+    assert WebhookEvent.objects.filter(application=application).count() == count
+    services.application_decide(application_id=application.public_id, reviewer=reviewer, outcome="approved",
+                                reason_codes=["evidence_consistent"])
+    last = WebhookEvent.objects.filter(application=application).order_by("sequence").last()
+    assert (last.sequence, last.payload["decision"]["actor_kind"]) == (count + 1, "reviewer")
+
+
+def test_signatures_verify_and_tampering_is_detected():
+    body = b'{"id":"1"}'
+    header = webhooks.sign("whsec_test", body, timestamp=1_700_000_000)
+    webhooks.verify_signature("whsec_test", header, body, now=1_700_000_100)
+    with pytest.raises(webhooks.InvalidSignature):
+        webhooks.verify_signature("whsec_test", header, b'{"id":"2"}', now=1_700_000_100)
+    with pytest.raises(webhooks.InvalidSignature):
+        webhooks.verify_signature("whsec_other", header, body, now=1_700_000_100)
+    with pytest.raises(webhooks.InvalidSignature):
+        webhooks.verify_signature("whsec_test", header, body, now=1_700_001_000)
+    with pytest.raises(webhooks.InvalidSignature):
+        webhooks.verify_signature("whsec_test", "garbage", body)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receiver_that_fails_at_first_gets_every_event_in_order(celery_worker, receiver, product, platform_a,
+                                                                  merchant_owner, settings):
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 1
+    endpoint = webhooks.endpoint_create(platform=platform_a, url=receiver.url)
+    application = submit(product, evidence=[jpeg(seed=21)])
+    wait_for(lambda: RefundApplication.objects.get(pk=application.pk).state == "awaiting_merchant")
+    services.application_accept(application_id=application.public_id, actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner))
+    wait_for(lambda: not WebhookDelivery.objects.filter(endpoint=endpoint).exclude(status="delivered").exists(), timeout=60)
+    time.sleep(0.5)  # any duplicate in flight would arrive now
+    accepted = [payload for payload, _, _ in receiver.requests[receiver.failures:]]
+    assert [p["sequence"] for p in accepted] == [1, 2, 3, 4]
+    assert [p["data"]["state"] for p in accepted] == ["submitted", "auto_screened", "awaiting_merchant", "decided"]
+    assert accepted[-1]["data"]["decision"]["actor_kind"] == "merchant"
+    for _, body, header in receiver.requests:
+        webhooks.verify_signature(endpoint.secret, header, body)
+    assert WebhookDelivery.objects.get(endpoint=endpoint, event__sequence=1).attempts == 3
+
+
+@pytest.mark.django_db
+def test_a_failed_delivery_can_be_queued_again(product, platform_a):
+    webhooks.endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
+    submit(product)
+    delivery = WebhookDelivery.objects.get()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed", attempts=60, last_error="HTTP 500")
+    webhooks.delivery_redeliver(delivery=delivery)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("pending", 0, "")
