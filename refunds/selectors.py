@@ -18,6 +18,13 @@ def application_get_for_platform(*, platform: Platform, public_id: object) -> Re
         raise NotFound("not_found", _("No such application.")) from None
 
 
+def application_list_for_platform(*, platform: Platform) -> QuerySet[RefundApplication]:
+    """Return the platform's applications with what the list shows, without the audit log."""
+    return RefundApplication.objects.filter(platform=platform).select_related("merchant", "product", "decision").prefetch_related(
+        Prefetch("evidence", queryset=Evidence.objects.select_related("screening").prefetch_related("screening__findings")),
+    )
+
+
 def _detail_queryset() -> QuerySet[RefundApplication]:
     return RefundApplication.objects.select_related("merchant", "product", "decision").prefetch_related(
         Prefetch("evidence", queryset=Evidence.objects.select_related("screening").prefetch_related("screening__findings")),

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "refunds",
     "screening",
 ]
@@ -154,6 +155,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "reviewhub API",
     "DESCRIPTION": "Refund-only applications with screened photo evidence.",
     "VERSION": "1.0.0",
+    # Swagger UI and Redoc served from this server, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Celery. REDIS_URL (or CELERY_BROKER_URL) in production; the embedded default is

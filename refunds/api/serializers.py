@@ -81,3 +81,22 @@ class ApplicationSerializer(serializers.ModelSerializer):
     def get_decision(self, obj: RefundApplication) -> dict | None:
         decision = getattr(obj, "decision", None)
         return DecisionSerializer(decision).data if decision else None
+
+
+class WithdrawSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class ContestSerializer(serializers.Serializer):
+    statement = serializers.CharField(max_length=5000)
+    attachments = serializers.ListField(child=serializers.FileField(allow_empty_file=True), required=False, default=list,
+                                        help_text="Packing photos (JPEG, PNG, WebP, HEIC) or videos (MP4).")
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        from refunds.models import AuditEvent
+
+        model = AuditEvent
+        fields = ["seq", "action", "from_state", "to_state", "actor_kind", "actor_label", "at", "reason",
+                  "payload_digest", "prev_hash", "hash"]

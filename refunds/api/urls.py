@@ -1,5 +1,5 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from refunds.api import views
 
@@ -7,5 +7,13 @@ app_name = "api"
 urlpatterns = [
     path("applications", views.ApplicationListView.as_view(), name="applications"),
     path("applications/<str:public_id>", views.ApplicationDetailView.as_view(), name="application"),
+    path("applications/<str:public_id>/withdraw", views.WithdrawView.as_view(), name="application-withdraw"),
+    path("applications/<str:public_id>/accept", views.AcceptView.as_view(), name="application-accept"),
+    path("applications/<str:public_id>/contest", views.ContestView.as_view(), name="application-contest"),
+    path("applications/<str:public_id>/audit-events", views.AuditEventListView.as_view(), name="application-audit"),
     path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[]),
+         name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[]),
+         name="redoc"),
 ]

@@ -2,22 +2,50 @@
 
 from __future__ import annotations
 
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.filters import OrderingFilter
+from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from refunds import selectors, services
-from refunds.api.serializers import ApplicationCreateSerializer, ApplicationSerializer
+from refunds.api.filters import ApplicationFilter
+from refunds.api.pagination import CreatedCursorPagination
+from refunds.api.serializers import (
+    ApplicationCreateSerializer,
+    ApplicationSerializer,
+    AuditEventSerializer,
+    ContestSerializer,
+    WithdrawSerializer,
+)
 from refunds.idempotency import HEADER, idempotent
+from refunds.models import RefundApplication
 from refunds.services import Actor
 from refunds.states import ActorKind
 
 
-class ApplicationListView(APIView):
+class ApplicationListView(GenericAPIView):
     parser_classes = [MultiPartParser]
+    serializer_class = ApplicationSerializer
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = ApplicationFilter
+    ordering_fields = ["created_at", "updated_at", "merchant_deadline", "amount"]
+    pagination_class = CreatedCursorPagination
+
+    def get_queryset(self):  # noqa: ANN201
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no key
+            return RefundApplication.objects.none()
+        return selectors.application_list_for_platform(platform=self.request.auth.platform)
+
+    @extend_schema(responses={200: ApplicationSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        """List the platform's applications, newest first, with filters and a cursor."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(ApplicationSerializer(page, many=True).data)
 
     @extend_schema(
         request={"multipart/form-data": ApplicationCreateSerializer},
@@ -56,3 +84,64 @@ class ApplicationDetailView(APIView):
         """Read an application with its state, screening and decision."""
         application = selectors.application_get_for_platform(platform=request.auth.platform, public_id=public_id)
         return Response(ApplicationSerializer(application).data)
+
+
+def _platform_actor(request: Request, kind: str = ActorKind.PLATFORM) -> Actor:
+    return Actor(kind, None, f"api key {request.auth.prefix}")
+
+
+class ApplicationActionView(APIView):
+    """Base of the POST actions on one application: check ownership, call the service, answer the application."""
+
+    def respond(self, request: Request, public_id: str) -> Response:
+        application = selectors.application_get_for_platform(platform=request.auth.platform, public_id=public_id)
+        return Response(ApplicationSerializer(application).data)
+
+    def owned(self, request: Request, public_id: str) -> str:
+        return str(selectors.application_get_for_platform(platform=request.auth.platform, public_id=public_id).public_id)
+
+
+class WithdrawView(ApplicationActionView):
+    @extend_schema(request=WithdrawSerializer, responses={200: ApplicationSerializer})
+    @idempotent
+    def post(self, request: Request, public_id: str) -> Response:
+        """Withdraw an application that is not decided yet (409 otherwise)."""
+        form = WithdrawSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        services.application_withdraw(application_id=self.owned(request, public_id), actor=_platform_actor(request),
+                                      reason=form.validated_data["reason"])
+        return self.respond(request, public_id)
+
+
+class AcceptView(ApplicationActionView):
+    @extend_schema(request=None, responses={200: ApplicationSerializer})
+    @idempotent
+    def post(self, request: Request, public_id: str) -> Response:
+        """Accept the refund on the merchant's behalf, before the merchant deadline (409 after)."""
+        services.application_accept(application_id=self.owned(request, public_id),
+                                    actor=_platform_actor(request, ActorKind.MERCHANT))
+        return self.respond(request, public_id)
+
+
+class ContestView(ApplicationActionView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": ContestSerializer}, responses={200: ApplicationSerializer})
+    @idempotent
+    def post(self, request: Request, public_id: str) -> Response:
+        """Contest on the merchant's behalf with a statement and packing evidence, before the deadline."""
+        form = ContestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        services.application_contest(
+            application_id=self.owned(request, public_id), actor=_platform_actor(request, ActorKind.MERCHANT),
+            statement=form.validated_data["statement"], attachments=form.validated_data["attachments"],
+        )
+        return self.respond(request, public_id)
+
+
+class AuditEventListView(APIView):
+    @extend_schema(responses={200: AuditEventSerializer(many=True)})
+    def get(self, request: Request, public_id: str) -> Response:
+        """The application's audit log, oldest first, with the hashes that chain it."""
+        application = selectors.application_get_for_platform(platform=request.auth.platform, public_id=public_id)
+        return Response(AuditEventSerializer(application.audit_events.all(), many=True).data)
