@@ -17,9 +17,9 @@ from django.utils import timezone
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 from refunds.apikeys import api_key_issue
-from refunds.models import Merchant, MerchantMember, Platform, Policy, Product, ReferenceImage
+from refunds.models import Merchant, MerchantMember, Platform, Policy, Product
 from refunds.services import application_submit
-from refunds.uploads import store, validate_image
+from refunds.services.catalogue import reference_image_add
 
 PHOTOS = Path(__import__("skimage").__file__).parent / "data"
 
@@ -100,22 +100,13 @@ def seed() -> DemoAccounts:
     return accounts
 
 
-def _reference(product: Product, data: bytes, kind: str = ReferenceImage.Kind.CATALOGUE) -> None:
-    upload = validate_image(SimpleUploadedFile("catalogue.jpg", data))
-    ReferenceImage.objects.create(
-        product=product, kind=kind, file=store(upload, folder="references"), sha256=upload.sha256,
-        content_type=upload.content_type, byte_size=len(upload.content), width=upload.width, height=upload.height,
-        original_name=upload.original_name,
-    )
-
-
 def _seed_applications(platform: Platform, merchant: Merchant) -> None:
     cup = Product.objects.create(merchant=merchant, external_ref="sku-cup-01", title="Ceramic coffee cup")
     rocket = Product.objects.create(merchant=merchant, external_ref="sku-rocket-02", title="Rocket model kit")
     cup_photo = catalogue_photo("coffee.png")
     rocket_photo = catalogue_photo("rocket.jpg")
-    _reference(cup, cup_photo)
-    _reference(rocket, rocket_photo)
+    reference_image_add(product=cup, image=SimpleUploadedFile("cup.jpg", cup_photo))
+    reference_image_add(product=rocket, image=SimpleUploadedFile("rocket.jpg", rocket_photo))
     delivered = timezone.now() - timedelta(days=2)
     genuine = rephotographed(cup_photo, background="brick.png", seed=7)
     cases = [

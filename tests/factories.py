@@ -17,9 +17,9 @@ from PIL import Image
 
 from refunds.apikeys import api_key_issue
 from refunds.demo import catalogue_photo, painted_crack, rephotographed
-from refunds.models import Merchant, MerchantMember, Platform, Policy, Product, ReferenceImage, RefundApplication
+from refunds.models import Merchant, MerchantMember, Platform, Policy, Product, RefundApplication
 from refunds.services import application_record_screening, application_submit
-from refunds.uploads import store, validate_image
+from refunds.services.catalogue import reference_image_add
 from screening.services import application_screen_evidence
 
 __all__ = [
@@ -55,11 +55,7 @@ def make_platform(slug: str, **policy: object) -> Platform:
 
 def make_product(merchant: Merchant, *, reference: bytes = CUP, ref: str = "sku-1") -> Product:
     product = Product.objects.create(merchant=merchant, external_ref=ref, title="Ceramic cup")
-    checked = validate_image(upload(reference))
-    ReferenceImage.objects.create(
-        product=product, file=store(checked, folder="references"), sha256=checked.sha256,
-        content_type=checked.content_type, byte_size=len(checked.content), width=checked.width, height=checked.height,
-    )
+    reference_image_add(product=product, image=upload(reference))
     return product
 
 

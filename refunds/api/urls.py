@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from refunds.api import views
+from refunds.api import catalogue, views
 
 app_name = "api"
 urlpatterns = [
@@ -11,6 +11,11 @@ urlpatterns = [
     path("applications/<str:public_id>/accept", views.AcceptView.as_view(), name="application-accept"),
     path("applications/<str:public_id>/contest", views.ContestView.as_view(), name="application-contest"),
     path("applications/<str:public_id>/audit-events", views.AuditEventListView.as_view(), name="application-audit"),
+    path("merchants", catalogue.MerchantListView.as_view(), name="merchants"),
+    path("merchants/<str:public_id>", catalogue.MerchantDetailView.as_view(), name="merchant"),
+    path("products", catalogue.ProductListView.as_view(), name="products"),
+    path("products/<str:public_id>", catalogue.ProductDetailView.as_view(), name="product"),
+    path("products/<str:public_id>/reference-images", catalogue.ReferenceImageListView.as_view(), name="reference-images"),
     path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[]),
          name="docs"),

@@ -1,0 +1,42 @@
+"""Merchants, products and reference images, as platforms register them."""
+
+from __future__ import annotations
+
+from typing import IO
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
+
+from refunds.errors import Conflict
+from refunds.models import Merchant, Platform, Product, ReferenceImage
+from refunds.uploads import store, validate_image
+
+
+def merchant_create(*, platform: Platform, external_ref: str, name: str) -> Merchant:
+    """Register a shop; raise Conflict if the platform already has one with this reference."""
+    try:
+        with transaction.atomic():
+            return Merchant.objects.create(platform=platform, external_ref=external_ref, name=name)
+    except IntegrityError:
+        raise Conflict("merchant_exists", _("A merchant with this reference exists already."),
+                       details={"external_ref": external_ref}) from None
+
+
+def product_create(*, merchant: Merchant, external_ref: str, title: str) -> Product:
+    """Register a product of a shop; raise Conflict if the shop already has this reference."""
+    try:
+        with transaction.atomic():
+            return Product.objects.create(merchant=merchant, external_ref=external_ref, title=title)
+    except IntegrityError:
+        raise Conflict("product_exists", _("A product with this reference exists already."),
+                       details={"external_ref": external_ref}) from None
+
+
+def reference_image_add(*, product: Product, image: IO[bytes], kind: str = ReferenceImage.Kind.CATALOGUE) -> ReferenceImage:
+    """Store a reference image of the product, checked like evidence; raise UploadRejected otherwise."""
+    upload = validate_image(image, field="image")
+    return ReferenceImage.objects.create(
+        product=product, kind=kind, file=store(upload, folder="references"), sha256=upload.sha256,
+        content_type=upload.content_type, byte_size=len(upload.content), width=upload.width, height=upload.height,
+        original_name=upload.original_name,
+    )
