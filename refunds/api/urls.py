@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from refunds.api import catalogue, views
+from refunds.api import catalogue, settings_views, views
 
 app_name = "api"
 urlpatterns = [
@@ -16,6 +16,14 @@ urlpatterns = [
     path("products", catalogue.ProductListView.as_view(), name="products"),
     path("products/<str:public_id>", catalogue.ProductDetailView.as_view(), name="product"),
     path("products/<str:public_id>/reference-images", catalogue.ReferenceImageListView.as_view(), name="reference-images"),
+    path("policy", settings_views.PolicyView.as_view(), name="policy"),
+    path("webhook-endpoints", settings_views.WebhookEndpointListView.as_view(), name="webhook-endpoints"),
+    path("webhook-endpoints/<str:public_id>", settings_views.WebhookEndpointDetailView.as_view(), name="webhook-endpoint"),
+    path("webhook-endpoints/<str:public_id>/rotate-secret", settings_views.WebhookEndpointRotateView.as_view(),
+         name="webhook-endpoint-rotate"),
+    path("webhook-deliveries", settings_views.WebhookDeliveryListView.as_view(), name="webhook-deliveries"),
+    path("webhook-deliveries/<str:public_id>/redeliver", settings_views.WebhookDeliveryRedeliverView.as_view(),
+         name="webhook-delivery-redeliver"),
     path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[]),
          name="docs"),
