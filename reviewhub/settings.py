@@ -144,8 +144,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["refunds.api.auth.HasApiKey"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
+        "refunds.api.limits.LimitedMultiPartParser",
     ],
+    "DEFAULT_THROTTLE_CLASSES": ["refunds.api.limits.ApiKeyRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "refunds.api.errors.exception_handler",
@@ -225,3 +226,14 @@ WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3000, minimum=1
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 60, minimum=1)
 if WEBHOOK_RETRY_MAX_SECONDS >= CELERY_BROKER_VISIBILITY_TIMEOUT and not CELERY_BROKER_URL.startswith("filesystem"):
     raise ImproperlyConfigured("WEBHOOK_RETRY_MAX_SECONDS must stay below CELERY_VISIBILITY_TIMEOUT.")
+
+# API limits: a rate per key (DRF syntax, e.g. "1200/min") and a whole-request ceiling
+# checked against Content-Length before the body is read.
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "1200/min")
+API_MAX_REQUEST_BYTES = env_int("API_MAX_REQUEST_BYTES", UPLOAD_MAX_FILES * UPLOAD_MAX_BYTES + 1024 * 1024, minimum=1024)
+_cache_url = env_str("CACHE_URL", env_str("REDIS_URL", ""))
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url, "KEY_PREFIX": "reviewhub"}
+    if _cache_url.startswith("redis")
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}

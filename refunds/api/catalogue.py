@@ -9,10 +9,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from refunds.api.limits import LimitedMultiPartParser
 from refunds.api.pagination import CreatedCursorPagination
 from refunds.errors import NotFound
 from refunds.idempotency import idempotent
@@ -138,7 +139,7 @@ class ProductDetailView(GenericAPIView):
 
 class ReferenceImageListView(GenericAPIView):
     serializer_class = ReferenceImageSerializer
-    parser_classes = [MultiPartParser]
+    parser_classes = [LimitedMultiPartParser]
 
     def product(self, request: Request, public_id: str) -> Product:
         return _get(Product.objects.filter(merchant__platform=request.auth.platform), public_id, "product")

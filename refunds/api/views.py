@@ -7,13 +7,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.filters import OrderingFilter
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from refunds import selectors, services
 from refunds.api.filters import ApplicationFilter
+from refunds.api.limits import LimitedMultiPartParser
 from refunds.api.pagination import CreatedCursorPagination
 from refunds.api.serializers import (
     ApplicationCreateSerializer,
@@ -29,7 +29,7 @@ from refunds.states import ActorKind
 
 
 class ApplicationListView(GenericAPIView):
-    parser_classes = [MultiPartParser]
+    parser_classes = [LimitedMultiPartParser]
     serializer_class = ApplicationSerializer
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = ApplicationFilter
@@ -124,7 +124,7 @@ class AcceptView(ApplicationActionView):
 
 
 class ContestView(ApplicationActionView):
-    parser_classes = [MultiPartParser]
+    parser_classes = [LimitedMultiPartParser]
 
     @extend_schema(request={"multipart/form-data": ContestSerializer}, responses={200: ApplicationSerializer})
     @idempotent

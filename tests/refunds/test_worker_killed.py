@@ -66,7 +66,8 @@ def test_a_whole_worker_killed_mid_screening_is_screened_by_the_next_worker(tmp_
     app.control.purge()
     # A short visibility timeout (and limits below it) so the unacknowledged message comes back quickly.
     limits = {"CELERY_VISIBILITY_TIMEOUT": "6", "SCREENING_TIME_LIMIT": "5", "SCREENING_SOFT_TIME_LIMIT": "4",
-              "SCREENING_RETRY_BACKOFF_MAX": "5", "CELERY_UNACKED_RESTORE_INTERVAL": "1"}
+              "SCREENING_RETRY_BACKOFF_MAX": "5", "WEBHOOK_RETRY_MAX_SECONDS": "5",
+              "CELERY_UNACKED_RESTORE_INTERVAL": "1"}
     marker, pid_file, first = start_worker(tmp_path, "--pool", "solo", **limits)
     try:
         marker.touch()

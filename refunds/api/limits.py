@@ -1,0 +1,69 @@
+"""Request limits of the API: a rate per key, and upload sizes refused before the body is read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadhandler import FileUploadHandler
+from django.utils.translation import gettext_lazy as _
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+
+from refunds.errors import DomainError
+from refunds.models import ApiKey
+
+
+def _too_large(limit: int) -> DomainError:
+    return DomainError("request_too_large", _("The request is larger than %(limit)d bytes.") % {"limit": limit},
+                       details={"limit": limit}, status=413)
+
+
+class ApiKeyRateThrottle(SimpleRateThrottle):
+    """API_RATE_LIMIT requests per key (e.g. ``1200/min``); 429 with Retry-After beyond it."""
+
+    scope = "api_key"
+
+    def get_rate(self) -> str:
+        return settings.API_RATE_LIMIT
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        key = request.auth
+        return f"throttle:api:{key.prefix}" if isinstance(key, ApiKey) else None
+
+
+class FileSizeLimitHandler(FileUploadHandler):
+    """Stop reading an upload as soon as one file passes UPLOAD_MAX_BYTES (before it is all received)."""
+
+    def new_file(self, *args: Any, **kwargs: Any) -> None:
+        super().new_file(*args, **kwargs)
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        self.received += len(raw_data)
+        limit = settings.UPLOAD_MAX_VIDEO_BYTES if self.content_type == "video/mp4" else settings.UPLOAD_MAX_BYTES
+        if self.received > limit:
+            raise DomainError("file_too_large", _("The file is larger than %(limit)d bytes.") % {"limit": limit},
+                              details={"field": self.field_name, "limit": limit}, status=413)
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None
+
+
+class LimitedMultiPartParser(MultiPartParser):
+    """Refuse a body whose declared length is over the limit before reading any of it."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+        request = (parser_context or {}).get("request")
+        limit = settings.API_MAX_REQUEST_BYTES
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0) if request is not None else 0
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            raise _too_large(limit)
+        if request is not None:
+            request.upload_handlers.insert(0, FileSizeLimitHandler(request._request))
+        return super().parse(stream, media_type, parser_context)
