@@ -274,6 +274,25 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
         self.risk_level = RiskLevel.SUSPICIOUS
         self.risk_explanation = explanation
 
+    @transition(field=state, source=[ApplicationState.SUBMITTED, ApplicationState.AWAITING_MERCHANT], target=None)
+    def add_evidence(self) -> None:
+        # New images restart the count of screening attempts; until they are screened, the
+        # approval guards (screening_is_clean) see an incomplete screening and refuse.
+        self.screening_deliveries = 0
+
+    @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.AWAITING_MERCHANT,
+                conditions=[every_evidence_screened])
+    def update_screening(self, *, risk_level: str, risk_score: float, explanation: str) -> None:
+        self.risk_level = risk_level
+        self.risk_score = risk_score
+        self.risk_explanation = explanation
+
+    @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.AWAITING_MERCHANT)
+    def flag_unscreened(self, *, explanation: str) -> None:
+        self.unscreened = True
+        self.risk_level = RiskLevel.SUSPICIOUS
+        self.risk_explanation = explanation
+
     @transition(field=state, source=ApplicationState.AUTO_SCREENED, target=ApplicationState.AWAITING_MERCHANT)
     def open_merchant_window(self) -> None:
         self.merchant_deadline = timezone.now() + self.platform.policy.merchant_window

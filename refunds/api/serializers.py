@@ -100,3 +100,8 @@ class AuditEventSerializer(serializers.ModelSerializer):
         model = AuditEvent
         fields = ["seq", "action", "from_state", "to_state", "actor_kind", "actor_label", "at", "reason",
                   "payload_digest", "prev_hash", "hash"]
+
+
+class EvidenceAddSerializer(serializers.Serializer):
+    evidence = serializers.ListField(child=serializers.FileField(allow_empty_file=True), min_length=1,
+                                     help_text="Evidence images (JPEG, PNG, WebP, HEIC), as repeated multipart parts.")

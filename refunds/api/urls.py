@@ -7,6 +7,7 @@ app_name = "api"
 urlpatterns = [
     path("applications", views.ApplicationListView.as_view(), name="applications"),
     path("applications/<str:public_id>", views.ApplicationDetailView.as_view(), name="application"),
+    path("applications/<str:public_id>/evidence", views.EvidenceAddView.as_view(), name="application-evidence"),
     path("applications/<str:public_id>/withdraw", views.WithdrawView.as_view(), name="application-withdraw"),
     path("applications/<str:public_id>/accept", views.AcceptView.as_view(), name="application-accept"),
     path("applications/<str:public_id>/contest", views.ContestView.as_view(), name="application-contest"),

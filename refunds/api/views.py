@@ -20,6 +20,7 @@ from refunds.api.serializers import (
     ApplicationSerializer,
     AuditEventSerializer,
     ContestSerializer,
+    EvidenceAddSerializer,
     WithdrawSerializer,
 )
 from refunds.idempotency import HEADER, idempotent
@@ -145,3 +146,19 @@ class AuditEventListView(APIView):
         """The application's audit log, oldest first, with the hashes that chain it."""
         application = selectors.application_get_for_platform(platform=request.auth.platform, public_id=public_id)
         return Response(AuditEventSerializer(application.audit_events.all(), many=True).data)
+
+
+class EvidenceAddView(ApplicationActionView):
+    parser_classes = [LimitedMultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": EvidenceAddSerializer}, responses={201: ApplicationSerializer})
+    @idempotent
+    def post(self, request: Request, public_id: str) -> Response:
+        """Add evidence images while the application is submitted or awaiting the merchant; they are screened."""
+        form = EvidenceAddSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        services.application_add_evidence(application_id=self.owned(request, public_id), evidence=form.validated_data["evidence"],
+                                          actor=_platform_actor(request))
+        response = self.respond(request, public_id)
+        response.status_code = status.HTTP_201_CREATED
+        return response

@@ -22,11 +22,12 @@ from refunds.services.screening import (
     application_register_delivery,
     enqueue_screening,
 )
-from refunds.services.submission import application_submit
+from refunds.services.submission import application_add_evidence, application_submit
 from refunds.services.withdrawal import application_withdraw
 
 __all__ = [
     "Actor",
+    "application_add_evidence",
     "application_accept",
     "application_claim",
     "application_contest",

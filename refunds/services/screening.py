@@ -23,12 +23,19 @@ def enqueue_screening(application: RefundApplication) -> None:
     transaction.on_commit(lambda: current_app.send_task(SCREEN_TASK, args=[public_id]))
 
 
+RESCREENABLE = (ApplicationState.SUBMITTED, ApplicationState.AWAITING_MERCHANT)
+
+
 def application_register_delivery(*, application_id: UUID | str) -> int | None:
-    """Count one more delivery of the screening task; return the count, or None if the
-    application no longer waits for screening. Committed at once, so a worker killed
-    right after still leaves its count behind."""
+    """Count one more delivery of the screening task; return the count, or None if nothing of
+    the application waits for screening. Committed at once, so a worker killed right after
+    still leaves its count behind."""
     with locked_application(application_id) as application:
-        if application.state != ApplicationState.SUBMITTED:
+        waiting = application.state == ApplicationState.SUBMITTED or (
+            application.state == ApplicationState.AWAITING_MERCHANT
+            and application.evidence.filter(screening__isnull=True).exists()
+        )
+        if not waiting:
             return None
         application.screening_deliveries += 1
         RefundApplication.objects.filter(pk=application.pk).update(screening_deliveries=application.screening_deliveries)
@@ -37,13 +44,14 @@ def application_register_delivery(*, application_id: UUID | str) -> int | None:
 
 def application_record_screening(*, application_id: UUID | str) -> RefundApplication | None:
     """Move a screened application on: auto_screened, then fast-track or the merchant window.
+    For evidence added during the merchant window, update the risk instead.
 
-    Idempotent: an application already past ``submitted`` is left as it is (returns None).
+    Idempotent: nothing changes when there is nothing new (returns None).
     """
     from screening.models import Finding
 
     with locked_application(application_id) as application:
-        if application.state != ApplicationState.SUBMITTED or not application.every_evidence_screened():
+        if application.state not in RESCREENABLE or not application.every_evidence_screened():
             return None
         findings = [
             policy.FindingView(f.code, f.score, f.detail)
@@ -51,6 +59,14 @@ def application_record_screening(*, application_id: UUID | str) -> RefundApplica
         ]
         risk = policy.assess(application.platform.policy, findings)
         system = Actor.system("screening")
+        if application.state == ApplicationState.AWAITING_MERCHANT:
+            if (application.risk_level, application.risk_score, application.risk_explanation) == (
+                    risk.level, risk.score, risk.explanation):
+                return None
+            apply(application, application.update_screening, actor=system, action="rescreen",
+                  payload={"risk": risk.level, "score": risk.score},
+                  risk_level=risk.level, risk_score=risk.score, explanation=risk.explanation)
+            return application
         apply(application, application.record_screening, actor=system, action="screen",
               payload={"risk": risk.level, "score": risk.score},
               risk_level=risk.level, risk_score=risk.score, explanation=risk.explanation)
@@ -64,10 +80,16 @@ def application_record_screening(*, application_id: UUID | str) -> RefundApplica
 
 
 def application_give_up_screening(*, application_id: UUID | str, explanation: str) -> RefundApplication | None:
-    """Send an application whose screening cannot finish to people, flagged ``unscreened``."""
+    """Flag an application whose screening cannot finish ``unscreened``: people must look. A new
+    application goes to reviewers at once; one in its merchant window can no longer be approved
+    automatically when the window closes."""
     with locked_application(application_id) as application:
-        if application.state != ApplicationState.SUBMITTED:
+        transition = {
+            ApplicationState.SUBMITTED: application.give_up_screening,
+            ApplicationState.AWAITING_MERCHANT: application.flag_unscreened,
+        }.get(application.state)
+        if transition is None:
             return None
-        apply(application, application.give_up_screening, actor=Actor.system("screening"), action="unscreened",
+        apply(application, transition, actor=Actor.system("screening"), action="unscreened",
               reason=explanation, explanation=explanation)
         return application

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from refunds import audit, webhooks
 from refunds.errors import InvalidInput, NotFound
 from refunds.models import Evidence, Merchant, Platform, Product, RefundApplication, currency_validator
-from refunds.services._base import Actor
+from refunds.services._base import Actor, apply, ensure_can, locked_application
 from refunds.services.screening import enqueue_screening
 from refunds.states import RefundReason
 from refunds.uploads import ValidatedUpload, store, validate_image
@@ -99,11 +99,41 @@ def application_submit(
             enqueue_screening(application)
     except BaseException:
         # The rows rolled back; remove the files this request wrote so nothing of it remains.
-        for name in written:
-            if not Evidence.objects.filter(file=name).exists():
-                default_storage.delete(name)
+        _remove_unreferenced(written)
         raise
     return application
+
+
+def application_add_evidence(*, application_id: str, evidence: Sequence[IO[bytes]], actor: Actor) -> RefundApplication:
+    """Attach more evidence to an application still ``submitted`` or in its merchant window and
+    have it screened; raise Conflict in any other state, InvalidInput/UploadRejected for bad files."""
+    if not evidence:
+        raise InvalidInput("evidence_required", _("Attach at least one evidence image."), details={"field": "evidence"})
+    uploads = [validate_image(item, field="evidence") for item in evidence]
+    written: list[str] = []
+    try:
+        with locked_application(application_id) as application:
+            ensure_can(application, application.add_evidence)
+            if application.evidence.count() + len(uploads) > settings.UPLOAD_MAX_FILES:
+                raise InvalidInput("too_many_files", _("An application has at most %(limit)d evidence images.")
+                                   % {"limit": settings.UPLOAD_MAX_FILES}, details={"field": "evidence"})
+            start = application.evidence.count()
+            for offset, upload in enumerate(uploads):
+                _create_evidence(application, upload, position=start + offset, written=written)
+            apply(application, application.add_evidence, actor=actor, action="add_evidence",
+                  payload={"evidence": [u.sha256 for u in uploads]})
+            enqueue_screening(application)
+            return application
+    except BaseException:
+        _remove_unreferenced(written)
+        raise
+
+
+def _remove_unreferenced(names: list[str]) -> None:
+    """Remove files a failed request wrote, unless another row points at the same content."""
+    for name in names:
+        if not Evidence.objects.filter(file=name).exists():
+            default_storage.delete(name)
 
 
 def _create_evidence(application: RefundApplication, upload: ValidatedUpload, *, position: int, written: list[str]) -> Evidence:

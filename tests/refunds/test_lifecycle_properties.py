@@ -17,7 +17,7 @@ from refunds.errors import DomainError
 from refunds.models import Decision, Policy, RefundApplication
 from refunds.services import Actor
 from refunds.states import TERMINAL_STATES, ActorKind, ApplicationState, Outcome
-from tests.factories import CUP, GENUINE_CUP, jpeg, submit
+from tests.factories import CUP, GENUINE_CUP, jpeg, submit, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -109,6 +109,12 @@ def run_lifecycle_machine(product, reviewers, merchant_owner):
             self.attempt(lambda: services.application_decide(
                 application_id=self.app_id, reviewer=reviewers[who], outcome=outcome, reason_codes=["other"],
                 approved_amount=Decimal("1.00")))
+
+        @rule(image=st.sampled_from(["catalogue", "fresh"]))
+        def platform_adds_evidence(self, image):
+            data = CUP if image == "catalogue" else jpeg(seed=99)
+            self.attempt(lambda: services.application_add_evidence(
+                application_id=self.app_id, evidence=[upload(data)], actor=Actor(ActorKind.PLATFORM, None, "api")))
 
         @rule(draw=st.integers(0, 5))
         def platform_withdraws(self, draw):
