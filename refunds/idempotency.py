@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -24,18 +25,20 @@ HEADER = "Idempotency-Key"
 def request_digest(request: Request) -> str:
     """Digest the request's meaning, not its bytes: multipart boundaries differ between retries."""
     digest = hashlib.sha256(f"{request.method} {request.path}".encode())
-    for name in sorted(request.POST.keys()):
-        for value in request.POST.getlist(name):
-            digest.update(f"\0{name}={value}".encode())
-    for name in sorted(request.FILES.keys()):
-        for upload in request.FILES.getlist(name):
-            file_digest = hashlib.sha256()
-            for chunk in upload.chunks():
-                file_digest.update(chunk)
-            upload.seek(0)
-            digest.update(f"\0{name}@{file_digest.hexdigest()}".encode())
-    if not request.POST and not request.FILES and request.body:
-        digest.update(b"\0" + request.body)
+    data = request.data
+    if hasattr(data, "lists"):  # form or multipart: fields and files by name
+        for name, values in sorted(data.lists()):
+            for value in values:
+                if hasattr(value, "chunks"):
+                    file_digest = hashlib.sha256()
+                    for chunk in value.chunks():
+                        file_digest.update(chunk)
+                    value.seek(0)
+                    digest.update(f"\0{name}@{file_digest.hexdigest()}".encode())
+                else:
+                    digest.update(f"\0{name}={value}".encode())
+    else:
+        digest.update(json.dumps(data, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
 

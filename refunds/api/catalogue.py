@@ -76,6 +76,7 @@ class MerchantListView(GenericAPIView):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(MerchantSerializer(page, many=True).data)
 
+    @extend_schema(responses={201: MerchantSerializer})
     @idempotent
     def post(self, request: Request) -> Response:
         """Register a merchant (shop); 409 if its reference exists already."""
@@ -116,6 +117,7 @@ class ProductListView(GenericAPIView):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(ProductSerializer(page, many=True).data)
 
+    @extend_schema(responses={201: ProductSerializer})
     @idempotent
     def post(self, request: Request) -> Response:
         """Register a product of a merchant; 409 if the merchant has its reference already."""

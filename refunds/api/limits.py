@@ -1,11 +1,13 @@
-"""Request limits of the API: a rate per key, and upload sizes refused before the body is read."""
+"""Request limits of the API (a rate per key, upload sizes refused before the body is read) and its clock."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -67,3 +69,16 @@ class LimitedMultiPartParser(MultiPartParser):
         if request is not None:
             request.upload_handlers.insert(0, FileSizeLimitHandler(request._request))
         return super().parse(stream, media_type, parser_context)
+
+
+class UtcApiMiddleware:
+    """Speak UTC in the API whatever zone the admin and portal display times in."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        if request.path.startswith("/api/"):
+            with timezone.override(UTC):
+                return self.get_response(request)
+        return self.get_response(request)

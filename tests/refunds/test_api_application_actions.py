@@ -109,3 +109,13 @@ def test_the_audit_log_is_readable_with_its_hashes(product, key_a):
 @pytest.mark.parametrize("path", ["/api/v1/schema/", "/api/v1/docs/", "/api/v1/redoc/"])
 def test_the_api_documentation_is_served_without_a_key(client, path):
     assert client.get(path).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["3569-01-11T18:00:30-17:40", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-14:00"])
+def test_odd_but_valid_times_in_filters_are_compared_in_utc_or_refused(key_a, value):
+    from urllib.parse import quote
+
+    response = client_with(key_a).get(f"/api/v1/applications?updated_before={quote(value)}")
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert "updated_before" in response.json()["error"]["details"]
