@@ -120,7 +120,15 @@ class EvidenceInline(ReadOnlyInline):
         result = getattr(obj, "screening", None)
         if result is None:
             return "-"
-        return format_html_join("", "<div><b>{}</b> {:.2f}: {}</div>", ((f.code, f.score, f.detail) for f in result.findings.all())) or "-"
+        rows = []
+        for finding in result.findings.all():
+            heat_map = ""
+            if finding.artifact:
+                url = reverse("stored-file", args=["heatmap", finding.public_id])
+                heat_map = format_html('<br><a href="{}" target="_blank"><img src="{}" style="max-height:200px"></a>', url, url)
+            rows.append(format_html("<div><b>{}</b> {}: {}{}</div>", finding.code, f"{finding.score:.2f}",
+                                    finding.explanation, heat_map))
+        return format_html_join("", "{}", ((row,) for row in rows)) or "-"
 
 
 class DecisionInline(ReadOnlyInline):

@@ -1,47 +1,64 @@
-"""Serving stored uploads to the people allowed to see them, with safe headers."""
+"""Serving stored uploads and heat-maps to the people allowed to see them, with safe headers."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import Model
 from django.http import FileResponse, Http404, HttpRequest
 from django.views.decorators.http import require_GET
 
 from refunds.models import Evidence, RebuttalAttachment, ReferenceImage
+from screening.models import Finding
 
 
-def _merchant_of(obj: object):  # noqa: ANN202
-    if isinstance(obj, Evidence):
-        return obj.application.merchant_id
-    if isinstance(obj, RebuttalAttachment):
-        return obj.rebuttal.application.merchant_id
-    return obj.product.merchant_id
+@dataclass(frozen=True)
+class _Kind:
+    model: type[Model]
+    permission: str
+    merchant_path: str  # from the object to its merchant's id
+    file_field: str = "file"
+    content_type: str | None = None  # None: the object's own content_type
 
 
-_KINDS = {
-    "evidence": (Evidence, "refunds.view_refundapplication"),
-    "reference": (ReferenceImage, "refunds.view_referenceimage"),
-    "rebuttal": (RebuttalAttachment, "refunds.view_refundapplication"),
+KINDS = {
+    "evidence": _Kind(Evidence, "refunds.view_refundapplication", "application__merchant_id"),
+    "reference": _Kind(ReferenceImage, "refunds.view_referenceimage", "product__merchant_id"),
+    "rebuttal": _Kind(RebuttalAttachment, "refunds.view_refundapplication", "rebuttal__application__merchant_id"),
+    "heatmap": _Kind(Finding, "screening.view_finding", "result__evidence__application__merchant_id", "artifact",
+                     "image/png"),
 }
+
+
+def safe_file_response(handle: Any, content_type: str) -> FileResponse:
+    """Answer a stored file as inert data: its own type, no sniffing, no scripts, no framing."""
+    response = FileResponse(handle, content_type=content_type)
+    response["Content-Disposition"] = "inline"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @require_GET
 @login_required
 def stored_file(request: HttpRequest, kind: str, public_id: UUID) -> FileResponse:
-    """Serve an upload to staff with the view permission or to members of the owning shop."""
-    if kind not in _KINDS:
+    """Serve a file to staff with the view permission or to members of the owning shop."""
+    spec = KINDS.get(kind)
+    if spec is None:
         raise Http404
-    model, perm = _KINDS[kind]
-    obj = model.objects.filter(public_id=public_id).first()
-    if obj is None:
+    row = spec.model.objects.filter(public_id=public_id).values_list("pk", spec.merchant_path).first()
+    if row is None:
         raise Http404
     member = getattr(request.user, "merchant_member", None)
-    allowed = (request.user.is_staff and request.user.has_perm(perm)) or (member is not None and member.merchant_id == _merchant_of(obj))
+    allowed = (request.user.is_staff and request.user.has_perm(spec.permission)) or (
+        member is not None and member.merchant_id == row[1])
     if not allowed:
         raise Http404  # not 403: do not confirm that the id exists
-    response = FileResponse(obj.file.open("rb"), content_type=obj.content_type)
-    response["Content-Disposition"] = "inline"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    obj = spec.model.objects.get(pk=row[0])
+    stored = getattr(obj, spec.file_field)
+    if not stored:
+        raise Http404
+    return safe_file_response(stored.open("rb"), spec.content_type or obj.content_type)

@@ -206,6 +206,8 @@ SCREENING_RETRY_BACKOFF_MAX = env_int("SCREENING_RETRY_BACKOFF_MAX", 600, minimu
 # killed mid-way (a poison image). Past this many the application goes to people,
 # flagged "unscreened", instead of looping.
 SCREENING_MAX_ATTEMPTS = env_int("SCREENING_MAX_ATTEMPTS", 5, minimum=1)
+# Reference analyses each worker keeps in memory (about 1 MB each), by content hash.
+SCREENING_REFERENCE_CACHE_SIZE = env_int("SCREENING_REFERENCE_CACHE_SIZE", 256, minimum=1)
 SCREENING_STALE_AFTER = env_seconds("SCREENING_STALE_AFTER", timedelta(minutes=10))
 if not CELERY_BROKER_URL.startswith("filesystem") and max(
     SCREENING_TIME_LIMIT, SCREENING_SOFT_TIME_LIMIT, SCREENING_RETRY_BACKOFF_MAX

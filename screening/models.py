@@ -1,5 +1,7 @@
 """Stored screening results: one per evidence image, with its findings."""
 
+import uuid
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -37,6 +39,7 @@ class ScreeningResult(models.Model):
 class Finding(models.Model):
     """One observation about an evidence image, e.g. ``near_duplicate`` with the earlier application."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     result = models.ForeignKey(ScreeningResult, on_delete=models.CASCADE, related_name="findings")
     code = models.CharField(_("code"), max_length=40, db_index=True)
     score = models.FloatField(_("score"))
@@ -52,6 +55,13 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.score:.2f}"
+
+    @property
+    def explanation(self) -> str:
+        """The detail in the current language."""
+        from screening.messages import explain
+
+        return explain(self.code, self.params, fallback=self.detail)
 
 
 class EvidenceFingerprint(models.Model):

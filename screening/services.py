@@ -1,15 +1,69 @@
-"""Screen an application's evidence and store one result per image."""
+"""Screen an application's evidence with ``screening.core`` and store one result per image."""
 
 from __future__ import annotations
 
+import logging
+from collections import OrderedDict
+from datetime import datetime
+from threading import Lock
 from uuid import UUID
 
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
-from refunds.models import Evidence, RefundApplication
-from screening.checks import ENGINE_VERSION, CheckFinding, UnreadableEvidence, check_evidence
+from refunds.models import Evidence, ReferenceImage, RefundApplication
+from screening import core
+from screening.index import fingerprint_store, near_duplicates
 from screening.models import Finding, ScreeningResult
+
+log = logging.getLogger(__name__)
+
+
+class UnreadableEvidence(Exception):
+    """A stored evidence image cannot be decoded; screening it again will not help."""
+
+
+class _ReferenceCache:
+    """Reference analyses by content hash, kept in each worker process.
+
+    References are reused by every application against their product, and analysing one
+    (decode, features, hashes) costs as much as screening an image; a worker keeps the most
+    recently used ones. Bounded because each holds its working plane (about 3 MB).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, core.ReferenceAnalysis] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, reference: ReferenceImage) -> core.ReferenceAnalysis:
+        with self._lock:
+            cached = self._items.get(reference.sha256)
+            if cached is not None and cached.engine_version == core.ENGINE_VERSION:
+                self._items.move_to_end(reference.sha256)
+                return cached
+        with reference.file.open("rb") as handle:
+            analysis = core.analyse_reference(handle.read())
+        with self._lock:
+            self._items[reference.sha256] = analysis
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return analysis
+
+
+reference_cache = _ReferenceCache(settings.SCREENING_REFERENCE_CACHE_SIZE)
+
+
+def screen_image(data: bytes, *, references: list[core.ReferenceAnalysis], delivered_at: datetime | None) -> tuple[core.ScreeningReport, int]:
+    """Decode the evidence once; return its screening report and perceptual hash.
+
+    Raise core.UnreadableImage if it cannot be decoded.
+    """
+    decoded = core.decode_image(data, max_pixels=settings.UPLOAD_MAX_PIXELS, max_bytes=settings.UPLOAD_MAX_BYTES)
+    report = core.screen_decoded(decoded, references=references, delivered_at=delivered_at)
+    return report, core.perceptual_hash(decoded)
 
 
 def application_screen_evidence(*, application_id: UUID | str) -> int:
@@ -18,58 +72,73 @@ def application_screen_evidence(*, application_id: UUID | str) -> int:
     storing its ``unreadable`` result), any other exception for a failure worth retrying."""
     application = RefundApplication.objects.select_related("product").get(public_id=application_id)
     references = list(application.product.reference_images.order_by("created_at"))
-    pending = Evidence.objects.filter(application=application, screening__isnull=True).order_by("position")
+    analyses, usable = [], []
+    for reference in references:
+        try:
+            analyses.append(reference_cache.get(reference))
+            usable.append(reference)
+        except core.UnreadableImage as exc:
+            # Checked at upload, so only storage damage gets here; the others still count.
+            log.error("reference image %s cannot be analysed: %s", reference.public_id, exc)
+    pending = Evidence.objects.filter(application=application, screening__isnull=True).select_related("application")
     screened = 0
-    for evidence in pending:
+    for evidence in pending.order_by("position"):
         with evidence.file.open("rb") as handle:
             data = handle.read()
         try:
-            report = check_evidence(data, reference_hashes=[r.sha256 for r in references],
-                                    max_pixels=settings.UPLOAD_MAX_PIXELS)
-        except UnreadableEvidence as exc:
+            report, phash = screen_image(data, references=analyses, delivered_at=application.delivered_at)
+        except core.UnreadableImage as exc:
+            unreadable = core.Finding("unreadable", 1.0, f"The stored image cannot be decoded: {exc.message}.",
+                                      {"reason": exc.reason_code, "message": exc.message})
             _store(evidence, verdict=ScreeningResult.Verdict.UNREADABLE, risk=1.0, completed=False, reference=None,
-                   duration_ms=0, findings=[CheckFinding("unreadable", 1.0, f"The image cannot be decoded ({exc}).")])
-            raise
-        findings = list(report.findings) + _reuse_findings(evidence)
-        reference = references[report.reference_index] if report.reference_index is not None else None
+                   duration_ms=0, findings=[unreadable])
+            raise UnreadableEvidence(exc.message) from None
+        fingerprint_store(evidence=evidence, phash=phash)
+        findings = list(report.findings) + _reuse_findings(evidence, phash)
+        reference = usable[report.reference_index] if report.reference_index is not None else None
         risk = max([report.risk, *(f.score for f in findings)])
         screened += _store(evidence, verdict=report.verdict, risk=risk, completed=True, reference=reference,
-                           duration_ms=report.duration_ms, findings=findings)
+                           duration_ms=int(report.ms), findings=findings)
     return screened
 
 
-def _reuse_findings(evidence: Evidence) -> list[CheckFinding]:
-    """Find the same image in an earlier application of the same platform."""
-    earlier = (
-        Evidence.objects.filter(sha256=evidence.sha256, application__platform_id=evidence.application.platform_id)
-        .exclude(application_id=evidence.application_id)
-        .filter(created_at__lte=evidence.created_at)
-        .select_related("application")
-        .order_by("created_at")
-        .first()
-    )
-    if earlier is None:
+def _reuse_findings(evidence: Evidence, phash: int) -> list[core.Finding]:
+    matches = near_duplicates(evidence=evidence, phash=phash)
+    if not matches:
         return []
-    return [CheckFinding(
-        "near_duplicate", 1.0, "The same image was submitted with an earlier application.",
-        {"application": str(earlier.application.public_id), "evidence": str(earlier.public_id)},
+    closest = matches[0]
+    # Identical bytes are certain; each differing hash bit makes a coincidence likelier.
+    score = 1.0 if closest.evidence.sha256 == evidence.sha256 else round(1.0 - closest.distance / 16, 4)
+    return [core.Finding(
+        "near_duplicate", score,
+        f"The image matches one submitted with an earlier application ({closest.distance} of 64 hash bits differ).",
+        {"application": str(closest.evidence.application.public_id), "evidence": str(closest.evidence.public_id),
+         "distance": closest.distance, "matches": len(matches)},
     )]
 
 
-def _store(evidence: Evidence, *, verdict: str, risk: float, completed: bool, reference: object,
-           duration_ms: int, findings: list[CheckFinding]) -> int:
+def _store(evidence: Evidence, *, verdict: str, risk: float, completed: bool, reference: ReferenceImage | None,
+           duration_ms: int, findings: list[core.Finding]) -> int:
     """Store the result unless a twin delivery of the task stored one first; return 1 if stored."""
     try:
         with transaction.atomic():
             result = ScreeningResult.objects.create(
                 evidence=evidence, verdict=verdict, risk=risk, completed=completed, matched_reference=reference,
-                engine_version=ENGINE_VERSION, duration_ms=duration_ms,
+                engine_version=core.ENGINE_VERSION, duration_ms=duration_ms,
             )
             Finding.objects.bulk_create([
                 Finding(result=result, code=f.code, score=f.score, detail=f.detail, params=f.params,
-                        regions=[list(r) for r in f.regions])
+                        regions=[list(r) for r in f.regions], artifact=_store_artifact(evidence, f))
                 for f in findings
             ])
     except IntegrityError:
         return 0
     return 1
+
+
+def _store_artifact(evidence: Evidence, finding: core.Finding) -> str:
+    if not finding.artifact:
+        return ""
+    # Named after the evidence and the engine: the same inputs always draw the same heat-map.
+    name = f"heatmaps/{evidence.sha256[:2]}/{evidence.sha256}-{finding.code}-{core.ENGINE_VERSION}.png"
+    return default_storage.save(name, ContentFile(finding.artifact))

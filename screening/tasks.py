@@ -19,8 +19,7 @@ from refunds.services import (
     enqueue_screening,
 )
 from refunds.states import ApplicationState
-from screening.checks import UnreadableEvidence
-from screening.services import application_screen_evidence
+from screening.services import UnreadableEvidence, application_screen_evidence
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from refunds.apikeys import api_key_issue
-from refunds.demo import catalogue_photo, painted_crack, rephotographed
+from refunds.demo import catalogue_photo, painted_damage, rephotographed
 from refunds.models import Merchant, MerchantMember, Platform, Policy, Product, RefundApplication
 from refunds.services import application_record_screening, application_submit
 from refunds.services.catalogue import reference_image_add
@@ -42,9 +42,9 @@ def upload(data: bytes, name: str = "photo.jpg") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, data, content_type="image/jpeg")
 
 
-CUP = catalogue_photo("coffee.png")
-GENUINE_CUP = rephotographed(CUP, background="brick.png", seed=5)
-FORGED_CUP = painted_crack(CUP, seed=2)
+CUP = catalogue_photo("coffee")
+GENUINE_CUP = rephotographed("coffee", background="brick", seed=5)
+FORGED_CUP = painted_damage("coffee", seed=2)
 
 
 def make_platform(slug: str, **policy: object) -> Platform:

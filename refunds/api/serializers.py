@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.urls import reverse
 from rest_framework import serializers
 
 from refunds.models import Decision, Evidence, RefundApplication
@@ -26,9 +27,16 @@ class ApplicationCreateSerializer(serializers.Serializer):
 
 
 class FindingSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id")
+    explanation = serializers.CharField(help_text="The detail in the request's language (Accept-Language).")
+    heatmap_url = serializers.SerializerMethodField(help_text="PNG for reviewers: the evidence with edits outlined.")
+
     class Meta:
         model = Finding
-        fields = ["code", "score", "detail", "params", "regions"]
+        fields = ["id", "code", "score", "detail", "explanation", "params", "regions", "heatmap_url"]
+
+    def get_heatmap_url(self, obj: Finding) -> str | None:
+        return reverse("api:finding-heatmap", args=[obj.public_id]) if obj.artifact else None
 
 
 class EvidenceSerializer(serializers.ModelSerializer):

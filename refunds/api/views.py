@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+from django.http import FileResponse
+from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.filters import OrderingFilter
@@ -23,10 +27,13 @@ from refunds.api.serializers import (
     EvidenceAddSerializer,
     WithdrawSerializer,
 )
+from refunds.errors import NotFound
 from refunds.idempotency import HEADER, idempotent
 from refunds.models import RefundApplication
 from refunds.services import Actor
 from refunds.states import ActorKind
+from refunds.views import safe_file_response
+from screening.models import Finding
 
 
 class ApplicationListView(GenericAPIView):
@@ -162,3 +169,16 @@ class EvidenceAddView(ApplicationActionView):
         response = self.respond(request, public_id)
         response.status_code = status.HTTP_201_CREATED
         return response
+
+
+class HeatmapView(APIView):
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
+    def get(self, request: Request, public_id: str) -> FileResponse:
+        """The heat-map of a finding: the evidence with the regions that differ from the reference outlined."""
+        try:
+            finding = Finding.objects.get(public_id=public_id, result__evidence__application__platform=request.auth.platform)
+        except (Finding.DoesNotExist, ValidationError, ValueError):
+            raise NotFound("not_found", _("No such finding.")) from None
+        if not finding.artifact:
+            raise NotFound("not_found", _("This finding has no heat-map."))
+        return safe_file_response(finding.artifact.open("rb"), "image/png")

@@ -157,3 +157,20 @@ def _stored_files():
     for folder, _, files in os.walk(root):
         for name in files:
             yield os.path.join(folder, name)
+
+
+def test_a_forgery_shows_its_findings_in_the_readers_language_with_a_heat_map(product, key_a, key_b):
+    from tests.factories import FORGED_CUP, screen
+
+    application = screen(submit(product, evidence=[FORGED_CUP]))
+    body = client_with(key_a).get(f"/api/v1/applications/{application.public_id}", HTTP_ACCEPT_LANGUAGE="en").json()
+    findings = {f["code"]: f for f in body["evidence"][0]["findings"]}
+    assert {"derived_from_reference", "local_edit"} <= set(findings)
+    assert findings["local_edit"]["explanation"].startswith("1 region") or "region(s)" in findings["local_edit"]["explanation"]
+    heat_map = client_with(key_a).get(findings["local_edit"]["heatmap_url"])
+    assert heat_map.status_code == 200 and heat_map["Content-Type"] == "image/png"
+    assert b"".join(heat_map.streaming_content).startswith(b"\x89PNG")
+    assert client_with(key_b).get(findings["local_edit"]["heatmap_url"]).status_code == 404
+    chinese = client_with(key_a).get(f"/api/v1/applications/{application.public_id}", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    local_edit = next(f for f in chinese["evidence"][0]["findings"] if f["code"] == "local_edit")
+    assert local_edit["explanation"] != findings["local_edit"]["explanation"]

@@ -12,7 +12,7 @@ from refunds.errors import Conflict
 from refunds.models import AuditEvent, Decision, Rebuttal
 from refunds.services import Actor
 from refunds.states import ActorKind, ApplicationState, Outcome, RiskLevel
-from tests.factories import CUP, GENUINE_CUP, jpeg, screen, submit
+from tests.factories import CUP, FORGED_CUP, GENUINE_CUP, jpeg, screen, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -32,8 +32,32 @@ def test_a_genuine_photo_is_screened_clean_and_waits_for_the_merchant(product):
 def test_the_catalogue_photo_itself_is_forged(product):
     application = screen(submit(product, evidence=[CUP]))
     assert application.risk_level == RiskLevel.FORGED
-    finding = application.evidence.get().screening.findings.get()
-    assert finding.code == "derived_from_reference"
+    result = application.evidence.get().screening
+    assert result.verdict == "derived_from_reference" and result.matched_reference is not None
+    assert result.findings.get(code="derived_from_reference").score >= 0.9
+
+
+def test_a_painted_forgery_is_flagged_with_the_edited_region_and_a_heat_map(product):
+    application = screen(submit(product, evidence=[FORGED_CUP]))
+    assert application.risk_level == RiskLevel.FORGED
+    edit = application.evidence.get().screening.findings.get(code="local_edit")
+    assert edit.regions and all(len(box) == 4 for box in edit.regions)
+    with edit.artifact.open("rb") as heat_map:
+        assert heat_map.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_recompressed_copy_of_earlier_evidence_is_a_near_duplicate(product):
+    import io
+
+    from PIL import Image
+
+    first = screen(submit(product, evidence=[GENUINE_CUP], buyer_ref="first"))
+    copy = io.BytesIO()
+    Image.open(io.BytesIO(GENUINE_CUP)).resize((700, 525)).save(copy, "JPEG", quality=70)
+    second = screen(submit(product, evidence=[copy.getvalue()], buyer_ref="second"))
+    finding = second.evidence.get().screening.findings.get(code="near_duplicate")
+    assert finding.params["application"] == str(first.public_id)
+    assert second.risk_level == RiskLevel.FORGED
 
 
 def test_evidence_reused_from_an_earlier_application_is_forged(product):

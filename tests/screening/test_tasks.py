@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def failing_check(times):
-    real = screening_services.check_evidence
+    real = screening_services.screen_image
     calls = {"n": 0}
 
     def check(*args, **kwargs):
@@ -35,7 +35,7 @@ def current(application):
 
 def test_a_transient_failure_is_retried_with_back_off_and_then_screens(celery_worker, product, settings, monkeypatch):
     settings.SCREENING_RETRY_BACKOFF_MAX = 1
-    monkeypatch.setattr(screening_services, "check_evidence", failing_check(1))
+    monkeypatch.setattr(screening_services, "screen_image", failing_check(1))
     application = submit(product, evidence=[jpeg(seed=11)])
     wait_for(lambda: current(application).state == ApplicationState.AWAITING_MERCHANT, timeout=60)
     assert current(application).screening_deliveries == 2
@@ -45,7 +45,7 @@ def test_a_transient_failure_is_retried_with_back_off_and_then_screens(celery_wo
 def test_failures_past_the_attempt_limit_send_the_application_to_reviewers_unscreened(celery_worker, product, settings, monkeypatch):
     settings.SCREENING_RETRY_BACKOFF_MAX = 1
     settings.SCREENING_MAX_ATTEMPTS = 2
-    monkeypatch.setattr(screening_services, "check_evidence", failing_check(100))
+    monkeypatch.setattr(screening_services, "screen_image", failing_check(100))
     application = submit(product, evidence=[jpeg(seed=12)])
     wait_for(lambda: current(application).state == ApplicationState.IN_REVIEW, timeout=60)
     application = current(application)

@@ -22,7 +22,7 @@ from reviewhub.celery import app  # noqa: E402
 from screening import services  # noqa: E402
 
 mode, marker, pid_file, *worker_args = sys.argv[1:]
-real_check = services.check_evidence
+real_check = services.screen_image
 
 
 def misbehaving_check(*args, **kwargs):
@@ -36,5 +36,5 @@ def misbehaving_check(*args, **kwargs):
     return real_check(*args, **kwargs)
 
 
-services.check_evidence = misbehaving_check
+services.screen_image = misbehaving_check
 app.worker_main(["worker", "--loglevel", "WARNING", "--without-mingle", "--without-gossip", *worker_args])

@@ -1,0 +1,80 @@
+"""Findings explained in the reader's language, from the parameters the engine reports.
+
+The engine (``screening.core``) writes English details and imports nothing from Django; the
+admin, portal and API show these translated sentences instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+
+def _derived(p: dict[str, Any]) -> str:
+    return _("The image is a transformed copy of a reference image: %(share)s of the overlapping area matches it "
+             "pixel for pixel after alignment.") % {"share": f"{p.get('explained', 0):.0%}"}
+
+
+def _local_edit(p: dict[str, Any]) -> str:
+    return _("%(count)s region(s) covering %(share)s of the image differ from the reference beyond what the "
+             "global transform explains: painted-in damage looks like this.") % {
+        "count": p.get("regions", 0), "share": f"{p.get('area_fraction', 0):.1%}"}
+
+
+def _aigc(p: dict[str, Any]) -> str:
+    return _("The image carries an implicit AI-generated content label (GB 45438-2025) from producer %(producer)s.") % {
+        "producer": p.get("producer") or _("unknown")}
+
+
+def _c2pa(p: dict[str, Any]) -> str:
+    return _("A C2PA manifest declares the image AI-generated (%(types)s).") % {
+        "types": ", ".join(p.get("source_types", []))}
+
+
+def _software(p: dict[str, Any]) -> str:
+    template = _("Metadata names image-generating software: %(names)s.") if p.get("generator") else _(
+        "Metadata names image-editing software: %(names)s.")
+    return template % {"names": ", ".join(p.get("software", []))}
+
+
+def _no_camera(p: dict[str, Any]) -> str:
+    return _("The image has no camera make, model or capture time (normal for screenshots and messaging apps).")
+
+
+def _before_delivery(p: dict[str, Any]) -> str:
+    return _("The photo was taken %(hours)s hours before the item was delivered.") % {"hours": p.get("hours_before", "?")}
+
+
+def _near_duplicate(p: dict[str, Any]) -> str:
+    return _("The image matches one submitted with earlier application %(application)s (%(distance)s of 64 hash bits "
+             "differ).") % {"application": p.get("application", "?"), "distance": p.get("distance", 0)}
+
+
+def _unreadable(p: dict[str, Any]) -> str:
+    return _("The image cannot be screened: %(message)s.") % {"message": p.get("message") or p.get("reason", "")}
+
+
+EXPLAINERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "derived_from_reference": _derived,
+    "local_edit": _local_edit,
+    "aigc_label": _aigc,
+    "c2pa_ai_generated": _c2pa,
+    "editing_software": _software,
+    "no_camera_metadata": _no_camera,
+    "captured_before_delivery": _before_delivery,
+    "near_duplicate": _near_duplicate,
+    "unreadable": _unreadable,
+}
+
+
+def explain(code: str, params: dict[str, Any], *, fallback: str) -> str:
+    """Return the finding's explanation in the active language, or the engine's detail for an unknown code."""
+    explainer = EXPLAINERS.get(code)
+    if explainer is None:
+        return fallback
+    try:
+        return explainer(params or {})
+    except (TypeError, ValueError, KeyError):
+        return fallback
