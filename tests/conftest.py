@@ -48,7 +48,38 @@ def celery_worker(django_db_setup, django_db_blocker) -> Iterator[object]:
     with django_db_blocker.unblock():
         app.control.purge() if app.conf.broker_url.startswith("redis") else None
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING") as worker:
-            yield worker
+            _running_workers.append(worker)
+            try:
+                yield worker
+            finally:
+                _running_workers.remove(worker)
+
+
+_running_workers: list[object] = []
+
+
+def _wait_until_worker_idle(timeout: float = 30) -> None:
+    """Wait until the queue is empty and the worker runs nothing, a few polls in a row."""
+    from celery.worker import state
+
+    from reviewhub.celery import app
+
+    quiet, deadline = 0, time.monotonic() + timeout
+    with app.connection_for_read() as connection:
+        channel = connection.default_channel
+        while quiet < 3 and time.monotonic() < deadline:
+            busy = state.active_requests or channel._size(app.conf.task_default_queue)
+            quiet = 0 if busy else quiet + 1
+            time.sleep(0.05)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):  # noqa: ANN201
+    # Before fixtures are torn down: a task still running when a transactional test flushes
+    # the database would deadlock with the flush (and then touch the next test's rows).
+    if _running_workers:
+        _wait_until_worker_idle()
+    yield
 
 
 def wait_for(predicate: Callable[[], object], *, timeout: float = 30, interval: float = 0.05) -> object:
