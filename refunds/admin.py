@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -14,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from refunds import audit, services, webhooks
+from refunds.apikeys import api_key_issue
 from refunds.errors import DomainError
 from refunds.models import (
     ApiKey,
@@ -26,7 +28,6 @@ from refunds.models import (
     Policy,
     Product,
     Rebuttal,
-    RebuttalAttachment,
     ReferenceImage,
     RefundApplication,
     WebhookDelivery,
@@ -255,58 +256,53 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ["application__public_id"]
 
 
+class ApiKeyIssueForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(label=_("scopes"), choices=ApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple,
+                                       initial=["read", "write"])
+
+    class Meta:
+        model = ApiKey
+        fields = ["platform", "name"]
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ["name", "platform", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["platform"]
-    readonly_fields = ["public_id", "platform", "name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
-    actions = ["revoke"]
+    actions = ["rotate", "revoke"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # keys are issued with `manage.py issue_api_key`, which shows the secret once
+    def get_form(self, request: HttpRequest, obj: ApiKey | None = None, **kwargs: object) -> type[forms.ModelForm]:
+        if obj is None:
+            kwargs["form"] = ApiKeyIssueForm
+        return super().get_form(request, obj, **kwargs)
 
-    @admin.action(description=_("Revoke selected keys"))
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        if obj is None:
+            return ["platform", "name", "scopes"]
+        return ["public_id", "platform", "name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        return [] if obj is None else self.get_fields(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool) -> None:
+        if change:
+            return  # keys are never edited: rotate or revoke them
+        key, text = api_key_issue(platform=obj.platform, name=obj.name, scopes=form.cleaned_data["scopes"])
+        obj.pk, obj.prefix, obj.scopes = key.pk, key.prefix, key.scopes
+        self.message_user(request, _("The new key, shown this once: %(key)s") % {"key": text}, messages.WARNING)
+
+    @admin.action(description=_("Rotate: issue a new key with the same scopes, revoke this one"), permissions=["add"])
+    def rotate(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset.filter(revoked_at__isnull=True):
+            text = api_key_issue(platform=key.platform, name=key.name, scopes=key.scopes)[1]
+            ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+            self.message_user(request, _("%(name)s: the new key, shown this once: %(key)s") % {"name": key.name, "key": text},
+                              messages.WARNING)
+
+    @admin.action(description=_("Revoke selected keys"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, _("%(count)d key(s) revoked.") % {"count": count}, messages.SUCCESS)
-
-
-@admin.register(Decision)
-class DecisionAdmin(ReadOnlyAdmin):
-    list_display = ["application", "outcome", "approved_amount", "currency", "actor_kind", "actor", "decided_at"]
-    list_filter = ["outcome", "actor_kind"]
-
-
-@admin.register(Evidence)
-class EvidenceAdmin(ReadOnlyAdmin):
-    list_display = ["public_id", "application", "content_type", "width", "height", "created_at"]
-
-
-@admin.register(Rebuttal)
-class RebuttalAdmin(ReadOnlyAdmin):
-    list_display = ["application", "submitted_by", "submitted_at"]
-
-
-@admin.register(RebuttalAttachment)
-class RebuttalAttachmentAdmin(ReadOnlyAdmin):
-    list_display = ["public_id", "rebuttal", "content_type", "byte_size"]
-
-
-@admin.register(ReferenceImage)
-class ReferenceImageAdmin(ReadOnlyAdmin):
-    list_display = ["public_id", "product", "kind", "width", "height", "created_at"]
-
-
-@admin.register(Policy)
-class PolicyAdmin(admin.ModelAdmin):
-    list_display = ["platform", "merchant_window", "fast_track_enabled", "fast_track_ceiling", "expiry_auto_approves",
-                    "claim_timeout"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # created with its platform
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(WebhookEndpoint)

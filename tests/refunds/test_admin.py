@@ -1,16 +1,20 @@
 """The reviewers' admin: state is read-only, actions go through the services."""
 
+import re
+
 import pytest
 import time_machine
 from django.urls import reverse
 
 from refunds import services
+from refunds.apikeys import api_key_issue
 from refunds.models import Decision, RefundApplication
 from refunds.states import ApplicationState
 from tests.factories import CUP, screen, submit
 
 pytestmark = pytest.mark.django_db
 
+FULL_KEY = re.compile(r"rh_[0-9a-f]{12}_[A-Za-z0-9_-]{40,}")
 CHANGELIST = reverse("admin:refunds_refundapplication_changelist")
 
 
@@ -121,3 +125,30 @@ def test_the_evidence_image_is_hidden_from_another_shop(client, product, other_m
     client.force_login(outsider)
     evidence = submit(product).evidence.get()
     assert client.get(reverse("stored-file", args=["evidence", evidence.public_id])).status_code == 404
+
+
+def test_an_operator_issues_a_key_in_the_admin_and_sees_it_once(admin_client, platform_a):
+    from refunds.apikeys import api_key_check
+    from refunds.models import ApiKey
+
+    response = admin_client.post(reverse("admin:refunds_apikey_add"),
+                                 {"platform": platform_a.pk, "name": "order system", "scopes": ["read", "write"]}, follow=True)
+    shown = [k for m in response.context["messages"] for k in FULL_KEY.findall(str(m))]
+    assert len(shown) == 1
+    text = shown[0]
+    key = api_key_check(text)
+    assert key is not None and key.platform == platform_a and key.scopes == ["read", "write"]
+    assert text not in ApiKey.objects.get().secret_hash
+
+
+def test_rotating_a_key_issues_a_new_one_and_revokes_the_old(admin_client, platform_a):
+    from refunds.apikeys import api_key_check
+    from refunds.models import ApiKey
+
+    old, old_text = api_key_issue(platform=platform_a, name="orders", scopes=["read"])
+    response = admin_client.post(reverse("admin:refunds_apikey_changelist"),
+                                 {"action": "rotate", "_selected_action": [old.pk]}, follow=True)
+    new_text = next(k for m in response.context["messages"] for k in FULL_KEY.findall(str(m)))
+    assert api_key_check(old_text) is None
+    assert api_key_check(new_text).scopes == ["read"]
+    assert ApiKey.objects.filter(revoked_at__isnull=True).count() == 1
