@@ -18,7 +18,7 @@ from django_fsm import can_proceed
 from refunds import audit, webhooks
 from refunds.errors import Conflict, NotFound
 from refunds.models import Decision, RefundApplication
-from refunds.states import ActorKind
+from refunds.states import ActorKind, Outcome
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,10 @@ class DecisionSpec:
     approved_amount: Decimal
     reason_codes: Sequence[str]
     note: str = ""
+
+    @classmethod
+    def full_approval(cls, application: RefundApplication, reason: str) -> DecisionSpec:
+        return cls(Outcome.APPROVED, application.amount, [reason])
 
 
 @contextmanager

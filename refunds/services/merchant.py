@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from refunds.errors import Conflict, InvalidInput
 from refunds.models import Rebuttal, RebuttalAttachment, RefundApplication
 from refunds.services._base import Actor, DecisionSpec, apply, ensure_can, locked_application
-from refunds.states import ApplicationState, DecisionReason, Outcome
+from refunds.states import ApplicationState, DecisionReason
 from refunds.uploads import store, validate_attachment
 
 
@@ -32,7 +32,7 @@ def application_accept(*, application_id: UUID | str, actor: Actor) -> RefundApp
         ensure_can(application, application.accept_by_merchant, refusal=_deadline_passed(application))
         apply(application, application.accept_by_merchant, actor=actor, action="merchant_accept",
               reason=DecisionReason.MERCHANT_ACCEPTED,
-              decision=DecisionSpec(Outcome.APPROVED, application.amount, [DecisionReason.MERCHANT_ACCEPTED]))
+              decision=DecisionSpec.full_approval(application, DecisionReason.MERCHANT_ACCEPTED))
         return application
 
 
@@ -74,7 +74,7 @@ def application_expire_window(*, application_id: UUID | str) -> RefundApplicatio
         if application.expiry_may_approve() and application.screening_is_clean():
             apply(application, application.approve_on_expiry, actor=system, action="window_expired_approve",
                   reason=DecisionReason.WINDOW_EXPIRED_CLEAN,
-                  decision=DecisionSpec(Outcome.APPROVED, application.amount, [DecisionReason.WINDOW_EXPIRED_CLEAN]))
+                  decision=DecisionSpec.full_approval(application, DecisionReason.WINDOW_EXPIRED_CLEAN))
         else:
             apply(application, application.escalate_on_expiry, actor=system, action="window_expired_review")
         return application

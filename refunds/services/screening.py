@@ -11,7 +11,7 @@ from django.utils import timezone
 from refunds import policy
 from refunds.models import RefundApplication
 from refunds.services._base import Actor, DecisionSpec, apply, locked_application
-from refunds.states import ApplicationState, DecisionReason, Outcome
+from refunds.states import ApplicationState, DecisionReason
 
 SCREEN_TASK = "screening.screen_application"
 
@@ -73,7 +73,7 @@ def application_record_screening(*, application_id: UUID | str) -> RefundApplica
         if application.fast_track_allowed() and application.screening_is_clean():
             apply(application, application.fast_track, actor=system, action="fast_track",
                   reason=DecisionReason.FAST_TRACK_CLEAN,
-                  decision=DecisionSpec(Outcome.APPROVED, application.amount, [DecisionReason.FAST_TRACK_CLEAN]))
+                  decision=DecisionSpec.full_approval(application, DecisionReason.FAST_TRACK_CLEAN))
         else:
             apply(application, application.open_merchant_window, actor=system, action="open_window")
         return application
