@@ -16,6 +16,7 @@ if "MEDIA_ROOT" not in os.environ:
     os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="reviewhub-media-")
     atexit.register(shutil.rmtree, os.environ["MEDIA_ROOT"], ignore_errors=True)
 
+import threading  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 
@@ -92,6 +93,28 @@ def wait_for(predicate: Callable[[], object], *, timeout: float = 30, interval: 
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout}s (last value: {value!r})")
         time.sleep(interval)
+
+
+def race(*calls: Callable[[], object]) -> list[object]:
+    """Start the calls together in threads; return each one's result or raised exception."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(index, call):
+        barrier.wait()
+        try:
+            results[index] = call()
+        except Exception as exc:  # noqa: BLE001 - the race's loser is part of the result
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
 
 
 @pytest.fixture

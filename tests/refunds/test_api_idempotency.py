@@ -1,16 +1,15 @@
 """Invariant 9: Idempotency-Key on POST replays the first response."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from refunds.idempotency import purge_expired
 from refunds.models import IdempotencyRecord, RefundApplication
+from tests.conftest import race
 from tests.factories import GENUINE_CUP, jpeg, upload
 from tests.refunds.test_api_applications import client_with, form
 
@@ -67,23 +66,12 @@ def test_records_are_purged_after_their_retention(product, key_a):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_requests_with_one_key_have_one_effect(postgres_only, product, key_a):
-    barrier = threading.Barrier(2)
-    statuses = []
-
     def send():
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {key_a}")
-        barrier.wait()
-        try:
-            statuses.append(post_with_key(client, form(product, upload(GENUINE_CUP)), "twin").status_code)
-        finally:
-            connection.close()
+        return post_with_key(client, form(product, upload(GENUINE_CUP)), "twin").status_code
 
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    statuses = race(send, send)
     assert RefundApplication.objects.count() == 1
     # The loser either waited out the winner's answer (201 replayed) or was told it is in progress (409).
     assert sorted(statuses) in ([201, 201], [201, 409])

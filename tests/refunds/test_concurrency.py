@@ -1,11 +1,9 @@
 """Invariant 2 on PostgreSQL: racing deciders produce exactly one decision."""
 
-import threading
 import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from refunds import services
@@ -13,31 +11,10 @@ from refunds.errors import Conflict
 from refunds.models import AuditEvent, Decision, RefundApplication
 from refunds.services import Actor
 from refunds.states import ActorKind, ApplicationState, Outcome
+from tests.conftest import race
 from tests.factories import CUP, screen, submit
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgres_only")]
-
-
-def race(*calls):
-    """Start the calls together in threads; return each one's result or raised exception."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        barrier.wait()
-        try:
-            results[index] = call()
-        except Exception as exc:  # noqa: BLE001 - the race's loser is part of the result
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def in_review(product):

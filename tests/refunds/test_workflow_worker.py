@@ -1,7 +1,5 @@
 """The workflow on a real broker with a real worker thread: screening happens off the request."""
 
-import threading
-
 import pytest
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -10,7 +8,7 @@ from refunds.models import AuditEvent, RefundApplication
 from refunds.states import ApplicationState, RiskLevel
 from screening.models import ScreeningResult
 from screening.tasks import screen_application
-from tests.conftest import wait_for
+from tests.conftest import race, wait_for
 from tests.factories import CUP, GENUINE_CUP, jpeg, submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,22 +50,7 @@ def test_a_task_delivered_three_times_at_once_stores_one_result(celery_worker, p
     with transaction.atomic():
         application = submit(product, evidence=[GENUINE_CUP, jpeg(seed=3)])
     public_id = str(application.public_id)
-    barrier = threading.Barrier(2)
-
-    def deliver_again():
-        barrier.wait()
-        try:
-            screen_application.run(public_id)
-        finally:
-            from django.db import connection
-
-            connection.close()
-
-    threads = [threading.Thread(target=deliver_again) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    race(lambda: screen_application.run(public_id), lambda: screen_application.run(public_id))
     wait_for(lambda: state_of(application) == ApplicationState.AWAITING_MERCHANT)
     assert ScreeningResult.objects.filter(evidence__application=application).count() == 2
     assert AuditEvent.objects.filter(application=application, action="screen").count() == 1
