@@ -563,3 +563,14 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.endpoint}"
+
+
+class EvidenceUpload(StoredImage):
+    """An evidence image uploaded ahead of its application, then referenced by id (once)."""
+
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="+")
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("evidence upload")
+        verbose_name_plural = _("evidence uploads")

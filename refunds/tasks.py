@@ -28,3 +28,8 @@ def deliver_webhooks(endpoint_pk: int, application_pk: int) -> int:
 @shared_task(name="refunds.retry_due_webhooks", acks_late=True)
 def retry_due_webhooks() -> int:
     return webhooks.retry_due()
+
+
+@shared_task(name="refunds.purge_unused_evidence_uploads", acks_late=True)
+def purge_unused_evidence_uploads() -> int:
+    return services.evidence_uploads_purge()

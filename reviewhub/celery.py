@@ -25,4 +25,5 @@ def _schedule_periodic_jobs(sender: Celery, **kwargs: object) -> None:
         "requeue-stale-submissions": {"task": "screening.requeue_stale_submissions", "schedule": every},
         "retry-due-webhooks": {"task": "refunds.retry_due_webhooks", "schedule": every},
         "purge-idempotency-records": {"task": "refunds.purge_idempotency_records", "schedule": timedelta(hours=1)},
+        "purge-unused-evidence-uploads": {"task": "refunds.purge_unused_evidence_uploads", "schedule": timedelta(hours=1)},
     }

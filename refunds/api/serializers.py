@@ -22,8 +22,27 @@ class ApplicationCreateSerializer(serializers.Serializer):
     currency = serializers.RegexField(r"^[A-Z]{3}$", max_length=3)
     reason_code = serializers.ChoiceField(choices=RefundReason.choices)
     description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
-    evidence = serializers.ListField(child=serializers.FileField(allow_empty_file=True), min_length=1,
+    evidence = serializers.ListField(child=serializers.FileField(allow_empty_file=True), required=False, default=list,
                                      help_text="Evidence images (JPEG, PNG, WebP, HEIC), as repeated multipart parts.")
+    evidence_ids = serializers.ListField(child=serializers.UUIDField(), required=False, default=list,
+                                         help_text="Ids of evidence uploaded before with POST /evidence-uploads.")
+
+    def validate(self, data: dict) -> dict:
+        if not data["evidence"] and not data["evidence_ids"]:
+            raise serializers.ValidationError({"evidence": "Attach evidence images or give evidence_ids."})
+        return data
+
+
+class EvidenceUploadSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    file = serializers.FileField(write_only=True, allow_empty_file=True, help_text="JPEG, PNG, WebP or HEIC.")
+
+    class Meta:
+        from refunds.models import EvidenceUpload
+
+        model = EvidenceUpload
+        fields = ["id", "file", "sha256", "content_type", "byte_size", "width", "height", "created_at", "used_at"]
+        read_only_fields = ["sha256", "content_type", "byte_size", "width", "height", "created_at", "used_at"]
 
 
 class FindingSerializer(serializers.ModelSerializer):

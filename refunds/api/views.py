@@ -25,6 +25,7 @@ from refunds.api.serializers import (
     AuditEventSerializer,
     ContestSerializer,
     EvidenceAddSerializer,
+    EvidenceUploadSerializer,
     WithdrawSerializer,
 )
 from refunds.errors import NotFound
@@ -80,6 +81,7 @@ class ApplicationListView(GenericAPIView):
             reason_code=data["reason_code"],
             description=data["description"],
             evidence=data["evidence"],
+            evidence_upload_ids=[str(i) for i in data["evidence_ids"]],
             actor=Actor(ActorKind.PLATFORM, None, f"api key {key.prefix}"),
         )
         application = selectors.application_get_for_platform(platform=key.platform, public_id=application.public_id)
@@ -182,3 +184,16 @@ class HeatmapView(APIView):
         if not finding.artifact:
             raise NotFound("not_found", _("This finding has no heat-map."))
         return safe_file_response(finding.artifact.open("rb"), "image/png")
+
+
+class EvidenceUploadView(APIView):
+    parser_classes = [LimitedMultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": EvidenceUploadSerializer}, responses={201: EvidenceUploadSerializer})
+    @idempotent
+    def post(self, request: Request) -> Response:
+        """Upload an evidence image ahead of its application; pass its id in `evidence_ids` (once)."""
+        form = EvidenceUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        upload = services.evidence_upload_create(platform=request.auth.platform, image=form.validated_data["file"])
+        return Response(EvidenceUploadSerializer(upload).data, status=status.HTTP_201_CREATED)

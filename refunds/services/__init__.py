@@ -22,7 +22,12 @@ from refunds.services.screening import (
     application_register_delivery,
     enqueue_screening,
 )
-from refunds.services.submission import application_add_evidence, application_submit
+from refunds.services.submission import (
+    application_add_evidence,
+    application_submit,
+    evidence_upload_create,
+    evidence_uploads_purge,
+)
 from refunds.services.withdrawal import application_withdraw
 
 __all__ = [
@@ -41,5 +46,7 @@ __all__ = [
     "application_withdraw",
     "close_expired_windows",
     "enqueue_screening",
+    "evidence_upload_create",
+    "evidence_uploads_purge",
     "release_expired_claims",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import IO
 
@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from refunds import audit, webhooks
-from refunds.errors import InvalidInput, NotFound
-from refunds.models import Evidence, Merchant, Platform, Product, RefundApplication, currency_validator
+from refunds.errors import Conflict, InvalidInput, NotFound
+from refunds.models import Evidence, EvidenceUpload, Merchant, Platform, Product, RefundApplication, currency_validator
 from refunds.services._base import Actor, apply, ensure_can, locked_application
 from refunds.services.screening import enqueue_screening
 from refunds.states import RefundReason
@@ -44,15 +44,17 @@ def application_submit(
     amount: Decimal | str,
     currency: str,
     reason_code: str,
-    evidence: Sequence[IO[bytes]],
+    evidence: Sequence[IO[bytes]] = (),
+    evidence_upload_ids: Sequence[str] = (),
     delivered_at: datetime | None = None,
     description: str = "",
     actor: Actor | None = None,
 ) -> RefundApplication:
-    """Create an application with its evidence and enqueue its screening.
+    """Create an application with its evidence (files, or the ids of images uploaded before)
+    and enqueue its screening.
 
     Every input and every file is checked before anything is written; raise InvalidInput,
-    NotFound or UploadRejected otherwise, leaving nothing behind.
+    NotFound, Conflict (an upload already used) or UploadRejected otherwise, leaving nothing behind.
     """
     merchant = Merchant.objects.filter(platform=platform, public_id=merchant_id).first() if _is_uuid(merchant_id) else None
     if merchant is None:
@@ -75,9 +77,9 @@ def application_submit(
     if delivered_at is not None and (timezone.is_naive(delivered_at) or delivered_at > timezone.now()):
         raise InvalidInput("invalid_delivered_at", _("The delivery time must be a past time with a time zone."),
                            details={"field": "delivered_at"})
-    if not evidence:
+    if not evidence and not evidence_upload_ids:
         raise InvalidInput("evidence_required", _("Attach at least one evidence image."), details={"field": "evidence"})
-    if len(evidence) > settings.UPLOAD_MAX_FILES:
+    if len(evidence) + len(evidence_upload_ids) > settings.UPLOAD_MAX_FILES:
         raise InvalidInput("too_many_files", _("Attach at most %(limit)d evidence images.") % {"limit": settings.UPLOAD_MAX_FILES},
                            details={"field": "evidence"})
     uploads = [validate_image(item, field="evidence") for item in evidence]
@@ -93,8 +95,16 @@ def application_submit(
             )
             for position, upload in enumerate(uploads):
                 _create_evidence(application, upload, position=position, written=written)
+            staged = _use_staged_uploads(platform, evidence_upload_ids)
+            for position, upload in enumerate(staged, start=len(uploads)):
+                Evidence.objects.create(
+                    application=application, position=position, file=upload.file.name, sha256=upload.sha256,
+                    content_type=upload.content_type, byte_size=upload.byte_size, width=upload.width,
+                    height=upload.height, original_name=upload.original_name,
+                )
+            digests = [u.sha256 for u in uploads] + [u.sha256 for u in staged]
             audit.record(application, action="submit", from_state="", actor_kind=actor.kind, actor_label=actor.label,
-                         payload={"evidence": [u.sha256 for u in uploads], "amount": str(value), "currency": currency})
+                         payload={"evidence": digests, "amount": str(value), "currency": currency})
             webhooks.event_record(application, from_state="", action="submit")
             enqueue_screening(application)
     except BaseException:
@@ -102,6 +112,43 @@ def application_submit(
         _remove_unreferenced(written)
         raise
     return application
+
+
+def _use_staged_uploads(platform: Platform, public_ids: Sequence[str]) -> list[EvidenceUpload]:
+    """Lock and mark the platform's unused uploads as used; raise NotFound or Conflict otherwise."""
+    if not public_ids:
+        return []
+    if len(set(map(str, public_ids))) != len(public_ids) or not all(_is_uuid(i) for i in public_ids):
+        raise InvalidInput("invalid_evidence_ids", _("Give each uploaded evidence id once."), details={"field": "evidence_ids"})
+    found = {str(u.public_id): u for u in EvidenceUpload.objects.select_for_update().filter(
+        platform=platform, public_id__in=public_ids)}
+    missing = [str(i) for i in public_ids if str(i) not in found]
+    if missing:
+        raise NotFound("evidence_upload_not_found", _("No such evidence upload."), details={"evidence_ids": missing})
+    used = [i for i, u in found.items() if u.used_at is not None]
+    if used:
+        raise Conflict("evidence_upload_used", _("An uploaded evidence image can be used by one application only."),
+                       details={"evidence_ids": used})
+    EvidenceUpload.objects.filter(pk__in=[u.pk for u in found.values()]).update(used_at=timezone.now())
+    return [found[str(i)] for i in public_ids]
+
+
+def evidence_upload_create(*, platform: Platform, image: IO[bytes]) -> EvidenceUpload:
+    """Check and store an evidence image ahead of its application; raise UploadRejected otherwise."""
+    upload = validate_image(image, field="file")
+    return EvidenceUpload.objects.create(
+        platform=platform, file=store(upload, folder="evidence"), sha256=upload.sha256, content_type=upload.content_type,
+        byte_size=len(upload.content), width=upload.width, height=upload.height, original_name=upload.original_name,
+    )
+
+
+def evidence_uploads_purge(*, older_than: timedelta = timedelta(hours=24)) -> int:
+    """Delete uploads no application used within the period, and their files if nothing else
+    points at them; return how many."""
+    stale = list(EvidenceUpload.objects.filter(used_at__isnull=True, created_at__lt=timezone.now() - older_than))
+    EvidenceUpload.objects.filter(pk__in=[u.pk for u in stale]).delete()
+    _remove_unreferenced(sorted({u.file.name for u in stale}))
+    return len(stale)
 
 
 def application_add_evidence(*, application_id: str, evidence: Sequence[IO[bytes]], actor: Actor) -> RefundApplication:
@@ -132,7 +179,7 @@ def application_add_evidence(*, application_id: str, evidence: Sequence[IO[bytes
 def _remove_unreferenced(names: list[str]) -> None:
     """Remove files a failed request wrote, unless another row points at the same content."""
     for name in names:
-        if not Evidence.objects.filter(file=name).exists():
+        if not Evidence.objects.filter(file=name).exists() and not EvidenceUpload.objects.filter(file=name).exists():
             default_storage.delete(name)
 
 
