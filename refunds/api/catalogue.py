@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from refunds.api.limits import LimitedMultiPartParser
 from refunds.api.pagination import CreatedCursorPagination
+from refunds.api.serializers import STORED_IMAGE_FIELDS, StoredImageSerializer
 from refunds.errors import NotFound
 from refunds.idempotency import idempotent
 from refunds.models import Merchant, Product, ReferenceImage
@@ -42,14 +43,13 @@ class ProductSerializer(serializers.ModelSerializer):
         validators: list = []
 
 
-class ReferenceImageSerializer(serializers.ModelSerializer):
-    id = serializers.UUIDField(source="public_id", read_only=True)
+class ReferenceImageSerializer(StoredImageSerializer):
     image = serializers.FileField(write_only=True, allow_empty_file=True, help_text="JPEG, PNG, WebP or HEIC.")
 
     class Meta:
         model = ReferenceImage
-        fields = ["id", "kind", "image", "sha256", "content_type", "byte_size", "width", "height", "created_at"]
-        read_only_fields = ["sha256", "content_type", "byte_size", "width", "height", "created_at"]
+        fields = ["id", "kind", "image", *STORED_IMAGE_FIELDS]
+        read_only_fields = STORED_IMAGE_FIELDS
 
 
 def _get(queryset: QuerySet, public_id: str, what: str):  # noqa: ANN202

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.urls import reverse
 from rest_framework import serializers
 
-from refunds.models import Decision, Evidence, RefundApplication
+from refunds.models import AuditEvent, Decision, Evidence, EvidenceUpload, RefundApplication
 from refunds.states import RefundReason
 from screening.models import Finding
 
@@ -33,16 +33,22 @@ class ApplicationCreateSerializer(serializers.Serializer):
         return data
 
 
-class EvidenceUploadSerializer(serializers.ModelSerializer):
+STORED_IMAGE_FIELDS = ["sha256", "content_type", "byte_size", "width", "height", "created_at"]
+
+
+class StoredImageSerializer(serializers.ModelSerializer):
+    """What every stored upload shows; the file itself is write-only."""
+
     id = serializers.UUIDField(source="public_id", read_only=True)
+
+
+class EvidenceUploadSerializer(StoredImageSerializer):
     file = serializers.FileField(write_only=True, allow_empty_file=True, help_text="JPEG, PNG, WebP or HEIC.")
 
     class Meta:
-        from refunds.models import EvidenceUpload
-
         model = EvidenceUpload
-        fields = ["id", "file", "sha256", "content_type", "byte_size", "width", "height", "created_at", "used_at"]
-        read_only_fields = ["sha256", "content_type", "byte_size", "width", "height", "created_at", "used_at"]
+        fields = ["id", "file", *STORED_IMAGE_FIELDS, "used_at"]
+        read_only_fields = [*STORED_IMAGE_FIELDS, "used_at"]
 
 
 class FindingSerializer(serializers.ModelSerializer):
@@ -122,8 +128,6 @@ class ContestSerializer(serializers.Serializer):
 
 class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
-        from refunds.models import AuditEvent
-
         model = AuditEvent
         fields = ["seq", "action", "from_state", "to_state", "actor_kind", "actor_label", "at", "reason",
                   "payload_digest", "prev_hash", "hash"]
