@@ -51,7 +51,7 @@ def record(
     """Append an event to the application's chain. Call it with the application row locked,
     inside the transaction that made the change, so the event and the change commit together."""
     payload = payload or {}
-    previous = application.audit_events.order_by("-seq").values_list("hash", flat=True).first()
+    previous = application.audit_head
     application.audit_seq += 1
     event = AuditEvent(
         application=application,
@@ -69,7 +69,8 @@ def record(
     )
     event.hash = _event_hash(application, event)
     event.save()
-    RefundApplication.objects.filter(pk=application.pk).update(audit_seq=application.audit_seq)
+    application.audit_head = event.hash
+    RefundApplication.objects.filter(pk=application.pk).update(audit_seq=application.audit_seq, audit_head=event.hash)
     return event
 
 
@@ -95,6 +96,6 @@ def verify_chain(application: RefundApplication) -> ChainReport:
         if event.hash != _event_hash(application, event):
             return ChainReport(False, count, event.seq, "hash does not match the content")
         expected_prev = event.hash
-    if count != application.audit_seq:
+    if count != application.audit_seq or (count and application.audit_head != expected_prev):
         return ChainReport(False, count, count + 1, "events after this one are missing")
     return ChainReport(True, count)

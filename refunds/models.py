@@ -195,6 +195,10 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
     claim_expires_at = models.DateTimeField(_("claim expires at"), null=True, blank=True)
 
     audit_seq = models.PositiveIntegerField(_("audit events"), default=0)
+    # The newest audit event's hash and the webhook sequence, kept on the (locked) row so a
+    # transition appends to both without reading the tables first.
+    audit_head = models.CharField(_("latest audit hash"), max_length=64, blank=True)
+    webhook_seq = models.PositiveIntegerField(_("webhook events"), default=0)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

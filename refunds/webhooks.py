@@ -60,7 +60,9 @@ def event_record(application: RefundApplication, *, from_state: str, action: str
     """Write the event and its deliveries for the application's new state. Call inside the
     transition's transaction with the application row locked (the lock orders the sequence)."""
     endpoints = list(WebhookEndpoint.objects.filter(platform_id=application.platform_id, active=True))
-    sequence = WebhookEvent.objects.filter(application=application).count() + 1
+    application.webhook_seq += 1
+    sequence = application.webhook_seq
+    RefundApplication.objects.filter(pk=application.pk).update(webhook_seq=sequence)
     decision = getattr(application, "decision", None) if application.state == "decided" else None
     event = WebhookEvent.objects.create(
         platform_id=application.platform_id, application=application, sequence=sequence,

@@ -63,7 +63,7 @@ def locked_application(application_id: UUID | str) -> Iterator[RefundApplication
         try:
             application = (
                 RefundApplication.objects.select_for_update(of=("self",))
-                .select_related("platform__policy")
+                .select_related("platform__policy", "merchant")
                 .get(public_id=application_id)
             )
         except (RefundApplication.DoesNotExist, ValidationError, ValueError):

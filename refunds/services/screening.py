@@ -16,9 +16,11 @@ from refunds.states import ApplicationState, DecisionReason
 SCREEN_TASK = "screening.screen_application"
 
 
-def enqueue_screening(application: RefundApplication) -> None:
-    """Send the screening task once the current transaction commits (never for a rollback)."""
-    RefundApplication.objects.filter(pk=application.pk).update(screening_enqueued_at=timezone.now())
+def enqueue_screening(application: RefundApplication, *, stamped: bool = False) -> None:
+    """Send the screening task once the current transaction commits (never for a rollback).
+    ``stamped``: the row already carries its ``screening_enqueued_at`` (set at insert)."""
+    if not stamped:
+        RefundApplication.objects.filter(pk=application.pk).update(screening_enqueued_at=timezone.now())
     public_id = str(application.public_id)
     transaction.on_commit(lambda: current_app.send_task(SCREEN_TASK, args=[public_id]))
 

@@ -91,7 +91,7 @@ def application_submit(
             application = RefundApplication.objects.create(
                 platform=platform, merchant=merchant, product=product, buyer_ref=buyer_ref, order_ref=order_ref,
                 delivered_at=delivered_at, amount=value, currency=currency, reason_code=reason_code,
-                description=description,
+                description=description, screening_enqueued_at=timezone.now(),
             )
             for position, upload in enumerate(uploads):
                 _create_evidence(application, upload, position=position, written=written)
@@ -106,7 +106,7 @@ def application_submit(
             audit.record(application, action="submit", from_state="", actor_kind=actor.kind, actor_label=actor.label,
                          payload={"evidence": digests, "amount": str(value), "currency": currency})
             webhooks.event_record(application, from_state="", action="submit")
-            enqueue_screening(application)
+            enqueue_screening(application, stamped=True)
     except BaseException:
         # The rows rolled back; remove the files this request wrote so nothing of it remains.
         _remove_unreferenced(written)

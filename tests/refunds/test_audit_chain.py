@@ -65,3 +65,11 @@ def test_the_model_refuses_updates_and_deletes(decided):
         event.save()
     with pytest.raises(ValueError):
         event.delete()
+
+
+def test_removing_the_last_event_and_its_count_is_still_detected(decided):
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {AuditEvent._meta.db_table} WHERE application_id = %s AND seq = 4", [decided.pk])
+    type(decided).objects.filter(pk=decided.pk).update(audit_seq=3)
+    decided.refresh_from_db()
+    assert not verify_chain(decided).ok
