@@ -75,7 +75,8 @@ class EvidenceSerializer(serializers.ModelSerializer):
         fields = ["id", "sha256", "content_type", "byte_size", "width", "height", "verdict", "risk", "findings"]
 
     def _result(self, obj: Evidence):  # noqa: ANN202
-        return getattr(obj, "screening", None)
+        # An application answered right after its submission has no screening yet: no lookups.
+        return None if self.context.get("just_submitted") else getattr(obj, "screening", None)
 
     def get_verdict(self, obj: Evidence) -> str | None:
         result = self._result(obj)
@@ -112,7 +113,7 @@ class ApplicationSerializer(serializers.ModelSerializer):
         ]
 
     def get_decision(self, obj: RefundApplication) -> dict | None:
-        decision = getattr(obj, "decision", None)
+        decision = None if self.context.get("just_submitted") else getattr(obj, "decision", None)
         return DecisionSerializer(decision).data if decision else None
 
 

@@ -84,8 +84,8 @@ class ApplicationListView(GenericAPIView):
             evidence_upload_ids=[str(i) for i in data["evidence_ids"]],
             actor=Actor(ActorKind.PLATFORM, None, f"api key {key.prefix}"),
         )
-        application = selectors.application_get_for_platform(platform=key.platform, public_id=application.public_id)
-        return Response(ApplicationSerializer(application).data, status=status.HTTP_201_CREATED)
+        data = ApplicationSerializer(application, context={"just_submitted": True}).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
 class ApplicationDetailView(APIView):
