@@ -18,6 +18,8 @@ ERROR_STATUSES = {
 
 ERROR_SCHEMA = {
     "type": "object",
+    "example": {"error": {"code": "deadline_passed", "message": "The merchant response window closed at 2026-12-02 18:44.",
+                          "details": {"deadline": "2026-12-02T10:44:38.698631+00:00"}}},
     "required": ["error"],
     "properties": {
         "error": {
@@ -32,8 +34,28 @@ ERROR_SCHEMA = {
     },
 }
 
+WEBHOOK_EXAMPLE = {
+    "id": "5b0f3c1e-8f0a-4d43-9d0e-2f6f3a1f7c11",
+    "type": "application.state_changed",
+    "sequence": 4,
+    "created_at": "2026-12-02T10:44:38.698631+00:00",
+    "data": {
+        "application": "0f8d3c9a-31b4-4c1e-a7c2-7f1d2b9e6a55",
+        "merchant": "9a4e2b7c-5d61-4f3a-8e09-1c2d3e4f5a6b",
+        "from_state": "awaiting_merchant",
+        "state": "decided",
+        "action": "merchant_accept",
+        "risk_level": "clean",
+        "unscreened": False,
+        "merchant_deadline": "2026-12-02T10:44:38.698631+00:00",
+        "decision": {"outcome": "approved", "approved_amount": "39.90", "currency": "CNY", "actor_kind": "merchant",
+                     "reason_codes": ["merchant_accepted"]},
+    },
+}
+
 WEBHOOK_SCHEMA = {
     "type": "object",
+    "example": WEBHOOK_EXAMPLE,
     "required": ["id", "type", "sequence", "created_at", "data"],
     "properties": {
         "id": {"type": "string", "format": "uuid", "description": "Event id; use it to drop duplicates."},

@@ -7,7 +7,7 @@ from django.http import FileResponse
 from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.filters import OrderingFilter
 from rest_framework.generics import GenericAPIView
@@ -59,6 +59,22 @@ class ApplicationListView(GenericAPIView):
     @extend_schema(
         request={"multipart/form-data": ApplicationCreateSerializer},
         responses={201: ApplicationSerializer},
+        examples=[OpenApiExample(
+            "A damaged cup", request_only=True, media_type="multipart/form-data",
+            value={"merchant": "9a4e2b7c-5d61-4f3a-8e09-1c2d3e4f5a6b", "product": "3c2b1a09-8f7e-4d6c-9b5a-0e1f2a3b4c5d",
+                   "buyer_ref": "buyer-001", "order_ref": "order-5001", "delivered_at": "2026-11-28T09:00:00Z",
+                   "amount": "39.90", "currency": "CNY", "reason_code": "damaged", "evidence": ["<photo.jpg>"]},
+        ), OpenApiExample(
+            "Submitted", response_only=True, status_codes=["201"],
+            value={"id": "0f8d3c9a-31b4-4c1e-a7c2-7f1d2b9e6a55", "merchant": "9a4e2b7c-5d61-4f3a-8e09-1c2d3e4f5a6b",
+                   "product": "3c2b1a09-8f7e-4d6c-9b5a-0e1f2a3b4c5d", "buyer_ref": "buyer-001", "order_ref": "order-5001",
+                   "delivered_at": "2026-11-28T09:00:00Z", "amount": "39.90", "currency": "CNY", "reason_code": "damaged",
+                   "description": "", "state": "submitted", "risk_level": "", "risk_score": None, "unscreened": False,
+                   "merchant_deadline": None, "evidence": [{
+                       "id": "7e6d5c4b-3a29-4180-9f7e-6d5c4b3a2918", "sha256": "3f2a…", "content_type": "image/jpeg",
+                       "byte_size": 812345, "width": 1800, "height": 1200, "verdict": None, "risk": None, "findings": []}],
+                   "decision": None, "created_at": "2026-11-30T10:44:37Z", "updated_at": "2026-11-30T10:44:37Z"},
+        )],
         parameters=[OpenApiParameter(HEADER, str, OpenApiParameter.HEADER, required=False,
                                      description="Retry-safe key: a repeat returns the first response (kept 48 h).")],
     )
