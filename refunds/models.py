@@ -146,6 +146,12 @@ class StoredImage(models.Model):
     def __str__(self) -> str:
         return self.original_name or self.sha256[:12]
 
+    def image_fields(self) -> dict[str, object]:
+        """Return the fields another stored-image row needs to point at the same file."""
+        return {"file": self.file.name, "sha256": self.sha256, "content_type": self.content_type,
+                "byte_size": self.byte_size, "width": self.width, "height": self.height,
+                "original_name": self.original_name}
+
 
 class ReferenceImage(StoredImage):
     """A picture of the product the merchant vouches for: catalogue photo or shipped-item photo."""

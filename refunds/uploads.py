@@ -109,3 +109,9 @@ def validate_attachment(upload: IO[bytes], *, field: str = "attachments") -> Val
 def store(upload: ValidatedUpload, *, folder: str) -> str:
     """Write the bytes under their content hash and return the storage name."""
     return default_storage.save(f"{folder}/{upload.storage_name}", ContentFile(upload.content))
+
+
+def image_fields(upload: ValidatedUpload, *, name: str) -> dict[str, object]:
+    """Return the fields every stored-image row takes, for a checked upload stored under `name`."""
+    return {"file": name, "sha256": upload.sha256, "content_type": upload.content_type, "byte_size": len(upload.content),
+            "width": upload.width, "height": upload.height, "original_name": upload.original_name}

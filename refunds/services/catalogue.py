@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import Conflict
 from refunds.models import Merchant, Platform, Product, ReferenceImage
-from refunds.uploads import store, validate_image
+from refunds.uploads import image_fields, store, validate_image
 
 
 def merchant_create(*, platform: Platform, external_ref: str, name: str) -> Merchant:
@@ -35,8 +35,5 @@ def product_create(*, merchant: Merchant, external_ref: str, title: str) -> Prod
 def reference_image_add(*, product: Product, image: IO[bytes], kind: str = ReferenceImage.Kind.CATALOGUE) -> ReferenceImage:
     """Store a reference image of the product, checked like evidence; raise UploadRejected otherwise."""
     upload = validate_image(image, field="image")
-    return ReferenceImage.objects.create(
-        product=product, kind=kind, file=store(upload, folder="references"), sha256=upload.sha256,
-        content_type=upload.content_type, byte_size=len(upload.content), width=upload.width, height=upload.height,
-        original_name=upload.original_name,
-    )
+    return ReferenceImage.objects.create(product=product, kind=kind,
+                                         **image_fields(upload, name=store(upload, folder="references")))

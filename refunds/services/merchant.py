@@ -14,7 +14,7 @@ from refunds.errors import Conflict, InvalidInput
 from refunds.models import Rebuttal, RebuttalAttachment, RefundApplication
 from refunds.services._base import Actor, DecisionSpec, apply, ensure_can, locked_application
 from refunds.states import ApplicationState, DecisionReason
-from refunds.uploads import store, validate_attachment
+from refunds.uploads import image_fields, store, validate_attachment
 
 
 def _deadline_passed(application: RefundApplication) -> Conflict:
@@ -54,11 +54,7 @@ def application_contest(
         ensure_can(application, application.contest, refusal=_deadline_passed(application))
         rebuttal = Rebuttal.objects.create(application=application, statement=statement, submitted_by=actor.user)
         for upload in uploads:
-            RebuttalAttachment.objects.create(
-                rebuttal=rebuttal, file=store(upload, folder="rebuttals"), sha256=upload.sha256,
-                content_type=upload.content_type, byte_size=len(upload.content), width=upload.width,
-                height=upload.height, original_name=upload.original_name,
-            )
+            RebuttalAttachment.objects.create(rebuttal=rebuttal, **image_fields(upload, name=store(upload, folder="rebuttals")))
         apply(application, application.contest, actor=actor, action="merchant_contest",
               payload={"statement_chars": len(statement), "attachments": [u.sha256 for u in uploads]})
         return application

@@ -20,7 +20,7 @@ from refunds.models import Evidence, EvidenceUpload, Merchant, Platform, Product
 from refunds.services._base import Actor, apply, ensure_can, locked_application
 from refunds.services.screening import enqueue_screening
 from refunds.states import RefundReason
-from refunds.uploads import ValidatedUpload, store, validate_image
+from refunds.uploads import ValidatedUpload, image_fields, store, validate_image
 
 
 def _clean_amount(amount: Decimal | str) -> Decimal:
@@ -97,11 +97,7 @@ def application_submit(
                 _create_evidence(application, upload, position=position, written=written)
             staged = _use_staged_uploads(platform, evidence_upload_ids)
             for position, upload in enumerate(staged, start=len(uploads)):
-                Evidence.objects.create(
-                    application=application, position=position, file=upload.file.name, sha256=upload.sha256,
-                    content_type=upload.content_type, byte_size=upload.byte_size, width=upload.width,
-                    height=upload.height, original_name=upload.original_name,
-                )
+                Evidence.objects.create(application=application, position=position, **upload.image_fields())
             digests = [u.sha256 for u in uploads] + [u.sha256 for u in staged]
             audit.record(application, action="submit", from_state="", actor_kind=actor.kind, actor_label=actor.label,
                          payload={"evidence": digests, "amount": str(value), "currency": currency})
@@ -136,10 +132,7 @@ def _use_staged_uploads(platform: Platform, public_ids: Sequence[str]) -> list[E
 def evidence_upload_create(*, platform: Platform, image: IO[bytes]) -> EvidenceUpload:
     """Check and store an evidence image ahead of its application; raise UploadRejected otherwise."""
     upload = validate_image(image, field="file")
-    return EvidenceUpload.objects.create(
-        platform=platform, file=store(upload, folder="evidence"), sha256=upload.sha256, content_type=upload.content_type,
-        byte_size=len(upload.content), width=upload.width, height=upload.height, original_name=upload.original_name,
-    )
+    return EvidenceUpload.objects.create(platform=platform, **image_fields(upload, name=store(upload, folder="evidence")))
 
 
 def evidence_uploads_purge(*, older_than: timedelta = timedelta(hours=24)) -> int:
@@ -188,10 +181,7 @@ def _create_evidence(application: RefundApplication, upload: ValidatedUpload, *,
     name = store(upload, folder="evidence")
     if not existed:
         written.append(name)
-    return Evidence.objects.create(
-        application=application, position=position, file=name, sha256=upload.sha256, content_type=upload.content_type,
-        byte_size=len(upload.content), width=upload.width, height=upload.height, original_name=upload.original_name,
-    )
+    return Evidence.objects.create(application=application, position=position, **image_fields(upload, name=name))
 
 
 def _is_uuid(value: object) -> bool:
