@@ -18,6 +18,15 @@ def application_get_for_platform(*, platform: Platform, public_id: object) -> Re
         raise NotFound("not_found", _("No such application.")) from None
 
 
+def application_id_for_platform(*, platform: Platform, public_id: object) -> int:
+    """Return the primary key of the platform's application, checked with one light query;
+    raise NotFound for anyone else's or a malformed id."""
+    try:
+        return RefundApplication.objects.values_list("pk", flat=True).get(platform=platform, public_id=public_id)
+    except (RefundApplication.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise NotFound("not_found", _("No such application.")) from None
+
+
 def application_list_for_platform(*, platform: Platform) -> QuerySet[RefundApplication]:
     """Return the platform's applications with what their API representation shows."""
     return RefundApplication.objects.filter(platform=platform).select_related("merchant", "product", "decision").prefetch_related(

@@ -30,7 +30,7 @@ from refunds.api.serializers import (
 )
 from refunds.errors import NotFound
 from refunds.idempotency import HEADER, idempotent
-from refunds.models import RefundApplication
+from refunds.models import AuditEvent, RefundApplication
 from refunds.services import Actor
 from refunds.states import ActorKind
 from refunds.views import safe_file_response
@@ -124,7 +124,9 @@ class ApplicationActionView(APIView):
         return Response(ApplicationSerializer(application).data)
 
     def owned(self, request: Request, public_id: str) -> str:
-        return str(selectors.application_get_for_platform(platform=request.auth.platform, public_id=public_id).public_id)
+        # Only the ownership check here; the service locks and reads the row itself.
+        selectors.application_id_for_platform(platform=request.auth.platform, public_id=public_id)
+        return public_id
 
 
 class WithdrawView(ApplicationActionView):
@@ -169,8 +171,9 @@ class AuditEventListView(APIView):
     @extend_schema(responses={200: AuditEventSerializer(many=True)})
     def get(self, request: Request, public_id: str) -> Response:
         """The application's audit log, oldest first, with the hashes that chain it."""
-        application = selectors.application_get_for_platform(platform=request.auth.platform, public_id=public_id)
-        return Response(AuditEventSerializer(application.audit_events.all(), many=True).data)
+        application_pk = selectors.application_id_for_platform(platform=request.auth.platform, public_id=public_id)
+        events = AuditEvent.objects.filter(application_id=application_pk).order_by("seq")
+        return Response(AuditEventSerializer(events, many=True).data)
 
 
 class EvidenceAddView(ApplicationActionView):
