@@ -1,0 +1,65 @@
+"""Browser tests: Playwright driving Debian's Chromium against Django's live server.
+
+Screenshots go to ``BROWSER_ARTIFACTS`` (default ``var/test-artifacts/``) so that CI keeps them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+# Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a
+# thread with a running loop unless told that this is deliberate (the tests never share a
+# connection with the loop).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture
+def new_page(browser) -> Iterator[object]:
+    """Return a factory of pages, each in its own context (cookies, language, viewport)."""
+    contexts = []
+
+    def make(*, width: int = 1440, height: int = 900, locale: str = "zh-CN") -> object:
+        context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    from django.conf import settings
+
+    path = Path(os.environ.get("BROWSER_ARTIFACTS") or Path(settings.VAR_DIR) / "test-artifacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def assert_no_horizontal_scroll(page) -> None:
+    """Fail unless the page fits its viewport's width."""
+    scroll_width, inner_width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert scroll_width <= inner_width, f"page scrolls sideways: scrollWidth {scroll_width} > innerWidth {inner_width}"
