@@ -371,6 +371,7 @@ class Rebuttal(models.Model):
 
     application = models.OneToOneField(RefundApplication, on_delete=models.CASCADE, related_name="rebuttal")
     statement = models.TextField(_("statement"))
+    reason_codes = models.JSONField(_("reason codes"), default=list, blank=True)
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
     submitted_at = models.DateTimeField(_("submitted at"), default=timezone.now)
 

@@ -61,3 +61,14 @@ class DecisionReason(models.TextChoices):
     REBUTTAL_UPHELD = "rebuttal_upheld", _("The merchant's rebuttal was upheld")
     PARTIAL_DAMAGE = "partial_damage", _("Only part of the order is affected")
     OTHER = "other", _("Other")
+
+
+class RebuttalReason(models.TextChoices):
+    """Why a merchant contests a refund; reviewers see these beside the statement."""
+
+    SHIPPED_INTACT = "shipped_intact", _("The item was intact when shipped (packing photos or video)")
+    DELIVERED_INTACT = "delivered_intact", _("The delivery was signed for without complaint")
+    EVIDENCE_EDITED = "evidence_edited", _("The buyer's photo is edited or copied from my catalogue")
+    NOT_OUR_ITEM = "not_our_item", _("The photo does not show the item I sold")
+    AS_DESCRIBED = "as_described", _("The item matches its description")
+    OTHER = "other", _("Other")

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.decorators.http import require_GET
 
 from refunds import views as refund_views
+from refunds.portal import views as portal_views
 
 
 @require_GET
@@ -12,6 +13,9 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 
 urlpatterns = [
+    path("", portal_views.landing, name="landing"),
+    path("accounts/", include("refunds.portal.accounts_urls")),
+    path("portal/", include("refunds.portal.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("refunds.api.urls")),
     path("files/<str:kind>/<uuid:public_id>", refund_views.stored_file, name="stored-file"),

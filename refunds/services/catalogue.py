@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import IO
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
-from refunds.errors import Conflict
+from refunds.errors import Conflict, NotFound
 from refunds.models import Merchant, Platform, Product, ReferenceImage
 from refunds.uploads import image_fields, store, validate_image
 
@@ -37,3 +38,16 @@ def reference_image_add(*, product: Product, image: IO[bytes], kind: str = Refer
     upload = validate_image(image, field="image")
     return ReferenceImage.objects.create(product=product, kind=kind,
                                          **image_fields(upload, name=store(upload, folder="references")))
+
+
+def reference_image_remove(*, product: Product, public_id: object) -> None:
+    """Remove one of the product's reference images; raise NotFound for any other id.
+
+    The stored file stays: files are shared by content hash, and past screening results keep
+    pointing at what they matched (their link is cleared by the database)."""
+    try:
+        deleted, _rows = ReferenceImage.objects.filter(product=product, public_id=public_id).delete()
+    except (ValidationError, ValueError, TypeError):
+        deleted = 0
+    if not deleted:
+        raise NotFound("not_found", _("No such reference image."))

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from refunds.errors import Conflict, InvalidInput
 from refunds.models import Rebuttal, RebuttalAttachment, RefundApplication
 from refunds.services._base import Actor, DecisionSpec, apply, ensure_can, locked_application
-from refunds.states import ApplicationState, DecisionReason
+from refunds.states import ApplicationState, DecisionReason, RebuttalReason
 from refunds.uploads import image_fields, store, validate_attachment
 
 
@@ -37,11 +37,16 @@ def application_accept(*, application_id: UUID | str, actor: Actor) -> RefundApp
 
 
 def application_contest(
-    *, application_id: UUID | str, actor: Actor, statement: str, attachments: Sequence[IO[bytes]] = ()
+    *, application_id: UUID | str, actor: Actor, statement: str, attachments: Sequence[IO[bytes]] = (),
+    reason_codes: Sequence[str] = (),
 ) -> RefundApplication:
     """Send the application to reviewers with the merchant's rebuttal; raise Conflict after the
-    deadline and InvalidInput/UploadRejected for a bad statement or file, storing nothing."""
+    deadline and InvalidInput/UploadRejected for a bad statement, reason code or file, storing nothing."""
     statement = (statement or "").strip()
+    unknown = sorted(set(reason_codes) - set(RebuttalReason.values))
+    if unknown:
+        raise InvalidInput("invalid_reason_code", _("Unknown reason code: %(codes)s.") % {"codes": ", ".join(unknown)},
+                           details={"field": "reason_codes", "codes": unknown})
     if not statement:
         raise InvalidInput("statement_required", _("Explain why you contest the refund."), details={"field": "statement"})
     if len(statement) > 5000:
@@ -52,11 +57,13 @@ def application_contest(
     uploads = [validate_attachment(item) for item in attachments]
     with locked_application(application_id) as application:
         ensure_can(application, application.contest, refusal=_deadline_passed(application))
-        rebuttal = Rebuttal.objects.create(application=application, statement=statement, submitted_by=actor.user)
+        rebuttal = Rebuttal.objects.create(application=application, statement=statement, submitted_by=actor.user,
+                                           reason_codes=list(dict.fromkeys(reason_codes)))
         for upload in uploads:
             RebuttalAttachment.objects.create(rebuttal=rebuttal, **image_fields(upload, name=store(upload, folder="rebuttals")))
         apply(application, application.contest, actor=actor, action="merchant_contest",
-              payload={"statement_chars": len(statement), "attachments": [u.sha256 for u in uploads]})
+              payload={"statement_chars": len(statement), "attachments": [u.sha256 for u in uploads],
+                       "reason_codes": list(dict.fromkeys(reason_codes))})
         return application
 
 

@@ -1,0 +1,170 @@
+"""Portal pages: each fetches within the member's shop, calls one service and renders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from refunds import services
+from refunds.errors import Conflict, DomainError, NotFound
+from refunds.portal import selectors
+from refunds.portal.forms import ConfirmForm, ContestForm, ReferenceImageForm, add_domain_error, upload_limits
+from refunds.portal.presenters import evidence_views, rebuttal_reasons, timeline
+from refunds.services.catalogue import reference_image_add, reference_image_remove
+from refunds.states import ActorKind, ApplicationState
+
+View = Callable[..., HttpResponse]
+
+
+def merchant_required(view: View) -> View:
+    """Let shop members in with ``request.merchant`` set; send staff to the admin, others to a notice.
+
+    Every lookup below goes through the member's shop, so another shop's ids are simply not found."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        merchant = selectors.merchant_for_user(request.user)
+        if merchant is None:
+            if request.user.is_staff:
+                return redirect("admin:index")
+            return render(request, "portal/no_shop.html", status=403)
+        request.merchant = merchant
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound:
+            raise Http404 from None
+
+    return wrapped
+
+
+def _actor(request: HttpRequest) -> services.Actor:
+    return services.Actor.of_user(ActorKind.MERCHANT, request.user)
+
+
+@require_GET
+def landing(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/landing.html")
+
+
+@require_GET
+@merchant_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    board = selectors.dashboard_for_merchant(merchant=request.merchant)
+    return render(request, "portal/dashboard.html", {"board": board, "now": timezone.now()})
+
+
+@require_GET
+@merchant_required
+def application_list(request: HttpRequest) -> HttpResponse:
+    state = request.GET.get("state", "")
+    applications = selectors.application_list_for_merchant(merchant=request.merchant).order_by("-created_at")
+    if state in ApplicationState.values:
+        applications = applications.filter(state=state)
+    else:
+        state = ""
+    return render(request, "portal/application_list.html", {
+        "applications": applications[:200], "state": state, "states": ApplicationState.choices})
+
+
+def _application_context(request: HttpRequest, application_id: object, **extra: Any) -> dict[str, Any]:
+    application = selectors.application_get_for_merchant(merchant=request.merchant, public_id=application_id)
+    can_respond = application.state == ApplicationState.AWAITING_MERCHANT and application.window_is_open()
+    return {"application": application, "can_respond": can_respond, "limits": upload_limits(), **extra}
+
+
+@require_GET
+@merchant_required
+def application_detail(request: HttpRequest, application_id: object) -> HttpResponse:
+    context = _application_context(request, application_id)
+    application = context["application"]
+    context.update(evidence=evidence_views(application), timeline=timeline(application),
+                   reason_labels=rebuttal_reasons(application))
+    return render(request, "portal/application_detail.html", context)
+
+
+def _refused(request: HttpRequest, template: str, context: dict[str, Any], form: Any, error: DomainError) -> HttpResponse:
+    add_domain_error(form, error)
+    status = error.status if isinstance(error, Conflict) else 400
+    return render(request, template, {**context, "form": form}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@merchant_required
+def application_accept(request: HttpRequest, application_id: object) -> HttpResponse:
+    context = _application_context(request, application_id)
+    form = ConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.application_accept(application_id=context["application"].public_id, actor=_actor(request))
+        except DomainError as error:
+            return _refused(request, "portal/application_accept.html", context, form, error)
+        messages.success(request, _("You accepted the refund. The buyer will be refunded."))
+        return redirect("portal:application", application_id=context["application"].public_id)
+    status = 400 if form.is_bound else 200
+    return render(request, "portal/application_accept.html", {**context, "form": form}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@merchant_required
+def application_contest(request: HttpRequest, application_id: object) -> HttpResponse:
+    context = _application_context(request, application_id)
+    form = ContestForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.application_contest(
+                application_id=context["application"].public_id, actor=_actor(request),
+                statement=form.cleaned_data["statement"], reason_codes=form.cleaned_data["reason_codes"],
+                attachments=form.cleaned_data["attachments"],
+            )
+        except DomainError as error:
+            return _refused(request, "portal/application_contest.html", context, form, error)
+        messages.success(request, _("Your rebuttal was sent. A reviewer will decide."))
+        return redirect("portal:application", application_id=context["application"].public_id)
+    status = 400 if form.is_bound else 200
+    return render(request, "portal/application_contest.html", {**context, "form": form}, status=status)
+
+
+@require_GET
+@merchant_required
+def product_list(request: HttpRequest) -> HttpResponse:
+    products = selectors.product_list_for_merchant(merchant=request.merchant)
+    return render(request, "portal/product_list.html", {"products": products})
+
+
+@require_http_methods(["GET", "POST"])
+@merchant_required
+def product_detail(request: HttpRequest, product_id: object) -> HttpResponse:
+    product = selectors.product_get_for_merchant(merchant=request.merchant, public_id=product_id)
+    form = ReferenceImageForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            reference_image_add(product=product, image=form.cleaned_data["image"], kind=form.cleaned_data["kind"])
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            messages.success(request, _("The photo was added; screening compares new claims with it."))
+            return redirect("portal:product", product_id=product.public_id)
+    references = sorted(product.reference_images.all(), key=lambda r: r.pk)
+    status = 400 if form.is_bound else 200
+    return render(request, "portal/product_detail.html", {
+        "product": product, "references": references, "form": form, "limits": upload_limits()}, status=status)
+
+
+@require_POST
+@merchant_required
+def reference_remove(request: HttpRequest, product_id: object, reference_id: object) -> HttpResponse:
+    product = selectors.product_get_for_merchant(merchant=request.merchant, public_id=product_id)
+    reference_image_remove(product=product, public_id=reference_id)
+    messages.success(request, _("The photo was removed."))
+    return redirect(reverse("portal:product", kwargs={"product_id": product.public_id}))
