@@ -48,6 +48,11 @@ def merchant_required(view: View) -> View:
     return wrapped
 
 
+def _posted(request: HttpRequest) -> Any:
+    """Bind a form on POST even when nothing was sent: an empty post is an error, not a blank page."""
+    return request.POST if request.method == "POST" else None
+
+
 def _actor(request: HttpRequest) -> services.Actor:
     return services.Actor.of_user(ActorKind.MERCHANT, request.user)
 
@@ -103,7 +108,7 @@ def _refused(request: HttpRequest, template: str, context: dict[str, Any], form:
 @merchant_required
 def application_accept(request: HttpRequest, application_id: object) -> HttpResponse:
     context = _application_context(request, application_id)
-    form = ConfirmForm(request.POST or None)
+    form = ConfirmForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.application_accept(application_id=context["application"].public_id, actor=_actor(request))
@@ -119,7 +124,7 @@ def application_accept(request: HttpRequest, application_id: object) -> HttpResp
 @merchant_required
 def application_contest(request: HttpRequest, application_id: object) -> HttpResponse:
     context = _application_context(request, application_id)
-    form = ContestForm(request.POST or None, request.FILES or None)
+    form = ContestForm(_posted(request), request.FILES)
     if request.method == "POST" and form.is_valid():
         try:
             services.application_contest(
@@ -146,7 +151,7 @@ def product_list(request: HttpRequest) -> HttpResponse:
 @merchant_required
 def product_detail(request: HttpRequest, product_id: object) -> HttpResponse:
     product = selectors.product_get_for_merchant(merchant=request.merchant, public_id=product_id)
-    form = ReferenceImageForm(request.POST or None, request.FILES or None)
+    form = ReferenceImageForm(_posted(request), request.FILES)
     if request.method == "POST" and form.is_valid():
         try:
             reference_image_add(product=product, image=form.cleaned_data["image"], kind=form.cleaned_data["kind"])

@@ -1,0 +1,46 @@
+"""The application page: the claim, the buyer's photos with what screening found in plain words,
+the heat-map beside the matched catalogue photo, and the timeline."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_forged_photo_is_explained_beside_the_heat_map_and_the_catalogue_photo(owner_client, forged):
+    evidence = forged.evidence.get()
+    finding = evidence.screening.findings.exclude(artifact="").get()
+    reference = forged.product.reference_images.get()
+    page = owner_client.get(f"/portal/applications/{forged.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "This photo appears to be derived from your catalogue photo No. 1." in page
+    assert "The marked area was changed" in page
+    for url in (f"/files/evidence/{evidence.public_id}", f"/files/heatmap/{finding.public_id}",
+                f"/files/reference/{reference.public_id}"):
+        assert url in page
+        assert owner_client.get(url).status_code == 200
+
+
+def test_the_page_speaks_chinese_by_default(owner_client, forged):
+    page = owner_client.get(f"/portal/applications/{forged.public_id}/").content.decode()
+    assert '<html lang="zh-hans">' in page
+    assert "这张照片似乎由您的第 1 张商品图加工而来。" in page
+
+
+def test_a_clean_photo_says_screening_found_nothing(owner_client, awaiting):
+    page = owner_client.get(f"/portal/applications/{awaiting.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Screening found no sign that this photo was copied or edited." in page
+    assert "/files/heatmap/" not in page
+
+
+def test_the_timeline_tells_the_story_without_naming_staff(owner_client, forged):
+    page = owner_client.get(f"/portal/applications/{forged.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    story = ["The buyer asked for a refund", "The photos were screened", "Your response window opened"]
+    positions = [page.index(text) for text in story]
+    assert positions == sorted(positions)
+
+
+def test_the_page_offers_both_answers_while_the_window_is_open(owner_client, awaiting):
+    page = owner_client.get(f"/portal/applications/{awaiting.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f"/portal/applications/{awaiting.public_id}/accept/" in page
+    assert f"/portal/applications/{awaiting.public_id}/contest/" in page
