@@ -67,7 +67,7 @@ def seed() -> DemoAccounts:
     _user("admin", accounts.admin_password, is_staff=True, is_superuser=True)
     reviewer = _user("reviewer", accounts.reviewer_password, is_staff=True)
     reviewer.groups.add(Group.objects.get(name="Reviewers"))
-    shop_user = _user("merchant", accounts.merchant_password)
+    shop_user = _user("merchant", accounts.merchant_password, email="merchant@acme-ceramics.example")
     MerchantMember.objects.get_or_create(user=shop_user, defaults={"merchant": merchant})
     _, accounts.api_key = api_key_issue(platform=platform, name=f"demo {timezone.now():%Y-%m-%d %H:%M}",
                                         scopes=["read", "write", "policy", "webhooks"])

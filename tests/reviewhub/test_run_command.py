@@ -1,12 +1,15 @@
 """The README's run command on the embedded default: web server, worker and beat from nothing but Python."""
 
+import http.cookiejar
 import os
+import re
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -29,6 +32,19 @@ def answers(url):
         return False
 
 
+def portal_dashboard(base, username, password):
+    """Sign in on the login page as a browser would (cookie, CSRF token) and return the portal's dashboard."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    form = opener.open(f"{base}/accounts/login/?next=/portal/", timeout=10).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    body = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "username": username, "password": password,
+                                   "next": "/portal/"}).encode()
+    request = urllib.request.Request(f"{base}/accounts/login/", data=body, headers={"Referer": f"{base}/accounts/login/"})
+    with opener.open(request, timeout=10) as response:
+        assert response.url == f"{base}/portal/", response.url
+        return response.read().decode()
+
+
 def states(database):
     if not database.exists():
         return []
@@ -39,7 +55,7 @@ def states(database):
             return []
 
 
-def test_rundemo_serves_the_admin_and_its_worker_screens_the_demo_applications(tmp_path):
+def test_rundemo_serves_the_admin_and_portal_and_its_worker_screens_the_demo_applications(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "MEDIA_ROOT"}}
     env.update(REVIEWHUB_VAR_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
@@ -54,6 +70,9 @@ def test_rundemo_serves_the_admin_and_its_worker_screens_the_demo_applications(t
         assert set(states(database)) <= {"awaiting_merchant", "in_review"}
         output = (tmp_path / "run.log").read_text()
         assert f"http://127.0.0.1:{port}/admin/" in output and "reviewer / " in output and "Bearer rh_" in output
+        password = re.search(r"/portal/\s+merchant / (\S+)", output).group(1)
+        dashboard = portal_dashboard(f"http://127.0.0.1:{port}", "merchant", password)
+        assert all(f"order-500{n}" in dashboard for n in range(1, 6))
     finally:
         run.send_signal(signal.SIGTERM)
         run.wait(timeout=30)

@@ -37,8 +37,9 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"""
 reviewhub is running (database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker: {settings.CELERY_BROKER_URL.split('://')[0]})
 
+  Start page          {base}/
   Admin (reviewers)   {base}/admin/        admin / {accounts.admin_password}    reviewer / {accounts.reviewer_password}
-  Merchant user       merchant / {accounts.merchant_password}
+  Merchant portal     {base}/portal/       merchant / {accounts.merchant_password}
   API                 {base}/api/v1/        Authorization: Bearer {accounts.api_key}
   OpenAPI schema      {base}/api/v1/schema/
   Health              {base}/healthz
