@@ -38,7 +38,8 @@ def test_accepting_without_confirming_is_a_form_error(owner_client, awaiting):
 
 
 def test_the_owner_contests_with_reasons_a_photo_and_a_packing_video(owner_client, awaiting, merchant_owner):
-    response = owner_client.post(f"/portal/applications/{awaiting.public_id}/contest/", contest_form())
+    response = owner_client.post(f"/portal/applications/{awaiting.public_id}/contest/", contest_form(),
+                                 HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 302
     awaiting.refresh_from_db()
     assert awaiting.state == "in_review"
