@@ -48,9 +48,20 @@ def merchant_required(view: View) -> View:
     return wrapped
 
 
-def _posted(request: HttpRequest) -> Any:
-    """Bind a form on POST even when nothing was sent: an empty post is an error, not a blank page."""
-    return request.POST if request.method == "POST" else None
+def _posted(request: HttpRequest) -> dict[str, Any]:
+    """Bind a form on POST even when nothing was sent (an empty post is an error, not a blank
+    form); leave it unbound on GET."""
+    if request.method != "POST":
+        return {}
+    return {"data": request.POST, "files": request.FILES}
+
+
+def _done(request: HttpRequest, url: str) -> HttpResponse:
+    """Redirect after a successful post. The upload script posts with XMLHttpRequest, which would
+    follow a redirect itself and use up the page's message; it gets the address to go to instead."""
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return HttpResponse(status=204, headers={"X-Location": url})
+    return redirect(url)
 
 
 def _actor(request: HttpRequest) -> services.Actor:
@@ -108,7 +119,7 @@ def _refused(request: HttpRequest, template: str, context: dict[str, Any], form:
 @merchant_required
 def application_accept(request: HttpRequest, application_id: object) -> HttpResponse:
     context = _application_context(request, application_id)
-    form = ConfirmForm(_posted(request))
+    form = ConfirmForm(**_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.application_accept(application_id=context["application"].public_id, actor=_actor(request))
@@ -124,7 +135,7 @@ def application_accept(request: HttpRequest, application_id: object) -> HttpResp
 @merchant_required
 def application_contest(request: HttpRequest, application_id: object) -> HttpResponse:
     context = _application_context(request, application_id)
-    form = ContestForm(_posted(request), request.FILES)
+    form = ContestForm(**_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.application_contest(
@@ -135,7 +146,7 @@ def application_contest(request: HttpRequest, application_id: object) -> HttpRes
         except DomainError as error:
             return _refused(request, "portal/application_contest.html", context, form, error)
         messages.success(request, _("Your rebuttal was sent. A reviewer will decide."))
-        return redirect("portal:application", application_id=context["application"].public_id)
+        return _done(request, reverse("portal:application", kwargs={"application_id": context["application"].public_id}))
     status = 400 if form.is_bound else 200
     return render(request, "portal/application_contest.html", {**context, "form": form}, status=status)
 
@@ -151,7 +162,7 @@ def product_list(request: HttpRequest) -> HttpResponse:
 @merchant_required
 def product_detail(request: HttpRequest, product_id: object) -> HttpResponse:
     product = selectors.product_get_for_merchant(merchant=request.merchant, public_id=product_id)
-    form = ReferenceImageForm(_posted(request), request.FILES)
+    form = ReferenceImageForm(**_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             reference_image_add(product=product, image=form.cleaned_data["image"], kind=form.cleaned_data["kind"])

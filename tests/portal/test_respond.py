@@ -92,3 +92,16 @@ def test_a_second_answer_is_refused(owner_client, awaiting):
                                  HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 409 and "Decided" in response.content.decode()
     assert not Rebuttal.objects.exists()
+
+
+@pytest.mark.parametrize("page", ["accept", "contest"])
+def test_the_forms_open_without_errors(owner_client, awaiting, page):
+    response = owner_client.get(f"/portal/applications/{awaiting.public_id}/{page}/")
+    assert response.status_code == 200 and "error-summary" not in response.content.decode()
+
+
+def test_the_upload_script_is_told_where_to_go_and_the_message_waits_there(owner_client, awaiting):
+    response = owner_client.post(f"/portal/applications/{awaiting.public_id}/contest/", contest_form(),
+                                 HTTP_X_REQUESTED_WITH="XMLHttpRequest", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 204 and response["X-Location"] == f"/portal/applications/{awaiting.public_id}/"
+    assert "Your rebuttal was sent." in owner_client.get(response["X-Location"]).content.decode()

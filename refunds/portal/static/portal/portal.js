@@ -17,7 +17,7 @@
   }
 
   function localTimes() {
-    var format = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+    var format = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" };
     document.querySelectorAll("time.local").forEach(function (el) {
       var when = new Date(el.getAttribute("datetime"));
       if (!isNaN(when)) { el.textContent = when.toLocaleString(lang, format); }
@@ -60,14 +60,13 @@
   }
 
   // Send the form with XMLHttpRequest so that the upload's progress can be shown; the server
-  // answers as it would a plain post (a redirect when done, the form with its errors otherwise).
+  // answers with the address to go to when done, or the page with the form's errors.
   function setUpUpload(form) {
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var box = form.querySelector(".upload-progress");
       var bar = box.querySelector("progress");
       var button = form.querySelector("button[type=submit]");
-      window.portalUploadProgress = [];
       box.hidden = false;
       bar.value = 0;
       button.disabled = true;
@@ -76,13 +75,12 @@
       xhr.upload.addEventListener("progress", function (e) {
         if (e.lengthComputable) {
           bar.value = Math.round(e.loaded / e.total * 100);
-          window.portalUploadProgress.push(bar.value);
         }
       });
+      xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
       xhr.addEventListener("load", function () {
-        var target = xhr.responseURL || "";
-        if (xhr.status < 400 && target.split("#")[0] !== (form.action || window.location.href).split("#")[0]) {
-          window.location.assign(target);
+        if (xhr.status === 204 && xhr.getResponseHeader("X-Location")) {
+          window.location.assign(xhr.getResponseHeader("X-Location"));
           return;
         }
         var page = new DOMParser().parseFromString(xhr.responseText, "text/html");
