@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
@@ -95,12 +97,81 @@ def validate_image(upload: IO[bytes], *, field: str = "evidence") -> ValidatedUp
     return ValidatedUpload(name[:255], data, hashlib.sha256(data).hexdigest(), mime, ext, width, height)
 
 
+# Boxes whose payload is nothing but boxes, on the way from the movie header to its sample tables.
+_MP4_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"mvex"}
+
+
+def _mp4_boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """Yield (type, payload start, end) of the boxes that tile data[start:end]; raise ValueError
+    for a box that is cut short or overruns its container."""
+    pos = start
+    while pos < end:
+        if end - pos < 8:
+            raise ValueError("truncated box header")
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        header = 8
+        if size == 1:
+            if end - pos < 16:
+                raise ValueError("truncated box header")
+            size, header = struct.unpack_from(">Q", data, pos + 8)[0], 16
+        elif size == 0:
+            size = end - pos
+        if size < header or pos + size > end:
+            raise ValueError(f"box {kind!r} overruns its container")
+        yield kind, pos + header, pos + size
+        pos += size
+
+
+def _mp4_declared_media(data: bytes, start: int, end: int) -> int:
+    """Return the bytes of media the sample tables under data[start:end] declare, checking that
+    every table fits its box and every chunk starts inside the file."""
+    declared = 0
+    for kind, payload, box_end in _mp4_boxes(data, start, end):
+        if kind in _MP4_CONTAINERS:
+            declared += _mp4_declared_media(data, payload, box_end)
+        elif kind == b"stsz":
+            sample_size, count = struct.unpack_from(">II", data, payload + 4)
+            if sample_size:
+                declared += sample_size * count
+            else:
+                if payload + 12 + 4 * count > box_end:
+                    raise ValueError("sample size table cut short")
+                declared += sum(struct.unpack_from(f">{count}I", data, payload + 12))
+        elif kind in (b"stco", b"co64"):
+            width = 4 if kind == b"stco" else 8
+            (count,) = struct.unpack_from(">I", data, payload + 4)
+            if payload + 8 + width * count > box_end:
+                raise ValueError("chunk offset table cut short")
+            offsets = struct.unpack_from(f">{count}{'I' if width == 4 else 'Q'}", data, payload + 8)
+            if any(offset >= len(data) for offset in offsets):
+                raise ValueError("a chunk starts beyond the end of the file")
+    return declared
+
+
+def _check_mp4(data: bytes, *, field: str) -> None:
+    """Raise UploadRejected unless the MP4's boxes tile the file, it has a movie header, and the
+    media its sample tables declare is really there (a header claiming thousands of frames over
+    a few bytes of data is refused here, not in a reviewer's player)."""
+    try:
+        top = list(_mp4_boxes(data, 0, len(data)))
+        kinds = [kind for kind, _, _ in top]
+        if b"moov" not in kinds:
+            raise ValueError("no movie header")
+        declared = sum(_mp4_declared_media(data, payload, end) for kind, payload, end in top if kind == b"moov")
+        held = sum(end - payload for kind, payload, end in top if kind == b"mdat")
+        if declared > held:
+            raise ValueError("the sample tables declare more media than the file holds")
+    except (ValueError, struct.error):
+        raise UploadRejected("corrupt_video", _("The video is damaged or incomplete."), details={"field": field}) from None
+
+
 def validate_attachment(upload: IO[bytes], *, field: str = "attachments") -> ValidatedUpload:
     """Return an image or MP4 video upload checked by content; raise UploadRejected otherwise."""
     head = upload.read(12)
     upload.seek(0)
     if len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in MP4_BRANDS:
         data = _read_bounded(upload, limit=settings.UPLOAD_MAX_VIDEO_BYTES, field=field)
+        _check_mp4(data, field=field)
         name = getattr(upload, "name", "") or ""
         return ValidatedUpload(name[:255], data, hashlib.sha256(data).hexdigest(), "video/mp4", "mp4", None, None)
     return validate_image(upload, field=field)
