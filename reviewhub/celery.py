@@ -9,7 +9,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reviewhub.settings")
 
 app = Celery("reviewhub")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["refunds", "screening"])
+app.autodiscover_tasks(["refunds", "refunds.portal", "screening"])
 
 
 @app.on_after_finalize.connect
@@ -24,6 +24,8 @@ def _schedule_periodic_jobs(sender: Celery, **kwargs: object) -> None:
         "release-idle-claims": {"task": "refunds.release_expired_claims", "schedule": every},
         "requeue-stale-submissions": {"task": "screening.requeue_stale_submissions", "schedule": every},
         "retry-due-webhooks": {"task": "refunds.retry_due_webhooks", "schedule": every},
+        "send-pending-notifications": {"task": "portal.send_notifications", "schedule": every},
+        "remind-merchant-deadlines": {"task": "portal.remind_deadlines", "schedule": every},
         "purge-idempotency-records": {"task": "refunds.purge_idempotency_records", "schedule": timedelta(hours=1)},
         "purge-unused-evidence-uploads": {"task": "refunds.purge_unused_evidence_uploads", "schedule": timedelta(hours=1)},
     }

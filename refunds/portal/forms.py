@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import DomainError
 from refunds.models import ReferenceImage
+from refunds.portal.models import NotificationPreference
 from refunds.states import RebuttalReason
 
 
@@ -75,3 +76,10 @@ def add_domain_error(form: forms.Form, error: DomainError) -> None:
     """Show a refused request on the form: on the field it names, else above the form."""
     field = error.details.get("field")
     form.add_error(field if field in form.fields else None, str(error.message))
+
+
+class NotificationPreferenceForm(forms.ModelForm):
+    class Meta:
+        model = NotificationPreference
+        fields = ["window_opened", "deadline_reminder", "decision", "language"]
+        labels = {"language": _("Language of the e-mails")}

@@ -13,13 +13,22 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from refunds import services
 from refunds.errors import Conflict, DomainError, NotFound
 from refunds.portal import selectors
-from refunds.portal.forms import ConfirmForm, ContestForm, ReferenceImageForm, add_domain_error, upload_limits
+from refunds.portal.forms import (
+    ConfirmForm,
+    ContestForm,
+    NotificationPreferenceForm,
+    ReferenceImageForm,
+    add_domain_error,
+    upload_limits,
+)
 from refunds.portal.presenters import evidence_views, rebuttal_reasons, timeline
+from refunds.services import notifications
 from refunds.services.catalogue import reference_image_add, reference_image_remove
 from refunds.states import ActorKind, ApplicationState
 
@@ -184,3 +193,30 @@ def reference_remove(request: HttpRequest, product_id: object, reference_id: obj
     reference_image_remove(product=product, public_id=reference_id)
     messages.success(request, _("The photo was removed."))
     return redirect(reverse("portal:product", kwargs={"product_id": product.public_id}))
+
+
+@require_http_methods(["GET", "POST"])
+@merchant_required
+def notification_list(request: HttpRequest) -> HttpResponse:
+    preference = notifications.preference_for(request.user)
+    form = NotificationPreferenceForm(**_posted(request), instance=preference)
+    if request.method == "POST" and form.is_valid():
+        notifications.notification_preferences_update(user=request.user, **form.cleaned_data)
+        messages.success(request, _("Your e-mail settings were saved."))
+        return redirect("portal:notifications")
+    events = (request.user.notifications.filter(application__merchant=request.merchant)
+              .select_related("application").order_by("-created_at")[:100])
+    return render(request, "portal/notifications.html", {"form": form, "events": events},
+                  status=400 if form.is_bound else 200)
+
+
+# Mail clients send the one-click unsubscribe (RFC 8058) as a POST without a session or CSRF
+# token; the signed token in the URL is the authorisation.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        user, kind = notifications.notification_unsubscribe(token=token)
+    except DomainError as error:
+        return render(request, "portal/unsubscribed.html", {"error": error.message}, status=400)
+    return render(request, "portal/unsubscribed.html", {"kind": kind, "subscriber": user})

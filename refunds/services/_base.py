@@ -18,6 +18,7 @@ from django_fsm import can_proceed
 from refunds import audit, webhooks
 from refunds.errors import Conflict, NotFound
 from refunds.models import Decision, RefundApplication
+from refunds.services import notifications
 from refunds.states import ActorKind, Outcome
 
 
@@ -112,3 +113,4 @@ def apply(
     )
     if application.state != from_state:
         webhooks.event_record(application, from_state=from_state, action=action)
+        notifications.notifications_record_transition(application, from_state=from_state)

@@ -1,0 +1,180 @@
+"""E-mail to a shop's users when a response window opens, 12 hours before it closes and when a
+claim is decided.
+
+Each notification is a row written in the transaction of the change it reports (or by the beat
+job, for reminders) under a unique key, and sent afterwards by a task: a rolled-back change sends
+nothing, and a task that is retried or delivered twice finds the row sent and sends nothing more.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from refunds.errors import InvalidInput
+from refunds.models import MerchantMember, RefundApplication
+from refunds.portal.models import Notification, NotificationKind, NotificationPreference
+from refunds.states import ApplicationState
+
+logger = logging.getLogger(__name__)
+
+SEND_TASK = "portal.send_notifications"
+REMINDER_LEAD = timedelta(hours=12)
+_UNSUBSCRIBE_SALT = "reviewhub.portal.unsubscribe"
+
+
+def _kind_of_transition(application: RefundApplication, from_state: str) -> str | None:
+    if application.state == ApplicationState.AWAITING_MERCHANT and from_state != ApplicationState.AWAITING_MERCHANT:
+        return NotificationKind.WINDOW_OPENED
+    if application.state == ApplicationState.DECIDED and from_state != ApplicationState.DECIDED:
+        return NotificationKind.DECISION
+    return None
+
+
+def _record(application: RefundApplication, kind: str, suffix: str = "") -> int:
+    """Write a pending notification for every user of the application's shop; return how many are new."""
+    user_ids = list(MerchantMember.objects.filter(merchant_id=application.merchant_id).values_list("user_id", flat=True))
+    rows = [Notification(key=f"{kind}:{application.public_id}:{user_id}{suffix}", user_id=user_id,
+                         application=application, kind=kind) for user_id in user_ids]
+    existing = set(Notification.objects.filter(key__in=[row.key for row in rows]).values_list("key", flat=True))
+    # The unique key, not the look-up above, is what guarantees one row per event and user.
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    return len({row.key for row in rows} - existing)
+
+
+def notifications_record_transition(application: RefundApplication, *, from_state: str) -> None:
+    """Record the notifications a state change causes, in the caller's transaction, and ask for
+    them to be sent once it commits (beat sends them anyway if that message is lost)."""
+    kind = _kind_of_transition(application, from_state)
+    if kind is None:
+        return
+    if _record(application, kind):
+        _send_on_commit(application.pk)
+
+
+def _send_on_commit(application_pk: int | None = None) -> None:
+    def send() -> None:
+        try:
+            current_app.send_task(SEND_TASK, kwargs={"application_pk": application_pk})
+        except Exception:  # noqa: BLE001 - the broker being away must not fail a committed change
+            logger.warning("could not enqueue notifications; beat will send them", exc_info=True)
+
+    transaction.on_commit(send)
+
+
+def notifications_remind_deadlines(*, now: datetime | None = None) -> int:
+    """Record a reminder for every open window that closes within 12 hours (once per deadline)
+    and send what is pending; return how many reminders are new."""
+    now = now or timezone.now()
+    closing = RefundApplication.objects.filter(
+        state=ApplicationState.AWAITING_MERCHANT, merchant_deadline__gt=now, merchant_deadline__lte=now + REMINDER_LEAD)
+    created = 0
+    for application in closing:
+        # The deadline is part of the key: a window that is reopened with a new deadline reminds again.
+        created += _record(application, NotificationKind.DEADLINE_REMINDER,
+                           suffix=f":{int(application.merchant_deadline.timestamp())}")
+    notifications_send_pending()
+    return created
+
+
+def notifications_send_pending(*, application_pk: int | None = None) -> int:
+    """Send every pending notification (of one application, if given); return how many were sent."""
+    pending = Notification.objects.filter(status=Notification.Status.PENDING)
+    if application_pk is not None:
+        pending = pending.filter(application_id=application_pk)
+    ids = list(pending.order_by("created_at").values_list("pk", flat=True))
+    return sum(notification_send(notification_pk=pk) for pk in ids)
+
+
+def preference_for(user: AbstractBaseUser) -> NotificationPreference:
+    """Return the user's preferences, unsaved defaults if the user never changed them."""
+    return NotificationPreference.objects.filter(user=user).first() or NotificationPreference(user=user)
+
+
+def notification_send(*, notification_pk: int) -> bool:
+    """Send one pending notification and mark it sent; return False if it was not pending (sent
+    by another delivery of the task) or the user does not want it."""
+    with transaction.atomic():
+        # SKIP LOCKED: a concurrent delivery of the same task is sending this row; it is its job.
+        notification = (
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("user", "application__merchant", "application__product", "application__decision")
+            .filter(pk=notification_pk, status=Notification.Status.PENDING).first()
+        )
+        if notification is None:
+            return False
+        preference = preference_for(notification.user)
+        if not notification.user.email or not notification.user.is_active or not preference.wants(notification.kind):
+            notification.status = Notification.Status.SKIPPED
+            notification.save(update_fields=["status"])
+            return False
+        _message(notification, preference).send()
+        notification.status = Notification.Status.SENT
+        notification.sent_at = timezone.now()
+        notification.save(update_fields=["status", "sent_at"])
+        return True
+
+
+def _absolute(path: str) -> str:
+    return settings.PORTAL_BASE_URL.rstrip("/") + path
+
+
+def unsubscribe_token(*, user: AbstractBaseUser, kind: str) -> str:
+    return signing.dumps({"u": user.pk, "k": kind}, salt=_UNSUBSCRIBE_SALT, compress=True)
+
+
+def _message(notification: Notification, preference: NotificationPreference) -> EmailMultiAlternatives:
+    application = notification.application
+    unsubscribe = _absolute(reverse("portal:unsubscribe", args=[unsubscribe_token(user=notification.user,
+                                                                                  kind=notification.kind)]))
+    context: dict[str, Any] = {
+        "application": application, "user": notification.user, "kind": notification.kind,
+        "deadline": timezone.localtime(application.merchant_deadline) if application.merchant_deadline else None,
+        "decision": getattr(application, "decision", None) if application.state == ApplicationState.DECIDED else None,
+        "url": _absolute(reverse("portal:application", args=[application.public_id])),
+        "unsubscribe_url": unsubscribe,
+    }
+    with translation.override(preference.language or settings.LANGUAGE_CODE):
+        subject = render_to_string(f"portal/email/{notification.kind}_subject.txt", context).strip()
+        body = render_to_string(f"portal/email/{notification.kind}.txt", context)
+    message = EmailMultiAlternatives(subject, body, to=[notification.user.email], headers={
+        # One-click unsubscribe from the mail client (RFC 8058).
+        "List-Unsubscribe": f"<{unsubscribe}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    })
+    return message
+
+
+def notification_unsubscribe(*, token: str) -> tuple[AbstractBaseUser, str]:
+    """Turn off one kind of e-mail for the user the token names; raise InvalidInput for a bad token."""
+    try:
+        data = signing.loads(token, salt=_UNSUBSCRIBE_SALT)
+        kind = NotificationKind(data["k"])
+        user_id = int(data["u"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise InvalidInput("invalid_token", _("This unsubscribe link is not valid.")) from None
+    preference, _created = NotificationPreference.objects.get_or_create(user_id=user_id)
+    setattr(preference, kind.value, False)
+    preference.save(update_fields=[kind.value])
+    return preference.user, kind
+
+
+def notification_preferences_update(*, user: AbstractBaseUser, window_opened: bool, deadline_reminder: bool,
+                                    decision: bool, language: str) -> NotificationPreference:
+    """Save which e-mails the user wants and in which language ("" for the site's)."""
+    preference, _created = NotificationPreference.objects.update_or_create(user=user, defaults={
+        "window_opened": window_opened, "deadline_reminder": deadline_reminder, "decision": decision,
+        "language": language})
+    return preference
