@@ -81,7 +81,8 @@ def test_the_owner_resets_a_forgotten_password_by_e_mail(client, merchant_owner)
     assert form.status_code == 200 and form.context["validlink"]
     done = client.post(form.redirect_chain[-1][0], {"new_password1": "Cup-and-saucer-42", "new_password2": "Cup-and-saucer-42"})
     assert done.status_code == 302
-    assert client.login(username="owner", password="Cup-and-saucer-42")
+    signed_in = client.post("/accounts/login/", {"username": "owner", "password": "Cup-and-saucer-42"})
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/portal/"
 
 
 def test_the_owner_changes_the_password(owner_client):
