@@ -68,7 +68,7 @@ def seed() -> DemoAccounts:
     reviewer = _user("reviewer", accounts.reviewer_password, is_staff=True)
     reviewer.groups.add(Group.objects.get(name="Reviewers"))
     shop_user = _user("merchant", accounts.merchant_password, email="merchant@acme-ceramics.example")
-    MerchantMember.objects.get_or_create(user=shop_user, defaults={"merchant": merchant})
+    MerchantMember.objects.get_or_create(user=shop_user, merchant=merchant, defaults={"role": MerchantMember.Role.OWNER})
     _, accounts.api_key = api_key_issue(platform=platform, name=f"demo {timezone.now():%Y-%m-%d %H:%M}",
                                         scopes=["read", "write", "policy", "webhooks"])
     if created:

@@ -98,17 +98,24 @@ class Merchant(models.Model):
 
 
 class MerchantMember(models.Model):
-    """A portal user who acts for a merchant."""
+    """A portal user who acts for a merchant; one user may act for several shops."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merchant_member")
+    class Role(models.TextChoices):
+        OWNER = "owner", _("Owner")
+        STAFF = "staff", _("Staff")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merchant_memberships")
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="members")
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.STAFF,
+                            help_text=_("Owners also remove reference photos; staff answer claims and add photos."))
 
     class Meta:
         verbose_name = _("merchant member")
         verbose_name_plural = _("merchant members")
+        constraints = [models.UniqueConstraint(fields=["user", "merchant"], name="one_membership_per_shop")]
 
     def __str__(self) -> str:
-        return f"{self.user} @ {self.merchant}"
+        return f"{self.user} @ {self.merchant} ({self.get_role_display()})"
 
 
 class Product(models.Model):

@@ -11,7 +11,7 @@ from django.db.models import Model
 from django.http import FileResponse, Http404, HttpRequest
 from django.views.decorators.http import require_GET
 
-from refunds.models import Evidence, RebuttalAttachment, ReferenceImage
+from refunds.models import Evidence, MerchantMember, RebuttalAttachment, ReferenceImage
 from screening.models import Finding
 
 
@@ -52,9 +52,8 @@ def stored_file(request: HttpRequest, kind: str, public_id: UUID) -> FileRespons
     row = spec.model.objects.filter(public_id=public_id).values_list("pk", spec.merchant_path).first()
     if row is None:
         raise Http404
-    member = getattr(request.user, "merchant_member", None)
     allowed = (request.user.is_staff and request.user.has_perm(spec.permission)) or (
-        member is not None and member.merchant_id == row[1])
+        MerchantMember.objects.filter(user=request.user, merchant_id=row[1]).exists())
     if not allowed:
         raise Http404  # not 403: do not confirm that the id exists
     obj = spec.model.objects.get(pk=row[0])

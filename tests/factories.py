@@ -121,7 +121,7 @@ def product_b(merchant_b: Merchant) -> Product:
 @pytest.fixture
 def merchant_owner(merchant: Merchant) -> User:
     user = User.objects.create_user("owner", password="pw-owner")
-    MerchantMember.objects.create(user=user, merchant=merchant)
+    MerchantMember.objects.create(user=user, merchant=merchant, role=MerchantMember.Role.OWNER)
     return user
 
 

@@ -19,12 +19,19 @@ from refunds.states import OPEN_STATES, ApplicationState
 from screening.models import Finding
 
 
-def merchant_for_user(user: AbstractBaseUser | AnonymousUser) -> Merchant | None:
-    """Return the shop the user acts for, or None for anyone who is not a shop member."""
+def memberships_for_user(user: AbstractBaseUser | AnonymousUser) -> list[MerchantMember]:
+    """Return the shops the user acts for, by shop name; none for anyone who is not a shop member."""
     if not user.is_authenticated:
-        return None
-    member = MerchantMember.objects.select_related("merchant").filter(user=user).first()
-    return member.merchant if member else None
+        return []
+    return list(MerchantMember.objects.filter(user=user).select_related("merchant").order_by("merchant__name", "pk"))
+
+
+def membership_choose(memberships: list[MerchantMember], shop_id: object) -> MerchantMember | None:
+    """Return the membership of the shop with this public id, the first one if it names none of them."""
+    for membership in memberships:
+        if str(membership.merchant.public_id) == str(shop_id):
+            return membership
+    return memberships[0] if memberships else None
 
 
 def application_list_for_merchant(*, merchant: Merchant) -> QuerySet[RefundApplication]:

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from refunds import services
 from refunds.errors import Conflict, DomainError, NotFound
+from refunds.models import MerchantMember
 from refunds.portal import selectors
 from refunds.portal.forms import (
     ConfirmForm,
@@ -35,20 +36,28 @@ from refunds.states import ActorKind, ApplicationState
 View = Callable[..., HttpResponse]
 
 
-def merchant_required(view: View) -> View:
-    """Let shop members in with ``request.merchant`` set; send staff to the admin, others to a notice.
+SHOP_SESSION_KEY = "portal_shop"
 
-    Every lookup below goes through the member's shop, so another shop's ids are simply not found."""
+
+def merchant_required(view: View) -> View:
+    """Let shop members in with ``request.merchant`` set to their active shop (chosen with the
+    switcher, or by ``?shop=`` in a link from an e-mail); send staff to the admin, others to a notice.
+
+    Every lookup below goes through the active shop, so another shop's ids are simply not found."""
 
     @wraps(view)
     @login_required
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        merchant = selectors.merchant_for_user(request.user)
-        if merchant is None:
+        memberships = selectors.memberships_for_user(request.user)
+        if not memberships:
             if request.user.is_staff:
                 return redirect("admin:index")
             return render(request, "portal/no_shop.html", status=403)
-        request.merchant = merchant
+        asked = request.GET.get("shop")
+        membership = selectors.membership_choose(memberships, asked or request.session.get(SHOP_SESSION_KEY))
+        if asked and str(membership.merchant.public_id) == asked:
+            request.session[SHOP_SESSION_KEY] = asked
+        request.memberships, request.membership, request.merchant = memberships, membership, membership.merchant
         try:
             return view(request, *args, **kwargs)
         except NotFound:
@@ -190,9 +199,22 @@ def product_detail(request: HttpRequest, product_id: object) -> HttpResponse:
 @merchant_required
 def reference_remove(request: HttpRequest, product_id: object, reference_id: object) -> HttpResponse:
     product = selectors.product_get_for_merchant(merchant=request.merchant, public_id=product_id)
+    if request.membership.role != MerchantMember.Role.OWNER:
+        # The button is not shown to staff; this answers a hand-made request.
+        return render(request, "portal/owners_only.html", {"product": product}, status=403)
     reference_image_remove(product=product, public_id=reference_id)
     messages.success(request, _("The photo was removed."))
     return redirect(reverse("portal:product", kwargs={"product_id": product.public_id}))
+
+
+@require_POST
+@merchant_required
+def shop_switch(request: HttpRequest) -> HttpResponse:
+    chosen = selectors.membership_choose(request.memberships, request.POST.get("shop", ""))
+    if str(chosen.merchant.public_id) != request.POST.get("shop", ""):
+        raise Http404
+    request.session[SHOP_SESSION_KEY] = str(chosen.merchant.public_id)
+    return redirect("portal:dashboard")
 
 
 @require_http_methods(["GET", "POST"])

@@ -143,7 +143,9 @@ def _message(notification: Notification, preference: NotificationPreference) -> 
         "application": application, "user": notification.user, "kind": notification.kind,
         "deadline": timezone.localtime(application.merchant_deadline) if application.merchant_deadline else None,
         "decision": getattr(application, "decision", None) if application.state == ApplicationState.DECIDED else None,
-        "url": _absolute(reverse("portal:application", args=[application.public_id])),
+        # ?shop= makes the link open in this shop for a user who acts for several.
+        "url": _absolute(reverse("portal:application", args=[application.public_id])
+                         + f"?shop={application.merchant.public_id}"),
         "unsubscribe_url": unsubscribe,
     }
     with translation.override(preference.language or settings.LANGUAGE_CODE):
