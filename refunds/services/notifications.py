@@ -71,7 +71,7 @@ def _send_on_commit(application_pk: int | None = None) -> None:
         except Exception:  # noqa: BLE001 - the broker being away must not fail a committed change
             logger.warning("could not enqueue notifications; beat will send them", exc_info=True)
 
-    transaction.on_commit(send)
+    transaction.on_commit(send, robust=True)
 
 
 def notifications_remind_deadlines(*, now: datetime | None = None) -> int:

@@ -57,7 +57,10 @@ def test_a_contest_missing_a_required_part_is_a_form_error(owner_client, awaitin
     form = contest_form()
     del form[missing]
     response = owner_client.post(f"/portal/applications/{awaiting.public_id}/contest/", form)
-    assert response.status_code == 400 and "error-summary" in response.content.decode()
+    page = response.content.decode()
+    assert response.status_code == 400 and "error-summary" in page
+    # The summary links to the field, so keyboard and screen-reader users land on it.
+    assert f'href="#field-{missing}"' in page and f'id="field-{missing}"' in page
     assert not Rebuttal.objects.exists()
 
 

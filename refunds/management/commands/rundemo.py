@@ -25,6 +25,8 @@ class Command(BaseCommand):
             (settings.VAR_DIR / folder).mkdir(parents=True, exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
         accounts = demo.seed()
+        # Links in the worker's e-mails (printed on its console) point at this server.
+        os.environ.setdefault("PORTAL_BASE_URL", f"http://{addrport}")
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "reviewhub", "worker", "--beat", "--concurrency", "1",
              "--loglevel", "INFO", "--without-mingle", "--without-gossip",
