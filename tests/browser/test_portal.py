@@ -140,7 +140,9 @@ def test_the_portal_fits_a_375_pixel_phone(live_server, new_page, artifacts_dir,
     page.screenshot(path=str(artifacts_dir / "portal-dashboard-375.png"), full_page=True)
     for name, path in [("application", f"/portal/applications/{claims['forged'].public_id}/"),
                        ("contest", f"/portal/applications/{claims['forged'].public_id}/contest/"),
-                       ("products", "/portal/products/")]:
+                       ("products", "/portal/products/"),
+                       ("product", f"/portal/products/{claims['forged'].product.public_id}/"),
+                       ("notifications", "/portal/notifications/"), ("landing", "/")]:
         page.goto(live_server.url + path)
         assert_no_horizontal_scroll(page)
         page.screenshot(path=str(artifacts_dir / f"portal-{name}-375.png"), full_page=True)

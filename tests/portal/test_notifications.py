@@ -153,3 +153,15 @@ def test_the_portal_lists_the_events_and_saves_the_settings(celery_worker, clien
     preference = NotificationPreference.objects.get(user=owner)
     assert (preference.window_opened, preference.deadline_reminder, preference.decision, preference.language) == (
         True, False, True, "en")
+
+
+@pytest.mark.parametrize(("language", "subject"), [("", "订单 order-1 的退款申请已裁定"),
+                                                   ("en", "The refund claim for order order-1 was decided")])
+def test_the_email_speaks_the_users_language(owner, product, language, subject):
+    NotificationPreference.objects.create(user=owner, language=language)
+    application = RefundApplication.objects.get(pk=submit(product).pk)
+    notification = Notification.objects.create(key=f"decision:{language}", user=owner, application=application,
+                                               kind="decision")
+    notification_send(notification_pk=notification.pk)
+    assert mail.outbox[-1].subject == subject
+    assert f"?shop={product.merchant.public_id}" in mail.outbox[-1].body
