@@ -83,3 +83,7 @@ class NotificationPreferenceForm(forms.ModelForm):
         model = NotificationPreference
         fields = ["window_opened", "deadline_reminder", "decision", "language"]
         labels = {"language": _("Language of the e-mails")}
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = [("", _("The site's default language")), *settings.LANGUAGES]
