@@ -76,8 +76,10 @@ def evidence_views(application: RefundApplication) -> list[EvidenceView]:
         sentences = []
         reference = result.matched_reference
         number = numbers.get(reference.pk) if reference is not None else None
-        if result.verdict == ScreeningResult.Verdict.DERIVED and reference is not None and number is not None:
-            sentences.append(_derived_sentence(reference, number))
+        if result.verdict == ScreeningResult.Verdict.DERIVED:
+            sentences.append(_derived_sentence(reference, number) if reference is not None and number is not None
+                             # The matched photo has since been removed from the product.
+                             else _("This photo appears to be derived from one of your reference photos."))
         for code in dict.fromkeys(f.code for f in counted):
             words = _PLAIN_WORDS.get(code)
             if words is not None and words() not in sentences:

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -107,8 +108,9 @@ def application_list(request: HttpRequest) -> HttpResponse:
         applications = applications.filter(state=state)
     else:
         state = ""
+    page = Paginator(applications, 50).get_page(request.GET.get("page"))
     return render(request, "portal/application_list.html", {
-        "applications": applications[:200], "state": state, "states": ApplicationState.choices})
+        "applications": page.object_list, "page": page, "state": state, "states": ApplicationState.choices})
 
 
 def _application_context(request: HttpRequest, application_id: object, **extra: Any) -> dict[str, Any]:

@@ -44,3 +44,16 @@ def test_counts_by_state_and_this_weeks_open_amount(owner_client, product, merch
 def test_the_dashboard_shows_only_the_members_shop(owner_client, awaiting, other_shop_application):
     page = owner_client.get("/portal/").content.decode()
     assert "order-clean" in page and "order-other" not in page
+
+
+def test_the_list_of_applications_filters_by_state_and_pages(owner_client, product):
+    from refunds.models import Evidence
+
+    for n in range(52):
+        submit(product, order_ref=f"order-{n:02d}")
+    assert Evidence.objects.count() == 52
+    first = owner_client.get("/portal/applications/?state=submitted").content.decode()
+    assert first.count('class="card"') == 50 and "order-51" in first and 'rel="next"' in first
+    second = owner_client.get("/portal/applications/?state=submitted&page=2").content.decode()
+    assert second.count('class="card"') == 2 and "order-00" in second
+    assert owner_client.get("/portal/applications/?state=decided").content.decode().count('class="card"') == 0
