@@ -108,3 +108,11 @@ def test_the_upload_script_is_told_where_to_go_and_the_message_waits_there(owner
                                  HTTP_X_REQUESTED_WITH="XMLHttpRequest", HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 204 and response["X-Location"] == f"/portal/applications/{awaiting.public_id}/"
     assert "Your rebuttal was sent." in owner_client.get(response["X-Location"]).content.decode()
+
+
+def test_a_field_in_error_points_screen_readers_at_its_message(owner_client, awaiting):
+    response = owner_client.post(f"/portal/applications/{awaiting.public_id}/contest/", contest_form(statement=""))
+    page = response.content.decode()
+    assert 'aria-invalid="true"' in page
+    assert 'aria-describedby="id_statement_helptext id_statement_error"' in page
+    assert 'id="id_statement_helptext"' in page and 'id="id_statement_error"' in page
