@@ -192,6 +192,9 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
     unscreened = models.BooleanField(_("unscreened"), default=False, help_text=_("Screening failed; people must look."))
     screening_deliveries = models.PositiveIntegerField(_("screening deliveries"), default=0)
     screening_enqueued_at = models.DateTimeField(_("screening enqueued at"), null=True, blank=True)
+    # The Idempotency-Key of the API request that created the application: unique per platform,
+    # so that no retry, however the first attempt ended, can create a second application.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=255, blank=True, editable=False)
 
     merchant_deadline = models.DateTimeField(_("merchant deadline"), null=True, blank=True)
     claimed_by = models.ForeignKey(
@@ -225,6 +228,8 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="application_amount_positive"),
+            models.UniqueConstraint(fields=["platform", "idempotency_key"], condition=~Q(idempotency_key=""),
+                                    name="application_idempotency_key_unique"),
         ]
 
     def __str__(self) -> str:
@@ -290,14 +295,16 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
         # approval guards (screening_is_clean) see an incomplete screening and refuse.
         self.screening_deliveries = 0
 
-    @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.AWAITING_MERCHANT,
+    # Evidence added in the merchant window may still be screening when the application moves
+    # on to review; its result then updates the risk reviewers see.
+    @transition(field=state, source=[ApplicationState.AWAITING_MERCHANT, ApplicationState.IN_REVIEW], target=None,
                 conditions=[every_evidence_screened])
     def update_screening(self, *, risk_level: str, risk_score: float, explanation: str) -> None:
         self.risk_level = risk_level
         self.risk_score = risk_score
         self.risk_explanation = explanation
 
-    @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.AWAITING_MERCHANT)
+    @transition(field=state, source=[ApplicationState.AWAITING_MERCHANT, ApplicationState.IN_REVIEW], target=None)
     def flag_unscreened(self, *, explanation: str) -> None:
         self.unscreened = True
         self.risk_level = RiskLevel.SUSPICIOUS
@@ -584,3 +591,27 @@ class EvidenceUpload(StoredImage):
     class Meta:
         verbose_name = _("evidence upload")
         verbose_name_plural = _("evidence uploads")
+
+
+class OutboxTask(models.Model):
+    """A task that must run because of a committed change (screening of new evidence, …).
+
+    Written in the transaction of the change and deleted once the broker has taken the
+    message, so a broker that is down when the change commits delays the task, never loses
+    it: the relay beat job sends what is left here.
+    """
+
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("pending task")
+        verbose_name_plural = _("pending tasks")
+        # The relay sends the oldest first.
+        indexes = [models.Index(fields=["created_at"], name="outbox_created")]
+
+    def __str__(self) -> str:
+        return f"{self.task}{self.args}"

@@ -22,7 +22,8 @@ def _schedule_periodic_jobs(sender: Celery, **kwargs: object) -> None:
     sender.conf.beat_schedule = {
         "close-expired-merchant-windows": {"task": "refunds.close_expired_windows", "schedule": every},
         "release-idle-claims": {"task": "refunds.release_expired_claims", "schedule": every},
-        "requeue-stale-submissions": {"task": "screening.requeue_stale_submissions", "schedule": every},
+        "requeue-stale-screenings": {"task": "screening.requeue_stale_screenings", "schedule": every},
+        "relay-outbox": {"task": "refunds.relay_outbox", "schedule": every},
         "retry-due-webhooks": {"task": "refunds.retry_due_webhooks", "schedule": every},
         "purge-idempotency-records": {"task": "refunds.purge_idempotency_records", "schedule": timedelta(hours=1)},
         "purge-unused-evidence-uploads": {"task": "refunds.purge_unused_evidence_uploads", "schedule": timedelta(hours=1)},

@@ -20,6 +20,7 @@ from refunds.services.screening import (
     application_give_up_screening,
     application_record_screening,
     application_register_delivery,
+    application_requeue_stale_screenings,
     enqueue_screening,
 )
 from refunds.services.submission import (
@@ -41,6 +42,7 @@ __all__ = [
     "application_give_up_screening",
     "application_record_screening",
     "application_register_delivery",
+    "application_requeue_stale_screenings",
     "application_release_claim",
     "application_submit",
     "application_withdraw",
