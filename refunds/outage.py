@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.db import InterfaceError
+from django.db import InterfaceError, connections
 from django.db import OperationalError as DatabaseOperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
@@ -40,9 +40,19 @@ def error_body() -> dict[str, Any]:
 
 
 def log_outage(request: HttpRequest | None, exc: BaseException) -> None:
+    """Log the refusal in one line and drop database connections the outage broke."""
+    _drop_broken_connections()
     # One line, not a traceback per request: during an outage every request fails alike.
     log.warning("503 for %s %s: %s: %s", getattr(request, "method", "-"), getattr(request, "path", "-"),
                 type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+
+
+def _drop_broken_connections() -> None:
+    # Django drops a broken connection at the next request's start; doing it now as well
+    # means the next use reconnects whatever calls it (a retry in the same process).
+    for conn in connections.all(initialized_only=True):
+        if conn.errors_occurred and not conn.in_atomic_block and not conn.is_usable():
+            conn.close()
 
 
 def response_for(request: HttpRequest, exc: BaseException) -> HttpResponse:

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from refunds import demo
+from refunds.supervise import Supervised
 
 
 class Command(BaseCommand):
@@ -25,7 +26,8 @@ class Command(BaseCommand):
             (settings.VAR_DIR / folder).mkdir(parents=True, exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
         accounts = demo.seed()
-        worker = subprocess.Popen(
+        # Supervised: started again if it ever exits (see refunds.supervise).
+        worker = Supervised(
             [sys.executable, "-m", "celery", "-A", "reviewhub", "worker", "--beat", "--concurrency", "1",
              "--loglevel", "INFO", "--without-mingle", "--without-gossip",
              "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
