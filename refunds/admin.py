@@ -35,7 +35,7 @@ from refunds.models import (
     WebhookEvent,
 )
 from refunds.services import Actor
-from refunds.states import ActorKind, DecisionReason, Outcome
+from refunds.states import ActorKind
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -195,14 +195,6 @@ class RefundApplicationAdmin(admin.ModelAdmin):
                         lambda a, r: services.application_claim(application_id=a.public_id, reviewer=r.user)),
         _service_action("release_claim", _("Release claim"), "claim",
                         lambda a, r: services.application_release_claim(application_id=a.public_id, actor=_reviewer(r))),
-        _service_action("approve", _("Approve in full"), "decide",
-                        lambda a, r: services.application_decide(application_id=a.public_id, reviewer=r.user,
-                                                                 outcome=Outcome.APPROVED,
-                                                                 reason_codes=[DecisionReason.EVIDENCE_CONSISTENT])),
-        _service_action("reject", _("Reject"), "decide",
-                        lambda a, r: services.application_decide(application_id=a.public_id, reviewer=r.user,
-                                                                 outcome=Outcome.REJECTED,
-                                                                 reason_codes=[DecisionReason.INSUFFICIENT_EVIDENCE])),
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
