@@ -14,13 +14,14 @@ from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import Conflict, Forbidden, InvalidInput
 from refunds.models import RefundApplication
 from refunds.roles import CLAIM, DECIDE, is_senior
+from refunds.selectors import queue_ordering
 from refunds.services._base import Actor, DecisionSpec, apply, ensure_can, locked_application
 from refunds.states import REVIEWER_REASONS, ActorKind, ApplicationState, Outcome, RiskLevel
 
@@ -40,11 +41,6 @@ def _claimed_by_other(application: RefundApplication) -> Conflict:
             "holder": holder, "until": timezone.localtime(application.claim_expires_at).strftime("%Y-%m-%d %H:%M")},
         details={"claimed_by": holder, "claim_expires_at": application.claim_expires_at.isoformat()},
     )
-
-
-def _queue_order() -> list[object]:
-    # Due soonest first; among equally due, the riskiest; then the oldest.
-    return [F("review_due_at").asc(nulls_last=True), F("risk_score").desc(nulls_last=True), "created_at"]
 
 
 def application_claim(*, application_id: UUID | str, reviewer: AbstractBaseUser) -> RefundApplication:
@@ -81,7 +77,7 @@ def application_claim_next(*, reviewer: AbstractBaseUser) -> RefundApplication |
             .select_related("platform__policy", "merchant")
             .filter(state=ApplicationState.IN_REVIEW)
             .filter(Q(claimed_by__isnull=True) | Q(claim_expires_at__lte=now))
-            .order_by(*_queue_order())
+            .order_by(*queue_ordering())
             .first()
         )
         if application is None:
