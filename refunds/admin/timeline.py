@@ -16,7 +16,7 @@ _REASONS = dict(DecisionReason.choices)
 
 def _when(value: str | None) -> str:
     moment = parse_datetime(value or "")
-    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT") if moment else "?"
+    return formats.date_format(timezone.localtime(moment), "Y-m-d H:i") if moment else "?"
 
 
 def _state(code: str) -> str:
