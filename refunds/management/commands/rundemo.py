@@ -34,10 +34,12 @@ class Command(BaseCommand):
         # A plain SIGTERM would end this process without the clean-up below, orphaning the worker.
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         base = f"http://{addrport}"
+        staff = "\n".join(f"    {role:<17} {username} / {password}" for role, username, password in accounts.staff())
         self.stdout.write(self.style.SUCCESS(f"""
 reviewhub is running (database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker: {settings.CELERY_BROKER_URL.split('://')[0]})
 
-  Admin (reviewers)   {base}/admin/        admin / {accounts.admin_password}    reviewer / {accounts.reviewer_password}
+  Admin (reviewers)   {base}/admin/
+{staff}
   Merchant user       merchant / {accounts.merchant_password}
   API                 {base}/api/v1/        Authorization: Bearer {accounts.api_key}
   OpenAPI schema      {base}/api/v1/schema/
