@@ -232,8 +232,10 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["state", "merchant_deadline"], name="app_state_deadline"),
             # Reviewer queue and the stale-submission sweeper: by state, oldest first.
             models.Index(fields=["state", "created_at"], name="app_state_created"),
-            # Reviewer queue: open applications by review due date (then risk, in memory of the page).
+            # Reviewer queue: applications in review by due date.
             models.Index(fields=["state", "review_due_at"], name="app_state_review_due"),
+            # Reviewer queue: search by the platform's order reference.
+            models.Index(fields=["order_ref"], name="app_order_ref"),
             # Claim expiry job.
             models.Index(fields=["claim_expires_at"], name="app_claim_expiry", condition=Q(claim_expires_at__isnull=False)),
         ]

@@ -55,5 +55,9 @@ class Migration(migrations.Migration):
             model_name='refundapplication',
             index=models.Index(fields=['state', 'review_due_at'], name='app_state_review_due'),
         ),
+        migrations.AddIndex(
+            model_name='refundapplication',
+            index=models.Index(fields=['order_ref'], name='app_order_ref'),
+        ),
         migrations.RunPython(backfill_review_dates, migrations.RunPython.noop),
     ]
