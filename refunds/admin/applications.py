@@ -21,7 +21,14 @@ from django.utils.translation import gettext_lazy as _
 
 from refunds import selectors, services
 from refunds.admin.alignment import aligned_overlay
-from refunds.admin.filters import VIEW_LABELS, AgeFilter, AmountBandFilter, FindingFilter, QueueViewFilter
+from refunds.admin.filters import (
+    VIEW_LABELS,
+    AgeFilter,
+    AmountBandFilter,
+    FindingFilter,
+    MerchantFilter,
+    QueueViewFilter,
+)
 from refunds.admin.forms import DecisionForm, reason_options
 from refunds.admin.statistics import statistics_context
 from refunds.admin.workspace import workspace_context
@@ -48,9 +55,9 @@ def _span(delta: timedelta) -> str:
 
 @admin.register(RefundApplication)
 class RefundApplicationAdmin(admin.ModelAdmin):
-    list_display = ["reference", "merchant", "claimed_amount", "risk", "due", "claim", "state_badge", "age"]
+    list_display = ["reference", "shop", "claimed_amount", "risk", "due", "claim", "state_badge", "age"]
     list_display_links = None
-    list_filter = [QueueViewFilter, "risk_level", FindingFilter, AmountBandFilter, AgeFilter, "merchant"]
+    list_filter = [QueueViewFilter, "risk_level", FindingFilter, AmountBandFilter, AgeFilter, ("merchant", MerchantFilter)]
     list_select_related = ["merchant", "claimed_by"]
     search_fields = ["=public_id", "=order_ref", "=buyer_ref"]
     search_help_text = _("Application id, order reference or buyer reference (exact).")
@@ -81,6 +88,10 @@ class RefundApplicationAdmin(admin.ModelAdmin):
         url = reverse("admin:refunds_refundapplication_change", args=[obj.pk])
         return format_html('<a href="{}" class="rh-id" title="{}">{}</a><div class="rh-sub">{}</div>', url, obj.public_id,
                            str(obj.public_id)[:8], obj.order_ref)
+
+    @admin.display(description=_("merchant"), ordering="merchant__name")
+    def shop(self, obj: RefundApplication) -> str:
+        return obj.merchant.name
 
     @admin.display(description=_("amount"), ordering="amount")
     def claimed_amount(self, obj: RefundApplication) -> str:

@@ -115,3 +115,9 @@ class AgeFilter(admin.SimpleListFilter):
         if older is not None:
             condition &= Q(created_at__gt=now - timedelta(days=older))
         return queryset.filter(condition)
+
+
+class MerchantFilter(admin.RelatedFieldListFilter):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.title = _("merchant")

@@ -247,3 +247,37 @@ def test_a_released_claim_returns_the_application_to_the_queue(client, reviewer,
     client.post(reverse("admin:refunds_refundapplication_release", args=[application.pk]))
     assert RefundApplication.objects.get(pk=application.pk).claimed_by is None
     assert RefundApplication.objects.get(pk=application.pk).state == ApplicationState.IN_REVIEW
+
+
+def packing_video(tmp_path):
+    import cv2
+    import numpy as np
+
+    path = str(tmp_path / "packing.mp4")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    for i in range(10):
+        writer.write(np.full((48, 64, 3), i * 20, np.uint8))
+    writer.release()
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def test_the_merchants_rebuttal_shows_its_photo_and_a_playable_packing_video(client, reviewer, product, merchant_owner,
+                                                                             tmp_path):
+    from refunds.services import Actor
+    from refunds.states import ActorKind
+    from tests.factories import GENUINE_CUP, upload
+
+    application = screen(submit(product, evidence=[CUP]))
+    video = upload(packing_video(tmp_path), "packing.mp4")
+    services.application_contest(application_id=application.public_id,
+                                 actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner),
+                                 statement="Packed intact, see the video.", attachments=[upload(GENUINE_CUP), video])
+    client.force_login(reviewer)
+    html = client.get(page(application)).content.decode()
+    attachments = {a.content_type: a for a in application.rebuttal.attachments.all()}
+    video_url = reverse("stored-file", args=["rebuttal", attachments["video/mp4"].public_id])
+    assert f'<video controls preload="metadata" src="{video_url}"' in html
+    assert reverse("stored-file", args=["rebuttal", attachments["image/jpeg"].public_id]) in html
+    assert "Packed intact, see the video." in html
+    assert client.get(video_url)["Content-Type"] == "video/mp4"
