@@ -79,6 +79,7 @@ def test_a_senior_reviewer_claims_next_compares_the_evidence_and_partially_appro
     summary = page.locator("#confirm-summary")
     assert "30.00" in summary.inner_text()
     assert_no_horizontal_scroll(page)
+    page.screenshot(path=str(artifacts_dir / f"review-confirm-{suffix}.png"))
     page.click("#confirm-decision")
     page.wait_for_selector("#decided")
     assert "30.00" in page.locator("#decided").inner_text()
@@ -112,7 +113,7 @@ def test_the_second_reviewers_concurrent_decision_gets_the_conflict_message(live
     assert Decision.objects.get(application=application).actor.username == "senior"
 
 
-def test_an_auditor_opens_everything_and_can_decide_nothing(live_server, new_page, product):
+def test_an_auditor_opens_everything_and_can_decide_nothing(live_server, new_page, artifacts_dir, product):
     make_staff("auditor", "Auditors")
     application = in_review(product, evidence=[CUP])
     page = new_page(locale="en-GB")
@@ -122,6 +123,11 @@ def test_an_auditor_opens_everything_and_can_decide_nothing(live_server, new_pag
     page.wait_for_selector("#read-only")
     assert page.locator("#decision-form").count() == 0 and page.locator("#claim").count() == 0
     assert page.locator("#timeline li").count() == application.audit_seq
+    assert_no_horizontal_scroll(page)
+    page.goto(f"{live_server.url}/admin/refunds/refundapplication/statistics/")
+    page.wait_for_selector(".rh-stats")
+    assert_no_horizontal_scroll(page)
+    page.screenshot(path=str(artifacts_dir / "review-statistics-en.png"))
 
 
 def test_a_plain_reviewer_cannot_approve_a_forged_application(live_server, new_page, product):
