@@ -57,5 +57,6 @@ def describe(event: AuditEvent) -> str:
     """Return the event as a sentence in the active language, with the change of state if any."""
     sentence = _sentence(event)
     if event.from_state != event.to_state:
-        sentence += " " + _("(%(from)s → %(to)s)") % {"from": _state(event.from_state), "to": _state(event.to_state)}
+        sentence = _("%(sentence)s (%(from)s → %(to)s)") % {
+            "sentence": sentence, "from": _state(event.from_state), "to": _state(event.to_state)}
     return sentence

@@ -281,3 +281,31 @@ def test_the_merchants_rebuttal_shows_its_photo_and_a_playable_packing_video(cli
     assert reverse("stored-file", args=["rebuttal", attachments["image/jpeg"].public_id]) in html
     assert "Packed intact, see the video." in html
     assert client.get(video_url)["Content-Type"] == "video/mp4"
+
+
+def test_a_reused_photo_is_shown_beside_the_earlier_claim_with_the_buyers_history(client, senior_reviewer, product):
+    earlier = in_review(product, buyer_ref="buyer-9", order_ref="order-1")
+    services.application_decide(application_id=earlier.public_id, reviewer=senior_reviewer, outcome="approved",
+                                reason_codes=["evidence_consistent"], note="Refunded before.")
+    reused = in_review(product, buyer_ref="buyer-9", order_ref="order-2")
+    client.force_login(senior_reviewer)
+    response = client.get(page(reused))
+    twins = [twin for panel in response.context["panels"] for twin in panel.earlier]
+    assert [twin["application"].pk for twin in twins] == [earlier.pk]
+    html = response.content.decode()
+    assert page(earlier) in html
+    assert reverse("stored-file", args=["evidence", earlier.evidence.get().public_id]) in html
+    totals = response.context["history_totals"]
+    assert (totals["count"], totals["refunded"], totals["forged"]) == (1, Decimal("39.90"), 1)
+    assert [(row.pk, how) for row, how in response.context["related"]] == [(earlier.pk, "same_file")]
+
+
+def test_the_timeline_tells_who_did_what_in_the_readers_language(client, reviewer, product):
+    application = in_review(product)
+    services.application_claim(application_id=application.public_id, reviewer=reviewer)
+    client.force_login(reviewer)
+    english = [item["text"] for item in client.get(page(application)).context["timeline"]]
+    assert english[-2] == "The merchant's window closed; sent to human review. (Awaiting merchant → In human review)"
+    assert english[-1].startswith("reviewer claimed the application until ")
+    chinese = [item["text"] for item in client.get(page(application), HTTP_ACCEPT_LANGUAGE="zh-hans").context["timeline"]]
+    assert chinese[-2] == "商家回应期已结束；转人工审核。（等待商家回应 → 人工审核中）"
