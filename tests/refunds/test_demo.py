@@ -22,3 +22,19 @@ def test_the_demo_has_a_reviewer_a_senior_reviewer_and_an_auditor_and_applicatio
     assert in_review.count() == 2
     assert all(application.rebuttal.attachments.count() == 1 for application in in_review)
     assert {application.risk_level for application in in_review} == {"forged", "clean"}
+
+
+def test_rundemo_on_a_busy_port_stops_before_starting_anything(monkeypatch):
+    import socket
+    import subprocess
+
+    from django.core.management import CommandError, call_command
+
+    started = []
+    monkeypatch.setattr(subprocess, "Popen", lambda *args, **kwargs: started.append(args))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(CommandError):
+            call_command("rundemo", f"127.0.0.1:{busy.getsockname()[1]}")
+    assert started == []
