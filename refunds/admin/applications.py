@@ -260,9 +260,9 @@ class RefundApplicationAdmin(admin.ModelAdmin):
         if not form.is_valid():
             messages.error(request, gettext("The decision is incomplete; see the panel."))
             return self._render_page(request, selectors.application_for_review(pk=application.pk), form)
-        if "confirm" not in request.POST or "back" in request.POST:
-            if "back" in request.POST:
-                return self._render_page(request, selectors.application_for_review(pk=application.pk), form)
+        if "back" in request.POST:
+            return self._render_page(request, selectors.application_for_review(pk=application.pk), form)
+        if "confirm" not in request.POST:
             context = {
                 **self.admin_site.each_context(request), "opts": self.model._meta, "application": application,
                 "title": gettext("Confirm the decision"), "form": form, "amount": form.amount_to_refund(),

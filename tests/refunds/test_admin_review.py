@@ -309,3 +309,13 @@ def test_the_timeline_tells_who_did_what_in_the_readers_language(client, reviewe
     assert english[-1].startswith("reviewer claimed the application until ")
     chinese = [item["text"] for item in client.get(page(application), HTTP_ACCEPT_LANGUAGE="zh-hans").context["timeline"]]
     assert chinese[-2] == "商家回应期已结束；转人工审核。（等待商家回应 → 人工审核中）"
+
+
+def test_going_back_from_the_confirmation_keeps_what_the_reviewer_wrote(client, reviewer, product):
+    application = in_review(product)
+    services.application_claim(application_id=application.public_id, reviewer=reviewer)
+    client.force_login(reviewer)
+    response = client.post(decide_url(application), {**REJECTION, "back": "1"})
+    assert response.status_code == 200 and "The catalogue photo with a crack." in response.content.decode()
+    assert response.context["form"].cleaned_data["reason_codes"] == ["evidence_derived"]
+    assert not Decision.objects.exists()
