@@ -52,6 +52,15 @@ class Policy(models.Model):
         help_text=_("Only applications whose screening is clean are ever approved automatically."),
     )
     claim_timeout = models.DurationField(_("reviewer claim timeout"), default=timedelta(minutes=30))
+    review_time_limit = models.DurationField(
+        _("review time limit"), default=timedelta(hours=24),
+        help_text=_("Reviewers should decide within this time after an application enters review; it sets the review due date."),
+    )
+    senior_amount_ceiling = models.DecimalField(
+        _("senior review ceiling"), max_digits=12, decimal_places=2, default=Decimal("500.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Approving more than this amount needs a senior reviewer."),
+    )
     finding_thresholds = models.JSONField(
         _("finding thresholds"), default=dict, blank=True,
         help_text=_("Score from which a finding counts, per finding code; codes not listed use the default threshold."),
@@ -202,6 +211,8 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
         verbose_name=_("claimed by"),
     )
     claim_expires_at = models.DateTimeField(_("claim expires at"), null=True, blank=True)
+    review_started_at = models.DateTimeField(_("in review since"), null=True, blank=True)
+    review_due_at = models.DateTimeField(_("review due"), null=True, blank=True)
 
     audit_seq = models.PositiveIntegerField(_("audit events"), default=0)
     # The newest audit event's hash and the webhook sequence, kept on the (locked) row so a
@@ -217,12 +228,17 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
         permissions = [
             ("claim_refundapplication", _("Can claim applications for review")),
             ("decide_refundapplication", _("Can decide applications")),
+            ("decide_as_senior", _("Can decide as a senior reviewer (override claims, approve forged or large claims)")),
         ]
         indexes = [
             # Beat's window closer: awaiting_merchant rows whose deadline has passed.
             models.Index(fields=["state", "merchant_deadline"], name="app_state_deadline"),
             # Reviewer queue and the stale-submission sweeper: by state, oldest first.
             models.Index(fields=["state", "created_at"], name="app_state_created"),
+            # Reviewer queue: applications in review by due date.
+            models.Index(fields=["state", "review_due_at"], name="app_state_review_due"),
+            # Reviewer queue: search by the platform's order reference.
+            models.Index(fields=["order_ref"], name="app_order_ref"),
             # Claim expiry job.
             models.Index(fields=["claim_expires_at"], name="app_claim_expiry", condition=Q(claim_expires_at__isnull=False)),
         ]
@@ -274,6 +290,11 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
     def has_no_live_claim(self) -> bool:
         return self.claimed_by_id is None or (self.claim_expires_at is not None and self.claim_expires_at <= timezone.now())
 
+    def _enter_review(self) -> None:
+        # The review due date runs from entering review, whichever way the application got here.
+        self.review_started_at = timezone.now()
+        self.review_due_at = self.review_started_at + self.platform.policy.review_time_limit
+
     # --- transitions: change fields only; the services lock, save and audit ------------
 
     @transition(field=state, source=ApplicationState.SUBMITTED, target=ApplicationState.AUTO_SCREENED,
@@ -285,6 +306,7 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=state, source=ApplicationState.SUBMITTED, target=ApplicationState.IN_REVIEW)
     def give_up_screening(self, *, explanation: str) -> None:
+        self._enter_review()
         self.unscreened = True
         self.risk_level = RiskLevel.SUSPICIOUS
         self.risk_explanation = explanation
@@ -327,7 +349,7 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.IN_REVIEW,
                 conditions=[window_is_open])
     def contest(self) -> None:
-        pass
+        self._enter_review()
 
     @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.DECIDED,
                 conditions=[window_has_closed, screening_is_clean, expiry_may_approve])
@@ -337,7 +359,7 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.IN_REVIEW,
                 conditions=[window_has_closed])
     def escalate_on_expiry(self) -> None:
-        pass
+        self._enter_review()
 
     @transition(field=state, source=ApplicationState.IN_REVIEW, target=ApplicationState.IN_REVIEW,
                 conditions=[has_no_live_claim])

@@ -61,3 +61,15 @@ class DecisionReason(models.TextChoices):
     REBUTTAL_UPHELD = "rebuttal_upheld", _("The merchant's rebuttal was upheld")
     PARTIAL_DAMAGE = "partial_damage", _("Only part of the order is affected")
     OTHER = "other", _("Other")
+
+
+# The reasons a reviewer may give for each outcome; the system's own reasons (merchant
+# accepted, fast track, window expiry) are never a reviewer's.
+REVIEWER_REASONS: dict[str, tuple[str, ...]] = {
+    Outcome.APPROVED: (DecisionReason.EVIDENCE_CONSISTENT, DecisionReason.OTHER),
+    Outcome.PARTIALLY_APPROVED: (DecisionReason.PARTIAL_DAMAGE, DecisionReason.EVIDENCE_CONSISTENT, DecisionReason.OTHER),
+    Outcome.REJECTED: (
+        DecisionReason.EVIDENCE_DERIVED, DecisionReason.EVIDENCE_REUSED, DecisionReason.AI_GENERATED,
+        DecisionReason.INSUFFICIENT_EVIDENCE, DecisionReason.REBUTTAL_UPHELD, DecisionReason.OTHER,
+    ),
+}

@@ -12,6 +12,7 @@ from refunds.services.merchant import (
 )
 from refunds.services.review import (
     application_claim,
+    application_claim_next,
     application_decide,
     application_release_claim,
     release_expired_claims,
@@ -36,6 +37,7 @@ __all__ = [
     "application_add_evidence",
     "application_accept",
     "application_claim",
+    "application_claim_next",
     "application_contest",
     "application_decide",
     "application_expire_window",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from refunds import demo
 from refunds.supervise import Supervised
@@ -22,6 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
 
     def handle(self, *args: object, addrport: str, **options: object) -> None:
+        _refuse_a_busy_port(addrport)
         for folder in ("broker", "broker-control", "media"):
             (settings.VAR_DIR / folder).mkdir(parents=True, exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
@@ -36,10 +38,12 @@ class Command(BaseCommand):
         # A plain SIGTERM would end this process without the clean-up below, orphaning the worker.
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         base = f"http://{addrport}"
+        staff = "\n".join(f"    {role:<17} {username} / {password}" for role, username, password in accounts.staff())
         self.stdout.write(self.style.SUCCESS(f"""
 reviewhub is running (database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker: {settings.CELERY_BROKER_URL.split('://')[0]})
 
-  Admin (reviewers)   {base}/admin/        admin / {accounts.admin_password}    reviewer / {accounts.reviewer_password}
+  Admin (reviewers)   {base}/admin/
+{staff}
   Merchant user       merchant / {accounts.merchant_password}
   API                 {base}/api/v1/        Authorization: Bearer {accounts.api_key}
   OpenAPI schema      {base}/api/v1/schema/
@@ -56,3 +60,14 @@ reviewhub is running (database: {settings.DATABASES['default']['ENGINE'].rsplit(
                 worker.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 worker.kill()
+
+
+def _refuse_a_busy_port(addrport: str) -> None:
+    """Raise CommandError if the address is taken. The development server leaves with os._exit
+    on a busy port, which would skip stopping the worker and leave it running alone."""
+    host, _, port = addrport.rpartition(":")
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET) as probe:
+            probe.bind((host.strip("[]") or "127.0.0.1", int(port)))
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot serve on {addrport}: {exc}") from None
