@@ -22,7 +22,7 @@ def backfill_review_dates(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('refunds', '0005_audit_head_and_webhook_seq'),
+        ('refunds', '0006_application_idempotency_key_and_task_outbox'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -45,7 +45,7 @@ def remove_groups(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("refunds", "0006_review_due_date_and_senior_rules"),
+        ("refunds", "0007_review_due_date_and_senior_rules"),
         ("screening", "0003_finding_public_id"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
