@@ -9,7 +9,7 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.request import Request
@@ -44,8 +44,16 @@ def request_digest(request: Request) -> str:
 
 def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
     """Wrap an API POST handler so that requests repeating an ``Idempotency-Key`` replay the
-    first response; the same key with another request is refused with 422, and a repeat
-    while the first is still running with 409."""
+    first response; the same key with another request is refused with 422.
+
+    The key's record, the effect and the stored response commit in one transaction. So the
+    key is taken exactly when the effect happened: a request that fails or is cut off midway
+    (a database or broker outage, a crash) leaves neither, and its retry runs afresh; one
+    whose commit went through is replayed, never repeated. No record is ever left "in
+    progress". A concurrent request with the same key waits for the first one's commit on
+    the key's unique index (at most ``LOCK_WAIT``, then 409 ``idempotency_in_progress``)
+    and then replays its answer.
+    """
 
     @wraps(view)
     def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -56,36 +64,55 @@ def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
             raise InvalidInput("invalid_idempotency_key", _("The Idempotency-Key must have 1 to 255 characters."))
         platform = request.auth.platform
         digest = request_digest(request)
-        record = _claim(platform, key, digest, f"{request.method} {request.path}")
-        if record.status_code is not None:
-            replay = Response(record.response_body, status=record.status_code)
-            replay["Idempotent-Replayed"] = "true"
-            return replay
-        try:
+        with transaction.atomic():
+            record = _claim(platform, key, digest, f"{request.method} {request.path}")
+            if record.status_code is not None:
+                replay = Response(record.response_body, status=record.status_code)
+                replay["Idempotent-Replayed"] = "true"
+                return replay
+            request.idempotency_key = key
             response = view(self, request, *args, **kwargs)
-        except Exception:
-            # Nothing was done (the service is atomic): free the key for a corrected retry.
-            IdempotencyRecord.objects.filter(pk=record.pk, status_code__isnull=True).delete()
-            raise
-        IdempotencyRecord.objects.filter(pk=record.pk).update(status_code=response.status_code, response_body=response.data)
+            if response.status_code >= 500:
+                # Not an answer worth replaying: undo everything, the retry runs afresh.
+                transaction.set_rollback(True)
+                return response
+            record.status_code = response.status_code
+            record.response_body = response.data
+            record.save(update_fields=["status_code", "response_body"])
         return response
 
     return wrapper
 
 
+# How long a request waits for a concurrent one holding the same key before answering 409.
+LOCK_WAIT = "5s"
+
+
 def _claim(platform: Any, key: str, digest: str, method_path: str) -> IdempotencyRecord:
+    """Insert the key's record in the caller's transaction, or return the committed one."""
     try:
         with transaction.atomic():
-            return IdempotencyRecord.objects.create(platform=platform, key=key, request_digest=digest, method_path=method_path)
+            if connection.vendor == "postgresql":
+                # A concurrent insert of the same key blocks until the other transaction ends.
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
+            record = IdempotencyRecord.objects.create(platform=platform, key=key, request_digest=digest,
+                                                      method_path=method_path)
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = 0")
+            return record
     except IntegrityError:
         pass
+    except OperationalError as exc:
+        if getattr(exc, "__cause__", None).__class__.__name__ != "LockNotAvailable":
+            raise
+        raise Conflict("idempotency_in_progress", _("A request with this Idempotency-Key is still being processed."),
+                       details={"key": key}) from None
     record = IdempotencyRecord.objects.get(platform=platform, key=key)
     if record.request_digest != digest:
         raise InvalidInput("idempotency_key_reused", _("This Idempotency-Key was used with a different request."),
                            details={"key": key}, status=422)
-    if record.status_code is None:
-        raise Conflict("idempotency_in_progress", _("A request with this Idempotency-Key is still being processed."),
-                       details={"key": key})
     return record
 
 

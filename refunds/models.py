@@ -52,6 +52,15 @@ class Policy(models.Model):
         help_text=_("Only applications whose screening is clean are ever approved automatically."),
     )
     claim_timeout = models.DurationField(_("reviewer claim timeout"), default=timedelta(minutes=30))
+    review_time_limit = models.DurationField(
+        _("review time limit"), default=timedelta(hours=24),
+        help_text=_("Reviewers should decide within this time after an application enters review; it sets the review due date."),
+    )
+    senior_amount_ceiling = models.DecimalField(
+        _("senior review ceiling"), max_digits=12, decimal_places=2, default=Decimal("500.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Approving more than this amount needs a senior reviewer."),
+    )
     finding_thresholds = models.JSONField(
         _("finding thresholds"), default=dict, blank=True,
         help_text=_("Score from which a finding counts, per finding code; codes not listed use the default threshold."),
@@ -199,6 +208,9 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
     unscreened = models.BooleanField(_("unscreened"), default=False, help_text=_("Screening failed; people must look."))
     screening_deliveries = models.PositiveIntegerField(_("screening deliveries"), default=0)
     screening_enqueued_at = models.DateTimeField(_("screening enqueued at"), null=True, blank=True)
+    # The Idempotency-Key of the API request that created the application: unique per platform,
+    # so that no retry, however the first attempt ended, can create a second application.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=255, blank=True, editable=False)
 
     merchant_deadline = models.DateTimeField(_("merchant deadline"), null=True, blank=True)
     claimed_by = models.ForeignKey(
@@ -206,6 +218,8 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
         verbose_name=_("claimed by"),
     )
     claim_expires_at = models.DateTimeField(_("claim expires at"), null=True, blank=True)
+    review_started_at = models.DateTimeField(_("in review since"), null=True, blank=True)
+    review_due_at = models.DateTimeField(_("review due"), null=True, blank=True)
 
     audit_seq = models.PositiveIntegerField(_("audit events"), default=0)
     # The newest audit event's hash and the webhook sequence, kept on the (locked) row so a
@@ -221,17 +235,24 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
         permissions = [
             ("claim_refundapplication", _("Can claim applications for review")),
             ("decide_refundapplication", _("Can decide applications")),
+            ("decide_as_senior", _("Can decide as a senior reviewer (override claims, approve forged or large claims)")),
         ]
         indexes = [
             # Beat's window closer: awaiting_merchant rows whose deadline has passed.
             models.Index(fields=["state", "merchant_deadline"], name="app_state_deadline"),
             # Reviewer queue and the stale-submission sweeper: by state, oldest first.
             models.Index(fields=["state", "created_at"], name="app_state_created"),
+            # Reviewer queue: applications in review by due date.
+            models.Index(fields=["state", "review_due_at"], name="app_state_review_due"),
+            # Reviewer queue: search by the platform's order reference.
+            models.Index(fields=["order_ref"], name="app_order_ref"),
             # Claim expiry job.
             models.Index(fields=["claim_expires_at"], name="app_claim_expiry", condition=Q(claim_expires_at__isnull=False)),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="application_amount_positive"),
+            models.UniqueConstraint(fields=["platform", "idempotency_key"], condition=~Q(idempotency_key=""),
+                                    name="application_idempotency_key_unique"),
         ]
 
     def __str__(self) -> str:
@@ -276,6 +297,11 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
     def has_no_live_claim(self) -> bool:
         return self.claimed_by_id is None or (self.claim_expires_at is not None and self.claim_expires_at <= timezone.now())
 
+    def _enter_review(self) -> None:
+        # The review due date runs from entering review, whichever way the application got here.
+        self.review_started_at = timezone.now()
+        self.review_due_at = self.review_started_at + self.platform.policy.review_time_limit
+
     # --- transitions: change fields only; the services lock, save and audit ------------
 
     @transition(field=state, source=ApplicationState.SUBMITTED, target=ApplicationState.AUTO_SCREENED,
@@ -287,6 +313,7 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=state, source=ApplicationState.SUBMITTED, target=ApplicationState.IN_REVIEW)
     def give_up_screening(self, *, explanation: str) -> None:
+        self._enter_review()
         self.unscreened = True
         self.risk_level = RiskLevel.SUSPICIOUS
         self.risk_explanation = explanation
@@ -297,14 +324,16 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
         # approval guards (screening_is_clean) see an incomplete screening and refuse.
         self.screening_deliveries = 0
 
-    @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.AWAITING_MERCHANT,
+    # Evidence added in the merchant window may still be screening when the application moves
+    # on to review; its result then updates the risk reviewers see.
+    @transition(field=state, source=[ApplicationState.AWAITING_MERCHANT, ApplicationState.IN_REVIEW], target=None,
                 conditions=[every_evidence_screened])
     def update_screening(self, *, risk_level: str, risk_score: float, explanation: str) -> None:
         self.risk_level = risk_level
         self.risk_score = risk_score
         self.risk_explanation = explanation
 
-    @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.AWAITING_MERCHANT)
+    @transition(field=state, source=[ApplicationState.AWAITING_MERCHANT, ApplicationState.IN_REVIEW], target=None)
     def flag_unscreened(self, *, explanation: str) -> None:
         self.unscreened = True
         self.risk_level = RiskLevel.SUSPICIOUS
@@ -327,7 +356,7 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.IN_REVIEW,
                 conditions=[window_is_open])
     def contest(self) -> None:
-        pass
+        self._enter_review()
 
     @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.DECIDED,
                 conditions=[window_has_closed, screening_is_clean, expiry_may_approve])
@@ -337,7 +366,7 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.IN_REVIEW,
                 conditions=[window_has_closed])
     def escalate_on_expiry(self) -> None:
-        pass
+        self._enter_review()
 
     @transition(field=state, source=ApplicationState.IN_REVIEW, target=ApplicationState.IN_REVIEW,
                 conditions=[has_no_live_claim])
@@ -592,3 +621,27 @@ class EvidenceUpload(StoredImage):
     class Meta:
         verbose_name = _("evidence upload")
         verbose_name_plural = _("evidence uploads")
+
+
+class OutboxTask(models.Model):
+    """A task that must run because of a committed change (screening of new evidence, …).
+
+    Written in the transaction of the change and deleted once the broker has taken the
+    message, so a broker that is down when the change commits delays the task, never loses
+    it: the relay beat job sends what is left here.
+    """
+
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("pending task")
+        verbose_name_plural = _("pending tasks")
+        # The relay sends the oldest first.
+        indexes = [models.Index(fields=["created_at"], name="outbox_created")]
+
+    def __str__(self) -> str:
+        return f"{self.task}{self.args}"

@@ -1,19 +1,40 @@
-"""The staff roles, kept as permission groups so the admin can assign them."""
+"""The staff roles, kept as permission groups so the admin can assign them.
+
+Reviewers claim and decide; senior reviewers also override claims and approve what a
+reviewer may not (forged evidence, amounts above the policy's ceiling); auditors read
+everything and change nothing. The groups are made by a migration and completed here after
+every migrate, so that permissions of models added later reach them.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+
+REVIEWERS = "Reviewers"
+SENIOR_REVIEWERS = "Senior reviewers"
+AUDITORS = "Auditors"
 
 VIEW = ["view_refundapplication", "view_evidence", "view_decision", "view_auditevent", "view_rebuttal",
         "view_rebuttalattachment", "view_referenceimage", "view_product", "view_merchant", "view_screeningresult",
         "view_finding"]
 ROLES: dict[str, list[str]] = {
-    "Reviewers": VIEW + ["claim_refundapplication", "decide_refundapplication"],
-    "Senior reviewers": VIEW + ["claim_refundapplication", "decide_refundapplication", "view_policy", "change_policy"],
-    "Auditors": VIEW + ["view_platform", "view_policy", "view_apikey"],
+    REVIEWERS: VIEW + ["claim_refundapplication", "decide_refundapplication"],
+    SENIOR_REVIEWERS: VIEW + ["claim_refundapplication", "decide_refundapplication", "decide_as_senior",
+                              "view_policy", "change_policy"],
+    # Webhook endpoints are left out: their page shows the signing secret.
+    AUDITORS: VIEW + ["view_platform", "view_policy", "view_apikey", "view_webhookevent", "view_webhookdelivery",
+                      "view_evidencefingerprint"],
 }
+
+CLAIM = "refunds.claim_refundapplication"
+DECIDE = "refunds.decide_refundapplication"
+DECIDE_AS_SENIOR = "refunds.decide_as_senior"
+
+
+def is_senior(user: AbstractBaseUser) -> bool:
+    return user.has_perm(DECIDE_AS_SENIOR)
 
 
 def ensure_role_groups(**kwargs: Any) -> None:

@@ -63,6 +63,18 @@ class DecisionReason(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+# The reasons a reviewer may give for each outcome; the system's own reasons (merchant
+# accepted, fast track, window expiry) are never a reviewer's.
+REVIEWER_REASONS: dict[str, tuple[str, ...]] = {
+    Outcome.APPROVED: (DecisionReason.EVIDENCE_CONSISTENT, DecisionReason.OTHER),
+    Outcome.PARTIALLY_APPROVED: (DecisionReason.PARTIAL_DAMAGE, DecisionReason.EVIDENCE_CONSISTENT, DecisionReason.OTHER),
+    Outcome.REJECTED: (
+        DecisionReason.EVIDENCE_DERIVED, DecisionReason.EVIDENCE_REUSED, DecisionReason.AI_GENERATED,
+        DecisionReason.INSUFFICIENT_EVIDENCE, DecisionReason.REBUTTAL_UPHELD, DecisionReason.OTHER,
+    ),
+}
+
+
 class RebuttalReason(models.TextChoices):
     """Why a merchant contests a refund; reviewers see these beside the statement."""
 

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from refunds import idempotency, services, webhooks
+from refunds import idempotency, outbox, services, webhooks
 
 
 @shared_task(name="refunds.close_expired_windows", acks_late=True)
@@ -33,3 +33,8 @@ def retry_due_webhooks() -> int:
 @shared_task(name="refunds.purge_unused_evidence_uploads", acks_late=True)
 def purge_unused_evidence_uploads() -> int:
     return services.evidence_uploads_purge()
+
+
+@shared_task(name="refunds.relay_outbox", acks_late=True)
+def relay_outbox() -> int:
+    return outbox.relay()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import random
 import secrets
 import time
@@ -25,6 +26,8 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from refunds.models import RefundApplication, WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "Reviewhub-Signature"
 DELIVER_TASK = "refunds.deliver_webhooks"
@@ -89,9 +92,19 @@ def event_record(application: RefundApplication, *, from_state: str, action: str
 
 
 def _enqueue_on_commit(endpoint_pk: int, application_pk: int, countdown: float = 0) -> None:
-    transaction.on_commit(
-        lambda: current_app.send_task(DELIVER_TASK, args=[endpoint_pk, application_pk], countdown=countdown)
-    )
+    """Kick the delivery task after the commit. The deliveries themselves are the outbox: a
+    kick the broker refuses, or a retry further away than a beat interval (a countdown message
+    that could outlive the visibility timeout), is left to beat's ``retry_due``."""
+    if countdown > settings.BEAT_INTERVAL_SECONDS:
+        return
+
+    def send() -> None:
+        try:
+            current_app.send_task(DELIVER_TASK, args=[endpoint_pk, application_pk], countdown=countdown)
+        except Exception as exc:  # noqa: BLE001 - any broker failure; beat sends it when due
+            log.warning("broker unavailable; webhook delivery left to the retry job: %r", exc)
+
+    transaction.on_commit(send, robust=True)
 
 
 def body_of(event: WebhookEvent) -> bytes:

@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "refunds.outage.OutageMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -208,9 +209,17 @@ SPECTACULAR_SETTINGS = {
 
 # Celery. REDIS_URL (or CELERY_BROKER_URL) in production; the embedded default is
 # kombu's filesystem transport, which needs no server. It can lose a message whose
-# worker is killed; the stale-submission sweeper re-enqueues such applications.
+# worker is killed; the screening sweeper re-enqueues such applications.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", env_str("REDIS_URL", "filesystem://"))
-CELERY_BROKER_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=5)
+# Recovery within about a minute, with the defaults chosen together:
+# - a message lost with the broker or never sent waits in the task outbox; the relay (every
+#   beat interval, 15 s) sends it once the broker is back;
+# - a screening whose worker died is enqueued again by the sweeper once nothing has been seen
+#   of it for SCREENING_STALE_AFTER (60 s, above the task's 50 s time limit and the 30 s
+#   retry back-off, so a screening that is alive is never doubled), within a beat interval;
+# - Redis hands the dead worker's unacknowledged message back after the visibility timeout
+#   (120 s), which must outlast every task's time limit and countdown (checked below).
+CELERY_BROKER_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 120, minimum=5)
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -226,27 +235,36 @@ else:
         # the visibility timeout) and puts them back; kombu's default scans every ~100 s.
         "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10, minimum=1),
         "unacked_restore_throttle": 1,
+        # A broker that is down or hung fails a send within seconds; the outbox keeps the task.
+        "socket_connect_timeout": 3,
+        "socket_timeout": 15,
     }
+# Sending from a request: a short retry, then give up (the task outbox relays it later)
+# instead of holding the platform's request for Celery's default 3 × growing pauses.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+# A worker keeps reconnecting to a broker that restarts, however long it is away.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-BEAT_INTERVAL_SECONDS = env_int("BEAT_INTERVAL_SECONDS", 60, minimum=1)
+BEAT_INTERVAL_SECONDS = env_int("BEAT_INTERVAL_SECONDS", 15, minimum=1)
 
 # Screening task limits. A message whose task outlives the broker's visibility
 # timeout is handed to a second worker while the first still runs it, so every
 # countdown, back-off and time limit must stay below that timeout (checked below).
-SCREENING_TIME_LIMIT = env_int("SCREENING_TIME_LIMIT", 300, minimum=2)
-SCREENING_SOFT_TIME_LIMIT = env_int("SCREENING_SOFT_TIME_LIMIT", 240, minimum=1)
-SCREENING_RETRY_BACKOFF_MAX = env_int("SCREENING_RETRY_BACKOFF_MAX", 600, minimum=1)
+SCREENING_TIME_LIMIT = env_int("SCREENING_TIME_LIMIT", 50, minimum=2)
+SCREENING_SOFT_TIME_LIMIT = env_int("SCREENING_SOFT_TIME_LIMIT", 40, minimum=1)
+SCREENING_RETRY_BACKOFF_MAX = env_int("SCREENING_RETRY_BACKOFF_MAX", 30, minimum=1)
 # Every delivery of the task counts, whether it failed, was retried or its worker was
 # killed mid-way (a poison image). Past this many the application goes to people,
 # flagged "unscreened", instead of looping.
 SCREENING_MAX_ATTEMPTS = env_int("SCREENING_MAX_ATTEMPTS", 5, minimum=1)
 # Reference analyses each worker keeps in memory (about 1 MB each), by content hash.
 SCREENING_REFERENCE_CACHE_SIZE = env_int("SCREENING_REFERENCE_CACHE_SIZE", 256, minimum=1)
-SCREENING_STALE_AFTER = env_seconds("SCREENING_STALE_AFTER", timedelta(minutes=10))
+SCREENING_STALE_AFTER = env_seconds("SCREENING_STALE_AFTER", timedelta(seconds=60))
 if not CELERY_BROKER_URL.startswith("filesystem") and max(
     SCREENING_TIME_LIMIT, SCREENING_SOFT_TIME_LIMIT, SCREENING_RETRY_BACKOFF_MAX
 ) >= CELERY_BROKER_VISIBILITY_TIMEOUT:
@@ -254,6 +272,8 @@ if not CELERY_BROKER_URL.startswith("filesystem") and max(
         "SCREENING_TIME_LIMIT, SCREENING_SOFT_TIME_LIMIT and SCREENING_RETRY_BACKOFF_MAX "
         "must all stay below CELERY_VISIBILITY_TIMEOUT."
     )
+if SCREENING_STALE_AFTER.total_seconds() <= max(SCREENING_TIME_LIMIT, SCREENING_RETRY_BACKOFF_MAX):
+    raise ImproperlyConfigured("SCREENING_STALE_AFTER must exceed SCREENING_TIME_LIMIT and SCREENING_RETRY_BACKOFF_MAX.")
 if SCREENING_SOFT_TIME_LIMIT >= SCREENING_TIME_LIMIT:
     raise ImproperlyConfigured("SCREENING_SOFT_TIME_LIMIT must be below SCREENING_TIME_LIMIT.")
 
@@ -270,8 +290,8 @@ WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
 WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 15, minimum=1)
 WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3000, minimum=1)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 60, minimum=1)
-if WEBHOOK_RETRY_MAX_SECONDS >= CELERY_BROKER_VISIBILITY_TIMEOUT and not CELERY_BROKER_URL.startswith("filesystem"):
-    raise ImproperlyConfigured("WEBHOOK_RETRY_MAX_SECONDS must stay below CELERY_VISIBILITY_TIMEOUT.")
+# A webhook retry further away than a beat interval is not sent as a countdown message (it
+# would outlive the visibility timeout): beat's retry job sends it when it falls due.
 
 # API limits: a rate per key (DRF syntax, e.g. "1200/min") and a whole-request ceiling
 # checked against Content-Length before the body is read.
@@ -279,7 +299,9 @@ API_RATE_LIMIT = env_str("API_RATE_LIMIT", "1200/min")
 API_MAX_REQUEST_BYTES = env_int("API_MAX_REQUEST_BYTES", UPLOAD_MAX_FILES * UPLOAD_MAX_BYTES + 1024 * 1024, minimum=1024)
 _cache_url = env_str("CACHE_URL", env_str("REDIS_URL", ""))
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url, "KEY_PREFIX": "reviewhub"}
+    # Short socket timeouts: the rate limiter falls back to a local count when Redis is away.
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url, "KEY_PREFIX": "reviewhub",
+                "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}
     if _cache_url.startswith("redis")
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }

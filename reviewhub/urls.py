@@ -22,3 +22,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz),
 ]
+
+# An outage met outside a view answers 503 (JSON under /api/), not Django's 500 page.
+handler500 = "refunds.outage.server_error"

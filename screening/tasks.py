@@ -7,18 +7,18 @@ import random
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
+from django.db import InterfaceError, close_old_connections
+from django.db import OperationalError as DjangoOperationalError
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from refunds.errors import NotFound
-from refunds.models import RefundApplication
 from refunds.services import (
     application_give_up_screening,
     application_record_screening,
     application_register_delivery,
-    enqueue_screening,
+    application_requeue_stale_screenings,
 )
-from refunds.states import ApplicationState
 from screening.services import UnreadableEvidence, application_screen_evidence
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,12 @@ log = logging.getLogger(__name__)
 def _backoff(attempt: int) -> int:
     # Exponential with jitter, capped below the broker's visibility timeout (settings check).
     return min(settings.SCREENING_RETRY_BACKOFF_MAX, int(5 * 2**attempt + random.uniform(0, 5)))
+
+
+# Database and broker outages: the task did nothing lasting yet, or stops before its next
+# write; retried in a moment rather than acknowledged and lost (late acknowledgement acks a
+# failed task).
+INFRASTRUCTURE_ERRORS = (DjangoOperationalError, InterfaceError, KombuOperationalError, RedisConnectionError)
 
 
 @shared_task(
@@ -40,6 +46,16 @@ def _backoff(attempt: int) -> int:
 )
 def screen_application(self, application_id: str) -> str:
     """Screen the application's evidence, then let the policy route it."""
+    try:
+        return _screen(self, application_id)
+    except INFRASTRUCTURE_ERRORS as exc:
+        log.warning("screening of %s hit an outage, retrying: %r", application_id, exc)
+        # A connection that failed mid-query is useless; the next attempt opens a new one.
+        close_old_connections()
+        raise self.retry(exc=exc, countdown=_backoff(min(self.request.retries, 3))) from exc
+
+
+def _screen(task, application_id: str) -> str:
     try:
         attempt = application_register_delivery(application_id=application_id)
     except NotFound:
@@ -57,6 +73,8 @@ def screen_application(self, application_id: str) -> str:
     except UnreadableEvidence as exc:
         application_give_up_screening(application_id=application_id, explanation=f"An evidence image is unreadable: {exc}")
         return "unscreened"
+    except INFRASTRUCTURE_ERRORS:
+        raise
     except Exception as exc:
         if attempt >= settings.SCREENING_MAX_ATTEMPTS:
             log.exception("screening of %s failed for good", application_id)
@@ -66,19 +84,13 @@ def screen_application(self, application_id: str) -> str:
             )
             return "unscreened"
         log.warning("screening of %s failed (attempt %d), retrying: %r", application_id, attempt, exc)
-        raise self.retry(exc=exc, countdown=_backoff(attempt)) from exc
+        raise task.retry(exc=exc, countdown=_backoff(attempt)) from exc
     application_record_screening(application_id=application_id)
     return "screened"
 
 
-@shared_task(name="screening.requeue_stale_submissions", acks_late=True)
-def requeue_stale_submissions() -> int:
-    """Enqueue screening again for applications left in ``submitted`` too long (a lost message)."""
-    cutoff = timezone.now() - settings.SCREENING_STALE_AFTER
-    stale = RefundApplication.objects.filter(state=ApplicationState.SUBMITTED, screening_enqueued_at__lt=cutoff)
-    count = 0
-    for application in stale.only("pk", "public_id"):
-        with transaction.atomic():
-            enqueue_screening(application)
-        count += 1
-    return count
+@shared_task(name="screening.requeue_stale_screenings", acks_late=True)
+def requeue_stale_screenings() -> int:
+    """Enqueue screening again wherever evidence lacks a result and nothing has been seen of its
+    screening for SCREENING_STALE_AFTER (a lost message, a dead worker)."""
+    return application_requeue_stale_screenings(older_than=settings.SCREENING_STALE_AFTER)

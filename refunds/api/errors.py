@@ -9,6 +9,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from refunds import outage
 from refunds.errors import DomainError
 
 
@@ -19,6 +20,10 @@ def _body(code: str, message: Any, details: Any = None) -> dict[str, Any]:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return Response(_body(exc.code, exc.message, exc.details), status=exc.status)
+    if outage.is_outage(exc):
+        outage.log_outage(context.get("request"), exc)
+        return Response(outage.error_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(outage.RETRY_AFTER_SECONDS)})
     if isinstance(exc, Http404):
         return Response(_body("not_found", "Not found."), status=status.HTTP_404_NOT_FOUND)
     response = drf_exception_handler(exc, context)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC
 from typing import Any
 
 from django.conf import settings
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.files.uploadhandler import FileUploadHandler
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -13,8 +15,13 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
+from refunds import outage
 from refunds.errors import DomainError
 from refunds.models import ApiKey
+
+log = logging.getLogger(__name__)
+_local_counts = LocMemCache("reviewhub-throttle-fallback", {})
+_warned_cache_down = False
 
 
 def _too_large(limit: int) -> DomainError:
@@ -29,6 +36,19 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
 
     def get_rate(self) -> str:
         return settings.API_RATE_LIMIT
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        # Fail open: an unreachable cache must not take the API down with it. Each process
+        # then counts on its own until the cache answers again.
+        try:
+            return super().allow_request(request, view)
+        except outage.OUTAGE_ERRORS as exc:
+            global _warned_cache_down
+            if not _warned_cache_down:
+                log.warning("rate-limit cache unreachable, counting per process: %r", exc)
+                _warned_cache_down = True
+            self.cache = _local_counts
+            return super().allow_request(request, view)
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         key = request.auth

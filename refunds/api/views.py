@@ -99,6 +99,7 @@ class ApplicationListView(GenericAPIView):
             evidence=data["evidence"],
             evidence_upload_ids=[str(i) for i in data["evidence_ids"]],
             actor=Actor(ActorKind.PLATFORM, None, f"api key {key.prefix}"),
+            idempotency_key=getattr(request, "idempotency_key", ""),
         )
         data = ApplicationSerializer(application, context={"just_submitted": True}).data
         return Response(data, status=status.HTTP_201_CREATED)

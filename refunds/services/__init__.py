@@ -12,6 +12,7 @@ from refunds.services.merchant import (
 )
 from refunds.services.review import (
     application_claim,
+    application_claim_next,
     application_decide,
     application_release_claim,
     release_expired_claims,
@@ -20,6 +21,7 @@ from refunds.services.screening import (
     application_give_up_screening,
     application_record_screening,
     application_register_delivery,
+    application_requeue_stale_screenings,
     enqueue_screening,
 )
 from refunds.services.submission import (
@@ -35,12 +37,14 @@ __all__ = [
     "application_add_evidence",
     "application_accept",
     "application_claim",
+    "application_claim_next",
     "application_contest",
     "application_decide",
     "application_expire_window",
     "application_give_up_screening",
     "application_record_screening",
     "application_register_delivery",
+    "application_requeue_stale_screenings",
     "application_release_claim",
     "application_submit",
     "application_withdraw",

@@ -1,4 +1,10 @@
-"""Human review: claims and decisions."""
+"""Human review: claims and decisions.
+
+A reviewer decides only an application they hold a live claim on; a senior reviewer may
+decide without one (overriding another reviewer's claim). Approving, in full or in part, an
+application screened ``forged`` or paying more than the policy's senior ceiling needs a
+senior reviewer.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,19 @@ from decimal import Decimal
 from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import Conflict, Forbidden, InvalidInput
 from refunds.models import RefundApplication
+from refunds.roles import CLAIM, DECIDE, is_senior
+from refunds.selectors import queue_ordering
 from refunds.services._base import Actor, DecisionSpec, apply, ensure_can, locked_application
-from refunds.states import ActorKind, ApplicationState, DecisionReason, Outcome
+from refunds.states import REVIEWER_REASONS, ActorKind, ApplicationState, Outcome, RiskLevel
+
+CLAIM_EXPIRY_LABEL = "claim expiry"
 
 
 def _require_perm(user: AbstractBaseUser, perm: str) -> None:
@@ -21,20 +33,56 @@ def _require_perm(user: AbstractBaseUser, perm: str) -> None:
         raise Forbidden("permission_denied", _("You do not have permission to do this."), details={"permission": perm})
 
 
-def _claimed_by_other() -> Conflict:
-    return Conflict("claimed_by_other", _("Another reviewer has claimed this application."))
+def _claimed_by_other(application: RefundApplication) -> Conflict:
+    holder = application.claimed_by.get_username() if application.claimed_by else ""
+    return Conflict(
+        "claimed_by_other",
+        _("%(holder)s has claimed this application until %(until)s.") % {
+            "holder": holder, "until": timezone.localtime(application.claim_expires_at).strftime("%Y-%m-%d %H:%M")},
+        details={"claimed_by": holder, "claim_expires_at": application.claim_expires_at.isoformat()},
+    )
 
 
 def application_claim(*, application_id: UUID | str, reviewer: AbstractBaseUser) -> RefundApplication:
-    """Claim an application in review for the reviewer (or extend the reviewer's own claim)."""
-    _require_perm(reviewer, "refunds.claim_refundapplication")
+    """Claim an application in review for the reviewer (or extend the reviewer's own claim).
+
+    Raise Conflict ``claimed_by_other`` while another reviewer's claim is live.
+    """
+    _require_perm(reviewer, CLAIM)
     with locked_application(application_id) as application:
+        until = timezone.now() + application.platform.policy.claim_timeout
         if application.state == ApplicationState.IN_REVIEW and application.claimed_by_id == reviewer.pk:
-            application.claim_expires_at = timezone.now() + application.platform.policy.claim_timeout
+            application.claim_expires_at = until
             application.save(update_fields=["claim_expires_at", "updated_at"])
             return application
-        ensure_can(application, application.claim, refusal=_claimed_by_other())
-        until = timezone.now() + application.platform.policy.claim_timeout
+        if application.state == ApplicationState.IN_REVIEW and not application.has_no_live_claim():
+            raise _claimed_by_other(application)
+        ensure_can(application, application.claim)
+        apply(application, application.claim, actor=Actor.of_user(ActorKind.REVIEWER, reviewer), action="claim",
+              payload={"until": until.isoformat()}, reviewer=reviewer, until=until)
+        return application
+
+
+def application_claim_next(*, reviewer: AbstractBaseUser) -> RefundApplication | None:
+    """Claim the unclaimed application in review that is due first; None if there is none.
+
+    Rows another reviewer is claiming at this moment are skipped (not waited for), so any
+    number of reviewers pressing "claim next" together each get a different application.
+    """
+    _require_perm(reviewer, CLAIM)
+    now = timezone.now()
+    with transaction.atomic():
+        application = (
+            RefundApplication.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("platform__policy", "merchant")
+            .filter(state=ApplicationState.IN_REVIEW)
+            .filter(Q(claimed_by__isnull=True) | Q(claim_expires_at__lte=now))
+            .order_by(*queue_ordering())
+            .first()
+        )
+        if application is None:
+            return None
+        until = now + application.platform.policy.claim_timeout
         apply(application, application.claim, actor=Actor.of_user(ActorKind.REVIEWER, reviewer), action="claim",
               payload={"until": until.isoformat()}, reviewer=reviewer, until=until)
         return application
@@ -46,7 +94,7 @@ def application_release_claim(*, application_id: UUID | str, actor: Actor, reaso
         if application.state != ApplicationState.IN_REVIEW or application.claimed_by_id is None:
             return None
         if actor.kind == ActorKind.REVIEWER and actor.user is not None and application.claimed_by_id != actor.user.pk:
-            raise _claimed_by_other()
+            raise _claimed_by_other(application)
         apply(application, application.release_claim, actor=actor, action="release_claim", reason=reason)
         return application
 
@@ -63,8 +111,9 @@ def release_expired_claims() -> int:
             if (application.state != ApplicationState.IN_REVIEW or application.claim_expires_at is None
                     or application.claim_expires_at > timezone.now()):
                 continue
-            apply(application, application.release_claim, actor=Actor.system("claim expiry"), action="release_claim",
-                  reason="claim expired")
+            holder = application.claimed_by.get_username() if application.claimed_by else ""
+            apply(application, application.release_claim, actor=Actor.system(CLAIM_EXPIRY_LABEL), action="release_claim",
+                  reason="claim expired", payload={"holder": holder})
             released += 1
     return released
 
@@ -75,26 +124,71 @@ def application_decide(
     reviewer: AbstractBaseUser,
     outcome: str,
     reason_codes: Sequence[str],
+    note: str,
     approved_amount: Decimal | None = None,
-    note: str = "",
 ) -> RefundApplication:
-    """Decide an application in review. The loser of a race gets Conflict (``invalid_state``)."""
-    _require_perm(reviewer, "refunds.decide_refundapplication")
+    """Decide an application in review: approve, partially approve (0 < amount < claimed) or reject,
+    with reason codes fitting the outcome and a note.
+
+    Raise InvalidInput for a bad outcome, reason, note or amount; Forbidden when the reviewer
+    lacks the permission or the seniority the decision needs; Conflict ``already_decided``
+    when another decider was first, ``claim_expired``, ``claim_required`` or
+    ``claimed_by_other`` when the reviewer does not hold the claim.
+    """
+    _require_perm(reviewer, DECIDE)
     if outcome not in Outcome.values:
         raise InvalidInput("invalid_outcome", _("Unknown outcome."), details={"field": "outcome", "allowed": Outcome.values})
-    if not reason_codes or any(code not in DecisionReason.values for code in reason_codes):
-        raise InvalidInput("invalid_reason_codes", _("Give one or more known reason codes."),
-                           details={"field": "reason_codes", "allowed": DecisionReason.values})
+    allowed = [str(code) for code in REVIEWER_REASONS[outcome]]
+    if not reason_codes or any(code not in allowed for code in reason_codes):
+        raise InvalidInput("invalid_reason_codes", _("Give one or more reasons that fit the outcome."),
+                           details={"field": "reason_codes", "allowed": allowed})
+    note = (note or "").strip()
+    if not note:
+        raise InvalidInput("note_required", _("Write a note explaining the decision."), details={"field": "note"})
+    senior = is_senior(reviewer)
     with locked_application(application_id) as application:
+        if application.state == ApplicationState.DECIDED:
+            raise Conflict("already_decided", _("Someone else decided this application first; your decision was not recorded."),
+                           details={"state": application.state})
         ensure_can(application, application.decide_by_reviewer)
-        if application.claimed_by_id not in (None, reviewer.pk) and not application.has_no_live_claim():
-            raise _claimed_by_other()
+        if not senior:
+            _check_claim(application, reviewer)
         amount = _approved_amount(application, outcome, approved_amount)
+        if outcome != Outcome.REJECTED and not senior:
+            if application.risk_level == RiskLevel.FORGED:
+                raise Forbidden("senior_required", _("Only a senior reviewer may approve an application screened as forged."),
+                                details={"risk_level": application.risk_level})
+            ceiling = application.platform.policy.senior_amount_ceiling
+            if amount > ceiling:
+                raise Forbidden("senior_required", _("Only a senior reviewer may approve more than %(ceiling)s %(currency)s.")
+                                % {"ceiling": ceiling, "currency": application.currency}, details={"ceiling": str(ceiling)})
+        overridden = application.claimed_by.get_username() if (
+            application.claimed_by_id not in (None, reviewer.pk) and not application.has_no_live_claim()) else ""
+        payload = {"outcome": outcome, "amount": str(amount), "note": note, "reason_codes": list(reason_codes)}
+        if overridden:
+            payload["overrode_claim_of"] = overridden
         apply(application, application.decide_by_reviewer, actor=Actor.of_user(ActorKind.REVIEWER, reviewer),
-              action="decide", reason=", ".join(reason_codes),
-              payload={"outcome": outcome, "amount": str(amount), "note": note},
+              action="decide", reason=", ".join(reason_codes), payload=payload,
               decision=DecisionSpec(outcome, amount, reason_codes, note))
         return application
+
+
+def _check_claim(application: RefundApplication, reviewer: AbstractBaseUser) -> None:
+    live = not application.has_no_live_claim()
+    if application.claimed_by_id == reviewer.pk and live:
+        return
+    if application.claimed_by_id not in (None, reviewer.pk) and live:
+        raise _claimed_by_other(application)
+    if application.claimed_by_id == reviewer.pk or _claim_expired_for(application, reviewer):
+        raise Conflict("claim_expired", _("Your claim expired; claim the application again before deciding."))
+    raise Conflict("claim_required", _("Claim the application before deciding it."))
+
+
+def _claim_expired_for(application: RefundApplication, reviewer: AbstractBaseUser) -> bool:
+    """Whether the reviewer's claim was the last one and the expiry job released it."""
+    last = application.audit_events.filter(action="release_claim").order_by("-seq").values_list(
+        "actor_label", "payload").first()
+    return last is not None and last[0] == CLAIM_EXPIRY_LABEL and last[1].get("holder") == reviewer.get_username()
 
 
 def _approved_amount(application: RefundApplication, outcome: str, amount: Decimal | None) -> Decimal:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from uuid import UUID
 
-from celery import current_app
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from refunds import policy
+from refunds import outbox, policy
 from refunds.models import RefundApplication
 from refunds.services._base import Actor, DecisionSpec, apply, locked_application
 from refunds.states import ApplicationState, DecisionReason
@@ -17,30 +18,57 @@ SCREEN_TASK = "screening.screen_application"
 
 
 def enqueue_screening(application: RefundApplication, *, stamped: bool = False) -> None:
-    """Send the screening task once the current transaction commits (never for a rollback).
+    """Schedule the screening task in the current transaction's outbox: sent once it commits
+    (never for a rollback), and by the relay if the broker is down then.
     ``stamped``: the row already carries its ``screening_enqueued_at`` (set at insert)."""
     if not stamped:
         RefundApplication.objects.filter(pk=application.pk).update(screening_enqueued_at=timezone.now())
-    public_id = str(application.public_id)
-    transaction.on_commit(lambda: current_app.send_task(SCREEN_TASK, args=[public_id]))
+    outbox.schedule(SCREEN_TASK, [str(application.public_id)])
 
 
-RESCREENABLE = (ApplicationState.SUBMITTED, ApplicationState.AWAITING_MERCHANT)
+def application_requeue_stale_screenings(*, older_than: timedelta) -> int:
+    """Enqueue screening for every open application with evidence lacking a result of which
+    nothing has been seen for ``older_than``; return how many. Applications flagged
+    ``unscreened`` are left to people (their screening gave up; enqueueing it again would loop)."""
+    waiting = Q(state=ApplicationState.SUBMITTED) | Q(
+        state__in=RESCREENABLE, unscreened=False, evidence__screening__isnull=True)
+    stale = (
+        RefundApplication.objects.filter(waiting, screening_enqueued_at__lt=timezone.now() - older_than)
+        .values_list("pk", "public_id").distinct()
+    )
+    count = 0
+    for pk, public_id in stale:
+        with transaction.atomic():
+            RefundApplication.objects.filter(pk=pk).update(screening_enqueued_at=timezone.now())
+            outbox.schedule(SCREEN_TASK, [str(public_id)])
+        count += 1
+    return count
+
+
+# States in which evidence may still lack a result: new applications, evidence added in the
+# merchant window, and such evidence still screening when the application went to review.
+RESCREENABLE = (ApplicationState.SUBMITTED, ApplicationState.AWAITING_MERCHANT, ApplicationState.IN_REVIEW)
 
 
 def application_register_delivery(*, application_id: UUID | str) -> int | None:
     """Count one more delivery of the screening task; return the count, or None if nothing of
     the application waits for screening. Committed at once, so a worker killed right after
-    still leaves its count behind."""
+    still leaves its count behind.
+
+    The delivery also restamps ``screening_enqueued_at``: the sweeper measures staleness from
+    the last sign of life, so a screening that is running (within its time limit) is never
+    enqueued a second time beside itself."""
     with locked_application(application_id) as application:
         waiting = application.state == ApplicationState.SUBMITTED or (
-            application.state == ApplicationState.AWAITING_MERCHANT
+            application.state in RESCREENABLE
+            and not application.unscreened
             and application.evidence.filter(screening__isnull=True).exists()
         )
         if not waiting:
             return None
         application.screening_deliveries += 1
-        RefundApplication.objects.filter(pk=application.pk).update(screening_deliveries=application.screening_deliveries)
+        RefundApplication.objects.filter(pk=application.pk).update(
+            screening_deliveries=application.screening_deliveries, screening_enqueued_at=timezone.now())
         return application.screening_deliveries
 
 
@@ -61,7 +89,7 @@ def application_record_screening(*, application_id: UUID | str) -> RefundApplica
         ]
         risk = policy.assess(application.platform.policy, findings)
         system = Actor.system("screening")
-        if application.state == ApplicationState.AWAITING_MERCHANT:
+        if application.state != ApplicationState.SUBMITTED:
             if (application.risk_level, application.risk_score, application.risk_explanation) == (
                     risk.level, risk.score, risk.explanation):
                 return None
@@ -89,6 +117,7 @@ def application_give_up_screening(*, application_id: UUID | str, explanation: st
         transition = {
             ApplicationState.SUBMITTED: application.give_up_screening,
             ApplicationState.AWAITING_MERCHANT: application.flag_unscreened,
+            ApplicationState.IN_REVIEW: application.flag_unscreened,
         }.get(application.state)
         if transition is None:
             return None

@@ -49,6 +49,7 @@ def application_submit(
     delivered_at: datetime | None = None,
     description: str = "",
     actor: Actor | None = None,
+    idempotency_key: str = "",
 ) -> RefundApplication:
     """Create an application with its evidence (files, or the ids of images uploaded before)
     and enqueue its screening.
@@ -91,7 +92,7 @@ def application_submit(
             application = RefundApplication.objects.create(
                 platform=platform, merchant=merchant, product=product, buyer_ref=buyer_ref, order_ref=order_ref,
                 delivered_at=delivered_at, amount=value, currency=currency, reason_code=reason_code,
-                description=description, screening_enqueued_at=timezone.now(),
+                description=description, screening_enqueued_at=timezone.now(), idempotency_key=idempotency_key,
             )
             for position, upload in enumerate(uploads):
                 _create_evidence(application, upload, position=position, written=written)

@@ -28,14 +28,17 @@ def in_review(product):
 def test_two_reviewers_deciding_at_once_make_one_decision_and_one_conflict(product, reviewer, senior_reviewer):
     for _ in range(3):
         application = in_review(product)
+        services.application_claim(application_id=application.public_id, reviewer=reviewer)
         results = race(
             lambda: services.application_decide(application_id=application.public_id, reviewer=reviewer,
-                                                outcome=Outcome.APPROVED, reason_codes=["evidence_consistent"]),
+                                                outcome=Outcome.REJECTED, reason_codes=["insufficient_evidence"],
+                                                note="The photo shows no crack."),
             lambda: services.application_decide(application_id=application.public_id, reviewer=senior_reviewer,
-                                                outcome=Outcome.REJECTED, reason_codes=["evidence_derived"]),
+                                                outcome=Outcome.REJECTED, reason_codes=["evidence_derived"],
+                                                note="Catalogue photo sent back."),
         )
         conflicts = [r for r in results if isinstance(r, Conflict)]
-        assert len(conflicts) == 1 and conflicts[0].code == "invalid_state", results
+        assert len(conflicts) == 1 and conflicts[0].code == "already_decided", results
         assert Decision.objects.filter(application=application).count() == 1
         assert AuditEvent.objects.filter(application=application, action="decide").count() == 1
 

@@ -108,7 +108,7 @@ def run_lifecycle_machine(product, reviewers, merchant_owner):
         def reviewer_decides(self, who, outcome):
             self.attempt(lambda: services.application_decide(
                 application_id=self.app_id, reviewer=reviewers[who], outcome=outcome, reason_codes=["other"],
-                approved_amount=Decimal("1.00")))
+                approved_amount=Decimal("1.00"), note="checked"))
 
         @rule(image=st.sampled_from(["catalogue", "fresh"]))
         def platform_adds_evidence(self, image):

@@ -154,13 +154,14 @@ def test_expiry_before_the_deadline_changes_nothing(product):
     assert services.application_expire_window(application_id=application.public_id) is None
 
 
-def test_a_reviewer_claims_and_decides_a_partial_refund(product, reviewer):
+def test_a_senior_reviewer_claims_and_decides_a_partial_refund_of_a_forged_application(product, senior_reviewer):
     application = screen(submit(product, evidence=[CUP], amount="100.00"))
     with time_machine.travel(application.merchant_deadline):
         services.close_expired_windows()
-    services.application_claim(application_id=application.public_id, reviewer=reviewer)
-    services.application_decide(application_id=application.public_id, reviewer=reviewer, outcome=Outcome.PARTIALLY_APPROVED,
-                                approved_amount=Decimal("30.00"), reason_codes=["partial_damage"])
+    services.application_claim(application_id=application.public_id, reviewer=senior_reviewer)
+    services.application_decide(application_id=application.public_id, reviewer=senior_reviewer, outcome=Outcome.PARTIALLY_APPROVED,
+                                approved_amount=Decimal("30.00"), reason_codes=["partial_damage"],
+                                note="Only the handle is chipped.")
     decision = Decision.objects.get(application=application)
     assert (decision.outcome, decision.approved_amount) == (Outcome.PARTIALLY_APPROVED, Decimal("30.00"))
 
@@ -170,12 +171,13 @@ def test_a_claim_by_another_reviewer_blocks_a_decision_until_it_expires(product,
     services.application_claim(application_id=application.public_id, reviewer=reviewer)
     with pytest.raises(Conflict) as refused:
         services.application_decide(application_id=application.public_id, reviewer=second_reviewer,
-                                    outcome=Outcome.REJECTED, reason_codes=["evidence_derived"])
+                                    outcome=Outcome.REJECTED, reason_codes=["evidence_derived"], note="Copied photo.")
     assert refused.value.code == "claimed_by_other"
     with time_machine.travel(timezone.now() + timedelta(minutes=31)):
         assert services.release_expired_claims() == 1
+        services.application_claim(application_id=application.public_id, reviewer=second_reviewer)
         services.application_decide(application_id=application.public_id, reviewer=second_reviewer,
-                                    outcome=Outcome.REJECTED, reason_codes=["evidence_derived"])
+                                    outcome=Outcome.REJECTED, reason_codes=["evidence_derived"], note="Copied photo.")
 
 
 def test_a_user_without_the_permission_cannot_decide(product, auditor):
@@ -184,7 +186,7 @@ def test_a_user_without_the_permission_cannot_decide(product, auditor):
 
     with pytest.raises(Forbidden):
         services.application_decide(application_id=application.public_id, reviewer=auditor,
-                                    outcome=Outcome.APPROVED, reason_codes=["evidence_consistent"])
+                                    outcome=Outcome.APPROVED, reason_codes=["evidence_consistent"], note="Looks fine.")
 
 
 def test_withdrawal_is_possible_until_decided(product, reviewer):

@@ -82,8 +82,8 @@ def test_claims_are_not_state_changes_and_send_nothing(product, platform_a, revi
     count = WebhookEvent.objects.filter(application=application).count()
     services.application_claim(application_id=application.public_id, reviewer=reviewer)
     assert WebhookEvent.objects.filter(application=application).count() == count
-    services.application_decide(application_id=application.public_id, reviewer=reviewer, outcome="approved",
-                                reason_codes=["evidence_consistent"])
+    services.application_decide(application_id=application.public_id, reviewer=reviewer, outcome="rejected",
+                                reason_codes=["evidence_derived"], note="The catalogue photo sent back.")
     last = WebhookEvent.objects.filter(application=application).order_by("sequence").last()
     assert (last.sequence, last.payload["decision"]["actor_kind"]) == (count + 1, "reviewer")
 

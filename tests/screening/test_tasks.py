@@ -9,7 +9,7 @@ from django.utils import timezone
 from refunds.models import RefundApplication
 from refunds.states import ApplicationState
 from screening import services as screening_services
-from screening.tasks import requeue_stale_submissions
+from screening.tasks import requeue_stale_screenings
 from tests.conftest import wait_for
 from tests.factories import jpeg, submit
 
@@ -54,19 +54,19 @@ def test_failures_past_the_attempt_limit_send_the_application_to_reviewers_unscr
 
 
 def test_the_sweeper_requeues_a_submission_whose_message_was_lost(celery_worker, product, monkeypatch):
-    from refunds.services import screening as enqueueing
+    from refunds import outbox
 
     with monkeypatch.context() as lost:
-        lost.setattr(enqueueing.current_app, "send_task", lambda *args, **kwargs: None)
+        lost.setattr(outbox.current_app, "send_task", lambda *args, **kwargs: None)
         application = submit(product, evidence=[jpeg(seed=13)])
     RefundApplication.objects.filter(pk=application.pk).update(screening_enqueued_at=timezone.now() - timedelta(hours=1))
     assert current(application).state == ApplicationState.SUBMITTED
     with transaction.atomic():
-        transaction.on_commit(requeue_stale_submissions.delay)
+        transaction.on_commit(requeue_stale_screenings.delay)
     wait_for(lambda: current(application).state == ApplicationState.AWAITING_MERCHANT, timeout=60)
 
 
 def test_the_sweeper_leaves_recent_submissions_alone(product, db):
     with transaction.atomic():
         submit(product, evidence=[jpeg(seed=14)])
-    assert requeue_stale_submissions() == 0
+    assert requeue_stale_screenings() == 0

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from refunds import demo
+from refunds.supervise import Supervised
 
 
 class Command(BaseCommand):
@@ -21,13 +23,15 @@ class Command(BaseCommand):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
 
     def handle(self, *args: object, addrport: str, **options: object) -> None:
+        _refuse_a_busy_port(addrport)
         for folder in ("broker", "broker-control", "media"):
             (settings.VAR_DIR / folder).mkdir(parents=True, exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
         accounts = demo.seed()
         # Links in the worker's e-mails (printed on its console) point at this server.
         os.environ.setdefault("PORTAL_BASE_URL", f"http://{addrport}")
-        worker = subprocess.Popen(
+        # Supervised: started again if it ever exits (see refunds.supervise).
+        worker = Supervised(
             [sys.executable, "-m", "celery", "-A", "reviewhub", "worker", "--beat", "--concurrency", "1",
              "--loglevel", "INFO", "--without-mingle", "--without-gossip",
              "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
@@ -36,11 +40,13 @@ class Command(BaseCommand):
         # A plain SIGTERM would end this process without the clean-up below, orphaning the worker.
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         base = f"http://{addrport}"
+        staff = "\n".join(f"    {role:<17} {username} / {password}" for role, username, password in accounts.staff())
         self.stdout.write(self.style.SUCCESS(f"""
 reviewhub is running (database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker: {settings.CELERY_BROKER_URL.split('://')[0]})
 
   Start page          {base}/
-  Admin (reviewers)   {base}/admin/        admin / {accounts.admin_password}    reviewer / {accounts.reviewer_password}
+  Admin (reviewers)   {base}/admin/
+{staff}
   Merchant portal     {base}/portal/       merchant / {accounts.merchant_password}
   API                 {base}/api/v1/        Authorization: Bearer {accounts.api_key}
   OpenAPI schema      {base}/api/v1/schema/
@@ -57,3 +63,14 @@ reviewhub is running (database: {settings.DATABASES['default']['ENGINE'].rsplit(
                 worker.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 worker.kill()
+
+
+def _refuse_a_busy_port(addrport: str) -> None:
+    """Raise CommandError if the address is taken. The development server leaves with os._exit
+    on a busy port, which would skip stopping the worker and leave it running alone."""
+    host, _, port = addrport.rpartition(":")
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET) as probe:
+            probe.bind((host.strip("[]") or "127.0.0.1", int(port)))
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot serve on {addrport}: {exc}") from None

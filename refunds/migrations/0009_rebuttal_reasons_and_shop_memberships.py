@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('refunds', '0005_audit_head_and_webhook_seq'),
+        ('refunds', '0008_reviewer_groups'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

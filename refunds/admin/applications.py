@@ -1,0 +1,321 @@
+"""The reviewers' queue and application page. Nothing here changes an application except
+through the review services; deciding happens one application at a time, on its page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.db.models import BooleanField, Case, QuerySet, When
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import formats, timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from refunds import selectors, services
+from refunds.admin.alignment import aligned_overlay
+from refunds.admin.filters import (
+    VIEW_LABELS,
+    AgeFilter,
+    AmountBandFilter,
+    FindingFilter,
+    MerchantFilter,
+    QueueViewFilter,
+)
+from refunds.admin.forms import DecisionForm, reason_options
+from refunds.admin.statistics import statistics_context
+from refunds.admin.workspace import workspace_context
+from refunds.errors import DomainError
+from refunds.models import Evidence, RefundApplication
+from refunds.roles import CLAIM, DECIDE
+from refunds.services import Actor
+from refunds.states import ActorKind, ApplicationState
+from refunds.views import safe_file_response
+
+
+def _local(moment: object) -> str:
+    return formats.date_format(timezone.localtime(moment), "m-d H:i") if moment else "—"
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(abs(delta.total_seconds()) // 60)
+    if minutes < 60:
+        return gettext("%(n)d min") % {"n": minutes}
+    if minutes < 48 * 60:
+        return gettext("%(n)d h") % {"n": minutes // 60}
+    return gettext("%(n)d d") % {"n": minutes // (24 * 60)}
+
+
+@admin.register(RefundApplication)
+class RefundApplicationAdmin(admin.ModelAdmin):
+    list_display = ["reference", "shop", "claimed_amount", "risk", "due", "claim", "state_badge", "age"]
+    list_display_links = None
+    list_filter = [QueueViewFilter, "risk_level", FindingFilter, AmountBandFilter, AgeFilter, ("merchant", MerchantFilter)]
+    list_select_related = ["merchant", "claimed_by"]
+    search_fields = ["=public_id", "=order_ref", "=buyer_ref"]
+    search_help_text = _("Application id, order reference or buyer reference (exact).")
+    list_per_page = 50
+    # The filtered count is enough; the unfiltered total would cost another count of every row.
+    show_full_result_count = False
+    actions = None
+    change_list_template = "admin/refunds/refundapplication/queue.html"
+
+    def get_ordering(self, request: HttpRequest) -> list[object]:
+        return selectors.queue_ordering()
+
+    # --- nobody edits, adds or deletes applications here, a superuser neither -----------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    # --- the queue's columns -----------------------------------------------------------
+
+    @admin.display(description=_("application"))
+    def reference(self, obj: RefundApplication) -> str:
+        url = reverse("admin:refunds_refundapplication_change", args=[obj.pk])
+        return format_html('<a href="{}" class="rh-id" title="{}">{}</a><div class="rh-sub">{}</div>', url, obj.public_id,
+                           str(obj.public_id)[:8], obj.order_ref)
+
+    @admin.display(description=_("merchant"), ordering="merchant__name")
+    def shop(self, obj: RefundApplication) -> str:
+        return obj.merchant.name
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def claimed_amount(self, obj: RefundApplication) -> str:
+        return format_html('<span class="rh-amount">{} {}</span>', obj.amount, obj.currency)
+
+    @admin.display(description=_("risk"), ordering="-risk_score")
+    def risk(self, obj: RefundApplication) -> str:
+        return risk_badge(obj)
+
+    @admin.display(description=_("review due"), ordering="review_due_at")
+    def due(self, obj: RefundApplication) -> str:
+        if obj.review_due_at is None or obj.state != ApplicationState.IN_REVIEW:
+            return "—"
+        delta = obj.review_due_at - timezone.now()
+        if delta.total_seconds() < 0:
+            return format_html('<span class="rh-overdue">{}</span><div class="rh-sub">{}</div>',
+                               gettext("overdue %(span)s") % {"span": _span(delta)}, _local(obj.review_due_at))
+        return format_html('{}<div class="rh-sub">{}</div>', gettext("in %(span)s") % {"span": _span(delta)},
+                           _local(obj.review_due_at))
+
+    @admin.display(description=_("claim"))
+    def claim(self, obj: RefundApplication) -> str:
+        if obj.claimed_by_id is None or obj.has_no_live_claim():
+            return "—"
+        mine = getattr(obj, "claim_is_mine", False)
+        holder = gettext("you") if mine else obj.claimed_by.get_username()
+        return format_html('<span class="rh-claim{}">{}</span><div class="rh-sub">{}</div>',
+                           " rh-claim-mine" if mine else "", holder,
+                           gettext("until %(time)s") % {"time": _local(obj.claim_expires_at)})
+
+    @admin.display(description=_("state"), ordering="state")
+    def state_badge(self, obj: RefundApplication) -> str:
+        return format_html('<span class="rh-state rh-state-{}">{}</span>', obj.state, obj.get_state_display())
+
+    @admin.display(description=_("age"), ordering="created_at")
+    def age(self, obj: RefundApplication) -> str:
+        return _span(timezone.now() - obj.created_at)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        counts = selectors.queue_counts(user=request.user, now=timezone.now())
+        current = request.GET.get("view") or selectors.DEFAULT_QUEUE_VIEW
+        tabs = [{"key": key, "label": label, "count": counts[key], "active": key == current,
+                 "url": "?" + urlencode({"view": key})} for key, label in VIEW_LABELS.items()]
+        context = {"queue_tabs": tabs, "can_claim": request.user.has_perm(CLAIM),
+                   "statistics_url": reverse("admin:refunds_refundapplication_statistics"), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=context)
+
+    # --- the application page and its actions -------------------------------------------
+
+    def get_urls(self) -> list[object]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("claim-next/", wrap(self.claim_next_view), name="refunds_refundapplication_claim_next"),
+            path("statistics/", wrap(self.statistics_view), name="refunds_refundapplication_statistics"),
+            path("<int:object_id>/claim/", wrap(self.claim_view), name="refunds_refundapplication_claim"),
+            path("<int:object_id>/release/", wrap(self.release_view), name="refunds_refundapplication_release"),
+            path("<int:object_id>/decide/", wrap(self.decide_view), name="refunds_refundapplication_decide"),
+            path("<int:object_id>/aligned/<uuid:evidence_id>/", wrap(self.aligned_view),
+                 name="refunds_refundapplication_aligned"),
+            *super().get_urls(),
+        ]
+
+    def _page_url(self, application: RefundApplication) -> str:
+        return reverse("admin:refunds_refundapplication_change", args=[application.pk])
+
+    def _get_viewable(self, request: HttpRequest, object_id: object) -> RefundApplication:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(RefundApplication, pk=object_id)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict | None = None) -> HttpResponse:
+        if request.method != "GET":
+            raise PermissionDenied  # the page has no form that writes: decisions have their own view
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            application = selectors.application_for_review(pk=int(object_id))
+        except (RefundApplication.DoesNotExist, ValueError):
+            raise Http404 from None
+        return self._render_page(request, application, DecisionForm(application=application))
+
+    def _render_page(self, request: HttpRequest, application: RefundApplication, form: DecisionForm) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            **workspace_context(application, request.user),
+            "opts": self.model._meta,
+            "title": gettext("Application %(id)s") % {"id": str(application.public_id)[:8]},
+            "form": form,
+            "reason_options": reason_options(),
+            "queue_url": reverse("admin:refunds_refundapplication_changelist"),
+            "history_url": reverse("admin:refunds_refundapplication_history", args=[application.pk]),
+        }
+        return TemplateResponse(request, "admin/refunds/refundapplication/workspace.html", context)
+
+    @staticmethod
+    def _refused(request: HttpRequest, error: DomainError) -> None:
+        messages.error(request, str(error.message))
+
+    @staticmethod
+    def _reviewer(request: HttpRequest) -> Actor:
+        return Actor.of_user(ActorKind.REVIEWER, request.user)
+
+    @staticmethod
+    def _until(application: RefundApplication) -> str:
+        return formats.date_format(timezone.localtime(application.claim_expires_at), "H:i")
+
+    def claim_next_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:refunds_refundapplication_changelist"))
+        try:
+            application = services.application_claim_next(reviewer=request.user)
+        except DomainError as error:
+            self._refused(request, error)
+            return HttpResponseRedirect(reverse("admin:refunds_refundapplication_changelist"))
+        if application is None:
+            messages.info(request, gettext("No unclaimed application is waiting for review."))
+            return HttpResponseRedirect(reverse("admin:refunds_refundapplication_changelist"))
+        self.log_change(request, application, gettext("Claimed (next in the queue)."))
+        messages.success(request, gettext("You hold this application until %(time)s.") % {"time": self._until(application)})
+        return HttpResponseRedirect(self._page_url(application))
+
+    def claim_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        application = self._get_viewable(request, object_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(self._page_url(application))
+        renewing = application.claimed_by_id == request.user.pk and not application.has_no_live_claim()
+        try:
+            application = services.application_claim(application_id=application.public_id, reviewer=request.user)
+        except DomainError as error:
+            self._refused(request, error)
+            return HttpResponseRedirect(self._page_url(application))
+        if renewing:
+            messages.info(request, gettext("You already hold this application; your claim now runs until %(time)s.")
+                          % {"time": self._until(application)})
+        else:
+            self.log_change(request, application, gettext("Claimed."))
+            messages.success(request, gettext("You hold this application until %(time)s.") % {"time": self._until(application)})
+        return HttpResponseRedirect(self._page_url(application))
+
+    def release_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        application = self._get_viewable(request, object_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(self._page_url(application))
+        if not request.user.has_perm(CLAIM):
+            raise PermissionDenied
+        try:
+            released = services.application_release_claim(application_id=application.public_id,
+                                                           actor=self._reviewer(request))
+        except DomainError as error:
+            self._refused(request, error)
+            return HttpResponseRedirect(self._page_url(application))
+        if released is not None:
+            self.log_change(request, application, gettext("Claim released."))
+            messages.success(request, gettext("The application is back in the queue."))
+        return HttpResponseRedirect(reverse("admin:refunds_refundapplication_changelist"))
+
+    def decide_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """First POST: check the form and show the confirmation; second POST (``confirm``): decide."""
+        application = self._get_viewable(request, object_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(self._page_url(application))
+        if not request.user.has_perm(DECIDE):
+            raise PermissionDenied
+        form = DecisionForm(request.POST, application=application)
+        if not form.is_valid():
+            messages.error(request, gettext("The decision is incomplete; see the panel."))
+            return self._render_page(request, selectors.application_for_review(pk=application.pk), form)
+        if "back" in request.POST:
+            return self._render_page(request, selectors.application_for_review(pk=application.pk), form)
+        if "confirm" not in request.POST:
+            context = {
+                **self.admin_site.each_context(request), "opts": self.model._meta, "application": application,
+                "title": gettext("Confirm the decision"), "form": form, "amount": form.amount_to_refund(),
+                "outcome_label": dict(form.fields["outcome"].choices)[form.cleaned_data["outcome"]],
+                "reasons": form.reason_labels(), "page_url": self._page_url(application),
+            }
+            return TemplateResponse(request, "admin/refunds/refundapplication/confirm_decision.html", context)
+        data = form.cleaned_data
+        try:
+            services.application_decide(
+                application_id=application.public_id, reviewer=request.user, outcome=data["outcome"],
+                reason_codes=data["reason_codes"], note=data["note"], approved_amount=data["approved_amount"])
+        except DomainError as error:
+            self._refused(request, error)
+            return HttpResponseRedirect(self._page_url(application))
+        summary = gettext("Decided: %(outcome)s, %(amount)s %(currency)s; reasons: %(reasons)s.") % {
+            "outcome": dict(form.fields["outcome"].choices)[data["outcome"]], "amount": form.amount_to_refund(),
+            "currency": application.currency, "reasons": "; ".join(form.reason_labels())}
+        self.log_change(request, application, summary)
+        messages.success(request, summary)
+        return HttpResponseRedirect(self._page_url(application))
+
+    def aligned_view(self, request: HttpRequest, object_id: int, evidence_id: object) -> FileResponse:
+        self._get_viewable(request, object_id)
+        evidence = get_object_or_404(Evidence.objects.select_related("screening__matched_reference"),
+                                     application_id=object_id, public_id=evidence_id)
+        result = getattr(evidence, "screening", None)
+        if result is None or result.matched_reference is None:
+            raise Http404
+        name = aligned_overlay(evidence, result.matched_reference)
+        if name is None:
+            raise Http404
+        return safe_file_response(default_storage.open(name, "rb"), "image/png")
+
+    def statistics_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm("refunds.view_decision"):
+            raise PermissionDenied
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta,
+                   "title": gettext("Review statistics"), **statistics_context()}
+        return TemplateResponse(request, "admin/refunds/refundapplication/statistics.html", context)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[RefundApplication]:
+        # The claim column says "you" for the viewer's own claims; the admin object is shared
+        # between requests, so the viewer travels with the rows.
+        return super().get_queryset(request).annotate(
+            claim_is_mine=Case(When(claimed_by_id=request.user.pk, then=True), default=False, output_field=BooleanField()))
+
+
+def risk_badge(obj: RefundApplication) -> str:
+    if not obj.risk_level:
+        return format_html('<span class="rh-risk rh-risk-none">{}</span>', gettext("not screened"))
+    score = f" {obj.risk_score:.2f}" if obj.risk_score is not None else ""
+    flag = format_html(' <span class="rh-flag">{}</span>', gettext("unscreened")) if obj.unscreened else ""
+    return format_html('<span class="rh-risk rh-risk-{}">{}{}</span>{}', obj.risk_level, obj.get_risk_level_display(),
+                       score, flag)
+

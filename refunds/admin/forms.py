@@ -1,0 +1,62 @@
+"""The decision panel's form: the shape of a decision; the review service judges it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from refunds.models import RefundApplication
+from refunds.states import REVIEWER_REASONS, DecisionReason, Outcome
+
+_REASON_LABELS = dict(DecisionReason.choices)
+
+
+def reason_options() -> list[tuple[str, str, list[str]]]:
+    """Return each reason a reviewer may give, its label and the outcomes it fits."""
+    fits: dict[str, list[str]] = {}
+    for outcome, codes in REVIEWER_REASONS.items():
+        for code in codes:
+            fits.setdefault(str(code), []).append(str(outcome))
+    return [(code, str(_REASON_LABELS[code]), outcomes) for code, outcomes in fits.items()]
+
+
+class DecisionForm(forms.Form):
+    outcome = forms.ChoiceField(label=_("outcome"), choices=Outcome.choices, widget=forms.RadioSelect)
+    approved_amount = forms.DecimalField(label=_("amount to refund"), required=False, max_digits=12, decimal_places=2)
+    reason_codes = forms.MultipleChoiceField(label=_("reasons"), widget=forms.CheckboxSelectMultiple)
+    note = forms.CharField(label=_("note"), widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)
+
+    def __init__(self, *args: object, application: RefundApplication, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.application = application
+        self.fields["reason_codes"].choices = [(code, label) for code, label, _fits in reason_options()]
+        self.fields["approved_amount"].widget.attrs.update({"min": "0.01", "step": "0.01", "max": str(application.amount)})
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        outcome = data.get("outcome")
+        if outcome == Outcome.PARTIALLY_APPROVED:
+            amount = data.get("approved_amount")
+            if amount is None or not (Decimal("0") < amount < self.application.amount):
+                self.add_error("approved_amount", _("Give an amount above zero and below the %(claimed)s claimed.")
+                               % {"claimed": self.application.amount})
+        else:
+            data["approved_amount"] = None
+        if outcome and data.get("reason_codes"):
+            fitting = {str(code) for code in REVIEWER_REASONS[outcome]}
+            if not set(data["reason_codes"]) <= fitting:
+                self.add_error("reason_codes", _("Choose reasons that fit the outcome."))
+        return data
+
+    def amount_to_refund(self) -> Decimal:
+        outcome = self.cleaned_data["outcome"]
+        if outcome == Outcome.APPROVED:
+            return self.application.amount
+        if outcome == Outcome.REJECTED:
+            return Decimal("0.00")
+        return self.cleaned_data["approved_amount"]
+
+    def reason_labels(self) -> list[str]:
+        return [str(_REASON_LABELS[code]) for code in self.cleaned_data["reason_codes"]]

@@ -1,0 +1,62 @@
+"""The audit log in words: who did what, when, from which state to which."""
+
+from __future__ import annotations
+
+from django.utils import formats, timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from refunds.models import AuditEvent
+from refunds.states import ApplicationState, DecisionReason, Outcome
+
+_STATES = dict(ApplicationState.choices)
+_OUTCOMES = dict(Outcome.choices)
+_REASONS = dict(DecisionReason.choices)
+
+
+def _when(value: str | None) -> str:
+    moment = parse_datetime(value or "")
+    return formats.date_format(timezone.localtime(moment), "Y-m-d H:i") if moment else "?"
+
+
+def _state(code: str) -> str:
+    return str(_STATES.get(code, code or "∅"))
+
+
+def _sentence(event: AuditEvent) -> str:
+    p = event.payload or {}
+    actor = event.actor_label or event.get_actor_kind_display()
+    sentences = {
+        "submit": lambda: _("%(actor)s submitted the application.") % {"actor": actor},
+        "screen": lambda: _("Screening finished."),
+        "rescreen": lambda: _("The new evidence was screened and the risk updated."),
+        "unscreened": lambda: _("Screening failed after its retries; the application goes to people, flagged unscreened."),
+        "fast_track": lambda: _("Approved automatically: clean screening below the fast-track ceiling."),
+        "open_window": lambda: _("The merchant's response window opened."),
+        "add_evidence": lambda: _("%(actor)s added evidence.") % {"actor": actor},
+        "merchant_accept": lambda: _("The merchant (%(actor)s) accepted the refund.") % {"actor": actor},
+        "merchant_contest": lambda: _("The merchant (%(actor)s) contested the refund with a rebuttal.") % {"actor": actor},
+        "window_expired_approve": lambda: _("The merchant's window closed; approved automatically on clean screening."),
+        "window_expired_review": lambda: _("The merchant's window closed; sent to human review."),
+        "claim": lambda: _("%(actor)s claimed the application until %(until)s.") % {
+            "actor": actor, "until": _when(p.get("until"))},
+        "release_claim": lambda: (
+            _("The claim of %(holder)s expired and was released.") % {"holder": p.get("holder") or "?"}
+            if event.reason == "claim expired" else _("%(actor)s released the claim.") % {"actor": actor}),
+        "decide": lambda: _("%(actor)s decided: %(outcome)s, %(amount)s; reasons: %(reasons)s.") % {
+            "actor": actor, "outcome": _OUTCOMES.get(p.get("outcome"), p.get("outcome")), "amount": p.get("amount"),
+            "reasons": "; ".join(str(_REASONS.get(code, code)) for code in p.get("reason_codes") or
+                                 [c.strip() for c in event.reason.split(",") if c.strip()])},
+        "withdraw": lambda: _("%(actor)s withdrew the application.") % {"actor": actor},
+    }
+    make = sentences.get(event.action)
+    return make() if make else _("%(actor)s: %(action)s.") % {"actor": actor, "action": event.action}
+
+
+def describe(event: AuditEvent) -> str:
+    """Return the event as a sentence in the active language, with the change of state if any."""
+    sentence = _sentence(event)
+    if event.from_state != event.to_state:
+        sentence = _("%(sentence)s (%(from)s → %(to)s)") % {
+            "sentence": sentence, "from": _state(event.from_state), "to": _state(event.to_state)}
+    return sentence

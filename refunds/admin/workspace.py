@@ -1,0 +1,173 @@
+"""What the application page shows, gathered in a fixed number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.urls import reverse
+from django.utils import timezone
+from PIL import ExifTags, Image, UnidentifiedImageError
+
+from refunds import audit, selectors
+from refunds.admin.base import file_url
+from refunds.admin.filters import FINDING_LABELS
+from refunds.admin.timeline import describe
+from refunds.models import Evidence, ReferenceImage, RefundApplication
+from refunds.roles import CLAIM, DECIDE, is_senior
+from refunds.states import ApplicationState, Outcome, RiskLevel
+
+# Findings whose presence the metadata panel reports in words of its own.
+_PROVENANCE = ("aigc_label", "c2pa_ai_generated", "editing_software", "no_camera_metadata", "captured_before_delivery")
+
+
+@dataclass
+class FindingRow:
+    code: str
+    label: str
+    score: float
+    explanation: str
+    heatmap_url: str = ""
+
+
+@dataclass
+class EvidencePanel:
+    evidence: Evidence
+    url: str
+    reference: ReferenceImage | None
+    reference_url: str
+    reference_matched: bool
+    aligned_url: str
+    findings: list[FindingRow]
+    heatmap_url: str
+    earlier: list[dict[str, Any]] = field(default_factory=list)
+    metadata: list[tuple[str, str]] = field(default_factory=list)
+    verdict: str = ""
+
+
+def _exif(evidence: Evidence) -> dict[str, str]:
+    """Return camera make and model, software and capture time from the file's EXIF."""
+    try:
+        with evidence.file.open("rb") as handle, Image.open(handle) as image:
+            exif = image.getexif()
+            values = {ExifTags.TAGS.get(tag, str(tag)): value for tag, value in exif.items()}
+            values.update({ExifTags.TAGS.get(tag, str(tag)): value
+                           for tag, value in exif.get_ifd(ExifTags.IFD.Exif).items()})
+    except (OSError, UnidentifiedImageError, ValueError):
+        return {}
+    return {key: str(values[key]).strip("\x00 ") for key in ("Make", "Model", "Software", "DateTimeOriginal", "DateTime")
+            if values.get(key)}
+
+
+def _metadata(evidence: Evidence, findings: list[Any]) -> list[tuple[str, str]]:
+    from django.utils.translation import gettext as _
+
+    exif = _exif(evidence)
+    codes = {f.code: f for f in findings}
+    camera = " ".join(v for v in (exif.get("Make"), exif.get("Model")) if v)
+    taken = exif.get("DateTimeOriginal") or exif.get("DateTime")
+    rows = [
+        (_("camera"), camera or _("none recorded")),
+        (_("taken at"), taken or _("not recorded")),
+        (_("software"), exif.get("Software") or _("none recorded")),
+        (_("AIGC label (GB 45438-2025)"), codes["aigc_label"].explanation if "aigc_label" in codes else _("none")),
+        (_("C2PA"), codes["c2pa_ai_generated"].explanation if "c2pa_ai_generated" in codes else _("no AI declaration")),
+    ]
+    if "editing_software" in codes:
+        rows.append((_("editing traces"), codes["editing_software"].explanation))
+    if "captured_before_delivery" in codes:
+        rows.append((_("capture time"), codes["captured_before_delivery"].explanation))
+    return rows
+
+
+def _panels(application: RefundApplication) -> list[EvidencePanel]:
+    references = list(application.product.reference_images.all())
+    near = [f for item in application.evidence.all() if getattr(item, "screening", None)
+            for f in item.screening.findings.all() if f.code == "near_duplicate"]
+    earlier = {
+        str(row.public_id): row for row in Evidence.objects.filter(
+            public_id__in=[f.params.get("evidence") for f in near if f.params.get("evidence")],
+            application__platform_id=application.platform_id).select_related("application")
+    } if near else {}
+    panels = []
+    for item in application.evidence.all():
+        result = getattr(item, "screening", None)
+        findings = list(result.findings.all()) if result else []
+        matched = result.matched_reference if result else None
+        reference = matched or (references[0] if references else None)
+        rows = [FindingRow(f.code, str(FINDING_LABELS.get(f.code, f.code)), f.score, f.explanation,
+                           reverse("stored-file", args=["heatmap", f.public_id]) if f.artifact else "")
+                for f in findings]
+        panel = EvidencePanel(
+            evidence=item, url=file_url("evidence", item), reference=reference,
+            reference_url=file_url("reference", reference) if reference else "",
+            reference_matched=matched is not None,
+            aligned_url=reverse("admin:refunds_refundapplication_aligned", args=[application.pk, item.public_id])
+            if matched else "",
+            findings=rows, heatmap_url=next((r.heatmap_url for r in rows if r.heatmap_url), ""),
+            metadata=_metadata(item, findings), verdict=str(result) if result else "",
+        )
+        for finding in findings:
+            if finding.code != "near_duplicate":
+                continue
+            twin = earlier.get(str(finding.params.get("evidence")))
+            if twin is not None:
+                panel.earlier.append({
+                    "url": file_url("evidence", twin), "application": twin.application,
+                    "link": reverse("admin:refunds_refundapplication_change", args=[twin.application_id]),
+                    "distance": finding.params.get("distance"),
+                })
+        panels.append(panel)
+    return panels
+
+
+def claim_status(application: RefundApplication, user: AbstractBaseUser) -> dict[str, Any]:
+    live = application.claimed_by_id is not None and not application.has_no_live_claim()
+    return {
+        "live": live,
+        "mine": live and application.claimed_by_id == user.pk,
+        "holder": application.claimed_by if live else None,
+        "expires_at": application.claim_expires_at if live else None,
+    }
+
+
+def workspace_context(application: RefundApplication, user: AbstractBaseUser) -> dict[str, Any]:
+    """Return everything the application page shows."""
+    history, totals = selectors.buyer_history(application)
+    events = list(application.audit_events.order_by("seq"))
+    chain = audit.verify_chain(application)
+    in_review = application.state == ApplicationState.IN_REVIEW
+    senior = is_senior(user)
+    claim = claim_status(application, user)
+    decision = getattr(application, "decision", None)
+    rebuttal = getattr(application, "rebuttal", None)
+    attachments = []
+    if rebuttal is not None:
+        for item in rebuttal.attachments.all():
+            attachments.append({"item": item, "url": file_url("rebuttal", item),
+                                "is_video": item.content_type.startswith("video/")})
+    policy = application.platform.policy
+    return {
+        "application": application,
+        "panels": _panels(application),
+        "history": history,
+        "history_totals": totals,
+        "related": selectors.applications_sharing_images(application),
+        "timeline": [{"event": e, "text": describe(e), "at": e.at} for e in events],
+        "chain": chain,
+        "decision": decision,
+        "rebuttal": rebuttal,
+        "attachments": attachments,
+        "claim": claim,
+        "can_claim": user.has_perm(CLAIM) and in_review,
+        "can_decide": user.has_perm(DECIDE) and in_review and (claim["mine"] or senior),
+        "may_decide_at_all": user.has_perm(DECIDE),
+        "is_senior": senior,
+        "in_review": in_review,
+        "forged": application.risk_level == RiskLevel.FORGED,
+        "senior_ceiling": policy.senior_amount_ceiling,
+        "above_ceiling": application.amount > policy.senior_amount_ceiling,
+        "overdue": bool(in_review and application.review_due_at and application.review_due_at < timezone.now()),
+        "outcomes": Outcome,
+    }

@@ -1,0 +1,83 @@
+"""Tasks that must not be lost: written in the transaction of the change, sent after it.
+
+Sending a Celery message from ``transaction.on_commit`` alone loses the task when the broker
+is down at that moment (the change has committed, the message never leaves). Here the intent
+is a row written with the change; after the commit the row's task is sent and the row
+deleted. If the broker refuses, the row stays and ``relay`` (a beat job) sends it later. A
+task may so be sent twice (sent, then the delete failed): every task scheduled through here
+is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from celery import current_app
+from django.db import DatabaseError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from refunds.models import OutboxTask
+
+log = logging.getLogger(__name__)
+
+# The relay leaves younger rows alone: their own on-commit send is probably under way.
+RELAY_MIN_AGE = timedelta(seconds=5)
+RELAY_BATCH = 500
+
+
+def schedule(task: str, args: list[Any]) -> OutboxTask:
+    """Record the task in the current transaction and send it once that transaction commits."""
+    row = OutboxTask.objects.create(task=task, args=args)
+    # robust: a failure after the commit is logged, never raised into the request that committed.
+    transaction.on_commit(lambda: _send(row.pk, task, args), robust=True)
+    return row
+
+
+def _send(pk: int, task: str, args: list[Any]) -> bool:
+    try:
+        current_app.send_task(task, args=args)
+    except Exception as exc:  # noqa: BLE001 - any broker failure: the row stays for the relay
+        log.warning("broker unavailable, %s%s left for the relay: %r", task, args, exc)
+        try:
+            OutboxTask.objects.filter(pk=pk).update(attempts=F("attempts") + 1, last_error=repr(exc)[:500])
+        except DatabaseError:
+            pass
+        return False
+    try:
+        OutboxTask.objects.filter(pk=pk).delete()
+    except DatabaseError:
+        # The message left; the relay will send it once more, which the task tolerates.
+        log.warning("sent %s%s but could not clear its outbox row", task, args)
+    return True
+
+
+def relay(*, min_age: timedelta = RELAY_MIN_AGE, limit: int = RELAY_BATCH) -> int:
+    """Send the tasks whose on-commit send failed or never ran; return how many were sent.
+
+    Rows are locked with SKIP LOCKED so that two relays (two beats by mistake) split the work."""
+    sent = 0
+    with transaction.atomic():
+        rows = list(
+            OutboxTask.objects.select_for_update(skip_locked=True)
+            .filter(created_at__lte=timezone.now() - min_age)
+            .order_by("created_at")[:limit]
+        )
+        for row in rows:
+            try:
+                current_app.send_task(row.task, args=row.args)
+            except Exception as exc:  # noqa: BLE001 - the broker is still down: try again next time
+                log.warning("relay: broker unavailable, %d tasks wait: %r", len(rows) - sent, exc)
+                OutboxTask.objects.filter(pk__in=[r.pk for r in rows[sent:]]).update(last_error=repr(exc)[:500])
+                break
+            row.delete()
+            sent += 1
+    return sent
+
+
+def pending(task: str | None = None) -> int:
+    """Count the tasks waiting for the broker."""
+    rows = OutboxTask.objects.all()
+    return (rows.filter(task=task) if task else rows).count()

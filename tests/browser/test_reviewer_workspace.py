@@ -1,0 +1,150 @@
+"""Reviewers in Chromium: claim next, compare evidence, decide with confirmation, meet conflicts.
+
+Screenshots of the queue and the application page, in Chinese and English, go to the test
+artefacts; each page must fit 1440 px without sideways scrolling.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from refunds import services
+from refunds.models import Decision, RefundApplication
+from refunds.states import ApplicationState
+from tests.browser.conftest import assert_no_horizontal_scroll
+from tests.factories import CUP, FORGED_CUP, make_staff, screen, submit
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def in_review(product, *, evidence, **fields):
+    application = screen(submit(product, evidence=evidence, **fields))
+    RefundApplication.objects.filter(pk=application.pk).update(merchant_deadline=timezone.now())
+    services.close_expired_windows()
+    application = RefundApplication.objects.get(pk=application.pk)
+    assert application.state == ApplicationState.IN_REVIEW
+    return application
+
+
+def log_in(page, live_server, username):
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/refunds/refundapplication/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "pw-" + username)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#claim-next, .rh-tabs")
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en-GB"])
+def test_a_senior_reviewer_claims_next_compares_the_evidence_and_partially_approves(live_server, new_page, artifacts_dir,
+                                                                                     product, locale):
+    suffix = "zh" if locale.startswith("zh") else "en"
+    make_staff("senior", "Senior reviewers")
+    application = in_review(product, evidence=[FORGED_CUP], amount="100.00", order_ref="order-forged")
+    in_review(product, evidence=[CUP], buyer_ref="buyer-2", order_ref="order-copy")
+    page = new_page(locale=locale)
+    log_in(page, live_server, "senior")
+    assert_no_horizontal_scroll(page)
+    page.screenshot(path=str(artifacts_dir / f"review-queue-{suffix}.png"), full_page=True)
+
+    page.click("#claim-next")
+    page.wait_for_selector("#decision-form")
+    assert RefundApplication.objects.get(pk=application.pk).claimed_by.username == "senior"
+    card = page.locator(".rh-evidence").first
+    card.locator("[data-mode=overlay]").click()
+    overlay = card.locator(".rh-overlay-top")
+    overlay.wait_for(state="visible")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=overlay.element_handle())
+    card.locator(".rh-wipe").fill("80")
+    assert "20%" in overlay.evaluate("img => img.style.clipPath")
+    card.screenshot(path=str(artifacts_dir / f"review-overlay-{suffix}.png"))
+    card.locator(".rh-blink").click()
+    card.locator(".rh-blink").click()
+    card.locator("[data-mode=heatmap]").click()
+    heat = card.locator(".rh-heat")
+    heat.wait_for(state="visible")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=heat.element_handle())
+    card.locator(".rh-zoom[data-zoom='2']").click()
+    assert_no_horizontal_scroll(page)
+    card.screenshot(path=str(artifacts_dir / f"review-heatmap-{suffix}.png"))
+    card.locator("[data-mode=side]").click()
+    page.screenshot(path=str(artifacts_dir / f"review-application-{suffix}.png"), full_page=True)
+
+    page.check("input[name=outcome][value=partially_approved]")
+    assert page.locator("label.rh-check[data-fits~=rejected]:not([data-fits~=partially_approved])").first.is_hidden()
+    page.fill("input[name=approved_amount]", "30.00")
+    page.check("input[name=reason_codes][value=partial_damage]")
+    page.fill("textarea[name=note]", "Only the handle is chipped; the crack is painted on.")
+    page.click("#decide")
+    summary = page.locator("#confirm-summary")
+    assert "30.00" in summary.inner_text()
+    assert_no_horizontal_scroll(page)
+    page.screenshot(path=str(artifacts_dir / f"review-confirm-{suffix}.png"))
+    page.click("#confirm-decision")
+    page.wait_for_selector("#decided")
+    assert "30.00" in page.locator("#decided").inner_text()
+    decision = Decision.objects.get(application=application)
+    assert decision.approved_amount == 30 and decision.actor.username == "senior"
+
+
+def test_the_second_reviewers_concurrent_decision_gets_the_conflict_message(live_server, new_page, product):
+    make_staff("reviewer", "Reviewers")
+    make_staff("senior", "Senior reviewers")
+    application = in_review(product, evidence=[CUP])
+    url = f"{live_server.url}/admin/refunds/refundapplication/{application.pk}/change/"
+    first, second = new_page(locale="en-GB"), new_page(locale="en-GB")
+    log_in(first, live_server, "reviewer")
+    first.goto(url)
+    first.click("#claim")
+    log_in(second, live_server, "senior")
+    second.goto(url)
+    for page, reason in ((first, "insufficient_evidence"), (second, "evidence_derived")):
+        page.check("input[name=outcome][value=rejected]")
+        page.check(f"input[name=reason_codes][value={reason}]")
+        page.fill("textarea[name=note]", "Checked against the catalogue photo.")
+        page.click("#decide")
+        page.wait_for_selector("#confirm-decision")
+    second.click("#confirm-decision")
+    second.wait_for_selector("#decided")
+    first.click("#confirm-decision")
+    error = first.locator(".messagelist .error")
+    error.wait_for()
+    assert "decided this application first" in error.inner_text()
+    assert Decision.objects.get(application=application).actor.username == "senior"
+
+
+def test_an_auditor_opens_everything_and_can_decide_nothing(live_server, new_page, artifacts_dir, product):
+    make_staff("auditor", "Auditors")
+    application = in_review(product, evidence=[CUP])
+    page = new_page(locale="en-GB")
+    log_in(page, live_server, "auditor")
+    assert page.locator("#claim-next").count() == 0
+    page.click(f"a[href$='/{application.pk}/change/']")
+    page.wait_for_selector("#read-only")
+    assert page.locator("#decision-form").count() == 0 and page.locator("#claim").count() == 0
+    assert page.locator("#timeline li").count() == application.audit_seq
+    assert_no_horizontal_scroll(page)
+    page.goto(f"{live_server.url}/admin/refunds/refundapplication/statistics/")
+    page.wait_for_selector(".rh-stats")
+    assert_no_horizontal_scroll(page)
+    page.screenshot(path=str(artifacts_dir / "review-statistics-en.png"))
+
+
+def test_a_plain_reviewer_cannot_approve_a_forged_application(live_server, new_page, product):
+    make_staff("reviewer", "Reviewers")
+    application = in_review(product, evidence=[CUP])
+    page = new_page(locale="en-GB")
+    log_in(page, live_server, "reviewer")
+    page.goto(f"{live_server.url}/admin/refunds/refundapplication/{application.pk}/change/")
+    page.click("#claim")
+    page.wait_for_selector("#decision-form")
+    assert "senior reviewer" in page.locator("#decision-panel .rh-warning").first.inner_text()
+    page.check("input[name=outcome][value=approved]")
+    page.check("input[name=reason_codes][value=evidence_consistent]")
+    page.fill("textarea[name=note]", "Looks genuine to me.")
+    page.click("#decide")
+    page.click("#confirm-decision")
+    error = page.locator(".messagelist .error")
+    error.wait_for()
+    assert "senior reviewer" in error.inner_text()
+    assert not Decision.objects.filter(application=application).exists()
