@@ -63,3 +63,9 @@ def test_time_limits_above_the_visibility_timeout_are_refused():
                         SCREENING_TIME_LIMIT="120", SCREENING_SOFT_TIME_LIMIT="100")
     assert result.returncode != 0
     assert "below CELERY_VISIBILITY_TIMEOUT" in result.stderr
+
+
+def test_email_links_default_to_the_first_allowed_host_over_https_in_production():
+    result = run_manage("shell", "-c", "from django.conf import settings; print(settings.PORTAL_BASE_URL)", **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "https://reviewhub.example"
