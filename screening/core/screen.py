@@ -21,7 +21,7 @@ from .align import (
     scale_alignment,
     tile_shifts,
 )
-from .decode import DecodedImage, decode_image
+from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DecodedImage, decode_image
 from .errors import UnreadableImage
 from .hashing import hamming, phash_plane
 from .localise import Comparison, compare, edit_regions, heatmap_png
@@ -140,13 +140,20 @@ def screen_evidence(
     references: Sequence[ReferenceAnalysis],
     delivered_at: datetime | None = None,
     with_artifacts: bool = True,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> ScreeningReport:
-    """Screen one evidence image against the references of its product; never raise for a bad image."""
+    """Screen one evidence image against the references of its product; never raise for a bad image.
+
+    The one entry point of the CLI and the worker: whatever the bytes hold, the answer is
+    a report (verdict "unreadable" with an `unreadable` finding saying why), and the
+    report carries the perceptual hash of the decoded plane for reuse search.
+    """
     import hashlib
 
     started = time.perf_counter()
     try:
-        decoded = decode_image(data)
+        decoded = decode_image(data, max_pixels=max_pixels, max_bytes=max_bytes)
     except UnreadableImage as err:
         return _unreadable_report(err, hashlib.sha256(data).hexdigest(), started)
     try:
@@ -271,4 +278,5 @@ def screen_decoded(
         width=decoded.width,
         height=decoded.height,
         ms=round((time.perf_counter() - started) * 1000, 2),
+        phash=ev_hash,
     )
