@@ -43,6 +43,7 @@ class Comparison:
     evidence_gray: np.ndarray  # float32 0..1
     mapped_gray: np.ndarray  # float32 0..1, the warped reference after the colour map
     nonrigid_px: float = float("inf")  # set by the caller from align.refine
+    scene: float = 0.0  # share of the evidence that is textured scene outside the reference's footprint
 
 
 def _design(x: np.ndarray) -> np.ndarray:
@@ -176,6 +177,7 @@ def compare(evidence_rgb: np.ndarray, reference_rgb: np.ndarray, homography: np.
     warped = cv2.warpPerspective(ref, homography, (ew, eh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     ones = np.ones(reference_rgb.shape[:2], np.uint8)
     valid = cv2.warpPerspective(ones, homography, (ew, eh), flags=cv2.INTER_NEAREST, borderValue=0)
+    scene = _scene_share(evidence_rgb, valid)
     x0, y0, x1, y1 = content_box(evidence_rgb)
     frame = np.zeros_like(valid)
     frame[y0:y1, x0:x1] = 1
@@ -184,7 +186,7 @@ def compare(evidence_rgb: np.ndarray, reference_rgb: np.ndarray, homography: np.
     ev = evidence_rgb.astype(np.float32) / 255.0
     if valid.sum() < 400:
         zeros = np.zeros((eh, ew), np.float32)
-        return Comparison(coverage, 0.0, 0.0, 255.0, 0.0, 1.0, zeros, zeros, valid, zeros, zeros)
+        return Comparison(coverage, 0.0, 0.0, 255.0, 0.0, 1.0, zeros, zeros, valid, zeros, zeros, scene=scene)
     rng = np.random.default_rng(0)
     idx = np.flatnonzero(valid.ravel())
     sample = idx if len(idx) <= 4000 else rng.choice(idx, 4000, replace=False)
@@ -225,7 +227,35 @@ def compare(evidence_rgb: np.ndarray, reference_rgb: np.ndarray, homography: np.
         valid=valid,
         evidence_gray=ev_gray,
         mapped_gray=ref_gray,
+        scene=scene,
     )
+
+
+# Scene blocks: 16 px on the working plane; a block is textured when its grey levels
+# spread (std) more than 6 levels, above JPEG noise in flat paint or sky (~1.5-3) and
+# below any table, floor or clutter of the tuning scenes (>= 10). Screenshot bars are
+# flat but for lines of text, which fill few of their blocks.
+_SCENE_BLOCK = 16
+_SCENE_TEXTURED_STD = 6.0
+
+
+def _scene_share(evidence_rgb: np.ndarray, footprint: np.ndarray) -> float:
+    """Return the share of the evidence's blocks that lie outside the reference and hold texture.
+
+    A copy is the reference (cropped, scaled, framed by flat app bars); a photograph
+    puts the item in a room: a table, a floor, other things around it.
+    """
+    gray = cv2.cvtColor(evidence_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    b = _SCENE_BLOCK
+    h, w = gray.shape
+    hb, wb = h // b, w // b
+    if hb == 0 or wb == 0:
+        return 0.0
+    blocks = gray[: hb * b, : wb * b].reshape(hb, b, wb, b)
+    std = blocks.std(axis=(1, 3))
+    # Outside means no pixel of the block is covered (the footprint's border blurs).
+    outside = ~footprint[: hb * b, : wb * b].reshape(hb, b, wb, b).any(axis=(1, 3))
+    return float((outside & (std > _SCENE_TEXTURED_STD)).mean())
 
 
 # +-1 px absorbs sub-pixel misregistration along edges. +-2 px was tried to silence
