@@ -465,8 +465,10 @@ def paint_damage(img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
     edited = np.clip(out, 0, 255).astype(np.uint8)
     # Only what a reviewer could see counts as the edit (paint on black changes nothing).
     changed = np.abs(edited.astype(np.int16) - img.astype(np.int16)).max(axis=2) > 20
-    changed = cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0
-    return edited, changed
+    # Isolated pixels (a scratch's anti-aliased fringe) are not an edit anyone could box;
+    # the even kernel shifts by a pixel, so keep only what really changed.
+    opened = cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0
+    return edited, opened & changed
 
 
 def warp_mask(mask: np.ndarray, H: np.ndarray, size: tuple[int, int]) -> np.ndarray:
