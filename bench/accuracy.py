@@ -110,9 +110,7 @@ def _boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
     merged = cv2.dilate(mask.astype(np.uint8), np.ones((9, 9), np.uint8))
     n, _, stats, _ = cv2.connectedComponentsWithStats(merged)
     return [
-        (int(x) + 4, int(y) + 4, max(1, int(w) - 8), max(1, int(h) - 8))
-        for x, y, w, h, area in stats[1:]
-        if area >= 30
+        (int(x) + 4, int(y) + 4, max(1, int(w) - 8), max(1, int(h) - 8)) for x, y, w, h, area in stats[1:] if area >= 30
     ]
 
 
@@ -157,16 +155,27 @@ def _save(img: np.ndarray, fmt: str, **kw) -> bytes:
 
 
 AIGC = json.dumps(
-    {"Label": "1", "ContentProducer": "001191330000MA2KXXXXXX0001", "ProduceID": "img-7781", "ReservedCode1": "",
-     "ContentPropagator": "", "PropagateID": "", "ReservedCode2": ""}
+    {
+        "Label": "1",
+        "ContentProducer": "001191330000MA2KXXXXXX0001",
+        "ProduceID": "img-7781",
+        "ReservedCode1": "",
+        "ContentPropagator": "",
+        "PropagateID": "",
+        "ReservedCode2": "",
+    }
 )
-SD = ("a broken ceramic mug on a kitchen table, photo, 50mm\nNegative prompt: cartoon, blurry\n"
-      "Steps: 25, Sampler: Euler a, CFG scale: 6.5, Seed: 99182, Size: 1024x768, Model: sd_xl_base_1.0")
+SD = (
+    "a broken ceramic mug on a kitchen table, photo, 50mm\nNegative prompt: cartoon, blurry\n"
+    "Steps: 25, Sampler: Euler a, CFG scale: 6.5, Seed: 99182, Size: 1024x768, Model: sd_xl_base_1.0"
+)
 
 
 def _xmp(inner: str) -> bytes:
-    return ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-            f'<rdf:Description rdf:about="" {inner}</rdf:Description></rdf:RDF></x:xmpmeta>').encode()
+    return (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        f'<rdf:Description rdf:about="" {inner}</rdf:Description></rdf:RDF></x:xmpmeta>'
+    ).encode()
 
 
 def _exif(**tags) -> bytes:
@@ -189,7 +198,12 @@ def labelled(img: np.ndarray, variant: int) -> bytes:
     makers = [
         lambda: _save(img, "JPEG", quality=90, xmp=_xmp(attr)),
         lambda: _save(img, "WEBP", quality=90, xmp=_xmp(attr)),
-        lambda: _save(img, "JPEG", quality=90, exif=_exif(user_comment=b"UNICODE\0" + ('{"AIGC": ' + AIGC + "}").encode("utf-16-be"))),
+        lambda: _save(
+            img,
+            "JPEG",
+            quality=90,
+            exif=_exif(user_comment=b"UNICODE\0" + ('{"AIGC": ' + AIGC + "}").encode("utf-16-be")),
+        ),
         lambda: _save(img, "JPEG", quality=90, exif=_exif(user_comment=b"ASCII\0\0\0AIGC=" + AIGC.encode())),
         lambda: _save(img, "JPEG", quality=90, exif=_exif(description='{"AIGC": ' + AIGC + "}")),
         lambda: _png_text(img, "AIGC", AIGC),
@@ -231,7 +245,9 @@ def broken(img: np.ndarray, variant: int) -> tuple[bytes, str]:
         out = bytearray(png)
         i = out.index(b"IDAT") + 4
         n = struct.unpack(">I", out[i - 8 : i - 4])[0]
-        out[i + n // 3 : i + n // 3 + 256] = np.random.default_rng(variant).integers(0, 256, 256, dtype=np.uint8).tobytes()
+        out[i + n // 3 : i + n // 3 + 256] = (
+            np.random.default_rng(variant).integers(0, 256, 256, dtype=np.uint8).tobytes()
+        )
         if variant == 3:
             out[i + n : i + n + 4] = struct.pack(">I", zlib.crc32(bytes(out[i - 4 : i + n])) & 0xFFFFFFFF)
         return bytes(out), "unreadable"
@@ -251,7 +267,9 @@ def broken(img: np.ndarray, variant: int) -> tuple[bytes, str]:
     if variant == 8:
         ihdr = struct.pack(">IIBBBBB", 60_000, 60_000, 8, 0, 0, 0, 0)
         chunk = lambda k, d: struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d) & 0xFFFFFFFF)  # noqa: E731
-        return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 4096)) + chunk(b"IEND", b""), "unreadable"
+        return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 4096)) + chunk(
+            b"IEND", b""
+        ), "unreadable"
     if variant == 9:
         out = bytearray(jpg)
         i = out.index(b"\xff\xc4")
@@ -302,8 +320,16 @@ def _task(args: tuple) -> list[dict]:
     def add(cls: str, tag: str, data: bytes, *, true_ref: str | None, boxes=(), ext: str = "jpg", references=None):
         path = str(d / f"{cls}-{name}-{tag}.{ext}")
         Path(path).write_bytes(data)
-        cases.append(dict(name=f"{cls}-{name}-{tag}", cls=cls, evidence=path, references=references or refs(),
-                          true_reference=true_ref, boxes=[list(b) for b in boxes]))
+        cases.append(
+            dict(
+                name=f"{cls}-{name}-{tag}",
+                cls=cls,
+                evidence=path,
+                references=references or refs(),
+                true_reference=true_ref,
+                boxes=[list(b) for b in boxes],
+            )
+        )
 
     for j in range(2):
         data, _ = synthetic.product_photo(img, rng, textures, kind="object")
@@ -365,8 +391,16 @@ def _multiview(half: str, directory: Path) -> list[dict]:
         ref.write_bytes(synthetic.jpeg(np.ascontiguousarray(left[y : y + ch, x : x + cw]), 92))
         ev = directory / f"multiview-stereo-{j}.jpg"
         ev.write_bytes(synthetic.jpeg(np.ascontiguousarray(right[y : y + ch, x : x + cw]), int(rng.integers(80, 95))))
-        cases.append(dict(name=f"multiview-stereo-{j}", cls="multiview", evidence=str(ev), references=[str(ref)],
-                          true_reference=None, boxes=[]))
+        cases.append(
+            dict(
+                name=f"multiview-stereo-{j}",
+                cls="multiview",
+                evidence=str(ev),
+                references=[str(ref)],
+                true_reference=None,
+                boxes=[],
+            )
+        )
     return cases
 
 
@@ -447,7 +481,9 @@ def score(cases: list[Case], lines: dict[str, dict]) -> list[dict]:
                     any(f["code"] == "local_edit" for f in lines[c.evidence]["findings"]) for c in group
                 )
                 row["scores"] = sorted(
-                    round(f["score"], 2) for c in flagged for f in lines[c.evidence]["findings"]
+                    round(f["score"], 2)
+                    for c in flagged
+                    for f in lines[c.evidence]["findings"]
                     if f["code"] == "derived_from_reference"
                 )
             if cls == "forgery" or cls.startswith("evasive"):
@@ -464,15 +500,29 @@ def score(cases: list[Case], lines: dict[str, dict]) -> list[dict]:
         row["ci"] = wilson(k, len(group))
         rows.append(row)
     false_labels = [c.name for c in cases if c.cls not in ("label", "broken") and is_label(lines[c.evidence])]
-    rows.append({"class": "label (false)", "n": sum(c.cls not in ("label", "broken") for c in cases),
-                 "measure": "label found", "goal": "0", "k": len(false_labels),
-                 "ci": wilson(len(false_labels), sum(c.cls not in ("label", "broken") for c in cases))})
+    rows.append(
+        {
+            "class": "label (false)",
+            "n": sum(c.cls not in ("label", "broken") for c in cases),
+            "measure": "label found",
+            "goal": "0",
+            "k": len(false_labels),
+            "ci": wilson(len(false_labels), sum(c.cls not in ("label", "broken") for c in cases)),
+        }
+    )
     return rows
 
 
+# The decision's thresholds: the scene unit and the limit of the physical sum were
+# chosen on the tuning half; the others come from the development set and were checked
+# on the tuning half.
+THRESHOLDS = ("_MIN_DETAIL_CORR", "_LIGHT_UNIT", "_NONRIGID_UNIT_PX", "_SCENE_UNIT", "_PHYSICAL_LIMIT")
+CHOSEN_ON_TUNING = ("_SCENE_UNIT", "_PHYSICAL_LIMIT")
+
+
 def thresholds() -> dict[str, float]:
-    """Return the decision thresholds of the engine (named constants of screening.core.screen)."""
-    return {k: v for k, v in vars(screen_module).items() if k.startswith("_") and k[1:].isupper() and isinstance(v, (int, float))}
+    """Return the derived decision's thresholds, as the engine has them (screening.core.screen)."""
+    return {name: getattr(screen_module, name) for name in THRESHOLDS}
 
 
 def main() -> None:
@@ -489,11 +539,16 @@ def main() -> None:
         cases = build(args.half, directory, args.jobs)
         built = time.perf_counter() - started
         manifest = directory / "manifest.jsonl"
-        manifest.write_text("".join(json.dumps({"evidence": c.evidence, "references": c.references}) + "\n" for c in cases))
+        manifest.write_text(
+            "".join(json.dumps({"evidence": c.evidence, "references": c.references}) + "\n" for c in cases)
+        )
         started = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, "-m", "screening", "batch", str(manifest), "--jobs", str(args.jobs)],
-            cwd=ROOT, capture_output=True, text=True, check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         screened = time.perf_counter() - started
         if proc.returncode != 0:
@@ -502,10 +557,11 @@ def main() -> None:
         (directory / "output.jsonl").write_text(proc.stdout) if args.keep else None
         rows = score(cases, lines)
         if args.json:
-            Path(args.json).write_text(json.dumps(
-                [dict(vars(c), line=lines[c.evidence]) for c in cases], indent=1))
-    print(f"{args.half} half: {len(cases)} files from {', '.join(SOURCES[args.half])} "
-          f"(seed {SEEDS[args.half]}); built in {built:.0f} s, screened in {screened:.0f} s")
+            Path(args.json).write_text(json.dumps([dict(vars(c), line=lines[c.evidence]) for c in cases], indent=1))
+    print(
+        f"{args.half} half: {len(cases)} files from {', '.join(SOURCES[args.half])} "
+        f"(seed {SEEDS[args.half]}); built in {built:.0f} s, screened in {screened:.0f} s"
+    )
     print()
     print("| class | n | measure | result | 95 % interval | goal | notes |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
@@ -515,18 +571,27 @@ def main() -> None:
         if "right_reference" in r:
             notes.append(f"right reference {r['right_reference']}/{r['k']}")
         if "iou_pass" in r:
-            notes.append(f"edit box IoU >= 0.5: {r['iou_pass']}/{r['n']} ({r['iou_pass'] / r['n']:.0%}), "
-                         f"any overlap {r['edit_found']}/{r['n']}")
+            notes.append(
+                f"edit box IoU >= 0.5: {r['iou_pass']}/{r['n']} ({r['iou_pass'] / r['n']:.0%}), "
+                f"any overlap {r['edit_found']}/{r['n']}"
+            )
         if r.get("with_boxes"):
             notes.append(f"with edit boxes {r['with_boxes']}")
         if r.get("scores"):
             notes.append(f"scores {r['scores'][0]}-{r['scores'][-1]}")
-        print(f"| {r['class']} | {r['n']} | {r['measure']} | {r['k']}/{r['n']} = {r['k'] / r['n']:.1%} "
-              f"| {lo:.1%}-{hi:.1%} | {r['goal']} | {'; '.join(notes)} |")
+        print(
+            f"| {r['class']} | {r['n']} | {r['measure']} | {r['k']}/{r['n']} = {r['k'] / r['n']:.1%} "
+            f"| {lo:.1%}-{hi:.1%} | {r['goal']} | {'; '.join(notes)} |"
+        )
     print()
-    print("Thresholds (screening/core/screen.py), chosen on the tuning half:")
+    print(f"Thresholds of the derived decision (screening/core/screen.py), tuning half seed {SEEDS['tuning']}:")
     for k, v in thresholds().items():
-        print(f"  {k} = {v}")
+        how = (
+            "chosen on the tuning half"
+            if k in CHOSEN_ON_TUNING
+            else "from the development set, checked on the tuning half"
+        )
+        print(f"  {k} = {v}  ({how})")
 
 
 if __name__ == "__main__":

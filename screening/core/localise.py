@@ -283,6 +283,17 @@ def _shift_tolerant_residual(ev: np.ndarray, mapped: np.ndarray) -> np.ndarray:
     return cv2.blur(best * 255.0, (5, 5)).astype(np.float32)
 
 
+# Light is read where it can be: not near an edit or an unexplained border (residual
+# >= 12, two thirds of the edit floor below), not in the dark (grey < 0.12, where JPEG
+# and noise dominate the ratio), nor near white (> 0.95 in the reference, > 0.97 in the
+# evidence: clipped highlights have no gain). A tile counts with 30 % of it usable.
+_LIGHT_EXCLUDE_RESIDUAL = 12.0
+_LIGHT_DARK = 0.12
+_LIGHT_BRIGHT = 0.95
+_LIGHT_CLIPPED = 0.97
+_LIGHT_MIN_USABLE = 0.3
+
+
 def _light_variation(
     ev_gray: np.ndarray, ref_gray: np.ndarray, valid: np.ndarray, edit_residual: np.ndarray, *, grid: int = 6
 ) -> float:
@@ -298,8 +309,14 @@ def _light_variation(
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     # Pixels near anything unexplained (an edit, a frame edge) are left out too: the
     # blurred residual under-reports their borders.
-    unexplained = cv2.dilate((edit_residual >= 12.0).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
-    ok = valid & (ref_gray > 0.12) & (ref_gray < 0.95) & (ev_gray < 0.97) & ~unexplained
+    unexplained = cv2.dilate((edit_residual >= _LIGHT_EXCLUDE_RESIDUAL).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    ok = (
+        valid
+        & (ref_gray > _LIGHT_DARK)
+        & (ref_gray < _LIGHT_BRIGHT)
+        & (ev_gray < _LIGHT_CLIPPED)
+        & ~unexplained
+    )
     ratio = (ev_gray + 0.01) / (ref_gray + 0.01)
     gains, levels = [], []
     th, tw = (y1 - y0) / grid, (x1 - x0) / grid
@@ -307,7 +324,7 @@ def _light_variation(
         for j in range(grid):
             sl = (slice(int(y0 + i * th), int(y0 + (i + 1) * th)), slice(int(x0 + j * tw), int(x0 + (j + 1) * tw)))
             m = ok[sl]
-            if m.size and m.mean() > 0.3:
+            if m.size and m.mean() > _LIGHT_MIN_USABLE:
                 gains.append(float(np.median(ratio[sl][m])))
                 levels.append(float(np.median(ref_gray[sl][m])))
     if len(gains) < 6:
@@ -386,14 +403,22 @@ def _is_margin(blob: np.ndarray, ring: np.ndarray, bw: int, bh: int, w: int, h: 
     return span >= 0.3 or elongated
 
 
+# Heat-map colours: a residual of 60 (a strong painted edit) is the top of the colour
+# scale; the overlay is fully shown from 30 (above the edit floor of 18), and never
+# more than 70 % opaque so that the reviewer still sees the evidence beneath.
+_HEAT_FULL_SCALE = 60.0
+_HEAT_OPAQUE_AT = 30.0
+_HEAT_MAX_ALPHA = 0.7
+
+
 def heatmap_png(evidence_rgb: np.ndarray, comparison: Comparison, boxes: list[tuple[int, int, int, int]]) -> bytes:
     """Return a PNG of the evidence with the residual overlaid in colour and the edit boxes outlined."""
     base = evidence_rgb.astype(np.float32)
     gray = cv2.cvtColor(evidence_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     dim = np.repeat(gray[:, :, None], 3, axis=2) * 0.6
-    heat = np.clip(comparison.residual * (255.0 / 60.0), 0, 255).astype(np.uint8)
+    heat = np.clip(comparison.residual * (255.0 / _HEAT_FULL_SCALE), 0, 255).astype(np.uint8)
     colour = cv2.applyColorMap(heat, cv2.COLORMAP_JET)[:, :, ::-1].astype(np.float32)
-    alpha = (np.clip(comparison.residual / 30.0, 0, 1) * 0.7)[:, :, None]
+    alpha = (np.clip(comparison.residual / _HEAT_OPAQUE_AT, 0, 1) * _HEAT_MAX_ALPHA)[:, :, None]
     out = dim * (1 - alpha) + colour * alpha
     out[~comparison.valid] = base[~comparison.valid] * 0.35
     out = np.clip(out, 0, 255).astype(np.uint8)

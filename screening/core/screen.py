@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 # Bump when a change can alter a verdict, so stored results can be told apart.
-ENGINE_VERSION = "2026.11.1"
+ENGINE_VERSION = "2026.11.2"
 
 # A global hash this close means "the same picture" even when blur or tiny size starve
 # the feature matcher; unrelated dev-set photos are >= 22 bits apart.
@@ -109,6 +109,15 @@ _NONRIGID_UNKNOWN_PX = 0.2
 _MIN_OVERLAP_PX = 48 * 48
 # A score of 0.9 is an unambiguous copy: the other references cannot change the verdict.
 _UNAMBIGUOUS = 0.9
+# Scores share the findings' scale: 0.5 is where "derived" starts to count.
+_COUNTS = 0.5
+# Tile shifts whose median exceeds a quarter pixel after alignment mean the homography
+# itself is off (periodic texture misleads the matcher); below it, refining changes
+# nothing a comparison could see.
+_REFINE_ABOVE_PX = 0.25
+# A local edit's score grows with its mean residual (0..255): the weakest edit that can
+# be boxed (residual ~18) scores ~0.68, a painted patch of 50 or more scores 1.
+_EDIT_SCORE_SPAN = 100.0
 
 
 @dataclass(frozen=True)
@@ -128,7 +137,7 @@ class Decision:
 
 
 def derived_decision(comparison: Comparison, plane_px: int) -> Decision:
-    """Return the derived-or-not decision for an aligned comparison; score >= 0.5 means derived."""
+    """Return the derived-or-not decision for an aligned comparison; score >= _COUNTS (0.5) means derived."""
     if comparison.coverage * plane_px < _MIN_OVERLAP_PX:
         return Decision(0.0, {}, "overlap")
     nonrigid = comparison.nonrigid_px if np.isfinite(comparison.nonrigid_px) else _NONRIGID_UNKNOWN_PX
@@ -143,8 +152,10 @@ def derived_decision(comparison: Comparison, plane_px: int) -> Decision:
     signals = {"detail": round(detail, 3), **{k: round(v, 3) for k, v in physical.items()}}
     if margin < 0:
         decided_by = "detail" if detail < 0 else max(physical, key=lambda k: physical[k])
-        return Decision(float(max(0.0, 0.5 + margin)), signals, decided_by)
-    return Decision(float(min(1.0, 0.5 + 0.5 * margin**0.5)), signals, "all_agree")
+        return Decision(float(max(0.0, _COUNTS + margin)), signals, decided_by)
+    # The square root lifts small margins: a copy that passes every test by a little is
+    # still a copy, and its score should say so to a policy threshold above 0.5.
+    return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * margin**0.5)), signals, "all_agree")
 
 
 def derived_score(alignment: Alignment, comparison: Comparison, plane_px: int) -> float:
@@ -248,7 +259,7 @@ def screen_decoded(
         comparison = compare(decoded.rgb, reference.rgb, alignment.homography)
         centres, shifts = tile_shifts(comparison.evidence_gray, comparison.mapped_gray, comparison.valid)
         refined, nonrigid = refine(alignment, centres, shifts)
-        if np.isfinite(nonrigid) and float(np.median(np.abs(shifts))) > 0.25:
+        if np.isfinite(nonrigid) and float(np.median(np.abs(shifts))) > _REFINE_ABOVE_PX:
             # Periodic texture (lattices, fabric) can mislead phase correlation: keep the
             # refined alignment only if the fine detail agrees better with it.
             second = compare(decoded.rgb, reference.rgb, refined.homography)
@@ -261,7 +272,7 @@ def screen_decoded(
         if decision.score >= _UNAMBIGUOUS:
             break
     reference_index: int | None = None
-    if best is not None and best[0].score >= 0.5:
+    if best is not None and best[0].score >= _COUNTS:
         decision, reference_index, alignment, comparison = best
         score = decision.score
         boxes, _, strength = edit_regions(comparison)
@@ -296,7 +307,7 @@ def screen_decoded(
                 1,
                 Finding(
                     code="local_edit",
-                    score=round(float(min(1.0, 0.5 + strength / 100.0)), 4),
+                    score=round(float(min(1.0, _COUNTS + strength / _EDIT_SCORE_SPAN)), 4),
                     detail=f"{len(regions)} region(s) covering {area:.1%} of the image differ from the reference beyond what the global transform explains.",
                     params={
                         "regions": len(regions),
