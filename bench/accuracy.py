@@ -516,8 +516,8 @@ def score(cases: list[Case], lines: dict[str, dict]) -> list[dict]:
 # The decision's thresholds: the scene unit and the limit of the physical sum were
 # chosen on the tuning half; the others come from the development set and were checked
 # on the tuning half.
-THRESHOLDS = ("_MIN_DETAIL_CORR", "_LIGHT_UNIT", "_NONRIGID_UNIT_PX", "_SCENE_UNIT", "_PHYSICAL_LIMIT")
-CHOSEN_ON_TUNING = ("_SCENE_UNIT", "_PHYSICAL_LIMIT")
+THRESHOLDS = ("_MIN_DETAIL_CORR", "_LIGHT_UNIT", "_NONRIGID_UNIT_PX", "_SCENE_UNIT", "_DETAIL_LOSS_UNIT", "_PHYSICAL_LIMIT")
+CHOSEN_ON_TUNING = ("_SCENE_UNIT", "_DETAIL_LOSS_UNIT", "_PHYSICAL_LIMIT")
 
 
 def thresholds() -> dict[str, float]:

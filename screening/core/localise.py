@@ -36,7 +36,7 @@ class Comparison:
     detail_corr: float  # median block correlation of the high-pass bands
     residual_median: float
     blur_sigma: float
-    light_variation: float  # spread (p90 - p10) of the local gain left after the global colour map
+    light_variation: float  # spread (p90 - p10) of the local gain left after the global colour map; nan if unmeasurable
     residual: np.ndarray  # float32 map over the evidence plane (0 outside coverage)
     edit_residual: np.ndarray  # like residual, but tolerant to +-1 px misregistration
     valid: np.ndarray  # bool map: covered by the reference
@@ -305,7 +305,7 @@ def _light_variation(
     """
     ys, xs = np.nonzero(valid)
     if len(ys) < 400:
-        return 1.0
+        return float("nan")
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     # Pixels near anything unexplained (an edit, a frame edge) are left out too: the
     # blurred residual under-reports their borders.
@@ -328,7 +328,9 @@ def _light_variation(
                 gains.append(float(np.median(ratio[sl][m])))
                 levels.append(float(np.median(ref_gray[sl][m])))
     if len(gains) < 6:
-        return 1.0
+        # Too dark or too flat to read the light (a night sky, a black product): say so,
+        # rather than report a spread that would pass for a re-photograph's.
+        return float("nan")
     # Remove what depends on brightness, not place: that is the colour model's own
     # misfit (a copy's gamma curve is not exactly quadratic), not light in a scene.
     # (A smooth spatial-surface fit was tried instead: with the few usable tiles of a
