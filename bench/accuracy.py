@@ -21,6 +21,7 @@ import argparse
 import io
 import json
 import math
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -411,7 +412,8 @@ def build(half: str, directory: Path, jobs: int) -> list[Case]:
         (directory / f"ref-{name}.jpg").write_bytes(synthetic.jpeg(img, 92))
     tasks = [(half, i, str(directory)) for i in range(len(prods))]
     cases: list[dict] = []
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # "spawn", not fork: a child forked while OpenCV's threads hold a lock waits forever.
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         for chunk in pool.map(_task, tasks):
             cases.extend(chunk)
     cases.extend(_multiview(half, directory))
