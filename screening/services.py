@@ -93,7 +93,7 @@ def application_screen_evidence(*, application_id: UUID | str) -> int:
         try:
             report, phash = screen_image(data, references=analyses, delivered_at=application.delivered_at)
         except core.UnreadableImage as exc:
-            unreadable = core.Finding("unreadable", 1.0, f"The stored image cannot be decoded: {exc.message}.",
+            unreadable = core.Finding(core.FindingCode.UNREADABLE, 1.0, f"The stored image cannot be decoded: {exc.message}.",
                                       {"reason": exc.reason_code, "message": exc.message})
             _store(evidence, verdict=ScreeningResult.Verdict.UNREADABLE, risk=1.0, completed=False, reference=None,
                    duration_ms=0, findings=[unreadable])
@@ -115,7 +115,7 @@ def _reuse_findings(evidence: Evidence, phash: int) -> list[core.Finding]:
     # Identical bytes are certain; each differing hash bit makes a coincidence likelier.
     score = 1.0 if closest.evidence.sha256 == evidence.sha256 else round(1.0 - closest.distance / 16, 4)
     return [core.Finding(
-        "near_duplicate", score,
+        core.FindingCode.NEAR_DUPLICATE, score,
         f"The image matches one submitted with an earlier application ({closest.distance} of 64 hash bits differ).",
         {"application": str(closest.evidence.application.public_id), "evidence": str(closest.evidence.public_id),
          "distance": closest.distance, "matches": len(matches)},

@@ -131,10 +131,11 @@ class Decision:
     """Whether the evidence is derived from one reference, and which signal decided it.
 
     `signals` holds each signal in its units (see above): `detail` is the margin of the
-    fine-detail correlation (< 0 means the detail does not agree), the others count
-    toward the physical sum. `decided_by` names the signal that weighed most against
-    "derived" (or `detail` when the fine detail disagreed), and `all_agree` when the
-    evidence was judged a copy.
+    fine-detail correlation (< 0 means the detail does not agree: no copy), `light`,
+    `geometry`, `scene` and `detail_loss` make the sum held against _PHYSICAL_LIMIT.
+    `decided_by` names the signal that weighed most against "derived" (`detail` when the
+    fine detail disagreed, `overlap` when too little of the picture was compared), or
+    `all_agree` when the evidence was judged a copy.
     """
 
     score: float
