@@ -7,13 +7,7 @@ from dataclasses import dataclass
 
 from refunds.models import Policy
 from refunds.states import RiskLevel
-
-# Findings that, once above their threshold, mean the evidence is not a genuine new
-# photograph of the received item. The rest (editing software, missing camera data,
-# capture before delivery) make an application suspicious but prove nothing alone.
-FORGERY_CODES = frozenset({
-    "derived_from_reference", "local_edit", "near_duplicate", "aigc_label", "c2pa_ai_generated",
-})
+from screening.core import FORGERY_CODES, combined_risk
 
 
 @dataclass(frozen=True)
@@ -36,6 +30,7 @@ def assess(policy: Policy, findings: Iterable[FindingView]) -> RiskAssessment:
     if not counted:
         return RiskAssessment(RiskLevel.CLEAN, 0.0, "")
     level = RiskLevel.FORGED if any(f.code in FORGERY_CODES for f in counted) else RiskLevel.SUSPICIOUS
-    score = max(f.score for f in counted)
+    # The engine's one rule for turning scores into a risk, over the findings that count.
+    score = combined_risk(counted)
     explanation = "\n".join(f"[{f.code}] {f.detail}" for f in sorted(counted, key=lambda f: -f.score))
-    return RiskAssessment(level, round(score, 4), explanation)
+    return RiskAssessment(level, score, explanation)

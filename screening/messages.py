@@ -11,6 +11,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from screening.core import FindingCode
+
 
 def _derived(p: dict[str, Any]) -> str:
     return _("The image is a transformed copy of a reference image: %(share)s of the overlapping area matches it "
@@ -39,6 +41,13 @@ def _software(p: dict[str, Any]) -> str:
     return template % {"names": ", ".join(p.get("software", []))}
 
 
+def _malformed_metadata(p: dict[str, Any]) -> str:
+    # The engine's own sentences name offsets and tags in English; the reviewer needs the
+    # conclusion in their language, and finds the technical detail beside it.
+    return _("The image's metadata is structurally damaged (%(count)s problem(s) found); cameras and phones do not "
+             "write such files, so a person should examine it.") % {"count": len(p.get("problems", [])) or 1}
+
+
 def _no_camera(p: dict[str, Any]) -> str:
     return _("The image has no camera make, model or capture time (normal for screenshots and messaging apps).")
 
@@ -57,15 +66,16 @@ def _unreadable(p: dict[str, Any]) -> str:
 
 
 EXPLAINERS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "derived_from_reference": _derived,
-    "local_edit": _local_edit,
-    "aigc_label": _aigc,
-    "c2pa_ai_generated": _c2pa,
-    "editing_software": _software,
-    "no_camera_metadata": _no_camera,
-    "captured_before_delivery": _before_delivery,
-    "near_duplicate": _near_duplicate,
-    "unreadable": _unreadable,
+    FindingCode.DERIVED_FROM_REFERENCE: _derived,
+    FindingCode.LOCAL_EDIT: _local_edit,
+    FindingCode.AIGC_LABEL: _aigc,
+    FindingCode.C2PA_AI_GENERATED: _c2pa,
+    FindingCode.EDITING_SOFTWARE: _software,
+    FindingCode.MALFORMED_METADATA: _malformed_metadata,
+    FindingCode.NO_CAMERA_METADATA: _no_camera,
+    FindingCode.CAPTURED_BEFORE_DELIVERY: _before_delivery,
+    FindingCode.NEAR_DUPLICATE: _near_duplicate,
+    FindingCode.UNREADABLE: _unreadable,
 }
 
 

@@ -57,13 +57,18 @@ reference_cache = _ReferenceCache(settings.SCREENING_REFERENCE_CACHE_SIZE)
 
 
 def screen_image(data: bytes, *, references: list[core.ReferenceAnalysis], delivered_at: datetime | None) -> tuple[core.ScreeningReport, int]:
-    """Decode the evidence once; return its screening report and perceptual hash.
+    """Screen the evidence (decoded once, within the upload limits); return its report and perceptual hash.
 
-    Raise core.UnreadableImage if it cannot be decoded.
+    Raise core.UnreadableImage if it cannot be decoded or analysed.
     """
-    decoded = core.decode_image(data, max_pixels=settings.UPLOAD_MAX_PIXELS, max_bytes=settings.UPLOAD_MAX_BYTES)
-    report = core.screen_decoded(decoded, references=references, delivered_at=delivered_at)
-    return report, core.perceptual_hash(decoded)
+    report = core.screen_evidence(data, references=references, delivered_at=delivered_at,
+                                  max_pixels=settings.UPLOAD_MAX_PIXELS, max_bytes=settings.UPLOAD_MAX_BYTES)
+    unreadable = report.finding(core.FindingCode.UNREADABLE)
+    if unreadable is not None or report.phash is None:
+        params = unreadable.params if unreadable is not None else {}
+        raise core.UnreadableImage(str(params.get("reason", "corrupt")),
+                                   str(params.get("message", "the image could not be decoded")))
+    return report, report.phash
 
 
 def application_screen_evidence(*, application_id: UUID | str) -> int:
@@ -88,7 +93,7 @@ def application_screen_evidence(*, application_id: UUID | str) -> int:
         try:
             report, phash = screen_image(data, references=analyses, delivered_at=application.delivered_at)
         except core.UnreadableImage as exc:
-            unreadable = core.Finding("unreadable", 1.0, f"The stored image cannot be decoded: {exc.message}.",
+            unreadable = core.Finding(core.FindingCode.UNREADABLE, 1.0, f"The stored image cannot be decoded: {exc.message}.",
                                       {"reason": exc.reason_code, "message": exc.message})
             _store(evidence, verdict=ScreeningResult.Verdict.UNREADABLE, risk=1.0, completed=False, reference=None,
                    duration_ms=0, findings=[unreadable])
@@ -96,7 +101,7 @@ def application_screen_evidence(*, application_id: UUID | str) -> int:
         fingerprint_store(evidence=evidence, phash=phash)
         findings = list(report.findings) + _reuse_findings(evidence, phash)
         reference = usable[report.reference_index] if report.reference_index is not None else None
-        risk = max([report.risk, *(f.score for f in findings)])
+        risk = core.combined_risk(findings)
         screened += _store(evidence, verdict=report.verdict, risk=risk, completed=True, reference=reference,
                            duration_ms=int(report.ms), findings=findings)
     return screened
@@ -110,7 +115,7 @@ def _reuse_findings(evidence: Evidence, phash: int) -> list[core.Finding]:
     # Identical bytes are certain; each differing hash bit makes a coincidence likelier.
     score = 1.0 if closest.evidence.sha256 == evidence.sha256 else round(1.0 - closest.distance / 16, 4)
     return [core.Finding(
-        "near_duplicate", score,
+        core.FindingCode.NEAR_DUPLICATE, score,
         f"The image matches one submitted with an earlier application ({closest.distance} of 64 hash bits differ).",
         {"application": str(closest.evidence.application.public_id), "evidence": str(closest.evidence.public_id),
          "distance": closest.distance, "matches": len(matches)},

@@ -7,7 +7,7 @@ decode_image, analyse_reference, screen_evidence, perceptual_hash and the value 
 from .decode import DecodedImage, decode_image, sniff_format
 from .errors import UnreadableImage
 from .hashing import hamming, perceptual_hash
-from .report import FINDING_CODES, VERDICTS, Finding, ScreeningReport
+from .report import FINDING_CODES, FORGERY_CODES, VERDICTS, Finding, FindingCode, ScreeningReport
 from .screen import (
     ENGINE_VERSION,
     ReferenceAnalysis,
@@ -16,18 +16,22 @@ from .screen import (
     screen_decoded,
     screen_evidence,
 )
+from .verdict import combined_risk
 
 __all__ = [
     "DecodedImage",
     "ENGINE_VERSION",
     "FINDING_CODES",
+    "FORGERY_CODES",
     "Finding",
+    "FindingCode",
     "ReferenceAnalysis",
     "ScreeningReport",
     "UnreadableImage",
     "VERDICTS",
     "analyse_decoded_reference",
     "analyse_reference",
+    "combined_risk",
     "decode_image",
     "hamming",
     "perceptual_hash",

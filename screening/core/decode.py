@@ -104,12 +104,12 @@ def _register_heif() -> None:
         _heif_registered = True
 
 
-def _oriented_size(im: Image.Image) -> tuple[int, int, int]:
+def _oriented_size(im: Image.Image, w: int, h: int) -> tuple[int, int, int]:
+    """Return (width, height, EXIF orientation) of a w x h header size after orientation."""
     try:
         orientation = int(im.getexif().get(0x0112, 1) or 1)
     except Exception:  # a broken EXIF block must not make the pixels unreadable
         orientation = 1
-    w, h = im.size
     if orientation in (5, 6, 7, 8):
         return h, w, orientation
     return w, h, orientation
@@ -140,7 +140,9 @@ def decode_image(
             # Pillow's own bomb guard only warns below 2x its global limit; ours is explicit.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data), formats=[_PIL_FORMAT[fmt]])
-            full_w, full_h, orientation = _oriented_size(im)
+            # Limits come from the header alone (orientation swaps the sides, never
+            # their product or the shorter one), before a single pixel is decoded.
+            full_w, full_h = im.size
             if full_w <= 0 or full_h <= 0:
                 raise UnreadableImage("corrupt", "the image has no pixels")
             if min(full_w, full_h) < MIN_SIDE:
@@ -159,7 +161,13 @@ def decode_image(
                 if long_side > _DRAFT_MIN_LONG_SIDE:
                     ratio = _DRAFT_MIN_LONG_SIDE / long_side
                     im.draft("RGB", (max(1, int(im.size[0] * ratio)), max(1, int(im.size[1] * ratio))))
+            # Pixels first, metadata after: reading a PNG's EXIF makes Pillow load the
+            # pixels as a side effect, and a failure swallowed there (damaged IDAT) would
+            # leave a half-decoded image that a second load() no longer re-checks.
             im.load()
+            if fmt == "png":
+                _verify_png(data)
+            full_w, full_h, orientation = _oriented_size(im, full_w, full_h)
             metadata = collect_raw_metadata(im, data, fmt)
             if orientation != 1:
                 im = ImageOps.exif_transpose(im)
@@ -204,6 +212,17 @@ def decode_image(
         scale=scale,
         metadata=metadata,
     )
+
+
+def _verify_png(data: bytes) -> None:
+    """Check every chunk's CRC, raise SyntaxError/OSError on damage.
+
+    zlib notices most damage to IDAT, but bytes scrambled inside a stored block decode
+    to wrong pixels without complaint; the chunk CRCs catch them (a cheap pass: no
+    decompression).
+    """
+    probe = Image.open(io.BytesIO(data), formats=["PNG"])
+    probe.verify()
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:

@@ -36,13 +36,14 @@ class Comparison:
     detail_corr: float  # median block correlation of the high-pass bands
     residual_median: float
     blur_sigma: float
-    light_variation: float  # spread (p90 - p10) of the local gain left after the global colour map
+    light_variation: float  # spread (p90 - p10) of the local gain left after the global colour map; nan if unmeasurable
     residual: np.ndarray  # float32 map over the evidence plane (0 outside coverage)
     edit_residual: np.ndarray  # like residual, but tolerant to +-1 px misregistration
     valid: np.ndarray  # bool map: covered by the reference
     evidence_gray: np.ndarray  # float32 0..1
     mapped_gray: np.ndarray  # float32 0..1, the warped reference after the colour map
     nonrigid_px: float = float("inf")  # set by the caller from align.refine
+    scene: float = 0.0  # share of the evidence that is textured scene outside the reference's footprint
 
 
 def _design(x: np.ndarray) -> np.ndarray:
@@ -176,6 +177,7 @@ def compare(evidence_rgb: np.ndarray, reference_rgb: np.ndarray, homography: np.
     warped = cv2.warpPerspective(ref, homography, (ew, eh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     ones = np.ones(reference_rgb.shape[:2], np.uint8)
     valid = cv2.warpPerspective(ones, homography, (ew, eh), flags=cv2.INTER_NEAREST, borderValue=0)
+    scene = _scene_share(evidence_rgb, valid)
     x0, y0, x1, y1 = content_box(evidence_rgb)
     frame = np.zeros_like(valid)
     frame[y0:y1, x0:x1] = 1
@@ -184,7 +186,7 @@ def compare(evidence_rgb: np.ndarray, reference_rgb: np.ndarray, homography: np.
     ev = evidence_rgb.astype(np.float32) / 255.0
     if valid.sum() < 400:
         zeros = np.zeros((eh, ew), np.float32)
-        return Comparison(coverage, 0.0, 0.0, 255.0, 0.0, 1.0, zeros, zeros, valid, zeros, zeros)
+        return Comparison(coverage, 0.0, 0.0, 255.0, 0.0, 1.0, zeros, zeros, valid, zeros, zeros, scene=scene)
     rng = np.random.default_rng(0)
     idx = np.flatnonzero(valid.ravel())
     sample = idx if len(idx) <= 4000 else rng.choice(idx, 4000, replace=False)
@@ -225,7 +227,35 @@ def compare(evidence_rgb: np.ndarray, reference_rgb: np.ndarray, homography: np.
         valid=valid,
         evidence_gray=ev_gray,
         mapped_gray=ref_gray,
+        scene=scene,
     )
+
+
+# Scene blocks: 16 px on the working plane; a block is textured when its grey levels
+# spread (std) more than 6 levels, above JPEG noise in flat paint or sky (~1.5-3) and
+# below any table, floor or clutter of the tuning scenes (>= 10). Screenshot bars are
+# flat but for lines of text, which fill few of their blocks.
+_SCENE_BLOCK = 16
+_SCENE_TEXTURED_STD = 6.0
+
+
+def _scene_share(evidence_rgb: np.ndarray, footprint: np.ndarray) -> float:
+    """Return the share of the evidence's blocks that lie outside the reference and hold texture.
+
+    A copy is the reference (cropped, scaled, framed by flat app bars); a photograph
+    puts the item in a room: a table, a floor, other things around it.
+    """
+    gray = cv2.cvtColor(evidence_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    b = _SCENE_BLOCK
+    h, w = gray.shape
+    hb, wb = h // b, w // b
+    if hb == 0 or wb == 0:
+        return 0.0
+    blocks = gray[: hb * b, : wb * b].reshape(hb, b, wb, b)
+    std = blocks.std(axis=(1, 3))
+    # Outside means no pixel of the block is covered (the footprint's border blurs).
+    outside = ~footprint[: hb * b, : wb * b].reshape(hb, b, wb, b).any(axis=(1, 3))
+    return float((outside & (std > _SCENE_TEXTURED_STD)).mean())
 
 
 # +-1 px absorbs sub-pixel misregistration along edges. +-2 px was tried to silence
@@ -253,6 +283,17 @@ def _shift_tolerant_residual(ev: np.ndarray, mapped: np.ndarray) -> np.ndarray:
     return cv2.blur(best * 255.0, (5, 5)).astype(np.float32)
 
 
+# Light is read where it can be: not near an edit or an unexplained border (residual
+# >= 12, two thirds of the edit floor below), not in the dark (grey < 0.12, where JPEG
+# and noise dominate the ratio), nor near white (> 0.95 in the reference, > 0.97 in the
+# evidence: clipped highlights have no gain). A tile counts with 30 % of it usable.
+_LIGHT_EXCLUDE_RESIDUAL = 12.0
+_LIGHT_DARK = 0.12
+_LIGHT_BRIGHT = 0.95
+_LIGHT_CLIPPED = 0.97
+_LIGHT_MIN_USABLE = 0.3
+
+
 def _light_variation(
     ev_gray: np.ndarray, ref_gray: np.ndarray, valid: np.ndarray, edit_residual: np.ndarray, *, grid: int = 6
 ) -> float:
@@ -264,12 +305,18 @@ def _light_variation(
     """
     ys, xs = np.nonzero(valid)
     if len(ys) < 400:
-        return 1.0
+        return float("nan")
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     # Pixels near anything unexplained (an edit, a frame edge) are left out too: the
     # blurred residual under-reports their borders.
-    unexplained = cv2.dilate((edit_residual >= 12.0).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
-    ok = valid & (ref_gray > 0.12) & (ref_gray < 0.95) & (ev_gray < 0.97) & ~unexplained
+    unexplained = cv2.dilate((edit_residual >= _LIGHT_EXCLUDE_RESIDUAL).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    ok = (
+        valid
+        & (ref_gray > _LIGHT_DARK)
+        & (ref_gray < _LIGHT_BRIGHT)
+        & (ev_gray < _LIGHT_CLIPPED)
+        & ~unexplained
+    )
     ratio = (ev_gray + 0.01) / (ref_gray + 0.01)
     gains, levels = [], []
     th, tw = (y1 - y0) / grid, (x1 - x0) / grid
@@ -277,11 +324,13 @@ def _light_variation(
         for j in range(grid):
             sl = (slice(int(y0 + i * th), int(y0 + (i + 1) * th)), slice(int(x0 + j * tw), int(x0 + (j + 1) * tw)))
             m = ok[sl]
-            if m.size and m.mean() > 0.3:
+            if m.size and m.mean() > _LIGHT_MIN_USABLE:
                 gains.append(float(np.median(ratio[sl][m])))
                 levels.append(float(np.median(ref_gray[sl][m])))
     if len(gains) < 6:
-        return 1.0
+        # Too dark or too flat to read the light (a night sky, a black product): say so,
+        # rather than report a spread that would pass for a re-photograph's.
+        return float("nan")
     # Remove what depends on brightness, not place: that is the colour model's own
     # misfit (a copy's gamma curve is not exactly quadratic), not light in a scene.
     # (A smooth spatial-surface fit was tried instead: with the few usable tiles of a
@@ -356,14 +405,22 @@ def _is_margin(blob: np.ndarray, ring: np.ndarray, bw: int, bh: int, w: int, h: 
     return span >= 0.3 or elongated
 
 
+# Heat-map colours: a residual of 60 (a strong painted edit) is the top of the colour
+# scale; the overlay is fully shown from 30 (above the edit floor of 18), and never
+# more than 70 % opaque so that the reviewer still sees the evidence beneath.
+_HEAT_FULL_SCALE = 60.0
+_HEAT_OPAQUE_AT = 30.0
+_HEAT_MAX_ALPHA = 0.7
+
+
 def heatmap_png(evidence_rgb: np.ndarray, comparison: Comparison, boxes: list[tuple[int, int, int, int]]) -> bytes:
     """Return a PNG of the evidence with the residual overlaid in colour and the edit boxes outlined."""
     base = evidence_rgb.astype(np.float32)
     gray = cv2.cvtColor(evidence_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     dim = np.repeat(gray[:, :, None], 3, axis=2) * 0.6
-    heat = np.clip(comparison.residual * (255.0 / 60.0), 0, 255).astype(np.uint8)
+    heat = np.clip(comparison.residual * (255.0 / _HEAT_FULL_SCALE), 0, 255).astype(np.uint8)
     colour = cv2.applyColorMap(heat, cv2.COLORMAP_JET)[:, :, ::-1].astype(np.float32)
-    alpha = (np.clip(comparison.residual / 30.0, 0, 1) * 0.7)[:, :, None]
+    alpha = (np.clip(comparison.residual / _HEAT_OPAQUE_AT, 0, 1) * _HEAT_MAX_ALPHA)[:, :, None]
     out = dim * (1 - alpha) + colour * alpha
     out[~comparison.valid] = base[~comparison.valid] * 0.35
     out = np.clip(out, 0, 255).astype(np.uint8)

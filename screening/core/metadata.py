@@ -9,6 +9,7 @@ import html
 import io
 import json
 import re
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -35,6 +36,9 @@ class RawMetadata:
     xmp: str = ""
     text: dict[str, str] = field(default_factory=dict)
     c2pa: dict[str, Any] | None = None
+    # Structural damage found in the metadata (English sentences); a writer that breaks
+    # the format's own rules is not a camera, and a parser it fools stays silent.
+    problems: tuple[str, ...] = ()
 
 
 def _as_text(value: Any) -> str:
@@ -86,9 +90,92 @@ def _c2pa_store_present(data: bytes, fmt: str) -> bool:
     return b"jumb" in data and b"c2pa" in data
 
 
+# --- EXIF structure ---------------------------------------------------------------
+
+# Byte sizes of the TIFF field types 1-13 (BYTE, ASCII, SHORT, LONG, RATIONAL, SBYTE,
+# UNDEFINED, SSHORT, SLONG, SRATIONAL, FLOAT, DOUBLE, IFD).
+_TIFF_TYPE_SIZE = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
+# Tags whose value is the offset of another IFD: Exif, GPS, Interoperability.
+_SUB_IFD_TAGS = (0x8769, 0x8825, 0xA005)
+# A real EXIF block has a handful of IFDs; more is a loop or a bomb.
+_MAX_IFDS = 16
+_MAX_PROBLEMS = 3
+
+
+def exif_problems(block: bytes) -> list[str]:
+    """Return what breaks the TIFF structure of an EXIF block (empty when sound).
+
+    Checked: the byte-order header, that every IFD (the chain from IFD0, and the Exif,
+    GPS and Interoperability IFDs) lies inside the block with room for the entries its
+    count claims, and that every out-of-line value lies inside the block. Pillow reads
+    such blocks leniently and returns what it could, so damage would otherwise pass
+    unnoticed.
+    """
+    if block.startswith(b"Exif\x00\x00"):
+        block = block[6:]
+    size = len(block)
+    if size < 8 or block[:4] not in (b"II*\x00", b"MM\x00*"):
+        return ["the EXIF block has no valid TIFF header"]
+    order = "<" if block[:2] == b"II" else ">"
+    problems: list[str] = []
+    pending = [("IFD0", struct.unpack(order + "I", block[4:8])[0])]
+    seen: set[int] = set()
+    while pending and len(problems) < _MAX_PROBLEMS:
+        name, offset = pending.pop(0)
+        if offset == 0 and name.startswith("IFD") and name != "IFD0":
+            continue  # the end of the IFD chain
+        if offset in seen:
+            problems.append(f"the EXIF {name} points back to an IFD already read (a loop)")
+            continue
+        seen.add(offset)
+        if len(seen) > _MAX_IFDS:
+            problems.append(f"the EXIF block chains more than {_MAX_IFDS} IFDs")
+            break
+        if offset + 2 > size:
+            problems.append(f"the EXIF {name} starts at byte {offset}, outside the {size}-byte block")
+            continue
+        count = struct.unpack(order + "H", block[offset : offset + 2])[0]
+        needed = 2 + 12 * count + 4
+        # The trailing 4-byte link to the next IFD is left out by some sloppy writers;
+        # the entries themselves must fit.
+        if offset + 2 + 12 * count > size:
+            problems.append(
+                f"the EXIF {name} claims {count} entries ({needed} bytes) but only {size - offset} bytes remain"
+            )
+            continue
+        for i in range(count):
+            entry = offset + 2 + 12 * i
+            tag, kind, n = struct.unpack(order + "HHI", block[entry : entry + 8])
+            width = _TIFF_TYPE_SIZE.get(kind)
+            if width is None:
+                continue  # unknown types are skipped by readers, as TIFF says
+            if width * n > 4:
+                value_at = struct.unpack(order + "I", block[entry + 8 : entry + 12])[0]
+                if value_at + width * n > size:
+                    problems.append(
+                        f"the EXIF tag 0x{tag:04X} in {name} claims {width * n} bytes at byte {value_at}, "
+                        f"past the end of the {size}-byte block"
+                    )
+                    break
+            elif tag in _SUB_IFD_TAGS and kind in (4, 13) and n == 1:
+                sub = struct.unpack(order + "I", block[entry + 8 : entry + 12])[0]
+                pending.append(({0x8769: "Exif IFD", 0x8825: "GPS IFD", 0xA005: "Interoperability IFD"}[tag], sub))
+        if name.startswith("IFD") and offset + needed <= size:
+            nxt = struct.unpack(order + "I", block[offset + 2 + 12 * count : offset + needed])[0]
+            if name == "IFD0":
+                pending.append(("IFD1", nxt))
+            elif nxt:
+                pending.append((f"IFD{int(name[3:]) + 1}", nxt))
+    return problems[:_MAX_PROBLEMS]
+
+
 def collect_raw_metadata(im: Any, data: bytes, fmt: str) -> RawMetadata:
     """Return the metadata of an opened Pillow image as text; never raise for bad metadata."""
     exif: dict[str, str] = {}
+    problems: list[str] = []
+    raw_exif = im.info.get("exif") if isinstance(getattr(im, "info", None), dict) else None
+    if isinstance(raw_exif, bytes) and raw_exif:
+        problems.extend(exif_problems(raw_exif))
     try:
         ex = im.getexif()
         for tag, key in (
@@ -108,17 +195,22 @@ def collect_raw_metadata(im: Any, data: bytes, fmt: str) -> RawMetadata:
             comment = _decode_user_comment(sub[_USER_COMMENT])
             if comment.strip():
                 exif["UserComment"] = comment
-    except Exception:  # broken EXIF is common and must not hide the pixels
-        pass
+    except Exception as exc:  # broken EXIF must not hide the pixels, nor go unreported
+        if not problems:
+            problems.append(f"the EXIF block cannot be parsed ({type(exc).__name__})")
     xmp = ""
     text: dict[str, str] = {}
     try:
         info = dict(im.info)
         raw_xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
         if raw_xmp:
+            if len(raw_xmp) > _MAX_TEXT:
+                problems.append(f"the XMP packet has {len(raw_xmp)} bytes, more than any camera writes")
             xmp = _as_text(raw_xmp)[:_MAX_TEXT]
         if fmt == "png":
             for key, value in (getattr(im, "text", None) or {}).items():
+                if len(value) > _MAX_TEXT:
+                    problems.append(f"the PNG text chunk {str(key)[:40]!r} has {len(value)} characters")
                 if key == "XML:com.adobe.xmp":
                     xmp = xmp or _as_text(value)[:_MAX_TEXT]
                 else:
@@ -129,7 +221,7 @@ def collect_raw_metadata(im: Any, data: bytes, fmt: str) -> RawMetadata:
     except Exception:
         pass
     c2pa_info = read_c2pa(data, fmt) if _c2pa_store_present(data, fmt) else None
-    return RawMetadata(exif=exif, xmp=xmp, text=text, c2pa=c2pa_info)
+    return RawMetadata(exif=exif, xmp=xmp, text=text, c2pa=c2pa_info, problems=tuple(problems[:_MAX_PROBLEMS]))
 
 
 # --- C2PA -------------------------------------------------------------------------
@@ -310,6 +402,20 @@ _SOFTWARE_RE = [(re.compile(p, re.IGNORECASE), name, gen) for p, name, gen in _S
 _XMP_TOOL = re.compile(r"(?:CreatorTool|softwareAgent)\s*(?:=\s*[\"']([^\"']*)[\"']|>([^<]*)<)", re.IGNORECASE)
 
 
+def _is_sd_parameters(value: str) -> bool:
+    """Tell A1111's generation-parameters text ("<prompt>\\nNegative prompt: ...\\nSteps: 20, Sampler: ...").
+
+    In a field shared with other writers it takes two of its markers, or the negative prompt.
+    """
+    return ("Steps:" in value and ("Sampler:" in value or "CFG scale:" in value or "Seed:" in value)) or (
+        "Negative prompt:" in value
+    )
+
+
+def _is_comfyui_graph(value: str) -> bool:
+    return value.lstrip().startswith("{") and ("class_type" in value or "nodes" in value)
+
+
 def _software_hits(meta: RawMetadata) -> list[tuple[str, bool, str]]:
     sources: list[tuple[str, str]] = []
     if "Software" in meta.exif:
@@ -318,16 +424,25 @@ def _software_hits(meta: RawMetadata) -> list[tuple[str, bool, str]]:
         sources.append(("XMP CreatorTool", m.group(1) or m.group(2) or ""))
     for key, value in meta.text.items():
         low = key.lower()
+        # Under its own key the text needs only one of its markers.
         if low == "parameters" and ("Steps:" in value or "Sampler:" in value or "Negative prompt" in value):
             sources.append(("PNG text 'parameters'", "Stable Diffusion"))
-        elif (
-            low in ("workflow", "prompt")
-            and value.lstrip().startswith("{")
-            and ("class_type" in value or "nodes" in value)
-        ):
+        elif low in ("workflow", "prompt") and _is_comfyui_graph(value):
             sources.append((f"PNG text '{key}'", "ComfyUI"))
         elif low in ("software", "description", "comment", "generator", "source", "creation software"):
             sources.append((f"PNG text '{key}'", value[:2000]))
+    # A1111 and its forks write the same "parameters" text into a JPEG's or WebP's EXIF
+    # UserComment (ASCII or UNICODE encoded); other tools put names or graphs there.
+    for key in ("UserComment", "ImageDescription"):
+        value = meta.exif.get(key, "")
+        if not value:
+            continue
+        if _is_sd_parameters(value):
+            sources.append((f"EXIF {key}", "Stable Diffusion"))
+        elif _is_comfyui_graph(value):
+            sources.append((f"EXIF {key}", "ComfyUI"))
+        else:
+            sources.append((f"EXIF {key}", value[:2000]))
     hits: list[tuple[str, bool, str]] = []
     for where, value in sources:
         for rx, name, gen in _SOFTWARE_RE:
@@ -408,6 +523,15 @@ def provenance_findings(meta: RawMetadata, *, delivered_at: datetime | None = No
                 score=0.7 if generator else 0.4,
                 detail=f"Metadata names {'generating' if generator else 'editing'} software: {', '.join(names)} ({hits[0][2]}).",
                 params={"software": names, "generator": generator, "location": hits[0][2]},
+            )
+        )
+    if meta.problems:
+        findings.append(
+            Finding(
+                code="malformed_metadata",
+                score=0.6,
+                detail=f"The metadata is malformed: {'; '.join(meta.problems)}.",
+                params={"problems": list(meta.problems)},
             )
         )
     has_camera = bool(meta.exif.get("Make") or meta.exif.get("Model") or meta.exif.get("DateTimeOriginal"))

@@ -3,19 +3,43 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-__all__ = ["Finding", "ScreeningReport", "FINDING_CODES", "VERDICTS"]
+__all__ = ["Finding", "FindingCode", "ScreeningReport", "FINDING_CODES", "FORGERY_CODES", "VERDICTS"]
 
-FINDING_CODES = (
-    "derived_from_reference",
-    "local_edit",
-    "aigc_label",
-    "c2pa_ai_generated",
-    "editing_software",
-    "no_camera_metadata",
-    "captured_before_delivery",
-    "unreadable",
+
+class FindingCode(StrEnum):
+    """Every finding code any layer stores, explains or routes on; owned here.
+
+    Scores are on one scale for every code: 0..1, where 0.5 is where a finding starts
+    to count (the policies' default threshold) and 1 is certainty.
+    """
+
+    DERIVED_FROM_REFERENCE = "derived_from_reference"
+    LOCAL_EDIT = "local_edit"
+    NEAR_DUPLICATE = "near_duplicate"
+    AIGC_LABEL = "aigc_label"
+    C2PA_AI_GENERATED = "c2pa_ai_generated"
+    EDITING_SOFTWARE = "editing_software"
+    MALFORMED_METADATA = "malformed_metadata"
+    NO_CAMERA_METADATA = "no_camera_metadata"
+    CAPTURED_BEFORE_DELIVERY = "captured_before_delivery"
+    UNREADABLE = "unreadable"
+
+
+FINDING_CODES = tuple(code.value for code in FindingCode)
+# Findings that, above their threshold, say the evidence is not a genuine new photograph
+# of the received item. The others (software names, damaged or missing metadata, an
+# early capture time) make an application suspicious but prove nothing alone.
+FORGERY_CODES = frozenset(
+    {
+        FindingCode.DERIVED_FROM_REFERENCE,
+        FindingCode.LOCAL_EDIT,
+        FindingCode.NEAR_DUPLICATE,
+        FindingCode.AIGC_LABEL,
+        FindingCode.C2PA_AI_GENERATED,
+    }
 )
 VERDICTS = ("consistent", "derived_from_reference", "unreadable")
 
@@ -60,6 +84,8 @@ class ScreeningReport:
     width: int
     height: int
     ms: float
+    # 64-bit perceptual hash of the evidence for reuse search; None when it was not decoded.
+    phash: int | None = None
 
     def finding(self, code: str) -> Finding | None:
         """Return the first finding with `code`, or None."""

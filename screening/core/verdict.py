@@ -10,32 +10,56 @@ weak `no_camera_metadata` (screenshots, messaging apps strip EXIF) adds only a l
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
-from .report import Finding
+from .report import Finding, FindingCode
 
-__all__ = ["RISK_WEIGHTS", "combine"]
+__all__ = ["RISK_WEIGHTS", "combine", "combined_risk"]
 
 RISK_WEIGHTS: dict[str, float] = {
-    "derived_from_reference": 1.0,
-    "local_edit": 1.0,
-    "aigc_label": 1.0,
-    "c2pa_ai_generated": 1.0,
-    "captured_before_delivery": 0.8,
-    "editing_software": 0.5,
-    "no_camera_metadata": 0.5,
-    "unreadable": 0.0,
+    FindingCode.DERIVED_FROM_REFERENCE: 1.0,
+    FindingCode.LOCAL_EDIT: 1.0,
+    FindingCode.NEAR_DUPLICATE: 1.0,
+    FindingCode.AIGC_LABEL: 1.0,
+    FindingCode.C2PA_AI_GENERATED: 1.0,
+    FindingCode.CAPTURED_BEFORE_DELIVERY: 0.8,
+    # Damaged metadata is not proof of forgery, but a camera does not write it.
+    FindingCode.MALFORMED_METADATA: 0.8,
+    FindingCode.EDITING_SOFTWARE: 0.5,
+    FindingCode.NO_CAMERA_METADATA: 0.5,
+    FindingCode.UNREADABLE: 0.0,
 }
+
+
+class Scored(Protocol):
+    """Anything with a finding code and a score (a Finding, or a stored finding's view)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+
+
+def combined_risk(findings: Sequence[Scored]) -> float:
+    """Return the weighted noisy-OR of the findings' scores, in [0, 1]; 1 if any is unreadable.
+
+    The one rule by which scores become a risk: the engine, the worker (which adds
+    reuse findings) and the policy all call it.
+    """
+    if any(f.code == FindingCode.UNREADABLE for f in findings):
+        # Evidence that could not be screened must never look clean to a policy.
+        return 1.0
+    keep = 1.0
+    for f in findings:
+        keep *= 1.0 - RISK_WEIGHTS.get(f.code, 0.5) * min(max(float(f.score), 0.0), 1.0)
+    return round(min(max(1.0 - keep, 0.0), 1.0), 4)
 
 
 def combine(findings: Sequence[Finding]) -> tuple[str, float]:
     """Return (verdict, risk) for a list of findings."""
     codes = {f.code for f in findings}
-    if "unreadable" in codes:
-        # Risk 1: evidence that could not be screened must never look clean to a policy.
-        return "unreadable", 1.0
-    keep = 1.0
-    for f in findings:
-        keep *= 1.0 - RISK_WEIGHTS.get(f.code, 0.5) * min(max(f.score, 0.0), 1.0)
-    risk = round(min(max(1.0 - keep, 0.0), 1.0), 4)
-    verdict = "derived_from_reference" if "derived_from_reference" in codes else "consistent"
+    risk = combined_risk(findings)
+    if FindingCode.UNREADABLE in codes:
+        return "unreadable", risk
+    verdict = "derived_from_reference" if FindingCode.DERIVED_FROM_REFERENCE in codes else "consistent"
     return verdict, risk

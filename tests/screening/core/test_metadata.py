@@ -322,3 +322,51 @@ def test_raw_metadata_with_nothing_in_it_gives_only_the_weak_finding():
     from screening.core.metadata import provenance_findings
 
     assert [f.code for f in provenance_findings(RawMetadata(), delivered_at=DELIVERED)] == ["no_camera_metadata"]
+
+
+# --- Stable Diffusion parameters in EXIF ----------------------------------------------------
+
+SD_PARAMETERS = (
+    "a cracked ceramic vase on a wooden table, photo\n"
+    "Negative prompt: blurry, lowres\n"
+    "Steps: 28, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 1234567, Size: 768x768, Model: sdxl_base"
+)
+
+
+@pytest.mark.parametrize(
+    "encoding",
+    [
+        ("ASCII", b"ASCII\0\0\0" + SD_PARAMETERS.encode()),
+        ("UNICODE big-endian", b"UNICODE\0" + SD_PARAMETERS.encode("utf-16-be")),
+        ("UNICODE little-endian", b"UNICODE\0" + SD_PARAMETERS.encode("utf-16-le")),
+    ],
+    ids=lambda e: e[0],
+)
+def test_stable_diffusion_parameters_in_a_jpeg_user_comment_name_the_generator(encoding):
+    _, comment = encoding
+    finding = screen_evidence(_jpeg(exif=devset.exif_bytes(user_comment=comment)), references=[]).finding(
+        "editing_software"
+    )
+    assert finding is not None and finding.params["software"] == ["Stable Diffusion"]
+    assert finding.params["generator"] is True and finding.params["location"] == "EXIF UserComment"
+
+
+def test_stable_diffusion_parameters_in_a_webp_user_comment_name_the_generator():
+    data = _webp(exif=devset.exif_bytes(user_comment=b"UNICODE\0" + SD_PARAMETERS.encode("utf-16-be")))
+    finding = screen_evidence(data, references=[]).finding("editing_software")
+    assert finding is not None and finding.params["generator"] is True
+
+
+def test_a_comfyui_graph_in_a_user_comment_names_comfyui():
+    graph = json.dumps({"3": {"class_type": "KSampler", "inputs": {"steps": 20}}})
+    data = _jpeg(exif=devset.exif_bytes(user_comment=b"ASCII\0\0\0" + graph.encode()))
+    assert screen_evidence(data, references=[]).finding("editing_software").params["software"] == ["ComfyUI"]
+
+
+@pytest.mark.parametrize(
+    "comment",
+    [b"ASCII\0\0\0Steps: 3 flights up to my door", b"ASCII\0\0\0box arrived crushed", b"\0" * 8 + b"    "],
+    ids=["steps-prose", "prose", "blank"],
+)
+def test_an_ordinary_user_comment_names_no_software(comment):
+    assert "editing_software" not in _codes(_jpeg(exif=devset.exif_bytes(make="Apple", user_comment=comment)))

@@ -29,3 +29,20 @@ def test_an_unreadable_file_is_never_clean():
 def test_risk_stays_within_bounds():
     findings = [_f(code, 1.0) for code in ("derived_from_reference", "aigc_label", "c2pa_ai_generated", "local_edit")]
     assert combine(findings)[1] == 1.0
+
+
+def test_every_finding_code_has_a_risk_weight():
+    from screening.core import FINDING_CODES
+    from screening.core.verdict import RISK_WEIGHTS
+
+    assert set(RISK_WEIGHTS) == set(FINDING_CODES)
+
+
+def test_a_reuse_finding_combines_with_the_engine_findings_by_the_same_rule():
+    from screening.core import combined_risk
+
+    assert combined_risk([_f("near_duplicate", 0.5), _f("no_camera_metadata", 0.1)]) == round(1 - 0.5 * 0.95, 4)
+
+
+def test_damaged_metadata_alone_is_enough_to_count_under_the_default_threshold():
+    assert combine([_f("malformed_metadata", 0.6)])[1] >= 0.45

@@ -1,0 +1,35 @@
+"""The accuracy benchmark's own arithmetic and its split."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import accuracy
+
+
+def test_the_wilson_interval_of_none_in_fifty_reaches_about_seven_percent():
+    lo, hi = accuracy.wilson(0, 50)
+    assert lo == 0.0 and hi == pytest.approx(0.0713, abs=1e-3)
+
+
+def test_the_wilson_interval_is_symmetric_in_successes_and_failures():
+    lo, hi = accuracy.wilson(12, 50)
+    lo2, hi2 = accuracy.wilson(38, 50)
+    assert lo == pytest.approx(1 - hi2) and hi == pytest.approx(1 - lo2)
+
+
+def test_the_two_halves_share_no_source_photograph_nor_seed():
+    assert not set(accuracy.SOURCES["tuning"]) & set(accuracy.SOURCES["holdout"])
+    assert accuracy.SEEDS["tuning"] != accuracy.SEEDS["holdout"]
+
+
+def test_union_iou_of_a_box_with_itself_is_one_and_with_a_disjoint_box_zero():
+    assert accuracy.union_iou([(10, 10, 20, 20)], [(10, 10, 20, 20)], 64, 64) == 1.0
+    assert accuracy.union_iou([(0, 0, 10, 10)], [(30, 30, 10, 10)], 64, 64) == 0.0
+
+
+def test_generator_labels_count_and_editor_names_do_not():
+    line = {"findings": [{"code": "editing_software", "score": 0.4}]}
+    assert not accuracy.is_label(line)
+    line["findings"].append({"code": "editing_software", "score": 0.7})
+    assert accuracy.is_label(line)

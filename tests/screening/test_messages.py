@@ -1,0 +1,26 @@
+"""Every finding code the engine owns is explained to reviewers, in both languages."""
+
+from __future__ import annotations
+
+from django.utils import translation
+
+from screening.core import FINDING_CODES, FindingCode
+from screening.messages import EXPLAINERS, explain
+
+
+def test_every_finding_code_has_an_explanation():
+    assert set(EXPLAINERS) == set(FINDING_CODES)
+
+
+def test_malformed_metadata_is_explained_in_chinese_and_english():
+    params = {"problems": ["the EXIF IFD0 claims 65535 entries (786426 bytes) but only 60 bytes remain"]}
+    with translation.override("zh-hans"):
+        zh = explain(FindingCode.MALFORMED_METADATA, params, fallback="?")
+    with translation.override("en"):
+        en = explain(FindingCode.MALFORMED_METADATA, params, fallback="?")
+    assert "元数据" in zh and "1" in zh
+    assert en.startswith("The image's metadata is structurally damaged (1 problem(s) found)")
+
+
+def test_an_unknown_code_falls_back_to_the_engine_detail():
+    assert explain("something_new", {}, fallback="engine text") == "engine text"
