@@ -19,6 +19,16 @@ from screening.models import Finding
 NOT_CURRENCIES = frozenset({"XTS", "XXX"})
 
 
+class NoUnknownFieldsMixin:
+    """Refuse fields the serializer does not know: a misspelt setting must not pass silently."""
+
+    def validate(self, data: dict) -> dict:
+        unknown = sorted(set(getattr(self, "initial_data", {}) or {}) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: [_("Unknown field.")] for name in unknown})
+        return super().validate(data)
+
+
 class StrictCharField(serializers.CharField):
     """Text, and only text: a number or a boolean where text is expected is refused, not converted."""
 

@@ -17,13 +17,13 @@ from rest_framework.response import Response
 from refunds import webhooks
 from refunds.api.catalogue import _get
 from refunds.api.pagination import EventCursorPagination, invalid_parameter
-from refunds.api.serializers import StrictBooleanField, StrictFloatField
+from refunds.api.serializers import NoUnknownFieldsMixin, StrictBooleanField, StrictFloatField
 from refunds.idempotency import idempotent
 from refunds.models import Policy, WebhookDelivery, WebhookEndpoint
 from refunds.services import platform as settings_services
 
 
-class PolicySerializer(serializers.ModelSerializer):
+class PolicySerializer(NoUnknownFieldsMixin, serializers.ModelSerializer):
     merchant_window = serializers.DurationField(help_text="At least an hour, e.g. \"2 00:00:00\" or \"P2D\" for 48 hours.")
     claim_timeout = serializers.DurationField(help_text="At least a minute, e.g. \"00:30:00\".")
     fast_track_enabled = StrictBooleanField()
@@ -57,7 +57,7 @@ class PolicyView(GenericAPIView):
         return Response(PolicySerializer(policy).data)
 
 
-class WebhookEndpointSerializer(serializers.ModelSerializer):
+class WebhookEndpointSerializer(NoUnknownFieldsMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     url = serializers.URLField(max_length=500, help_text="https in production; public addresses only.")
     active = StrictBooleanField(required=False, default=True, help_text="An inactive endpoint gets no new events.")
