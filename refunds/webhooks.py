@@ -15,6 +15,7 @@ import ipaddress
 import json
 import logging
 import random
+import re
 import secrets
 import socket
 import time
@@ -218,6 +219,18 @@ def endpoint_create(*, platform: Any, url: str) -> WebhookEndpoint:
 # a name that resolves to a public address at registration and to a private one later (DNS
 # rebinding) is refused then, and redirects are never followed.
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+_CHARS = r"(?:[A-Za-z0-9._~!$&'*+,;=:@/-]|%[0-9A-Fa-f]{2})"
+# The webhook URLs the API takes: http(s), a host name of at most seven labels (or an IPv4
+# address), an optional port, path and query. The schema publishes this pattern, so that a
+# URL a client builds from it is never refused for its form.
+URL_PATTERN = (
+    r"^https?://(?:(?:[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?\.){1,6}[a-z]{2,20}|localhost|"
+    rf"(?:{_OCTET}\.){{3}}{_OCTET})(?::{_PORT})?(?:/{_CHARS}*)?(?:\?(?:{_CHARS}|\?)*)?$"
+)
+
+
 class UnsafeDestination(urllib.error.URLError):
     """The webhook URL leads to an address the guard refuses; nothing was sent."""
 
@@ -243,6 +256,8 @@ def _refuse(code: str, message: Any, url: str) -> InvalidInput:
 def url_check(url: str) -> list[str]:
     """Check a webhook URL against the guard and return the addresses it may be sent to
     (none to pin when WEBHOOK_ALLOW_PRIVATE_URLS is on); raise InvalidInput otherwise."""
+    if not re.fullmatch(URL_PATTERN, url):
+        raise _refuse("invalid_url", _("Give a valid http(s) URL."), url)
     try:
         parts = urlsplit(url)
         port = parts.port

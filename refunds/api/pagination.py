@@ -1,4 +1,4 @@
-"""Cursor pages of the API; a malformed cursor or page size is a 400 naming the parameter."""
+"""Cursor pages of the API; a malformed page size is a 400 naming the parameter, a forged cursor a 404."""
 
 from __future__ import annotations
 
@@ -51,7 +51,10 @@ class CreatedCursorPagination(CursorPagination):
             raise self._invalid_cursor() from None
 
     def _invalid_cursor(self) -> InvalidInput:
-        return invalid_parameter(self.cursor_query_param, _("The cursor is invalid; use the links of a previous page."))
+        # 404 like any page that does not exist: a cursor is opaque, so the schema cannot say
+        # which strings are cursors, and no well-formed request may get a 400.
+        return InvalidInput("invalid_cursor", _("No such page: the cursor is invalid; use the links of a previous page."),
+                            details={"parameter": self.cursor_query_param}, status=404)
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         parameters = super().get_schema_operation_parameters(view)

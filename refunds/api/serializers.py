@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pycountry
 from django.conf import settings
 from django.urls import reverse
+from django.utils.dateparse import parse_duration
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from refunds.models import AuditEvent, Decision, Evidence, EvidenceUpload, RefundApplication
@@ -17,6 +21,12 @@ from screening.models import Finding
 
 # Codes that name no currency: the test code and "no currency".
 NOT_CURRENCIES = frozenset({"XTS", "XXX"})
+CURRENCIES = sorted(c.alpha_3 for c in pycountry.currencies if c.alpha_3 not in NOT_CURRENCIES)
+
+# The schema's patterns are what the fields accept, so that a generated client (or a fuzzer)
+# that keeps to the schema is never refused for the form of a value.
+POSITIVE_AMOUNT = r"^(?:[1-9][0-9]{0,9}(?:\.[0-9]{1,2})?|0\.(?:[1-9][0-9]?|0[1-9]))$"
+AMOUNT_OR_ZERO = r"^[0-9]{1,10}(?:\.[0-9]{1,2})?$"
 
 
 class NoUnknownFieldsMixin:
@@ -62,6 +72,7 @@ class StrictFloatField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"type": "string", "enum": CURRENCIES, "example": "CNY"})
 class CurrencyField(StrictCharField):
     """An ISO 4217 currency code in capitals, e.g. CNY."""
 
@@ -70,9 +81,63 @@ class CurrencyField(StrictCharField):
 
     def to_internal_value(self, data: Any) -> str:
         code = super().to_internal_value(data)
-        if code != code.upper() or code in NOT_CURRENCIES or pycountry.currencies.get(alpha_3=code) is None:
+        if code not in CURRENCIES:
             raise serializers.ValidationError(_("Use a three-letter ISO 4217 currency code, e.g. CNY."))
         return code
+
+
+class PatternDecimalField(serializers.DecimalField):
+    """An amount written as a string of digits with at most two decimals (never a JSON number,
+    whose binary value may not be the decimal the client meant)."""
+
+    pattern = AMOUNT_OR_ZERO
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", 12)
+        kwargs.setdefault("decimal_places", 2)
+        super().__init__(coerce_to_string=True, **kwargs)
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if not isinstance(data, str) or not re.fullmatch(self.pattern, data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "pattern": POSITIVE_AMOUNT, "example": "39.90"})
+class AmountField(PatternDecimalField):
+    pattern = POSITIVE_AMOUNT
+
+
+@extend_schema_field({"type": "string", "pattern": AMOUNT_OR_ZERO, "example": "20.00"})
+class AmountOrZeroField(PatternDecimalField):
+    pattern = AMOUNT_OR_ZERO
+
+
+class PatternDurationField(serializers.DurationField):
+    """A duration as ``[D ]HH:MM:SS`` within the bounds its pattern states."""
+
+    pattern = ""
+
+    def to_internal_value(self, data: Any) -> timedelta:
+        if not isinstance(data, str) or not re.fullmatch(self.pattern, data):
+            self.fail("invalid", format="[D ]HH:MM:SS")
+        return parse_duration(data)
+
+
+# One hour up to (not including) 30 days.
+MERCHANT_WINDOW = r"^(?:(?:[0-9]|[12][0-9]) (?:0[1-9]|1[0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]|(?:[1-9]|[12][0-9]) 00:[0-5][0-9]:[0-5][0-9]|(?:0[1-9]|1[0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])$"
+# One minute up to one day.
+CLAIM_TIMEOUT = r"^(?:(?:0[1-9]|1[0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]|00:(?:0[1-9]|[1-5][0-9]):[0-5][0-9]|1 00:00:00)$"
+
+
+@extend_schema_field({"type": "string", "pattern": MERCHANT_WINDOW, "example": "2 00:00:00"})
+class MerchantWindowField(PatternDurationField):
+    pattern = MERCHANT_WINDOW
+
+
+@extend_schema_field({"type": "string", "pattern": CLAIM_TIMEOUT, "example": "00:30:00"})
+class ClaimTimeoutField(PatternDurationField):
+    pattern = CLAIM_TIMEOUT
 
 
 class ApplicationCreateJsonSerializer(serializers.Serializer):
@@ -83,8 +148,7 @@ class ApplicationCreateJsonSerializer(serializers.Serializer):
     buyer_ref = StrictCharField(max_length=100)
     order_ref = StrictCharField(max_length=100)
     delivered_at = serializers.DateTimeField(required=False, allow_null=True)
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal("9999999999.99"),
-                                      coerce_to_string=True)
+    amount = AmountField()
     currency = CurrencyField()
     reason_code = serializers.ChoiceField(choices=RefundReason.choices)
     description = StrictCharField(max_length=5000, required=False, allow_blank=True, default="")

@@ -4,10 +4,12 @@ Every change goes through the settings services, which validate it and record it
 
 from __future__ import annotations
 
+import re
+
 from django.db.models import F, QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import JSONParser
@@ -17,18 +19,25 @@ from rest_framework.response import Response
 from refunds import webhooks
 from refunds.api.catalogue import _get
 from refunds.api.pagination import EventCursorPagination, invalid_parameter
-from refunds.api.serializers import NoUnknownFieldsMixin, StrictBooleanField, StrictFloatField
+from refunds.api.serializers import (
+    AmountOrZeroField,
+    ClaimTimeoutField,
+    MerchantWindowField,
+    NoUnknownFieldsMixin,
+    StrictBooleanField,
+    StrictFloatField,
+)
 from refunds.idempotency import idempotent
 from refunds.models import Policy, WebhookDelivery, WebhookEndpoint
 from refunds.services import platform as settings_services
 
 
 class PolicySerializer(NoUnknownFieldsMixin, serializers.ModelSerializer):
-    merchant_window = serializers.DurationField(help_text="At least an hour, e.g. \"2 00:00:00\" or \"P2D\" for 48 hours.")
-    claim_timeout = serializers.DurationField(help_text="At least a minute, e.g. \"00:30:00\".")
+    merchant_window = MerchantWindowField(help_text="From an hour to 30 days, as [D ]HH:MM:SS, e.g. \"2 00:00:00\" for 48 hours.")
+    claim_timeout = ClaimTimeoutField(help_text="From a minute to a day, as [D ]HH:MM:SS, e.g. \"00:30:00\".")
     fast_track_enabled = StrictBooleanField()
     expiry_auto_approves = StrictBooleanField()
-    fast_track_ceiling = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, coerce_to_string=True)
+    fast_track_ceiling = AmountOrZeroField()
     default_threshold = StrictFloatField(min_value=0, max_value=1)
     finding_thresholds = serializers.DictField(child=StrictFloatField(min_value=0, max_value=1),
                                                help_text="Score from which a finding counts, per finding code.")
@@ -57,9 +66,20 @@ class PolicyView(GenericAPIView):
         return Response(PolicySerializer(policy).data)
 
 
+@extend_schema_field({"type": "string", "format": "uri", "maxLength": 500, "pattern": webhooks.URL_PATTERN,
+                      "example": "https://hooks.example.com/reviewhub"})
+class WebhookUrlField(serializers.URLField):
+    def to_internal_value(self, data: object) -> str:
+        url = super().to_internal_value(data)
+        if not re.fullmatch(webhooks.URL_PATTERN, url):
+            self.fail("invalid")
+        return url
+
+
 class WebhookEndpointSerializer(NoUnknownFieldsMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
-    url = serializers.URLField(max_length=500, help_text="https in production; public addresses only.")
+    url = WebhookUrlField(max_length=500, help_text="http(s) with a host name or IPv4 address; https and a public "
+                                                    "address in production.")
     active = StrictBooleanField(required=False, default=True, help_text="An inactive endpoint gets no new events.")
 
     class Meta:

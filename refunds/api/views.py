@@ -57,7 +57,9 @@ class ApplicationListView(GenericAPIView):
             return RefundApplication.objects.none()
         return selectors.application_list_for_platform(platform=self.request.auth.platform)
 
-    @extend_schema(operation_id="applications_list", responses={200: ApplicationSerializer(many=True)})
+    @extend_schema(operation_id="applications_list", responses={200: ApplicationSerializer(many=True)},
+                   parameters=[OpenApiParameter("unscreened", OpenApiTypes.BOOL,
+                                                description="`true`: only applications whose screening failed.")])
     def get(self, request: Request) -> Response:
         """List the platform's applications, newest first, with filters and a cursor."""
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))

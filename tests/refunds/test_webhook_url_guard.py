@@ -88,19 +88,26 @@ def webhooks_key_a(platform_a):
 REFUSED = [
     "http://127.0.0.1:8000/api/v1/applications", "http://localhost/", "http://169.254.169.254/latest/meta-data/",
     "http://metadata.google.internal/computeMetadata/v1/", "http://10.0.0.5/", "http://172.16.3.4/", "http://192.168.1.1/",
-    "http://100.64.0.1/", "http://0.0.0.0/", "http://[::1]/", "http://[fd00:ec2::254]/", "http://[fe80::1]/",
-    "http://[::ffff:127.0.0.1]/", "http://224.0.0.1/", "http://rebinder.example/",
+    "http://100.64.0.1/", "http://0.0.0.0/", "http://v6-loopback.example/", "http://v6-metadata.example/",
+    "http://v6-link-local.example/", "http://v4-mapped.example/", "http://224.0.0.1/", "http://rebinder.example/",
 ]
 
 
 @pytest.mark.parametrize("url", REFUSED)
 def test_private_loopback_link_local_and_metadata_urls_are_refused_at_registration(guard_on, dns, webhooks_key_a, url):
-    dns.update({"localhost": ["127.0.0.1"], "metadata.google.internal": ["169.254.169.254"],
+    dns.update({"localhost": ["127.0.0.1"], "metadata.google.internal": ["169.254.169.254"], "v6-loopback.example": ["::1"],
+                "v6-metadata.example": ["fd00:ec2::254"], "v6-link-local.example": ["fe80::1%eth0"],
+                "v4-mapped.example": ["::ffff:127.0.0.1"],
                 "rebinder.example": [PUBLIC, "10.1.2.3"]})  # one private answer among public ones is enough
     response = client_with(webhooks_key_a).post("/api/v1/webhook-endpoints", {"url": url}, format="json")
     assert response.status_code == 400, response.json()
     assert response.json()["error"]["code"] == "webhook_url_not_public"
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_an_address_literal_in_brackets_is_not_taken(guard_on, webhooks_key_a):
+    response = client_with(webhooks_key_a).post("/api/v1/webhook-endpoints", {"url": "http://[::1]/"}, format="json")
+    assert response.status_code == 400 and "url" in response.json()["error"]["details"]
 
 
 def test_a_name_that_does_not_resolve_is_refused(guard_on, dns, platform_a):
