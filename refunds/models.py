@@ -36,7 +36,7 @@ class Platform(models.Model):
 
 
 class Policy(models.Model):
-    """How a platform routes its applications (DESIGN §5). The defaults are conservative."""
+    """How a platform routes its applications (docs/design.md §5). The defaults are conservative."""
 
     platform = models.OneToOneField(Platform, on_delete=models.CASCADE, related_name="policy")
     merchant_window = models.DurationField(_("merchant response window"), default=timedelta(hours=48))

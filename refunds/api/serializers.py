@@ -163,6 +163,9 @@ class ApplicationCreateJsonSerializer(serializers.Serializer):
 class ApplicationCreateSerializer(ApplicationCreateJsonSerializer):
     """An application with its evidence images as multipart parts (and/or ids of uploads)."""
 
+    # A form has no null: leave the field out when the delivery time is unknown.
+    delivered_at = serializers.DateTimeField(required=False)
+
     evidence = serializers.ListField(child=serializers.FileField(allow_empty_file=True), required=False, default=list,
                                      max_length=settings.UPLOAD_MAX_FILES,
                                      help_text="Evidence images (JPEG, PNG, WebP, HEIC), as repeated multipart parts.")
