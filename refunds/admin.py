@@ -65,12 +65,26 @@ class PlatformAddForm(forms.ModelForm):
         fields = ["name", "slug"]
 
 
+def _settings_values(values: dict | None) -> str:
+    if not values:
+        return "-"
+    return format_html_join("", '<div style="overflow-wrap:anywhere">{}: {}</div>', sorted(values.items()))
+
+
 class SettingsChangeInline(ReadOnlyInline):
     model = SettingsChange
-    fields = ["at", "target", "target_id", "action", "actor_kind", "actor_label", "before", "after"]
+    fields = ["at", "action", "actor_label", "before_values", "after_values"]
     readonly_fields = fields
     ordering = ["-at", "-id"]
     verbose_name_plural = _("settings changes")
+
+    @admin.display(description=_("before"))
+    def before_values(self, obj: SettingsChange) -> str:
+        return _settings_values(obj.before)
+
+    @admin.display(description=_("after"))
+    def after_values(self, obj: SettingsChange) -> str:
+        return _settings_values(obj.after)
 
 
 @admin.register(Platform)
@@ -459,6 +473,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 @admin.register(SettingsChange)
 class SettingsChangeAdmin(ReadOnlyAdmin):
     list_display = ["at", "platform", "target", "target_id", "action", "actor_kind", "actor_label"]
+    ordering = ["-at", "-id"]
     list_filter = ["platform", "target", "action", "actor_kind"]
     search_fields = ["target_id", "actor_label"]
 

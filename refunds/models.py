@@ -634,7 +634,7 @@ class SettingsChange(models.Model):
         indexes = [models.Index(fields=["platform", "-at"], name="settings_change_platform_at")]
 
     def __str__(self) -> str:
-        return f"{self.target} {self.action} ({self.actor_label})"
+        return f"{self.action} #{self.pk}"
 
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:

@@ -11,8 +11,9 @@ VIEW = ["view_refundapplication", "view_evidence", "view_decision", "view_audite
         "view_finding"]
 ROLES: dict[str, list[str]] = {
     "Reviewers": VIEW + ["claim_refundapplication", "decide_refundapplication"],
-    "Senior reviewers": VIEW + ["claim_refundapplication", "decide_refundapplication", "view_policy", "change_policy"],
-    "Auditors": VIEW + ["view_platform", "view_policy", "view_apikey"],
+    "Senior reviewers": VIEW + ["claim_refundapplication", "decide_refundapplication", "view_policy", "change_policy",
+                                "view_settingschange"],
+    "Auditors": VIEW + ["view_platform", "view_policy", "view_apikey", "view_settingschange"],
 }
 
 

@@ -80,6 +80,48 @@ WEBHOOK_SCHEMA = {
 }
 
 
+# Example ids, one per object the examples talk about. The schema test creates objects with
+# these ids, so that the examples of every operation are requests that succeed.
+EXAMPLE_IDS = {
+    "merchant": "9a4e2b7c-5d61-4f3a-8e09-1c2d3e4f5a6b",
+    "product": "3c2b1a09-8f7e-4d6c-9b5a-0e1f2a3b4c5d",
+    "application": "0f8d3c9a-31b4-4c1e-a7c2-7f1d2b9e6a55",          # awaiting the merchant; read, evidence added
+    "application_to_accept": "5e1d7c3b-2a94-4f08-b6e1-3c9d8a7f6b21",
+    "application_to_contest": "8b4f2e6a-1c73-4d95-a0b8-7e6d5c4b3a29",
+    "application_to_withdraw": "2d9c8b7a-6e5f-4a3b-9c1d-0e2f3a4b5c6d",
+    "finding": "6a5b4c3d-2e1f-4a0b-8c9d-1e2f3a4b5c6e",                # a local edit with its heat-map
+    "webhook_delivery": "4c3b2a19-0f8e-4d7c-b6a5-948372615e0d",
+}
+# Per operation: the example of its path's public id, and of its request body where it has one.
+_PATH_EXAMPLES = {
+    "applications_retrieve": "application", "applications_audit_events_list": "application",
+    "applications_evidence_create": "application", "applications_accept_create": "application_to_accept",
+    "applications_contest_create": "application_to_contest", "applications_withdraw_create": "application_to_withdraw",
+    "findings_heatmap_retrieve": "finding", "products_retrieve": "product", "products_reference_images_list": "product",
+    "products_reference_images_create": "product", "merchants_retrieve": "merchant",
+    "webhook_deliveries_redeliver_create": "webhook_delivery",
+}
+_BODY_EXAMPLES = {
+    ("products_create", "application/json"): {"merchant": EXAMPLE_IDS["merchant"], "external_ref": "sku-cup-02",
+                                              "title": "Ceramic cup, large"},
+    ("applications_contest_create", "application/json"): {"statement": "The cup left our warehouse intact; see the packing photos."},
+    ("applications_withdraw_create", "application/json"): {"reason": "The buyer found the missing part."},
+    ("applications_evidence_create", "multipart/form-data"): {"evidence": ["<photo.jpg>"]},
+    ("products_reference_images_create", "multipart/form-data"): {"kind": "catalogue", "image": "<catalogue.jpg>"},
+}
+
+
+def _add_examples(operation: dict[str, Any]) -> None:
+    operation_id = operation.get("operationId")
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") == "path" and parameter.get("name") == "public_id" and operation_id in _PATH_EXAMPLES:
+            parameter["example"] = EXAMPLE_IDS[_PATH_EXAMPLES[operation_id]]
+    for media_type, content in operation.get("requestBody", {}).get("content", {}).items():
+        example = _BODY_EXAMPLES.get((operation_id, media_type))
+        if example is not None and "examples" not in content:
+            content["example"] = example
+
+
 IDEMPOTENCY_HEADER = {
     "name": "Idempotency-Key", "in": "header", "required": False,
     "description": "Retry-safe key: a repeat returns the first response (kept 48 h); the same key with another "
@@ -190,6 +232,7 @@ def add_errors_and_webhooks(result: dict[str, Any], generator: Any, request: Any
             for parameter in operation.get("parameters", []):
                 if parameter.get("schema", {}).get("format") == "date-time":
                     parameter["schema"]["pattern"] = DATE_TIME_START
+            _add_examples(operation)
             if method == "post":
                 parameters = [p for p in operation.get("parameters", []) if p.get("name") != IDEMPOTENCY_HEADER["name"]]
                 operation["parameters"] = [*parameters, IDEMPOTENCY_HEADER]

@@ -18,28 +18,33 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-# The ids of the schema's own examples, so that its example requests find real objects.
-EXAMPLE_MERCHANT = "9a4e2b7c-5d61-4f3a-8e09-1c2d3e4f5a6b"
-EXAMPLE_PRODUCT = "3c2b1a09-8f7e-4d6c-9b5a-0e1f2a3b4c5d"
 MAX_EXAMPLES = int(os.environ.get("SCHEMA_TEST_MAX_EXAMPLES", "100"))
 
 
 def seed() -> str:
-    """Create what the run needs to reach every operation; return a key with every scope."""
+    """Create the objects the schema's examples name, so that every operation's example is a
+    request that succeeds; return a key with every scope."""
+    from refunds.api.schema import EXAMPLE_IDS
     from refunds.apikeys import api_key_issue
-    from refunds.models import Merchant, Product, WebhookDelivery
+    from refunds.models import Merchant, Product, RefundApplication, WebhookDelivery
     from refunds.services import platform as platform_services
-    from tests.factories import FORGED_CUP, make_product, screen, submit
+    from screening.models import Finding
+    from tests.factories import FORGED_CUP, GENUINE_CUP, make_product, screen, submit
 
-    platform = platform_services.platform_create(name="Schema", slug="schema",
-                                                 actor=platform_services.settings_actor_for_command("test"))
-    merchant = Merchant.objects.create(platform=platform, external_ref="shop", name="Shop", public_id=EXAMPLE_MERCHANT)
+    ops = platform_services.settings_actor_for_command("test")
+    platform = platform_services.platform_create(name="Schema", slug="schema", actor=ops)
+    merchant = Merchant.objects.create(platform=platform, external_ref="shop", name="Shop", public_id=EXAMPLE_IDS["merchant"])
     product = make_product(merchant)
-    Product.objects.filter(pk=product.pk).update(public_id=EXAMPLE_PRODUCT)
+    Product.objects.filter(pk=product.pk).update(public_id=EXAMPLE_IDS["product"])
     product.refresh_from_db()
-    platform_services.webhook_endpoint_create(platform=platform, url="http://127.0.0.1:9/hooks",
-                                              actor=platform_services.settings_actor_for_command("test"))
-    screen(submit(product, evidence=[FORGED_CUP]))  # a finding with a heat-map
+    platform_services.webhook_endpoint_create(platform=platform, url="http://127.0.0.1:9/hooks", actor=ops)
+    for n, name in enumerate(["application", "application_to_accept", "application_to_contest", "application_to_withdraw"]):
+        application = screen(submit(product, evidence=[FORGED_CUP if n == 0 else GENUINE_CUP], order_ref=f"order-{n}"))
+        RefundApplication.objects.filter(pk=application.pk).update(public_id=EXAMPLE_IDS[name])
+    finding = Finding.objects.exclude(artifact="").first()
+    Finding.objects.filter(pk=finding.pk).update(public_id=EXAMPLE_IDS["finding"])
+    delivery = WebhookDelivery.objects.first()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(public_id=EXAMPLE_IDS["webhook_delivery"])
     WebhookDelivery.objects.update(status="failed")
     return api_key_issue(platform=platform, name="schemathesis", scopes=["read", "write", "policy", "webhooks"])[1]
 
@@ -65,6 +70,7 @@ def statuses_by_operation(har: Path, schema: dict) -> dict[str, set[int]]:
     return seen
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.django_db(transaction=True)
 def test_the_api_keeps_to_its_schema_under_schemathesis(live_server, settings, tmp_path, capsys):
     settings.API_RATE_LIMIT = "1000000/min"
@@ -91,5 +97,7 @@ def test_the_api_keeps_to_its_schema_under_schemathesis(live_server, settings, t
         for label in sorted(operations(schema)):
             print(f"  {label:70} {' '.join(map(str, sorted(seen.get(label, ()))))}")
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
-    never_2xx = [label for label in operations(schema) if not any(200 <= s < 300 for s in seen.get(label, ()))]
+    # The schema itself is what the run loads first, outside the recorded calls.
+    never_2xx = [label for label in operations(schema) if not label.endswith("/schema/")
+                 and not any(200 <= s < 300 for s in seen.get(label, ()))]
     assert never_2xx == [], f"operations never answered 2xx: {never_2xx}"
