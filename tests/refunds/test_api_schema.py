@@ -26,7 +26,7 @@ def seed() -> str:
     request that succeeds; return a key with every scope."""
     from refunds.api.schema import EXAMPLE_IDS
     from refunds.apikeys import api_key_issue
-    from refunds.models import Merchant, Product, RefundApplication, WebhookDelivery
+    from refunds.models import Merchant, Product, RefundApplication, WebhookDelivery, WebhookEndpoint
     from refunds.services import platform as platform_services
     from screening.models import Finding
     from tests.factories import FORGED_CUP, GENUINE_CUP, make_product, screen, submit
@@ -37,7 +37,8 @@ def seed() -> str:
     product = make_product(merchant)
     Product.objects.filter(pk=product.pk).update(public_id=EXAMPLE_IDS["product"])
     product.refresh_from_db()
-    platform_services.webhook_endpoint_create(platform=platform, url="http://127.0.0.1:9/hooks", actor=ops)
+    endpoint = platform_services.webhook_endpoint_create(platform=platform, url="http://127.0.0.1:9/hooks", actor=ops)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(public_id=EXAMPLE_IDS["webhook_endpoint"])
     for n, name in enumerate(["application", "application_to_accept", "application_to_contest", "application_to_withdraw"]):
         application = screen(submit(product, evidence=[FORGED_CUP if n == 0 else GENUINE_CUP], order_ref=f"order-{n}"))
         RefundApplication.objects.filter(pk=application.pk).update(public_id=EXAMPLE_IDS[name])
@@ -46,6 +47,8 @@ def seed() -> str:
     delivery = WebhookDelivery.objects.first()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(public_id=EXAMPLE_IDS["webhook_delivery"])
     WebhookDelivery.objects.update(status="failed")
+    spare = platform_services.webhook_endpoint_create(platform=platform, url="http://127.0.0.1:9/spare", actor=ops)
+    WebhookEndpoint.objects.filter(pk=spare.pk).update(public_id=EXAMPLE_IDS["webhook_endpoint_to_delete"])
     return api_key_issue(platform=platform, name="schemathesis", scopes=["read", "write", "policy", "webhooks"])[1]
 
 
