@@ -1,4 +1,8 @@
-"""Issue and check platform API keys of the form ``rh_<prefix>_<secret>``."""
+"""Platform API keys of the form ``rh_<prefix>_<secret>``: their material and their check.
+
+Issuing, rotating and revoking keys are settings services (``refunds.services.platform``);
+``api_key_issue`` is kept here as the name callers know.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,16 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
 
+from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
-from refunds.errors import InvalidInput
 from refunds.models import ApiKey, Platform
+
+if TYPE_CHECKING:
+    from refunds.services import Actor
 
 
 def _hash(secret: str) -> str:
@@ -19,27 +27,34 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def api_key_issue(*, platform: Platform, name: str, scopes: Iterable[str]) -> tuple[ApiKey, str]:
-    """Create a key and return it with the full key text, which is never stored."""
-    scopes = sorted(set(scopes))
-    unknown = [s for s in scopes if s not in ApiKey.Scope.values]
-    if unknown or not scopes:
-        raise InvalidInput("invalid_scopes", _("Choose scopes among: %(scopes)s.") % {"scopes": ", ".join(ApiKey.Scope.values)},
-                           details={"unknown": unknown})
+def key_material() -> tuple[str, str, str]:
+    """Return a new key's prefix, the hash to store and the full key text (shown once)."""
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    key = ApiKey.objects.create(platform=platform, name=name, prefix=prefix, secret_hash=_hash(secret), scopes=scopes)
-    return key, f"rh_{prefix}_{secret}"
+    return prefix, _hash(secret), f"rh_{prefix}_{secret}"
+
+
+def api_key_issue(*, platform: Platform, name: str, scopes: Iterable[str], actor: Actor | None = None,
+                  expires_at: datetime | None = None) -> tuple[ApiKey, str]:
+    """Create a key and return it with the full key text, which is never stored."""
+    from refunds.services.platform import api_key_issue as issue
+
+    return issue(platform=platform, name=name, scopes=scopes, actor=actor, expires_at=expires_at)
 
 
 def api_key_check(text: str) -> ApiKey | None:
-    """Return the live key matching the text, or None."""
+    """Return the live key (neither revoked nor expired) matching the text, or None."""
     parts = text.split("_", 2)
     if len(parts) != 3 or parts[0] != "rh":
         return None
-    key = ApiKey.objects.select_related("platform").filter(prefix=parts[1], revoked_at__isnull=True).first()
+    now = timezone.now()
+    key = (
+        ApiKey.objects.select_related("platform")
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), prefix=parts[1], revoked_at__isnull=True)
+        .first()
+    )
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(parts[2])):
         return None
-    if key.last_used_at is None or (timezone.now() - key.last_used_at).total_seconds() > 60:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
     return key

@@ -7,7 +7,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -37,7 +36,7 @@ class Platform(models.Model):
 
 
 class Policy(models.Model):
-    """How a platform routes its applications (DESIGN §5). The defaults are conservative."""
+    """How a platform routes its applications (docs/design.md §5). The defaults are conservative."""
 
     platform = models.OneToOneField(Platform, on_delete=models.CASCADE, related_name="policy")
     merchant_window = models.DurationField(_("merchant response window"), default=timedelta(hours=48))
@@ -75,14 +74,23 @@ class Policy(models.Model):
     def __str__(self) -> str:
         return str(_("Policy of %(platform)s") % {"platform": self.platform})
 
+    # The fields a platform sets; ``refunds.policy.policy_validate`` is their one validator.
+    SETTINGS = ("merchant_window", "fast_track_enabled", "fast_track_ceiling", "expiry_auto_approves", "claim_timeout",
+                "review_time_limit", "senior_amount_ceiling", "finding_thresholds", "default_threshold")
+
     def clean(self) -> None:
-        thresholds = self.finding_thresholds
-        if not isinstance(thresholds, dict) or not all(
-            isinstance(code, str) and isinstance(value, int | float) and 0 <= value <= 1 for code, value in thresholds.items()
-        ):
-            raise ValidationError({"finding_thresholds": _('Give an object of finding codes and scores between 0 and 1, e.g. {"editing_software": 0.7}.')})
-        if not 0 <= self.default_threshold <= 1:
-            raise ValidationError({"default_threshold": _("Give a score between 0 and 1.")})
+        from refunds.policy import policy_validate  # the validator reads the model's vocabulary
+
+        policy_validate({name: getattr(self, name) for name in self.SETTINGS})
+
+    def settings_values(self) -> dict[str, object]:
+        """The settings as JSON-friendly values, for the settings audit record."""
+        values: dict[str, object] = {}
+        for name in self.SETTINGS:
+            value = getattr(self, name)
+            values[name] = value.total_seconds() if isinstance(value, timedelta) else (
+                str(value) if isinstance(value, Decimal) else value)
+        return values
 
     def threshold_for(self, code: str) -> float:
         return float(self.finding_thresholds.get(code, self.default_threshold))
@@ -513,6 +521,11 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    # Set when the key is issued with a lifetime, or when it is rotated: the old key keeps
+    # working until then, so a rolling deploy can move its processes to the new key.
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    replaced_by = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                    verbose_name=_("replaced by"), editable=False)
 
     class Meta:
         verbose_name = _("API key")
@@ -520,6 +533,10 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (rh_{self.prefix}_…)"
+
+    def is_live(self, at: timezone.datetime | None = None) -> bool:
+        at = at or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > at)
 
 
 class IdempotencyRecord(models.Model):
@@ -610,6 +627,52 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.endpoint}"
+
+
+class SettingsChange(models.Model):
+    """An append-only record of a change to a platform's settings: its policy, API keys and
+    webhook endpoints (who, when, the values before and after; never a secret)."""
+
+    class Target(models.TextChoices):
+        PLATFORM = "platform", _("Platform")
+        POLICY = "policy", _("Policy")
+        API_KEY = "api_key", _("API key")
+        WEBHOOK_ENDPOINT = "webhook_endpoint", _("Webhook endpoint")
+
+    class ActorKind(models.TextChoices):
+        SYSTEM = "system", _("System")
+        PLATFORM = "platform", _("Platform")
+        STAFF = "staff", _("Staff")
+
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="settings_changes")
+    target = models.CharField(_("target"), max_length=30, choices=Target.choices)
+    target_id = models.CharField(_("target id"), max_length=64, blank=True)
+    action = models.CharField(_("action"), max_length=40)
+    actor_kind = models.CharField(_("actor kind"), max_length=20, choices=ActorKind.choices)
+    actor_label = models.CharField(_("actor"), max_length=200, blank=True)
+    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("user"))
+    before = models.JSONField(_("before"), null=True, blank=True)
+    after = models.JSONField(_("after"), null=True, blank=True)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("settings change")
+        verbose_name_plural = _("settings changes")
+        ordering = ["-at", "-id"]
+        # The platform page and the audit list: a platform's changes, newest first.
+        indexes = [models.Index(fields=["platform", "-at"], name="settings_change_platform_at")]
+
+    def __str__(self) -> str:
+        return f"{self.action} #{self.pk}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise ValueError("Settings changes are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise ValueError("Settings changes are append-only.")
 
 
 class EvidenceUpload(StoredImage):

@@ -22,10 +22,10 @@ VIEW = ["view_refundapplication", "view_evidence", "view_decision", "view_audite
 ROLES: dict[str, list[str]] = {
     REVIEWERS: VIEW + ["claim_refundapplication", "decide_refundapplication"],
     SENIOR_REVIEWERS: VIEW + ["claim_refundapplication", "decide_refundapplication", "decide_as_senior",
-                              "view_policy", "change_policy"],
+                              "view_policy", "change_policy", "view_settingschange"],
     # Webhook endpoints are left out: their page shows the signing secret.
     AUDITORS: VIEW + ["view_platform", "view_policy", "view_apikey", "view_webhookevent", "view_webhookdelivery",
-                      "view_evidencefingerprint"],
+                      "view_evidencefingerprint", "view_settingschange"],
 }
 
 CLAIM = "refunds.claim_refundapplication"

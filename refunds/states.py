@@ -1,4 +1,4 @@
-"""The vocabulary of an application's lifecycle (DESIGN §2)."""
+"""The vocabulary of an application's lifecycle (docs/design.md §2)."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _

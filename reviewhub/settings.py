@@ -48,6 +48,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "refunds.api.errors.JsonErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -202,6 +203,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # ReDoc would otherwise fetch Google's web fonts.
+    "REDOC_UI_SETTINGS": {"disableGoogleFont": True},
+    # Separate request and response components, so that file fields are binary uploads in
+    # requests (not URL strings) and read-only fields stay out of request bodies.
+    "COMPONENT_SPLIT_REQUEST": True,
     "OAS_VERSION": "3.1.0",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -292,12 +298,20 @@ WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
 WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 15, minimum=1)
 WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3000, minimum=1)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 60, minimum=1)
+# The URL guard: https only in production, and no loopback, private, link-local (cloud
+# metadata) or reserved addresses, checked at registration and at every delivery. Local
+# development and the tests deliver to receivers on this machine, so there it is relaxed.
+WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", PRODUCTION)
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", not PRODUCTION)
+WEBHOOK_MAX_ENDPOINTS = env_int("WEBHOOK_MAX_ENDPOINTS", 10, minimum=1)
 # A webhook retry further away than a beat interval is not sent as a countdown message (it
 # would outlive the visibility timeout): beat's retry job sends it when it falls due.
 
 # API limits: a rate per key (DRF syntax, e.g. "1200/min") and a whole-request ceiling
 # checked against Content-Length before the body is read.
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "1200/min")
+# A rotated API key keeps working this long, so a rolling deploy can move to the new one.
+API_KEY_ROTATION_OVERLAP = env_seconds("API_KEY_ROTATION_OVERLAP", timedelta(hours=24))
 API_MAX_REQUEST_BYTES = env_int("API_MAX_REQUEST_BYTES", UPLOAD_MAX_FILES * UPLOAD_MAX_BYTES + 1024 * 1024, minimum=1024)
 _cache_url = env_str("CACHE_URL", env_str("REDIS_URL", ""))
 CACHES = {

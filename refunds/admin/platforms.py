@@ -1,31 +1,123 @@
-"""Operators' pages: platforms with their policy, shops, products, API keys and webhook endpoints."""
+"""Operators' pages: platforms with their policy and settings changes, shops, products, API keys
+and webhook endpoints. Every change of a platform's settings goes through its service, which
+validates it and records who changed what."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from refunds import webhooks
-from refunds.admin.base import ReadOnlyInline, thumbnail
-from refunds.apikeys import api_key_issue
-from refunds.models import ApiKey, Merchant, MerchantMember, Platform, Policy, Product, ReferenceImage, WebhookEndpoint
+from refunds.admin.base import ReadOnlyAdmin, ReadOnlyInline, thumbnail
+from refunds.errors import DomainError
+from refunds.models import (
+    ApiKey,
+    Merchant,
+    MerchantMember,
+    Platform,
+    Policy,
+    Product,
+    ReferenceImage,
+    SettingsChange,
+    WebhookEndpoint,
+)
+from refunds.services import Actor
+from refunds.services import platform as platform_services
 
 
-class PolicyInline(admin.StackedInline):
-    model = Policy
-    can_delete = False
+class PlatformAddForm(forms.ModelForm):
+    class Meta:
+        model = Platform
+        fields = ["name", "slug"]
+
+
+def _settings_values(values: dict | None) -> str:
+    if not values:
+        return "-"
+    return format_html_join("", '<div style="overflow-wrap:anywhere">{}: {}</div>', sorted(values.items()))
+
+
+class SettingsChangeInline(ReadOnlyInline):
+    model = SettingsChange
+    fields = ["at", "action", "actor_label", "before_values", "after_values"]
+    readonly_fields = fields
+    ordering = ["-at", "-id"]
+    verbose_name_plural = _("settings changes")
+
+    @admin.display(description=_("before"))
+    def before_values(self, obj: SettingsChange) -> str:
+        return _settings_values(obj.before)
+
+    @admin.display(description=_("after"))
+    def after_values(self, obj: SettingsChange) -> str:
+        return _settings_values(obj.after)
 
 
 @admin.register(Platform)
 class PlatformAdmin(admin.ModelAdmin):
+    """Platforms are onboarded by a service that creates the policy with them; the policy and
+    the record of every settings change are linked from here."""
+
     list_display = ["name", "slug", "public_id", "created_at"]
     search_fields = ["name", "slug"]
-    readonly_fields = ["public_id"]
-    inlines = [PolicyInline]
+    readonly_fields = ["public_id", "policy_link"]
+    inlines = [SettingsChangeInline]
+
+    def get_form(self, request: HttpRequest, obj: Platform | None = None, **kwargs: object) -> type[forms.ModelForm]:
+        if obj is None:
+            kwargs["form"] = PlatformAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Platform | None = None) -> list[str]:
+        return ["name", "slug"] if obj is None else ["public_id", "name", "slug", "policy_link"]
+
+    def get_inlines(self, request: HttpRequest, obj: Platform | None) -> list:
+        return [] if obj is None else self.inlines
+
+    def save_model(self, request: HttpRequest, obj: Platform, form: forms.ModelForm, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = platform_services.platform_create(name=obj.name, slug=obj.slug,
+                                                    actor=platform_services.settings_actor_for_staff(request.user))
+        obj.pk, obj.public_id, obj.created_at = created.pk, created.public_id, created.created_at
+
+    @admin.display(description=_("policy"))
+    def policy_link(self, obj: Platform) -> str:
+        policy = platform_services.policy_of(platform=obj)
+        return format_html('<a href="{}">{}</a>', reverse("admin:refunds_policy_change", args=[policy.pk]), policy)
+
+
+@admin.register(Policy)
+class PolicyAdmin(admin.ModelAdmin):
+    """The policy, validated by its one validator (the model's clean) and saved by the service,
+    which records who changed what."""
+
+    list_display = ["platform", "merchant_window", "fast_track_enabled", "fast_track_ceiling", "expiry_auto_approves",
+                    "updated_at"]
+    fields = ["platform", *Policy.SETTINGS, "updated_at"]
+    readonly_fields = ["platform", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a policy comes with its platform
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Policy, form: forms.ModelForm, change: bool) -> None:
+        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in Policy.SETTINGS}
+        platform_services.policy_update(platform=obj.platform, changes=changes,
+                                        actor=platform_services.settings_actor_for_staff(request.user))
 
 
 @admin.register(Merchant)
@@ -38,7 +130,8 @@ class MerchantAdmin(admin.ModelAdmin):
 
 @admin.register(MerchantMember)
 class MerchantMemberAdmin(admin.ModelAdmin):
-    list_display = ["user", "merchant"]
+    list_display = ["user", "merchant", "role"]
+    list_filter = ["role"]
     autocomplete_fields = ["merchant"]
 
 
@@ -67,14 +160,24 @@ class ApiKeyIssueForm(forms.ModelForm):
 
     class Meta:
         model = ApiKey
-        fields = ["platform", "name"]
+        fields = ["platform", "name", "expires_at"]
+
+    def clean_expires_at(self) -> object:
+        expires_at = self.cleaned_data.get("expires_at")
+        if expires_at is not None and expires_at <= timezone.now():
+            raise ValidationError(_("The expiry must be in the future."))
+        return expires_at
+
+
+def _staff(request: HttpRequest) -> Actor:
+    return platform_services.settings_actor_for_staff(request.user)
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "platform", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
+    list_display = ["name", "platform", "prefix", "scopes", "created_at", "last_used_at", "expires_at", "revoked_at"]
     list_filter = ["platform"]
-    actions = ["rotate", "revoke"]
+    actions = ["rotate", "rotate_now", "revoke"]
 
     def get_form(self, request: HttpRequest, obj: ApiKey | None = None, **kwargs: object) -> type[forms.ModelForm]:
         if obj is None:
@@ -83,8 +186,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         if obj is None:
-            return ["platform", "name", "scopes"]
-        return ["public_id", "platform", "name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
+            return ["platform", "name", "scopes", "expires_at"]
+        return ["public_id", "platform", "name", "prefix", "scopes", "created_at", "last_used_at", "expires_at",
+                "revoked_at", "replaced_by"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         return [] if obj is None else self.get_fields(request, obj)
@@ -92,31 +196,106 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool) -> None:
         if change:
             return  # keys are never edited: rotate or revoke them
-        key, text = api_key_issue(platform=obj.platform, name=obj.name, scopes=form.cleaned_data["scopes"])
+        key, text = platform_services.api_key_issue(platform=obj.platform, name=obj.name, scopes=form.cleaned_data["scopes"],
+                                                    expires_at=form.cleaned_data.get("expires_at"), actor=_staff(request))
         obj.pk, obj.prefix, obj.scopes = key.pk, key.prefix, key.scopes
         self.message_user(request, _("The new key, shown this once: %(key)s") % {"key": text}, messages.WARNING)
 
-    @admin.action(description=_("Rotate: issue a new key with the same scopes, revoke this one"), permissions=["add"])
-    def rotate(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+    def _rotate(self, request: HttpRequest, queryset: QuerySet[ApiKey], overlap: timedelta | None) -> None:
         for key in queryset.filter(revoked_at__isnull=True):
-            text = api_key_issue(platform=key.platform, name=key.name, scopes=key.scopes)[1]
-            ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+            try:
+                text = platform_services.api_key_rotate(key=key, actor=_staff(request), overlap=overlap)[1]
+            except DomainError as exc:
+                self.message_user(request, f"{key.name}: {exc.message}", messages.ERROR)
+                continue
             self.message_user(request, _("%(name)s: the new key, shown this once: %(key)s") % {"name": key.name, "key": text},
                               messages.WARNING)
 
+    @admin.action(description=_("Rotate: issue a new key with the same scopes; the old one works for the overlap period"),
+                  permissions=["add"])
+    def rotate(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        self._rotate(request, queryset, None)
+
+    @admin.action(description=_("Rotate now: issue a new key and revoke the old one at once"), permissions=["add"])
+    def rotate_now(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        self._rotate(request, queryset, timedelta(0))
+
     @admin.action(description=_("Revoke selected keys"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-        self.message_user(request, _("%(count)d key(s) revoked.") % {"count": count}, messages.SUCCESS)
+        keys = list(queryset.filter(revoked_at__isnull=True))
+        for key in keys:
+            platform_services.api_key_revoke(key=key, actor=_staff(request))
+        self.message_user(request, _("%(count)d key(s) revoked.") % {"count": len(keys)}, messages.SUCCESS)
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["platform", "url", "active"]
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        try:
+            webhooks.url_check(url)
+        except DomainError as exc:
+            raise ValidationError(exc.message) from None
+        return url
+
+    def clean(self) -> dict:
+        data = super().clean()
+        platform, url = data.get("platform") or getattr(self.instance, "platform", None), data.get("url")
+        if platform is not None and url and WebhookEndpoint.objects.filter(platform=platform, url=url).exclude(
+                pk=self.instance.pk).exists():
+            self.add_error("url", _("This platform has an endpoint with this URL already."))
+        if platform is not None and self.instance.pk is None and \
+                WebhookEndpoint.objects.filter(platform=platform).count() >= settings.WEBHOOK_MAX_ENDPOINTS:
+            raise ValidationError(_("A platform has at most %(limit)d webhook endpoints.") % {"limit": settings.WEBHOOK_MAX_ENDPOINTS})
+        return data
 
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
     list_display = ["url", "platform", "active", "created_at"]
     list_filter = ["platform", "active"]
-    readonly_fields = ["public_id", "secret", "created_at"]
+    readonly_fields = ["public_id", "created_at"]
+    actions = ["rotate_secret"]
 
-    def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: object, change: bool) -> None:
-        if not obj.secret:
-            obj.secret = webhooks.new_secret()
-        super().save_model(request, obj, form, change)
+    def get_readonly_fields(self, request: HttpRequest, obj: WebhookEndpoint | None = None) -> list[str]:
+        # The platform of an endpoint never changes; the secret is shown once, when rotated.
+        return [*self.readonly_fields, "platform"] if obj is not None else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: forms.ModelForm, change: bool) -> None:
+        if change:
+            platform_services.webhook_endpoint_update(endpoint=obj, actor=_staff(request), url=form.cleaned_data["url"],
+                                                      active=form.cleaned_data["active"])
+            return
+        created = platform_services.webhook_endpoint_create(platform=obj.platform, url=obj.url, active=obj.active,
+                                                            actor=_staff(request))
+        obj.pk, obj.public_id, obj.secret = created.pk, created.public_id, created.secret
+        self.message_user(request, _("The signing secret, shown this once: %(secret)s") % {"secret": created.secret},
+                          messages.WARNING)
+
+    def delete_model(self, request: HttpRequest, obj: WebhookEndpoint) -> None:
+        platform_services.webhook_endpoint_delete(endpoint=obj, actor=_staff(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        for endpoint in queryset:
+            platform_services.webhook_endpoint_delete(endpoint=endpoint, actor=_staff(request))
+
+    @admin.action(description=_("Rotate the signing secret"), permissions=["change"])
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        for endpoint in queryset:
+            rotated = platform_services.webhook_endpoint_rotate_secret(endpoint=endpoint, actor=_staff(request))
+            self.message_user(request, _("%(url)s: the new signing secret, shown this once: %(secret)s")
+                              % {"url": rotated.url, "secret": rotated.secret}, messages.WARNING)
+
+
+@admin.register(SettingsChange)
+class SettingsChangeAdmin(ReadOnlyAdmin):
+    list_display = ["at", "platform", "target", "target_id", "action", "actor_kind", "actor_label"]
+    ordering = ["-at", "-id"]
+    list_filter = ["platform", "target", "action", "actor_kind"]
+    search_fields = ["target_id", "actor_label"]

@@ -18,7 +18,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate(self, request: Request) -> tuple[None, ApiKey] | None:
         header = authentication.get_authorization_header(request).decode("latin-1").split()
-        if not header or header[0] != self.keyword:
+        # The scheme is case-insensitive (RFC 9110 §11.1): "bearer" is as good as "Bearer".
+        if not header or header[0].lower() != self.keyword.lower():
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(_("Malformed Authorization header."))

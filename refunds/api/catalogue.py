@@ -105,7 +105,7 @@ class ProductListView(GenericAPIView):
             return Product.objects.none()
         products = Product.objects.filter(merchant__platform=self.request.auth.platform).select_related("merchant")
         merchant = self.request.query_params.get("merchant")
-        if merchant:
+        if merchant is not None:
             products = products.filter(merchant=_get(Merchant.objects.filter(platform=self.request.auth.platform),
                                                      merchant, "merchant"))
         return products

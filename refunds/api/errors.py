@@ -1,10 +1,21 @@
-"""One JSON error shape for the whole API: ``{"error": {"code", "message", "details"}}``."""
+"""One JSON error shape for the whole API: ``{"error": {"code", "message", "details"}}``.
+
+Every answer under ``/api/`` has it, DEBUG or not: errors of the views through the DRF
+exception handler, and anything that happens outside a view (an unknown URL, a body Django
+refuses to read) through ``JsonErrorsMiddleware``.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Callable
 from typing import Any
 
-from django.http import Http404
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -12,9 +23,22 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from refunds import outage
 from refunds.errors import DomainError
 
+log = logging.getLogger("refunds.api")
+
 
 def _body(code: str, message: Any, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": str(message), "details": details or {}}}
+
+
+def _refused_body(exc: SuspiciousOperation) -> tuple[dict[str, Any], int] | None:
+    """The answer to a body Django refuses to read in full, or None for other exceptions."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return _body("request_too_large", _("The request body is larger than %(limit)d bytes.") % {"limit": limit},
+                     {"limit": limit}), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return _body("too_many_fields", _("The request has too many fields or files.")), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    return None
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -24,16 +48,58 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         outage.log_outage(context.get("request"), exc)
         return Response(outage.error_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE,
                         headers={"Retry-After": str(outage.RETRY_AFTER_SECONDS)})
+    if isinstance(exc, SuspiciousOperation):
+        refused = _refused_body(exc)
+        if refused is not None:
+            return Response(refused[0], status=refused[1])
+        return Response(_body("bad_request", _("The request is malformed.")), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
-        return Response(_body("not_found", "Not found."), status=status.HTTP_404_NOT_FOUND)
+        return Response(_body("not_found", _("Not found.")), status=status.HTTP_404_NOT_FOUND)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        response.data = _body("invalid", "The request is invalid.", exc.detail)
+        response.data = _body("invalid", _("The request is invalid."), exc.detail)
     else:
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         if not isinstance(code, str):
             code = "error"
         response.data = _body(code, getattr(exc, "detail", exc))
     return response
+
+
+_CODES = {
+    400: "bad_request", 401: "not_authenticated", 403: "permission_denied", 404: "not_found", 405: "method_not_allowed",
+    406: "not_acceptable", 413: "request_too_large", 415: "unsupported_media_type", 429: "throttled",
+}
+
+
+class JsonErrorsMiddleware:
+    """Answer every error under /api/ in the JSON shape, even one raised before any view
+    runs (an unknown URL, a refused body) or a debug page DEBUG would show."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not request.path.startswith("/api/") or response.status_code < 400:
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        code = _CODES.get(response.status_code, "server_error" if response.status_code >= 500 else "error")
+        message = {404: _("Not found."), 500: _("Internal error.")}.get(response.status_code, _("The request was refused."))
+        replaced = JsonResponse(_body(code, message), status=response.status_code)
+        for header in ("Retry-After", "WWW-Authenticate", "Allow"):
+            if header in response:
+                replaced[header] = response[header]
+        return replaced
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not request.path.startswith("/api/") or not isinstance(exception, SuspiciousOperation):
+            return None
+        refused = _refused_body(exception)
+        if refused is None:
+            return None
+        log.warning("%d for %s %s: %s", refused[1], request.method, request.path, type(exception).__name__)
+        return HttpResponse(json.dumps(refused[0]), status=refused[1], content_type="application/json")

@@ -1,12 +1,19 @@
-"""List filters of the API."""
+"""List filters of the API: a malformed value is a 400 naming the parameter, never ignored."""
+
+from __future__ import annotations
 
 from datetime import UTC
+from typing import Any
 
 import django_filters
 from django import forms
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
+from rest_framework.filters import OrderingFilter
+from rest_framework.request import Request
 
+from refunds.api.pagination import invalid_parameter
 from refunds.models import RefundApplication
 from refunds.states import ApplicationState, RiskLevel
 
@@ -15,6 +22,9 @@ class UtcDateTimeField(IsoDateTimeField):
     """An ISO 8601 time with any offset Python accepts, compared in UTC (the database may refuse odd offsets)."""
 
     def to_python(self, value):  # noqa: ANN001, ANN201
+        # Absent is None; present but empty is a mistake the client should hear about.
+        if value == "":
+            raise forms.ValidationError(_("Give a time, e.g. 2026-11-30T10:00:00Z."))
         parsed = super().to_python(value)
         try:
             return parsed.astimezone(UTC) if parsed is not None else None
@@ -26,12 +36,33 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcDateTimeField
 
 
+class StrictUUIDField(forms.UUIDField):
+    def to_python(self, value):  # noqa: ANN001, ANN201
+        if value == "":
+            raise forms.ValidationError(_("Enter a valid UUID."))
+        return super().to_python(value)
+
+
+class StrictUUIDFilter(django_filters.UUIDFilter):
+    field_class = StrictUUIDField
+
+
+BOOLEAN_CHOICES = [("true", "true"), ("false", "false")]
+
+
+class StrictBooleanFilter(django_filters.TypedChoiceFilter):
+    """``true`` or ``false``; anything else is refused instead of being read as "no filter"."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, choices=BOOLEAN_CHOICES, coerce=lambda value: value == "true", **kwargs)
+
+
 class ApplicationFilter(django_filters.FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=ApplicationState.choices)
-    merchant = django_filters.UUIDFilter(field_name="merchant__public_id")
-    product = django_filters.UUIDFilter(field_name="product__public_id")
+    merchant = StrictUUIDFilter(field_name="merchant__public_id")
+    product = StrictUUIDFilter(field_name="product__public_id")
     risk_level = django_filters.MultipleChoiceFilter(choices=RiskLevel.choices)
-    unscreened = django_filters.BooleanFilter()
+    unscreened = StrictBooleanFilter()
     buyer_ref = django_filters.CharFilter()
     order_ref = django_filters.CharFilter()
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
@@ -42,3 +73,26 @@ class ApplicationFilter(django_filters.FilterSet):
     class Meta:
         model = RefundApplication
         fields: list[str] = []
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """``?ordering=`` with one of the view's fields (``-`` for descending); anything else is a
+    400, and the id breaks ties so that cursor pages stay stable."""
+
+    def allowed(self, view: Any) -> list[str]:
+        return [term for field in view.ordering_fields for term in (field, f"-{field}")]
+
+    def get_ordering(self, request: Request, queryset: QuerySet, view: Any) -> list[str] | None:
+        raw = request.query_params.get(self.ordering_param)
+        if raw is None:
+            return self.get_default_ordering(view)
+        allowed = self.allowed(view)
+        if raw not in allowed:
+            raise invalid_parameter(self.ordering_param, _("Order by one of: %(terms)s.") % {"terms": ", ".join(allowed)},
+                                    allowed=allowed)
+        return [raw, "-id" if raw.startswith("-") else "id"]
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [{"name": self.ordering_param, "required": False, "in": "query",
+                 "description": "Order by this field; prefix - for descending (newest first by default).",
+                 "schema": {"type": "string", "enum": self.allowed(view)}}]

@@ -80,18 +80,169 @@ WEBHOOK_SCHEMA = {
 }
 
 
+# Example ids, one per object the examples talk about. The schema test creates objects with
+# these ids, so that the examples of every operation are requests that succeed.
+EXAMPLE_IDS = {
+    "merchant": "9a4e2b7c-5d61-4f3a-8e09-1c2d3e4f5a6b",
+    "product": "3c2b1a09-8f7e-4d6c-9b5a-0e1f2a3b4c5d",
+    "application": "0f8d3c9a-31b4-4c1e-a7c2-7f1d2b9e6a55",          # awaiting the merchant; read, evidence added
+    "application_to_accept": "5e1d7c3b-2a94-4f08-b6e1-3c9d8a7f6b21",
+    "application_to_contest": "8b4f2e6a-1c73-4d95-a0b8-7e6d5c4b3a29",
+    "application_to_withdraw": "2d9c8b7a-6e5f-4a3b-9c1d-0e2f3a4b5c6d",
+    "finding": "6a5b4c3d-2e1f-4a0b-8c9d-1e2f3a4b5c6e",                # a local edit with its heat-map
+    "webhook_delivery": "4c3b2a19-0f8e-4d7c-b6a5-948372615e0d",
+    "webhook_endpoint": "7d6c5b4a-3928-4170-a6b5-c4d3e2f1a0b9",
+    "webhook_endpoint_to_delete": "9e8d7c6b-5a49-4382-b1a0-f9e8d7c6b5a4",
+}
+# Per operation: the example of its path's public id, and of its request body where it has one.
+_PATH_EXAMPLES = {
+    "applications_retrieve": "application", "applications_audit_events_list": "application",
+    "applications_evidence_create": "application", "applications_accept_create": "application_to_accept",
+    "applications_contest_create": "application_to_contest", "applications_withdraw_create": "application_to_withdraw",
+    "findings_heatmap_retrieve": "finding", "products_retrieve": "product", "products_reference_images_list": "product",
+    "products_reference_images_create": "product", "merchants_retrieve": "merchant",
+    "webhook_deliveries_redeliver_create": "webhook_delivery", "webhook_endpoints_retrieve": "webhook_endpoint",
+    "webhook_endpoints_partial_update": "webhook_endpoint", "webhook_endpoints_rotate_secret_create": "webhook_endpoint",
+    "webhook_endpoints_destroy": "webhook_endpoint_to_delete",
+}
+_BODY_EXAMPLES = {
+    ("products_create", "application/json"): {"merchant": EXAMPLE_IDS["merchant"], "external_ref": "sku-cup-02",
+                                              "title": "Ceramic cup, large"},
+    ("applications_contest_create", "application/json"): {"statement": "The cup left our warehouse intact; see the packing photos."},
+    ("applications_withdraw_create", "application/json"): {"reason": "The buyer found the missing part."},
+    ("applications_evidence_create", "multipart/form-data"): {"evidence": ["<photo.jpg>"]},
+    ("products_reference_images_create", "multipart/form-data"): {"kind": "catalogue", "image": "<catalogue.jpg>"},
+}
+
+
+def _add_examples(operation: dict[str, Any]) -> None:
+    operation_id = operation.get("operationId")
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") == "path" and parameter.get("name") == "public_id" and operation_id in _PATH_EXAMPLES:
+            parameter["example"] = EXAMPLE_IDS[_PATH_EXAMPLES[operation_id]]
+    for media_type, content in operation.get("requestBody", {}).get("content", {}).items():
+        example = _BODY_EXAMPLES.get((operation_id, media_type))
+        if example is not None and "examples" not in content:
+            content["example"] = example
+
+
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Retry-safe key: a repeat returns the first response (kept 48 h); the same key with another "
+                   "request is refused with 422.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+
+
+def _link(operation_id: str, description: str, **parameters: str) -> dict[str, Any]:
+    return {"operationId": operation_id, "description": description, "parameters": parameters}
+
+
+_APPLICATION = "$response.body#/id"
+_APPLICATION_LINKS = {
+    "GetApplication": _link("applications_retrieve", "Read the application.", public_id=_APPLICATION),
+    "WithdrawApplication": _link("applications_withdraw_create", "Withdraw it.", public_id=_APPLICATION),
+    "AcceptApplication": _link("applications_accept_create", "Accept it for the merchant.", public_id=_APPLICATION),
+    "ContestApplication": _link("applications_contest_create", "Contest it for the merchant.", public_id=_APPLICATION),
+    "AddEvidence": _link("applications_evidence_create", "Add evidence.", public_id=_APPLICATION),
+    "ReadAuditEvents": _link("applications_audit_events_list", "Read its audit log.", public_id=_APPLICATION),
+}
+_ENDPOINT = "$response.body#/id"
+# OpenAPI links: how the answer of one operation feeds the next, for generated clients and for
+# the stateful phase of the schema tests (create an application, then follow it through).
+LINKS: dict[tuple[str, str], dict[str, Any]] = {
+    ("applications_create", "201"): _APPLICATION_LINKS,
+    ("applications_retrieve", "200"): {
+        **{name: link for name, link in _APPLICATION_LINKS.items() if name != "GetApplication"},
+        "GetHeatmap": _link("findings_heatmap_retrieve", "The heat-map of its first finding.",
+                            public_id="$response.body#/evidence/0/findings/0/id"),
+    },
+    ("applications_withdraw_create", "200"): {"GetApplication": _APPLICATION_LINKS["GetApplication"]},
+    ("applications_contest_create", "200"): {"GetApplication": _APPLICATION_LINKS["GetApplication"]},
+    ("applications_accept_create", "200"): {"GetApplication": _APPLICATION_LINKS["GetApplication"]},
+    ("applications_evidence_create", "201"): {"GetApplication": _APPLICATION_LINKS["GetApplication"]},
+    ("applications_list", "200"): {
+        "GetFirstApplication": _link("applications_retrieve", "Read the first application of the page.",
+                                     public_id="$response.body#/results/0/id"),
+    },
+    ("merchants_create", "201"): {
+        "GetMerchant": _link("merchants_retrieve", "Read the merchant.", public_id="$response.body#/id"),
+        "ListProducts": _link("products_list", "List the merchant's products.", merchant="$response.body#/id"),
+    },
+    ("products_create", "201"): {
+        "GetProduct": _link("products_retrieve", "Read the product.", public_id="$response.body#/id"),
+        "ListReferenceImages": _link("products_reference_images_list", "Its reference images.",
+                                     public_id="$response.body#/id"),
+        "AddReferenceImage": _link("products_reference_images_create", "Add a reference image.",
+                                   public_id="$response.body#/id"),
+    },
+    ("webhook_endpoints_create", "201"): {
+        "GetEndpoint": _link("webhook_endpoints_retrieve", "Read the endpoint.", public_id=_ENDPOINT),
+        "ChangeEndpoint": _link("webhook_endpoints_partial_update", "Change it.", public_id=_ENDPOINT),
+        "RotateSecret": _link("webhook_endpoints_rotate_secret_create", "Rotate its secret.", public_id=_ENDPOINT),
+        "DeleteEndpoint": _link("webhook_endpoints_destroy", "Remove it.", public_id=_ENDPOINT),
+    },
+    ("webhook_deliveries_list", "200"): {
+        "Redeliver": _link("webhook_deliveries_redeliver_create", "Send the first delivery of the page again.",
+                           public_id="$response.body#/results/0/id"),
+    },
+}
+
+
+# Text fields trim surrounding white space (what Python's str.strip removes) before checking
+# that they are not blank: a required text must hold at least one other character.
+NOT_BLANK = "[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+# What every accepted time starts with (the format alone lets some generators send "").
+DATE_TIME_START = "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}"
+# Request bodies whose serializers refuse fields they do not know.
+CLOSED_REQUESTS = ("PatchedPolicyRequest", "WebhookEndpointRequest", "PatchedWebhookEndpointRequest")
+
+
+def _tighten_requests(schemas: dict[str, Any]) -> None:
+    for name, component in schemas.items():
+        if not name.endswith("Request"):
+            continue
+        for prop in component.get("properties", {}).values():
+            if prop.get("type") == "string" and prop.get("minLength", 0) >= 1 and not (
+                    {"format", "enum", "pattern"} & set(prop)):
+                prop["pattern"] = NOT_BLANK
+            if prop.get("format") == "date-time":
+                prop["pattern"] = DATE_TIME_START
+            if isinstance(prop.get("additionalProperties"), dict):  # finding codes: never empty
+                prop["propertyNames"] = {"minLength": 1}
+        if name in CLOSED_REQUESTS:
+            component["additionalProperties"] = False
+    # Images as parts, or ids of images uploaded first: at least one of the two.
+    create = schemas.get("ApplicationCreateRequest")
+    if create:
+        create["anyOf"] = [{"required": ["evidence"]}, {"required": ["evidence_ids"]}]
+        for field in ("evidence", "evidence_ids"):
+            create["properties"][field]["minItems"] = 1
+
+
 def add_errors_and_webhooks(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
-    """drf-spectacular post-processing hook."""
+    """drf-spectacular post-processing hook: errors, the Idempotency-Key header, links, webhooks."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    _tighten_requests(result["components"]["schemas"])
     result["components"]["schemas"]["WebhookEvent"] = WEBHOOK_SCHEMA
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path, operations in result.get("paths", {}).items():
         if path.endswith("/schema/"):
             continue
-        for operation in operations.values():
+        for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             for code, description in ERROR_STATUSES.items():
                 responses.setdefault(code, {"description": description, "content": error})
+            for parameter in operation.get("parameters", []):
+                if parameter.get("schema", {}).get("format") == "date-time":
+                    parameter["schema"]["pattern"] = DATE_TIME_START
+            _add_examples(operation)
+            if method == "post":
+                parameters = [p for p in operation.get("parameters", []) if p.get("name") != IDEMPOTENCY_HEADER["name"]]
+                operation["parameters"] = [*parameters, IDEMPOTENCY_HEADER]
+            for (operation_id, code), links in LINKS.items():
+                if operation.get("operationId") == operation_id and code in responses:
+                    responses[code]["links"] = links
     result["webhooks"] = {
         "applicationStateChanged": {
             "post": {

@@ -2,34 +2,179 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
+import pycountry
+from django.conf import settings
 from django.urls import reverse
+from django.utils.dateparse import parse_duration
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from refunds.models import AuditEvent, Decision, Evidence, EvidenceUpload, RefundApplication
 from refunds.states import RefundReason
 from screening.models import Finding
 
+# Codes that name no currency: the test code and "no currency".
+NOT_CURRENCIES = frozenset({"XTS", "XXX"})
+CURRENCIES = sorted(c.alpha_3 for c in pycountry.currencies if c.alpha_3 not in NOT_CURRENCIES)
 
-class ApplicationCreateSerializer(serializers.Serializer):
+# The schema's patterns are what the fields accept, so that a generated client (or a fuzzer)
+# that keeps to the schema is never refused for the form of a value.
+POSITIVE_AMOUNT = r"^(?:[1-9][0-9]{0,9}(?:\.[0-9]{1,2})?|0\.(?:[1-9][0-9]?|0[1-9]))$"
+AMOUNT_OR_ZERO = r"^[0-9]{1,10}(?:\.[0-9]{1,2})?$"
+
+
+class NoUnknownFieldsMixin:
+    """Refuse fields the serializer does not know: a misspelt setting must not pass silently."""
+
+    def validate(self, data: dict) -> dict:
+        unknown = sorted(set(getattr(self, "initial_data", {}) or {}) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: [_("Unknown field.")] for name in unknown})
+        return super().validate(data)
+
+
+class StrictCharField(serializers.CharField):
+    """Text, and only text: a number or a boolean where text is expected is refused, not converted."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """``true`` or ``false`` (in a form: the words); 0, 1, "yes" and the like are refused."""
+
+    TRUE_VALUES = {True, "true", "True"}
+    FALSE_VALUES = {False, "false", "False"}
+    NULL_VALUES: set = set()
+
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool):
+            return data
+        if isinstance(data, str) and data in self.TRUE_VALUES | self.FALSE_VALUES:
+            return data in self.TRUE_VALUES
+        self.fail("invalid", input=data)
+
+
+class StrictFloatField(serializers.FloatField):
+    """A JSON number; a string or a boolean is refused."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "enum": CURRENCIES, "example": "CNY"})
+class CurrencyField(StrictCharField):
+    """An ISO 4217 currency code in capitals, e.g. CNY."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_length=3, max_length=3, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        code = super().to_internal_value(data)
+        if code not in CURRENCIES:
+            raise serializers.ValidationError(_("Use a three-letter ISO 4217 currency code, e.g. CNY."))
+        return code
+
+
+class PatternDecimalField(serializers.DecimalField):
+    """An amount written as a string of digits with at most two decimals (never a JSON number,
+    whose binary value may not be the decimal the client meant)."""
+
+    pattern = AMOUNT_OR_ZERO
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", 12)
+        kwargs.setdefault("decimal_places", 2)
+        super().__init__(coerce_to_string=True, **kwargs)
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if not isinstance(data, str) or not re.fullmatch(self.pattern, data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "pattern": POSITIVE_AMOUNT, "example": "39.90"})
+class AmountField(PatternDecimalField):
+    pattern = POSITIVE_AMOUNT
+
+
+@extend_schema_field({"type": "string", "pattern": AMOUNT_OR_ZERO, "example": "20.00"})
+class AmountOrZeroField(PatternDecimalField):
+    pattern = AMOUNT_OR_ZERO
+
+
+class PatternDurationField(serializers.DurationField):
+    """A duration as ``[D ]HH:MM:SS`` within the bounds its pattern states."""
+
+    pattern = ""
+
+    def to_internal_value(self, data: Any) -> timedelta:
+        if not isinstance(data, str) or not re.fullmatch(self.pattern, data):
+            self.fail("invalid", format="[D ]HH:MM:SS")
+        return parse_duration(data)
+
+
+# One hour up to (not including) 30 days.
+MERCHANT_WINDOW = r"^(?:(?:[0-9]|[12][0-9]) (?:0[1-9]|1[0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]|(?:[1-9]|[12][0-9]) 00:[0-5][0-9]:[0-5][0-9]|(?:0[1-9]|1[0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])$"
+# One minute up to one day.
+CLAIM_TIMEOUT = r"^(?:(?:0[1-9]|1[0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]|00:(?:0[1-9]|[1-5][0-9]):[0-5][0-9]|1 00:00:00)$"
+
+
+@extend_schema_field({"type": "string", "pattern": MERCHANT_WINDOW, "example": "2 00:00:00"})
+class MerchantWindowField(PatternDurationField):
+    pattern = MERCHANT_WINDOW
+
+
+@extend_schema_field({"type": "string", "pattern": CLAIM_TIMEOUT, "example": "00:30:00"})
+class ClaimTimeoutField(PatternDurationField):
+    pattern = CLAIM_TIMEOUT
+
+
+class ApplicationCreateJsonSerializer(serializers.Serializer):
+    """An application whose evidence was uploaded first (POST /evidence-uploads): plain JSON."""
+
     merchant = serializers.UUIDField(help_text="Public id of the merchant (shop).")
     product = serializers.UUIDField(help_text="Public id of the product.")
-    buyer_ref = serializers.CharField(max_length=100)
-    order_ref = serializers.CharField(max_length=100)
+    buyer_ref = StrictCharField(max_length=100)
+    order_ref = StrictCharField(max_length=100)
     delivered_at = serializers.DateTimeField(required=False, allow_null=True)
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), coerce_to_string=True)
-    currency = serializers.RegexField(r"^[A-Z]{3}$", max_length=3)
+    amount = AmountField()
+    currency = CurrencyField()
     reason_code = serializers.ChoiceField(choices=RefundReason.choices)
-    description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    description = StrictCharField(max_length=5000, required=False, allow_blank=True, default="")
+    evidence_ids = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=settings.UPLOAD_MAX_FILES,
+                                         help_text="Ids of evidence uploaded before with POST /evidence-uploads.")
+
+    def validate(self, data: dict) -> dict:
+        data.setdefault("evidence", [])
+        return data
+
+
+class ApplicationCreateSerializer(ApplicationCreateJsonSerializer):
+    """An application with its evidence images as multipart parts (and/or ids of uploads)."""
+
+    # A form has no null: leave the field out when the delivery time is unknown.
+    delivered_at = serializers.DateTimeField(required=False)
+
     evidence = serializers.ListField(child=serializers.FileField(allow_empty_file=True), required=False, default=list,
+                                     max_length=settings.UPLOAD_MAX_FILES,
                                      help_text="Evidence images (JPEG, PNG, WebP, HEIC), as repeated multipart parts.")
-    evidence_ids = serializers.ListField(child=serializers.UUIDField(), required=False, default=list,
+    evidence_ids = serializers.ListField(child=serializers.UUIDField(), required=False, default=list, max_length=settings.UPLOAD_MAX_FILES,
                                          help_text="Ids of evidence uploaded before with POST /evidence-uploads.")
 
     def validate(self, data: dict) -> dict:
         if not data["evidence"] and not data["evidence_ids"]:
-            raise serializers.ValidationError({"evidence": "Attach evidence images or give evidence_ids."})
+            raise serializers.ValidationError({"evidence": _("Attach evidence images or give evidence_ids.")})
         return data
 
 
@@ -118,11 +263,20 @@ class ApplicationSerializer(serializers.ModelSerializer):
 
 
 class WithdrawSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    reason = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
 
 
-class ContestSerializer(serializers.Serializer):
-    statement = serializers.CharField(max_length=5000)
+class ContestJsonSerializer(serializers.Serializer):
+    """A contest with a statement only: plain JSON."""
+
+    statement = StrictCharField(max_length=5000)
+
+    def validate(self, data: dict) -> dict:
+        data.setdefault("attachments", [])
+        return data
+
+
+class ContestSerializer(ContestJsonSerializer):
     attachments = serializers.ListField(child=serializers.FileField(allow_empty_file=True), required=False, default=list,
                                         help_text="Packing photos (JPEG, PNG, WebP, HEIC) or videos (MP4).")
 

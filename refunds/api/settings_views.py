@@ -1,11 +1,15 @@
-"""API for a platform's own settings: its policy and its webhook endpoints."""
+"""API for a platform's own settings: its policy and its webhook endpoints.
+
+Every change goes through the settings services, which validate it and record it."""
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+import re
+
+from django.db.models import F, QuerySet
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import JSONParser
@@ -14,30 +18,54 @@ from rest_framework.response import Response
 
 from refunds import webhooks
 from refunds.api.catalogue import _get
-from refunds.api.pagination import CreatedCursorPagination
+from refunds.api.pagination import EventCursorPagination, invalid_parameter
+from refunds.api.serializers import (
+    AmountOrZeroField,
+    ClaimTimeoutField,
+    MerchantWindowField,
+    NoUnknownFieldsMixin,
+    StrictBooleanField,
+    StrictFloatField,
+)
 from refunds.idempotency import idempotent
 from refunds.models import Policy, WebhookDelivery, WebhookEndpoint
+from refunds.services import platform as settings_services
+from screening.core import FindingCode
+
+FINDING_CODES = [code.value for code in FindingCode]
 
 
-class PolicySerializer(serializers.ModelSerializer):
-    merchant_window = serializers.DurationField(help_text="e.g. \"2 00:00:00\" for 48 hours.")
-    claim_timeout = serializers.DurationField()
+@extend_schema_field({"type": "object", "propertyNames": {"enum": FINDING_CODES},
+                      "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+                      "description": "Score from which a finding counts, per finding code."})
+class FindingThresholdsField(serializers.DictField):
+    """Scores per finding code; a code the engine does not know is refused, naming it."""
+
+    child = StrictFloatField(min_value=0, max_value=1)
+
+    def to_internal_value(self, data: object) -> dict:
+        value = super().to_internal_value(data)
+        unknown = sorted(code for code in value if code not in FINDING_CODES)
+        if unknown:
+            raise serializers.ValidationError(_("Unknown finding codes: %(codes)s.") % {"codes": ", ".join(unknown)})
+        return value
+
+
+class PolicySerializer(NoUnknownFieldsMixin, serializers.ModelSerializer):
+    merchant_window = MerchantWindowField(help_text="From an hour to 30 days, as [D ]HH:MM:SS, e.g. \"2 00:00:00\" for 48 hours.")
+    claim_timeout = ClaimTimeoutField(help_text="From a minute to a day, as [D ]HH:MM:SS, e.g. \"00:30:00\".")
+    fast_track_enabled = StrictBooleanField()
+    expiry_auto_approves = StrictBooleanField()
+    fast_track_ceiling = AmountOrZeroField()
+    review_time_limit = MerchantWindowField(help_text="From an hour to 30 days, as [D ]HH:MM:SS: reviewers decide within it.")
+    senior_amount_ceiling = AmountOrZeroField(help_text="Approving more than this amount needs a senior reviewer.")
+    default_threshold = StrictFloatField(min_value=0, max_value=1)
+    finding_thresholds = FindingThresholdsField()
 
     class Meta:
         model = Policy
-        fields = ["merchant_window", "fast_track_enabled", "fast_track_ceiling", "expiry_auto_approves", "claim_timeout",
-                  "finding_thresholds", "default_threshold", "updated_at"]
+        fields = [*Policy.SETTINGS, "updated_at"]
         read_only_fields = ["updated_at"]
-
-    def validate(self, data: dict) -> dict:
-        candidate = Policy(**{**{f: getattr(self.instance, f) for f in self.Meta.fields if f != "updated_at"}, **data})
-        try:
-            candidate.clean()
-        except ValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict) from None
-        if candidate.merchant_window.total_seconds() < 3600 or candidate.claim_timeout.total_seconds() < 60:
-            raise serializers.ValidationError(_("The merchant window must be at least an hour and claims at least a minute."))
-        return data
 
 
 class PolicyView(GenericAPIView):
@@ -47,18 +75,32 @@ class PolicyView(GenericAPIView):
 
     def get(self, request: Request) -> Response:
         """Read the platform's policy."""
-        return Response(PolicySerializer(request.auth.platform.policy).data)
+        return Response(PolicySerializer(settings_services.policy_of(platform=request.auth.platform)).data)
 
     def patch(self, request: Request) -> Response:
-        """Change some of the policy's fields."""
-        form = PolicySerializer(request.auth.platform.policy, data=request.data, partial=True)
+        """Change some of the policy's fields; the change is recorded with the key that made it."""
+        form = PolicySerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
-        form.save()
-        return Response(form.data)
+        policy = settings_services.policy_update(platform=request.auth.platform, changes=form.validated_data,
+                                                 actor=settings_services.settings_actor_for_key(request.auth))
+        return Response(PolicySerializer(policy).data)
 
 
-class WebhookEndpointSerializer(serializers.ModelSerializer):
+@extend_schema_field({"type": "string", "format": "uri", "maxLength": 500, "pattern": webhooks.URL_PATTERN,
+                      "example": "https://hooks.example.com/reviewhub"})
+class WebhookUrlField(serializers.URLField):
+    def to_internal_value(self, data: object) -> str:
+        url = super().to_internal_value(data)
+        if not re.fullmatch(webhooks.URL_PATTERN, url):
+            self.fail("invalid")
+        return url
+
+
+class WebhookEndpointSerializer(NoUnknownFieldsMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
+    url = WebhookUrlField(max_length=500, help_text="http(s) with a host name or IPv4 address; https and a public "
+                                                    "address in production.")
+    active = StrictBooleanField(required=False, default=True, help_text="An inactive endpoint gets no new events.")
 
     class Meta:
         model = WebhookEndpoint
@@ -92,6 +134,9 @@ class _WebhookView(GenericAPIView):
     def endpoints(self) -> QuerySet[WebhookEndpoint]:
         return WebhookEndpoint.objects.filter(platform=self.request.auth.platform)
 
+    def actor(self):  # noqa: ANN201
+        return settings_services.settings_actor_for_key(self.request.auth)
+
 
 class WebhookEndpointListView(_WebhookView):
     serializer_class = WebhookEndpointSerializer
@@ -104,19 +149,37 @@ class WebhookEndpointListView(_WebhookView):
     @extend_schema(responses={201: WebhookEndpointWithSecretSerializer})
     @idempotent
     def post(self, request: Request) -> Response:
-        """Add an endpoint; the answer carries its signing secret, shown this once."""
+        """Add an endpoint; the answer carries its signing secret, shown this once. 409 for a URL the
+        platform has already or past the endpoint limit."""
         form = WebhookEndpointSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        endpoint = webhooks.endpoint_create(platform=request.auth.platform, url=form.validated_data["url"])
+        endpoint = settings_services.webhook_endpoint_create(
+            platform=request.auth.platform, url=form.validated_data["url"], active=form.validated_data["active"],
+            actor=self.actor())
         return Response(WebhookEndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
 
 class WebhookEndpointDetailView(_WebhookView):
     serializer_class = WebhookEndpointSerializer
 
+    def get(self, request: Request, public_id: str) -> Response:
+        """Read an endpoint (without its secret)."""
+        return Response(WebhookEndpointSerializer(_get(self.endpoints(), public_id, "webhook_endpoint")).data)
+
+    def patch(self, request: Request, public_id: str) -> Response:
+        """Change an endpoint's URL, or switch it off (`"active": false`) and on again."""
+        endpoint = _get(self.endpoints(), public_id, "webhook_endpoint")
+        form = WebhookEndpointSerializer(data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        endpoint = settings_services.webhook_endpoint_update(
+            endpoint=endpoint, actor=self.actor(), url=form.validated_data.get("url"),
+            active=form.validated_data.get("active"))
+        return Response(WebhookEndpointSerializer(endpoint).data)
+
     def delete(self, request: Request, public_id: str) -> Response:
         """Remove an endpoint; its pending deliveries are dropped."""
-        _get(self.endpoints(), public_id, "webhook_endpoint").delete()
+        settings_services.webhook_endpoint_delete(endpoint=_get(self.endpoints(), public_id, "webhook_endpoint"),
+                                                  actor=self.actor())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -127,28 +190,38 @@ class WebhookEndpointRotateView(_WebhookView):
     @idempotent
     def post(self, request: Request, public_id: str) -> Response:
         """Replace the endpoint's signing secret; the answer carries the new one."""
-        endpoint = _get(self.endpoints(), public_id, "webhook_endpoint")
-        endpoint.secret = webhooks.new_secret()
-        endpoint.save(update_fields=["secret"])
+        endpoint = settings_services.webhook_endpoint_rotate_secret(
+            endpoint=_get(self.endpoints(), public_id, "webhook_endpoint"), actor=self.actor())
         return Response(WebhookEndpointWithSecretSerializer(endpoint).data)
 
 
 class WebhookDeliveryListView(_WebhookView):
     serializer_class = WebhookDeliverySerializer
-    pagination_class = CreatedCursorPagination
+    pagination_class = EventCursorPagination
 
     def get_queryset(self) -> QuerySet[WebhookDelivery]:
         if getattr(self, "swagger_fake_view", False):
             return WebhookDelivery.objects.none()
-        deliveries = WebhookDelivery.objects.filter(endpoint__platform=self.request.auth.platform).select_related(
-            "event__application", "endpoint")
+        deliveries = (
+            WebhookDelivery.objects.filter(endpoint__platform=self.request.auth.platform)
+            .select_related("event__application", "endpoint")
+            # The cursor reads its position from an attribute of the row, so the event's
+            # time is copied onto it rather than ordered through the relation.
+            .annotate(event_created_at=F("event__created_at"))
+        )
         wanted = self.request.query_params.get("status")
-        return deliveries.filter(status=wanted) if wanted else deliveries
+        if wanted is None:
+            return deliveries
+        if wanted not in WebhookDelivery.Status.values:
+            raise invalid_parameter("status", _("Give one of: %(values)s.") % {"values": ", ".join(WebhookDelivery.Status.values)},
+                                    allowed=WebhookDelivery.Status.values)
+        return deliveries.filter(status=wanted)
 
-    @extend_schema(operation_id="webhook_deliveries_list", responses={200: WebhookDeliverySerializer(many=True)})
+    @extend_schema(operation_id="webhook_deliveries_list", responses={200: WebhookDeliverySerializer(many=True)},
+                   parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=WebhookDelivery.Status.values,
+                                                description="Only deliveries in this status.")])
     def get(self, request: Request) -> Response:
         """List deliveries, newest event first; `?status=failed` shows what needs attention."""
-        self.paginator.ordering = ("-event__created_at", "-id")
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
 

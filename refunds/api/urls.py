@@ -30,6 +30,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[]),
          name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[]),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[],
+                                                template_name="refunds/redoc.html"),
          name="redoc"),
 ]

@@ -9,20 +9,22 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.filters import OrderingFilter
 from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from refunds import selectors, services
-from refunds.api.filters import ApplicationFilter
+from refunds.api.filters import ApplicationFilter, StrictOrderingFilter
 from refunds.api.limits import LimitedMultiPartParser
 from refunds.api.pagination import CreatedCursorPagination
 from refunds.api.serializers import (
+    ApplicationCreateJsonSerializer,
     ApplicationCreateSerializer,
     ApplicationSerializer,
     AuditEventSerializer,
+    ContestJsonSerializer,
     ContestSerializer,
     EvidenceAddSerializer,
     EvidenceUploadSerializer,
@@ -37,10 +39,15 @@ from refunds.views import safe_file_response
 from screening.models import Finding
 
 
+def _is_json(request: Request) -> bool:
+    return (request.content_type or "").split(";")[0].strip().lower() == "application/json"
+
+
 class ApplicationListView(GenericAPIView):
-    parser_classes = [LimitedMultiPartParser]
+    # JSON when the evidence was uploaded first; multipart when the images come along.
+    parser_classes = [JSONParser, LimitedMultiPartParser]
     serializer_class = ApplicationSerializer
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
     filterset_class = ApplicationFilter
     ordering_fields = ["created_at", "updated_at", "merchant_deadline", "amount"]
     pagination_class = CreatedCursorPagination
@@ -50,14 +57,16 @@ class ApplicationListView(GenericAPIView):
             return RefundApplication.objects.none()
         return selectors.application_list_for_platform(platform=self.request.auth.platform)
 
-    @extend_schema(operation_id="applications_list", responses={200: ApplicationSerializer(many=True)})
+    @extend_schema(operation_id="applications_list", responses={200: ApplicationSerializer(many=True)},
+                   parameters=[OpenApiParameter("unscreened", OpenApiTypes.BOOL,
+                                                description="`true`: only applications whose screening failed.")])
     def get(self, request: Request) -> Response:
         """List the platform's applications, newest first, with filters and a cursor."""
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(ApplicationSerializer(page, many=True).data)
 
     @extend_schema(
-        request={"multipart/form-data": ApplicationCreateSerializer},
+        request={"application/json": ApplicationCreateJsonSerializer, "multipart/form-data": ApplicationCreateSerializer},
         responses={201: ApplicationSerializer},
         examples=[OpenApiExample(
             "A damaged cup", request_only=True, media_type="multipart/form-data",
@@ -80,8 +89,9 @@ class ApplicationListView(GenericAPIView):
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        """Submit a refund-only application with its evidence images."""
-        form = ApplicationCreateSerializer(data=request.data)
+        """Submit a refund-only application with its evidence images (multipart), or with the ids
+        of evidence uploaded first (JSON or multipart)."""
+        form = (ApplicationCreateJsonSerializer if _is_json(request) else ApplicationCreateSerializer)(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         key = request.auth
@@ -153,13 +163,15 @@ class AcceptView(ApplicationActionView):
 
 
 class ContestView(ApplicationActionView):
-    parser_classes = [LimitedMultiPartParser]
+    parser_classes = [JSONParser, LimitedMultiPartParser]
 
-    @extend_schema(request={"multipart/form-data": ContestSerializer}, responses={200: ApplicationSerializer})
+    @extend_schema(request={"application/json": ContestJsonSerializer, "multipart/form-data": ContestSerializer},
+                   responses={200: ApplicationSerializer})
     @idempotent
     def post(self, request: Request, public_id: str) -> Response:
-        """Contest on the merchant's behalf with a statement and packing evidence, before the deadline."""
-        form = ContestSerializer(data=request.data)
+        """Contest on the merchant's behalf with a statement (JSON), or with packing evidence as well
+        (multipart), before the deadline."""
+        form = (ContestJsonSerializer if _is_json(request) else ContestSerializer)(data=request.data)
         form.is_valid(raise_exception=True)
         services.application_contest(
             application_id=self.owned(request, public_id), actor=_platform_actor(request, ActorKind.MERCHANT),

@@ -111,13 +111,13 @@ def test_an_operator_issues_a_key_in_the_admin_and_sees_it_once(admin_client, pl
     assert text not in ApiKey.objects.get().secret_hash
 
 
-def test_rotating_a_key_issues_a_new_one_and_revokes_the_old(admin_client, platform_a):
+def test_rotating_a_key_now_issues_a_new_one_and_revokes_the_old(admin_client, platform_a):
     from refunds.apikeys import api_key_check
     from refunds.models import ApiKey
 
     old, old_text = api_key_issue(platform=platform_a, name="orders", scopes=["read"])
     response = admin_client.post(reverse("admin:refunds_apikey_changelist"),
-                                 {"action": "rotate", "_selected_action": [old.pk]}, follow=True)
+                                 {"action": "rotate_now", "_selected_action": [old.pk]}, follow=True)
     new_text = next(k for m in response.context["messages"] for k in FULL_KEY.findall(str(m)))
     assert api_key_check(old_text) is None
     assert api_key_check(new_text).scopes == ["read"]

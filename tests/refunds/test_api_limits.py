@@ -44,7 +44,7 @@ def test_a_body_declared_over_the_request_limit_is_refused_unread(product, key_a
     assert response.json()["error"]["code"] == "request_too_large"
 
 
-def test_json_where_multipart_is_needed_is_415(product, key_a):
-    response = client_with(key_a).post("/api/v1/applications", {"merchant": "x"}, format="json")
+def test_json_where_a_file_is_needed_is_415(product, key_a):
+    response = client_with(key_a).post("/api/v1/evidence-uploads", {"file": "x"}, format="json")
     assert response.status_code == 415
     assert response.json()["error"]["code"] == "unsupported_media_type"

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from refunds import demo
+from refunds.models import RefundApplication
 from refunds.supervise import Supervised
 
 
@@ -41,6 +42,9 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         base = f"http://{addrport}"
         staff = "\n".join(f"    {role:<17} {username} / {password}" for role, username, password in accounts.staff())
+        first = (RefundApplication.objects.filter(platform=accounts.platform).order_by("created_at")
+                 .values_list("public_id", flat=True).first())
+        example = f"{base}/api/v1/applications/{first}" if first else f"{base}/api/v1/applications"
         self.stdout.write(self.style.SUCCESS(f"""
 reviewhub is running (database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker: {settings.CELERY_BROKER_URL.split('://')[0]})
 
@@ -52,7 +56,7 @@ reviewhub is running (database: {settings.DATABASES['default']['ENGINE'].rsplit(
   OpenAPI schema      {base}/api/v1/schema/
   Health              {base}/healthz
 
-  Try:  curl -H 'Authorization: Bearer {accounts.api_key}' {base}/api/v1/applications/<id>
+  Try:  curl -H 'Authorization: Bearer {accounts.api_key}' {example}
   Passwords and the API key are new on every start. Stop with Ctrl-C.
 """))
         try:
