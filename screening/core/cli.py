@@ -1,4 +1,4 @@
-"""Command line: `python -m screening check|batch` (contract: DESIGN.md section 4).
+"""Command line: `python -m screening check|batch` (contract: docs/design.md section 4).
 
 Both commands print one JSON object per evidence file, one per line, in input order.
 An unreadable evidence file is a result (verdict "unreadable"), not an error; bad

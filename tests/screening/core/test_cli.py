@@ -1,4 +1,4 @@
-"""The CLI contract of DESIGN.md section 4: `python -m screening check|batch`."""
+"""The CLI contract of docs/design.md section 4: `python -m screening check|batch`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""screening.core must be usable without Django (DESIGN.md section 4)."""
+"""screening.core must be usable without Django (docs/design.md section 4)."""
 
 import subprocess
 import sys
