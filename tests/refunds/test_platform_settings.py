@@ -3,6 +3,7 @@ services that validate once and record who changed what; the API, the admin and 
 all go through them."""
 
 from datetime import timedelta
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -121,7 +122,8 @@ def test_a_malformed_policy_patch_is_refused_and_changes_nothing(platform_a, ops
 
 def policy_form(policy, **overrides):
     data = {"merchant_window": "2 00:00:00", "fast_track_enabled": "", "fast_track_ceiling": "0.00",
-            "expiry_auto_approves": "on", "claim_timeout": "00:30:00", "finding_thresholds": "{}", "default_threshold": "0.5"}
+            "expiry_auto_approves": "on", "claim_timeout": "00:30:00", "review_time_limit": "1 00:00:00",
+            "senior_amount_ceiling": "500.00", "finding_thresholds": "{}", "default_threshold": "0.5"}
     data.update(overrides)
     return {k: v for k, v in data.items() if v != ""}
 
@@ -265,3 +267,16 @@ def test_settings_changes_are_read_only_in_the_admin(admin_client, platform_a):
 def test_another_platforms_product_form_still_submits(product, key_a):
     # The JSON parser added to applications leaves multipart submissions as they were.
     assert post(client_with(key_a), form(product)).status_code == 201
+
+
+def test_the_review_time_limit_and_senior_ceiling_are_policy_settings_and_codes_must_be_known(platform_a, ops_key_a):
+    client = client_with(ops_key_a)
+    unknown = client.patch("/api/v1/policy", {"finding_thresholds": {"looks_odd": 0.5}}, format="json")
+    assert unknown.status_code == 400 and "finding_thresholds" in str(unknown.json()["error"]["details"])
+    changed = client.patch("/api/v1/policy", {"review_time_limit": "2 00:00:00", "senior_amount_ceiling": "800.00",
+                                              "finding_thresholds": {"editing_software": 0.7}}, format="json")
+    assert changed.status_code == 200, changed.content
+    policy = Policy.objects.get(platform=platform_a)
+    assert policy.review_time_limit == timedelta(days=2) and policy.senior_amount_ceiling == Decimal("800.00")
+    (record,) = changes(platform_a, "policy_updated")
+    assert record.after["review_time_limit"] == 172800.0 and record.after["senior_amount_ceiling"] == "800.00"
