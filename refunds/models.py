@@ -639,11 +639,6 @@ class SettingsChange(models.Model):
         API_KEY = "api_key", _("API key")
         WEBHOOK_ENDPOINT = "webhook_endpoint", _("Webhook endpoint")
 
-    class ActorKind(models.TextChoices):
-        SYSTEM = "system", _("System")
-        PLATFORM = "platform", _("Platform")
-        STAFF = "staff", _("Staff")
-
     platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="settings_changes")
     target = models.CharField(_("target"), max_length=30, choices=Target.choices)
     target_id = models.CharField(_("target id"), max_length=64, blank=True)

@@ -39,6 +39,8 @@ class ActorKind(models.TextChoices):
     PLATFORM = "platform", _("Platform")
     MERCHANT = "merchant", _("Merchant")
     REVIEWER = "reviewer", _("Reviewer")
+    # An operator changing a platform's settings in the admin.
+    STAFF = "staff", _("Operator")
 
 
 class RefundReason(models.TextChoices):

@@ -35,8 +35,9 @@ from screening.core import FindingCode
 FINDING_CODES = [code.value for code in FindingCode]
 
 
-@extend_schema_field({"type": "object", "propertyNames": {"enum": FINDING_CODES},
-                      "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+@extend_schema_field({"type": "object",
+                      "properties": {code: {"type": "number", "minimum": 0, "maximum": 1} for code in FINDING_CODES},
+                      "additionalProperties": False,
                       "description": "Score from which a finding counts, per finding code."})
 class FindingThresholdsField(serializers.DictField):
     """Scores per finding code; a code the engine does not know is refused, naming it."""

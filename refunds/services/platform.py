@@ -23,22 +23,23 @@ from refunds.errors import Conflict, InvalidInput, NotFound
 from refunds.models import ApiKey, Platform, Policy, SettingsChange, WebhookEndpoint
 from refunds.policy import policy_validate
 from refunds.services._base import Actor
+from refunds.states import ActorKind
 
 Target = SettingsChange.Target
 
 
 def settings_actor_for_key(key: ApiKey) -> Actor:
     """The actor of a change made through the API with this key."""
-    return Actor(SettingsChange.ActorKind.PLATFORM, None, f"api key {key.prefix}")
+    return Actor(ActorKind.PLATFORM, None, f"api key {key.prefix}")
 
 
 def settings_actor_for_staff(user: Any) -> Actor:
     """The actor of a change made by a staff member in the admin."""
-    return Actor(SettingsChange.ActorKind.STAFF, user, user.get_username())
+    return Actor(ActorKind.STAFF, user, user.get_username())
 
 
 def settings_actor_for_command(name: str) -> Actor:
-    return Actor(SettingsChange.ActorKind.SYSTEM, None, f"manage.py {name}")
+    return Actor(ActorKind.SYSTEM, None, f"manage.py {name}")
 
 
 def _record(platform: Platform, *, target: str, target_id: object = "", action: str, actor: Actor,
