@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
 from rest_framework.filters import OrderingFilter
@@ -75,6 +76,10 @@ class ApplicationFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
+# Ordering fields that may be empty, and the value an empty one sorts as.
+NULLABLE_ORDERING = {"merchant_deadline": datetime(9999, 12, 31, tzinfo=UTC)}
+
+
 class StrictOrderingFilter(OrderingFilter):
     """``?ordering=`` with one of the view's fields (``-`` for descending); anything else is a
     400, and the id breaks ties so that cursor pages stay stable."""
@@ -90,7 +95,19 @@ class StrictOrderingFilter(OrderingFilter):
         if raw not in allowed:
             raise invalid_parameter(self.ordering_param, _("Order by one of: %(terms)s.") % {"terms": ", ".join(allowed)},
                                     allowed=allowed)
+        field = raw.lstrip("-")
+        if field in NULLABLE_ORDERING:
+            raw = raw.replace(field, f"{field}_order")
         return [raw, "-id" if raw.startswith("-") else "id"]
+
+    def filter_queryset(self, request: Request, queryset: QuerySet, view: Any) -> QuerySet:
+        ordering = self.get_ordering(request, queryset, view)
+        for field, last in NULLABLE_ORDERING.items():
+            if ordering and ordering[0].lstrip("-") == f"{field}_order":
+                # A cursor page starts after the last row's value: an empty value (no window
+                # yet) cannot be a position, so it sorts as the latest time instead.
+                queryset = queryset.annotate(**{f"{field}_order": Coalesce(field, Value(last))})
+        return queryset.order_by(*ordering) if ordering else queryset
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         return [{"name": self.ordering_param, "required": False, "in": "query",

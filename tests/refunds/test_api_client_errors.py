@@ -148,6 +148,24 @@ def test_ordering_by_a_listed_field_works_both_ways(product, key_a):
     assert [a["order_ref"] for a in client.get("/api/v1/applications?ordering=-amount").json()["results"]] == ["dear", "cheap"]
 
 
+@pytest.mark.parametrize("ordering", ["merchant_deadline", "-merchant_deadline"])
+def test_every_page_ordered_by_deadline_is_reachable_though_some_deadlines_are_empty(product, key_a, ordering):
+    windowed = [screen(submit(product, order_ref=f"window-{i}")) for i in range(3)]
+    fresh = [submit(product, order_ref=f"new-{i}") for i in range(3)]
+    assert all(a.merchant_deadline for a in windowed) and not any(a.merchant_deadline for a in fresh)
+    client, seen = client_with(key_a), []
+    url = f"/api/v1/applications?ordering={ordering}&page_size=2"
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.content
+        seen += [a["order_ref"] for a in response.json()["results"]]
+        url = response.json()["next"]
+    assert sorted(seen) == sorted(a.order_ref for a in windowed + fresh)
+    # Applications with no window yet come after those with one, oldest deadline first.
+    windows_first = seen if ordering == "merchant_deadline" else seen[::-1]
+    assert [ref.split("-")[0] for ref in windows_first] == ["window"] * 3 + ["new"] * 3
+
+
 def test_a_delivery_status_filter_must_be_a_known_status(ops_key_a):
     response = client_with(ops_key_a).get("/api/v1/webhook-deliveries?status=lost")
     assert response.status_code == 400 and error_of(response)["details"]["parameter"] == "status"
