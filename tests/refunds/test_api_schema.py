@@ -1,6 +1,7 @@
 """The live API against its own OpenAPI schema, with the schemathesis command line as a client
-would run it: every check, at least 100 examples per operation, the coverage and stateful
-phases (which follow the schema's links from a new application through its actions). No
+would run it: every check, at least 100 examples per operation, the examples, fuzzing and
+stateful phases (the last follows the schema's links from a new application through its
+actions; the coverage phase is left out to keep the suite's time in bounds). No
 failure is allowed, and every operation must answer 2xx at least once; the test prints which
 statuses each operation gave."""
 
@@ -83,7 +84,7 @@ def test_the_api_keeps_to_its_schema_under_schemathesis(live_server, settings, t
     command = [
         str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(HERE / "schemathesis.toml"), "--no-color",
         "run", schema_url,
-        "--max-examples", str(MAX_EXAMPLES), "--phases", "examples,coverage,fuzzing,stateful",
+        "--max-examples", str(MAX_EXAMPLES), "--phases", "examples,fuzzing,stateful",
         "--workers", "1", "--seed", "1",
         "--generation-deterministic", "--report", "har", "--report-har-path", str(har),
     ]
