@@ -66,6 +66,22 @@ def request(url: str, *, data: bytes | None = None, headers: dict[str, str] | No
         return response.status, response.read()
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_serving(base: str) -> None:
+    """Poll the server's health URL until it answers (at most 20 s)."""
+    for _ in range(100):
+        try:
+            request(f"{base}/healthz")
+            return
+        except OSError:
+            time.sleep(0.2)
+
+
 def rate(count: int, clients: int, call) -> float:  # noqa: ANN001
     """Return requests per second for `count` calls spread over `clients` threads; fail on any non-2xx."""
     started = time.perf_counter()
@@ -97,20 +113,13 @@ def main() -> int:
     seed = subprocess.run([python, "-c", SEED], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     ids = json.loads(seed.stdout.strip().splitlines()[-1])
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [python, "-m", "gunicorn", "bench.api_site_wsgi:application", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
          "--log-level", "warning"], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                request(f"{base}/healthz")
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_until_serving(base)
         photo = one_megabyte_jpeg()
         auth = {"Authorization": f"Bearer {ids['key']}"}
         fields = {"merchant": ids["merchant"], "product": ids["product"], "amount": "39.90", "currency": "CNY",

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.api import multipart, request  # noqa: E402
+from bench.api import free_port, multipart, request, wait_until_serving  # noqa: E402
 from bench.screening import build  # noqa: E402
 
 
@@ -101,9 +100,7 @@ def main() -> int:
                           input=json.dumps(groups))
     ids = json.loads(seed.stdout.strip().splitlines()[-1])
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([python, "-m", "gunicorn", "reviewhub.wsgi:application", "-w", str(args.web_workers),
                                "-b", f"127.0.0.1:{port}", "--log-level", "warning"], cwd=ROOT, env=env)
     worker = subprocess.Popen([python, "-m", "celery", "-A", "reviewhub", "worker", "--concurrency",
@@ -148,12 +145,7 @@ def main() -> int:
             time.sleep(0.25)
 
     try:
-        for _ in range(100):
-            try:
-                request(f"{base}/healthz")
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_until_serving(base)
         # Warm-up: every gunicorn and pool process loads its code and each reference's analysis.
         warm = [submit(job) for job in jobs[: len(groups)]]
         wait_routed(warm)

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import io
 
-import numpy as np
 from PIL import Image
 
-
-def _union_iou(a, b, width, height) -> float:
-    A = np.zeros((height, width), bool)
-    B = np.zeros((height, width), bool)
-    for x, y, w, h in a:
-        A[y : y + h, x : x + w] = True
-    for x, y, w, h in b:
-        B[y : y + h, x : x + w] = True
-    union = (A | B).sum()
-    return float((A & B).sum() / union) if union else 0.0
+from bench.accuracy import union_iou
 
 
 def test_edit_boxes_overlap_the_painted_regions_for_nine_forgeries_in_ten(dev_set):
@@ -26,7 +16,7 @@ def test_edit_boxes_overlap_the_painted_regions_for_nine_forgeries_in_ten(dev_se
         report = dev_set.reports[s.name]
         edit = report.finding("local_edit")
         boxes = list(edit.regions) if edit else []
-        hits.append(_union_iou(s.edit_boxes, boxes, report.width, report.height) >= 0.5)
+        hits.append(union_iou(s.edit_boxes, boxes, report.width, report.height) >= 0.5)
     assert sum(hits) / len(hits) >= 0.9, f"{sum(hits)}/{len(hits)}"
 
 
