@@ -12,6 +12,7 @@ from typing import Any
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from psycopg.errors import LockNotAvailable
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -105,7 +106,7 @@ def _claim(platform: Any, key: str, digest: str, method_path: str) -> Idempotenc
     except IntegrityError:
         pass
     except OperationalError as exc:
-        if getattr(exc, "__cause__", None).__class__.__name__ != "LockNotAvailable":
+        if not isinstance(exc.__cause__, LockNotAvailable):
             raise
         raise Conflict("idempotency_in_progress", _("A request with this Idempotency-Key is still being processed."),
                        details={"key": key}) from None
