@@ -18,9 +18,21 @@ def test_the_wilson_interval_is_symmetric_in_successes_and_failures():
     assert lo == pytest.approx(1 - hi2) and hi == pytest.approx(1 - lo2)
 
 
-def test_the_two_halves_share_no_source_photograph_nor_seed():
-    assert not set(accuracy.SOURCES["tuning"]) & set(accuracy.SOURCES["holdout"])
-    assert accuracy.SEEDS["tuning"] != accuracy.SEEDS["holdout"]
+def test_the_two_halves_share_no_seed():
+    seeds = {half: {part.seed for part in parts} for half, parts in accuracy.HALVES.items()}
+    assert not seeds["tuning"] & seeds["holdout"]
+
+
+def test_the_hold_out_has_a_photograph_the_tuning_half_never_saw():
+    tuning = {photo for part in accuracy.HALVES["tuning"] for photo in part.photos}
+    holdout = {photo for part in accuracy.HALVES["holdout"] for photo in part.photos}
+    assert holdout - tuning
+
+
+def test_product_names_are_unique_across_the_parts_of_a_half():
+    for parts in accuracy.HALVES.values():
+        names = [name for part in parts for name, _ in accuracy.products(part)]
+        assert len(names) == len(set(names))
 
 
 def test_union_iou_of_a_box_with_itself_is_one_and_with_a_disjoint_box_zero():
