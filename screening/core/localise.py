@@ -44,6 +44,8 @@ class Comparison:
     mapped_gray: np.ndarray  # float32 0..1, the warped reference after the colour map
     nonrigid_px: float = float("inf")  # set by the caller from align.refine
     scene: float = 0.0  # share of the evidence that is textured scene outside the reference's footprint
+    evidence_rgb: np.ndarray | None = None  # float32 0..1, the evidence plane
+    mapped_rgb: np.ndarray | None = None  # float32 0..1, the warped reference after the colour map
 
 
 def _design(x: np.ndarray) -> np.ndarray:
@@ -228,6 +230,8 @@ def compare(evidence_rgb: np.ndarray, reference_rgb: np.ndarray, homography: np.
         evidence_gray=ev_gray,
         mapped_gray=ref_gray,
         scene=scene,
+        evidence_rgb=ev,
+        mapped_rgb=mapped,
     )
 
 
@@ -309,14 +313,10 @@ def _light_variation(
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     # Pixels near anything unexplained (an edit, a frame edge) are left out too: the
     # blurred residual under-reports their borders.
-    unexplained = cv2.dilate((edit_residual >= _LIGHT_EXCLUDE_RESIDUAL).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
-    ok = (
-        valid
-        & (ref_gray > _LIGHT_DARK)
-        & (ref_gray < _LIGHT_BRIGHT)
-        & (ev_gray < _LIGHT_CLIPPED)
-        & ~unexplained
-    )
+    unexplained = cv2.dilate(
+        (edit_residual >= _LIGHT_EXCLUDE_RESIDUAL).astype(np.uint8), np.ones((9, 9), np.uint8)
+    ).astype(bool)
+    ok = valid & (ref_gray > _LIGHT_DARK) & (ref_gray < _LIGHT_BRIGHT) & (ev_gray < _LIGHT_CLIPPED) & ~unexplained
     ratio = (ev_gray + 0.01) / (ref_gray + 0.01)
     gains, levels = [], []
     th, tw = (y1 - y0) / grid, (x1 - x0) / grid

@@ -22,6 +22,7 @@ from .align import (
     tile_shifts,
 )
 from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DecodedImage, decode_image
+from .display import display_moire
 from .errors import UnreadableImage
 from .hashing import hamming, phash_plane
 from .localise import Comparison, compare, edit_regions, heatmap_png
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 # Bump when a change can alter a verdict, so stored results can be told apart.
-ENGINE_VERSION = "2026.11.2"
+ENGINE_VERSION = "2026.11.3"
 
 # A global hash this close means "the same picture" even when blur or tiny size starve
 # the feature matcher; unrelated dev-set photos are >= 22 bits apart.
@@ -126,6 +127,21 @@ _REFINE_ABOVE_PX = 0.25
 _EDIT_SCORE_SPAN = 100.0
 
 
+# A photographed screen: the physical signals above read a photo of a screen as a new
+# photograph (a lens, a dark room, the camera's noise), and the screen's moiré spoils
+# the fine detail; the display's own trace decides instead (see display.py). Measured on
+# the tuning material (both halves of bench/accuracy.py, seeds 1000 and 2000, plus 64
+# screens, 64 printed cards and 64 object photos simulated with seeds 1500 and 1600),
+# the upper-quartile whitened chroma peak of the aligned region is:
+#   printed cards (104 aligned): 4.3-10.8 (next highest 7.7); object photos (141): <= 7.2;
+#   unrelated (13) <= 5.8; real multi-view pairs (8) <= 8.0;
+#   screens: 14 of 19 aligned in bench/accuracy.py and 39 of 55 simulated >= 16, the
+#   rest 4.6-14.2 (their fringes lie beyond what the working plane resolves).
+# The boundary sits at 16: 1.5 times the highest honest photograph (a printed card),
+# 2 times the next. A screen at the boundary scores 0.5; twice as strong scores 0.75.
+_DISPLAY_LIMIT = 16.0
+
+
 @dataclass(frozen=True)
 class Decision:
     """Whether the evidence is derived from one reference, and which signal decided it.
@@ -134,8 +150,9 @@ class Decision:
     fine-detail correlation (< 0 means the detail does not agree: no copy), `light`,
     `geometry`, `scene` and `detail_loss` make the sum held against _PHYSICAL_LIMIT.
     `decided_by` names the signal that weighed most against "derived" (`detail` when the
-    fine detail disagreed, `overlap` when too little of the picture was compared), or
-    `all_agree` when the evidence was judged a copy.
+    fine detail disagreed, `overlap` when too little of the picture was compared),
+    `all_agree` when the evidence was judged a copy, or `display` when the moiré of a
+    photographed screen made it one (`display` then holds its strength over the limit).
     """
 
     score: float
@@ -167,6 +184,20 @@ def derived_decision(comparison: Comparison, plane_px: int) -> Decision:
     # The square root lifts small margins: a copy that passes every test by a little is
     # still a copy, and its score should say so to a policy threshold above 0.5.
     return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * margin**0.5)), signals, "all_agree")
+
+
+def display_decision(comparison: Comparison, decision: Decision) -> Decision:
+    """Return `decision`, or a derived one decided by the display's moiré if the aligned region shows it."""
+    if comparison.evidence_rgb is None or comparison.mapped_rgb is None or not decision.signals:
+        return decision
+    moire = display_moire(comparison.evidence_rgb, comparison.mapped_rgb, comparison.valid)
+    if not np.isfinite(moire):
+        return decision
+    strength = moire / _DISPLAY_LIMIT
+    signals = {**decision.signals, "display": round(strength, 3)}
+    if strength < 1.0:
+        return Decision(decision.score, signals, decision.decided_by)
+    return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
 
 
 def derived_score(alignment: Alignment, comparison: Comparison, plane_px: int) -> float:
@@ -241,9 +272,11 @@ def screen_decoded(
     ev_hash = phash_plane(gray)
     plane_px = gray.shape[0] * gray.shape[1]
     best: tuple[Decision, int, Alignment, Comparison] | None = None
+    aligned: list[tuple[Decision, int, Alignment, Comparison]] = []
     # Closest global hash first: a copy usually matches the first reference tried, and
     # an unambiguous match ends the loop.
     order = sorted(range(len(references)), key=lambda i: hamming(references[i].phash, ev_hash))
+
     def candidates() -> Iterator[tuple[int, Alignment]]:
         # Lazily, so that an unambiguous first match saves matching the others.
         found = False
@@ -278,10 +311,18 @@ def screen_decoded(
                 alignment, comparison = refined, second
         comparison = replace(comparison, nonrigid_px=nonrigid)
         decision = derived_decision(comparison, plane_px)
+        aligned.append((decision, index, alignment, comparison))
         if best is None or decision.score > best[0].score:
             best = (decision, index, alignment, comparison)
         if decision.score >= _UNAMBIGUOUS:
             break
+    if best is not None and best[0].score < _COUNTS:
+        # No copy by the signals of a new photograph: look for a photographed screen,
+        # only here, where it can change the verdict (a clear copy needs no more).
+        for decision, index, alignment, comparison in aligned:
+            decision = display_decision(comparison, decision)
+            if decision.score > best[0].score:
+                best = (decision, index, alignment, comparison)
     reference_index: int | None = None
     if best is not None and best[0].score >= _COUNTS:
         decision, reference_index, alignment, comparison = best
@@ -294,7 +335,10 @@ def screen_decoded(
                 code="derived_from_reference",
                 score=round(score, 4),
                 detail=(
-                    f"The image is a transformed copy of reference #{reference_index}: "
+                    f"The image is a photograph of a screen showing reference #{reference_index}: "
+                    f"the aligned area carries a display's moiré ({alignment.inliers} matched keypoints)."
+                    if decision.decided_by == "display"
+                    else f"The image is a transformed copy of reference #{reference_index}: "
                     f"{comparison.explained:.0%} of the overlapping area matches it pixel for pixel "
                     f"after alignment ({alignment.inliers} matched keypoints)."
                 ),

@@ -1,0 +1,102 @@
+"""Moiré of a display's pixel grid: the trace a photographed screen leaves and a print does not.
+
+A screen is a lattice of red, green and blue sub-pixels. A camera samples that lattice
+with its own pixel grid, and the beat between the two periods folds down into coloured
+fringes (moiré) at a frequency set by how large the screen's pixels appear in the
+photograph. The fringes are narrow-band: in a small tile of the picture they are one
+sharp peak in the spectrum of the chroma. A print has no such lattice at the scale a
+phone resolves (halftone dots of a photo print are far finer, a laser print's are
+blurred by the paper), and a real object has none at all; light, shading, sensor
+noise and misregistration all leave broad-band chroma residuals.
+
+Chroma is read as the residual against the warped reference after its colour map, so
+that the product's own periodic patterns (a brick wall, lines of text) cancel: the
+reference never went through a screen. The peak is measured against the local spectral
+envelope (whitened), so that the 1/f fall-off of any residual does not pass for a peak.
+
+This holds for real phones photographing real screens (moiré is the artefact every
+screen photo shows unless the lens is defocused); what is fitted to the simulation of
+`screening.synthetic.screen_photo` is only the threshold. Where the beat frequency
+falls above what the working plane resolves (the screen's pixels a little larger than
+1.5 photo pixels in the simulation), the fringes are gone from the working plane and
+the screen is not recognised: the signal is a one-way test.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["display_moire"]
+
+# Tiles of 64 px on the working plane, overlapping by half: small enough that the
+# fringe frequency (which drifts with the screen's tilt and the lens distortion) stays
+# within a bin or two, large enough to resolve it. 128 px tiles smeared the drifting
+# peak (tuning material: weakest flagged screen 17.9 vs 23.9, same honest maximum).
+_TILE = 64
+# Frequencies below 0.12 cycles/px are left out: every residual rises toward DC faster
+# than the whitening envelope follows, and the honest photos' highest peaks all sat at
+# the band's lower edge (0.06: honest maximum 15.6, at 0.12: 10.8). The JPEG block
+# grid of the evidence (multiples of 1/8 cycle/px on an axis) is left out too.
+_MIN_FREQ = 0.12
+# Whitening envelope: the geometric mean of the power over 9x9 bins around each bin.
+_ENVELOPE_BINS = 9
+# A tile says nothing unless it lies wholly inside the reference's footprint; fewer
+# than 4 such tiles (a 96x96 px overlap) is too little to judge.
+_MIN_TILES = 4
+# The upper quartile of the tiles' peaks: fringes may fade where the beat moves past
+# the working plane's resolution across a tilted screen, so half of the tiles need not
+# show them; a quarter of the tiles peaking together is no accident of noise.
+_TILE_QUANTILE = 75
+
+
+def _band(size: int) -> np.ndarray:
+    f = np.fft.fftshift(np.fft.fftfreq(size))
+    fy, fx = np.meshgrid(f, f, indexing="ij")
+    band = np.hypot(fx, fy) >= _MIN_FREQ
+    near = 1.5 / size
+    for k in (0.125, 0.25, 0.375, 0.5):
+        band &= ~((np.abs(np.abs(fx) - k) < near) & (np.abs(fy) < near))
+        band &= ~((np.abs(np.abs(fy) - k) < near) & (np.abs(fx) < near))
+    return band
+
+
+_BAND = _band(_TILE)
+_WINDOW = np.outer(np.hanning(_TILE), np.hanning(_TILE)).astype(np.float32)
+
+
+def display_moire(evidence_rgb: np.ndarray, mapped_rgb: np.ndarray, valid: np.ndarray) -> float:
+    """Return the strength of a narrow-band chroma peak over the aligned region (nan if too small).
+
+    Both images are float32 RGB in 0..1 on the evidence plane; `valid` marks the
+    reference's footprint. The value is the upper quartile, over tiles, of the highest
+    whitened peak of the chroma residual's power spectrum: about 4-11 for photographs of
+    prints and objects, tens to hundreds for a photographed screen.
+    """
+    ev = evidence_rgb * 255.0
+    mp = mapped_rgb * 255.0
+    # Opponent chroma (R - G, B - G) of the evidence, less that of the warped reference.
+    red = (ev[:, :, 0] - ev[:, :, 1]) - (mp[:, :, 0] - mp[:, :, 1])
+    blue = (ev[:, :, 2] - ev[:, :, 1]) - (mp[:, :, 2] - mp[:, :, 1])
+    t, step = _TILE, _TILE // 2
+    h, w = valid.shape
+    inside = cv2.integral(valid.astype(np.uint8))
+    corners = [
+        (y, x)
+        for y in range(0, h - t + 1, step)
+        for x in range(0, w - t + 1, step)
+        if inside[y + t, x + t] - inside[y, x + t] - inside[y + t, x] + inside[y, x] == t * t
+    ]
+    if len(corners) < _MIN_TILES:
+        return float("nan")
+    tiles = np.stack([np.stack([red[y : y + t, x : x + t], blue[y : y + t, x : x + t]]) for y, x in corners])
+    tiles = tiles - tiles.mean(axis=(2, 3), keepdims=True)
+    power = (np.abs(np.fft.fft2(tiles * _WINDOW)) ** 2).sum(axis=1)
+    power = np.fft.fftshift(power, axes=(1, 2)).astype(np.float32) + 1e-3
+    peaks = []
+    for p in power:
+        # A peak of 3x3 bins (the window's main lobe, plus a little drift) over the envelope.
+        lobe = cv2.blur(p, (3, 3), borderType=cv2.BORDER_REFLECT)
+        envelope = np.exp(cv2.blur(np.log(p), (_ENVELOPE_BINS, _ENVELOPE_BINS), borderType=cv2.BORDER_REFLECT))
+        peaks.append(float((lobe / envelope)[_BAND].max()))
+    return float(np.percentile(peaks, _TILE_QUANTILE))
