@@ -140,6 +140,8 @@ _EDIT_SCORE_SPAN = 100.0
 #   resolves) and 4 lie at 5.9-8.2.
 # The boundary sits at 10: 1.54 times the highest honest photograph (a printed card),
 # 1.67 times the next. A screen at the boundary scores 0.5; twice as strong scores 0.75.
+# Checked afterwards on 64 more of each simulated with seeds 1700 and 1800 (not used to
+# choose): cards and object photos <= 4.1, 47 of 56 aligned screens >= 10.
 _DISPLAY_LIMIT = 10.0
 
 
