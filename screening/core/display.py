@@ -101,10 +101,14 @@ def display_moire(evidence_rgb: np.ndarray, mapped_rgb: np.ndarray, valid: np.nd
     where = np.argwhere(full)
     if len(where) < _MIN_TILES:
         return float("nan")
-    tiles = np.stack([np.stack([red[y : y + t, x : x + t], blue[y : y + t, x : x + t]]) for y, x in where * step])
-    tiles = tiles - tiles.mean(axis=(2, 3), keepdims=True)
-    power = (np.abs(np.fft.fft2(tiles * _WINDOW)) ** 2).sum(axis=1)
-    power = np.fft.fftshift(power, axes=(1, 2)).astype(np.float32) + 1e-3
+    # Both chroma planes in one complex transform: with z = red + i blue,
+    # |RED(f)|^2 + |BLUE(f)|^2 = (|Z(f)|^2 + |Z(-f)|^2) / 2, at half the cost of two.
+    chroma = (red + 1j * blue).astype(np.complex64)
+    tiles = np.stack([chroma[y : y + t, x : x + t] for y, x in where * step])
+    tiles = tiles - tiles.mean(axis=(1, 2), keepdims=True)
+    spectrum = np.abs(np.fft.fft2(tiles * _WINDOW)) ** 2
+    mirrored = np.roll(np.flip(spectrum, axis=(1, 2)), 1, axis=(1, 2))  # |Z(-f)|^2
+    power = np.fft.fftshift(spectrum + mirrored, axes=(1, 2)).astype(np.float32) + 1e-3
     # Whitened spectra on the tile grid: a peak of 3x3 bins (the window's main lobe, plus
     # a little drift) over the envelope.
     whitened = np.zeros((rows, cols, t, t), np.float32)
