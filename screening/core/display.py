@@ -31,13 +31,15 @@ __all__ = ["display_moire"]
 
 # Tiles of 64 px on the working plane, overlapping by half: small enough that the
 # fringe frequency (which drifts with the screen's tilt and the lens distortion) stays
-# within a bin or two, large enough to resolve it. 128 px tiles smeared the drifting
-# peak (tuning material: weakest flagged screen 17.9 vs 23.9, same honest maximum).
+# within a bin or two, large enough to resolve it. Tuning material (the set described
+# at _DISPLAY_LIMIT in screen.py), screens above 1.5 times the highest honest value:
+# 64 px tiles 56 of 74 aligned, 128 px tiles 54.
 _TILE = 64
 # Frequencies below 0.12 cycles/px are left out: every residual rises toward DC faster
 # than the whitening envelope follows, and the honest photos' highest peaks all sat at
-# the band's lower edge (0.06: honest maximum 15.6, at 0.12: 10.8). The JPEG block
-# grid of the evidence (multiples of 1/8 cycle/px on an axis) is left out too.
+# the band's lower edge (from 0.06: honest maximum 13.1 and 50 of 74 screens above 1.5
+# times it; from 0.12: 6.5 and 56 of 74). The JPEG block grid of the evidence
+# (multiples of 1/8 cycle/px on an axis) is left out too.
 _MIN_FREQ = 0.12
 # Whitening envelope: the geometric mean of the power over 9x9 bins around each bin.
 _ENVELOPE_BINS = 9
@@ -47,11 +49,14 @@ _MIN_TILES = 4
 # A tile's spectrum is averaged with those of its neighbours on the half-overlapping
 # grid (3x3 tiles, 128x128 px) that lie inside the footprint, at least 3 of them: a
 # fringe's peak stays in place from tile to tile, a noise peak does not. On the tuning
-# material this lowered the highest honest value from 10.8 to 6.5 and kept the screens.
+# material this lowered the highest honest value from 10.8 to 6.5 (screens above 1.5
+# times it: 53 of 74 aligned without, 56 with).
 _MIN_NEIGHBOURS = 3
 # The upper quartile of the tiles' peaks: fringes may fade where the beat moves past
 # the working plane's resolution across a tilted screen, so half of the tiles need not
-# show them; a quarter of the tiles peaking together is no accident of noise.
+# show them; a quarter of the tiles peaking together is no accident of noise. (Median:
+# honest maximum 5.7, 52 of 74 screens above 1.5 times it; 90th percentile: 11.5, 55;
+# upper quartile: 6.5, 56.)
 _TILE_QUANTILE = 75
 
 
