@@ -4,22 +4,24 @@ A screen is a lattice of red, green and blue sub-pixels. A camera samples that l
 with its own pixel grid, and the beat between the two periods folds down into coloured
 fringes (moiré) at a frequency set by how large the screen's pixels appear in the
 photograph. The fringes are narrow-band: in a small tile of the picture they are one
-sharp peak in the spectrum of the chroma. A print has no such lattice at the scale a
-phone resolves (halftone dots of a photo print are far finer, a laser print's are
-blurred by the paper), and a real object has none at all; light, shading, sensor
-noise and misregistration all leave broad-band chroma residuals.
+sharp peak in the spectrum of the chroma. A real object has no such lattice, nor does a
+photo print or an inkjet print (continuous tone or dithered finer than a phone
+resolves); light, shading, sensor noise and misregistration all leave broad-band
+chroma residuals. An offset-printed card's halftone screen is a lattice too and can
+beat with the camera's pixels when photographed close up; the simulated cards have no
+halftone, so that case is not measured here. Nor is a product that is itself a screen
+(a phone or a monitor photographed switched on), which shows the same fringes.
 
 Chroma is read as the residual against the warped reference after its colour map, so
 that the product's own periodic patterns (a brick wall, lines of text) cancel: the
 reference never went through a screen. The peak is measured against the local spectral
 envelope (whitened), so that the 1/f fall-off of any residual does not pass for a peak.
 
-This holds for real phones photographing real screens (moiré is the artefact every
-screen photo shows unless the lens is defocused); what is fitted to the simulation of
-`screening.synthetic.screen_photo` is only the threshold. Where the beat frequency
-falls above what the working plane resolves (the screen's pixels a little larger than
-1.5 photo pixels in the simulation), the fringes are gone from the working plane and
-the screen is not recognised: the signal is a one-way test.
+Moiré is the artefact real phones leave on real screens unless the lens is defocused;
+what is fitted to the simulation of `screening.synthetic.screen_photo` is only the
+threshold. Where the beat frequency lies beyond what the working plane resolves (in the
+simulation mostly when a screen pixel spans 1.3-1.7 photo pixels), the fringes are gone
+from the working plane and the screen is not recognised: the signal is a one-way test.
 """
 
 from __future__ import annotations
