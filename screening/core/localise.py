@@ -44,6 +44,8 @@ class Comparison:
     mapped_gray: np.ndarray  # float32 0..1, the warped reference after the colour map
     nonrigid_px: float = float("inf")  # set by the caller from align.refine
     scene: float = 0.0  # share of the evidence that is textured scene outside the reference's footprint
+    evidence_rgb: np.ndarray | None = None  # float32 0..1, the evidence plane
+    mapped_rgb: np.ndarray | None = None  # float32 0..1, the warped reference after the colour map
 
 
 def _design(x: np.ndarray) -> np.ndarray:
@@ -228,6 +230,8 @@ def compare(evidence_rgb: np.ndarray, reference_rgb: np.ndarray, homography: np.
         evidence_gray=ev_gray,
         mapped_gray=ref_gray,
         scene=scene,
+        evidence_rgb=ev,
+        mapped_rgb=mapped,
     )
 
 

@@ -22,6 +22,7 @@ from .align import (
     tile_shifts,
 )
 from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DecodedImage, decode_image
+from .display import display_moire
 from .errors import UnreadableImage
 from .hashing import hamming, phash_plane
 from .localise import Comparison, compare, edit_regions, heatmap_png
@@ -126,6 +127,24 @@ _REFINE_ABOVE_PX = 0.25
 _EDIT_SCORE_SPAN = 100.0
 
 
+# A photographed screen: the physical signals above read a photo of a screen as a new
+# photograph (a lens, a dark room, the camera's noise), and the screen's moiré spoils
+# the fine detail; the display's own trace decides instead (see display.py). Measured on
+# the tuning material (both halves of bench/accuracy.py, seeds 1000 and 2000, plus 64
+# screens, 64 printed cards and 64 object photos simulated with seeds 1500 and 1600),
+# the display signal of the aligned region (display.display_moire) is:
+#   printed cards (104 aligned): 2.3-6.5 (next highest 4.4); object photos (139): <= 6.0;
+#   unrelated (12) <= 3.3; real multi-view pairs (8) <= 5.0;
+#   screens: 15 of 19 aligned in bench/accuracy.py and 41 of 55 simulated >= 10; of the
+#   rest, 14 show no fringes at all (2.4-3.8: the beat lies beyond what the working plane
+#   resolves) and 4 lie at 5.9-8.2.
+# The boundary sits at 10: 1.54 times the highest honest photograph (a printed card),
+# 1.67 times the next. A screen at the boundary scores 0.5; twice as strong scores 0.75.
+# Checked afterwards on 64 more of each simulated with seeds 1700 and 1800 (not used to
+# choose): cards and object photos <= 4.1, 47 of 56 aligned screens >= 10.
+_DISPLAY_LIMIT = 10.0
+
+
 @dataclass(frozen=True)
 class Decision:
     """Whether the evidence is derived from one reference, and which signal decided it.
@@ -134,8 +153,9 @@ class Decision:
     fine-detail correlation (< 0 means the detail does not agree: no copy), `light`,
     `geometry`, `scene` and `detail_loss` make the sum held against _PHYSICAL_LIMIT.
     `decided_by` names the signal that weighed most against "derived" (`detail` when the
-    fine detail disagreed, `overlap` when too little of the picture was compared), or
-    `all_agree` when the evidence was judged a copy.
+    fine detail disagreed, `overlap` when too little of the picture was compared),
+    `all_agree` when the evidence was judged a copy, or `display` when the moiré of a
+    photographed screen made it one (`display` then holds its strength over the limit).
     """
 
     score: float
@@ -167,6 +187,20 @@ def derived_decision(comparison: Comparison, plane_px: int) -> Decision:
     # The square root lifts small margins: a copy that passes every test by a little is
     # still a copy, and its score should say so to a policy threshold above 0.5.
     return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * margin**0.5)), signals, "all_agree")
+
+
+def display_decision(comparison: Comparison, decision: Decision) -> Decision:
+    """Return `decision`, or a derived one decided by the display's moiré if the aligned region shows it."""
+    if comparison.evidence_rgb is None or comparison.mapped_rgb is None or not decision.signals:
+        return decision
+    moire = display_moire(comparison.evidence_rgb, comparison.mapped_rgb, comparison.valid)
+    if not np.isfinite(moire):
+        return decision
+    strength = moire / _DISPLAY_LIMIT
+    signals = {**decision.signals, "display": round(strength, 3)}
+    if strength < 1.0:
+        return Decision(decision.score, signals, decision.decided_by)
+    return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
 
 
 def derived_score(alignment: Alignment, comparison: Comparison, plane_px: int) -> float:
@@ -241,9 +275,11 @@ def screen_decoded(
     ev_hash = phash_plane(gray)
     plane_px = gray.shape[0] * gray.shape[1]
     best: tuple[Decision, int, Alignment, Comparison] | None = None
+    aligned: list[tuple[Decision, int, Alignment, Comparison]] = []
     # Closest global hash first: a copy usually matches the first reference tried, and
     # an unambiguous match ends the loop.
     order = sorted(range(len(references)), key=lambda i: hamming(references[i].phash, ev_hash))
+
     def candidates() -> Iterator[tuple[int, Alignment]]:
         # Lazily, so that an unambiguous first match saves matching the others.
         found = False
@@ -278,10 +314,18 @@ def screen_decoded(
                 alignment, comparison = refined, second
         comparison = replace(comparison, nonrigid_px=nonrigid)
         decision = derived_decision(comparison, plane_px)
+        aligned.append((decision, index, alignment, comparison))
         if best is None or decision.score > best[0].score:
             best = (decision, index, alignment, comparison)
         if decision.score >= _UNAMBIGUOUS:
             break
+    if best is not None and best[0].score < _COUNTS:
+        # No copy by the signals of a new photograph: look for a photographed screen,
+        # only here, where it can change the verdict (a clear copy needs no more).
+        for decision, index, alignment, comparison in aligned:
+            decision = display_decision(comparison, decision)
+            if decision.score > best[0].score:
+                best = (decision, index, alignment, comparison)
     reference_index: int | None = None
     if best is not None and best[0].score >= _COUNTS:
         decision, reference_index, alignment, comparison = best
@@ -294,7 +338,10 @@ def screen_decoded(
                 code="derived_from_reference",
                 score=round(score, 4),
                 detail=(
-                    f"The image is a transformed copy of reference #{reference_index}: "
+                    f"The image is a photograph of a screen showing reference #{reference_index}: "
+                    f"the aligned area carries a display's moiré ({alignment.inliers} matched keypoints)."
+                    if decision.decided_by == "display"
+                    else f"The image is a transformed copy of reference #{reference_index}: "
                     f"{comparison.explained:.0%} of the overlapping area matches it pixel for pixel "
                     f"after alignment ({alignment.inliers} matched keypoints)."
                 ),
