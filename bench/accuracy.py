@@ -82,6 +82,7 @@ GOALS = {
     "evasive-crop": ("flagged derived", ">= 90 %"),
     "evasive-screen": ("flagged derived", ">= 90 %"),
     "evasive-recompress": ("flagged derived", ">= 90 %"),
+    "evasive": ("flagged derived", ">= 90 %"),  # the three evasions together: the goal
     "copy": ("flagged derived", ">= 99 %"),
     "label": ("label found", "100 %"),
     "broken": ("handled", "100 %"),
@@ -480,6 +481,8 @@ def score(cases: list[Case], lines: dict[str, dict]) -> list[dict]:
     by_class: dict[str, list[Case]] = {}
     for c in cases:
         by_class.setdefault(c.cls, []).append(c)
+        if c.cls.startswith("evasive-"):
+            by_class.setdefault("evasive", []).append(c)
     for cls in GOALS:
         group = by_class.get(cls, [])
         if not group:
@@ -539,8 +542,16 @@ def score(cases: list[Case], lines: dict[str, dict]) -> list[dict]:
 # The decision's thresholds: the scene unit and the limit of the physical sum were
 # chosen on the tuning half; the others come from the development set and were checked
 # on the tuning half.
-THRESHOLDS = ("_MIN_DETAIL_CORR", "_LIGHT_UNIT", "_NONRIGID_UNIT_PX", "_SCENE_UNIT", "_DETAIL_LOSS_UNIT", "_PHYSICAL_LIMIT")
-CHOSEN_ON_TUNING = ("_SCENE_UNIT", "_DETAIL_LOSS_UNIT", "_PHYSICAL_LIMIT")
+THRESHOLDS = (
+    "_MIN_DETAIL_CORR",
+    "_LIGHT_UNIT",
+    "_NONRIGID_UNIT_PX",
+    "_SCENE_UNIT",
+    "_DETAIL_LOSS_UNIT",
+    "_PHYSICAL_LIMIT",
+    "_DISPLAY_LIMIT",
+)
+CHOSEN_ON_TUNING = ("_SCENE_UNIT", "_DETAIL_LOSS_UNIT", "_PHYSICAL_LIMIT", "_DISPLAY_LIMIT")
 
 
 def thresholds() -> dict[str, float]:

@@ -15,6 +15,9 @@ from screening.core import FindingCode
 
 
 def _derived(p: dict[str, Any]) -> str:
+    if p.get("decided_by") == "display":
+        return _("The image is a photograph of a screen showing a reference image: the aligned area carries the "
+                 "moiré of a display's pixel grid, which neither a print nor the product itself has.")
     return _("The image is a transformed copy of a reference image: %(share)s of the overlapping area matches it "
              "pixel for pixel after alignment.") % {"share": f"{p.get('explained', 0):.0%}"}
 

@@ -24,3 +24,13 @@ def test_malformed_metadata_is_explained_in_chinese_and_english():
 
 def test_an_unknown_code_falls_back_to_the_engine_detail():
     assert explain("something_new", {}, fallback="engine text") == "engine text"
+
+
+def test_a_photographed_screen_is_explained_as_one_in_chinese_and_english():
+    params = {"explained": 0.2, "decided_by": "display"}
+    with translation.override("zh-hans"):
+        zh = explain(FindingCode.DERIVED_FROM_REFERENCE, params, fallback="?")
+    with translation.override("en"):
+        en = explain(FindingCode.DERIVED_FROM_REFERENCE, params, fallback="?")
+    assert "屏幕" in zh and "摩尔纹" in zh
+    assert en.startswith("The image is a photograph of a screen")
