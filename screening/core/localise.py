@@ -33,7 +33,7 @@ class Comparison:
 
     coverage: float  # fraction of the evidence plane covered by the warped reference
     explained: float  # fraction of the covered area whose residual is < _EXPLAINED_LEVEL
-    detail_corr: float  # median block correlation of the high-pass bands
+    detail_corr: float  # median block correlation of the high-pass bands; nan if too few textured blocks
     residual_median: float
     blur_sigma: float
     light_variation: float  # spread (p90 - p10) of the local gain left after the global colour map; nan if unmeasurable
@@ -105,11 +105,11 @@ def _apply_colour(img: np.ndarray, coef: np.ndarray) -> np.ndarray:
 
 
 def _block_corr(a: np.ndarray, b: np.ndarray, valid: np.ndarray, *, block: int = 16) -> float:
-    """Return the median correlation of a and b over textured, fully valid blocks."""
+    """Return the median correlation of a and b over textured, fully valid blocks (nan if too few)."""
     h, w = a.shape
     hb, wb = h // block, w // block
     if hb == 0 or wb == 0:
-        return 0.0
+        return float("nan")
     crop = (slice(0, hb * block), slice(0, wb * block))
     A = a[crop].reshape(hb, block, wb, block).transpose(0, 2, 1, 3).reshape(hb * wb, -1)
     B = b[crop].reshape(hb, block, wb, block).transpose(0, 2, 1, 3).reshape(hb * wb, -1)
@@ -124,7 +124,9 @@ def _block_corr(a: np.ndarray, b: np.ndarray, valid: np.ndarray, *, block: int =
     # noise leave in flat sky (rocket in the dev set: ~1.5-3).
     textured = V & (sb > 4.0 * block) & (sa > 4.0 * block)
     if textured.sum() < 4:
-        return 0.0
+        # A smooth picture (a fluorescence micrograph, a retina) has no fine detail to
+        # compare: that is unknown, not disagreement (it used to read as 0 and veto).
+        return float("nan")
     corr = (A * B).sum(axis=1)[textured] / (sa[textured] * sb[textured] + 1e-6)
     return float(np.median(corr))
 

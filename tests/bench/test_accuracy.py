@@ -23,12 +23,6 @@ def test_the_two_halves_share_no_seed():
     assert not seeds["tuning"] & seeds["holdout"]
 
 
-def test_the_hold_out_has_a_photograph_the_tuning_half_never_saw():
-    tuning = {photo for part in accuracy.HALVES["tuning"] for photo in part.photos}
-    holdout = {photo for part in accuracy.HALVES["holdout"] for photo in part.photos}
-    assert holdout - tuning
-
-
 def test_product_names_are_unique_across_the_parts_of_a_half():
     for parts in accuracy.HALVES.values():
         names = [name for part in parts for name, _ in accuracy.products(part)]

@@ -7,7 +7,8 @@ import pytest
 
 from screening import synthetic
 from screening.core import analyse_reference, screen_evidence
-from screening.core.localise import _scene_share
+from screening.core.localise import Comparison, _scene_share
+from screening.core.screen import derived_decision
 
 TEXTURES = [synthetic.photo(name) for name in ("brick", "grass", "gravel")]
 
@@ -54,3 +55,29 @@ def test_scene_around_the_reference_counts_and_flat_app_bars_do_not():
     assert _scene_share(evidence, footprint) > 0.5
     footprint[:] = 1
     assert _scene_share(evidence, footprint) == 0.0  # the reference fills the picture
+
+
+def _comparison(*, detail_corr: float, light_variation: float) -> Comparison:
+    zeros = np.zeros((480, 640), np.float32)
+    return Comparison(
+        coverage=1.0, explained=0.95, detail_corr=detail_corr, residual_median=2.0, blur_sigma=0.0,
+        light_variation=light_variation, residual=zeros, edit_residual=zeros, valid=zeros > -1,
+        evidence_gray=zeros, mapped_gray=zeros, nonrigid_px=0.1, scene=0.0,
+    )  # fmt: skip
+
+
+def test_a_smooth_copy_whose_fine_detail_cannot_be_measured_is_derived_when_its_light_is_one_map():
+    decision = derived_decision(_comparison(detail_corr=float("nan"), light_variation=0.005), 480 * 640)
+    assert decision.score >= 0.5 and decision.decided_by == "all_agree"
+
+
+def test_without_fine_detail_light_that_varies_or_cannot_be_read_does_not_vouch_for_a_copy():
+    varied = derived_decision(_comparison(detail_corr=float("nan"), light_variation=0.06), 480 * 640)
+    unread = derived_decision(_comparison(detail_corr=float("nan"), light_variation=float("nan")), 480 * 640)
+    assert varied.score < 0.5 and varied.decided_by == "detail"
+    assert unread.score < 0.5 and unread.decided_by == "detail"
+
+
+def test_the_same_light_passes_when_the_fine_detail_agrees():
+    decision = derived_decision(_comparison(detail_corr=0.97, light_variation=0.03), 480 * 640)
+    assert decision.score >= 0.5
