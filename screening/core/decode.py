@@ -23,7 +23,7 @@ from PIL import Image, ImageOps
 from .errors import UnreadableImage
 from .metadata import RawMetadata, collect_raw_metadata
 
-__all__ = ["DecodedImage", "decode_image", "sniff_format", "WORK_LONG_SIDE"]
+__all__ = ["DecodedImage", "decode_image", "sniff_format", "WORK_LONG_SIDE", "FINE_LONG_SIDE"]
 
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_BYTES = 30 * 1024 * 1024
@@ -35,8 +35,11 @@ MIN_SIDE = 32
 # bench machine; ORB still finds >1000 keypoints on such a plane, and the painted
 # edits in the dev set (>= 1 % of the area) stay >= 20 px wide on it.
 WORK_LONG_SIDE = 640
-# Draft decoding picks the smallest DCT scale whose result is at least this large.
-_DRAFT_MIN_LONG_SIDE = 480
+# Draft decoding picks the smallest DCT scale whose result is at least this share of the
+# plane's long side (480 px for the working plane).
+_DRAFT_MIN_SHARE = 0.75
+# The finer plane (see DecodedImage.finer_rgb): twice the working plane's resolution.
+FINE_LONG_SIDE = 2 * WORK_LONG_SIDE
 
 _PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "heic": "HEIF"}
 MIME_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "heic": "image/heic"}
@@ -49,7 +52,8 @@ class DecodedImage:
 
     `rgb` is the working plane (uint8, H x W x 3, long side <= WORK_LONG_SIDE);
     `width`/`height` are the full-resolution size after EXIF orientation, and
-    `scale` maps full-resolution coordinates to working-plane coordinates.
+    `scale` maps full-resolution coordinates to working-plane coordinates; `source`
+    keeps the file's bytes (already in memory) for the one check that needs a finer plane.
     """
 
     sha256: str
@@ -59,11 +63,26 @@ class DecodedImage:
     rgb: np.ndarray
     scale: float
     metadata: RawMetadata = field(repr=False)
+    source: bytes = field(default=b"", repr=False)
 
     @property
     def gray(self) -> np.ndarray:
         """Return the working plane in grey levels (uint8)."""
         return cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY)
+
+    def finer_rgb(self) -> np.ndarray | None:
+        """Return the image at up to FINE_LONG_SIDE on its long side (uint8 RGB), or None.
+
+        None when the working plane already holds every pixel of the file, or the source
+        is not kept. Decoding it again cannot fail where the first decode succeeded; were
+        it to, the finer look is skipped, never the screening.
+        """
+        if not self.source or self.rgb.shape[1] >= self.width:
+            return None
+        try:
+            return decode_image(self.source, work_long_side=FINE_LONG_SIDE).rgb
+        except UnreadableImage:
+            return None
 
 
 def sniff_format(data: bytes) -> str:
@@ -158,8 +177,9 @@ def decode_image(
                 im.seek(0)
             if fmt == "jpeg":
                 long_side = max(im.size)
-                if long_side > _DRAFT_MIN_LONG_SIDE:
-                    ratio = _DRAFT_MIN_LONG_SIDE / long_side
+                draft_min = _DRAFT_MIN_SHARE * work_long_side
+                if long_side > draft_min:
+                    ratio = draft_min / long_side
                     im.draft("RGB", (max(1, int(im.size[0] * ratio)), max(1, int(im.size[1] * ratio))))
             # Pixels first, metadata after: reading a PNG's EXIF makes Pillow load the
             # pixels as a side effect, and a failure swallowed there (damaged IDAT) would
@@ -211,6 +231,7 @@ def decode_image(
         rgb=np.ascontiguousarray(rgb),
         scale=scale,
         metadata=metadata,
+        source=data,
     )
 
 

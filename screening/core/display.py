@@ -14,14 +14,24 @@ halftone, so that case is not measured here. Nor is a product that is itself a s
 
 Chroma is read as the residual against the warped reference after its colour map, so
 that the product's own periodic patterns (a brick wall, lines of text) cancel: the
-reference never went through a screen. The peak is measured against the local spectral
-envelope (whitened), so that the 1/f fall-off of any residual does not pass for a peak.
+reference never went through a screen. Where the alignment is a fraction of a pixel
+off, a trace of such a pattern stays in the residual, so the frequencies at which the
+warped reference itself peaks are left out. Each peak is measured against the local
+spectral envelope (whitened), so that the 1/f fall-off of any residual does not pass
+for a peak.
+
+Where the beat lies beyond what the working plane resolves (in the simulation mostly
+when a screen pixel spans 1.3-1.7 photo pixels) the fringes are gone from it, and JPEG
+has halved the chroma's resolution as well; they are still in the luma at the finer
+plane, twice the working plane's resolution (display_moire_fine), read only when the
+working plane shows nothing.
 
 Moiré is the artefact real phones leave on real screens unless the lens is defocused;
 what is fitted to the simulation of `screening.synthetic.screen_photo` is only the
-threshold. Where the beat frequency lies beyond what the working plane resolves (in the
-simulation mostly when a screen pixel spans 1.3-1.7 photo pixels), the fringes are gone
-from the working plane and the screen is not recognised: the signal is a one-way test.
+thresholds (see _DISPLAY_LIMIT in screen.py). A dark or smooth picture on a screen
+leaves fringes too faint for the camera's noise, and a product with a fine periodic
+weave finer than its catalogue photo resolves could peak on the finer plane: the signal
+is a one-way test, and the second risk is not measured by the simulation.
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["display_moire"]
+__all__ = ["display_moire", "display_moire_fine"]
 
 # Tiles of 64 px on the working plane, overlapping by half: small enough that the
 # fringe frequency (which drifts with the screen's tilt and the lens distortion) stays
@@ -74,24 +84,67 @@ def _band(size: int) -> np.ndarray:
 
 
 _BAND = _band(_TILE)
+# On the finer plane the demosaicing of any honest photograph leaves a checkerboard in
+# the luma at the corners of the spectrum (1/2, 1/2 cycle/px): the tuning material's
+# highest honest peaks all sat there before frequencies beyond 0.45 on either axis were
+# left out.
+_FINE_BAND = _BAND & (np.maximum(*np.abs(np.meshgrid(*(np.fft.fftshift(np.fft.fftfreq(_TILE)),) * 2))) <= 0.45)
 _WINDOW = np.outer(np.hanning(_TILE), np.hanning(_TILE)).astype(np.float32)
+# A frequency at which the warped reference itself peaks (a brick wall, a printed
+# lattice) is no evidence of a screen: where the alignment is a fraction of a pixel off,
+# the residual keeps a trace of the reference's own pattern. Bins where the reference's
+# averaged whitened spectrum reaches 4 (its typical level is 1-2) are left out. On the
+# tuning material this lowered the highest honest value on the working plane from 5.3 to
+# 4.1, and on the finer plane from 18.5 (a printed card of a brick wall) to 5.1.
+_REFERENCE_PEAK = 4.0
+_LUMA = np.float32([0.299, 0.587, 0.114])
 
 
-def display_moire(evidence_rgb: np.ndarray, mapped_rgb: np.ndarray, valid: np.ndarray) -> float:
-    """Return the strength of a narrow-band chroma peak over the aligned region (nan if too small).
+def _box(stack: np.ndarray, size: int) -> np.ndarray:
+    """Return the size x size box mean of each 2-D slice of `stack`, borders reflected."""
+    r = size // 2
+    padded = np.pad(stack.astype(np.float64), ((0, 0), (r, r), (r, r)), mode="symmetric")
+    acc = np.pad(padded.cumsum(axis=1).cumsum(axis=2), ((0, 0), (1, 0), (1, 0)))
+    h, w = stack.shape[1:]
+    total = acc[:, size : size + h, size : size + w] - acc[:, :h, size : size + w] - acc[:, size : size + h, :w] + acc[:, :h, :w]
+    return (total / (size * size)).astype(np.float32)
 
-    Both images are float32 RGB in 0..1 on the evidence plane; `valid` marks the
-    reference's footprint. Each tile's chroma-residual power spectrum is whitened by its
-    own envelope and averaged with its neighbours' (fringes drift slowly across a screen,
-    noise peaks do not repeat); the value is the upper quartile, over tiles, of the
-    highest averaged peak: about 2-7 for photographs of prints and objects, tens for a
-    photographed screen.
+
+def _averaged_spectra(signal: np.ndarray, where: np.ndarray, full: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (each tile's whitened spectrum averaged with its neighbours', their count) on the tile grid."""
+    t, step = _TILE, _TILE // 2
+    rows, cols = full.shape
+    tiles = np.stack([signal[y : y + t, x : x + t] for y, x in where * step])
+    tiles = tiles - tiles.mean(axis=(1, 2), keepdims=True)
+    spectrum = np.abs(np.fft.fft2(tiles * _WINDOW)) ** 2
+    # For a complex signal z = a + i b, |A(f)|^2 + |B(f)|^2 = (|Z(f)|^2 + |Z(-f)|^2) / 2:
+    # both planes of the chroma in one transform at half the cost of two.
+    mirrored = np.roll(np.flip(spectrum, axis=(1, 2)), 1, axis=(1, 2))  # |Z(-f)|^2
+    power = np.fft.fftshift(spectrum + mirrored, axes=(1, 2)).astype(np.float32) + 1e-3
+    # Whitened: a peak of 3x3 bins (the window's main lobe, plus a little drift) over the
+    # geometric mean of the power around it.
+    whitened = np.zeros((rows, cols, t, t), np.float32)
+    whitened[where[:, 0], where[:, 1]] = _box(power, 3) / np.exp(_box(np.log(power), _ENVELOPE_BINS))
+    total = np.zeros_like(whitened)
+    count = np.zeros((rows, cols), np.float32)
+    present = full.astype(np.float32)
+    for di in (-1, 0, 1):
+        for dj in (-1, 0, 1):
+            src_i = slice(max(0, di), rows + min(0, di))
+            src_j = slice(max(0, dj), cols + min(0, dj))
+            dst_i = slice(max(0, -di), rows + min(0, -di))
+            dst_j = slice(max(0, -dj), cols + min(0, -dj))
+            total[dst_i, dst_j] += whitened[src_i, src_j]
+            count[dst_i, dst_j] += present[src_i, src_j]
+    return total, count
+
+
+def _peak_strength(residual: np.ndarray, reference: np.ndarray, valid: np.ndarray, band: np.ndarray) -> float:
+    """Return the upper quartile over tiles of the highest averaged whitened peak of `residual` (nan if too small).
+
+    Bins outside `band`, or where `reference` (the warped reference's own signal) peaks,
+    are left out.
     """
-    ev = evidence_rgb * 255.0
-    mp = mapped_rgb * 255.0
-    # Opponent chroma (R - G, B - G) of the evidence, less that of the warped reference.
-    red = (ev[:, :, 0] - ev[:, :, 1]) - (mp[:, :, 0] - mp[:, :, 1])
-    blue = (ev[:, :, 2] - ev[:, :, 1]) - (mp[:, :, 2] - mp[:, :, 1])
     t, step = _TILE, _TILE // 2
     h, w = valid.shape
     if h < t or w < t:
@@ -108,36 +161,56 @@ def display_moire(evidence_rgb: np.ndarray, mapped_rgb: np.ndarray, valid: np.nd
     where = np.argwhere(full)
     if len(where) < _MIN_TILES:
         return float("nan")
-    # Both chroma planes in one complex transform: with z = red + i blue,
-    # |RED(f)|^2 + |BLUE(f)|^2 = (|Z(f)|^2 + |Z(-f)|^2) / 2, at half the cost of two.
-    chroma = (red + 1j * blue).astype(np.complex64)
-    tiles = np.stack([chroma[y : y + t, x : x + t] for y, x in where * step])
-    tiles = tiles - tiles.mean(axis=(1, 2), keepdims=True)
-    spectrum = np.abs(np.fft.fft2(tiles * _WINDOW)) ** 2
-    mirrored = np.roll(np.flip(spectrum, axis=(1, 2)), 1, axis=(1, 2))  # |Z(-f)|^2
-    power = np.fft.fftshift(spectrum + mirrored, axes=(1, 2)).astype(np.float32) + 1e-3
-    # Whitened spectra on the tile grid: a peak of 3x3 bins (the window's main lobe, plus
-    # a little drift) over the envelope.
-    whitened = np.zeros((rows, cols, t, t), np.float32)
-    for (i, j), p in zip(where, power):
-        lobe = cv2.blur(p, (3, 3), borderType=cv2.BORDER_REFLECT)
-        envelope = np.exp(cv2.blur(np.log(p), (_ENVELOPE_BINS, _ENVELOPE_BINS), borderType=cv2.BORDER_REFLECT))
-        whitened[i, j] = lobe / envelope
-    # Average each tile's whitened spectrum with its neighbours' on the grid.
-    total = np.zeros_like(whitened)
-    count = np.zeros((rows, cols), np.float32)
-    present = full.astype(np.float32)
-    for di in (-1, 0, 1):
-        for dj in (-1, 0, 1):
-            src_i = slice(max(0, di), rows + min(0, di))
-            src_j = slice(max(0, dj), cols + min(0, dj))
-            dst_i = slice(max(0, -di), rows + min(0, -di))
-            dst_j = slice(max(0, -dj), cols + min(0, -dj))
-            total[dst_i, dst_j] += whitened[src_i, src_j]
-            count[dst_i, dst_j] += present[src_i, src_j]
+    total, count = _averaged_spectra(residual, where, full)
     pick = full & (count >= _MIN_NEIGHBOURS)
     if pick.sum() < _MIN_TILES:
         return float("nan")
     averaged = total[pick] / count[pick][:, None, None]
-    peaks = averaged[:, _BAND].max(axis=1)
+    del total
+    ref_total, ref_count = _averaged_spectra(reference, where, full)
+    allowed = band & (ref_total[pick] / ref_count[pick][:, None, None] < _REFERENCE_PEAK)
+    peaks = np.where(allowed, averaged, 0.0).reshape(len(averaged), -1).max(axis=1)
     return float(np.percentile(peaks, _TILE_QUANTILE))
+
+
+def _chroma(rgb: np.ndarray) -> np.ndarray:
+    """Return the opponent chroma (R - G) + i (B - G) of a 0..255 RGB plane."""
+    return ((rgb[:, :, 0] - rgb[:, :, 1]) + 1j * (rgb[:, :, 2] - rgb[:, :, 1])).astype(np.complex64)
+
+
+def display_moire(evidence_rgb: np.ndarray, mapped_rgb: np.ndarray, valid: np.ndarray) -> float:
+    """Return the strength of a narrow-band chroma peak over the aligned region (nan if too small).
+
+    Both images are float32 RGB in 0..1 on the evidence's working plane; `valid` marks
+    the reference's footprint. Each tile's chroma-residual power spectrum is whitened by
+    its own envelope and averaged with its neighbours' (fringes drift slowly across a
+    screen, noise peaks do not repeat); the value is the upper quartile, over tiles, of
+    the highest averaged peak at a frequency where the reference itself has none: about
+    2-4 for photographs of prints and objects, tens for a photographed screen.
+    """
+    reference = _chroma(mapped_rgb * 255.0)
+    return _peak_strength(_chroma(evidence_rgb * 255.0) - reference, reference, valid, _BAND)
+
+
+def display_moire_fine(
+    finer_rgb: np.ndarray, reference_rgb: np.ndarray, homography: np.ndarray, valid: np.ndarray
+) -> float:
+    """Return the strength of a narrow-band luma peak on the finer plane (nan if too small).
+
+    `finer_rgb` is the evidence at twice the working plane's resolution (uint8 RGB);
+    `reference_rgb` (uint8) is warped onto it by `homography` (reference plane to the
+    evidence's working plane) brought up to the finer plane, sharp: its own patterns must
+    show at full strength to be left out; `valid` is the working plane's footprint.
+    Fringes finer than the working plane resolves are read here, in the ratio of the
+    evidence's luma to the reference's (a screen's lattice modulates the light of the
+    picture it shows; JPEG keeps the luma at full resolution where it halves the
+    chroma's). Same statistic as display_moire, with the demosaicing checkerboard's
+    frequencies left out: about 3-5 for honest photographs.
+    """
+    h, w = finer_rgb.shape[:2]
+    up = np.diag([w / valid.shape[1], h / valid.shape[0], 1.0]) @ homography
+    mapped = cv2.warpPerspective(reference_rgb.astype(np.float32), up, (w, h), flags=cv2.INTER_LINEAR)
+    inside = cv2.resize(valid.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    luma_e = np.log(finer_rgb.astype(np.float32) @ _LUMA + 8.0)
+    luma_r = np.log(mapped @ _LUMA + 8.0)
+    return _peak_strength((luma_e - luma_r).astype(np.complex64), luma_r.astype(np.complex64), inside, _FINE_BAND)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -22,7 +23,7 @@ from .align import (
     tile_shifts,
 )
 from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DecodedImage, decode_image
-from .display import display_moire
+from .display import display_moire, display_moire_fine
 from .errors import UnreadableImage
 from .hashing import hamming, phash_plane
 from .localise import Comparison, compare, edit_regions, heatmap_png
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 # Bump when a change can alter a verdict, so stored results can be told apart.
-ENGINE_VERSION = "2026.11.4"
+ENGINE_VERSION = "2026.11.5"
 
 # A global hash this close means "the same picture" even when blur or tiny size starve
 # the feature matcher; unrelated dev-set photos are >= 22 bits apart.
@@ -141,20 +142,25 @@ _EDIT_SCORE_SPAN = 100.0
 
 # A photographed screen: the physical signals above read a photo of a screen as a new
 # photograph (a lens, a dark room, the camera's noise), and the screen's moiré spoils
-# the fine detail; the display's own trace decides instead (see display.py). Measured on
-# the tuning material (both halves of bench/accuracy.py, seeds 1000 and 2000, plus 64
-# screens, 64 printed cards and 64 object photos simulated with seeds 1500 and 1600),
-# the display signal of the aligned region (display.display_moire) is:
-#   printed cards (104 aligned): 2.3-6.5 (next highest 4.4); object photos (139): <= 6.0;
-#   unrelated (12) <= 3.3; real multi-view pairs (8) <= 5.0;
-#   screens: 15 of 19 aligned in bench/accuracy.py and 41 of 55 simulated >= 10; of the
-#   rest, 14 show no fringes at all (2.4-3.8: the beat lies beyond what the working plane
-#   resolves) and 4 lie at 5.9-8.2.
-# The boundary sits at 10: 1.54 times the highest honest photograph (a printed card),
-# 1.67 times the next. A screen at the boundary scores 0.5; twice as strong scores 0.75.
-# Checked afterwards on 64 more of each simulated with seeds 1700 and 1800 (not used to
-# choose): cards and object photos <= 4.1, 47 of 56 aligned screens >= 10.
+# the fine detail; the display's own trace decides instead (see display.py): the chroma
+# moiré on the working plane, and where that shows none, the luma moiré on a plane of
+# twice its resolution (fringes finer than the working plane resolves, from screen
+# pixels under ~1.7 photo pixels). Measured with engine 2026.11.5 on the tuning material:
+# 208 screens showing forgeries, 208 printed cards and 208 object photos simulated with
+# seeds 1500 and 1600 from the catalogue photos of bench/accuracy.py's tuning half
+# (seeds 1000 and 3000), of which 190, 138 and 143 aligned:
+#   working plane (display.display_moire): cards and objects <= 4.1 (next 3.7);
+#   finer plane (display.display_moire_fine): cards and objects <= 5.1 (next 4.9).
+# The finer plane's boundary sits at 8.0, 1.57 times its highest honest reading. The
+# working plane's stays at 10 (chosen before on other tuning material as 1.54 times its
+# highest honest reading then): 6.5 would have gained 1 screen here, and a check on 312
+# more simulated with seed 1900 (104 of each, not used to choose) found a printed card
+# of a brick wall at 6.6 there; finer plane <= 5.0. With both, 156 of the 208 screens
+# are derived (143 with the working plane alone); of the rest, 18 did not align and
+# most show no fringes at all (dark or smooth pictures: the deep field, the moon,
+# cells). A screen at the boundary scores 0.5; twice as strong, 0.75.
 _DISPLAY_LIMIT = 10.0
+_DISPLAY_FINE_LIMIT = 8.0
 
 
 @dataclass(frozen=True)
@@ -167,7 +173,8 @@ class Decision:
     `decided_by` names the signal that weighed most against "derived" (`detail` when the
     fine detail disagreed, `overlap` when too little of the picture was compared),
     `all_agree` when the evidence was judged a copy, or `display` when the moiré of a
-    photographed screen made it one (`display` then holds its strength over the limit).
+    photographed screen made it one (`display` and `display_fine` hold the working and the
+    finer plane's readings over their limits).
     """
 
     score: float
@@ -205,16 +212,28 @@ def derived_decision(comparison: Comparison, plane_px: int) -> Decision:
     return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * margin**0.5)), signals, "all_agree")
 
 
-def display_decision(comparison: Comparison, decision: Decision) -> Decision:
-    """Return `decision`, or a derived one decided by the display's moiré if the aligned region shows it."""
+def display_decision(
+    comparison: Comparison,
+    decision: Decision,
+    fine: Callable[[], float] | None = None,
+) -> Decision:
+    """Return `decision`, or a derived one decided by the display's moiré if the aligned region shows it.
+
+    The working plane is read first; only if it shows no moiré is `fine()` (the finer
+    plane's reading, display.display_moire_fine) asked as well.
+    """
     if comparison.evidence_rgb is None or comparison.mapped_rgb is None or not decision.signals:
         return decision
-    moire = display_moire(comparison.evidence_rgb, comparison.mapped_rgb, comparison.valid)
-    if not np.isfinite(moire):
-        return decision
-    strength = moire / _DISPLAY_LIMIT
-    signals = {**decision.signals, "display": round(strength, 3)}
-    if strength < 1.0:
+    signals = dict(decision.signals)
+    strength = display_moire(comparison.evidence_rgb, comparison.mapped_rgb, comparison.valid) / _DISPLAY_LIMIT
+    if np.isfinite(strength):
+        signals["display"] = round(strength, 3)
+    if fine is not None and not strength >= 1.0:
+        finer = fine() / _DISPLAY_FINE_LIMIT
+        if np.isfinite(finer):
+            signals["display_fine"] = round(finer, 3)
+            strength = float(np.fmax(strength, finer))
+    if not strength >= 1.0:
         return Decision(decision.score, signals, decision.decided_by)
     return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
 
@@ -338,8 +357,17 @@ def screen_decoded(
     if best is not None and best[0].score < _COUNTS:
         # No copy by the signals of a new photograph: look for a photographed screen,
         # only here, where it can change the verdict (a clear copy needs no more).
+        finer = functools.cache(decoded.finer_rgb)
+
+        def fine(index: int, homography: np.ndarray, valid: np.ndarray) -> float:
+            plane = finer()
+            if plane is None:
+                return float("nan")
+            return display_moire_fine(plane, references[index].rgb, homography, valid)
+
         for decision, index, alignment, comparison in aligned:
-            decision = display_decision(comparison, decision)
+            reading = functools.partial(fine, index, alignment.homography, comparison.valid)
+            decision = display_decision(comparison, decision, reading)
             if decision.score > best[0].score:
                 best = (decision, index, alignment, comparison)
     reference_index: int | None = None

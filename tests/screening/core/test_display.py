@@ -10,9 +10,9 @@ from screening import synthetic
 from screening.core import analyse_reference, screen_evidence
 from screening.core.align import EVIDENCE_FEATURES, extract_features, match_features
 from screening.core.decode import decode_image
-from screening.core.display import display_moire
+from screening.core.display import _box, display_moire, display_moire_fine
 from screening.core.localise import compare
-from screening.core.screen import _DISPLAY_LIMIT
+from screening.core.screen import _DISPLAY_FINE_LIMIT, _DISPLAY_LIMIT
 
 TEXTURES = [synthetic.photo(name) for name in ("brick", "grass", "gravel")]
 
@@ -47,8 +47,51 @@ def test_a_photographed_printed_card_shows_no_display_moire(catalogue, seed):
     assert alignment is not None
     comparison = compare(decoded.rgb, reference.rgb, alignment.homography)
     assert comparison.evidence_rgb is not None and comparison.mapped_rgb is not None
-    # Well below the limit, not just under it: the margin is what keeps prints safe.
+    # Well below the limits, not just under them: the margin is what keeps prints safe.
     assert display_moire(comparison.evidence_rgb, comparison.mapped_rgb, comparison.valid) < 0.6 * _DISPLAY_LIMIT
+    finer = decoded.finer_rgb()
+    assert finer is not None and finer.shape[1] == 2 * decoded.rgb.shape[1]
+    assert display_moire_fine(finer, reference.rgb, alignment.homography, comparison.valid) < 0.7 * _DISPLAY_FINE_LIMIT
+
+
+# Screen pixels so small in the photograph that the fringes lie beyond the working plane:
+# only the finer plane's luma shows them.
+@pytest.mark.parametrize("seed", [1711, 1720, 1728])
+def test_a_screen_whose_fringes_the_working_plane_cannot_resolve_is_derived_by_the_finer_plane(catalogue, seed):
+    img, reference = catalogue
+    rng = np.random.default_rng(seed)
+    edited, mask = synthetic.paint_damage(img, rng)
+    data, _, _ = synthetic.screen_photo(edited, mask, rng)
+    report = screen_evidence(data, references=[reference], with_artifacts=False)
+    derived = report.finding("derived_from_reference")
+    assert report.verdict == "derived_from_reference" and derived is not None
+    signals = derived.params["signals"]
+    assert derived.params["decided_by"] == "display"
+    assert signals["display"] < 0.6 and signals["display_fine"] >= 1.0
+
+
+def test_the_references_own_lattice_is_no_moire_when_the_alignment_is_half_a_pixel_off():
+    # A coloured lattice (a knitted pattern, a printed grid) in the reference leaves a
+    # trace of itself in the residual of a slightly misregistered photograph.
+    yy, xx = np.mgrid[0:256, 0:256].astype(np.float32)
+    lattice = 0.5 + 0.2 * np.cos(2 * np.pi * (0.23 * xx + 0.05 * yy))
+    reference = np.stack([lattice, np.full_like(lattice, 0.5), 1 - lattice], axis=2)
+    shifted = cv2.warpAffine(reference, np.float32([[1, 0, 0.5], [0, 1, 0]]), (256, 256), borderMode=cv2.BORDER_REFLECT)
+    rng = np.random.default_rng(0)
+    evidence = shifted + rng.normal(0, 0.01, shifted.shape).astype(np.float32)
+    valid = np.ones((256, 256), bool)
+    assert display_moire(evidence, reference, valid) < 0.6 * _DISPLAY_LIMIT
+    # The same lattice on a reference that has none is a narrow-band peak: what the
+    # exclusion must not hide.
+    plain = np.full_like(reference, 0.5)
+    assert display_moire(evidence, plain, valid) >= _DISPLAY_LIMIT
+
+
+def test_the_box_mean_matches_opencvs_reflected_blur():
+    stack = np.random.default_rng(1).random((3, 64, 64)).astype(np.float32)
+    for size in (3, 9):
+        expected = np.stack([cv2.blur(s, (size, size), borderType=cv2.BORDER_REFLECT) for s in stack])
+        np.testing.assert_allclose(_box(stack, size), expected, atol=1e-5)
 
 
 def test_too_small_an_overlap_says_nothing():
