@@ -72,10 +72,12 @@ _MIN_NEIGHBOURS = 3
 _TILE_QUANTILE = 75
 
 
-def _band(size: int) -> np.ndarray:
+def _band(size: int, *, highest: float = 0.5) -> np.ndarray:
+    """Return the mask of spectrum bins (fftshifted) that may show fringes: at least _MIN_FREQ
+    from DC, at most `highest` cycle/px on either axis, off the JPEG block grid's axes."""
     f = np.fft.fftshift(np.fft.fftfreq(size))
     fy, fx = np.meshgrid(f, f, indexing="ij")
-    band = np.hypot(fx, fy) >= _MIN_FREQ
+    band = (np.hypot(fx, fy) >= _MIN_FREQ) & (np.maximum(np.abs(fx), np.abs(fy)) <= highest)
     near = 1.5 / size
     for k in (0.125, 0.25, 0.375, 0.5):
         band &= ~((np.abs(np.abs(fx) - k) < near) & (np.abs(fy) < near))
@@ -88,7 +90,7 @@ _BAND = _band(_TILE)
 # the luma at the corners of the spectrum (1/2, 1/2 cycle/px): the tuning material's
 # highest honest peaks all sat there before frequencies beyond 0.45 on either axis were
 # left out.
-_FINE_BAND = _BAND & (np.maximum(*np.abs(np.meshgrid(*(np.fft.fftshift(np.fft.fftfreq(_TILE)),) * 2))) <= 0.45)
+_FINE_BAND = _band(_TILE, highest=0.45)
 _WINDOW = np.outer(np.hanning(_TILE), np.hanning(_TILE)).astype(np.float32)
 # A frequency at which the warped reference itself peaks (a brick wall, a printed
 # lattice) is no evidence of a screen: where the alignment is a fraction of a pixel off,
@@ -167,8 +169,8 @@ def _peak_strength(residual: np.ndarray, reference: np.ndarray, valid: np.ndarra
         return float("nan")
     averaged = total[pick] / count[pick][:, None, None]
     del total
-    ref_total, ref_count = _averaged_spectra(reference, where, full)
-    allowed = band & (ref_total[pick] / ref_count[pick][:, None, None] < _REFERENCE_PEAK)
+    ref_total, _ = _averaged_spectra(reference, where, full)  # the same tiles: the same counts
+    allowed = band & (ref_total[pick] / count[pick][:, None, None] < _REFERENCE_PEAK)
     peaks = np.where(allowed, averaged, 0.0).reshape(len(averaged), -1).max(axis=1)
     return float(np.percentile(peaks, _TILE_QUANTILE))
 
