@@ -23,7 +23,7 @@ from PIL import Image, ImageOps
 from .errors import UnreadableImage
 from .metadata import RawMetadata, collect_raw_metadata
 
-__all__ = ["DecodedImage", "decode_image", "sniff_format", "WORK_LONG_SIDE", "FINE_LONG_SIDE"]
+__all__ = ["DecodedImage", "decode_image", "decode_plane", "sniff_format", "WORK_LONG_SIDE", "FINE_LONG_SIDE"]
 
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_BYTES = 30 * 1024 * 1024
@@ -71,18 +71,25 @@ class DecodedImage:
         return cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY)
 
     def finer_rgb(self) -> np.ndarray | None:
-        """Return the image at up to FINE_LONG_SIDE on its long side (uint8 RGB), or None.
+        """Return the image at up to FINE_LONG_SIDE on its long side (uint8 RGB), or None (see plane)."""
+        return self.plane(FINE_LONG_SIDE)
+
+    def plane(self, long_side: int) -> np.ndarray | None:
+        """Return the image at up to `long_side` on its long side (uint8 RGB), or None.
 
         None when the working plane already holds every pixel of the file, or the source
         is not kept. Decoding it again cannot fail where the first decode succeeded; were
         it to, the finer look is skipped, never the screening.
         """
-        if not self.source or self.rgb.shape[1] >= self.width:
-            return None
-        try:
-            return decode_image(self.source, work_long_side=FINE_LONG_SIDE).rgb
-        except UnreadableImage:
-            return None
+        return decode_plane(self.source, long_side) if self.source and self.rgb.shape[1] < self.width else None
+
+
+def decode_plane(data: bytes, long_side: int) -> np.ndarray | None:
+    """Return the already accepted image `data` at up to `long_side` on its long side, or None if it fails."""
+    try:
+        return decode_image(data, work_long_side=long_side).rgb
+    except UnreadableImage:
+        return None
 
 
 def sniff_format(data: bytes) -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import cv2
@@ -22,7 +24,7 @@ from .align import (
     scale_alignment,
     tile_shifts,
 )
-from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DecodedImage, decode_image
+from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DecodedImage, decode_image, decode_plane
 from .display import display_moire, display_moire_fine
 from .errors import UnreadableImage
 from .hashing import hamming, phash_plane
@@ -60,6 +62,42 @@ class ReferenceAnalysis:
     coarse_features: Features
     phash: int
     engine_version: str = ENGINE_VERSION
+    # The file itself, kept so that a finer plane can be decoded for the few checks that
+    # need one (see `plane`); a catalogue JPEG is a small fraction of the working plane.
+    source: bytes = field(default=b"", repr=False)
+
+    def plane(self, long_side: int) -> np.ndarray:
+        """Return the reference at up to `long_side` on its long side (uint8 RGB), decoded once per size.
+
+        The working plane when it already holds every pixel of the file or the file is not kept.
+        """
+        if not self.source or long_side <= max(self.rgb.shape[:2]) or max(self.rgb.shape[:2]) >= max(self.width, self.height):
+            return self.rgb
+        plane = _reference_plane(self.source, self.sha256, long_side)
+        return self.rgb if plane is None else plane
+
+
+# Finer reference planes by (content hash, long side): a worker screens many evidence
+# files against the same few references; 8 planes of 1280 px hold about 40 MB.
+_PLANES: OrderedDict[tuple[str, int], np.ndarray | None] = OrderedDict()
+_PLANES_KEPT = 8
+
+
+_PLANES_LOCK = threading.Lock()
+
+
+def _reference_plane(source: bytes, sha256: str, long_side: int) -> np.ndarray | None:
+    key = (sha256, long_side)
+    with _PLANES_LOCK:
+        if key in _PLANES:
+            _PLANES.move_to_end(key)
+            return _PLANES[key]
+    plane = decode_plane(source, long_side)
+    with _PLANES_LOCK:
+        _PLANES[key] = plane
+        while len(_PLANES) > _PLANES_KEPT:
+            _PLANES.popitem(last=False)
+    return plane
 
 
 def analyse_decoded_reference(decoded: DecodedImage) -> ReferenceAnalysis:
@@ -73,6 +111,7 @@ def analyse_decoded_reference(decoded: DecodedImage) -> ReferenceAnalysis:
         features=extract_features(gray),
         coarse_features=extract_coarse_features(gray),
         phash=phash_plane(gray),
+        source=decoded.source,
     )
 
 
