@@ -2,6 +2,13 @@
 
 Usage: .venv/bin/python bench/screening.py [--images N] [--keep DIR]
 
+The evidence is a mix of thirds: forgeries (the catalogue photo with paint, at camera
+resolution), honest photographs of something none of the references shows, and honest
+photographs of the product itself that align with its catalogue photo without being a
+copy of it (tilted into a scene, relit, through a phone camera). The last kind is the
+common case in production and the costly one: it reaches the checks that read a finer
+plane (the display's moiré), which copies and unrelated photographs never do.
+
 Measures, in one run and over the same files:
   (a) a plain full Pillow decode (Image.open(...).load()) - the floor;
   (b) ImageHash's phash of each file;
@@ -9,8 +16,9 @@ Measures, in one run and over the same files:
   (d) `python -m screening batch` throughput over all cores (a subprocess; its wall
       time includes interpreter start-up, worker spawn and reference analysis).
 and prints the ratios the issue sets goals for:
-  screening cost / full decode   (goal <= 1.5)
-  batch images/s / phash images/s (goal >= 1.5)
+  screening cost / full decode   (goal <= 1.2)
+  batch images/s / phash images/s (goal >= 1.8)
+and the screening cost of each kind of evidence, with how many reached a finer plane.
 """
 
 from __future__ import annotations
@@ -34,7 +42,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from screening.core import analyse_reference, screen_evidence  # noqa: E402
+from screening import synthetic  # noqa: E402
+from screening.core import analyse_reference, decode, screen_evidence  # noqa: E402
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field")
 SIZE = (4000, 3000)  # 12 MP
@@ -87,8 +96,28 @@ def _paint(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def build(directory: Path, count: int) -> list[tuple[Path, list[Path]]]:
-    """Write references and evidence; return (evidence, references) pairs."""
+def _honest_photo(img: np.ndarray, rng: np.random.Generator) -> bytes:
+    """Return a phone photograph of the product `img` (camera resolution) tilted into a scene and relit."""
+    h, w = img.shape[:2]
+    scene = cv2.resize(_photo("gravel"), (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32) * 0.7 + 40
+    fill = float(rng.uniform(0.7, 0.85))
+    cw, ch = w * fill, h * fill
+    x0, y0 = (w - cw) / 2, (h - ch) / 2
+    dst = np.float32([[x0, y0], [x0 + cw, y0], [x0 + cw, y0 + ch], [x0, y0 + ch]])
+    dst += rng.uniform(-0.08, 0.08, (4, 2)).astype(np.float32) * np.float32([cw, ch])
+    H = cv2.getPerspectiveTransform(np.float32([[0, 0], [w, 0], [w, h], [0, h]]), dst)
+    product = cv2.warpPerspective(img.astype(np.float32), H, (w, h), flags=cv2.INTER_LINEAR)
+    cover = cv2.warpPerspective(np.ones((h, w), np.float32), H, (w, h), flags=cv2.INTER_LINEAR)[:, :, None]
+    light = 1.0 + 0.25 * synthetic.smooth_field(rng, (h, w), 3)[:, :, None]
+    data, _, _ = synthetic.phone_camera((scene * (1 - cover) + product * cover) * light, rng, quality=(85, 92))
+    return data
+
+
+KINDS = ("forgery", "unrelated", "honest, aligned")
+
+
+def build(directory: Path, count: int) -> list[tuple[Path, list[Path], str]]:
+    """Write references and evidence; return (evidence, references, kind) triples."""
     rng = np.random.default_rng(12)
     refs: list[Path] = []
     bigs: dict[str, np.ndarray] = {}
@@ -104,19 +133,23 @@ def build(directory: Path, count: int) -> list[tuple[Path, list[Path]]]:
         own = i % len(PHOTOS)
         others = [j for j in range(len(PHOTOS)) if j != own]
         picked = [own] + list(rng.choice(others, 2, replace=False))
-        if i % 2 == 0:  # a forgery: the reference with paint, at camera resolution
+        kind = KINDS[i % len(KINDS)]
+        references = [refs[j] for j in picked]
+        path = directory / f"evidence-{i:03d}.jpg"
+        if kind == "forgery":  # the reference with paint, at camera resolution
             img = _paint(bigs[PHOTOS[own]], rng)
-            references = [refs[j] for j in picked]
+        elif kind == "honest, aligned":
+            path.write_bytes(_honest_photo(bigs[PHOTOS[own]], rng))
+            jobs.append((path, references, kind))
+            continue
         else:  # a genuine photo of something that none of its references shows
             unrelated = [j for j in range(len(PHOTOS)) if j not in picked]
             img = bigs[PHOTOS[int(rng.choice(unrelated))]]
             img = np.clip(img.astype(np.int16) + rng.integers(-4, 5, img.shape, dtype=np.int16), 0, 255).astype(
                 np.uint8
             )
-            references = [refs[j] for j in picked]
-        path = directory / f"evidence-{i:03d}.jpg"
         path.write_bytes(_jpeg(img, 90))
-        jobs.append((path, references[:3]))
+        jobs.append((path, references, kind))
     return jobs
 
 
@@ -140,9 +173,9 @@ def run(count: int, keep: str | None) -> dict[str, float]:
     jobs = build(directory, count)
     print(
         f"built {count} evidence files of {SIZE[0]}x{SIZE[1]} in {time.perf_counter() - t:.1f}s "
-        f"(mean {statistics.mean(p.stat().st_size for p, _ in jobs) / 1e6:.1f} MB) in {directory}"
+        f"(mean {statistics.mean(p.stat().st_size for p, _, _ in jobs) / 1e6:.1f} MB) in {directory}"
     )
-    datas = [p.read_bytes() for p, _ in jobs]
+    datas = [p.read_bytes() for p, _, _ in jobs]
     cv2.setNumThreads(1)  # (a)-(c) are single-core measurements
 
     def full_decode(data: bytes) -> None:
@@ -151,8 +184,8 @@ def run(count: int, keep: str | None) -> dict[str, float]:
     def phash(data: bytes) -> None:
         imagehash.phash(Image.open(io.BytesIO(data)))
 
-    cache = {str(p): analyse_reference(p.read_bytes()) for p in {r for _, refs in jobs for r in refs}}
-    pairs = [(data, [cache[str(r)] for r in refs]) for data, (_, refs) in zip(datas, jobs)]
+    cache = {str(p): analyse_reference(p.read_bytes()) for p in {r for _, refs, _ in jobs for r in refs}}
+    pairs = [(data, [cache[str(r)] for r in refs]) for data, (_, refs, _) in zip(datas, jobs)]
 
     def screen(pair) -> None:
         screen_evidence(pair[0], references=pair[1])
@@ -160,11 +193,23 @@ def run(count: int, keep: str | None) -> dict[str, float]:
     decode_s = _timed(full_decode, datas)
     phash_s = _timed(phash, datas)
     screen_s = _timed(screen, pairs)
-    verdicts = [screen_evidence(d, references=r).verdict for d, r in pairs]
+    # Which files read a finer plane: counted on the decoder every finer check goes through.
+    finer: set[int] = set()
+    plain_decode_plane = decode.decode_plane
+
+    def counting_decode_plane(data: bytes, long_side: int):
+        finer.add(id(data))
+        return plain_decode_plane(data, long_side)
+
+    decode.decode_plane = counting_decode_plane
+    try:
+        verdicts = [screen_evidence(d, references=r).verdict for d, r in pairs]
+    finally:
+        decode.decode_plane = plain_decode_plane
 
     manifest = directory / "manifest.jsonl"
     manifest.write_text(
-        "".join(json.dumps({"evidence": str(p), "references": [str(r) for r in refs]}) + "\n" for p, refs in jobs)
+        "".join(json.dumps({"evidence": str(p), "references": [str(r) for r in refs]}) + "\n" for p, refs, _ in jobs)
     )
     # The real command, in its own interpreter: start-up, worker spawn and reference
     # analysis are all inside the measured wall time.
@@ -204,8 +249,18 @@ def run(count: int, keep: str | None) -> dict[str, float]:
     print(
         f"(d) batch, all cores        {batch_ips:8.2f} images/s  (wall {batch_wall:.2f}s incl. start-up, worker spawn, reference analysis)"
     )
-    print(f"screening cost / full decode    = {result['screen_over_decode']:.2f}  (goal <= 1.5)")
-    print(f"batch images/s / phash images/s = {result['batch_over_phash']:.2f}  (goal >= 1.5)")
+    for kind in KINDS:
+        picked = [k for k, (_, _, kd) in enumerate(jobs) if kd == kind]
+        ms = statistics.mean(screen_s[k] for k in picked) * 1000
+        reached = sum(id(datas[k]) in finer for k in picked)
+        verdict_counts = ", ".join(f"{v} {sum(verdicts[k] == v for k in picked)}" for v in sorted({verdicts[k] for k in picked}))
+        print(
+            f"    {kind:<16} {ms:8.1f} ms/image = {ms / 1000 / mean_decode:.2f} x decode; "
+            f"finer plane read for {reached} of {len(picked)}; {verdict_counts}"
+        )
+        result[f"screen_over_decode[{kind}]"] = ms / 1000 / mean_decode
+    print(f"screening cost / full decode    = {result['screen_over_decode']:.2f}  (goal <= 1.2)")
+    print(f"batch images/s / phash images/s = {result['batch_over_phash']:.2f}  (goal >= 1.8)")
     return result
 
 
