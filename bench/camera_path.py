@@ -707,6 +707,21 @@ VIEWS = {
 }
 
 
+def letterbox(img: np.ndarray, mask: np.ndarray | None, size: tuple[int, int]):
+    """Return (`img`, `mask`) fitted inside `size` (w, h) at the image's own aspect, centred on black."""
+    w, h = size
+    k = min(w / img.shape[1], h / img.shape[0])
+    iw, ih = max(1, round(img.shape[1] * k)), max(1, round(img.shape[0] * k))
+    x0, y0 = (w - iw) // 2, (h - ih) // 2
+    out = np.zeros((h, w, 3), np.uint8)
+    out[y0 : y0 + ih, x0 : x0 + iw] = cv2.resize(img, (iw, ih), interpolation=cv2.INTER_AREA)
+    if mask is None:
+        return out, None
+    m = np.zeros((h, w), np.uint8)
+    m[y0 : y0 + ih, x0 : x0 + iw] = cv2.resize(mask.astype(np.uint8), (iw, ih), interpolation=cv2.INTER_NEAREST)
+    return out, m > 0
+
+
 def photograph(
     product: Product, rng: np.random.Generator, cls: str, *, content: np.ndarray | None = None, mask: np.ndarray | None = None
 ) -> tuple[bytes, str, np.ndarray | None, dict]:
@@ -724,9 +739,11 @@ def photograph(
     if product.screen is not None:
         x0, y0, x1, y1 = product.screen
         h, w = product.image.shape[:2]
-        sw = round((x1 - x0) * w)
+        sw, sh = round((x1 - x0) * w), round((y1 - y0) * h)
         panel_w = int(sw * rng.uniform(0.5, 1.0))
         screen_content = product.content if content is None else content
+        if content is not None:  # shown as a viewer shows it: fitted to the screen, black bars around
+            screen_content, mask = letterbox(screen_content, mask, (sw, sh))
         panel = subpixel_panel(screen_content, panel_w)
         scale = panel.shape[1] / sw
         texture = cv2.resize(_to_lin(product.image), (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
@@ -737,8 +754,8 @@ def photograph(
         emissive[py0 : py0 + ph, px0 : px0 + pw] = 1.0
         if mask is not None:
             tmask = np.zeros(texture.shape[:2], np.uint8)
-            m = cv2.resize(mask.astype(np.uint8), (pw, ph), interpolation=cv2.INTER_NEAREST)
-            tmask[py0 : py0 + ph, px0 : px0 + pw] = m
+            m = cv2.resize(mask.astype(np.uint8), (panel.shape[1], panel.shape[0]), interpolation=cv2.INTER_NEAREST)
+            tmask[py0 : py0 + ph, px0 : px0 + pw] = m[:ph, :pw]
     elif cls == "flat-mild":
         # A printed card or cut-out: the print's narrower gamut and a white paper margin, sometimes.
         img = product.image.astype(np.float32)
