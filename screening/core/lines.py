@@ -24,8 +24,7 @@ __all__ = ["FINE_EDIT_LONG_SIDE", "ThinEdits", "thin_edits", "merge_regions"]
 
 # Long side of the finer plane. A 12 MP JPEG (4000 px) decodes at its 1/2 DCT draft
 # scale (2000 px), where a 1-px scratch is still half a pixel of full contrast; 4096
-# would need the full decode (~4x the pixels and time). Measured on the bench machine,
-# one core: the whole pass on a 4000x2667 JPEG costs ~FINE_COST_MS (see thin_edits).
+# would need the full decode (~4x the pixels and time). Cost: see thin_edits.
 FINE_EDIT_LONG_SIDE = 2048
 # Below this ratio of finer to working plane the working plane has already seen the edit.
 _MIN_GAIN = 1.6
@@ -36,11 +35,20 @@ _RIDGE_SIGMAS = (1.0, 2.0)
 
 @dataclass(frozen=True)
 class ThinEdits:
-    """What the finer pass found: boxes in full-resolution evidence pixels, and a heat map."""
+    """What the finer pass found: boxes in full-resolution evidence pixels, and its residual for the heat map."""
 
     regions: list[tuple[int, int, int, int]]
     strength: float  # mean residual (0..255) along the strongest line group; 0 if none
-    heat: np.ndarray | None  # float32 residual on the working plane, max-pooled so a thin line stays visible
+    residual: np.ndarray | None = None  # float32 on the finer plane, 0 outside the tiles looked at
+    work_size: tuple[int, int] = (0, 0)  # (width, height) of the working plane
+
+    def heat(self) -> np.ndarray | None:
+        """Return the residual on the working plane, max-pooled so that a 1-2 px line stays visible."""
+        if self.residual is None:
+            return None
+        k = max(1, int(round(self.residual.shape[1] / self.work_size[0])))
+        pooled = cv2.dilate(self.residual, np.ones((k, k), np.uint8))
+        return cv2.resize(pooled, self.work_size, interpolation=cv2.INTER_AREA)
 
 
 def thin_edits(
@@ -54,8 +62,10 @@ def thin_edits(
 
     `homography` maps the reference's working plane onto the evidence's working plane;
     `reference_plane(long_side)` returns the reference decoded at up to that size.
-    Cost on the bench machine, one core, a 4000x2667 JPEG q88 (the tests' photograph):
-    ~FINE_COST_MS ms, of which the draft-scale decode is ~63.
+    Cost on one core of the (shared) dev machine, JPEG q85 enlarged to 4000 px wide:
+    4000x2667 (10.7 MP) 130-150 ms, 4000x4000 (16 MP) 180-240 ms, of which the 1/2
+    draft-scale decode is 80-95 and 120-130 ms; a copy whose working plane leaves no
+    residual (the common case) skips the decode and costs ~2 ms.
     """
     work_h, work_w = decoded.rgb.shape[:2]
     long_side = min(FINE_EDIT_LONG_SIDE, max(decoded.width, decoded.height))
@@ -65,7 +75,7 @@ def thin_edits(
         return None
     hot = _hot(comparison)
     if int(np.count_nonzero(hot)) < _GATE_PX:
-        return ThinEdits([], 0.0, None)  # a clean copy: no decode at all
+        return ThinEdits([], 0.0)  # a clean copy: no decode at all
     evidence = decoded.plane(long_side)
     if evidence is None or max(evidence.shape[:2]) < _MIN_GAIN * max(work_h, work_w):
         return None
@@ -84,7 +94,6 @@ def thin_edits(
     if sigma > 0.3:
         ref = cv2.GaussianBlur(ref, (0, 0), sigma)
     ref_gray = cv2.cvtColor(np.clip(apply_colour(ref, comparison.colour), 0, 1), cv2.COLOR_RGB2GRAY) * 255.0
-    ev_gray = cv2.cvtColor(evidence, cv2.COLOR_RGB2GRAY)
     valid_small = comparison.valid.astype(np.uint8)
     residual = np.zeros((eh, ew), np.float32)
     ridge = np.zeros((eh, ew), np.float32)
@@ -101,7 +110,8 @@ def thin_edits(
         warped = cv2.warpPerspective(
             ref_gray, shift @ fine_h, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT
         )
-        res = _shift_tolerant(ev_gray[y0:y1, x0:x1].astype(np.float32), warped)
+        ev_gray = cv2.cvtColor(evidence[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
+        res = _shift_tolerant(ev_gray, warped)
         cols = np.minimum((np.arange(x0, x1) / sx).astype(int), work_w - 1)
         rows = np.minimum((np.arange(y0, y1) / sy).astype(int), work_h - 1)
         res[valid_small[np.ix_(rows, cols)] == 0] = 0.0
@@ -124,7 +134,7 @@ def thin_edits(
         fw = max(1, min(int(round(bw * kx)), decoded.width - fx))
         fh = max(1, min(int(round(bh * ky)), decoded.height - fy))
         regions.append((fx, fy, fw, fh))
-    return ThinEdits(regions, strength, _pooled(residual, (work_w, work_h)))
+    return ThinEdits(regions, strength, residual, (work_w, work_h))
 
 
 def _pixel_scale(sx: float, sy: float) -> np.ndarray:
@@ -271,12 +281,6 @@ def _line_groups(
         boxes.append((x0, y0, int(gx.max()) - x0 + 1, int(gy.max()) - y0 + 1))
         strongest = max(strongest, float(residual[gy, gx].mean()))
     return boxes, strongest
-
-
-def _pooled(residual: np.ndarray, work: tuple[int, int]) -> np.ndarray:
-    """Return the residual on the working plane, max-pooled so that a 2-px line stays visible."""
-    k = max(1, int(round(residual.shape[1] / work[0])))
-    return cv2.resize(cv2.dilate(residual, np.ones((k, k), np.uint8)), work, interpolation=cv2.INTER_AREA)
 
 
 def merge_regions(regions: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:

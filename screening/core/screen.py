@@ -434,7 +434,7 @@ def screen_decoded(
             regions = merge_regions(regions + thin.regions)
             strength = max(strength, thin.strength)
             boxes = [_to_plane(r, decoded.scale) for r in regions]
-        heat = thin.heat if thin is not None else None
+        heat = thin.heat() if thin is not None and with_artifacts else None
         artifact = heatmap_png(decoded.rgb, comparison, boxes, heat) if with_artifacts else None
         findings.insert(
             0,

@@ -45,8 +45,8 @@ def scratch_bundle(img: np.ndarray, rng: np.random.Generator, centre: tuple[floa
         cv2.line(layer, p0, p1, 1.0, int(rng.integers(1, 3)), cv2.LINE_AA)
     layer = cv2.GaussianBlur(layer, (0, 0), 0.7)  # in-painting loses the sensor's grain
     alpha = (layer * 0.6)[:, :, None]
-    out = img * (1 - alpha) + 235.0 * alpha
-    return np.clip(out, 0, 255).astype(np.uint8), layer > 0.15
+    out = np.clip(img * (1 - alpha) + 235.0 * alpha, 0, 255).astype(np.uint8)
+    return out, visibly_changed(img, out)
 
 
 def hairline_crack(img: np.ndarray, rng: np.random.Generator, centre: tuple[float, float], size: float):
@@ -70,7 +70,13 @@ def hairline_crack(img: np.ndarray, rng: np.random.Generator, centre: tuple[floa
     out = img.astype(np.float32)
     out = out * (1 - 0.5 * halo[:, :, None]) + 230.0 * 0.5 * halo[:, :, None]
     out = out * (1 - 0.85 * core[:, :, None]) + 25.0 * 0.85 * core[:, :, None]
-    return np.clip(out, 0, 255).astype(np.uint8), core > 0.15
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    return out, visibly_changed(img, out)
+
+
+def visibly_changed(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Return the truth mask as the evaluations draw it: pixels changed by more than 20 grey levels."""
+    return np.abs(after.astype(np.int16) - before.astype(np.int16)).max(axis=2) > 20
 
 
 def boxed_iou(report, mask: np.ndarray) -> float:
