@@ -99,11 +99,15 @@ def thin_edits(
     ridge = np.zeros((eh, ew), np.float32)
     level = np.zeros((eh, ew), np.float32)
     t, pad = _TILE, _TILE_PAD
-    for i, j in tiles:
+    rows_n, cols_n = -(-eh // t), -(-ew // t)
+    queue = list(tiles)
+    seen = set(queue)
+    done: list[tuple[int, int]] = []
+    while queue and len(done) < _MAX_TILES:
+        i, j = queue.pop()
+        done.append((i, j))
         y0, x0 = max(0, i * t - pad), max(0, j * t - pad)
         y1, x1 = min(eh, (i + 1) * t + pad), min(ew, (j + 1) * t + pad)
-        if y1 <= y0 or x1 <= x0:
-            continue
         shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
         # Bicubic, as an editor enlarges a catalogue photo: bilinear leaves a faint
         # line along every edge of an enlarged copy.
@@ -125,7 +129,17 @@ def thin_edits(
         src = (slice(iy, iy + hh), slice(ix, ix + ww))
         residual[dst] = res[src]
         ridge[dst] = _ridges(res)[src]
-        level[dst] = _LINE_EDGE_RATIO * (1.0 + edge[src])
+        level[dst] = np.maximum(_LINE_EDGE_RATIO * (1.0 + edge[src]), _LINE_FLOOR)
+        # A stroke leaving the tile continues where the working plane may have shown
+        # too little of it to open the next tile (a crack's 1-px branches): follow it.
+        if int(np.count_nonzero(ridge[dst] > level[dst])) >= _FOLLOW_PX:
+            for di in (-1, 0, 1):
+                for dj in (-1, 0, 1):
+                    n = (i + di, j + dj)
+                    if n not in seen and 0 <= n[0] < rows_n and 0 <= n[1] < cols_n:
+                        seen.add(n)
+                        queue.append(n)
+    tiles = done
     boxes, strength = _line_groups(ridge, residual, level, [(i * t, j * t) for i, j in tiles])
     kx, ky = decoded.width / ew, decoded.height / eh
     regions = []
@@ -155,6 +169,10 @@ _TILE = 128
 _TILE_PAD = 12  # the ridge filter's support (3 sigma of the larger scale, plus the Sobel)
 _GATE_LEVEL = 10.0
 _GATE_PX = 3
+# A tile holding this many line seeds opens its neighbours; at most _MAX_TILES tiles
+# (~2.5 MP, the whole of a 2048 x 1536 plane's worth with padding) bound the cost.
+_FOLLOW_PX = 4
+_MAX_TILES = 160
 
 
 def _hot(comparison: Comparison) -> np.ndarray:
@@ -240,7 +258,7 @@ def _line_groups(
     parts = []
     for y0, x0 in corners:
         r = ridge[y0 : y0 + t, x0 : x0 + t]
-        lv = np.maximum(level[y0 : y0 + t, x0 : x0 + t], _LINE_FLOOR)
+        lv = level[y0 : y0 + t, x0 : x0 + t]
         ys, xs = np.nonzero(r > _LINE_GROW_SHARE * lv)
         if len(ys):
             parts.append((ys + y0, xs + x0, r[ys, xs] > lv[ys, xs]))
