@@ -27,6 +27,14 @@ from bench.accuracy import union_iou  # noqa: E402
 from screening.core import analyse_reference, screen_evidence  # noqa: E402
 from screening.core import screen as screen_module  # noqa: E402
 
+KINDS = ("scratch", "scratches", "crack", "tear", "stain", "dent", "water", "burn", "missing")
+
+
+def _kind_from_name(path: str) -> str | None:
+    """Return the damage kind a file name ends with (`forgery-knit-7000-2-0-scratch.jpg`), if any."""
+    last = Path(path).stem.rsplit("-", 1)[-1]
+    return last if last in KINDS else None
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -53,7 +61,8 @@ def main() -> None:
         with Image.open(c["evidence"]) as im:
             width, height = im.size
         truth = [tuple(b) for b in c.get("boxes", [])]
-        key = c.get("cls", "forgery") + (f"/{c['kind']}" if c.get("kind") else "")
+        kind = c.get("kind") or _kind_from_name(c["evidence"])
+        key = c.get("cls", "forgery") + (f"/{kind}" if kind else "")
         row = rows[key]
         row[0] += 1
         row[1] += bool(truth) and union_iou(truth, regions, width, height) >= 0.5
