@@ -26,7 +26,8 @@ __all__ = ["FINE_EDIT_LONG_SIDE", "ThinEdits", "thin_edits", "merge_regions"]
 # scale (2000 px), where a 1-px scratch is still half a pixel of full contrast; 4096
 # would need the full decode (~4x the pixels and time). Cost: see thin_edits.
 FINE_EDIT_LONG_SIDE = 2048
-# Below this ratio of finer to working plane the working plane has already seen the edit.
+# Below this ratio of finer to working plane there is too little to gain for the cost
+# of a second decode (a judgement, not tuned: source 2's ~1000-px exports sit near it).
 _MIN_GAIN = 1.6
 # Hessian scales (finer-plane px): a softened 1-3 px line is 0.5-1.5 px there and
 # spreads to ~2 px; sigma 1 answers to the finest, 2 to a wider crack with its halo.
@@ -231,12 +232,13 @@ def _ridges(residual: np.ndarray) -> np.ndarray:
     return out
 
 
-# A line pixel needs a ridge response above this floor and a multiple of the plane's
-# own spread, and above what the reference's local edge contrast explains (sharpening
-# halos, a recompression's ringing and texture all hug the reference's gradients).
-# Measured on the tests' 4000-px enlarged coffee photo (q88): ridge / (1 + local
-# gradient) of a clean copy peaks at 8.7 (99.99th percentile 4.6), along painted
-# strokes its median is 37-40; seeds need 12, growing half of each level.
+# A line pixel needs a ridge response above this floor (the working plane's edit floor
+# less a little: a stroke is thinner than a blob) and above what the reference's local
+# edge contrast explains (sharpening halos, a recompression's ringing and texture all
+# hug the reference's gradients). Measured on the tests' 4000-px enlarged coffee photo
+# (q88): ridge / (1 + local gradient) of a clean copy peaks at 8.7 (99.99th percentile
+# 4.6), along painted strokes its median is 37-40; seeds need 12. Growing takes half
+# of each level (hysteresis, as on the working plane; not tuned further).
 _LINE_FLOOR = 14.0
 _LINE_EDGE_RATIO = 12.0
 _LINE_GROW_SHARE = 0.5
@@ -247,10 +249,12 @@ _LINE_GROW_SHARE = 0.5
 # of the tile's 90th percentile.
 _NOISE_RATIO = 5.0
 # Strokes of one scratch bundle or one crack's branches are one region when they lie
-# within this share of the plane's short side.
+# within this share of the plane's short side: at 0.03 the tests' crack fell into two
+# boxes (union IoU 0.49), at 0.06 one (0.97).
 _LINE_JOIN_SHARE = 0.06
-# A group needs this many seed pixels (as a share of the short side) to be a line a
-# reviewer could see, not a speck.
+# A group needs this many seed pixels (as a share of the short side, ~40 px on a
+# 2000-px plane) to be a line a reviewer could see, not a speck (a judgement; the
+# painted strokes of the tests hold 500-2700).
 _LINE_MIN_LENGTH_SHARE = 0.02
 # A group of strokes stands clear of its levels and runs continuously: the median
 # seed exceeds its level by this factor, and seeds number at least this share of the
