@@ -75,7 +75,8 @@ def thin_edits(
     if comparison.evidence_rgb is None or comparison.mapped_rgb is None:
         return None
     hot = _hot(comparison)
-    if int(np.count_nonzero(hot)) < _GATE_PX:
+    k = long_side / max(work_h, work_w)  # the finer plane's scale, before the decoder rounds it
+    if not _active_tiles(hot, k, k, (int(work_h * k), int(work_w * k))):
         return ThinEdits([], 0.0)  # a clean copy: no decode at all
     evidence = decoded.plane(long_side)
     if evidence is None or max(evidence.shape[:2]) < _MIN_GAIN * max(work_h, work_w):
