@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-__all__ = ["Comparison", "compare", "edit_regions", "heatmap_png"]
+__all__ = ["Comparison", "apply_colour", "compare", "edit_regions", "heatmap_png"]
 
 _BLUR_SIGMAS = (0.0, 0.8, 1.5, 2.5)
 # Residual (0..255 units, channel mean, 5x5 box-smoothed) under which a pixel counts as
@@ -46,6 +46,7 @@ class Comparison:
     scene: float = 0.0  # share of the evidence that is textured scene outside the reference's footprint
     evidence_rgb: np.ndarray | None = None  # float32 0..1, the evidence plane
     mapped_rgb: np.ndarray | None = None  # float32 0..1, the warped reference after the colour map
+    colour: np.ndarray | None = None  # the quadratic colour map's coefficients (see apply_colour), for finer planes
 
 
 def _design(x: np.ndarray) -> np.ndarray:
@@ -89,7 +90,7 @@ def _fit_colour(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, float]:
     return best
 
 
-def _apply_colour(img: np.ndarray, coef: np.ndarray) -> np.ndarray:
+def apply_colour(img: np.ndarray, coef: np.ndarray) -> np.ndarray:
     """Apply the quadratic colour model with three OpenCV transforms (no 10-column design matrix)."""
     img = img.astype(np.float32, copy=False)
     c = coef.astype(np.float32)
@@ -205,7 +206,7 @@ def compare(evidence_rgb: np.ndarray, reference_rgb: np.ndarray, homography: np.
             best = (score, sigma, blurred, coef)
     assert best is not None
     _, sigma, blurred, coef = best
-    mapped = np.clip(_apply_colour(blurred, coef), 0.0, 1.0).astype(np.float32)
+    mapped = np.clip(apply_colour(blurred, coef), 0.0, 1.0).astype(np.float32)
     residual = cv2.transform(cv2.absdiff(mapped, ev), np.full((1, 3), 255.0 / 3.0, np.float32))
     residual = cv2.blur(residual, (5, 5))
     residual[~valid] = 0.0
@@ -234,6 +235,7 @@ def compare(evidence_rgb: np.ndarray, reference_rgb: np.ndarray, homography: np.
         scene=scene,
         evidence_rgb=ev,
         mapped_rgb=mapped,
+        colour=coef,
     )
 
 
@@ -444,14 +446,24 @@ _HEAT_OPAQUE_AT = 30.0
 _HEAT_MAX_ALPHA = 0.7
 
 
-def heatmap_png(evidence_rgb: np.ndarray, comparison: Comparison, boxes: list[tuple[int, int, int, int]]) -> bytes:
-    """Return a PNG of the evidence with the residual overlaid in colour and the edit boxes outlined."""
+def heatmap_png(
+    evidence_rgb: np.ndarray,
+    comparison: Comparison,
+    boxes: list[tuple[int, int, int, int]],
+    fine_residual: np.ndarray | None = None,
+) -> bytes:
+    """Return a PNG of the evidence with the residual overlaid in colour and the edit boxes outlined.
+
+    `fine_residual` (working-plane sized, max-pooled from a finer plane) shows thin
+    strokes that the working plane's own residual smooths away.
+    """
     base = evidence_rgb.astype(np.float32)
     gray = cv2.cvtColor(evidence_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     dim = np.repeat(gray[:, :, None], 3, axis=2) * 0.6
-    heat = np.clip(comparison.residual * (255.0 / _HEAT_FULL_SCALE), 0, 255).astype(np.uint8)
+    residual = comparison.residual if fine_residual is None else np.maximum(comparison.residual, fine_residual)
+    heat = np.clip(residual * (255.0 / _HEAT_FULL_SCALE), 0, 255).astype(np.uint8)
     colour = cv2.applyColorMap(heat, cv2.COLORMAP_JET)[:, :, ::-1].astype(np.float32)
-    alpha = (np.clip(comparison.residual / _HEAT_OPAQUE_AT, 0, 1) * _HEAT_MAX_ALPHA)[:, :, None]
+    alpha = (np.clip(residual / _HEAT_OPAQUE_AT, 0, 1) * _HEAT_MAX_ALPHA)[:, :, None]
     out = dim * (1 - alpha) + colour * alpha
     out[~comparison.valid] = base[~comparison.valid] * 0.35
     out = np.clip(out, 0, 255).astype(np.uint8)

@@ -28,6 +28,7 @@ from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DecodedImage, decode_
 from .display import display_moire, display_moire_fine
 from .errors import UnreadableImage
 from .hashing import hamming, phash_plane
+from .lines import merge_regions, thin_edits
 from .localise import Comparison, compare, edit_regions, heatmap_png
 from .metadata import provenance_findings
 from .report import Finding, ScreeningReport
@@ -289,6 +290,11 @@ def _to_full(box: tuple[int, int, int, int], scale: float, width: int, height: i
     return fx, fy, max(1, min(fw, width - fx)), max(1, min(fh, height - fy))
 
 
+def _to_plane(region: tuple[int, int, int, int], scale: float) -> tuple[int, int, int, int]:
+    x, y, w, h = region
+    return int(x * scale), int(y * scale), max(1, int(round(w * scale))), max(1, int(round(h * scale)))
+
+
 def _unreadable_report(err: UnreadableImage, digest: str, started: float) -> ScreeningReport:
     finding = Finding(
         code="unreadable",
@@ -414,7 +420,22 @@ def screen_decoded(
         decision, reference_index, alignment, comparison = best
         score = decision.score
         boxes, _, strength = edit_regions(comparison)
-        artifact = heatmap_png(decoded.rgb, comparison, boxes) if with_artifacts else None
+        regions = [_to_full(b, decoded.scale, decoded.width, decoded.height) for b in boxes]
+        # Thin strokes (scratches, hairline cracks) vanish on the working plane: look
+        # again on a finer one, only here, for the rare derived evidence; not on a
+        # photographed screen, whose moiré is lines everywhere.
+        reference = references[reference_index]
+        thin = (
+            thin_edits(decoded, reference.plane, reference.rgb.shape[:2], alignment.homography, comparison)
+            if decision.decided_by != "display"
+            else None
+        )
+        if thin is not None and thin.regions:
+            regions = merge_regions(regions + thin.regions)
+            strength = max(strength, thin.strength)
+            boxes = [_to_plane(r, decoded.scale) for r in regions]
+        heat = thin.heat() if thin is not None and with_artifacts else None
+        artifact = heatmap_png(decoded.rgb, comparison, boxes, heat) if with_artifacts else None
         findings.insert(
             0,
             Finding(
@@ -443,9 +464,8 @@ def screen_decoded(
                 artifact=None if boxes else artifact,
             ),
         )
-        if boxes:
-            regions = tuple(_to_full(b, decoded.scale, decoded.width, decoded.height) for b in boxes)
-            area = sum(b[2] * b[3] for b in boxes) / plane_px
+        if regions:
+            area = sum(r[2] * r[3] for r in regions) / (decoded.width * decoded.height)
             findings.insert(
                 1,
                 Finding(
@@ -457,7 +477,7 @@ def screen_decoded(
                         "area_fraction": round(area, 4),
                         "mean_residual": round(strength, 1),
                     },
-                    regions=regions,
+                    regions=tuple(regions),
                     artifact=artifact,
                 ),
             )

@@ -1,0 +1,119 @@
+"""Thin painted damage on a large photograph: scratches and hairline cracks boxed at the edit's own scale.
+
+A forger enlarges the catalogue photo to a phone-sized 4000 px and paints strokes 1-3
+px wide on it; on the 640-px working plane they are a fraction of a pixel wide.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from bench.accuracy import _boxes, union_iou
+from screening import synthetic
+from screening.core import analyse_reference, screen_evidence
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> np.ndarray:
+    return synthetic.photo("coffee")
+
+
+@pytest.fixture(scope="module")
+def enlarged(catalogue: np.ndarray) -> np.ndarray:
+    h, w = catalogue.shape[:2]
+    return cv2.resize(catalogue, (4000, round(h * 4000 / w)), interpolation=cv2.INTER_CUBIC)
+
+
+@pytest.fixture(scope="module")
+def reference(catalogue: np.ndarray):
+    return analyse_reference(synthetic.jpeg(catalogue, 92))
+
+
+def scratch_bundle(img: np.ndarray, rng: np.random.Generator, centre: tuple[float, float], size: float):
+    """Return (image, mask) with five light strokes 1-2 px wide along one direction, softened by a slight blur."""
+    layer = np.zeros(img.shape[:2], np.float32)
+    base = rng.uniform(0, np.pi)
+    for _ in range(5):
+        a = base + rng.normal(0, 0.12)
+        ox, oy = rng.normal(0, size * 0.25, 2)
+        length = rng.uniform(0.7, 1.2) * size
+        dx, dy = np.cos(a) * length / 2, np.sin(a) * length / 2
+        p0 = (int(centre[0] + ox - dx), int(centre[1] + oy - dy))
+        p1 = (int(centre[0] + ox + dx), int(centre[1] + oy + dy))
+        cv2.line(layer, p0, p1, 1.0, int(rng.integers(1, 3)), cv2.LINE_AA)
+    layer = cv2.GaussianBlur(layer, (0, 0), 0.7)  # in-painting loses the sensor's grain
+    alpha = (layer * 0.6)[:, :, None]
+    out = np.clip(img * (1 - alpha) + 235.0 * alpha, 0, 255).astype(np.uint8)
+    return out, visibly_changed(img, out)
+
+
+def hairline_crack(img: np.ndarray, rng: np.random.Generator, centre: tuple[float, float], size: float):
+    """Return (image, mask) with a jittered branching polyline: a dark 1-2 px core in a light halo."""
+    core = np.zeros(img.shape[:2], np.float32)
+    stack = [(centre[0], centre[1], rng.uniform(0, 2 * np.pi), size, 2)]
+    while stack:
+        x, y, a, length, width = stack.pop()
+        pts = [(x, y)]
+        for _ in range(12):
+            a += rng.normal(0, 0.3)
+            x, y = x + np.cos(a) * length / 12, y + np.sin(a) * length / 12
+            pts.append((x, y))
+        cv2.polylines(core, [np.int32(pts).reshape(-1, 1, 2)], False, 1.0, width, cv2.LINE_AA)
+        if len(stack) < 4 and length > size * 0.3:
+            stack.append((x, y, a + rng.normal(0, 0.9), length * 0.55, 1))
+            if rng.random() < 0.5:
+                stack.append((pts[6][0], pts[6][1], a + rng.normal(0, 0.9), length * 0.5, 1))
+    halo = np.clip(cv2.GaussianBlur(core, (0, 0), 2.0) * 2 - core, 0, 1)
+    core = cv2.GaussianBlur(core, (0, 0), 0.6)
+    out = img.astype(np.float32)
+    out = out * (1 - 0.5 * halo[:, :, None]) + 230.0 * 0.5 * halo[:, :, None]
+    out = out * (1 - 0.85 * core[:, :, None]) + 25.0 * 0.85 * core[:, :, None]
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    return out, visibly_changed(img, out)
+
+
+def visibly_changed(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Return the truth mask as the evaluations draw it: pixels changed by more than 20 grey levels."""
+    return np.abs(after.astype(np.int16) - before.astype(np.int16)).max(axis=2) > 20
+
+
+def boxed_iou(report, mask: np.ndarray) -> float:
+    edit = report.finding("local_edit")
+    regions = list(edit.regions) if edit else []
+    return union_iou(_boxes(mask), regions, report.width, report.height)
+
+
+def test_a_fine_scratch_bundle_on_an_enlarged_catalogue_photo_is_boxed(enlarged, reference):
+    h, w = enlarged.shape[:2]
+    painted, mask = scratch_bundle(enlarged, np.random.default_rng(1), (0.4 * w, 0.55 * h), 0.12 * h)
+    report = screen_evidence(synthetic.jpeg(painted, 88), references=[reference])
+    assert report.verdict == "derived_from_reference"
+    assert boxed_iou(report, mask) >= 0.5
+
+
+def test_a_hairline_crack_on_an_enlarged_catalogue_photo_is_boxed(enlarged, reference):
+    h, w = enlarged.shape[:2]
+    painted, mask = hairline_crack(enlarged, np.random.default_rng(2), (0.6 * w, 0.4 * h), 0.15 * h)
+    report = screen_evidence(synthetic.jpeg(painted, 90), references=[reference])
+    assert report.verdict == "derived_from_reference"
+    assert boxed_iou(report, mask) >= 0.5
+
+
+@pytest.mark.parametrize("quality", [60, 85, 95])
+def test_the_enlarged_photo_recompressed_without_damage_has_no_box(enlarged, reference, quality):
+    report = screen_evidence(synthetic.jpeg(enlarged, quality), references=[reference])
+    assert report.verdict == "derived_from_reference"
+    assert report.finding("local_edit") is None
+
+
+def test_the_heat_map_shows_the_thin_damage(enlarged, reference):
+    h, w = enlarged.shape[:2]
+    painted, mask = hairline_crack(enlarged, np.random.default_rng(2), (0.6 * w, 0.4 * h), 0.15 * h)
+    report = screen_evidence(synthetic.jpeg(painted, 90), references=[reference])
+    heat = cv2.imdecode(np.frombuffer(report.finding("local_edit").artifact, np.uint8), cv2.IMREAD_COLOR)
+    small = cv2.resize(mask.astype(np.uint8), heat.shape[1::-1], interpolation=cv2.INTER_AREA) > 0
+    # JET turns strong residual red: along the crack the red channel dominates.
+    b, _, r = (heat[:, :, c].astype(int) for c in range(3))
+    assert np.mean((r - b)[small] > 60) > 0.3
