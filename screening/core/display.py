@@ -39,7 +39,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["display_moire", "display_moire_fine"]
+from .decode import _DRAFT_MIN_SHARE, FINE_LONG_SIDE, WORK_LONG_SIDE
+
+__all__ = ["display_moire", "display_moire_fine", "file_grid"]
 
 # Tiles of 64 px on the working plane, overlapping by half: small enough that the
 # fringe frequency (which drifts with the screen's tilt and the lens distortion) stays
@@ -70,19 +72,86 @@ _MIN_NEIGHBOURS = 3
 # honest maximum 5.7, 52 of 74 screens above 1.5 times it; 90th percentile: 11.5, 55;
 # upper quartile: 6.5, 56.)
 _TILE_QUANTILE = 75
+# A tile's peak counts where it lies within _DRIFT_BINS (on either axis) of the median
+# peak frequency of the tiles up to _AROUND grid steps around it.
+_AROUND = 2
+_DRIFT_BINS = 2
+# The periods (px at the file's full resolution) an evidence JPEG explains by itself: in
+# the chroma, the 16 px blocks of 4:2:0 subsampling (and the 8 px ones within them); in
+# the luma, the 8 px blocks and the Bayer mosaic's 2 px.
+_CHROMA_PERIODS = (16, 8, 2)
+_LUMA_PERIODS = (8, 2)
 
 
-def _band(size: int, *, highest: float = 0.5) -> np.ndarray:
+def _band(size: int, *, highest: float = 0.5, grid: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Return the mask of spectrum bins (fftshifted) that may show fringes: at least _MIN_FREQ
-    from DC, at most `highest` cycle/px on either axis, off the JPEG block grid's axes."""
+    from DC, at most `highest` cycle/px on either axis, off the file's own periodicities.
+
+    `grid` holds the frequencies (x, y, cycle/px on the analysed plane) that the evidence
+    file itself explains (see file_grid); every pair of them is left out. Without it, the
+    JPEG block grid of a file decoded at the plane's own resolution (multiples of 1/8
+    cycle/px on an axis) is.
+    """
     f = np.fft.fftshift(np.fft.fftfreq(size))
     fy, fx = np.meshgrid(f, f, indexing="ij")
     band = (np.hypot(fx, fy) >= _MIN_FREQ) & (np.maximum(np.abs(fx), np.abs(fy)) <= highest)
     near = 1.5 / size
-    for k in (0.125, 0.25, 0.375, 0.5):
-        band &= ~((np.abs(np.abs(fx) - k) < near) & (np.abs(fy) < near))
-        band &= ~((np.abs(np.abs(fy) - k) < near) & (np.abs(fx) < near))
+    if grid is None:
+        for k in (0.125, 0.25, 0.375, 0.5):
+            band &= ~((np.abs(np.abs(fx) - k) < near) & (np.abs(fy) < near))
+            band &= ~((np.abs(np.abs(fy) - k) < near) & (np.abs(fx) < near))
+        return band
+    gx, gy = grid
+
+    def close(axis: np.ndarray, at: np.ndarray) -> np.ndarray:
+        # Distance on the circle of frequencies: +-0.5 cycle/px are one frequency.
+        d = np.abs(((np.abs(axis)[..., None] - at + 0.5) % 1.0) - 0.5)
+        return d < near
+
+    on_x, on_y = close(fx, gx), close(fy, gy)  # (size, size, len(g))
+    band &= ~(on_x.any(axis=2) & on_y.any(axis=2))
     return band
+
+
+def _draft_reduction(width: int, height: int, long_side: int) -> int:
+    """Return the DCT scale reduction (1, 2, 4 or 8) decode.decode_image uses for a plane of `long_side`.
+
+    The same rule as there (and as Pillow's JPEG draft mode): the largest reduction whose
+    result still holds _DRAFT_MIN_SHARE of the plane's long side.
+    """
+    ratio = _DRAFT_MIN_SHARE * long_side / max(width, height)
+    if ratio >= 1:
+        return 1
+    scale = min(width // max(1, int(width * ratio)), height // max(1, int(height * ratio)))
+    return next(s for s in (8, 4, 2, 1) if scale >= s)
+
+
+def file_grid(
+    file_size: tuple[int, int], plane_size: tuple[int, int], long_side: int, *, periods: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the frequencies (x, y; cycle/px on the plane) at which a JPEG file's own periods show on a plane decoded from it.
+
+    `file_size` and `plane_size` are (width, height) of the file at full resolution and of
+    the plane decoded from it at `long_side` (a DCT draft scale, then a resize). A period P
+    of the file (8 px: luma blocks; 16 px: chroma blocks of 4:2:0; 2 px: the Bayer mosaic)
+    has harmonics k/P cycle/px; those the draft decode keeps (up to its Nyquist
+    frequency) move to k/P times the file's size over the plane's, folded into +-0.5 by
+    the resize's aliasing. Zero is always among them: a grid line on one axis is its
+    own frequency.
+    """
+    reduction = _draft_reduction(file_size[0], file_size[1], long_side)
+    kept = 0.5 / reduction + 1e-9
+    out = []
+    for full, plane in zip(file_size, plane_size):
+        freqs = {0.0}
+        for period in periods:
+            for k in range(1, period):
+                f = k / period
+                if f <= kept:
+                    folded = (f * full / plane + 0.5) % 1.0 - 0.5
+                    freqs.add(abs(folded))
+        out.append(np.array(sorted(freqs)))
+    return out[0], out[1]
 
 
 _BAND = _band(_TILE)
@@ -112,8 +181,8 @@ def _box(stack: np.ndarray, size: int) -> np.ndarray:
     return (total / (size * size)).astype(np.float32)
 
 
-def _averaged_spectra(signal: np.ndarray, where: np.ndarray, full: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (each tile's whitened spectrum averaged with its neighbours', their count) on the tile grid."""
+def _averaged_spectra(signal: np.ndarray, where: np.ndarray, full: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (each tile's whitened spectrum averaged with its neighbours', their count, its own) on the tile grid."""
     t, step = _TILE, _TILE // 2
     rows, cols = full.shape
     tiles = np.stack([signal[y : y + t, x : x + t] for y, x in where * step])
@@ -138,19 +207,22 @@ def _averaged_spectra(signal: np.ndarray, where: np.ndarray, full: np.ndarray) -
             dst_j = slice(max(0, -dj), cols + min(0, -dj))
             total[dst_i, dst_j] += whitened[src_i, src_j]
             count[dst_i, dst_j] += present[src_i, src_j]
-    return total, count
+    return total, count, whitened
 
 
-def _peak_strength(residual: np.ndarray, reference: np.ndarray, valid: np.ndarray, band: np.ndarray) -> float:
-    """Return the upper quartile over tiles of the highest averaged whitened peak of `residual` (nan if too small).
+def tile_peaks(
+    residual: np.ndarray, reference: np.ndarray, valid: np.ndarray, band: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Return each tile's highest averaged whitened peak, its frequency (bins), grid position and edge flag, or None.
 
     Bins outside `band`, or where `reference` (the warped reference's own signal) peaks,
-    are left out.
+    are left out. The frequency is folded onto one half-plane (the averaged spectrum is
+    symmetric). None when too few tiles lie inside `valid`.
     """
     t, step = _TILE, _TILE // 2
     h, w = valid.shape
     if h < t or w < t:
-        return float("nan")
+        return None
     inside = cv2.integral(valid.astype(np.uint8))
     rows, cols = (h - t) // step + 1, (w - t) // step + 1
     ys, xs = np.arange(rows) * step, np.arange(cols) * step
@@ -162,17 +234,70 @@ def _peak_strength(residual: np.ndarray, reference: np.ndarray, valid: np.ndarra
     ) == t * t
     where = np.argwhere(full)
     if len(where) < _MIN_TILES:
-        return float("nan")
-    total, count = _averaged_spectra(residual, where, full)
+        return None
+    total, count, own = _averaged_spectra(residual, where, full)
     pick = full & (count >= _MIN_NEIGHBOURS)
     if pick.sum() < _MIN_TILES:
-        return float("nan")
+        return None
     averaged = total[pick] / count[pick][:, None, None]
     del total
-    ref_total, _ = _averaged_spectra(reference, where, full)  # the same tiles: the same counts
-    allowed = band & (ref_total[pick] / count[pick][:, None, None] < _REFERENCE_PEAK)
-    peaks = np.where(allowed, averaged, 0.0).reshape(len(averaged), -1).max(axis=1)
-    return float(np.percentile(peaks, _TILE_QUANTILE))
+    ref_total, _, _ = _averaged_spectra(reference, where, full)  # the same tiles: the same counts
+    # Left out a bin either side of where the reference peaks: the lens's distortion,
+    # which one homography does not follow, moves a texture's frequency in the
+    # evidence by a bin or so from the warped reference's.
+    ref_peaks = (ref_total[pick] / count[pick][:, None, None] >= _REFERENCE_PEAK).astype(np.float32)
+    allowed = band & (_box(ref_peaks, 3) == 0)
+    flat = np.where(allowed, averaged, 0.0).reshape(len(averaged), -1)
+    best = flat.argmax(axis=1)
+    peaks = flat[np.arange(len(flat)), best]
+    fy, fx = best // t - t // 2, best % t - t // 2
+    flip = (fy < 0) | ((fy == 0) & (fx < 0))
+    freq = np.stack([np.where(flip, -fy, fy), np.where(flip, -fx, fx)], axis=1)
+    # A tile at the footprint's edge (some of its eight neighbours lie outside it) is
+    # judged by its own spectrum at that frequency, not by the average that reaches a
+    # tile further in: a screen that is part of the product leaves its edge quiet.
+    edge = count[pick] < 9
+    own_peaks = own[pick].reshape(len(best), -1)[np.arange(len(best)), best]
+    peaks = np.where(edge, np.minimum(peaks, own_peaks), peaks)
+    return peaks.astype(np.float32), freq, np.argwhere(pick), edge
+
+
+def _consistent(freq: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """Return which tiles peak where the tiles around them do: within _DRIFT_BINS of their median frequency.
+
+    The neighbourhood is _AROUND tiles of the grid each way (the tile itself left out);
+    a display's fringes keep their frequency, or let it drift smoothly with the tilt,
+    over that span, while noise, sharpening halos at edges or a texture in one part of
+    the picture peak at frequencies of their own.
+    """
+    agree = np.zeros(len(freq), bool)
+    for i, (r, c) in enumerate(cells):
+        near = (np.abs(cells[:, 0] - r) <= _AROUND) & (np.abs(cells[:, 1] - c) <= _AROUND)
+        near[i] = False
+        if not near.any():
+            continue
+        others = freq[near]
+        # A frequency and its negative are one (folding can split a fringe near fy = 0).
+        same = np.abs(others - freq[i]).max(axis=1)
+        opposite = np.abs(others + freq[i]).max(axis=1)
+        mirrored = np.where(opposite[:, None] < same[:, None], -others, others)
+        centre = np.median(mirrored, axis=0)
+        agree[i] = np.abs(freq[i] - centre).max() <= _DRIFT_BINS
+    return agree
+
+
+def _peak_strength(residual: np.ndarray, reference: np.ndarray, valid: np.ndarray, band: np.ndarray) -> float:
+    """Return the _TILE_QUANTILE over tiles of the consistent averaged whitened peak (nan if too small).
+
+    A tile whose peak does not agree with its neighbours' frequency counts as no peak.
+    """
+    found = tile_peaks(residual, reference, valid, band)
+    if found is None:
+        return float("nan")
+    peaks, freq, cells, edge = found
+    counted = np.where(_consistent(freq, cells), peaks, 0.0)
+    inner = float(np.percentile(counted, _TILE_QUANTILE))
+    return min(inner, float(np.percentile(counted[edge], _TILE_QUANTILE))) if edge.any() else inner
 
 
 def _chroma(rgb: np.ndarray) -> np.ndarray:
@@ -180,29 +305,53 @@ def _chroma(rgb: np.ndarray) -> np.ndarray:
     return ((rgb[:, :, 0] - rgb[:, :, 1]) + 1j * (rgb[:, :, 2] - rgb[:, :, 1])).astype(np.complex64)
 
 
-def display_moire(evidence_rgb: np.ndarray, mapped_rgb: np.ndarray, valid: np.ndarray) -> float:
+def display_moire(
+    evidence_rgb: np.ndarray,
+    mapped_rgb: np.ndarray,
+    valid: np.ndarray,
+    *,
+    file_size: tuple[int, int] | None = None,
+    long_side: int = WORK_LONG_SIDE,
+) -> float:
     """Return the strength of a narrow-band chroma peak over the aligned region (nan if too small).
 
     Both images are float32 RGB in 0..1 on the evidence's working plane; `valid` marks
-    the reference's footprint. Each tile's chroma-residual power spectrum is whitened by
-    its own envelope and averaged with its neighbours' (fringes drift slowly across a
-    screen, noise peaks do not repeat); the value is the upper quartile, over tiles, of
-    the highest averaged peak at a frequency where the reference itself has none: about
-    2-4 for photographs of prints and objects, tens for a photographed screen.
+    the reference's footprint; `file_size` (width, height) is a JPEG evidence file's full
+    size, whose block grids (8 px luma, 16 px chroma) are left out where they fall on the
+    plane decoded at `long_side` (None: not a JPEG, or unknown). Each tile's
+    chroma-residual power spectrum is whitened by its own envelope and averaged with its
+    neighbours' (fringes drift slowly across a screen, noise peaks do not repeat); the
+    value is the _TILE_QUANTILE, over tiles, of the highest averaged peak at a frequency
+    where the reference itself has none, counted only where it agrees with the
+    frequency of the tiles around it: about 2-4 for photographs of prints and objects,
+    tens for a photographed screen.
     """
     reference = _chroma(mapped_rgb * 255.0)
-    return _peak_strength(_chroma(evidence_rgb * 255.0) - reference, reference, valid, _BAND)
+    band = _BAND
+    if file_size is not None:
+        plane = (valid.shape[1], valid.shape[0])
+        band = _band(_TILE, grid=file_grid(file_size, plane, long_side, periods=_CHROMA_PERIODS))
+    return _peak_strength(_chroma(evidence_rgb * 255.0) - reference, reference, valid, band)
 
 
 def display_moire_fine(
-    finer_rgb: np.ndarray, reference_rgb: np.ndarray, homography: np.ndarray, valid: np.ndarray
+    finer_rgb: np.ndarray,
+    reference_rgb: np.ndarray,
+    homography: np.ndarray,
+    valid: np.ndarray,
+    *,
+    reference_shape: tuple[int, int] | None = None,
+    file_size: tuple[int, int] | None = None,
+    long_side: int = FINE_LONG_SIDE,
 ) -> float:
     """Return the strength of a narrow-band luma peak on the finer plane (nan if too small).
 
     `finer_rgb` is the evidence at twice the working plane's resolution (uint8 RGB);
-    `reference_rgb` (uint8) is warped onto it by `homography` (reference plane to the
-    evidence's working plane) brought up to the finer plane, sharp: its own patterns must
-    show at full strength to be left out; `valid` is the working plane's footprint.
+    `reference_rgb` (uint8) is the reference at a matching resolution (its finer plane),
+    warped onto it by `homography` (the reference's working plane, of `reference_shape`
+    (h, w), to the evidence's working plane; None: `reference_rgb` is that plane),
+    sharp: its own patterns must show at full strength to be left out; `valid` is the
+    working plane's footprint; `file_size` as for display_moire, at `long_side`.
     Fringes finer than the working plane resolves are read here, in the ratio of the
     evidence's luma to the reference's (a screen's lattice modulates the light of the
     picture it shows; JPEG keeps the luma at full resolution where it halves the
@@ -210,9 +359,14 @@ def display_moire_fine(
     frequencies left out: about 3-5 for honest photographs.
     """
     h, w = finer_rgb.shape[:2]
-    up = np.diag([w / valid.shape[1], h / valid.shape[0], 1.0]) @ homography
+    rh, rw = reference_rgb.shape[:2]
+    sh, sw = reference_shape if reference_shape is not None else (rh, rw)
+    up = np.diag([w / valid.shape[1], h / valid.shape[0], 1.0]) @ homography @ np.diag([sw / rw, sh / rh, 1.0])
     mapped = cv2.warpPerspective(reference_rgb.astype(np.float32), up, (w, h), flags=cv2.INTER_LINEAR)
     inside = cv2.resize(valid.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
     luma_e = np.log(finer_rgb.astype(np.float32) @ _LUMA + 8.0)
     luma_r = np.log(mapped @ _LUMA + 8.0)
-    return _peak_strength((luma_e - luma_r).astype(np.complex64), luma_r.astype(np.complex64), inside, _FINE_BAND)
+    band = _FINE_BAND
+    if file_size is not None:
+        band = band & _band(_TILE, grid=file_grid(file_size, (w, h), long_side, periods=_LUMA_PERIODS))
+    return _peak_strength((luma_e - luma_r).astype(np.complex64), luma_r.astype(np.complex64), inside, band)
