@@ -94,7 +94,9 @@ def _textured(img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, st
     kind = str(rng.choice(["pixels", "knit", "mesh", "weave"]))
     if kind == "pixels":
         pitch = float(rng.uniform(3.0, 12.0))  # catalogue px per original px
-        small = cv2.resize(img, (max(8, round(size[0] / pitch)), max(8, round(size[1] / pitch))), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            img, (max(8, round(size[0] / pitch)), max(8, round(size[1] / pitch))), interpolation=cv2.INTER_AREA
+        )
         interp = cv2.INTER_NEAREST if rng.random() < 0.6 else cv2.INTER_LINEAR
         return cv2.resize(small, size, interpolation=interp), f"pixels{pitch:.1f}"
     base = cv2.resize(img, size, interpolation=cv2.INTER_CUBIC).astype(np.float32)
@@ -135,6 +137,45 @@ def _device(img: np.ndarray, content: np.ndarray, rng: np.random.Generator):
     screen = cv2.resize(content, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
     cat[y0 : y0 + sh, x0 : x0 + sw] = screen
     return np.clip(cat, 0, 255).astype(np.uint8), (x0, y0, sw, sh)
+
+
+def device_photo(img: np.ndarray, content: np.ndarray, rng: np.random.Generator, textures: list[np.ndarray]):
+    """Return (catalogue photo, JPEG, screen's share of the catalogue, tilt in degrees) of a device switched on.
+
+    The device (a monitor or phone with a dark bezel on a backdrop made of `img`) shows
+    `content` on its screen; the photograph renders the screen through a pixel grid of
+    1.2-3 photo pixels with RGB sub-pixel stripes, as synthetic.screen_photo does, and
+    the rest of the product as it is.
+    """
+    cat, (x0, y0, sw, sh) = _device(img, content, rng)
+    dh, dw = cat.shape[:2]
+    out = (1280, 960) if dw > dh else (960, 1280)
+    degrees = float(rng.uniform(3, 25))
+    fill = float(rng.uniform(0.6, 0.95))
+    H = _tilted(dw, dh, out, rng, degrees, fill)
+    # The panel: display pixels of `pitch` catalogue px, each 3 sub-pixel columns.
+    scale = min(out) * fill / min(dw, dh)
+    pitch = float(rng.uniform(1.2, 3.0)) / scale
+    nx, ny = max(8, round(sw / pitch)), max(8, round(sh / pitch))
+    region = cat[y0 : y0 + sh, x0 : x0 + sw]
+    sub = 3
+    small = cv2.resize(region, (nx, ny), interpolation=cv2.INTER_AREA)
+    panel = cv2.resize(small, (nx * sub, ny * sub), interpolation=cv2.INTER_NEAREST).astype(np.float32)
+    stripes = np.zeros((1, nx * sub, 3), np.float32)
+    for c in range(3):
+        stripes[0, c::sub, c] = 1.0
+    panel = _to_linear(panel * (0.25 + 0.75 * stripes)) * 1.2
+    S = np.array([[sw / (nx * sub), 0, x0], [0, sh / (ny * sub), y0], [0, 0, 1]])
+    ow, oh = out
+    body = cv2.warpPerspective(_to_linear(cat.astype(np.float32)), H, (ow, oh), flags=cv2.INTER_CUBIC)
+    on = cv2.warpPerspective(panel, H @ S, (ow, oh), flags=cv2.INTER_AREA)
+    where = cv2.warpPerspective(np.ones(panel.shape[:2], np.float32), H @ S, (ow, oh), flags=cv2.INTER_LINEAR)
+    cover = cv2.warpPerspective(np.ones((dh, dw), np.float32), H, (ow, oh), flags=cv2.INTER_LINEAR)
+    scene = _to_linear(background_scene(rng, textures, (ow, oh)))
+    lin = scene * (1 - cover[:, :, None]) + body * (cover - where)[:, :, None] + on
+    lin = cv2.GaussianBlur(lin, (0, 0), float(rng.uniform(0.6, 1.3)))
+    data, _, _ = phone_camera(_to_srgb(lin), rng, quality=(80, 92))
+    return cat, data, sw * sh / (dw * dh), degrees
 
 
 def build(directory: Path, seeds: list[int], limit: int | None) -> list[dict]:
@@ -179,37 +220,10 @@ def build(directory: Path, seeds: list[int], limit: int | None) -> list[dict]:
         # A device as the product, switched on.
         if i % 2 == 0:
             content = prods[(i + 7) % len(prods)][1]
-            cat, (x0, y0, sw, sh) = _device(img, content, rng)
+            cat, data, share, degrees = device_photo(img, content, rng, textures)
             dref = directory / f"ref-dev-{name}.jpg"
             dref.write_bytes(synthetic.jpeg(cat, 92))
-            dh, dw = cat.shape[:2]
-            out = (1280, 960) if dw > dh else (960, 1280)
-            degrees = float(rng.uniform(3, 25))
-            fill = float(rng.uniform(0.6, 0.95))
-            H = _tilted(dw, dh, out, rng, degrees, fill)
-            # The panel: display pixels of pitch `pitch` catalogue px, each 3 sub-pixel columns.
-            scale = min(out) * fill / min(dw, dh)
-            pitch = float(rng.uniform(1.2, 3.0)) / scale  # 1.2-3 photo px per screen pixel
-            nx, ny = max(8, round(sw / pitch)), max(8, round(sh / pitch))
-            region = cat[y0 : y0 + sh, x0 : x0 + sw]
-            sub = 3
-            panel = cv2.resize(cv2.resize(region, (nx, ny), interpolation=cv2.INTER_AREA), (nx * sub, ny * sub), interpolation=cv2.INTER_NEAREST).astype(np.float32)
-            stripes = np.zeros((1, nx * sub, 3), np.float32)
-            for c in range(3):
-                stripes[0, c::sub, c] = 1.0
-            panel = _to_linear(panel * (0.25 + 0.75 * stripes)) * 1.2
-            S = np.array([[sw / (nx * sub), 0, x0], [0, sh / (ny * sub), y0], [0, 0, 1]])
-            ow, oh = out
-            lin_cat = _to_linear(cat.astype(np.float32))
-            body = cv2.warpPerspective(lin_cat, H, (ow, oh), flags=cv2.INTER_CUBIC)
-            on = cv2.warpPerspective(panel, H @ S, (ow, oh), flags=cv2.INTER_AREA)
-            where = cv2.warpPerspective(np.ones(panel.shape[:2], np.float32), H @ S, (ow, oh), flags=cv2.INTER_LINEAR)[:, :, None]
-            cover = cv2.warpPerspective(np.ones((dh, dw), np.float32), H, (ow, oh), flags=cv2.INTER_LINEAR)[:, :, None]
-            scene = _to_linear(background_scene(rng, textures, (ow, oh)))
-            lin = scene * (1 - cover) + body * (cover - where) + on
-            lin = cv2.GaussianBlur(lin, (0, 0), float(rng.uniform(0.6, 1.3)))
-            data, cam, _ = phone_camera(_to_srgb(lin), rng, quality=(80, 92))
-            add("device", name, dref, data, degrees=round(degrees, 1), share=round(sw * sh / (dw * dh), 2))
+            add("device", name, dref, data, degrees=round(degrees, 1), share=round(share, 2))
         print(i, name, len(cases), flush=True)
         (directory / "cases.json").write_text(json.dumps(cases, indent=1))
     return cases

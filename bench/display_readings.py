@@ -68,7 +68,9 @@ def read(case: dict, references: dict, old) -> dict:
     band = display._BAND
     if file_size is not None:
         plane = (valid.shape[1], valid.shape[0])
-        band = display._band(display._TILE, grid=display.file_grid(file_size, plane, WORK_LONG_SIDE, periods=display._CHROMA_PERIODS))
+        band = display._band(
+            display._TILE, grid=display.file_grid(file_size, plane, WORK_LONG_SIDE, periods=display._CHROMA_PERIODS)
+        )
     out["work_tiles"] = display.tile_peaks(display._chroma(comparison.evidence_rgb * 255.0) - ref_c, ref_c, valid, band)
     out["work"] = display.display_moire(comparison.evidence_rgb, comparison.mapped_rgb, valid, file_size=file_size)
     if finer is not None:
@@ -83,8 +85,12 @@ def read(case: dict, references: dict, old) -> dict:
         luma_r = np.log(mapped @ display._LUMA + 8.0)
         band = display._FINE_BAND
         if file_size is not None:
-            band = band & display._band(display._TILE, grid=display.file_grid(file_size, (w, h), FINE_LONG_SIDE, periods=display._LUMA_PERIODS))
-        out["fine_tiles"] = display.tile_peaks((luma_e - luma_r).astype(np.complex64), luma_r.astype(np.complex64), inside, band)
+            band = band & display._band(
+                display._TILE, grid=display.file_grid(file_size, (w, h), FINE_LONG_SIDE, periods=display._LUMA_PERIODS)
+            )
+        out["fine_tiles"] = display.tile_peaks(
+            (luma_e - luma_r).astype(np.complex64), luma_r.astype(np.complex64), inside, band
+        )
     return out
 
 

@@ -75,6 +75,12 @@ _TILE_QUANTILE = 75
 # A tile's peak counts where it lies within _DRIFT_BINS (on either axis) of the median
 # peak frequency of the tiles up to _AROUND grid steps around it.
 _AROUND = 2
+# Parts of an edge tile, a quarter of its area (see _quietest_part), whitened over 5x5
+# bins of their coarser spectrum (the 9x9 bins of a full tile span about as much).
+_PART = _TILE // 2
+_PART_ENVELOPE_BINS = 5
+_QUIET_PART = 3.0
+_EDGE_QUANTILE = 50
 _DRIFT_BINS = 2
 # The periods (px at the file's full resolution) an evidence JPEG explains by itself: in
 # the chroma, the 16 px blocks of 4:2:0 subsampling (and the 8 px ones within them); in
@@ -211,13 +217,16 @@ def _averaged_spectra(signal: np.ndarray, where: np.ndarray, full: np.ndarray) -
 
 
 def tile_peaks(
-    residual: np.ndarray, reference: np.ndarray, valid: np.ndarray, band: np.ndarray
+    residual: np.ndarray, reference: np.ndarray, valid: np.ndarray, band: np.ndarray, *, parts: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    """Return each tile's highest averaged whitened peak, its frequency (bins), grid position and edge flag, or None.
+    """Return each tile's highest averaged whitened peak, its frequency (bins), grid position and quietest part, or None.
 
     Bins outside `band`, or where `reference` (the warped reference's own signal) peaks,
     are left out. The frequency is folded onto one half-plane (the averaged spectrum is
-    symmetric). None when too few tiles lie inside `valid`.
+    symmetric). A tile at the footprint's edge is read by its own spectrum too, and by
+    its quietest part (see _quietest_part; 1e9 if `parts` is false, inf for the tiles
+    within the footprint). None when too few
+    tiles lie inside `valid`.
     """
     t, step = _TILE, _TILE // 2
     h, w = valid.shape
@@ -257,9 +266,47 @@ def tile_peaks(
     # judged by its own spectrum at that frequency, not by the average that reaches a
     # tile further in: a screen that is part of the product leaves its edge quiet.
     edge = count[pick] < 9
+    cells = np.argwhere(pick)
     own_peaks = own[pick].reshape(len(best), -1)[np.arange(len(best)), best]
     peaks = np.where(edge, np.minimum(peaks, own_peaks), peaks)
-    return peaks.astype(np.float32), freq, np.argwhere(pick), edge
+    quiet = np.where(edge, np.float32(1e9), np.inf).astype(np.float32)
+    if parts and edge.any():
+        quiet[edge] = _quietest_part(residual, valid, cells[edge] * step, freq[edge])
+    return peaks.astype(np.float32), freq, cells, quiet
+
+
+def _quietest_part(signal: np.ndarray, valid: np.ndarray, corners: np.ndarray, freq: np.ndarray) -> np.ndarray:
+    """Return, for each tile at `corners` (y, x), the weakest whitened peak at `freq` (bins of a full tile)
+    over its quarter-size parts (step: an eighth of a tile) that lie wholly inside `valid`.
+
+    A screen that is only part of the product (a phone's or monitor's, the bezel and the
+    backdrop around it in the reference) leaves a band at the footprint's edge without
+    fringes, often narrower than a tile: a quarter-size part fits in it.
+    """
+    t, q = _TILE, _PART
+    f = np.fft.fftshift(np.fft.fftfreq(q))
+    window = np.outer(np.hanning(q), np.hanning(q)).astype(np.float32)
+    out = np.full(len(corners), np.inf, np.float32)
+    for n, ((y, x), (fy, fx)) in enumerate(zip(corners, freq)):
+        parts = [
+            signal[y + dy : y + dy + q, x + dx : x + dx + q]
+            for dy in range(0, t - q + 1, q // 2)
+            for dx in range(0, t - q + 1, q // 2)
+            if valid[y + dy : y + dy + q, x + dx : x + dx + q].all()
+        ]
+        if not parts:
+            continue
+        stack = np.stack(parts)
+        stack = stack - stack.mean(axis=(1, 2), keepdims=True)
+        spectrum = np.abs(np.fft.fft2(stack * window)) ** 2
+        mirrored = np.roll(np.flip(spectrum, axis=(1, 2)), 1, axis=(1, 2))
+        power = np.fft.fftshift(spectrum + mirrored, axes=(1, 2)).astype(np.float32) + 1e-3
+        whitened = _box(power, 3) / np.exp(_box(np.log(power), _PART_ENVELOPE_BINS))
+        # The full tile's bin, at the part's coarser resolution.
+        by = int(np.argmin(np.abs(f - fy / t)))
+        bx = int(np.argmin(np.abs(f - fx / t)))
+        out[n] = whitened[:, by, bx].min()
+    return out
 
 
 def _consistent(freq: np.ndarray, cells: np.ndarray) -> np.ndarray:
@@ -286,18 +333,23 @@ def _consistent(freq: np.ndarray, cells: np.ndarray) -> np.ndarray:
     return agree
 
 
-def _peak_strength(residual: np.ndarray, reference: np.ndarray, valid: np.ndarray, band: np.ndarray) -> float:
+def _peak_strength(
+    residual: np.ndarray, reference: np.ndarray, valid: np.ndarray, band: np.ndarray, *, parts: bool = True
+) -> float:
     """Return the _TILE_QUANTILE over tiles of the consistent averaged whitened peak (nan if too small).
 
     A tile whose peak does not agree with its neighbours' frequency counts as no peak.
     """
-    found = tile_peaks(residual, reference, valid, band)
+    found = tile_peaks(residual, reference, valid, band, parts=parts)
     if found is None:
         return float("nan")
-    peaks, freq, cells, edge = found
-    counted = np.where(_consistent(freq, cells), peaks, 0.0)
-    inner = float(np.percentile(counted, _TILE_QUANTILE))
-    return min(inner, float(np.percentile(counted[edge], _TILE_QUANTILE))) if edge.any() else inner
+    peaks, freq, cells, quiet = found
+    counted = np.where(_consistent(freq, cells) & (quiet >= _QUIET_PART), peaks, 0.0)
+    strength = float(np.percentile(counted, _TILE_QUANTILE))
+    edge = quiet < np.inf
+    if edge.any():
+        strength = min(strength, float(np.percentile(counted[edge], _EDGE_QUANTILE if parts else _TILE_QUANTILE)))
+    return strength
 
 
 def _chroma(rgb: np.ndarray) -> np.ndarray:
@@ -369,4 +421,5 @@ def display_moire_fine(
     band = _FINE_BAND
     if file_size is not None:
         band = band & _band(_TILE, grid=file_grid(file_size, (w, h), long_side, periods=_LUMA_PERIODS))
-    return _peak_strength((luma_e - luma_r).astype(np.complex64), luma_r.astype(np.complex64), inside, band)
+    residual = (luma_e - luma_r).astype(np.complex64)
+    return _peak_strength(residual, luma_r.astype(np.complex64), inside, band, parts=False)
