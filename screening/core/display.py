@@ -4,21 +4,31 @@ A screen is a lattice of red, green and blue sub-pixels. A camera samples that l
 with its own pixel grid, and the beat between the two periods folds down into coloured
 fringes (moiré) at a frequency set by how large the screen's pixels appear in the
 photograph. The fringes are narrow-band: in a small tile of the picture they are one
-sharp peak in the spectrum of the chroma. A real object has no such lattice, nor does a
-photo print or an inkjet print (continuous tone or dithered finer than a phone
-resolves); light, shading, sensor noise and misregistration all leave broad-band
-chroma residuals. An offset-printed card's halftone screen is a lattice too and can
-beat with the camera's pixels when photographed close up; the simulated cards have no
-halftone, so that case is not measured here. Nor is a product that is itself a screen
-(a phone or a monitor photographed switched on), which shows the same fringes.
+sharp peak in the spectrum of the chroma. Light, shading, sensor noise and
+misregistration leave broad-band chroma residuals. Each peak is measured against the
+local spectral envelope (whitened), so that the 1/f fall-off of any residual does not
+pass for a peak.
 
-Chroma is read as the residual against the warped reference after its colour map, so
-that the product's own periodic patterns (a brick wall, lines of text) cancel: the
-reference never went through a screen. Where the alignment is a fraction of a pixel
-off, a trace of such a pattern stays in the residual, so the frequencies at which the
-warped reference itself peaks are left out. Each peak is measured against the local
-spectral envelope (whitened), so that the 1/f fall-off of any residual does not pass
-for a peak.
+Every phone photograph carries periodic structure of its own, and so may the product:
+- the evidence file's JPEG block grid (8 px in the luma, 16 px in 4:2:0 chroma) and the
+  Bayer mosaic's 2 px period, at the file's full resolution. The planes read here are
+  DCT draft decodes of the file, resized; file_grid maps those periods, their harmonics
+  the draft keeps and their aliases onto the plane, and they are left out;
+- the product's own fine texture (a weave, a knit, a mesh, a halftone, the pixels of a
+  small original enlarged): it shows in the reference too. Chroma is read as the
+  residual against the warped reference after its colour map, so such patterns mostly
+  cancel, and the frequencies at which the warped reference peaks, a bin either side,
+  are left out. The finer plane reads the reference decoded at its own finer size
+  (ReferenceAnalysis.plane), not its working plane enlarged, which has lost that
+  texture;
+- sharpening halos, a reflection, an edge: local, at frequencies of their own.
+A display's grid is one lattice over the whole screen, its moiré at one frequency, or
+one drifting smoothly with the tilt. So a tile's peak counts only where the tiles
+around it peak at the same frequency (_consistent); the statistic is an upper quantile
+over all tiles of the footprint, and the median over the tiles at its edge, each of
+which must show the peak in every quarter of itself (_quietest_part): a product that is
+itself a screen (a phone or monitor photographed switched on) has its grid on part of
+the reference only, and its bezel and backdrop at the footprint's edge are quiet.
 
 Where the beat lies beyond what the working plane resolves (in the simulation mostly
 when a screen pixel spans 1.3-1.7 photo pixels) the fringes are gone from it, and JPEG
@@ -26,14 +36,20 @@ has halved the chroma's resolution as well; they are still in the luma at the fi
 plane, twice the working plane's resolution (display_moire_fine), read only when the
 working plane shows nothing.
 
-Moiré is the artefact real phones leave on real screens unless the lens is defocused;
-what is fitted to the simulation of `screening.synthetic.screen_photo` is only the
-thresholds (see _DISPLAY_LIMIT in screen.py). A dark or smooth picture on a screen
-leaves fringes too faint for the camera's noise, and a product with a fine periodic
-weave finer than its catalogue photo resolves could peak on the finer plane: the signal
-is a one-way test, and the second risk is not measured by the simulation.
+What is measured (bench/display_material.py; numbers at _DISPLAY_LIMIT in screen.py):
+photographed screens of synthetic.screen_photo against printed cards, objects, flat
+products with procedural knit, mesh and weave or enlarged small originals (tilted
+3-40 degrees, 1280-3000 px files, both OpenCV demosaics, sharpening, JPEG 80-92 4:2:0)
+and devices switched on as the product. What is not: other demosaicing (Malvar, Menon)
+and JPEG encoders than libjpeg's; HEIC evidence (its grid is not left out); screens
+whose picture is dark or flat at its borders, which the edge rule now misses more often;
+devices whose bezel and backdrop are narrower than a quarter tile (16 px on the working
+plane); and, on the finer plane, the edge rule is only that of whole tiles (its parts
+are too small for its fainter fringes), so a device or a texture can still pass there.
+Moiré is what real phones leave on real screens unless the lens is defocused; what is
+fitted to the simulation is the thresholds. A dark or smooth picture on a screen leaves
+fringes too faint for the camera's noise: the signal is a one-way test.
 """
-
 from __future__ import annotations
 
 import warnings
@@ -54,8 +70,8 @@ _TILE = 64
 # Frequencies below 0.12 cycles/px are left out: every residual rises toward DC faster
 # than the whitening envelope follows, and the honest photos' highest peaks all sat at
 # the band's lower edge (from 0.06: honest maximum 13.1 and 50 of 74 screens above 1.5
-# times it; from 0.12: 6.5 and 56 of 74). The JPEG block grid of the evidence
-# (multiples of 1/8 cycle/px on an axis) is left out too.
+# times it; from 0.12: 6.5 and 56 of 74). The evidence file's own periods are left out
+# too (file_grid).
 _MIN_FREQ = 0.12
 # Whitening envelope: the geometric mean of the power over 9x9 bins around each bin.
 _ENVELOPE_BINS = 9
@@ -75,15 +91,25 @@ _MIN_NEIGHBOURS = 3
 # upper quartile: 6.5, 56.)
 _TILE_QUANTILE = 75
 # A tile's peak counts where it lies within _DRIFT_BINS (on either axis) of the median
-# peak frequency of the tiles up to _AROUND grid steps around it.
+# peak frequency of the tiles up to _AROUND grid steps around it (see _consistent): two
+# bins is the drift of a tilted screen's fringes over 2 tile steps in the simulation.
 _AROUND = 2
-# Parts of an edge tile, a quarter of its area (see _quietest_part), whitened over 5x5
-# bins of their coarser spectrum (the 9x9 bins of a full tile span about as much).
+_DRIFT_BINS = 2
+# A display's grid covers the whole reference when the evidence is a photographed
+# screen; when the product is a screen (a phone or monitor switched on), it covers only
+# part of the reference, and its bezel and backdrop are quiet. So the tiles at the
+# footprint's edge must show the fringes too: half of them (_EDGE_QUANTILE, against a
+# quarter inside), each in every one of its quarter-size parts (_PART; whitened over
+# 5x5 bins, which span about what 9x9 bins of a full tile do) at least _QUIET_PART.
+# Tuning material (see _DISPLAY_LIMIT in screen.py): the ring parts of devices measured
+# 0.9-2.0 (medians), the edge parts of photographed screens 4-8 (lower deciles about
+# 3). Gates of 1.5, 2.0, 2.5 and 3.0 kept every device and every other honest photograph
+# below the working plane's limit; they caught 44, 43, 43 and 43 of 67 screens checked
+# then (with the finer plane). 2.0 keeps a margin above the devices' rings.
 _PART = _TILE // 2
 _PART_ENVELOPE_BINS = 5
-_QUIET_PART = 3.0
+_QUIET_PART = 2.0
 _EDGE_QUANTILE = 50
-_DRIFT_BINS = 2
 # The periods (px at the file's full resolution) an evidence JPEG explains by itself: in
 # the chroma, the 16 px blocks of 4:2:0 subsampling (and the 8 px ones within them); in
 # the luma, the 8 px blocks and the Bayer mosaic's 2 px.
