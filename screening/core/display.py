@@ -4,21 +4,31 @@ A screen is a lattice of red, green and blue sub-pixels. A camera samples that l
 with its own pixel grid, and the beat between the two periods folds down into coloured
 fringes (moiré) at a frequency set by how large the screen's pixels appear in the
 photograph. The fringes are narrow-band: in a small tile of the picture they are one
-sharp peak in the spectrum of the chroma. A real object has no such lattice, nor does a
-photo print or an inkjet print (continuous tone or dithered finer than a phone
-resolves); light, shading, sensor noise and misregistration all leave broad-band
-chroma residuals. An offset-printed card's halftone screen is a lattice too and can
-beat with the camera's pixels when photographed close up; the simulated cards have no
-halftone, so that case is not measured here. Nor is a product that is itself a screen
-(a phone or a monitor photographed switched on), which shows the same fringes.
+sharp peak in the spectrum of the chroma. Light, shading, sensor noise and
+misregistration leave broad-band chroma residuals. Each peak is measured against the
+local spectral envelope (whitened), so that the 1/f fall-off of any residual does not
+pass for a peak.
 
-Chroma is read as the residual against the warped reference after its colour map, so
-that the product's own periodic patterns (a brick wall, lines of text) cancel: the
-reference never went through a screen. Where the alignment is a fraction of a pixel
-off, a trace of such a pattern stays in the residual, so the frequencies at which the
-warped reference itself peaks are left out. Each peak is measured against the local
-spectral envelope (whitened), so that the 1/f fall-off of any residual does not pass
-for a peak.
+Every phone photograph carries periodic structure of its own, and so may the product:
+- the evidence file's JPEG block grid (8 px in the luma, 16 px in 4:2:0 chroma) and the
+  Bayer mosaic's 2 px period, at the file's full resolution. The planes read here are
+  DCT draft decodes of the file, resized; file_grid maps those periods, their harmonics
+  the draft keeps and their aliases onto the plane, and they are left out;
+- the product's own fine texture (a weave, a knit, a mesh, a halftone, the pixels of a
+  small original enlarged): it shows in the reference too. Chroma is read as the
+  residual against the warped reference after its colour map, so such patterns mostly
+  cancel, and the frequencies at which the warped reference peaks, a bin either side,
+  are left out. The finer plane reads the reference decoded at its own finer size
+  (ReferenceAnalysis.plane), not its working plane enlarged, which has lost that
+  texture;
+- sharpening halos, a reflection, an edge: local, at frequencies of their own.
+A display's grid is one lattice over the whole screen, its moiré at one frequency, or
+one drifting smoothly with the tilt. So a tile's peak counts only where the tiles
+around it peak at the same frequency (_consistent); the statistic is an upper quantile
+over all tiles of the footprint, and the median over the tiles at its edge, each of
+which must show the peak in every quarter of itself (_quietest_part): a product that is
+itself a screen (a phone or monitor photographed switched on) has its grid on part of
+the reference only, and its bezel and backdrop at the footprint's edge are quiet.
 
 Where the beat lies beyond what the working plane resolves (in the simulation mostly
 when a screen pixel spans 1.3-1.7 photo pixels) the fringes are gone from it, and JPEG
@@ -26,20 +36,30 @@ has halved the chroma's resolution as well; they are still in the luma at the fi
 plane, twice the working plane's resolution (display_moire_fine), read only when the
 working plane shows nothing.
 
-Moiré is the artefact real phones leave on real screens unless the lens is defocused;
-what is fitted to the simulation of `screening.synthetic.screen_photo` is only the
-thresholds (see _DISPLAY_LIMIT in screen.py). A dark or smooth picture on a screen
-leaves fringes too faint for the camera's noise, and a product with a fine periodic
-weave finer than its catalogue photo resolves could peak on the finer plane: the signal
-is a one-way test, and the second risk is not measured by the simulation.
+What is measured (bench/display_material.py; numbers at _DISPLAY_LIMIT in screen.py):
+photographed screens of synthetic.screen_photo against printed cards, objects, flat
+products with procedural knit, mesh and weave or enlarged small originals (tilted
+3-40 degrees, 1280-3000 px files, both OpenCV demosaics, sharpening, JPEG 80-92 4:2:0)
+and devices switched on as the product. What is not: other demosaicing (Malvar, Menon)
+and JPEG encoders than libjpeg's; HEIC evidence (its grid is not left out); screens
+whose picture is dark or flat at its borders, which the edge rule now misses more often;
+devices whose bezel and backdrop are narrower than a quarter tile (16 px on the working
+plane); and, on the finer plane, the edge rule is only that of whole tiles (its parts
+are too small for its fainter fringes), so a device or a texture can still pass there.
+Moiré is what real phones leave on real screens unless the lens is defocused; what is
+fitted to the simulation is the thresholds. A dark or smooth picture on a screen leaves
+fringes too faint for the camera's noise: the signal is a one-way test.
 """
-
 from __future__ import annotations
+
+import warnings
 
 import cv2
 import numpy as np
 
-__all__ = ["display_moire", "display_moire_fine"]
+from .decode import _DRAFT_MIN_SHARE, FINE_LONG_SIDE, WORK_LONG_SIDE
+
+__all__ = ["display_moire", "display_moire_fine", "file_grid"]
 
 # Tiles of 64 px on the working plane, overlapping by half: small enough that the
 # fringe frequency (which drifts with the screen's tilt and the lens distortion) stays
@@ -50,8 +70,8 @@ _TILE = 64
 # Frequencies below 0.12 cycles/px are left out: every residual rises toward DC faster
 # than the whitening envelope follows, and the honest photos' highest peaks all sat at
 # the band's lower edge (from 0.06: honest maximum 13.1 and 50 of 74 screens above 1.5
-# times it; from 0.12: 6.5 and 56 of 74). The JPEG block grid of the evidence
-# (multiples of 1/8 cycle/px on an axis) is left out too.
+# times it; from 0.12: 6.5 and 56 of 74). The evidence file's own periods are left out
+# too (file_grid).
 _MIN_FREQ = 0.12
 # Whitening envelope: the geometric mean of the power over 9x9 bins around each bin.
 _ENVELOPE_BINS = 9
@@ -70,19 +90,102 @@ _MIN_NEIGHBOURS = 3
 # honest maximum 5.7, 52 of 74 screens above 1.5 times it; 90th percentile: 11.5, 55;
 # upper quartile: 6.5, 56.)
 _TILE_QUANTILE = 75
+# A tile's peak counts where it lies within _DRIFT_BINS (on either axis) of the median
+# peak frequency of the tiles up to _AROUND grid steps around it (see _consistent): two
+# bins is the drift of a tilted screen's fringes over 2 tile steps in the simulation.
+_AROUND = 2
+_DRIFT_BINS = 2
+# A display's grid covers the whole reference when the evidence is a photographed
+# screen; when the product is a screen (a phone or monitor switched on), it covers only
+# part of the reference, and its bezel and backdrop are quiet. So the tiles at the
+# footprint's edge must show the fringes too: half of them (_EDGE_QUANTILE, against a
+# quarter inside), each in every one of its quarter-size parts (_PART; whitened over
+# 5x5 bins, which span about what 9x9 bins of a full tile do) at least _QUIET_PART.
+# Tuning material (see _DISPLAY_LIMIT in screen.py): the ring parts of devices measured
+# 0.9-2.0 (medians), the edge parts of photographed screens 4-8 (lower deciles about
+# 3). Gates of 1.5, 2.0, 2.5 and 3.0 kept every device and every other honest photograph
+# below the working plane's limit; they caught 44, 43, 43 and 43 of 67 screens checked
+# then (with the finer plane). 2.0 keeps a margin above the devices' rings.
+_PART = _TILE // 2
+_PART_ENVELOPE_BINS = 5
+_QUIET_PART = 2.0
+_EDGE_QUANTILE = 50
+# The periods (px at the file's full resolution) an evidence JPEG explains by itself: in
+# the chroma, the 16 px blocks of 4:2:0 subsampling (and the 8 px ones within them); in
+# the luma, the 8 px blocks and the Bayer mosaic's 2 px.
+_CHROMA_PERIODS = (16, 8, 2)
+_LUMA_PERIODS = (8, 2)
 
 
-def _band(size: int, *, highest: float = 0.5) -> np.ndarray:
+def _band(size: int, *, highest: float = 0.5, grid: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Return the mask of spectrum bins (fftshifted) that may show fringes: at least _MIN_FREQ
-    from DC, at most `highest` cycle/px on either axis, off the JPEG block grid's axes."""
+    from DC, at most `highest` cycle/px on either axis, off the file's own periodicities.
+
+    `grid` holds the frequencies (x, y, cycle/px on the analysed plane) that the evidence
+    file itself explains (see file_grid); every pair of them is left out. Without it, the
+    JPEG block grid of a file decoded at the plane's own resolution (multiples of 1/8
+    cycle/px on an axis) is.
+    """
     f = np.fft.fftshift(np.fft.fftfreq(size))
     fy, fx = np.meshgrid(f, f, indexing="ij")
     band = (np.hypot(fx, fy) >= _MIN_FREQ) & (np.maximum(np.abs(fx), np.abs(fy)) <= highest)
     near = 1.5 / size
-    for k in (0.125, 0.25, 0.375, 0.5):
-        band &= ~((np.abs(np.abs(fx) - k) < near) & (np.abs(fy) < near))
-        band &= ~((np.abs(np.abs(fy) - k) < near) & (np.abs(fx) < near))
+    if grid is None:
+        for k in (0.125, 0.25, 0.375, 0.5):
+            band &= ~((np.abs(np.abs(fx) - k) < near) & (np.abs(fy) < near))
+            band &= ~((np.abs(np.abs(fy) - k) < near) & (np.abs(fx) < near))
+        return band
+    gx, gy = grid
+
+    def close(axis: np.ndarray, at: np.ndarray) -> np.ndarray:
+        # Distance on the circle of frequencies: +-0.5 cycle/px are one frequency.
+        d = np.abs(((np.abs(axis)[..., None] - at + 0.5) % 1.0) - 0.5)
+        return d < near
+
+    on_x, on_y = close(fx, gx), close(fy, gy)  # (size, size, len(g))
+    band &= ~(on_x.any(axis=2) & on_y.any(axis=2))
     return band
+
+
+def _draft_reduction(width: int, height: int, long_side: int) -> int:
+    """Return the DCT scale reduction (1, 2, 4 or 8) decode.decode_image uses for a plane of `long_side`.
+
+    The same rule as there (and as Pillow's JPEG draft mode): the largest reduction whose
+    result still holds _DRAFT_MIN_SHARE of the plane's long side.
+    """
+    ratio = _DRAFT_MIN_SHARE * long_side / max(width, height)
+    if ratio >= 1:
+        return 1
+    scale = min(width // max(1, int(width * ratio)), height // max(1, int(height * ratio)))
+    return next(s for s in (8, 4, 2, 1) if scale >= s)
+
+
+def file_grid(
+    file_size: tuple[int, int], plane_size: tuple[int, int], long_side: int, *, periods: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the frequencies (x, y; cycle/px on the plane) at which a JPEG file's own periods show on a plane decoded from it.
+
+    `file_size` and `plane_size` are (width, height) of the file at full resolution and of
+    the plane decoded from it at `long_side` (a DCT draft scale, then a resize). A period P
+    of the file (8 px: luma blocks; 16 px: chroma blocks of 4:2:0; 2 px: the Bayer mosaic)
+    has harmonics k/P cycle/px; those the draft decode keeps (up to its Nyquist
+    frequency) move to k/P times the file's size over the plane's, folded into +-0.5 by
+    the resize's aliasing. Zero is always among them: a grid line on one axis is its
+    own frequency.
+    """
+    reduction = _draft_reduction(file_size[0], file_size[1], long_side)
+    kept = 0.5 / reduction + 1e-9
+    out = []
+    for full, plane in zip(file_size, plane_size):
+        freqs = {0.0}
+        for period in periods:
+            for k in range(1, period):
+                f = k / period
+                if f <= kept:
+                    folded = (f * full / plane + 0.5) % 1.0 - 0.5
+                    freqs.add(abs(folded))
+        out.append(np.array(sorted(freqs)))
+    return out[0], out[1]
 
 
 _BAND = _band(_TILE)
@@ -104,16 +207,19 @@ _LUMA = np.float32([0.299, 0.587, 0.114])
 
 def _box(stack: np.ndarray, size: int) -> np.ndarray:
     """Return the size x size box mean of each 2-D slice of `stack`, borders reflected."""
-    r = size // 2
-    padded = np.pad(stack.astype(np.float64), ((0, 0), (r, r), (r, r)), mode="symmetric")
-    acc = np.pad(padded.cumsum(axis=1).cumsum(axis=2), ((0, 0), (1, 0), (1, 0)))
-    h, w = stack.shape[1:]
-    total = acc[:, size : size + h, size : size + w] - acc[:, :h, size : size + w] - acc[:, size : size + h, :w] + acc[:, :h, :w]
-    return (total / (size * size)).astype(np.float32)
+    # OpenCV filters the slices as the channels of one image (64 at a time: OpenCV 5 refuses 256):
+    # a tenth of the cost of summed-area tables in numpy.
+    planes = np.ascontiguousarray(stack.astype(np.float32).transpose(1, 2, 0))
+    out = np.empty_like(planes)
+    for k in range(0, planes.shape[2], 64):
+        chunk = np.ascontiguousarray(planes[:, :, k : k + 64])
+        blurred = cv2.blur(chunk, (size, size), borderType=cv2.BORDER_REFLECT)
+        out[:, :, k : k + 64] = blurred.reshape(chunk.shape)
+    return out.transpose(2, 0, 1)
 
 
-def _averaged_spectra(signal: np.ndarray, where: np.ndarray, full: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (each tile's whitened spectrum averaged with its neighbours', their count) on the tile grid."""
+def _averaged_spectra(signal: np.ndarray, where: np.ndarray, full: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (each tile's whitened spectrum averaged with its neighbours', their count, its own) on the tile grid."""
     t, step = _TILE, _TILE // 2
     rows, cols = full.shape
     tiles = np.stack([signal[y : y + t, x : x + t] for y, x in where * step])
@@ -138,19 +244,25 @@ def _averaged_spectra(signal: np.ndarray, where: np.ndarray, full: np.ndarray) -
             dst_j = slice(max(0, -dj), cols + min(0, -dj))
             total[dst_i, dst_j] += whitened[src_i, src_j]
             count[dst_i, dst_j] += present[src_i, src_j]
-    return total, count
+    return total, count, whitened
 
 
-def _peak_strength(residual: np.ndarray, reference: np.ndarray, valid: np.ndarray, band: np.ndarray) -> float:
-    """Return the upper quartile over tiles of the highest averaged whitened peak of `residual` (nan if too small).
+def tile_peaks(
+    residual: np.ndarray, reference: np.ndarray, valid: np.ndarray, band: np.ndarray, *, parts: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Return each tile's highest averaged whitened peak, its frequency (bins), grid position and quietest part, or None.
 
     Bins outside `band`, or where `reference` (the warped reference's own signal) peaks,
-    are left out.
+    are left out. The frequency is folded onto one half-plane (the averaged spectrum is
+    symmetric). A tile at the footprint's edge is read by its own spectrum too, and by
+    its quietest part (see _quietest_part; 1e9 if `parts` is false, inf for the tiles
+    within the footprint). None when too few
+    tiles lie inside `valid`.
     """
     t, step = _TILE, _TILE // 2
     h, w = valid.shape
     if h < t or w < t:
-        return float("nan")
+        return None
     inside = cv2.integral(valid.astype(np.uint8))
     rows, cols = (h - t) // step + 1, (w - t) // step + 1
     ys, xs = np.arange(rows) * step, np.arange(cols) * step
@@ -162,17 +274,117 @@ def _peak_strength(residual: np.ndarray, reference: np.ndarray, valid: np.ndarra
     ) == t * t
     where = np.argwhere(full)
     if len(where) < _MIN_TILES:
-        return float("nan")
-    total, count = _averaged_spectra(residual, where, full)
+        return None
+    total, count, own = _averaged_spectra(residual, where, full)
     pick = full & (count >= _MIN_NEIGHBOURS)
     if pick.sum() < _MIN_TILES:
-        return float("nan")
+        return None
     averaged = total[pick] / count[pick][:, None, None]
     del total
-    ref_total, _ = _averaged_spectra(reference, where, full)  # the same tiles: the same counts
-    allowed = band & (ref_total[pick] / count[pick][:, None, None] < _REFERENCE_PEAK)
-    peaks = np.where(allowed, averaged, 0.0).reshape(len(averaged), -1).max(axis=1)
-    return float(np.percentile(peaks, _TILE_QUANTILE))
+    ref_total, _, _ = _averaged_spectra(reference, where, full)  # the same tiles: the same counts
+    # Left out a bin either side of where the reference peaks: the lens's distortion,
+    # which one homography does not follow, moves a texture's frequency in the
+    # evidence by a bin or so from the warped reference's.
+    ref_peaks = (ref_total[pick] / count[pick][:, None, None] >= _REFERENCE_PEAK).astype(np.float32)
+    allowed = band & (_box(ref_peaks, 3) == 0)
+    flat = np.where(allowed, averaged, 0.0).reshape(len(averaged), -1)
+    best = flat.argmax(axis=1)
+    peaks = flat[np.arange(len(flat)), best]
+    fy, fx = best // t - t // 2, best % t - t // 2
+    flip = (fy < 0) | ((fy == 0) & (fx < 0))
+    freq = np.stack([np.where(flip, -fy, fy), np.where(flip, -fx, fx)], axis=1)
+    # A tile at the footprint's edge (some of its eight neighbours lie outside it) is
+    # judged by its own spectrum at that frequency, not by the average that reaches a
+    # tile further in: a screen that is part of the product leaves its edge quiet.
+    edge = count[pick] < 9
+    cells = np.argwhere(pick)
+    own_peaks = own[pick].reshape(len(best), -1)[np.arange(len(best)), best]
+    peaks = np.where(edge, np.minimum(peaks, own_peaks), peaks)
+    quiet = np.where(edge, np.float32(1e9), np.inf).astype(np.float32)
+    if parts and edge.any():
+        quiet[edge] = _quietest_part(residual, valid, cells[edge] * step, freq[edge])
+    return peaks.astype(np.float32), freq, cells, quiet
+
+
+def _quietest_part(signal: np.ndarray, valid: np.ndarray, corners: np.ndarray, freq: np.ndarray) -> np.ndarray:
+    """Return, for each tile at `corners` (y, x), the weakest whitened peak at `freq` (bins of a full tile)
+    over its quarter-size parts (step: an eighth of a tile) that lie wholly inside `valid`.
+
+    A screen that is only part of the product (a phone's or monitor's, the bezel and the
+    backdrop around it in the reference) leaves a band at the footprint's edge without
+    fringes, often narrower than a tile: a quarter-size part fits in it.
+    """
+    t, q = _TILE, _PART
+    f = np.fft.fftshift(np.fft.fftfreq(q))
+    window = np.outer(np.hanning(q), np.hanning(q)).astype(np.float32)
+    out = np.full(len(corners), np.inf, np.float32)
+    for n, ((y, x), (fy, fx)) in enumerate(zip(corners, freq)):
+        parts = [
+            signal[y + dy : y + dy + q, x + dx : x + dx + q]
+            for dy in range(0, t - q + 1, q // 2)
+            for dx in range(0, t - q + 1, q // 2)
+            if valid[y + dy : y + dy + q, x + dx : x + dx + q].all()
+        ]
+        if not parts:
+            continue
+        stack = np.stack(parts)
+        stack = stack - stack.mean(axis=(1, 2), keepdims=True)
+        spectrum = np.abs(np.fft.fft2(stack * window)) ** 2
+        mirrored = np.roll(np.flip(spectrum, axis=(1, 2)), 1, axis=(1, 2))
+        power = np.fft.fftshift(spectrum + mirrored, axes=(1, 2)).astype(np.float32) + 1e-3
+        whitened = _box(power, 3) / np.exp(_box(np.log(power), _PART_ENVELOPE_BINS))
+        # The full tile's bin, at the part's coarser resolution.
+        by = int(np.argmin(np.abs(f - fy / t)))
+        bx = int(np.argmin(np.abs(f - fx / t)))
+        out[n] = whitened[:, by, bx].min()
+    return out
+
+
+def _consistent(freq: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """Return which tiles peak where the tiles around them do: within _DRIFT_BINS of their median frequency.
+
+    The neighbourhood is _AROUND tiles of the grid each way (the tile itself left out);
+    a display's fringes keep their frequency, or let it drift smoothly with the tilt,
+    over that span, while noise, sharpening halos at edges or a texture in one part of
+    the picture peak at frequencies of their own.
+    """
+    rows, cols = cells.max(axis=0) + 1
+    grid = np.full((rows + 2 * _AROUND, cols + 2 * _AROUND, 2), np.nan, np.float32)
+    grid[cells[:, 0] + _AROUND, cells[:, 1] + _AROUND] = freq
+    offsets = [(di, dj) for di in range(-_AROUND, _AROUND + 1) for dj in range(-_AROUND, _AROUND + 1) if di or dj]
+    others = np.stack(
+        [grid[cells[:, 0] + _AROUND + di, cells[:, 1] + _AROUND + dj] for di, dj in offsets], axis=1
+    )  # (tiles, neighbours, 2)
+    own = freq[:, None, :].astype(np.float32)
+    # A frequency and its negative are one (folding can split a fringe near fy = 0).
+    same = np.abs(others - own).max(axis=2)
+    opposite = np.abs(others + own).max(axis=2)
+    mirrored = np.where((opposite < same)[:, :, None], -others, others)
+    present = ~np.isnan(mirrored[:, :, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a tile without neighbours: nan, no agreement
+        centre = np.nanmedian(mirrored, axis=1)
+    with np.errstate(invalid="ignore"):
+        return present.any(axis=1) & (np.abs(freq - centre).max(axis=1) <= _DRIFT_BINS)
+
+
+def _peak_strength(
+    residual: np.ndarray, reference: np.ndarray, valid: np.ndarray, band: np.ndarray, *, parts: bool = True
+) -> float:
+    """Return the _TILE_QUANTILE over tiles of the consistent averaged whitened peak (nan if too small).
+
+    A tile whose peak does not agree with its neighbours' frequency counts as no peak.
+    """
+    found = tile_peaks(residual, reference, valid, band, parts=parts)
+    if found is None:
+        return float("nan")
+    peaks, freq, cells, quiet = found
+    counted = np.where(_consistent(freq, cells) & (quiet >= _QUIET_PART), peaks, 0.0)
+    strength = float(np.percentile(counted, _TILE_QUANTILE))
+    edge = quiet < np.inf
+    if edge.any():
+        strength = min(strength, float(np.percentile(counted[edge], _EDGE_QUANTILE if parts else _TILE_QUANTILE)))
+    return strength
 
 
 def _chroma(rgb: np.ndarray) -> np.ndarray:
@@ -180,29 +392,53 @@ def _chroma(rgb: np.ndarray) -> np.ndarray:
     return ((rgb[:, :, 0] - rgb[:, :, 1]) + 1j * (rgb[:, :, 2] - rgb[:, :, 1])).astype(np.complex64)
 
 
-def display_moire(evidence_rgb: np.ndarray, mapped_rgb: np.ndarray, valid: np.ndarray) -> float:
+def display_moire(
+    evidence_rgb: np.ndarray,
+    mapped_rgb: np.ndarray,
+    valid: np.ndarray,
+    *,
+    file_size: tuple[int, int] | None = None,
+    long_side: int = WORK_LONG_SIDE,
+) -> float:
     """Return the strength of a narrow-band chroma peak over the aligned region (nan if too small).
 
     Both images are float32 RGB in 0..1 on the evidence's working plane; `valid` marks
-    the reference's footprint. Each tile's chroma-residual power spectrum is whitened by
-    its own envelope and averaged with its neighbours' (fringes drift slowly across a
-    screen, noise peaks do not repeat); the value is the upper quartile, over tiles, of
-    the highest averaged peak at a frequency where the reference itself has none: about
-    2-4 for photographs of prints and objects, tens for a photographed screen.
+    the reference's footprint; `file_size` (width, height) is a JPEG evidence file's full
+    size, whose block grids (8 px luma, 16 px chroma) are left out where they fall on the
+    plane decoded at `long_side` (None: not a JPEG, or unknown). Each tile's
+    chroma-residual power spectrum is whitened by its own envelope and averaged with its
+    neighbours' (fringes drift slowly across a screen, noise peaks do not repeat); the
+    value is the _TILE_QUANTILE, over tiles, of the highest averaged peak at a frequency
+    where the reference itself has none, counted only where it agrees with the
+    frequency of the tiles around it: about 2-4 for photographs of prints and objects,
+    tens for a photographed screen.
     """
     reference = _chroma(mapped_rgb * 255.0)
-    return _peak_strength(_chroma(evidence_rgb * 255.0) - reference, reference, valid, _BAND)
+    band = _BAND
+    if file_size is not None:
+        plane = (valid.shape[1], valid.shape[0])
+        band = _band(_TILE, grid=file_grid(file_size, plane, long_side, periods=_CHROMA_PERIODS))
+    return _peak_strength(_chroma(evidence_rgb * 255.0) - reference, reference, valid, band)
 
 
 def display_moire_fine(
-    finer_rgb: np.ndarray, reference_rgb: np.ndarray, homography: np.ndarray, valid: np.ndarray
+    finer_rgb: np.ndarray,
+    reference_rgb: np.ndarray,
+    homography: np.ndarray,
+    valid: np.ndarray,
+    *,
+    reference_shape: tuple[int, int] | None = None,
+    file_size: tuple[int, int] | None = None,
+    long_side: int = FINE_LONG_SIDE,
 ) -> float:
     """Return the strength of a narrow-band luma peak on the finer plane (nan if too small).
 
     `finer_rgb` is the evidence at twice the working plane's resolution (uint8 RGB);
-    `reference_rgb` (uint8) is warped onto it by `homography` (reference plane to the
-    evidence's working plane) brought up to the finer plane, sharp: its own patterns must
-    show at full strength to be left out; `valid` is the working plane's footprint.
+    `reference_rgb` (uint8) is the reference at a matching resolution (its finer plane),
+    warped onto it by `homography` (the reference's working plane, of `reference_shape`
+    (h, w), to the evidence's working plane; None: `reference_rgb` is that plane),
+    sharp: its own patterns must show at full strength to be left out; `valid` is the
+    working plane's footprint; `file_size` as for display_moire, at `long_side`.
     Fringes finer than the working plane resolves are read here, in the ratio of the
     evidence's luma to the reference's (a screen's lattice modulates the light of the
     picture it shows; JPEG keeps the luma at full resolution where it halves the
@@ -210,9 +446,15 @@ def display_moire_fine(
     frequencies left out: about 3-5 for honest photographs.
     """
     h, w = finer_rgb.shape[:2]
-    up = np.diag([w / valid.shape[1], h / valid.shape[0], 1.0]) @ homography
+    rh, rw = reference_rgb.shape[:2]
+    sh, sw = reference_shape if reference_shape is not None else (rh, rw)
+    up = np.diag([w / valid.shape[1], h / valid.shape[0], 1.0]) @ homography @ np.diag([sw / rw, sh / rh, 1.0])
     mapped = cv2.warpPerspective(reference_rgb.astype(np.float32), up, (w, h), flags=cv2.INTER_LINEAR)
     inside = cv2.resize(valid.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
     luma_e = np.log(finer_rgb.astype(np.float32) @ _LUMA + 8.0)
     luma_r = np.log(mapped @ _LUMA + 8.0)
-    return _peak_strength((luma_e - luma_r).astype(np.complex64), luma_r.astype(np.complex64), inside, _FINE_BAND)
+    band = _FINE_BAND
+    if file_size is not None:
+        band = band & _band(_TILE, grid=file_grid(file_size, (w, h), long_side, periods=_LUMA_PERIODS))
+    residual = (luma_e - luma_r).astype(np.complex64)
+    return _peak_strength(residual, luma_r.astype(np.complex64), inside, band, parts=False)

@@ -24,7 +24,7 @@ from .align import (
     scale_alignment,
     tile_shifts,
 )
-from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DecodedImage, decode_image, decode_plane
+from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, FINE_LONG_SIDE, DecodedImage, decode_image, decode_plane
 from .display import display_moire, display_moire_fine
 from .errors import UnreadableImage
 from .hashing import hamming, phash_plane
@@ -256,16 +256,21 @@ def display_decision(
     comparison: Comparison,
     decision: Decision,
     fine: Callable[[], float] | None = None,
+    *,
+    file_size: tuple[int, int] | None = None,
 ) -> Decision:
     """Return `decision`, or a derived one decided by the display's moiré if the aligned region shows it.
 
     The working plane is read first; only if it shows no moiré is `fine()` (the finer
-    plane's reading, display.display_moire_fine) asked as well.
+    plane's reading, display.display_moire_fine) asked as well. `file_size` (width,
+    height) is the evidence's full size when it is a JPEG, so that its own block grid is
+    not read as a screen's.
     """
     if comparison.evidence_rgb is None or comparison.mapped_rgb is None or not decision.signals:
         return decision
     signals = dict(decision.signals)
-    strength = display_moire(comparison.evidence_rgb, comparison.mapped_rgb, comparison.valid) / _DISPLAY_LIMIT
+    reading = display_moire(comparison.evidence_rgb, comparison.mapped_rgb, comparison.valid, file_size=file_size)
+    strength = reading / _DISPLAY_LIMIT
     if np.isfinite(strength):
         signals["display"] = round(strength, 3)
     if fine is not None and not strength >= 1.0:
@@ -404,15 +409,28 @@ def screen_decoded(
         # only here, where it can change the verdict (a clear copy needs no more).
         finer = functools.cache(decoded.finer_rgb)
 
+        file_size = (decoded.width, decoded.height) if decoded.format == "jpeg" else None
+
         def fine(index: int, homography: np.ndarray, valid: np.ndarray) -> float:
             plane = finer()
             if plane is None:
                 return float("nan")
-            return display_moire_fine(plane, references[index].rgb, homography, valid)
+            # The reference decoded at the finer plane's size, not its working plane
+            # enlarged: its own fine texture (a weave, a small original's pixels) must
+            # show where the evidence shows it, to be left out.
+            reference = references[index]
+            return display_moire_fine(
+                plane,
+                reference.plane(FINE_LONG_SIDE),
+                homography,
+                valid,
+                reference_shape=reference.rgb.shape[:2],
+                file_size=file_size,
+            )
 
         for decision, index, alignment, comparison in aligned:
             reading = functools.partial(fine, index, alignment.homography, comparison.valid)
-            decision = display_decision(comparison, decision, reading)
+            decision = display_decision(comparison, decision, reading, file_size=file_size)
             if decision.score > best[0].score:
                 best = (decision, index, alignment, comparison)
     reference_index: int | None = None

@@ -6,11 +6,12 @@ import cv2
 import numpy as np
 import pytest
 
+from bench import display_material
 from screening import synthetic
 from screening.core import analyse_reference, screen_evidence
 from screening.core.align import EVIDENCE_FEATURES, extract_features, match_features
 from screening.core.decode import decode_image
-from screening.core.display import _box, display_moire, display_moire_fine
+from screening.core.display import _box, display_moire, display_moire_fine, file_grid
 from screening.core.localise import compare
 from screening.core.screen import _DISPLAY_FINE_LIMIT, _DISPLAY_LIMIT
 
@@ -99,3 +100,52 @@ def test_too_small_an_overlap_says_nothing():
     valid = np.zeros((200, 200), bool)
     valid[:90, :90] = True
     assert np.isnan(display_moire(plane, plane, valid))
+
+
+# Honest photographs that carry periodic texture of their own: what a phone's pipeline
+# (Bayer mosaic, demosaicing, sharpening, JPEG with 4:2:0 chroma) and the product's
+# surface add. Built by bench/display_material.py, the display check's tuning material.
+SCENE = [synthetic.photo(name) for name in ("brick", "grass", "gravel", "page")]
+
+
+@pytest.mark.parametrize("seed", [0, 5, 6])
+def test_an_honest_photograph_of_a_fine_textured_product_is_no_screen(seed):
+    # The product's surface is its catalogue picture with a knit, mesh or weave finer than
+    # the reference's working plane resolves; photographed flat, tilted 3-10 degrees, as a
+    # 2000x1500 JPEG whose finer plane is a DCT draft of it.
+    rng = np.random.default_rng(seed)
+    product, _ = display_material._textured(synthetic.photo("chelsea")[40:360, 60:520], rng)
+    out = (2000, 1500)
+    H = display_material._tilted(
+        product.shape[1], product.shape[0], out, rng, rng.uniform(3, 10), rng.uniform(0.6, 0.85)
+    )
+    linear = synthetic._to_linear(product.astype(np.float32))
+    data, _ = display_material._photograph(linear, H, out, rng, SCENE)
+    report = screen_evidence(data, references=[analyse_reference(synthetic.jpeg(product, 92))], with_artifacts=False)
+    derived = report.finding("derived_from_reference")
+    assert derived is None or derived.params["decided_by"] != "display"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 5, 7])
+def test_a_phone_or_monitor_switched_on_as_the_product_is_no_screen_of_its_reference(seed):
+    # The catalogue photo shows the device with its picture on; the buyer photographs the
+    # device showing it: the screen's pixel grid beats with the camera's over the screen,
+    # not over the bezel and backdrop that make the rest of the reference.
+    rng = np.random.default_rng(seed)
+    catalogue, data, _, _ = display_material.device_photo(
+        synthetic.photo("coffee"), synthetic.photo("chelsea"), rng, SCENE
+    )
+    report = screen_evidence(data, references=[analyse_reference(synthetic.jpeg(catalogue, 92))], with_artifacts=False)
+    derived = report.finding("derived_from_reference")
+    assert derived is None or derived.params["decided_by"] != "display"
+
+
+def test_the_jpeg_grid_of_a_file_larger_than_the_plane_is_mapped_onto_the_plane():
+    # A 3000 px file read on a 1280 px plane: its 8 px blocks are 3.41 px there after the
+    # half-size draft decode and the resize (0.293 cycle/px), their second harmonic
+    # folds to 0.414; a 4032 px file's quarter-size draft keeps only the first.
+    gx, gy = file_grid((3000, 2250), (1280, 960), 1280, periods=(8, 2))
+    np.testing.assert_allclose(gx, [0.0, 0.29297, 0.41406], atol=1e-4)
+    np.testing.assert_allclose(gy, gx, atol=1e-4)
+    gx, _ = file_grid((4032, 3024), (1008, 756), 1280, periods=(8, 2))
+    np.testing.assert_allclose(gx, [0.0, 0.5], atol=1e-4)
