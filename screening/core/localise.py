@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-__all__ = ["Comparison", "compare", "edit_regions", "heatmap_png"]
+__all__ = ["Comparison", "compare", "edit_regions", "explained_outside", "heatmap_png"]
 
 _BLUR_SIGMAS = (0.0, 0.8, 1.5, 2.5)
 # Residual (0..255 units, channel mean, 5x5 box-smoothed) under which a pixel counts as
@@ -235,6 +235,18 @@ def compare(evidence_rgb: np.ndarray, reference_rgb: np.ndarray, homography: np.
         evidence_rgb=ev,
         mapped_rgb=mapped,
     )
+
+
+def explained_outside(comparison: Comparison, excluded: np.ndarray) -> float:
+    """Return the share of the covered area outside `excluded` whose residual is explained (nan if none is left).
+
+    `Comparison.explained` over the footprint without, say, the local edits: a painted
+    area is the forger's, not a sign that one transform fails to explain the rest.
+    """
+    inside = comparison.valid & ~excluded
+    if not inside.any():
+        return float("nan")
+    return float((comparison.residual[inside][::3] < _EXPLAINED_LEVEL).mean())
 
 
 # Scene blocks: 16 px on the working plane; a block is textured when its grey levels
