@@ -507,6 +507,10 @@ def score(cases: list[Case], lines: dict[str, dict]) -> list[dict]:
         else:
             flagged = [c for c in group if lines[c.evidence]["verdict"] == "derived_from_reference"]
             k = len(flagged)
+            # The weaker finding of the middle: resembles a reference, goes to people, is no copy.
+            row["resembles"] = sum(
+                any(f["code"] == "resembles_reference" for f in lines[c.evidence]["findings"]) for c in group
+            )
             if c_true := [c for c in flagged if c.true_reference]:
                 row["right_reference"] = sum(lines[c.evidence]["reference"] == c.true_reference for c in c_true)
             if cls in ("rephoto", "card", "unrelated", "multiview"):
@@ -560,6 +564,8 @@ THRESHOLDS = (
     "_DISPLAY_FINE_LIMIT",
     "_DETAIL_UNKNOWN_CORR",
     "_LIGHT_VOUCHES_UNITS",
+    "_AGREEMENT_LIMIT",
+    "_RESEMBLES_MARGIN",
 )
 CHOSEN_ON_TUNING = (
     "_SCENE_UNIT",
@@ -569,6 +575,8 @@ CHOSEN_ON_TUNING = (
     "_DISPLAY_FINE_LIMIT",
     "_DETAIL_UNKNOWN_CORR",
     "_LIGHT_VOUCHES_UNITS",
+    "_AGREEMENT_LIMIT",
+    "_RESEMBLES_MARGIN",
 )
 
 
@@ -628,6 +636,8 @@ def main() -> None:
                 f"edit box IoU >= 0.5: {r['iou_pass']}/{r['n']} ({r['iou_pass'] / r['n']:.0%}), "
                 f"any overlap {r['edit_found']}/{r['n']}"
             )
+        if r.get("resembles"):
+            notes.append(f"resembles a reference {r['resembles']}")
         if r.get("with_boxes"):
             notes.append(f"with edit boxes {r['with_boxes']}")
         if r.get("scores"):
