@@ -237,16 +237,18 @@ def compare(evidence_rgb: np.ndarray, reference_rgb: np.ndarray, homography: np.
     )
 
 
-def explained_outside(comparison: Comparison, excluded: np.ndarray) -> float:
-    """Return the share of the covered area outside `excluded` whose residual is explained (nan if none is left).
+def explained_outside(comparison: Comparison, excluded: np.ndarray, *, to_a_pixel: bool = False) -> float:
+    """Return the share of the covered area outside `excluded` that one transform explains (nan if none is left).
 
-    `Comparison.explained` over the footprint without, say, the local edits: a painted
-    area is the forger's, not a sign that one transform fails to explain the rest.
+    `Comparison.explained` without, say, the local edits: a painted area is the
+    forger's, not a sign that one transform fails to explain the rest. `to_a_pixel`
+    reads the residual that tolerates +-1 px of misregistration instead.
     """
     inside = comparison.valid & ~excluded
     if not inside.any():
         return float("nan")
-    return float((comparison.residual[inside][::3] < _EXPLAINED_LEVEL).mean())
+    residual = comparison.edit_residual if to_a_pixel else comparison.residual
+    return float((residual[inside][::3] < _EXPLAINED_LEVEL).mean())
 
 
 # Scene blocks: 16 px on the working plane; a block is textured when its grey levels

@@ -21,27 +21,27 @@ def page():
     return img, analyse_reference(synthetic.jpeg(img, 92))
 
 
-def _card(img: np.ndarray, seed: int, sagitta: float) -> bytes:
-    """A card of `img` bowed by `sagitta`, tilted 3-10 degrees, with barrel k1 0.03 and a specular band, on a plain light table."""
-    data, cam = synthetic.flat_product_photo(img, np.random.default_rng(seed), sagitta=sagitta, k1=0.03)
+def _card(img: np.ndarray, seed: int, sagitta: float, k1: float, glare: float) -> bytes:
+    """A card of `img` bowed by `sagitta`, tilted 3-10 degrees, with barrel `k1` and a specular band, on a plain light table."""
+    data, cam = synthetic.flat_product_photo(img, np.random.default_rng(seed), sagitta=sagitta, k1=k1, glare=glare)
     assert 3.0 <= cam["tilt_deg"] <= 10.0 and cam["kind"] == "flat"
     return data
 
 
-# Cards whose light, geometry, scene and fine detail all stay within a copy's limits
-# (engine 2026.11.5 called them "a transformed copy"), though one homography explains
-# under half of their footprint pixel for pixel.
-@pytest.mark.parametrize(("seed", "sagitta"), [(8, 0.0271)])
-def test_a_bowed_card_on_a_plain_table_resembles_its_catalogue_photo_but_is_no_copy(page, seed, sagitta):
+# A card near a copy by its light, geometry, scene and fine detail (their sum within 15 %
+# of the limit), though one homography explains under half of its footprint pixel for
+# pixel. Engine 2026.11.5 said nothing about it; a person should compare.
+@pytest.mark.parametrize(("seed", "sagitta", "k1", "glare"), [(26, 0.03, 0.05, 0.3)])
+def test_a_bowed_card_on_a_plain_table_resembles_its_catalogue_photo_but_is_no_copy(page, seed, sagitta, k1, glare):
     img, reference = page
-    report = screen_evidence(_card(img, seed, sagitta), references=[reference], with_artifacts=False)
+    report = screen_evidence(_card(img, seed, sagitta, k1, glare), references=[reference], with_artifacts=False)
     assert report.verdict == "consistent" and report.finding(FindingCode.DERIVED_FROM_REFERENCE) is None
     assert report.reference_index is None
     resembles = report.finding(FindingCode.RESEMBLES_REFERENCE)
     assert resembles is not None and 0.5 <= resembles.score < 0.8
     assert resembles.params["reference_index"] == 0
-    assert resembles.params["explained"] < 0.5
-    assert resembles.params["decided_by"] == "agreement"
+    assert resembles.params["explained"] < _AGREEMENT_LIMIT
+    assert resembles.params["decided_by"] not in ("all_agree", "display")
     assert {"light", "geometry", "scene", "detail_loss", "agreement"} <= set(resembles.params["signals"])
 
 
@@ -73,9 +73,10 @@ def test_a_product_photographed_anew_in_a_scene_does_not_even_resemble_a_copy(pa
 
 def _comparison(*, explained: float, light_variation: float) -> Comparison:
     zeros = np.zeros((480, 640), np.float32)
+    residual = zeros + 30.0 * (explained < 0.5)  # unexplained everywhere, even to a pixel
     return Comparison(
         coverage=1.0, explained=explained, detail_corr=0.95, residual_median=2.0, blur_sigma=0.0,
-        light_variation=light_variation, residual=zeros + 30.0 * (explained < 0.5), edit_residual=zeros,
+        light_variation=light_variation, residual=residual, edit_residual=residual,
         valid=zeros > -1, evidence_gray=zeros, mapped_gray=zeros, nonrigid_px=0.1, scene=0.0,
     )  # fmt: skip
 
