@@ -257,6 +257,8 @@ class Decision:
 
 def _agreement(comparison: Comparison) -> float:
     """Return the share of the footprint one transform explains, the boxed local edits left out."""
+    if comparison.explained >= _AGREEMENT_LIMIT:
+        return comparison.explained  # leaving the edits out can only raise it: spare the search
     _, edits, _ = edit_regions(comparison)
     to_a_pixel = explained_outside(comparison, edits, to_a_pixel=True)
     if to_a_pixel >= _EXPLAINED_TO_A_PIXEL:
@@ -338,7 +340,7 @@ def display_decision(
     return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
 
 
-def resemblance_finding(decision: Decision, reference_index: int, alignment: Alignment, comparison: Comparison) -> Finding:
+def _resemblance_finding(decision: Decision, reference_index: int, alignment: Alignment, comparison: Comparison) -> Finding:
     """Return the `resembles_reference` finding of a decision that fell in the middle (its `resembles` >= 0.5)."""
     return Finding(
         code=FindingCode.RESEMBLES_REFERENCE.value,
@@ -496,7 +498,7 @@ def screen_decoded(
         # Not a copy: if it came near one but much of it is unexplained, say it resembles.
         middle = max(aligned, key=lambda candidate: candidate[0].resembles)
         if middle[0].resembles >= _COUNTS:
-            findings.insert(0, resemblance_finding(middle[0], middle[1], middle[2], middle[3]))
+            findings.insert(0, _resemblance_finding(middle[0], middle[1], middle[2], middle[3]))
     if best is not None and best[0].score >= _COUNTS:
         decision, reference_index, alignment, comparison = best
         score = decision.score
