@@ -527,6 +527,10 @@ def score(cases: list[Case], lines: dict[str, dict], *, honest_summary: bool = F
         else:
             flagged = [c for c in group if lines[c.evidence]["verdict"] == "derived_from_reference"]
             k = len(flagged)
+            # The weaker finding of the middle: resembles a reference, goes to people, is no copy.
+            row["resembles"] = sum(
+                any(f["code"] == "resembles_reference" for f in lines[c.evidence]["findings"]) for c in group
+            )
             if c_true := [c for c in flagged if c.true_reference]:
                 row["right_reference"] = sum(lines[c.evidence]["reference"] == c.true_reference for c in c_true)
             if cls in (*HONEST, "unrelated"):
@@ -604,6 +608,8 @@ THRESHOLDS = (
     "_DISPLAY_FINE_LIMIT",
     "_DETAIL_UNKNOWN_CORR",
     "_LIGHT_VOUCHES_UNITS",
+    "_AGREEMENT_LIMIT",
+    "_RESEMBLES_MARGIN",
 )
 CHOSEN_ON_TUNING = (
     "_SCENE_UNIT",
@@ -613,6 +619,8 @@ CHOSEN_ON_TUNING = (
     "_DISPLAY_FINE_LIMIT",
     "_DETAIL_UNKNOWN_CORR",
     "_LIGHT_VOUCHES_UNITS",
+    "_AGREEMENT_LIMIT",
+    "_RESEMBLES_MARGIN",
 )
 
 
@@ -697,6 +705,8 @@ def main() -> None:
             notes.append(f"{kind} IoU >= 0.5: {k}/{n}{goal}")
         if "by_display" in r:
             notes.append(f"called a photographed screen {r['by_display']}, a transformed copy {r['by_copy']}")
+        if r.get("resembles"):
+            notes.append(f"resembles a reference {r['resembles']}")
         if r.get("with_boxes"):
             notes.append(f"with edit boxes {r['with_boxes']}")
         if r.get("scores"):

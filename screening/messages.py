@@ -22,6 +22,14 @@ def _derived(p: dict[str, Any]) -> str:
              "pixel for pixel after alignment.") % {"share": f"{p.get('explained', 0):.0%}"}
 
 
+def _resembles(p: dict[str, Any]) -> str:
+    # Said as a resemblance, not an accusation: the reader must not take it for a copy.
+    return _("The image resembles a reference image, but one alignment explains only %(share)s of the overlapping "
+             "area pixel for pixel: a new photograph of a flat product (a card or print of the picture, bent, tilted "
+             "or relit) looks like this; a person should compare the two.") % {
+        "share": f"{p.get('explained', 0):.0%}"}
+
+
 def _local_edit(p: dict[str, Any]) -> str:
     return _("%(count)s region(s) covering %(share)s of the image differ from the reference beyond what the "
              "global transform explains: painted-in damage looks like this.") % {
@@ -70,6 +78,7 @@ def _unreadable(p: dict[str, Any]) -> str:
 
 EXPLAINERS: dict[str, Callable[[dict[str, Any]], str]] = {
     FindingCode.DERIVED_FROM_REFERENCE: _derived,
+    FindingCode.RESEMBLES_REFERENCE: _resembles,
     FindingCode.LOCAL_EDIT: _local_edit,
     FindingCode.AIGC_LABEL: _aigc,
     FindingCode.C2PA_AI_GENERATED: _c2pa,

@@ -18,6 +18,7 @@ __all__ = [
     "paint_edits",
     "phone_camera",
     "photo",
+    "flat_product_photo",
     "product_photo",
     "rephotograph",
     "screen_photo",
@@ -217,10 +218,12 @@ def phone_camera(
     *,
     quality: tuple[int, int] = (72, 95),
     mask: np.ndarray | None = None,
+    k1: float | None = None,
 ) -> tuple[bytes, dict, np.ndarray | None]:
     """Return (JPEG, parameters, `mask` moved as the lens moves the scene) of a phone photo of `scene`.
 
-    `scene` is float32 sRGB 0..255; `mask`, if given, marks pixels of the scene.
+    `scene` is float32 sRGB 0..255; `mask`, if given, marks pixels of the scene; `k1`,
+    if given, fixes the lens's radial distortion (> 0: barrel) instead of drawing it.
     Lens (radial distortion, vignetting), exposure and white balance in linear light, an
     RGGB Bayer sensor with shot and read noise, demosaicing, the tone curve, unsharp
     masking, then JPEG.
@@ -228,7 +231,8 @@ def phone_camera(
     h, w = scene.shape[:2]
     params: dict = {}
     # Lens: radial distortion about a slightly decentred optical axis.
-    k1 = float(rng.uniform(-0.06, 0.1))
+    drawn = float(rng.uniform(-0.06, 0.1))  # drawn even when fixed: the same seed, the same camera
+    k1 = drawn if k1 is None else float(k1)
     k2 = float(rng.uniform(-0.02, 0.02))
     cx, cy = w / 2 + rng.uniform(-0.02, 0.02) * w, h / 2 + rng.uniform(-0.02, 0.02) * h
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -391,6 +395,116 @@ def product_photo(
     lin = cv2.GaussianBlur(lin, (0, 0), float(rng.uniform(0.5, 1.4)))
     data, cam, _ = phone_camera(_to_srgb(lin), rng)
     cam.update(kind=kind, fill=round(fill, 2), tilt=round(tilt, 3), bend=round(bend, 4), occluded=round(occluded, 3))
+    return data, cam
+
+
+def flat_product_photo(
+    product: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    sagitta: float | None = None,
+    k1: float | None = None,
+    tilt_deg: float | None = None,
+    printed: bool | None = None,
+    glare: float | None = None,
+    out_size: tuple[int, int] = (1280, 960),
+) -> tuple[bytes, dict]:
+    """Return a mild phone photograph of a flat product: a card of `product` lying on a light plain table.
+
+    The card (printed, or a cut-out of the catalogue picture itself) is bowed along one
+    side into an arc of `sagitta` (share of its length, 0.4-3 % if not given), seen
+    through a pinhole camera tilted `tilt_deg` (3-10 degrees) at about one and a half
+    card lengths, lit by a gradient with the shading of its own bow and a specular band
+    that lies where the bow turns the card toward the light (`glare`, its strength in
+    linear light: 0.08-0.3 if not given; it moves with the view, so no catalogue photo
+    has it), then taken by `phone_camera` with barrel distortion
+    `k1` (0.02-0.05). The table is plain and light: nothing around the card is scene.
+    """
+    h, w = product.shape[:2]
+    ow, oh = out_size if w >= h else (out_size[1], out_size[0])
+    sagitta = float(rng.uniform(0.004, 0.03) if sagitta is None else sagitta)
+    k1 = float(rng.uniform(0.02, 0.05) if k1 is None else k1)
+    tilt = np.deg2rad(float(rng.uniform(3.0, 10.0) if tilt_deg is None else tilt_deg))
+    printed = bool(rng.random() < 0.5 if printed is None else printed)
+    src = product.astype(np.float32) / 255.0
+    if printed:
+        # Print: a narrower gamut, a paper white, ink density that varies a little.
+        src = 0.05 + 0.88 * (src @ (np.eye(3, dtype=np.float32) * 0.88 + 0.04).T)
+        src = src * (1 + 0.02 * smooth_field(rng, (h, w), max(h, w) // 3))[:, :, None]
+        src = cv2.GaussianBlur(src, (0, 0), 0.5)
+    # The card's surface: a parabolic arc across u (or v), height in product pixels.
+    along_u = bool(rng.random() < 0.5)
+    length = w if along_u else h
+    sign = 1.0 if rng.random() < 0.5 else -1.0
+
+    def height(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        t = np.clip(2 * (u if along_u else v) / length - 1.0, -1.5, 1.5)
+        return sign * sagitta * length * (1.0 - t**2)
+
+    # The camera: the card turned by `tilt` about a random axis in its plane, a small
+    # turn in the plane, at distance D; the focal length makes it fill 45-75 % of the frame.
+    axis = float(rng.uniform(0, 2 * np.pi))
+    turn = float(rng.uniform(-0.25, 0.25))
+    rvec = np.float64([np.cos(axis) * tilt, np.sin(axis) * tilt, turn])
+    rot, _ = cv2.Rodrigues(rvec)
+    distance = max(w, h) * float(rng.uniform(1.3, 2.0))
+    fill = float(rng.uniform(0.45, 0.75))
+    focal = fill * min(ow / w, oh / h) * distance
+    centre = np.float64([ow / 2, oh / 2]) + rng.uniform(-0.08, 0.08, 2) * np.float64([ow, oh])
+
+    def project(u: np.ndarray, v: np.ndarray, *, bowed: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        z = height(u, v) if bowed else np.zeros_like(u)
+        pts = np.stack([u - w / 2, v - h / 2, z], axis=-1) @ rot.T
+        z = pts[..., 2] + distance
+        return focal * pts[..., 0] / z + centre[0], focal * pts[..., 1] / z + centre[1]
+
+    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    flat_corners = np.stack(project(corners[:, 0], corners[:, 1], bowed=False), axis=1).astype(np.float32)
+    to_card = cv2.getPerspectiveTransform(flat_corners, corners).astype(np.float64)
+    yy, xx = np.mgrid[0:oh, 0:ow].astype(np.float64)
+
+    def unflat(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d = to_card[2, 0] * x + to_card[2, 1] * y + to_card[2, 2]
+        return (to_card[0, 0] * x + to_card[0, 1] * y + to_card[0, 2]) / d, (
+            to_card[1, 0] * x + to_card[1, 1] * y + to_card[1, 2]
+        ) / d
+
+    # Invert the bowed projection by fixed-point steps through the flat one (the bow
+    # moves points by a few pixels, so four steps leave well under a tenth of one).
+    u, v = unflat(xx, yy)
+    target_u, target_v = u, v
+    for _ in range(4):
+        px, py = project(u, v)
+        fu, fv = unflat(px, py)
+        u, v = u + (target_u - fu), v + (target_v - fv)
+    mapx, mapy = u.astype(np.float32), v.astype(np.float32)
+    inside = ((mapx >= 0) & (mapx <= w - 1) & (mapy >= 0) & (mapy <= h - 1)).astype(np.float32)
+    layer = cv2.remap(src, mapx, mapy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    cover = cv2.GaussianBlur(inside, (0, 0), 0.8)[:, :, None]
+    # Light: a gradient over the frame; on the card, the bow's shading and the band.
+    t = np.clip((2 * (mapx / w if along_u else mapy / h) - 1.0), -1, 1)
+    slope = -2 * sign * sagitta * t * 2  # dz/dt of the arc, in units of the card's length
+    shade = 1.0 + float(rng.uniform(0.5, 1.5)) * slope
+    band_at = float(rng.uniform(-0.7, 0.7))
+    strength = float(rng.uniform(0.08, 0.3)) if glare is None else float(glare)
+    band = strength * np.exp(-((t - band_at) ** 2) / (2 * float(rng.uniform(0.06, 0.15)) ** 2))
+    gx, gy = rng.uniform(-0.25, 0.25, 2)
+    light = (1 + gx * (xx / ow - 0.5) + gy * (yy / oh - 0.5)).astype(np.float32)
+    lin_card = np.power(np.clip(layer, 0, 1), 2.2) * shade[:, :, None].astype(np.float32) + band[:, :, None].astype(
+        np.float32
+    )
+    table_level = float(rng.uniform(0.55, 0.8))
+    tint = rng.uniform(0.95, 1.05, 3).astype(np.float32)
+    table = table_level * tint * (1 + 0.03 * smooth_field(rng, (oh, ow), 3))[:, :, None]
+    shadow = cv2.GaussianBlur(np.roll(inside, (int(gy * 30) + 6, int(gx * 30) + 6), axis=(0, 1)), (0, 0), 10)
+    table = table * (1 - 0.3 * shadow * (1 - cover[:, :, 0]))[:, :, None]
+    lin = (table * (1 - cover) + lin_card * cover) * light[:, :, None]
+    lin = cv2.GaussianBlur(lin.astype(np.float32), (0, 0), float(rng.uniform(0.5, 1.1)))
+    data, cam, _ = phone_camera(_to_srgb(lin), rng, k1=k1)
+    cam.update(
+        kind="flat", printed=printed, sagitta=round(sagitta, 4), tilt_deg=round(float(np.rad2deg(tilt)), 1),
+        glare=round(strength, 3), fill=round(fill, 2),
+    )
     return data, cam
 
 

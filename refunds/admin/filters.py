@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from refunds import selectors
+from screening.core import FindingCode
 from screening.models import Finding
 
 VIEW_LABELS = {
@@ -25,15 +26,17 @@ VIEW_LABELS = {
 }
 
 FINDING_LABELS = {
-    "derived_from_reference": _("Derived from a reference image"),
-    "local_edit": _("Local edits"),
-    "near_duplicate": _("Reused image"),
-    "aigc_label": _("AI-generated label"),
-    "c2pa_ai_generated": _("C2PA: AI-generated"),
-    "editing_software": _("Editing software"),
-    "no_camera_metadata": _("No camera metadata"),
-    "captured_before_delivery": _("Taken before delivery"),
-    "unreadable": _("Unreadable"),
+    FindingCode.DERIVED_FROM_REFERENCE: _("Derived from a reference image"),
+    FindingCode.RESEMBLES_REFERENCE: _("Resembles a reference image"),
+    FindingCode.LOCAL_EDIT: _("Local edits"),
+    FindingCode.NEAR_DUPLICATE: _("Reused image"),
+    FindingCode.AIGC_LABEL: _("AI-generated label"),
+    FindingCode.C2PA_AI_GENERATED: _("C2PA: AI-generated"),
+    FindingCode.EDITING_SOFTWARE: _("Editing software"),
+    FindingCode.MALFORMED_METADATA: _("Damaged metadata"),
+    FindingCode.NO_CAMERA_METADATA: _("No camera metadata"),
+    FindingCode.CAPTURED_BEFORE_DELIVERY: _("Taken before delivery"),
+    FindingCode.UNREADABLE: _("Unreadable"),
 }
 
 

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-__all__ = ["Comparison", "apply_colour", "compare", "edit_regions", "heatmap_png"]
+__all__ = ["Comparison", "apply_colour", "compare", "edit_regions", "explained_outside", "heatmap_png"]
 
 _BLUR_SIGMAS = (0.0, 0.8, 1.5, 2.5)
 # Residual (0..255 units, channel mean, 5x5 box-smoothed) under which a pixel counts as
@@ -237,6 +237,20 @@ def compare(evidence_rgb: np.ndarray, reference_rgb: np.ndarray, homography: np.
         mapped_rgb=mapped,
         colour=coef,
     )
+
+
+def explained_outside(comparison: Comparison, excluded: np.ndarray, *, to_a_pixel: bool = False) -> float:
+    """Return the share of the covered area outside `excluded` that one transform explains (nan if none is left).
+
+    `Comparison.explained` without, say, the local edits: a painted area is the
+    forger's, not a sign that one transform fails to explain the rest. `to_a_pixel`
+    reads the residual that tolerates +-1 px of misregistration instead.
+    """
+    inside = comparison.valid & ~excluded
+    if not inside.any():
+        return float("nan")
+    residual = comparison.edit_residual if to_a_pixel else comparison.residual
+    return float((residual[inside][::3] < _EXPLAINED_LEVEL).mean())
 
 
 # Scene blocks: 16 px on the working plane; a block is textured when its grey levels

@@ -17,6 +17,9 @@ class FindingCode(StrEnum):
     """
 
     DERIVED_FROM_REFERENCE = "derived_from_reference"
+    # Aligns with a reference and came near to "derived", but one transform leaves much
+    # of it unexplained (a bent or relit flat product): for a person to compare, no proof.
+    RESEMBLES_REFERENCE = "resembles_reference"
     LOCAL_EDIT = "local_edit"
     NEAR_DUPLICATE = "near_duplicate"
     AIGC_LABEL = "aigc_label"
@@ -31,7 +34,8 @@ class FindingCode(StrEnum):
 FINDING_CODES = tuple(code.value for code in FindingCode)
 # Findings that, above their threshold, say the evidence is not a genuine new photograph
 # of the received item. The others (software names, damaged or missing metadata, an
-# early capture time) make an application suspicious but prove nothing alone.
+# early capture time, a resemblance to a reference that one transform does not explain)
+# make an application suspicious but prove nothing alone.
 FORGERY_CODES = frozenset(
     {
         FindingCode.DERIVED_FROM_REFERENCE,

@@ -23,6 +23,10 @@ RISK_WEIGHTS: dict[str, float] = {
     FindingCode.AIGC_LABEL: 1.0,
     FindingCode.C2PA_AI_GENERATED: 1.0,
     FindingCode.CAPTURED_BEFORE_DELIVERY: 0.8,
+    # A resemblance is what an honest photograph of a flat product (a card, a print of the
+    # catalogue picture) also shows; it sends the application to a person, worth less than
+    # the weakest metadata sign, and is never a forgery (not in FORGERY_CODES).
+    FindingCode.RESEMBLES_REFERENCE: 0.4,
     # Damaged metadata is not proof of forgery, but a camera does not write it.
     FindingCode.MALFORMED_METADATA: 0.8,
     FindingCode.EDITING_SOFTWARE: 0.5,

@@ -34,3 +34,13 @@ def test_a_photographed_screen_is_explained_as_one_in_chinese_and_english():
         en = explain(FindingCode.DERIVED_FROM_REFERENCE, params, fallback="?")
     assert "屏幕" in zh and "摩尔纹" in zh
     assert en.startswith("The image is a photograph of a screen")
+
+
+def test_a_resemblance_is_explained_as_no_copy_in_chinese_and_english():
+    params = {"explained": 0.31, "reference_index": 0, "signals": {"agreement": 0.31}}
+    with translation.override("zh-hans"):
+        zh = explain(FindingCode.RESEMBLES_REFERENCE, params, fallback="?")
+    with translation.override("en"):
+        en = explain(FindingCode.RESEMBLES_REFERENCE, params, fallback="?")
+    assert "相似" in zh and "31%" in zh and "人工比对" in zh
+    assert en.startswith("The image resembles a reference image") and "31%" in en and "person should compare" in en
