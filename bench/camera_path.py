@@ -57,9 +57,13 @@ Classes: `rephoto` (the product tilted 15-40 degrees on a cluttered table), `fla
 (a printed card or cut-out of the catalogue picture on a light plain table, tilted 3-10
 degrees, bowed with a sagitta of 0.4-3 % of its length, barrel k1 0.02-0.05, a moving
 specular band, covering 14-38 % of the frame), `textured` (knit, mesh, woven and
-pixel-pitch products), `screen-product` (a phone or monitor that is the product,
-switched on), `unrelated`, `forgery` (with its damage kind), the four evasions, `copy`,
-and `label`/`broken` from bench/accuracy.py.
+pixel-pitch products, tilted 5-25 degrees), `screen-product` (a phone or monitor that
+is the product, switched on), `unrelated` (another product's re-photograph against this
+product's references), `forgery` (with its damage kind), the four evasions, `copy` (the
+reference file itself, a resized recompression, a PNG), and `label`/`broken` from
+bench/accuracy.py. Each case has 3 references: the product's own and two others. One
+half holds 40 products (8 kinds, 5 of each) drawn from its seed, about 330 cases;
+honest photographs are 1400-2000 px on the long side, forgeries 2000-4000 px.
 """
 
 from __future__ import annotations
