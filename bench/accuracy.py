@@ -1,6 +1,6 @@
 """Accuracy of screening on photographs it was not tuned on.
 
-Usage: .venv/bin/python bench/accuracy.py [--source synthetic|camera-path] [--half holdout|tuning]
+Usage: .venv/bin/python bench/accuracy.py [--source synthetic|camera-path|devset] [--half holdout|tuning]
        [--keep DIR] [--jobs N] [--json FILE]
 
 Builds an evaluation set at run time, deterministically from seeds, with the second
@@ -20,6 +20,10 @@ scikit-image's bundled photographs.
 assembled from outside implementations (colour-demosaicing, OpenCV's lens model and
 encoders, Pillow's encoders) with other products, its own halves by seed (tuning 7000,
 hold-out 8000), screened and scored the same way.
+
+`--source devset` builds source 1 (bench/source_devset.py): the first simulation, that of
+the development set in tests/screening/core, whose own seed is its tuning half and
+another seed its hold-out.
 """
 
 from __future__ import annotations
@@ -69,9 +73,11 @@ class Part:
 # run on, showed that smooth pictures vetoed their own copies (engine 2026.11.3), and
 # was retired after that fix. Seed 4000 (engine 2026.11.4) showed evasive forgeries at
 # 87.5 %, photographed screens at 67 %; it was retired when the finer plane's moiré was
-# added. The current hold-out, seed 5000, has the same photographs with new products,
-# scenes, damage and cameras: it says how the rules generalise to new scenes and edits,
-# less to new subjects.
+# added. Seed 5000 (engine 2026.11.5) was retired when an outside evaluation led to
+# engine 2026.12.1 (the display's spatial consistency, the agreement a copy needs, the
+# finer pass for thin damage). The current hold-out, seed 6000, has the same photographs
+# with new products, scenes, damage and cameras: it says how the rules generalise to new
+# scenes and edits, less to new subjects; sources 1 and 3 bring other subjects.
 HOLDOUT_PHOTOS_WITH_CELL = (*HOLDOUT_PHOTOS, "cell")
 HALVES = {
     "tuning": (
@@ -79,8 +85,9 @@ HALVES = {
         Part(HOLDOUT_PHOTOS, 2_000, 4, stereo_pairs=8),
         Part(HOLDOUT_PHOTOS_WITH_CELL, 3_000, 8, stereo_pairs=16),
         Part(HOLDOUT_PHOTOS_WITH_CELL, 4_000, 8, stereo_pairs=16),
+        Part(HOLDOUT_PHOTOS_WITH_CELL, 5_000, 8, stereo_pairs=16),
     ),
-    "holdout": (Part(HOLDOUT_PHOTOS_WITH_CELL, 5_000, 8, stereo_pairs=16),),
+    "holdout": (Part(HOLDOUT_PHOTOS_WITH_CELL, 6_000, 8, stereo_pairs=16),),
 }
 # Scene materials (table tops, clutter): not products, shared by both halves.
 TEXTURES = ("brick", "grass", "gravel", "camera", "moon", "page", "coins", "coffee", "colorwheel", "text")
@@ -103,6 +110,9 @@ GOALS = {
     "evasive-screen": ("flagged derived", ">= 90 %"),
     "evasive-recompress": ("flagged derived", ">= 90 %"),
     "evasive-frame": ("flagged derived", ">= 90 %"),
+    "evasive-perspective": ("flagged derived", ">= 90 %"),
+    "evasive-noise": ("flagged derived", ">= 90 %"),
+    "evasive-blur": ("flagged derived", ">= 90 %"),
     "evasive": ("flagged derived", ">= 90 %"),  # the evasions together: the issue's goal
     "copy": ("flagged derived", ">= 99 %"),
     "label": ("label found", "100 %"),
@@ -640,7 +650,7 @@ def thresholds() -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", choices=("synthetic", "camera-path"), default="synthetic")
+    parser.add_argument("--source", choices=("synthetic", "camera-path", "devset"), default="synthetic")
     parser.add_argument("--half", choices=("holdout", "tuning"), default="holdout")
     parser.add_argument("--keep", help="keep the generated files (and the CLI output) in this directory")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
@@ -654,6 +664,10 @@ def main() -> None:
             from bench import camera_path
 
             cases = [Case(**c) for c in camera_path.build(args.half, directory, args.jobs)]
+        elif args.source == "devset":
+            from bench import source_devset
+
+            cases = [Case(**c) for c in source_devset.build_cases(source_devset.SEEDS[args.half], directory)]
         else:
             cases = build(args.half, directory, args.jobs)
         built = time.perf_counter() - started
@@ -674,7 +688,7 @@ def main() -> None:
             sys.exit(f"screening batch failed ({proc.returncode}): {proc.stderr}")
         lines = {json.loads(raw)["file"]: json.loads(raw) for raw in proc.stdout.splitlines() if raw.strip()}
         (directory / "output.jsonl").write_text(proc.stdout) if args.keep else None
-        rows = score(cases, lines, honest_summary=args.source == "camera-path")
+        rows = score(cases, lines, honest_summary=True)
         if args.json:
             Path(args.json).write_text(json.dumps([dict(_plain(c), line=lines[c.evidence]) for c in cases], indent=1))
     if args.source == "camera-path":
@@ -684,6 +698,10 @@ def main() -> None:
             f"camera path (bench/camera_path.py), {camera_path.PRODUCTS_PER_HALF} products "
             f"(seed {camera_path.SEEDS[args.half]})"
         )
+    elif args.source == "devset":
+        from bench import source_devset
+
+        made_of = f"the development set's simulation (bench/source_devset.py, seed {source_devset.SEEDS[args.half]})"
     else:
         made_of = "; ".join(f"{', '.join(p.photos)} (seed {p.seed})" for p in HALVES[args.half])
     print(f"{args.half} half: {len(cases)} files; {made_of}; built in {built:.0f} s, screened in {screened:.0f} s")

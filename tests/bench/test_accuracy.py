@@ -39,3 +39,15 @@ def test_generator_labels_count_and_editor_names_do_not():
     assert not accuracy.is_label(line)
     line["findings"].append({"code": "editing_software", "score": 0.7})
     assert accuracy.is_label(line)
+
+
+def test_the_first_source_holds_out_a_seed_other_than_the_development_set_s(tmp_path):
+    from bench import source_devset
+
+    assert source_devset.SEEDS["tuning"] != source_devset.SEEDS["holdout"]
+    cases = source_devset.build_cases(source_devset.SEEDS["holdout"], tmp_path)
+    classes = {case["cls"] for case in cases}
+    assert {"forgery", "copy", "rephoto", "unrelated"} <= classes
+    assert all(cls in accuracy.GOALS for cls in classes)
+    derived = [case for case in cases if case["true_reference"]]
+    assert derived and all(case["true_reference"] in case["references"] for case in derived)

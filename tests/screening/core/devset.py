@@ -155,7 +155,10 @@ def screenshot_frame(img: np.ndarray, mask: np.ndarray, rng: np.random.Generator
 # --- the whole set -----------------------------------------------------------------------
 
 
-def build(seed: int = 20261130) -> tuple[list[tuple[str, np.ndarray, bytes]], list[Sample]]:
+DEFAULT_SEED = 20261130
+
+
+def build(seed: int = DEFAULT_SEED) -> tuple[list[tuple[str, np.ndarray, bytes]], list[Sample]]:
     """Return (references, samples); deterministic for a given seed."""
     refs = references()
     n = len(refs)
