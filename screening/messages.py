@@ -24,6 +24,10 @@ def _derived(p: dict[str, Any]) -> str:
 
 def _resembles(p: dict[str, Any]) -> str:
     # Said as a resemblance, not an accusation: the reader must not take it for a copy.
+    if p.get("decided_by") == "display_fine":
+        return _("The image resembles a reference image and shows fine fringes like the moiré of a photographed "
+                 "screen; a product's own fine weave, mesh or knit makes the same fringes, so a person should compare "
+                 "the two.")
     return _("The image resembles a reference image, but one alignment explains only %(share)s of the overlapping "
              "area pixel for pixel: a new photograph of a flat product (a card or print of the picture, bent, tilted "
              "or relit) looks like this; a person should compare the two.") % {

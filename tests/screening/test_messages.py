@@ -44,3 +44,13 @@ def test_a_resemblance_is_explained_as_no_copy_in_chinese_and_english():
         en = explain(FindingCode.RESEMBLES_REFERENCE, params, fallback="?")
     assert "相似" in zh and "31%" in zh and "人工比对" in zh
     assert en.startswith("The image resembles a reference image") and "31%" in en and "person should compare" in en
+
+
+def test_fine_fringes_are_explained_as_a_question_for_a_person_not_as_a_screen():
+    params = {"reference_index": 0, "decided_by": "display_fine", "signals": {"display_fine": 1.4}}
+    with translation.override("zh-hans"):
+        zh = explain(FindingCode.RESEMBLES_REFERENCE, params, fallback="?")
+    with translation.override("en"):
+        en = explain(FindingCode.RESEMBLES_REFERENCE, params, fallback="?")
+    assert "摩尔纹" in zh and "人工比对" in zh
+    assert "moiré" in en and "weave" in en and "photograph of a screen showing" not in en
