@@ -256,15 +256,13 @@ _EDIT_SCORE_SPAN = 100.0
 # A screen at the boundary scores 0.5; twice as strong, 0.75.
 _DISPLAY_LIMIT = 10.0
 _DISPLAY_FINE_LIMIT = 8.0
-# The finer plane is read only where the evidence has no textured scene around the
-# reference's footprint (the `scene` signal, in its units of 0.08 of the picture): a
-# photographed screen is framed by its bezel and a room, a product photographed anew
-# lies among things. Simulated from six tuning photos (seed 77, four of each): screens
-# <= 0.30 units; object photos >= 0.87 but one at 0.08; printed cards >= 3.0. The limit
-# of 0.5 units spares the honest photographs in a scene the finer plane's cost (about
-# four decodes of a 12 MP JPEG, bench/screening.py); a screen photographed among
-# textured things is then judged by the working plane alone.
-_FINE_SCENE_UNITS = 0.5
+# The finer plane is read for every aligned photograph that is not a copy, whatever
+# surrounds the product: leaving out those with a textured scene around the footprint
+# (screens simulated from six tuning photos <= 0.30 scene units, object photos >= 0.87
+# but one) would have spared honest photographs most of its cost (bench/screening.py),
+# but the camera path's tuning half photographs its screens on cluttered tables (scene
+# 1.1-2.5 units), and 4 of its 10 screens would have gone from a person's review to
+# clean.
 
 
 @dataclass(frozen=True)
@@ -372,7 +370,7 @@ def display_decision(
     if strength >= 1.0:
         return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
     resembles = decision.resembles
-    if fine is not None and signals.get("scene", 0.0) <= _FINE_SCENE_UNITS:
+    if fine is not None:
         finer = fine() / _DISPLAY_FINE_LIMIT
         if np.isfinite(finer):
             signals["display_fine"] = round(finer, 3)
