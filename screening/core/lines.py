@@ -264,6 +264,12 @@ _LINE_MIN_LENGTH_SHARE = 0.02
 # 0.96-7.3, groups in a clean copy's re-rendered texture 1.04-1.12 and 0.14-0.93.
 _STROKE_MARGIN = 1.3
 _STROKE_DENSITY = 0.5
+# A group that is a straight line along a pixel axis (its box's short side under this
+# share of its long side) is the edge of a screen, a bar or a device, which a copy
+# re-renders by a pixel: the camera-path tuning half's copies and framed forgeries got
+# 4-7 px x 357-423 px boxes (1.1-1.6 %); painted scratches there run at any angle and
+# bundle over more than 1 % of the short side, cracks wander.
+_AXIS_LINE_SHARE = 0.03
 # Joining works on a plane pooled by this factor: a dilation by 6 % of the short side
 # at the finer plane's own resolution costs more than the ridge filter.
 _JOIN_POOL = 4
@@ -323,7 +329,10 @@ def _line_groups(
         extent = max(int(gx.max()) - x0, int(gy.max()) - y0) + 1
         if float(np.median(ratio[member & seed])) < _STROKE_MARGIN or seeds < _STROKE_DENSITY * extent:
             continue
-        boxes.append((x0, y0, int(gx.max()) - x0 + 1, int(gy.max()) - y0 + 1))
+        bw, bh = int(gx.max()) - x0 + 1, int(gy.max()) - y0 + 1
+        if min(bw, bh) < _AXIS_LINE_SHARE * max(bw, bh):
+            continue
+        boxes.append((x0, y0, bw, bh))
         strongest = max(strongest, float(residual[gy, gx].mean()))
     return boxes, strongest
 
