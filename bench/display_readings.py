@@ -17,7 +17,6 @@ import json
 import pickle
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -27,10 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from screening.core import analyse_reference, display  # noqa: E402
-from screening.core.align import EVIDENCE_FEATURES, extract_features, match_features, refine, tile_shifts  # noqa: E402
+from screening.core.align import EVIDENCE_FEATURES, extract_features, match_features  # noqa: E402
 from screening.core.decode import FINE_LONG_SIDE, WORK_LONG_SIDE, decode_image  # noqa: E402
-from screening.core.localise import compare  # noqa: E402
-from screening.core.screen import _REFINE_ABOVE_PX, derived_decision  # noqa: E402
+from screening.core.screen import compare_aligned, derived_decision  # noqa: E402
 
 
 def read(case: dict, references: dict, old) -> dict:
@@ -45,14 +43,7 @@ def read(case: dict, references: dict, old) -> dict:
     if alignment is None:
         out["aligned"] = False
         return out
-    comparison = compare(decoded.rgb, reference.rgb, alignment.homography)
-    centres, shifts = tile_shifts(comparison.evidence_gray, comparison.mapped_gray, comparison.valid)
-    refined, nonrigid = refine(alignment, centres, shifts)
-    if np.isfinite(nonrigid) and float(np.median(np.abs(shifts))) > _REFINE_ABOVE_PX:
-        second = compare(decoded.rgb, reference.rgb, refined.homography)
-        if np.nan_to_num(second.detail_corr) > np.nan_to_num(comparison.detail_corr):
-            alignment, comparison = refined, second
-    comparison = replace(comparison, nonrigid_px=nonrigid)
+    alignment, comparison = compare_aligned(decoded.rgb, reference.rgb, alignment)
     decision = derived_decision(comparison, gray.size)
     out.update(aligned=True, score=decision.score)
     if comparison.evidence_rgb is None or comparison.mapped_rgb is None:

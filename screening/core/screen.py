@@ -297,6 +297,20 @@ def _agreement(comparison: Comparison) -> float:
     return comparison.explained if not np.isfinite(outside) else max(comparison.explained, outside)
 
 
+def compare_aligned(evidence_rgb: np.ndarray, reference_rgb: np.ndarray, alignment: Alignment) -> tuple[Alignment, Comparison]:
+    """Return (the alignment, refined where that helps, and the comparison under it, with its non-rigid residual)."""
+    comparison = compare(evidence_rgb, reference_rgb, alignment.homography)
+    centres, shifts = tile_shifts(comparison.evidence_gray, comparison.mapped_gray, comparison.valid)
+    refined, nonrigid = refine(alignment, centres, shifts)
+    if np.isfinite(nonrigid) and float(np.median(np.abs(shifts))) > _REFINE_ABOVE_PX:
+        # Periodic texture (lattices, fabric) can mislead phase correlation: keep the
+        # refined alignment only if the fine detail agrees better with it.
+        second = compare(evidence_rgb, reference_rgb, refined.homography)
+        if np.nan_to_num(second.detail_corr) > np.nan_to_num(comparison.detail_corr):
+            alignment, comparison = refined, second
+    return alignment, replace(comparison, nonrigid_px=nonrigid)
+
+
 def derived_decision(comparison: Comparison, plane_px: int) -> Decision:
     """Return the derived-or-not decision for an aligned comparison; score >= _COUNTS (0.5) means derived.
 
@@ -509,17 +523,7 @@ def screen_decoded(
                 yield index, alignment
 
     for index, alignment in candidates():
-        reference = references[index]
-        comparison = compare(decoded.rgb, reference.rgb, alignment.homography)
-        centres, shifts = tile_shifts(comparison.evidence_gray, comparison.mapped_gray, comparison.valid)
-        refined, nonrigid = refine(alignment, centres, shifts)
-        if np.isfinite(nonrigid) and float(np.median(np.abs(shifts))) > _REFINE_ABOVE_PX:
-            # Periodic texture (lattices, fabric) can mislead phase correlation: keep the
-            # refined alignment only if the fine detail agrees better with it.
-            second = compare(decoded.rgb, reference.rgb, refined.homography)
-            if np.nan_to_num(second.detail_corr) > np.nan_to_num(comparison.detail_corr):
-                alignment, comparison = refined, second
-        comparison = replace(comparison, nonrigid_px=nonrigid)
+        alignment, comparison = compare_aligned(decoded.rgb, references[index].rgb, alignment)
         decision = derived_decision(comparison, plane_px)
         aligned.append((decision, index, alignment, comparison))
         if best is None or decision.score > best[0].score:
