@@ -735,7 +735,7 @@ def main() -> None:
         )
     print()
     seeds = ", ".join(str(p.seed) for p in HALVES["tuning"])
-    print(f"Thresholds of the derived decision (screening/core/screen.py), tuning half (seeds {seeds}):")
+    print(f"Thresholds of the derived decision (screening/core/screen.py), source 2's tuning half (seeds {seeds}):")
     for k, v in thresholds().items():
         how = (
             "chosen on the tuning half"
