@@ -223,21 +223,26 @@ def _box(stack: np.ndarray, size: int) -> np.ndarray:
     return out.transpose(2, 0, 1)
 
 
-def _averaged_spectra(signal: np.ndarray, where: np.ndarray, full: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (each tile's whitened spectrum averaged with its neighbours', their count, its own) on the tile grid."""
-    t, step = _TILE, _TILE // 2
-    rows, cols = full.shape
-    tiles = np.stack([signal[y : y + t, x : x + t] for y, x in where * step])
+def _whitened(tiles: np.ndarray, window: np.ndarray, envelope_bins: int) -> np.ndarray:
+    """Return each tile's power spectrum (fftshifted) whitened by its own spectral envelope."""
     tiles = tiles - tiles.mean(axis=(1, 2), keepdims=True)
-    spectrum = np.abs(scipy.fft.fft2(tiles * _WINDOW)) ** 2
+    spectrum = np.abs(scipy.fft.fft2(tiles * window)) ** 2
     # For a complex signal z = a + i b, |A(f)|^2 + |B(f)|^2 = (|Z(f)|^2 + |Z(-f)|^2) / 2:
     # both planes of the chroma in one transform at half the cost of two.
     mirrored = np.roll(np.flip(spectrum, axis=(1, 2)), 1, axis=(1, 2))  # |Z(-f)|^2
     power = np.fft.fftshift(spectrum + mirrored, axes=(1, 2)).astype(np.float32) + 1e-3
     # Whitened: a peak of 3x3 bins (the window's main lobe, plus a little drift) over the
     # geometric mean of the power around it.
+    return _box(power, 3) / np.exp(_box(np.log(power), envelope_bins))
+
+
+def _averaged_spectra(signal: np.ndarray, where: np.ndarray, full: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (each tile's whitened spectrum averaged with its neighbours', their count, its own) on the tile grid."""
+    t, step = _TILE, _TILE // 2
+    rows, cols = full.shape
+    tiles = np.stack([signal[y : y + t, x : x + t] for y, x in where * step])
     whitened = np.zeros((rows, cols, t, t), np.float32)
-    whitened[where[:, 0], where[:, 1]] = _box(power, 3) / np.exp(_box(np.log(power), _ENVELOPE_BINS))
+    whitened[where[:, 0], where[:, 1]] = _whitened(tiles, _WINDOW, _ENVELOPE_BINS)
     total = np.zeros_like(whitened)
     count = np.zeros((rows, cols), np.float32)
     present = full.astype(np.float32)
@@ -332,12 +337,7 @@ def _quietest_part(signal: np.ndarray, valid: np.ndarray, corners: np.ndarray, f
         ]
         if not parts:
             continue
-        stack = np.stack(parts)
-        stack = stack - stack.mean(axis=(1, 2), keepdims=True)
-        spectrum = np.abs(scipy.fft.fft2(stack * window)) ** 2
-        mirrored = np.roll(np.flip(spectrum, axis=(1, 2)), 1, axis=(1, 2))
-        power = np.fft.fftshift(spectrum + mirrored, axes=(1, 2)).astype(np.float32) + 1e-3
-        whitened = _box(power, 3) / np.exp(_box(np.log(power), _PART_ENVELOPE_BINS))
+        whitened = _whitened(np.stack(parts), window, _PART_ENVELOPE_BINS)
         # The full tile's bin, at the part's coarser resolution.
         by = int(np.argmin(np.abs(f - fy / t)))
         bx = int(np.argmin(np.abs(f - fx / t)))
