@@ -508,11 +508,11 @@ def is_label(line: dict) -> bool:
     return False
 
 
-def score(cases: list[Case], lines: dict[str, dict], *, honest_summary: bool = False) -> list[dict]:
+def score(cases: list[Case], lines: dict[str, dict]) -> list[dict]:
     """Return one row per class: what was measured, k of n, and its interval.
 
-    With `honest_summary`, one more row counts the honest classes together and how many
-    of them were called a photographed screen (the display's moiré) or a transformed copy.
+    One more row counts the honest classes together and how many of them were called a
+    photographed screen (the display's moiré) or a transformed copy.
     """
     rows = []
     by_class: dict[str, list[Case]] = {}
@@ -573,7 +573,7 @@ def score(cases: list[Case], lines: dict[str, dict], *, honest_summary: bool = F
         row["ci"] = wilson(k, len(group))
         rows.append(row)
     honest = [c for c in cases if c.cls in HONEST]
-    if honest and honest_summary:
+    if honest:
         flagged = [c for c in honest if lines[c.evidence]["verdict"] == "derived_from_reference"]
         details = [
             f["detail"] for c in flagged for f in lines[c.evidence]["findings"] if f["code"] == "derived_from_reference"
@@ -648,6 +648,26 @@ def thresholds() -> dict[str, float]:
     return {name: getattr(screen_module, name) for name in THRESHOLDS}
 
 
+def build_source(source: str, half: str, directory: Path, jobs: int) -> tuple[list[Case], str]:
+    """Write the half of `source` into `directory`; return its cases and a line saying what they are made of."""
+    if source == "camera-path":
+        from bench import camera_path
+
+        cases = [Case(**c) for c in camera_path.build(half, directory, jobs)]
+        return cases, (
+            f"camera path (bench/camera_path.py), {camera_path.PRODUCTS_PER_HALF} products "
+            f"(seed {camera_path.SEEDS[half]})"
+        )
+    if source == "devset":
+        from bench import source_devset
+
+        seed = source_devset.SEEDS[half]
+        cases = [Case(**c) for c in source_devset.build_cases(seed, directory)]
+        return cases, f"the development set's simulation (bench/source_devset.py, seed {seed})"
+    made_of = "; ".join(f"{', '.join(p.photos)} (seed {p.seed})" for p in HALVES[half])
+    return build(half, directory, jobs), made_of
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", choices=("synthetic", "camera-path", "devset"), default="synthetic")
@@ -660,16 +680,7 @@ def main() -> None:
         directory = Path(args.keep or tmp)
         directory.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        if args.source == "camera-path":
-            from bench import camera_path
-
-            cases = [Case(**c) for c in camera_path.build(args.half, directory, args.jobs)]
-        elif args.source == "devset":
-            from bench import source_devset
-
-            cases = [Case(**c) for c in source_devset.build_cases(source_devset.SEEDS[args.half], directory)]
-        else:
-            cases = build(args.half, directory, args.jobs)
+        cases, made_of = build_source(args.source, args.half, directory, args.jobs)
         built = time.perf_counter() - started
         manifest = directory / "manifest.jsonl"
         manifest.write_text(
@@ -688,22 +699,9 @@ def main() -> None:
             sys.exit(f"screening batch failed ({proc.returncode}): {proc.stderr}")
         lines = {json.loads(raw)["file"]: json.loads(raw) for raw in proc.stdout.splitlines() if raw.strip()}
         (directory / "output.jsonl").write_text(proc.stdout) if args.keep else None
-        rows = score(cases, lines, honest_summary=True)
+        rows = score(cases, lines)
         if args.json:
             Path(args.json).write_text(json.dumps([dict(_plain(c), line=lines[c.evidence]) for c in cases], indent=1))
-    if args.source == "camera-path":
-        from bench import camera_path
-
-        made_of = (
-            f"camera path (bench/camera_path.py), {camera_path.PRODUCTS_PER_HALF} products "
-            f"(seed {camera_path.SEEDS[args.half]})"
-        )
-    elif args.source == "devset":
-        from bench import source_devset
-
-        made_of = f"the development set's simulation (bench/source_devset.py, seed {source_devset.SEEDS[args.half]})"
-    else:
-        made_of = "; ".join(f"{', '.join(p.photos)} (seed {p.seed})" for p in HALVES[args.half])
     print(f"{args.half} half: {len(cases)} files; {made_of}; built in {built:.0f} s, screened in {screened:.0f} s")
     print()
     print("| class | n | measure | result | 95 % interval | goal | notes |")
