@@ -82,8 +82,6 @@ class ReferenceAnalysis:
 # files against the same few references; 8 planes of 1280 px hold about 40 MB.
 _PLANES: OrderedDict[tuple[str, int], np.ndarray | None] = OrderedDict()
 _PLANES_KEPT = 8
-
-
 _PLANES_LOCK = threading.Lock()
 
 
@@ -396,6 +394,7 @@ def display_decision(
 
 def _resemblance_finding(decision: Decision, reference_index: int, alignment: Alignment, comparison: Comparison) -> Finding:
     """Return the `resembles_reference` finding of a decision that fell in the middle (its `resembles` >= 0.5)."""
+    fringes = decision.signals.get("display_fine", 0.0) >= 1.0
     return Finding(
         code=FindingCode.RESEMBLES_REFERENCE.value,
         score=round(decision.resembles, 4),
@@ -403,7 +402,7 @@ def _resemblance_finding(decision: Decision, reference_index: int, alignment: Al
             f"The image resembles reference #{reference_index} ({alignment.inliers} matched keypoints) and shows fine "
             "fringes like a screen's moiré, which a product's own fine weave, mesh or knit also makes: "
             "a person should compare."
-            if decision.signals.get("display_fine", 0.0) >= 1.0
+            if fringes
             else f"The image resembles reference #{reference_index} ({alignment.inliers} matched keypoints), but one "
             f"alignment explains only {decision.signals.get('agreement', comparison.explained):.0%} of the "
             "overlapping area pixel for pixel: a new photograph of a flat product looks like this; a person should compare."
@@ -414,7 +413,7 @@ def _resemblance_finding(decision: Decision, reference_index: int, alignment: Al
             "coverage": round(comparison.coverage, 4),
             "inliers": alignment.inliers,
             "signals": decision.signals,
-            "decided_by": "display_fine" if decision.signals.get("display_fine", 0.0) >= 1.0 else decision.decided_by,
+            "decided_by": "display_fine" if fringes else decision.decided_by,
         },
     )
 
