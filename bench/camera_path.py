@@ -947,7 +947,7 @@ def _task(args: tuple) -> list[dict]:
     """Build the cases of one product (run in a worker); return them as dicts."""
     seed, index, directory, n = args
     cv2.setNumThreads(1)
-    from bench.accuracy import BROKEN_VARIANTS, LABEL_VARIANTS, broken, labelled
+    from bench.file_cases import BROKEN_VARIANTS, LABEL_VARIANTS, broken, labelled
 
     product = make_product(seed, index)
     rng = np.random.default_rng([seed, index, 2])
