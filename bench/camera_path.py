@@ -61,7 +61,7 @@ pixel-pitch products, tilted 5-25 degrees), `screen-product` (a phone or monitor
 is the product, switched on), `unrelated` (another product's re-photograph against this
 product's references), `forgery` (with its damage kind), the four evasions, `copy` (the
 reference file itself, a resized recompression, a PNG), and `label`/`broken` from
-bench/accuracy.py. Each case has 3 references: the product's own and two others. One
+bench/file_cases.py. Each case has 3 references: the product's own and two others. One
 half holds 40 products (8 kinds, 5 of each) drawn from its seed, about 330 cases;
 honest photographs are 1400-2000 px on the long side, forgeries 2000-4000 px.
 """
