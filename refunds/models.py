@@ -410,6 +410,41 @@ class Evidence(StoredImage):
         ordering = ["application", "position"]
 
 
+class ClaimGroup(models.Model):
+    """Applications of one platform linked by reused evidence images: organised abuse sends
+    the same photos with many claims, across buyers and shops.
+
+    Stored (not recomputed from findings) so that a reviewer, the API and the dossier read
+    one group with its members; groups merge when a new application links two of them.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="claim_groups")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("linked claims")
+        verbose_name_plural = _("linked claims")
+
+    def __str__(self) -> str:
+        return str(self.public_id)
+
+
+class ClaimGroupMember(models.Model):
+    """One application's place in its group: an application belongs to at most one group."""
+
+    group = models.ForeignKey(ClaimGroup, on_delete=models.CASCADE, related_name="members")
+    application = models.OneToOneField(RefundApplication, on_delete=models.CASCADE, related_name="claim_group_member")
+    joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("linked claim")
+        verbose_name_plural = _("linked claims")
+
+    def __str__(self) -> str:
+        return f"{self.application_id} in {self.group_id}"
+
+
 class Rebuttal(models.Model):
     """The merchant's answer when contesting: a statement and supporting files."""
 

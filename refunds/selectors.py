@@ -3,8 +3,9 @@ reviewers' queue and workspace."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
+from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -12,9 +13,9 @@ from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import NotFound
-from refunds.models import Evidence, Platform, RefundApplication
+from refunds.models import ClaimGroup, ClaimGroupMember, Evidence, Platform, RefundApplication
 from refunds.states import OPEN_STATES, TERMINAL_STATES, ApplicationState, Outcome, RiskLevel
-from screening.models import Finding
+from screening.models import ReuseLink
 
 
 def application_get_for_platform(*, platform: Platform, public_id: object) -> RefundApplication:
@@ -108,35 +109,70 @@ def buyer_history(application: RefundApplication, *, limit: int = 20) -> tuple[l
     return rows, totals
 
 
+@dataclass(frozen=True)
+class LinkedClaim:
+    application: RefundApplication
+    # How it shares images with the application asked about: a ReuseLink kind when one reuses
+    # the other's image directly, "through_group" when they are linked through other members.
+    relation: str
+
+
+@dataclass(frozen=True)
+class LinkedClaims:
+    group: ClaimGroup
+    members: list[LinkedClaim]
+    # Per currency: amounts claimed and refunded over every member, this application included.
+    claimed: dict[str, Decimal]
+    refunded: dict[str, Decimal]
+
+
+THROUGH_GROUP = "through_group"
+
+
+def linked_claims(application: RefundApplication) -> LinkedClaims | None:
+    """Return the application's group of linked claims (the other members, oldest first, each
+    with how it is related, and the group's totals), or None when it shares no image."""
+    member = ClaimGroupMember.objects.filter(application=application).select_related("group").first()
+    if member is None:
+        return None
+    rows = list(RefundApplication.objects.filter(claim_group_member__group=member.group)
+                .select_related("decision", "merchant").order_by("created_at", "pk"))
+    direct: dict[int, str] = {}
+    for evidence_app, earlier_app, kind in ReuseLink.objects.filter(
+            Q(evidence__application=application) | Q(earlier__application=application)).values_list(
+            "evidence__application_id", "earlier__application_id", "kind"):
+        other = earlier_app if evidence_app == application.pk else evidence_app
+        # The strongest relation wins when two images link the same pair.
+        if _REUSE_STRENGTH.get(kind, 0) > _REUSE_STRENGTH.get(direct.get(other, ""), 0):
+            direct[other] = kind
+    claimed: dict[str, Decimal] = {}
+    refunded: dict[str, Decimal] = {}
+    for row in rows:
+        claimed[row.currency] = claimed.get(row.currency, Decimal("0")) + row.amount
+        decision = getattr(row, "decision", None)
+        if decision is not None:
+            refunded[decision.currency] = refunded.get(decision.currency, Decimal("0")) + decision.approved_amount
+    members = [LinkedClaim(row, direct.get(row.pk, THROUGH_GROUP)) for row in rows if row.pk != application.pk]
+    return LinkedClaims(member.group, members, claimed, refunded)
+
+
+_REUSE_STRENGTH = {ReuseLink.Kind.RE_ENCODED: 1, ReuseLink.Kind.EDITED: 2, ReuseLink.Kind.SAME_FILE: 3}
+
+
 def applications_sharing_images(application: RefundApplication) -> list[tuple[RefundApplication, str]]:
-    """Return other applications whose evidence is the same file as, or a near duplicate of,
-    one of this application's images (both directions), each with how they are related."""
-    evidence = list(application.evidence.all())
-    hashes = [item.sha256 for item in evidence]
-    related: dict[int, str] = {}
-    same = (Evidence.objects.filter(sha256__in=hashes, application__platform_id=application.platform_id)
-            .exclude(application_id=application.pk).values_list("application_id", flat=True))
-    for pk in same:
-        related[pk] = "same_file"
-    earlier_ids = {
-        finding.params.get("application")
-        for item in evidence if getattr(item, "screening", None) is not None
-        for finding in item.screening.findings.all() if finding.code == "near_duplicate"
-    }
-    earlier_ids.discard(None)
-    later = Finding.objects.filter(code="near_duplicate", params__application=str(application.public_id)).values_list(
-        "result__evidence__application_id", flat=True)
-    candidates = Q(pk__in=list(later)) | Q(public_id__in=[i for i in earlier_ids if _is_uuid(i)])
-    for pk in RefundApplication.objects.filter(candidates, platform_id=application.platform_id).exclude(
-            pk=application.pk).values_list("pk", flat=True):
-        related.setdefault(pk, "near_duplicate")
-    rows = RefundApplication.objects.filter(pk__in=list(related)).select_related("decision").order_by("created_at")
-    return [(row, related[row.pk]) for row in rows]
+    """Return the other applications of the application's linked claims, each with how they
+    are related (a ReuseLink kind, or ``through_group``)."""
+    group = linked_claims(application)
+    return [(member.application, member.relation) for member in group.members] if group is not None else []
 
 
-def _is_uuid(value: object) -> bool:
+def claim_group_get_for_platform(*, platform: Platform, public_id: object) -> tuple[ClaimGroup, list[RefundApplication]]:
+    """Return the platform's group of linked claims and its applications, oldest first; raise
+    NotFound for anyone else's or a malformed id."""
     try:
-        UUID(str(value))
-    except ValueError:
-        return False
-    return True
+        group = ClaimGroup.objects.get(platform=platform, public_id=public_id)
+    except (ClaimGroup.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise NotFound("not_found", _("No such group of linked claims.")) from None
+    rows = list(RefundApplication.objects.filter(claim_group_member__group=group).select_related("decision")
+                .order_by("created_at", "pk"))
+    return group, rows

@@ -12,6 +12,7 @@ from django.utils import timezone
 from refunds import outbox, policy
 from refunds.models import RefundApplication
 from refunds.services._base import Actor, DecisionSpec, apply, locked_application
+from refunds.services.linked_claims import claim_group_join
 from refunds.states import ApplicationState, DecisionReason
 
 SCREEN_TASK = "screening.screen_application"
@@ -88,6 +89,7 @@ def application_record_screening(*, application_id: UUID | str) -> RefundApplica
             for f in Finding.objects.filter(result__evidence__application=application)
         ]
         risk = policy.assess(application.platform.policy, findings)
+        claim_group_join(application=application)
         system = Actor.system("screening")
         if application.state != ApplicationState.SUBMITTED:
             if (application.risk_level, application.risk_score, application.risk_explanation) == (
