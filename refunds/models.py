@@ -65,6 +65,20 @@ class Policy(models.Model):
         help_text=_("Score from which a finding counts, per finding code; codes not listed use the default threshold."),
     )
     default_threshold = models.FloatField(_("default finding threshold"), default=0.5)
+    # 3,000 CNY is the amount from which refund fraud counts as "a relatively large amount"
+    # in the legal commentary on refund-only fraud; a platform may set its own.
+    buyer_alert_amount = models.DecimalField(
+        _("buyer alert amount"), max_digits=12, decimal_places=2, default=Decimal("3000.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("A buyer whose refunds on applications judged forged reach this amount is flagged to reviewers."),
+    )
+    buyer_alert_currency = models.CharField(_("buyer alert currency"), max_length=3, default="CNY",
+                                            validators=[currency_validator])
+    buyer_risk_holds_for_review = models.BooleanField(
+        _("buyer risk holds applications for review"), default=True,
+        help_text=_("An application from a buyer with a forged finding, or at the alert amount, is never approved "
+                    "automatically (no fast-track, no approval when the window closes)."),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -76,7 +90,8 @@ class Policy(models.Model):
 
     # The fields a platform sets; ``refunds.policy.policy_validate`` is their one validator.
     SETTINGS = ("merchant_window", "fast_track_enabled", "fast_track_ceiling", "expiry_auto_approves", "claim_timeout",
-                "review_time_limit", "senior_amount_ceiling", "finding_thresholds", "default_threshold")
+                "review_time_limit", "senior_amount_ceiling", "finding_thresholds", "default_threshold",
+                "buyer_alert_amount", "buyer_alert_currency", "buyer_risk_holds_for_review")
 
     def clean(self) -> None:
         from refunds.policy import policy_validate  # the validator reads the model's vocabulary

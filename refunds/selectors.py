@@ -3,6 +3,7 @@ reviewers' queue and workspace."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import NotFound
 from refunds.models import ClaimGroup, ClaimGroupMember, Evidence, Platform, RefundApplication
-from refunds.states import OPEN_STATES, TERMINAL_STATES, ApplicationState, Outcome, RiskLevel
+from refunds.states import OPEN_STATES, TERMINAL_STATES, ApplicationState, BuyerRiskReason, Outcome, RiskLevel
 from screening.models import ReuseLink
 
 
@@ -37,7 +38,8 @@ def application_id_for_platform(*, platform: Platform, public_id: object) -> int
 
 def application_list_for_platform(*, platform: Platform) -> QuerySet[RefundApplication]:
     """Return the platform's applications with what their API representation shows."""
-    return RefundApplication.objects.filter(platform=platform).select_related("merchant", "product", "decision").prefetch_related(
+    return RefundApplication.objects.filter(platform=platform).select_related(
+        "merchant", "product", "decision", "claim_group_member__group").prefetch_related(
         Prefetch("evidence", queryset=Evidence.objects.select_related("screening").prefetch_related("screening__findings")),
     )
 
@@ -116,6 +118,12 @@ class LinkedClaim:
     # the other's image directly, "through_group" when they are linked through other members.
     relation: str
 
+    @property
+    def relation_label(self) -> str:
+        if self.relation == THROUGH_GROUP:
+            return str(_("through another linked claim"))
+        return str(ReuseLink.Kind(self.relation).label)
+
 
 @dataclass(frozen=True)
 class LinkedClaims:
@@ -145,13 +153,7 @@ def linked_claims(application: RefundApplication) -> LinkedClaims | None:
         # The strongest relation wins when two images link the same pair.
         if _REUSE_STRENGTH.get(kind, 0) > _REUSE_STRENGTH.get(direct.get(other, ""), 0):
             direct[other] = kind
-    claimed: dict[str, Decimal] = {}
-    refunded: dict[str, Decimal] = {}
-    for row in rows:
-        claimed[row.currency] = claimed.get(row.currency, Decimal("0")) + row.amount
-        decision = getattr(row, "decision", None)
-        if decision is not None:
-            refunded[decision.currency] = refunded.get(decision.currency, Decimal("0")) + decision.approved_amount
+    claimed, refunded = _group_totals(rows)
     members = [LinkedClaim(row, direct.get(row.pk, THROUGH_GROUP)) for row in rows if row.pk != application.pk]
     return LinkedClaims(member.group, members, claimed, refunded)
 
@@ -166,13 +168,152 @@ def applications_sharing_images(application: RefundApplication) -> list[tuple[Re
     return [(member.application, member.relation) for member in group.members] if group is not None else []
 
 
-def claim_group_get_for_platform(*, platform: Platform, public_id: object) -> tuple[ClaimGroup, list[RefundApplication]]:
-    """Return the platform's group of linked claims and its applications, oldest first; raise
-    NotFound for anyone else's or a malformed id."""
+@dataclass(frozen=True)
+class ClaimGroupView:
+    group: ClaimGroup
+    applications: list[RefundApplication]
+    claimed: dict[str, Decimal]
+    refunded: dict[str, Decimal]
+    # Each stored reuse link between two members: who reused whose image, and how.
+    links: list[dict[str, object]]
+
+
+NO_SUCH_GROUP = _("No such group of linked claims.")
+NO_SUCH_BUYER = _("No applications of this buyer.")
+
+
+def claim_group_get_for_platform(*, platform: Platform, public_id: object) -> ClaimGroupView:
+    """Return the platform's group of linked claims with its applications (oldest first), totals
+    and links; raise NotFound for anyone else's or a malformed id."""
     try:
         group = ClaimGroup.objects.get(platform=platform, public_id=public_id)
     except (ClaimGroup.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound("not_found", _("No such group of linked claims.")) from None
+        raise NotFound("not_found", NO_SUCH_GROUP) from None
     rows = list(RefundApplication.objects.filter(claim_group_member__group=group).select_related("decision")
                 .order_by("created_at", "pk"))
-    return group, rows
+    links = [
+        {"application": a, "earlier_application": b, "kind": kind, "distance": distance}
+        for a, b, kind, distance in ReuseLink.objects.filter(
+            evidence__application__claim_group_member__group=group,
+            earlier__application__claim_group_member__group=group,
+        ).order_by("created_at", "pk").values_list("evidence__application__public_id",
+                                                   "earlier__application__public_id", "kind", "distance")
+    ]
+    claimed, refunded = _group_totals(rows)
+    return ClaimGroupView(group, rows, claimed, refunded, links)
+
+
+def _group_totals(rows: list[RefundApplication]) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    claimed = _per_currency([(row.currency, row.amount) for row in rows])
+    refunded = _per_currency([(row.decision.currency, row.decision.approved_amount)
+                              for row in rows if getattr(row, "decision", None) is not None])
+    return claimed, refunded
+
+
+# --- a buyer's risk, for the policy, the API and reviewers -------------------------------
+
+
+@dataclass(frozen=True)
+class BuyerRiskItem:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class BuyerRisk:
+    """A buyer's record on one platform, with the reasons it asks for a person; never a bare score."""
+
+    buyer_ref: str
+    applications: int
+    open: int
+    outcomes: dict[str, int]
+    claimed: dict[str, Decimal]
+    refunded: dict[str, Decimal]
+    forged: int
+    refunded_on_forged: dict[str, Decimal]
+    linked: int
+    alert_amount: Decimal
+    alert_currency: str
+    reasons: list[BuyerRiskItem]
+
+    @property
+    def at_alert_amount(self) -> bool:
+        return self.refunded_on_forged.get(self.alert_currency, Decimal("0")) >= self.alert_amount > 0
+
+    @property
+    def holds_automatic_approval(self) -> bool:
+        """Whether the buyer's record alone keeps an application from automatic approval."""
+        return self.forged > 0 or self.at_alert_amount
+
+
+def _per_currency(rows: Iterable[tuple[str, Decimal | None]]) -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = {}
+    for currency, amount in rows:
+        if amount is not None:
+            totals[currency] = totals.get(currency, Decimal("0")) + Decimal(amount)
+    # Summed in Python, per currency: money of two currencies never adds up, and SQLite's
+    # SUM over decimals would come back as a float.
+    return {currency: total.quantize(Decimal("0.01")) for currency, total in sorted(totals.items())}
+
+
+def money_text(totals: dict[str, Decimal]) -> str:
+    """Amounts per currency as one line, e.g. "39.90 CNY, 5.00 USD"."""
+    return ", ".join(f"{amount} {currency}" for currency, amount in totals.items()) or "0"
+
+
+def buyer_risk(*, platform: Platform, buyer_ref: str, excluding: RefundApplication | None = None) -> BuyerRisk:
+    """Return the buyer's record on the platform over every application (but ``excluding``):
+    outcomes, amounts claimed and refunded per currency, forged findings, refunds on
+    applications judged forged against the policy's alert amount, and the reasons to look."""
+    policy = platform.policy
+    rows = RefundApplication.objects.filter(platform=platform, buyer_ref=buyer_ref)
+    if excluding is not None:
+        rows = rows.exclude(pk=excluding.pk)
+    counts = rows.aggregate(
+        applications=Count("pk"),
+        open=Count("pk", filter=Q(state__in=OPEN_STATES)),
+        forged=Count("pk", filter=Q(risk_level=RiskLevel.FORGED)),
+        linked=Count("pk", filter=Q(claim_group_member__isnull=False)),
+        **{outcome: Count("pk", filter=Q(decision__outcome=outcome)) for outcome in Outcome.values},
+    )
+    decided = rows.filter(decision__isnull=False)
+    forged_refunds = _per_currency(
+        decided.filter(risk_level=RiskLevel.FORGED).values_list("decision__currency", "decision__approved_amount"))
+    risk = BuyerRisk(
+        buyer_ref=buyer_ref, applications=counts["applications"], open=counts["open"],
+        outcomes={outcome: counts[outcome] for outcome in Outcome.values},
+        claimed=_per_currency(rows.values_list("currency", "amount")),
+        refunded=_per_currency(decided.values_list("decision__currency", "decision__approved_amount")),
+        forged=counts["forged"], refunded_on_forged=forged_refunds, linked=counts["linked"],
+        alert_amount=policy.buyer_alert_amount, alert_currency=policy.buyer_alert_currency, reasons=[],
+    )
+    reasons = risk.reasons
+    if risk.forged:
+        reasons.append(BuyerRiskItem(BuyerRiskReason.FORGED_BEFORE, _(
+            "%(count)s application(s) of this buyer were screened as forged.") % {"count": risk.forged}))
+    if risk.at_alert_amount:
+        reasons.append(BuyerRiskItem(BuyerRiskReason.REFUNDED_ON_FORGED_OVER_ALERT, _(
+            "%(refunded)s was refunded on this buyer's applications judged forged, at or above the alert amount of "
+            "%(alert)s %(currency)s.") % {"refunded": money_text(forged_refunds), "alert": risk.alert_amount,
+                                         "currency": risk.alert_currency}))
+    if risk.outcomes.get(Outcome.REJECTED):
+        reasons.append(BuyerRiskItem(BuyerRiskReason.REJECTED_BEFORE, _(
+            "%(count)s application(s) of this buyer were rejected.") % {"count": risk.outcomes[Outcome.REJECTED]}))
+    if risk.linked:
+        reasons.append(BuyerRiskItem(BuyerRiskReason.LINKED_CLAIMS, _(
+            "%(count)s application(s) of this buyer share images with other claims.") % {"count": risk.linked}))
+    return risk
+
+
+def buyer_risk_hold(application: RefundApplication) -> BuyerRisk | None:
+    """Return the buyer's risk when the policy holds this application from automatic approval
+    because of the buyer's other applications, else None."""
+    if not application.platform.policy.buyer_risk_holds_for_review:
+        return None
+    risk = buyer_risk(platform=application.platform, buyer_ref=application.buyer_ref, excluding=application)
+    return risk if risk.holds_automatic_approval else None
+
+
+def buyer_risk_reasons_text(risk: BuyerRisk) -> str:
+    """The reasons as the audit record keeps them: one line each, code first."""
+    return "\n".join(f"[{reason.code}] {reason.message}" for reason in risk.reasons)

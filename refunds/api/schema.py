@@ -93,6 +93,7 @@ EXAMPLE_IDS = {
     "webhook_delivery": "4c3b2a19-0f8e-4d7c-b6a5-948372615e0d",
     "webhook_endpoint": "7d6c5b4a-3928-4170-a6b5-c4d3e2f1a0b9",
     "webhook_endpoint_to_delete": "9e8d7c6b-5a49-4382-b1a0-f9e8d7c6b5a4",
+    "claim_group": "3f2e1d0c-9b8a-4765-8432-10fedcba9876",            # applications sharing a photo
 }
 # Per operation: the example of its path's public id, and of its request body where it has one.
 _PATH_EXAMPLES = {
@@ -103,7 +104,7 @@ _PATH_EXAMPLES = {
     "products_reference_images_create": "product", "merchants_retrieve": "merchant",
     "webhook_deliveries_redeliver_create": "webhook_delivery", "webhook_endpoints_retrieve": "webhook_endpoint",
     "webhook_endpoints_partial_update": "webhook_endpoint", "webhook_endpoints_rotate_secret_create": "webhook_endpoint",
-    "webhook_endpoints_destroy": "webhook_endpoint_to_delete",
+    "webhook_endpoints_destroy": "webhook_endpoint_to_delete", "claim_groups_retrieve": "claim_group",
 }
 _BODY_EXAMPLES = {
     ("products_create", "application/json"): {"merchant": EXAMPLE_IDS["merchant"], "external_ref": "sku-cup-02",
