@@ -27,8 +27,10 @@ def seed() -> str:
     request that succeeds; return a key with every scope."""
     from refunds.api.schema import EXAMPLE_IDS
     from refunds.apikeys import api_key_issue
+    from refunds import services
     from refunds.models import Merchant, Product, RefundApplication, WebhookDelivery, WebhookEndpoint
     from refunds.services import platform as platform_services
+    from refunds.states import ActorKind
     from screening.models import Finding
     from tests.factories import FORGED_CUP, GENUINE_CUP, make_product, screen, submit
 
@@ -43,6 +45,9 @@ def seed() -> str:
     for n, name in enumerate(["application", "application_to_accept", "application_to_contest", "application_to_withdraw"]):
         application = screen(submit(product, evidence=[FORGED_CUP if n == 0 else GENUINE_CUP], order_ref=f"order-{n}"))
         RefundApplication.objects.filter(pk=application.pk).update(public_id=EXAMPLE_IDS[name])
+    decided = screen(submit(product, evidence=[GENUINE_CUP], order_ref="order-decided"))
+    services.application_accept(application_id=decided.public_id, actor=services.Actor(ActorKind.MERCHANT, None, "shop"))
+    RefundApplication.objects.filter(pk=decided.pk).update(public_id=EXAMPLE_IDS["application_decided"])
     finding = Finding.objects.exclude(artifact="").first()
     Finding.objects.filter(pk=finding.pk).update(public_id=EXAMPLE_IDS["finding"])
     delivery = WebhookDelivery.objects.first()

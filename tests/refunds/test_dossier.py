@@ -49,12 +49,16 @@ def rejected(application: RefundApplication, reviewer) -> RefundApplication:
     return RefundApplication.objects.get(pk=application.pk)
 
 
-@pytest.fixture
-def decided(product, reviewer) -> RefundApplication:
+def decided_application(product, reviewer) -> RefundApplication:
     """Acme's forged cup claim, contested with a packing photo and rejected; an earlier claim
     of another buyer used the very same file."""
     screen(submit(product, evidence=[FORGED_CUP], buyer_ref="buyer-0", order_ref="order-0"))
     return rejected(contested(product), reviewer)
+
+
+@pytest.fixture
+def decided(product, reviewer) -> RefundApplication:
+    return decided_application(product, reviewer)
 
 
 def generate(application: RefundApplication, audience: Audience = Audience.REVIEWER, actor: Actor = REVIEWER_ACTOR) -> bytes:

@@ -14,9 +14,14 @@ from refunds.models import MerchantMember
 from refunds.services.dossier import DOSSIER_GENERATED
 from tests.factories import make_staff, screen, submit
 from tests.refunds.test_api_applications import client_with
-from tests.refunds.test_dossier import decided  # noqa: F401 - the fixture
+from tests.refunds.test_dossier import decided_application
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def decided(product, reviewer):
+    return decided_application(product, reviewer)
 
 
 def names_in(response) -> list[str]:
