@@ -216,9 +216,12 @@ def test_the_summary_is_a_pdf_in_chinese_and_english(decided, tmp_path):
     folder = extract(generate(decided), tmp_path)
     reader = pypdf.PdfReader(folder / "summary.pdf")
     text = "\n".join(page.extract_text() for page in reader.pages)
-    for words in ("证据档案", "Evidence dossier", "驳回", "Rejected", "39.90 CNY", "Linked claims", "关联申请",
-                  decided.evidence.get().sha256):
+    for words in ("证据档案", "Evidence dossier", "已驳回", "Rejected", "39.90 CNY", "Linked claims", "关联申请",
+                  "杯子出库时完好无损。"):
         assert words in text, words
+    # A hash is wrapped over two lines of its narrow column.
+    assert decided.evidence.get().sha256 in text.replace("\n", "")
+    assert reader.metadata.title == f"Evidence dossier / 证据档案 {decided.public_id}"
 
 
 def test_the_linked_claims_name_each_application_with_its_state_outcome_and_amount(decided, tmp_path):
