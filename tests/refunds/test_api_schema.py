@@ -25,9 +25,9 @@ MAX_EXAMPLES = int(os.environ.get("SCHEMA_TEST_MAX_EXAMPLES", "100"))
 def seed() -> str:
     """Create the objects the schema's examples name, so that every operation's example is a
     request that succeeds; return a key with every scope."""
+    from refunds import services
     from refunds.api.schema import EXAMPLE_IDS
     from refunds.apikeys import api_key_issue
-    from refunds import services
     from refunds.models import Merchant, Product, RefundApplication, WebhookDelivery, WebhookEndpoint
     from refunds.services import platform as platform_services
     from refunds.states import ActorKind
