@@ -103,6 +103,32 @@ def check_files(folder: str) -> tuple[list[str], int]:
     return problems, len(manifest)
 
 
+def recorded_hashes(folder: str) -> dict[str, str]:
+    """Return the SHA-256 each original file had when it was uploaded, by its path in the dossier."""
+    recorded = {}
+    with open(os.path.join(folder, "application.json"), encoding="utf-8") as handle:
+        application = json.load(handle)
+    stored = list(application["evidence"]) + list((application.get("rebuttal") or {}).get("attachments", []))
+    with open(os.path.join(folder, "screening.json"), encoding="utf-8") as handle:
+        stored += [row["result"]["matched_reference"] for row in json.load(handle)
+                   if row.get("result") and row["result"].get("matched_reference")]
+    for item in stored:
+        if item.get("file"):
+            recorded[item["file"]] = item["sha256"]
+    return recorded
+
+
+def check_originals(folder: str) -> list[str]:
+    """Return the original files whose content differs from what was uploaded: caught even
+    when the manifests were rewritten to match the changed file."""
+    problems = []
+    for name, checksum in sorted(recorded_hashes(folder).items()):
+        path = os.path.join(folder, *name.split("/"))
+        if os.path.isfile(path) and file_sha256(path)[0] != checksum:
+            problems.append(f"{name}: differs from the SHA-256 recorded when it was uploaded ({checksum})")
+    return problems
+
+
 def check_chain(folder: str) -> tuple[list[str], dict]:
     """Recompute the audit chain; return its problems and the chain as read."""
     with open(os.path.join(folder, *CHAIN.split("/")), encoding="utf-8") as handle:
@@ -132,6 +158,7 @@ def main(argv: list[str]) -> int:
     folder = argv[1] if len(argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     try:
         file_problems, count = check_files(folder)
+        file_problems += check_originals(folder)
         chain_problems, chain = check_chain(folder)
         with open(os.path.join(folder, SUMS), "rb") as handle:
             sums_digest = hashlib.sha256(handle.read()).hexdigest()

@@ -80,6 +80,20 @@ def verify(folder: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "verify.py"], cwd=folder, capture_output=True, text=True, timeout=60)
 
 
+def rewrite_manifests(folder: Path, name: str) -> None:
+    """Make both manifests agree with the file as it is now, as a careful forger would."""
+    data = (folder / name).read_bytes()
+    checksum = hashlib.sha256(data).hexdigest()
+    sums = folder / "SHA256SUMS"
+    sums.write_text("".join(f"{checksum}  {name}\n" if line.endswith(f"  {name}") else line + "\n"
+                            for line in sums.read_text().splitlines()))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for entry in manifest["files"]:
+        if entry["path"] == name:
+            entry.update(sha256=checksum, size=len(data))
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
 def test_the_dossier_holds_every_original_file_byte_for_byte(decided, tmp_path):
     folder = extract(generate(decided), tmp_path)
     manifest = {entry["path"]: entry for entry in json.loads((folder / "manifest.json").read_text())["files"]}
@@ -142,20 +156,21 @@ def test_an_edited_audit_event_is_caught_even_with_its_file_hash_updated(decided
     decide = next(e for e in chain["events"] if e["action"] == "decide")
     decide["payload"]["outcome"] = "approved"
     chain_path.write_text(json.dumps(chain, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    # The forger also fixes the manifests, so only the chain itself can tell.
-    new_sum = hashlib.sha256(chain_path.read_bytes()).hexdigest()
-    sums = folder / "SHA256SUMS"
-    sums.write_text("".join(
-        f"{new_sum}  {line.split('  ')[1]}\n" if line.endswith("audit/chain.json") else line + "\n"
-        for line in sums.read_text().splitlines()))
-    manifest = json.loads((folder / "manifest.json").read_text())
-    for entry in manifest["files"]:
-        if entry["path"] == "audit/chain.json":
-            entry.update(sha256=new_sum, size=chain_path.stat().st_size)
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    rewrite_manifests(folder, "audit/chain.json")  # so only the chain itself can tell
     run = verify(folder)
     assert run.returncode == 1
     assert f"audit event #{decide['seq']}: payload does not match its digest" in run.stdout
+
+
+def test_a_replaced_evidence_file_is_caught_by_its_upload_hash_even_with_the_manifests_rewritten(decided, tmp_path):
+    folder = extract(generate(decided), tmp_path)
+    (evidence,) = (folder / "files" / "evidence").iterdir()
+    evidence.write_bytes(jpeg(seed=99))
+    name = f"files/evidence/{evidence.name}"
+    rewrite_manifests(folder, name)
+    run = verify(folder)
+    assert run.returncode == 1
+    assert f"{name}: differs from the SHA-256 recorded when it was uploaded ({decided.evidence.get().sha256})" in run.stdout
 
 
 def test_a_removed_file_and_an_added_file_are_both_named(decided, tmp_path):
