@@ -131,6 +131,13 @@ def test_the_included_script_verifies_the_files_and_the_audit_chain(decided, tmp
     assert chain["head"] == decided.audit_events.get(action="decide").hash
 
 
+def test_the_instructions_say_how_to_verify_in_chinese_and_english(decided, tmp_path):
+    readme = (extract(generate(decided), tmp_path) / "README.txt").read_text()
+    assert "python verify.py" in readme
+    assert "校验方法：用 Python 3.8 或更高版本运行（无需其他软件）：" in readme
+    assert "To check it, run with Python 3.8 or later (nothing else is needed):" in readme
+
+
 def test_the_script_computes_each_event_hash_as_the_server_does(decided, tmp_path):
     chain = json.loads((extract(generate(decided), tmp_path) / "audit" / "chain.json").read_text())
     for event in chain["events"]:

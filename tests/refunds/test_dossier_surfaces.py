@@ -84,6 +84,8 @@ def test_a_reviewer_downloads_the_dossier_from_the_application_page(client, deci
     assert url in page
     assert_is_the_dossier(client.get(url), decided)
     assert decided.audit_events.get(action=DOSSIER_GENERATED).actor_label == "reviewer"
+    page = client.get(f"/admin/refunds/refundapplication/{decided.pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "reviewer downloaded the evidence dossier." in page.content.decode()
 
 
 def test_staff_without_the_permission_see_no_button_and_are_refused(client, decided):
