@@ -25,6 +25,8 @@ from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, 
 
 from refunds.models import RefundApplication
 from refunds.states import ActorKind, ApplicationState, DecisionReason, Outcome, RebuttalReason, RefundReason, RiskLevel
+from screening.messages import explain
+from screening.models import ScreeningResult
 
 if TYPE_CHECKING:
     from refunds.services._base import Actor
@@ -47,7 +49,7 @@ def _styles(language: str) -> dict[str, ParagraphStyle]:
         "h2": ParagraphStyle("h2", fontName=bold, fontSize=12, leading=16, spaceBefore=10, spaceAfter=4, wordWrap=wrap),
         "body": ParagraphStyle("body", fontName=font, fontSize=9, leading=13, wordWrap=wrap),
         "cell": ParagraphStyle("cell", fontName=font, fontSize=8, leading=11, wordWrap=wrap),
-        "mono": ParagraphStyle("mono", fontName=MONO_FONT, fontSize=6.5, leading=8, wordWrap="CJK"),
+        "mono": ParagraphStyle("mono", fontName=MONO_FONT, fontSize=6, leading=8, wordWrap="CJK"),
     }
 
 
@@ -144,18 +146,28 @@ def _language_pages(language: str, *, application: RefundApplication, contents: 
         ])
 
     page.heading(_("Screening findings"))
-    rows = [[_("Evidence"), _("Verdict"), _("Code"), _("Score"), _("Detail")]]
-    for item in contents.screening:
+    for number, item in enumerate(contents.screening, start=1):
         result = item["result"]
         if result is None:
-            rows.append([item["file"], _("not screened"), "", "", ""])
+            page.text(_("Evidence %(number)d (%(file)s): not screened.") % {"number": number, "file": item["file"]})
             continue
-        findings = result["findings"] or [{"code": "—", "score": None, "detail": _("no findings")}]
-        for finding in findings:
-            score = f'{finding["score"]:.2f}' if finding["score"] is not None else ""
-            rows.append([item["file"], f'{result["verdict"]} ({result["risk"]:.2f})', finding["code"], score,
-                         finding["detail"]])
-    page.table(rows, widths=[40 * mm, 30 * mm, 28 * mm, 12 * mm, 60 * mm])
+        reference = result["matched_reference"]
+        page.text(_("Evidence %(number)d (%(file)s): %(verdict)s, risk %(risk).2f; engine %(engine)s; "
+                    "matched reference: %(reference)s.") % {
+            "number": number, "file": item["file"], "verdict": _label(ScreeningResult.Verdict, result["verdict"]),
+            "risk": result["risk"], "engine": result["engine_version"],
+            "reference": reference["file"] if reference else "—"})
+        rows = [[_("Code"), _("Score"), _("Detail")]]
+        # The explanation in the page's language, from the finding's parameters; the engine's
+        # own words are in screening.json.
+        rows += [[finding["code"], f'{finding["score"]:.2f}',
+                  explain(finding["code"], finding["params"], fallback=finding["detail"])
+                  + (f'\n{_("Heat-map")}: {finding["heatmap"]}' if finding["heatmap"] else "")]
+                 for finding in result["findings"]]
+        if len(rows) == 1:
+            rows.append(["—", "", _("no findings")])
+        page.table(rows, widths=[40 * mm, 14 * mm, 116 * mm])
+        page.story.append(Spacer(1, 2 * mm))
 
     page.heading(_("Linked claims"))
     linked = contents.linked
