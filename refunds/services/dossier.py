@@ -86,12 +86,10 @@ class Dossier:
 # --- what goes in ----------------------------------------------------------------------
 
 
-def dossier_linked_claims(application: RefundApplication) -> list[tuple[RefundApplication, str]]:
-    """Return the applications sharing images with this one, each with how they are related.
-
-    The one place the dossier asks for linked claims, so that the stored groups of reuse can
-    replace the selector here alone."""
-    return selectors.applications_sharing_images(application)
+def dossier_linked_claims(application: RefundApplication) -> selectors.LinkedClaims | None:
+    """Return the application's stored group of linked claims (None when it shares no image):
+    the one place the dossier asks for them."""
+    return selectors.linked_claims(application)
 
 
 def _application_for_dossier(application_id: UUID | str) -> RefundApplication:
@@ -274,9 +272,15 @@ def _screening_json(application: RefundApplication, paths: dict[str, str]) -> li
     return rows
 
 
+def _totals(amounts: dict[str, Any]) -> dict[str, str]:
+    return {currency: str(amount) for currency, amount in sorted(amounts.items())}
+
+
 def _linked_json(application: RefundApplication, audience: Audience) -> dict[str, Any]:
+    group = dossier_linked_claims(application)
     claims, elsewhere = [], 0
-    for other, relation in dossier_linked_claims(application):
+    for member in group.members if group is not None else []:
+        other, relation = member.application, member.relation
         if audience == Audience.MERCHANT and other.merchant_id != application.merchant_id:
             elsewhere += 1
             continue
@@ -286,9 +290,12 @@ def _linked_json(application: RefundApplication, audience: Audience) -> dict[str
                        "amount": str(other.amount), "currency": other.currency,
                        "approved_amount": str(decision.approved_amount) if decision else None,
                        "submitted_at": _iso(other.created_at)})
-    linked: dict[str, Any] = {"claims": claims}
+    linked: dict[str, Any] = {"group": str(group.group.public_id) if group is not None else None, "claims": claims}
     if audience == Audience.MERCHANT:
         linked["in_other_shops"] = elsewhere
+    elif group is not None:
+        # Over every member, this application included.
+        linked.update(claimed=_totals(group.claimed), refunded=_totals(group.refunded))
     return linked
 
 

@@ -24,9 +24,10 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from refunds.models import RefundApplication
+from refunds.selectors import THROUGH_GROUP
 from refunds.states import ActorKind, ApplicationState, DecisionReason, Outcome, RebuttalReason, RefundReason, RiskLevel
 from screening.messages import explain
-from screening.models import ScreeningResult
+from screening.models import ReuseLink, ScreeningResult
 
 if TYPE_CHECKING:
     from refunds.services._base import Actor
@@ -61,6 +62,16 @@ def _when(moment: datetime | str | None) -> str:
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
+
+
+def _amounts(totals: dict[str, str]) -> str:
+    return ", ".join(f"{amount} {currency}" for currency, amount in totals.items()) or "0"
+
+
+def _relation(relation: str) -> str:
+    if relation == THROUGH_GROUP:
+        return _("through other linked claims")
+    return _label(ReuseLink.Kind, relation)
 
 
 class _Page:
@@ -171,9 +182,13 @@ def _language_pages(language: str, *, application: RefundApplication, contents: 
 
     page.heading(_("Linked claims"))
     linked = contents.linked
+    if linked.get("claimed"):
+        page.text(_("Group %(group)s: %(claimed)s claimed, %(refunded)s refunded over all its applications, this one "
+                    "included.") % {"group": linked["group"], "claimed": _amounts(linked["claimed"]),
+                                    "refunded": _amounts(linked["refunded"])})
     if linked["claims"]:
         rows = [[_("Application"), _("Relation"), _("State"), _("Outcome"), _("Amount")]]
-        rows += [[claim["id"], claim["relation"], _label(ApplicationState, claim["state"]),
+        rows += [[claim["id"], _relation(claim["relation"]), _label(ApplicationState, claim["state"]),
                   _label(Outcome, claim["outcome"]), f'{claim["amount"]} {claim["currency"]}']
                  for claim in linked["claims"]]
         page.table(rows, widths=[58 * mm, 25 * mm, 30 * mm, 30 * mm, 27 * mm])

@@ -239,20 +239,25 @@ def test_the_summary_is_a_pdf_in_chinese_and_english(decided, tmp_path):
     reader = pypdf.PdfReader(folder / "summary.pdf")
     text = "\n".join(page.extract_text() for page in reader.pages)
     for words in ("证据档案", "Evidence dossier", "已驳回", "Rejected", "39.90 CNY", "Linked claims", "关联申请",
-                  "杯子出库时完好无损。"):
+                  "杯子出库时完好无损。", "同一文件", "the same file", "79.80 CNY claimed"):
         assert words in text, words
     # A hash is wrapped over two lines of its narrow column.
     assert decided.evidence.get().sha256 in text.replace("\n", "")
     assert reader.metadata.title == f"Evidence dossier / 证据档案 {decided.public_id}"
 
 
-def test_the_linked_claims_name_each_application_with_its_state_outcome_and_amount(decided, tmp_path):
+def test_the_linked_claims_are_the_stored_group_with_each_application_and_the_totals(decided, tmp_path):
     folder = extract(generate(decided), tmp_path)
-    linked = json.loads((folder / "linked_claims.json").read_text())["claims"]
-    (earlier, relation), = dossier_linked_claims(decided)
-    assert linked == [{"id": str(earlier.public_id), "relation": relation, "state": earlier.state, "outcome": None,
-                       "amount": "39.90", "currency": "CNY", "approved_amount": None,
-                       "submitted_at": earlier.created_at.isoformat()}]
+    linked = json.loads((folder / "linked_claims.json").read_text())
+    group = dossier_linked_claims(decided)
+    (earlier,) = [member.application for member in group.members]
+    assert linked == {
+        "group": str(group.group.public_id),
+        "claims": [{"id": str(earlier.public_id), "relation": "same_file", "state": earlier.state, "outcome": None,
+                    "amount": "39.90", "currency": "CNY", "approved_amount": None,
+                    "submitted_at": earlier.created_at.isoformat()}],
+        "claimed": {"CNY": "79.80"}, "refunded": {"CNY": "0.00"},
+    }
 
 
 def test_a_merchant_learns_only_how_many_claims_of_other_shops_are_linked(product, other_merchant, reviewer, tmp_path):
@@ -261,4 +266,6 @@ def test_a_merchant_learns_only_how_many_claims_of_other_shops_are_linked(produc
     screen(submit(make_product(other_merchant, ref="sku-o"), evidence=[FORGED_CUP], buyer_ref="b-9", order_ref="o-9"))
     application = rejected(contested(product), reviewer)
     folder = extract(generate(application, Audience.MERCHANT, Actor(ActorKind.MERCHANT, None, "owner")), tmp_path)
-    assert json.loads((folder / "linked_claims.json").read_text()) == {"claims": [], "in_other_shops": 1}
+    linked = json.loads((folder / "linked_claims.json").read_text())
+    assert linked["claims"] == [] and linked["in_other_shops"] == 1
+    assert "claimed" not in linked and "refunded" not in linked
