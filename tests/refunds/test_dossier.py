@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from refunds import audit, services
 from refunds.errors import Conflict
-from refunds.models import AuditEvent, RefundApplication
+from refunds.models import AuditEvent, RefundApplication, WebhookEvent
 from refunds.services import Actor
 from refunds.services.dossier import DOSSIER_GENERATED, Audience, application_dossier_generate, dossier_linked_claims
 from refunds.services.dossier_verify import event_hash
@@ -198,9 +198,11 @@ def test_an_undecided_application_has_no_dossier(product):
 
 
 def test_the_generation_is_recorded_in_the_chain_which_still_verifies(decided):
+    webhook_events = WebhookEvent.objects.count()
     dossier = application_dossier_generate(application_id=decided.public_id, actor=REVIEWER_ACTOR,
                                            audience=Audience.REVIEWER)
     dossier.close()
+    assert WebhookEvent.objects.count() == webhook_events  # no change of state, nothing to announce
     event = decided.audit_events.order_by("seq").last()
     assert event.action == DOSSIER_GENERATED and event.actor_label == "reviewer"
     assert event.from_state == event.to_state == "decided"
