@@ -259,6 +259,7 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
             ("claim_refundapplication", _("Can claim applications for review")),
             ("decide_refundapplication", _("Can decide applications")),
             ("decide_as_senior", _("Can decide as a senior reviewer (override claims, approve forged or large claims)")),
+            ("download_dossier", _("Can download the evidence dossier of decided applications")),
         ]
         indexes = [
             # Beat's window closer: awaiting_merchant rows whose deadline has passed.

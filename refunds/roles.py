@@ -20,17 +20,18 @@ VIEW = ["view_refundapplication", "view_evidence", "view_decision", "view_audite
         "view_rebuttalattachment", "view_referenceimage", "view_product", "view_merchant", "view_screeningresult",
         "view_finding"]
 ROLES: dict[str, list[str]] = {
-    REVIEWERS: VIEW + ["claim_refundapplication", "decide_refundapplication"],
-    SENIOR_REVIEWERS: VIEW + ["claim_refundapplication", "decide_refundapplication", "decide_as_senior",
+    REVIEWERS: VIEW + ["claim_refundapplication", "decide_refundapplication", "download_dossier"],
+    SENIOR_REVIEWERS: VIEW + ["claim_refundapplication", "decide_refundapplication", "decide_as_senior", "download_dossier",
                               "view_policy", "change_policy", "view_settingschange"],
     # Webhook endpoints are left out: their page shows the signing secret.
-    AUDITORS: VIEW + ["view_platform", "view_policy", "view_apikey", "view_webhookevent", "view_webhookdelivery",
+    AUDITORS: VIEW + ["download_dossier", "view_platform", "view_policy", "view_apikey", "view_webhookevent", "view_webhookdelivery",
                       "view_evidencefingerprint", "view_settingschange"],
 }
 
 CLAIM = "refunds.claim_refundapplication"
 DECIDE = "refunds.decide_refundapplication"
 DECIDE_AS_SENIOR = "refunds.decide_as_senior"
+DOWNLOAD_DOSSIER = "refunds.download_dossier"
 
 
 def is_senior(user: AbstractBaseUser) -> bool:

@@ -34,8 +34,9 @@ from refunds.admin.statistics import statistics_context
 from refunds.admin.workspace import workspace_context
 from refunds.errors import DomainError
 from refunds.models import Evidence, RefundApplication
-from refunds.roles import CLAIM, DECIDE
+from refunds.roles import CLAIM, DECIDE, DOWNLOAD_DOSSIER
 from refunds.services import Actor
+from refunds.services.dossier import Audience, application_dossier_generate
 from refunds.states import ActorKind, ApplicationState
 from refunds.views import safe_file_response
 
@@ -149,6 +150,7 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             path("<int:object_id>/claim/", wrap(self.claim_view), name="refunds_refundapplication_claim"),
             path("<int:object_id>/release/", wrap(self.release_view), name="refunds_refundapplication_release"),
             path("<int:object_id>/decide/", wrap(self.decide_view), name="refunds_refundapplication_decide"),
+            path("<int:object_id>/dossier/", wrap(self.dossier_view), name="refunds_refundapplication_dossier"),
             path("<int:object_id>/aligned/<uuid:evidence_id>/", wrap(self.aligned_view),
                  name="refunds_refundapplication_aligned"),
             *super().get_urls(),
@@ -284,6 +286,19 @@ class RefundApplicationAdmin(admin.ModelAdmin):
         self.log_change(request, application, summary)
         messages.success(request, summary)
         return HttpResponseRedirect(self._page_url(application))
+
+    def dossier_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Download the evidence dossier of a decided application (its generation is audited)."""
+        application = self._get_viewable(request, object_id)
+        if not request.user.has_perm(DOWNLOAD_DOSSIER):
+            raise PermissionDenied
+        try:
+            dossier = application_dossier_generate(application_id=application.public_id, actor=self._reviewer(request),
+                                                   audience=Audience.REVIEWER)
+        except DomainError as error:
+            self._refused(request, error)
+            return HttpResponseRedirect(self._page_url(application))
+        return FileResponse(dossier.handle, as_attachment=True, filename=dossier.filename, content_type="application/zip")
 
     def aligned_view(self, request: HttpRequest, object_id: int, evidence_id: object) -> FileResponse:
         self._get_viewable(request, object_id)

@@ -48,6 +48,7 @@ def _sentence(event: AuditEvent) -> str:
             "reasons": "; ".join(str(_REASONS.get(code, code)) for code in p.get("reason_codes") or
                                  [c.strip() for c in event.reason.split(",") if c.strip()])},
         "withdraw": lambda: _("%(actor)s withdrew the application.") % {"actor": actor},
+        "dossier_generated": lambda: _("%(actor)s downloaded the evidence dossier.") % {"actor": actor},
     }
     make = sentences.get(event.action)
     return make() if make else _("%(actor)s: %(action)s.") % {"actor": actor, "action": event.action}

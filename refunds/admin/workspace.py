@@ -15,7 +15,7 @@ from refunds.admin.base import file_url
 from refunds.admin.filters import FINDING_LABELS
 from refunds.admin.timeline import describe
 from refunds.models import Evidence, ReferenceImage, RefundApplication
-from refunds.roles import CLAIM, DECIDE, is_senior
+from refunds.roles import CLAIM, DECIDE, DOWNLOAD_DOSSIER, is_senior
 from refunds.states import ApplicationState, Outcome, RiskLevel
 from screening.models import ReuseLink
 
@@ -174,6 +174,7 @@ def workspace_context(application: RefundApplication, user: AbstractBaseUser) ->
         "can_claim": user.has_perm(CLAIM) and in_review,
         "can_decide": user.has_perm(DECIDE) and in_review and (claim["mine"] or senior),
         "may_decide_at_all": user.has_perm(DECIDE),
+        "can_download_dossier": user.has_perm(DOWNLOAD_DOSSIER) and application.state == ApplicationState.DECIDED,
         "is_senior": senior,
         "in_review": in_review,
         "forged": application.risk_level == RiskLevel.FORGED,

@@ -12,6 +12,7 @@ urlpatterns = [
     path("applications/<str:public_id>/accept", views.AcceptView.as_view(), name="application-accept"),
     path("applications/<str:public_id>/contest", views.ContestView.as_view(), name="application-contest"),
     path("applications/<str:public_id>/audit-events", views.AuditEventListView.as_view(), name="application-audit"),
+    path("applications/<str:public_id>/dossier", views.DossierView.as_view(), name="application-dossier"),
     path("buyers/<str:buyer_ref>", buyers.BuyerRiskView.as_view(), name="buyer"),
     path("claim-groups/<str:public_id>", buyers.ClaimGroupView.as_view(), name="claim-group"),
     path("evidence-uploads", views.EvidenceUploadView.as_view(), name="evidence-uploads"),

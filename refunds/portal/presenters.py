@@ -61,6 +61,7 @@ _TIMELINE = {
     "release_claim": lambda: _("The reviewer put the claim back in the queue"),
     "decide": lambda: _("A reviewer decided"),
     "withdraw": lambda: _("The claim was withdrawn"),
+    "dossier_generated": lambda: _("The evidence dossier was downloaded"),
 }
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -32,6 +32,7 @@ from refunds.portal.forms import (
 from refunds.portal.presenters import evidence_views, rebuttal_reasons, timeline
 from refunds.services import notifications
 from refunds.services.catalogue import reference_image_add, reference_image_remove
+from refunds.services.dossier import Audience, application_dossier_generate
 from refunds.states import ActorKind, ApplicationState
 
 View = Callable[..., HttpResponse]
@@ -169,6 +170,20 @@ def application_contest(request: HttpRequest, application_id: object) -> HttpRes
         return _done(request, reverse("portal:application", kwargs={"application_id": context["application"].public_id}))
     status = 400 if form.is_bound else 200
     return render(request, "portal/application_contest.html", {**context, "form": form}, status=status)
+
+
+@require_GET
+@merchant_required
+def application_dossier(request: HttpRequest, application_id: object) -> HttpResponse:
+    """Download the evidence dossier of one of the shop's decided applications."""
+    application = selectors.application_get_for_merchant(merchant=request.merchant, public_id=application_id)
+    try:
+        dossier = application_dossier_generate(application_id=application.public_id, actor=_actor(request),
+                                               audience=Audience.MERCHANT)
+    except DomainError as error:
+        messages.error(request, str(error.message))
+        return redirect("portal:application", application_id=application.public_id)
+    return FileResponse(dossier.handle, as_attachment=True, filename=dossier.filename, content_type="application/zip")
 
 
 @require_GET

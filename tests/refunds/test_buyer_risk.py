@@ -44,7 +44,7 @@ def test_a_buyer_with_a_forged_claim_gets_no_fast_track_and_the_audit_says_why(p
     assert application.state == ApplicationState.AWAITING_MERCHANT
     event = application.audit_events.get(action="open_window")
     assert event.payload["buyer_risk"] == [BuyerRiskReason.FORGED_BEFORE]
-    assert "screened as forged" in event.reason
+    assert "[forged_before]" in event.reason
 
 
 def test_another_buyers_forgery_does_not_hold_a_clean_claim(product, merchant_owner):
