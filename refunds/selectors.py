@@ -108,6 +108,7 @@ def buyer_history(application: RefundApplication, *, limit: int = 20) -> tuple[l
         forged=Count("pk", filter=Q(risk_level=RiskLevel.FORGED)),
         rejected=Count("pk", filter=Q(decision__outcome=Outcome.REJECTED)),
     )
+    totals["refunded"] = money_total(totals["refunded"])
     return rows, totals
 
 
@@ -246,6 +247,15 @@ class BuyerRisk:
         return self.forged > 0 or self.at_alert_amount
 
 
+CENT = Decimal("0.01")
+
+
+def money_total(value: object) -> Decimal:
+    """Return a database SUM of amounts as cents: SQLite sums decimals as floats
+    (754.600000000000), PostgreSQL returns NUMERIC; both read the same after this."""
+    return Decimal(str(value or 0)).quantize(CENT)
+
+
 def _per_currency(rows: Iterable[tuple[str, Decimal | None]]) -> dict[str, Decimal]:
     totals: dict[str, Decimal] = {}
     for currency, amount in rows:
@@ -253,7 +263,7 @@ def _per_currency(rows: Iterable[tuple[str, Decimal | None]]) -> dict[str, Decim
             totals[currency] = totals.get(currency, Decimal("0")) + Decimal(amount)
     # Summed in Python, per currency: money of two currencies never adds up, and SQLite's
     # SUM over decimals would come back as a float.
-    return {currency: total.quantize(Decimal("0.01")) for currency, total in sorted(totals.items())}
+    return {currency: total.quantize(CENT) for currency, total in sorted(totals.items())}
 
 
 def money_text(totals: dict[str, Decimal]) -> str:
