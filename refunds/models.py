@@ -14,7 +14,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from refunds.states import OPEN_STATES, ActorKind, ApplicationState, DecisionReason, Outcome, RefundReason, RiskLevel
+from refunds.states import (
+    OPEN_STATES,
+    ActorKind,
+    ApplicationState,
+    DecisionReason,
+    Outcome,
+    RebuttalReason,
+    RefundReason,
+    RiskLevel,
+)
 
 currency_validator = RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 currency code, e.g. CNY."))
 
@@ -476,6 +485,11 @@ class Rebuttal(models.Model):
 
     def __str__(self) -> str:
         return str(_("Rebuttal of %(application)s") % {"application": self.application})
+
+    def reason_labels(self) -> list[str]:
+        """The reasons the merchant ticked, in the reader's language (a code since retired shows as itself)."""
+        labels = dict(RebuttalReason.choices)
+        return [str(labels.get(code, code)) for code in self.reason_codes]
 
 
 class RebuttalAttachment(StoredImage):

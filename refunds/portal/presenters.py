@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext as _
 
 from refunds.models import AuditEvent, Evidence, ReferenceImage, RefundApplication
-from refunds.states import RebuttalReason
 from screening.core import FindingCode, ReuseKind
 from screening.models import Finding, ScreeningResult
 
@@ -132,7 +131,4 @@ def timeline(application: RefundApplication) -> list[TimelineEntry]:
 def rebuttal_reasons(application: RefundApplication) -> list[str]:
     """Return the labels of the reasons the merchant gave when contesting, if any."""
     rebuttal = getattr(application, "rebuttal", None)
-    if rebuttal is None:
-        return []
-    labels = dict(RebuttalReason.choices)
-    return [str(labels.get(code, code)) for code in rebuttal.reason_codes]
+    return rebuttal.reason_labels() if rebuttal is not None else []

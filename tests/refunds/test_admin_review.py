@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 import time_machine
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
@@ -272,9 +273,13 @@ def test_the_merchants_rebuttal_shows_its_photo_and_a_playable_packing_video(cli
     video = upload(packing_video(tmp_path), "packing.mp4")
     services.application_contest(application_id=application.public_id,
                                  actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner),
-                                 statement="Packed intact, see the video.", attachments=[upload(GENUINE_CUP), video])
+                                 statement="Packed intact, see the video.", attachments=[upload(GENUINE_CUP), video],
+                                 reason_codes=["shipped_intact", "evidence_edited"])
     client.force_login(reviewer)
-    html = client.get(page(application)).content.decode()
+    with translation.override("en"):
+        html = client.get(page(application), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "The item was intact when shipped (packing photos or video)" in html
+    assert "The buyer&#x27;s photo is edited or copied from my catalogue" in html
     attachments = {a.content_type: a for a in application.rebuttal.attachments.all()}
     video_url = reverse("stored-file", args=["rebuttal", attachments["video/mp4"].public_id])
     assert f'<video controls preload="metadata" src="{video_url}"' in html
