@@ -4,11 +4,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import translation
 import time_machine
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from refunds import services
 from refunds.models import AuditEvent, Decision, RefundApplication
