@@ -193,6 +193,12 @@ class RefundApplicationAdmin(admin.ModelAdmin):
     def _refused(request: HttpRequest, error: DomainError) -> None:
         messages.error(request, str(error.message))
 
+    def _refused_decision(self, request: HttpRequest, application: RefundApplication, form: DecisionForm,
+                          error: DomainError) -> HttpResponse:
+        """Show the refusal on the page with the decision panel as the reviewer filled it in."""
+        self._refused(request, error)
+        return self._render_page(request, selectors.application_for_review(pk=application.pk), form)
+
     @staticmethod
     def _reviewer(request: HttpRequest) -> Actor:
         return Actor.of_user(ActorKind.REVIEWER, request.user)
@@ -264,7 +270,15 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             return self._render_page(request, selectors.application_for_review(pk=application.pk), form)
         if "back" in request.POST:
             return self._render_page(request, selectors.application_for_review(pk=application.pk), form)
+        data = form.cleaned_data
+        decision = {"reviewer": request.user, "outcome": data["outcome"], "reason_codes": data["reason_codes"],
+                    "note": data["note"], "approved_amount": data["approved_amount"]}
         if "confirm" not in request.POST:
+            # Refused before the confirmation, with the panel as it was typed.
+            try:
+                services.application_decision_check(application=application, **decision)
+            except DomainError as error:
+                return self._refused_decision(request, application, form, error)
             context = {
                 **self.admin_site.each_context(request), "opts": self.model._meta, "application": application,
                 "title": gettext("Confirm the decision"), "form": form, "amount": form.amount_to_refund(),
@@ -272,14 +286,10 @@ class RefundApplicationAdmin(admin.ModelAdmin):
                 "reasons": form.reason_labels(), "page_url": self._page_url(application),
             }
             return TemplateResponse(request, "admin/refunds/refundapplication/confirm_decision.html", context)
-        data = form.cleaned_data
         try:
-            services.application_decide(
-                application_id=application.public_id, reviewer=request.user, outcome=data["outcome"],
-                reason_codes=data["reason_codes"], note=data["note"], approved_amount=data["approved_amount"])
+            services.application_decide(application_id=application.public_id, **decision)
         except DomainError as error:
-            self._refused(request, error)
-            return HttpResponseRedirect(self._page_url(application))
+            return self._refused_decision(request, application, form, error)
         summary = gettext("Decided: %(outcome)s, %(amount)s %(currency)s; reasons: %(reasons)s.") % {
             "outcome": dict(form.fields["outcome"].choices)[data["outcome"]], "amount": form.amount_to_refund(),
             "currency": application.currency, "reasons": "; ".join(form.reason_labels())}

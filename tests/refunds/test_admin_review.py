@@ -217,6 +217,21 @@ def test_a_plain_reviewer_cannot_approve_a_forged_application_from_the_panel(cli
     assert not Decision.objects.exists()
 
 
+def test_a_refused_approval_is_refused_before_the_confirmation_and_keeps_what_was_typed(client, reviewer, product):
+    application = in_review(product)
+    services.application_claim(application_id=application.public_id, reviewer=reviewer)
+    client.force_login(reviewer)
+    response = client.post(decide_url(application), {"outcome": "approved", "reason_codes": ["evidence_consistent"],
+                                                     "note": "Looks real to me."})
+    assert response.status_code == 200
+    assert "confirm_decision.html" not in [t.name for t in response.templates]
+    assert any("senior" in m for m in messages_of(response))
+    form = response.context["form"]
+    assert form.data["note"] == "Looks real to me." and form.data.getlist("reason_codes") == ["evidence_consistent"]
+    assert "Looks real to me." in response.content.decode()
+    assert not Decision.objects.exists()
+
+
 def test_an_auditor_opens_everything_and_decides_nothing(client, auditor, product):
     application = in_review(product)
     client.force_login(auditor)
