@@ -279,22 +279,18 @@ def buyer_risk(*, platform: Platform, buyer_ref: str, excluding: RefundApplicati
     rows = RefundApplication.objects.filter(platform=platform, buyer_ref=buyer_ref)
     if excluding is not None:
         rows = rows.exclude(pk=excluding.pk)
-    counts = rows.aggregate(
-        applications=Count("pk"),
-        open=Count("pk", filter=Q(state__in=OPEN_STATES)),
-        forged=Count("pk", filter=Q(risk_level=RiskLevel.FORGED)),
-        linked=Count("pk", filter=Q(claim_group_member__isnull=False)),
-        **{outcome: Count("pk", filter=Q(decision__outcome=outcome)) for outcome in Outcome.values},
-    )
-    decided = rows.filter(decision__isnull=False)
-    forged_refunds = _per_currency(
-        decided.filter(risk_level=RiskLevel.FORGED).values_list("decision__currency", "decision__approved_amount"))
+    # One query, totalled here: a buyer has tens of applications, not millions, and the
+    # reviewer's page asks for this on every view.
+    records = list(rows.values_list("state", "currency", "amount", "risk_level", "decision__outcome",
+                                    "decision__currency", "decision__approved_amount", "claim_group_member__id"))
+    forged = [r for r in records if r[3] == RiskLevel.FORGED]
+    forged_refunds = _per_currency((r[5], r[6]) for r in forged if r[4] is not None)
     risk = BuyerRisk(
-        buyer_ref=buyer_ref, applications=counts["applications"], open=counts["open"],
-        outcomes={outcome: counts[outcome] for outcome in Outcome.values},
-        claimed=_per_currency(rows.values_list("currency", "amount")),
-        refunded=_per_currency(decided.values_list("decision__currency", "decision__approved_amount")),
-        forged=counts["forged"], refunded_on_forged=forged_refunds, linked=counts["linked"],
+        buyer_ref=buyer_ref, applications=len(records), open=sum(1 for r in records if r[0] in OPEN_STATES),
+        outcomes={outcome: sum(1 for r in records if r[4] == outcome) for outcome in Outcome.values},
+        claimed=_per_currency((r[1], r[2]) for r in records),
+        refunded=_per_currency((r[5], r[6]) for r in records if r[4] is not None),
+        forged=len(forged), refunded_on_forged=forged_refunds, linked=sum(1 for r in records if r[7] is not None),
         alert_amount=policy.buyer_alert_amount, alert_currency=policy.buyer_alert_currency, reasons=[],
     )
     reasons = risk.reasons
