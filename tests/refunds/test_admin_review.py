@@ -330,6 +330,16 @@ def test_the_timeline_tells_who_did_what_in_the_readers_language(client, reviewe
     assert chinese[-2] == "商家回应期已结束；转人工审核。（等待商家回应 → 人工审核中）"
 
 
+def test_the_timeline_names_a_seniors_override_of_anothers_claim(client, reviewer, senior_reviewer, product):
+    application = in_review(product)
+    services.application_claim(application_id=application.public_id, reviewer=reviewer)
+    services.application_decide(application_id=application.public_id, reviewer=senior_reviewer, outcome="rejected",
+                                reason_codes=["evidence_derived"], note="Derived.")
+    client.force_login(senior_reviewer)
+    text = [item["text"] for item in client.get(page(application), HTTP_ACCEPT_LANGUAGE="en").context["timeline"]][-1]
+    assert "override of the claim held by reviewer" in text
+
+
 def test_going_back_from_the_confirmation_keeps_what_the_reviewer_wrote(client, reviewer, product):
     application = in_review(product)
     services.application_claim(application_id=application.public_id, reviewer=reviewer)
