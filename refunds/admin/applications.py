@@ -284,6 +284,7 @@ class RefundApplicationAdmin(admin.ModelAdmin):
                 "title": gettext("Confirm the decision"), "form": form, "amount": form.amount_to_refund(),
                 "outcome_label": dict(form.fields["outcome"].choices)[form.cleaned_data["outcome"]],
                 "reasons": form.reason_labels(), "page_url": self._page_url(application),
+                "may_claim": request.user.has_perm(CLAIM),
             }
             return TemplateResponse(request, "admin/refunds/refundapplication/confirm_decision.html", context)
         try:
@@ -295,6 +296,9 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             "currency": application.currency, "reasons": "; ".join(form.reason_labels())}
         self.log_change(request, application, summary)
         messages.success(request, summary)
+        if request.POST.get("confirm") == "next":
+            # The reviewer's next application: the one due first, claimed as "Claim next" would.
+            return self.claim_next_view(request)
         return HttpResponseRedirect(self._page_url(application))
 
     def dossier_view(self, request: HttpRequest, object_id: int) -> HttpResponse:

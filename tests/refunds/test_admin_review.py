@@ -330,6 +330,19 @@ def test_the_timeline_tells_who_did_what_in_the_readers_language(client, reviewe
     assert chinese[-2] == "商家回应期已结束；转人工审核。（等待商家回应 → 人工审核中）"
 
 
+def test_confirm_and_next_decides_and_opens_the_next_application_claimed(client, reviewer, product):
+    first = in_review(product, order_ref="order-1")
+    second = in_review(product, order_ref="order-2")
+    services.application_claim(application_id=first.public_id, reviewer=reviewer)
+    client.force_login(reviewer)
+    confirmation = client.post(decide_url(first), REJECTION).content.decode()
+    assert 'id="confirm-decision-next"' in confirmation
+    response = client.post(decide_url(first), {**REJECTION, "confirm": "next"})
+    assert response.status_code == 302 and response["Location"] == page(second)
+    assert Decision.objects.get().application == first
+    assert RefundApplication.objects.get(pk=second.pk).claimed_by == reviewer
+
+
 def test_the_timeline_names_a_seniors_override_of_anothers_claim(client, reviewer, senior_reviewer, product):
     application = in_review(product)
     services.application_claim(application_id=application.public_id, reviewer=reviewer)
