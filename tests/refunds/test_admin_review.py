@@ -80,6 +80,20 @@ def test_search_finds_an_application_by_order_reference_and_ignores_a_malformed_
     assert client.get(QUEUE, {"q": "not-a-uuid"}).status_code == 200
 
 
+def test_search_finds_an_application_by_the_start_of_its_id_or_references(client, reviewer, product):
+    application = in_review(product, order_ref="6002-778", buyer_ref="buyer-42")
+    other = in_review(product, order_ref="5001-001", buyer_ref="buyer-7")
+    client.force_login(reviewer)
+
+    def found(text):
+        return [r.pk for r in client.get(QUEUE, {"q": text, "view": "all"}).context["cl"].result_list]
+
+    assert found("6002") == [application.pk]
+    assert found("buyer-4") == [application.pk]
+    assert found(str(other.public_id)[:6]) == [other.pk]
+    assert found(str(other.public_id)[:13]) == [other.pk]
+
+
 @pytest.mark.parametrize("params", [{"risk_level__exact": "forged"}, {"finding": "derived_from_reference"},
                                     {"amount_band": "lt100"}, {"age": "1d"}])
 def test_each_filter_keeps_the_matching_application(client, reviewer, product, params):
