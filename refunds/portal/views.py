@@ -250,12 +250,16 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 
 
 # Mail clients send the one-click unsubscribe (RFC 8058) as a POST without a session or CSRF
-# token; the signed token in the URL is the authorisation.
+# token; the signed token in the URL is the authorisation. A GET only asks: mail scanners open
+# every link in a message, and must not unsubscribe anyone by doing so.
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        user, kind = notifications.notification_unsubscribe(token=token)
+        if request.method == "POST":
+            user, kind = notifications.notification_unsubscribe(token=token)
+            return render(request, "portal/unsubscribed.html", {"kind": kind, "subscriber": user, "done": True})
+        user, kind = notifications.unsubscribe_token_read(token=token)
     except DomainError as error:
         return render(request, "portal/unsubscribed.html", {"error": error.message}, status=400)
-    return render(request, "portal/unsubscribed.html", {"kind": kind, "subscriber": user})
+    return render(request, "portal/unsubscribed.html", {"kind": kind, "subscriber": user, "done": False})

@@ -118,7 +118,11 @@ def test_beat_sends_what_a_lost_message_left_pending(celery_worker, owner, produ
 def test_the_unsubscribe_link_stops_that_kind_of_email(celery_worker, client, owner, product):
     application = open_window(product)
     wait_for(lambda: len(mail.outbox) == 1)
+    # Opening the link (as a mail scanner does) only asks; the button unsubscribes.
     page = client.get(unsubscribe_path(mail.outbox[0]), HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200 and 'id="unsubscribe"' in page.content.decode()
+    assert not NotificationPreference.objects.filter(user=owner, window_opened=False).exists()
+    page = client.post(unsubscribe_path(mail.outbox[0]), HTTP_ACCEPT_LANGUAGE="en")
     assert page.status_code == 200 and "You are unsubscribed" in page.content.decode()
     assert NotificationPreference.objects.get(user=owner).window_opened is False
     assert NotificationPreference.objects.get(user=owner).decision is True
