@@ -24,6 +24,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from refunds.errors import InvalidInput
 from refunds.models import MerchantMember, RefundApplication
@@ -151,6 +152,10 @@ def _message(notification: Notification, preference: NotificationPreference) -> 
         "unsubscribe_url": unsubscribe,
     }
     with translation.override(preference.language or settings.LANGUAGE_CODE):
+        if application.merchant_deadline is not None:
+            # Said at the moment of sending: a reminder sent late, or for a window shorter than
+            # the lead, must not claim twelve hours that are not left.
+            context["time_left"] = _time_left(application.merchant_deadline - timezone.now())
         subject = render_to_string(f"portal/email/{notification.kind}_subject.txt", context).strip()
         body = render_to_string(f"portal/email/{notification.kind}.txt", context)
     message = EmailMultiAlternatives(subject, body, to=[notification.user.email], headers={
@@ -171,6 +176,14 @@ def unsubscribe_token_read(*, token: str) -> tuple[AbstractBaseUser, str]:
     except (signing.BadSignature, KeyError, TypeError, ValueError, ObjectDoesNotExist):
         raise InvalidInput("invalid_token", _("This unsubscribe link is not valid.")) from None
     return user, kind
+
+
+def _time_left(delta: timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes < 60:
+        return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
+    hours = minutes // 60
+    return ngettext("%(n)d hour", "%(n)d hours", hours) % {"n": hours}
 
 
 def notification_unsubscribe(*, token: str) -> tuple[AbstractBaseUser, str]:
