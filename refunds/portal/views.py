@@ -212,13 +212,19 @@ def product_detail(request: HttpRequest, product_id: object) -> HttpResponse:
         "product": product, "references": references, "form": form, "limits": upload_limits()}, status=status)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @merchant_required
 def reference_remove(request: HttpRequest, product_id: object, reference_id: object) -> HttpResponse:
+    """GET: ask, showing the photo (a removed reference no longer protects new claims); POST: remove."""
     product = selectors.product_get_for_merchant(merchant=request.merchant, public_id=product_id)
     if request.membership.role != MerchantMember.Role.OWNER:
         # The button is not shown to staff; this answers a hand-made request.
         return render(request, "portal/owners_only.html", {"product": product}, status=403)
+    if request.method == "GET":
+        reference = product.reference_images.filter(public_id=reference_id).first()
+        if reference is None:
+            raise Http404
+        return render(request, "portal/reference_remove.html", {"product": product, "reference": reference})
     reference_image_remove(product=product, public_id=reference_id)
     messages.success(request, _("The photo was removed."))
     return redirect(reverse("portal:product", kwargs={"product_id": product.public_id}))

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 TOKEN_ROUTES = {"unsubscribe"}
 POST_ROUTES = {"accept", "contest", "product", "reference-remove"}
 GET_ROUTES = {"dashboard", "applications", "application", "accept", "contest", "dossier", "products", "product",
-              "notifications"}
+              "notifications", "reference-remove"}
 
 
 @pytest.fixture
