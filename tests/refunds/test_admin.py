@@ -122,3 +122,16 @@ def test_rotating_a_key_now_issues_a_new_one_and_revokes_the_old(admin_client, p
     assert api_key_check(old_text) is None
     assert api_key_check(new_text).scopes == ["read"]
     assert ApiKey.objects.filter(revoked_at__isnull=True).count() == 1
+
+
+def test_a_product_never_moves_to_another_shop_nor_a_shop_to_another_platform(admin_client, product, other_merchant,
+                                                                             platform_b):
+    page = admin_client.get(reverse("admin:refunds_product_change", args=[product.pk]))
+    assert "merchant" not in page.context["adminform"].form.fields
+    admin_client.post(reverse("admin:refunds_product_change", args=[product.pk]),
+                      {"merchant": other_merchant.pk, "title": "Moved", "external_ref": product.external_ref,
+                       "reference_images-TOTAL_FORMS": "0", "reference_images-INITIAL_FORMS": "0"})
+    product.refresh_from_db()
+    assert product.merchant != other_merchant
+    page = admin_client.get(reverse("admin:refunds_merchant_change", args=[product.merchant.pk]))
+    assert "platform" not in page.context["adminform"].form.fields
