@@ -25,7 +25,8 @@ ROLES: dict[str, list[str]] = {
                               "view_policy", "change_policy", "view_settingschange"],
     # Webhook endpoints are left out: their page shows the signing secret.
     AUDITORS: VIEW + ["download_dossier", "view_platform", "view_policy", "view_apikey", "view_webhookevent", "view_webhookdelivery",
-                      "view_evidencefingerprint", "view_settingschange"],
+                      "view_evidencefingerprint", "view_settingschange", "view_merchantmember", "view_user",
+                      "view_claimgroup", "view_reuselink"],
 }
 
 CLAIM = "refunds.claim_refundapplication"
@@ -43,4 +44,4 @@ def ensure_role_groups(**kwargs: Any) -> None:
     for name, codenames in ROLES.items():
         group, _ = Group.objects.get_or_create(name=name)
         group.permissions.add(*Permission.objects.filter(
-            content_type__app_label__in=["refunds", "screening"], codename__in=codenames))
+            content_type__app_label__in=["refunds", "screening", "auth"], codename__in=codenames))
