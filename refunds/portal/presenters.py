@@ -73,6 +73,8 @@ class EvidenceView:
     heat_map: Finding | None = None
     matched_reference: ReferenceImage | None = None
     matched_number: int | None = None
+    # Boxes drawn on the heat-map (the changed regions); none for an exact copy.
+    changed_regions: int = 0
 
 
 def _derived_sentence(reference: ReferenceImage, number: int) -> str:
@@ -109,7 +111,8 @@ def evidence_views(application: RefundApplication) -> list[EvidenceView]:
         if not sentences:
             sentences.append(_("Screening found no sign that this photo was copied or edited."))
         heat_map = next((f for f in findings if f.artifact), None)
-        views.append(EvidenceView(evidence, True, sentences, counted, heat_map, reference, number))
+        boxes = sum(len(f.regions) for f in findings if f.code == FindingCode.LOCAL_EDIT)
+        views.append(EvidenceView(evidence, True, sentences, counted, heat_map, reference, number, boxes))
     return views
 
 

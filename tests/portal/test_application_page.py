@@ -3,7 +3,11 @@ the heat-map beside the matched catalogue photo, and the timeline."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+
+from tests.factories import CUP, screen, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -19,6 +23,17 @@ def test_a_forged_photo_is_explained_beside_the_heat_map_and_the_catalogue_photo
                 f"/files/reference/{reference.public_id}"):
         assert url in page
         assert owner_client.get(url).status_code == 200
+
+
+def test_the_heat_map_says_what_it_boxes_with_a_legend(owner_client, forged, product):
+    page = owner_client.get(f"/portal/applications/{forged.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert re.search(r"Heat-map: \d+ changed areas? boxed", page)
+    assert "blue: the same as your photo" in page
+    copy = screen(submit(product, order_ref="order-copy", evidence=[CUP]))
+    assert not copy.evidence.get().screening.findings.filter(code="local_edit").exists()
+    page = owner_client.get(f"/portal/applications/{copy.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "/files/heatmap/" in page and "Heat-map: no area differs from your photo" in page
+    assert not re.search(r"Heat-map: \d+ changed", page)
 
 
 def test_the_page_speaks_chinese_by_default(owner_client, forged):
