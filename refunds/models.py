@@ -528,6 +528,12 @@ class Decision(models.Model):
         labels = dict(DecisionReason.choices)
         return [str(labels.get(code, code)) for code in self.reason_codes]
 
+    @property
+    def explanation_for_parties(self) -> str:
+        """The reviewer's note when the reasons say only "Other": the label alone would tell the
+        merchant and the platform nothing, so that note is written for them (the panel says so)."""
+        return self.note if DecisionReason.OTHER in self.reason_codes else ""
+
 
 class AuditEvent(models.Model):
     """An append-only, hash-chained record of every transition (invariant 3).

@@ -238,9 +238,12 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
 
 class DecisionSerializer(serializers.ModelSerializer):
+    explanation = serializers.CharField(source="explanation_for_parties", read_only=True,
+                                        help_text="The reviewer's note when the reasons include `other`; empty otherwise.")
+
     class Meta:
         model = Decision
-        fields = ["outcome", "approved_amount", "currency", "actor_kind", "reason_codes", "decided_at"]
+        fields = ["outcome", "approved_amount", "currency", "actor_kind", "reason_codes", "explanation", "decided_at"]
 
 
 class ApplicationSerializer(serializers.ModelSerializer):

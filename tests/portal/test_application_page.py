@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import time_machine
 
 from tests.factories import CUP, screen, submit
 
@@ -59,3 +60,32 @@ def test_the_page_offers_both_answers_while_the_window_is_open(owner_client, awa
     page = owner_client.get(f"/portal/applications/{awaiting.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert f"/portal/applications/{awaiting.public_id}/accept/" in page
     assert f"/portal/applications/{awaiting.public_id}/contest/" in page
+
+
+def test_a_decision_for_another_reason_shows_the_reviewers_explanation(owner_client, forged, senior_reviewer,
+                                                                       key_a):
+    from rest_framework.test import APIClient
+
+    from refunds import services
+
+    with time_machine.travel(forged.merchant_deadline):
+        services.close_expired_windows()
+    services.application_decide(application_id=forged.public_id, reviewer=senior_reviewer, outcome="rejected",
+                                reason_codes=["other"], note="The parcel was never opened, per the courier.")
+    page = owner_client.get(f"/portal/applications/{forged.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "The reviewer's explanation:" in page and "The parcel was never opened, per the courier." in page
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key_a}")
+    decision = api.get(f"/api/v1/applications/{forged.public_id}").json()["decision"]
+    assert decision["explanation"] == "The parcel was never opened, per the courier."
+
+
+def test_a_reviewers_note_stays_internal_when_a_listed_reason_explains(owner_client, forged, senior_reviewer):
+    from refunds import services
+
+    with time_machine.travel(forged.merchant_deadline):
+        services.close_expired_windows()
+    services.application_decide(application_id=forged.public_id, reviewer=senior_reviewer, outcome="rejected",
+                                reason_codes=["evidence_derived"], note="Internal: same as case 41.")
+    page = owner_client.get(f"/portal/applications/{forged.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Internal: same as case 41." not in page and 'id="decision-explanation"' not in page
