@@ -11,7 +11,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from refunds import selectors
-from refunds.errors import Conflict, InvalidInput
+from refunds.errors import Conflict, InvalidInput, UploadRejected
 from refunds.models import Rebuttal, RebuttalAttachment, RefundApplication
 from refunds.services._base import Actor, DecisionSpec, apply, ensure_can, locked_application
 from refunds.states import ApplicationState, DecisionReason, RebuttalReason
@@ -37,6 +37,16 @@ def application_accept(*, application_id: UUID | str, actor: Actor) -> RefundApp
         return application
 
 
+def _attachment_checked(item: IO[bytes], index: int) -> object:
+    """Validate one attachment; a refusal names the file, since the merchant chose several."""
+    try:
+        return validate_attachment(item)
+    except UploadRejected as error:
+        name = getattr(item, "name", "") or str(index + 1)
+        raise UploadRejected(error.code, _("“%(name)s”: %(message)s") % {"name": name, "message": error.message},
+                             details={**error.details, "file": name, "index": index}, status=error.status) from None
+
+
 def application_contest(
     *, application_id: UUID | str, actor: Actor, statement: str, attachments: Sequence[IO[bytes]] = (),
     reason_codes: Sequence[str] = (),
@@ -55,7 +65,7 @@ def application_contest(
     if len(attachments) > settings.UPLOAD_MAX_FILES:
         raise InvalidInput("too_many_files", _("Attach at most %(limit)d files.") % {"limit": settings.UPLOAD_MAX_FILES},
                            details={"field": "attachments"})
-    uploads = [validate_attachment(item) for item in attachments]
+    uploads = [_attachment_checked(item, index) for index, item in enumerate(attachments)]
     with locked_application(application_id) as application:
         ensure_can(application, application.contest, refusal=_deadline_passed(application))
         rebuttal = Rebuttal.objects.create(application=application, statement=statement, submitted_by=actor.user,

@@ -64,6 +64,15 @@ def test_a_contest_missing_a_required_part_is_a_form_error(owner_client, awaitin
     assert not Rebuttal.objects.exists()
 
 
+def test_a_refused_file_is_named_among_the_files_chosen(owner_client, awaiting):
+    form = contest_form(attachments=[SimpleUploadedFile("packing.jpg", jpeg(seed=4)),
+                                     SimpleUploadedFile("label-photo.jpg", b"not a photo at all")])
+    response = owner_client.post(f"/portal/applications/{awaiting.public_id}/contest/", form, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400
+    assert "“label-photo.jpg”: The file is not an image of a supported type." in response.content.decode()
+    assert not Rebuttal.objects.exists() and not RebuttalAttachment.objects.exists()
+
+
 def test_contesting_after_the_deadline_is_refused_with_the_deadline_and_nothing_stored(owner_client, awaiting):
     close_window(awaiting)
     response = owner_client.post(f"/portal/applications/{awaiting.public_id}/contest/", contest_form(),
