@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
-from refunds import audit, webhooks
+from refunds import audit, selectors, webhooks
 from refunds.errors import Conflict, NotFound
 from refunds.models import Decision, RefundApplication
 from refunds.services import notifications
@@ -114,3 +114,27 @@ def apply(
     if application.state != from_state:
         webhooks.event_record(application, from_state=from_state, action=action)
         notifications.notifications_record_transition(application, from_state=from_state)
+
+
+def approve_unless_held(
+    application: RefundApplication,
+    *,
+    eligible: bool,
+    approve: Callable[..., Any],
+    approve_action: str,
+    reason: str,
+    otherwise: Callable[..., Any],
+    otherwise_action: str,
+    actor: Actor,
+) -> None:
+    """Approve the application in full without a person when it is ``eligible`` and the buyer's
+    record does not hold it (policy); otherwise run the ``otherwise`` transition, whose audit
+    record names the buyer's reasons when they were what held it, rather than waiting silently."""
+    held = selectors.buyer_risk_hold(application) if eligible else None
+    if eligible and held is None:
+        apply(application, approve, actor=actor, action=approve_action, reason=reason,
+              decision=DecisionSpec.full_approval(application, reason))
+        return
+    apply(application, otherwise, actor=actor, action=otherwise_action,
+          reason=selectors.buyer_risk_reasons_text(held) if held is not None else "",
+          payload={"buyer_risk": [r.code for r in held.reasons]} if held is not None else None)
