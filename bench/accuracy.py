@@ -18,12 +18,13 @@ scikit-image's bundled photographs.
 
 `--source camera-path` builds source 3 instead (bench/camera_path.py): a camera path
 assembled from outside implementations (colour-demosaicing, OpenCV's lens model and
-encoders, Pillow's encoders) with other products, its own halves by seed (tuning 7000,
-hold-out 8000), screened and scored the same way.
+encoders, Pillow's encoders) with other products, its own halves by seed (tuning 7000
+and the retired hold-out 8000, hold-out 8100), screened and scored the same way.
 
 `--source devset` builds source 1 (bench/source_devset.py): the first simulation, that of
 the development set in tests/screening/core, whose own seed is its tuning half and
-another seed its hold-out.
+another seed its hold-out (tuning: the development set's seed and the retired hold-out
+9100; hold-out 9200).
 """
 
 from __future__ import annotations
@@ -76,9 +77,11 @@ class Part:
 # 87.5 %, photographed screens at 67 %; it was retired when the finer plane's moiré was
 # added. Seed 5000 (engine 2026.11.5) was retired when an outside evaluation led to
 # engine 2026.12.1 (the display's spatial consistency, the agreement a copy needs, the
-# finer pass for thin damage). The current hold-out, seed 6000, has the same photographs
-# with new products, scenes, damage and cameras: it says how the rules generalise to new
-# scenes and edits, less to new subjects; sources 1 and 3 bring other subjects.
+# finer pass for thin damage). Seed 6000 (engine 2026.12.1) was retired when source 3's
+# hold-out led to engine 2026.12.2 (a flat product on a table, relit, is no copy). The
+# current hold-out, seed 6100, has the same photographs with new products, scenes,
+# damage and cameras: it says how the rules generalise to new scenes and edits, less to
+# new subjects; sources 1 and 3 bring other subjects.
 HOLDOUT_PHOTOS_WITH_CELL = (*HOLDOUT_PHOTOS, "cell")
 HALVES = {
     "tuning": (
@@ -87,8 +90,9 @@ HALVES = {
         Part(HOLDOUT_PHOTOS_WITH_CELL, 3_000, 8, stereo_pairs=16),
         Part(HOLDOUT_PHOTOS_WITH_CELL, 4_000, 8, stereo_pairs=16),
         Part(HOLDOUT_PHOTOS_WITH_CELL, 5_000, 8, stereo_pairs=16),
+        Part(HOLDOUT_PHOTOS_WITH_CELL, 6_000, 8, stereo_pairs=16),
     ),
-    "holdout": (Part(HOLDOUT_PHOTOS_WITH_CELL, 6_000, 8, stereo_pairs=16),),
+    "holdout": (Part(HOLDOUT_PHOTOS_WITH_CELL, 6_100, 8, stereo_pairs=16),),
 }
 # Scene materials (table tops, clutter): not products, shared by both halves.
 TEXTURES = ("brick", "grass", "gravel", "camera", "moon", "page", "coins", "coffee", "colorwheel", "text")
@@ -465,6 +469,8 @@ THRESHOLDS = (
     "_LIGHT_VOUCHES_UNITS",
     "_AGREEMENT_LIMIT",
     "_RESEMBLES_MARGIN",
+    "_ON_A_TABLE_SURROUND",
+    "_ON_A_TABLE_LIGHT_UNITS",
 )
 CHOSEN_ON_TUNING = (
     "_SCENE_UNIT",
@@ -476,6 +482,8 @@ CHOSEN_ON_TUNING = (
     "_LIGHT_VOUCHES_UNITS",
     "_AGREEMENT_LIMIT",
     "_RESEMBLES_MARGIN",
+    "_ON_A_TABLE_SURROUND",
+    "_ON_A_TABLE_LIGHT_UNITS",
 )
 
 
@@ -499,16 +507,17 @@ def build_source(source: str, half: str, directory: Path, jobs: int) -> tuple[li
         from bench import camera_path
 
         cases = [Case(**c) for c in camera_path.build(half, directory, jobs)]
+        seeds = camera_path.TUNING_SEEDS if half == "tuning" else (camera_path.SEEDS[half],)
         return cases, (
-            f"camera path (bench/camera_path.py), {camera_path.PRODUCTS_PER_HALF} products "
-            f"(seed {camera_path.SEEDS[half]})"
+            f"camera path (bench/camera_path.py), {camera_path.PRODUCTS_PER_HALF} products per seed "
+            f"(seeds {', '.join(map(str, seeds))})"
         )
     if source == "devset":
         from bench import source_devset
 
-        seed = source_devset.SEEDS[half]
-        cases = [Case(**c) for c in source_devset.build_cases(seed, directory)]
-        return cases, f"the development set's simulation (bench/source_devset.py, seed {seed})"
+        seeds = source_devset.TUNING_SEEDS if half == "tuning" else (source_devset.SEEDS[half],)
+        cases = [Case(**c) for seed in seeds for c in source_devset.build_cases(seed, directory)]
+        return cases, f"the development set's simulation (bench/source_devset.py, seeds {', '.join(map(str, seeds))})"
     made_of = "; ".join(f"{', '.join(p.photos)} (seed {p.seed})" for p in HALVES[half])
     return build(half, directory, jobs), made_of
 

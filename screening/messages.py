@@ -28,6 +28,11 @@ def _resembles(p: dict[str, Any]) -> str:
         return _("The image resembles a reference image and shows fine fringes like the moiré of a photographed "
                  "screen; a product's own fine weave, mesh or knit makes the same fringes, so a person should compare "
                  "the two.")
+    if p.get("decided_by") == "on_a_table":
+        return _("The image resembles a reference image, but the product fills only %(share)s of the picture and "
+                 "light falls across it unevenly: a new photograph of a flat product lying on a table looks like this; "
+                 "a person should compare the two.") % {
+            "share": f"{1 - p.get('signals', {}).get('surround', 0):.0%}"}
     return _("The image resembles a reference image, but one alignment explains only %(share)s of the overlapping "
              "area pixel for pixel: a new photograph of a flat product (a card or print of the picture, bent, tilted "
              "or relit) looks like this; a person should compare the two.") % {

@@ -44,6 +44,7 @@ class Comparison:
     mapped_gray: np.ndarray  # float32 0..1, the warped reference after the colour map
     nonrigid_px: float = float("inf")  # set by the caller from align.refine
     scene: float = 0.0  # share of the evidence that is textured scene outside the reference's footprint
+    surround: float = 0.0  # share of the evidence's content (screenshot bars left out) outside the reference's footprint
     evidence_rgb: np.ndarray | None = None  # float32 0..1, the evidence plane
     mapped_rgb: np.ndarray | None = None  # float32 0..1, the warped reference after the colour map
     colour: np.ndarray | None = None  # the quadratic colour map's coefficients (see apply_colour), for finer planes
@@ -186,12 +187,15 @@ def compare(evidence_rgb: np.ndarray, reference_rgb: np.ndarray, homography: np.
     x0, y0, x1, y1 = content_box(evidence_rgb)
     frame = np.zeros_like(valid)
     frame[y0:y1, x0:x1] = 1
+    surround = float(1.0 - valid[y0:y1, x0:x1].mean())
     valid = cv2.erode(valid & frame, np.ones((2 * _EDGE_MARGIN_PX + 1,) * 2, np.uint8)).astype(bool)
     coverage = float(valid.mean())
     ev = evidence_rgb.astype(np.float32) / 255.0
     if valid.sum() < 400:
         zeros = np.zeros((eh, ew), np.float32)
-        return Comparison(coverage, 0.0, 0.0, 255.0, 0.0, 1.0, zeros, zeros, valid, zeros, zeros, scene=scene)
+        return Comparison(
+            coverage, 0.0, 0.0, 255.0, 0.0, 1.0, zeros, zeros, valid, zeros, zeros, scene=scene, surround=surround
+        )
     rng = np.random.default_rng(0)
     idx = np.flatnonzero(valid.ravel())
     sample = idx if len(idx) <= 4000 else rng.choice(idx, 4000, replace=False)
@@ -233,6 +237,7 @@ def compare(evidence_rgb: np.ndarray, reference_rgb: np.ndarray, homography: np.
         evidence_gray=ev_gray,
         mapped_gray=ref_gray,
         scene=scene,
+        surround=surround,
         evidence_rgb=ev,
         mapped_rgb=mapped,
         colour=coef,

@@ -54,3 +54,14 @@ def test_fine_fringes_are_explained_as_a_question_for_a_person_not_as_a_screen()
         en = explain(FindingCode.RESEMBLES_REFERENCE, params, fallback="?")
     assert "摩尔纹" in zh and "人工比对" in zh
     assert "moiré" in en and "weave" in en and "photograph of a screen showing" not in en
+
+
+def test_a_product_on_a_table_is_explained_as_a_new_photograph_for_a_person():
+    params = {"reference_index": 0, "decided_by": "on_a_table", "signals": {"surround": 0.8, "agreement": 0.9}}
+    with translation.override("zh-hans"):
+        zh = explain(FindingCode.RESEMBLES_REFERENCE, params, fallback="?")
+    with translation.override("en"):
+        en = explain(FindingCode.RESEMBLES_REFERENCE, params, fallback="?")
+    assert "相似" in zh and "20%" in zh and "人工比对" in zh
+    assert en.startswith("The image resembles a reference image") and "20%" in en and "lying on a table" in en
+    assert "copy" not in en

@@ -26,8 +26,9 @@ def test_a_copy_is_derived_with_every_signal_agreeing(catalogue):
     derived = report.finding("derived_from_reference")
     assert derived is not None and derived.params["decided_by"] == "all_agree"
     signals = derived.params["signals"]
-    assert set(signals) == {"detail", "light", "geometry", "scene", "detail_loss", "agreement"}
+    assert set(signals) == {"detail", "light", "geometry", "scene", "detail_loss", "agreement", "surround"}
     assert signals["scene"] == 0.0 and signals["detail"] > 0.5 and signals["agreement"] > 0.9
+    assert signals["surround"] < 0.05
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
