@@ -143,8 +143,11 @@ def test_a_plain_reviewer_cannot_approve_a_forged_application(live_server, new_p
     page.check("input[name=reason_codes][value=evidence_consistent]")
     page.fill("textarea[name=note]", "Looks genuine to me.")
     page.click("#decide")
-    page.click("#confirm-decision")
+    # Refused before any confirmation, with the panel as it was filled in.
     error = page.locator(".messagelist .error")
     error.wait_for()
     assert "senior reviewer" in error.inner_text()
+    assert page.locator("#confirm-decision").count() == 0
+    assert page.input_value("textarea[name=note]") == "Looks genuine to me."
+    assert page.is_checked("input[name=reason_codes][value=evidence_consistent]")
     assert not Decision.objects.filter(application=application).exists()

@@ -35,7 +35,9 @@ SCREEN_TASK = "screening.screen_application"
 
 
 @pytest.fixture
-def redis_server(tmp_path):
+def redis_server(tmp_path, postgres_only):
+    # Its worker runs in another process, which shares the test database only on PostgreSQL
+    # (SQLite's test database lives in this process's memory).
     server = RedisServer(tmp_path)
     server.start()
     yield server
