@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 
 from refunds.models import Evidence, ReferenceImage, RefundApplication
 from screening import core
-from screening.index import fingerprint_store, near_duplicates
+from screening.index import Match, fingerprint_store, near_duplicates
 from screening.models import Finding, ScreeningResult
 
 log = logging.getLogger(__name__)
@@ -108,17 +108,32 @@ def application_screen_evidence(*, application_id: UUID | str) -> int:
 
 
 def _reuse_findings(evidence: Evidence, phash: int) -> list[core.Finding]:
-    matches = near_duplicates(evidence=evidence, phash=phash)
+    everywhere = near_duplicates(evidence=evidence, phash=phash)
+    matches = [m for m in everywhere if not m.other_platform]
+    elsewhere = _other_platform_findings(everywhere)
     if not matches:
-        return []
+        return elsewhere
     closest = matches[0]
     # Identical bytes are certain; each differing hash bit makes a coincidence likelier.
-    score = 1.0 if closest.evidence.sha256 == evidence.sha256 else round(1.0 - closest.distance / 16, 4)
+    score = 1.0 if closest.same_file else round(1.0 - closest.distance / 16, 4)
     return [core.Finding(
         core.FindingCode.NEAR_DUPLICATE, score,
         f"The image matches one submitted with an earlier application ({closest.distance} of 64 hash bits differ).",
         {"application": str(closest.evidence.application.public_id), "evidence": str(closest.evidence.public_id),
-         "distance": closest.distance, "matches": len(matches)},
+         "distance": closest.distance, "matches": len(matches), "earlier_images": closest.images},
+    )] + elsewhere
+
+
+def _other_platform_findings(matches: list[Match]) -> list[core.Finding]:
+    """The fact and date of an earlier use on another platform: nothing else of it is known here."""
+    match = next((m for m in matches if m.other_platform), None)
+    if match is None:
+        return []
+    first_seen = match.first_seen.date().isoformat()
+    return [core.Finding(
+        core.FindingCode.NEAR_DUPLICATE, round(1.0 - match.distance / 16, 4),
+        f"The image matches one used on another platform on {first_seen} ({match.distance} of 64 hash bits differ).",
+        {"other_platform": True, "first_seen": first_seen, "distance": match.distance},
     )]
 
 
