@@ -14,7 +14,8 @@ def _bands(phash):
 
 
 def group_stored_fingerprints(apps, schema_editor):
-    """Build the groups of the fingerprints stored before groups existed."""
+    """Build the groups of the fingerprints stored before groups existed; their hashes were
+    taken without trimming flat margins, so they stay scheme 1 until rebuild_reuse_index."""
     fingerprint_model = apps.get_model("screening", "EvidenceFingerprint")
     group_model = apps.get_model("screening", "ReuseGroup")
     first_seen = {}
@@ -28,7 +29,6 @@ def group_stored_fingerprints(apps, schema_editor):
         groups.append(group_model(platform_id=platform_id, phash=phash, band0=b0, band1=b1, band2=b2, band3=b3,
                                   first_seen=seen))
     group_model.objects.bulk_create(groups, batch_size=5000)
-    fingerprint_model.objects.update(scheme=2)
 
 
 class Migration(migrations.Migration):
