@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Func, IntegerField, Max, Q, QuerySet
 
 from refunds.models import Evidence, Platform
@@ -207,7 +207,12 @@ def earlier_uses(*, platform_id: int, shared_platform_ids: list[int], phash: int
     one, and its counts), and at most one for all the shared platforms; closest first.
 
     The lookup the product runs, in the form bench/index.py can time without evidence rows.
+    Raise ValueError above GUARANTEED_BITS.
     """
+    if connection.vendor == "postgresql":
+        return _earlier_uses_postgresql(platform_id=platform_id, shared_platform_ids=shared_platform_ids, phash=phash,
+                                        before=before, before_evidence_id=before_evidence_id,
+                                        exclude_application_id=exclude_application_id, max_distance=max_distance)
     hits = matching_groups(platform_ids=[platform_id, *shared_platform_ids], phash=phash, seen_by=before,
                            max_distance=max_distance)
     uses: list[EarlierUse] = []
@@ -230,6 +235,36 @@ def earlier_uses(*, platform_id: int, shared_platform_ids: list[int], phash: int
         closest = min(elsewhere, key=lambda hit: (hit.distance, hit.first_seen))
         uses.append(EarlierUse(distance=closest.distance, first_seen=min(hit.first_seen for hit in elsewhere),
                                phash=closest.phash, other_platform=True))
+    return sorted(uses, key=lambda use: (use.distance, use.other_platform, use.first_seen))
+
+
+def _earlier_uses_postgresql(*, platform_id: int, shared_platform_ids: list[int], phash: int, before: datetime,
+                             before_evidence_id: int, exclude_application_id: int,
+                             max_distance: int) -> list[EarlierUse]:
+    """earlier_uses in one round trip: the same lookup, as the function of migration 0005."""
+    if not 0 <= max_distance <= GUARANTEED_BITS:
+        raise ValueError(f"the index finds every match only up to {GUARANTEED_BITS} bits, not {max_distance}")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT * FROM screening_reuse_lookup(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [platform_id, [platform_id, *shared_platform_ids], signed(phash),
+             *[_within_one_bit(band) for band in bands(phash)], before, before_evidence_id, exclude_application_id,
+             max_distance],
+        )
+        rows = cursor.fetchall()
+    uses: list[EarlierUse] = []
+    elsewhere = []
+    for group_platform, value, first_seen, distance, evidence_id, member_seen, images, applications, last_seen in rows:
+        if group_platform != platform_id:
+            elsewhere.append((distance, first_seen, value & _MASK))
+        elif evidence_id is not None:
+            uses.append(EarlierUse(distance=distance, first_seen=member_seen, phash=value & _MASK,
+                                   evidence_id=evidence_id, images=images, applications=applications,
+                                   last_seen=last_seen))
+    if elsewhere:
+        distance, _, value = min(elsewhere)
+        uses.append(EarlierUse(distance=distance, first_seen=min(seen for _, seen, _ in elsewhere), phash=value,
+                               other_platform=True))
     return sorted(uses, key=lambda use: (use.distance, use.other_platform, use.first_seen))
 
 
