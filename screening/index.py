@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Func, IntegerField, Max, Q, QuerySet
+from django.db.models import Count, Exists, F, Func, IntegerField, Max, OuterRef, Q, QuerySet
 
 from refunds.models import Evidence, Platform
 from screening.models import EvidenceFingerprint, ReuseGroup
@@ -293,3 +293,42 @@ def near_duplicates(*, evidence: Evidence, phash: int, max_distance: int = NEAR_
                              same_file=same_file, images=use.images, applications=use.applications,
                              last_seen=use.last_seen))
     return matches
+
+
+# --- rebuilding (manage.py rebuild_reuse_index) --------------------------------------------------
+
+def rebuild_pending(*, platform: Platform | None = None) -> QuerySet[Evidence]:
+    """Return the evidence without a fingerprint of the current scheme, in id order."""
+    pending = Evidence.objects.filter(Q(fingerprint__isnull=True) | ~Q(fingerprint__scheme=SCHEME))
+    if platform is not None:
+        pending = pending.filter(application__platform=platform)
+    return pending.select_related("application").order_by("pk")
+
+
+def rebuild_restart(*, platform: Platform | None = None) -> int:
+    """Mark every fingerprint as of no scheme, so that all are redone; return how many.
+
+    Marked rather than deleted: lookups keep finding the old hashes until each is redone, and
+    an interrupted restart resumes where it stopped.
+    """
+    fingerprints = EvidenceFingerprint.objects.all()
+    if platform is not None:
+        fingerprints = fingerprints.filter(platform=platform)
+    return fingerprints.update(scheme=0)
+
+
+def rebuild_evidence(*, evidence: Evidence, data: bytes, max_pixels: int, max_bytes: int) -> None:
+    """Hash the stored evidence file as screening does and store it; raise core.UnreadableImage."""
+    from screening import core
+
+    fingerprint_store(evidence=evidence, phash=core.perceptual_hash(
+        core.decode_image(data, max_pixels=max_pixels, max_bytes=max_bytes)))
+
+
+def groups_prune(*, platform: Platform | None = None) -> int:
+    """Delete the groups no fingerprint has any more (a rehashed image left them); return how many."""
+    groups = ReuseGroup.objects.exclude(Exists(EvidenceFingerprint.objects.filter(
+        platform_id=OuterRef("platform_id"), phash=OuterRef("phash"))))
+    if platform is not None:
+        groups = groups.filter(platform=platform)
+    return groups.delete()[0]
