@@ -209,63 +209,62 @@ def earlier_uses(*, platform_id: int, shared_platform_ids: list[int], phash: int
     The lookup the product runs, in the form bench/index.py can time without evidence rows.
     Raise ValueError above GUARANTEED_BITS.
     """
-    if connection.vendor == "postgresql":
-        return _earlier_uses_postgresql(platform_id=platform_id, shared_platform_ids=shared_platform_ids, phash=phash,
-                                        before=before, before_evidence_id=before_evidence_id,
-                                        exclude_application_id=exclude_application_id, max_distance=max_distance)
-    hits = matching_groups(platform_ids=[platform_id, *shared_platform_ids], phash=phash, seen_by=before,
-                           max_distance=max_distance)
-    uses: list[EarlierUse] = []
-    for hit in hits:
-        if hit.platform_id != platform_id:
-            continue
-        members = group_members(platform_id=platform_id, phash=hit.phash, before=before,
-                                before_evidence_id=before_evidence_id, exclude_application_id=exclude_application_id)
-        first = members.order_by("created_at", "evidence_id").values_list("evidence_id", "created_at").first()
-        if first is None:
-            continue  # only this application's own images, or none before this one
-        counts = members.aggregate(images=Count("pk"), applications=Count("application_id", distinct=True),
-                                   last_seen=Max("created_at"))
-        uses.append(EarlierUse(distance=hit.distance, first_seen=first[1], phash=hit.phash, evidence_id=first[0],
-                               images=counts["images"], applications=counts["applications"],
-                               last_seen=counts["last_seen"]))
-    elsewhere = [hit for hit in hits if hit.platform_id != platform_id]
-    if elsewhere:
-        # Only the fact and the date: how many platforms, which, or how often stays theirs.
-        closest = min(elsewhere, key=lambda hit: (hit.distance, hit.first_seen))
-        uses.append(EarlierUse(distance=closest.distance, first_seen=min(hit.first_seen for hit in elsewhere),
-                               phash=closest.phash, other_platform=True))
-    return sorted(uses, key=lambda use: (use.distance, use.other_platform, use.first_seen))
-
-
-def _earlier_uses_postgresql(*, platform_id: int, shared_platform_ids: list[int], phash: int, before: datetime,
-                             before_evidence_id: int, exclude_application_id: int,
-                             max_distance: int) -> list[EarlierUse]:
-    """earlier_uses in one round trip: the same lookup, as the function of migration 0005."""
     if not 0 <= max_distance <= GUARANTEED_BITS:
         raise ValueError(f"the index finds every match only up to {GUARANTEED_BITS} bits, not {max_distance}")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT * FROM screening_reuse_lookup(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [platform_id, [platform_id, *shared_platform_ids], signed(phash),
-             *[_within_one_bit(band) for band in bands(phash)], before, before_evidence_id, exclude_application_id,
-             max_distance],
-        )
-        rows = cursor.fetchall()
+    lookup = _lookup_postgresql if connection.vendor == "postgresql" else _lookup_orm
+    rows = lookup(platform_id=platform_id, platform_ids=[platform_id, *shared_platform_ids], phash=phash, before=before,
+                  before_evidence_id=before_evidence_id, exclude_application_id=exclude_application_id,
+                  max_distance=max_distance)
     uses: list[EarlierUse] = []
-    elsewhere = []
+    elsewhere: list[tuple[int, datetime, int]] = []
     for group_platform, value, first_seen, distance, evidence_id, member_seen, images, applications, last_seen in rows:
         if group_platform != platform_id:
             elsewhere.append((distance, first_seen, value & _MASK))
-        elif evidence_id is not None:
+        elif evidence_id is not None:  # None: only this application's own images, or none before this one
             uses.append(EarlierUse(distance=distance, first_seen=member_seen, phash=value & _MASK,
                                    evidence_id=evidence_id, images=images, applications=applications,
                                    last_seen=last_seen))
     if elsewhere:
+        # Only the fact and the date: how many platforms, which, or how often stays theirs.
         distance, _, value = min(elsewhere)
         uses.append(EarlierUse(distance=distance, first_seen=min(seen for _, seen, _ in elsewhere), phash=value,
                                other_platform=True))
     return sorted(uses, key=lambda use: (use.distance, use.other_platform, use.first_seen))
+
+
+# A matched group: (platform, hash, first seen, distance, earliest earlier image of another
+# application or None, its time, images, applications, last time), as both lookups return it.
+_Row = tuple[int, int, datetime, int, int | None, datetime | None, int, int, datetime | None]
+
+
+def _lookup_postgresql(*, platform_id: int, platform_ids: list[int], phash: int, before: datetime,
+                       before_evidence_id: int, exclude_application_id: int, max_distance: int) -> list[_Row]:
+    """The lookup in one round trip, through the function of migration 0005 (its plan is kept)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT * FROM screening_reuse_lookup(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [platform_id, platform_ids, signed(phash), *[_within_one_bit(band) for band in bands(phash)], before,
+             before_evidence_id, exclude_application_id, max_distance],
+        )
+        return cursor.fetchall()
+
+
+def _lookup_orm(*, platform_id: int, platform_ids: list[int], phash: int, before: datetime, before_evidence_id: int,
+                exclude_application_id: int, max_distance: int) -> list[_Row]:
+    """The same lookup through the ORM (SQLite): the groups, then each of the platform's in turn."""
+    rows: list[_Row] = []
+    for hit in matching_groups(platform_ids=platform_ids, phash=phash, seen_by=before, max_distance=max_distance):
+        found: tuple = (None, None, 0, 0, None)
+        if hit.platform_id == platform_id:
+            members = group_members(platform_id=platform_id, phash=hit.phash, before=before,
+                                    before_evidence_id=before_evidence_id, exclude_application_id=exclude_application_id)
+            first = members.order_by("created_at", "evidence_id").values_list("evidence_id", "created_at").first()
+            if first is not None:
+                counts = members.aggregate(images=Count("pk"), applications=Count("application_id", distinct=True),
+                                           last_seen=Max("created_at"))
+                found = (*first, counts["images"], counts["applications"], counts["last_seen"])
+        rows.append((hit.platform_id, hit.phash, hit.first_seen, hit.distance, *found))
+    return rows
 
 
 def near_duplicates(*, evidence: Evidence, phash: int, max_distance: int = NEAR_DUPLICATE_BITS) -> list[Match]:
