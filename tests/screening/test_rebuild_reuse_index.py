@@ -4,8 +4,10 @@ stopped, redoes everything on --restart and refuses bad arguments with exit code
 from io import StringIO
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from screening import core
 from screening.index import SCHEME, near_duplicates, signed
@@ -17,7 +19,8 @@ pytestmark = pytest.mark.django_db
 
 def rebuild(*args):
     out, err = StringIO(), StringIO()
-    call_command("rebuild_reuse_index", *args, stdout=out, stderr=err)
+    with translation.override("en"):
+        call_command("rebuild_reuse_index", *args, stdout=out, stderr=err)
     return out.getvalue()
 
 
@@ -68,10 +71,21 @@ def test_restart_redoes_every_image(product):
 def test_an_unreadable_file_is_counted_and_the_run_goes_on(product):
     application = submit(product, evidence=[jpeg(seed=1), jpeg(seed=2)])
     broken = application.evidence.first()
-    with broken.file.open("wb") as handle:
-        handle.write(b"not an image")
-    output = rebuild()
+    # A file of its own (stored files are shared by content with other tests), removed after.
+    broken.file.save(f"broken-{broken.public_id}.jpg", ContentFile(b"not an image"), save=True)
+    try:
+        output = rebuild()
+    finally:
+        broken.file.delete(save=False)
     assert "1 images hashed, 1 unreadable" in output
+
+
+def test_the_summary_is_in_the_operators_language(product):
+    submit(product, evidence=[jpeg(seed=1)])
+    out = StringIO()
+    with translation.override("zh-hans"):
+        call_command("rebuild_reuse_index", stdout=out, stderr=StringIO())
+    assert "已计算 1 张图片的哈希" in out.getvalue()
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -79,6 +93,6 @@ def test_an_unreadable_file_is_counted_and_the_run_goes_on(product):
     (["--platform", "nowhere"], "No platform with the slug nowhere"),
 ])
 def test_bad_arguments_are_refused_with_exit_code_2(args, message):
-    with pytest.raises(CommandError, match=message) as raised:
+    with pytest.raises(CommandError, match=message) as raised, translation.override("en"):
         rebuild(*args)
     assert raised.value.returncode == 2
