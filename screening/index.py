@@ -37,8 +37,9 @@ def bands(phash: int) -> list[int]:
     """Return the hash's four 16-bit bands; band k holds bits k, k+4, k+8, … (interleaved).
 
     Interleaved rather than contiguous because the DCT hash's bits come in rows of
-    neighbouring frequencies that agree with each other in real photos: contiguous bands of
-    real hashes are less even, which makes more candidates per lookup (see README).
+    neighbouring frequencies that agree with each other in real photos. Among 3 000 engine
+    hashes of cropped and resized photographs (bench/index.py's), a lookup met 18.2 other
+    candidates with interleaved bands and 20.4 with contiguous ones (uniform hashes: 3.1).
     """
     out = [0] * BANDS
     for j in range(BAND_BITS):
