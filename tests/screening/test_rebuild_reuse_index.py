@@ -96,3 +96,12 @@ def test_bad_arguments_are_refused_with_exit_code_2(args, message):
     with pytest.raises(CommandError, match=message) as raised, translation.override("en"):
         rebuild(*args)
     assert raised.value.returncode == 2
+
+
+def test_its_help_is_in_the_operators_language():
+    from screening.management.commands.rebuild_reuse_index import Command
+
+    with translation.override("en"):
+        assert "reuse index" in Command().create_parser("manage.py", "rebuild_reuse_index").format_help()
+    with translation.override("zh-hans"):
+        assert "复用索引" in Command().create_parser("manage.py", "rebuild_reuse_index").format_help()

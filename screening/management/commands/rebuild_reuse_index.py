@@ -10,7 +10,6 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from refunds.models import Platform
 from screening import core
@@ -18,13 +17,16 @@ from screening.index import SCHEME, groups_prune, rebuild_evidence, rebuild_pend
 
 
 class Command(BaseCommand):
-    help = gettext_lazy("Hash every stored evidence image not yet in the reuse index with its current scheme "
-             "(resumable: run it again to go on), then drop groups no image holds any more.")
+    @property
+    def help(self) -> str:  # type: ignore[override]
+        # Read when the parser is made, in the active language (argparse cannot take a lazy string).
+        return _("Hash every stored evidence image not yet in the reuse index with its current scheme "
+                 "(resumable: run it again to go on), then drop groups no image holds any more.")
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--restart", action="store_true", help=gettext_lazy("redo every image, also those already current"))
-        parser.add_argument("--batch-size", type=int, default=200, help=gettext_lazy("images per transaction (default 200)"))
-        parser.add_argument("--platform", help=gettext_lazy("only this platform's evidence (its slug)"))
+        parser.add_argument("--restart", action="store_true", help=_("redo every image, also those already current"))
+        parser.add_argument("--batch-size", type=int, default=200, help=_("images per transaction (default 200)"))
+        parser.add_argument("--platform", help=_("only this platform's evidence (its slug)"))
 
     def handle(self, *args: Any, restart: bool = False, batch_size: int = 200, platform: str | None = None,
                **options: Any) -> None:
