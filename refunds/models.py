@@ -14,7 +14,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from refunds.states import OPEN_STATES, ActorKind, ApplicationState, DecisionReason, Outcome, RefundReason, RiskLevel
+from refunds.states import (
+    OPEN_STATES,
+    ActorKind,
+    ApplicationState,
+    DecisionReason,
+    Outcome,
+    RebuttalReason,
+    RefundReason,
+    RiskLevel,
+)
 
 currency_validator = RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 currency code, e.g. CNY."))
 
@@ -70,6 +79,20 @@ class Policy(models.Model):
         help_text=_("Score from which a finding counts, per finding code; codes not listed use the default threshold."),
     )
     default_threshold = models.FloatField(_("default finding threshold"), default=0.5)
+    # 3,000 CNY is the amount from which refund fraud counts as "a relatively large amount"
+    # in the legal commentary on refund-only fraud; a platform may set its own.
+    buyer_alert_amount = models.DecimalField(
+        _("buyer alert amount"), max_digits=12, decimal_places=2, default=Decimal("3000.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("A buyer whose refunds on applications judged forged reach this amount is flagged to reviewers."),
+    )
+    buyer_alert_currency = models.CharField(_("buyer alert currency"), max_length=3, default="CNY",
+                                            validators=[currency_validator])
+    buyer_risk_holds_for_review = models.BooleanField(
+        _("buyer risk holds applications for review"), default=True,
+        help_text=_("An application from a buyer with a forged finding, or at the alert amount, is never approved "
+                    "automatically (no fast-track, no approval when the window closes)."),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -81,7 +104,8 @@ class Policy(models.Model):
 
     # The fields a platform sets; ``refunds.policy.policy_validate`` is their one validator.
     SETTINGS = ("merchant_window", "fast_track_enabled", "fast_track_ceiling", "expiry_auto_approves", "claim_timeout",
-                "review_time_limit", "senior_amount_ceiling", "finding_thresholds", "default_threshold")
+                "review_time_limit", "senior_amount_ceiling", "finding_thresholds", "default_threshold",
+                "buyer_alert_amount", "buyer_alert_currency", "buyer_risk_holds_for_review")
 
     def clean(self) -> None:
         from refunds.policy import policy_validate  # the validator reads the model's vocabulary
@@ -249,6 +273,7 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
             ("claim_refundapplication", _("Can claim applications for review")),
             ("decide_refundapplication", _("Can decide applications")),
             ("decide_as_senior", _("Can decide as a senior reviewer (override claims, approve forged or large claims)")),
+            ("download_dossier", _("Can download the evidence dossier of decided applications")),
         ]
         indexes = [
             # Beat's window closer: awaiting_merchant rows whose deadline has passed.
@@ -415,6 +440,41 @@ class Evidence(StoredImage):
         ordering = ["application", "position"]
 
 
+class ClaimGroup(models.Model):
+    """Applications of one platform linked by reused evidence images: organised abuse sends
+    the same photos with many claims, across buyers and shops.
+
+    Stored (not recomputed from findings) so that a reviewer, the API and the dossier read
+    one group with its members; groups merge when a new application links two of them.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="claim_groups")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("linked claims")
+        verbose_name_plural = _("linked claims")
+
+    def __str__(self) -> str:
+        return str(self.public_id)
+
+
+class ClaimGroupMember(models.Model):
+    """One application's place in its group: an application belongs to at most one group."""
+
+    group = models.ForeignKey(ClaimGroup, on_delete=models.CASCADE, related_name="members")
+    application = models.OneToOneField(RefundApplication, on_delete=models.CASCADE, related_name="claim_group_member")
+    joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("linked claim")
+        verbose_name_plural = _("linked claims")
+
+    def __str__(self) -> str:
+        return f"{self.application_id} in {self.group_id}"
+
+
 class Rebuttal(models.Model):
     """The merchant's answer when contesting: a statement and supporting files."""
 
@@ -430,6 +490,11 @@ class Rebuttal(models.Model):
 
     def __str__(self) -> str:
         return str(_("Rebuttal of %(application)s") % {"application": self.application})
+
+    def reason_labels(self) -> list[str]:
+        """The reasons the merchant ticked, in the reader's language (a code since retired shows as itself)."""
+        labels = dict(RebuttalReason.choices)
+        return [str(labels.get(code, code)) for code in self.reason_codes]
 
 
 class RebuttalAttachment(StoredImage):

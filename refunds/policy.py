@@ -46,7 +46,7 @@ def policy_validate(values: Mapping[str, Any]) -> None:
     review = values.get("review_time_limit")
     if not isinstance(review, timedelta) or not MIN_MERCHANT_WINDOW <= review <= MAX_MERCHANT_WINDOW:
         errors["review_time_limit"] = _("The review time limit must be between one hour and 30 days.")
-    for name in ("fast_track_ceiling", "senior_amount_ceiling"):
+    for name in ("fast_track_ceiling", "senior_amount_ceiling", "buyer_alert_amount"):
         ceiling = values.get(name)
         if not isinstance(ceiling, Decimal) or not ceiling.is_finite() or not Decimal("0") <= ceiling <= MAX_FAST_TRACK_CEILING:
             errors[name] = _("Give an amount of zero or more.")
@@ -57,7 +57,12 @@ def policy_validate(values: Mapping[str, Any]) -> None:
         errors["finding_thresholds"] = _('Give an object of known finding codes and scores between 0 and 1, e.g. {"editing_software": 0.7}.')
     if not _is_score(values.get("default_threshold")):
         errors["default_threshold"] = _("Give a score between 0 and 1.")
-    for flag in ("fast_track_enabled", "expiry_auto_approves"):
+    from refunds.models import currency_validator  # the models' one rule for currency codes
+
+    currency = values.get("buyer_alert_currency")
+    if not isinstance(currency, str) or not currency_validator.regex.fullmatch(currency):
+        errors["buyer_alert_currency"] = currency_validator.message
+    for flag in ("fast_track_enabled", "expiry_auto_approves", "buyer_risk_holds_for_review"):
         if not isinstance(values.get(flag), bool):
             errors[flag] = _("Give true or false.")
     if errors:

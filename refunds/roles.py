@@ -20,17 +20,19 @@ VIEW = ["view_refundapplication", "view_evidence", "view_decision", "view_audite
         "view_rebuttalattachment", "view_referenceimage", "view_product", "view_merchant", "view_screeningresult",
         "view_finding"]
 ROLES: dict[str, list[str]] = {
-    REVIEWERS: VIEW + ["claim_refundapplication", "decide_refundapplication"],
-    SENIOR_REVIEWERS: VIEW + ["claim_refundapplication", "decide_refundapplication", "decide_as_senior",
+    REVIEWERS: VIEW + ["claim_refundapplication", "decide_refundapplication", "download_dossier"],
+    SENIOR_REVIEWERS: VIEW + ["claim_refundapplication", "decide_refundapplication", "decide_as_senior", "download_dossier",
                               "view_policy", "change_policy", "view_settingschange"],
     # Webhook endpoints are left out: their page shows the signing secret.
-    AUDITORS: VIEW + ["view_platform", "view_policy", "view_apikey", "view_webhookevent", "view_webhookdelivery",
-                      "view_evidencefingerprint", "view_settingschange"],
+    AUDITORS: VIEW + ["download_dossier", "view_platform", "view_policy", "view_apikey", "view_webhookevent", "view_webhookdelivery",
+                      "view_evidencefingerprint", "view_settingschange", "view_merchantmember", "view_user",
+                      "view_claimgroup", "view_reuselink"],
 }
 
 CLAIM = "refunds.claim_refundapplication"
 DECIDE = "refunds.decide_refundapplication"
 DECIDE_AS_SENIOR = "refunds.decide_as_senior"
+DOWNLOAD_DOSSIER = "refunds.download_dossier"
 
 
 def is_senior(user: AbstractBaseUser) -> bool:
@@ -42,4 +44,4 @@ def ensure_role_groups(**kwargs: Any) -> None:
     for name, codenames in ROLES.items():
         group, _ = Group.objects.get_or_create(name=name)
         group.permissions.add(*Permission.objects.filter(
-            content_type__app_label__in=["refunds", "screening"], codename__in=codenames))
+            content_type__app_label__in=["refunds", "screening", "auth"], codename__in=codenames))

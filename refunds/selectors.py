@@ -3,8 +3,10 @@ reviewers' queue and workspace."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
+from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -12,9 +14,9 @@ from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import NotFound
-from refunds.models import Evidence, Platform, RefundApplication
-from refunds.states import OPEN_STATES, TERMINAL_STATES, ApplicationState, Outcome, RiskLevel
-from screening.models import Finding
+from refunds.models import ClaimGroup, ClaimGroupMember, Evidence, Platform, RefundApplication
+from refunds.states import OPEN_STATES, TERMINAL_STATES, ApplicationState, BuyerRiskReason, Outcome, RiskLevel
+from screening.models import ReuseLink
 
 
 def application_get_for_platform(*, platform: Platform, public_id: object) -> RefundApplication:
@@ -36,7 +38,8 @@ def application_id_for_platform(*, platform: Platform, public_id: object) -> int
 
 def application_list_for_platform(*, platform: Platform) -> QuerySet[RefundApplication]:
     """Return the platform's applications with what their API representation shows."""
-    return RefundApplication.objects.filter(platform=platform).select_related("merchant", "product", "decision").prefetch_related(
+    return RefundApplication.objects.filter(platform=platform).select_related(
+        "merchant", "product", "decision", "claim_group_member__group").prefetch_related(
         Prefetch("evidence", queryset=Evidence.objects.select_related("screening").prefetch_related("screening__findings")),
     )
 
@@ -105,38 +108,218 @@ def buyer_history(application: RefundApplication, *, limit: int = 20) -> tuple[l
         forged=Count("pk", filter=Q(risk_level=RiskLevel.FORGED)),
         rejected=Count("pk", filter=Q(decision__outcome=Outcome.REJECTED)),
     )
+    totals["refunded"] = money_total(totals["refunded"])
     return rows, totals
 
 
+@dataclass(frozen=True)
+class LinkedClaim:
+    application: RefundApplication
+    # How it shares images with the application asked about: a ReuseLink kind when one reuses
+    # the other's image directly, "through_group" when they are linked through other members.
+    relation: str
+
+    @property
+    def relation_label(self) -> str:
+        if self.relation == THROUGH_GROUP:
+            return str(_("through another linked claim"))
+        return str(ReuseLink.Kind(self.relation).label)
+
+
+@dataclass(frozen=True)
+class LinkedClaims:
+    group: ClaimGroup
+    members: list[LinkedClaim]
+    # Per currency: amounts claimed and refunded over every member, this application included.
+    claimed: dict[str, Decimal]
+    refunded: dict[str, Decimal]
+
+
+THROUGH_GROUP = "through_group"
+
+
+def linked_claims(application: RefundApplication) -> LinkedClaims | None:
+    """Return the application's group of linked claims (the other members, oldest first, each
+    with how it is related, and the group's totals), or None when it shares no image."""
+    member = ClaimGroupMember.objects.filter(application=application).select_related("group").first()
+    if member is None:
+        return None
+    rows = list(RefundApplication.objects.filter(claim_group_member__group=member.group)
+                .select_related("decision", "merchant").order_by("created_at", "pk"))
+    direct: dict[int, str] = {}
+    for evidence_app, earlier_app, kind in ReuseLink.objects.filter(
+            Q(evidence__application=application) | Q(earlier__application=application)).values_list(
+            "evidence__application_id", "earlier__application_id", "kind"):
+        other = earlier_app if evidence_app == application.pk else evidence_app
+        # The strongest relation wins when two images link the same pair.
+        if _REUSE_STRENGTH.get(kind, 0) > _REUSE_STRENGTH.get(direct.get(other, ""), 0):
+            direct[other] = kind
+    claimed, refunded = _group_totals(rows)
+    members = [LinkedClaim(row, direct.get(row.pk, THROUGH_GROUP)) for row in rows if row.pk != application.pk]
+    return LinkedClaims(member.group, members, claimed, refunded)
+
+
+_REUSE_STRENGTH = {ReuseLink.Kind.RE_ENCODED: 1, ReuseLink.Kind.EDITED: 2, ReuseLink.Kind.SAME_FILE: 3}
+
+
 def applications_sharing_images(application: RefundApplication) -> list[tuple[RefundApplication, str]]:
-    """Return other applications whose evidence is the same file as, or a near duplicate of,
-    one of this application's images (both directions), each with how they are related."""
-    evidence = list(application.evidence.all())
-    hashes = [item.sha256 for item in evidence]
-    related: dict[int, str] = {}
-    same = (Evidence.objects.filter(sha256__in=hashes, application__platform_id=application.platform_id)
-            .exclude(application_id=application.pk).values_list("application_id", flat=True))
-    for pk in same:
-        related[pk] = "same_file"
-    earlier_ids = {
-        finding.params.get("application")
-        for item in evidence if getattr(item, "screening", None) is not None
-        for finding in item.screening.findings.all() if finding.code == "near_duplicate"
-    }
-    earlier_ids.discard(None)
-    later = Finding.objects.filter(code="near_duplicate", params__application=str(application.public_id)).values_list(
-        "result__evidence__application_id", flat=True)
-    candidates = Q(pk__in=list(later)) | Q(public_id__in=[i for i in earlier_ids if _is_uuid(i)])
-    for pk in RefundApplication.objects.filter(candidates, platform_id=application.platform_id).exclude(
-            pk=application.pk).values_list("pk", flat=True):
-        related.setdefault(pk, "near_duplicate")
-    rows = RefundApplication.objects.filter(pk__in=list(related)).select_related("decision").order_by("created_at")
-    return [(row, related[row.pk]) for row in rows]
+    """Return the other applications of the application's linked claims, each with how they
+    are related (a ReuseLink kind, or ``through_group``)."""
+    group = linked_claims(application)
+    return [(member.application, member.relation) for member in group.members] if group is not None else []
 
 
-def _is_uuid(value: object) -> bool:
+@dataclass(frozen=True)
+class ClaimGroupView:
+    group: ClaimGroup
+    applications: list[RefundApplication]
+    claimed: dict[str, Decimal]
+    refunded: dict[str, Decimal]
+    # Each stored reuse link between two members: who reused whose image, and how.
+    links: list[dict[str, object]]
+
+
+NO_SUCH_GROUP = _("No such group of linked claims.")
+NO_SUCH_BUYER = _("No applications of this buyer.")
+
+
+def claim_group_get_for_platform(*, platform: Platform, public_id: object) -> ClaimGroupView:
+    """Return the platform's group of linked claims with its applications (oldest first), totals
+    and links; raise NotFound for anyone else's or a malformed id."""
     try:
-        UUID(str(value))
-    except ValueError:
-        return False
-    return True
+        group = ClaimGroup.objects.get(platform=platform, public_id=public_id)
+    except (ClaimGroup.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise NotFound("not_found", NO_SUCH_GROUP) from None
+    rows = list(RefundApplication.objects.filter(claim_group_member__group=group).select_related("decision")
+                .order_by("created_at", "pk"))
+    links = [
+        {"application": a, "earlier_application": b, "kind": kind, "distance": distance}
+        for a, b, kind, distance in ReuseLink.objects.filter(
+            evidence__application__claim_group_member__group=group,
+            earlier__application__claim_group_member__group=group,
+        ).order_by("created_at", "pk").values_list("evidence__application__public_id",
+                                                   "earlier__application__public_id", "kind", "distance")
+    ]
+    claimed, refunded = _group_totals(rows)
+    return ClaimGroupView(group, rows, claimed, refunded, links)
+
+
+def _group_totals(rows: list[RefundApplication]) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    claimed = _per_currency([(row.currency, row.amount) for row in rows])
+    refunded = _per_currency([(row.decision.currency, row.decision.approved_amount)
+                              for row in rows if getattr(row, "decision", None) is not None])
+    return claimed, refunded
+
+
+# --- a buyer's risk, for the policy, the API and reviewers -------------------------------
+
+
+@dataclass(frozen=True)
+class BuyerRiskItem:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class BuyerRisk:
+    """A buyer's record on one platform, with the reasons it asks for a person; never a bare score."""
+
+    buyer_ref: str
+    applications: int
+    open: int
+    outcomes: dict[str, int]
+    claimed: dict[str, Decimal]
+    refunded: dict[str, Decimal]
+    forged: int
+    refunded_on_forged: dict[str, Decimal]
+    linked: int
+    alert_amount: Decimal
+    alert_currency: str
+    reasons: list[BuyerRiskItem]
+
+    @property
+    def at_alert_amount(self) -> bool:
+        return self.refunded_on_forged.get(self.alert_currency, Decimal("0")) >= self.alert_amount > 0
+
+    @property
+    def holds_automatic_approval(self) -> bool:
+        """Whether the buyer's record alone keeps an application from automatic approval."""
+        return self.forged > 0 or self.at_alert_amount
+
+
+CENT = Decimal("0.01")
+
+
+def money_total(value: object) -> Decimal:
+    """Return a database SUM of amounts as cents: SQLite sums decimals as floats
+    (754.600000000000), PostgreSQL returns NUMERIC; both read the same after this."""
+    return Decimal(str(value or 0)).quantize(CENT)
+
+
+def _per_currency(rows: Iterable[tuple[str, Decimal | None]]) -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = {}
+    for currency, amount in rows:
+        if amount is not None:
+            totals[currency] = totals.get(currency, Decimal("0")) + Decimal(amount)
+    # Summed in Python, per currency: money of two currencies never adds up, and SQLite's
+    # SUM over decimals would come back as a float.
+    return {currency: total.quantize(CENT) for currency, total in sorted(totals.items())}
+
+
+def money_text(totals: dict[str, Decimal]) -> str:
+    """Amounts per currency as one line, e.g. "39.90 CNY, 5.00 USD"."""
+    return ", ".join(f"{amount} {currency}" for currency, amount in totals.items()) or "0"
+
+
+def buyer_risk(*, platform: Platform, buyer_ref: str, excluding: RefundApplication | None = None) -> BuyerRisk:
+    """Return the buyer's record on the platform over every application (but ``excluding``):
+    outcomes, amounts claimed and refunded per currency, forged findings, refunds on
+    applications judged forged against the policy's alert amount, and the reasons to look."""
+    policy = platform.policy
+    rows = RefundApplication.objects.filter(platform=platform, buyer_ref=buyer_ref)
+    if excluding is not None:
+        rows = rows.exclude(pk=excluding.pk)
+    # One query, totalled here: a buyer has tens of applications, not millions, and the
+    # reviewer's page asks for this on every view.
+    records = list(rows.values_list("state", "currency", "amount", "risk_level", "decision__outcome",
+                                    "decision__currency", "decision__approved_amount", "claim_group_member__id"))
+    forged = [r for r in records if r[3] == RiskLevel.FORGED]
+    forged_refunds = _per_currency((r[5], r[6]) for r in forged if r[4] is not None)
+    risk = BuyerRisk(
+        buyer_ref=buyer_ref, applications=len(records), open=sum(1 for r in records if r[0] in OPEN_STATES),
+        outcomes={outcome: sum(1 for r in records if r[4] == outcome) for outcome in Outcome.values},
+        claimed=_per_currency((r[1], r[2]) for r in records),
+        refunded=_per_currency((r[5], r[6]) for r in records if r[4] is not None),
+        forged=len(forged), refunded_on_forged=forged_refunds, linked=sum(1 for r in records if r[7] is not None),
+        alert_amount=policy.buyer_alert_amount, alert_currency=policy.buyer_alert_currency, reasons=[],
+    )
+    reasons = risk.reasons
+    if risk.forged:
+        reasons.append(BuyerRiskItem(BuyerRiskReason.FORGED_BEFORE, _(
+            "%(count)s application(s) of this buyer were screened as forged.") % {"count": risk.forged}))
+    if risk.at_alert_amount:
+        reasons.append(BuyerRiskItem(BuyerRiskReason.REFUNDED_ON_FORGED_OVER_ALERT, _(
+            "%(refunded)s was refunded on this buyer's applications judged forged, at or above the alert amount of "
+            "%(alert)s %(currency)s.") % {"refunded": money_text(forged_refunds), "alert": risk.alert_amount,
+                                         "currency": risk.alert_currency}))
+    if risk.outcomes.get(Outcome.REJECTED):
+        reasons.append(BuyerRiskItem(BuyerRiskReason.REJECTED_BEFORE, _(
+            "%(count)s application(s) of this buyer were rejected.") % {"count": risk.outcomes[Outcome.REJECTED]}))
+    if risk.linked:
+        reasons.append(BuyerRiskItem(BuyerRiskReason.LINKED_CLAIMS, _(
+            "%(count)s application(s) of this buyer share images with other claims.") % {"count": risk.linked}))
+    return risk
+
+
+def buyer_risk_hold(application: RefundApplication) -> BuyerRisk | None:
+    """Return the buyer's risk when the policy holds this application from automatic approval
+    because of the buyer's other applications, else None."""
+    if not application.platform.policy.buyer_risk_holds_for_review:
+        return None
+    risk = buyer_risk(platform=application.platform, buyer_ref=application.buyer_ref, excluding=application)
+    return risk if risk.holds_automatic_approval else None
+
+
+def buyer_risk_reasons_text(risk: BuyerRisk) -> str:
+    """The reasons as the audit record keeps them: one line each, code first."""
+    return "\n".join(f"[{reason.code}] {reason.message}" for reason in risk.reasons)

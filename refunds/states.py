@@ -86,3 +86,13 @@ class RebuttalReason(models.TextChoices):
     NOT_OUR_ITEM = "not_our_item", _("The photo does not show the item I sold")
     AS_DESCRIBED = "as_described", _("The item matches its description")
     OTHER = "other", _("Other")
+
+
+class BuyerRiskReason(models.TextChoices):
+    """Why a buyer's history asks for a person; each is shown with its figures, never as a bare score."""
+
+    FORGED_BEFORE = "forged_before", _("Earlier applications were screened as forged")
+    REFUNDED_ON_FORGED_OVER_ALERT = "refunded_on_forged_over_alert", _(
+        "Refunds on applications judged forged reached the alert amount")
+    REJECTED_BEFORE = "rejected_before", _("Earlier applications were rejected")
+    LINKED_CLAIMS = "linked_claims", _("Earlier applications share images with other claims")

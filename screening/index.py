@@ -240,7 +240,7 @@ _Row = tuple[int, int, datetime, int, int | None, datetime | None, int, int, dat
 
 def _lookup_postgresql(*, platform_id: int, platform_ids: list[int], phash: int, before: datetime,
                        before_evidence_id: int, exclude_application_id: int, max_distance: int) -> list[_Row]:
-    """The lookup in one round trip, through the function of migration 0005 (its plan is kept)."""
+    """The lookup in one round trip, through the function of migration 0007 (its plan is kept)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT * FROM screening_reuse_lookup(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from screening.core import FindingCode
+from screening.core import FindingCode, ReuseKind
 
 
 def _derived(p: dict[str, Any]) -> str:
@@ -75,8 +75,18 @@ def _near_duplicate(p: dict[str, Any]) -> str:
     if p.get("other_platform"):
         return _("The image matches one used on another platform on %(first_seen)s (%(distance)s of 64 hash bits "
                  "differ).") % {"first_seen": p.get("first_seen", "?"), "distance": p.get("distance", 0)}
+    values = {"application": p.get("application", "?"), "distance": p.get("distance", 0)}
+    kind = p.get("kind")
+    if kind == ReuseKind.SAME_FILE:
+        return _("The image is the very file submitted with earlier application %(application)s.") % values
+    if kind == ReuseKind.EDITED:
+        return _("The image is the picture submitted with earlier application %(application)s, with local changes at "
+                 "the boxed places: a reused photo that was edited.") % values
+    if kind == ReuseKind.RE_ENCODED:
+        return _("The image is the picture submitted with earlier application %(application)s, re-encoded, resized or "
+                 "cropped (%(distance)s of 64 hash bits differ).") % values
     return _("The image matches one submitted with earlier application %(application)s (%(distance)s of 64 hash bits "
-             "differ).") % {"application": p.get("application", "?"), "distance": p.get("distance", 0)}
+             "differ).") % values
 
 
 def _unreadable(p: dict[str, Any]) -> str:

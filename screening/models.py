@@ -6,6 +6,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from screening.core import ReuseKind
+
 
 class ScreeningResult(models.Model):
     """The screening of one evidence image. One row per image (the unique relation makes a
@@ -126,3 +128,33 @@ class ReuseGroup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phash & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+class ReuseLink(models.Model):
+    """An evidence image found to reuse an earlier one: the reuse index's match, checked in pixels.
+
+    Stored beside the screening result, in its transaction, so that linked claims, the
+    reviewer's page and the dossier read links rather than findings' parameters.
+    """
+
+    class Kind(models.TextChoices):
+        SAME_FILE = ReuseKind.SAME_FILE.value, _("the same file")
+        RE_ENCODED = ReuseKind.RE_ENCODED.value, _("the same picture, re-encoded, resized or cropped")
+        EDITED = ReuseKind.EDITED.value, _("the same picture with local changes")
+
+    evidence = models.ForeignKey("refunds.Evidence", on_delete=models.CASCADE, related_name="reuse_links")
+    earlier = models.ForeignKey("refunds.Evidence", on_delete=models.CASCADE, related_name="reused_by")
+    kind = models.CharField(_("kind of reuse"), max_length=20, choices=Kind.choices)
+    distance = models.PositiveSmallIntegerField(_("hash distance (bits)"))
+    regions = models.JSONField(_("changed regions"), default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("reuse link")
+        verbose_name_plural = _("reuse links")
+        constraints = [models.UniqueConstraint(fields=["evidence", "earlier"], name="reuse_link_once")]
+        # The ``earlier`` foreign key's own index serves "which later images reused this one?"
+        # (the reviewer's page and linked claims ask it in both directions).
+
+    def __str__(self) -> str:
+        return f"{self.evidence_id} → {self.earlier_id} ({self.kind})"

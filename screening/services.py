@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import datetime
 from threading import Lock
 from uuid import UUID
@@ -16,7 +17,7 @@ from django.db import IntegrityError, transaction
 from refunds.models import Evidence, ReferenceImage, RefundApplication
 from screening import core
 from screening.index import Match, fingerprint_store, near_duplicates
-from screening.models import Finding, ScreeningResult
+from screening.models import Finding, ReuseLink, ScreeningResult
 
 log = logging.getLogger(__name__)
 
@@ -99,29 +100,79 @@ def application_screen_evidence(*, application_id: UUID | str) -> int:
                    duration_ms=0, findings=[unreadable])
             raise UnreadableEvidence(exc.message) from None
         fingerprint_store(evidence=evidence, phash=phash)
-        findings = list(report.findings) + _reuse_findings(evidence, phash)
+        matches = near_duplicates(evidence=evidence, phash=phash)
+        links = reuse_links_found(evidence, data, matches)
+        findings = list(report.findings) + _reuse_findings(evidence, links) + _other_platform_findings(matches)
         reference = usable[report.reference_index] if report.reference_index is not None else None
         risk = core.combined_risk(findings)
         screened += _store(evidence, verdict=report.verdict, risk=risk, completed=True, reference=reference,
-                           duration_ms=int(report.ms), findings=findings)
+                           duration_ms=int(report.ms), findings=findings, links=links)
     return screened
 
 
-def _reuse_findings(evidence: Evidence, phash: int) -> list[core.Finding]:
-    everywhere = near_duplicates(evidence=evidence, phash=phash)
-    matches = [m for m in everywhere if not m.other_platform]
-    elsewhere = _other_platform_findings(everywhere)
-    if not matches:
-        return elsewhere
-    closest = matches[0]
+# Each earlier match is checked in pixels (a screening of the evidence against it), about
+# as costly as screening the image once; the closest few say what was reused, and the
+# linked-claims group reaches the others through their own links.
+REUSE_MATCHES_CHECKED = 3
+
+
+def reuse_links_found(evidence: Evidence, data: bytes, matches: list[Match]) -> list[ReuseLink]:
+    """Return (unsaved) links from the evidence to the closest earlier images it reuses, each
+    saying what was reused: the same file, the same picture re-encoded, or the same picture
+    with local changes (with their regions)."""
+    links = []
+    own = [m for m in matches if not m.other_platform]  # another platform's use is only a fact and a date
+    for match in own[:REUSE_MATCHES_CHECKED]:
+        earlier = match.evidence
+        if earlier.sha256 == evidence.sha256:
+            kind, regions = ReuseLink.Kind.SAME_FILE, []
+        else:
+            kind, regions = _compare_with_earlier(data, earlier)
+        links.append(ReuseLink(evidence=evidence, earlier=earlier, kind=kind, distance=match.distance,
+                               regions=[list(r) for r in regions]))
+    return links
+
+
+def _compare_with_earlier(data: bytes, earlier: Evidence) -> tuple[str, list[tuple[int, int, int, int]]]:
+    """Screen the evidence against the earlier image as if it were a reference: local edits
+    after alignment make it an edited reuse. The hash already says "the same picture", so
+    an alignment that fails (a heavy crop, a frame) leaves it a re-encoded one."""
+    try:
+        with earlier.file.open("rb") as handle:
+            analysis = core.analyse_reference(handle.read())
+    except (core.UnreadableImage, OSError) as exc:
+        log.warning("earlier evidence %s cannot be compared: %s", earlier.public_id, exc)
+        return ReuseLink.Kind.RE_ENCODED, []
+    report = core.screen_evidence(data, references=[analysis], with_artifacts=False,
+                                  max_pixels=settings.UPLOAD_MAX_PIXELS, max_bytes=settings.UPLOAD_MAX_BYTES)
+    edit = report.finding(core.FindingCode.LOCAL_EDIT)
+    if report.verdict == ScreeningResult.Verdict.DERIVED and edit is not None:
+        return ReuseLink.Kind.EDITED, list(edit.regions)
+    return ReuseLink.Kind.RE_ENCODED, []
+
+
+_REUSE_DETAIL = {
+    ReuseLink.Kind.SAME_FILE: "The image is the very file submitted with an earlier application.",
+    ReuseLink.Kind.RE_ENCODED: "The image is the picture submitted with an earlier application, re-encoded, resized or "
+                               "cropped ({distance} of 64 hash bits differ).",
+    ReuseLink.Kind.EDITED: "The image is the picture submitted with an earlier application with local changes "
+                           "({regions} region(s)); the changes are boxed.",
+}
+
+
+def _reuse_findings(evidence: Evidence, links: list[ReuseLink]) -> list[core.Finding]:
+    if not links:
+        return []
+    closest = links[0]
     # Identical bytes are certain; each differing hash bit makes a coincidence likelier.
-    score = 1.0 if closest.same_file else round(1.0 - closest.distance / 16, 4)
+    score = 1.0 if closest.kind == ReuseLink.Kind.SAME_FILE else round(1.0 - closest.distance / 16, 4)
+    detail = _REUSE_DETAIL[ReuseLink.Kind(closest.kind)].format(distance=closest.distance, regions=len(closest.regions))
     return [core.Finding(
-        core.FindingCode.NEAR_DUPLICATE, score,
-        f"The image matches one submitted with an earlier application ({closest.distance} of 64 hash bits differ).",
-        {"application": str(closest.evidence.application.public_id), "evidence": str(closest.evidence.public_id),
-         "distance": closest.distance, "matches": len(matches), "earlier_images": closest.images},
-    )] + elsewhere
+        core.FindingCode.NEAR_DUPLICATE, score, detail,
+        {"application": str(closest.earlier.application.public_id), "evidence": str(closest.earlier.public_id),
+         "distance": closest.distance, "matches": len(links), "kind": closest.kind},
+        tuple(tuple(r) for r in closest.regions),
+    )]
 
 
 def _other_platform_findings(matches: list[Match]) -> list[core.Finding]:
@@ -138,8 +189,9 @@ def _other_platform_findings(matches: list[Match]) -> list[core.Finding]:
 
 
 def _store(evidence: Evidence, *, verdict: str, risk: float, completed: bool, reference: ReferenceImage | None,
-           duration_ms: int, findings: list[core.Finding]) -> int:
-    """Store the result unless a twin delivery of the task stored one first; return 1 if stored."""
+           duration_ms: int, findings: list[core.Finding], links: Sequence[ReuseLink] = ()) -> int:
+    """Store the result and its reuse links unless a twin delivery of the task stored one
+    first; return 1 if stored."""
     try:
         with transaction.atomic():
             result = ScreeningResult.objects.create(
@@ -151,6 +203,7 @@ def _store(evidence: Evidence, *, verdict: str, risk: float, completed: bool, re
                         regions=[list(r) for r in f.regions], artifact=_store_artifact(evidence, f))
                 for f in findings
             ])
+            ReuseLink.objects.bulk_create(list(links))
     except IntegrityError:
         return 0
     return 1

@@ -65,7 +65,7 @@ def submit(product: Product, *, evidence: list[bytes] | None = None, amount: str
     return application_submit(
         platform=merchant.platform, merchant_id=str(merchant.public_id), product_id=str(product.public_id),
         buyer_ref=fields.pop("buyer_ref", "buyer-1"), order_ref=fields.pop("order_ref", "order-1"),
-        amount=Decimal(amount), currency="CNY", reason_code=fields.pop("reason_code", "damaged"),
+        amount=Decimal(amount), currency=fields.pop("currency", "CNY"), reason_code=fields.pop("reason_code", "damaged"),
         evidence=[upload(data) for data in (evidence or [GENUINE_CUP])], **fields,
     )
 

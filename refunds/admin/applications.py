@@ -34,8 +34,9 @@ from refunds.admin.statistics import statistics_context
 from refunds.admin.workspace import workspace_context
 from refunds.errors import DomainError
 from refunds.models import Evidence, RefundApplication
-from refunds.roles import CLAIM, DECIDE
+from refunds.roles import CLAIM, DECIDE, DOWNLOAD_DOSSIER
 from refunds.services import Actor
+from refunds.services.dossier import Audience, application_dossier_generate
 from refunds.states import ActorKind, ApplicationState
 from refunds.views import safe_file_response
 
@@ -59,8 +60,10 @@ class RefundApplicationAdmin(admin.ModelAdmin):
     list_display_links = None
     list_filter = [QueueViewFilter, "risk_level", FindingFilter, AmountBandFilter, AgeFilter, ("merchant", MerchantFilter)]
     list_select_related = ["merchant", "claimed_by"]
-    search_fields = ["=public_id", "=order_ref", "=buyer_ref"]
-    search_help_text = _("Application id, order reference or buyer reference (exact).")
+    # Prefixes: a reviewer types the first characters of an id they were read over the phone;
+    # a prefix still uses the references' indexes, where "contains" would scan every row.
+    search_fields = ["^public_id", "^order_ref", "^buyer_ref"]
+    search_help_text = _("The start of an application id, order reference or buyer reference.")
     list_per_page = 50
     # The filtered count is enough; the unfiltered total would cost another count of every row.
     show_full_result_count = False
@@ -149,6 +152,7 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             path("<int:object_id>/claim/", wrap(self.claim_view), name="refunds_refundapplication_claim"),
             path("<int:object_id>/release/", wrap(self.release_view), name="refunds_refundapplication_release"),
             path("<int:object_id>/decide/", wrap(self.decide_view), name="refunds_refundapplication_decide"),
+            path("<int:object_id>/dossier/", wrap(self.dossier_view), name="refunds_refundapplication_dossier"),
             path("<int:object_id>/aligned/<uuid:evidence_id>/", wrap(self.aligned_view),
                  name="refunds_refundapplication_aligned"),
             *super().get_urls(),
@@ -190,6 +194,12 @@ class RefundApplicationAdmin(admin.ModelAdmin):
     @staticmethod
     def _refused(request: HttpRequest, error: DomainError) -> None:
         messages.error(request, str(error.message))
+
+    def _refused_decision(self, request: HttpRequest, application: RefundApplication, form: DecisionForm,
+                          error: DomainError) -> HttpResponse:
+        """Show the refusal on the page with the decision panel as the reviewer filled it in."""
+        self._refused(request, error)
+        return self._render_page(request, selectors.application_for_review(pk=application.pk), form)
 
     @staticmethod
     def _reviewer(request: HttpRequest) -> Actor:
@@ -262,28 +272,49 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             return self._render_page(request, selectors.application_for_review(pk=application.pk), form)
         if "back" in request.POST:
             return self._render_page(request, selectors.application_for_review(pk=application.pk), form)
+        data = form.cleaned_data
+        decision = {"reviewer": request.user, "outcome": data["outcome"], "reason_codes": data["reason_codes"],
+                    "note": data["note"], "approved_amount": data["approved_amount"]}
         if "confirm" not in request.POST:
+            # Refused before the confirmation, with the panel as it was typed.
+            try:
+                services.application_decision_check(application=application, **decision)
+            except DomainError as error:
+                return self._refused_decision(request, application, form, error)
             context = {
                 **self.admin_site.each_context(request), "opts": self.model._meta, "application": application,
                 "title": gettext("Confirm the decision"), "form": form, "amount": form.amount_to_refund(),
                 "outcome_label": dict(form.fields["outcome"].choices)[form.cleaned_data["outcome"]],
                 "reasons": form.reason_labels(), "page_url": self._page_url(application),
+                "may_claim": request.user.has_perm(CLAIM),
             }
             return TemplateResponse(request, "admin/refunds/refundapplication/confirm_decision.html", context)
-        data = form.cleaned_data
         try:
-            services.application_decide(
-                application_id=application.public_id, reviewer=request.user, outcome=data["outcome"],
-                reason_codes=data["reason_codes"], note=data["note"], approved_amount=data["approved_amount"])
+            services.application_decide(application_id=application.public_id, **decision)
         except DomainError as error:
-            self._refused(request, error)
-            return HttpResponseRedirect(self._page_url(application))
+            return self._refused_decision(request, application, form, error)
         summary = gettext("Decided: %(outcome)s, %(amount)s %(currency)s; reasons: %(reasons)s.") % {
             "outcome": dict(form.fields["outcome"].choices)[data["outcome"]], "amount": form.amount_to_refund(),
             "currency": application.currency, "reasons": "; ".join(form.reason_labels())}
         self.log_change(request, application, summary)
         messages.success(request, summary)
+        if request.POST.get("confirm") == "next":
+            # The reviewer's next application: the one due first, claimed as "Claim next" would.
+            return self.claim_next_view(request)
         return HttpResponseRedirect(self._page_url(application))
+
+    def dossier_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Download the evidence dossier of a decided application (its generation is audited)."""
+        application = self._get_viewable(request, object_id)
+        if not request.user.has_perm(DOWNLOAD_DOSSIER):
+            raise PermissionDenied
+        try:
+            dossier = application_dossier_generate(application_id=application.public_id, actor=self._reviewer(request),
+                                                   audience=Audience.REVIEWER)
+        except DomainError as error:
+            self._refused(request, error)
+            return HttpResponseRedirect(self._page_url(application))
+        return FileResponse(dossier.handle, as_attachment=True, filename=dossier.filename, content_type="application/zip")
 
     def aligned_view(self, request: HttpRequest, object_id: int, evidence_id: object) -> FileResponse:
         self._get_viewable(request, object_id)

@@ -132,6 +132,10 @@ class MerchantAdmin(admin.ModelAdmin):
     search_fields = ["name", "external_ref"]
     readonly_fields = ["public_id"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Merchant | None = None) -> list[str]:
+        # A shop's applications, keys and members belong to its platform: it never moves.
+        return [*self.readonly_fields, "platform"] if obj is not None else list(self.readonly_fields)
+
 
 @admin.register(MerchantMember)
 class MerchantMemberAdmin(admin.ModelAdmin):
@@ -157,6 +161,10 @@ class ProductAdmin(admin.ModelAdmin):
     search_fields = ["title", "external_ref"]
     readonly_fields = ["public_id"]
     inlines = [ReferenceImageInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Product | None = None) -> list[str]:
+        # A product's claims belong to its shop: moving the product would hand them to another.
+        return [*self.readonly_fields, "merchant"] if obj is not None else list(self.readonly_fields)
 
 
 class ApiKeyIssueForm(forms.ModelForm):

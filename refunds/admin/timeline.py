@@ -7,11 +7,12 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from refunds.models import AuditEvent
-from refunds.states import ApplicationState, DecisionReason, Outcome
+from refunds.states import ApplicationState, BuyerRiskReason, DecisionReason, Outcome
 
 _STATES = dict(ApplicationState.choices)
 _OUTCOMES = dict(Outcome.choices)
 _REASONS = dict(DecisionReason.choices)
+_BUYER_REASONS = dict(BuyerRiskReason.choices)
 
 
 def _when(value: str | None) -> str:
@@ -48,9 +49,17 @@ def _sentence(event: AuditEvent) -> str:
             "reasons": "; ".join(str(_REASONS.get(code, code)) for code in p.get("reason_codes") or
                                  [c.strip() for c in event.reason.split(",") if c.strip()])},
         "withdraw": lambda: _("%(actor)s withdrew the application.") % {"actor": actor},
+        "dossier_generated": lambda: _("%(actor)s downloaded the evidence dossier.") % {"actor": actor},
     }
     make = sentences.get(event.action)
-    return make() if make else _("%(actor)s: %(action)s.") % {"actor": actor, "action": event.action}
+    sentence = make() if make else _("%(actor)s: %(action)s.") % {"actor": actor, "action": event.action}
+    if p.get("overrode_claim_of"):
+        sentence += " " + _("A senior reviewer's override of the claim held by %(holder)s.") % {
+            "holder": p["overrode_claim_of"]}
+    if p.get("buyer_risk"):
+        sentence += " " + _("Not approved automatically because of the buyer's record: %(reasons)s.") % {
+            "reasons": "; ".join(str(_BUYER_REASONS.get(code, code)) for code in p["buyer_risk"])}
+    return sentence
 
 
 def describe(event: AuditEvent) -> str:

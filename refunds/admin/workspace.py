@@ -15,8 +15,9 @@ from refunds.admin.base import file_url
 from refunds.admin.filters import FINDING_LABELS
 from refunds.admin.timeline import describe
 from refunds.models import Evidence, ReferenceImage, RefundApplication
-from refunds.roles import CLAIM, DECIDE, is_senior
+from refunds.roles import CLAIM, DECIDE, DOWNLOAD_DOSSIER, is_senior
 from refunds.states import ApplicationState, Outcome, RiskLevel
+from screening.models import ReuseLink
 
 # Findings whose presence the metadata panel reports in words of its own.
 _PROVENANCE = ("aigc_label", "c2pa_ai_generated", "editing_software", "no_camera_metadata", "captured_before_delivery")
@@ -81,6 +82,11 @@ def _metadata(evidence: Evidence, findings: list[Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def _reuse_label(kind: object) -> str:
+    """What was reused, in words; findings stored before reuse was told apart carry no kind."""
+    return str(ReuseLink.Kind(kind).label) if kind in ReuseLink.Kind.values else ""
+
+
 def _panels(application: RefundApplication) -> list[EvidencePanel]:
     references = list(application.product.reference_images.all())
     near = [f for item in application.evidence.all() if getattr(item, "screening", None)
@@ -117,6 +123,7 @@ def _panels(application: RefundApplication) -> list[EvidencePanel]:
                     "url": file_url("evidence", twin), "application": twin.application,
                     "link": reverse("admin:refunds_refundapplication_change", args=[twin.application_id]),
                     "distance": finding.params.get("distance"),
+                    "kind": _reuse_label(finding.params.get("kind")),
                 })
         panels.append(panel)
     return panels
@@ -135,6 +142,7 @@ def claim_status(application: RefundApplication, user: AbstractBaseUser) -> dict
 def workspace_context(application: RefundApplication, user: AbstractBaseUser) -> dict[str, Any]:
     """Return everything the application page shows."""
     history, totals = selectors.buyer_history(application)
+    buyer_risk = selectors.buyer_risk(platform=application.platform, buyer_ref=application.buyer_ref, excluding=application)
     events = list(application.audit_events.order_by("seq"))
     chain = audit.verify_chain(application)
     in_review = application.state == ApplicationState.IN_REVIEW
@@ -154,6 +162,9 @@ def workspace_context(application: RefundApplication, user: AbstractBaseUser) ->
         "history": history,
         "history_totals": totals,
         "related": selectors.applications_sharing_images(application),
+        "linked": selectors.linked_claims(application),
+        "buyer_risk": buyer_risk,
+        "buyer_refunded": selectors.money_text(buyer_risk.refunded),
         "timeline": [{"event": e, "text": describe(e), "at": e.at} for e in events],
         "chain": chain,
         "decision": decision,
@@ -163,6 +174,7 @@ def workspace_context(application: RefundApplication, user: AbstractBaseUser) ->
         "can_claim": user.has_perm(CLAIM) and in_review,
         "can_decide": user.has_perm(DECIDE) and in_review and (claim["mine"] or senior),
         "may_decide_at_all": user.has_perm(DECIDE),
+        "can_download_dossier": user.has_perm(DOWNLOAD_DOSSIER) and application.state == ApplicationState.DECIDED,
         "is_senior": senior,
         "in_review": in_review,
         "forged": application.risk_level == RiskLevel.FORGED,

@@ -89,21 +89,23 @@ EXAMPLE_IDS = {
     "application_to_accept": "5e1d7c3b-2a94-4f08-b6e1-3c9d8a7f6b21",
     "application_to_contest": "8b4f2e6a-1c73-4d95-a0b8-7e6d5c4b3a29",
     "application_to_withdraw": "2d9c8b7a-6e5f-4a3b-9c1d-0e2f3a4b5c6d",
+    "application_decided": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",   # accepted by the merchant; its dossier
     "finding": "6a5b4c3d-2e1f-4a0b-8c9d-1e2f3a4b5c6e",                # a local edit with its heat-map
     "webhook_delivery": "4c3b2a19-0f8e-4d7c-b6a5-948372615e0d",
     "webhook_endpoint": "7d6c5b4a-3928-4170-a6b5-c4d3e2f1a0b9",
     "webhook_endpoint_to_delete": "9e8d7c6b-5a49-4382-b1a0-f9e8d7c6b5a4",
+    "claim_group": "3f2e1d0c-9b8a-4765-8432-10fedcba9876",            # applications sharing a photo
 }
 # Per operation: the example of its path's public id, and of its request body where it has one.
 _PATH_EXAMPLES = {
     "applications_retrieve": "application", "applications_audit_events_list": "application",
     "applications_evidence_create": "application", "applications_accept_create": "application_to_accept",
     "applications_contest_create": "application_to_contest", "applications_withdraw_create": "application_to_withdraw",
-    "findings_heatmap_retrieve": "finding", "products_retrieve": "product", "products_reference_images_list": "product",
+    "applications_dossier_retrieve": "application_decided", "findings_heatmap_retrieve": "finding", "products_retrieve": "product", "products_reference_images_list": "product",
     "products_reference_images_create": "product", "merchants_retrieve": "merchant",
     "webhook_deliveries_redeliver_create": "webhook_delivery", "webhook_endpoints_retrieve": "webhook_endpoint",
     "webhook_endpoints_partial_update": "webhook_endpoint", "webhook_endpoints_rotate_secret_create": "webhook_endpoint",
-    "webhook_endpoints_destroy": "webhook_endpoint_to_delete",
+    "webhook_endpoints_destroy": "webhook_endpoint_to_delete", "claim_groups_retrieve": "claim_group",
 }
 _BODY_EXAMPLES = {
     ("products_create", "application/json"): {"merchant": EXAMPLE_IDS["merchant"], "external_ref": "sku-cup-02",

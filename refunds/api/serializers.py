@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -248,14 +249,21 @@ class ApplicationSerializer(serializers.ModelSerializer):
     product = serializers.UUIDField(source="product.public_id")
     evidence = EvidenceSerializer(many=True)
     decision = serializers.SerializerMethodField()
+    linked_claims = serializers.SerializerMethodField(
+        help_text="The group of linked claims (applications sharing images) this one belongs to: "
+                  "`GET /claim-groups/{id}`; null when it shares no image.")
 
     class Meta:
         model = RefundApplication
         fields = [
             "id", "merchant", "product", "buyer_ref", "order_ref", "delivered_at", "amount", "currency",
             "reason_code", "description", "state", "risk_level", "risk_score", "unscreened", "merchant_deadline",
-            "evidence", "decision", "created_at", "updated_at",
+            "evidence", "decision", "linked_claims", "created_at", "updated_at",
         ]
+
+    def get_linked_claims(self, obj: RefundApplication) -> uuid.UUID | None:
+        member = getattr(obj, "claim_group_member", None)
+        return member.group.public_id if member is not None else None
 
     def get_decision(self, obj: RefundApplication) -> dict | None:
         decision = None if self.context.get("just_submitted") else getattr(obj, "decision", None)

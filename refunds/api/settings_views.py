@@ -62,6 +62,11 @@ class PolicySerializer(NoUnknownFieldsMixin, serializers.ModelSerializer):
     senior_amount_ceiling = AmountOrZeroField(help_text="Approving more than this amount needs a senior reviewer.")
     default_threshold = StrictFloatField(min_value=0, max_value=1)
     finding_thresholds = FindingThresholdsField()
+    buyer_alert_amount = AmountOrZeroField(help_text="Refunds on a buyer's applications judged forged that reach this "
+                                                     "amount (in buyer_alert_currency) flag the buyer to reviewers.")
+    buyer_alert_currency = serializers.RegexField(r"^[A-Z]{3}$", help_text="ISO 4217 code, e.g. CNY.")
+    buyer_risk_holds_for_review = StrictBooleanField(help_text="A buyer with a forged finding or at the alert amount "
+                                                               "is never approved automatically.")
 
     class Meta:
         model = Policy

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from refunds.api import catalogue, settings_views, views
+from refunds.api import buyers, catalogue, settings_views, views
 
 app_name = "api"
 urlpatterns = [
@@ -12,6 +12,9 @@ urlpatterns = [
     path("applications/<str:public_id>/accept", views.AcceptView.as_view(), name="application-accept"),
     path("applications/<str:public_id>/contest", views.ContestView.as_view(), name="application-contest"),
     path("applications/<str:public_id>/audit-events", views.AuditEventListView.as_view(), name="application-audit"),
+    path("applications/<str:public_id>/dossier", views.DossierView.as_view(), name="application-dossier"),
+    path("buyers/<str:buyer_ref>", buyers.BuyerRiskView.as_view(), name="buyer"),
+    path("claim-groups/<str:public_id>", buyers.ClaimGroupView.as_view(), name="claim-group"),
     path("evidence-uploads", views.EvidenceUploadView.as_view(), name="evidence-uploads"),
     path("findings/<str:public_id>/heatmap", views.HeatmapView.as_view(), name="finding-heatmap"),
     path("merchants", catalogue.MerchantListView.as_view(), name="merchants"),

@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,6 +35,7 @@ from refunds.errors import NotFound
 from refunds.idempotency import HEADER, idempotent
 from refunds.models import AuditEvent, RefundApplication
 from refunds.services import Actor
+from refunds.services.dossier import Audience, application_dossier_generate
 from refunds.states import ActorKind
 from refunds.views import safe_file_response
 from screening.models import Finding
@@ -187,6 +189,32 @@ class AuditEventListView(APIView):
         application_pk = selectors.application_id_for_platform(platform=request.auth.platform, public_id=public_id)
         events = AuditEvent.objects.filter(application_id=application_pk).order_by("seq")
         return Response(AuditEventSerializer(events, many=True).data)
+
+
+class _JsonErrorsWhateverIsAccepted(BaseContentNegotiation):
+    """A file download answers its own type; its errors are JSON even to a client that asked
+    for the file's type only (which would otherwise get a bare 406)."""
+
+    def select_parser(self, request: Request, parsers: list) -> object:
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None) -> tuple:
+        return renderers[0], renderers[0].media_type
+
+
+class DossierView(APIView):
+    content_negotiation_class = _JsonErrorsWhateverIsAccepted
+
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    def get(self, request: Request, public_id: str) -> FileResponse:
+        """The evidence dossier of a decided application (409 `not_decided` before): a ZIP with the original
+        files and their SHA-256, the screening results and heat-maps, the rebuttal, the linked claims, the
+        audit chain with a standalone `verify.py`, and a PDF summary in Chinese and English. Its generation is
+        recorded in the application's audit log."""
+        selectors.application_id_for_platform(platform=request.auth.platform, public_id=public_id)
+        dossier = application_dossier_generate(application_id=public_id, actor=_platform_actor(request),
+                                               audience=Audience.PLATFORM)
+        return FileResponse(dossier.handle, as_attachment=True, filename=dossier.filename, content_type="application/zip")
 
 
 class EvidenceAddView(ApplicationActionView):

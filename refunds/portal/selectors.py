@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import NotFound
 from refunds.models import Evidence, Merchant, MerchantMember, Product, RefundApplication
+from refunds.selectors import money_total
 from refunds.states import OPEN_STATES, ApplicationState
 from screening.models import Finding
 
@@ -87,9 +88,10 @@ def dashboard_for_merchant(*, merchant: Merchant, now: datetime | None = None) -
     needing_response = list(applications.filter(state=ApplicationState.AWAITING_MERCHANT).order_by("merchant_deadline"))
     counted = Counter(dict(applications.order_by().values_list("state").annotate(n=Count("pk"))))
     counts = [(state.value, state.label, counted.get(state.value, 0)) for state in ApplicationState]
-    at_stake = list(
+    at_stake = [
+        (currency, money_total(total)) for currency, total in
         applications.filter(state__in=OPEN_STATES, created_at__gte=now - timedelta(days=7))
         .order_by("currency").values_list("currency").annotate(total=Sum("amount"))
-    )
+    ]
     recent = list(applications.exclude(state=ApplicationState.AWAITING_MERCHANT).order_by("-created_at")[:20])
     return Dashboard(needing_response, counts, at_stake, recent)

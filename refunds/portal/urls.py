@@ -10,6 +10,7 @@ urlpatterns = [
     path("applications/<uuid:application_id>/", views.application_detail, name="application"),
     path("applications/<uuid:application_id>/accept/", views.application_accept, name="accept"),
     path("applications/<uuid:application_id>/contest/", views.application_contest, name="contest"),
+    path("applications/<uuid:application_id>/dossier/", views.application_dossier, name="dossier"),
     path("products/", views.product_list, name="products"),
     path("products/<uuid:product_id>/", views.product_detail, name="product"),
     path("products/<uuid:product_id>/references/<uuid:reference_id>/remove/", views.reference_remove,

@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -32,6 +32,7 @@ from refunds.portal.forms import (
 from refunds.portal.presenters import evidence_views, rebuttal_reasons, timeline
 from refunds.services import notifications
 from refunds.services.catalogue import reference_image_add, reference_image_remove
+from refunds.services.dossier import Audience, application_dossier_generate
 from refunds.states import ActorKind, ApplicationState
 
 View = Callable[..., HttpResponse]
@@ -173,6 +174,20 @@ def application_contest(request: HttpRequest, application_id: object) -> HttpRes
 
 @require_GET
 @merchant_required
+def application_dossier(request: HttpRequest, application_id: object) -> HttpResponse:
+    """Download the evidence dossier of one of the shop's decided applications."""
+    application = selectors.application_get_for_merchant(merchant=request.merchant, public_id=application_id)
+    try:
+        dossier = application_dossier_generate(application_id=application.public_id, actor=_actor(request),
+                                               audience=Audience.MERCHANT)
+    except DomainError as error:
+        messages.error(request, str(error.message))
+        return redirect("portal:application", application_id=application.public_id)
+    return FileResponse(dossier.handle, as_attachment=True, filename=dossier.filename, content_type="application/zip")
+
+
+@require_GET
+@merchant_required
 def product_list(request: HttpRequest) -> HttpResponse:
     products = selectors.product_list_for_merchant(merchant=request.merchant)
     return render(request, "portal/product_list.html", {"products": products})
@@ -197,13 +212,19 @@ def product_detail(request: HttpRequest, product_id: object) -> HttpResponse:
         "product": product, "references": references, "form": form, "limits": upload_limits()}, status=status)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @merchant_required
 def reference_remove(request: HttpRequest, product_id: object, reference_id: object) -> HttpResponse:
+    """GET: ask, showing the photo (a removed reference no longer protects new claims); POST: remove."""
     product = selectors.product_get_for_merchant(merchant=request.merchant, public_id=product_id)
     if request.membership.role != MerchantMember.Role.OWNER:
         # The button is not shown to staff; this answers a hand-made request.
         return render(request, "portal/owners_only.html", {"product": product}, status=403)
+    if request.method == "GET":
+        reference = product.reference_images.filter(public_id=reference_id).first()
+        if reference is None:
+            raise Http404
+        return render(request, "portal/reference_remove.html", {"product": product, "reference": reference})
     reference_image_remove(product=product, public_id=reference_id)
     messages.success(request, _("The photo was removed."))
     return redirect(reverse("portal:product", kwargs={"product_id": product.public_id}))
@@ -235,12 +256,16 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 
 
 # Mail clients send the one-click unsubscribe (RFC 8058) as a POST without a session or CSRF
-# token; the signed token in the URL is the authorisation.
+# token; the signed token in the URL is the authorisation. A GET only asks: mail scanners open
+# every link in a message, and must not unsubscribe anyone by doing so.
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        user, kind = notifications.notification_unsubscribe(token=token)
+        if request.method == "POST":
+            user, kind = notifications.notification_unsubscribe(token=token)
+            return render(request, "portal/unsubscribed.html", {"kind": kind, "subscriber": user, "done": True})
+        user, kind = notifications.unsubscribe_token_read(token=token)
     except DomainError as error:
         return render(request, "portal/unsubscribed.html", {"error": error.message}, status=400)
-    return render(request, "portal/unsubscribed.html", {"kind": kind, "subscriber": user})
+    return render(request, "portal/unsubscribed.html", {"kind": kind, "subscriber": user, "done": False})

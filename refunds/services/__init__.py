@@ -14,6 +14,7 @@ from refunds.services.review import (
     application_claim,
     application_claim_next,
     application_decide,
+    application_decision_check,
     application_release_claim,
     release_expired_claims,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "application_claim_next",
     "application_contest",
     "application_decide",
+    "application_decision_check",
     "application_expire_window",
     "application_give_up_screening",
     "application_record_screening",

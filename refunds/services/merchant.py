@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
+from refunds import selectors
 from refunds.errors import Conflict, InvalidInput
 from refunds.models import Rebuttal, RebuttalAttachment, RefundApplication
 from refunds.services._base import Actor, DecisionSpec, apply, ensure_can, locked_application
@@ -74,12 +75,17 @@ def application_expire_window(*, application_id: UUID | str) -> RefundApplicatio
         if application.state != ApplicationState.AWAITING_MERCHANT or not application.window_has_closed():
             return None
         system = Actor.system("window expiry")
+        held = None
         if application.expiry_may_approve() and application.screening_is_clean():
-            apply(application, application.approve_on_expiry, actor=system, action="window_expired_approve",
-                  reason=DecisionReason.WINDOW_EXPIRED_CLEAN,
-                  decision=DecisionSpec.full_approval(application, DecisionReason.WINDOW_EXPIRED_CLEAN))
-        else:
-            apply(application, application.escalate_on_expiry, actor=system, action="window_expired_review")
+            held = selectors.buyer_risk_hold(application)
+            if held is None:
+                apply(application, application.approve_on_expiry, actor=system, action="window_expired_approve",
+                      reason=DecisionReason.WINDOW_EXPIRED_CLEAN,
+                      decision=DecisionSpec.full_approval(application, DecisionReason.WINDOW_EXPIRED_CLEAN))
+                return application
+        apply(application, application.escalate_on_expiry, actor=system, action="window_expired_review",
+              reason=selectors.buyer_risk_reasons_text(held) if held is not None else "",
+              payload={"buyer_risk": [r.code for r in held.reasons]} if held is not None else None)
         return application
 
 

@@ -14,14 +14,17 @@ from typing import Any
 
 from celery import current_app
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from refunds.errors import InvalidInput
 from refunds.models import MerchantMember, RefundApplication
@@ -149,6 +152,10 @@ def _message(notification: Notification, preference: NotificationPreference) -> 
         "unsubscribe_url": unsubscribe,
     }
     with translation.override(preference.language or settings.LANGUAGE_CODE):
+        if application.merchant_deadline is not None:
+            # Said at the moment of sending: a reminder sent late, or for a window shorter than
+            # the lead, must not claim twelve hours that are not left.
+            context["time_left"] = _time_left(application.merchant_deadline - timezone.now())
         subject = render_to_string(f"portal/email/{notification.kind}_subject.txt", context).strip()
         body = render_to_string(f"portal/email/{notification.kind}.txt", context)
     message = EmailMultiAlternatives(subject, body, to=[notification.user.email], headers={
@@ -159,18 +166,33 @@ def _message(notification: Notification, preference: NotificationPreference) -> 
     return message
 
 
-def notification_unsubscribe(*, token: str) -> tuple[AbstractBaseUser, str]:
-    """Turn off one kind of e-mail for the user the token names; raise InvalidInput for a bad token."""
+def unsubscribe_token_read(*, token: str) -> tuple[AbstractBaseUser, str]:
+    """Return the user and the kind of e-mail the token names, changing nothing; raise
+    InvalidInput for a bad token."""
     try:
         data = signing.loads(token, salt=_UNSUBSCRIBE_SALT)
         kind = NotificationKind(data["k"])
-        user_id = int(data["u"])
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        user = get_user_model().objects.get(pk=int(data["u"]))
+    except (signing.BadSignature, KeyError, TypeError, ValueError, ObjectDoesNotExist):
         raise InvalidInput("invalid_token", _("This unsubscribe link is not valid.")) from None
-    preference, _created = NotificationPreference.objects.get_or_create(user_id=user_id)
+    return user, kind
+
+
+def _time_left(delta: timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes < 60:
+        return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
+    hours = minutes // 60
+    return ngettext("%(n)d hour", "%(n)d hours", hours) % {"n": hours}
+
+
+def notification_unsubscribe(*, token: str) -> tuple[AbstractBaseUser, str]:
+    """Turn off one kind of e-mail for the user the token names; raise InvalidInput for a bad token."""
+    user, kind = unsubscribe_token_read(token=token)
+    preference, _created = NotificationPreference.objects.get_or_create(user=user)
     setattr(preference, kind.value, False)
     preference.save(update_fields=[kind.value])
-    return preference.user, kind
+    return user, kind
 
 
 def notification_preferences_update(*, user: AbstractBaseUser, window_opened: bool, deadline_reminder: bool,

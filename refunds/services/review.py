@@ -135,6 +135,38 @@ def application_decide(
     when another decider was first, ``claim_expired``, ``claim_required`` or
     ``claimed_by_other`` when the reviewer does not hold the claim.
     """
+    note = _check_decision_input(reviewer, outcome, reason_codes, note)
+    with locked_application(application_id) as application:
+        amount = _check_decision(application, reviewer, outcome, approved_amount)
+        overridden = application.claimed_by.get_username() if (
+            application.claimed_by_id not in (None, reviewer.pk) and not application.has_no_live_claim()) else ""
+        payload = {"outcome": outcome, "amount": str(amount), "note": note, "reason_codes": list(reason_codes)}
+        if overridden:
+            payload["overrode_claim_of"] = overridden
+        apply(application, application.decide_by_reviewer, actor=Actor.of_user(ActorKind.REVIEWER, reviewer),
+              action="decide", reason=", ".join(reason_codes), payload=payload,
+              decision=DecisionSpec(outcome, amount, reason_codes, note))
+        return application
+
+
+def application_decision_check(
+    *,
+    application: RefundApplication,
+    reviewer: AbstractBaseUser,
+    outcome: str,
+    reason_codes: Sequence[str],
+    note: str,
+    approved_amount: Decimal | None = None,
+) -> None:
+    """Raise what application_decide would raise for this decision now, without deciding: a
+    surface asks before its confirmation step, so a refusal comes before the reviewer confirms
+    and nothing typed is lost. (The decision itself checks again under the row lock.)"""
+    _check_decision_input(reviewer, outcome, reason_codes, note)
+    _check_decision(application, reviewer, outcome, approved_amount)
+
+
+def _check_decision_input(reviewer: AbstractBaseUser, outcome: str, reason_codes: Sequence[str], note: str) -> str:
+    """Check what a decision says, whatever the application; return the note stripped."""
     _require_perm(reviewer, DECIDE)
     if outcome not in Outcome.values:
         raise InvalidInput("invalid_outcome", _("Unknown outcome."), details={"field": "outcome", "allowed": Outcome.values})
@@ -145,32 +177,29 @@ def application_decide(
     note = (note or "").strip()
     if not note:
         raise InvalidInput("note_required", _("Write a note explaining the decision."), details={"field": "note"})
+    return note
+
+
+def _check_decision(application: RefundApplication, reviewer: AbstractBaseUser, outcome: str,
+                    approved_amount: Decimal | None) -> Decimal:
+    """Check that this reviewer may decide the application so now; return the amount refunded."""
     senior = is_senior(reviewer)
-    with locked_application(application_id) as application:
-        if application.state == ApplicationState.DECIDED:
-            raise Conflict("already_decided", _("Someone else decided this application first; your decision was not recorded."),
-                           details={"state": application.state})
-        ensure_can(application, application.decide_by_reviewer)
-        if not senior:
-            _check_claim(application, reviewer)
-        amount = _approved_amount(application, outcome, approved_amount)
-        if outcome != Outcome.REJECTED and not senior:
-            if application.risk_level == RiskLevel.FORGED:
-                raise Forbidden("senior_required", _("Only a senior reviewer may approve an application screened as forged."),
-                                details={"risk_level": application.risk_level})
-            ceiling = application.platform.policy.senior_amount_ceiling
-            if amount > ceiling:
-                raise Forbidden("senior_required", _("Only a senior reviewer may approve more than %(ceiling)s %(currency)s.")
-                                % {"ceiling": ceiling, "currency": application.currency}, details={"ceiling": str(ceiling)})
-        overridden = application.claimed_by.get_username() if (
-            application.claimed_by_id not in (None, reviewer.pk) and not application.has_no_live_claim()) else ""
-        payload = {"outcome": outcome, "amount": str(amount), "note": note, "reason_codes": list(reason_codes)}
-        if overridden:
-            payload["overrode_claim_of"] = overridden
-        apply(application, application.decide_by_reviewer, actor=Actor.of_user(ActorKind.REVIEWER, reviewer),
-              action="decide", reason=", ".join(reason_codes), payload=payload,
-              decision=DecisionSpec(outcome, amount, reason_codes, note))
-        return application
+    if application.state == ApplicationState.DECIDED:
+        raise Conflict("already_decided", _("Someone else decided this application first; your decision was not recorded."),
+                       details={"state": application.state})
+    ensure_can(application, application.decide_by_reviewer)
+    if not senior:
+        _check_claim(application, reviewer)
+    amount = _approved_amount(application, outcome, approved_amount)
+    if outcome != Outcome.REJECTED and not senior:
+        if application.risk_level == RiskLevel.FORGED:
+            raise Forbidden("senior_required", _("Only a senior reviewer may approve an application screened as forged."),
+                            details={"risk_level": application.risk_level})
+        ceiling = application.platform.policy.senior_amount_ceiling
+        if amount > ceiling:
+            raise Forbidden("senior_required", _("Only a senior reviewer may approve more than %(ceiling)s %(currency)s.")
+                            % {"ceiling": ceiling, "currency": application.currency}, details={"ceiling": str(ceiling)})
+    return amount
 
 
 def _check_claim(application: RefundApplication, reviewer: AbstractBaseUser) -> None:

@@ -9,9 +9,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from refunds import outbox, policy
+from refunds import outbox, policy, selectors
 from refunds.models import RefundApplication
 from refunds.services._base import Actor, DecisionSpec, apply, locked_application
+from refunds.services.linked_claims import claim_group_join
 from refunds.states import ApplicationState, DecisionReason
 
 SCREEN_TASK = "screening.screen_application"
@@ -88,6 +89,7 @@ def application_record_screening(*, application_id: UUID | str) -> RefundApplica
             for f in Finding.objects.filter(result__evidence__application=application)
         ]
         risk = policy.assess(application.platform.policy, findings)
+        claim_group_join(application=application)
         system = Actor.system("screening")
         if application.state != ApplicationState.SUBMITTED:
             if (application.risk_level, application.risk_score, application.risk_explanation) == (
@@ -100,12 +102,19 @@ def application_record_screening(*, application_id: UUID | str) -> RefundApplica
         apply(application, application.record_screening, actor=system, action="screen",
               payload={"risk": risk.level, "score": risk.score},
               risk_level=risk.level, risk_score=risk.score, explanation=risk.explanation)
+        held = None
         if application.fast_track_allowed() and application.screening_is_clean():
-            apply(application, application.fast_track, actor=system, action="fast_track",
-                  reason=DecisionReason.FAST_TRACK_CLEAN,
-                  decision=DecisionSpec.full_approval(application, DecisionReason.FAST_TRACK_CLEAN))
-        else:
-            apply(application, application.open_merchant_window, actor=system, action="open_window")
+            held = selectors.buyer_risk_hold(application)
+            if held is None:
+                apply(application, application.fast_track, actor=system, action="fast_track",
+                      reason=DecisionReason.FAST_TRACK_CLEAN,
+                      decision=DecisionSpec.full_approval(application, DecisionReason.FAST_TRACK_CLEAN))
+                return application
+        # A buyer's record that keeps a small clean claim from the fast track is said in the
+        # audit record, with its reasons, rather than silently waiting.
+        apply(application, application.open_merchant_window, actor=system, action="open_window",
+              reason=selectors.buyer_risk_reasons_text(held) if held is not None else "",
+              payload={"buyer_risk": [r.code for r in held.reasons]} if held is not None else None)
         return application
 
 

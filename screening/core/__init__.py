@@ -7,7 +7,7 @@ decode_image, analyse_reference, screen_evidence, perceptual_hash and the value 
 from .decode import DecodedImage, decode_image, sniff_format
 from .errors import UnreadableImage
 from .hashing import hamming, perceptual_hash
-from .report import FINDING_CODES, FORGERY_CODES, VERDICTS, Finding, FindingCode, ScreeningReport
+from .report import FINDING_CODES, FORGERY_CODES, VERDICTS, Finding, FindingCode, ReuseKind, ScreeningReport
 from .screen import (
     ENGINE_VERSION,
     ReferenceAnalysis,
@@ -26,6 +26,7 @@ __all__ = [
     "Finding",
     "FindingCode",
     "ReferenceAnalysis",
+    "ReuseKind",
     "ScreeningReport",
     "UnreadableImage",
     "VERDICTS",

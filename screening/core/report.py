@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Finding", "FindingCode", "ScreeningReport", "FINDING_CODES", "FORGERY_CODES", "VERDICTS"]
+__all__ = ["Finding", "FindingCode", "ReuseKind", "ScreeningReport", "FINDING_CODES", "FORGERY_CODES", "VERDICTS"]
 
 
 class FindingCode(StrEnum):
@@ -29,6 +29,21 @@ class FindingCode(StrEnum):
     NO_CAMERA_METADATA = "no_camera_metadata"
     CAPTURED_BEFORE_DELIVERY = "captured_before_delivery"
     UNREADABLE = "unreadable"
+
+
+class ReuseKind(StrEnum):
+    """What a `near_duplicate` finding says was reused; owned here beside the codes.
+
+    The perceptual hash only says "the same picture": a photo with a painted crack hashes
+    as close to its source as a re-saved copy does, so the pixels decide between the last two.
+    """
+
+    # Byte for byte the earlier file (SHA-256).
+    SAME_FILE = "same_file"
+    # The same picture re-encoded, resized or cropped: no local difference after alignment.
+    RE_ENCODED = "re_encoded"
+    # The same picture with local differences: a reuse and an edit.
+    EDITED = "edited"
 
 
 FINDING_CODES = tuple(code.value for code in FindingCode)

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.django_db
 # The unsubscribe link is authorised by its signed token, not by a session (test_notifications.py).
 TOKEN_ROUTES = {"unsubscribe"}
 POST_ROUTES = {"accept", "contest", "product", "reference-remove"}
-GET_ROUTES = {"dashboard", "applications", "application", "accept", "contest", "products", "product", "notifications"}
+GET_ROUTES = {"dashboard", "applications", "application", "accept", "contest", "dossier", "products", "product",
+              "notifications", "reference-remove"}
 
 
 @pytest.fixture

@@ -81,8 +81,19 @@ def test_the_reminder_is_sent_once_12_hours_before_the_deadline(celery_worker, o
     RefundApplication.objects.filter(pk=application.pk).update(merchant_deadline=timezone.now() + timedelta(hours=11))
     run_task_twice("portal.remind_deadlines")
     run_task_twice("portal.remind_deadlines")
-    assert len(emails_to("owner@acme.example", "12")) == 1
+    assert len(emails_to("owner@acme.example", "10")) == 1, "sent with 10 hours and some minutes left"
     assert Notification.objects.filter(kind="deadline_reminder").count() == 1
+
+
+def test_the_reminder_names_the_time_really_left(celery_worker, owner, product):
+    NotificationPreference.objects.create(user=owner, language="en")
+    application = open_window(product)
+    wait_for(lambda: len(mail.outbox) == 1)
+    RefundApplication.objects.filter(pk=application.pk).update(
+        merchant_deadline=timezone.now() + timedelta(hours=3, minutes=30))
+    run_task_twice("portal.remind_deadlines")
+    (reminder,) = emails_to("owner@acme.example", "left to respond")
+    assert reminder.subject.startswith("3 hours left") and "12" not in reminder.subject
 
 
 def test_the_decision_email_is_sent_once(celery_worker, owner, product):
@@ -118,7 +129,11 @@ def test_beat_sends_what_a_lost_message_left_pending(celery_worker, owner, produ
 def test_the_unsubscribe_link_stops_that_kind_of_email(celery_worker, client, owner, product):
     application = open_window(product)
     wait_for(lambda: len(mail.outbox) == 1)
+    # Opening the link (as a mail scanner does) only asks; the button unsubscribes.
     page = client.get(unsubscribe_path(mail.outbox[0]), HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200 and 'id="unsubscribe"' in page.content.decode()
+    assert not NotificationPreference.objects.filter(user=owner, window_opened=False).exists()
+    page = client.post(unsubscribe_path(mail.outbox[0]), HTTP_ACCEPT_LANGUAGE="en")
     assert page.status_code == 200 and "You are unsubscribed" in page.content.decode()
     assert NotificationPreference.objects.get(user=owner).window_opened is False
     assert NotificationPreference.objects.get(user=owner).decision is True

@@ -47,10 +47,15 @@ def test_the_owner_removes_a_photo_and_past_screenings_lose_only_the_link(owner_
     assert owner_client.get(f"/portal/applications/{screened.public_id}/").status_code == 200
 
 
-def test_removing_needs_a_post(owner_client, product):
+def test_removing_asks_first_and_only_a_post_removes(owner_client, product):
     reference = product.reference_images.get()
-    response = owner_client.get(f"/portal/products/{product.public_id}/references/{reference.public_id}/remove/")
-    assert response.status_code == 405 and ReferenceImage.objects.filter(pk=reference.pk).exists()
+    page = owner_client.get(f"/portal/products/{product.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    remove_url = f"/portal/products/{product.public_id}/references/{reference.public_id}/remove/"
+    assert f'href="{remove_url}"' in page
+    response = owner_client.get(remove_url, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and 'id="confirm-remove"' in response.content.decode()
+    assert "will no longer be compared with this photo" in response.content.decode()
+    assert ReferenceImage.objects.filter(pk=reference.pk).exists()
 
 
 def test_the_service_refuses_a_photo_of_another_product(product, other_merchant):

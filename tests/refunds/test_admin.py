@@ -122,3 +122,27 @@ def test_rotating_a_key_now_issues_a_new_one_and_revokes_the_old(admin_client, p
     assert api_key_check(old_text) is None
     assert api_key_check(new_text).scopes == ["read"]
     assert ApiKey.objects.filter(revoked_at__isnull=True).count() == 1
+
+
+def test_a_product_never_moves_to_another_shop_nor_a_shop_to_another_platform(admin_client, product, other_merchant,
+                                                                             platform_b):
+    page = admin_client.get(reverse("admin:refunds_product_change", args=[product.pk]))
+    assert "merchant" not in page.context["adminform"].form.fields
+    admin_client.post(reverse("admin:refunds_product_change", args=[product.pk]),
+                      {"merchant": other_merchant.pk, "title": "Moved", "external_ref": product.external_ref,
+                       "reference_images-TOTAL_FORMS": "0", "reference_images-INITIAL_FORMS": "0"})
+    product.refresh_from_db()
+    assert product.merchant != other_merchant
+    page = admin_client.get(reverse("admin:refunds_merchant_change", args=[product.merchant.pk]))
+    assert "platform" not in page.context["adminform"].form.fields
+
+
+def test_an_auditor_reads_shop_members_and_users_and_changes_neither(client, auditor, merchant_owner):
+    client.force_login(auditor)
+    for name in ("admin:refunds_merchantmember_changelist", "admin:auth_user_changelist"):
+        assert client.get(reverse(name)).status_code == 200, name
+    page = client.get(reverse("admin:auth_user_change", args=[merchant_owner.pk]))
+    assert page.status_code == 200 and page.context["has_change_permission"] is False
+    member = merchant_owner.merchant_memberships.get()
+    page = client.get(reverse("admin:refunds_merchantmember_change", args=[member.pk]))
+    assert page.status_code == 200 and page.context["has_change_permission"] is False

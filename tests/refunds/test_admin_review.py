@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from refunds import services
 from refunds.models import AuditEvent, Decision, RefundApplication
@@ -78,6 +78,20 @@ def test_search_finds_an_application_by_order_reference_and_ignores_a_malformed_
     client.force_login(reviewer)
     assert [r.pk for r in client.get(QUEUE, {"q": "order-777"}).context["cl"].result_list] == [application.pk]
     assert client.get(QUEUE, {"q": "not-a-uuid"}).status_code == 200
+
+
+def test_search_finds_an_application_by_the_start_of_its_id_or_references(client, reviewer, product):
+    application = in_review(product, order_ref="6002-778", buyer_ref="buyer-42")
+    other = in_review(product, order_ref="5001-001", buyer_ref="buyer-7")
+    client.force_login(reviewer)
+
+    def found(text):
+        return [r.pk for r in client.get(QUEUE, {"q": text, "view": "all"}).context["cl"].result_list]
+
+    assert found("6002") == [application.pk]
+    assert found("buyer-4") == [application.pk]
+    assert found(str(other.public_id)[:6]) == [other.pk]
+    assert found(str(other.public_id)[:13]) == [other.pk]
 
 
 @pytest.mark.parametrize("params", [{"risk_level__exact": "forged"}, {"finding": "derived_from_reference"},
@@ -217,6 +231,21 @@ def test_a_plain_reviewer_cannot_approve_a_forged_application_from_the_panel(cli
     assert not Decision.objects.exists()
 
 
+def test_a_refused_approval_is_refused_before_the_confirmation_and_keeps_what_was_typed(client, reviewer, product):
+    application = in_review(product)
+    services.application_claim(application_id=application.public_id, reviewer=reviewer)
+    client.force_login(reviewer)
+    response = client.post(decide_url(application), {"outcome": "approved", "reason_codes": ["evidence_consistent"],
+                                                     "note": "Looks real to me."})
+    assert response.status_code == 200
+    assert "confirm_decision.html" not in [t.name for t in response.templates]
+    assert any("senior" in m for m in messages_of(response))
+    form = response.context["form"]
+    assert form.data["note"] == "Looks real to me." and form.data.getlist("reason_codes") == ["evidence_consistent"]
+    assert "Looks real to me." in response.content.decode()
+    assert not Decision.objects.exists()
+
+
 def test_an_auditor_opens_everything_and_decides_nothing(client, auditor, product):
     application = in_review(product)
     client.force_login(auditor)
@@ -272,9 +301,13 @@ def test_the_merchants_rebuttal_shows_its_photo_and_a_playable_packing_video(cli
     video = upload(packing_video(tmp_path), "packing.mp4")
     services.application_contest(application_id=application.public_id,
                                  actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner),
-                                 statement="Packed intact, see the video.", attachments=[upload(GENUINE_CUP), video])
+                                 statement="Packed intact, see the video.", attachments=[upload(GENUINE_CUP), video],
+                                 reason_codes=["shipped_intact", "evidence_edited"])
     client.force_login(reviewer)
-    html = client.get(page(application)).content.decode()
+    with translation.override("en"):
+        html = client.get(page(application), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "The item was intact when shipped (packing photos or video)" in html
+    assert "The buyer&#x27;s photo is edited or copied from my catalogue" in html
     attachments = {a.content_type: a for a in application.rebuttal.attachments.all()}
     video_url = reverse("stored-file", args=["rebuttal", attachments["video/mp4"].public_id])
     assert f'<video controls preload="metadata" src="{video_url}"' in html
@@ -309,6 +342,29 @@ def test_the_timeline_tells_who_did_what_in_the_readers_language(client, reviewe
     assert english[-1].startswith("reviewer claimed the application until ")
     chinese = [item["text"] for item in client.get(page(application), HTTP_ACCEPT_LANGUAGE="zh-hans").context["timeline"]]
     assert chinese[-2] == "商家回应期已结束；转人工审核。（等待商家回应 → 人工审核中）"
+
+
+def test_confirm_and_next_decides_and_opens_the_next_application_claimed(client, reviewer, product):
+    first = in_review(product, order_ref="order-1")
+    second = in_review(product, order_ref="order-2")
+    services.application_claim(application_id=first.public_id, reviewer=reviewer)
+    client.force_login(reviewer)
+    confirmation = client.post(decide_url(first), REJECTION).content.decode()
+    assert 'id="confirm-decision-next"' in confirmation
+    response = client.post(decide_url(first), {**REJECTION, "confirm": "next"})
+    assert response.status_code == 302 and response["Location"] == page(second)
+    assert Decision.objects.get().application == first
+    assert RefundApplication.objects.get(pk=second.pk).claimed_by == reviewer
+
+
+def test_the_timeline_names_a_seniors_override_of_anothers_claim(client, reviewer, senior_reviewer, product):
+    application = in_review(product)
+    services.application_claim(application_id=application.public_id, reviewer=reviewer)
+    services.application_decide(application_id=application.public_id, reviewer=senior_reviewer, outcome="rejected",
+                                reason_codes=["evidence_derived"], note="Derived.")
+    client.force_login(senior_reviewer)
+    text = [item["text"] for item in client.get(page(application), HTTP_ACCEPT_LANGUAGE="en").context["timeline"]][-1]
+    assert "override of the claim held by reviewer" in text
 
 
 def test_going_back_from_the_confirmation_keeps_what_the_reviewer_wrote(client, reviewer, product):

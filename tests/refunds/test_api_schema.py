@@ -25,10 +25,12 @@ MAX_EXAMPLES = int(os.environ.get("SCHEMA_TEST_MAX_EXAMPLES", "100"))
 def seed() -> str:
     """Create the objects the schema's examples name, so that every operation's example is a
     request that succeeds; return a key with every scope."""
+    from refunds import services
     from refunds.api.schema import EXAMPLE_IDS
     from refunds.apikeys import api_key_issue
-    from refunds.models import Merchant, Product, RefundApplication, WebhookDelivery, WebhookEndpoint
+    from refunds.models import ClaimGroup, Merchant, Product, RefundApplication, WebhookDelivery, WebhookEndpoint
     from refunds.services import platform as platform_services
+    from refunds.states import ActorKind
     from screening.models import Finding
     from tests.factories import FORGED_CUP, GENUINE_CUP, make_product, screen, submit
 
@@ -43,6 +45,11 @@ def seed() -> str:
     for n, name in enumerate(["application", "application_to_accept", "application_to_contest", "application_to_withdraw"]):
         application = screen(submit(product, evidence=[FORGED_CUP if n == 0 else GENUINE_CUP], order_ref=f"order-{n}"))
         RefundApplication.objects.filter(pk=application.pk).update(public_id=EXAMPLE_IDS[name])
+    decided = screen(submit(product, evidence=[GENUINE_CUP], order_ref="order-decided"))
+    services.application_accept(application_id=decided.public_id, actor=services.Actor(ActorKind.MERCHANT, None, "shop"))
+    RefundApplication.objects.filter(pk=decided.pk).update(public_id=EXAMPLE_IDS["application_decided"])
+    # The applications after the first sent the same photo: one group of linked claims.
+    ClaimGroup.objects.update(public_id=EXAMPLE_IDS["claim_group"])
     finding = Finding.objects.exclude(artifact="").first()
     Finding.objects.filter(pk=finding.pk).update(public_id=EXAMPLE_IDS["finding"])
     delivery = WebhookDelivery.objects.first()

@@ -123,7 +123,8 @@ def test_a_malformed_policy_patch_is_refused_and_changes_nothing(platform_a, ops
 def policy_form(policy, **overrides):
     data = {"merchant_window": "2 00:00:00", "fast_track_enabled": "", "fast_track_ceiling": "0.00",
             "expiry_auto_approves": "on", "claim_timeout": "00:30:00", "review_time_limit": "1 00:00:00",
-            "senior_amount_ceiling": "500.00", "finding_thresholds": "{}", "default_threshold": "0.5"}
+            "senior_amount_ceiling": "500.00", "finding_thresholds": "{}", "default_threshold": "0.5",
+            "buyer_alert_amount": "3000.00", "buyer_alert_currency": "CNY", "buyer_risk_holds_for_review": "on"}
     data.update(overrides)
     return {k: v for k, v in data.items() if v != ""}
 

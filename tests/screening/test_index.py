@@ -16,7 +16,7 @@ from refunds.services.platform import platform_reuse_sharing_set, settings_actor
 from screening import core
 from screening.index import fingerprint_store, group_join, near_duplicates, signed
 from screening.models import EvidenceFingerprint
-from screening.services import _reuse_findings
+from screening.services import _other_platform_findings
 from tests.factories import jpeg, make_product, submit
 
 pytestmark = pytest.mark.django_db
@@ -297,7 +297,7 @@ def test_the_finding_of_another_platforms_use_names_no_application_image_or_buye
     opt_in(platform_a, platform_b)
     elsewhere = stored(product_b, HASH, buyer_ref="elsewhere")
     new = stored(product, HASH)
-    (finding,) = _reuse_findings(new, HASH)
+    (finding,) = _other_platform_findings(near_duplicates(evidence=new, phash=HASH))
     assert finding.code == core.FindingCode.NEAR_DUPLICATE
     assert finding.params == {"other_platform": True, "first_seen": elsewhere.created_at.date().isoformat(), "distance": 0}
     assert str(elsewhere.application.public_id) not in finding.detail

@@ -11,8 +11,12 @@
     document.querySelectorAll("[data-deadline]").forEach(function (el) {
       var left = Math.floor((Number(el.dataset.deadline) * 1000 - now) / 1000);
       if (left <= 0) { el.textContent = el.dataset.closed; el.classList.add("closed"); return; }
-      var h = Math.floor(left / 3600), m = Math.floor(left % 3600 / 60), s = left % 60;
-      el.textContent = el.dataset.left.replace("{time}", h + ":" + two(m) + ":" + two(s));
+      var d = Math.floor(left / 86400), h = Math.floor(left % 86400 / 3600), m = Math.floor(left % 3600 / 60), s = left % 60;
+      var time = h + ":" + two(m) + ":" + two(s);
+      if (d > 0) { time = el.dataset.days.replace("{days}", d) + " " + time; }
+      el.textContent = el.dataset.left.replace("{time}", time);
+      // The last hours look different from the first days: a short window must not pass for a long one.
+      el.classList.toggle("urgent", left < 6 * 3600);
     });
   }
 
@@ -32,7 +36,8 @@
       var item = document.createElement("li");
       var isVideo = /^video\//.test(file.type) || /\.mp4$/i.test(file.name);
       var limit = Number(isVideo ? zone.dataset.videoMax : zone.dataset.imageMax) * 1024 * 1024;
-      item.textContent = file.name + " (" + (file.size / 1048576).toFixed(1) + " MB)";
+      item.textContent = file.name + " (" + (file.size < 1048576 ? Math.max(1, Math.round(file.size / 1024)) + " KB"
+        : (file.size / 1048576).toFixed(1) + " MB") + ")";
       if (file.size > limit) {
         item.className = "too-large";
         item.textContent += " — " + form.dataset.tooLarge.replace("{name}", file.name);

@@ -35,8 +35,8 @@ def group_stored_fingerprints(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('refunds', '0012_platform_shares_reuse_hashes'),
-        ('screening', '0003_finding_public_id'),
+        ('refunds', '0015_platform_shares_reuse_hashes'),
+        ('screening', '0005_reuse_links_from_findings'),
     ]
 
     operations = [

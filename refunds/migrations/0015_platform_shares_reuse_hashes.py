@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('refunds', '0011_one_vocabulary_of_actor_kinds'),
+        ('refunds', '0014_dossier_permission'),
     ]
 
     operations = [

@@ -69,6 +69,6 @@ def drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
 
-    dependencies = [("screening", "0004_reuse_groups")]
+    dependencies = [("screening", "0006_reuse_groups")]
 
     operations = [migrations.RunPython(create, drop)]

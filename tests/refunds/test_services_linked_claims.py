@@ -1,0 +1,98 @@
+"""Reused photos: what was reused, said honestly, and the applications they link, stored as groups."""
+
+import io
+
+import pytest
+from django.utils import translation
+from PIL import Image
+
+from refunds import selectors
+from refunds.models import ClaimGroup, ClaimGroupMember
+from screening.models import ReuseLink
+from tests.factories import CUP, FORGED_CUP, GENUINE_CUP, jpeg, make_product, screen, submit
+
+pytestmark = pytest.mark.django_db
+
+
+def recompressed(data: bytes) -> bytes:
+    out = io.BytesIO()
+    Image.open(io.BytesIO(data)).resize((700, 525)).save(out, "JPEG", quality=70)
+    return out.getvalue()
+
+
+def reuse_of(application):
+    finding = application.evidence.get().screening.findings.get(code="near_duplicate")
+    return finding.params["kind"], finding
+
+
+def test_the_same_file_sent_again_is_called_the_same_file(product):
+    first = screen(submit(product, evidence=[GENUINE_CUP], buyer_ref="first"))
+    second = screen(submit(product, evidence=[GENUINE_CUP], buyer_ref="second"))
+    kind, finding = reuse_of(second)
+    assert kind == "same_file" and finding.score == 1.0
+    assert finding.params["application"] == str(first.public_id)
+    with translation.override("en"):
+        assert "very file" in finding.explanation
+
+
+def test_a_re_saved_copy_is_the_same_picture_re_encoded(product):
+    screen(submit(product, evidence=[GENUINE_CUP], buyer_ref="first"))
+    second = screen(submit(product, evidence=[recompressed(GENUINE_CUP)], buyer_ref="second"))
+    kind, finding = reuse_of(second)
+    assert kind == "re_encoded" and not finding.regions
+    with translation.override("en"):
+        assert "re-encoded" in finding.explanation
+
+
+def test_an_earlier_photo_sent_again_with_painted_damage_is_a_reuse_with_an_edit(product):
+    # The catalogue photo was sent back with one claim; the next claim paints a crack into it.
+    # Both hash alike, so "the same photo" would hide exactly what matters.
+    screen(submit(product, evidence=[CUP], buyer_ref="first"))
+    second = screen(submit(product, evidence=[FORGED_CUP], buyer_ref="second"))
+    kind, finding = reuse_of(second)
+    assert kind == "edited"
+    assert finding.regions and all(len(box) == 4 for box in finding.regions)
+    link = ReuseLink.objects.get(evidence=second.evidence.get())
+    assert (link.kind, link.regions) == ("edited", finding.regions)
+
+
+def test_a_reused_photo_links_claims_across_buyers_and_shops_in_one_stored_group(product, other_merchant):
+    other_shop = make_product(other_merchant, ref="sku-9")
+    first = screen(submit(product, evidence=[GENUINE_CUP], buyer_ref="first", amount="10.00"))
+    second = screen(submit(other_shop, evidence=[GENUINE_CUP], buyer_ref="second", amount="20.00"))
+    group = selectors.linked_claims(second)
+    assert [(m.application.pk, m.relation) for m in group.members] == [(first.pk, "same_file")]
+    assert str(group.claimed["CNY"]) == "30.00"
+    assert ClaimGroupMember.objects.get(application=first).group == ClaimGroupMember.objects.get(application=second).group
+
+
+def test_unrelated_photos_link_nothing(product):
+    first = screen(submit(product, evidence=[jpeg(seed=1)], buyer_ref="first"))
+    second = screen(submit(product, evidence=[jpeg(seed=2)], buyer_ref="second"))
+    assert selectors.linked_claims(first) is None and selectors.linked_claims(second) is None
+    assert not ClaimGroup.objects.exists()
+
+
+def test_an_application_that_reuses_photos_of_two_groups_merges_them(product):
+    a = screen(submit(product, evidence=[GENUINE_CUP], buyer_ref="a"))
+    b = screen(submit(product, evidence=[GENUINE_CUP], buyer_ref="b"))
+    c = screen(submit(product, evidence=[jpeg(seed=7)], buyer_ref="c"))
+    d = screen(submit(product, evidence=[jpeg(seed=7)], buyer_ref="d"))
+    assert ClaimGroup.objects.count() == 2
+    e = screen(submit(product, evidence=[GENUINE_CUP, jpeg(seed=7)], buyer_ref="e"))
+    assert ClaimGroup.objects.count() == 1
+    group = selectors.linked_claims(e)
+    assert {m.application.pk for m in group.members} == {a.pk, b.pk, c.pk, d.pk}
+    # e reused images of a and c directly (the closest earlier ones); b and d through the group.
+    relations = {m.application.pk: m.relation for m in group.members}
+    assert relations[a.pk] == relations[c.pk] == "same_file"
+    # The index answers once per group of identical images (its earliest), so b, another copy
+    # of a's photo, is reached through the group like d.
+    assert relations[b.pk] == relations[d.pk] == "through_group"
+    assert selectors.applications_sharing_images(b)
+
+
+def test_another_platforms_application_never_joins_a_group(product, product_b):
+    screen(submit(product_b, evidence=[GENUINE_CUP], buyer_ref="first"))
+    second = screen(submit(product, evidence=[GENUINE_CUP], buyer_ref="second"))
+    assert selectors.linked_claims(second) is None
