@@ -321,3 +321,17 @@ def test_matches_on_the_own_platform_come_before_another_platforms_at_the_same_d
     new = stored(product, HASH)
     matches = near_duplicates(evidence=new, phash=HASH)
     assert [(m.evidence, m.other_platform) for m in matches] == [(own, False), (None, True)]
+
+
+def test_screening_an_application_reports_another_sharing_platforms_earlier_use(product, product_b, platform_a,
+                                                                                platform_b):
+    from screening.models import Finding
+    from tests.factories import GENUINE_CUP, screen
+
+    opt_in(platform_a, platform_b)
+    elsewhere = screen(submit(product_b, evidence=[GENUINE_CUP], buyer_ref="elsewhere"))
+    here = screen(submit(product, evidence=[GENUINE_CUP], buyer_ref="here"))
+    (finding,) = Finding.objects.filter(result__evidence__application=here, code="near_duplicate")
+    assert finding.params == {"other_platform": True, "first_seen": elsewhere.created_at.date().isoformat(),
+                              "distance": 0}
+    assert str(elsewhere.public_id) not in str(finding.params) + finding.detail
