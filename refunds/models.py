@@ -34,6 +34,11 @@ class Platform(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(_("slug"), unique=True)
+    shares_reuse_hashes = models.BooleanField(
+        _("shares reuse hashes"), default=False,
+        help_text=_("Share the perceptual hashes of evidence images (never images or buyer data) with the other "
+                    "platforms that share theirs, and learn when a photo was used on one of them before."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -77,6 +77,9 @@ def _before_delivery(p: dict[str, Any]) -> str:
 
 
 def _near_duplicate(p: dict[str, Any]) -> str:
+    if p.get("other_platform"):
+        return _("The image matches one used on another platform on %(first_seen)s (%(distance)s of 64 hash bits "
+                 "differ).") % {"first_seen": p.get("first_seen", "?"), "distance": p.get("distance", 0)}
     values = {"application": p.get("application", "?"), "distance": p.get("distance", 0)}
     kind = p.get("kind")
     if kind == ReuseKind.SAME_FILE:

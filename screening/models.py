@@ -67,29 +67,64 @@ class Finding(models.Model):
 
 
 class EvidenceFingerprint(models.Model):
-    """The perceptual hash of one evidence image, split into four 16-bit bands for the reuse index.
+    """The perceptual hash of one evidence image, and which reuse group (same hash) it joined.
 
-    Two hashes within Hamming distance 7 differ in at most one bit in at least one of the four
-    bands (pigeonhole), so looking up each band and its 16 one-bit neighbours finds every such
-    earlier image through index lookups instead of a scan of all evidence (multi-index
-    hashing); the candidates are then checked in full.
+    The index itself is ``ReuseGroup``: one row per distinct hash of a platform, so a stock
+    photo sent a thousand times is one index row and its thousand images are read only when
+    it matches, through ``fingerprint_group_members``.
     """
 
     evidence = models.OneToOneField("refunds.Evidence", on_delete=models.CASCADE, related_name="fingerprint")
-    platform = models.ForeignKey("refunds.Platform", on_delete=models.CASCADE, related_name="+")
+    # Its own index would repeat the first column of fingerprint_group_members (13 MB a million rows).
+    platform = models.ForeignKey("refunds.Platform", on_delete=models.CASCADE, related_name="+", db_index=False)
     application = models.ForeignKey("refunds.RefundApplication", on_delete=models.CASCADE, related_name="+")
     phash = models.BigIntegerField(_("perceptual hash"))  # the unsigned 64-bit hash, stored two's-complement
-    band0 = models.IntegerField()
-    band1 = models.IntegerField()
-    band2 = models.IntegerField()
-    band3 = models.IntegerField()
+    # The index scheme the row was stored with; manage.py rebuild_reuse_index redoes older ones.
+    scheme = models.PositiveSmallIntegerField(_("index scheme"), default=1)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name = _("evidence fingerprint")
         verbose_name_plural = _("evidence fingerprints")
-        # screening.index.near_duplicates: one lookup per band, within the platform.
-        indexes = [models.Index(fields=["platform", f"band{i}"], name=f"fingerprint_band{i}") for i in range(4)]
+        indexes = [
+            # screening.index: a matched group's earlier images, earliest first, counted without
+            # reading the table (the application is in the key for the distinct count).
+            models.Index(fields=["platform", "phash", "created_at", "application"], name="fingerprint_group_members"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phash & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+class ReuseGroup(models.Model):
+    """Every evidence image of one platform with the same perceptual hash: one row of the reuse index.
+
+    The hash is split into four interleaved 16-bit bands. Two hashes at most seven bits apart
+    differ in at most one bit in at least one band (pigeonhole), so looking up each band and
+    its 16 one-bit neighbours finds every such group through index lookups (multi-index
+    hashing); the distance is then computed in the database, so only true matches leave it.
+    """
+
+    # Covered by the unique constraint, whose first column it is.
+    platform = models.ForeignKey("refunds.Platform", on_delete=models.CASCADE, related_name="+", db_index=False)
+    phash = models.BigIntegerField(_("perceptual hash"))  # two's-complement, as EvidenceFingerprint
+    band0 = models.IntegerField()
+    band1 = models.IntegerField()
+    band2 = models.IntegerField()
+    band3 = models.IntegerField()
+    first_seen = models.DateTimeField(_("first seen"))
+
+    class Meta:
+        verbose_name = _("reuse group")
+        verbose_name_plural = _("reuse groups")
+        constraints = [models.UniqueConstraint(fields=["platform", "phash"], name="reuse_group_platform_phash")]
+        # screening.index.matching_groups: one lookup per band within the platform(s); the hash
+        # and first sighting are in the key so the lookup is an index-only scan that never
+        # reads the table.
+        indexes = [
+            models.Index(fields=["platform", f"band{i}", "phash", "first_seen"], name=f"reuse_group_band{i}")
+            for i in range(4)
+        ]
 
     def __str__(self) -> str:
         return f"{self.phash & 0xFFFFFFFFFFFFFFFF:016x}"

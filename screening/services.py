@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 
 from refunds.models import Evidence, ReferenceImage, RefundApplication
 from screening import core
-from screening.index import fingerprint_store, near_duplicates
+from screening.index import Match, fingerprint_store, near_duplicates
 from screening.models import Finding, ReuseLink, ScreeningResult
 
 log = logging.getLogger(__name__)
@@ -100,8 +100,9 @@ def application_screen_evidence(*, application_id: UUID | str) -> int:
                    duration_ms=0, findings=[unreadable])
             raise UnreadableEvidence(exc.message) from None
         fingerprint_store(evidence=evidence, phash=phash)
-        links = reuse_links_found(evidence, data, phash)
-        findings = list(report.findings) + _reuse_findings(evidence, links)
+        matches = near_duplicates(evidence=evidence, phash=phash)
+        links = reuse_links_found(evidence, data, matches)
+        findings = list(report.findings) + _reuse_findings(evidence, links) + _other_platform_findings(matches)
         reference = usable[report.reference_index] if report.reference_index is not None else None
         risk = core.combined_risk(findings)
         screened += _store(evidence, verdict=report.verdict, risk=risk, completed=True, reference=reference,
@@ -115,12 +116,13 @@ def application_screen_evidence(*, application_id: UUID | str) -> int:
 REUSE_MATCHES_CHECKED = 3
 
 
-def reuse_links_found(evidence: Evidence, data: bytes, phash: int) -> list[ReuseLink]:
+def reuse_links_found(evidence: Evidence, data: bytes, matches: list[Match]) -> list[ReuseLink]:
     """Return (unsaved) links from the evidence to the closest earlier images it reuses, each
     saying what was reused: the same file, the same picture re-encoded, or the same picture
     with local changes (with their regions)."""
     links = []
-    for match in near_duplicates(evidence=evidence, phash=phash)[:REUSE_MATCHES_CHECKED]:
+    own = [m for m in matches if not m.other_platform]  # another platform's use is only a fact and a date
+    for match in own[:REUSE_MATCHES_CHECKED]:
         earlier = match.evidence
         if earlier.sha256 == evidence.sha256:
             kind, regions = ReuseLink.Kind.SAME_FILE, []
@@ -170,6 +172,19 @@ def _reuse_findings(evidence: Evidence, links: list[ReuseLink]) -> list[core.Fin
         {"application": str(closest.earlier.application.public_id), "evidence": str(closest.earlier.public_id),
          "distance": closest.distance, "matches": len(links), "kind": closest.kind},
         tuple(tuple(r) for r in closest.regions),
+    )]
+
+
+def _other_platform_findings(matches: list[Match]) -> list[core.Finding]:
+    """The fact and date of an earlier use on another platform: nothing else of it is known here."""
+    match = next((m for m in matches if m.other_platform), None)
+    if match is None:
+        return []
+    first_seen = match.first_seen.date().isoformat()
+    return [core.Finding(
+        core.FindingCode.NEAR_DUPLICATE, round(1.0 - match.distance / 16, 4),
+        f"The image matches one used on another platform on {first_seen} ({match.distance} of 64 hash bits differ).",
+        {"other_platform": True, "first_seen": first_seen, "distance": match.distance},
     )]
 
 

@@ -79,14 +79,19 @@ class PlatformAdmin(admin.ModelAdmin):
         return super().get_form(request, obj, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: Platform | None = None) -> list[str]:
-        return ["name", "slug"] if obj is None else ["public_id", "name", "slug", "policy_link"]
+        return ["name", "slug"] if obj is None else ["public_id", "name", "slug", "shares_reuse_hashes", "policy_link"]
 
     def get_inlines(self, request: HttpRequest, obj: Platform | None) -> list:
         return [] if obj is None else self.inlines
 
     def save_model(self, request: HttpRequest, obj: Platform, form: forms.ModelForm, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            if "shares_reuse_hashes" in form.changed_data:
+                platform_services.platform_reuse_sharing_set(
+                    platform=obj, shares=form.cleaned_data["shares_reuse_hashes"],
+                    actor=platform_services.settings_actor_for_staff(request.user))
+            if set(form.changed_data) - {"shares_reuse_hashes"}:
+                super().save_model(request, obj, form, change)
             return
         created = platform_services.platform_create(name=obj.name, slug=obj.slug,
                                                     actor=platform_services.settings_actor_for_staff(request.user))

@@ -83,6 +83,25 @@ def platform_create(*, name: str, slug: str, actor: Actor, policy: Mapping[str, 
     return platform
 
 
+def platform_reuse_sharing_set(*, platform: Platform, shares: bool, actor: Actor) -> Platform:
+    """Opt the platform in to the shared pool of reuse hashes, or out of it, on record.
+
+    Sharing is both ways: only a platform that shares its perceptual hashes learns that a photo
+    was used on another one before (the fact and the date, nothing else).
+    """
+    with transaction.atomic():
+        # Two concurrent changes are serialised, so the record's "before" is what it replaced.
+        locked = Platform.objects.select_for_update().get(pk=platform.pk)
+        if locked.shares_reuse_hashes != shares:
+            before = locked.shares_reuse_hashes
+            locked.shares_reuse_hashes = shares
+            locked.save(update_fields=["shares_reuse_hashes"])
+            _record(locked, target=Target.PLATFORM, target_id=locked.public_id, action="reuse_sharing_updated",
+                    actor=actor, before={"shares_reuse_hashes": before}, after={"shares_reuse_hashes": shares})
+    platform.shares_reuse_hashes = shares
+    return locked
+
+
 # --- policy -----------------------------------------------------------------------------------
 
 def policy_of(*, platform: Platform) -> Policy:

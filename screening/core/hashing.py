@@ -10,7 +10,16 @@ import numpy as np
 if TYPE_CHECKING:
     from .decode import DecodedImage
 
-__all__ = ["perceptual_hash", "phash_plane", "hamming"]
+__all__ = ["perceptual_hash", "phash_plane", "hamming", "trim_flat_margins"]
+
+# A margin line is flat when nearly all its pixels sit within a few grey levels of its median
+# (a border, a plain frame). Measured on 15 of scikit-image's photographs: a 5% white border
+# moved the hash by 12-24 bits untrimmed; trimmed, by at most 4 bits on 14 of them (18 on
+# the cameraman, whose flat sky meets the border).
+# A looser share (0.9, 0.8) lets a status bar with its clock and icons count as flat, but
+# then trims into dark photos unevenly: resizing alone moved hashes by up to 28 bits.
+_FLAT_LEVELS = 12
+_FLAT_SHARE = 0.97
 
 
 def phash_plane(gray: np.ndarray) -> int:
@@ -31,9 +40,32 @@ def phash_plane(gray: np.ndarray) -> int:
     return value
 
 
+def trim_flat_margins(gray: np.ndarray) -> np.ndarray:
+    """Return the plane without its flat outer rows and columns (at least 8 pixels either way).
+
+    A photo re-sent with a border or inside a screenshot frame keeps its hash this way; the
+    trimmed copy and the original lose the same lines, so both sides of a comparison agree.
+    """
+    def flat(lines: np.ndarray) -> np.ndarray:
+        values = lines.astype(np.int16)
+        median = np.median(values, axis=1, keepdims=True)
+        return (np.abs(values - median) <= _FLAT_LEVELS).mean(axis=1) >= _FLAT_SHARE
+
+    def span(is_flat: np.ndarray) -> tuple[int, int]:
+        content = np.flatnonzero(~is_flat)
+        if content.size == 0 or content[-1] + 1 - content[0] < 8:
+            return 0, is_flat.size
+        return int(content[0]), int(content[-1]) + 1
+
+    top, bottom = span(flat(gray))
+    left, right = span(flat(gray[top:bottom].T))
+    return gray[top:bottom, left:right]
+
+
 def perceptual_hash(decoded: DecodedImage) -> int:  # noqa: F821 - avoid an import cycle
-    """Return the 64-bit perceptual hash of a decoded image (an unsigned int < 2**64)."""
-    return phash_plane(cv2.cvtColor(decoded.rgb, cv2.COLOR_RGB2GRAY))
+    """Return the 64-bit perceptual hash of a decoded image (an unsigned int < 2**64), taken
+    inside its flat margins (the reuse index's hash)."""
+    return phash_plane(trim_flat_margins(cv2.cvtColor(decoded.rgb, cv2.COLOR_RGB2GRAY)))
 
 
 def hamming(a: int, b: int) -> int:
