@@ -1,29 +1,19 @@
 """Test set-up: real database (PostgreSQL when DATABASE_URL says so), a real broker (Redis
-when REDIS_URL says so, else kombu's in-memory transport) and a real Celery worker thread."""
+when REDIS_URL says so, else kombu's in-memory transport) and a real Celery worker thread.
+The environment that must be set before Django reads its settings is in tests/support/early_env.py."""
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
 import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
 
-# Before Django reads its settings: without REDIS_URL the quick local run keeps its
-# messages in memory for the in-process worker; uploads go to a throw-away folder.
-if not os.environ.get("REDIS_URL") and not os.environ.get("CELERY_BROKER_URL"):
-    os.environ["CELERY_BROKER_URL"] = "memory://"
-if "MEDIA_ROOT" not in os.environ:
-    os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="reviewhub-media-")
-    atexit.register(shutil.rmtree, os.environ["MEDIA_ROOT"], ignore_errors=True)
+import pytest
+from django.db import connection
 
-import threading  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
-
-import pytest  # noqa: E402
-from django.db import connection  # noqa: E402
-
-from tests.factories import *  # noqa: E402,F401,F403
+from tests.factories import *  # noqa: F401,F403
 
 
 @pytest.fixture(scope="session")

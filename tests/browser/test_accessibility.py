@@ -1,0 +1,111 @@
+"""axe-core on every page a reviewer and a merchant work on, in both languages, on a desktop and
+a phone: no critical or serious violation, and no page wider than its screen."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from refunds import services
+from refunds.models import MerchantMember, RefundApplication
+from tests.browser.conftest import assert_no_horizontal_scroll
+from tests.factories import CUP, FORGED_CUP, make_staff, screen, submit
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+AXE = Axe()
+BLOCKING = {"critical", "serious"}
+
+
+def blocking_violations(page) -> list[str]:
+    results = AXE.run(page)
+    return [f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']} {v['nodes'][0].get('failureSummary', '')[:160]}"
+            for v in results.response["violations"] if v["impact"] in BLOCKING]
+
+
+def check(page, url: str, problems: dict[str, list[str]], *, width: int) -> None:
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    found = blocking_violations(page)
+    if found:
+        problems[f"{url} @{width}"] = found
+    assert_no_horizontal_scroll(page)
+
+
+@pytest.fixture
+def day(product, merchant):
+    """A reviewer's and a merchant's day: applications in review, a decided one, a forged claim waiting."""
+    make_staff("senior", "Senior reviewers")
+    owner = User.objects.create_user("acme-owner", password="pw-owner-browser")
+    MerchantMember.objects.create(user=owner, merchant=merchant)
+    reviewing = screen(submit(product, evidence=[FORGED_CUP], order_ref="order-review", amount="100.00"))
+    copied = screen(submit(product, evidence=[CUP], order_ref="order-copy", buyer_ref="buyer-2"))
+    for application in (reviewing, copied):
+        RefundApplication.objects.filter(pk=application.pk).update(merchant_deadline=timezone.now())
+    services.close_expired_windows()
+    waiting = screen(submit(product, evidence=[FORGED_CUP], order_ref="order-waiting", buyer_ref="buyer-3"))
+    RefundApplication.objects.filter(pk=waiting.pk).update(merchant_deadline=timezone.now() + timedelta(hours=3))
+    return {"reviewing": reviewing, "copied": copied, "waiting": waiting, "product": product}
+
+
+@pytest.mark.parametrize("width", [1440, 375])
+@pytest.mark.parametrize("locale", ["zh-CN", "en-GB"])
+def test_the_reviewers_pages_have_no_serious_accessibility_violation(live_server, new_page, day, locale, width):
+    page = new_page(locale=locale, width=width)
+    base = live_server.url
+    page.goto(f"{base}/admin/login/?next=/admin/refunds/refundapplication/")
+    page.fill("input[name=username]", "senior")
+    page.fill("input[name=password]", "pw-senior")
+    page.click("input[type=submit]")
+    page.wait_for_selector(".rh-tabs")
+    problems: dict[str, list[str]] = {}
+    application = day["reviewing"]
+    services.application_claim(application_id=application.public_id, reviewer=User.objects.get(username="senior"))
+    change = f"{base}/admin/refunds/refundapplication/{application.pk}/change/"
+    for url in (f"{base}/admin/refunds/refundapplication/", change,
+                f"{base}/admin/refunds/refundapplication/statistics/", f"{base}/admin/"):
+        check(page, url, problems, width=width)
+    page.goto(change)
+    page.check("input[name=outcome][value=rejected]")
+    page.check("input[name=reason_codes][value=evidence_derived]")
+    page.fill("textarea[name=note]", "The catalogue photo with a painted crack.")
+    page.click("#decide")
+    page.wait_for_selector("#confirm-decision")
+    found = blocking_violations(page)
+    if found:
+        problems["confirmation"] = found
+    assert problems == {}
+
+
+@pytest.mark.parametrize("width", [1440, 375])
+@pytest.mark.parametrize("locale", ["zh-CN", "en-GB"])
+def test_the_merchants_pages_have_no_serious_accessibility_violation(live_server, new_page, day, locale, width):
+    page = new_page(locale=locale, width=width)
+    base = live_server.url
+    page.goto(f"{base}/accounts/login/?next=/portal/")
+    page.fill("input[name=username]", "acme-owner")
+    page.fill("input[name=password]", "pw-owner-browser")
+    page.locator("form button[type=submit], form input[type=submit]").first.click()
+    page.wait_for_url(f"{base}/portal/")
+    problems: dict[str, list[str]] = {}
+    waiting, product = day["waiting"], day["product"]
+    reference = product.reference_images.get()
+    for url in (f"{base}/portal/", f"{base}/portal/applications/", f"{base}/portal/applications/{waiting.public_id}/",
+                f"{base}/portal/applications/{waiting.public_id}/contest/",
+                f"{base}/portal/applications/{waiting.public_id}/accept/",
+                f"{base}/portal/applications/{day['reviewing'].public_id}/",
+                f"{base}/portal/products/", f"{base}/portal/products/{product.public_id}/",
+                f"{base}/portal/products/{product.public_id}/references/{reference.public_id}/remove/",
+                f"{base}/portal/notifications/"):
+        check(page, url, problems, width=width)
+    # A page with a flash message.
+    page.goto(f"{base}/portal/applications/{waiting.public_id}/contest/")
+    page.click("button[type=submit]")
+    found = blocking_violations(page)
+    if found:
+        problems["contest refused"] = found
+    assert problems == {}

@@ -1,0 +1,20 @@
+"""Loaded as a pytest plugin (``-p tests.support.early_env``), so that it runs before
+pytest-django reads the settings: a conftest is imported too late for that.
+
+Without REDIS_URL the quick local run keeps its messages in memory for the in-process
+worker; uploads go to a throw-away folder, never to the checkout's var/media, which the
+demo uses and which another test run may be writing at the same time.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+
+if not os.environ.get("REDIS_URL") and not os.environ.get("CELERY_BROKER_URL"):
+    os.environ["CELERY_BROKER_URL"] = "memory://"
+if "MEDIA_ROOT" not in os.environ:
+    os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="reviewhub-media-")
+    atexit.register(shutil.rmtree, os.environ["MEDIA_ROOT"], ignore_errors=True)
