@@ -31,7 +31,7 @@ currency_validator = RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO 421
 class Platform(models.Model):
     """An e-commerce platform whose services submit applications through the API."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(_("slug"), unique=True)
     shares_reuse_hashes = models.BooleanField(
@@ -52,7 +52,9 @@ class Platform(models.Model):
 class Policy(models.Model):
     """How a platform routes its applications (docs/design.md §5). The defaults are conservative."""
 
-    platform = models.OneToOneField(Platform, on_delete=models.CASCADE, related_name="policy")
+    platform = models.OneToOneField(
+        Platform, on_delete=models.CASCADE, related_name="policy", verbose_name=_("platform"),
+    )
     merchant_window = models.DurationField(_("merchant response window"), default=timedelta(hours=48))
     fast_track_enabled = models.BooleanField(_("fast-track enabled"), default=False)
     fast_track_ceiling = models.DecimalField(
@@ -128,8 +130,10 @@ class Policy(models.Model):
 class Merchant(models.Model):
     """A shop on a platform."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="merchants")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    platform = models.ForeignKey(
+        Platform, on_delete=models.PROTECT, related_name="merchants", verbose_name=_("platform"),
+    )
     external_ref = models.CharField(_("platform's shop id"), max_length=100)
     name = models.CharField(_("name"), max_length=200)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -150,8 +154,10 @@ class MerchantMember(models.Model):
         OWNER = "owner", _("Owner")
         STAFF = "staff", _("Staff")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merchant_memberships")
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merchant_memberships", verbose_name=_("user"),
+    )
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="members", verbose_name=_("merchant"))
     role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.STAFF,
                             help_text=_("Owners also remove reference photos; staff answer claims and add photos."))
 
@@ -165,8 +171,10 @@ class MerchantMember(models.Model):
 
 
 class Product(models.Model):
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="products")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="products", verbose_name=_("merchant"),
+    )
     external_ref = models.CharField(_("platform's product id"), max_length=100)
     title = models.CharField(_("title"), max_length=300)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -183,7 +191,7 @@ class Product(models.Model):
 class StoredImage(models.Model):
     """Fields shared by every stored upload: files live under their content hash."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     file = models.FileField(_("file"), max_length=300)
     sha256 = models.CharField(_("SHA-256"), max_length=64, db_index=True)
     content_type = models.CharField(_("content type"), max_length=50)
@@ -213,7 +221,9 @@ class ReferenceImage(StoredImage):
         CATALOGUE = "catalogue", _("Catalogue photo")
         SHIPPED_ITEM = "shipped_item", _("Photo of the shipped item")
 
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="reference_images")
+    product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="reference_images", verbose_name=_("product"),
+    )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.CATALOGUE)
 
     class Meta:
@@ -225,10 +235,16 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
     """A buyer's refund-only application. Its state changes only through the transitions below,
     and those are called only by ``refunds.services``."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="applications")
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="applications")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="applications")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    platform = models.ForeignKey(
+        Platform, on_delete=models.PROTECT, related_name="applications", verbose_name=_("platform"),
+    )
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="applications", verbose_name=_("merchant"),
+    )
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="applications", verbose_name=_("product"),
+    )
     buyer_ref = models.CharField(_("buyer reference"), max_length=100, db_index=True)
     order_ref = models.CharField(_("order reference"), max_length=100)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
@@ -431,7 +447,9 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
 class Evidence(StoredImage):
     """A photo the buyer submitted with the application."""
 
-    application = models.ForeignKey(RefundApplication, on_delete=models.CASCADE, related_name="evidence")
+    application = models.ForeignKey(
+        RefundApplication, on_delete=models.CASCADE, related_name="evidence", verbose_name=_("application"),
+    )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
 
     class Meta:
@@ -448,8 +466,10 @@ class ClaimGroup(models.Model):
     one group with its members; groups merge when a new application links two of them.
     """
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="claim_groups")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    platform = models.ForeignKey(
+        Platform, on_delete=models.PROTECT, related_name="claim_groups", verbose_name=_("platform"),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
@@ -463,8 +483,10 @@ class ClaimGroup(models.Model):
 class ClaimGroupMember(models.Model):
     """One application's place in its group: an application belongs to at most one group."""
 
-    group = models.ForeignKey(ClaimGroup, on_delete=models.CASCADE, related_name="members")
-    application = models.OneToOneField(RefundApplication, on_delete=models.CASCADE, related_name="claim_group_member")
+    group = models.ForeignKey(ClaimGroup, on_delete=models.CASCADE, related_name="members", verbose_name=_("group"))
+    application = models.OneToOneField(
+        RefundApplication, on_delete=models.CASCADE, related_name="claim_group_member", verbose_name=_("application"),
+    )
     joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
 
     class Meta:
@@ -478,10 +500,14 @@ class ClaimGroupMember(models.Model):
 class Rebuttal(models.Model):
     """The merchant's answer when contesting: a statement and supporting files."""
 
-    application = models.OneToOneField(RefundApplication, on_delete=models.CASCADE, related_name="rebuttal")
+    application = models.OneToOneField(
+        RefundApplication, on_delete=models.CASCADE, related_name="rebuttal", verbose_name=_("application"),
+    )
     statement = models.TextField(_("statement"))
     reason_codes = models.JSONField(_("reason codes"), default=list, blank=True)
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("submitted by"),
+    )
     submitted_at = models.DateTimeField(_("submitted at"), default=timezone.now)
 
     class Meta:
@@ -500,7 +526,9 @@ class Rebuttal(models.Model):
 class RebuttalAttachment(StoredImage):
     """A packing photo, packing video or shipping proof attached to a rebuttal."""
 
-    rebuttal = models.ForeignKey(Rebuttal, on_delete=models.CASCADE, related_name="attachments")
+    rebuttal = models.ForeignKey(
+        Rebuttal, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("rebuttal"),
+    )
 
     class Meta:
         verbose_name = _("rebuttal attachment")
@@ -510,12 +538,16 @@ class RebuttalAttachment(StoredImage):
 class Decision(models.Model):
     """The one decision of an application (invariant 2: the database refuses a second)."""
 
-    application = models.OneToOneField(RefundApplication, on_delete=models.PROTECT, related_name="decision")
+    application = models.OneToOneField(
+        RefundApplication, on_delete=models.PROTECT, related_name="decision", verbose_name=_("application"),
+    )
     outcome = models.CharField(_("outcome"), max_length=30, choices=Outcome.choices)
     approved_amount = models.DecimalField(_("approved amount"), max_digits=12, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3)
     actor_kind = models.CharField(_("decided by"), max_length=20, choices=ActorKind.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("actor"),
+    )
     reason_codes = models.JSONField(_("reason codes"), default=list)
     note = models.TextField(_("note"), blank=True)
     decided_at = models.DateTimeField(_("decided at"), default=timezone.now)
@@ -547,7 +579,9 @@ class AuditEvent(models.Model):
     removing any row breaks the chain from there on; see ``refunds.audit.verify_chain``.
     """
 
-    application = models.ForeignKey(RefundApplication, on_delete=models.PROTECT, related_name="audit_events")
+    application = models.ForeignKey(
+        RefundApplication, on_delete=models.PROTECT, related_name="audit_events", verbose_name=_("application"),
+    )
     seq = models.PositiveIntegerField(_("sequence"))
     action = models.CharField(_("action"), max_length=40)
     from_state = models.CharField(_("from"), max_length=20, blank=True)
@@ -588,8 +622,10 @@ class ApiKey(models.Model):
         POLICY = "policy", _("Policy")
         WEBHOOKS = "webhooks", _("Webhooks")
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="api_keys")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    platform = models.ForeignKey(
+        Platform, on_delete=models.CASCADE, related_name="api_keys", verbose_name=_("platform"),
+    )
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
     secret_hash = models.CharField(_("secret hash"), max_length=64, editable=False)
@@ -618,7 +654,7 @@ class ApiKey(models.Model):
 class IdempotencyRecord(models.Model):
     """The first response to a POST with an ``Idempotency-Key`` (invariant 9), kept at least 24 h."""
 
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="+")
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="+", verbose_name=_("platform"))
     key = models.CharField(max_length=255)
     request_digest = models.CharField(max_length=64)
     method_path = models.CharField(max_length=300)
@@ -641,8 +677,10 @@ class IdempotencyRecord(models.Model):
 class WebhookEndpoint(models.Model):
     """A platform's URL that receives signed events for every state change of its applications."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    platform = models.ForeignKey(
+        Platform, on_delete=models.CASCADE, related_name="webhook_endpoints", verbose_name=_("platform"),
+    )
     url = models.URLField(_("URL"), max_length=500)
     secret = models.CharField(_("signing secret"), max_length=100, editable=False)
     active = models.BooleanField(_("active"), default=True)
@@ -659,9 +697,11 @@ class WebhookEndpoint(models.Model):
 class WebhookEvent(models.Model):
     """An event of the outbox, written in the transaction of the transition it reports (invariant 8)."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="+")
-    application = models.ForeignKey(RefundApplication, on_delete=models.CASCADE, related_name="webhook_events")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="+", verbose_name=_("platform"))
+    application = models.ForeignKey(
+        RefundApplication, on_delete=models.CASCADE, related_name="webhook_events", verbose_name=_("application"),
+    )
     sequence = models.PositiveIntegerField(_("sequence"))
     type = models.CharField(_("type"), max_length=60)
     payload = models.JSONField(_("payload"))
@@ -684,9 +724,13 @@ class WebhookDelivery(models.Model):
         DELIVERED = "delivered", _("Delivered")
         FAILED = "failed", _("Failed")
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    event = models.ForeignKey(
+        WebhookEvent, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event"),
+    )
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("endpoint"),
+    )
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
@@ -715,7 +759,9 @@ class SettingsChange(models.Model):
         API_KEY = "api_key", _("API key")
         WEBHOOK_ENDPOINT = "webhook_endpoint", _("Webhook endpoint")
 
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="settings_changes")
+    platform = models.ForeignKey(
+        Platform, on_delete=models.CASCADE, related_name="settings_changes", verbose_name=_("platform"),
+    )
     target = models.CharField(_("target"), max_length=30, choices=Target.choices)
     target_id = models.CharField(_("target id"), max_length=64, blank=True)
     action = models.CharField(_("action"), max_length=40)
@@ -749,7 +795,7 @@ class SettingsChange(models.Model):
 class EvidenceUpload(StoredImage):
     """An evidence image uploaded ahead of its application, then referenced by id (once)."""
 
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="+")
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="+", verbose_name=_("platform"))
     used_at = models.DateTimeField(_("used at"), null=True, blank=True)
 
     class Meta:

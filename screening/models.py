@@ -18,7 +18,9 @@ class ScreeningResult(models.Model):
         DERIVED = "derived_from_reference", _("Derived from a reference image")
         UNREADABLE = "unreadable", _("Unreadable")
 
-    evidence = models.OneToOneField("refunds.Evidence", on_delete=models.CASCADE, related_name="screening")
+    evidence = models.OneToOneField(
+        "refunds.Evidence", on_delete=models.CASCADE, related_name="screening", verbose_name=_("evidence"),
+    )
     completed = models.BooleanField(_("completed"), default=True)
     verdict = models.CharField(_("verdict"), max_length=30, choices=Verdict.choices)
     risk = models.FloatField(_("risk"))
@@ -41,8 +43,10 @@ class ScreeningResult(models.Model):
 class Finding(models.Model):
     """One observation about an evidence image, e.g. ``near_duplicate`` with the earlier application."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    result = models.ForeignKey(ScreeningResult, on_delete=models.CASCADE, related_name="findings")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    result = models.ForeignKey(
+        ScreeningResult, on_delete=models.CASCADE, related_name="findings", verbose_name=_("result"),
+    )
     code = models.CharField(_("code"), max_length=40, db_index=True)
     score = models.FloatField(_("score"))
     detail = models.TextField(_("detail"))
@@ -74,10 +78,16 @@ class EvidenceFingerprint(models.Model):
     it matches, through ``fingerprint_group_members``.
     """
 
-    evidence = models.OneToOneField("refunds.Evidence", on_delete=models.CASCADE, related_name="fingerprint")
+    evidence = models.OneToOneField(
+        "refunds.Evidence", on_delete=models.CASCADE, related_name="fingerprint", verbose_name=_("evidence"),
+    )
     # Its own index would repeat the first column of fingerprint_group_members (13 MB a million rows).
-    platform = models.ForeignKey("refunds.Platform", on_delete=models.CASCADE, related_name="+", db_index=False)
-    application = models.ForeignKey("refunds.RefundApplication", on_delete=models.CASCADE, related_name="+")
+    platform = models.ForeignKey(
+        "refunds.Platform", on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name=_("platform"),
+    )
+    application = models.ForeignKey(
+        "refunds.RefundApplication", on_delete=models.CASCADE, related_name="+", verbose_name=_("application"),
+    )
     phash = models.BigIntegerField(_("perceptual hash"))  # the unsigned 64-bit hash, stored two's-complement
     # The index scheme the row was stored with; manage.py rebuild_reuse_index redoes older ones.
     scheme = models.PositiveSmallIntegerField(_("index scheme"), default=1)
@@ -106,7 +116,9 @@ class ReuseGroup(models.Model):
     """
 
     # Covered by the unique constraint, whose first column it is.
-    platform = models.ForeignKey("refunds.Platform", on_delete=models.CASCADE, related_name="+", db_index=False)
+    platform = models.ForeignKey(
+        "refunds.Platform", on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name=_("platform"),
+    )
     phash = models.BigIntegerField(_("perceptual hash"))  # two's-complement, as EvidenceFingerprint
     band0 = models.IntegerField()
     band1 = models.IntegerField()
@@ -142,8 +154,12 @@ class ReuseLink(models.Model):
         RE_ENCODED = ReuseKind.RE_ENCODED.value, _("the same picture, re-encoded, resized or cropped")
         EDITED = ReuseKind.EDITED.value, _("the same picture with local changes")
 
-    evidence = models.ForeignKey("refunds.Evidence", on_delete=models.CASCADE, related_name="reuse_links")
-    earlier = models.ForeignKey("refunds.Evidence", on_delete=models.CASCADE, related_name="reused_by")
+    evidence = models.ForeignKey(
+        "refunds.Evidence", on_delete=models.CASCADE, related_name="reuse_links", verbose_name=_("evidence"),
+    )
+    earlier = models.ForeignKey(
+        "refunds.Evidence", on_delete=models.CASCADE, related_name="reused_by", verbose_name=_("earlier image"),
+    )
     kind = models.CharField(_("kind of reuse"), max_length=20, choices=Kind.choices)
     distance = models.PositiveSmallIntegerField(_("hash distance (bits)"))
     regions = models.JSONField(_("changed regions"), default=list, blank=True)

@@ -47,10 +47,14 @@ class Notification(models.Model):
         SENT = "sent", _("Sent")
         SKIPPED = "skipped", _("Not sent (unsubscribed or no e-mail address)")
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     key = models.CharField(max_length=200, unique=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
-    application = models.ForeignKey("refunds.RefundApplication", on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("user"),
+    )
+    application = models.ForeignKey(
+        "refunds.RefundApplication", on_delete=models.CASCADE, related_name="notifications", verbose_name=_("application"),
+    )
     kind = models.CharField(_("kind"), max_length=30, choices=NotificationKind.choices)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)

@@ -146,3 +146,24 @@ def test_an_auditor_reads_shop_members_and_users_and_changes_neither(client, aud
     member = merchant_owner.merchant_memberships.get()
     page = client.get(reverse("admin:refunds_merchantmember_change", args=[member.pk]))
     assert page.status_code == 200 and page.context["has_change_permission"] is False
+
+
+def test_every_column_heading_of_the_admin_speaks_chinese(admin_client, product):
+    from django.contrib import admin
+
+    in_review(product)
+    english, checked = {}, 0
+    for model in admin.site._registry:
+        if model._meta.app_label not in ("refunds", "screening", "portal"):
+            continue
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        html = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+        if 'id="result_list"' not in html:
+            continue  # no rows, no table
+        headings = re.findall(r'<div class="text">(?:<a[^>]*>|<span>)([^<]+)<', html[html.find('id="result_list"'):])
+        assert headings, url
+        checked += 1
+        latin = [h.strip() for h in headings if re.fullmatch(r"[A-Za-z][A-Za-z ]*", h.strip())]
+        if latin:
+            english[url] = latin
+    assert checked >= 8 and english == {}
