@@ -26,6 +26,8 @@ class NotificationPreference(models.Model):
     deadline_reminder = models.BooleanField(_("12 hours before a window closes"), default=True)
     decision = models.BooleanField(_("when a claim is decided"), default=True)
     language = models.CharField(_("e-mail language"), max_length=10, choices=settings.LANGUAGES, blank=True)
+    # The language the user last read the portal in: e-mails follow it unless ``language`` says otherwise.
+    interface_language = models.CharField(_("portal language"), max_length=10, choices=settings.LANGUAGES, blank=True)
 
     class Meta:
         verbose_name = _("notification preference")

@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -39,6 +39,7 @@ View = Callable[..., HttpResponse]
 
 
 SHOP_SESSION_KEY = "portal_shop"
+LANGUAGE_SESSION_KEY = "portal_language_recorded"
 
 
 def merchant_required(view: View) -> View:
@@ -60,6 +61,11 @@ def merchant_required(view: View) -> View:
         if asked and str(membership.merchant.public_id) == asked:
             request.session[SHOP_SESSION_KEY] = asked
         request.memberships, request.membership, request.merchant = memberships, membership, membership.merchant
+        language = translation.get_language()
+        if request.session.get(LANGUAGE_SESSION_KEY) != language:
+            # Once per change of language, not on every page: e-mails then speak it too.
+            notifications.notification_interface_language_record(user=request.user, language=language)
+            request.session[LANGUAGE_SESSION_KEY] = language
         try:
             return view(request, *args, **kwargs)
         except NotFound:

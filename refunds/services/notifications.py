@@ -151,7 +151,7 @@ def _message(notification: Notification, preference: NotificationPreference) -> 
                          + f"?shop={application.merchant.public_id}"),
         "unsubscribe_url": unsubscribe,
     }
-    with translation.override(preference.language or settings.LANGUAGE_CODE):
+    with translation.override(preference.language or preference.interface_language or settings.LANGUAGE_CODE):
         if application.merchant_deadline is not None:
             # Said at the moment of sending: a reminder sent late, or for a window shorter than
             # the lead, must not claim twelve hours that are not left.
@@ -193,6 +193,12 @@ def notification_unsubscribe(*, token: str) -> tuple[AbstractBaseUser, str]:
     setattr(preference, kind.value, False)
     preference.save(update_fields=[kind.value])
     return user, kind
+
+
+def notification_interface_language_record(*, user: AbstractBaseUser, language: str) -> None:
+    """Remember the language the user reads the portal in, for e-mails sent in "the site's" language."""
+    if language in dict(settings.LANGUAGES):
+        NotificationPreference.objects.update_or_create(user=user, defaults={"interface_language": language})
 
 
 def notification_preferences_update(*, user: AbstractBaseUser, window_opened: bool, deadline_reminder: bool,

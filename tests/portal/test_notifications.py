@@ -170,6 +170,22 @@ def test_the_portal_lists_the_events_and_saves_the_settings(celery_worker, clien
         True, False, True, "en")
 
 
+def test_the_email_speaks_the_language_the_user_reads_the_portal_in(client, owner, product):
+    client.force_login(owner)
+    assert client.get("/portal/", HTTP_ACCEPT_LANGUAGE="en").status_code == 200
+    application = RefundApplication.objects.get(pk=submit(product).pk)
+    notification = Notification.objects.create(key="decision:portal-language", user=owner, application=application,
+                                               kind="decision")
+    notification_send(notification_pk=notification.pk)
+    assert mail.outbox[-1].subject == "The refund claim for order order-1 was decided"
+    # A language chosen for e-mails still wins.
+    NotificationPreference.objects.filter(user=owner).update(language="zh-hans")
+    notification = Notification.objects.create(key="decision:chosen", user=owner, application=application,
+                                               kind="decision")
+    notification_send(notification_pk=notification.pk)
+    assert mail.outbox[-1].subject == "订单 order-1 的退款申请已裁定"
+
+
 @pytest.mark.parametrize(("language", "subject"), [("", "订单 order-1 的退款申请已裁定"),
                                                    ("en", "The refund claim for order order-1 was decided")])
 def test_the_email_speaks_the_users_language(owner, product, language, subject):
