@@ -314,6 +314,9 @@ WEBHOOK_MAX_ENDPOINTS = env_int("WEBHOOK_MAX_ENDPOINTS", 10, minimum=1)
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "1200/min")
 # A rotated API key keeps working this long, so a rolling deploy can move to the new one.
 API_KEY_ROTATION_OVERLAP = env_seconds("API_KEY_ROTATION_OVERLAP", timedelta(hours=24))
+# /events lists an event once it is this old: the transaction that wrote it has committed by
+# then, so a reader resuming after the newest event it saw never passes over an older one.
+EVENTS_FEED_DELAY = env_seconds("EVENTS_FEED_DELAY", timedelta(seconds=5))
 API_MAX_REQUEST_BYTES = env_int("API_MAX_REQUEST_BYTES", UPLOAD_MAX_FILES * UPLOAD_MAX_BYTES + 1024 * 1024, minimum=1024)
 _cache_url = env_str("CACHE_URL", env_str("REDIS_URL", ""))
 CACHES = {
