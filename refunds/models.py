@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -620,6 +620,11 @@ class WebhookEndpoint(models.Model):
     platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.URLField(_("URL"), max_length=500)
     secret = models.CharField(_("signing secret"), max_length=100, editable=False)
+    # The secret a rotation replaced, still signing beside the new one until it expires, so a
+    # receiver that has not switched yet verifies every delivery of the overlap.
+    previous_secret = models.CharField(_("previous signing secret"), max_length=100, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(_("previous secret valid until"), null=True, blank=True,
+                                                      editable=False)
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -629,6 +634,12 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The secrets a delivery at ``now`` is signed with: the current one, then the previous
+        one while its overlap lasts."""
+        live = self.previous_secret and self.previous_secret_expires_at and now < self.previous_secret_expires_at
+        return [self.secret, self.previous_secret] if live else [self.secret]
 
 
 class WebhookEvent(models.Model):

@@ -306,6 +306,10 @@ WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 60, minimum=1)
 WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", PRODUCTION)
 WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", not PRODUCTION)
 WEBHOOK_MAX_ENDPOINTS = env_int("WEBHOOK_MAX_ENDPOINTS", 10, minimum=1)
+# A rotated webhook secret keeps signing beside the new one this long (a rotation may ask for
+# anything from zero to the maximum), so deliveries and retries verify while receivers switch.
+WEBHOOK_SECRET_ROTATION_OVERLAP = env_seconds("WEBHOOK_SECRET_ROTATION_OVERLAP", timedelta(hours=24))
+WEBHOOK_SECRET_ROTATION_MAX_OVERLAP = env_seconds("WEBHOOK_SECRET_ROTATION_MAX_OVERLAP", timedelta(days=7))
 # A webhook retry further away than a beat interval is not sent as a countdown message (it
 # would outlive the visibility timeout): beat's retry job sends it when it falls due.
 

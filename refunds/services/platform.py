@@ -274,15 +274,38 @@ def webhook_endpoint_deactivate(*, endpoint: WebhookEndpoint, actor: Actor) -> W
     return webhook_endpoint_update(endpoint=endpoint, actor=actor, active=False)
 
 
-def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Actor) -> WebhookEndpoint:
-    """Replace the endpoint's signing secret (the record says it changed, never what it is)."""
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Actor,
+                                   overlap: timedelta | None = None) -> WebhookEndpoint:
+    """Replace the endpoint's signing secret. The old one keeps signing beside the new one for
+    ``overlap`` (WEBHOOK_SECRET_ROTATION_OVERLAP by default; zero ends it now), so that events
+    already queued, and their retries, still verify at a receiver that has not switched yet;
+    a secret an earlier rotation kept is dropped. Raise InvalidInput for an overlap outside
+    zero to WEBHOOK_SECRET_ROTATION_MAX_OVERLAP. The record says when the old secret stops
+    signing, never what either secret is."""
+    overlap = settings.WEBHOOK_SECRET_ROTATION_OVERLAP if overlap is None else overlap
+    longest = settings.WEBHOOK_SECRET_ROTATION_MAX_OVERLAP
+    if not timedelta(0) <= overlap <= longest:
+        raise InvalidInput("invalid_overlap",
+                           _("The overlap must be from 0 to %(max)d seconds.") % {"max": longest.total_seconds()},
+                           details={"parameter": "overlap_seconds", "minimum": 0, "maximum": int(longest.total_seconds())})
     with transaction.atomic():
         endpoint = _locked_endpoint(endpoint)
+        before = _secret_row(endpoint)
+        if overlap:
+            endpoint.previous_secret = endpoint.secret
+            endpoint.previous_secret_expires_at = timezone.now() + overlap
+        else:
+            endpoint.previous_secret, endpoint.previous_secret_expires_at = "", None
         endpoint.secret = webhooks.new_secret()
-        endpoint.save(update_fields=["secret"])
+        endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
         _record(endpoint.platform, target=Target.WEBHOOK_ENDPOINT, target_id=endpoint.public_id,
-                action="webhook_endpoint_secret_rotated", actor=actor)
+                action="webhook_endpoint_secret_rotated", actor=actor, before=before, after=_secret_row(endpoint))
     return endpoint
+
+
+def _secret_row(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    expires = endpoint.previous_secret_expires_at if endpoint.previous_secret else None
+    return {"previous_secret_expires_at": expires.isoformat() if expires else None}
 
 
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Actor) -> None:
