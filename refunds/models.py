@@ -681,6 +681,9 @@ class WebhookDelivery(models.Model):
     last_status_code = models.PositiveSmallIntegerField(_("last HTTP status"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    # The Request-Id of the API request whose change queued it (empty for changes made by
+    # workers, beat or people), so support can go from a delivery to the request.
+    request_id = models.CharField(_("request id"), max_length=132, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("webhook delivery")

@@ -334,5 +334,5 @@ def event_list_for_platform(*, platform: Platform, after: object = None, now: da
     try:
         start = WebhookEvent.objects.values("created_at", "pk").get(platform=platform, public_id=after)
     except (WebhookEvent.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound("event_not_found", _("No such event."), details={"parameter": "after"}) from None
+        raise NotFound("event_not_found", _("No such event."), details={"param": "after"}) from None
     return events.filter(Q(created_at__gt=start["created_at"]) | Q(created_at=start["created_at"], pk__gt=start["pk"]))

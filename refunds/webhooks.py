@@ -35,6 +35,7 @@ from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import InvalidInput
 from refunds.models import RefundApplication, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from refunds.request_id import current as current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,9 @@ def event_record(application: RefundApplication, *, from_state: str, action: str
             },
         },
     )
-    WebhookDelivery.objects.bulk_create([WebhookDelivery(event=event, endpoint=endpoint) for endpoint in endpoints])
+    request_id = current_request_id()
+    WebhookDelivery.objects.bulk_create([WebhookDelivery(event=event, endpoint=endpoint, request_id=request_id)
+                                         for endpoint in endpoints])
     for endpoint in endpoints:
         _enqueue_on_commit(endpoint.pk, application.pk)
     return event
@@ -260,7 +263,7 @@ def address_is_public(address: str) -> bool:
 
 
 def _refuse(code: str, message: Any, url: str) -> InvalidInput:
-    return InvalidInput(code, message, details={"url": url})
+    return InvalidInput(code, message, details={"param": "url", "value": url})
 
 
 def url_check(url: str) -> list[str]:

@@ -47,11 +47,15 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every answer (an error page included) carries its Request-Id.
+    "refunds.request_id.RequestIdMiddleware",
+    "refunds.api.headers.ApiHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "refunds.api.errors.JsonErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "refunds.api.headers.ApiLanguageMiddleware",
     "refunds.api.limits.UtcApiMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -290,8 +294,10 @@ if SCREENING_SOFT_TIME_LIMIT >= SCREENING_TIME_LIMIT:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every line names the request it belongs to (the Request-Id its response carries).
+    "filters": {"request_id": {"()": "refunds.request_id.RequestIdLogFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 

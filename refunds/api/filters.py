@@ -104,7 +104,7 @@ class StrictOrderingFilter(OrderingFilter):
             raise InvalidInput("ordering_not_walkable",
                                _("Walk changes oldest first (ordering=updated_at) and resume with updated_after: "
                                  "a row changed during a newest-first walk would be missed."),
-                               details={"parameter": self.ordering_param, "allowed": allowed})
+                               details={"param": self.ordering_param, "allowed": allowed})
         if raw not in allowed:
             raise invalid_parameter(self.ordering_param, _("Order by one of: %(terms)s.") % {"terms": ", ".join(allowed)},
                                     allowed=allowed)

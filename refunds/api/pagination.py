@@ -21,7 +21,7 @@ from refunds.errors import InvalidInput
 
 
 def invalid_parameter(name: str, message: Any, **details: Any) -> InvalidInput:
-    return InvalidInput("invalid_parameter", message, details={"parameter": name, **details})
+    return InvalidInput("invalid_parameter", message, details={"param": name, **details})
 
 
 class CreatedCursorPagination(CursorPagination):
@@ -109,7 +109,7 @@ class CreatedCursorPagination(CursorPagination):
         # 404 like any page that does not exist: a cursor is opaque, so the schema cannot say
         # which strings are cursors, and no well-formed request may get a 400.
         return InvalidInput("invalid_cursor", _("No such page: the cursor is invalid; use the links of a previous page."),
-                            details={"parameter": self.cursor_query_param}, status=404)
+                            details={"param": self.cursor_query_param}, status=404)
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         parameters = super().get_schema_operation_parameters(view)

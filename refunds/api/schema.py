@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import translation
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularAPIView
+
 ERROR_STATUSES = {
-    "400": "Invalid request: the field is named in `details`.",
+    "400": "Invalid request: `details.param` names the offending input.",
     "401": "Missing, invalid or revoked API key.",
     "403": "The API key lacks the scope this operation needs.",
     "404": "No such object for this platform.",
@@ -28,7 +33,9 @@ ERROR_SCHEMA = {
             "properties": {
                 "code": {"type": "string", "example": "invalid_state"},
                 "message": {"type": "string", "example": "This is not possible while the application is Decided."},
-                "details": {"type": "object", "additionalProperties": True},
+                "details": {"type": "object", "additionalProperties": True, "properties": {
+                    "param": {"type": ["string", "null"],
+                              "description": "The offending input (field, query parameter or header), when one is."}}},
             },
         }
     },
@@ -256,3 +263,23 @@ def add_errors_and_webhooks(result: dict[str, Any], generator: Any, request: Any
         }
     }
     return result
+
+
+class EnglishSchemaView(SpectacularAPIView):
+    """The schema in English whatever language the request asks for (or ``?lang=``): clients
+    generated from it take their names from it, and one API has one schema."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """The OpenAPI schema of this API (YAML, or JSON with `Accept: application/vnd.oai.openapi+json`)."""
+        # Not through the parent's get, which would switch to the language of ``?lang=``.
+        with translation.override("en"):
+            return self._get_schema_response(request)
+
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        with translation.override("en"):
+            response = super().finalize_response(request, response, *args, **kwargs)
+            # Lazy translations would otherwise be rendered later, in the request's language.
+            response.render()
+        response["Content-Language"] = "en"
+        return response

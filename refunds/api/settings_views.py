@@ -132,7 +132,7 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
     class Meta:
         model = WebhookDelivery
         fields = ["id", "event", "application", "sequence", "endpoint", "status", "attempts", "next_attempt_at",
-                  "last_status_code", "last_error", "delivered_at"]
+                  "last_status_code", "last_error", "delivered_at", "request_id"]
 
 
 class _WebhookView(GenericAPIView):

@@ -1,7 +1,8 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from refunds.api import buyers, catalogue, events, settings_views, views
+from refunds.api.schema import EnglishSchemaView
 
 app_name = "api"
 urlpatterns = [
@@ -31,7 +32,7 @@ urlpatterns = [
     path("webhook-deliveries", settings_views.WebhookDeliveryListView.as_view(), name="webhook-deliveries"),
     path("webhook-deliveries/<str:public_id>/redeliver", settings_views.WebhookDeliveryRedeliverView.as_view(),
          name="webhook-delivery-redeliver"),
-    path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
+    path("schema/", EnglishSchemaView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[]),
          name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[],

@@ -91,7 +91,7 @@ def test_another_platforms_events_are_neither_listed_nor_usable_to_resume(histor
 def test_a_malformed_after_is_a_400_naming_it(key_a):
     response = client_with(key_a).get("/api/v1/events", {"after": "yesterday"})
     assert response.status_code == 400
-    assert response.json()["error"]["details"]["parameter"] == "after"
+    assert response.json()["error"]["details"]["param"] == "after"
 
 
 def test_a_key_without_the_read_scope_cannot_list_events(platform_a):
