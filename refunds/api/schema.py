@@ -204,7 +204,7 @@ NOT_BLANK = "[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u
 # What every accepted time starts with (the format alone lets some generators send "").
 DATE_TIME_START = "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}"
 # Request bodies whose serializers refuse fields they do not know.
-CLOSED_REQUESTS = ("PatchedPolicyRequest", "WebhookEndpointRequest", "PatchedWebhookEndpointRequest")
+CLOSED_REQUESTS = ("PatchedPolicyRequest", "WebhookEndpointRequest", "PatchedWebhookEndpointRequest", "RotateSecretRequest")
 
 
 def _tighten_requests(schemas: dict[str, Any]) -> None:
@@ -221,10 +221,14 @@ def _tighten_requests(schemas: dict[str, Any]) -> None:
                 prop["propertyNames"] = {"minLength": 1}
         if name in CLOSED_REQUESTS:
             component["additionalProperties"] = False
-    # Images as parts, or ids of images uploaded first: at least one of the two.
+    # One plain object per content type, which every client generator models: JSON names the
+    # images uploaded first (evidence_ids, required by its serializer), multipart carries the
+    # images. A multipart body with ids alone is accepted too, but is left out of the schema:
+    # saying "one of the two" needs a top-level anyOf of required lists, which generated
+    # clients cannot build (openapi-python-client's raise TypeError on it).
     create = schemas.get("ApplicationCreateRequest")
     if create:
-        create["anyOf"] = [{"required": ["evidence"]}, {"required": ["evidence_ids"]}]
+        create["required"] = sorted({*create.get("required", []), "evidence"})
         for field in ("evidence", "evidence_ids"):
             create["properties"][field]["minItems"] = 1
 
@@ -256,7 +260,8 @@ def add_errors_and_webhooks(result: dict[str, Any], generator: Any, request: Any
         "applicationStateChanged": {
             "post": {
                 "summary": "An application changed state",
-                "description": "Signed: `Reviewhub-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>`.",
+                "description": "Signed: `Reviewhub-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>`, "
+                               "one `v1=` per signing secret (two during a secret rotation's overlap); accept any that matches.",
                 "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookEvent"}}}},
                 "responses": {"2XX": {"description": "Received; anything else is retried with back-off."}},
             }

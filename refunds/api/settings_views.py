@@ -192,9 +192,12 @@ class WebhookEndpointDetailView(_WebhookView):
 
 
 class StrictIntegerField(serializers.IntegerField):
-    """A JSON whole number; a string, a fraction or a boolean is refused."""
+    """A JSON whole number (``3600.0`` too: JSON Schema counts it as an integer); a string, a
+    fraction or a boolean is refused."""
 
     def to_internal_value(self, data: object) -> int:
+        if isinstance(data, float) and data.is_integer():
+            data = int(data)
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
