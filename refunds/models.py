@@ -657,8 +657,8 @@ class WebhookEvent(models.Model):
         verbose_name = _("webhook event")
         verbose_name_plural = _("webhook events")
         constraints = [models.UniqueConstraint(fields=["application", "sequence"], name="webhook_sequence_unique")]
-        # /events: a platform's events in (created_at, id) order, resumed after one of them.
-        indexes = [models.Index(fields=["platform", "created_at", "id"], name="event_feed")]
+        # /events: a platform's events in (created_at, public_id) order, resumed after one of them.
+        indexes = [models.Index(fields=["platform", "created_at", "public_id"], name="event_feed")]
 
     def __str__(self) -> str:
         return f"{self.type} #{self.sequence}"

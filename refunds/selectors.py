@@ -332,7 +332,8 @@ def event_list_for_platform(*, platform: Platform, after: object = None, now: da
     if after is None:
         return events
     try:
-        start = WebhookEvent.objects.values("created_at", "pk").get(platform=platform, public_id=after)
+        start = WebhookEvent.objects.values("created_at", "public_id").get(platform=platform, public_id=after)
     except (WebhookEvent.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound("event_not_found", _("No such event."), details={"param": "after"}) from None
-    return events.filter(Q(created_at__gt=start["created_at"]) | Q(created_at=start["created_at"], pk__gt=start["pk"]))
+    return events.filter(Q(created_at__gt=start["created_at"])
+                         | Q(created_at=start["created_at"], public_id__gt=start["public_id"]))

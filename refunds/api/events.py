@@ -39,7 +39,7 @@ class EventSerializer(serializers.ModelSerializer):
 class EventCursor(CreatedCursorPagination):
     """Oldest first, so that following the pages (or resuming with ``after``) misses nothing."""
 
-    ordering = ("created_at", "id")
+    ordering = ("created_at", "public_id")
 
 
 class EventListView(GenericAPIView):

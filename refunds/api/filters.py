@@ -89,7 +89,7 @@ ASCENDING_ONLY = {"updated_at"}
 
 class StrictOrderingFilter(OrderingFilter):
     """``?ordering=`` with one of the view's fields (``-`` for descending); anything else is a
-    400, and the id breaks ties so that cursor pages stay stable."""
+    400, and the public id breaks ties so that cursor pages stay stable."""
 
     def allowed(self, view: Any) -> list[str]:
         return [term for field in view.ordering_fields for term in (field, f"-{field}")
@@ -111,7 +111,7 @@ class StrictOrderingFilter(OrderingFilter):
         field = raw.lstrip("-")
         if field in NULLABLE_ORDERING:
             raw = raw.replace(field, f"{field}_order")
-        return [raw, "-id" if raw.startswith("-") else "id"]
+        return [raw, "-public_id" if raw.startswith("-") else "public_id"]
 
     def filter_queryset(self, request: Request, queryset: QuerySet, view: Any) -> QuerySet:
         ordering = self.get_ordering(request, queryset, view)

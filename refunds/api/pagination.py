@@ -1,8 +1,10 @@
 """Cursor pages of the API; a malformed page size is a 400 naming the parameter, a forged cursor a 404.
 
-A cursor holds the last row's ordering value *and its id* (a keyset), never an offset: rows
-that share a value (two applications changed in the same microsecond, two of the same amount)
-are neither skipped nor repeated when rows around them change between two page fetches.
+A cursor holds the last row's ordering value *and its public id* (a keyset), never an offset:
+rows that share a value (two applications changed in the same microsecond, two of the same
+amount) are neither skipped nor repeated when rows around them change between two page
+fetches. The public id, not the primary key, breaks ties so that a cursor tells nothing about
+how many rows the database holds.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ def invalid_parameter(name: str, message: Any, **details: Any) -> InvalidInput:
 class CreatedCursorPagination(CursorPagination):
     """Stable pages while rows are added: a cursor on (created_at, id), newest first by default."""
 
-    ordering = ("-created_at", "-id")
+    ordering = ("-created_at", "-public_id")
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
@@ -62,17 +64,18 @@ class CreatedCursorPagination(CursorPagination):
         self.base_url = request.build_absolute_uri()
         self.ordering = self.get_ordering(request, queryset, view)
         self.cursor = self.decode_cursor(request)
-        # The ordering is (field, id), both the same way; a previous-page cursor walks it backwards.
+        # The ordering is (field, unique tie-breaker), both the same way; a previous-page cursor
+        # walks it backwards.
         backwards = bool(self.cursor and self.cursor.reverse)
-        field = self.ordering[0].lstrip("-")
+        field, tie = (term.lstrip("-") for term in self.ordering)
         rising = not self.ordering[0].startswith("-")
         order = [term for term in self.ordering] if not backwards else [
             term[1:] if term.startswith("-") else f"-{term}" for term in self.ordering]
         queryset = queryset.order_by(*order)
         if self.cursor is not None and self.cursor.position is not None:
-            value, pk = self._split(self.cursor.position)
+            value, key = self._split(self.cursor.position)
             op = "gt" if rising != backwards else "lt"
-            queryset = queryset.filter(Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": pk}))
+            queryset = queryset.filter(Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"{tie}__{op}": key}))
         rows = list(queryset[: self.page_size + 1])
         more = len(rows) > self.page_size
         self.page = rows[: self.page_size]
@@ -84,14 +87,15 @@ class CreatedCursorPagination(CursorPagination):
         return self.page
 
     @staticmethod
-    def _split(position: str) -> tuple[str, int]:
-        value, pk = json.loads(position)
-        if not isinstance(value, str) or not isinstance(pk, int) or isinstance(pk, bool):
+    def _split(position: str) -> tuple[str, str]:
+        value, key = json.loads(position)
+        if not isinstance(value, str) or not isinstance(key, str):
             raise ValueError("malformed position")
-        return value, pk
+        return value, key
 
     def _get_position_from_instance(self, instance: Any, ordering: Any) -> str:
-        return json.dumps([str(getattr(instance, ordering[0].lstrip("-"))), instance.pk])
+        field, tie = (term.lstrip("-") for term in ordering)
+        return json.dumps([str(getattr(instance, field)), str(getattr(instance, tie))])
 
     def get_next_link(self) -> str | None:
         if not self.has_next or not self.page:
@@ -122,4 +126,4 @@ class CreatedCursorPagination(CursorPagination):
 class EventCursorPagination(CreatedCursorPagination):
     """Webhook deliveries, newest event first (the view annotates ``event_created_at``)."""
 
-    ordering = ("-event_created_at", "-id")
+    ordering = ("-event_created_at", "-public_id")

@@ -12,6 +12,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='webhookevent',
-            index=models.Index(fields=['platform', 'created_at', 'id'], name='event_feed'),
+            index=models.Index(fields=['platform', 'created_at', 'public_id'], name='event_feed'),
         ),
     ]

@@ -1,5 +1,6 @@
 """Syncing applications with ?ordering=updated_at: every change is seen at least once."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -112,3 +113,15 @@ def test_previous_links_walk_back_over_the_same_rows(product, key_a):
     assert [a["id"] for a in back["results"]] == [a["id"] for a in first["results"]]
     assert back["previous"] is None
     assert len({a["id"] for a in first["results"] + second["results"]}) == 4 < len(applications)
+
+
+def test_a_cursor_names_the_last_row_by_its_public_id_not_its_database_key(product, key_a):
+    import base64
+    from urllib.parse import parse_qs, urlsplit
+
+    applications = [submit(product, order_ref=f"order-{i}") for i in range(2)]
+    body = client_with(key_a).get("/api/v1/applications?ordering=updated_at&page_size=1").json()
+    cursor = parse_qs(urlsplit(body["next"]).query)["cursor"][0]
+    position = parse_qs(base64.b64decode(cursor).decode())["p"][0]
+    updated_at, key = json.loads(position)
+    assert key == body["results"][0]["id"] == str(applications[0].public_id)
