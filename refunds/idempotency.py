@@ -109,11 +109,11 @@ def _claim(platform: Any, key: str, digest: str, method_path: str) -> Idempotenc
         if not isinstance(exc.__cause__, LockNotAvailable):
             raise
         raise Conflict("idempotency_in_progress", _("A request with this Idempotency-Key is still being processed."),
-                       details={"key": key}) from None
+                       details={"param": HEADER, "key": key}) from None
     record = IdempotencyRecord.objects.get(platform=platform, key=key)
     if record.request_digest != digest:
         raise InvalidInput("idempotency_key_reused", _("This Idempotency-Key was used with a different request."),
-                           details={"key": key}, status=422)
+                           details={"param": HEADER, "key": key}, status=422)
     return record
 
 

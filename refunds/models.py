@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -683,6 +683,11 @@ class WebhookEndpoint(models.Model):
     )
     url = models.URLField(_("URL"), max_length=500)
     secret = models.CharField(_("signing secret"), max_length=100, editable=False)
+    # The secret a rotation replaced, still signing beside the new one until it expires, so a
+    # receiver that has not switched yet verifies every delivery of the overlap.
+    previous_secret = models.CharField(_("previous signing secret"), max_length=100, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(_("previous secret valid until"), null=True, blank=True,
+                                                      editable=False)
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -692,6 +697,12 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The secrets a delivery at ``now`` is signed with: the current one, then the previous
+        one while its overlap lasts."""
+        live = self.previous_secret and self.previous_secret_expires_at and now < self.previous_secret_expires_at
+        return [self.secret, self.previous_secret] if live else [self.secret]
 
 
 class WebhookEvent(models.Model):
@@ -711,6 +722,8 @@ class WebhookEvent(models.Model):
         verbose_name = _("webhook event")
         verbose_name_plural = _("webhook events")
         constraints = [models.UniqueConstraint(fields=["application", "sequence"], name="webhook_sequence_unique")]
+        # /events: a platform's events in (created_at, public_id) order, resumed after one of them.
+        indexes = [models.Index(fields=["platform", "created_at", "public_id"], name="event_feed")]
 
     def __str__(self) -> str:
         return f"{self.type} #{self.sequence}"
@@ -737,6 +750,9 @@ class WebhookDelivery(models.Model):
     last_status_code = models.PositiveSmallIntegerField(_("last HTTP status"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    # The Request-Id of the API request whose change queued it (empty for changes made by
+    # workers, beat or people), so support can go from a delivery to the request.
+    request_id = models.CharField(_("request id"), max_length=132, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("webhook delivery")

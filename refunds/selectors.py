@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import NotFound
-from refunds.models import ClaimGroup, ClaimGroupMember, Evidence, Platform, RefundApplication
+from refunds.models import ClaimGroup, ClaimGroupMember, Evidence, Platform, RefundApplication, WebhookEvent
 from refunds.states import OPEN_STATES, TERMINAL_STATES, ApplicationState, BuyerRiskReason, Outcome, RiskLevel
 from screening.models import ReuseLink
 
@@ -323,3 +324,22 @@ def buyer_risk_hold(application: RefundApplication) -> BuyerRisk | None:
 def buyer_risk_reasons_text(risk: BuyerRisk) -> str:
     """The reasons as the audit record keeps them: one line each, code first."""
     return "\n".join(f"[{reason.code}] {reason.message}" for reason in risk.reasons)
+
+
+def event_list_for_platform(*, platform: Platform, after: object = None, now: datetime) -> QuerySet[WebhookEvent]:
+    """Return the platform's webhook events old enough to be settled, after the event ``after``
+    if given (oldest first); raise NotFound for an ``after`` that is not one of its events.
+
+    An event's time is taken inside the transaction of its transition, which commits a moment
+    later: a reader could see a newer event and resume past an older one that was still
+    committing. Events younger than EVENTS_FEED_DELAY are left for the next read, which
+    closes that gap for any transaction shorter than the delay."""
+    events = WebhookEvent.objects.filter(platform=platform, created_at__lte=now - settings.EVENTS_FEED_DELAY)
+    if after is None:
+        return events
+    try:
+        start = WebhookEvent.objects.values("created_at", "public_id").get(platform=platform, public_id=after)
+    except (WebhookEvent.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise NotFound("event_not_found", _("No such event."), details={"param": "after"}) from None
+    return events.filter(Q(created_at__gt=start["created_at"])
+                         | Q(created_at=start["created_at"], public_id__gt=start["public_id"]))

@@ -2,7 +2,8 @@
 
 The event row is written in the transaction of the transition, so a rolled-back transition
 sends nothing and a committed one is never lost; delivery is at-least-once, per endpoint and
-application in sequence order, signed with HMAC-SHA256 over ``"{timestamp}.{body}"``.
+application in sequence order, signed with HMAC-SHA256 over ``"{timestamp}.{body}"`` (with the
+endpoint's current secret, and during a rotation's overlap with the previous one as well).
 Receivers verify with ``verify_signature`` (see the README for an example).
 """
 
@@ -21,6 +22,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +35,7 @@ from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import InvalidInput
 from refunds.models import RefundApplication, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from refunds.request_id import current as current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -44,25 +47,33 @@ class InvalidSignature(Exception):
     """The signature header is missing, malformed, too old, or does not match the body."""
 
 
-def sign(secret: str, body: bytes, *, timestamp: int | None = None) -> str:
-    """Return the signature header value for the body."""
+def sign(secret: str | Sequence[str], body: bytes, *, timestamp: int | None = None) -> str:
+    """Return the signature header value for the body: one ``v1=`` per secret, in the order given.
+
+    During a rotation's overlap the new secret signs first and the previous one last, so a
+    receiver holding either verifies, even one whose code reads only the last ``v1``."""
     timestamp = int(time.time()) if timestamp is None else timestamp
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
+    secrets_ = [secret] if isinstance(secret, str) else list(secret)
+    macs = [hmac.new(s.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest() for s in secrets_]
+    return ",".join([f"t={timestamp}", *(f"v1={mac}" for mac in macs)])
 
 
 def verify_signature(secret: str, header: str, body: bytes, *, tolerance: int = 300, now: float | None = None) -> None:
-    """Check a received webhook; raise InvalidSignature unless the header signs this body recently."""
+    """Check a received webhook; raise InvalidSignature unless one of the header's ``v1``
+    signatures signs this body recently with ``secret``."""
     try:
-        parts = dict(item.split("=", 1) for item in header.split(","))
-        timestamp = int(parts["t"])
-        received = parts["v1"]
+        items = [item.split("=", 1) for item in header.split(",")]
+        timestamp = int(dict(items)["t"])
+        received = [value for name, value in items if name == "v1"]
     except (KeyError, ValueError):
         raise InvalidSignature("malformed signature header") from None
+    if not received:
+        raise InvalidSignature("malformed signature header")
     if abs((time.time() if now is None else now) - timestamp) > tolerance:
         raise InvalidSignature("timestamp outside the tolerance")
     expected = sign(secret, body, timestamp=timestamp).split("v1=", 1)[1]
-    if not hmac.compare_digest(expected, received):
+    # Compare with every one (no early exit), so the time taken says nothing about which matched.
+    if not sum(hmac.compare_digest(expected, value) for value in received):
         raise InvalidSignature("signature does not match")
 
 
@@ -92,7 +103,9 @@ def event_record(application: RefundApplication, *, from_state: str, action: str
             },
         },
     )
-    WebhookDelivery.objects.bulk_create([WebhookDelivery(event=event, endpoint=endpoint) for endpoint in endpoints])
+    request_id = current_request_id()
+    WebhookDelivery.objects.bulk_create([WebhookDelivery(event=event, endpoint=endpoint, request_id=request_id)
+                                         for endpoint in endpoints])
     for endpoint in endpoints:
         _enqueue_on_commit(endpoint.pk, application.pk)
     return event
@@ -163,7 +176,7 @@ def _attempt(delivery: WebhookDelivery) -> bool:
     request = urllib.request.Request(
         delivery.endpoint.url, data=body, method="POST",
         headers={"Content-Type": "application/json", "User-Agent": "reviewhub-webhooks/1",
-                 SIGNATURE_HEADER: sign(delivery.endpoint.secret, body)},
+                 SIGNATURE_HEADER: sign(delivery.endpoint.signing_secrets(timezone.now()), body)},
     )
     delivery.attempts += 1
     try:
@@ -250,7 +263,7 @@ def address_is_public(address: str) -> bool:
 
 
 def _refuse(code: str, message: Any, url: str) -> InvalidInput:
-    return InvalidInput(code, message, details={"url": url})
+    return InvalidInput(code, message, details={"param": "url", "value": url})
 
 
 def url_check(url: str) -> list[str]:

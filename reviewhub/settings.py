@@ -47,11 +47,15 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every answer (an error page included) carries its Request-Id.
+    "refunds.request_id.RequestIdMiddleware",
+    "refunds.api.headers.ApiHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "refunds.api.errors.JsonErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "refunds.api.headers.ApiLanguageMiddleware",
     "refunds.api.limits.UtcApiMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -290,8 +294,10 @@ if SCREENING_SOFT_TIME_LIMIT >= SCREENING_TIME_LIMIT:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every line names the request it belongs to (the Request-Id its response carries).
+    "filters": {"request_id": {"()": "refunds.request_id.RequestIdLogFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 
@@ -306,6 +312,10 @@ WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 60, minimum=1)
 WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", PRODUCTION)
 WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", not PRODUCTION)
 WEBHOOK_MAX_ENDPOINTS = env_int("WEBHOOK_MAX_ENDPOINTS", 10, minimum=1)
+# A rotated webhook secret keeps signing beside the new one this long (a rotation may ask for
+# anything from zero to the maximum), so deliveries and retries verify while receivers switch.
+WEBHOOK_SECRET_ROTATION_OVERLAP = env_seconds("WEBHOOK_SECRET_ROTATION_OVERLAP", timedelta(hours=24))
+WEBHOOK_SECRET_ROTATION_MAX_OVERLAP = env_seconds("WEBHOOK_SECRET_ROTATION_MAX_OVERLAP", timedelta(days=7))
 # A webhook retry further away than a beat interval is not sent as a countdown message (it
 # would outlive the visibility timeout): beat's retry job sends it when it falls due.
 
@@ -314,6 +324,9 @@ WEBHOOK_MAX_ENDPOINTS = env_int("WEBHOOK_MAX_ENDPOINTS", 10, minimum=1)
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "1200/min")
 # A rotated API key keeps working this long, so a rolling deploy can move to the new one.
 API_KEY_ROTATION_OVERLAP = env_seconds("API_KEY_ROTATION_OVERLAP", timedelta(hours=24))
+# /events lists an event once it is this old: the transaction that wrote it has committed by
+# then, so a reader resuming after the newest event it saw never passes over an older one.
+EVENTS_FEED_DELAY = env_seconds("EVENTS_FEED_DELAY", timedelta(seconds=5))
 API_MAX_REQUEST_BYTES = env_int("API_MAX_REQUEST_BYTES", UPLOAD_MAX_FILES * UPLOAD_MAX_BYTES + 1024 * 1024, minimum=1024)
 _cache_url = env_str("CACHE_URL", env_str("REDIS_URL", ""))
 CACHES = {

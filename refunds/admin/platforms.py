@@ -302,8 +302,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         for endpoint in queryset:
             rotated = platform_services.webhook_endpoint_rotate_secret(endpoint=endpoint, actor=_staff(request))
-            self.message_user(request, _("%(url)s: the new signing secret, shown this once: %(secret)s")
-                              % {"url": rotated.url, "secret": rotated.secret}, messages.WARNING)
+            self.message_user(request, _("%(url)s: the new signing secret, shown this once: %(secret)s. "
+                                         "The old one also signs until %(until)s.")
+                              % {"url": rotated.url, "secret": rotated.secret,
+                                 "until": rotated.previous_secret_expires_at}, messages.WARNING)
 
 
 @admin.register(SettingsChange)

@@ -26,6 +26,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         key = api_key_check(header[1])
         if key is None:
             raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))
+        # For the rate-limit headers of an answer given before the request is counted.
+        request._request.api_key_prefix = key.prefix
         return (None, key)
 
     def authenticate_header(self, request: Request) -> str:

@@ -41,6 +41,15 @@ def _refused_body(exc: SuspiciousOperation) -> tuple[dict[str, Any], int] | None
     return None
 
 
+def _validation_details(detail: Any) -> dict[str, Any]:
+    """``param`` names the (first) offending input, as in every other error; ``errors`` has the
+    messages of each."""
+    if isinstance(detail, dict):
+        names = [name for name in detail if name != "non_field_errors"]
+        return {"param": names[0] if names else None, "errors": detail}
+    return {"param": None, "errors": {"non_field_errors": detail if isinstance(detail, list) else [detail]}}
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return Response(_body(exc.code, exc.message, exc.details), status=exc.status)
@@ -59,7 +68,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        response.data = _body("invalid", _("The request is invalid."), exc.detail)
+        response.data = _body("invalid", _("The request is invalid."), _validation_details(exc.detail))
     else:
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         if not isinstance(code, str):

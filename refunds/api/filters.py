@@ -15,6 +15,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 
 from refunds.api.pagination import invalid_parameter
+from refunds.errors import InvalidInput
 from refunds.models import RefundApplication
 from refunds.states import ApplicationState, RiskLevel
 
@@ -80,25 +81,37 @@ class ApplicationFilter(django_filters.FilterSet):
 NULLABLE_ORDERING = {"merchant_deadline": datetime(9999, 12, 31, tzinfo=UTC)}
 
 
+# Orderings by a time that moves when the row changes, walked only upwards: a row changed during
+# a newest-first walk jumps ahead of the cursor and is never seen, while in an oldest-first
+# walk it moves past the cursor and is seen again, in its final state.
+ASCENDING_ONLY = {"updated_at"}
+
+
 class StrictOrderingFilter(OrderingFilter):
     """``?ordering=`` with one of the view's fields (``-`` for descending); anything else is a
-    400, and the id breaks ties so that cursor pages stay stable."""
+    400, and the public id breaks ties so that cursor pages stay stable."""
 
     def allowed(self, view: Any) -> list[str]:
-        return [term for field in view.ordering_fields for term in (field, f"-{field}")]
+        return [term for field in view.ordering_fields for term in (field, f"-{field}")
+                if not (term.startswith("-") and field in ASCENDING_ONLY)]
 
     def get_ordering(self, request: Request, queryset: QuerySet, view: Any) -> list[str] | None:
         raw = request.query_params.get(self.ordering_param)
         if raw is None:
             return self.get_default_ordering(view)
         allowed = self.allowed(view)
+        if raw.startswith("-") and raw[1:] in ASCENDING_ONLY and raw[1:] in view.ordering_fields:
+            raise InvalidInput("ordering_not_walkable",
+                               _("Walk changes oldest first (ordering=updated_at) and resume with updated_after: "
+                                 "a row changed during a newest-first walk would be missed."),
+                               details={"param": self.ordering_param, "allowed": allowed})
         if raw not in allowed:
             raise invalid_parameter(self.ordering_param, _("Order by one of: %(terms)s.") % {"terms": ", ".join(allowed)},
                                     allowed=allowed)
         field = raw.lstrip("-")
         if field in NULLABLE_ORDERING:
             raw = raw.replace(field, f"{field}_order")
-        return [raw, "-id" if raw.startswith("-") else "id"]
+        return [raw, "-public_id" if raw.startswith("-") else "public_id"]
 
     def filter_queryset(self, request: Request, queryset: QuerySet, view: Any) -> QuerySet:
         ordering = self.get_ordering(request, queryset, view)

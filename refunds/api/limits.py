@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
@@ -29,6 +31,17 @@ def _too_large(limit: int) -> DomainError:
                        details={"limit": limit}, status=413)
 
 
+@dataclass(frozen=True)
+class RateLimitState:
+    limit: int
+    remaining: int
+    reset: int
+
+    def headers(self) -> dict[str, str]:
+        return {"RateLimit-Limit": str(self.limit), "RateLimit-Remaining": str(self.remaining),
+                "RateLimit-Reset": str(self.reset)}
+
+
 class ApiKeyRateThrottle(SimpleRateThrottle):
     """API_RATE_LIMIT requests per key (e.g. ``1200/min``); 429 with Retry-After beyond it."""
 
@@ -38,6 +51,13 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         return settings.API_RATE_LIMIT
 
     def allow_request(self, request: Request, view: Any) -> bool:
+        allowed = self._count(request, view)
+        if getattr(self, "key", None) is not None:
+            # The answer tells the client where it stands (ApiHeadersMiddleware writes it out).
+            request._request.rate_limit = self.state()
+        return allowed
+
+    def _count(self, request: Request, view: Any) -> bool:
         # Fail open: an unreachable cache must not take the API down with it. Each process
         # then counts on its own until the cache answers again.
         try:
@@ -49,6 +69,26 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
                 _warned_cache_down = True
             self.cache = _local_counts
             return super().allow_request(request, view)
+
+    def state(self) -> RateLimitState:
+        """The limit, the requests left in the window, and the seconds until the oldest request
+        counted leaves it (and one more may be made)."""
+        remaining = max(0, self.num_requests - len(self.history))
+        reset = math.ceil(self.duration - (self.now - self.history[-1])) if self.history else 0
+        return RateLimitState(limit=self.num_requests, remaining=remaining, reset=max(0, reset))
+
+    @classmethod
+    def peek(cls, prefix: str) -> RateLimitState | None:
+        """Where a key stands without counting a request (for answers given before the count:
+        a key lacking a scope); None if the cache cannot tell."""
+        throttle = cls()
+        throttle.key, throttle.now = f"throttle:api:{prefix}", throttle.timer()
+        try:
+            history = throttle.cache.get(throttle.key, [])
+        except outage.OUTAGE_ERRORS:
+            return None
+        throttle.history = [t for t in history if t > throttle.now - throttle.duration]
+        return throttle.state()
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         key = request.auth
@@ -67,7 +107,7 @@ class FileSizeLimitHandler(FileUploadHandler):
         limit = settings.UPLOAD_MAX_VIDEO_BYTES if self.content_type == "video/mp4" else settings.UPLOAD_MAX_BYTES
         if self.received > limit:
             raise DomainError("file_too_large", _("The file is larger than %(limit)d bytes.") % {"limit": limit},
-                              details={"field": self.field_name, "limit": limit}, status=413)
+                              details={"param": self.field_name, "limit": limit}, status=413)
         return raw_data
 
     def file_complete(self, file_size: int) -> None:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import translation
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularAPIView
+
 ERROR_STATUSES = {
-    "400": "Invalid request: the field is named in `details`.",
+    "400": "Invalid request: `details.param` names the offending input.",
     "401": "Missing, invalid or revoked API key.",
     "403": "The API key lacks the scope this operation needs.",
     "404": "No such object for this platform.",
@@ -28,7 +33,9 @@ ERROR_SCHEMA = {
             "properties": {
                 "code": {"type": "string", "example": "invalid_state"},
                 "message": {"type": "string", "example": "This is not possible while the application is Decided."},
-                "details": {"type": "object", "additionalProperties": True},
+                "details": {"type": "object", "additionalProperties": True, "properties": {
+                    "param": {"type": ["string", "null"],
+                              "description": "The offending input (field, query parameter or header), when one is."}}},
             },
         }
     },
@@ -197,7 +204,7 @@ NOT_BLANK = "[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u
 # What every accepted time starts with (the format alone lets some generators send "").
 DATE_TIME_START = "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}"
 # Request bodies whose serializers refuse fields they do not know.
-CLOSED_REQUESTS = ("PatchedPolicyRequest", "WebhookEndpointRequest", "PatchedWebhookEndpointRequest")
+CLOSED_REQUESTS = ("PatchedPolicyRequest", "WebhookEndpointRequest", "PatchedWebhookEndpointRequest", "RotateSecretRequest")
 
 
 def _tighten_requests(schemas: dict[str, Any]) -> None:
@@ -214,10 +221,14 @@ def _tighten_requests(schemas: dict[str, Any]) -> None:
                 prop["propertyNames"] = {"minLength": 1}
         if name in CLOSED_REQUESTS:
             component["additionalProperties"] = False
-    # Images as parts, or ids of images uploaded first: at least one of the two.
+    # One plain object per content type, which every client generator models: JSON names the
+    # images uploaded first (evidence_ids, required by its serializer), multipart carries the
+    # images. A multipart body with ids alone is accepted too, but is left out of the schema:
+    # saying "one of the two" needs a top-level anyOf of required lists, which generated
+    # clients cannot build (openapi-python-client's raise TypeError on it).
     create = schemas.get("ApplicationCreateRequest")
     if create:
-        create["anyOf"] = [{"required": ["evidence"]}, {"required": ["evidence_ids"]}]
+        create["required"] = sorted({*create.get("required", []), "evidence"})
         for field in ("evidence", "evidence_ids"):
             create["properties"][field]["minItems"] = 1
 
@@ -249,10 +260,31 @@ def add_errors_and_webhooks(result: dict[str, Any], generator: Any, request: Any
         "applicationStateChanged": {
             "post": {
                 "summary": "An application changed state",
-                "description": "Signed: `Reviewhub-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>`.",
+                "description": "Signed: `Reviewhub-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>`, "
+                               "one `v1=` per signing secret (two during a secret rotation's overlap); accept any that matches.",
                 "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookEvent"}}}},
                 "responses": {"2XX": {"description": "Received; anything else is retried with back-off."}},
             }
         }
     }
     return result
+
+
+class EnglishSchemaView(SpectacularAPIView):
+    """The schema in English whatever language the request asks for (or ``?lang=``): clients
+    generated from it take their names from it, and one API has one schema."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """The OpenAPI schema of this API (YAML, or JSON with `Accept: application/vnd.oai.openapi+json`)."""
+        # Not through the parent's get, which would switch to the language of ``?lang=``.
+        with translation.override("en"):
+            return self._get_schema_response(request)
+
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        with translation.override("en"):
+            response = super().finalize_response(request, response, *args, **kwargs)
+            # Lazy translations would otherwise be rendered later, in the request's language.
+            response.render()
+        response["Content-Language"] = "en"
+        return response

@@ -5,7 +5,9 @@ Every change goes through the settings services, which validate it and record it
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import F, QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -110,14 +112,14 @@ class WebhookEndpointSerializer(NoUnknownFieldsMixin, serializers.ModelSerialize
 
     class Meta:
         model = WebhookEndpoint
-        fields = ["id", "url", "active", "created_at"]
-        read_only_fields = ["created_at"]
+        fields = ["id", "url", "active", "created_at", "previous_secret_expires_at"]
+        read_only_fields = ["created_at", "previous_secret_expires_at"]
 
 
 class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
     class Meta(WebhookEndpointSerializer.Meta):
         fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
-        read_only_fields = ["created_at", "secret"]
+        read_only_fields = ["created_at", "previous_secret_expires_at", "secret"]
 
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):
@@ -130,7 +132,7 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
     class Meta:
         model = WebhookDelivery
         fields = ["id", "event", "application", "sequence", "endpoint", "status", "attempts", "next_attempt_at",
-                  "last_status_code", "last_error", "delivered_at"]
+                  "last_status_code", "last_error", "delivered_at", "request_id"]
 
 
 class _WebhookView(GenericAPIView):
@@ -189,15 +191,39 @@ class WebhookEndpointDetailView(_WebhookView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON whole number (``3600.0`` too: JSON Schema counts it as an integer); a string, a
+    fraction or a boolean is refused."""
+
+    def to_internal_value(self, data: object) -> int:
+        if isinstance(data, float) and data.is_integer():
+            data = int(data)
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class RotateSecretSerializer(NoUnknownFieldsMixin, serializers.Serializer):
+    overlap_seconds = StrictIntegerField(
+        required=False, min_value=0, max_value=int(settings.WEBHOOK_SECRET_ROTATION_MAX_OVERLAP.total_seconds()),
+        help_text="How long the old secret keeps signing beside the new one (default "
+                  f"{int(settings.WEBHOOK_SECRET_ROTATION_OVERLAP.total_seconds())}; 0 ends it now).")
+
+
 class WebhookEndpointRotateView(_WebhookView):
     serializer_class = WebhookEndpointWithSecretSerializer
 
-    @extend_schema(request=None, responses={200: WebhookEndpointWithSecretSerializer})
+    @extend_schema(request=RotateSecretSerializer, responses={200: WebhookEndpointWithSecretSerializer})
     @idempotent
     def post(self, request: Request, public_id: str) -> Response:
-        """Replace the endpoint's signing secret; the answer carries the new one."""
+        """Replace the endpoint's signing secret; the answer carries the new one. The old secret keeps
+        signing beside it (a second `v1=` in the signature header) until `previous_secret_expires_at`."""
+        form = RotateSecretSerializer(data=request.data or {})
+        form.is_valid(raise_exception=True)
+        seconds = form.validated_data.get("overlap_seconds")
         endpoint = settings_services.webhook_endpoint_rotate_secret(
-            endpoint=_get(self.endpoints(), public_id, "webhook_endpoint"), actor=self.actor())
+            endpoint=_get(self.endpoints(), public_id, "webhook_endpoint"), actor=self.actor(),
+            overlap=None if seconds is None else timedelta(seconds=seconds))
         return Response(WebhookEndpointWithSecretSerializer(endpoint).data)
 
 

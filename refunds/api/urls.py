@@ -1,7 +1,8 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
-from refunds.api import buyers, catalogue, settings_views, views
+from refunds.api import buyers, catalogue, events, settings_views, views
+from refunds.api.schema import EnglishSchemaView
 
 app_name = "api"
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
     path("applications/<str:public_id>/dossier", views.DossierView.as_view(), name="application-dossier"),
     path("buyers/<str:buyer_ref>", buyers.BuyerRiskView.as_view(), name="buyer"),
     path("claim-groups/<str:public_id>", buyers.ClaimGroupView.as_view(), name="claim-group"),
+    path("events", events.EventListView.as_view(), name="events"),
     path("evidence-uploads", views.EvidenceUploadView.as_view(), name="evidence-uploads"),
     path("findings/<str:public_id>/heatmap", views.HeatmapView.as_view(), name="finding-heatmap"),
     path("merchants", catalogue.MerchantListView.as_view(), name="merchants"),
@@ -30,7 +32,7 @@ urlpatterns = [
     path("webhook-deliveries", settings_views.WebhookDeliveryListView.as_view(), name="webhook-deliveries"),
     path("webhook-deliveries/<str:public_id>/redeliver", settings_views.WebhookDeliveryRedeliverView.as_view(),
          name="webhook-delivery-redeliver"),
-    path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
+    path("schema/", EnglishSchemaView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[]),
          name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[],

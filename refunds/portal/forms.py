@@ -74,7 +74,7 @@ class ReferenceImageForm(forms.Form):
 
 def add_domain_error(form: forms.Form, error: DomainError) -> None:
     """Show a refused request on the form: on the field it names, else above the form."""
-    field = error.details.get("field")
+    field = error.details.get("param")
     form.add_error(field if field in form.fields else None, str(error.message))
 
 

@@ -20,7 +20,7 @@ def merchant_create(*, platform: Platform, external_ref: str, name: str) -> Merc
             return Merchant.objects.create(platform=platform, external_ref=external_ref, name=name)
     except IntegrityError:
         raise Conflict("merchant_exists", _("A merchant with this reference exists already."),
-                       details={"external_ref": external_ref}) from None
+                       details={"param": "external_ref", "value": external_ref}) from None
 
 
 def product_create(*, merchant: Merchant, external_ref: str, title: str) -> Product:
@@ -30,7 +30,7 @@ def product_create(*, merchant: Merchant, external_ref: str, title: str) -> Prod
             return Product.objects.create(merchant=merchant, external_ref=external_ref, title=title)
     except IntegrityError:
         raise Conflict("product_exists", _("A product with this reference exists already."),
-                       details={"external_ref": external_ref}) from None
+                       details={"param": "external_ref", "value": external_ref}) from None
 
 
 def reference_image_add(*, product: Product, image: IO[bytes], kind: str = ReferenceImage.Kind.CATALOGUE) -> ReferenceImage:

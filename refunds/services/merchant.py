@@ -56,14 +56,14 @@ def application_contest(
     unknown = sorted(set(reason_codes) - set(RebuttalReason.values))
     if unknown:
         raise InvalidInput("invalid_reason_code", _("Unknown reason code: %(codes)s.") % {"codes": ", ".join(unknown)},
-                           details={"field": "reason_codes", "codes": unknown})
+                           details={"param": "reason_codes", "codes": unknown})
     if not statement:
-        raise InvalidInput("statement_required", _("Explain why you contest the refund."), details={"field": "statement"})
+        raise InvalidInput("statement_required", _("Explain why you contest the refund."), details={"param": "statement"})
     if len(statement) > 5000:
-        raise InvalidInput("statement_too_long", _("Keep the statement under 5000 characters."), details={"field": "statement"})
+        raise InvalidInput("statement_too_long", _("Keep the statement under 5000 characters."), details={"param": "statement"})
     if len(attachments) > settings.UPLOAD_MAX_FILES:
         raise InvalidInput("too_many_files", _("Attach at most %(limit)d files.") % {"limit": settings.UPLOAD_MAX_FILES},
-                           details={"field": "attachments"})
+                           details={"param": "attachments"})
     uploads = [_attachment_checked(item, index) for index, item in enumerate(attachments)]
     with locked_application(application_id) as application:
         ensure_can(application, application.contest, refusal=_deadline_passed(application))

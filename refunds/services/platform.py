@@ -52,8 +52,9 @@ def _record(platform: Platform, *, target: str, target_id: object = "", action: 
 
 
 def _invalid_policy(exc: ValidationError) -> InvalidInput:
-    details = {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
-    return InvalidInput("invalid_policy", _("The policy is invalid."), details=details)
+    errors = {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
+    return InvalidInput("invalid_policy", _("The policy is invalid."), details={"param": next(iter(errors), None),
+                                                                              "errors": errors})
 
 
 # --- onboarding -------------------------------------------------------------------------------
@@ -65,7 +66,7 @@ def platform_create(*, name: str, slug: str, actor: Actor, policy: Mapping[str, 
     unknown = sorted(set(policy or {}) - set(Policy.SETTINGS))
     if unknown:
         raise InvalidInput("invalid_policy", _("Unknown policy settings: %(names)s.") % {"names": ", ".join(unknown)},
-                           details={"unknown": unknown})
+                           details={"param": unknown[0], "unknown": unknown})
     values.update(policy or {})
     try:
         policy_validate(values)
@@ -79,7 +80,7 @@ def platform_create(*, name: str, slug: str, actor: Actor, policy: Mapping[str, 
                     after={"name": name, "slug": slug})
             _record(platform, target=Target.POLICY, action="policy_created", actor=actor, after=created.settings_values())
     except IntegrityError:
-        raise Conflict("platform_exists", _("A platform with this slug exists already."), details={"slug": slug}) from None
+        raise Conflict("platform_exists", _("A platform with this slug exists already."), details={"param": "slug", "value": slug}) from None
     return platform
 
 
@@ -124,7 +125,7 @@ def policy_update(*, platform: Platform, changes: Mapping[str, Any], actor: Acto
     unknown = sorted(set(changes) - set(Policy.SETTINGS))
     if unknown:
         raise InvalidInput("invalid_policy", _("Unknown policy settings: %(names)s.") % {"names": ", ".join(unknown)},
-                           details={"unknown": unknown})
+                           details={"param": unknown[0], "unknown": unknown})
     with transaction.atomic():
         # Two concurrent changes are serialised, so each record's "before" is what it replaced.
         policy_of(platform=platform)
@@ -155,7 +156,7 @@ def _key_row(key: ApiKey) -> dict[str, Any]:
 
 def _check_expiry(expires_at: datetime | None) -> None:
     if expires_at is not None and expires_at <= timezone.now():
-        raise InvalidInput("invalid_expiry", _("The expiry must be in the future."), details={"expires_at": str(expires_at)})
+        raise InvalidInput("invalid_expiry", _("The expiry must be in the future."), details={"param": "expires_at", "value": str(expires_at)})
 
 
 def api_key_issue(*, platform: Platform, name: str, scopes: Iterable[str], actor: Actor | None = None,
@@ -166,7 +167,7 @@ def api_key_issue(*, platform: Platform, name: str, scopes: Iterable[str], actor
     unknown = [s for s in scopes if s not in ApiKey.Scope.values]
     if unknown or not scopes:
         raise InvalidInput("invalid_scopes", _("Choose scopes among: %(scopes)s.") % {"scopes": ", ".join(ApiKey.Scope.values)},
-                           details={"unknown": unknown})
+                           details={"param": "scopes", "unknown": unknown})
     _check_expiry(expires_at)
     prefix, secret_hash, text = apikeys.key_material()
     with transaction.atomic():
@@ -239,7 +240,7 @@ def _check_url_free(platform: Platform, url: str, *, exclude_pk: int | None = No
         others = others.exclude(pk=exclude_pk)
     if others.exists():
         raise Conflict("webhook_endpoint_exists", _("This platform has an endpoint with this URL already."),
-                       details={"url": url})
+                       details={"param": "url", "value": url})
 
 
 def webhook_endpoint_create(*, platform: Platform, url: str, actor: Actor, active: bool = True) -> WebhookEndpoint:
@@ -293,15 +294,38 @@ def webhook_endpoint_deactivate(*, endpoint: WebhookEndpoint, actor: Actor) -> W
     return webhook_endpoint_update(endpoint=endpoint, actor=actor, active=False)
 
 
-def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Actor) -> WebhookEndpoint:
-    """Replace the endpoint's signing secret (the record says it changed, never what it is)."""
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Actor,
+                                   overlap: timedelta | None = None) -> WebhookEndpoint:
+    """Replace the endpoint's signing secret. The old one keeps signing beside the new one for
+    ``overlap`` (WEBHOOK_SECRET_ROTATION_OVERLAP by default; zero ends it now), so that events
+    already queued, and their retries, still verify at a receiver that has not switched yet;
+    a secret an earlier rotation kept is dropped. Raise InvalidInput for an overlap outside
+    zero to WEBHOOK_SECRET_ROTATION_MAX_OVERLAP. The record says when the old secret stops
+    signing, never what either secret is."""
+    overlap = settings.WEBHOOK_SECRET_ROTATION_OVERLAP if overlap is None else overlap
+    longest = settings.WEBHOOK_SECRET_ROTATION_MAX_OVERLAP
+    if not timedelta(0) <= overlap <= longest:
+        raise InvalidInput("invalid_overlap",
+                           _("The overlap must be from 0 to %(max)d seconds.") % {"max": longest.total_seconds()},
+                           details={"param": "overlap_seconds", "minimum": 0, "maximum": int(longest.total_seconds())})
     with transaction.atomic():
         endpoint = _locked_endpoint(endpoint)
+        before = _secret_row(endpoint)
+        if overlap:
+            endpoint.previous_secret = endpoint.secret
+            endpoint.previous_secret_expires_at = timezone.now() + overlap
+        else:
+            endpoint.previous_secret, endpoint.previous_secret_expires_at = "", None
         endpoint.secret = webhooks.new_secret()
-        endpoint.save(update_fields=["secret"])
+        endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
         _record(endpoint.platform, target=Target.WEBHOOK_ENDPOINT, target_id=endpoint.public_id,
-                action="webhook_endpoint_secret_rotated", actor=actor)
+                action="webhook_endpoint_secret_rotated", actor=actor, before=before, after=_secret_row(endpoint))
     return endpoint
+
+
+def _secret_row(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    expires = endpoint.previous_secret_expires_at if endpoint.previous_secret else None
+    return {"previous_secret_expires_at": expires.isoformat() if expires else None}
 
 
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Actor) -> None:

@@ -169,14 +169,14 @@ def _check_decision_input(reviewer: AbstractBaseUser, outcome: str, reason_codes
     """Check what a decision says, whatever the application; return the note stripped."""
     _require_perm(reviewer, DECIDE)
     if outcome not in Outcome.values:
-        raise InvalidInput("invalid_outcome", _("Unknown outcome."), details={"field": "outcome", "allowed": Outcome.values})
+        raise InvalidInput("invalid_outcome", _("Unknown outcome."), details={"param": "outcome", "allowed": Outcome.values})
     allowed = [str(code) for code in REVIEWER_REASONS[outcome]]
     if not reason_codes or any(code not in allowed for code in reason_codes):
         raise InvalidInput("invalid_reason_codes", _("Give one or more reasons that fit the outcome."),
-                           details={"field": "reason_codes", "allowed": allowed})
+                           details={"param": "reason_codes", "allowed": allowed})
     note = (note or "").strip()
     if not note:
-        raise InvalidInput("note_required", _("Write a note explaining the decision."), details={"field": "note"})
+        raise InvalidInput("note_required", _("Write a note explaining the decision."), details={"param": "note"})
     return note
 
 
@@ -227,5 +227,5 @@ def _approved_amount(application: RefundApplication, outcome: str, amount: Decim
         return Decimal("0.00")
     if amount is None or not (Decimal("0") < amount < application.amount) or amount != amount.quantize(Decimal("0.01")):
         raise InvalidInput("invalid_amount", _("A partial approval needs an amount between zero and the amount claimed."),
-                           details={"field": "approved_amount"})
+                           details={"param": "approved_amount"})
     return amount

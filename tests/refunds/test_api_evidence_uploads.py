@@ -64,7 +64,7 @@ def test_an_application_needs_files_or_ids(product, key_a):
     data = form(product)
     data.pop("evidence")
     response = post(client_with(key_a), data)
-    assert response.status_code == 400 and "evidence" in response.json()["error"]["details"]
+    assert response.status_code == 400 and response.json()["error"]["details"]["param"] == "evidence"
 
 
 def test_unused_uploads_are_purged_after_a_day_and_used_ones_kept(product, key_a):

@@ -42,6 +42,7 @@ class Command(BaseCommand):
                                                           actor=actor)
                 self.stdout.write(text)
         except DomainError as exc:
+            named = exc.details.get("errors") or {k: v for k, v in exc.details.items() if k != "param"}
             details = "; ".join(f"{field}: {' '.join(map(str, messages)) if isinstance(messages, list) else messages}"
-                                for field, messages in exc.details.items())
+                                for field, messages in named.items())
             raise CommandError(f"{exc.message} {details}".strip(), returncode=2) from None
