@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -15,14 +16,25 @@ from rest_framework.response import Response
 
 from refunds.api.limits import LimitedMultiPartParser
 from refunds.api.pagination import CreatedCursorPagination
-from refunds.api.serializers import STORED_IMAGE_FIELDS, StoredImageSerializer
+from refunds.api.serializers import STORED_IMAGE_FIELDS, StoredImageSerializer, StrictCharField
 from refunds.errors import NotFound
 from refunds.idempotency import idempotent
 from refunds.models import Merchant, Product, ReferenceImage
 from refunds.services import catalogue
 
 
-class MerchantSerializer(serializers.ModelSerializer):
+class StrictTextModelSerializer(serializers.ModelSerializer):
+    """A model serializer whose text fields take text only: ``{"external_ref": 123}`` is refused,
+    as the schema's ``type: string`` says, rather than stored as "123"."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+    }
+
+
+class MerchantSerializer(StrictTextModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
 
     class Meta:
@@ -32,7 +44,7 @@ class MerchantSerializer(serializers.ModelSerializer):
         validators: list = []  # uniqueness is the service's answer (409), not a validation error
 
 
-class ProductSerializer(serializers.ModelSerializer):
+class ProductSerializer(StrictTextModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     merchant = serializers.UUIDField(source="merchant.public_id")
 

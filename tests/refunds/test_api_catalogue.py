@@ -65,3 +65,11 @@ def test_a_text_file_is_not_a_reference_image(product, key_a):
                                        {"image": upload(b"hello", "x.jpg")}, format="multipart")
     assert response.status_code == 415
     assert ReferenceImage.objects.filter(product=product).count() == 1
+
+
+@pytest.mark.parametrize("body", [{"external_ref": 123, "name": "Numbers"}, {"external_ref": "shop-8", "name": True}])
+def test_a_number_or_a_boolean_where_text_is_expected_is_refused(platform_a, key_a, body):
+    response = client_with(key_a).post("/api/v1/merchants", body, format="json")
+    assert response.status_code == 400, response.json()
+    assert response.json()["error"]["code"] == "invalid"
+    assert not Merchant.objects.exists()
