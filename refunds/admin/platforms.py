@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from refunds import webhooks
@@ -103,15 +104,45 @@ class PlatformAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">{}</a>', reverse("admin:refunds_policy_change", args=[policy.pk]), policy)
 
 
+def yes_no(value: bool) -> str:
+    return gettext("yes") if value else gettext("no")
+
+
+def duration_words(value: timedelta) -> str:
+    """A duration as a person says it: "2 days", "48 hours" stays "2 days", "90 minutes" is "1 h 30 min"."""
+    minutes = int(value.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [ngettext("%(n)d day", "%(n)d days", days) % {"n": days}] if days else []
+    if hours:
+        parts.append(gettext("%(n)d h") % {"n": hours})
+    if minutes or not parts:
+        parts.append(gettext("%(n)d min") % {"n": minutes})
+    return " ".join(parts)
+
+
 @admin.register(Policy)
 class PolicyAdmin(admin.ModelAdmin):
     """The policy, validated by its one validator (the model's clean) and saved by the service,
     which records who changed what."""
 
-    list_display = ["platform", "merchant_window", "fast_track_enabled", "fast_track_ceiling", "expiry_auto_approves",
-                    "updated_at"]
+    list_display = ["platform", "window", "fast_track", "fast_track_ceiling", "expiry_approves", "updated_at"]
     fields = ["platform", *Policy.SETTINGS, "updated_at"]
     readonly_fields = ["platform", "updated_at"]
+
+    # Words rather than Django's "2 days, 0:00:00" and its icons whose alternative text is an
+    # untranslated "True".
+    @admin.display(description=_("merchant response window"), ordering="merchant_window")
+    def window(self, obj: Policy) -> str:
+        return duration_words(obj.merchant_window)
+
+    @admin.display(description=_("fast-track enabled"), ordering="fast_track_enabled")
+    def fast_track(self, obj: Policy) -> str:
+        return yes_no(obj.fast_track_enabled)
+
+    @admin.display(description=_("window expiry auto-approves clean applications"), ordering="expiry_auto_approves")
+    def expiry_approves(self, obj: Policy) -> str:
+        return yes_no(obj.expiry_auto_approves)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # a policy comes with its platform

@@ -167,3 +167,11 @@ def test_every_column_heading_of_the_admin_speaks_chinese(admin_client, product)
         if latin:
             english[url] = latin
     assert checked >= 8 and english == {}
+
+
+def test_the_policy_list_speaks_in_words_not_timedeltas_or_icons(admin_client, platform_a):
+    html = admin_client.get(reverse("admin:refunds_policy_changelist"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "2 days" in html and "2 days, 0:00:00" not in html
+    assert 'alt="True"' not in html and 'alt="False"' not in html
+    html = admin_client.get(reverse("admin:refunds_policy_changelist"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "2 天" in html
