@@ -175,3 +175,12 @@ def test_the_policy_list_speaks_in_words_not_timedeltas_or_icons(admin_client, p
     assert 'alt="True"' not in html and 'alt="False"' not in html
     html = admin_client.get(reverse("admin:refunds_policy_changelist"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "2 天" in html
+
+
+def test_a_refused_page_says_so_in_the_readers_language_with_a_way_on(client, reviewer):
+    client.force_login(reviewer)
+    response = client.get(reverse("admin:refunds_apikey_add"), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert '<html lang="zh-hans">' in html and "不允许" in html
+    assert reverse("admin:refunds_refundapplication_changelist") in html
