@@ -49,7 +49,7 @@ class Command(BaseCommand):
 reviewhub is running (database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker: {settings.CELERY_BROKER_URL.split('://')[0]})
 
   Start page          {base}/
-  Admin (reviewers)   {base}/admin/
+  Review queue        {base}/admin/refunds/refundapplication/
 {staff}
   Merchant portal     {base}/portal/       merchant / {accounts.merchant_password}
   API                 {base}/api/v1/        Authorization: Bearer {accounts.api_key}
