@@ -10,8 +10,30 @@ from collections.abc import Callable
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from screening.core import FindingCode, ReuseKind
+
+# Each finding's short name, the one every surface shows (the admin's filter and findings
+# table, the portal's technical details); a test checks that every code has one.
+LABELS = {
+    FindingCode.DERIVED_FROM_REFERENCE: gettext_lazy("Derived from a reference image"),
+    FindingCode.RESEMBLES_REFERENCE: gettext_lazy("Resembles a reference image"),
+    FindingCode.LOCAL_EDIT: gettext_lazy("Local edits"),
+    FindingCode.NEAR_DUPLICATE: gettext_lazy("Reused image"),
+    FindingCode.AIGC_LABEL: gettext_lazy("AI-generated label"),
+    FindingCode.C2PA_AI_GENERATED: gettext_lazy("C2PA: AI-generated"),
+    FindingCode.EDITING_SOFTWARE: gettext_lazy("Editing software"),
+    FindingCode.MALFORMED_METADATA: gettext_lazy("Damaged metadata"),
+    FindingCode.NO_CAMERA_METADATA: gettext_lazy("No camera metadata"),
+    FindingCode.CAPTURED_BEFORE_DELIVERY: gettext_lazy("Taken before delivery"),
+    FindingCode.UNREADABLE: gettext_lazy("Unreadable"),
+}
+
+
+def label(code: str) -> str:
+    """Return the finding's short name in the active language (an unknown code as itself)."""
+    return str(LABELS.get(code, code))
 
 
 def _derived(p: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from screening import messages
 from screening.core import ReuseKind
 
 
@@ -63,11 +64,14 @@ class Finding(models.Model):
         return f"{self.code} {self.score:.2f}"
 
     @property
+    def label(self) -> str:
+        """The finding's short name in the current language."""
+        return messages.label(self.code)
+
+    @property
     def explanation(self) -> str:
         """The detail in the current language."""
-        from screening.messages import explain
-
-        return explain(self.code, self.params, fallback=self.detail)
+        return messages.explain(self.code, self.params, fallback=self.detail)
 
 
 class EvidenceFingerprint(models.Model):

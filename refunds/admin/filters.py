@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from refunds import selectors
-from screening.core import FindingCode
+from screening.messages import LABELS
 from screening.models import Finding
 
 VIEW_LABELS = {
@@ -25,19 +25,6 @@ VIEW_LABELS = {
     "all": _("Everything"),
 }
 
-FINDING_LABELS = {
-    FindingCode.DERIVED_FROM_REFERENCE: _("Derived from a reference image"),
-    FindingCode.RESEMBLES_REFERENCE: _("Resembles a reference image"),
-    FindingCode.LOCAL_EDIT: _("Local edits"),
-    FindingCode.NEAR_DUPLICATE: _("Reused image"),
-    FindingCode.AIGC_LABEL: _("AI-generated label"),
-    FindingCode.C2PA_AI_GENERATED: _("C2PA: AI-generated"),
-    FindingCode.EDITING_SOFTWARE: _("Editing software"),
-    FindingCode.MALFORMED_METADATA: _("Damaged metadata"),
-    FindingCode.NO_CAMERA_METADATA: _("No camera metadata"),
-    FindingCode.CAPTURED_BEFORE_DELIVERY: _("Taken before delivery"),
-    FindingCode.UNREADABLE: _("Unreadable"),
-}
 
 
 class QueueViewFilter(admin.SimpleListFilter):
@@ -59,10 +46,10 @@ class FindingFilter(admin.SimpleListFilter):
     parameter_name = "finding"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return list(FINDING_LABELS.items())
+        return list(LABELS.items())
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() not in FINDING_LABELS:
+        if self.value() not in LABELS:
             return queryset
         return queryset.filter(Exists(Finding.objects.filter(result__evidence__application=OuterRef("pk"),
                                                              code=self.value())))

@@ -12,7 +12,6 @@ from PIL import ExifTags, Image, UnidentifiedImageError
 
 from refunds import audit, selectors
 from refunds.admin.base import file_url
-from refunds.admin.filters import FINDING_LABELS
 from refunds.admin.timeline import describe
 from refunds.models import Evidence, ReferenceImage, RefundApplication
 from refunds.roles import CLAIM, DECIDE, DOWNLOAD_DOSSIER, is_senior
@@ -102,7 +101,7 @@ def _panels(application: RefundApplication) -> list[EvidencePanel]:
         findings = list(result.findings.all()) if result else []
         matched = result.matched_reference if result else None
         reference = matched or (references[0] if references else None)
-        rows = [FindingRow(f.code, str(FINDING_LABELS.get(f.code, f.code)), f.score, f.explanation,
+        rows = [FindingRow(f.code, f.label, f.score, f.explanation,
                            reverse("stored-file", args=["heatmap", f.public_id]) if f.artifact else "")
                 for f in findings]
         panel = EvidencePanel(

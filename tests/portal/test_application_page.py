@@ -20,6 +20,8 @@ def test_a_forged_photo_is_explained_beside_the_heat_map_and_the_catalogue_photo
     page = owner_client.get(f"/portal/applications/{forged.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "This photo appears to be derived from your catalogue photo No. 1." in page
     assert "The marked area was changed" in page
+    # Its technical details name each finding in words, never by its code.
+    assert "<strong>Local edits</strong>" in page and "<code>local_edit</code>" not in page
     for url in (f"/files/evidence/{evidence.public_id}", f"/files/heatmap/{finding.public_id}",
                 f"/files/reference/{reference.public_id}"):
         assert url in page

@@ -12,6 +12,18 @@ def test_every_finding_code_has_an_explanation():
     assert set(EXPLAINERS) == set(FINDING_CODES)
 
 
+def test_every_finding_code_has_a_short_name_in_both_languages():
+    from screening.core import FINDING_CODES
+    from screening.messages import LABELS, label
+
+    assert set(LABELS) == set(FINDING_CODES)
+    for code in FINDING_CODES:
+        with translation.override("zh-hans"):
+            chinese = label(code)
+        with translation.override("en"):
+            assert label(code) != code and chinese != label(code), code
+
+
 def test_malformed_metadata_is_explained_in_chinese_and_english():
     params = {"problems": ["the EXIF IFD0 claims 65535 entries (786426 bytes) but only 60 bytes remain"]}
     with translation.override("zh-hans"):
