@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils import translation
 
 from screening.core import FINDING_CODES, FindingCode
-from screening.messages import EXPLAINERS, explain
+from screening.messages import EXPLAINERS, LABELS, explain, label
 
 
 def test_every_finding_code_has_an_explanation():
@@ -13,9 +13,6 @@ def test_every_finding_code_has_an_explanation():
 
 
 def test_every_finding_code_has_a_short_name_in_both_languages():
-    from screening.core import FINDING_CODES
-    from screening.messages import LABELS, label
-
     assert set(LABELS) == set(FINDING_CODES)
     for code in FINDING_CODES:
         with translation.override("zh-hans"):
