@@ -135,3 +135,15 @@ def rebuttal_reasons(application: RefundApplication) -> list[str]:
     """Return the labels of the reasons the merchant gave when contesting, if any."""
     rebuttal = getattr(application, "rebuttal", None)
     return rebuttal.reason_labels() if rebuttal is not None else []
+
+
+def decision_summary(application: RefundApplication) -> str:
+    """The decision in one sentence with the reader's punctuation: "Approved (Merchant) — 39.90 CNY.
+    The merchant accepted" reads "已批准（商家）— 39.90 CNY。商家同意退款" in Chinese."""
+    decision = getattr(application, "decision", None)
+    if decision is None:
+        return ""
+    return _("%(outcome)s (%(actor)s) — %(amount)s %(currency)s. %(reasons)s") % {
+        "outcome": decision.get_outcome_display(), "actor": decision.get_actor_kind_display(),
+        "amount": decision.approved_amount, "currency": decision.currency,
+        "reasons": _("; ").join(decision.reasons_display)}

@@ -29,7 +29,7 @@ from refunds.portal.forms import (
     add_domain_error,
     upload_limits,
 )
-from refunds.portal.presenters import evidence_views, rebuttal_reasons, timeline
+from refunds.portal.presenters import decision_summary, evidence_views, rebuttal_reasons, timeline
 from refunds.services import notifications
 from refunds.services.catalogue import reference_image_add, reference_image_remove
 from refunds.services.dossier import Audience, application_dossier_generate
@@ -132,7 +132,7 @@ def application_detail(request: HttpRequest, application_id: object) -> HttpResp
     context = _application_context(request, application_id)
     application = context["application"]
     context.update(evidence=evidence_views(application), timeline=timeline(application),
-                   reason_labels=rebuttal_reasons(application))
+                   reason_labels=rebuttal_reasons(application), decision_summary=decision_summary(application))
     return render(request, "portal/application_detail.html", context)
 
 

@@ -91,3 +91,16 @@ def test_a_reviewers_note_stays_internal_when_a_listed_reason_explains(owner_cli
                                 reason_codes=["evidence_derived"], note="Internal: same as case 41.")
     page = owner_client.get(f"/portal/applications/{forged.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Internal: same as case 41." not in page and 'id="decision-explanation"' not in page
+
+
+def test_the_decision_reads_with_the_readers_punctuation(owner_client, awaiting, merchant_owner):
+    from refunds import services
+    from refunds.services import Actor
+    from refunds.states import ActorKind
+
+    services.application_accept(application_id=awaiting.public_id, actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner))
+    url = f"/portal/applications/{awaiting.public_id}/"
+    english = owner_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert re.search(r'id="decision">Approved \(Merchant\) — 39\.90 CNY\. \S', english)
+    chinese = owner_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert re.search(r'id="decision">[^<]*（[^<]*）— 39\.90 CNY。[^.<]+</p>', chinese)
