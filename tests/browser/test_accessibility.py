@@ -49,8 +49,11 @@ def record(page, name: str, problems: dict[str, list[str]]) -> None:
 def day(product, merchant):
     """A reviewer's and a merchant's day: applications in review, a decided one, a forged claim waiting."""
     make_staff("senior", "Senior reviewers")
+    make_staff("auditor", "Auditors")
     owner = User.objects.create_user("acme-owner", password="pw-owner-browser")
     MerchantMember.objects.create(user=owner, merchant=merchant)
+    staff = User.objects.create_user("acme-staff", password="pw-staff-browser")
+    MerchantMember.objects.create(user=staff, merchant=merchant, role=MerchantMember.Role.STAFF)
     reviewing = screen(submit(product, evidence=[FORGED_CUP], order_ref="order-review", amount="100.00"))
     copied = screen(submit(product, evidence=[CUP], order_ref="order-copy", buyer_ref="buyer-2"))
     for application in (reviewing, copied):
@@ -114,4 +117,32 @@ def test_the_merchants_pages_have_no_serious_accessibility_violation(live_server
     page.locator("form.upload-form button[type=submit]").click()
     page.wait_for_load_state("networkidle")
     record(page, "contest refused", problems)
+    assert problems == {}, json.dumps(problems, indent=1, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(("locale", "width"), [("zh-CN", 1440), ("en-GB", 375)])
+def test_the_auditors_and_the_shop_staffs_pages_have_no_serious_accessibility_violation(live_server, new_page, day,
+                                                                                        locale, width):
+    base = live_server.url
+    problems: dict[str, list[str]] = {}
+    page = new_page(locale=locale, width=width)
+    page.goto(f"{base}/admin/login/?next=/admin/refunds/refundapplication/")
+    page.fill("input[name=username]", "auditor")
+    page.fill("input[name=password]", "pw-auditor")
+    page.click("input[type=submit]")
+    page.wait_for_selector(".rh-tabs")
+    for url in (f"{base}/admin/refunds/refundapplication/?view=all",
+                f"{base}/admin/refunds/refundapplication/{day['reviewing'].pk}/change/",
+                f"{base}/admin/refunds/auditevent/", f"{base}/admin/refunds/settingschange/"):
+        check(page, url, problems)
+    page = new_page(locale=locale, width=width)
+    page.goto(f"{base}/portal/")
+    page.fill("input[name=username]", "acme-staff")
+    page.fill("input[name=password]", "pw-staff-browser")
+    page.locator("form button.primary").click()
+    page.wait_for_url(f"{base}/portal/")
+    product = day["product"]
+    for url in (f"{base}/portal/", f"{base}/portal/applications/{day['waiting'].public_id}/",
+                f"{base}/portal/products/{product.public_id}/"):
+        check(page, url, problems)
     assert problems == {}, json.dumps(problems, indent=1, ensure_ascii=False)
