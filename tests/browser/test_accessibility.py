@@ -4,6 +4,7 @@ a phone: no critical or serious violation, and no page wider than its screen."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,8 @@ from django.utils import timezone
 
 from refunds import services
 from refunds.models import MerchantMember, RefundApplication
+from refunds.states import ApplicationState, DecisionReason, Outcome, RebuttalReason
+from screening.core import FINDING_CODES
 from tests.browser.conftest import assert_no_horizontal_scroll
 from tests.factories import CUP, FORGED_CUP, make_staff, screen, submit
 
@@ -20,6 +23,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 AXE = Axe()
 BLOCKING = {"critical", "serious"}
+# The vocabularies' codes, which a person should never read on a page: each has its words.
+# Those with an underscore ("awaiting_merchant", "local_edit"), since "decided" is also a word.
+CODES = re.compile(r"\b(" + "|".join(sorted(code for code in {
+    *FINDING_CODES, *ApplicationState.values, *Outcome.values, *DecisionReason.values, *RebuttalReason.values,
+} if "_" in code)) + r")\b")
 
 
 def blocking_violations(page) -> list[str]:
@@ -37,6 +45,9 @@ def check(page, url: str, problems: dict[str, list[str]]) -> None:
 def record(page, name: str, problems: dict[str, list[str]]) -> None:
     """Note the page's serious violations and a sideways scroll under the page's name."""
     found = blocking_violations(page)
+    raw = sorted(set(CODES.findall(page.inner_text("body"))))
+    if raw:
+        found.append(f"raw codes in the text: {raw}")
     try:
         assert_no_horizontal_scroll(page)
     except AssertionError as wide:
