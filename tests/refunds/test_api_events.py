@@ -54,7 +54,7 @@ def history(product):
 def test_the_platform_reads_its_events_oldest_first_as_the_webhooks_send_them(history, key_a):
     with time_machine.travel(LATER):
         events = all_events(client_with(key_a))
-    stored = list(WebhookEvent.objects.order_by("created_at", "id"))
+    stored = list(WebhookEvent.objects.order_by("created_at", "public_id"))
     assert [e["id"] for e in events] == [str(e.public_id) for e in stored]
     delivered = json.loads(webhooks.body_of(stored[-1]))
     assert events[-1]["data"] == delivered["data"]
