@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps as global_apps
+from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.db import DEFAULT_DB_ALIAS
 
 REVIEWERS = "Reviewers"
 SENIOR_REVIEWERS = "Senior reviewers"
@@ -39,9 +42,17 @@ def is_senior(user: AbstractBaseUser) -> bool:
     return user.has_perm(DECIDE_AS_SENIOR)
 
 
-def ensure_role_groups(**kwargs: Any) -> None:
+ROLE_APPS = ("auth", "refunds", "screening")
+
+
+def ensure_role_groups(*, using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
     """Create or complete the role groups (runs after every migrate)."""
+    # Make sure the permissions exist first: post_migrate handlers run in the order the apps
+    # were made ready, and this one may come before auth's for the very app that sent it
+    # (after a fresh migrate, or a test database's flush, the groups would then miss them).
+    for label in ROLE_APPS:
+        create_permissions(global_apps.get_app_config(label), verbosity=0, using=using)
     for name, codenames in ROLES.items():
         group, _ = Group.objects.get_or_create(name=name)
         group.permissions.add(*Permission.objects.filter(
-            content_type__app_label__in=["refunds", "screening", "auth"], codename__in=codenames))
+            content_type__app_label__in=ROLE_APPS, codename__in=codenames))

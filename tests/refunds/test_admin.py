@@ -184,3 +184,15 @@ def test_a_refused_page_says_so_in_the_readers_language_with_a_way_on(client, re
     html = response.content.decode()
     assert '<html lang="zh-hans">' in html and "不允许" in html
     assert reverse("admin:refunds_refundapplication_changelist") in html
+
+
+def test_the_role_groups_get_every_permission_even_before_auth_has_made_them(db):
+    from django.contrib.auth.models import Group, Permission
+
+    from refunds.roles import ensure_role_groups
+
+    # As after a fresh migrate, when this handler may run before auth's for the screening app.
+    Permission.objects.filter(content_type__app_label="screening").delete()
+    ensure_role_groups()
+    assert Group.objects.get(name="Reviewers").permissions.filter(
+        content_type__app_label="screening", codename="view_finding").exists()
