@@ -78,11 +78,25 @@ def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
                 transaction.set_rollback(True)
                 return response
             record.status_code = response.status_code
-            record.response_body = response.data
+            record.response_body = _without_secrets(response)
             record.save(update_fields=["status_code", "response_body"])
         return response
 
     return wrapper
+
+
+# The attribute a view sets on its response to name fields that are shown once (a signing
+# secret): they are not kept for replays, which answer them as null.
+SHOWN_ONCE = "idempotency_shown_once"
+
+
+def _without_secrets(response: Response) -> Any:
+    """The response as it is kept for replays: a secret is never stored a second time, in
+    another table, for the key's 48 hours (a replay says null; rotating gives a new one)."""
+    fields = getattr(response, SHOWN_ONCE, ())
+    if not fields or not isinstance(response.data, dict):
+        return response.data
+    return {**response.data, **{name: None for name in fields if name in response.data}}
 
 
 # How long a request waits for a concurrent one holding the same key before answering 409.

@@ -29,7 +29,7 @@ from refunds.api.serializers import (
     StrictBooleanField,
     StrictFloatField,
 )
-from refunds.idempotency import idempotent
+from refunds.idempotency import SHOWN_ONCE, idempotent
 from refunds.models import Policy, WebhookDelivery, WebhookEndpoint
 from refunds.services import platform as settings_services
 from screening.core import FindingCode
@@ -117,6 +117,10 @@ class WebhookEndpointSerializer(NoUnknownFieldsMixin, serializers.ModelSerialize
 
 
 class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
+    secret = serializers.CharField(read_only=True, allow_null=True,
+                                   help_text="The signing secret, shown in this answer only: null when the answer is an "
+                                             "Idempotency-Key replay (rotate the secret to get a new one).")
+
     class Meta(WebhookEndpointSerializer.Meta):
         fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
         read_only_fields = ["created_at", "previous_secret_expires_at", "secret"]
@@ -164,7 +168,8 @@ class WebhookEndpointListView(_WebhookView):
         endpoint = settings_services.webhook_endpoint_create(
             platform=request.auth.platform, url=form.validated_data["url"], active=form.validated_data["active"],
             actor=self.actor())
-        return Response(WebhookEndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+        return _secret_shown_once(Response(WebhookEndpointWithSecretSerializer(endpoint).data,
+                                           status=status.HTTP_201_CREATED))
 
 
 class WebhookEndpointDetailView(_WebhookView):
@@ -224,7 +229,12 @@ class WebhookEndpointRotateView(_WebhookView):
         endpoint = settings_services.webhook_endpoint_rotate_secret(
             endpoint=_get(self.endpoints(), public_id, "webhook_endpoint"), actor=self.actor(),
             overlap=None if seconds is None else timedelta(seconds=seconds))
-        return Response(WebhookEndpointWithSecretSerializer(endpoint).data)
+        return _secret_shown_once(Response(WebhookEndpointWithSecretSerializer(endpoint).data))
+
+
+def _secret_shown_once(response: Response) -> Response:
+    setattr(response, SHOWN_ONCE, ("secret",))
+    return response
 
 
 class WebhookDeliveryListView(_WebhookView):

@@ -4,7 +4,7 @@ import pytest
 
 from refunds import webhooks
 from refunds.apikeys import api_key_issue
-from refunds.models import Policy, WebhookDelivery, WebhookEndpoint
+from refunds.models import IdempotencyRecord, Policy, WebhookDelivery, WebhookEndpoint
 from tests.factories import submit
 from tests.refunds.test_api_applications import client_with
 
@@ -79,3 +79,15 @@ def test_another_platform_cannot_see_or_change_the_endpoints(platform_a, platfor
 
 def test_a_key_without_the_webhooks_scope_cannot_manage_endpoints(key_a):
     assert client_with(key_a).get("/api/v1/webhook-endpoints").status_code == 403
+
+
+def test_a_replayed_endpoint_creation_never_shows_the_secret_again(platform_a, admin_key_a):
+    client = client_with(admin_key_a)
+    body = {"url": "http://127.0.0.1:9/once"}
+    first = client.post("/api/v1/webhook-endpoints", body, format="json", HTTP_IDEMPOTENCY_KEY="endpoint-1")
+    assert first.status_code == 201 and first.json()["secret"]
+    replay = client.post("/api/v1/webhook-endpoints", body, format="json", HTTP_IDEMPOTENCY_KEY="endpoint-1")
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
+    assert replay.json()["id"] == first.json()["id"] and replay.json()["secret"] is None
+    assert first.json()["secret"] not in str(IdempotencyRecord.objects.get(key="endpoint-1").response_body)
+    assert WebhookEndpoint.objects.count() == 1
