@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import NotFound
@@ -97,20 +97,12 @@ def application_for_review(*, pk: int) -> RefundApplication:
     )
 
 
-def buyer_history(application: RefundApplication, *, limit: int = 20) -> tuple[list[RefundApplication], dict[str, object]]:
-    """Return the buyer's other applications on the platform (newest first, at most ``limit``)
-    and totals over all of them: count, amount refunded, how many were screened forged."""
+def buyer_history(application: RefundApplication, *, limit: int = 20) -> list[RefundApplication]:
+    """Return the buyer's other applications on the platform, newest first, at most ``limit``
+    (their totals are ``buyer_risk``'s)."""
     others = RefundApplication.objects.filter(platform_id=application.platform_id, buyer_ref=application.buyer_ref).exclude(
         pk=application.pk)
-    rows = list(others.select_related("decision", "merchant").order_by("-created_at")[:limit])
-    totals = others.aggregate(
-        count=Count("pk"),
-        refunded=Sum("decision__approved_amount"),
-        forged=Count("pk", filter=Q(risk_level=RiskLevel.FORGED)),
-        rejected=Count("pk", filter=Q(decision__outcome=Outcome.REJECTED)),
-    )
-    totals["refunded"] = money_total(totals["refunded"])
-    return rows, totals
+    return list(others.select_related("decision", "merchant").order_by("-created_at")[:limit])
 
 
 @dataclass(frozen=True)
@@ -161,13 +153,6 @@ def linked_claims(application: RefundApplication) -> LinkedClaims | None:
 
 
 _REUSE_STRENGTH = {ReuseLink.Kind.RE_ENCODED: 1, ReuseLink.Kind.EDITED: 2, ReuseLink.Kind.SAME_FILE: 3}
-
-
-def applications_sharing_images(application: RefundApplication) -> list[tuple[RefundApplication, str]]:
-    """Return the other applications of the application's linked claims, each with how they
-    are related (a ReuseLink kind, or ``through_group``)."""
-    group = linked_claims(application)
-    return [(member.application, member.relation) for member in group.members] if group is not None else []
 
 
 @dataclass(frozen=True)

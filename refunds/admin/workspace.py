@@ -140,8 +140,10 @@ def claim_status(application: RefundApplication, user: AbstractBaseUser) -> dict
 
 def workspace_context(application: RefundApplication, user: AbstractBaseUser) -> dict[str, Any]:
     """Return everything the application page shows."""
-    history, totals = selectors.buyer_history(application)
+    history = selectors.buyer_history(application)
+    # One reading of the buyer's other applications serves the totals, the reasons and the policy's view.
     buyer_risk = selectors.buyer_risk(platform=application.platform, buyer_ref=application.buyer_ref, excluding=application)
+    linked = selectors.linked_claims(application)
     events = list(application.audit_events.order_by("seq"))
     chain = audit.verify_chain(application)
     in_review = application.state == ApplicationState.IN_REVIEW
@@ -159,9 +161,10 @@ def workspace_context(application: RefundApplication, user: AbstractBaseUser) ->
         "application": application,
         "panels": _panels(application),
         "history": history,
-        "history_totals": totals,
-        "related": selectors.applications_sharing_images(application),
-        "linked": selectors.linked_claims(application),
+        "history_totals": {"count": buyer_risk.applications, "forged": buyer_risk.forged,
+                           "rejected": buyer_risk.outcomes[Outcome.REJECTED]},
+        "related": [(member.application, member.relation) for member in linked.members] if linked else [],
+        "linked": linked,
         "buyer_risk": buyer_risk,
         "buyer_refunded": selectors.money_text(buyer_risk.refunded),
         "timeline": [{"event": e, "text": describe(e), "at": e.at} for e in events],

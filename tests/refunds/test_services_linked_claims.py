@@ -89,7 +89,7 @@ def test_an_application_that_reuses_photos_of_two_groups_merges_them(product):
     # The index answers once per group of identical images (its earliest), so b, another copy
     # of a's photo, is reached through the group like d.
     assert relations[b.pk] == relations[d.pk] == "through_group"
-    assert selectors.applications_sharing_images(b)
+    assert selectors.linked_claims(b).members
 
 
 def test_another_platforms_application_never_joins_a_group(product, product_b):
