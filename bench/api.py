@@ -54,8 +54,12 @@ def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tu
     for name, value in fields.items():
         parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
     for name, (filename, data) in files.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-                     f"Content-Type: image/jpeg\r\n\r\n".encode() + data + b"\r\n")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
@@ -103,9 +107,16 @@ def main() -> int:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="reviewhub-api-bench-"))
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="bench.api_site", REVIEWHUB_VAR_DIR=str(folder), DEBUG="0",
-               PYTHONWARNINGS="ignore",
-               API_RATE_LIMIT="1000000/min", PYTHONPATH=str(ROOT), LOG_LEVEL="WARNING")
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="bench.api_site",
+        REVIEWHUB_VAR_DIR=str(folder),
+        DEBUG="0",
+        PYTHONWARNINGS="ignore",
+        API_RATE_LIMIT="1000000/min",
+        PYTHONPATH=str(ROOT),
+        LOG_LEVEL="WARNING",
+    )
     (folder / "broker").mkdir()
     (folder / "broker-control").mkdir()
     python = sys.executable
@@ -115,15 +126,34 @@ def main() -> int:
 
     port = free_port()
     server = subprocess.Popen(
-        [python, "-m", "gunicorn", "bench.api_site_wsgi:application", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning"], cwd=ROOT, env=env)
+        [
+            python,
+            "-m",
+            "gunicorn",
+            "bench.api_site_wsgi:application",
+            "-w",
+            str(args.workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(base)
         photo = one_megabyte_jpeg()
         auth = {"Authorization": f"Bearer {ids['key']}"}
-        fields = {"merchant": ids["merchant"], "product": ids["product"], "amount": "39.90", "currency": "CNY",
-                  "reason_code": "damaged", "order_ref": "bench"}
+        fields = {
+            "merchant": ids["merchant"],
+            "product": ids["product"],
+            "amount": "39.90",
+            "currency": "CNY",
+            "reason_code": "damaged",
+            "order_ref": "bench",
+        }
 
         def create(i: int) -> tuple[int, bytes]:
             body, content_type = multipart({**fields, "buyer_ref": f"b{i}"}, {"evidence": ("photo.jpg", photo)})
@@ -161,8 +191,10 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=30)
 
-    print(f"photo: {len(photo) / 1e6:.2f} MB JPEG; gunicorn workers: {args.workers}; clients: {args.clients}; "
-          f"cores: {os.cpu_count()}")
+    print(
+        f"photo: {len(photo) / 1e6:.2f} MB JPEG; gunicorn workers: {args.workers}; clients: {args.clients}; "
+        f"cores: {os.cpu_count()}"
+    )
     for name, value in results.items():
         print(f"{name:<14} {value:8.1f} requests/s")
     print(f"create / bare upload = {ratios['create']:.2f}  (goal >= 0.7; median of {args.rounds} interleaved rounds)")

@@ -205,12 +205,23 @@ def giftbox(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
         cv2.line(img, (0, cy + d), (w, cy + d), edge, 2, cv2.LINE_AA)
     for side in (-1, 1):
         for tilt in (-25, 25):
-            cv2.ellipse(img, (cx + side * rw, cy), (int(rw * 1.3), int(rw * 0.7)), tilt * side, 0, 360, ribbon, -1, cv2.LINE_AA)
-            cv2.ellipse(img, (cx + side * rw, cy), (int(rw * 1.3), int(rw * 0.7)), tilt * side, 0, 360, edge, 2, cv2.LINE_AA)
+            cv2.ellipse(
+                img, (cx + side * rw, cy), (int(rw * 1.3), int(rw * 0.7)), tilt * side, 0, 360, ribbon, -1, cv2.LINE_AA
+            )
+            cv2.ellipse(
+                img, (cx + side * rw, cy), (int(rw * 1.3), int(rw * 0.7)), tilt * side, 0, 360, edge, 2, cv2.LINE_AA
+            )
     cv2.circle(img, (cx, cy), int(rw * 0.6), edge, -1, cv2.LINE_AA)
     tx, ty = int(rng.uniform(0.05, 0.5) * w), int(rng.uniform(0.65, 0.8) * h)
     cv2.rectangle(img, (tx, ty), (tx + int(0.3 * w), ty + int(0.12 * h)), (245, 240, 225), -1)
-    _text(img, rng.choice(["For you", "Happy day", "Merci", "Gracias"]), (tx + 10, ty + int(0.08 * h)), w / 900, (40, 30, 30), 2)
+    _text(
+        img,
+        rng.choice(["For you", "Happy day", "Merci", "Gracias"]),
+        (tx + 10, ty + int(0.08 * h)),
+        w / 900,
+        (40, 30, 30),
+        2,
+    )
     img *= (1 + 0.12 * _smooth(rng, (h, w), 3))[:, :, None]
     return np.clip(img, 0, 255).astype(np.uint8)
 
@@ -233,7 +244,17 @@ def flower(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
             px, py = cx + 0.55 * r * math.cos(math.radians(a)), cy + 0.55 * r * math.sin(math.radians(a))
             col = tuple(float(c) for c in np.clip(petal * rng.uniform(0.8, 1.1), 0, 255))
             cv2.ellipse(img, (int(px), int(py)), (int(0.55 * r), int(0.22 * r)), a, 0, 360, col, -1, cv2.LINE_AA)
-            cv2.ellipse(img, (int(px), int(py)), (int(0.55 * r), int(0.22 * r)), a, 0, 360, tuple(c * 0.75 for c in col), 1, cv2.LINE_AA)
+            cv2.ellipse(
+                img,
+                (int(px), int(py)),
+                (int(0.55 * r), int(0.22 * r)),
+                a,
+                0,
+                360,
+                tuple(c * 0.75 for c in col),
+                1,
+                cv2.LINE_AA,
+            )
         cv2.circle(img, (cx, cy), int(0.25 * r), (60, 40, 10), -1, cv2.LINE_AA)
         for _ in range(25):
             a, d = rng.uniform(0, 2 * np.pi), rng.uniform(0, 0.22 * r)
@@ -248,7 +269,7 @@ def knit(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
     col, row = (xx // p).astype(int), (yy // p).astype(int)
     fx, fy = (xx % p) / p, (yy % p) / p
     # A stitch is a V of two slanted loops: brightest along the two arms.
-    arm = np.abs(np.abs(fx - 0.5) * 2 - (1 - fy)) 
+    arm = np.abs(np.abs(fx - 0.5) * 2 - (1 - fy))
     bump = np.clip(1 - arm * 1.6, 0, 1) ** 0.7 * (0.55 + 0.45 * np.sin(np.pi * fy))
     mh, mw = int(rng.integers(6, 14)), int(rng.integers(6, 14))
     motif = rng.random((mh, mw // 2 + 1)) < 0.4
@@ -287,7 +308,9 @@ def woven(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
     warp = 0.7 + 0.3 * np.sin(np.pi * fx)
     weft = 0.7 + 0.3 * np.sin(np.pi * fy)
     text = np.zeros((h, w), np.uint8)
-    words = rng.choice(["ATELIER", "NORD", "MAISON", "KOTO", "LINEA", "100% COTTON", "MADE IN EU", "SIZE M"], 2, replace=False)
+    words = rng.choice(
+        ["ATELIER", "NORD", "MAISON", "KOTO", "LINEA", "100% COTTON", "MADE IN EU", "SIZE M"], 2, replace=False
+    )
     _text(text, str(words[0]), (int(0.08 * w), int(0.5 * h)), w / 330, 255, max(2, w // 120))
     _text(text, str(words[1]), (int(0.12 * w), int(0.8 * h)), w / 700, 255, max(2, w // 300))
     cv2.rectangle(text, (int(0.03 * w), int(0.06 * h)), (int(0.97 * w), int(0.94 * h)), 255, max(2, w // 200))
@@ -316,7 +339,9 @@ def pixel_art(rng: np.random.Generator) -> np.ndarray:
     return cv2.resize(small, (small.shape[1] * k, small.shape[0] * k), interpolation=interp)
 
 
-def device(rng: np.random.Generator, long_side: int) -> tuple[np.ndarray, tuple[float, float, float, float], np.ndarray]:
+def device(
+    rng: np.random.Generator, long_side: int
+) -> tuple[np.ndarray, tuple[float, float, float, float], np.ndarray]:
     """Return (catalogue photo, screen rectangle in fractions, screen content) of a phone or monitor."""
     phone = rng.random() < 0.5
     w, h = (round(long_side * 0.48), long_side) if phone else (long_side, round(long_side * 0.62))
@@ -325,7 +350,12 @@ def device(rng: np.random.Generator, long_side: int) -> tuple[np.ndarray, tuple[
     radius = int(0.08 * min(w, h)) if phone else 6
     cv2.rectangle(img, (radius, 0), (w - radius, h), body, -1)
     cv2.rectangle(img, (0, radius), (w, h - radius), body, -1)
-    for x, y in ((radius, radius), (w - radius - 1, radius), (radius, h - radius - 1), (w - radius - 1, h - radius - 1)):
+    for x, y in (
+        (radius, radius),
+        (w - radius - 1, radius),
+        (radius, h - radius - 1),
+        (w - radius - 1, h - radius - 1),
+    ):
         cv2.circle(img, (x, y), radius, body, -1, cv2.LINE_AA)
     m = 0.04 if phone else 0.03
     x0, y0, x1, y1 = m, m * w / h * 1.0 + (0.03 if phone else 0.0), 1 - m, 1 - (0.05 if phone else 0.12)
@@ -428,7 +458,14 @@ def table_texture(rng: np.random.Generator, plain: bool, size: int = 1536) -> np
             pts = cv2.boxPoints(rect).astype(np.int32)
             cv2.fillPoly(img, [pts], colour, cv2.LINE_AA)
             for k in range(6):
-                _text(img, "lorem ipsum dolor", (int(pts[:, 0].min()) + 8, int(pts[:, 1].min()) + 25 + 22 * k), 0.6, (40, 40, 40), 1)
+                _text(
+                    img,
+                    "lorem ipsum dolor",
+                    (int(pts[:, 0].min()) + 8, int(pts[:, 1].min()) + 25 + 22 * k),
+                    0.6,
+                    (40, 40, 40),
+                    1,
+                )
         else:
             end = (cx + int(rng.normal(0, 0.15) * size), cy + int(rng.normal(0, 0.15) * size))
             cv2.line(img, (cx, cy), end, colour, int(rng.integers(6, 16)), cv2.LINE_AA)
@@ -516,7 +553,9 @@ def render(
     Lx, Ly = 1.0, th / tw
     fov = math.radians(rng.uniform(58, 75))
     f = (w / 2) / math.tan(fov / 2)
-    K = np.array([[f, 0, w / 2 + rng.uniform(-0.01, 0.01) * w], [0, f, h / 2 + rng.uniform(-0.01, 0.01) * h], [0, 0, 1]])
+    K = np.array(
+        [[f, 0, w / 2 + rng.uniform(-0.01, 0.01) * w], [0, f, h / 2 + rng.uniform(-0.01, 0.01) * h], [0, 0, 1]]
+    )
     k1 = -float(rng.uniform(*view.k1_barrel))  # OpenCV's model: negative k1 is barrel
     dist = np.array([k1, rng.uniform(-0.01, 0.01), rng.uniform(-0.001, 0.001), rng.uniform(-0.001, 0.001)])
     tilt = math.radians(rng.uniform(*view.tilt_deg))
@@ -541,7 +580,9 @@ def render(
         # camera's image rows grow toward -Y when it looks down; v must too, or the
         # photograph would be a mirror image).
         dx, dy = X - cx_, Y - cy_
-        return (cyaw * dx + syaw * dy) / np.float32(Lx) + np.float32(0.5), np.float32(0.5) - (-syaw * dx + cyaw * dy) / np.float32(Ly)
+        return (cyaw * dx + syaw * dy) / np.float32(Lx) + np.float32(0.5), np.float32(0.5) - (
+            -syaw * dx + cyaw * dy
+        ) / np.float32(Ly)
 
     sag = np.float32(rng.uniform(*view.sagitta))
     along_u = rng.random() < 0.5
@@ -616,7 +657,9 @@ def render(
     levels = [0.45, 1.0, 2.0, 3.5]
     stack = [cv2.GaussianBlur(img, (0, 0), s_) for s_ in levels[:2]]
     half = cv2.resize(img, (w // 2, h // 2), interpolation=cv2.INTER_AREA)  # wide blurs at half size
-    stack += [cv2.resize(cv2.GaussianBlur(half, (0, 0), s_ / 2), (w, h), interpolation=cv2.INTER_LINEAR) for s_ in levels[2:]]
+    stack += [
+        cv2.resize(cv2.GaussianBlur(half, (0, 0), s_ / 2), (w, h), interpolation=cv2.INTER_LINEAR) for s_ in levels[2:]
+    ]
     pos = np.interp(np.clip(sigma, levels[0], levels[-1]), levels, np.arange(len(levels))).astype(np.float32)
     out = np.zeros_like(img)
     for i, blurred in enumerate(stack):
@@ -627,7 +670,9 @@ def render(
     out *= ((1 / (1 + r2)) ** 2 * (1 - rng.uniform(0.0, 0.25) * r2))[:, :, None]
     seen = None
     if mask is not None:
-        seen = cv2.remap(mask.astype(np.uint8), mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        seen = cv2.remap(
+            mask.astype(np.uint8), mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
         seen = (seen > 0) & (cover > 0.5)
     params = dict(
         tilt=round(math.degrees(tilt), 1),
@@ -661,9 +706,15 @@ def encode(img: np.ndarray, rng: np.random.Generator, quality: tuple[int, int] =
         buf = io.BytesIO()
         Image.fromarray(img).save(buf, "JPEG", quality=q, subsampling=sub)
         return buf.getvalue(), "jpg", f"pillow q{q} sub{sub}"
-    factor = {2: cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420, 1: cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422, 0: cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444}
+    factor = {
+        2: cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420,
+        1: cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422,
+        0: cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+    }
     ok, data = cv2.imencode(
-        ".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, q, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, factor[sub]]
+        ".jpg",
+        cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
+        [cv2.IMWRITE_JPEG_QUALITY, q, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, factor[sub]],
     )
     assert ok
     return data.tobytes(), "jpg", f"opencv q{q} sub{sub}"
@@ -699,7 +750,9 @@ def camera(radiance: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, 
     else:
         ycc = cv2.cvtColor(out, cv2.COLOR_RGB2YCrCb)
         for ch in (1, 2):
-            ycc[:, :, ch] = cv2.bilateralFilter(ycc[:, :, ch], int(rng.integers(5, 10)), float(rng.uniform(8, 25)), float(rng.uniform(3, 7)))
+            ycc[:, :, ch] = cv2.bilateralFilter(
+                ycc[:, :, ch], int(rng.integers(5, 10)), float(rng.uniform(8, 25)), float(rng.uniform(3, 7))
+            )
         out = cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
         denoise = "bilateral-chroma"
     # Sharpening: unsharp mask on luma.
@@ -735,7 +788,12 @@ def letterbox(img: np.ndarray, mask: np.ndarray | None, size: tuple[int, int]):
 
 
 def photograph(
-    product: Product, rng: np.random.Generator, cls: str, *, content: np.ndarray | None = None, mask: np.ndarray | None = None
+    product: Product,
+    rng: np.random.Generator,
+    cls: str,
+    *,
+    content: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
 ) -> tuple[bytes, str, np.ndarray | None, dict]:
     """Return (file bytes, extension, `mask` in photo pixels, parameters) of a photograph of `product`.
 
@@ -746,7 +804,10 @@ def photograph(
     short = int(long_side * 0.75) // 2 * 2
     size = (long_side, short) if rng.random() < 0.7 else (short, long_side)
     base = VIEWS[cls]
-    view = View(size, *[getattr(base, k) for k in ("tilt_deg", "area", "sagitta", "k1_barrel", "plain_table", "gloss", "defocus")])
+    view = View(
+        size,
+        *[getattr(base, k) for k in ("tilt_deg", "area", "sagitta", "k1_barrel", "plain_table", "gloss", "defocus")],
+    )
     texture = emissive = tmask = None
     if product.screen is not None:
         x0, y0, x1, y1 = product.screen
@@ -758,7 +819,9 @@ def photograph(
             screen_content, mask = letterbox(screen_content, mask, (sw, sh))
         panel = subpixel_panel(screen_content, panel_w)
         scale = panel.shape[1] / sw
-        texture = cv2.resize(_to_lin(product.image), (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
+        texture = cv2.resize(
+            _to_lin(product.image), (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR
+        )
         px0, py0 = round(x0 * w * scale), round(y0 * h * scale)
         ph, pw = min(panel.shape[0], texture.shape[0] - py0), min(panel.shape[1], texture.shape[1] - px0)
         texture[py0 : py0 + ph, px0 : px0 + pw] = panel[:ph, :pw]
@@ -813,7 +876,15 @@ def paint(img: np.ndarray, kind: str, rng: np.random.Generator) -> tuple[np.ndar
             if depth < 2:
                 for _ in range(int(rng.integers(1, 3))):
                     i = int(rng.integers(3, len(pts) - 1))
-                    stack.append((pts[i], angle + rng.choice([-1, 1]) * rng.uniform(0.4, 1.1), length * rng.uniform(0.3, 0.55), max(1, width - 1), depth + 1))
+                    stack.append(
+                        (
+                            pts[i],
+                            angle + rng.choice([-1, 1]) * rng.uniform(0.4, 1.1),
+                            length * rng.uniform(0.3, 0.55),
+                            max(1, width - 1),
+                            depth + 1,
+                        )
+                    )
         halo = cv2.GaussianBlur(cv2.dilate(core, np.ones((5, 5), np.uint8)), (0, 0), 1.5).astype(np.float32) / 255
         light = float(rng.uniform(200, 245))
         out = out * (1 - 0.45 * halo[:, :, None]) + light * 0.45 * halo[:, :, None]
@@ -832,7 +903,14 @@ def paint(img: np.ndarray, kind: str, rng: np.random.Generator) -> tuple[np.ndar
             ln = length * rng.uniform(0.5, 1.0)
             start = (sx - math.cos(a) * ln / 2, sy - math.sin(a) * ln / 2)
             pts, _ = _polyline(rng, start, a, ln, 6, 0.02)
-            cv2.polylines(layer, [np.int32(np.round(pts)).reshape(-1, 1, 2)], False, float(rng.uniform(0.5, 1.0)), int(rng.integers(1, 4)), cv2.LINE_AA)
+            cv2.polylines(
+                layer,
+                [np.int32(np.round(pts)).reshape(-1, 1, 2)],
+                False,
+                float(rng.uniform(0.5, 1.0)),
+                int(rng.integers(1, 4)),
+                cv2.LINE_AA,
+            )
         a = layer[:, :, None] * rng.uniform(0.7, 0.95)
         out = out * (1 - a) + rng.uniform(215, 255) * a
         region = cv2.dilate((layer > 0).astype(np.uint8) * 255, np.ones((7, 7), np.uint8))
@@ -852,11 +930,16 @@ def paint(img: np.ndarray, kind: str, rng: np.random.Generator) -> tuple[np.ndar
         r = rng.uniform(0.06, 0.12) * m
         angles = np.sort(rng.uniform(0, 2 * np.pi, 14))
         radii = r * rng.uniform(0.5, 1.2, 14)
-        poly = np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)], 1).astype(np.int32).reshape(-1, 1, 2)
+        poly = (
+            np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)], 1).astype(np.int32).reshape(-1, 1, 2)
+        )
         cv2.fillPoly(region, [poly], 255)
         a = cv2.GaussianBlur(region.astype(np.float32) / 255, (0, 0), 1.0)[:, :, None]
         out = out * (1 - a) + np.float32(rng.uniform(215, 245, 3)) * a
-        rim = cv2.polylines(np.zeros((h, w), np.float32), [poly], True, 1.0, max(2, m // 600), cv2.LINE_AA)[:, :, None] * 0.7
+        rim = (
+            cv2.polylines(np.zeros((h, w), np.float32), [poly], True, 1.0, max(2, m // 600), cv2.LINE_AA)[:, :, None]
+            * 0.7
+        )
         out = out * (1 - rim) + 45 * rim
         region = cv2.dilate(region, np.ones((7, 7), np.uint8))
     # In-painting's look: the painted region is smooth, the sensor grain around it is gone.
@@ -1011,7 +1094,16 @@ def _task(args: tuple) -> list[dict]:
         img, m = _crop_keep(edited, mask, rng, 0.02)
         data, ext, enc = encode(img, rng, (82, 95))
         box = damage_box(m)
-        add("forgery", f"{j}-{kind}", data, ext=ext, true_ref=ref_path, boxes=[box] if box else [], kind=kind, params={"encoder": enc})
+        add(
+            "forgery",
+            f"{j}-{kind}",
+            data,
+            ext=ext,
+            true_ref=ref_path,
+            boxes=[box] if box else [],
+            kind=kind,
+            params={"encoder": enc},
+        )
     # One evasion.
     evasion = EVASIONS[index % len(EVASIONS)]
     kind = DAMAGE_CYCLE[(2 * index + 2) % len(DAMAGE_CYCLE)]

@@ -36,11 +36,17 @@ from bench.screening import build  # noqa: E402
 
 def batch_rate(directory: Path, jobs: list[tuple[Path, list[Path]]]) -> float:
     manifest = directory / "manifest.jsonl"
-    manifest.write_text("".join(json.dumps({"evidence": str(p), "references": [str(r) for r in refs]}) + "\n"
-                                for p, refs in jobs))
+    manifest.write_text(
+        "".join(json.dumps({"evidence": str(p), "references": [str(r) for r in refs]}) + "\n" for p, refs in jobs)
+    )
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "screening", "batch", str(manifest)], cwd=ROOT,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "screening", "batch", str(manifest)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     wall = time.perf_counter() - started
     assert len(done.stdout.strip().splitlines()) == len(jobs)
     return len(jobs) / wall
@@ -68,6 +74,7 @@ key = api_key_issue(platform=platform, name="e2e", scopes=["read", "write"])[1]
 print(json.dumps({"key": key, "merchant": str(merchant.public_id), "products": products}))
 """
 
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--applications", type=int, default=48)
@@ -81,31 +88,71 @@ def main() -> int:
     files.mkdir()
     started = time.perf_counter()
     jobs = build(files, args.applications)
-    print(f"built {len(jobs)} evidence files of 12 MP in {time.perf_counter() - started:.0f} s "
-          f"(mean {statistics.mean(p.stat().st_size for p, _ in jobs) / 1e6:.1f} MB)", flush=True)
+    print(
+        f"built {len(jobs)} evidence files of 12 MP in {time.perf_counter() - started:.0f} s "
+        f"(mean {statistics.mean(p.stat().st_size for p, _ in jobs) / 1e6:.1f} MB)",
+        flush=True,
+    )
 
     screened_per_second = batch_rate(files, jobs)
     print(f"screening batch: {screened_per_second:.2f} images/s", flush=True)
 
-    env = dict(os.environ, REVIEWHUB_VAR_DIR=str(folder), DEBUG="0", PYTHONWARNINGS="ignore",
-               API_RATE_LIMIT="1000000/min", PYTHONPATH=str(ROOT), LOG_LEVEL="WARNING",
-               MEDIA_ROOT=str(folder / "media"))
+    env = dict(
+        os.environ,
+        REVIEWHUB_VAR_DIR=str(folder),
+        DEBUG="0",
+        PYTHONWARNINGS="ignore",
+        API_RATE_LIMIT="1000000/min",
+        PYTHONPATH=str(ROOT),
+        LOG_LEVEL="WARNING",
+        MEDIA_ROOT=str(folder / "media"),
+    )
     env.setdefault("DJANGO_SETTINGS_MODULE", "reviewhub.settings")
     for sub in ("broker", "broker-control", "media"):
         (folder / sub).mkdir()
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
     groups = sorted({tuple(str(r) for r in refs) for _, refs in jobs})
-    seed = subprocess.run([python, "-c", SEED], cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-                          input=json.dumps(groups))
+    seed = subprocess.run(
+        [python, "-c", SEED], cwd=ROOT, env=env, check=True, capture_output=True, text=True, input=json.dumps(groups)
+    )
     ids = json.loads(seed.stdout.strip().splitlines()[-1])
 
     port = free_port()
-    server = subprocess.Popen([python, "-m", "gunicorn", "reviewhub.wsgi:application", "-w", str(args.web_workers),
-                               "-b", f"127.0.0.1:{port}", "--log-level", "warning"], cwd=ROOT, env=env)
-    worker = subprocess.Popen([python, "-m", "celery", "-A", "reviewhub", "worker", "--concurrency",
-                               str(args.concurrency), "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
-                              cwd=ROOT, env=env)
+    server = subprocess.Popen(
+        [
+            python,
+            "-m",
+            "gunicorn",
+            "reviewhub.wsgi:application",
+            "-w",
+            str(args.web_workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    worker = subprocess.Popen(
+        [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "reviewhub",
+            "worker",
+            "--concurrency",
+            str(args.concurrency),
+            "--loglevel",
+            "WARNING",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {ids['key']}"}
     latencies: list[float] = []
@@ -114,12 +161,21 @@ def main() -> int:
         evidence, references = job
         product = ids["products"]["|".join(str(r) for r in references)]
         body, content_type = multipart(
-            {"merchant": ids["merchant"], "product": product, "amount": "39.90", "currency": "CNY",
-             "reason_code": "damaged", "order_ref": f"o-{uuid.uuid4().hex[:10]}", "buyer_ref": "b"},
-            {"evidence": (evidence.name, evidence.read_bytes())})
+            {
+                "merchant": ids["merchant"],
+                "product": product,
+                "amount": "39.90",
+                "currency": "CNY",
+                "reason_code": "damaged",
+                "order_ref": f"o-{uuid.uuid4().hex[:10]}",
+                "buyer_ref": "b",
+            },
+            {"evidence": (evidence.name, evidence.read_bytes())},
+        )
         sent = time.perf_counter()
-        status, answer = request(f"{base}/api/v1/applications", data=body,
-                                 headers={**auth, "Content-Type": content_type})
+        status, answer = request(
+            f"{base}/api/v1/applications", data=body, headers={**auth, "Content-Type": content_type}
+        )
         latencies.append(time.perf_counter() - sent)
         if status != 201:
             raise SystemExit(f"unexpected status {status}")
@@ -134,8 +190,11 @@ def main() -> int:
     from refunds.models import RefundApplication
 
     def routed(application_ids: list[str]) -> int:
-        return RefundApplication.objects.filter(public_id__in=application_ids).exclude(
-            state__in=["submitted", "auto_screened"]).count()
+        return (
+            RefundApplication.objects.filter(public_id__in=application_ids)
+            .exclude(state__in=["submitted", "auto_screened"])
+            .count()
+        )
 
     def wait_routed(application_ids: list[str], timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout
@@ -168,9 +227,11 @@ def main() -> int:
 
     end_to_end = len(jobs) / elapsed
     p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) >= 2 else latencies[0]
-    print(f"database: {'PostgreSQL' if 'DATABASE_URL' in os.environ else 'SQLite'}; "
-          f"broker: {'Redis' if 'REDIS_URL' in os.environ else 'file'}; cores: {os.cpu_count()}; "
-          f"gunicorn workers: {args.web_workers}; worker concurrency: {args.concurrency}; clients: {args.clients}")
+    print(
+        f"database: {'PostgreSQL' if 'DATABASE_URL' in os.environ else 'SQLite'}; "
+        f"broker: {'Redis' if 'REDIS_URL' in os.environ else 'file'}; cores: {os.cpu_count()}; "
+        f"gunicorn workers: {args.web_workers}; worker concurrency: {args.concurrency}; clients: {args.clients}"
+    )
     print(f"submissions accepted in {api_done:.1f} s; all {len(jobs)} routed after {elapsed:.1f} s")
     print(f"end to end: {end_to_end:.2f} applications/s; batch: {screened_per_second:.2f} images/s")
     print(f"API p50 {statistics.median(latencies) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms (goal < 1000 ms)")

@@ -60,9 +60,28 @@ from screening.index import (  # noqa: E402
 )
 from screening.models import EvidenceFingerprint, ReuseGroup  # noqa: E402
 
-PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field", "retina",
-          "camera", "moon", "horse", "coins", "brick", "gravel", "grass", "page", "text", "clock", "colorwheel",
-          "logo", "stereo_motorcycle")
+PHOTOS = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "immunohistochemistry",
+    "hubble_deep_field",
+    "retina",
+    "camera",
+    "moon",
+    "horse",
+    "coins",
+    "brick",
+    "gravel",
+    "grass",
+    "page",
+    "text",
+    "clock",
+    "colorwheel",
+    "logo",
+    "stereo_motorcycle",
+)
 STOCK_IMAGES, STOCK_APPLICATIONS = 1000, 50
 STOCK_EVIDENCE_BASE = 1 << 40  # fake evidence ids of the stock photo's images, above the others
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -155,16 +174,26 @@ def load(platform_id: int, population: Population, positions: list[int]) -> None
         fingerprints.append((platform_id, p + 1, p + 1, _signed(value), 2, seen))
         if p == 0:  # the stock photo: its other 999 images
             for k in range(1, STOCK_IMAGES):
-                fingerprints.append((platform_id, STOCK_EVIDENCE_BASE + k, STOCK_EVIDENCE_BASE + k % STOCK_APPLICATIONS,
-                                     _signed(value), 2, seen + timedelta(seconds=k)))
+                fingerprints.append(
+                    (
+                        platform_id,
+                        STOCK_EVIDENCE_BASE + k,
+                        STOCK_EVIDENCE_BASE + k % STOCK_APPLICATIONS,
+                        _signed(value),
+                        2,
+                        seen + timedelta(seconds=k),
+                    )
+                )
     group_columns = ("platform_id", "phash", "band0", "band1", "band2", "band3", "first_seen")
     fingerprint_columns = ("platform_id", "evidence_id", "application_id", "phash", "scheme", "created_at")
     if connection.vendor == "postgresql":
         with transaction.atomic(), connection.cursor() as cursor:
             # The fingerprints name evidence rows that do not exist: no foreign-key triggers here.
             cursor.execute("SET LOCAL session_replication_role = replica")
-            for model, columns, rows in ((ReuseGroup, group_columns, groups),
-                                         (EvidenceFingerprint, fingerprint_columns, fingerprints)):
+            for model, columns, rows in (
+                (ReuseGroup, group_columns, groups),
+                (EvidenceFingerprint, fingerprint_columns, fingerprints),
+            ):
                 sql = f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN"
                 with cursor.cursor.copy(sql) as copy:
                     for row in rows:
@@ -175,11 +204,13 @@ def load(platform_id: int, population: Population, positions: list[int]) -> None
                 for model in (ReuseGroup, EvidenceFingerprint):
                     cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
     else:
-        ReuseGroup.objects.bulk_create([ReuseGroup(**dict(zip(group_columns, row, strict=True))) for row in groups],
-                                       batch_size=2000)
+        ReuseGroup.objects.bulk_create(
+            [ReuseGroup(**dict(zip(group_columns, row, strict=True))) for row in groups], batch_size=2000
+        )
         EvidenceFingerprint.objects.bulk_create(
             [EvidenceFingerprint(**dict(zip(fingerprint_columns, row, strict=True))) for row in fingerprints],
-            batch_size=2000)
+            batch_size=2000,
+        )
 
 
 def queries(population: Population, count: int) -> list[tuple[int, int]]:
@@ -204,9 +235,12 @@ def percentile(values: list[float], share: float) -> float:
 
 def linear_scan(platform_id: int, phash: int) -> list[tuple[int, int]]:
     """Every group of the platform within the threshold, by reading them all (the comparison)."""
-    return list(ReuseGroup.objects.filter(platform_id=platform_id, first_seen__lte=NOW)
-                .annotate(distance=HammingDistance("phash", phash))
-                .filter(distance__lte=NEAR_DUPLICATE_BITS).values_list("phash", "distance"))
+    return list(
+        ReuseGroup.objects.filter(platform_id=platform_id, first_seen__lte=NOW)
+        .annotate(distance=HammingDistance("phash", phash))
+        .filter(distance__lte=NEAR_DUPLICATE_BITS)
+        .values_list("phash", "distance")
+    )
 
 
 def measure(platform_id: int, population: Population, count: int, linear_count: int) -> dict[str, float]:
@@ -217,8 +251,16 @@ def measure(platform_id: int, population: Population, count: int, linear_count: 
         times, answers = [], []
         for phash, _ in asked:
             started = time.perf_counter()
-            answers.append(earlier_uses(platform_id=platform_id, shared_platform_ids=[], phash=phash, before=NOW,
-                                        before_evidence_id=1 << 62, exclude_application_id=0))
+            answers.append(
+                earlier_uses(
+                    platform_id=platform_id,
+                    shared_platform_ids=[],
+                    phash=phash,
+                    before=NOW,
+                    before_evidence_id=1 << 62,
+                    exclude_application_id=0,
+                )
+            )
             times.append((time.perf_counter() - started) * 1000)
         return times, answers
 
@@ -241,8 +283,12 @@ def measure(platform_id: int, population: Population, count: int, linear_count: 
             linear_ms.append((time.perf_counter() - started) * 1000)
             assert {v & _MASK for v, _ in scanned} == truth
     return {
-        "recall": 100.0 * found / expected, "found": found, "expected": expected,
-        "candidates": statistics.mean(candidates), "p50": statistics.median(index_ms), "p99": percentile(index_ms, 0.99),
+        "recall": 100.0 * found / expected,
+        "found": found,
+        "expected": expected,
+        "candidates": statistics.mean(candidates),
+        "p50": statistics.median(index_ms),
+        "p99": percentile(index_ms, 0.99),
         "cold_p99": percentile(cold_ms, 0.99),
         "linear_p50": statistics.median(linear_ms) if linear_ms else float("nan"),
         "linear_p99": percentile(linear_ms, 0.99) if linear_ms else float("nan"),
@@ -254,9 +300,11 @@ def storage_per_row() -> float | None:
     if connection.vendor != "postgresql":
         return None
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_total_relation_size(%s) + pg_total_relation_size(%s), (SELECT count(*) FROM "
-                       f"{EvidenceFingerprint._meta.db_table})",
-                       [ReuseGroup._meta.db_table, EvidenceFingerprint._meta.db_table])
+        cursor.execute(
+            "SELECT pg_total_relation_size(%s) + pg_total_relation_size(%s), (SELECT count(*) FROM "
+            f"{EvidenceFingerprint._meta.db_table})",
+            [ReuseGroup._meta.db_table, EvidenceFingerprint._meta.db_table],
+        )
         size, rows = cursor.fetchone()
     return size / max(rows, 1)
 
@@ -265,19 +313,28 @@ def run(sizes: list[int], *, count: int, linear_count: int, real: int, out=sys.s
     population = Population(real_hashes(real))
     platform = Platform.objects.create(slug=f"bench-index-{uuid.uuid4().hex[:8]}", name="Reuse-index benchmark")
     results = []
-    print(f"{real} real hashes ({len(population.real)} distinct) of {len(PHOTOS)} photographs; "
-          f"{count} queries per size, linear scan timed on {linear_count}; {connection.vendor}", file=out)
-    print(f"{'stored':>9} {'recall':>17} {'candidates':>10} {'index p50':>9} {'p99':>8} {'cold p99':>8} "
-          f"{'linear p50':>10} {'p99':>8}", file=out)
+    print(
+        f"{real} real hashes ({len(population.real)} distinct) of {len(PHOTOS)} photographs; "
+        f"{count} queries per size, linear scan timed on {linear_count}; {connection.vendor}",
+        file=out,
+    )
+    print(
+        f"{'stored':>9} {'recall':>17} {'candidates':>10} {'index p50':>9} {'p99':>8} {'cold p99':>8} "
+        f"{'linear p50':>10} {'p99':>8}",
+        file=out,
+    )
     try:
         for size in sizes:
             load(platform.pk, population, population.grow(size))
             r = measure(platform.pk, population, count, linear_count) | {"size": size}
             results.append(r)
-            print(f"{size:>9} {r['found']:>7}/{r['expected']:<6} {r['recall']:5.1f}% {r['candidates']:>10.0f} "
-                  f"{r['p50']:>6.2f} ms {r['p99']:>5.2f} ms {r['cold_p99']:>5.2f} ms "
-                  f"{r['linear_p50']:>7.1f} ms {r['linear_p99']:>5.1f} ms",
-                  file=out, flush=True)
+            print(
+                f"{size:>9} {r['found']:>7}/{r['expected']:<6} {r['recall']:5.1f}% {r['candidates']:>10.0f} "
+                f"{r['p50']:>6.2f} ms {r['p99']:>5.2f} ms {r['cold_p99']:>5.2f} ms "
+                f"{r['linear_p50']:>7.1f} ms {r['linear_p99']:>5.1f} ms",
+                file=out,
+                flush=True,
+            )
         per_row = storage_per_row()
         if len(results) >= 2:
             # Candidates grow in proportion to the rows (four bands of 16 bits); time as a line through them.
@@ -288,16 +345,23 @@ def run(sizes: list[int], *, count: int, linear_count: int, real: int, out=sys.s
             candidates = last["candidates"] * at / last["size"]
             linear = last["linear_p50"] * at / last["size"]
             storage = f"{per_row:.0f} bytes per image, {per_row * at / 1e9:.1f} GB" if per_row else "storage n/a"
-            print(f"at 10^8 (extrapolated): {storage}; {candidates:.0f} candidates per query, index p50 "
-                  f"{p50:.0f} ms, linear scan p50 {linear / 1000:.1f} s", file=out)
+            print(
+                f"at 10^8 (extrapolated): {storage}; {candidates:.0f} candidates per query, index p50 "
+                f"{p50:.0f} ms, linear scan p50 {linear / 1000:.1f} s",
+                file=out,
+            )
     finally:
         with connection.cursor() as cursor:
             for model in (EvidenceFingerprint, ReuseGroup):
                 cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE platform_id = %s", [platform.pk])
         platform.delete()
     last, first = results[-1], results[0]
-    print(f"index at {last['size']}: recall {last['recall']:.1f}%, p50 {last['p50']:.1f} ms, p99 {last['p99']:.1f} ms, "
-          f"ratio to 10^4 {last['p50'] / first['p50']:.1f}", file=out, flush=True)
+    print(
+        f"index at {last['size']}: recall {last['recall']:.1f}%, p50 {last['p50']:.1f} ms, p99 {last['p99']:.1f} ms, "
+        f"ratio to 10^4 {last['p50'] / first['p50']:.1f}",
+        file=out,
+        flush=True,
+    )
     return results
 
 

@@ -253,7 +253,9 @@ def run(count: int, keep: str | None) -> dict[str, float]:
         picked = [k for k, (_, _, kd) in enumerate(jobs) if kd == kind]
         ms = statistics.mean(screen_s[k] for k in picked) * 1000
         reached = sum(id(datas[k]) in finer for k in picked)
-        verdict_counts = ", ".join(f"{v} {sum(verdicts[k] == v for k in picked)}" for v in sorted({verdicts[k] for k in picked}))
+        verdict_counts = ", ".join(
+            f"{v} {sum(verdicts[k] == v for k in picked)}" for v in sorted({verdicts[k] for k in picked})
+        )
         print(
             f"    {kind:<16} {ms:8.1f} ms/image = {ms / 1000 / mean_decode:.2f} x decode; "
             f"finer plane read for {reached} of {len(picked)}; {verdict_counts}"

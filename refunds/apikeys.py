@@ -34,8 +34,14 @@ def key_material() -> tuple[str, str, str]:
     return prefix, _hash(secret), f"rh_{prefix}_{secret}"
 
 
-def api_key_issue(*, platform: Platform, name: str, scopes: Iterable[str], actor: Actor | None = None,
-                  expires_at: datetime | None = None) -> tuple[ApiKey, str]:
+def api_key_issue(
+    *,
+    platform: Platform,
+    name: str,
+    scopes: Iterable[str],
+    actor: Actor | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
     """Create a key and return it with the full key text, which is never stored."""
     from refunds.services.platform import api_key_issue as issue
 

@@ -23,19 +23,21 @@ def digest(payload: dict[str, Any]) -> str:
 
 
 def _event_hash(application: RefundApplication, event: AuditEvent) -> str:
-    return digest({
-        "application": str(application.public_id),
-        "seq": event.seq,
-        "action": event.action,
-        "from": event.from_state,
-        "to": event.to_state,
-        "actor_kind": event.actor_kind,
-        "actor_label": event.actor_label,
-        "at": event.at.isoformat(),
-        "reason": event.reason,
-        "payload_digest": event.payload_digest,
-        "prev_hash": event.prev_hash,
-    })
+    return digest(
+        {
+            "application": str(application.public_id),
+            "seq": event.seq,
+            "action": event.action,
+            "from": event.from_state,
+            "to": event.to_state,
+            "actor_kind": event.actor_kind,
+            "actor_label": event.actor_label,
+            "at": event.at.isoformat(),
+            "reason": event.reason,
+            "payload_digest": event.payload_digest,
+            "prev_hash": event.prev_hash,
+        }
+    )
 
 
 def record(

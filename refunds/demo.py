@@ -53,8 +53,12 @@ class DemoAccounts:
 
     def staff(self) -> list[tuple[str, str, str]]:
         """Return (role, username, password) of every demo account that signs in to the admin."""
-        return [("reviewer", "reviewer", self.reviewer_password), ("senior reviewer", "senior", self.senior_password),
-                ("auditor", "auditor", self.auditor_password), ("superuser", "admin", self.admin_password)]
+        return [
+            ("reviewer", "reviewer", self.reviewer_password),
+            ("senior reviewer", "senior", self.senior_password),
+            ("auditor", "auditor", self.auditor_password),
+            ("superuser", "admin", self.admin_password),
+        ]
 
 
 def _user(username: str, password: str, **fields: object) -> User:
@@ -71,20 +75,33 @@ def seed() -> DemoAccounts:
     """Create (or refresh) the demo data; new passwords and a new API key every run."""
     platform, created = Platform.objects.get_or_create(slug="demo-mall", defaults={"name": "Demo Mall"})
     Policy.objects.get_or_create(platform=platform)
-    merchant, _ = Merchant.objects.get_or_create(platform=platform, external_ref="shop-1001",
-                                                 defaults={"name": "Acme Ceramics"})
-    accounts = DemoAccounts(secrets.token_urlsafe(9), secrets.token_urlsafe(9), secrets.token_urlsafe(9), "", platform,
-                            secrets.token_urlsafe(9), secrets.token_urlsafe(9))
+    merchant, _ = Merchant.objects.get_or_create(
+        platform=platform, external_ref="shop-1001", defaults={"name": "Acme Ceramics"}
+    )
+    accounts = DemoAccounts(
+        secrets.token_urlsafe(9),
+        secrets.token_urlsafe(9),
+        secrets.token_urlsafe(9),
+        "",
+        platform,
+        secrets.token_urlsafe(9),
+        secrets.token_urlsafe(9),
+    )
     _user("admin", accounts.admin_password, is_staff=True, is_superuser=True)
     # Daily review work needs no superuser: each role is a group of permissions.
-    for username, password, group in (("reviewer", accounts.reviewer_password, REVIEWERS),
-                                      ("senior", accounts.senior_password, SENIOR_REVIEWERS),
-                                      ("auditor", accounts.auditor_password, AUDITORS)):
+    for username, password, group in (
+        ("reviewer", accounts.reviewer_password, REVIEWERS),
+        ("senior", accounts.senior_password, SENIOR_REVIEWERS),
+        ("auditor", accounts.auditor_password, AUDITORS),
+    ):
         _user(username, password, is_staff=True).groups.add(Group.objects.get(name=group))
     shop_user = _user("merchant", accounts.merchant_password, email="merchant@acme-ceramics.example")
-    MerchantMember.objects.get_or_create(user=shop_user, merchant=merchant, defaults={"role": MerchantMember.Role.OWNER})
-    _, accounts.api_key = api_key_issue(platform=platform, name=f"demo {timezone.now():%Y-%m-%d %H:%M}",
-                                        scopes=["read", "write", "policy", "webhooks"])
+    MerchantMember.objects.get_or_create(
+        user=shop_user, merchant=merchant, defaults={"role": MerchantMember.Role.OWNER}
+    )
+    _, accounts.api_key = api_key_issue(
+        platform=platform, name=f"demo {timezone.now():%Y-%m-%d %H:%M}", scopes=["read", "write", "policy", "webhooks"]
+    )
     if created:
         _seed_applications(platform, merchant, shop_user)
     return accounts
@@ -104,28 +121,51 @@ def _seed_applications(platform: Platform, merchant: Merchant, shop_user: User) 
         ("buyer-002", "order-5002", cup, "damaged", "39.90", [("crack.jpg", painted_damage("coffee", seed=3))]),
         ("buyer-003", "order-5003", cup, "not_as_described", "39.90", [("photo.jpg", cup_photo)]),
         ("buyer-004", "order-5004", cup, "damaged", "39.90", [("cup.jpg", genuine)]),
-        ("buyer-005", "order-5005", rocket, "missing_parts", "128.00",
-         [("kit.jpg", rephotographed("rocket", background="gravel", seed=11))]),
+        (
+            "buyer-005",
+            "order-5005",
+            rocket,
+            "missing_parts",
+            "128.00",
+            [("kit.jpg", rephotographed("rocket", background="gravel", seed=11))],
+        ),
     ]
     submitted = {}
     for buyer, order, product, reason, amount, files in cases:
         submitted[buyer] = application_submit(
-            platform=platform, merchant_id=str(merchant.public_id), product_id=str(product.public_id),
-            buyer_ref=buyer, order_ref=order, amount=amount, currency="CNY", reason_code=reason,
-            delivered_at=delivered, evidence=[SimpleUploadedFile(name, data) for name, data in files],
+            platform=platform,
+            merchant_id=str(merchant.public_id),
+            product_id=str(product.public_id),
+            buyer_ref=buyer,
+            order_ref=order,
+            amount=amount,
+            currency="CNY",
+            reason_code=reason,
+            delivered_at=delivered,
+            evidence=[SimpleUploadedFile(name, data) for name, data in files],
         )
     # Two the merchant contests at once, so that reviewers find work in their queue: screened
     # here (the worker's task then finds them done), then sent to review with a rebuttal.
     contests = [
-        ("buyer-002", "The cup left our warehouse intact; our packing photo shows it. The crack in the buyer's "
-                      "photo is drawn onto our own catalogue picture.", rephotographed("coffee", background="gravel",
-                                                                                      seed=21)),
-        ("buyer-005", "Every kit is weighed before shipping; the parcel weighed what a complete kit weighs.",
-         rephotographed("rocket", background="brick", seed=23)),
+        (
+            "buyer-002",
+            "The cup left our warehouse intact; our packing photo shows it. The crack in the buyer's "
+            "photo is drawn onto our own catalogue picture.",
+            rephotographed("coffee", background="gravel", seed=21),
+        ),
+        (
+            "buyer-005",
+            "Every kit is weighed before shipping; the parcel weighed what a complete kit weighs.",
+            rephotographed("rocket", background="brick", seed=23),
+        ),
     ]
     for buyer, statement, packing_photo in contests:
         application = submitted[buyer]
         application_screen_evidence(application_id=application.public_id)
         application_record_screening(application_id=application.public_id)
-        application_contest(application_id=application.public_id, actor=Actor.of_user(ActorKind.MERCHANT, shop_user),
-                            statement=statement, attachments=[SimpleUploadedFile("packing.jpg", packing_photo)])
+        application_contest(
+            application_id=application.public_id,
+            actor=Actor.of_user(ActorKind.MERCHANT, shop_user),
+            statement=statement,
+            attachments=[SimpleUploadedFile("packing.jpg", packing_photo)],
+        )

@@ -13,7 +13,9 @@ class DomainError(Exception):
 
     status = 400
 
-    def __init__(self, code: str, message: str | Promise, *, details: dict[str, Any] | None = None, status: int | None = None):
+    def __init__(
+        self, code: str, message: str | Promise, *, details: dict[str, Any] | None = None, status: int | None = None
+    ):
         super().__init__(str(message))
         self.code = code
         self.message = message

@@ -111,8 +111,9 @@ def _claim(platform: Any, key: str, digest: str, method_path: str) -> Idempotenc
                 # A concurrent insert of the same key blocks until the other transaction ends.
                 with connection.cursor() as cursor:
                     cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
-            record = IdempotencyRecord.objects.create(platform=platform, key=key, request_digest=digest,
-                                                      method_path=method_path)
+            record = IdempotencyRecord.objects.create(
+                platform=platform, key=key, request_digest=digest, method_path=method_path
+            )
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL lock_timeout = 0")
@@ -122,12 +123,19 @@ def _claim(platform: Any, key: str, digest: str, method_path: str) -> Idempotenc
     except OperationalError as exc:
         if not isinstance(exc.__cause__, LockNotAvailable):
             raise
-        raise Conflict("idempotency_in_progress", _("A request with this Idempotency-Key is still being processed."),
-                       details={"param": HEADER, "key": key}) from None
+        raise Conflict(
+            "idempotency_in_progress",
+            _("A request with this Idempotency-Key is still being processed."),
+            details={"param": HEADER, "key": key},
+        ) from None
     record = IdempotencyRecord.objects.get(platform=platform, key=key)
     if record.request_digest != digest:
-        raise InvalidInput("idempotency_key_reused", _("This Idempotency-Key was used with a different request."),
-                           details={"param": HEADER, "key": key}, status=422)
+        raise InvalidInput(
+            "idempotency_key_reused",
+            _("This Idempotency-Key was used with a different request."),
+            details={"param": HEADER, "key": key},
+            status=422,
+        )
     return record
 
 

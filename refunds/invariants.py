@@ -40,11 +40,17 @@ def audit_database(*, grace: timedelta | None = None, verify_chains: bool = True
     """Count every violation. ``grace``: how long a screening may go unseen before its evidence
     counts as lost (default: what the sweeper needs, SCREENING_STALE_AFTER plus a beat interval)."""
     report = InvariantReport()
-    grace = grace if grace is not None else settings.SCREENING_STALE_AFTER + timedelta(seconds=settings.BEAT_INTERVAL_SECONDS)
+    grace = (
+        grace
+        if grace is not None
+        else settings.SCREENING_STALE_AFTER + timedelta(seconds=settings.BEAT_INTERVAL_SECONDS)
+    )
 
     duplicates = (
-        RefundApplication.objects.exclude(idempotency_key="").values("platform_id", "idempotency_key")
-        .annotate(n=Count("pk")).filter(n__gt=1)
+        RefundApplication.objects.exclude(idempotency_key="")
+        .values("platform_id", "idempotency_key")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
     )
     report.duplicate_idempotent_applications = sum(row["n"] - 1 for row in duplicates)
     # Records are written with their answer in one transaction; one without is stuck.
@@ -55,7 +61,8 @@ def audit_database(*, grace: timedelta | None = None, verify_chains: bool = True
     lost = (
         RefundApplication.objects.filter(
             state__in=[ApplicationState.SUBMITTED, ApplicationState.AWAITING_MERCHANT, ApplicationState.IN_REVIEW],
-            unscreened=False, evidence__screening__isnull=True,
+            unscreened=False,
+            evidence__screening__isnull=True,
         )
         .filter(Q(screening_enqueued_at__isnull=True) | Q(screening_enqueued_at__lt=timezone.now() - grace))
         .distinct()
@@ -68,14 +75,17 @@ def audit_database(*, grace: timedelta | None = None, verify_chains: bool = True
     report.examples["evidence_without_result_or_pending_screening"] = lost_ids[:10]
 
     system_approvals = RefundApplication.objects.filter(
-        state=ApplicationState.DECIDED, decision__actor_kind=ActorKind.SYSTEM,
-        decision__outcome=Outcome.APPROVED).select_related("platform__policy")
+        state=ApplicationState.DECIDED, decision__actor_kind=ActorKind.SYSTEM, decision__outcome=Outcome.APPROVED
+    ).select_related("platform__policy")
     bad = [str(a.public_id) for a in system_approvals if not a.screening_is_clean()]
     report.system_approvals_without_clean_screening = len(bad)
     report.examples["system_approvals_without_clean_screening"] = bad[:10]
 
-    report.decided_without_one_decision = RefundApplication.objects.filter(state=ApplicationState.DECIDED).exclude(
-        Exists(Decision.objects.filter(application=OuterRef("pk")))).count()
+    report.decided_without_one_decision = (
+        RefundApplication.objects.filter(state=ApplicationState.DECIDED)
+        .exclude(Exists(Decision.objects.filter(application=OuterRef("pk"))))
+        .count()
+    )
 
     if verify_chains:
         broken = [str(a.public_id) for a in RefundApplication.objects.all().iterator() if not audit.verify_chain(a).ok]

@@ -35,9 +35,12 @@ class Platform(models.Model):
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(_("slug"), unique=True)
     shares_reuse_hashes = models.BooleanField(
-        _("shares reuse hashes"), default=False,
-        help_text=_("Share the perceptual hashes of evidence images (never images or buyer data) with the other "
-                    "platforms that share theirs, and learn when a photo was used on one of them before."),
+        _("shares reuse hashes"),
+        default=False,
+        help_text=_(
+            "Share the perceptual hashes of evidence images (never images or buyer data) with the other "
+            "platforms that share theirs, and learn when a photo was used on one of them before."
+        ),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -53,47 +56,69 @@ class Policy(models.Model):
     """How a platform routes its applications (docs/design.md §5). The defaults are conservative."""
 
     platform = models.OneToOneField(
-        Platform, on_delete=models.CASCADE, related_name="policy", verbose_name=_("platform"),
+        Platform,
+        on_delete=models.CASCADE,
+        related_name="policy",
+        verbose_name=_("platform"),
     )
     merchant_window = models.DurationField(_("merchant response window"), default=timedelta(hours=48))
     fast_track_enabled = models.BooleanField(_("fast-track enabled"), default=False)
     fast_track_ceiling = models.DecimalField(
-        _("fast-track ceiling"), max_digits=12, decimal_places=2, default=Decimal("0.00"),
+        _("fast-track ceiling"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0.00"),
         validators=[MinValueValidator(Decimal("0"))],
         help_text=_("Clean applications up to this amount are approved without waiting for the merchant."),
     )
     expiry_auto_approves = models.BooleanField(
-        _("window expiry auto-approves clean applications"), default=True,
+        _("window expiry auto-approves clean applications"),
+        default=True,
         help_text=_("Only applications whose screening is clean are ever approved automatically."),
     )
     claim_timeout = models.DurationField(_("reviewer claim timeout"), default=timedelta(minutes=30))
     review_time_limit = models.DurationField(
-        _("review time limit"), default=timedelta(hours=24),
-        help_text=_("Reviewers should decide within this time after an application enters review; it sets the review due date."),
+        _("review time limit"),
+        default=timedelta(hours=24),
+        help_text=_(
+            "Reviewers should decide within this time after an application enters review; it sets the review due date."
+        ),
     )
     senior_amount_ceiling = models.DecimalField(
-        _("senior review ceiling"), max_digits=12, decimal_places=2, default=Decimal("500.00"),
+        _("senior review ceiling"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("500.00"),
         validators=[MinValueValidator(Decimal("0"))],
         help_text=_("Approving more than this amount needs a senior reviewer."),
     )
     finding_thresholds = models.JSONField(
-        _("finding thresholds"), default=dict, blank=True,
+        _("finding thresholds"),
+        default=dict,
+        blank=True,
         help_text=_("Score from which a finding counts, per finding code; codes not listed use the default threshold."),
     )
     default_threshold = models.FloatField(_("default finding threshold"), default=0.5)
     # 3,000 CNY is the amount from which refund fraud counts as "a relatively large amount"
     # in the legal commentary on refund-only fraud; a platform may set its own.
     buyer_alert_amount = models.DecimalField(
-        _("buyer alert amount"), max_digits=12, decimal_places=2, default=Decimal("3000.00"),
+        _("buyer alert amount"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("3000.00"),
         validators=[MinValueValidator(Decimal("0"))],
         help_text=_("A buyer whose refunds on applications judged forged reach this amount is flagged to reviewers."),
     )
-    buyer_alert_currency = models.CharField(_("buyer alert currency"), max_length=3, default="CNY",
-                                            validators=[currency_validator])
+    buyer_alert_currency = models.CharField(
+        _("buyer alert currency"), max_length=3, default="CNY", validators=[currency_validator]
+    )
     buyer_risk_holds_for_review = models.BooleanField(
-        _("buyer risk holds applications for review"), default=True,
-        help_text=_("An application from a buyer with a forged finding, or at the alert amount, is never approved "
-                    "automatically (no fast-track, no approval when the window closes)."),
+        _("buyer risk holds applications for review"),
+        default=True,
+        help_text=_(
+            "An application from a buyer with a forged finding, or at the alert amount, is never approved "
+            "automatically (no fast-track, no approval when the window closes)."
+        ),
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -105,9 +130,20 @@ class Policy(models.Model):
         return str(_("Policy of %(platform)s") % {"platform": self.platform})
 
     # The fields a platform sets; ``refunds.policy.policy_validate`` is their one validator.
-    SETTINGS = ("merchant_window", "fast_track_enabled", "fast_track_ceiling", "expiry_auto_approves", "claim_timeout",
-                "review_time_limit", "senior_amount_ceiling", "finding_thresholds", "default_threshold",
-                "buyer_alert_amount", "buyer_alert_currency", "buyer_risk_holds_for_review")
+    SETTINGS = (
+        "merchant_window",
+        "fast_track_enabled",
+        "fast_track_ceiling",
+        "expiry_auto_approves",
+        "claim_timeout",
+        "review_time_limit",
+        "senior_amount_ceiling",
+        "finding_thresholds",
+        "default_threshold",
+        "buyer_alert_amount",
+        "buyer_alert_currency",
+        "buyer_risk_holds_for_review",
+    )
 
     def clean(self) -> None:
         from refunds.policy import policy_validate  # the validator reads the model's vocabulary
@@ -119,8 +155,11 @@ class Policy(models.Model):
         values: dict[str, object] = {}
         for name in self.SETTINGS:
             value = getattr(self, name)
-            values[name] = value.total_seconds() if isinstance(value, timedelta) else (
-                str(value) if isinstance(value, Decimal) else value)
+            values[name] = (
+                value.total_seconds()
+                if isinstance(value, timedelta)
+                else (str(value) if isinstance(value, Decimal) else value)
+            )
         return values
 
     def threshold_for(self, code: str) -> float:
@@ -132,7 +171,10 @@ class Merchant(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     platform = models.ForeignKey(
-        Platform, on_delete=models.PROTECT, related_name="merchants", verbose_name=_("platform"),
+        Platform,
+        on_delete=models.PROTECT,
+        related_name="merchants",
+        verbose_name=_("platform"),
     )
     external_ref = models.CharField(_("platform's shop id"), max_length=100)
     name = models.CharField(_("name"), max_length=200)
@@ -141,7 +183,9 @@ class Merchant(models.Model):
     class Meta:
         verbose_name = _("merchant")
         verbose_name_plural = _("merchants")
-        constraints = [models.UniqueConstraint(fields=["platform", "external_ref"], name="merchant_ref_unique_per_platform")]
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "external_ref"], name="merchant_ref_unique_per_platform")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -155,11 +199,19 @@ class MerchantMember(models.Model):
         STAFF = "staff", _("Staff")
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merchant_memberships", verbose_name=_("user"),
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="merchant_memberships",
+        verbose_name=_("user"),
     )
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="members", verbose_name=_("merchant"))
-    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.STAFF,
-                            help_text=_("Owners also remove reference photos; staff answer claims and add photos."))
+    role = models.CharField(
+        _("role"),
+        max_length=10,
+        choices=Role.choices,
+        default=Role.STAFF,
+        help_text=_("Owners also remove reference photos; staff answer claims and add photos."),
+    )
 
     class Meta:
         verbose_name = _("merchant member")
@@ -173,7 +225,10 @@ class MerchantMember(models.Model):
 class Product(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.PROTECT, related_name="products", verbose_name=_("merchant"),
+        Merchant,
+        on_delete=models.PROTECT,
+        related_name="products",
+        verbose_name=_("merchant"),
     )
     external_ref = models.CharField(_("platform's product id"), max_length=100)
     title = models.CharField(_("title"), max_length=300)
@@ -182,7 +237,9 @@ class Product(models.Model):
     class Meta:
         verbose_name = _("product")
         verbose_name_plural = _("products")
-        constraints = [models.UniqueConstraint(fields=["merchant", "external_ref"], name="product_ref_unique_per_merchant")]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "external_ref"], name="product_ref_unique_per_merchant")
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -209,9 +266,15 @@ class StoredImage(models.Model):
 
     def image_fields(self) -> dict[str, object]:
         """Return the fields another stored-image row needs to point at the same file."""
-        return {"file": self.file.name, "sha256": self.sha256, "content_type": self.content_type,
-                "byte_size": self.byte_size, "width": self.width, "height": self.height,
-                "original_name": self.original_name}
+        return {
+            "file": self.file.name,
+            "sha256": self.sha256,
+            "content_type": self.content_type,
+            "byte_size": self.byte_size,
+            "width": self.width,
+            "height": self.height,
+            "original_name": self.original_name,
+        }
 
 
 class ReferenceImage(StoredImage):
@@ -222,7 +285,10 @@ class ReferenceImage(StoredImage):
         SHIPPED_ITEM = "shipped_item", _("Photo of the shipped item")
 
     product = models.ForeignKey(
-        Product, on_delete=models.CASCADE, related_name="reference_images", verbose_name=_("product"),
+        Product,
+        on_delete=models.CASCADE,
+        related_name="reference_images",
+        verbose_name=_("product"),
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.CATALOGUE)
 
@@ -237,18 +303,29 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     platform = models.ForeignKey(
-        Platform, on_delete=models.PROTECT, related_name="applications", verbose_name=_("platform"),
+        Platform,
+        on_delete=models.PROTECT,
+        related_name="applications",
+        verbose_name=_("platform"),
     )
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.PROTECT, related_name="applications", verbose_name=_("merchant"),
+        Merchant,
+        on_delete=models.PROTECT,
+        related_name="applications",
+        verbose_name=_("merchant"),
     )
     product = models.ForeignKey(
-        Product, on_delete=models.PROTECT, related_name="applications", verbose_name=_("product"),
+        Product,
+        on_delete=models.PROTECT,
+        related_name="applications",
+        verbose_name=_("product"),
     )
     buyer_ref = models.CharField(_("buyer reference"), max_length=100, db_index=True)
     order_ref = models.CharField(_("order reference"), max_length=100)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
-    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
+    amount = models.DecimalField(
+        _("amount"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
     currency = models.CharField(_("currency"), max_length=3, validators=[currency_validator])
     reason_code = models.CharField(_("reason"), max_length=30, choices=RefundReason.choices)
     description = models.TextField(_("buyer's description"), blank=True)
@@ -267,7 +344,11 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
 
     merchant_deadline = models.DateTimeField(_("merchant deadline"), null=True, blank=True)
     claimed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="claimed_applications",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="claimed_applications",
         verbose_name=_("claimed by"),
     )
     claim_expires_at = models.DateTimeField(_("claim expires at"), null=True, blank=True)
@@ -288,7 +369,10 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
         permissions = [
             ("claim_refundapplication", _("Can claim applications for review")),
             ("decide_refundapplication", _("Can decide applications")),
-            ("decide_as_senior", _("Can decide as a senior reviewer (override claims, approve forged or large claims)")),
+            (
+                "decide_as_senior",
+                _("Can decide as a senior reviewer (override claims, approve forged or large claims)"),
+            ),
             ("download_dossier", _("Can download the evidence dossier of decided applications")),
         ]
         indexes = [
@@ -301,12 +385,17 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
             # Reviewer queue: search by the platform's order reference.
             models.Index(fields=["order_ref"], name="app_order_ref"),
             # Claim expiry job.
-            models.Index(fields=["claim_expires_at"], name="app_claim_expiry", condition=Q(claim_expires_at__isnull=False)),
+            models.Index(
+                fields=["claim_expires_at"], name="app_claim_expiry", condition=Q(claim_expires_at__isnull=False)
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="application_amount_positive"),
-            models.UniqueConstraint(fields=["platform", "idempotency_key"], condition=~Q(idempotency_key=""),
-                                    name="application_idempotency_key_unique"),
+            models.UniqueConstraint(
+                fields=["platform", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="application_idempotency_key_unique",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -349,7 +438,9 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
         return self.platform.policy.expiry_auto_approves
 
     def has_no_live_claim(self) -> bool:
-        return self.claimed_by_id is None or (self.claim_expires_at is not None and self.claim_expires_at <= timezone.now())
+        return self.claimed_by_id is None or (
+            self.claim_expires_at is not None and self.claim_expires_at <= timezone.now()
+        )
 
     def _enter_review(self) -> None:
         # The review due date runs from entering review, whichever way the application got here.
@@ -358,8 +449,12 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
 
     # --- transitions: change fields only; the services lock, save and audit ------------
 
-    @transition(field=state, source=ApplicationState.SUBMITTED, target=ApplicationState.AUTO_SCREENED,
-                conditions=[every_evidence_screened])
+    @transition(
+        field=state,
+        source=ApplicationState.SUBMITTED,
+        target=ApplicationState.AUTO_SCREENED,
+        conditions=[every_evidence_screened],
+    )
     def record_screening(self, *, risk_level: str, risk_score: float, explanation: str) -> None:
         self.risk_level = risk_level
         self.risk_score = risk_score
@@ -380,8 +475,12 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
 
     # Evidence added in the merchant window may still be screening when the application moves
     # on to review; its result then updates the risk reviewers see.
-    @transition(field=state, source=[ApplicationState.AWAITING_MERCHANT, ApplicationState.IN_REVIEW], target=None,
-                conditions=[every_evidence_screened])
+    @transition(
+        field=state,
+        source=[ApplicationState.AWAITING_MERCHANT, ApplicationState.IN_REVIEW],
+        target=None,
+        conditions=[every_evidence_screened],
+    )
     def update_screening(self, *, risk_level: str, risk_score: float, explanation: str) -> None:
         self.risk_level = risk_level
         self.risk_score = risk_score
@@ -397,33 +496,57 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
     def open_merchant_window(self) -> None:
         self.merchant_deadline = timezone.now() + self.platform.policy.merchant_window
 
-    @transition(field=state, source=ApplicationState.AUTO_SCREENED, target=ApplicationState.DECIDED,
-                conditions=[screening_is_clean, fast_track_allowed])
+    @transition(
+        field=state,
+        source=ApplicationState.AUTO_SCREENED,
+        target=ApplicationState.DECIDED,
+        conditions=[screening_is_clean, fast_track_allowed],
+    )
     def fast_track(self) -> None:
         pass
 
-    @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.DECIDED,
-                conditions=[window_is_open])
+    @transition(
+        field=state,
+        source=ApplicationState.AWAITING_MERCHANT,
+        target=ApplicationState.DECIDED,
+        conditions=[window_is_open],
+    )
     def accept_by_merchant(self) -> None:
         pass
 
-    @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.IN_REVIEW,
-                conditions=[window_is_open])
+    @transition(
+        field=state,
+        source=ApplicationState.AWAITING_MERCHANT,
+        target=ApplicationState.IN_REVIEW,
+        conditions=[window_is_open],
+    )
     def contest(self) -> None:
         self._enter_review()
 
-    @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.DECIDED,
-                conditions=[window_has_closed, screening_is_clean, expiry_may_approve])
+    @transition(
+        field=state,
+        source=ApplicationState.AWAITING_MERCHANT,
+        target=ApplicationState.DECIDED,
+        conditions=[window_has_closed, screening_is_clean, expiry_may_approve],
+    )
     def approve_on_expiry(self) -> None:
         pass
 
-    @transition(field=state, source=ApplicationState.AWAITING_MERCHANT, target=ApplicationState.IN_REVIEW,
-                conditions=[window_has_closed])
+    @transition(
+        field=state,
+        source=ApplicationState.AWAITING_MERCHANT,
+        target=ApplicationState.IN_REVIEW,
+        conditions=[window_has_closed],
+    )
     def escalate_on_expiry(self) -> None:
         self._enter_review()
 
-    @transition(field=state, source=ApplicationState.IN_REVIEW, target=ApplicationState.IN_REVIEW,
-                conditions=[has_no_live_claim])
+    @transition(
+        field=state,
+        source=ApplicationState.IN_REVIEW,
+        target=ApplicationState.IN_REVIEW,
+        conditions=[has_no_live_claim],
+    )
     def claim(self, *, reviewer: models.Model, until: timezone.datetime) -> None:
         self.claimed_by = reviewer
         self.claim_expires_at = until
@@ -448,7 +571,10 @@ class Evidence(StoredImage):
     """A photo the buyer submitted with the application."""
 
     application = models.ForeignKey(
-        RefundApplication, on_delete=models.CASCADE, related_name="evidence", verbose_name=_("application"),
+        RefundApplication,
+        on_delete=models.CASCADE,
+        related_name="evidence",
+        verbose_name=_("application"),
     )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
 
@@ -468,7 +594,10 @@ class ClaimGroup(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     platform = models.ForeignKey(
-        Platform, on_delete=models.PROTECT, related_name="claim_groups", verbose_name=_("platform"),
+        Platform,
+        on_delete=models.PROTECT,
+        related_name="claim_groups",
+        verbose_name=_("platform"),
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
@@ -485,7 +614,10 @@ class ClaimGroupMember(models.Model):
 
     group = models.ForeignKey(ClaimGroup, on_delete=models.CASCADE, related_name="members", verbose_name=_("group"))
     application = models.OneToOneField(
-        RefundApplication, on_delete=models.CASCADE, related_name="claim_group_member", verbose_name=_("application"),
+        RefundApplication,
+        on_delete=models.CASCADE,
+        related_name="claim_group_member",
+        verbose_name=_("application"),
     )
     joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
 
@@ -501,12 +633,19 @@ class Rebuttal(models.Model):
     """The merchant's answer when contesting: a statement and supporting files."""
 
     application = models.OneToOneField(
-        RefundApplication, on_delete=models.CASCADE, related_name="rebuttal", verbose_name=_("application"),
+        RefundApplication,
+        on_delete=models.CASCADE,
+        related_name="rebuttal",
+        verbose_name=_("application"),
     )
     statement = models.TextField(_("statement"))
     reason_codes = models.JSONField(_("reason codes"), default=list, blank=True)
     submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("submitted by"),
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name=_("submitted by"),
     )
     submitted_at = models.DateTimeField(_("submitted at"), default=timezone.now)
 
@@ -527,7 +666,10 @@ class RebuttalAttachment(StoredImage):
     """A packing photo, packing video or shipping proof attached to a rebuttal."""
 
     rebuttal = models.ForeignKey(
-        Rebuttal, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("rebuttal"),
+        Rebuttal,
+        on_delete=models.CASCADE,
+        related_name="attachments",
+        verbose_name=_("rebuttal"),
     )
 
     class Meta:
@@ -539,14 +681,21 @@ class Decision(models.Model):
     """The one decision of an application (invariant 2: the database refuses a second)."""
 
     application = models.OneToOneField(
-        RefundApplication, on_delete=models.PROTECT, related_name="decision", verbose_name=_("application"),
+        RefundApplication,
+        on_delete=models.PROTECT,
+        related_name="decision",
+        verbose_name=_("application"),
     )
     outcome = models.CharField(_("outcome"), max_length=30, choices=Outcome.choices)
     approved_amount = models.DecimalField(_("approved amount"), max_digits=12, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3)
     actor_kind = models.CharField(_("decided by"), max_length=20, choices=ActorKind.choices)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("actor"),
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name=_("actor"),
     )
     reason_codes = models.JSONField(_("reason codes"), default=list)
     note = models.TextField(_("note"), blank=True)
@@ -580,7 +729,10 @@ class AuditEvent(models.Model):
     """
 
     application = models.ForeignKey(
-        RefundApplication, on_delete=models.PROTECT, related_name="audit_events", verbose_name=_("application"),
+        RefundApplication,
+        on_delete=models.PROTECT,
+        related_name="audit_events",
+        verbose_name=_("application"),
     )
     seq = models.PositiveIntegerField(_("sequence"))
     action = models.CharField(_("action"), max_length=40)
@@ -624,7 +776,10 @@ class ApiKey(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     platform = models.ForeignKey(
-        Platform, on_delete=models.CASCADE, related_name="api_keys", verbose_name=_("platform"),
+        Platform,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
+        verbose_name=_("platform"),
     )
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
@@ -636,8 +791,15 @@ class ApiKey(models.Model):
     # Set when the key is issued with a lifetime, or when it is rotated: the old key keeps
     # working until then, so a rolling deploy can move its processes to the new key.
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
-    replaced_by = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
-                                    verbose_name=_("replaced by"), editable=False)
+    replaced_by = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("replaced by"),
+        editable=False,
+    )
 
     class Meta:
         verbose_name = _("API key")
@@ -679,15 +841,19 @@ class WebhookEndpoint(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     platform = models.ForeignKey(
-        Platform, on_delete=models.CASCADE, related_name="webhook_endpoints", verbose_name=_("platform"),
+        Platform,
+        on_delete=models.CASCADE,
+        related_name="webhook_endpoints",
+        verbose_name=_("platform"),
     )
     url = models.URLField(_("URL"), max_length=500)
     secret = models.CharField(_("signing secret"), max_length=100, editable=False)
     # The secret a rotation replaced, still signing beside the new one until it expires, so a
     # receiver that has not switched yet verifies every delivery of the overlap.
     previous_secret = models.CharField(_("previous signing secret"), max_length=100, blank=True, editable=False)
-    previous_secret_expires_at = models.DateTimeField(_("previous secret valid until"), null=True, blank=True,
-                                                      editable=False)
+    previous_secret_expires_at = models.DateTimeField(
+        _("previous secret valid until"), null=True, blank=True, editable=False
+    )
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -711,7 +877,10 @@ class WebhookEvent(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="+", verbose_name=_("platform"))
     application = models.ForeignKey(
-        RefundApplication, on_delete=models.CASCADE, related_name="webhook_events", verbose_name=_("application"),
+        RefundApplication,
+        on_delete=models.CASCADE,
+        related_name="webhook_events",
+        verbose_name=_("application"),
     )
     sequence = models.PositiveIntegerField(_("sequence"))
     type = models.CharField(_("type"), max_length=60)
@@ -739,10 +908,16 @@ class WebhookDelivery(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     event = models.ForeignKey(
-        WebhookEvent, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event"),
+        WebhookEvent,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("event"),
     )
     endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("endpoint"),
+        WebhookEndpoint,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("endpoint"),
     )
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
@@ -776,15 +951,24 @@ class SettingsChange(models.Model):
         WEBHOOK_ENDPOINT = "webhook_endpoint", _("Webhook endpoint")
 
     platform = models.ForeignKey(
-        Platform, on_delete=models.CASCADE, related_name="settings_changes", verbose_name=_("platform"),
+        Platform,
+        on_delete=models.CASCADE,
+        related_name="settings_changes",
+        verbose_name=_("platform"),
     )
     target = models.CharField(_("target"), max_length=30, choices=Target.choices)
     target_id = models.CharField(_("target id"), max_length=64, blank=True)
     action = models.CharField(_("action"), max_length=40)
     actor_kind = models.CharField(_("actor kind"), max_length=20, choices=ActorKind.choices)
     actor_label = models.CharField(_("actor"), max_length=200, blank=True)
-    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+", verbose_name=_("user"))
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
     before = models.JSONField(_("before"), null=True, blank=True)
     after = models.JSONField(_("after"), null=True, blank=True)
     at = models.DateTimeField(_("at"), default=timezone.now)

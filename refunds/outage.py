@@ -22,7 +22,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 log = logging.getLogger(__name__)
 
 OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
-    DatabaseOperationalError, InterfaceError, BrokerOperationalError, RedisConnectionError, RedisTimeoutError,
+    DatabaseOperationalError,
+    InterfaceError,
+    BrokerOperationalError,
+    RedisConnectionError,
+    RedisTimeoutError,
 )
 RETRY_AFTER_SECONDS = 5
 
@@ -32,19 +36,26 @@ def is_outage(exc: BaseException | None) -> bool:
 
 
 def error_body() -> dict[str, Any]:
-    return {"error": {
-        "code": "service_unavailable",
-        "message": _("The service is briefly unavailable; nothing was changed. Try again shortly."),
-        "details": {"retry_after": RETRY_AFTER_SECONDS},
-    }}
+    return {
+        "error": {
+            "code": "service_unavailable",
+            "message": _("The service is briefly unavailable; nothing was changed. Try again shortly."),
+            "details": {"retry_after": RETRY_AFTER_SECONDS},
+        }
+    }
 
 
 def log_outage(request: HttpRequest | None, exc: BaseException) -> None:
     """Log the refusal in one line and drop database connections the outage broke."""
     _drop_broken_connections()
     # One line, not a traceback per request: during an outage every request fails alike.
-    log.warning("503 for %s %s: %s: %s", getattr(request, "method", "-"), getattr(request, "path", "-"),
-                type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+    log.warning(
+        "503 for %s %s: %s: %s",
+        getattr(request, "method", "-"),
+        getattr(request, "path", "-"),
+        type(exc).__name__,
+        str(exc).splitlines()[0] if str(exc) else "",
+    )
 
 
 def _drop_broken_connections() -> None:
@@ -63,8 +74,10 @@ def response_for(request: HttpRequest, exc: BaseException) -> HttpResponse:
     else:
         message = error_body()["error"]["message"]
         response = HttpResponse(
-            f"<!doctype html><title>503</title><h1>503</h1><p>{message}</p>", status=503,
-            content_type="text/html; charset=utf-8")
+            f"<!doctype html><title>503</title><h1>503</h1><p>{message}</p>",
+            status=503,
+            content_type="text/html; charset=utf-8",
+        )
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
@@ -90,8 +103,9 @@ def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRespons
     if is_outage(exc):
         return response_for(request, exc)
     if request.path.startswith("/api/"):
-        return JsonResponse({"error": {"code": "server_error", "message": _("Internal error."), "details": {}}},
-                            status=500)
+        return JsonResponse(
+            {"error": {"code": "server_error", "message": _("Internal error."), "details": {}}}, status=500
+        )
     from django.views.defaults import server_error as default_server_error
 
     return default_server_error(request)

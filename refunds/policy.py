@@ -48,13 +48,19 @@ def policy_validate(values: Mapping[str, Any]) -> None:
         errors["review_time_limit"] = _("The review time limit must be between one hour and 30 days.")
     for name in ("fast_track_ceiling", "senior_amount_ceiling", "buyer_alert_amount"):
         ceiling = values.get(name)
-        if not isinstance(ceiling, Decimal) or not ceiling.is_finite() or not Decimal("0") <= ceiling <= MAX_FAST_TRACK_CEILING:
+        if (
+            not isinstance(ceiling, Decimal)
+            or not ceiling.is_finite()
+            or not Decimal("0") <= ceiling <= MAX_FAST_TRACK_CEILING
+        ):
             errors[name] = _("Give an amount of zero or more.")
     thresholds = values.get("finding_thresholds")
     if not isinstance(thresholds, dict) or not all(
         code in FindingCode.__members__.values() and _is_score(value) for code, value in thresholds.items()
     ):
-        errors["finding_thresholds"] = _('Give an object of known finding codes and scores between 0 and 1, e.g. {"editing_software": 0.7}.')
+        errors["finding_thresholds"] = _(
+            'Give an object of known finding codes and scores between 0 and 1, e.g. {"editing_software": 0.7}.'
+        )
     if not _is_score(values.get("default_threshold")):
         errors["default_threshold"] = _("Give a score between 0 and 1.")
     from refunds.models import currency_validator  # the models' one rule for currency codes

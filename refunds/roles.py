@@ -19,17 +19,47 @@ REVIEWERS = "Reviewers"
 SENIOR_REVIEWERS = "Senior reviewers"
 AUDITORS = "Auditors"
 
-VIEW = ["view_refundapplication", "view_evidence", "view_decision", "view_auditevent", "view_rebuttal",
-        "view_rebuttalattachment", "view_referenceimage", "view_product", "view_merchant", "view_screeningresult",
-        "view_finding"]
+VIEW = [
+    "view_refundapplication",
+    "view_evidence",
+    "view_decision",
+    "view_auditevent",
+    "view_rebuttal",
+    "view_rebuttalattachment",
+    "view_referenceimage",
+    "view_product",
+    "view_merchant",
+    "view_screeningresult",
+    "view_finding",
+]
 ROLES: dict[str, list[str]] = {
     REVIEWERS: VIEW + ["claim_refundapplication", "decide_refundapplication", "download_dossier"],
-    SENIOR_REVIEWERS: VIEW + ["claim_refundapplication", "decide_refundapplication", "decide_as_senior", "download_dossier",
-                              "view_policy", "change_policy", "view_settingschange"],
+    SENIOR_REVIEWERS: VIEW
+    + [
+        "claim_refundapplication",
+        "decide_refundapplication",
+        "decide_as_senior",
+        "download_dossier",
+        "view_policy",
+        "change_policy",
+        "view_settingschange",
+    ],
     # Webhook endpoints are left out: their page shows the signing secret.
-    AUDITORS: VIEW + ["download_dossier", "view_platform", "view_policy", "view_apikey", "view_webhookevent", "view_webhookdelivery",
-                      "view_evidencefingerprint", "view_settingschange", "view_merchantmember", "view_user",
-                      "view_claimgroup", "view_reuselink"],
+    AUDITORS: VIEW
+    + [
+        "download_dossier",
+        "view_platform",
+        "view_policy",
+        "view_apikey",
+        "view_webhookevent",
+        "view_webhookdelivery",
+        "view_evidencefingerprint",
+        "view_settingschange",
+        "view_merchantmember",
+        "view_user",
+        "view_claimgroup",
+        "view_reuselink",
+    ],
 }
 
 CLAIM = "refunds.claim_refundapplication"
@@ -54,5 +84,4 @@ def ensure_role_groups(*, using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
         create_permissions(global_apps.get_app_config(label), verbosity=0, using=using)
     for name, codenames in ROLES.items():
         group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.add(*Permission.objects.filter(
-            content_type__app_label__in=ROLE_APPS, codename__in=codenames))
+        group.permissions.add(*Permission.objects.filter(content_type__app_label__in=ROLE_APPS, codename__in=codenames))

@@ -39,9 +39,15 @@ def application_id_for_platform(*, platform: Platform, public_id: object) -> int
 
 def application_list_for_platform(*, platform: Platform) -> QuerySet[RefundApplication]:
     """Return the platform's applications with what their API representation shows."""
-    return RefundApplication.objects.filter(platform=platform).select_related(
-        "merchant", "product", "decision", "claim_group_member__group").prefetch_related(
-        Prefetch("evidence", queryset=Evidence.objects.select_related("screening").prefetch_related("screening__findings")),
+    return (
+        RefundApplication.objects.filter(platform=platform)
+        .select_related("merchant", "product", "decision", "claim_group_member__group")
+        .prefetch_related(
+            Prefetch(
+                "evidence",
+                queryset=Evidence.objects.select_related("screening").prefetch_related("screening__findings"),
+            ),
+        )
     )
 
 
@@ -71,9 +77,9 @@ def queue_view_filter(view: str, *, user: AbstractBaseUser, now: datetime) -> Q:
 
 def queue_counts(*, user: AbstractBaseUser, now: datetime) -> dict[str, int]:
     """Return the number of applications in each queue view, in one query."""
-    return RefundApplication.objects.aggregate(**{
-        view: Count("pk", filter=queue_view_filter(view, user=user, now=now)) for view in QUEUE_VIEWS
-    })
+    return RefundApplication.objects.aggregate(
+        **{view: Count("pk", filter=queue_view_filter(view, user=user, now=now)) for view in QUEUE_VIEWS}
+    )
 
 
 def queue_ordering() -> list[object]:
@@ -85,11 +91,16 @@ def queue_ordering() -> list[object]:
 def application_for_review(*, pk: int) -> RefundApplication:
     """Return the application with everything its review page shows, in a fixed number of queries."""
     return (
-        RefundApplication.objects.select_related("platform__policy", "merchant", "product", "claimed_by",
-                                                 "decision__actor", "rebuttal__submitted_by")
+        RefundApplication.objects.select_related(
+            "platform__policy", "merchant", "product", "claimed_by", "decision__actor", "rebuttal__submitted_by"
+        )
         .prefetch_related(
-            Prefetch("evidence", queryset=Evidence.objects.select_related(
-                "screening__matched_reference").prefetch_related("screening__findings")),
+            Prefetch(
+                "evidence",
+                queryset=Evidence.objects.select_related("screening__matched_reference").prefetch_related(
+                    "screening__findings"
+                ),
+            ),
             "product__reference_images",
             "rebuttal__attachments",
         )
@@ -100,8 +111,9 @@ def application_for_review(*, pk: int) -> RefundApplication:
 def buyer_history(application: RefundApplication, *, limit: int = 20) -> list[RefundApplication]:
     """Return the buyer's other applications on the platform, newest first, at most ``limit``
     (their totals are ``buyer_risk``'s)."""
-    others = RefundApplication.objects.filter(platform_id=application.platform_id, buyer_ref=application.buyer_ref).exclude(
-        pk=application.pk)
+    others = RefundApplication.objects.filter(
+        platform_id=application.platform_id, buyer_ref=application.buyer_ref
+    ).exclude(pk=application.pk)
     return list(others.select_related("decision", "merchant").order_by("-created_at")[:limit])
 
 
@@ -137,12 +149,15 @@ def linked_claims(application: RefundApplication) -> LinkedClaims | None:
     member = ClaimGroupMember.objects.filter(application=application).select_related("group").first()
     if member is None:
         return None
-    rows = list(RefundApplication.objects.filter(claim_group_member__group=member.group)
-                .select_related("decision", "merchant").order_by("created_at", "pk"))
+    rows = list(
+        RefundApplication.objects.filter(claim_group_member__group=member.group)
+        .select_related("decision", "merchant")
+        .order_by("created_at", "pk")
+    )
     direct: dict[int, str] = {}
     for evidence_app, earlier_app, kind in ReuseLink.objects.filter(
-            Q(evidence__application=application) | Q(earlier__application=application)).values_list(
-            "evidence__application_id", "earlier__application_id", "kind"):
+        Q(evidence__application=application) | Q(earlier__application=application)
+    ).values_list("evidence__application_id", "earlier__application_id", "kind"):
         other = earlier_app if evidence_app == application.pk else evidence_app
         # The strongest relation wins when two images link the same pair.
         if _REUSE_STRENGTH.get(kind, 0) > _REUSE_STRENGTH.get(direct.get(other, ""), 0):
@@ -176,15 +191,19 @@ def claim_group_get_for_platform(*, platform: Platform, public_id: object) -> Cl
         group = ClaimGroup.objects.get(platform=platform, public_id=public_id)
     except (ClaimGroup.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound("not_found", NO_SUCH_GROUP) from None
-    rows = list(RefundApplication.objects.filter(claim_group_member__group=group).select_related("decision")
-                .order_by("created_at", "pk"))
+    rows = list(
+        RefundApplication.objects.filter(claim_group_member__group=group)
+        .select_related("decision")
+        .order_by("created_at", "pk")
+    )
     links = [
         {"application": a, "earlier_application": b, "kind": kind, "distance": distance}
         for a, b, kind, distance in ReuseLink.objects.filter(
             evidence__application__claim_group_member__group=group,
             earlier__application__claim_group_member__group=group,
-        ).order_by("created_at", "pk").values_list("evidence__application__public_id",
-                                                   "earlier__application__public_id", "kind", "distance")
+        )
+        .order_by("created_at", "pk")
+        .values_list("evidence__application__public_id", "earlier__application__public_id", "kind", "distance")
     ]
     claimed, refunded = _group_totals(rows)
     return ClaimGroupView(group, rows, claimed, refunded, links)
@@ -192,8 +211,13 @@ def claim_group_get_for_platform(*, platform: Platform, public_id: object) -> Cl
 
 def _group_totals(rows: list[RefundApplication]) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
     claimed = _per_currency([(row.currency, row.amount) for row in rows])
-    refunded = _per_currency([(row.decision.currency, row.decision.approved_amount)
-                              for row in rows if getattr(row, "decision", None) is not None])
+    refunded = _per_currency(
+        [
+            (row.decision.currency, row.decision.approved_amount)
+            for row in rows
+            if getattr(row, "decision", None) is not None
+        ]
+    )
     return claimed, refunded
 
 
@@ -267,33 +291,67 @@ def buyer_risk(*, platform: Platform, buyer_ref: str, excluding: RefundApplicati
         rows = rows.exclude(pk=excluding.pk)
     # One query, totalled here: a buyer has tens of applications, not millions, and the
     # reviewer's page asks for this on every view.
-    records = list(rows.values_list("state", "currency", "amount", "risk_level", "decision__outcome",
-                                    "decision__currency", "decision__approved_amount", "claim_group_member__id"))
+    records = list(
+        rows.values_list(
+            "state",
+            "currency",
+            "amount",
+            "risk_level",
+            "decision__outcome",
+            "decision__currency",
+            "decision__approved_amount",
+            "claim_group_member__id",
+        )
+    )
     forged = [r for r in records if r[3] == RiskLevel.FORGED]
     forged_refunds = _per_currency((r[5], r[6]) for r in forged if r[4] is not None)
     risk = BuyerRisk(
-        buyer_ref=buyer_ref, applications=len(records), open=sum(1 for r in records if r[0] in OPEN_STATES),
+        buyer_ref=buyer_ref,
+        applications=len(records),
+        open=sum(1 for r in records if r[0] in OPEN_STATES),
         outcomes={outcome: sum(1 for r in records if r[4] == outcome) for outcome in Outcome.values},
         claimed=_per_currency((r[1], r[2]) for r in records),
         refunded=_per_currency((r[5], r[6]) for r in records if r[4] is not None),
-        forged=len(forged), refunded_on_forged=forged_refunds, linked=sum(1 for r in records if r[7] is not None),
-        alert_amount=policy.buyer_alert_amount, alert_currency=policy.buyer_alert_currency, reasons=[],
+        forged=len(forged),
+        refunded_on_forged=forged_refunds,
+        linked=sum(1 for r in records if r[7] is not None),
+        alert_amount=policy.buyer_alert_amount,
+        alert_currency=policy.buyer_alert_currency,
+        reasons=[],
     )
     reasons = risk.reasons
     if risk.forged:
-        reasons.append(BuyerRiskItem(BuyerRiskReason.FORGED_BEFORE, _(
-            "%(count)s application(s) of this buyer were screened as forged.") % {"count": risk.forged}))
+        reasons.append(
+            BuyerRiskItem(
+                BuyerRiskReason.FORGED_BEFORE,
+                _("%(count)s application(s) of this buyer were screened as forged.") % {"count": risk.forged},
+            )
+        )
     if risk.at_alert_amount:
-        reasons.append(BuyerRiskItem(BuyerRiskReason.REFUNDED_ON_FORGED_OVER_ALERT, _(
-            "%(refunded)s was refunded on this buyer's applications judged forged, at or above the alert amount of "
-            "%(alert)s %(currency)s.") % {"refunded": money_text(forged_refunds), "alert": risk.alert_amount,
-                                         "currency": risk.alert_currency}))
+        reasons.append(
+            BuyerRiskItem(
+                BuyerRiskReason.REFUNDED_ON_FORGED_OVER_ALERT,
+                _(
+                    "%(refunded)s was refunded on this buyer's applications judged forged, at or above the alert amount of "
+                    "%(alert)s %(currency)s."
+                )
+                % {"refunded": money_text(forged_refunds), "alert": risk.alert_amount, "currency": risk.alert_currency},
+            )
+        )
     if risk.outcomes.get(Outcome.REJECTED):
-        reasons.append(BuyerRiskItem(BuyerRiskReason.REJECTED_BEFORE, _(
-            "%(count)s application(s) of this buyer were rejected.") % {"count": risk.outcomes[Outcome.REJECTED]}))
+        reasons.append(
+            BuyerRiskItem(
+                BuyerRiskReason.REJECTED_BEFORE,
+                _("%(count)s application(s) of this buyer were rejected.") % {"count": risk.outcomes[Outcome.REJECTED]},
+            )
+        )
     if risk.linked:
-        reasons.append(BuyerRiskItem(BuyerRiskReason.LINKED_CLAIMS, _(
-            "%(count)s application(s) of this buyer share images with other claims.") % {"count": risk.linked}))
+        reasons.append(
+            BuyerRiskItem(
+                BuyerRiskReason.LINKED_CLAIMS,
+                _("%(count)s application(s) of this buyer share images with other claims.") % {"count": risk.linked},
+            )
+        )
     return risk
 
 
@@ -326,5 +384,6 @@ def event_list_for_platform(*, platform: Platform, after: object = None, now: da
         start = WebhookEvent.objects.values("created_at", "public_id").get(platform=platform, public_id=after)
     except (WebhookEvent.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound("event_not_found", _("No such event."), details={"param": "after"}) from None
-    return events.filter(Q(created_at__gt=start["created_at"])
-                         | Q(created_at=start["created_at"], public_id__gt=start["public_id"]))
+    return events.filter(
+        Q(created_at__gt=start["created_at"]) | Q(created_at=start["created_at"], public_id__gt=start["public_id"])
+    )

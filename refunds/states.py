@@ -69,10 +69,18 @@ class DecisionReason(models.TextChoices):
 # accepted, fast track, window expiry) are never a reviewer's.
 REVIEWER_REASONS: dict[str, tuple[str, ...]] = {
     Outcome.APPROVED: (DecisionReason.EVIDENCE_CONSISTENT, DecisionReason.OTHER),
-    Outcome.PARTIALLY_APPROVED: (DecisionReason.PARTIAL_DAMAGE, DecisionReason.EVIDENCE_CONSISTENT, DecisionReason.OTHER),
+    Outcome.PARTIALLY_APPROVED: (
+        DecisionReason.PARTIAL_DAMAGE,
+        DecisionReason.EVIDENCE_CONSISTENT,
+        DecisionReason.OTHER,
+    ),
     Outcome.REJECTED: (
-        DecisionReason.EVIDENCE_DERIVED, DecisionReason.EVIDENCE_REUSED, DecisionReason.AI_GENERATED,
-        DecisionReason.INSUFFICIENT_EVIDENCE, DecisionReason.REBUTTAL_UPHELD, DecisionReason.OTHER,
+        DecisionReason.EVIDENCE_DERIVED,
+        DecisionReason.EVIDENCE_REUSED,
+        DecisionReason.AI_GENERATED,
+        DecisionReason.INSUFFICIENT_EVIDENCE,
+        DecisionReason.REBUTTAL_UPHELD,
+        DecisionReason.OTHER,
     ),
 }
 
@@ -92,7 +100,9 @@ class BuyerRiskReason(models.TextChoices):
     """Why a buyer's history asks for a person; each is shown with its figures, never as a bare score."""
 
     FORGED_BEFORE = "forged_before", _("Earlier applications were screened as forged")
-    REFUNDED_ON_FORGED_OVER_ALERT = "refunded_on_forged_over_alert", _(
-        "Refunds on applications judged forged reached the alert amount")
+    REFUNDED_ON_FORGED_OVER_ALERT = (
+        "refunded_on_forged_over_alert",
+        _("Refunds on applications judged forged reached the alert amount"),
+    )
     REJECTED_BEFORE = "rejected_before", _("Earlier applications were rejected")
     LINKED_CLAIMS = "linked_claims", _("Earlier applications share images with other claims")

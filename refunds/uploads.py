@@ -47,12 +47,20 @@ class ValidatedUpload:
 def _read_bounded(upload: IO[bytes], *, limit: int, field: str) -> bytes:
     size = getattr(upload, "size", None)
     if size is not None and size > limit:
-        raise UploadRejected("file_too_large", _("The file is larger than %(limit)d bytes.") % {"limit": limit},
-                             details={"param": field, "limit": limit}, status=413)
+        raise UploadRejected(
+            "file_too_large",
+            _("The file is larger than %(limit)d bytes.") % {"limit": limit},
+            details={"param": field, "limit": limit},
+            status=413,
+        )
     data = upload.read(limit + 1)
     if len(data) > limit:
-        raise UploadRejected("file_too_large", _("The file is larger than %(limit)d bytes.") % {"limit": limit},
-                             details={"param": field, "limit": limit}, status=413)
+        raise UploadRejected(
+            "file_too_large",
+            _("The file is larger than %(limit)d bytes.") % {"limit": limit},
+            details={"param": field, "limit": limit},
+            status=413,
+        )
     if not data:
         raise UploadRejected("empty_file", _("The file is empty."), details={"param": field})
     return data
@@ -70,13 +78,19 @@ def validate_image(upload: IO[bytes], *, field: str = "evidence") -> ValidatedUp
                 fmt = image.format
                 width, height = image.size
                 if fmt not in IMAGE_FORMATS:
-                    raise UploadRejected("unsupported_media_type",
-                                         _("Only JPEG, PNG, WebP and HEIC images are accepted."),
-                                         details={"param": field, "detected": fmt}, status=415)
+                    raise UploadRejected(
+                        "unsupported_media_type",
+                        _("Only JPEG, PNG, WebP and HEIC images are accepted."),
+                        details={"param": field, "detected": fmt},
+                        status=415,
+                    )
                 if width * height > settings.UPLOAD_MAX_PIXELS:
-                    raise UploadRejected("too_many_pixels",
-                                         _("The image has more than %(limit)d pixels.") % {"limit": settings.UPLOAD_MAX_PIXELS},
-                                         details={"param": field, "width": width, "height": height}, status=413)
+                    raise UploadRejected(
+                        "too_many_pixels",
+                        _("The image has more than %(limit)d pixels.") % {"limit": settings.UPLOAD_MAX_PIXELS},
+                        details={"param": field, "width": width, "height": height},
+                        status=413,
+                    )
                 # Decode the whole stream: a truncated or corrupt file fails here, not in a worker.
                 # A JPEG is decoded at 1/8 scale in the DCT domain (draft mode): every byte of its
                 # entropy-coded data is still read and checked, at a fraction of the cost.
@@ -86,13 +100,20 @@ def validate_image(upload: IO[bytes], *, field: str = "evidence") -> ValidatedUp
     except UploadRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UploadRejected("too_many_pixels", _("The image is too large to decode safely."),
-                             details={"param": field}, status=413) from None
+        raise UploadRejected(
+            "too_many_pixels", _("The image is too large to decode safely."), details={"param": field}, status=413
+        ) from None
     except UnidentifiedImageError:
-        raise UploadRejected("unsupported_media_type", _("The file is not an image of a supported type."),
-                             details={"param": field}, status=415) from None
+        raise UploadRejected(
+            "unsupported_media_type",
+            _("The file is not an image of a supported type."),
+            details={"param": field},
+            status=415,
+        ) from None
     except (OSError, SyntaxError, ValueError):
-        raise UploadRejected("corrupt_image", _("The image is damaged or incomplete."), details={"param": field}) from None
+        raise UploadRejected(
+            "corrupt_image", _("The image is damaged or incomplete."), details={"param": field}
+        ) from None
     mime, ext = IMAGE_FORMATS[fmt]
     return ValidatedUpload(name[:255], data, hashlib.sha256(data).hexdigest(), mime, ext, width, height)
 
@@ -162,7 +183,9 @@ def _check_mp4(data: bytes, *, field: str) -> None:
         if declared > held:
             raise ValueError("the sample tables declare more media than the file holds")
     except (ValueError, struct.error):
-        raise UploadRejected("corrupt_video", _("The video is damaged or incomplete."), details={"param": field}) from None
+        raise UploadRejected(
+            "corrupt_video", _("The video is damaged or incomplete."), details={"param": field}
+        ) from None
 
 
 def validate_attachment(upload: IO[bytes], *, field: str = "attachments") -> ValidatedUpload:
@@ -184,5 +207,12 @@ def store(upload: ValidatedUpload, *, folder: str) -> str:
 
 def image_fields(upload: ValidatedUpload, *, name: str) -> dict[str, object]:
     """Return the fields every stored-image row takes, for a checked upload stored under `name`."""
-    return {"file": name, "sha256": upload.sha256, "content_type": upload.content_type, "byte_size": len(upload.content),
-            "width": upload.width, "height": upload.height, "original_name": upload.original_name}
+    return {
+        "file": name,
+        "sha256": upload.sha256,
+        "content_type": upload.content_type,
+        "byte_size": len(upload.content),
+        "width": upload.width,
+        "height": upload.height,
+        "original_name": upload.original_name,
+    }

@@ -28,8 +28,9 @@ KINDS = {
     "evidence": _Kind(Evidence, "refunds.view_refundapplication", "application__merchant_id"),
     "reference": _Kind(ReferenceImage, "refunds.view_referenceimage", "product__merchant_id"),
     "rebuttal": _Kind(RebuttalAttachment, "refunds.view_refundapplication", "rebuttal__application__merchant_id"),
-    "heatmap": _Kind(Finding, "screening.view_finding", "result__evidence__application__merchant_id", "artifact",
-                     "image/png"),
+    "heatmap": _Kind(
+        Finding, "screening.view_finding", "result__evidence__application__merchant_id", "artifact", "image/png"
+    ),
 }
 
 
@@ -53,7 +54,8 @@ def stored_file(request: HttpRequest, kind: str, public_id: UUID) -> FileRespons
     if row is None:
         raise Http404
     allowed = (request.user.is_staff and request.user.has_perm(spec.permission)) or (
-        MerchantMember.objects.filter(user=request.user, merchant_id=row[1]).exists())
+        MerchantMember.objects.filter(user=request.user, merchant_id=row[1]).exists()
+    )
     if not allowed:
         raise Http404  # not 403: do not confirm that the id exists
     obj = spec.model.objects.get(pk=row[0])

@@ -86,7 +86,9 @@ def event_record(application: RefundApplication, *, from_state: str, action: str
     RefundApplication.objects.filter(pk=application.pk).update(webhook_seq=sequence)
     decision = getattr(application, "decision", None) if application.state == "decided" else None
     event = WebhookEvent.objects.create(
-        platform_id=application.platform_id, application=application, sequence=sequence,
+        platform_id=application.platform_id,
+        application=application,
+        sequence=sequence,
         type="application.state_changed",
         payload={
             "application": str(application.public_id),
@@ -97,15 +99,21 @@ def event_record(application: RefundApplication, *, from_state: str, action: str
             "risk_level": application.risk_level or None,
             "unscreened": application.unscreened,
             "merchant_deadline": application.merchant_deadline.isoformat() if application.merchant_deadline else None,
-            "decision": None if decision is None else {
-                "outcome": decision.outcome, "approved_amount": str(decision.approved_amount),
-                "currency": decision.currency, "actor_kind": decision.actor_kind, "reason_codes": decision.reason_codes,
+            "decision": None
+            if decision is None
+            else {
+                "outcome": decision.outcome,
+                "approved_amount": str(decision.approved_amount),
+                "currency": decision.currency,
+                "actor_kind": decision.actor_kind,
+                "reason_codes": decision.reason_codes,
             },
         },
     )
     request_id = current_request_id()
-    WebhookDelivery.objects.bulk_create([WebhookDelivery(event=event, endpoint=endpoint, request_id=request_id)
-                                         for endpoint in endpoints])
+    WebhookDelivery.objects.bulk_create(
+        [WebhookDelivery(event=event, endpoint=endpoint, request_id=request_id) for endpoint in endpoints]
+    )
     for endpoint in endpoints:
         _enqueue_on_commit(endpoint.pk, application.pk)
     return event
@@ -128,15 +136,24 @@ def _enqueue_on_commit(endpoint_pk: int, application_pk: int, countdown: float =
 
 
 def body_of(event: WebhookEvent) -> bytes:
-    return json.dumps({
-        "id": str(event.public_id), "type": event.type, "sequence": event.sequence,
-        "created_at": event.created_at.isoformat(), "data": event.payload,
-    }, separators=(",", ":"), sort_keys=True).encode()
+    return json.dumps(
+        {
+            "id": str(event.public_id),
+            "type": event.type,
+            "sequence": event.sequence,
+            "created_at": event.created_at.isoformat(),
+            "data": event.payload,
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    ).encode()
 
 
 def _backoff(attempts: int) -> timedelta:
     base = settings.WEBHOOK_RETRY_BASE_SECONDS
-    return timedelta(seconds=min(settings.WEBHOOK_RETRY_MAX_SECONDS, base * 2 ** (attempts - 1) * random.uniform(1, 1.25)))
+    return timedelta(
+        seconds=min(settings.WEBHOOK_RETRY_MAX_SECONDS, base * 2 ** (attempts - 1) * random.uniform(1, 1.25))
+    )
 
 
 def deliver_pending(*, endpoint_pk: int, application_pk: int) -> int:
@@ -150,7 +167,11 @@ def deliver_pending(*, endpoint_pk: int, application_pk: int) -> int:
                 delivery = (
                     WebhookDelivery.objects.select_for_update(nowait=True, of=("self",))
                     .select_related("event", "endpoint")
-                    .filter(endpoint_id=endpoint_pk, event__application_id=application_pk, status=WebhookDelivery.Status.PENDING)
+                    .filter(
+                        endpoint_id=endpoint_pk,
+                        event__application_id=application_pk,
+                        status=WebhookDelivery.Status.PENDING,
+                    )
                     .order_by("event__sequence")
                     .first()
                 )
@@ -174,9 +195,14 @@ def deliver_pending(*, endpoint_pk: int, application_pk: int) -> int:
 def _attempt(delivery: WebhookDelivery) -> bool:
     body = body_of(delivery.event)
     request = urllib.request.Request(
-        delivery.endpoint.url, data=body, method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "reviewhub-webhooks/1",
-                 SIGNATURE_HEADER: sign(delivery.endpoint.signing_secrets(timezone.now()), body)},
+        delivery.endpoint.url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "reviewhub-webhooks/1",
+            SIGNATURE_HEADER: sign(delivery.endpoint.signing_secrets(timezone.now()), body),
+        },
     )
     delivery.attempts += 1
     try:
@@ -204,7 +230,8 @@ def retry_due() -> int:
     a lost message or worker downtime); return how many queues were enqueued."""
     due = (
         WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now())
-        .values_list("endpoint_id", "event__application_id").distinct()
+        .values_list("endpoint_id", "event__application_id")
+        .distinct()
     )
     pairs = list(due)
     for endpoint_pk, application_pk in pairs:
@@ -289,8 +316,11 @@ def url_check(url: str) -> list[str]:
     except (OSError, UnicodeError):
         raise _refuse("webhook_url_unresolvable", _("The webhook host name does not resolve."), url) from None
     if not addresses or not all(address_is_public(a) for a in addresses):
-        raise _refuse("webhook_url_not_public",
-                      _("Webhook URLs must lead to a public address, not a loopback, private or link-local one."), url)
+        raise _refuse(
+            "webhook_url_not_public",
+            _("Webhook URLs must lead to a public address, not a loopback, private or link-local one."),
+            url,
+        )
     return addresses
 
 
@@ -346,6 +376,7 @@ def _guarded_open(request: urllib.request.Request, *, timeout: float) -> http.cl
 def delivery_redeliver(*, delivery: WebhookDelivery) -> None:
     """Queue a delivery again (a failed one, or a delivered one the receiver lost)."""
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        status=WebhookDelivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error="")
+        status=WebhookDelivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error=""
+    )
     with transaction.atomic():
         _enqueue_on_commit(delivery.endpoint_id, delivery.event.application_id)

@@ -34,8 +34,10 @@ def _guard_redis_restore_unacked() -> None:
             transport = getattr(self.channel, "connection", None)
             if transport is not None and getattr(transport, "client", None) is not None:
                 raise  # not the released-connection case
-            log.warning("broker connection gone before unacknowledged messages were put back; "
-                        "Redis restores them after the visibility timeout")
+            log.warning(
+                "broker connection gone before unacknowledged messages were put back; "
+                "Redis restores them after the visibility timeout"
+            )
             return None
 
     restore_unacked.guarded = True  # type: ignore[attr-defined]
@@ -65,5 +67,8 @@ def _schedule_periodic_jobs(sender: Celery, **kwargs: object) -> None:
         "send-pending-notifications": {"task": "portal.send_notifications", "schedule": every},
         "remind-merchant-deadlines": {"task": "portal.remind_deadlines", "schedule": every},
         "purge-idempotency-records": {"task": "refunds.purge_idempotency_records", "schedule": timedelta(hours=1)},
-        "purge-unused-evidence-uploads": {"task": "refunds.purge_unused_evidence_uploads", "schedule": timedelta(hours=1)},
+        "purge-unused-evidence-uploads": {
+            "task": "refunds.purge_unused_evidence_uploads",
+            "schedule": timedelta(hours=1),
+        },
     }

@@ -158,8 +158,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # E-mail (password reset, notifications): printed to the console in development; in
 # production EMAIL_BACKEND defaults to SMTP at EMAIL_HOST.
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION
-                        else "django.core.mail.backends.console.EmailBackend")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
+)
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
@@ -170,8 +172,9 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "reviewhub <noreply@localhost>")
 # Links in e-mails (notifications, unsubscribe) start with this address; in production the
 # first allowed host over HTTPS unless set.
-PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", f"https://{ALLOWED_HOSTS[0]}" if PRODUCTION and ALLOWED_HOSTS
-                          else "http://127.0.0.1:8000")
+PORTAL_BASE_URL = env_str(
+    "PORTAL_BASE_URL", f"https://{ALLOWED_HOSTS[0]}" if PRODUCTION and ALLOWED_HOSTS else "http://127.0.0.1:8000"
+)
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("Set at most one of EMAIL_USE_TLS and EMAIL_USE_SSL.")
 
@@ -280,15 +283,19 @@ SCREENING_MAX_ATTEMPTS = env_int("SCREENING_MAX_ATTEMPTS", 5, minimum=1)
 # Reference analyses each worker keeps in memory (about 1 MB each), by content hash.
 SCREENING_REFERENCE_CACHE_SIZE = env_int("SCREENING_REFERENCE_CACHE_SIZE", 256, minimum=1)
 SCREENING_STALE_AFTER = env_seconds("SCREENING_STALE_AFTER", timedelta(seconds=60))
-if not CELERY_BROKER_URL.startswith("filesystem") and max(
-    SCREENING_TIME_LIMIT, SCREENING_SOFT_TIME_LIMIT, SCREENING_RETRY_BACKOFF_MAX
-) >= CELERY_BROKER_VISIBILITY_TIMEOUT:
+if (
+    not CELERY_BROKER_URL.startswith("filesystem")
+    and max(SCREENING_TIME_LIMIT, SCREENING_SOFT_TIME_LIMIT, SCREENING_RETRY_BACKOFF_MAX)
+    >= CELERY_BROKER_VISIBILITY_TIMEOUT
+):
     raise ImproperlyConfigured(
         "SCREENING_TIME_LIMIT, SCREENING_SOFT_TIME_LIMIT and SCREENING_RETRY_BACKOFF_MAX "
         "must all stay below CELERY_VISIBILITY_TIMEOUT."
     )
 if SCREENING_STALE_AFTER.total_seconds() <= max(SCREENING_TIME_LIMIT, SCREENING_RETRY_BACKOFF_MAX):
-    raise ImproperlyConfigured("SCREENING_STALE_AFTER must exceed SCREENING_TIME_LIMIT and SCREENING_RETRY_BACKOFF_MAX.")
+    raise ImproperlyConfigured(
+        "SCREENING_STALE_AFTER must exceed SCREENING_TIME_LIMIT and SCREENING_RETRY_BACKOFF_MAX."
+    )
 if SCREENING_SOFT_TIME_LIMIT >= SCREENING_TIME_LIMIT:
     raise ImproperlyConfigured("SCREENING_SOFT_TIME_LIMIT must be below SCREENING_TIME_LIMIT.")
 
@@ -328,12 +335,18 @@ API_KEY_ROTATION_OVERLAP = env_seconds("API_KEY_ROTATION_OVERLAP", timedelta(hou
 # /events lists an event once it is this old: the transaction that wrote it has committed by
 # then, so a reader resuming after the newest event it saw never passes over an older one.
 EVENTS_FEED_DELAY = env_seconds("EVENTS_FEED_DELAY", timedelta(seconds=5))
-API_MAX_REQUEST_BYTES = env_int("API_MAX_REQUEST_BYTES", UPLOAD_MAX_FILES * UPLOAD_MAX_BYTES + 1024 * 1024, minimum=1024)
+API_MAX_REQUEST_BYTES = env_int(
+    "API_MAX_REQUEST_BYTES", UPLOAD_MAX_FILES * UPLOAD_MAX_BYTES + 1024 * 1024, minimum=1024
+)
 _cache_url = env_str("CACHE_URL", env_str("REDIS_URL", ""))
 CACHES = {
     # Short socket timeouts: the rate limiter falls back to a local count when Redis is away.
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url, "KEY_PREFIX": "reviewhub",
-                "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": _cache_url,
+        "KEY_PREFIX": "reviewhub",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
     if _cache_url.startswith("redis")
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }

@@ -111,6 +111,7 @@ class Match:
 
 # --- storing ----------------------------------------------------------------------------------
 
+
 def fingerprint_store(*, evidence: Evidence, phash: int) -> EvidenceFingerprint:
     """Record the image's hash and join it to its group (once; a second delivery of the task
     finds it stored, a row of an older scheme is brought up to date)."""
@@ -118,8 +119,13 @@ def fingerprint_store(*, evidence: Evidence, phash: int) -> EvidenceFingerprint:
     with transaction.atomic():
         fingerprint, created = EvidenceFingerprint.objects.get_or_create(
             evidence=evidence,
-            defaults={"platform_id": application.platform_id, "application_id": application.pk,
-                      "phash": signed(phash), "scheme": SCHEME, "created_at": evidence.created_at},
+            defaults={
+                "platform_id": application.platform_id,
+                "application_id": application.pk,
+                "phash": signed(phash),
+                "scheme": SCHEME,
+                "created_at": evidence.created_at,
+            },
         )
         if not created and (fingerprint.scheme != SCHEME or fingerprint.phash != signed(phash)):
             fingerprint.phash, fingerprint.scheme = signed(phash), SCHEME
@@ -132,7 +138,8 @@ def group_join(*, platform_id: int, phash: int, seen: datetime) -> None:
     """Create the platform's group for this hash, or move its first sighting earlier."""
     b0, b1, b2, b3 = bands(phash)
     group, created = ReuseGroup.objects.get_or_create(
-        platform_id=platform_id, phash=signed(phash),
+        platform_id=platform_id,
+        phash=signed(phash),
         defaults={"band0": b0, "band1": b1, "band2": b2, "band3": b3, "first_seen": seen},
     )
     if not created and seen < group.first_seen:
@@ -142,6 +149,7 @@ def group_join(*, platform_id: int, phash: int, seen: datetime) -> None:
 
 # --- looking up -------------------------------------------------------------------------------
 
+
 def band_lookups(*, platform_ids: list[int], phash: int) -> list[QuerySet[ReuseGroup]]:
     """Return the four band lookups of a hash (each one index range per platform and value)."""
     return [
@@ -150,8 +158,9 @@ def band_lookups(*, platform_ids: list[int], phash: int) -> list[QuerySet[ReuseG
     ]
 
 
-def matching_groups(*, platform_ids: list[int], phash: int, seen_by: datetime,
-                    max_distance: int = NEAR_DUPLICATE_BITS) -> list[GroupHit]:
+def matching_groups(
+    *, platform_ids: list[int], phash: int, seen_by: datetime, max_distance: int = NEAR_DUPLICATE_BITS
+) -> list[GroupHit]:
     """Return the groups of these platforms first seen by ``seen_by`` whose hash is within
     max_distance bits, closest first; raise ValueError above GUARANTEED_BITS."""
     if not 0 <= max_distance <= GUARANTEED_BITS:
@@ -164,12 +173,15 @@ def matching_groups(*, platform_ids: list[int], phash: int, seen_by: datetime,
         for lookup in band_lookups(platform_ids=platform_ids, phash=phash)
     ]
     rows = lookups[0].union(*lookups[1:])
-    hits = [GroupHit(platform_id, value & _MASK, first_seen, distance) for platform_id, value, first_seen, distance in rows]
+    hits = [
+        GroupHit(platform_id, value & _MASK, first_seen, distance) for platform_id, value, first_seen, distance in rows
+    ]
     return sorted(hits, key=lambda hit: (hit.distance, hit.first_seen))
 
 
-def group_members(*, platform_id: int, phash: int, before: datetime, before_evidence_id: int,
-                  exclude_application_id: int) -> QuerySet[EvidenceFingerprint]:
+def group_members(
+    *, platform_id: int, phash: int, before: datetime, before_evidence_id: int, exclude_application_id: int
+) -> QuerySet[EvidenceFingerprint]:
     """Return the group's images stored before the given one (by time, then id for a tie),
     other applications' only."""
     return (
@@ -200,9 +212,16 @@ class EarlierUse:
     other_platform: bool = False
 
 
-def earlier_uses(*, platform_id: int, shared_platform_ids: list[int], phash: int, before: datetime,
-                 before_evidence_id: int, exclude_application_id: int,
-                 max_distance: int = NEAR_DUPLICATE_BITS) -> list[EarlierUse]:
+def earlier_uses(
+    *,
+    platform_id: int,
+    shared_platform_ids: list[int],
+    phash: int,
+    before: datetime,
+    before_evidence_id: int,
+    exclude_application_id: int,
+    max_distance: int = NEAR_DUPLICATE_BITS,
+) -> list[EarlierUse]:
     """Return the index's answer for an image stored at ``before``: one use per group of the
     platform within max_distance bits (its earliest image of another application before this
     one, and its counts), and at most one for all the shared platforms; closest first.
@@ -213,23 +232,40 @@ def earlier_uses(*, platform_id: int, shared_platform_ids: list[int], phash: int
     if not 0 <= max_distance <= GUARANTEED_BITS:
         raise ValueError(f"the index finds every match only up to {GUARANTEED_BITS} bits, not {max_distance}")
     lookup = _lookup_postgresql if connection.vendor == "postgresql" else _lookup_orm
-    rows = lookup(platform_id=platform_id, platform_ids=[platform_id, *shared_platform_ids], phash=phash, before=before,
-                  before_evidence_id=before_evidence_id, exclude_application_id=exclude_application_id,
-                  max_distance=max_distance)
+    rows = lookup(
+        platform_id=platform_id,
+        platform_ids=[platform_id, *shared_platform_ids],
+        phash=phash,
+        before=before,
+        before_evidence_id=before_evidence_id,
+        exclude_application_id=exclude_application_id,
+        max_distance=max_distance,
+    )
     uses: list[EarlierUse] = []
     elsewhere: list[tuple[int, datetime, int]] = []
     for group_platform, value, first_seen, distance, evidence_id, member_seen, images, applications, last_seen in rows:
         if group_platform != platform_id:
             elsewhere.append((distance, first_seen, value & _MASK))
         elif evidence_id is not None:  # None: only this application's own images, or none before this one
-            uses.append(EarlierUse(distance=distance, first_seen=member_seen, phash=value & _MASK,
-                                   evidence_id=evidence_id, images=images, applications=applications,
-                                   last_seen=last_seen))
+            uses.append(
+                EarlierUse(
+                    distance=distance,
+                    first_seen=member_seen,
+                    phash=value & _MASK,
+                    evidence_id=evidence_id,
+                    images=images,
+                    applications=applications,
+                    last_seen=last_seen,
+                )
+            )
     if elsewhere:
         # Only the fact and the date: how many platforms, which, or how often stays theirs.
         distance, _, value = min(elsewhere)
-        uses.append(EarlierUse(distance=distance, first_seen=min(seen for _, seen, _ in elsewhere), phash=value,
-                               other_platform=True))
+        uses.append(
+            EarlierUse(
+                distance=distance, first_seen=min(seen for _, seen, _ in elsewhere), phash=value, other_platform=True
+            )
+        )
     return sorted(uses, key=lambda use: (use.distance, use.other_platform, use.first_seen))
 
 
@@ -238,31 +274,61 @@ def earlier_uses(*, platform_id: int, shared_platform_ids: list[int], phash: int
 _Row = tuple[int, int, datetime, int, int | None, datetime | None, int, int, datetime | None]
 
 
-def _lookup_postgresql(*, platform_id: int, platform_ids: list[int], phash: int, before: datetime,
-                       before_evidence_id: int, exclude_application_id: int, max_distance: int) -> list[_Row]:
+def _lookup_postgresql(
+    *,
+    platform_id: int,
+    platform_ids: list[int],
+    phash: int,
+    before: datetime,
+    before_evidence_id: int,
+    exclude_application_id: int,
+    max_distance: int,
+) -> list[_Row]:
     """The lookup in one round trip, through the function of migration 0007 (its plan is kept)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT * FROM screening_reuse_lookup(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [platform_id, platform_ids, signed(phash), *[_within_one_bit(band) for band in bands(phash)], before,
-             before_evidence_id, exclude_application_id, max_distance],
+            [
+                platform_id,
+                platform_ids,
+                signed(phash),
+                *[_within_one_bit(band) for band in bands(phash)],
+                before,
+                before_evidence_id,
+                exclude_application_id,
+                max_distance,
+            ],
         )
         return cursor.fetchall()
 
 
-def _lookup_orm(*, platform_id: int, platform_ids: list[int], phash: int, before: datetime, before_evidence_id: int,
-                exclude_application_id: int, max_distance: int) -> list[_Row]:
+def _lookup_orm(
+    *,
+    platform_id: int,
+    platform_ids: list[int],
+    phash: int,
+    before: datetime,
+    before_evidence_id: int,
+    exclude_application_id: int,
+    max_distance: int,
+) -> list[_Row]:
     """The same lookup through the ORM (SQLite): the groups, then each of the platform's in turn."""
     rows: list[_Row] = []
     for hit in matching_groups(platform_ids=platform_ids, phash=phash, seen_by=before, max_distance=max_distance):
         found: tuple = (None, None, 0, 0, None)
         if hit.platform_id == platform_id:
-            members = group_members(platform_id=platform_id, phash=hit.phash, before=before,
-                                    before_evidence_id=before_evidence_id, exclude_application_id=exclude_application_id)
+            members = group_members(
+                platform_id=platform_id,
+                phash=hit.phash,
+                before=before,
+                before_evidence_id=before_evidence_id,
+                exclude_application_id=exclude_application_id,
+            )
             first = members.order_by("created_at", "evidence_id").values_list("evidence_id", "created_at").first()
             if first is not None:
-                counts = members.aggregate(images=Count("pk"), applications=Count("application_id", distinct=True),
-                                           last_seen=Max("created_at"))
+                counts = members.aggregate(
+                    images=Count("pk"), applications=Count("application_id", distinct=True), last_seen=Max("created_at")
+                )
                 found = (*first, counts["images"], counts["applications"], counts["last_seen"])
         rows.append((hit.platform_id, hit.phash, hit.first_seen, hit.distance, *found))
     return rows
@@ -275,8 +341,12 @@ def near_duplicates(*, evidence: Evidence, phash: int, max_distance: int = NEAR_
     GUARANTEED_BITS."""
     application = evidence.application
     uses = earlier_uses(
-        platform_id=application.platform_id, shared_platform_ids=sharing_platform_ids(platform=application.platform),
-        phash=phash, before=evidence.created_at, before_evidence_id=evidence.pk, exclude_application_id=application.pk,
+        platform_id=application.platform_id,
+        shared_platform_ids=sharing_platform_ids(platform=application.platform),
+        phash=phash,
+        before=evidence.created_at,
+        before_evidence_id=evidence.pk,
+        exclude_application_id=application.pk,
         max_distance=max_distance,
     )
     rows = Evidence.objects.select_related("application").in_bulk([u.evidence_id for u in uses if u.evidence_id])
@@ -285,17 +355,34 @@ def near_duplicates(*, evidence: Evidence, phash: int, max_distance: int = NEAR_
         if use.other_platform:
             matches.append(Match(distance=use.distance, first_seen=use.first_seen, other_platform=True))
             continue
-        same_file = use.distance == 0 and group_members(
-            platform_id=application.platform_id, phash=use.phash, before=evidence.created_at,
-            before_evidence_id=evidence.pk, exclude_application_id=application.pk,
-        ).filter(evidence__sha256=evidence.sha256).exists()
-        matches.append(Match(distance=use.distance, first_seen=use.first_seen, evidence=rows[use.evidence_id],
-                             same_file=same_file, images=use.images, applications=use.applications,
-                             last_seen=use.last_seen))
+        same_file = (
+            use.distance == 0
+            and group_members(
+                platform_id=application.platform_id,
+                phash=use.phash,
+                before=evidence.created_at,
+                before_evidence_id=evidence.pk,
+                exclude_application_id=application.pk,
+            )
+            .filter(evidence__sha256=evidence.sha256)
+            .exists()
+        )
+        matches.append(
+            Match(
+                distance=use.distance,
+                first_seen=use.first_seen,
+                evidence=rows[use.evidence_id],
+                same_file=same_file,
+                images=use.images,
+                applications=use.applications,
+                last_seen=use.last_seen,
+            )
+        )
     return matches
 
 
 # --- rebuilding (manage.py rebuild_reuse_index) --------------------------------------------------
+
 
 def rebuild_pending(*, platform: Platform | None = None) -> QuerySet[Evidence]:
     """Return the evidence without a fingerprint of the current scheme, in id order."""
@@ -321,14 +408,17 @@ def rebuild_evidence(*, evidence: Evidence, data: bytes, max_pixels: int, max_by
     """Hash the stored evidence file as screening does and store it; raise core.UnreadableImage."""
     from screening import core
 
-    fingerprint_store(evidence=evidence, phash=core.perceptual_hash(
-        core.decode_image(data, max_pixels=max_pixels, max_bytes=max_bytes)))
+    fingerprint_store(
+        evidence=evidence,
+        phash=core.perceptual_hash(core.decode_image(data, max_pixels=max_pixels, max_bytes=max_bytes)),
+    )
 
 
 def groups_prune(*, platform: Platform | None = None) -> int:
     """Delete the groups no fingerprint has any more (a rehashed image left them); return how many."""
-    groups = ReuseGroup.objects.exclude(Exists(EvidenceFingerprint.objects.filter(
-        platform_id=OuterRef("platform_id"), phash=OuterRef("phash"))))
+    groups = ReuseGroup.objects.exclude(
+        Exists(EvidenceFingerprint.objects.filter(platform_id=OuterRef("platform_id"), phash=OuterRef("phash")))
+    )
     if platform is not None:
         groups = groups.filter(platform=platform)
     return groups.delete()[0]

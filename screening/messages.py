@@ -38,56 +38,72 @@ def label(code: str) -> str:
 
 def _derived(p: dict[str, Any]) -> str:
     if p.get("decided_by") == "display":
-        return _("The image is a photograph of a screen showing a reference image: the aligned area carries the "
-                 "moiré of a display's pixel grid, which neither a print nor the product itself has.")
-    return _("The image is a transformed copy of a reference image: %(share)s of the overlapping area matches it "
-             "pixel for pixel after alignment.") % {"share": f"{p.get('explained', 0):.0%}"}
+        return _(
+            "The image is a photograph of a screen showing a reference image: the aligned area carries the "
+            "moiré of a display's pixel grid, which neither a print nor the product itself has."
+        )
+    return _(
+        "The image is a transformed copy of a reference image: %(share)s of the overlapping area matches it "
+        "pixel for pixel after alignment."
+    ) % {"share": f"{p.get('explained', 0):.0%}"}
 
 
 def _resembles(p: dict[str, Any]) -> str:
     # Said as a resemblance, not an accusation: the reader must not take it for a copy.
     if p.get("decided_by") == "display_fine":
-        return _("The image resembles a reference image and shows fine fringes like the moiré of a photographed "
-                 "screen; a product's own fine weave, mesh or knit makes the same fringes, so a person should compare "
-                 "the two.")
+        return _(
+            "The image resembles a reference image and shows fine fringes like the moiré of a photographed "
+            "screen; a product's own fine weave, mesh or knit makes the same fringes, so a person should compare "
+            "the two."
+        )
     if p.get("decided_by") == "on_a_table":
-        return _("The image resembles a reference image, but the product fills only %(share)s of the picture and "
-                 "light falls across it unevenly: a new photograph of a flat product lying on a table looks like this; "
-                 "a person should compare the two.") % {
-            "share": f"{1 - p.get('signals', {}).get('surround', 0):.0%}"}
-    return _("The image resembles a reference image, but one alignment explains only %(share)s of the overlapping "
-             "area pixel for pixel: a new photograph of a flat product (a card or print of the picture, bent, tilted "
-             "or relit) looks like this; a person should compare the two.") % {
-        "share": f"{p.get('explained', 0):.0%}"}
+        return _(
+            "The image resembles a reference image, but the product fills only %(share)s of the picture and "
+            "light falls across it unevenly: a new photograph of a flat product lying on a table looks like this; "
+            "a person should compare the two."
+        ) % {"share": f"{1 - p.get('signals', {}).get('surround', 0):.0%}"}
+    return _(
+        "The image resembles a reference image, but one alignment explains only %(share)s of the overlapping "
+        "area pixel for pixel: a new photograph of a flat product (a card or print of the picture, bent, tilted "
+        "or relit) looks like this; a person should compare the two."
+    ) % {"share": f"{p.get('explained', 0):.0%}"}
 
 
 def _local_edit(p: dict[str, Any]) -> str:
-    return _("%(count)s region(s) covering %(share)s of the image differ from the reference beyond what the "
-             "global transform explains: painted-in damage looks like this.") % {
-        "count": p.get("regions", 0), "share": f"{p.get('area_fraction', 0):.1%}"}
+    return _(
+        "%(count)s region(s) covering %(share)s of the image differ from the reference beyond what the "
+        "global transform explains: painted-in damage looks like this."
+    ) % {"count": p.get("regions", 0), "share": f"{p.get('area_fraction', 0):.1%}"}
 
 
 def _aigc(p: dict[str, Any]) -> str:
     return _("The image carries an implicit AI-generated content label (GB 45438-2025) from producer %(producer)s.") % {
-        "producer": p.get("producer") or _("unknown")}
+        "producer": p.get("producer") or _("unknown")
+    }
 
 
 def _c2pa(p: dict[str, Any]) -> str:
     return _("A C2PA manifest declares the image AI-generated (%(types)s).") % {
-        "types": ", ".join(p.get("source_types", []))}
+        "types": ", ".join(p.get("source_types", []))
+    }
 
 
 def _software(p: dict[str, Any]) -> str:
-    template = _("Metadata names image-generating software: %(names)s.") if p.get("generator") else _(
-        "Metadata names image-editing software: %(names)s.")
+    template = (
+        _("Metadata names image-generating software: %(names)s.")
+        if p.get("generator")
+        else _("Metadata names image-editing software: %(names)s.")
+    )
     return template % {"names": ", ".join(p.get("software", []))}
 
 
 def _malformed_metadata(p: dict[str, Any]) -> str:
     # The engine's own sentences name offsets and tags in English; the reviewer needs the
     # conclusion in their language, and finds the technical detail beside it.
-    return _("The image's metadata is structurally damaged (%(count)s problem(s) found); cameras and phones do not "
-             "write such files, so a person should examine it.") % {"count": len(p.get("problems", [])) or 1}
+    return _(
+        "The image's metadata is structurally damaged (%(count)s problem(s) found); cameras and phones do not "
+        "write such files, so a person should examine it."
+    ) % {"count": len(p.get("problems", [])) or 1}
 
 
 def _no_camera(p: dict[str, Any]) -> str:
@@ -95,25 +111,43 @@ def _no_camera(p: dict[str, Any]) -> str:
 
 
 def _before_delivery(p: dict[str, Any]) -> str:
-    return _("The photo was taken %(hours)s hours before the item was delivered.") % {"hours": p.get("hours_before", "?")}
+    return _("The photo was taken %(hours)s hours before the item was delivered.") % {
+        "hours": p.get("hours_before", "?")
+    }
 
 
 def _near_duplicate(p: dict[str, Any]) -> str:
     if p.get("other_platform"):
-        return _("The image matches one used on another platform on %(first_seen)s (%(distance)s of 64 hash bits "
-                 "differ).") % {"first_seen": p.get("first_seen", "?"), "distance": p.get("distance", 0)}
+        return _(
+            "The image matches one used on another platform on %(first_seen)s (%(distance)s of 64 hash bits differ)."
+        ) % {"first_seen": p.get("first_seen", "?"), "distance": p.get("distance", 0)}
     values = {"application": p.get("application", "?"), "distance": p.get("distance", 0)}
     kind = p.get("kind")
     if kind == ReuseKind.SAME_FILE:
         return _("The image is the very file submitted with earlier application %(application)s.") % values
     if kind == ReuseKind.EDITED:
-        return _("The image is the picture submitted with earlier application %(application)s, with local changes at "
-                 "the boxed places: a reused photo that was edited.") % values
+        return (
+            _(
+                "The image is the picture submitted with earlier application %(application)s, with local changes at "
+                "the boxed places: a reused photo that was edited."
+            )
+            % values
+        )
     if kind == ReuseKind.RE_ENCODED:
-        return _("The image is the picture submitted with earlier application %(application)s, re-encoded, resized or "
-                 "cropped (%(distance)s of 64 hash bits differ).") % values
-    return _("The image matches one submitted with earlier application %(application)s (%(distance)s of 64 hash bits "
-             "differ).") % values
+        return (
+            _(
+                "The image is the picture submitted with earlier application %(application)s, re-encoded, resized or "
+                "cropped (%(distance)s of 64 hash bits differ)."
+            )
+            % values
+        )
+    return (
+        _(
+            "The image matches one submitted with earlier application %(application)s (%(distance)s of 64 hash bits "
+            "differ)."
+        )
+        % values
+    )
 
 
 def _unreadable(p: dict[str, Any]) -> str:

@@ -20,13 +20,20 @@ class ScreeningResult(models.Model):
         UNREADABLE = "unreadable", _("Unreadable")
 
     evidence = models.OneToOneField(
-        "refunds.Evidence", on_delete=models.CASCADE, related_name="screening", verbose_name=_("evidence"),
+        "refunds.Evidence",
+        on_delete=models.CASCADE,
+        related_name="screening",
+        verbose_name=_("evidence"),
     )
     completed = models.BooleanField(_("completed"), default=True)
     verdict = models.CharField(_("verdict"), max_length=30, choices=Verdict.choices)
     risk = models.FloatField(_("risk"))
     matched_reference = models.ForeignKey(
-        "refunds.ReferenceImage", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        "refunds.ReferenceImage",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("matched reference"),
     )
     engine_version = models.CharField(_("engine version"), max_length=40)
@@ -46,7 +53,10 @@ class Finding(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     result = models.ForeignKey(
-        ScreeningResult, on_delete=models.CASCADE, related_name="findings", verbose_name=_("result"),
+        ScreeningResult,
+        on_delete=models.CASCADE,
+        related_name="findings",
+        verbose_name=_("result"),
     )
     code = models.CharField(_("code"), max_length=40, db_index=True)
     score = models.FloatField(_("score"))
@@ -83,14 +93,24 @@ class EvidenceFingerprint(models.Model):
     """
 
     evidence = models.OneToOneField(
-        "refunds.Evidence", on_delete=models.CASCADE, related_name="fingerprint", verbose_name=_("evidence"),
+        "refunds.Evidence",
+        on_delete=models.CASCADE,
+        related_name="fingerprint",
+        verbose_name=_("evidence"),
     )
     # Its own index would repeat the first column of fingerprint_group_members (13 MB a million rows).
     platform = models.ForeignKey(
-        "refunds.Platform", on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name=_("platform"),
+        "refunds.Platform",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("platform"),
     )
     application = models.ForeignKey(
-        "refunds.RefundApplication", on_delete=models.CASCADE, related_name="+", verbose_name=_("application"),
+        "refunds.RefundApplication",
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("application"),
     )
     phash = models.BigIntegerField(_("perceptual hash"))  # the unsigned 64-bit hash, stored two's-complement
     # The index scheme the row was stored with; manage.py rebuild_reuse_index redoes older ones.
@@ -121,7 +141,11 @@ class ReuseGroup(models.Model):
 
     # Covered by the unique constraint, whose first column it is.
     platform = models.ForeignKey(
-        "refunds.Platform", on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name=_("platform"),
+        "refunds.Platform",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("platform"),
     )
     phash = models.BigIntegerField(_("perceptual hash"))  # two's-complement, as EvidenceFingerprint
     band0 = models.IntegerField()
@@ -159,10 +183,16 @@ class ReuseLink(models.Model):
         EDITED = ReuseKind.EDITED.value, _("the same picture with local changes")
 
     evidence = models.ForeignKey(
-        "refunds.Evidence", on_delete=models.CASCADE, related_name="reuse_links", verbose_name=_("evidence"),
+        "refunds.Evidence",
+        on_delete=models.CASCADE,
+        related_name="reuse_links",
+        verbose_name=_("evidence"),
     )
     earlier = models.ForeignKey(
-        "refunds.Evidence", on_delete=models.CASCADE, related_name="reused_by", verbose_name=_("earlier image"),
+        "refunds.Evidence",
+        on_delete=models.CASCADE,
+        related_name="reused_by",
+        verbose_name=_("earlier image"),
     )
     kind = models.CharField(_("kind of reuse"), max_length=20, choices=Kind.choices)
     distance = models.PositiveSmallIntegerField(_("hash distance (bits)"))

@@ -57,18 +57,26 @@ class _ReferenceCache:
 reference_cache = _ReferenceCache(settings.SCREENING_REFERENCE_CACHE_SIZE)
 
 
-def screen_image(data: bytes, *, references: list[core.ReferenceAnalysis], delivered_at: datetime | None) -> tuple[core.ScreeningReport, int]:
+def screen_image(
+    data: bytes, *, references: list[core.ReferenceAnalysis], delivered_at: datetime | None
+) -> tuple[core.ScreeningReport, int]:
     """Screen the evidence (decoded once, within the upload limits); return its report and perceptual hash.
 
     Raise core.UnreadableImage if it cannot be decoded or analysed.
     """
-    report = core.screen_evidence(data, references=references, delivered_at=delivered_at,
-                                  max_pixels=settings.UPLOAD_MAX_PIXELS, max_bytes=settings.UPLOAD_MAX_BYTES)
+    report = core.screen_evidence(
+        data,
+        references=references,
+        delivered_at=delivered_at,
+        max_pixels=settings.UPLOAD_MAX_PIXELS,
+        max_bytes=settings.UPLOAD_MAX_BYTES,
+    )
     unreadable = report.finding(core.FindingCode.UNREADABLE)
     if unreadable is not None or report.phash is None:
         params = unreadable.params if unreadable is not None else {}
-        raise core.UnreadableImage(str(params.get("reason", "corrupt")),
-                                   str(params.get("message", "the image could not be decoded")))
+        raise core.UnreadableImage(
+            str(params.get("reason", "corrupt")), str(params.get("message", "the image could not be decoded"))
+        )
     return report, report.phash
 
 
@@ -94,10 +102,21 @@ def application_screen_evidence(*, application_id: UUID | str) -> int:
         try:
             report, phash = screen_image(data, references=analyses, delivered_at=application.delivered_at)
         except core.UnreadableImage as exc:
-            unreadable = core.Finding(core.FindingCode.UNREADABLE, 1.0, f"The stored image cannot be decoded: {exc.message}.",
-                                      {"reason": exc.reason_code, "message": exc.message})
-            _store(evidence, verdict=ScreeningResult.Verdict.UNREADABLE, risk=1.0, completed=False, reference=None,
-                   duration_ms=0, findings=[unreadable])
+            unreadable = core.Finding(
+                core.FindingCode.UNREADABLE,
+                1.0,
+                f"The stored image cannot be decoded: {exc.message}.",
+                {"reason": exc.reason_code, "message": exc.message},
+            )
+            _store(
+                evidence,
+                verdict=ScreeningResult.Verdict.UNREADABLE,
+                risk=1.0,
+                completed=False,
+                reference=None,
+                duration_ms=0,
+                findings=[unreadable],
+            )
             raise UnreadableEvidence(exc.message) from None
         fingerprint_store(evidence=evidence, phash=phash)
         matches = near_duplicates(evidence=evidence, phash=phash)
@@ -105,8 +124,16 @@ def application_screen_evidence(*, application_id: UUID | str) -> int:
         findings = list(report.findings) + _reuse_findings(evidence, links) + _other_platform_findings(matches)
         reference = usable[report.reference_index] if report.reference_index is not None else None
         risk = core.combined_risk(findings)
-        screened += _store(evidence, verdict=report.verdict, risk=risk, completed=True, reference=reference,
-                           duration_ms=int(report.ms), findings=findings, links=links)
+        screened += _store(
+            evidence,
+            verdict=report.verdict,
+            risk=risk,
+            completed=True,
+            reference=reference,
+            duration_ms=int(report.ms),
+            findings=findings,
+            links=links,
+        )
     return screened
 
 
@@ -128,8 +155,15 @@ def reuse_links_found(evidence: Evidence, data: bytes, matches: list[Match]) -> 
             kind, regions = ReuseLink.Kind.SAME_FILE, []
         else:
             kind, regions = _compare_with_earlier(data, earlier)
-        links.append(ReuseLink(evidence=evidence, earlier=earlier, kind=kind, distance=match.distance,
-                               regions=[list(r) for r in regions]))
+        links.append(
+            ReuseLink(
+                evidence=evidence,
+                earlier=earlier,
+                kind=kind,
+                distance=match.distance,
+                regions=[list(r) for r in regions],
+            )
+        )
     return links
 
 
@@ -143,8 +177,13 @@ def _compare_with_earlier(data: bytes, earlier: Evidence) -> tuple[str, list[tup
     except (core.UnreadableImage, OSError) as exc:
         log.warning("earlier evidence %s cannot be compared: %s", earlier.public_id, exc)
         return ReuseLink.Kind.RE_ENCODED, []
-    report = core.screen_evidence(data, references=[analysis], with_artifacts=False,
-                                  max_pixels=settings.UPLOAD_MAX_PIXELS, max_bytes=settings.UPLOAD_MAX_BYTES)
+    report = core.screen_evidence(
+        data,
+        references=[analysis],
+        with_artifacts=False,
+        max_pixels=settings.UPLOAD_MAX_PIXELS,
+        max_bytes=settings.UPLOAD_MAX_BYTES,
+    )
     edit = report.finding(core.FindingCode.LOCAL_EDIT)
     if report.verdict == ScreeningResult.Verdict.DERIVED and edit is not None:
         return ReuseLink.Kind.EDITED, list(edit.regions)
@@ -154,9 +193,9 @@ def _compare_with_earlier(data: bytes, earlier: Evidence) -> tuple[str, list[tup
 _REUSE_DETAIL = {
     ReuseLink.Kind.SAME_FILE: "The image is the very file submitted with an earlier application.",
     ReuseLink.Kind.RE_ENCODED: "The image is the picture submitted with an earlier application, re-encoded, resized or "
-                               "cropped ({distance} of 64 hash bits differ).",
+    "cropped ({distance} of 64 hash bits differ).",
     ReuseLink.Kind.EDITED: "The image is the picture submitted with an earlier application with local changes "
-                           "({regions} region(s)); the changes are boxed.",
+    "({regions} region(s)); the changes are boxed.",
 }
 
 
@@ -167,12 +206,21 @@ def _reuse_findings(evidence: Evidence, links: list[ReuseLink]) -> list[core.Fin
     # Identical bytes are certain; each differing hash bit makes a coincidence likelier.
     score = 1.0 if closest.kind == ReuseLink.Kind.SAME_FILE else round(1.0 - closest.distance / 16, 4)
     detail = _REUSE_DETAIL[ReuseLink.Kind(closest.kind)].format(distance=closest.distance, regions=len(closest.regions))
-    return [core.Finding(
-        core.FindingCode.NEAR_DUPLICATE, score, detail,
-        {"application": str(closest.earlier.application.public_id), "evidence": str(closest.earlier.public_id),
-         "distance": closest.distance, "matches": len(links), "kind": closest.kind},
-        tuple(tuple(r) for r in closest.regions),
-    )]
+    return [
+        core.Finding(
+            core.FindingCode.NEAR_DUPLICATE,
+            score,
+            detail,
+            {
+                "application": str(closest.earlier.application.public_id),
+                "evidence": str(closest.earlier.public_id),
+                "distance": closest.distance,
+                "matches": len(links),
+                "kind": closest.kind,
+            },
+            tuple(tuple(r) for r in closest.regions),
+        )
+    ]
 
 
 def _other_platform_findings(matches: list[Match]) -> list[core.Finding]:
@@ -181,28 +229,54 @@ def _other_platform_findings(matches: list[Match]) -> list[core.Finding]:
     if match is None:
         return []
     first_seen = match.first_seen.date().isoformat()
-    return [core.Finding(
-        core.FindingCode.NEAR_DUPLICATE, round(1.0 - match.distance / 16, 4),
-        f"The image matches one used on another platform on {first_seen} ({match.distance} of 64 hash bits differ).",
-        {"other_platform": True, "first_seen": first_seen, "distance": match.distance},
-    )]
+    return [
+        core.Finding(
+            core.FindingCode.NEAR_DUPLICATE,
+            round(1.0 - match.distance / 16, 4),
+            f"The image matches one used on another platform on {first_seen} ({match.distance} of 64 hash bits differ).",
+            {"other_platform": True, "first_seen": first_seen, "distance": match.distance},
+        )
+    ]
 
 
-def _store(evidence: Evidence, *, verdict: str, risk: float, completed: bool, reference: ReferenceImage | None,
-           duration_ms: int, findings: list[core.Finding], links: Sequence[ReuseLink] = ()) -> int:
+def _store(
+    evidence: Evidence,
+    *,
+    verdict: str,
+    risk: float,
+    completed: bool,
+    reference: ReferenceImage | None,
+    duration_ms: int,
+    findings: list[core.Finding],
+    links: Sequence[ReuseLink] = (),
+) -> int:
     """Store the result and its reuse links unless a twin delivery of the task stored one
     first; return 1 if stored."""
     try:
         with transaction.atomic():
             result = ScreeningResult.objects.create(
-                evidence=evidence, verdict=verdict, risk=risk, completed=completed, matched_reference=reference,
-                engine_version=core.ENGINE_VERSION, duration_ms=duration_ms,
+                evidence=evidence,
+                verdict=verdict,
+                risk=risk,
+                completed=completed,
+                matched_reference=reference,
+                engine_version=core.ENGINE_VERSION,
+                duration_ms=duration_ms,
             )
-            Finding.objects.bulk_create([
-                Finding(result=result, code=f.code, score=f.score, detail=f.detail, params=f.params,
-                        regions=[list(r) for r in f.regions], artifact=_store_artifact(evidence, f))
-                for f in findings
-            ])
+            Finding.objects.bulk_create(
+                [
+                    Finding(
+                        result=result,
+                        code=f.code,
+                        score=f.score,
+                        detail=f.detail,
+                        params=f.params,
+                        regions=[list(r) for r in f.regions],
+                        artifact=_store_artifact(evidence, f),
+                    )
+                    for f in findings
+                ]
+            )
             ReuseLink.objects.bulk_create(list(links))
     except IntegrityError:
         return 0

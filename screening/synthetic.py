@@ -273,7 +273,9 @@ def phone_camera(
     amount, radius = float(rng.uniform(0.2, 1.0)), float(rng.uniform(0.8, 2.0))
     out = out + amount * (out - cv2.GaussianBlur(out, (0, 0), radius))
     q = int(rng.integers(quality[0], quality[1] + 1))
-    params.update(k1=round(k1, 3), vignette=round(vignette, 2), full_well=round(full), sharpen=round(amount, 2), quality=q)
+    params.update(
+        k1=round(k1, 3), vignette=round(vignette, 2), full_well=round(full), sharpen=round(amount, 2), quality=q
+    )
     return jpeg(np.clip(out, 0, 255).astype(np.uint8), q), params, moved
 
 
@@ -336,7 +338,9 @@ def product_photo(
         src = cv2.GaussianBlur(p * 255.0, (0, 0), 0.6)
     # One object photo in four is a close-up: the product fills the frame, no scene around it.
     close_up = kind == "object" and rng.random() < 0.25
-    fill = float(rng.uniform(1.0, 1.3) if close_up else rng.uniform(0.35, 0.85) if kind == "object" else rng.uniform(0.4, 0.8))
+    fill = float(
+        rng.uniform(1.0, 1.3) if close_up else rng.uniform(0.35, 0.85) if kind == "object" else rng.uniform(0.4, 0.8)
+    )
     k = max(ow / w, oh / h) * fill if close_up else min(ow * fill / w, oh * fill / h)
     cw, ch = w * k, h * k
     if close_up:
@@ -385,8 +389,16 @@ def product_photo(
         # A finger or another object in front of the product.
         occ = np.zeros((oh, ow), np.float32)
         ex, ey = x0 + rng.uniform(0, cw), y0 + (ch if rng.random() < 0.5 else 0)
-        cv2.ellipse(occ, (int(ex), int(ey)), (int(rng.uniform(0.05, 0.12) * ow), int(rng.uniform(0.1, 0.25) * oh)),
-                    float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
+        cv2.ellipse(
+            occ,
+            (int(ex), int(ey)),
+            (int(rng.uniform(0.05, 0.12) * ow), int(rng.uniform(0.1, 0.25) * oh)),
+            float(rng.uniform(0, 180)),
+            0,
+            360,
+            1.0,
+            -1,
+        )
         occ = cv2.GaussianBlur(occ, (0, 0), 3.0)[:, :, None]
         skin = _to_linear(np.float32([rng.uniform(170, 230), rng.uniform(120, 170), rng.uniform(90, 140)]))
         lin = lin * (1 - occ) + skin * (0.6 + 0.4 * smooth_field(rng, (oh, ow), 3)[:, :, None] * 0.3) * occ
@@ -502,8 +514,12 @@ def flat_product_photo(
     lin = cv2.GaussianBlur(lin.astype(np.float32), (0, 0), float(rng.uniform(0.5, 1.1)))
     data, cam, _ = phone_camera(_to_srgb(lin), rng, k1=k1)
     cam.update(
-        kind="flat", printed=printed, sagitta=round(sagitta, 4), tilt_deg=round(float(np.rad2deg(tilt)), 1),
-        glare=round(strength, 3), fill=round(fill, 2),
+        kind="flat",
+        printed=printed,
+        sagitta=round(sagitta, 4),
+        tilt_deg=round(float(np.rad2deg(tilt)), 1),
+        glare=round(strength, 3),
+        fill=round(fill, 2),
     )
     return data, cam
 
@@ -620,7 +636,10 @@ def screen_photo(
     lin_panel = _to_linear(panel) * float(rng.uniform(0.8, 1.4))
     warped = cv2.warpPerspective(lin_panel, Hp, (ow, oh), flags=cv2.INTER_AREA)
     cover = cv2.warpPerspective(np.ones(panel.shape[:2], np.float32), Hp, (ow, oh), flags=cv2.INTER_LINEAR)
-    room = _to_linear(np.full((oh, ow, 3), rng.uniform(20, 90), np.float32)) * (1 + 0.3 * smooth_field(rng, (oh, ow), 3))[:, :, None]
+    room = (
+        _to_linear(np.full((oh, ow, 3), rng.uniform(20, 90), np.float32))
+        * (1 + 0.3 * smooth_field(rng, (oh, ow), 3))[:, :, None]
+    )
     lin = room * (1 - cover[:, :, None]) + warped
     yy, xx = np.mgrid[0:oh, 0:ow].astype(np.float32)
     gx, gy = rng.uniform(0.2, 0.8) * ow, rng.uniform(0.2, 0.8) * oh

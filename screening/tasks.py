@@ -71,7 +71,9 @@ def _screen(task, application_id: str) -> str:
     try:
         application_screen_evidence(application_id=application_id)
     except UnreadableEvidence as exc:
-        application_give_up_screening(application_id=application_id, explanation=f"An evidence image is unreadable: {exc}")
+        application_give_up_screening(
+            application_id=application_id, explanation=f"An evidence image is unreadable: {exc}"
+        )
         return "unscreened"
     except INFRASTRUCTURE_ERRORS:
         raise

@@ -38,7 +38,9 @@ def celery_worker(django_db_setup, django_db_blocker) -> Iterator[object]:
     app.loader.import_module("celery.contrib.testing.tasks")
     with django_db_blocker.unblock():
         app.control.purge() if app.conf.broker_url.startswith("redis") else None
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING") as worker:
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING"
+        ) as worker:
             _running_workers.append(worker)
             try:
                 yield worker

@@ -23,8 +23,20 @@ from refunds.services.catalogue import reference_image_add
 from screening.services import application_screen_evidence
 
 __all__ = [
-    "auditor", "key_a", "key_b", "merchant", "merchant_b", "merchant_owner", "other_merchant", "platform_a",
-    "platform_b", "product", "product_b", "reviewer", "second_reviewer", "senior_reviewer",
+    "auditor",
+    "key_a",
+    "key_b",
+    "merchant",
+    "merchant_b",
+    "merchant_owner",
+    "other_merchant",
+    "platform_a",
+    "platform_b",
+    "product",
+    "product_b",
+    "reviewer",
+    "second_reviewer",
+    "senior_reviewer",
 ]
 
 
@@ -59,14 +71,22 @@ def make_product(merchant: Merchant, *, reference: bytes = CUP, ref: str = "sku-
     return product
 
 
-def submit(product: Product, *, evidence: list[bytes] | None = None, amount: str = "39.90", **fields: object) -> RefundApplication:
+def submit(
+    product: Product, *, evidence: list[bytes] | None = None, amount: str = "39.90", **fields: object
+) -> RefundApplication:
     """Submit an application through the service, as the platform would."""
     merchant = product.merchant
     return application_submit(
-        platform=merchant.platform, merchant_id=str(merchant.public_id), product_id=str(product.public_id),
-        buyer_ref=fields.pop("buyer_ref", "buyer-1"), order_ref=fields.pop("order_ref", "order-1"),
-        amount=Decimal(amount), currency=fields.pop("currency", "CNY"), reason_code=fields.pop("reason_code", "damaged"),
-        evidence=[upload(data) for data in (evidence or [GENUINE_CUP])], **fields,
+        platform=merchant.platform,
+        merchant_id=str(merchant.public_id),
+        product_id=str(product.public_id),
+        buyer_ref=fields.pop("buyer_ref", "buyer-1"),
+        order_ref=fields.pop("order_ref", "order-1"),
+        amount=Decimal(amount),
+        currency=fields.pop("currency", "CNY"),
+        reason_code=fields.pop("reason_code", "damaged"),
+        evidence=[upload(data) for data in (evidence or [GENUINE_CUP])],
+        **fields,
     )
 
 

@@ -63,7 +63,9 @@ def aligned_overlay(evidence: Evidence, reference: ReferenceImage) -> str | None
     matrix = _homography(ev, ref)
     if matrix is None:
         return None
-    warped = cv2.warpPerspective(ev, matrix, (ref.shape[1], ref.shape[0]), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    warped = cv2.warpPerspective(
+        ev, matrix, (ref.shape[1], ref.shape[0]), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0)
+    )
     ok, png = cv2.imencode(".png", warped, [cv2.IMWRITE_PNG_COMPRESSION, 3])
     if not ok:
         return None

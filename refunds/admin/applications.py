@@ -58,7 +58,14 @@ def _span(delta: timedelta) -> str:
 class RefundApplicationAdmin(admin.ModelAdmin):
     list_display = ["reference", "shop", "claimed_amount", "risk", "due", "claim", "state_badge", "age"]
     list_display_links = None
-    list_filter = [QueueViewFilter, "risk_level", FindingFilter, AmountBandFilter, AgeFilter, ("merchant", MerchantFilter)]
+    list_filter = [
+        QueueViewFilter,
+        "risk_level",
+        FindingFilter,
+        AmountBandFilter,
+        AgeFilter,
+        ("merchant", MerchantFilter),
+    ]
     list_select_related = ["merchant", "claimed_by"]
     # Prefixes: a reviewer types the first characters of an id they were read over the phone;
     # a prefix still uses the references' indexes, where "contains" would scan every row.
@@ -89,8 +96,13 @@ class RefundApplicationAdmin(admin.ModelAdmin):
     @admin.display(description=_("application"))
     def reference(self, obj: RefundApplication) -> str:
         url = reverse("admin:refunds_refundapplication_change", args=[obj.pk])
-        return format_html('<a href="{}" class="rh-id" title="{}">{}</a><div class="rh-sub">{}</div>', url, obj.public_id,
-                           str(obj.public_id)[:8], obj.order_ref)
+        return format_html(
+            '<a href="{}" class="rh-id" title="{}">{}</a><div class="rh-sub">{}</div>',
+            url,
+            obj.public_id,
+            str(obj.public_id)[:8],
+            obj.order_ref,
+        )
 
     @admin.display(description=_("merchant"), ordering="merchant__name")
     def shop(self, obj: RefundApplication) -> str:
@@ -110,10 +122,14 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             return "—"
         delta = obj.review_due_at - timezone.now()
         if delta.total_seconds() < 0:
-            return format_html('<span class="rh-overdue">{}</span><div class="rh-sub">{}</div>',
-                               gettext("overdue %(span)s") % {"span": _span(delta)}, _local(obj.review_due_at))
-        return format_html('{}<div class="rh-sub">{}</div>', gettext("in %(span)s") % {"span": _span(delta)},
-                           _local(obj.review_due_at))
+            return format_html(
+                '<span class="rh-overdue">{}</span><div class="rh-sub">{}</div>',
+                gettext("overdue %(span)s") % {"span": _span(delta)},
+                _local(obj.review_due_at),
+            )
+        return format_html(
+            '{}<div class="rh-sub">{}</div>', gettext("in %(span)s") % {"span": _span(delta)}, _local(obj.review_due_at)
+        )
 
     @admin.display(description=_("claim"))
     def claim(self, obj: RefundApplication) -> str:
@@ -121,9 +137,12 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             return "—"
         mine = getattr(obj, "claim_is_mine", False)
         holder = gettext("you") if mine else obj.claimed_by.get_username()
-        return format_html('<span class="rh-claim{}">{}</span><div class="rh-sub">{}</div>',
-                           " rh-claim-mine" if mine else "", holder,
-                           gettext("until %(time)s") % {"time": _local(obj.claim_expires_at)})
+        return format_html(
+            '<span class="rh-claim{}">{}</span><div class="rh-sub">{}</div>',
+            " rh-claim-mine" if mine else "",
+            holder,
+            gettext("until %(time)s") % {"time": _local(obj.claim_expires_at)},
+        )
 
     @admin.display(description=_("state"), ordering="state")
     def state_badge(self, obj: RefundApplication) -> str:
@@ -136,10 +155,22 @@ class RefundApplicationAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         counts = selectors.queue_counts(user=request.user, now=timezone.now())
         current = request.GET.get("view") or selectors.DEFAULT_QUEUE_VIEW
-        tabs = [{"key": key, "label": label, "count": counts[key], "active": key == current,
-                 "url": "?" + urlencode({"view": key})} for key, label in VIEW_LABELS.items()]
-        context = {"queue_tabs": tabs, "can_claim": request.user.has_perm(CLAIM),
-                   "statistics_url": reverse("admin:refunds_refundapplication_statistics"), **(extra_context or {})}
+        tabs = [
+            {
+                "key": key,
+                "label": label,
+                "count": counts[key],
+                "active": key == current,
+                "url": "?" + urlencode({"view": key}),
+            }
+            for key, label in VIEW_LABELS.items()
+        ]
+        context = {
+            "queue_tabs": tabs,
+            "can_claim": request.user.has_perm(CLAIM),
+            "statistics_url": reverse("admin:refunds_refundapplication_statistics"),
+            **(extra_context or {}),
+        }
         return super().changelist_view(request, extra_context=context)
 
     # --- the application page and its actions -------------------------------------------
@@ -153,8 +184,11 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             path("<int:object_id>/release/", wrap(self.release_view), name="refunds_refundapplication_release"),
             path("<int:object_id>/decide/", wrap(self.decide_view), name="refunds_refundapplication_decide"),
             path("<int:object_id>/dossier/", wrap(self.dossier_view), name="refunds_refundapplication_dossier"),
-            path("<int:object_id>/aligned/<uuid:evidence_id>/", wrap(self.aligned_view),
-                 name="refunds_refundapplication_aligned"),
+            path(
+                "<int:object_id>/aligned/<uuid:evidence_id>/",
+                wrap(self.aligned_view),
+                name="refunds_refundapplication_aligned",
+            ),
             *super().get_urls(),
         ]
 
@@ -166,8 +200,9 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             raise PermissionDenied
         return get_object_or_404(RefundApplication, pk=object_id)
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
-                    extra_context: dict | None = None) -> HttpResponse:
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
         if request.method != "GET":
             raise PermissionDenied  # the page has no form that writes: decisions have their own view
         if not self.has_view_permission(request):
@@ -195,8 +230,9 @@ class RefundApplicationAdmin(admin.ModelAdmin):
     def _refused(request: HttpRequest, error: DomainError) -> None:
         messages.error(request, str(error.message))
 
-    def _refused_decision(self, request: HttpRequest, application: RefundApplication, form: DecisionForm,
-                          error: DomainError) -> HttpResponse:
+    def _refused_decision(
+        self, request: HttpRequest, application: RefundApplication, form: DecisionForm, error: DomainError
+    ) -> HttpResponse:
         """Show the refusal on the page with the decision panel as the reviewer filled it in."""
         self._refused(request, error)
         return self._render_page(request, selectors.application_for_review(pk=application.pk), form)
@@ -221,7 +257,9 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             messages.info(request, gettext("No unclaimed application is waiting for review."))
             return HttpResponseRedirect(reverse("admin:refunds_refundapplication_changelist"))
         self.log_change(request, application, gettext("Claimed (next in the queue)."))
-        messages.success(request, gettext("You hold this application until %(time)s.") % {"time": self._until(application)})
+        messages.success(
+            request, gettext("You hold this application until %(time)s.") % {"time": self._until(application)}
+        )
         return HttpResponseRedirect(self._page_url(application))
 
     def claim_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
@@ -235,11 +273,16 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             self._refused(request, error)
             return HttpResponseRedirect(self._page_url(application))
         if renewing:
-            messages.info(request, gettext("You already hold this application; your claim now runs until %(time)s.")
-                          % {"time": self._until(application)})
+            messages.info(
+                request,
+                gettext("You already hold this application; your claim now runs until %(time)s.")
+                % {"time": self._until(application)},
+            )
         else:
             self.log_change(request, application, gettext("Claimed."))
-            messages.success(request, gettext("You hold this application until %(time)s.") % {"time": self._until(application)})
+            messages.success(
+                request, gettext("You hold this application until %(time)s.") % {"time": self._until(application)}
+            )
         return HttpResponseRedirect(self._page_url(application))
 
     def release_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
@@ -249,8 +292,9 @@ class RefundApplicationAdmin(admin.ModelAdmin):
         if not request.user.has_perm(CLAIM):
             raise PermissionDenied
         try:
-            released = services.application_release_claim(application_id=application.public_id,
-                                                           actor=self._reviewer(request))
+            released = services.application_release_claim(
+                application_id=application.public_id, actor=self._reviewer(request)
+            )
         except DomainError as error:
             self._refused(request, error)
             return HttpResponseRedirect(self._page_url(application))
@@ -273,8 +317,13 @@ class RefundApplicationAdmin(admin.ModelAdmin):
         if "back" in request.POST:
             return self._render_page(request, selectors.application_for_review(pk=application.pk), form)
         data = form.cleaned_data
-        decision = {"reviewer": request.user, "outcome": data["outcome"], "reason_codes": data["reason_codes"],
-                    "note": data["note"], "approved_amount": data["approved_amount"]}
+        decision = {
+            "reviewer": request.user,
+            "outcome": data["outcome"],
+            "reason_codes": data["reason_codes"],
+            "note": data["note"],
+            "approved_amount": data["approved_amount"],
+        }
         if "confirm" not in request.POST:
             # Refused before the confirmation, with the panel as it was typed.
             try:
@@ -282,10 +331,15 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             except DomainError as error:
                 return self._refused_decision(request, application, form, error)
             context = {
-                **self.admin_site.each_context(request), "opts": self.model._meta, "application": application,
-                "title": gettext("Confirm the decision"), "form": form, "amount": form.amount_to_refund(),
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "application": application,
+                "title": gettext("Confirm the decision"),
+                "form": form,
+                "amount": form.amount_to_refund(),
                 "outcome_label": dict(form.fields["outcome"].choices)[form.cleaned_data["outcome"]],
-                "reasons": form.reason_labels(), "page_url": self._page_url(application),
+                "reasons": form.reason_labels(),
+                "page_url": self._page_url(application),
                 "may_claim": request.user.has_perm(CLAIM),
             }
             return TemplateResponse(request, "admin/refunds/refundapplication/confirm_decision.html", context)
@@ -294,8 +348,11 @@ class RefundApplicationAdmin(admin.ModelAdmin):
         except DomainError as error:
             return self._refused_decision(request, application, form, error)
         summary = gettext("Decided: %(outcome)s, %(amount)s %(currency)s; reasons: %(reasons)s.") % {
-            "outcome": dict(form.fields["outcome"].choices)[data["outcome"]], "amount": form.amount_to_refund(),
-            "currency": application.currency, "reasons": "; ".join(form.reason_labels())}
+            "outcome": dict(form.fields["outcome"].choices)[data["outcome"]],
+            "amount": form.amount_to_refund(),
+            "currency": application.currency,
+            "reasons": "; ".join(form.reason_labels()),
+        }
         self.log_change(request, application, summary)
         messages.success(request, summary)
         if request.POST.get("confirm") == "next":
@@ -309,17 +366,23 @@ class RefundApplicationAdmin(admin.ModelAdmin):
         if not request.user.has_perm(DOWNLOAD_DOSSIER):
             raise PermissionDenied
         try:
-            dossier = application_dossier_generate(application_id=application.public_id, actor=self._reviewer(request),
-                                                   audience=Audience.REVIEWER)
+            dossier = application_dossier_generate(
+                application_id=application.public_id, actor=self._reviewer(request), audience=Audience.REVIEWER
+            )
         except DomainError as error:
             self._refused(request, error)
             return HttpResponseRedirect(self._page_url(application))
-        return FileResponse(dossier.handle, as_attachment=True, filename=dossier.filename, content_type="application/zip")
+        return FileResponse(
+            dossier.handle, as_attachment=True, filename=dossier.filename, content_type="application/zip"
+        )
 
     def aligned_view(self, request: HttpRequest, object_id: int, evidence_id: object) -> FileResponse:
         self._get_viewable(request, object_id)
-        evidence = get_object_or_404(Evidence.objects.select_related("screening__matched_reference"),
-                                     application_id=object_id, public_id=evidence_id)
+        evidence = get_object_or_404(
+            Evidence.objects.select_related("screening__matched_reference"),
+            application_id=object_id,
+            public_id=evidence_id,
+        )
         result = getattr(evidence, "screening", None)
         if result is None or result.matched_reference is None:
             raise Http404
@@ -331,15 +394,26 @@ class RefundApplicationAdmin(admin.ModelAdmin):
     def statistics_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("refunds.view_decision"):
             raise PermissionDenied
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta,
-                   "title": gettext("Review statistics"), **statistics_context()}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": gettext("Review statistics"),
+            **statistics_context(),
+        }
         return TemplateResponse(request, "admin/refunds/refundapplication/statistics.html", context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RefundApplication]:
         # The claim column says "you" for the viewer's own claims; the admin object is shared
         # between requests, so the viewer travels with the rows.
-        return super().get_queryset(request).annotate(
-            claim_is_mine=Case(When(claimed_by_id=request.user.pk, then=True), default=False, output_field=BooleanField()))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                claim_is_mine=Case(
+                    When(claimed_by_id=request.user.pk, then=True), default=False, output_field=BooleanField()
+                )
+            )
+        )
 
 
 def risk_badge(obj: RefundApplication) -> str:
@@ -347,6 +421,6 @@ def risk_badge(obj: RefundApplication) -> str:
         return format_html('<span class="rh-risk rh-risk-none">{}</span>', gettext("not screened"))
     score = f" {obj.risk_score:.2f}" if obj.risk_score is not None else ""
     flag = format_html(' <span class="rh-flag">{}</span>', gettext("unscreened")) if obj.unscreened else ""
-    return format_html('<span class="rh-risk rh-risk-{}">{}{}</span>{}', obj.risk_level, obj.get_risk_level_display(),
-                       score, flag)
-
+    return format_html(
+        '<span class="rh-risk rh-risk-{}">{}{}</span>{}', obj.risk_level, obj.get_risk_level_display(), score, flag
+    )

@@ -26,7 +26,6 @@ VIEW_LABELS = {
 }
 
 
-
 class QueueViewFilter(admin.SimpleListFilter):
     """Which part of the queue: the page's tabs, not the sidebar, show it (with counts)."""
 
@@ -37,8 +36,11 @@ class QueueViewFilter(admin.SimpleListFilter):
         return list(VIEW_LABELS.items())
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        return queryset.filter(selectors.queue_view_filter(self.value() or selectors.DEFAULT_QUEUE_VIEW,
-                                                           user=request.user, now=timezone.now()))
+        return queryset.filter(
+            selectors.queue_view_filter(
+                self.value() or selectors.DEFAULT_QUEUE_VIEW, user=request.user, now=timezone.now()
+            )
+        )
 
 
 class FindingFilter(admin.SimpleListFilter):
@@ -51,8 +53,9 @@ class FindingFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() not in LABELS:
             return queryset
-        return queryset.filter(Exists(Finding.objects.filter(result__evidence__application=OuterRef("pk"),
-                                                             code=self.value())))
+        return queryset.filter(
+            Exists(Finding.objects.filter(result__evidence__application=OuterRef("pk"), code=self.value()))
+        )
 
 
 AMOUNT_BANDS = {
@@ -68,8 +71,12 @@ class AmountBandFilter(admin.SimpleListFilter):
     parameter_name = "amount_band"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("lt100", _("under 100")), ("100-500", "100 – 500"), ("500-2000", "500 – 2000"),
-                ("ge2000", _("2000 and more"))]
+        return [
+            ("lt100", _("under 100")),
+            ("100-500", "100 – 500"),
+            ("500-2000", "500 – 2000"),
+            ("ge2000", _("2000 and more")),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() not in AMOUNT_BANDS:
@@ -91,8 +98,12 @@ class AgeFilter(admin.SimpleListFilter):
     parameter_name = "age"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("1d", _("under a day")), ("1-3d", _("1 to 3 days")), ("3-7d", _("3 to 7 days")),
-                ("7d", _("over a week"))]
+        return [
+            ("1d", _("under a day")),
+            ("1-3d", _("1 to 3 days")),
+            ("3-7d", _("3 to 7 days")),
+            ("7d", _("over a week")),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() not in AGES:

@@ -32,7 +32,9 @@ class DecisionForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.application = application
         self.fields["reason_codes"].choices = [(code, label) for code, label, _fits in reason_options()]
-        self.fields["approved_amount"].widget.attrs.update({"min": "0.01", "step": "0.01", "max": str(application.amount)})
+        self.fields["approved_amount"].widget.attrs.update(
+            {"min": "0.01", "step": "0.01", "max": str(application.amount)}
+        )
 
     def clean(self) -> dict[str, object]:
         data = super().clean()
@@ -40,8 +42,11 @@ class DecisionForm(forms.Form):
         if outcome == Outcome.PARTIALLY_APPROVED:
             amount = data.get("approved_amount")
             if amount is None or not (Decimal("0") < amount < self.application.amount):
-                self.add_error("approved_amount", _("Give an amount above zero and below the %(claimed)s claimed.")
-                               % {"claimed": self.application.amount})
+                self.add_error(
+                    "approved_amount",
+                    _("Give an amount above zero and below the %(claimed)s claimed.")
+                    % {"claimed": self.application.amount},
+                )
         else:
             data["approved_amount"] = None
         if outcome and data.get("reason_codes"):

@@ -89,13 +89,16 @@ class PlatformAdmin(admin.ModelAdmin):
         if change:
             if "shares_reuse_hashes" in form.changed_data:
                 platform_services.platform_reuse_sharing_set(
-                    platform=obj, shares=form.cleaned_data["shares_reuse_hashes"],
-                    actor=platform_services.settings_actor_for_staff(request.user))
+                    platform=obj,
+                    shares=form.cleaned_data["shares_reuse_hashes"],
+                    actor=platform_services.settings_actor_for_staff(request.user),
+                )
             if set(form.changed_data) - {"shares_reuse_hashes"}:
                 super().save_model(request, obj, form, change)
             return
-        created = platform_services.platform_create(name=obj.name, slug=obj.slug,
-                                                    actor=platform_services.settings_actor_for_staff(request.user))
+        created = platform_services.platform_create(
+            name=obj.name, slug=obj.slug, actor=platform_services.settings_actor_for_staff(request.user)
+        )
         obj.pk, obj.public_id, obj.created_at = created.pk, created.public_id, created.created_at
 
     @admin.display(description=_("policy"))
@@ -152,8 +155,9 @@ class PolicyAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Policy, form: forms.ModelForm, change: bool) -> None:
         changes = {name: form.cleaned_data[name] for name in form.changed_data if name in Policy.SETTINGS}
-        platform_services.policy_update(platform=obj.platform, changes=changes,
-                                        actor=platform_services.settings_actor_for_staff(request.user))
+        platform_services.policy_update(
+            platform=obj.platform, changes=changes, actor=platform_services.settings_actor_for_staff(request.user)
+        )
 
 
 @admin.register(Merchant)
@@ -199,8 +203,9 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 class ApiKeyIssueForm(forms.ModelForm):
-    scopes = forms.MultipleChoiceField(label=_("scopes"), choices=ApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple,
-                                       initial=["read", "write"])
+    scopes = forms.MultipleChoiceField(
+        label=_("scopes"), choices=ApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple, initial=["read", "write"]
+    )
 
     class Meta:
         model = ApiKey
@@ -231,8 +236,18 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         if obj is None:
             return ["platform", "name", "scopes", "expires_at"]
-        return ["public_id", "platform", "name", "prefix", "scopes", "created_at", "last_used_at", "expires_at",
-                "revoked_at", "replaced_by"]
+        return [
+            "public_id",
+            "platform",
+            "name",
+            "prefix",
+            "scopes",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "revoked_at",
+            "replaced_by",
+        ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         return [] if obj is None else self.get_fields(request, obj)
@@ -240,8 +255,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool) -> None:
         if change:
             return  # keys are never edited: rotate or revoke them
-        key, text = platform_services.api_key_issue(platform=obj.platform, name=obj.name, scopes=form.cleaned_data["scopes"],
-                                                    expires_at=form.cleaned_data.get("expires_at"), actor=_staff(request))
+        key, text = platform_services.api_key_issue(
+            platform=obj.platform,
+            name=obj.name,
+            scopes=form.cleaned_data["scopes"],
+            expires_at=form.cleaned_data.get("expires_at"),
+            actor=_staff(request),
+        )
         obj.pk, obj.prefix, obj.scopes = key.pk, key.prefix, key.scopes
         self.message_user(request, _("The new key, shown this once: %(key)s") % {"key": text}, messages.WARNING)
 
@@ -252,11 +272,16 @@ class ApiKeyAdmin(admin.ModelAdmin):
             except DomainError as exc:
                 self.message_user(request, f"{key.name}: {exc.message}", messages.ERROR)
                 continue
-            self.message_user(request, _("%(name)s: the new key, shown this once: %(key)s") % {"name": key.name, "key": text},
-                              messages.WARNING)
+            self.message_user(
+                request,
+                _("%(name)s: the new key, shown this once: %(key)s") % {"name": key.name, "key": text},
+                messages.WARNING,
+            )
 
-    @admin.action(description=_("Rotate: issue a new key with the same scopes; the old one works for the overlap period"),
-                  permissions=["add"])
+    @admin.action(
+        description=_("Rotate: issue a new key with the same scopes; the old one works for the overlap period"),
+        permissions=["add"],
+    )
     def rotate(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         self._rotate(request, queryset, None)
 
@@ -290,12 +315,20 @@ class WebhookEndpointForm(forms.ModelForm):
     def clean(self) -> dict:
         data = super().clean()
         platform, url = data.get("platform") or getattr(self.instance, "platform", None), data.get("url")
-        if platform is not None and url and WebhookEndpoint.objects.filter(platform=platform, url=url).exclude(
-                pk=self.instance.pk).exists():
+        if (
+            platform is not None
+            and url
+            and WebhookEndpoint.objects.filter(platform=platform, url=url).exclude(pk=self.instance.pk).exists()
+        ):
             self.add_error("url", _("This platform has an endpoint with this URL already."))
-        if platform is not None and self.instance.pk is None and \
-                WebhookEndpoint.objects.filter(platform=platform).count() >= settings.WEBHOOK_MAX_ENDPOINTS:
-            raise ValidationError(_("A platform has at most %(limit)d webhook endpoints.") % {"limit": settings.WEBHOOK_MAX_ENDPOINTS})
+        if (
+            platform is not None
+            and self.instance.pk is None
+            and WebhookEndpoint.objects.filter(platform=platform).count() >= settings.WEBHOOK_MAX_ENDPOINTS
+        ):
+            raise ValidationError(
+                _("A platform has at most %(limit)d webhook endpoints.") % {"limit": settings.WEBHOOK_MAX_ENDPOINTS}
+            )
         return data
 
 
@@ -313,14 +346,17 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: forms.ModelForm, change: bool) -> None:
         if change:
-            platform_services.webhook_endpoint_update(endpoint=obj, actor=_staff(request), url=form.cleaned_data["url"],
-                                                      active=form.cleaned_data["active"])
+            platform_services.webhook_endpoint_update(
+                endpoint=obj, actor=_staff(request), url=form.cleaned_data["url"], active=form.cleaned_data["active"]
+            )
             return
-        created = platform_services.webhook_endpoint_create(platform=obj.platform, url=obj.url, active=obj.active,
-                                                            actor=_staff(request))
+        created = platform_services.webhook_endpoint_create(
+            platform=obj.platform, url=obj.url, active=obj.active, actor=_staff(request)
+        )
         obj.pk, obj.public_id, obj.secret = created.pk, created.public_id, created.secret
-        self.message_user(request, _("The signing secret, shown this once: %(secret)s") % {"secret": created.secret},
-                          messages.WARNING)
+        self.message_user(
+            request, _("The signing secret, shown this once: %(secret)s") % {"secret": created.secret}, messages.WARNING
+        )
 
     def delete_model(self, request: HttpRequest, obj: WebhookEndpoint) -> None:
         platform_services.webhook_endpoint_delete(endpoint=obj, actor=_staff(request))
@@ -333,10 +369,15 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         for endpoint in queryset:
             rotated = platform_services.webhook_endpoint_rotate_secret(endpoint=endpoint, actor=_staff(request))
-            self.message_user(request, _("%(url)s: the new signing secret, shown this once: %(secret)s. "
-                                         "The old one also signs until %(until)s.")
-                              % {"url": rotated.url, "secret": rotated.secret,
-                                 "until": rotated.previous_secret_expires_at}, messages.WARNING)
+            self.message_user(
+                request,
+                _(
+                    "%(url)s: the new signing secret, shown this once: %(secret)s. "
+                    "The old one also signs until %(until)s."
+                )
+                % {"url": rotated.url, "secret": rotated.secret, "until": rotated.previous_secret_expires_at},
+                messages.WARNING,
+            )
 
 
 @admin.register(SettingsChange)

@@ -23,16 +23,26 @@ def statistics_context(*, now: object = None) -> dict[str, Any]:
     now = now or timezone.now()
     since = now - timedelta(days=DAYS)
     by_reviewer = Decision.objects.filter(actor_kind=ActorKind.REVIEWER, decided_at__gte=since)
-    per_day = (by_reviewer.annotate(day=TruncDate("decided_at", tzinfo=timezone.get_current_timezone()))
-               .values("actor__username", "day").annotate(count=Count("pk")).order_by("-day", "actor__username"))
-    handled = by_reviewer.filter(application__review_started_at__isnull=False).order_by("-decided_at").values_list(
-        "actor__username", "decided_at", "application__review_started_at")[:HANDLING_SAMPLE]
+    per_day = (
+        by_reviewer.annotate(day=TruncDate("decided_at", tzinfo=timezone.get_current_timezone()))
+        .values("actor__username", "day")
+        .annotate(count=Count("pk"))
+        .order_by("-day", "actor__username")
+    )
+    handled = (
+        by_reviewer.filter(application__review_started_at__isnull=False)
+        .order_by("-decided_at")
+        .values_list("actor__username", "decided_at", "application__review_started_at")[:HANDLING_SAMPLE]
+    )
     minutes: dict[str, list[float]] = {}
     for username, decided_at, started in handled:
         minutes.setdefault(username, []).append((decided_at - started).total_seconds() / 60)
     all_minutes = [m for values in minutes.values() for m in values]
-    outcomes = Decision.objects.filter(decided_at__gte=since).values("application__risk_level", "outcome").annotate(
-        count=Count("pk"))
+    outcomes = (
+        Decision.objects.filter(decided_at__gte=since)
+        .values("application__risk_level", "outcome")
+        .annotate(count=Count("pk"))
+    )
     table: dict[str, dict[str, int]] = {}
     for row in outcomes:
         table.setdefault(row["application__risk_level"] or "", {})[row["outcome"]] = row["count"]
@@ -40,13 +50,23 @@ def statistics_context(*, now: object = None) -> dict[str, Any]:
     for level, label in RiskLevel.choices:
         counts = table.get(level, {})
         total = sum(counts.values())
-        risk_rows.append({"label": label, "total": total, "shares": [
-            (counts.get(outcome, 0), (100 * counts.get(outcome, 0) / total) if total else 0.0) for outcome in Outcome.values]})
+        risk_rows.append(
+            {
+                "label": label,
+                "total": total,
+                "shares": [
+                    (counts.get(outcome, 0), (100 * counts.get(outcome, 0) / total) if total else 0.0)
+                    for outcome in Outcome.values
+                ],
+            }
+        )
     return {
         "days": DAYS,
         "per_day": list(per_day),
         "median_minutes": statistics.median(all_minutes) if all_minutes else None,
-        "median_by_reviewer": sorted((name, statistics.median(values), len(values)) for name, values in minutes.items()),
+        "median_by_reviewer": sorted(
+            (name, statistics.median(values), len(values)) for name, values in minutes.items()
+        ),
         "risk_rows": risk_rows,
         "outcome_labels": [label for _value, label in Outcome.choices],
     }

@@ -31,23 +31,38 @@ def _sentence(event: AuditEvent) -> str:
         "submit": lambda: _("%(actor)s submitted the application.") % {"actor": actor},
         "screen": lambda: _("Screening finished."),
         "rescreen": lambda: _("The new evidence was screened and the risk updated."),
-        "unscreened": lambda: _("Screening failed after its retries; the application goes to people, flagged unscreened."),
+        "unscreened": lambda: _(
+            "Screening failed after its retries; the application goes to people, flagged unscreened."
+        ),
         "fast_track": lambda: _("Approved automatically: clean screening below the fast-track ceiling."),
         "open_window": lambda: _("The merchant's response window opened."),
         "add_evidence": lambda: _("%(actor)s added evidence.") % {"actor": actor},
         "merchant_accept": lambda: _("The merchant (%(actor)s) accepted the refund.") % {"actor": actor},
-        "merchant_contest": lambda: _("The merchant (%(actor)s) contested the refund with a rebuttal.") % {"actor": actor},
+        "merchant_contest": lambda: (
+            _("The merchant (%(actor)s) contested the refund with a rebuttal.") % {"actor": actor}
+        ),
         "window_expired_approve": lambda: _("The merchant's window closed; approved automatically on clean screening."),
         "window_expired_review": lambda: _("The merchant's window closed; sent to human review."),
-        "claim": lambda: _("%(actor)s claimed the application until %(until)s.") % {
-            "actor": actor, "until": _when(p.get("until"))},
+        "claim": lambda: (
+            _("%(actor)s claimed the application until %(until)s.") % {"actor": actor, "until": _when(p.get("until"))}
+        ),
         "release_claim": lambda: (
             _("The claim of %(holder)s expired and was released.") % {"holder": p.get("holder") or "?"}
-            if event.reason == "claim expired" else _("%(actor)s released the claim.") % {"actor": actor}),
-        "decide": lambda: _("%(actor)s decided: %(outcome)s, %(amount)s; reasons: %(reasons)s.") % {
-            "actor": actor, "outcome": _OUTCOMES.get(p.get("outcome"), p.get("outcome")), "amount": p.get("amount"),
-            "reasons": "; ".join(str(_REASONS.get(code, code)) for code in p.get("reason_codes") or
-                                 [c.strip() for c in event.reason.split(",") if c.strip()])},
+            if event.reason == "claim expired"
+            else _("%(actor)s released the claim.") % {"actor": actor}
+        ),
+        "decide": lambda: (
+            _("%(actor)s decided: %(outcome)s, %(amount)s; reasons: %(reasons)s.")
+            % {
+                "actor": actor,
+                "outcome": _OUTCOMES.get(p.get("outcome"), p.get("outcome")),
+                "amount": p.get("amount"),
+                "reasons": "; ".join(
+                    str(_REASONS.get(code, code))
+                    for code in p.get("reason_codes") or [c.strip() for c in event.reason.split(",") if c.strip()]
+                ),
+            }
+        ),
         "withdraw": lambda: _("%(actor)s withdrew the application.") % {"actor": actor},
         "dossier_generated": lambda: _("%(actor)s downloaded the evidence dossier.") % {"actor": actor},
     }
@@ -55,10 +70,12 @@ def _sentence(event: AuditEvent) -> str:
     sentence = make() if make else _("%(actor)s: %(action)s.") % {"actor": actor, "action": event.action}
     if p.get("overrode_claim_of"):
         sentence += " " + _("A senior reviewer's override of the claim held by %(holder)s.") % {
-            "holder": p["overrode_claim_of"]}
+            "holder": p["overrode_claim_of"]
+        }
     if p.get("buyer_risk"):
         sentence += " " + _("Not approved automatically because of the buyer's record: %(reasons)s.") % {
-            "reasons": "; ".join(str(_BUYER_REASONS.get(code, code)) for code in p["buyer_risk"])}
+            "reasons": "; ".join(str(_BUYER_REASONS.get(code, code)) for code in p["buyer_risk"])
+        }
     return sentence
 
 
@@ -67,5 +84,8 @@ def describe(event: AuditEvent) -> str:
     sentence = _sentence(event)
     if event.from_state != event.to_state:
         sentence = _("%(sentence)s (%(from)s → %(to)s)") % {
-            "sentence": sentence, "from": _state(event.from_state), "to": _state(event.to_state)}
+            "sentence": sentence,
+            "from": _state(event.from_state),
+            "to": _state(event.to_state),
+        }
     return sentence

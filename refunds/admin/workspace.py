@@ -52,12 +52,16 @@ def _exif(evidence: Evidence) -> dict[str, str]:
         with evidence.file.open("rb") as handle, Image.open(handle) as image:
             exif = image.getexif()
             values = {ExifTags.TAGS.get(tag, str(tag)): value for tag, value in exif.items()}
-            values.update({ExifTags.TAGS.get(tag, str(tag)): value
-                           for tag, value in exif.get_ifd(ExifTags.IFD.Exif).items()})
+            values.update(
+                {ExifTags.TAGS.get(tag, str(tag)): value for tag, value in exif.get_ifd(ExifTags.IFD.Exif).items()}
+            )
     except (OSError, UnidentifiedImageError, ValueError):
         return {}
-    return {key: str(values[key]).strip("\x00 ") for key in ("Make", "Model", "Software", "DateTimeOriginal", "DateTime")
-            if values.get(key)}
+    return {
+        key: str(values[key]).strip("\x00 ")
+        for key in ("Make", "Model", "Software", "DateTimeOriginal", "DateTime")
+        if values.get(key)
+    }
 
 
 def _metadata(evidence: Evidence, findings: list[Any]) -> list[tuple[str, str]]:
@@ -88,42 +92,68 @@ def _reuse_label(kind: object) -> str:
 
 def _panels(application: RefundApplication) -> list[EvidencePanel]:
     references = list(application.product.reference_images.all())
-    near = [f for item in application.evidence.all() if getattr(item, "screening", None)
-            for f in item.screening.findings.all() if f.code == "near_duplicate"]
-    earlier = {
-        str(row.public_id): row for row in Evidence.objects.filter(
-            public_id__in=[f.params.get("evidence") for f in near if f.params.get("evidence")],
-            application__platform_id=application.platform_id).select_related("application")
-    } if near else {}
+    near = [
+        f
+        for item in application.evidence.all()
+        if getattr(item, "screening", None)
+        for f in item.screening.findings.all()
+        if f.code == "near_duplicate"
+    ]
+    earlier = (
+        {
+            str(row.public_id): row
+            for row in Evidence.objects.filter(
+                public_id__in=[f.params.get("evidence") for f in near if f.params.get("evidence")],
+                application__platform_id=application.platform_id,
+            ).select_related("application")
+        }
+        if near
+        else {}
+    )
     panels = []
     for item in application.evidence.all():
         result = getattr(item, "screening", None)
         findings = list(result.findings.all()) if result else []
         matched = result.matched_reference if result else None
         reference = matched or (references[0] if references else None)
-        rows = [FindingRow(f.code, f.label, f.score, f.explanation,
-                           reverse("stored-file", args=["heatmap", f.public_id]) if f.artifact else "")
-                for f in findings]
+        rows = [
+            FindingRow(
+                f.code,
+                f.label,
+                f.score,
+                f.explanation,
+                reverse("stored-file", args=["heatmap", f.public_id]) if f.artifact else "",
+            )
+            for f in findings
+        ]
         panel = EvidencePanel(
-            evidence=item, url=file_url("evidence", item), reference=reference,
+            evidence=item,
+            url=file_url("evidence", item),
+            reference=reference,
             reference_url=file_url("reference", reference) if reference else "",
             reference_matched=matched is not None,
             aligned_url=reverse("admin:refunds_refundapplication_aligned", args=[application.pk, item.public_id])
-            if matched else "",
-            findings=rows, heatmap_url=next((r.heatmap_url for r in rows if r.heatmap_url), ""),
-            metadata=_metadata(item, findings), verdict=str(result) if result else "",
+            if matched
+            else "",
+            findings=rows,
+            heatmap_url=next((r.heatmap_url for r in rows if r.heatmap_url), ""),
+            metadata=_metadata(item, findings),
+            verdict=str(result) if result else "",
         )
         for finding in findings:
             if finding.code != "near_duplicate":
                 continue
             twin = earlier.get(str(finding.params.get("evidence")))
             if twin is not None:
-                panel.earlier.append({
-                    "url": file_url("evidence", twin), "application": twin.application,
-                    "link": reverse("admin:refunds_refundapplication_change", args=[twin.application_id]),
-                    "distance": finding.params.get("distance"),
-                    "kind": _reuse_label(finding.params.get("kind")),
-                })
+                panel.earlier.append(
+                    {
+                        "url": file_url("evidence", twin),
+                        "application": twin.application,
+                        "link": reverse("admin:refunds_refundapplication_change", args=[twin.application_id]),
+                        "distance": finding.params.get("distance"),
+                        "kind": _reuse_label(finding.params.get("kind")),
+                    }
+                )
         panels.append(panel)
     return panels
 
@@ -142,7 +172,9 @@ def workspace_context(application: RefundApplication, user: AbstractBaseUser) ->
     """Return everything the application page shows."""
     history = selectors.buyer_history(application)
     # One reading of the buyer's other applications serves the totals, the reasons and the policy's view.
-    buyer_risk = selectors.buyer_risk(platform=application.platform, buyer_ref=application.buyer_ref, excluding=application)
+    buyer_risk = selectors.buyer_risk(
+        platform=application.platform, buyer_ref=application.buyer_ref, excluding=application
+    )
     linked = selectors.linked_claims(application)
     events = list(application.audit_events.order_by("seq"))
     chain = audit.verify_chain(application)
@@ -154,15 +186,19 @@ def workspace_context(application: RefundApplication, user: AbstractBaseUser) ->
     attachments = []
     if rebuttal is not None:
         for item in rebuttal.attachments.all():
-            attachments.append({"item": item, "url": file_url("rebuttal", item),
-                                "is_video": item.content_type.startswith("video/")})
+            attachments.append(
+                {"item": item, "url": file_url("rebuttal", item), "is_video": item.content_type.startswith("video/")}
+            )
     policy = application.platform.policy
     return {
         "application": application,
         "panels": _panels(application),
         "history": history,
-        "history_totals": {"count": buyer_risk.applications, "forged": buyer_risk.forged,
-                           "rejected": buyer_risk.outcomes[Outcome.REJECTED]},
+        "history_totals": {
+            "count": buyer_risk.applications,
+            "forged": buyer_risk.forged,
+            "rejected": buyer_risk.outcomes[Outcome.REJECTED],
+        },
         "related": [(member.application, member.relation) for member in linked.members] if linked else [],
         "linked": linked,
         "buyer_risk": buyer_risk,

@@ -44,7 +44,9 @@ class HasApiKey(permissions.BasePermission):
         key = request.auth
         if not isinstance(key, ApiKey):
             raise exceptions.NotAuthenticated()
-        scope = getattr(view, "required_scope", None) or ("read" if request.method in permissions.SAFE_METHODS else "write")
+        scope = getattr(view, "required_scope", None) or (
+            "read" if request.method in permissions.SAFE_METHODS else "write"
+        )
         return scope in key.scopes
 
 

@@ -33,8 +33,9 @@ class BuyerRiskSerializer(serializers.Serializer):
     buyer_ref = serializers.CharField()
     applications = serializers.IntegerField(help_text="All of the buyer's applications on the platform.")
     open = serializers.IntegerField(help_text="Those not yet decided or withdrawn.")
-    outcomes = serializers.DictField(child=serializers.IntegerField(),
-                                     help_text=f"Decided applications per outcome: {', '.join(Outcome.values)}.")
+    outcomes = serializers.DictField(
+        child=serializers.IntegerField(), help_text=f"Decided applications per outcome: {', '.join(Outcome.values)}."
+    )
     claimed = MoneySerializer(many=True, help_text="Amounts claimed, per currency.")
     refunded = MoneySerializer(many=True, help_text="Amounts refunded, per currency.")
     forged = serializers.IntegerField(help_text="Applications screened as forged.")
@@ -43,18 +44,35 @@ class BuyerRiskSerializer(serializers.Serializer):
     alert_amount = MoneySerializer(help_text="The policy's alert amount for refunds on forged applications.")
     at_alert_amount = serializers.BooleanField()
     holds_automatic_approval = serializers.BooleanField(
-        help_text="Whether the buyer's record keeps applications from automatic approval (when the policy says so).")
-    reasons = BuyerRiskReasonSerializer(many=True, help_text="Why the record asks for a person; empty when nothing does.")
+        help_text="Whether the buyer's record keeps applications from automatic approval (when the policy says so)."
+    )
+    reasons = BuyerRiskReasonSerializer(
+        many=True, help_text="Why the record asks for a person; empty when nothing does."
+    )
 
     def to_representation(self, risk: selectors.BuyerRisk) -> dict:
-        return super().to_representation({
-            **{name: getattr(risk, name) for name in ("buyer_ref", "applications", "open", "outcomes", "forged",
-                                                      "linked", "at_alert_amount", "holds_automatic_approval")},
-            "claimed": _money(risk.claimed), "refunded": _money(risk.refunded),
-            "refunded_on_forged": _money(risk.refunded_on_forged),
-            "alert_amount": {"amount": risk.alert_amount, "currency": risk.alert_currency},
-            "reasons": [{"code": r.code, "message": r.message} for r in risk.reasons],
-        })
+        return super().to_representation(
+            {
+                **{
+                    name: getattr(risk, name)
+                    for name in (
+                        "buyer_ref",
+                        "applications",
+                        "open",
+                        "outcomes",
+                        "forged",
+                        "linked",
+                        "at_alert_amount",
+                        "holds_automatic_approval",
+                    )
+                },
+                "claimed": _money(risk.claimed),
+                "refunded": _money(risk.refunded),
+                "refunded_on_forged": _money(risk.refunded_on_forged),
+                "alert_amount": {"amount": risk.alert_amount, "currency": risk.alert_currency},
+                "reasons": [{"code": r.code, "message": r.message} for r in risk.reasons],
+            }
+        )
 
 
 class BuyerRiskView(APIView):
@@ -74,8 +92,18 @@ class ClaimGroupMemberSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RefundApplication
-        fields = ["id", "buyer_ref", "order_ref", "state", "risk_level", "amount", "currency", "outcome", "refunded",
-                  "created_at"]
+        fields = [
+            "id",
+            "buyer_ref",
+            "order_ref",
+            "state",
+            "risk_level",
+            "amount",
+            "currency",
+            "outcome",
+            "refunded",
+            "created_at",
+        ]
 
     def get_outcome(self, obj: RefundApplication) -> str | None:
         decision = getattr(obj, "decision", None)
@@ -84,7 +112,9 @@ class ClaimGroupMemberSerializer(serializers.ModelSerializer):
     @extend_schema(responses={200: MoneySerializer})
     def get_refunded(self, obj: RefundApplication) -> dict | None:
         decision = getattr(obj, "decision", None)
-        return {"amount": str(decision.approved_amount), "currency": decision.currency} if decision is not None else None
+        return (
+            {"amount": str(decision.approved_amount), "currency": decision.currency} if decision is not None else None
+        )
 
 
 class ClaimGroupLinkSerializer(serializers.Serializer):
@@ -108,8 +138,15 @@ class ClaimGroupView(APIView):
     def get(self, request: Request, public_id: str) -> Response:
         """A group of linked claims: applications that share evidence images, with their outcomes and totals."""
         group = selectors.claim_group_get_for_platform(platform=request.auth.platform, public_id=public_id)
-        return Response(ClaimGroupSerializer({
-            "id": group.group.public_id, "created_at": group.group.created_at,
-            "claimed": _money(group.claimed), "refunded": _money(group.refunded),
-            "applications": group.applications, "links": group.links,
-        }).data)
+        return Response(
+            ClaimGroupSerializer(
+                {
+                    "id": group.group.public_id,
+                    "created_at": group.group.created_at,
+                    "claimed": _money(group.claimed),
+                    "refunded": _money(group.refunded),
+                    "applications": group.applications,
+                    "links": group.links,
+                }
+            ).data
+        )

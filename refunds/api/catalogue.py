@@ -118,12 +118,16 @@ class ProductListView(GenericAPIView):
         products = Product.objects.filter(merchant__platform=self.request.auth.platform).select_related("merchant")
         merchant = self.request.query_params.get("merchant")
         if merchant is not None:
-            products = products.filter(merchant=_get(Merchant.objects.filter(platform=self.request.auth.platform),
-                                                     merchant, "merchant"))
+            products = products.filter(
+                merchant=_get(Merchant.objects.filter(platform=self.request.auth.platform), merchant, "merchant")
+            )
         return products
 
-    @extend_schema(operation_id="products_list", responses={200: ProductSerializer(many=True)},
-                   parameters=[OpenApiParameter("merchant", OpenApiTypes.UUID, description="Only this merchant's products.")])
+    @extend_schema(
+        operation_id="products_list",
+        responses={200: ProductSerializer(many=True)},
+        parameters=[OpenApiParameter("merchant", OpenApiTypes.UUID, description="Only this merchant's products.")],
+    )
     def get(self, request: Request) -> Response:
         """List the platform's products; `?merchant=` narrows to one shop."""
         page = self.paginate_queryset(self.get_queryset())
@@ -136,7 +140,9 @@ class ProductListView(GenericAPIView):
         form = ProductSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        merchant = _get(Merchant.objects.filter(platform=request.auth.platform), data["merchant"]["public_id"], "merchant")
+        merchant = _get(
+            Merchant.objects.filter(platform=request.auth.platform), data["merchant"]["public_id"], "merchant"
+        )
         product = catalogue.product_create(merchant=merchant, external_ref=data["external_ref"], title=data["title"])
         return Response(ProductSerializer(product).data, status=status.HTTP_201_CREATED)
 
@@ -146,8 +152,11 @@ class ProductDetailView(GenericAPIView):
 
     def get(self, request: Request, public_id: str) -> Response:
         """Read a product."""
-        product = _get(Product.objects.filter(merchant__platform=request.auth.platform).select_related("merchant"),
-                       public_id, "product")
+        product = _get(
+            Product.objects.filter(merchant__platform=request.auth.platform).select_related("merchant"),
+            public_id,
+            "product",
+        )
         return Response(ProductSerializer(product).data)
 
 
@@ -171,6 +180,9 @@ class ReferenceImageListView(GenericAPIView):
         product = self.product(request, public_id)
         form = ReferenceImageSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        image = catalogue.reference_image_add(product=product, image=form.validated_data["image"],
-                                              kind=form.validated_data.get("kind", ReferenceImage.Kind.CATALOGUE))
+        image = catalogue.reference_image_add(
+            product=product,
+            image=form.validated_data["image"],
+            kind=form.validated_data.get("kind", ReferenceImage.Kind.CATALOGUE),
+        )
         return Response(ReferenceImageSerializer(image).data, status=status.HTTP_201_CREATED)

@@ -34,10 +34,15 @@ def _refused_body(exc: SuspiciousOperation) -> tuple[dict[str, Any], int] | None
     """The answer to a body Django refuses to read in full, or None for other exceptions."""
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        return _body("request_too_large", _("The request body is larger than %(limit)d bytes.") % {"limit": limit},
-                     {"limit": limit}), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        return _body(
+            "request_too_large",
+            _("The request body is larger than %(limit)d bytes.") % {"limit": limit},
+            {"limit": limit},
+        ), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
-        return _body("too_many_fields", _("The request has too many fields or files.")), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        return _body(
+            "too_many_fields", _("The request has too many fields or files.")
+        ), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     return None
 
 
@@ -55,8 +60,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(_body(exc.code, exc.message, exc.details), status=exc.status)
     if outage.is_outage(exc):
         outage.log_outage(context.get("request"), exc)
-        return Response(outage.error_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                        headers={"Retry-After": str(outage.RETRY_AFTER_SECONDS)})
+        return Response(
+            outage.error_body(),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(outage.RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, SuspiciousOperation):
         refused = _refused_body(exc)
         if refused is not None:
@@ -78,8 +86,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 
 _CODES = {
-    400: "bad_request", 401: "not_authenticated", 403: "permission_denied", 404: "not_found", 405: "method_not_allowed",
-    406: "not_acceptable", 413: "request_too_large", 415: "unsupported_media_type", 429: "throttled",
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
 }
 
 
@@ -97,7 +112,9 @@ class JsonErrorsMiddleware:
         if response.get("Content-Type", "").startswith("application/json"):
             return response
         code = _CODES.get(response.status_code, "server_error" if response.status_code >= 500 else "error")
-        message = {404: _("Not found."), 500: _("Internal error.")}.get(response.status_code, _("The request was refused."))
+        message = {404: _("Not found."), 500: _("Internal error.")}.get(
+            response.status_code, _("The request was refused.")
+        )
         replaced = JsonResponse(_body(code, message), status=response.status_code)
         for header in ("Retry-After", "WWW-Authenticate", "Allow"):
             if header in response:

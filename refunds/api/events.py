@@ -57,9 +57,15 @@ class EventListView(GenericAPIView):
                 raise invalid_parameter("after", _("Give the id of an event.")) from None
         return selectors.event_list_for_platform(platform=self.request.auth.platform, after=after, now=timezone.now())
 
-    @extend_schema(operation_id="events_list", responses={200: EventSerializer(many=True)}, parameters=[
-        OpenApiParameter("after", OpenApiTypes.UUID, description="Only events after this one (the last you processed)."),
-    ])
+    @extend_schema(
+        operation_id="events_list",
+        responses={200: EventSerializer(many=True)},
+        parameters=[
+            OpenApiParameter(
+                "after", OpenApiTypes.UUID, description="Only events after this one (the last you processed)."
+            ),
+        ],
+    )
     def get(self, request: Request) -> Response:
         """List the platform's events, oldest first: the webhooks' events, for catching up without them.
         Each event appears a few seconds after it happened (`EVENTS_FEED_DELAY`), once it can no longer be

@@ -92,8 +92,12 @@ class StrictOrderingFilter(OrderingFilter):
     400, and the public id breaks ties so that cursor pages stay stable."""
 
     def allowed(self, view: Any) -> list[str]:
-        return [term for field in view.ordering_fields for term in (field, f"-{field}")
-                if not (term.startswith("-") and field in ASCENDING_ONLY)]
+        return [
+            term
+            for field in view.ordering_fields
+            for term in (field, f"-{field}")
+            if not (term.startswith("-") and field in ASCENDING_ONLY)
+        ]
 
     def get_ordering(self, request: Request, queryset: QuerySet, view: Any) -> list[str] | None:
         raw = request.query_params.get(self.ordering_param)
@@ -101,13 +105,18 @@ class StrictOrderingFilter(OrderingFilter):
             return self.get_default_ordering(view)
         allowed = self.allowed(view)
         if raw.startswith("-") and raw[1:] in ASCENDING_ONLY and raw[1:] in view.ordering_fields:
-            raise InvalidInput("ordering_not_walkable",
-                               _("Walk changes oldest first (ordering=updated_at) and resume with updated_after: "
-                                 "a row changed during a newest-first walk would be missed."),
-                               details={"param": self.ordering_param, "allowed": allowed})
+            raise InvalidInput(
+                "ordering_not_walkable",
+                _(
+                    "Walk changes oldest first (ordering=updated_at) and resume with updated_after: "
+                    "a row changed during a newest-first walk would be missed."
+                ),
+                details={"param": self.ordering_param, "allowed": allowed},
+            )
         if raw not in allowed:
-            raise invalid_parameter(self.ordering_param, _("Order by one of: %(terms)s.") % {"terms": ", ".join(allowed)},
-                                    allowed=allowed)
+            raise invalid_parameter(
+                self.ordering_param, _("Order by one of: %(terms)s.") % {"terms": ", ".join(allowed)}, allowed=allowed
+            )
         field = raw.lstrip("-")
         if field in NULLABLE_ORDERING:
             raw = raw.replace(field, f"{field}_order")
@@ -123,6 +132,12 @@ class StrictOrderingFilter(OrderingFilter):
         return queryset.order_by(*ordering) if ordering else queryset
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        return [{"name": self.ordering_param, "required": False, "in": "query",
-                 "description": "Order by this field; prefix - for descending (newest first by default).",
-                 "schema": {"type": "string", "enum": self.allowed(view)}}]
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": "Order by this field; prefix - for descending (newest first by default).",
+                "schema": {"type": "string", "enum": self.allowed(view)},
+            }
+        ]

@@ -54,7 +54,9 @@ class ApiHeadersMiddleware:
         response = self.get_response(request)
         if not request.path.startswith(API_PREFIX):
             return response
-        response.headers.setdefault("Content-Language", getattr(request, "LANGUAGE_CODE", None) or settings.LANGUAGE_CODE)
+        response.headers.setdefault(
+            "Content-Language", getattr(request, "LANGUAGE_CODE", None) or settings.LANGUAGE_CODE
+        )
         state = getattr(request, "rate_limit", None)
         prefix = getattr(request, "api_key_prefix", None)
         if state is None and prefix is not None:

@@ -27,8 +27,12 @@ _warned_cache_down = False
 
 
 def _too_large(limit: int) -> DomainError:
-    return DomainError("request_too_large", _("The request is larger than %(limit)d bytes.") % {"limit": limit},
-                       details={"limit": limit}, status=413)
+    return DomainError(
+        "request_too_large",
+        _("The request is larger than %(limit)d bytes.") % {"limit": limit},
+        details={"limit": limit},
+        status=413,
+    )
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,11 @@ class RateLimitState:
     reset: int
 
     def headers(self) -> dict[str, str]:
-        return {"RateLimit-Limit": str(self.limit), "RateLimit-Remaining": str(self.remaining),
-                "RateLimit-Reset": str(self.reset)}
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset),
+        }
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
@@ -106,8 +113,12 @@ class FileSizeLimitHandler(FileUploadHandler):
         self.received += len(raw_data)
         limit = settings.UPLOAD_MAX_VIDEO_BYTES if self.content_type == "video/mp4" else settings.UPLOAD_MAX_BYTES
         if self.received > limit:
-            raise DomainError("file_too_large", _("The file is larger than %(limit)d bytes.") % {"limit": limit},
-                              details={"param": self.field_name, "limit": limit}, status=413)
+            raise DomainError(
+                "file_too_large",
+                _("The file is larger than %(limit)d bytes.") % {"limit": limit},
+                details={"param": self.field_name, "limit": limit},
+                status=413,
+            )
         return raw_data
 
     def file_complete(self, file_size: int) -> None:

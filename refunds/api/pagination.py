@@ -39,9 +39,12 @@ class CreatedCursorPagination(CursorPagination):
         if raw is None:
             return self.page_size
         if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
-            raise invalid_parameter(self.page_size_query_param,
-                                    _("Give a whole number from 1 to %(max)d.") % {"max": self.max_page_size},
-                                    minimum=1, maximum=self.max_page_size)
+            raise invalid_parameter(
+                self.page_size_query_param,
+                _("Give a whole number from 1 to %(max)d.") % {"max": self.max_page_size},
+                minimum=1,
+                maximum=self.max_page_size,
+            )
         return int(raw)
 
     def decode_cursor(self, request: Request) -> Any:
@@ -69,8 +72,11 @@ class CreatedCursorPagination(CursorPagination):
         backwards = bool(self.cursor and self.cursor.reverse)
         field, tie = (term.lstrip("-") for term in self.ordering)
         rising = not self.ordering[0].startswith("-")
-        order = [term for term in self.ordering] if not backwards else [
-            term[1:] if term.startswith("-") else f"-{term}" for term in self.ordering]
+        order = (
+            [term for term in self.ordering]
+            if not backwards
+            else [term[1:] if term.startswith("-") else f"-{term}" for term in self.ordering]
+        )
         queryset = queryset.order_by(*order)
         if self.cursor is not None and self.cursor.position is not None:
             value, key = self._split(self.cursor.position)
@@ -112,8 +118,12 @@ class CreatedCursorPagination(CursorPagination):
     def _invalid_cursor(self) -> InvalidInput:
         # 404 like any page that does not exist: a cursor is opaque, so the schema cannot say
         # which strings are cursors, and no well-formed request may get a 400.
-        return InvalidInput("invalid_cursor", _("No such page: the cursor is invalid; use the links of a previous page."),
-                            details={"param": self.cursor_query_param}, status=404)
+        return InvalidInput(
+            "invalid_cursor",
+            _("No such page: the cursor is invalid; use the links of a previous page."),
+            details={"param": self.cursor_query_param},
+            status=404,
+        )
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         parameters = super().get_schema_operation_parameters(view)

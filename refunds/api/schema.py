@@ -23,8 +23,13 @@ ERROR_STATUSES = {
 
 ERROR_SCHEMA = {
     "type": "object",
-    "example": {"error": {"code": "deadline_passed", "message": "The merchant response window closed at 2026-12-02 18:44.",
-                          "details": {"deadline": "2026-12-02T10:44:38.698631+00:00"}}},
+    "example": {
+        "error": {
+            "code": "deadline_passed",
+            "message": "The merchant response window closed at 2026-12-02 18:44.",
+            "details": {"deadline": "2026-12-02T10:44:38.698631+00:00"},
+        }
+    },
     "required": ["error"],
     "properties": {
         "error": {
@@ -33,9 +38,16 @@ ERROR_SCHEMA = {
             "properties": {
                 "code": {"type": "string", "example": "invalid_state"},
                 "message": {"type": "string", "example": "This is not possible while the application is Decided."},
-                "details": {"type": "object", "additionalProperties": True, "properties": {
-                    "param": {"type": ["string", "null"],
-                              "description": "The offending input (field, query parameter or header), when one is."}}},
+                "details": {
+                    "type": "object",
+                    "additionalProperties": True,
+                    "properties": {
+                        "param": {
+                            "type": ["string", "null"],
+                            "description": "The offending input (field, query parameter or header), when one is.",
+                        }
+                    },
+                },
             },
         }
     },
@@ -55,8 +67,13 @@ WEBHOOK_EXAMPLE = {
         "risk_level": "clean",
         "unscreened": False,
         "merchant_deadline": "2026-12-02T10:44:38.698631+00:00",
-        "decision": {"outcome": "approved", "approved_amount": "39.90", "currency": "CNY", "actor_kind": "merchant",
-                     "reason_codes": ["merchant_accepted"]},
+        "decision": {
+            "outcome": "approved",
+            "approved_amount": "39.90",
+            "currency": "CNY",
+            "actor_kind": "merchant",
+            "reason_codes": ["merchant_accepted"],
+        },
     },
 }
 
@@ -92,32 +109,47 @@ WEBHOOK_SCHEMA = {
 EXAMPLE_IDS = {
     "merchant": "9a4e2b7c-5d61-4f3a-8e09-1c2d3e4f5a6b",
     "product": "3c2b1a09-8f7e-4d6c-9b5a-0e1f2a3b4c5d",
-    "application": "0f8d3c9a-31b4-4c1e-a7c2-7f1d2b9e6a55",          # awaiting the merchant; read, evidence added
+    "application": "0f8d3c9a-31b4-4c1e-a7c2-7f1d2b9e6a55",  # awaiting the merchant; read, evidence added
     "application_to_accept": "5e1d7c3b-2a94-4f08-b6e1-3c9d8a7f6b21",
     "application_to_contest": "8b4f2e6a-1c73-4d95-a0b8-7e6d5c4b3a29",
     "application_to_withdraw": "2d9c8b7a-6e5f-4a3b-9c1d-0e2f3a4b5c6d",
-    "application_decided": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",   # accepted by the merchant; its dossier
-    "finding": "6a5b4c3d-2e1f-4a0b-8c9d-1e2f3a4b5c6e",                # a local edit with its heat-map
+    "application_decided": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",  # accepted by the merchant; its dossier
+    "finding": "6a5b4c3d-2e1f-4a0b-8c9d-1e2f3a4b5c6e",  # a local edit with its heat-map
     "webhook_delivery": "4c3b2a19-0f8e-4d7c-b6a5-948372615e0d",
     "webhook_endpoint": "7d6c5b4a-3928-4170-a6b5-c4d3e2f1a0b9",
     "webhook_endpoint_to_delete": "9e8d7c6b-5a49-4382-b1a0-f9e8d7c6b5a4",
-    "claim_group": "3f2e1d0c-9b8a-4765-8432-10fedcba9876",            # applications sharing a photo
+    "claim_group": "3f2e1d0c-9b8a-4765-8432-10fedcba9876",  # applications sharing a photo
 }
 # Per operation: the example of its path's public id, and of its request body where it has one.
 _PATH_EXAMPLES = {
-    "applications_retrieve": "application", "applications_audit_events_list": "application",
-    "applications_evidence_create": "application", "applications_accept_create": "application_to_accept",
-    "applications_contest_create": "application_to_contest", "applications_withdraw_create": "application_to_withdraw",
-    "applications_dossier_retrieve": "application_decided", "findings_heatmap_retrieve": "finding", "products_retrieve": "product", "products_reference_images_list": "product",
-    "products_reference_images_create": "product", "merchants_retrieve": "merchant",
-    "webhook_deliveries_redeliver_create": "webhook_delivery", "webhook_endpoints_retrieve": "webhook_endpoint",
-    "webhook_endpoints_partial_update": "webhook_endpoint", "webhook_endpoints_rotate_secret_create": "webhook_endpoint",
-    "webhook_endpoints_destroy": "webhook_endpoint_to_delete", "claim_groups_retrieve": "claim_group",
+    "applications_retrieve": "application",
+    "applications_audit_events_list": "application",
+    "applications_evidence_create": "application",
+    "applications_accept_create": "application_to_accept",
+    "applications_contest_create": "application_to_contest",
+    "applications_withdraw_create": "application_to_withdraw",
+    "applications_dossier_retrieve": "application_decided",
+    "findings_heatmap_retrieve": "finding",
+    "products_retrieve": "product",
+    "products_reference_images_list": "product",
+    "products_reference_images_create": "product",
+    "merchants_retrieve": "merchant",
+    "webhook_deliveries_redeliver_create": "webhook_delivery",
+    "webhook_endpoints_retrieve": "webhook_endpoint",
+    "webhook_endpoints_partial_update": "webhook_endpoint",
+    "webhook_endpoints_rotate_secret_create": "webhook_endpoint",
+    "webhook_endpoints_destroy": "webhook_endpoint_to_delete",
+    "claim_groups_retrieve": "claim_group",
 }
 _BODY_EXAMPLES = {
-    ("products_create", "application/json"): {"merchant": EXAMPLE_IDS["merchant"], "external_ref": "sku-cup-02",
-                                              "title": "Ceramic cup, large"},
-    ("applications_contest_create", "application/json"): {"statement": "The cup left our warehouse intact; see the packing photos."},
+    ("products_create", "application/json"): {
+        "merchant": EXAMPLE_IDS["merchant"],
+        "external_ref": "sku-cup-02",
+        "title": "Ceramic cup, large",
+    },
+    ("applications_contest_create", "application/json"): {
+        "statement": "The cup left our warehouse intact; see the packing photos."
+    },
     ("applications_withdraw_create", "application/json"): {"reason": "The buyer found the missing part."},
     ("applications_evidence_create", "multipart/form-data"): {"evidence": ["<photo.jpg>"]},
     ("products_reference_images_create", "multipart/form-data"): {"kind": "catalogue", "image": "<catalogue.jpg>"},
@@ -136,9 +168,11 @@ def _add_examples(operation: dict[str, Any]) -> None:
 
 
 IDEMPOTENCY_HEADER = {
-    "name": "Idempotency-Key", "in": "header", "required": False,
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
     "description": "Retry-safe key: a repeat returns the first response (kept 48 h); the same key with another "
-                   "request is refused with 422.",
+    "request is refused with 422.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
 }
 
@@ -163,16 +197,20 @@ LINKS: dict[tuple[str, str], dict[str, Any]] = {
     ("applications_create", "201"): _APPLICATION_LINKS,
     ("applications_retrieve", "200"): {
         **{name: link for name, link in _APPLICATION_LINKS.items() if name != "GetApplication"},
-        "GetHeatmap": _link("findings_heatmap_retrieve", "The heat-map of its first finding.",
-                            public_id="$response.body#/evidence/0/findings/0/id"),
+        "GetHeatmap": _link(
+            "findings_heatmap_retrieve",
+            "The heat-map of its first finding.",
+            public_id="$response.body#/evidence/0/findings/0/id",
+        ),
     },
     ("applications_withdraw_create", "200"): {"GetApplication": _APPLICATION_LINKS["GetApplication"]},
     ("applications_contest_create", "200"): {"GetApplication": _APPLICATION_LINKS["GetApplication"]},
     ("applications_accept_create", "200"): {"GetApplication": _APPLICATION_LINKS["GetApplication"]},
     ("applications_evidence_create", "201"): {"GetApplication": _APPLICATION_LINKS["GetApplication"]},
     ("applications_list", "200"): {
-        "GetFirstApplication": _link("applications_retrieve", "Read the first application of the page.",
-                                     public_id="$response.body#/results/0/id"),
+        "GetFirstApplication": _link(
+            "applications_retrieve", "Read the first application of the page.", public_id="$response.body#/results/0/id"
+        ),
     },
     ("merchants_create", "201"): {
         "GetMerchant": _link("merchants_retrieve", "Read the merchant.", public_id="$response.body#/id"),
@@ -180,10 +218,12 @@ LINKS: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("products_create", "201"): {
         "GetProduct": _link("products_retrieve", "Read the product.", public_id="$response.body#/id"),
-        "ListReferenceImages": _link("products_reference_images_list", "Its reference images.",
-                                     public_id="$response.body#/id"),
-        "AddReferenceImage": _link("products_reference_images_create", "Add a reference image.",
-                                   public_id="$response.body#/id"),
+        "ListReferenceImages": _link(
+            "products_reference_images_list", "Its reference images.", public_id="$response.body#/id"
+        ),
+        "AddReferenceImage": _link(
+            "products_reference_images_create", "Add a reference image.", public_id="$response.body#/id"
+        ),
     },
     ("webhook_endpoints_create", "201"): {
         "GetEndpoint": _link("webhook_endpoints_retrieve", "Read the endpoint.", public_id=_ENDPOINT),
@@ -192,8 +232,11 @@ LINKS: dict[tuple[str, str], dict[str, Any]] = {
         "DeleteEndpoint": _link("webhook_endpoints_destroy", "Remove it.", public_id=_ENDPOINT),
     },
     ("webhook_deliveries_list", "200"): {
-        "Redeliver": _link("webhook_deliveries_redeliver_create", "Send the first delivery of the page again.",
-                           public_id="$response.body#/results/0/id"),
+        "Redeliver": _link(
+            "webhook_deliveries_redeliver_create",
+            "Send the first delivery of the page again.",
+            public_id="$response.body#/results/0/id",
+        ),
     },
 }
 
@@ -204,7 +247,12 @@ NOT_BLANK = "[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u
 # What every accepted time starts with (the format alone lets some generators send "").
 DATE_TIME_START = "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}"
 # Request bodies whose serializers refuse fields they do not know.
-CLOSED_REQUESTS = ("PatchedPolicyRequest", "WebhookEndpointRequest", "PatchedWebhookEndpointRequest", "RotateSecretRequest")
+CLOSED_REQUESTS = (
+    "PatchedPolicyRequest",
+    "WebhookEndpointRequest",
+    "PatchedWebhookEndpointRequest",
+    "RotateSecretRequest",
+)
 
 
 def _tighten_requests(schemas: dict[str, Any]) -> None:
@@ -212,8 +260,11 @@ def _tighten_requests(schemas: dict[str, Any]) -> None:
         if not name.endswith("Request"):
             continue
         for prop in component.get("properties", {}).values():
-            if prop.get("type") == "string" and prop.get("minLength", 0) >= 1 and not (
-                    {"format", "enum", "pattern"} & set(prop)):
+            if (
+                prop.get("type") == "string"
+                and prop.get("minLength", 0) >= 1
+                and not ({"format", "enum", "pattern"} & set(prop))
+            ):
                 prop["pattern"] = NOT_BLANK
             if prop.get("format") == "date-time":
                 prop["pattern"] = DATE_TIME_START
@@ -260,9 +311,11 @@ def add_errors_and_webhooks(result: dict[str, Any], generator: Any, request: Any
         "applicationStateChanged": {
             "post": {
                 "summary": "An application changed state",
-                "description": "Signed: `Reviewhub-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>`, "
-                               "one `v1=` per signing secret (two during a secret rotation's overlap); accept any that matches.",
-                "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookEvent"}}}},
+                "description": 'Signed: `Reviewhub-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, '
+                "one `v1=` per signing secret (two during a secret rotation's overlap); accept any that matches.",
+                "requestBody": {
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookEvent"}}}
+                },
                 "responses": {"2XX": {"description": "Received; anything else is retried with back-off."}},
             }
         }

@@ -153,8 +153,12 @@ class ApplicationCreateJsonSerializer(serializers.Serializer):
     currency = CurrencyField()
     reason_code = serializers.ChoiceField(choices=RefundReason.choices)
     description = StrictCharField(max_length=5000, required=False, allow_blank=True, default="")
-    evidence_ids = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=settings.UPLOAD_MAX_FILES,
-                                         help_text="Ids of evidence uploaded before with POST /evidence-uploads.")
+    evidence_ids = serializers.ListField(
+        child=serializers.UUIDField(),
+        min_length=1,
+        max_length=settings.UPLOAD_MAX_FILES,
+        help_text="Ids of evidence uploaded before with POST /evidence-uploads.",
+    )
 
     def validate(self, data: dict) -> dict:
         data.setdefault("evidence", [])
@@ -167,11 +171,20 @@ class ApplicationCreateSerializer(ApplicationCreateJsonSerializer):
     # A form has no null: leave the field out when the delivery time is unknown.
     delivered_at = serializers.DateTimeField(required=False)
 
-    evidence = serializers.ListField(child=serializers.FileField(allow_empty_file=True), required=False, default=list,
-                                     max_length=settings.UPLOAD_MAX_FILES,
-                                     help_text="Evidence images (JPEG, PNG, WebP, HEIC), as repeated multipart parts.")
-    evidence_ids = serializers.ListField(child=serializers.UUIDField(), required=False, default=list, max_length=settings.UPLOAD_MAX_FILES,
-                                         help_text="Ids of evidence uploaded before with POST /evidence-uploads.")
+    evidence = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        required=False,
+        default=list,
+        max_length=settings.UPLOAD_MAX_FILES,
+        help_text="Evidence images (JPEG, PNG, WebP, HEIC), as repeated multipart parts.",
+    )
+    evidence_ids = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        default=list,
+        max_length=settings.UPLOAD_MAX_FILES,
+        help_text="Ids of evidence uploaded before with POST /evidence-uploads.",
+    )
 
     def validate(self, data: dict) -> dict:
         if not data["evidence"] and not data["evidence_ids"]:
@@ -238,8 +251,11 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
 
 class DecisionSerializer(serializers.ModelSerializer):
-    explanation = serializers.CharField(source="explanation_for_parties", read_only=True,
-                                        help_text="The reviewer's note when the reasons include `other`; empty otherwise.")
+    explanation = serializers.CharField(
+        source="explanation_for_parties",
+        read_only=True,
+        help_text="The reviewer's note when the reasons include `other`; empty otherwise.",
+    )
 
     class Meta:
         model = Decision
@@ -254,14 +270,32 @@ class ApplicationSerializer(serializers.ModelSerializer):
     decision = serializers.SerializerMethodField()
     linked_claims = serializers.SerializerMethodField(
         help_text="The group of linked claims (applications sharing images) this one belongs to: "
-                  "`GET /claim-groups/{id}`; null when it shares no image.")
+        "`GET /claim-groups/{id}`; null when it shares no image."
+    )
 
     class Meta:
         model = RefundApplication
         fields = [
-            "id", "merchant", "product", "buyer_ref", "order_ref", "delivered_at", "amount", "currency",
-            "reason_code", "description", "state", "risk_level", "risk_score", "unscreened", "merchant_deadline",
-            "evidence", "decision", "linked_claims", "created_at", "updated_at",
+            "id",
+            "merchant",
+            "product",
+            "buyer_ref",
+            "order_ref",
+            "delivered_at",
+            "amount",
+            "currency",
+            "reason_code",
+            "description",
+            "state",
+            "risk_level",
+            "risk_score",
+            "unscreened",
+            "merchant_deadline",
+            "evidence",
+            "decision",
+            "linked_claims",
+            "created_at",
+            "updated_at",
         ]
 
     def get_linked_claims(self, obj: RefundApplication) -> uuid.UUID | None:
@@ -288,17 +322,35 @@ class ContestJsonSerializer(serializers.Serializer):
 
 
 class ContestSerializer(ContestJsonSerializer):
-    attachments = serializers.ListField(child=serializers.FileField(allow_empty_file=True), required=False, default=list,
-                                        help_text="Packing photos (JPEG, PNG, WebP, HEIC) or videos (MP4).")
+    attachments = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        required=False,
+        default=list,
+        help_text="Packing photos (JPEG, PNG, WebP, HEIC) or videos (MP4).",
+    )
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = ["seq", "action", "from_state", "to_state", "actor_kind", "actor_label", "at", "reason",
-                  "payload_digest", "prev_hash", "hash"]
+        fields = [
+            "seq",
+            "action",
+            "from_state",
+            "to_state",
+            "actor_kind",
+            "actor_label",
+            "at",
+            "reason",
+            "payload_digest",
+            "prev_hash",
+            "hash",
+        ]
 
 
 class EvidenceAddSerializer(serializers.Serializer):
-    evidence = serializers.ListField(child=serializers.FileField(allow_empty_file=True), min_length=1,
-                                     help_text="Evidence images (JPEG, PNG, WebP, HEIC), as repeated multipart parts.")
+    evidence = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        min_length=1,
+        help_text="Evidence images (JPEG, PNG, WebP, HEIC), as repeated multipart parts.",
+    )

@@ -37,10 +37,14 @@ from screening.core import FindingCode
 FINDING_CODES = [code.value for code in FindingCode]
 
 
-@extend_schema_field({"type": "object",
-                      "properties": {code: {"type": "number", "minimum": 0, "maximum": 1} for code in FINDING_CODES},
-                      "additionalProperties": False,
-                      "description": "Score from which a finding counts, per finding code."})
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {code: {"type": "number", "minimum": 0, "maximum": 1} for code in FINDING_CODES},
+        "additionalProperties": False,
+        "description": "Score from which a finding counts, per finding code.",
+    }
+)
 class FindingThresholdsField(serializers.DictField):
     """Scores per finding code; a code the engine does not know is refused, naming it."""
 
@@ -55,20 +59,27 @@ class FindingThresholdsField(serializers.DictField):
 
 
 class PolicySerializer(NoUnknownFieldsMixin, serializers.ModelSerializer):
-    merchant_window = MerchantWindowField(help_text="From an hour to 30 days, as [D ]HH:MM:SS, e.g. \"2 00:00:00\" for 48 hours.")
-    claim_timeout = ClaimTimeoutField(help_text="From a minute to a day, as [D ]HH:MM:SS, e.g. \"00:30:00\".")
+    merchant_window = MerchantWindowField(
+        help_text='From an hour to 30 days, as [D ]HH:MM:SS, e.g. "2 00:00:00" for 48 hours.'
+    )
+    claim_timeout = ClaimTimeoutField(help_text='From a minute to a day, as [D ]HH:MM:SS, e.g. "00:30:00".')
     fast_track_enabled = StrictBooleanField()
     expiry_auto_approves = StrictBooleanField()
     fast_track_ceiling = AmountOrZeroField()
-    review_time_limit = MerchantWindowField(help_text="From an hour to 30 days, as [D ]HH:MM:SS: reviewers decide within it.")
+    review_time_limit = MerchantWindowField(
+        help_text="From an hour to 30 days, as [D ]HH:MM:SS: reviewers decide within it."
+    )
     senior_amount_ceiling = AmountOrZeroField(help_text="Approving more than this amount needs a senior reviewer.")
     default_threshold = StrictFloatField(min_value=0, max_value=1)
     finding_thresholds = FindingThresholdsField()
-    buyer_alert_amount = AmountOrZeroField(help_text="Refunds on a buyer's applications judged forged that reach this "
-                                                     "amount (in buyer_alert_currency) flag the buyer to reviewers.")
+    buyer_alert_amount = AmountOrZeroField(
+        help_text="Refunds on a buyer's applications judged forged that reach this "
+        "amount (in buyer_alert_currency) flag the buyer to reviewers."
+    )
     buyer_alert_currency = serializers.RegexField(r"^[A-Z]{3}$", help_text="ISO 4217 code, e.g. CNY.")
-    buyer_risk_holds_for_review = StrictBooleanField(help_text="A buyer with a forged finding or at the alert amount "
-                                                               "is never approved automatically.")
+    buyer_risk_holds_for_review = StrictBooleanField(
+        help_text="A buyer with a forged finding or at the alert amount is never approved automatically."
+    )
 
     class Meta:
         model = Policy
@@ -89,13 +100,23 @@ class PolicyView(GenericAPIView):
         """Change some of the policy's fields; the change is recorded with the key that made it."""
         form = PolicySerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
-        policy = settings_services.policy_update(platform=request.auth.platform, changes=form.validated_data,
-                                                 actor=settings_services.settings_actor_for_key(request.auth))
+        policy = settings_services.policy_update(
+            platform=request.auth.platform,
+            changes=form.validated_data,
+            actor=settings_services.settings_actor_for_key(request.auth),
+        )
         return Response(PolicySerializer(policy).data)
 
 
-@extend_schema_field({"type": "string", "format": "uri", "maxLength": 500, "pattern": webhooks.URL_PATTERN,
-                      "example": "https://hooks.example.com/reviewhub"})
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "uri",
+        "maxLength": 500,
+        "pattern": webhooks.URL_PATTERN,
+        "example": "https://hooks.example.com/reviewhub",
+    }
+)
 class WebhookUrlField(serializers.URLField):
     def to_internal_value(self, data: object) -> str:
         url = super().to_internal_value(data)
@@ -106,8 +127,9 @@ class WebhookUrlField(serializers.URLField):
 
 class WebhookEndpointSerializer(NoUnknownFieldsMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
-    url = WebhookUrlField(max_length=500, help_text="http(s) with a host name or IPv4 address; https and a public "
-                                                    "address in production.")
+    url = WebhookUrlField(
+        max_length=500, help_text="http(s) with a host name or IPv4 address; https and a public address in production."
+    )
     active = StrictBooleanField(required=False, default=True, help_text="An inactive endpoint gets no new events.")
 
     class Meta:
@@ -117,9 +139,12 @@ class WebhookEndpointSerializer(NoUnknownFieldsMixin, serializers.ModelSerialize
 
 
 class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
-    secret = serializers.CharField(read_only=True, allow_null=True,
-                                   help_text="The signing secret, shown in this answer only: null when the answer is an "
-                                             "Idempotency-Key replay (rotate the secret to get a new one).")
+    secret = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="The signing secret, shown in this answer only: null when the answer is an "
+        "Idempotency-Key replay (rotate the secret to get a new one).",
+    )
 
     class Meta(WebhookEndpointSerializer.Meta):
         fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
@@ -135,8 +160,20 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = WebhookDelivery
-        fields = ["id", "event", "application", "sequence", "endpoint", "status", "attempts", "next_attempt_at",
-                  "last_status_code", "last_error", "delivered_at", "request_id"]
+        fields = [
+            "id",
+            "event",
+            "application",
+            "sequence",
+            "endpoint",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_status_code",
+            "last_error",
+            "delivered_at",
+            "request_id",
+        ]
 
 
 class _WebhookView(GenericAPIView):
@@ -166,10 +203,14 @@ class WebhookEndpointListView(_WebhookView):
         form = WebhookEndpointSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         endpoint = settings_services.webhook_endpoint_create(
-            platform=request.auth.platform, url=form.validated_data["url"], active=form.validated_data["active"],
-            actor=self.actor())
-        return _secret_shown_once(Response(WebhookEndpointWithSecretSerializer(endpoint).data,
-                                           status=status.HTTP_201_CREATED))
+            platform=request.auth.platform,
+            url=form.validated_data["url"],
+            active=form.validated_data["active"],
+            actor=self.actor(),
+        )
+        return _secret_shown_once(
+            Response(WebhookEndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+        )
 
 
 class WebhookEndpointDetailView(_WebhookView):
@@ -185,14 +226,18 @@ class WebhookEndpointDetailView(_WebhookView):
         form = WebhookEndpointSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
         endpoint = settings_services.webhook_endpoint_update(
-            endpoint=endpoint, actor=self.actor(), url=form.validated_data.get("url"),
-            active=form.validated_data.get("active"))
+            endpoint=endpoint,
+            actor=self.actor(),
+            url=form.validated_data.get("url"),
+            active=form.validated_data.get("active"),
+        )
         return Response(WebhookEndpointSerializer(endpoint).data)
 
     def delete(self, request: Request, public_id: str) -> Response:
         """Remove an endpoint; its pending deliveries are dropped."""
-        settings_services.webhook_endpoint_delete(endpoint=_get(self.endpoints(), public_id, "webhook_endpoint"),
-                                                  actor=self.actor())
+        settings_services.webhook_endpoint_delete(
+            endpoint=_get(self.endpoints(), public_id, "webhook_endpoint"), actor=self.actor()
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -210,9 +255,12 @@ class StrictIntegerField(serializers.IntegerField):
 
 class RotateSecretSerializer(NoUnknownFieldsMixin, serializers.Serializer):
     overlap_seconds = StrictIntegerField(
-        required=False, min_value=0, max_value=int(settings.WEBHOOK_SECRET_ROTATION_MAX_OVERLAP.total_seconds()),
+        required=False,
+        min_value=0,
+        max_value=int(settings.WEBHOOK_SECRET_ROTATION_MAX_OVERLAP.total_seconds()),
         help_text="How long the old secret keeps signing beside the new one (default "
-                  f"{int(settings.WEBHOOK_SECRET_ROTATION_OVERLAP.total_seconds())}; 0 ends it now).")
+        f"{int(settings.WEBHOOK_SECRET_ROTATION_OVERLAP.total_seconds())}; 0 ends it now).",
+    )
 
 
 class WebhookEndpointRotateView(_WebhookView):
@@ -227,8 +275,10 @@ class WebhookEndpointRotateView(_WebhookView):
         form.is_valid(raise_exception=True)
         seconds = form.validated_data.get("overlap_seconds")
         endpoint = settings_services.webhook_endpoint_rotate_secret(
-            endpoint=_get(self.endpoints(), public_id, "webhook_endpoint"), actor=self.actor(),
-            overlap=None if seconds is None else timedelta(seconds=seconds))
+            endpoint=_get(self.endpoints(), public_id, "webhook_endpoint"),
+            actor=self.actor(),
+            overlap=None if seconds is None else timedelta(seconds=seconds),
+        )
         return _secret_shown_once(Response(WebhookEndpointWithSecretSerializer(endpoint).data))
 
 
@@ -255,13 +305,25 @@ class WebhookDeliveryListView(_WebhookView):
         if wanted is None:
             return deliveries
         if wanted not in WebhookDelivery.Status.values:
-            raise invalid_parameter("status", _("Give one of: %(values)s.") % {"values": ", ".join(WebhookDelivery.Status.values)},
-                                    allowed=WebhookDelivery.Status.values)
+            raise invalid_parameter(
+                "status",
+                _("Give one of: %(values)s.") % {"values": ", ".join(WebhookDelivery.Status.values)},
+                allowed=WebhookDelivery.Status.values,
+            )
         return deliveries.filter(status=wanted)
 
-    @extend_schema(operation_id="webhook_deliveries_list", responses={200: WebhookDeliverySerializer(many=True)},
-                   parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=WebhookDelivery.Status.values,
-                                                description="Only deliveries in this status.")])
+    @extend_schema(
+        operation_id="webhook_deliveries_list",
+        responses={200: WebhookDeliverySerializer(many=True)},
+        parameters=[
+            OpenApiParameter(
+                "status",
+                OpenApiTypes.STR,
+                enum=WebhookDelivery.Status.values,
+                description="Only deliveries in this status.",
+            )
+        ],
+    )
     def get(self, request: Request) -> Response:
         """List deliveries, newest event first; `?status=failed` shows what needs attention."""
         page = self.paginate_queryset(self.get_queryset())
@@ -275,8 +337,13 @@ class WebhookDeliveryRedeliverView(_WebhookView):
     @idempotent
     def post(self, request: Request, public_id: str) -> Response:
         """Send a delivery again."""
-        delivery = _get(WebhookDelivery.objects.filter(endpoint__platform=request.auth.platform).select_related(
-            "event__application", "endpoint"), public_id, "webhook_delivery")
+        delivery = _get(
+            WebhookDelivery.objects.filter(endpoint__platform=request.auth.platform).select_related(
+                "event__application", "endpoint"
+            ),
+            public_id,
+            "webhook_delivery",
+        )
         webhooks.delivery_redeliver(delivery=delivery)
         delivery.refresh_from_db()
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -23,19 +23,36 @@ urlpatterns = [
     path("merchants/<str:public_id>", catalogue.MerchantDetailView.as_view(), name="merchant"),
     path("products", catalogue.ProductListView.as_view(), name="products"),
     path("products/<str:public_id>", catalogue.ProductDetailView.as_view(), name="product"),
-    path("products/<str:public_id>/reference-images", catalogue.ReferenceImageListView.as_view(), name="reference-images"),
+    path(
+        "products/<str:public_id>/reference-images", catalogue.ReferenceImageListView.as_view(), name="reference-images"
+    ),
     path("policy", settings_views.PolicyView.as_view(), name="policy"),
     path("webhook-endpoints", settings_views.WebhookEndpointListView.as_view(), name="webhook-endpoints"),
-    path("webhook-endpoints/<str:public_id>", settings_views.WebhookEndpointDetailView.as_view(), name="webhook-endpoint"),
-    path("webhook-endpoints/<str:public_id>/rotate-secret", settings_views.WebhookEndpointRotateView.as_view(),
-         name="webhook-endpoint-rotate"),
+    path(
+        "webhook-endpoints/<str:public_id>", settings_views.WebhookEndpointDetailView.as_view(), name="webhook-endpoint"
+    ),
+    path(
+        "webhook-endpoints/<str:public_id>/rotate-secret",
+        settings_views.WebhookEndpointRotateView.as_view(),
+        name="webhook-endpoint-rotate",
+    ),
     path("webhook-deliveries", settings_views.WebhookDeliveryListView.as_view(), name="webhook-deliveries"),
-    path("webhook-deliveries/<str:public_id>/redeliver", settings_views.WebhookDeliveryRedeliverView.as_view(),
-         name="webhook-delivery-redeliver"),
+    path(
+        "webhook-deliveries/<str:public_id>/redeliver",
+        settings_views.WebhookDeliveryRedeliverView.as_view(),
+        name="webhook-delivery-redeliver",
+    ),
     path("schema/", EnglishSchemaView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[]),
-         name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[],
-                                                template_name="refunds/redoc.html"),
-         name="redoc"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[]),
+        name="docs",
+    ),
+    path(
+        "redoc/",
+        SpectacularRedocView.as_view(
+            url_name="api:schema", authentication_classes=[], permission_classes=[], template_name="refunds/redoc.html"
+        ),
+        name="redoc",
+    ),
 ]

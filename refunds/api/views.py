@@ -59,41 +59,99 @@ class ApplicationListView(GenericAPIView):
             return RefundApplication.objects.none()
         return selectors.application_list_for_platform(platform=self.request.auth.platform)
 
-    @extend_schema(operation_id="applications_list", responses={200: ApplicationSerializer(many=True)},
-                   parameters=[OpenApiParameter("unscreened", OpenApiTypes.BOOL,
-                                                description="`true`: only applications whose screening failed.")])
+    @extend_schema(
+        operation_id="applications_list",
+        responses={200: ApplicationSerializer(many=True)},
+        parameters=[
+            OpenApiParameter(
+                "unscreened", OpenApiTypes.BOOL, description="`true`: only applications whose screening failed."
+            )
+        ],
+    )
     def get(self, request: Request) -> Response:
         """List the platform's applications, newest first, with filters and a cursor."""
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(ApplicationSerializer(page, many=True).data)
 
     @extend_schema(
-        request={"application/json": ApplicationCreateJsonSerializer, "multipart/form-data": ApplicationCreateSerializer},
+        request={
+            "application/json": ApplicationCreateJsonSerializer,
+            "multipart/form-data": ApplicationCreateSerializer,
+        },
         responses={201: ApplicationSerializer},
-        examples=[OpenApiExample(
-            "A damaged cup", request_only=True, media_type="multipart/form-data",
-            value={"merchant": "9a4e2b7c-5d61-4f3a-8e09-1c2d3e4f5a6b", "product": "3c2b1a09-8f7e-4d6c-9b5a-0e1f2a3b4c5d",
-                   "buyer_ref": "buyer-001", "order_ref": "order-5001", "delivered_at": "2026-11-28T09:00:00Z",
-                   "amount": "39.90", "currency": "CNY", "reason_code": "damaged", "evidence": ["<photo.jpg>"]},
-        ), OpenApiExample(
-            "Submitted", response_only=True, status_codes=["201"],
-            value={"id": "0f8d3c9a-31b4-4c1e-a7c2-7f1d2b9e6a55", "merchant": "9a4e2b7c-5d61-4f3a-8e09-1c2d3e4f5a6b",
-                   "product": "3c2b1a09-8f7e-4d6c-9b5a-0e1f2a3b4c5d", "buyer_ref": "buyer-001", "order_ref": "order-5001",
-                   "delivered_at": "2026-11-28T09:00:00Z", "amount": "39.90", "currency": "CNY", "reason_code": "damaged",
-                   "description": "", "state": "submitted", "risk_level": "", "risk_score": None, "unscreened": False,
-                   "merchant_deadline": None, "evidence": [{
-                       "id": "7e6d5c4b-3a29-4180-9f7e-6d5c4b3a2918", "sha256": "3f2a…", "content_type": "image/jpeg",
-                       "byte_size": 812345, "width": 1800, "height": 1200, "verdict": None, "risk": None, "findings": []}],
-                   "decision": None, "created_at": "2026-11-30T10:44:37Z", "updated_at": "2026-11-30T10:44:37Z"},
-        )],
-        parameters=[OpenApiParameter(HEADER, str, OpenApiParameter.HEADER, required=False,
-                                     description="Retry-safe key: a repeat returns the first response (kept 48 h).")],
+        examples=[
+            OpenApiExample(
+                "A damaged cup",
+                request_only=True,
+                media_type="multipart/form-data",
+                value={
+                    "merchant": "9a4e2b7c-5d61-4f3a-8e09-1c2d3e4f5a6b",
+                    "product": "3c2b1a09-8f7e-4d6c-9b5a-0e1f2a3b4c5d",
+                    "buyer_ref": "buyer-001",
+                    "order_ref": "order-5001",
+                    "delivered_at": "2026-11-28T09:00:00Z",
+                    "amount": "39.90",
+                    "currency": "CNY",
+                    "reason_code": "damaged",
+                    "evidence": ["<photo.jpg>"],
+                },
+            ),
+            OpenApiExample(
+                "Submitted",
+                response_only=True,
+                status_codes=["201"],
+                value={
+                    "id": "0f8d3c9a-31b4-4c1e-a7c2-7f1d2b9e6a55",
+                    "merchant": "9a4e2b7c-5d61-4f3a-8e09-1c2d3e4f5a6b",
+                    "product": "3c2b1a09-8f7e-4d6c-9b5a-0e1f2a3b4c5d",
+                    "buyer_ref": "buyer-001",
+                    "order_ref": "order-5001",
+                    "delivered_at": "2026-11-28T09:00:00Z",
+                    "amount": "39.90",
+                    "currency": "CNY",
+                    "reason_code": "damaged",
+                    "description": "",
+                    "state": "submitted",
+                    "risk_level": "",
+                    "risk_score": None,
+                    "unscreened": False,
+                    "merchant_deadline": None,
+                    "evidence": [
+                        {
+                            "id": "7e6d5c4b-3a29-4180-9f7e-6d5c4b3a2918",
+                            "sha256": "3f2a…",
+                            "content_type": "image/jpeg",
+                            "byte_size": 812345,
+                            "width": 1800,
+                            "height": 1200,
+                            "verdict": None,
+                            "risk": None,
+                            "findings": [],
+                        }
+                    ],
+                    "decision": None,
+                    "created_at": "2026-11-30T10:44:37Z",
+                    "updated_at": "2026-11-30T10:44:37Z",
+                },
+            ),
+        ],
+        parameters=[
+            OpenApiParameter(
+                HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Retry-safe key: a repeat returns the first response (kept 48 h).",
+            )
+        ],
     )
     @idempotent
     def post(self, request: Request) -> Response:
         """Submit a refund-only application with its evidence images (multipart), or with the ids
         of evidence uploaded first (JSON or multipart)."""
-        form = (ApplicationCreateJsonSerializer if _is_json(request) else ApplicationCreateSerializer)(data=request.data)
+        form = (ApplicationCreateJsonSerializer if _is_json(request) else ApplicationCreateSerializer)(
+            data=request.data
+        )
         form.is_valid(raise_exception=True)
         data = form.validated_data
         key = request.auth
@@ -149,8 +207,11 @@ class WithdrawView(ApplicationActionView):
         """Withdraw an application that is not decided yet (409 otherwise)."""
         form = WithdrawSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        services.application_withdraw(application_id=self.owned(request, public_id), actor=_platform_actor(request),
-                                      reason=form.validated_data["reason"])
+        services.application_withdraw(
+            application_id=self.owned(request, public_id),
+            actor=_platform_actor(request),
+            reason=form.validated_data["reason"],
+        )
         return self.respond(request, public_id)
 
 
@@ -159,16 +220,19 @@ class AcceptView(ApplicationActionView):
     @idempotent
     def post(self, request: Request, public_id: str) -> Response:
         """Accept the refund on the merchant's behalf, before the merchant deadline (409 after)."""
-        services.application_accept(application_id=self.owned(request, public_id),
-                                    actor=_platform_actor(request, ActorKind.MERCHANT))
+        services.application_accept(
+            application_id=self.owned(request, public_id), actor=_platform_actor(request, ActorKind.MERCHANT)
+        )
         return self.respond(request, public_id)
 
 
 class ContestView(ApplicationActionView):
     parser_classes = [JSONParser, LimitedMultiPartParser]
 
-    @extend_schema(request={"application/json": ContestJsonSerializer, "multipart/form-data": ContestSerializer},
-                   responses={200: ApplicationSerializer})
+    @extend_schema(
+        request={"application/json": ContestJsonSerializer, "multipart/form-data": ContestSerializer},
+        responses={200: ApplicationSerializer},
+    )
     @idempotent
     def post(self, request: Request, public_id: str) -> Response:
         """Contest on the merchant's behalf with a statement (JSON), or with packing evidence as well
@@ -176,8 +240,10 @@ class ContestView(ApplicationActionView):
         form = (ContestJsonSerializer if _is_json(request) else ContestSerializer)(data=request.data)
         form.is_valid(raise_exception=True)
         services.application_contest(
-            application_id=self.owned(request, public_id), actor=_platform_actor(request, ActorKind.MERCHANT),
-            statement=form.validated_data["statement"], attachments=form.validated_data["attachments"],
+            application_id=self.owned(request, public_id),
+            actor=_platform_actor(request, ActorKind.MERCHANT),
+            statement=form.validated_data["statement"],
+            attachments=form.validated_data["attachments"],
         )
         return self.respond(request, public_id)
 
@@ -212,9 +278,12 @@ class DossierView(APIView):
         audit chain with a standalone `verify.py`, and a PDF summary in Chinese and English. Its generation is
         recorded in the application's audit log."""
         selectors.application_id_for_platform(platform=request.auth.platform, public_id=public_id)
-        dossier = application_dossier_generate(application_id=public_id, actor=_platform_actor(request),
-                                               audience=Audience.PLATFORM)
-        return FileResponse(dossier.handle, as_attachment=True, filename=dossier.filename, content_type="application/zip")
+        dossier = application_dossier_generate(
+            application_id=public_id, actor=_platform_actor(request), audience=Audience.PLATFORM
+        )
+        return FileResponse(
+            dossier.handle, as_attachment=True, filename=dossier.filename, content_type="application/zip"
+        )
 
 
 class EvidenceAddView(ApplicationActionView):
@@ -226,8 +295,11 @@ class EvidenceAddView(ApplicationActionView):
         """Add evidence images while the application is submitted or awaiting the merchant; they are screened."""
         form = EvidenceAddSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        services.application_add_evidence(application_id=self.owned(request, public_id), evidence=form.validated_data["evidence"],
-                                          actor=_platform_actor(request))
+        services.application_add_evidence(
+            application_id=self.owned(request, public_id),
+            evidence=form.validated_data["evidence"],
+            actor=_platform_actor(request),
+        )
         response = self.respond(request, public_id)
         response.status_code = status.HTTP_201_CREATED
         return response
@@ -238,7 +310,9 @@ class HeatmapView(APIView):
     def get(self, request: Request, public_id: str) -> FileResponse:
         """The heat-map of a finding: the evidence with the regions that differ from the reference outlined."""
         try:
-            finding = Finding.objects.get(public_id=public_id, result__evidence__application__platform=request.auth.platform)
+            finding = Finding.objects.get(
+                public_id=public_id, result__evidence__application__platform=request.auth.platform
+            )
         except (Finding.DoesNotExist, ValidationError, ValueError):
             raise NotFound("not_found", _("No such finding.")) from None
         if not finding.artifact:

@@ -32,9 +32,11 @@ class MultipleFileField(forms.FileField):
 
 def upload_limits() -> dict[str, int]:
     """The limits the upload checks apply, in the units the forms state them in."""
-    return {"image_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
-            "video_mb": settings.UPLOAD_MAX_VIDEO_BYTES // (1024 * 1024),
-            "files": settings.UPLOAD_MAX_FILES}
+    return {
+        "image_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
+        "video_mb": settings.UPLOAD_MAX_VIDEO_BYTES // (1024 * 1024),
+        "files": settings.UPLOAD_MAX_FILES,
+    }
 
 
 class ConfirmForm(forms.Form):
@@ -46,11 +48,15 @@ class ConfirmForm(forms.Form):
 
 class ContestForm(forms.Form):
     reason_codes = forms.MultipleChoiceField(
-        label=_("Why do you contest?"), choices=RebuttalReason.choices, widget=forms.CheckboxSelectMultiple,
+        label=_("Why do you contest?"),
+        choices=RebuttalReason.choices,
+        widget=forms.CheckboxSelectMultiple,
         error_messages={"required": _("Choose at least one reason.")},
     )
     statement = forms.CharField(
-        label=_("Your statement"), max_length=5000, widget=forms.Textarea(attrs={"rows": 6}),
+        label=_("Your statement"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 6}),
         help_text=_("What happened, in your words. Reviewers read it beside the buyer's photos."),
         error_messages={"required": _("Explain why you contest the refund.")},
     )
@@ -65,9 +71,12 @@ class ContestForm(forms.Form):
 
 
 class ReferenceImageForm(forms.Form):
-    kind = forms.ChoiceField(label=_("Kind"), choices=ReferenceImage.Kind.choices, initial=ReferenceImage.Kind.CATALOGUE)
+    kind = forms.ChoiceField(
+        label=_("Kind"), choices=ReferenceImage.Kind.choices, initial=ReferenceImage.Kind.CATALOGUE
+    )
     image = forms.FileField(
-        label=_("Photo"), widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/heic,.heic"}),
+        label=_("Photo"),
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/heic,.heic"}),
         error_messages={"required": _("Choose a photo to upload.")},
     )
 

@@ -20,8 +20,9 @@ class NotificationKind(models.TextChoices):
 class NotificationPreference(models.Model):
     """Which e-mails a portal user wants, and in which language. No row: every e-mail, site language."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                related_name="notification_preference")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
     window_opened = models.BooleanField(_("when a response window opens"), default=True)
     deadline_reminder = models.BooleanField(_("12 hours before a window closes"), default=True)
     decision = models.BooleanField(_("when a claim is decided"), default=True)
@@ -52,10 +53,16 @@ class Notification(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     key = models.CharField(max_length=200, unique=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("user"),
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("user"),
     )
     application = models.ForeignKey(
-        "refunds.RefundApplication", on_delete=models.CASCADE, related_name="notifications", verbose_name=_("application"),
+        "refunds.RefundApplication",
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("application"),
     )
     kind = models.CharField(_("kind"), max_length=30, choices=NotificationKind.choices)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)

@@ -46,8 +46,12 @@ def application_get_for_merchant(*, merchant: Merchant, public_id: object) -> Re
             application_list_for_merchant(merchant=merchant)
             .select_related("decision", "rebuttal", "platform__policy")
             .prefetch_related(
-                Prefetch("evidence", queryset=Evidence.objects.select_related("screening__matched_reference")
-                         .prefetch_related(Prefetch("screening__findings", queryset=Finding.objects.order_by("-score")))),
+                Prefetch(
+                    "evidence",
+                    queryset=Evidence.objects.select_related("screening__matched_reference").prefetch_related(
+                        Prefetch("screening__findings", queryset=Finding.objects.order_by("-score"))
+                    ),
+                ),
                 "product__reference_images",
                 "rebuttal__attachments",
                 "audit_events",
@@ -59,8 +63,12 @@ def application_get_for_merchant(*, merchant: Merchant, public_id: object) -> Re
 
 
 def product_list_for_merchant(*, merchant: Merchant) -> QuerySet[Product]:
-    return (Product.objects.filter(merchant=merchant).order_by("title", "pk")
-            .prefetch_related("reference_images").annotate(application_count=Count("applications")))
+    return (
+        Product.objects.filter(merchant=merchant)
+        .order_by("title", "pk")
+        .prefetch_related("reference_images")
+        .annotate(application_count=Count("applications"))
+    )
 
 
 def product_get_for_merchant(*, merchant: Merchant, public_id: object) -> Product:
@@ -89,9 +97,11 @@ def dashboard_for_merchant(*, merchant: Merchant, now: datetime | None = None) -
     counted = Counter(dict(applications.order_by().values_list("state").annotate(n=Count("pk"))))
     counts = [(state.value, state.label, counted.get(state.value, 0)) for state in ApplicationState]
     at_stake = [
-        (currency, money_total(total)) for currency, total in
-        applications.filter(state__in=OPEN_STATES, created_at__gte=now - timedelta(days=7))
-        .order_by("currency").values_list("currency").annotate(total=Sum("amount"))
+        (currency, money_total(total))
+        for currency, total in applications.filter(state__in=OPEN_STATES, created_at__gte=now - timedelta(days=7))
+        .order_by("currency")
+        .values_list("currency")
+        .annotate(total=Sum("amount"))
     ]
     recent = list(applications.exclude(state=ApplicationState.AWAITING_MERCHANT).order_by("-created_at")[:20])
     return Dashboard(needing_response, counts, at_stake, recent)

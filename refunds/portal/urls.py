@@ -13,8 +13,11 @@ urlpatterns = [
     path("applications/<uuid:application_id>/dossier/", views.application_dossier, name="dossier"),
     path("products/", views.product_list, name="products"),
     path("products/<uuid:product_id>/", views.product_detail, name="product"),
-    path("products/<uuid:product_id>/references/<uuid:reference_id>/remove/", views.reference_remove,
-         name="reference-remove"),
+    path(
+        "products/<uuid:product_id>/references/<uuid:reference_id>/remove/",
+        views.reference_remove,
+        name="reference-remove",
+    ),
     path("shop/", views.shop_switch, name="shop-switch"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),

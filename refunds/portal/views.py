@@ -116,8 +116,11 @@ def application_list(request: HttpRequest) -> HttpResponse:
     else:
         state = ""
     page = Paginator(applications, 50).get_page(request.GET.get("page"))
-    return render(request, "portal/application_list.html", {
-        "applications": page.object_list, "page": page, "state": state, "states": ApplicationState.choices})
+    return render(
+        request,
+        "portal/application_list.html",
+        {"applications": page.object_list, "page": page, "state": state, "states": ApplicationState.choices},
+    )
 
 
 def _application_context(request: HttpRequest, application_id: object, **extra: Any) -> dict[str, Any]:
@@ -131,12 +134,18 @@ def _application_context(request: HttpRequest, application_id: object, **extra: 
 def application_detail(request: HttpRequest, application_id: object) -> HttpResponse:
     context = _application_context(request, application_id)
     application = context["application"]
-    context.update(evidence=evidence_views(application), timeline=timeline(application),
-                   reason_labels=rebuttal_reasons(application), decision_summary=decision_summary(application))
+    context.update(
+        evidence=evidence_views(application),
+        timeline=timeline(application),
+        reason_labels=rebuttal_reasons(application),
+        decision_summary=decision_summary(application),
+    )
     return render(request, "portal/application_detail.html", context)
 
 
-def _refused(request: HttpRequest, template: str, context: dict[str, Any], form: Any, error: DomainError) -> HttpResponse:
+def _refused(
+    request: HttpRequest, template: str, context: dict[str, Any], form: Any, error: DomainError
+) -> HttpResponse:
     add_domain_error(form, error)
     status = error.status if isinstance(error, Conflict) else 400
     return render(request, template, {**context, "form": form}, status=status)
@@ -166,14 +175,18 @@ def application_contest(request: HttpRequest, application_id: object) -> HttpRes
     if request.method == "POST" and form.is_valid():
         try:
             services.application_contest(
-                application_id=context["application"].public_id, actor=_actor(request),
-                statement=form.cleaned_data["statement"], reason_codes=form.cleaned_data["reason_codes"],
+                application_id=context["application"].public_id,
+                actor=_actor(request),
+                statement=form.cleaned_data["statement"],
+                reason_codes=form.cleaned_data["reason_codes"],
                 attachments=form.cleaned_data["attachments"],
             )
         except DomainError as error:
             return _refused(request, "portal/application_contest.html", context, form, error)
         messages.success(request, _("Your rebuttal was sent. A reviewer will decide."))
-        return _done(request, reverse("portal:application", kwargs={"application_id": context["application"].public_id}))
+        return _done(
+            request, reverse("portal:application", kwargs={"application_id": context["application"].public_id})
+        )
     status = 400 if form.is_bound else 200
     return render(request, "portal/application_contest.html", {**context, "form": form}, status=status)
 
@@ -184,8 +197,9 @@ def application_dossier(request: HttpRequest, application_id: object) -> HttpRes
     """Download the evidence dossier of one of the shop's decided applications."""
     application = selectors.application_get_for_merchant(merchant=request.merchant, public_id=application_id)
     try:
-        dossier = application_dossier_generate(application_id=application.public_id, actor=_actor(request),
-                                               audience=Audience.MERCHANT)
+        dossier = application_dossier_generate(
+            application_id=application.public_id, actor=_actor(request), audience=Audience.MERCHANT
+        )
     except DomainError as error:
         messages.error(request, str(error.message))
         return redirect("portal:application", application_id=application.public_id)
@@ -214,8 +228,12 @@ def product_detail(request: HttpRequest, product_id: object) -> HttpResponse:
             return redirect("portal:product", product_id=product.public_id)
     references = sorted(product.reference_images.all(), key=lambda r: r.pk)
     status = 400 if form.is_bound else 200
-    return render(request, "portal/product_detail.html", {
-        "product": product, "references": references, "form": form, "limits": upload_limits()}, status=status)
+    return render(
+        request,
+        "portal/product_detail.html",
+        {"product": product, "references": references, "form": form, "limits": upload_limits()},
+        status=status,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -255,10 +273,14 @@ def notification_list(request: HttpRequest) -> HttpResponse:
         notifications.notification_preferences_update(user=request.user, **form.cleaned_data)
         messages.success(request, _("Your e-mail settings were saved."))
         return redirect("portal:notifications")
-    events = (request.user.notifications.filter(application__merchant=request.merchant)
-              .select_related("application").order_by("-created_at")[:100])
-    return render(request, "portal/notifications.html", {"form": form, "events": events},
-                  status=400 if form.is_bound else 200)
+    events = (
+        request.user.notifications.filter(application__merchant=request.merchant)
+        .select_related("application")
+        .order_by("-created_at")[:100]
+    )
+    return render(
+        request, "portal/notifications.html", {"form": form, "events": events}, status=400 if form.is_bound else 200
+    )
 
 
 # Mail clients send the one-click unsubscribe (RFC 8058) as a POST without a session or CSRF

@@ -72,7 +72,9 @@ def locked_application(application_id: UUID | str) -> Iterator[RefundApplication
         yield application
 
 
-def ensure_can(application: RefundApplication, transition: Callable[..., Any], *, refusal: Conflict | None = None) -> None:
+def ensure_can(
+    application: RefundApplication, transition: Callable[..., Any], *, refusal: Conflict | None = None
+) -> None:
     """Raise Conflict unless the transition may run now: a wrong state always gives
     ``invalid_state``; an unmet condition gives ``refusal`` when one is supplied."""
     if not can_proceed(transition, check_conditions=False):
@@ -82,7 +84,9 @@ def ensure_can(application: RefundApplication, transition: Callable[..., Any], *
             details={"state": application.state},
         )
     if not can_proceed(transition):
-        raise refusal or Conflict("not_allowed", _("The policy does not allow this now."), details={"state": application.state})
+        raise refusal or Conflict(
+            "not_allowed", _("The policy does not allow this now."), details={"state": application.state}
+        )
 
 
 def apply(
@@ -103,13 +107,23 @@ def apply(
     application.save()
     if decision is not None:
         Decision.objects.create(
-            application=application, outcome=decision.outcome, approved_amount=decision.approved_amount,
-            currency=application.currency, actor_kind=actor.kind, actor=actor.user,
-            reason_codes=list(decision.reason_codes), note=decision.note,
+            application=application,
+            outcome=decision.outcome,
+            approved_amount=decision.approved_amount,
+            currency=application.currency,
+            actor_kind=actor.kind,
+            actor=actor.user,
+            reason_codes=list(decision.reason_codes),
+            note=decision.note,
         )
     audit.record(
-        application, action=action, from_state=from_state, actor_kind=actor.kind,
-        actor_label=actor.label, reason=reason, payload=payload,
+        application,
+        action=action,
+        from_state=from_state,
+        actor_kind=actor.kind,
+        actor_label=actor.label,
+        reason=reason,
+        payload=payload,
     )
     if application.state != from_state:
         webhooks.event_record(application, from_state=from_state, action=action)
@@ -132,9 +146,20 @@ def approve_unless_held(
     record names the buyer's reasons when they were what held it, rather than waiting silently."""
     held = selectors.buyer_risk_hold(application) if eligible else None
     if eligible and held is None:
-        apply(application, approve, actor=actor, action=approve_action, reason=reason,
-              decision=DecisionSpec.full_approval(application, reason))
+        apply(
+            application,
+            approve,
+            actor=actor,
+            action=approve_action,
+            reason=reason,
+            decision=DecisionSpec.full_approval(application, reason),
+        )
         return
-    apply(application, otherwise, actor=actor, action=otherwise_action,
-          reason=selectors.buyer_risk_reasons_text(held) if held is not None else "",
-          payload={"buyer_risk": [r.code for r in held.reasons]} if held is not None else None)
+    apply(
+        application,
+        otherwise,
+        actor=actor,
+        action=otherwise_action,
+        reason=selectors.buyer_risk_reasons_text(held) if held is not None else "",
+        payload={"buyer_risk": [r.code for r in held.reasons]} if held is not None else None,
+    )

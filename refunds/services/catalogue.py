@@ -19,8 +19,11 @@ def merchant_create(*, platform: Platform, external_ref: str, name: str) -> Merc
         with transaction.atomic():
             return Merchant.objects.create(platform=platform, external_ref=external_ref, name=name)
     except IntegrityError:
-        raise Conflict("merchant_exists", _("A merchant with this reference exists already."),
-                       details={"param": "external_ref", "value": external_ref}) from None
+        raise Conflict(
+            "merchant_exists",
+            _("A merchant with this reference exists already."),
+            details={"param": "external_ref", "value": external_ref},
+        ) from None
 
 
 def product_create(*, merchant: Merchant, external_ref: str, title: str) -> Product:
@@ -29,15 +32,21 @@ def product_create(*, merchant: Merchant, external_ref: str, title: str) -> Prod
         with transaction.atomic():
             return Product.objects.create(merchant=merchant, external_ref=external_ref, title=title)
     except IntegrityError:
-        raise Conflict("product_exists", _("A product with this reference exists already."),
-                       details={"param": "external_ref", "value": external_ref}) from None
+        raise Conflict(
+            "product_exists",
+            _("A product with this reference exists already."),
+            details={"param": "external_ref", "value": external_ref},
+        ) from None
 
 
-def reference_image_add(*, product: Product, image: IO[bytes], kind: str = ReferenceImage.Kind.CATALOGUE) -> ReferenceImage:
+def reference_image_add(
+    *, product: Product, image: IO[bytes], kind: str = ReferenceImage.Kind.CATALOGUE
+) -> ReferenceImage:
     """Store a reference image of the product, checked like evidence; raise UploadRejected otherwise."""
     upload = validate_image(image, field="image")
-    return ReferenceImage.objects.create(product=product, kind=kind,
-                                         **image_fields(upload, name=store(upload, folder="references")))
+    return ReferenceImage.objects.create(
+        product=product, kind=kind, **image_fields(upload, name=store(upload, folder="references"))
+    )
 
 
 def reference_image_remove(*, product: Product, public_id: object) -> None:

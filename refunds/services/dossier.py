@@ -95,11 +95,16 @@ def dossier_linked_claims(application: RefundApplication) -> selectors.LinkedCla
 def _application_for_dossier(application_id: UUID | str) -> RefundApplication:
     try:
         return (
-            RefundApplication.objects.select_related("platform", "merchant", "product", "decision__actor",
-                                                     "rebuttal__submitted_by")
+            RefundApplication.objects.select_related(
+                "platform", "merchant", "product", "decision__actor", "rebuttal__submitted_by"
+            )
             .prefetch_related(
-                Prefetch("evidence", queryset=Evidence.objects.select_related("screening__matched_reference")
-                         .prefetch_related(Prefetch("screening__findings", queryset=Finding.objects.order_by("-score", "pk")))),
+                Prefetch(
+                    "evidence",
+                    queryset=Evidence.objects.select_related("screening__matched_reference").prefetch_related(
+                        Prefetch("screening__findings", queryset=Finding.objects.order_by("-score", "pk"))
+                    ),
+                ),
                 "rebuttal__attachments",
             )
             .get(public_id=application_id)
@@ -119,18 +124,34 @@ def _chain_events(application: RefundApplication) -> list[AuditEvent]:
 
 def _event_json(event: AuditEvent) -> dict[str, Any]:
     # Exactly the values refunds.audit hashes, in the form it hashes them.
-    return {"seq": event.seq, "action": event.action, "from_state": event.from_state, "to_state": event.to_state,
-            "actor_kind": event.actor_kind, "actor_label": event.actor_label, "at": event.at.isoformat(),
-            "reason": event.reason, "payload": event.payload, "payload_digest": event.payload_digest,
-            "prev_hash": event.prev_hash, "hash": event.hash}
+    return {
+        "seq": event.seq,
+        "action": event.action,
+        "from_state": event.from_state,
+        "to_state": event.to_state,
+        "actor_kind": event.actor_kind,
+        "actor_label": event.actor_label,
+        "at": event.at.isoformat(),
+        "reason": event.reason,
+        "payload": event.payload,
+        "payload_digest": event.payload_digest,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment else None
 
 
-_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/heic": ".heic",
-               "video/mp4": ".mp4", "application/pdf": ".pdf"}
+_EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "image/heic": ".heic",
+    "video/mp4": ".mp4",
+    "application/pdf": ".pdf",
+}
 
 
 def _extension(stored: FieldFile, content_type: str) -> str:
@@ -169,7 +190,10 @@ class _Writer:
 
     def stored(self, path: str, stored: FieldFile, *, kind: str) -> DossierFile:
         sha, size = hashlib.sha256(), 0
-        with stored.open("rb") as source, self.zip.open(self._info(path, compress=False), "w", force_zip64=True) as target:
+        with (
+            stored.open("rb") as source,
+            self.zip.open(self._info(path, compress=False), "w", force_zip64=True) as target,
+        ):
             for chunk in iter(lambda: source.read(CHUNK), b""):
                 sha.update(chunk)
                 size += len(chunk)
@@ -210,7 +234,7 @@ def _write_files(writer: _Writer, application: RefundApplication) -> dict[str, s
         if reference is not None and str(reference.public_id) not in paths:
             path = f"files/references/{reference.public_id}{_extension(reference.file, reference.content_type)}"
             paths[str(reference.public_id)] = writer.stored(path, reference.file, kind="reference_image").path
-        for finding in (result.findings.all() if result is not None else []):
+        for finding in result.findings.all() if result is not None else []:
             if finding.artifact:
                 path = f"files/heatmaps/{finding.public_id}.png"
                 paths[str(finding.public_id)] = writer.stored(path, finding.artifact, kind="heatmap").path
@@ -218,34 +242,70 @@ def _write_files(writer: _Writer, application: RefundApplication) -> dict[str, s
 
 
 def _stored_image(item: Any, paths: dict[str, str]) -> dict[str, Any]:
-    return {"id": str(item.public_id), "file": paths.get(str(item.public_id)), "sha256": item.sha256,
-            "byte_size": item.byte_size, "content_type": item.content_type, "width": item.width,
-            "height": item.height, "original_name": item.original_name, "uploaded_at": _iso(item.created_at)}
+    return {
+        "id": str(item.public_id),
+        "file": paths.get(str(item.public_id)),
+        "sha256": item.sha256,
+        "byte_size": item.byte_size,
+        "content_type": item.content_type,
+        "width": item.width,
+        "height": item.height,
+        "original_name": item.original_name,
+        "uploaded_at": _iso(item.created_at),
+    }
 
 
 def _application_json(application: RefundApplication, paths: dict[str, str]) -> dict[str, Any]:
     decision = getattr(application, "decision", None)
     rebuttal = getattr(application, "rebuttal", None)
     return {
-        "id": str(application.public_id), "platform": application.platform.slug,
-        "merchant": {"id": str(application.merchant.public_id), "name": application.merchant.name,
-                     "external_ref": application.merchant.external_ref},
-        "product": {"id": str(application.product.public_id), "title": application.product.title,
-                    "external_ref": application.product.external_ref},
-        "buyer_ref": application.buyer_ref, "order_ref": application.order_ref,
-        "delivered_at": _iso(application.delivered_at), "submitted_at": _iso(application.created_at),
-        "amount": str(application.amount), "currency": application.currency, "reason_code": application.reason_code,
-        "description": application.description, "state": application.state, "risk_level": application.risk_level,
-        "risk_score": application.risk_score, "risk_explanation": application.risk_explanation,
-        "unscreened": application.unscreened, "merchant_deadline": _iso(application.merchant_deadline),
-        "decision": None if decision is None else {
-            "outcome": decision.outcome, "approved_amount": str(decision.approved_amount),
-            "currency": decision.currency, "actor_kind": decision.actor_kind,
-            "reason_codes": list(decision.reason_codes), "note": decision.note, "decided_at": _iso(decision.decided_at)},
-        "rebuttal": None if rebuttal is None else {
-            "statement": rebuttal.statement, "reason_codes": list(rebuttal.reason_codes),
+        "id": str(application.public_id),
+        "platform": application.platform.slug,
+        "merchant": {
+            "id": str(application.merchant.public_id),
+            "name": application.merchant.name,
+            "external_ref": application.merchant.external_ref,
+        },
+        "product": {
+            "id": str(application.product.public_id),
+            "title": application.product.title,
+            "external_ref": application.product.external_ref,
+        },
+        "buyer_ref": application.buyer_ref,
+        "order_ref": application.order_ref,
+        "delivered_at": _iso(application.delivered_at),
+        "submitted_at": _iso(application.created_at),
+        "amount": str(application.amount),
+        "currency": application.currency,
+        "reason_code": application.reason_code,
+        "description": application.description,
+        "state": application.state,
+        "risk_level": application.risk_level,
+        "risk_score": application.risk_score,
+        "risk_explanation": application.risk_explanation,
+        "unscreened": application.unscreened,
+        "merchant_deadline": _iso(application.merchant_deadline),
+        "decision": None
+        if decision is None
+        else {
+            "outcome": decision.outcome,
+            "approved_amount": str(decision.approved_amount),
+            "currency": decision.currency,
+            "actor_kind": decision.actor_kind,
+            "reason_codes": list(decision.reason_codes),
+            "note": decision.note,
+            "decided_at": _iso(decision.decided_at),
+        },
+        "rebuttal": None
+        if rebuttal is None
+        else {
+            "statement": rebuttal.statement,
+            "reason_codes": list(rebuttal.reason_codes),
             "submitted_at": _iso(rebuttal.submitted_at),
-            "attachments": [_stored_image(item, paths) for item in sorted(rebuttal.attachments.all(), key=lambda a: a.pk)]},
+            "attachments": [
+                _stored_image(item, paths) for item in sorted(rebuttal.attachments.all(), key=lambda a: a.pk)
+            ],
+        },
         "evidence": [_stored_image(item, paths) for item in application.evidence.all()],
     }
 
@@ -258,15 +318,32 @@ def _screening_json(application: RefundApplication, paths: dict[str, str]) -> li
         if result is not None:
             reference = result.matched_reference
             row["result"] = {
-                "verdict": result.verdict, "risk": result.risk, "completed": result.completed,
-                "engine_version": result.engine_version, "duration_ms": result.duration_ms,
+                "verdict": result.verdict,
+                "risk": result.risk,
+                "completed": result.completed,
+                "engine_version": result.engine_version,
+                "duration_ms": result.duration_ms,
                 "screened_at": _iso(result.created_at),
-                "matched_reference": None if reference is None else {
-                    "id": str(reference.public_id), "kind": reference.kind, "sha256": reference.sha256,
-                    "file": paths.get(str(reference.public_id))},
-                "findings": [{"id": str(f.public_id), "code": f.code, "score": f.score, "detail": f.detail,
-                              "params": f.params, "regions": f.regions, "heatmap": paths.get(str(f.public_id))}
-                             for f in result.findings.all()],
+                "matched_reference": None
+                if reference is None
+                else {
+                    "id": str(reference.public_id),
+                    "kind": reference.kind,
+                    "sha256": reference.sha256,
+                    "file": paths.get(str(reference.public_id)),
+                },
+                "findings": [
+                    {
+                        "id": str(f.public_id),
+                        "code": f.code,
+                        "score": f.score,
+                        "detail": f.detail,
+                        "params": f.params,
+                        "regions": f.regions,
+                        "heatmap": paths.get(str(f.public_id)),
+                    }
+                    for f in result.findings.all()
+                ],
             }
         rows.append(row)
     return rows
@@ -285,11 +362,18 @@ def _linked_json(application: RefundApplication, audience: Audience) -> dict[str
             elsewhere += 1
             continue
         decision = getattr(other, "decision", None)
-        claims.append({"id": str(other.public_id), "relation": relation, "state": other.state,
-                       "outcome": decision.outcome if decision else None,
-                       "amount": str(other.amount), "currency": other.currency,
-                       "approved_amount": str(decision.approved_amount) if decision else None,
-                       "submitted_at": _iso(other.created_at)})
+        claims.append(
+            {
+                "id": str(other.public_id),
+                "relation": relation,
+                "state": other.state,
+                "outcome": decision.outcome if decision else None,
+                "amount": str(other.amount),
+                "currency": other.currency,
+                "approved_amount": str(decision.approved_amount) if decision else None,
+                "submitted_at": _iso(other.created_at),
+            }
+        )
     linked: dict[str, Any] = {"group": str(group.group.public_id) if group is not None else None, "claims": claims}
     if audience == Audience.MERCHANT:
         linked["in_other_shops"] = elsewhere
@@ -301,40 +385,57 @@ def _linked_json(application: RefundApplication, audience: Audience) -> dict[str
 
 def _chain_json(application: RefundApplication) -> dict[str, Any]:
     events = _chain_events(application)
-    return {"application": str(application.public_id), "genesis": audit.GENESIS, "count": len(events),
-            "head": events[-1].hash if events else audit.GENESIS, "events": [_event_json(e) for e in events]}
+    return {
+        "application": str(application.public_id),
+        "genesis": audit.GENESIS,
+        "count": len(events),
+        "head": events[-1].hash if events else audit.GENESIS,
+        "events": [_event_json(e) for e in events],
+    }
 
 
 def _readme(application: RefundApplication) -> bytes:
     parts = []
     for language in LANGUAGES:
         with translation.override(language):
-            parts.append("\n".join([
-                gettext("Evidence dossier of refund application %(id)s") % {"id": application.public_id},
-                "",
-                gettext("This folder proves itself. SHA256SUMS and manifest.json list the SHA-256 and size of every "
-                        "other file; audit/chain.json is the application's audit log, in which each event's hash "
-                        "covers its content and the hash of the event before it."),
-                "",
-                gettext("To check it, run with Python 3.8 or later (nothing else is needed):"),
-                "    python verify.py",
-                gettext("It recomputes every file's SHA-256 and the whole audit chain, prints OK, or names each file "
-                        "or audit event that was changed, added or removed, and then exits with a non-zero code."),
-                gettext("Without Python, on Linux: sha256sum -c SHA256SUMS (the files only, not the audit chain)."),
-                "",
-                gettext("The dossier's generation is itself recorded in the application's audit log on the server, "
-                        "with the SHA-256 of SHA256SUMS that verify.py prints: compare the two to prove that "
-                        "SHA256SUMS was not replaced together with the files."),
-                "",
-                gettext("Contents:"),
-                gettext("  summary.pdf: the summary in Chinese and English"),
-                gettext("  dossier.json: when and for whom the dossier was generated"),
-                gettext("  application.json: the application, its amounts, decision and rebuttal"),
-                gettext("  screening.json: screening results, findings with scores, regions and heat-maps"),
-                gettext("  linked_claims.json: applications sharing images with this one"),
-                gettext("  audit/chain.json: the audit chain"),
-                gettext("  files/: the original files, byte for byte, and the heat-maps"),
-            ]))
+            parts.append(
+                "\n".join(
+                    [
+                        gettext("Evidence dossier of refund application %(id)s") % {"id": application.public_id},
+                        "",
+                        gettext(
+                            "This folder proves itself. SHA256SUMS and manifest.json list the SHA-256 and size of every "
+                            "other file; audit/chain.json is the application's audit log, in which each event's hash "
+                            "covers its content and the hash of the event before it."
+                        ),
+                        "",
+                        gettext("To check it, run with Python 3.8 or later (nothing else is needed):"),
+                        "    python verify.py",
+                        gettext(
+                            "It recomputes every file's SHA-256 and the whole audit chain, prints OK, or names each file "
+                            "or audit event that was changed, added or removed, and then exits with a non-zero code."
+                        ),
+                        gettext(
+                            "Without Python, on Linux: sha256sum -c SHA256SUMS (the files only, not the audit chain)."
+                        ),
+                        "",
+                        gettext(
+                            "The dossier's generation is itself recorded in the application's audit log on the server, "
+                            "with the SHA-256 of SHA256SUMS that verify.py prints: compare the two to prove that "
+                            "SHA256SUMS was not replaced together with the files."
+                        ),
+                        "",
+                        gettext("Contents:"),
+                        gettext("  summary.pdf: the summary in Chinese and English"),
+                        gettext("  dossier.json: when and for whom the dossier was generated"),
+                        gettext("  application.json: the application, its amounts, decision and rebuttal"),
+                        gettext("  screening.json: screening results, findings with scores, regions and heat-maps"),
+                        gettext("  linked_claims.json: applications sharing images with this one"),
+                        gettext("  audit/chain.json: the audit chain"),
+                        gettext("  files/: the original files, byte for byte, and the heat-maps"),
+                    ]
+                )
+            )
     return ("\n\n" + "=" * 72 + "\n\n").join(parts).encode() + b"\n"
 
 
@@ -351,8 +452,11 @@ def application_dossier_generate(*, application_id: UUID | str, actor: Actor, au
 
     application = _application_for_dossier(application_id)
     if application.state != ApplicationState.DECIDED:
-        raise Conflict("not_decided", _("The evidence dossier exists only once the application is decided."),
-                       details={"state": application.state})
+        raise Conflict(
+            "not_decided",
+            _("The evidence dossier exists only once the application is decided."),
+            details={"state": application.state},
+        )
     generated_at = timezone.now()
     root = f"dossier-{application.public_id}"
     # The archive's entries carry the decision's time, not the generation's, so that two
@@ -362,31 +466,59 @@ def application_dossier_generate(*, application_id: UUID | str, actor: Actor, au
     try:
         writer = _Writer(handle, root, stamp)
         paths = _write_files(writer, application)
-        contents = _Contents(_application_json(application, paths), _screening_json(application, paths),
-                             _linked_json(application, audience), _chain_json(application), paths)
+        contents = _Contents(
+            _application_json(application, paths),
+            _screening_json(application, paths),
+            _linked_json(application, audience),
+            _chain_json(application),
+            paths,
+        )
         writer.json("application.json", contents.application, kind="application")
         writer.json("screening.json", contents.screening, kind="screening")
         writer.json("linked_claims.json", contents.linked, kind="linked_claims")
         writer.json(CHAIN, contents.chain, kind="audit_chain")
-        writer.json("dossier.json", {
-            "format": FORMAT, "application": str(application.public_id), "generated_at": _iso(generated_at),
-            "generated_for": {"kind": actor.kind, "label": actor.label}, "audience": str(audience),
-        }, kind="dossier")
+        writer.json(
+            "dossier.json",
+            {
+                "format": FORMAT,
+                "application": str(application.public_id),
+                "generated_at": _iso(generated_at),
+                "generated_for": {"kind": actor.kind, "label": actor.label},
+                "audience": str(audience),
+            },
+            kind="dossier",
+        )
         writer.bytes("README.txt", _readme(application), kind="instructions")
         writer.bytes("verify.py", VERIFY_SCRIPT.read_bytes(), kind="verification_script")
-        writer.bytes("summary.pdf", dossier_summary_pdf(
-            application=application, contents=contents, files=list(writer.files), generated_at=generated_at,
-            actor=actor), kind="summary")
+        writer.bytes(
+            "summary.pdf",
+            dossier_summary_pdf(
+                application=application,
+                contents=contents,
+                files=list(writer.files),
+                generated_at=generated_at,
+                actor=actor,
+            ),
+            kind="summary",
+        )
         files = sorted(writer.files, key=lambda f: f.path)
         sums = "".join(f"{f.sha256}  {f.path}\n" for f in files).encode()
         writer.bytes(SUMS, sums, kind="manifest", listed=False)
-        writer.json(MANIFEST, {"format": FORMAT, "application": str(application.public_id), "files": [
-            {"path": f.path, "sha256": f.sha256, "size": f.size, "kind": f.kind} for f in files]}, kind="manifest")
+        writer.json(
+            MANIFEST,
+            {
+                "format": FORMAT,
+                "application": str(application.public_id),
+                "files": [{"path": f.path, "sha256": f.sha256, "size": f.size, "kind": f.kind} for f in files],
+            },
+            kind="manifest",
+        )
         writer.files.pop()  # the manifest lists itself nowhere
         writer.close()
         dossier = Dossier(handle, f"{root}.zip", files, hashlib.sha256(sums).hexdigest(), generated_at)
-        dossier.event = _record_generation(application, actor=actor, audience=audience, dossier=dossier,
-                                           events=contents.chain["count"])
+        dossier.event = _record_generation(
+            application, actor=actor, audience=audience, dossier=dossier, events=contents.chain["count"]
+        )
     except BaseException:
         handle.close()
         raise
@@ -394,12 +526,23 @@ def application_dossier_generate(*, application_id: UUID | str, actor: Actor, au
     return dossier
 
 
-def _record_generation(application: RefundApplication, *, actor: Actor, audience: Audience, dossier: Dossier,
-                       events: int) -> AuditEvent:
+def _record_generation(
+    application: RefundApplication, *, actor: Actor, audience: Audience, dossier: Dossier, events: int
+) -> AuditEvent:
     # Built before taking the lock (copying large files must not hold the row); the record is
     # appended under it, like every other event of the chain.
     with locked_application(application.public_id) as locked:
-        return audit.record(locked, action=DOSSIER_GENERATED, from_state=locked.state, actor_kind=actor.kind,
-                            actor_label=actor.label, payload={
-                                "sha256sums": dossier.sums_sha256, "audience": str(audience), "files": len(dossier.files),
-                                "audit_events": events, "generated_at": _iso(dossier.generated_at)})
+        return audit.record(
+            locked,
+            action=DOSSIER_GENERATED,
+            from_state=locked.state,
+            actor_kind=actor.kind,
+            actor_label=actor.label,
+            payload={
+                "sha256sums": dossier.sums_sha256,
+                "audience": str(audience),
+                "files": len(dossier.files),
+                "audit_events": events,
+                "generated_at": _iso(dossier.generated_at),
+            },
+        )

@@ -39,19 +39,21 @@ def digest(payload: object) -> str:
 
 def event_hash(application: str, event: dict) -> str:
     """Return the hash of one audit event as the server computed it when recording it."""
-    return digest({
-        "application": application,
-        "seq": event["seq"],
-        "action": event["action"],
-        "from": event["from_state"],
-        "to": event["to_state"],
-        "actor_kind": event["actor_kind"],
-        "actor_label": event["actor_label"],
-        "at": event["at"],
-        "reason": event["reason"],
-        "payload_digest": event["payload_digest"],
-        "prev_hash": event["prev_hash"],
-    })
+    return digest(
+        {
+            "application": application,
+            "seq": event["seq"],
+            "action": event["action"],
+            "from": event["from_state"],
+            "to": event["to_state"],
+            "actor_kind": event["actor_kind"],
+            "actor_label": event["actor_label"],
+            "at": event["at"],
+            "reason": event["reason"],
+            "payload_digest": event["payload_digest"],
+            "prev_hash": event["prev_hash"],
+        }
+    )
 
 
 def file_sha256(path: str) -> tuple[str, int]:
@@ -92,8 +94,10 @@ def check_files(folder: str) -> tuple[list[str], int]:
             continue
         checksum, size = file_sha256(path)
         if checksum != entry["sha256"] or size != entry["size"]:
-            problems.append(f"{name}: modified (SHA-256 {checksum}, {size} bytes; "
-                            f"the manifest says {entry['sha256']}, {entry['size']} bytes)")
+            problems.append(
+                f"{name}: modified (SHA-256 {checksum}, {size} bytes; "
+                f"the manifest says {entry['sha256']}, {entry['size']} bytes)"
+            )
     for root, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         for file in files:
@@ -110,8 +114,11 @@ def recorded_hashes(folder: str) -> dict[str, str]:
         application = json.load(handle)
     stored = list(application["evidence"]) + list((application.get("rebuttal") or {}).get("attachments", []))
     with open(os.path.join(folder, "screening.json"), encoding="utf-8") as handle:
-        stored += [row["result"]["matched_reference"] for row in json.load(handle)
-                   if row.get("result") and row["result"].get("matched_reference")]
+        stored += [
+            row["result"]["matched_reference"]
+            for row in json.load(handle)
+            if row.get("result") and row["result"].get("matched_reference")
+        ]
     for item in stored:
         if item.get("file"):
             recorded[item["file"]] = item["sha256"]

@@ -33,7 +33,9 @@ def claim_group_join(*, application: RefundApplication) -> ClaimGroup | None:
     # is seldom waited on).
     Platform.objects.select_for_update().filter(pk=application.platform_id).first()
     members = {application.pk, *linked}
-    group_ids = sorted(set(ClaimGroupMember.objects.filter(application_id__in=members).values_list("group_id", flat=True)))
+    group_ids = sorted(
+        set(ClaimGroupMember.objects.filter(application_id__in=members).values_list("group_id", flat=True))
+    )
     if group_ids:
         group = ClaimGroup.objects.get(pk=group_ids[0])
         merged = group_ids[1:]

@@ -30,9 +30,14 @@ def application_accept(*, application_id: UUID | str, actor: Actor) -> RefundApp
     """Approve the refund in full on the merchant's word; raise Conflict after the deadline."""
     with locked_application(application_id) as application:
         ensure_can(application, application.accept_by_merchant, refusal=_deadline_passed(application))
-        apply(application, application.accept_by_merchant, actor=actor, action="merchant_accept",
-              reason=DecisionReason.MERCHANT_ACCEPTED,
-              decision=DecisionSpec.full_approval(application, DecisionReason.MERCHANT_ACCEPTED))
+        apply(
+            application,
+            application.accept_by_merchant,
+            actor=actor,
+            action="merchant_accept",
+            reason=DecisionReason.MERCHANT_ACCEPTED,
+            decision=DecisionSpec.full_approval(application, DecisionReason.MERCHANT_ACCEPTED),
+        )
         return application
 
 
@@ -42,12 +47,20 @@ def _attachment_checked(item: IO[bytes], index: int) -> object:
         return validate_attachment(item)
     except UploadRejected as error:
         name = getattr(item, "name", "") or str(index + 1)
-        raise UploadRejected(error.code, _("“%(name)s”: %(message)s") % {"name": name, "message": error.message},
-                             details={**error.details, "file": name, "index": index}, status=error.status) from None
+        raise UploadRejected(
+            error.code,
+            _("“%(name)s”: %(message)s") % {"name": name, "message": error.message},
+            details={**error.details, "file": name, "index": index},
+            status=error.status,
+        ) from None
 
 
 def application_contest(
-    *, application_id: UUID | str, actor: Actor, statement: str, attachments: Sequence[IO[bytes]] = (),
+    *,
+    application_id: UUID | str,
+    actor: Actor,
+    statement: str,
+    attachments: Sequence[IO[bytes]] = (),
     reason_codes: Sequence[str] = (),
 ) -> RefundApplication:
     """Send the application to reviewers with the merchant's rebuttal; raise Conflict after the
@@ -55,25 +68,49 @@ def application_contest(
     statement = (statement or "").strip()
     unknown = sorted(set(reason_codes) - set(RebuttalReason.values))
     if unknown:
-        raise InvalidInput("invalid_reason_code", _("Unknown reason code: %(codes)s.") % {"codes": ", ".join(unknown)},
-                           details={"param": "reason_codes", "codes": unknown})
+        raise InvalidInput(
+            "invalid_reason_code",
+            _("Unknown reason code: %(codes)s.") % {"codes": ", ".join(unknown)},
+            details={"param": "reason_codes", "codes": unknown},
+        )
     if not statement:
-        raise InvalidInput("statement_required", _("Explain why you contest the refund."), details={"param": "statement"})
+        raise InvalidInput(
+            "statement_required", _("Explain why you contest the refund."), details={"param": "statement"}
+        )
     if len(statement) > 5000:
-        raise InvalidInput("statement_too_long", _("Keep the statement under 5000 characters."), details={"param": "statement"})
+        raise InvalidInput(
+            "statement_too_long", _("Keep the statement under 5000 characters."), details={"param": "statement"}
+        )
     if len(attachments) > settings.UPLOAD_MAX_FILES:
-        raise InvalidInput("too_many_files", _("Attach at most %(limit)d files.") % {"limit": settings.UPLOAD_MAX_FILES},
-                           details={"param": "attachments"})
+        raise InvalidInput(
+            "too_many_files",
+            _("Attach at most %(limit)d files.") % {"limit": settings.UPLOAD_MAX_FILES},
+            details={"param": "attachments"},
+        )
     uploads = [_attachment_checked(item, index) for index, item in enumerate(attachments)]
     with locked_application(application_id) as application:
         ensure_can(application, application.contest, refusal=_deadline_passed(application))
-        rebuttal = Rebuttal.objects.create(application=application, statement=statement, submitted_by=actor.user,
-                                           reason_codes=list(dict.fromkeys(reason_codes)))
+        rebuttal = Rebuttal.objects.create(
+            application=application,
+            statement=statement,
+            submitted_by=actor.user,
+            reason_codes=list(dict.fromkeys(reason_codes)),
+        )
         for upload in uploads:
-            RebuttalAttachment.objects.create(rebuttal=rebuttal, **image_fields(upload, name=store(upload, folder="rebuttals")))
-        apply(application, application.contest, actor=actor, action="merchant_contest",
-              payload={"statement_chars": len(statement), "attachments": [u.sha256 for u in uploads],
-                       "reason_codes": list(dict.fromkeys(reason_codes))})
+            RebuttalAttachment.objects.create(
+                rebuttal=rebuttal, **image_fields(upload, name=store(upload, folder="rebuttals"))
+            )
+        apply(
+            application,
+            application.contest,
+            actor=actor,
+            action="merchant_contest",
+            payload={
+                "statement_chars": len(statement),
+                "attachments": [u.sha256 for u in uploads],
+                "reason_codes": list(dict.fromkeys(reason_codes)),
+            },
+        )
         return application
 
 
@@ -85,16 +122,25 @@ def application_expire_window(*, application_id: UUID | str) -> RefundApplicatio
             return None
         system = Actor.system("window expiry")
         approve_unless_held(
-            application, eligible=application.expiry_may_approve() and application.screening_is_clean(),
-            approve=application.approve_on_expiry, approve_action="window_expired_approve",
-            reason=DecisionReason.WINDOW_EXPIRED_CLEAN, otherwise=application.escalate_on_expiry,
-            otherwise_action="window_expired_review", actor=system)
+            application,
+            eligible=application.expiry_may_approve() and application.screening_is_clean(),
+            approve=application.approve_on_expiry,
+            approve_action="window_expired_approve",
+            reason=DecisionReason.WINDOW_EXPIRED_CLEAN,
+            otherwise=application.escalate_on_expiry,
+            otherwise_action="window_expired_review",
+            actor=system,
+        )
         return application
 
 
 def close_expired_windows() -> int:
     """Close every merchant window that is past its deadline, however long ago; return how many."""
-    overdue = RefundApplication.objects.filter(
-        state=ApplicationState.AWAITING_MERCHANT, merchant_deadline__lte=timezone.now()
-    ).order_by("merchant_deadline").values_list("public_id", flat=True)
+    overdue = (
+        RefundApplication.objects.filter(
+            state=ApplicationState.AWAITING_MERCHANT, merchant_deadline__lte=timezone.now()
+        )
+        .order_by("merchant_deadline")
+        .values_list("public_id", flat=True)
+    )
     return sum(application_expire_window(application_id=public_id) is not None for public_id in overdue)

@@ -48,9 +48,15 @@ def _kind_of_transition(application: RefundApplication, from_state: str) -> str 
 
 def _record(application: RefundApplication, kind: str, suffix: str = "") -> int:
     """Write a pending notification for every user of the application's shop; return how many are new."""
-    user_ids = list(MerchantMember.objects.filter(merchant_id=application.merchant_id).values_list("user_id", flat=True))
-    rows = [Notification(key=f"{kind}:{application.public_id}:{user_id}{suffix}", user_id=user_id,
-                         application=application, kind=kind) for user_id in user_ids]
+    user_ids = list(
+        MerchantMember.objects.filter(merchant_id=application.merchant_id).values_list("user_id", flat=True)
+    )
+    rows = [
+        Notification(
+            key=f"{kind}:{application.public_id}:{user_id}{suffix}", user_id=user_id, application=application, kind=kind
+        )
+        for user_id in user_ids
+    ]
     existing = set(Notification.objects.filter(key__in=[row.key for row in rows]).values_list("key", flat=True))
     # The unique key, not the look-up above, is what guarantees one row per event and user.
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
@@ -82,12 +88,14 @@ def notifications_remind_deadlines(*, now: datetime | None = None) -> int:
     and send what is pending; return how many reminders are new."""
     now = now or timezone.now()
     closing = RefundApplication.objects.filter(
-        state=ApplicationState.AWAITING_MERCHANT, merchant_deadline__gt=now, merchant_deadline__lte=now + REMINDER_LEAD)
+        state=ApplicationState.AWAITING_MERCHANT, merchant_deadline__gt=now, merchant_deadline__lte=now + REMINDER_LEAD
+    )
     created = 0
     for application in closing:
         # The deadline is part of the key: a window that is reopened with a new deadline reminds again.
-        created += _record(application, NotificationKind.DEADLINE_REMINDER,
-                           suffix=f":{int(application.merchant_deadline.timestamp())}")
+        created += _record(
+            application, NotificationKind.DEADLINE_REMINDER, suffix=f":{int(application.merchant_deadline.timestamp())}"
+        )
     notifications_send_pending()
     return created
 
@@ -114,7 +122,8 @@ def notification_send(*, notification_pk: int) -> bool:
         notification = (
             Notification.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("user", "application__merchant", "application__product", "application__decision")
-            .filter(pk=notification_pk, status=Notification.Status.PENDING).first()
+            .filter(pk=notification_pk, status=Notification.Status.PENDING)
+            .first()
         )
         if notification is None:
             return False
@@ -140,15 +149,19 @@ def unsubscribe_token(*, user: AbstractBaseUser, kind: str) -> str:
 
 def _message(notification: Notification, preference: NotificationPreference) -> EmailMultiAlternatives:
     application = notification.application
-    unsubscribe = _absolute(reverse("portal:unsubscribe", args=[unsubscribe_token(user=notification.user,
-                                                                                  kind=notification.kind)]))
+    unsubscribe = _absolute(
+        reverse("portal:unsubscribe", args=[unsubscribe_token(user=notification.user, kind=notification.kind)])
+    )
     context: dict[str, Any] = {
-        "application": application, "user": notification.user, "kind": notification.kind,
+        "application": application,
+        "user": notification.user,
+        "kind": notification.kind,
         "deadline": timezone.localtime(application.merchant_deadline) if application.merchant_deadline else None,
         "decision": getattr(application, "decision", None) if application.state == ApplicationState.DECIDED else None,
         # ?shop= makes the link open in this shop for a user who acts for several.
-        "url": _absolute(reverse("portal:application", args=[application.public_id])
-                         + f"?shop={application.merchant.public_id}"),
+        "url": _absolute(
+            reverse("portal:application", args=[application.public_id]) + f"?shop={application.merchant.public_id}"
+        ),
         "unsubscribe_url": unsubscribe,
     }
     with translation.override(preference.language or preference.interface_language or settings.LANGUAGE_CODE):
@@ -158,11 +171,16 @@ def _message(notification: Notification, preference: NotificationPreference) -> 
             context["time_left"] = _time_left(application.merchant_deadline - timezone.now())
         subject = render_to_string(f"portal/email/{notification.kind}_subject.txt", context).strip()
         body = render_to_string(f"portal/email/{notification.kind}.txt", context)
-    message = EmailMultiAlternatives(subject, body, to=[notification.user.email], headers={
-        # One-click unsubscribe from the mail client (RFC 8058).
-        "List-Unsubscribe": f"<{unsubscribe}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    })
+    message = EmailMultiAlternatives(
+        subject,
+        body,
+        to=[notification.user.email],
+        headers={
+            # One-click unsubscribe from the mail client (RFC 8058).
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
     return message
 
 
@@ -201,10 +219,17 @@ def notification_interface_language_record(*, user: AbstractBaseUser, language: 
         NotificationPreference.objects.update_or_create(user=user, defaults={"interface_language": language})
 
 
-def notification_preferences_update(*, user: AbstractBaseUser, window_opened: bool, deadline_reminder: bool,
-                                    decision: bool, language: str) -> NotificationPreference:
+def notification_preferences_update(
+    *, user: AbstractBaseUser, window_opened: bool, deadline_reminder: bool, decision: bool, language: str
+) -> NotificationPreference:
     """Save which e-mails the user wants and in which language ("" for the site's)."""
-    preference, _created = NotificationPreference.objects.update_or_create(user=user, defaults={
-        "window_opened": window_opened, "deadline_reminder": deadline_reminder, "decision": decision,
-        "language": language})
+    preference, _created = NotificationPreference.objects.update_or_create(
+        user=user,
+        defaults={
+            "window_opened": window_opened,
+            "deadline_reminder": deadline_reminder,
+            "decision": decision,
+            "language": language,
+        },
+    )
     return preference

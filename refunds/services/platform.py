@@ -42,22 +42,39 @@ def settings_actor_for_command(name: str) -> Actor:
     return Actor(ActorKind.SYSTEM, None, f"manage.py {name}")
 
 
-def _record(platform: Platform, *, target: str, target_id: object = "", action: str, actor: Actor,
-            before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> SettingsChange:
+def _record(
+    platform: Platform,
+    *,
+    target: str,
+    target_id: object = "",
+    action: str,
+    actor: Actor,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> SettingsChange:
     user = actor.user if getattr(actor.user, "pk", None) else None
     return SettingsChange.objects.create(
-        platform=platform, target=target, target_id=str(target_id), action=action, actor_kind=actor.kind,
-        actor_label=actor.label[:200], actor_user=user, before=before, after=after,
+        platform=platform,
+        target=target,
+        target_id=str(target_id),
+        action=action,
+        actor_kind=actor.kind,
+        actor_label=actor.label[:200],
+        actor_user=user,
+        before=before,
+        after=after,
     )
 
 
 def _invalid_policy(exc: ValidationError) -> InvalidInput:
     errors = {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
-    return InvalidInput("invalid_policy", _("The policy is invalid."), details={"param": next(iter(errors), None),
-                                                                              "errors": errors})
+    return InvalidInput(
+        "invalid_policy", _("The policy is invalid."), details={"param": next(iter(errors), None), "errors": errors}
+    )
 
 
 # --- onboarding -------------------------------------------------------------------------------
+
 
 def platform_create(*, name: str, slug: str, actor: Actor, policy: Mapping[str, Any] | None = None) -> Platform:
     """Create a platform with its policy (defaults, changed by ``policy``); raise Conflict if
@@ -65,8 +82,11 @@ def platform_create(*, name: str, slug: str, actor: Actor, policy: Mapping[str, 
     values = {field: Policy._meta.get_field(field).get_default() for field in Policy.SETTINGS}
     unknown = sorted(set(policy or {}) - set(Policy.SETTINGS))
     if unknown:
-        raise InvalidInput("invalid_policy", _("Unknown policy settings: %(names)s.") % {"names": ", ".join(unknown)},
-                           details={"param": unknown[0], "unknown": unknown})
+        raise InvalidInput(
+            "invalid_policy",
+            _("Unknown policy settings: %(names)s.") % {"names": ", ".join(unknown)},
+            details={"param": unknown[0], "unknown": unknown},
+        )
     values.update(policy or {})
     try:
         policy_validate(values)
@@ -76,11 +96,21 @@ def platform_create(*, name: str, slug: str, actor: Actor, policy: Mapping[str, 
         with transaction.atomic():
             platform = Platform.objects.create(name=name, slug=slug)
             created = Policy.objects.create(platform=platform, **values)
-            _record(platform, target=Target.PLATFORM, target_id=platform.public_id, action="platform_created", actor=actor,
-                    after={"name": name, "slug": slug})
-            _record(platform, target=Target.POLICY, action="policy_created", actor=actor, after=created.settings_values())
+            _record(
+                platform,
+                target=Target.PLATFORM,
+                target_id=platform.public_id,
+                action="platform_created",
+                actor=actor,
+                after={"name": name, "slug": slug},
+            )
+            _record(
+                platform, target=Target.POLICY, action="policy_created", actor=actor, after=created.settings_values()
+            )
     except IntegrityError:
-        raise Conflict("platform_exists", _("A platform with this slug exists already."), details={"param": "slug", "value": slug}) from None
+        raise Conflict(
+            "platform_exists", _("A platform with this slug exists already."), details={"param": "slug", "value": slug}
+        ) from None
     return platform
 
 
@@ -97,13 +127,21 @@ def platform_reuse_sharing_set(*, platform: Platform, shares: bool, actor: Actor
             before = locked.shares_reuse_hashes
             locked.shares_reuse_hashes = shares
             locked.save(update_fields=["shares_reuse_hashes"])
-            _record(locked, target=Target.PLATFORM, target_id=locked.public_id, action="reuse_sharing_updated",
-                    actor=actor, before={"shares_reuse_hashes": before}, after={"shares_reuse_hashes": shares})
+            _record(
+                locked,
+                target=Target.PLATFORM,
+                target_id=locked.public_id,
+                action="reuse_sharing_updated",
+                actor=actor,
+                before={"shares_reuse_hashes": before},
+                after={"shares_reuse_hashes": shares},
+            )
     platform.shares_reuse_hashes = shares
     return locked
 
 
 # --- policy -----------------------------------------------------------------------------------
+
 
 def policy_of(*, platform: Platform) -> Policy:
     """Return the platform's policy. A platform made before onboarding created policies gets
@@ -115,8 +153,13 @@ def policy_of(*, platform: Platform) -> Policy:
         Platform.objects.select_for_update().filter(pk=platform.pk).first()
         policy, created = Policy.objects.get_or_create(platform=platform)
         if created:
-            _record(platform, target=Target.POLICY, action="policy_created", actor=Actor.system(),
-                    after=policy.settings_values())
+            _record(
+                platform,
+                target=Target.POLICY,
+                action="policy_created",
+                actor=Actor.system(),
+                after=policy.settings_values(),
+            )
     return policy
 
 
@@ -124,8 +167,11 @@ def policy_update(*, platform: Platform, changes: Mapping[str, Any], actor: Acto
     """Change some settings of the platform's policy; raise InvalidInput naming each bad field."""
     unknown = sorted(set(changes) - set(Policy.SETTINGS))
     if unknown:
-        raise InvalidInput("invalid_policy", _("Unknown policy settings: %(names)s.") % {"names": ", ".join(unknown)},
-                           details={"param": unknown[0], "unknown": unknown})
+        raise InvalidInput(
+            "invalid_policy",
+            _("Unknown policy settings: %(names)s.") % {"names": ", ".join(unknown)},
+            details={"param": unknown[0], "unknown": unknown},
+        )
     with transaction.atomic():
         # Two concurrent changes are serialised, so each record's "before" is what it replaced.
         policy_of(platform=platform)
@@ -141,40 +187,71 @@ def policy_update(*, platform: Platform, changes: Mapping[str, Any], actor: Acto
         after = policy.settings_values()
         if after != before:
             changed = [field for field in Policy.SETTINGS if before[field] != after[field]]
-            _record(platform, target=Target.POLICY, action="policy_updated", actor=actor,
-                    before={f: before[f] for f in changed}, after={f: after[f] for f in changed})
+            _record(
+                platform,
+                target=Target.POLICY,
+                action="policy_updated",
+                actor=actor,
+                before={f: before[f] for f in changed},
+                after={f: after[f] for f in changed},
+            )
     return policy
 
 
 # --- API keys ---------------------------------------------------------------------------------
 
+
 def _key_row(key: ApiKey) -> dict[str, Any]:
-    return {"name": key.name, "prefix": key.prefix, "scopes": key.scopes,
-            "expires_at": key.expires_at.isoformat() if key.expires_at else None,
-            "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None}
+    return {
+        "name": key.name,
+        "prefix": key.prefix,
+        "scopes": key.scopes,
+        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+    }
 
 
 def _check_expiry(expires_at: datetime | None) -> None:
     if expires_at is not None and expires_at <= timezone.now():
-        raise InvalidInput("invalid_expiry", _("The expiry must be in the future."), details={"param": "expires_at", "value": str(expires_at)})
+        raise InvalidInput(
+            "invalid_expiry",
+            _("The expiry must be in the future."),
+            details={"param": "expires_at", "value": str(expires_at)},
+        )
 
 
-def api_key_issue(*, platform: Platform, name: str, scopes: Iterable[str], actor: Actor | None = None,
-                  expires_at: datetime | None = None) -> tuple[ApiKey, str]:
+def api_key_issue(
+    *,
+    platform: Platform,
+    name: str,
+    scopes: Iterable[str],
+    actor: Actor | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
     """Create a key and return it with the full key text, which is never stored; raise
     InvalidInput for unknown scopes or an expiry in the past."""
     scopes = sorted(set(scopes))
     unknown = [s for s in scopes if s not in ApiKey.Scope.values]
     if unknown or not scopes:
-        raise InvalidInput("invalid_scopes", _("Choose scopes among: %(scopes)s.") % {"scopes": ", ".join(ApiKey.Scope.values)},
-                           details={"param": "scopes", "unknown": unknown})
+        raise InvalidInput(
+            "invalid_scopes",
+            _("Choose scopes among: %(scopes)s.") % {"scopes": ", ".join(ApiKey.Scope.values)},
+            details={"param": "scopes", "unknown": unknown},
+        )
     _check_expiry(expires_at)
     prefix, secret_hash, text = apikeys.key_material()
     with transaction.atomic():
-        key = ApiKey.objects.create(platform=platform, name=name, prefix=prefix, secret_hash=secret_hash, scopes=scopes,
-                                    expires_at=expires_at)
-        _record(platform, target=Target.API_KEY, target_id=key.public_id, action="api_key_issued",
-                actor=actor or Actor.system(), after=_key_row(key))
+        key = ApiKey.objects.create(
+            platform=platform, name=name, prefix=prefix, secret_hash=secret_hash, scopes=scopes, expires_at=expires_at
+        )
+        _record(
+            platform,
+            target=Target.API_KEY,
+            target_id=key.public_id,
+            action="api_key_issued",
+            actor=actor or Actor.system(),
+            after=_key_row(key),
+        )
     return key, text
 
 
@@ -185,8 +262,9 @@ def _locked_key(key: ApiKey) -> ApiKey:
         raise NotFound("api_key_not_found", _("No such API key.")) from None
 
 
-def api_key_rotate(*, key: ApiKey, actor: Actor, overlap: timedelta | None = None,
-                   expires_at: datetime | None = None) -> tuple[ApiKey, str]:
+def api_key_rotate(
+    *, key: ApiKey, actor: Actor, overlap: timedelta | None = None, expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
     """Issue a new key with the same name and scopes; the old one keeps working for
     ``overlap`` (API_KEY_ROTATION_OVERLAP by default; zero revokes it now) so that a rolling
     deploy can switch over. Raise Conflict if the key is revoked or expired already."""
@@ -197,11 +275,15 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, overlap: timedelta | None = Non
     with transaction.atomic():
         old = _locked_key(key)
         if not old.is_live():
-            raise Conflict("api_key_not_live", _("This key is revoked or expired; issue a new one instead."),
-                           details={"prefix": old.prefix})
+            raise Conflict(
+                "api_key_not_live",
+                _("This key is revoked or expired; issue a new one instead."),
+                details={"prefix": old.prefix},
+            )
         before = _key_row(old)
-        new, text = api_key_issue(platform=old.platform, name=old.name, scopes=old.scopes, actor=actor,
-                                  expires_at=expires_at)
+        new, text = api_key_issue(
+            platform=old.platform, name=old.name, scopes=old.scopes, actor=actor, expires_at=expires_at
+        )
         now = timezone.now()
         if overlap:
             end = now + overlap
@@ -210,8 +292,15 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, overlap: timedelta | None = Non
             old.revoked_at = now
         old.replaced_by = new
         old.save(update_fields=["expires_at", "revoked_at", "replaced_by"])
-        _record(old.platform, target=Target.API_KEY, target_id=old.public_id, action="api_key_rotated", actor=actor,
-                before=before, after={**_key_row(old), "replaced_by": new.prefix})
+        _record(
+            old.platform,
+            target=Target.API_KEY,
+            target_id=old.public_id,
+            action="api_key_rotated",
+            actor=actor,
+            before=before,
+            after={**_key_row(old), "replaced_by": new.prefix},
+        )
     return new, text
 
 
@@ -223,12 +312,20 @@ def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
             before = _key_row(key)
             key.revoked_at = timezone.now()
             key.save(update_fields=["revoked_at"])
-            _record(key.platform, target=Target.API_KEY, target_id=key.public_id, action="api_key_revoked", actor=actor,
-                    before=before, after=_key_row(key))
+            _record(
+                key.platform,
+                target=Target.API_KEY,
+                target_id=key.public_id,
+                action="api_key_revoked",
+                actor=actor,
+                before=before,
+                after=_key_row(key),
+            )
     return key
 
 
 # --- webhook endpoints ------------------------------------------------------------------------
+
 
 def _endpoint_row(endpoint: WebhookEndpoint) -> dict[str, Any]:
     return {"url": endpoint.url, "active": endpoint.active}
@@ -239,8 +336,11 @@ def _check_url_free(platform: Platform, url: str, *, exclude_pk: int | None = No
     if exclude_pk is not None:
         others = others.exclude(pk=exclude_pk)
     if others.exists():
-        raise Conflict("webhook_endpoint_exists", _("This platform has an endpoint with this URL already."),
-                       details={"param": "url", "value": url})
+        raise Conflict(
+            "webhook_endpoint_exists",
+            _("This platform has an endpoint with this URL already."),
+            details={"param": "url", "value": url},
+        )
 
 
 def webhook_endpoint_create(*, platform: Platform, url: str, actor: Actor, active: bool = True) -> WebhookEndpoint:
@@ -254,11 +354,22 @@ def webhook_endpoint_create(*, platform: Platform, url: str, actor: Actor, activ
         _check_url_free(platform, url)
         limit = settings.WEBHOOK_MAX_ENDPOINTS
         if WebhookEndpoint.objects.filter(platform=platform).count() >= limit:
-            raise Conflict("webhook_endpoint_limit", _("A platform has at most %(limit)d webhook endpoints.") % {"limit": limit},
-                           details={"limit": limit})
-        endpoint = WebhookEndpoint.objects.create(platform=platform, url=url, active=active, secret=webhooks.new_secret())
-        _record(platform, target=Target.WEBHOOK_ENDPOINT, target_id=endpoint.public_id, action="webhook_endpoint_created",
-                actor=actor, after=_endpoint_row(endpoint))
+            raise Conflict(
+                "webhook_endpoint_limit",
+                _("A platform has at most %(limit)d webhook endpoints.") % {"limit": limit},
+                details={"limit": limit},
+            )
+        endpoint = WebhookEndpoint.objects.create(
+            platform=platform, url=url, active=active, secret=webhooks.new_secret()
+        )
+        _record(
+            platform,
+            target=Target.WEBHOOK_ENDPOINT,
+            target_id=endpoint.public_id,
+            action="webhook_endpoint_created",
+            actor=actor,
+            after=_endpoint_row(endpoint),
+        )
     return endpoint
 
 
@@ -269,8 +380,9 @@ def _locked_endpoint(endpoint: WebhookEndpoint) -> WebhookEndpoint:
         raise NotFound("webhook_endpoint_not_found", _("No such webhook endpoint.")) from None
 
 
-def webhook_endpoint_update(*, endpoint: WebhookEndpoint, actor: Actor, url: str | None = None,
-                            active: bool | None = None) -> WebhookEndpoint:
+def webhook_endpoint_update(
+    *, endpoint: WebhookEndpoint, actor: Actor, url: str | None = None, active: bool | None = None
+) -> WebhookEndpoint:
     """Change an endpoint's URL or switch it on or off; an inactive endpoint gets no new events."""
     if url is not None:
         webhooks.url_check(url)
@@ -285,8 +397,15 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, actor: Actor, url: str
         after = _endpoint_row(endpoint)
         if after != before:
             endpoint.save(update_fields=["url", "active"])
-            _record(endpoint.platform, target=Target.WEBHOOK_ENDPOINT, target_id=endpoint.public_id,
-                    action="webhook_endpoint_updated", actor=actor, before=before, after=after)
+            _record(
+                endpoint.platform,
+                target=Target.WEBHOOK_ENDPOINT,
+                target_id=endpoint.public_id,
+                action="webhook_endpoint_updated",
+                actor=actor,
+                before=before,
+                after=after,
+            )
     return endpoint
 
 
@@ -294,8 +413,9 @@ def webhook_endpoint_deactivate(*, endpoint: WebhookEndpoint, actor: Actor) -> W
     return webhook_endpoint_update(endpoint=endpoint, actor=actor, active=False)
 
 
-def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Actor,
-                                   overlap: timedelta | None = None) -> WebhookEndpoint:
+def webhook_endpoint_rotate_secret(
+    *, endpoint: WebhookEndpoint, actor: Actor, overlap: timedelta | None = None
+) -> WebhookEndpoint:
     """Replace the endpoint's signing secret. The old one keeps signing beside the new one for
     ``overlap`` (WEBHOOK_SECRET_ROTATION_OVERLAP by default; zero ends it now), so that events
     already queued, and their retries, still verify at a receiver that has not switched yet;
@@ -305,9 +425,11 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Actor,
     overlap = settings.WEBHOOK_SECRET_ROTATION_OVERLAP if overlap is None else overlap
     longest = settings.WEBHOOK_SECRET_ROTATION_MAX_OVERLAP
     if not timedelta(0) <= overlap <= longest:
-        raise InvalidInput("invalid_overlap",
-                           _("The overlap must be from 0 to %(max)d seconds.") % {"max": longest.total_seconds()},
-                           details={"param": "overlap_seconds", "minimum": 0, "maximum": int(longest.total_seconds())})
+        raise InvalidInput(
+            "invalid_overlap",
+            _("The overlap must be from 0 to %(max)d seconds.") % {"max": longest.total_seconds()},
+            details={"param": "overlap_seconds", "minimum": 0, "maximum": int(longest.total_seconds())},
+        )
     with transaction.atomic():
         endpoint = _locked_endpoint(endpoint)
         before = _secret_row(endpoint)
@@ -318,8 +440,15 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Actor,
             endpoint.previous_secret, endpoint.previous_secret_expires_at = "", None
         endpoint.secret = webhooks.new_secret()
         endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
-        _record(endpoint.platform, target=Target.WEBHOOK_ENDPOINT, target_id=endpoint.public_id,
-                action="webhook_endpoint_secret_rotated", actor=actor, before=before, after=_secret_row(endpoint))
+        _record(
+            endpoint.platform,
+            target=Target.WEBHOOK_ENDPOINT,
+            target_id=endpoint.public_id,
+            action="webhook_endpoint_secret_rotated",
+            actor=actor,
+            before=before,
+            after=_secret_row(endpoint),
+        )
     return endpoint
 
 
@@ -332,6 +461,12 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Actor) -> None:
     """Remove an endpoint; its pending deliveries are dropped with it."""
     with transaction.atomic():
         endpoint = _locked_endpoint(endpoint)
-        _record(endpoint.platform, target=Target.WEBHOOK_ENDPOINT, target_id=endpoint.public_id,
-                action="webhook_endpoint_deleted", actor=actor, before=_endpoint_row(endpoint))
+        _record(
+            endpoint.platform,
+            target=Target.WEBHOOK_ENDPOINT,
+            target_id=endpoint.public_id,
+            action="webhook_endpoint_deleted",
+            actor=actor,
+            before=_endpoint_row(endpoint),
+        )
         endpoint.delete()

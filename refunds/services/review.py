@@ -37,8 +37,8 @@ def _claimed_by_other(application: RefundApplication) -> Conflict:
     holder = application.claimed_by.get_username() if application.claimed_by else ""
     return Conflict(
         "claimed_by_other",
-        _("%(holder)s has claimed this application until %(until)s.") % {
-            "holder": holder, "until": timezone.localtime(application.claim_expires_at).strftime("%Y-%m-%d %H:%M")},
+        _("%(holder)s has claimed this application until %(until)s.")
+        % {"holder": holder, "until": timezone.localtime(application.claim_expires_at).strftime("%Y-%m-%d %H:%M")},
         details={"claimed_by": holder, "claim_expires_at": application.claim_expires_at.isoformat()},
     )
 
@@ -58,8 +58,15 @@ def application_claim(*, application_id: UUID | str, reviewer: AbstractBaseUser)
         if application.state == ApplicationState.IN_REVIEW and not application.has_no_live_claim():
             raise _claimed_by_other(application)
         ensure_can(application, application.claim)
-        apply(application, application.claim, actor=Actor.of_user(ActorKind.REVIEWER, reviewer), action="claim",
-              payload={"until": until.isoformat()}, reviewer=reviewer, until=until)
+        apply(
+            application,
+            application.claim,
+            actor=Actor.of_user(ActorKind.REVIEWER, reviewer),
+            action="claim",
+            payload={"until": until.isoformat()},
+            reviewer=reviewer,
+            until=until,
+        )
         return application
 
 
@@ -83,12 +90,21 @@ def application_claim_next(*, reviewer: AbstractBaseUser) -> RefundApplication |
         if application is None:
             return None
         until = now + application.platform.policy.claim_timeout
-        apply(application, application.claim, actor=Actor.of_user(ActorKind.REVIEWER, reviewer), action="claim",
-              payload={"until": until.isoformat()}, reviewer=reviewer, until=until)
+        apply(
+            application,
+            application.claim,
+            actor=Actor.of_user(ActorKind.REVIEWER, reviewer),
+            action="claim",
+            payload={"until": until.isoformat()},
+            reviewer=reviewer,
+            until=until,
+        )
         return application
 
 
-def application_release_claim(*, application_id: UUID | str, actor: Actor, reason: str = "") -> RefundApplication | None:
+def application_release_claim(
+    *, application_id: UUID | str, actor: Actor, reason: str = ""
+) -> RefundApplication | None:
     """Give the application back to the queue; None if it holds no claim."""
     with locked_application(application_id) as application:
         if application.state != ApplicationState.IN_REVIEW or application.claimed_by_id is None:
@@ -108,12 +124,21 @@ def release_expired_claims() -> int:
     for public_id in expired:
         with locked_application(public_id) as application:
             # Re-checked under the lock: the reviewer may have renewed or used the claim meanwhile.
-            if (application.state != ApplicationState.IN_REVIEW or application.claim_expires_at is None
-                    or application.claim_expires_at > timezone.now()):
+            if (
+                application.state != ApplicationState.IN_REVIEW
+                or application.claim_expires_at is None
+                or application.claim_expires_at > timezone.now()
+            ):
                 continue
             holder = application.claimed_by.get_username() if application.claimed_by else ""
-            apply(application, application.release_claim, actor=Actor.system(CLAIM_EXPIRY_LABEL), action="release_claim",
-                  reason="claim expired", payload={"holder": holder})
+            apply(
+                application,
+                application.release_claim,
+                actor=Actor.system(CLAIM_EXPIRY_LABEL),
+                action="release_claim",
+                reason="claim expired",
+                payload={"holder": holder},
+            )
             released += 1
     return released
 
@@ -138,14 +163,23 @@ def application_decide(
     note = _check_decision_input(reviewer, outcome, reason_codes, note)
     with locked_application(application_id) as application:
         amount = _check_decision(application, reviewer, outcome, approved_amount)
-        overridden = application.claimed_by.get_username() if (
-            application.claimed_by_id not in (None, reviewer.pk) and not application.has_no_live_claim()) else ""
+        overridden = (
+            application.claimed_by.get_username()
+            if (application.claimed_by_id not in (None, reviewer.pk) and not application.has_no_live_claim())
+            else ""
+        )
         payload = {"outcome": outcome, "amount": str(amount), "note": note, "reason_codes": list(reason_codes)}
         if overridden:
             payload["overrode_claim_of"] = overridden
-        apply(application, application.decide_by_reviewer, actor=Actor.of_user(ActorKind.REVIEWER, reviewer),
-              action="decide", reason=", ".join(reason_codes), payload=payload,
-              decision=DecisionSpec(outcome, amount, reason_codes, note))
+        apply(
+            application,
+            application.decide_by_reviewer,
+            actor=Actor.of_user(ActorKind.REVIEWER, reviewer),
+            action="decide",
+            reason=", ".join(reason_codes),
+            payload=payload,
+            decision=DecisionSpec(outcome, amount, reason_codes, note),
+        )
         return application
 
 
@@ -169,36 +203,52 @@ def _check_decision_input(reviewer: AbstractBaseUser, outcome: str, reason_codes
     """Check what a decision says, whatever the application; return the note stripped."""
     _require_perm(reviewer, DECIDE)
     if outcome not in Outcome.values:
-        raise InvalidInput("invalid_outcome", _("Unknown outcome."), details={"param": "outcome", "allowed": Outcome.values})
+        raise InvalidInput(
+            "invalid_outcome", _("Unknown outcome."), details={"param": "outcome", "allowed": Outcome.values}
+        )
     allowed = [str(code) for code in REVIEWER_REASONS[outcome]]
     if not reason_codes or any(code not in allowed for code in reason_codes):
-        raise InvalidInput("invalid_reason_codes", _("Give one or more reasons that fit the outcome."),
-                           details={"param": "reason_codes", "allowed": allowed})
+        raise InvalidInput(
+            "invalid_reason_codes",
+            _("Give one or more reasons that fit the outcome."),
+            details={"param": "reason_codes", "allowed": allowed},
+        )
     note = (note or "").strip()
     if not note:
         raise InvalidInput("note_required", _("Write a note explaining the decision."), details={"param": "note"})
     return note
 
 
-def _check_decision(application: RefundApplication, reviewer: AbstractBaseUser, outcome: str,
-                    approved_amount: Decimal | None) -> Decimal:
+def _check_decision(
+    application: RefundApplication, reviewer: AbstractBaseUser, outcome: str, approved_amount: Decimal | None
+) -> Decimal:
     """Check that this reviewer may decide the application so now; return the amount refunded."""
     senior = is_senior(reviewer)
     if application.state == ApplicationState.DECIDED:
-        raise Conflict("already_decided", _("Someone else decided this application first; your decision was not recorded."),
-                       details={"state": application.state})
+        raise Conflict(
+            "already_decided",
+            _("Someone else decided this application first; your decision was not recorded."),
+            details={"state": application.state},
+        )
     ensure_can(application, application.decide_by_reviewer)
     if not senior:
         _check_claim(application, reviewer)
     amount = _approved_amount(application, outcome, approved_amount)
     if outcome != Outcome.REJECTED and not senior:
         if application.risk_level == RiskLevel.FORGED:
-            raise Forbidden("senior_required", _("Only a senior reviewer may approve an application screened as forged."),
-                            details={"risk_level": application.risk_level})
+            raise Forbidden(
+                "senior_required",
+                _("Only a senior reviewer may approve an application screened as forged."),
+                details={"risk_level": application.risk_level},
+            )
         ceiling = application.platform.policy.senior_amount_ceiling
         if amount > ceiling:
-            raise Forbidden("senior_required", _("Only a senior reviewer may approve more than %(ceiling)s %(currency)s.")
-                            % {"ceiling": ceiling, "currency": application.currency}, details={"ceiling": str(ceiling)})
+            raise Forbidden(
+                "senior_required",
+                _("Only a senior reviewer may approve more than %(ceiling)s %(currency)s.")
+                % {"ceiling": ceiling, "currency": application.currency},
+                details={"ceiling": str(ceiling)},
+            )
     return amount
 
 
@@ -215,8 +265,12 @@ def _check_claim(application: RefundApplication, reviewer: AbstractBaseUser) -> 
 
 def _claim_expired_for(application: RefundApplication, reviewer: AbstractBaseUser) -> bool:
     """Whether the reviewer's claim was the last one and the expiry job released it."""
-    last = application.audit_events.filter(action="release_claim").order_by("-seq").values_list(
-        "actor_label", "payload").first()
+    last = (
+        application.audit_events.filter(action="release_claim")
+        .order_by("-seq")
+        .values_list("actor_label", "payload")
+        .first()
+    )
     return last is not None and last[0] == CLAIM_EXPIRY_LABEL and last[1].get("holder") == reviewer.get_username()
 
 
@@ -226,6 +280,9 @@ def _approved_amount(application: RefundApplication, outcome: str, amount: Decim
     if outcome == Outcome.REJECTED:
         return Decimal("0.00")
     if amount is None or not (Decimal("0") < amount < application.amount) or amount != amount.quantize(Decimal("0.01")):
-        raise InvalidInput("invalid_amount", _("A partial approval needs an amount between zero and the amount claimed."),
-                           details={"param": "approved_amount"})
+        raise InvalidInput(
+            "invalid_amount",
+            _("A partial approval needs an amount between zero and the amount claimed."),
+            details={"param": "approved_amount"},
+        )
     return amount

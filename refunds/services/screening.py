@@ -32,10 +32,12 @@ def application_requeue_stale_screenings(*, older_than: timedelta) -> int:
     nothing has been seen for ``older_than``; return how many. Applications flagged
     ``unscreened`` are left to people (their screening gave up; enqueueing it again would loop)."""
     waiting = Q(state=ApplicationState.SUBMITTED) | Q(
-        state__in=RESCREENABLE, unscreened=False, evidence__screening__isnull=True)
+        state__in=RESCREENABLE, unscreened=False, evidence__screening__isnull=True
+    )
     stale = (
         RefundApplication.objects.filter(waiting, screening_enqueued_at__lt=timezone.now() - older_than)
-        .values_list("pk", "public_id").distinct()
+        .values_list("pk", "public_id")
+        .distinct()
     )
     count = 0
     for pk, public_id in stale:
@@ -69,7 +71,8 @@ def application_register_delivery(*, application_id: UUID | str) -> int | None:
             return None
         application.screening_deliveries += 1
         RefundApplication.objects.filter(pk=application.pk).update(
-            screening_deliveries=application.screening_deliveries, screening_enqueued_at=timezone.now())
+            screening_deliveries=application.screening_deliveries, screening_enqueued_at=timezone.now()
+        )
         return application.screening_deliveries
 
 
@@ -93,19 +96,42 @@ def application_record_screening(*, application_id: UUID | str) -> RefundApplica
         system = Actor.system("screening")
         if application.state != ApplicationState.SUBMITTED:
             if (application.risk_level, application.risk_score, application.risk_explanation) == (
-                    risk.level, risk.score, risk.explanation):
+                risk.level,
+                risk.score,
+                risk.explanation,
+            ):
                 return None
-            apply(application, application.update_screening, actor=system, action="rescreen",
-                  payload={"risk": risk.level, "score": risk.score},
-                  risk_level=risk.level, risk_score=risk.score, explanation=risk.explanation)
+            apply(
+                application,
+                application.update_screening,
+                actor=system,
+                action="rescreen",
+                payload={"risk": risk.level, "score": risk.score},
+                risk_level=risk.level,
+                risk_score=risk.score,
+                explanation=risk.explanation,
+            )
             return application
-        apply(application, application.record_screening, actor=system, action="screen",
-              payload={"risk": risk.level, "score": risk.score},
-              risk_level=risk.level, risk_score=risk.score, explanation=risk.explanation)
+        apply(
+            application,
+            application.record_screening,
+            actor=system,
+            action="screen",
+            payload={"risk": risk.level, "score": risk.score},
+            risk_level=risk.level,
+            risk_score=risk.score,
+            explanation=risk.explanation,
+        )
         approve_unless_held(
-            application, eligible=application.fast_track_allowed() and application.screening_is_clean(),
-            approve=application.fast_track, approve_action="fast_track", reason=DecisionReason.FAST_TRACK_CLEAN,
-            otherwise=application.open_merchant_window, otherwise_action="open_window", actor=system)
+            application,
+            eligible=application.fast_track_allowed() and application.screening_is_clean(),
+            approve=application.fast_track,
+            approve_action="fast_track",
+            reason=DecisionReason.FAST_TRACK_CLEAN,
+            otherwise=application.open_merchant_window,
+            otherwise_action="open_window",
+            actor=system,
+        )
         return application
 
 
@@ -121,6 +147,12 @@ def application_give_up_screening(*, application_id: UUID | str, explanation: st
         }.get(application.state)
         if transition is None:
             return None
-        apply(application, transition, actor=Actor.system("screening"), action="unscreened",
-              reason=explanation, explanation=explanation)
+        apply(
+            application,
+            transition,
+            actor=Actor.system("screening"),
+            action="unscreened",
+            reason=explanation,
+            explanation=explanation,
+        )
         return application

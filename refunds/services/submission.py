@@ -27,10 +27,15 @@ def _clean_amount(amount: Decimal | str) -> Decimal:
     try:
         value = Decimal(str(amount))
     except InvalidOperation:
-        raise InvalidInput("invalid_amount", _("The amount must be a decimal number."), details={"param": "amount"}) from None
+        raise InvalidInput(
+            "invalid_amount", _("The amount must be a decimal number."), details={"param": "amount"}
+        ) from None
     if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")) or value >= Decimal("1e10"):
-        raise InvalidInput("invalid_amount", _("The amount must be positive, with at most two decimal places."),
-                           details={"param": "amount"})
+        raise InvalidInput(
+            "invalid_amount",
+            _("The amount must be positive, with at most two decimal places."),
+            details={"param": "amount"},
+        )
     return value
 
 
@@ -57,7 +62,9 @@ def application_submit(
     Every input and every file is checked before anything is written; raise InvalidInput,
     NotFound, Conflict (an upload already used) or UploadRejected otherwise, leaving nothing behind.
     """
-    merchant = Merchant.objects.filter(platform=platform, public_id=merchant_id).first() if _is_uuid(merchant_id) else None
+    merchant = (
+        Merchant.objects.filter(platform=platform, public_id=merchant_id).first() if _is_uuid(merchant_id) else None
+    )
     if merchant is None:
         raise NotFound("merchant_not_found", _("No such merchant on this platform."), details={"param": "merchant"})
     product = Product.objects.filter(merchant=merchant, public_id=product_id).first() if _is_uuid(product_id) else None
@@ -67,22 +74,34 @@ def application_submit(
     try:
         currency_validator(currency)
     except Exception:
-        raise InvalidInput("invalid_currency", _("Use a three-letter ISO 4217 currency code, e.g. CNY."),
-                           details={"param": "currency"}) from None
+        raise InvalidInput(
+            "invalid_currency", _("Use a three-letter ISO 4217 currency code, e.g. CNY."), details={"param": "currency"}
+        ) from None
     if reason_code not in RefundReason.values:
-        raise InvalidInput("invalid_reason", _("Unknown refund reason."),
-                           details={"param": "reason_code", "allowed": RefundReason.values})
+        raise InvalidInput(
+            "invalid_reason",
+            _("Unknown refund reason."),
+            details={"param": "reason_code", "allowed": RefundReason.values},
+        )
     for field, text in (("buyer_ref", buyer_ref), ("order_ref", order_ref)):
         if not text or len(text) > 100:
-            raise InvalidInput("invalid_reference", _("Give a reference of 1 to 100 characters."), details={"param": field})
+            raise InvalidInput(
+                "invalid_reference", _("Give a reference of 1 to 100 characters."), details={"param": field}
+            )
     if delivered_at is not None and (timezone.is_naive(delivered_at) or delivered_at > timezone.now()):
-        raise InvalidInput("invalid_delivered_at", _("The delivery time must be a past time with a time zone."),
-                           details={"param": "delivered_at"})
+        raise InvalidInput(
+            "invalid_delivered_at",
+            _("The delivery time must be a past time with a time zone."),
+            details={"param": "delivered_at"},
+        )
     if not evidence and not evidence_upload_ids:
         raise InvalidInput("evidence_required", _("Attach at least one evidence image."), details={"param": "evidence"})
     if len(evidence) + len(evidence_upload_ids) > settings.UPLOAD_MAX_FILES:
-        raise InvalidInput("too_many_files", _("Attach at most %(limit)d evidence images.") % {"limit": settings.UPLOAD_MAX_FILES},
-                           details={"param": "evidence"})
+        raise InvalidInput(
+            "too_many_files",
+            _("Attach at most %(limit)d evidence images.") % {"limit": settings.UPLOAD_MAX_FILES},
+            details={"param": "evidence"},
+        )
     uploads = [validate_image(item, field="evidence") for item in evidence]
 
     actor = actor or Actor("platform", None, platform.slug)
@@ -90,9 +109,18 @@ def application_submit(
     try:
         with transaction.atomic():
             application = RefundApplication.objects.create(
-                platform=platform, merchant=merchant, product=product, buyer_ref=buyer_ref, order_ref=order_ref,
-                delivered_at=delivered_at, amount=value, currency=currency, reason_code=reason_code,
-                description=description, screening_enqueued_at=timezone.now(), idempotency_key=idempotency_key,
+                platform=platform,
+                merchant=merchant,
+                product=product,
+                buyer_ref=buyer_ref,
+                order_ref=order_ref,
+                delivered_at=delivered_at,
+                amount=value,
+                currency=currency,
+                reason_code=reason_code,
+                description=description,
+                screening_enqueued_at=timezone.now(),
+                idempotency_key=idempotency_key,
             )
             for position, upload in enumerate(uploads):
                 _create_evidence(application, upload, position=position, written=written)
@@ -100,8 +128,14 @@ def application_submit(
             for position, upload in enumerate(staged, start=len(uploads)):
                 Evidence.objects.create(application=application, position=position, **upload.image_fields())
             digests = [u.sha256 for u in uploads] + [u.sha256 for u in staged]
-            audit.record(application, action="submit", from_state="", actor_kind=actor.kind, actor_label=actor.label,
-                         payload={"evidence": digests, "amount": str(value), "currency": currency})
+            audit.record(
+                application,
+                action="submit",
+                from_state="",
+                actor_kind=actor.kind,
+                actor_label=actor.label,
+                payload={"evidence": digests, "amount": str(value), "currency": currency},
+            )
             webhooks.event_record(application, from_state="", action="submit")
             enqueue_screening(application, stamped=True)
     except BaseException:
@@ -116,16 +150,27 @@ def _use_staged_uploads(platform: Platform, public_ids: Sequence[str]) -> list[E
     if not public_ids:
         return []
     if len(set(map(str, public_ids))) != len(public_ids) or not all(_is_uuid(i) for i in public_ids):
-        raise InvalidInput("invalid_evidence_ids", _("Give each uploaded evidence id once."), details={"param": "evidence_ids"})
-    found = {str(u.public_id): u for u in EvidenceUpload.objects.select_for_update().filter(
-        platform=platform, public_id__in=public_ids)}
+        raise InvalidInput(
+            "invalid_evidence_ids", _("Give each uploaded evidence id once."), details={"param": "evidence_ids"}
+        )
+    found = {
+        str(u.public_id): u
+        for u in EvidenceUpload.objects.select_for_update().filter(platform=platform, public_id__in=public_ids)
+    }
     missing = [str(i) for i in public_ids if str(i) not in found]
     if missing:
-        raise NotFound("evidence_upload_not_found", _("No such evidence upload."), details={"param": "evidence_ids", "missing": missing})
+        raise NotFound(
+            "evidence_upload_not_found",
+            _("No such evidence upload."),
+            details={"param": "evidence_ids", "missing": missing},
+        )
     used = [i for i, u in found.items() if u.used_at is not None]
     if used:
-        raise Conflict("evidence_upload_used", _("An uploaded evidence image can be used by one application only."),
-                       details={"param": "evidence_ids", "used": used})
+        raise Conflict(
+            "evidence_upload_used",
+            _("An uploaded evidence image can be used by one application only."),
+            details={"param": "evidence_ids", "used": used},
+        )
     EvidenceUpload.objects.filter(pk__in=[u.pk for u in found.values()]).update(used_at=timezone.now())
     return [found[str(i)] for i in public_ids]
 
@@ -133,7 +178,9 @@ def _use_staged_uploads(platform: Platform, public_ids: Sequence[str]) -> list[E
 def evidence_upload_create(*, platform: Platform, image: IO[bytes]) -> EvidenceUpload:
     """Check and store an evidence image ahead of its application; raise UploadRejected otherwise."""
     upload = validate_image(image, field="file")
-    return EvidenceUpload.objects.create(platform=platform, **image_fields(upload, name=store(upload, folder="evidence")))
+    return EvidenceUpload.objects.create(
+        platform=platform, **image_fields(upload, name=store(upload, folder="evidence"))
+    )
 
 
 def evidence_uploads_purge(*, older_than: timedelta = timedelta(hours=24)) -> int:
@@ -156,13 +203,21 @@ def application_add_evidence(*, application_id: str, evidence: Sequence[IO[bytes
         with locked_application(application_id) as application:
             ensure_can(application, application.add_evidence)
             if application.evidence.count() + len(uploads) > settings.UPLOAD_MAX_FILES:
-                raise InvalidInput("too_many_files", _("An application has at most %(limit)d evidence images.")
-                                   % {"limit": settings.UPLOAD_MAX_FILES}, details={"param": "evidence"})
+                raise InvalidInput(
+                    "too_many_files",
+                    _("An application has at most %(limit)d evidence images.") % {"limit": settings.UPLOAD_MAX_FILES},
+                    details={"param": "evidence"},
+                )
             start = application.evidence.count()
             for offset, upload in enumerate(uploads):
                 _create_evidence(application, upload, position=start + offset, written=written)
-            apply(application, application.add_evidence, actor=actor, action="add_evidence",
-                  payload={"evidence": [u.sha256 for u in uploads]})
+            apply(
+                application,
+                application.add_evidence,
+                actor=actor,
+                action="add_evidence",
+                payload={"evidence": [u.sha256 for u in uploads]},
+            )
             enqueue_screening(application)
             return application
     except BaseException:
@@ -177,7 +232,9 @@ def _remove_unreferenced(names: list[str]) -> None:
             default_storage.delete(name)
 
 
-def _create_evidence(application: RefundApplication, upload: ValidatedUpload, *, position: int, written: list[str]) -> Evidence:
+def _create_evidence(
+    application: RefundApplication, upload: ValidatedUpload, *, position: int, written: list[str]
+) -> Evidence:
     existed = default_storage.exists(f"evidence/{upload.storage_name}")
     name = store(upload, folder="evidence")
     if not existed:

@@ -54,6 +54,7 @@ Moiré is what real phones leave on real screens unless the lens is defocused; w
 fitted to the simulation is the thresholds. A dark or smooth picture on a screen leaves
 fringes too faint for the camera's noise: the signal is a one-way test.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -236,7 +237,9 @@ def _whitened(tiles: np.ndarray, window: np.ndarray, envelope_bins: int) -> np.n
     return _box(power, 3) / np.exp(_box(np.log(power), envelope_bins))
 
 
-def _averaged_spectra(signal: np.ndarray, where: np.ndarray, full: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _averaged_spectra(
+    signal: np.ndarray, where: np.ndarray, full: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (each tile's whitened spectrum averaged with its neighbours', their count, its own) on the tile grid."""
     t, step = _TILE, _TILE // 2
     rows, cols = full.shape

@@ -46,6 +46,7 @@ def trim_flat_margins(gray: np.ndarray) -> np.ndarray:
     A photo re-sent with a border or inside a screenshot frame keeps its hash this way; the
     trimmed copy and the original lose the same lines, so both sides of a comparison agree.
     """
+
     def flat(lines: np.ndarray) -> np.ndarray:
         values = lines.astype(np.int16)
         median = np.median(values, axis=1, keepdims=True)

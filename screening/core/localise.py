@@ -44,7 +44,9 @@ class Comparison:
     mapped_gray: np.ndarray  # float32 0..1, the warped reference after the colour map
     nonrigid_px: float = float("inf")  # set by the caller from align.refine
     scene: float = 0.0  # share of the evidence that is textured scene outside the reference's footprint
-    surround: float = 0.0  # share of the evidence's content (screenshot bars left out) outside the reference's footprint
+    surround: float = (
+        0.0  # share of the evidence's content (screenshot bars left out) outside the reference's footprint
+    )
     evidence_rgb: np.ndarray | None = None  # float32 0..1, the evidence plane
     mapped_rgb: np.ndarray | None = None  # float32 0..1, the warped reference after the colour map
     colour: np.ndarray | None = None  # the quadratic colour map's coefficients (see apply_colour), for finer planes

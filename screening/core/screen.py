@@ -72,7 +72,11 @@ class ReferenceAnalysis:
 
         The working plane when it already holds every pixel of the file or the file is not kept.
         """
-        if not self.source or long_side <= max(self.rgb.shape[:2]) or max(self.rgb.shape[:2]) >= max(self.width, self.height):
+        if (
+            not self.source
+            or long_side <= max(self.rgb.shape[:2])
+            or max(self.rgb.shape[:2]) >= max(self.width, self.height)
+        ):
             return self.rgb
         plane = _reference_plane(self.source, self.sha256, long_side)
         return self.rgb if plane is None else plane
@@ -321,7 +325,9 @@ def _agreement(comparison: Comparison) -> float:
     return comparison.explained if not np.isfinite(outside) else max(comparison.explained, outside)
 
 
-def compare_aligned(evidence_rgb: np.ndarray, reference_rgb: np.ndarray, alignment: Alignment) -> tuple[Alignment, Comparison]:
+def compare_aligned(
+    evidence_rgb: np.ndarray, reference_rgb: np.ndarray, alignment: Alignment
+) -> tuple[Alignment, Comparison]:
     """Return (the alignment, refined where that helps, and the comparison under it, with its non-rigid residual)."""
     comparison = compare(evidence_rgb, reference_rgb, alignment.homography)
     centres, shifts = tile_shifts(comparison.evidence_gray, comparison.mapped_gray, comparison.valid)
@@ -430,7 +436,9 @@ def display_decision(
     return Decision(decision.score, signals, decision.decided_by, resembles)
 
 
-def _resemblance_finding(decision: Decision, reference_index: int, alignment: Alignment, comparison: Comparison) -> Finding:
+def _resemblance_finding(
+    decision: Decision, reference_index: int, alignment: Alignment, comparison: Comparison
+) -> Finding:
     """Return the `resembles_reference` finding of a decision that fell in the middle (its `resembles` >= 0.5)."""
     fringes = decision.signals.get("display_fine", 0.0) >= 1.0
     if fringes:

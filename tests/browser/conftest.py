@@ -14,6 +14,7 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """Chromium for one test module. Module-scoped, not session-scoped: while Playwright runs,

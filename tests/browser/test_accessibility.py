@@ -25,15 +25,32 @@ AXE = Axe()
 BLOCKING = {"critical", "serious"}
 # The vocabularies' codes, which a person should never read on a page: each has its words.
 # Those with an underscore ("awaiting_merchant", "local_edit"), since "decided" is also a word.
-CODES = re.compile(r"\b(" + "|".join(sorted(code for code in {
-    *FINDING_CODES, *ApplicationState.values, *Outcome.values, *DecisionReason.values, *RebuttalReason.values,
-} if "_" in code)) + r")\b")
+CODES = re.compile(
+    r"\b("
+    + "|".join(
+        sorted(
+            code
+            for code in {
+                *FINDING_CODES,
+                *ApplicationState.values,
+                *Outcome.values,
+                *DecisionReason.values,
+                *RebuttalReason.values,
+            }
+            if "_" in code
+        )
+    )
+    + r")\b"
+)
 
 
 def blocking_violations(page) -> list[str]:
     results = AXE.run(page)
-    return [f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']} {v['nodes'][0].get('failureSummary', '')[:160]}"
-            for v in results.response["violations"] if v["impact"] in BLOCKING]
+    return [
+        f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']} {v['nodes'][0].get('failureSummary', '')[:160]}"
+        for v in results.response["violations"]
+        if v["impact"] in BLOCKING
+    ]
 
 
 def check(page, url: str, problems: dict[str, list[str]]) -> None:
@@ -89,8 +106,12 @@ def test_the_reviewers_pages_have_no_serious_accessibility_violation(live_server
     application = day["reviewing"]
     services.application_claim(application_id=application.public_id, reviewer=User.objects.get(username="senior"))
     change = f"{base}/admin/refunds/refundapplication/{application.pk}/change/"
-    for url in (f"{base}/admin/refunds/refundapplication/", change,
-                f"{base}/admin/refunds/refundapplication/statistics/", f"{base}/admin/"):
+    for url in (
+        f"{base}/admin/refunds/refundapplication/",
+        change,
+        f"{base}/admin/refunds/refundapplication/statistics/",
+        f"{base}/admin/",
+    ):
         check(page, url, problems)
     page.goto(change)
     page.check("input[name=outcome][value=rejected]")
@@ -115,13 +136,18 @@ def test_the_merchants_pages_have_no_serious_accessibility_violation(live_server
     problems: dict[str, list[str]] = {}
     waiting, product = day["waiting"], day["product"]
     reference = product.reference_images.get()
-    for url in (f"{base}/portal/", f"{base}/portal/applications/", f"{base}/portal/applications/{waiting.public_id}/",
-                f"{base}/portal/applications/{waiting.public_id}/contest/",
-                f"{base}/portal/applications/{waiting.public_id}/accept/",
-                f"{base}/portal/applications/{day['reviewing'].public_id}/",
-                f"{base}/portal/products/", f"{base}/portal/products/{product.public_id}/",
-                f"{base}/portal/products/{product.public_id}/references/{reference.public_id}/remove/",
-                f"{base}/portal/notifications/"):
+    for url in (
+        f"{base}/portal/",
+        f"{base}/portal/applications/",
+        f"{base}/portal/applications/{waiting.public_id}/",
+        f"{base}/portal/applications/{waiting.public_id}/contest/",
+        f"{base}/portal/applications/{waiting.public_id}/accept/",
+        f"{base}/portal/applications/{day['reviewing'].public_id}/",
+        f"{base}/portal/products/",
+        f"{base}/portal/products/{product.public_id}/",
+        f"{base}/portal/products/{product.public_id}/references/{reference.public_id}/remove/",
+        f"{base}/portal/notifications/",
+    ):
         check(page, url, problems)
     # A page with a flash message.
     page.goto(f"{base}/portal/applications/{waiting.public_id}/contest/")
@@ -132,8 +158,9 @@ def test_the_merchants_pages_have_no_serious_accessibility_violation(live_server
 
 
 @pytest.mark.parametrize(("locale", "width"), [("zh-CN", 1440), ("en-GB", 375)])
-def test_the_auditors_and_the_shop_staffs_pages_have_no_serious_accessibility_violation(live_server, new_page, day,
-                                                                                        locale, width):
+def test_the_auditors_and_the_shop_staffs_pages_have_no_serious_accessibility_violation(
+    live_server, new_page, day, locale, width
+):
     base = live_server.url
     problems: dict[str, list[str]] = {}
     page = new_page(locale=locale, width=width)
@@ -142,9 +169,12 @@ def test_the_auditors_and_the_shop_staffs_pages_have_no_serious_accessibility_vi
     page.fill("input[name=password]", "pw-auditor")
     page.click("input[type=submit]")
     page.wait_for_selector(".rh-tabs")
-    for url in (f"{base}/admin/refunds/refundapplication/?view=all",
-                f"{base}/admin/refunds/refundapplication/{day['reviewing'].pk}/change/",
-                f"{base}/admin/refunds/auditevent/", f"{base}/admin/refunds/settingschange/"):
+    for url in (
+        f"{base}/admin/refunds/refundapplication/?view=all",
+        f"{base}/admin/refunds/refundapplication/{day['reviewing'].pk}/change/",
+        f"{base}/admin/refunds/auditevent/",
+        f"{base}/admin/refunds/settingschange/",
+    ):
         check(page, url, problems)
     page = new_page(locale=locale, width=width)
     page.goto(f"{base}/portal/")
@@ -153,7 +183,10 @@ def test_the_auditors_and_the_shop_staffs_pages_have_no_serious_accessibility_vi
     page.locator("form button.primary").click()
     page.wait_for_url(f"{base}/portal/")
     product = day["product"]
-    for url in (f"{base}/portal/", f"{base}/portal/applications/{day['waiting'].public_id}/",
-                f"{base}/portal/products/{product.public_id}/"):
+    for url in (
+        f"{base}/portal/",
+        f"{base}/portal/applications/{day['waiting'].public_id}/",
+        f"{base}/portal/products/{product.public_id}/",
+    ):
         check(page, url, problems)
     assert problems == {}, json.dumps(problems, indent=1, ensure_ascii=False)

@@ -61,7 +61,8 @@ def packing_photo(path) -> str:
 
 
 def test_the_owner_contests_a_forged_claim_with_a_photo_and_a_packing_video(
-        live_server, new_page, artifacts_dir, claims, tmp_path):
+    live_server, new_page, artifacts_dir, claims, tmp_path
+):
     page = new_page(locale="zh-CN")
     sign_in(page, live_server.url)
 
@@ -93,8 +94,10 @@ def test_the_owner_contests_a_forged_claim_with_a_photo_and_a_packing_video(
     # Slow the upload down so that the bar has something to show.
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
-                                                  "uploadThroughput": 1_000_000})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 1_000_000},
+    )
     progress = watch_progress_bar(page)
     page.get_by_role("button", name="提交申诉").click()
     page.wait_for_url(f"{live_server.url}/portal/applications/{claims['forged'].public_id}/")
@@ -113,7 +116,9 @@ def test_a_contest_sent_after_the_deadline_is_refused_on_the_page(live_server, n
     page.get_by_label("买家签收时未提出异议").check()
     page.get_by_label("您的说明").fill("签收时没有异议。")
     page.get_by_label("我已核对说明和文件；提交后无法更改。").check()
-    RefundApplication.objects.filter(pk=claims["later"].pk).update(merchant_deadline=timezone.now() - timedelta(minutes=1))
+    RefundApplication.objects.filter(pk=claims["later"].pk).update(
+        merchant_deadline=timezone.now() - timedelta(minutes=1)
+    )
     page.get_by_role("button", name="提交申诉").click()
     summary = page.locator("#error-summary")
     expect(summary).to_contain_text("商家回应时限已于")
@@ -138,11 +143,14 @@ def test_the_portal_fits_a_375_pixel_phone(live_server, new_page, artifacts_dir,
     sign_in(page, live_server.url)
     assert_no_horizontal_scroll(page)
     page.screenshot(path=str(artifacts_dir / "portal-dashboard-375.png"), full_page=True)
-    for name, path in [("application", f"/portal/applications/{claims['forged'].public_id}/"),
-                       ("contest", f"/portal/applications/{claims['forged'].public_id}/contest/"),
-                       ("products", "/portal/products/"),
-                       ("product", f"/portal/products/{claims['forged'].product.public_id}/"),
-                       ("notifications", "/portal/notifications/"), ("landing", "/")]:
+    for name, path in [
+        ("application", f"/portal/applications/{claims['forged'].public_id}/"),
+        ("contest", f"/portal/applications/{claims['forged'].public_id}/contest/"),
+        ("products", "/portal/products/"),
+        ("product", f"/portal/products/{claims['forged'].product.public_id}/"),
+        ("notifications", "/portal/notifications/"),
+        ("landing", "/"),
+    ]:
         page.goto(live_server.url + path)
         assert_no_horizontal_scroll(page)
         page.screenshot(path=str(artifacts_dir / f"portal-{name}-375.png"), full_page=True)

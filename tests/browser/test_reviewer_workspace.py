@@ -36,8 +36,9 @@ def log_in(page, live_server, username):
 
 
 @pytest.mark.parametrize("locale", ["zh-CN", "en-GB"])
-def test_a_senior_reviewer_claims_next_compares_the_evidence_and_partially_approves(live_server, new_page, artifacts_dir,
-                                                                                     product, locale):
+def test_a_senior_reviewer_claims_next_compares_the_evidence_and_partially_approves(
+    live_server, new_page, artifacts_dir, product, locale
+):
     suffix = "zh" if locale.startswith("zh") else "en"
     make_staff("senior", "Senior reviewers")
     application = in_review(product, evidence=[FORGED_CUP], amount="100.00", order_ref="order-forged")

@@ -39,8 +39,11 @@ def mp4_header_claiming(frames: int = 10_000, frame_bytes: int = 2_000) -> bytes
     """Return a well-formed MP4 header declaring `frames` frames of `frame_bytes` each over 64 bytes of media."""
     ftyp = _box(b"ftyp", b"isom\0\0\2\0isomiso2mp41")
     mdat = _box(b"mdat", b"\0" * 64)
-    stbl = _box(b"stbl", _full_box(b"stts", struct.pack(">III", 1, frames, 512))
-                + _full_box(b"stsz", struct.pack(">II", frame_bytes, frames))
-                + _full_box(b"stco", struct.pack(">II", 1, len(ftyp) + 8)))
+    stbl = _box(
+        b"stbl",
+        _full_box(b"stts", struct.pack(">III", 1, frames, 512))
+        + _full_box(b"stsz", struct.pack(">II", frame_bytes, frames))
+        + _full_box(b"stco", struct.pack(">II", 1, len(ftyp) + 8)),
+    )
     moov = _box(b"moov", _box(b"trak", _box(b"mdia", _box(b"minf", stbl))))
     return ftyp + mdat + moov

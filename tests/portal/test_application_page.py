@@ -22,8 +22,11 @@ def test_a_forged_photo_is_explained_beside_the_heat_map_and_the_catalogue_photo
     assert "The marked area was changed" in page
     # Its technical details name each finding in words, never by its code.
     assert "<strong>Local edits</strong>" in page and "<code>local_edit</code>" not in page
-    for url in (f"/files/evidence/{evidence.public_id}", f"/files/heatmap/{finding.public_id}",
-                f"/files/reference/{reference.public_id}"):
+    for url in (
+        f"/files/evidence/{evidence.public_id}",
+        f"/files/heatmap/{finding.public_id}",
+        f"/files/reference/{reference.public_id}",
+    ):
         assert url in page
         assert owner_client.get(url).status_code == 200
 
@@ -64,16 +67,20 @@ def test_the_page_offers_both_answers_while_the_window_is_open(owner_client, awa
     assert f"/portal/applications/{awaiting.public_id}/contest/" in page
 
 
-def test_a_decision_for_another_reason_shows_the_reviewers_explanation(owner_client, forged, senior_reviewer,
-                                                                       key_a):
+def test_a_decision_for_another_reason_shows_the_reviewers_explanation(owner_client, forged, senior_reviewer, key_a):
     from rest_framework.test import APIClient
 
     from refunds import services
 
     with time_machine.travel(forged.merchant_deadline):
         services.close_expired_windows()
-    services.application_decide(application_id=forged.public_id, reviewer=senior_reviewer, outcome="rejected",
-                                reason_codes=["other"], note="The parcel was never opened, per the courier.")
+    services.application_decide(
+        application_id=forged.public_id,
+        reviewer=senior_reviewer,
+        outcome="rejected",
+        reason_codes=["other"],
+        note="The parcel was never opened, per the courier.",
+    )
     page = owner_client.get(f"/portal/applications/{forged.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "The reviewer's explanation:" in page and "The parcel was never opened, per the courier." in page
     api = APIClient()
@@ -87,8 +94,13 @@ def test_a_reviewers_note_stays_internal_when_a_listed_reason_explains(owner_cli
 
     with time_machine.travel(forged.merchant_deadline):
         services.close_expired_windows()
-    services.application_decide(application_id=forged.public_id, reviewer=senior_reviewer, outcome="rejected",
-                                reason_codes=["evidence_derived"], note="Internal: same as case 41.")
+    services.application_decide(
+        application_id=forged.public_id,
+        reviewer=senior_reviewer,
+        outcome="rejected",
+        reason_codes=["evidence_derived"],
+        note="Internal: same as case 41.",
+    )
     page = owner_client.get(f"/portal/applications/{forged.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Internal: same as case 41." not in page and 'id="decision-explanation"' not in page
 
@@ -98,7 +110,9 @@ def test_the_decision_reads_with_the_readers_punctuation(owner_client, awaiting,
     from refunds.services import Actor
     from refunds.states import ActorKind
 
-    services.application_accept(application_id=awaiting.public_id, actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner))
+    services.application_accept(
+        application_id=awaiting.public_id, actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner)
+    )
     url = f"/portal/applications/{awaiting.public_id}/"
     english = owner_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert re.search(r'id="decision">Approved \(Merchant\) — 39\.90 CNY\. \S', english)

@@ -22,7 +22,10 @@ def test_claims_waiting_for_the_merchant_come_soonest_deadline_first(owner_clien
     RefundApplication.objects.filter(pk=soon.pk).update(merchant_deadline=timezone.now() + timedelta(hours=2))
     page = owner_client.get("/portal/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert page.index("order-soon") < page.index("order-late")
-    assert [a.order_ref for a in dashboard_for_merchant(merchant=merchant).needing_response] == ["order-soon", "order-late"]
+    assert [a.order_ref for a in dashboard_for_merchant(merchant=merchant).needing_response] == [
+        "order-soon",
+        "order-late",
+    ]
     assert f'data-deadline="{int(late.merchant_deadline.timestamp())}"' in page
 
 

@@ -19,16 +19,29 @@ pytestmark = pytest.mark.django_db
 # The unsubscribe link is authorised by its signed token, not by a session (test_notifications.py).
 TOKEN_ROUTES = {"unsubscribe"}
 POST_ROUTES = {"accept", "contest", "product", "reference-remove"}
-GET_ROUTES = {"dashboard", "applications", "application", "accept", "contest", "dossier", "products", "product",
-              "notifications", "reference-remove"}
+GET_ROUTES = {
+    "dashboard",
+    "applications",
+    "application",
+    "accept",
+    "contest",
+    "dossier",
+    "products",
+    "product",
+    "notifications",
+    "reference-remove",
+}
 
 
 @pytest.fixture
 def acme(forged, merchant_owner) -> dict[str, object]:
     """Every kind of object Acme has: an application with evidence, a heat-map and a rebuttal, a product and its photo."""
     contested = application_contest(
-        application_id=forged.public_id, actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner),
-        statement="Intact when shipped.", attachments=[SimpleUploadedFile("p.jpg", jpeg(seed=9))])
+        application_id=forged.public_id,
+        actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner),
+        statement="Intact when shipped.",
+        attachments=[SimpleUploadedFile("p.jpg", jpeg(seed=9))],
+    )
     evidence = contested.evidence.get()
     return {
         "application_id": forged.public_id,
@@ -71,8 +84,11 @@ def test_the_owner_of_another_shop_gets_404_for_every_url_of_acme(client, acme, 
     for intruder in intruders:
         client.force_login(intruder)
         for method, url in urls:
-            response = client.post(url, {"confirm": "on", "statement": "x", "reason_codes": ["other"]}) \
-                if method == "POST" else client.get(url)
+            response = (
+                client.post(url, {"confirm": "on", "statement": "x", "reason_codes": ["other"]})
+                if method == "POST"
+                else client.get(url)
+            )
             assert response.status_code == 404, (intruder.username, method, url, response.status_code)
     application = RefundApplication.objects.get(public_id=acme["application_id"])
     assert application.state == "in_review" and application.product.reference_images.count() == 1
@@ -87,14 +103,22 @@ def test_an_anonymous_visitor_gets_the_login_page_for_every_url_of_acme(client, 
 
 def test_the_other_shops_own_pages_never_mention_acmes_objects(client, acme, other_owner):
     client.force_login(other_owner)
-    for path in ("/portal/", "/portal/applications/", "/portal/products/", "/portal/applications/?state=in_review",
-                 "/portal/notifications/"):
+    for path in (
+        "/portal/",
+        "/portal/applications/",
+        "/portal/products/",
+        "/portal/applications/?state=in_review",
+        "/portal/notifications/",
+    ):
         page = client.get(path).content.decode()
         assert str(acme["application_id"]) not in page and str(acme["product_id"]) not in page, path
 
 
 def test_malformed_and_unknown_ids_are_404_too(client, other_owner):
     client.force_login(other_owner)
-    for url in ("/portal/applications/00000000-0000-0000-0000-000000000000/", "/portal/applications/1/",
-                "/portal/products/00000000-0000-0000-0000-000000000000/"):
+    for url in (
+        "/portal/applications/00000000-0000-0000-0000-000000000000/",
+        "/portal/applications/1/",
+        "/portal/products/00000000-0000-0000-0000-000000000000/",
+    ):
         assert client.get(url).status_code == 404, url

@@ -13,8 +13,9 @@ pytestmark = pytest.mark.django_db
 
 
 def sign_in(client, password: str, address: str = "203.0.113.7"):
-    return client.post("/accounts/login/", {"username": "owner", "password": password},
-                       REMOTE_ADDR=address, HTTP_ACCEPT_LANGUAGE="en")
+    return client.post(
+        "/accounts/login/", {"username": "owner", "password": password}, REMOTE_ADDR=address, HTTP_ACCEPT_LANGUAGE="en"
+    )
 
 
 def test_the_owner_is_locked_out_after_repeated_failures_even_with_the_right_password(client, merchant_owner):
@@ -43,5 +44,7 @@ def test_the_lockout_ends_after_the_cool_off(client, merchant_owner):
 def test_the_admin_sign_in_is_locked_out_too(client, reviewer):
     for _ in range(settings.AXES_FAILURE_LIMIT):
         client.post("/admin/login/", {"username": "reviewer", "password": "guess"}, REMOTE_ADDR="203.0.113.8")
-    response = client.post("/admin/login/", {"username": "reviewer", "password": "pw-reviewer"}, REMOTE_ADDR="203.0.113.8")
+    response = client.post(
+        "/admin/login/", {"username": "reviewer", "password": "pw-reviewer"}, REMOTE_ADDR="203.0.113.8"
+    )
     assert response.status_code == 429

@@ -45,8 +45,10 @@ def test_a_wrong_password_is_a_form_error_not_a_login(client, merchant_owner):
 
 def test_the_owner_follows_the_next_parameter_back_to_the_file(client, merchant_owner, forged):
     evidence = forged.evidence.first()
-    response = client.post(f"/accounts/login/?next=/files/evidence/{evidence.public_id}",
-                           {"username": "owner", "password": "pw-owner", "next": f"/files/evidence/{evidence.public_id}"})
+    response = client.post(
+        f"/accounts/login/?next=/files/evidence/{evidence.public_id}",
+        {"username": "owner", "password": "pw-owner", "next": f"/files/evidence/{evidence.public_id}"},
+    )
     assert response["Location"] == f"/files/evidence/{evidence.public_id}"
     assert client.get(response["Location"]).status_code == 200
 
@@ -80,13 +82,17 @@ def test_the_owner_resets_a_forgotten_password_by_e_mail(client, merchant_owner)
     path = link.split("://", 1)[1].split("/", 1)[1]
     form = client.get("/" + path, follow=True)
     assert form.status_code == 200 and form.context["validlink"]
-    done = client.post(form.redirect_chain[-1][0], {"new_password1": "Cup-and-saucer-42", "new_password2": "Cup-and-saucer-42"})
+    done = client.post(
+        form.redirect_chain[-1][0], {"new_password1": "Cup-and-saucer-42", "new_password2": "Cup-and-saucer-42"}
+    )
     assert done.status_code == 302
     signed_in = client.post("/accounts/login/", {"username": "owner", "password": "Cup-and-saucer-42"})
     assert signed_in.status_code == 302 and signed_in["Location"] == "/portal/"
 
 
 def test_the_owner_changes_the_password(owner_client):
-    response = owner_client.post("/accounts/password_change/", {
-        "old_password": "pw-owner", "new_password1": "Teapot-lid-9731", "new_password2": "Teapot-lid-9731"})
+    response = owner_client.post(
+        "/accounts/password_change/",
+        {"old_password": "pw-owner", "new_password1": "Teapot-lid-9731", "new_password2": "Teapot-lid-9731"},
+    )
     assert response.status_code == 302 and response["Location"] == "/accounts/password_change/done/"

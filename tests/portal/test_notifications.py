@@ -90,7 +90,8 @@ def test_the_reminder_names_the_time_really_left(celery_worker, owner, product):
     application = open_window(product)
     wait_for(lambda: len(mail.outbox) == 1)
     RefundApplication.objects.filter(pk=application.pk).update(
-        merchant_deadline=timezone.now() + timedelta(hours=3, minutes=30))
+        merchant_deadline=timezone.now() + timedelta(hours=3, minutes=30)
+    )
     run_task_twice("portal.remind_deadlines")
     (reminder,) = emails_to("owner@acme.example", "left to respond")
     assert reminder.subject.startswith("3 hours left") and "12" not in reminder.subject
@@ -167,32 +168,41 @@ def test_the_portal_lists_the_events_and_saves_the_settings(celery_worker, clien
     assert response.status_code == 302
     preference = NotificationPreference.objects.get(user=owner)
     assert (preference.window_opened, preference.deadline_reminder, preference.decision, preference.language) == (
-        True, False, True, "en")
+        True,
+        False,
+        True,
+        "en",
+    )
 
 
 def test_the_email_speaks_the_language_the_user_reads_the_portal_in(client, owner, product):
     client.force_login(owner)
     assert client.get("/portal/", HTTP_ACCEPT_LANGUAGE="en").status_code == 200
     application = RefundApplication.objects.get(pk=submit(product).pk)
-    notification = Notification.objects.create(key="decision:portal-language", user=owner, application=application,
-                                               kind="decision")
+    notification = Notification.objects.create(
+        key="decision:portal-language", user=owner, application=application, kind="decision"
+    )
     notification_send(notification_pk=notification.pk)
     assert mail.outbox[-1].subject == "The refund claim for order order-1 was decided"
     # A language chosen for e-mails still wins.
     NotificationPreference.objects.filter(user=owner).update(language="zh-hans")
-    notification = Notification.objects.create(key="decision:chosen", user=owner, application=application,
-                                               kind="decision")
+    notification = Notification.objects.create(
+        key="decision:chosen", user=owner, application=application, kind="decision"
+    )
     notification_send(notification_pk=notification.pk)
     assert mail.outbox[-1].subject == "订单 order-1 的退款申请已裁定"
 
 
-@pytest.mark.parametrize(("language", "subject"), [("", "订单 order-1 的退款申请已裁定"),
-                                                   ("en", "The refund claim for order order-1 was decided")])
+@pytest.mark.parametrize(
+    ("language", "subject"),
+    [("", "订单 order-1 的退款申请已裁定"), ("en", "The refund claim for order order-1 was decided")],
+)
 def test_the_email_speaks_the_users_language(owner, product, language, subject):
     NotificationPreference.objects.create(user=owner, language=language)
     application = RefundApplication.objects.get(pk=submit(product).pk)
-    notification = Notification.objects.create(key=f"decision:{language}", user=owner, application=application,
-                                               kind="decision")
+    notification = Notification.objects.create(
+        key=f"decision:{language}", user=owner, application=application, kind="decision"
+    )
     notification_send(notification_pk=notification.pk)
     assert mail.outbox[-1].subject == subject
     assert f"?shop={product.merchant.public_id}" in mail.outbox[-1].body

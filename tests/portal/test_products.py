@@ -21,8 +21,10 @@ def test_the_owner_sees_the_shops_products_with_their_photo_counts(owner_client,
 
 
 def test_the_owner_adds_a_shipped_item_photo(owner_client, product):
-    response = owner_client.post(f"/portal/products/{product.public_id}/", {
-        "kind": "shipped_item", "image": SimpleUploadedFile("shipped.jpg", jpeg(seed=11))})
+    response = owner_client.post(
+        f"/portal/products/{product.public_id}/",
+        {"kind": "shipped_item", "image": SimpleUploadedFile("shipped.jpg", jpeg(seed=11))},
+    )
     assert response.status_code == 302
     added = product.reference_images.get(kind="shipped_item")
     assert added.content_type == "image/jpeg" and added.original_name == "shipped.jpg"
@@ -31,8 +33,9 @@ def test_the_owner_adds_a_shipped_item_photo(owner_client, product):
 
 
 def test_a_post_without_a_photo_is_a_form_error(owner_client, product):
-    response = owner_client.post(f"/portal/products/{product.public_id}/", {"kind": "catalogue"},
-                                 HTTP_ACCEPT_LANGUAGE="en")
+    response = owner_client.post(
+        f"/portal/products/{product.public_id}/", {"kind": "catalogue"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert response.status_code == 400 and "Choose a photo to upload." in response.content.decode()
 
 

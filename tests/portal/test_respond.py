@@ -14,9 +14,15 @@ pytestmark = pytest.mark.django_db
 
 
 def contest_form(**overrides):
-    form = {"reason_codes": ["shipped_intact", "evidence_edited"], "statement": "Packed intact; see the video.",
-            "confirm": "on", "attachments": [SimpleUploadedFile("packing.jpg", jpeg(seed=4)),
-                                             SimpleUploadedFile("packing.mp4", small_mp4())]}
+    form = {
+        "reason_codes": ["shipped_intact", "evidence_edited"],
+        "statement": "Packed intact; see the video.",
+        "confirm": "on",
+        "attachments": [
+            SimpleUploadedFile("packing.jpg", jpeg(seed=4)),
+            SimpleUploadedFile("packing.mp4", small_mp4()),
+        ],
+    }
     form.update(overrides)
     return form
 
@@ -38,8 +44,9 @@ def test_accepting_without_confirming_is_a_form_error(owner_client, awaiting):
 
 
 def test_the_owner_contests_with_reasons_a_photo_and_a_packing_video(owner_client, awaiting, merchant_owner):
-    response = owner_client.post(f"/portal/applications/{awaiting.public_id}/contest/", contest_form(),
-                                 HTTP_ACCEPT_LANGUAGE="en")
+    response = owner_client.post(
+        f"/portal/applications/{awaiting.public_id}/contest/", contest_form(), HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert response.status_code == 302
     awaiting.refresh_from_db()
     assert awaiting.state == "in_review"
@@ -65,8 +72,12 @@ def test_a_contest_missing_a_required_part_is_a_form_error(owner_client, awaitin
 
 
 def test_a_refused_file_is_named_among_the_files_chosen(owner_client, awaiting):
-    form = contest_form(attachments=[SimpleUploadedFile("packing.jpg", jpeg(seed=4)),
-                                     SimpleUploadedFile("label-photo.jpg", b"not a photo at all")])
+    form = contest_form(
+        attachments=[
+            SimpleUploadedFile("packing.jpg", jpeg(seed=4)),
+            SimpleUploadedFile("label-photo.jpg", b"not a photo at all"),
+        ]
+    )
     response = owner_client.post(f"/portal/applications/{awaiting.public_id}/contest/", form, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 400
     assert "“label-photo.jpg”: The file is not an image of a supported type." in response.content.decode()
@@ -75,8 +86,9 @@ def test_a_refused_file_is_named_among_the_files_chosen(owner_client, awaiting):
 
 def test_contesting_after_the_deadline_is_refused_with_the_deadline_and_nothing_stored(owner_client, awaiting):
     close_window(awaiting)
-    response = owner_client.post(f"/portal/applications/{awaiting.public_id}/contest/", contest_form(),
-                                 HTTP_ACCEPT_LANGUAGE="en")
+    response = owner_client.post(
+        f"/portal/applications/{awaiting.public_id}/contest/", contest_form(), HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert response.status_code == 409
     assert "The merchant response window closed at" in response.content.decode()
     assert not Rebuttal.objects.exists() and not RebuttalAttachment.objects.exists()
@@ -85,23 +97,26 @@ def test_contesting_after_the_deadline_is_refused_with_the_deadline_and_nothing_
 
 def test_accepting_after_the_deadline_is_refused(owner_client, awaiting):
     close_window(awaiting)
-    response = owner_client.post(f"/portal/applications/{awaiting.public_id}/accept/", {"confirm": "on"},
-                                 HTTP_ACCEPT_LANGUAGE="en")
+    response = owner_client.post(
+        f"/portal/applications/{awaiting.public_id}/accept/", {"confirm": "on"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert response.status_code == 409 and "The merchant response window closed at" in response.content.decode()
 
 
 def test_answering_a_claim_still_being_screened_is_refused_with_its_state(owner_client, product):
     application = submit(product, order_ref="order-new")
-    response = owner_client.post(f"/portal/applications/{application.public_id}/accept/", {"confirm": "on"},
-                                 HTTP_ACCEPT_LANGUAGE="en")
+    response = owner_client.post(
+        f"/portal/applications/{application.public_id}/accept/", {"confirm": "on"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert response.status_code == 409
     assert "This is not possible while the application is Submitted." in response.content.decode()
 
 
 def test_a_second_answer_is_refused(owner_client, awaiting):
     owner_client.post(f"/portal/applications/{awaiting.public_id}/accept/", {"confirm": "on"})
-    response = owner_client.post(f"/portal/applications/{awaiting.public_id}/contest/", contest_form(),
-                                 HTTP_ACCEPT_LANGUAGE="en")
+    response = owner_client.post(
+        f"/portal/applications/{awaiting.public_id}/contest/", contest_form(), HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert response.status_code == 409 and "Decided" in response.content.decode()
     assert not Rebuttal.objects.exists()
 
@@ -113,8 +128,12 @@ def test_the_forms_open_without_errors(owner_client, awaiting, page):
 
 
 def test_the_upload_script_is_told_where_to_go_and_the_message_waits_there(owner_client, awaiting):
-    response = owner_client.post(f"/portal/applications/{awaiting.public_id}/contest/", contest_form(),
-                                 HTTP_X_REQUESTED_WITH="XMLHttpRequest", HTTP_ACCEPT_LANGUAGE="en")
+    response = owner_client.post(
+        f"/portal/applications/{awaiting.public_id}/contest/",
+        contest_form(),
+        HTTP_X_REQUESTED_WITH="XMLHttpRequest",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     assert response.status_code == 204 and response["X-Location"] == f"/portal/applications/{awaiting.public_id}/"
     assert "Your rebuttal was sent." in owner_client.get(response["X-Location"]).content.decode()
 

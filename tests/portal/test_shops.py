@@ -17,8 +17,9 @@ def two_shop_owner(merchant_owner, other_merchant):
     return merchant_owner
 
 
-def test_a_user_of_two_shops_starts_in_the_first_and_switches(client, two_shop_owner, awaiting, other_shop_application,
-                                                                other_merchant):
+def test_a_user_of_two_shops_starts_in_the_first_and_switches(
+    client, two_shop_owner, awaiting, other_shop_application, other_merchant
+):
     client.force_login(two_shop_owner)
     page = client.get("/portal/").content.decode()
     assert "order-clean" in page and "order-other" not in page and 'id="shop-choice"' in page
@@ -60,9 +61,12 @@ def test_staff_add_reference_photos_but_only_owners_remove_them(client, merchant
     reference = product.reference_images.get()
     page = client.get(f"/portal/products/{product.public_id}/").content.decode()
     assert "/remove/" not in page
-    response = client.post(f"/portal/products/{product.public_id}/references/{reference.public_id}/remove/",
-                           HTTP_ACCEPT_LANGUAGE="en")
-    assert response.status_code == 403 and "Only the shop's owners remove reference photos." in response.content.decode()
+    response = client.post(
+        f"/portal/products/{product.public_id}/references/{reference.public_id}/remove/", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert (
+        response.status_code == 403 and "Only the shop's owners remove reference photos." in response.content.decode()
+    )
     assert product.reference_images.filter(pk=reference.pk).exists()
 
 

@@ -57,9 +57,16 @@ def stored_files() -> set[Path]:
 
 
 def contest(client, application, *files):
-    return client.post(f"/portal/applications/{application.public_id}/contest/", {
-        "reason_codes": ["shipped_intact"], "statement": "Intact.", "confirm": "on",
-        "attachments": [SimpleUploadedFile(name, data) for name, data in files]}, HTTP_ACCEPT_LANGUAGE="en")
+    return client.post(
+        f"/portal/applications/{application.public_id}/contest/",
+        {
+            "reason_codes": ["shipped_intact"],
+            "statement": "Intact.",
+            "confirm": "on",
+            "attachments": [SimpleUploadedFile(name, data) for name, data in files],
+        },
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
 
 
 def assert_refused_and_nothing_stored(response, before: set[Path]) -> None:
@@ -108,15 +115,20 @@ def test_a_real_packing_video_passes_the_same_checks(owner_client, awaiting):
 def test_a_bad_reference_photo_is_a_form_error_and_nothing_is_stored(owner_client, product, case):
     name, data = BAD_FILES.get(case) or ("packing.mp4", small_mp4())
     before, references = stored_files(), ReferenceImage.objects.count()
-    response = owner_client.post(f"/portal/products/{product.public_id}/", {
-        "kind": "shipped_item", "image": SimpleUploadedFile(name, data)}, HTTP_ACCEPT_LANGUAGE="en")
+    response = owner_client.post(
+        f"/portal/products/{product.public_id}/",
+        {"kind": "shipped_item", "image": SimpleUploadedFile(name, data)},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     assert response.status_code == 400 and "Photo:" in response.content.decode()
     assert ReferenceImage.objects.count() == references and stored_files() == before
 
 
 @hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(prefix=st.sampled_from([b"", b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"\x00\x00\x00\x18ftypisom", b"RIFF"]),
-       body=st.binary(min_size=1, max_size=2_000))
+@given(
+    prefix=st.sampled_from([b"", b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"\x00\x00\x00\x18ftypisom", b"RIFF"]),
+    body=st.binary(min_size=1, max_size=2_000),
+)
 def test_random_bytes_behind_any_magic_number_are_a_form_error(owner_client, awaiting, prefix, body):
     before = stored_files()
     response = contest(owner_client, awaiting, ("file.bin", prefix + body))

@@ -17,8 +17,9 @@ PLATFORM = Actor(ActorKind.PLATFORM, None, "api")
 
 
 def add(application, *images):
-    return services.application_add_evidence(application_id=application.public_id,
-                                             evidence=[upload(i) for i in images], actor=PLATFORM)
+    return services.application_add_evidence(
+        application_id=application.public_id, evidence=[upload(i) for i in images], actor=PLATFORM
+    )
 
 
 @pytest.mark.django_db
@@ -47,8 +48,11 @@ def test_evidence_cannot_be_added_once_in_review(product, key_a):
     application = screen(submit(product, evidence=[CUP]))
     with time_machine.travel(application.merchant_deadline):
         services.close_expired_windows()
-    response = client_with(key_a).post(f"/api/v1/applications/{application.public_id}/evidence",
-                                       {"evidence": [upload(jpeg(seed=4))]}, format="multipart")
+    response = client_with(key_a).post(
+        f"/api/v1/applications/{application.public_id}/evidence",
+        {"evidence": [upload(jpeg(seed=4))]},
+        format="multipart",
+    )
     assert response.status_code == 409
     assert RefundApplication.objects.get(pk=application.pk).evidence.count() == 1
 
@@ -56,8 +60,11 @@ def test_evidence_cannot_be_added_once_in_review(product, key_a):
 @pytest.mark.django_db
 def test_a_bad_added_file_is_refused_and_nothing_is_kept(product, key_a):
     application = screen(submit(product, evidence=[jpeg(seed=5)]))
-    response = client_with(key_a).post(f"/api/v1/applications/{application.public_id}/evidence",
-                                       {"evidence": [upload(jpeg(seed=6)), upload(b"<html>", "x.png")]}, format="multipart")
+    response = client_with(key_a).post(
+        f"/api/v1/applications/{application.public_id}/evidence",
+        {"evidence": [upload(jpeg(seed=6)), upload(b"<html>", "x.png")]},
+        format="multipart",
+    )
     assert response.status_code == 415
     assert application.evidence.count() == 1
 
@@ -66,8 +73,11 @@ def test_a_bad_added_file_is_refused_and_nothing_is_kept(product, key_a):
 def test_the_worker_screens_evidence_added_through_the_api(celery_worker, product, key_a):
     application = submit(product, evidence=[jpeg(seed=7)])
     wait_for(lambda: RefundApplication.objects.get(pk=application.pk).state == ApplicationState.AWAITING_MERCHANT)
-    response = client_with(key_a).post(f"/api/v1/applications/{application.public_id}/evidence",
-                                       {"evidence": [upload(CUP)]}, format="multipart")
+    response = client_with(key_a).post(
+        f"/api/v1/applications/{application.public_id}/evidence", {"evidence": [upload(CUP)]}, format="multipart"
+    )
     assert response.status_code == 201, response.json()
     wait_for(lambda: RefundApplication.objects.get(pk=application.pk).risk_level == RiskLevel.FORGED)
-    assert all(e["verdict"] for e in client_with(key_a).get(f"/api/v1/applications/{application.public_id}").json()["evidence"])
+    assert all(
+        e["verdict"] for e in client_with(key_a).get(f"/api/v1/applications/{application.public_id}").json()["evidence"]
+    )

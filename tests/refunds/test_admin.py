@@ -60,8 +60,13 @@ def test_the_state_cannot_be_posted_through_the_change_form(admin_client, produc
 def test_every_admin_page_of_the_project_renders(admin_client, product, reviewer):
     application = in_review(product)
     services.application_claim(application_id=application.public_id, reviewer=reviewer)
-    services.application_decide(application_id=application.public_id, reviewer=reviewer, outcome="rejected",
-                                reason_codes=["evidence_derived"], note="Catalogue photo.")
+    services.application_decide(
+        application_id=application.public_id,
+        reviewer=reviewer,
+        outcome="rejected",
+        reason_codes=["evidence_derived"],
+        note="Catalogue photo.",
+    )
     from django.contrib import admin
 
     for model in admin.site._registry:
@@ -101,8 +106,11 @@ def test_an_operator_issues_a_key_in_the_admin_and_sees_it_once(admin_client, pl
     from refunds.apikeys import api_key_check
     from refunds.models import ApiKey
 
-    response = admin_client.post(reverse("admin:refunds_apikey_add"),
-                                 {"platform": platform_a.pk, "name": "order system", "scopes": ["read", "write"]}, follow=True)
+    response = admin_client.post(
+        reverse("admin:refunds_apikey_add"),
+        {"platform": platform_a.pk, "name": "order system", "scopes": ["read", "write"]},
+        follow=True,
+    )
     shown = [k for m in response.context["messages"] for k in FULL_KEY.findall(str(m))]
     assert len(shown) == 1
     text = shown[0]
@@ -116,21 +124,30 @@ def test_rotating_a_key_now_issues_a_new_one_and_revokes_the_old(admin_client, p
     from refunds.models import ApiKey
 
     old, old_text = api_key_issue(platform=platform_a, name="orders", scopes=["read"])
-    response = admin_client.post(reverse("admin:refunds_apikey_changelist"),
-                                 {"action": "rotate_now", "_selected_action": [old.pk]}, follow=True)
+    response = admin_client.post(
+        reverse("admin:refunds_apikey_changelist"), {"action": "rotate_now", "_selected_action": [old.pk]}, follow=True
+    )
     new_text = next(k for m in response.context["messages"] for k in FULL_KEY.findall(str(m)))
     assert api_key_check(old_text) is None
     assert api_key_check(new_text).scopes == ["read"]
     assert ApiKey.objects.filter(revoked_at__isnull=True).count() == 1
 
 
-def test_a_product_never_moves_to_another_shop_nor_a_shop_to_another_platform(admin_client, product, other_merchant,
-                                                                             platform_b):
+def test_a_product_never_moves_to_another_shop_nor_a_shop_to_another_platform(
+    admin_client, product, other_merchant, platform_b
+):
     page = admin_client.get(reverse("admin:refunds_product_change", args=[product.pk]))
     assert "merchant" not in page.context["adminform"].form.fields
-    admin_client.post(reverse("admin:refunds_product_change", args=[product.pk]),
-                      {"merchant": other_merchant.pk, "title": "Moved", "external_ref": product.external_ref,
-                       "reference_images-TOTAL_FORMS": "0", "reference_images-INITIAL_FORMS": "0"})
+    admin_client.post(
+        reverse("admin:refunds_product_change", args=[product.pk]),
+        {
+            "merchant": other_merchant.pk,
+            "title": "Moved",
+            "external_ref": product.external_ref,
+            "reference_images-TOTAL_FORMS": "0",
+            "reference_images-INITIAL_FORMS": "0",
+        },
+    )
     product.refresh_from_db()
     assert product.merchant != other_merchant
     page = admin_client.get(reverse("admin:refunds_merchant_change", args=[product.merchant.pk]))
@@ -160,7 +177,7 @@ def test_every_column_heading_of_the_admin_speaks_chinese(admin_client, product)
         html = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
         if 'id="result_list"' not in html:
             continue  # no rows, no table
-        headings = re.findall(r'<div class="text">(?:<a[^>]*>|<span>)([^<]+)<', html[html.find('id="result_list"'):])
+        headings = re.findall(r'<div class="text">(?:<a[^>]*>|<span>)([^<]+)<', html[html.find('id="result_list"') :])
         assert headings, url
         checked += 1
         latin = [h.strip() for h in headings if re.fullmatch(r"[A-Za-z][A-Za-z ]*", h.strip())]
@@ -194,5 +211,8 @@ def test_the_role_groups_get_every_permission_even_before_auth_has_made_them(db)
     # As after a fresh migrate, when this handler may run before auth's for the screening app.
     Permission.objects.filter(content_type__app_label="screening").delete()
     ensure_role_groups()
-    assert Group.objects.get(name="Reviewers").permissions.filter(
-        content_type__app_label="screening", codename="view_finding").exists()
+    assert (
+        Group.objects.get(name="Reviewers")
+        .permissions.filter(content_type__app_label="screening", codename="view_finding")
+        .exists()
+    )

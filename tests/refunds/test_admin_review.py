@@ -94,8 +94,10 @@ def test_search_finds_an_application_by_the_start_of_its_id_or_references(client
     assert found(str(other.public_id)[:13]) == [other.pk]
 
 
-@pytest.mark.parametrize("params", [{"risk_level__exact": "forged"}, {"finding": "derived_from_reference"},
-                                    {"amount_band": "lt100"}, {"age": "1d"}])
+@pytest.mark.parametrize(
+    "params",
+    [{"risk_level__exact": "forged"}, {"finding": "derived_from_reference"}, {"amount_band": "lt100"}, {"age": "1d"}],
+)
 def test_each_filter_keeps_the_matching_application(client, reviewer, product, params):
     application = in_review(product)
     client.force_login(reviewer)
@@ -122,7 +124,9 @@ def test_claiming_twice_says_the_claim_was_renewed_not_updated(client, reviewer,
     assert AuditEvent.objects.filter(application=application, action="claim").count() == 1
 
 
-def test_claiming_what_another_reviewer_holds_is_refused_with_the_holder_named(client, reviewer, second_reviewer, product):
+def test_claiming_what_another_reviewer_holds_is_refused_with_the_holder_named(
+    client, reviewer, second_reviewer, product
+):
     application = in_review(product)
     services.application_claim(application_id=application.public_id, reviewer=second_reviewer)
     client.force_login(reviewer)
@@ -155,19 +159,28 @@ def test_the_aligned_overlay_is_served_as_a_png(client, reviewer, product):
     assert b"".join(response.streaming_content).startswith(b"\x89PNG")
 
 
-def test_a_decision_needs_confirmation_then_is_recorded_with_the_reviewer_and_in_history(client, senior_reviewer, product):
+def test_a_decision_needs_confirmation_then_is_recorded_with_the_reviewer_and_in_history(
+    client, senior_reviewer, product
+):
     application = in_review(product, amount="100.00")
     client.force_login(senior_reviewer)
     client.post(reverse("admin:refunds_refundapplication_claim", args=[application.pk]))
-    form = {"outcome": "partially_approved", "approved_amount": "30.00", "reason_codes": ["partial_damage"],
-            "note": "Only the handle is chipped."}
+    form = {
+        "outcome": "partially_approved",
+        "approved_amount": "30.00",
+        "reason_codes": ["partial_damage"],
+        "note": "Only the handle is chipped.",
+    }
     confirm = client.post(decide_url(application), form)
     assert confirm.status_code == 200 and "30.00" in confirm.content.decode()
     assert not Decision.objects.exists()
     client.post(decide_url(application), {**form, "confirm": "1"})
     decision = Decision.objects.get()
-    assert (decision.outcome, decision.approved_amount, decision.actor) == ("partially_approved", Decimal("30.00"),
-                                                                           senior_reviewer)
+    assert (decision.outcome, decision.approved_amount, decision.actor) == (
+        "partially_approved",
+        Decimal("30.00"),
+        senior_reviewer,
+    )
     event = AuditEvent.objects.get(application=application, action="decide")
     assert event.actor_label == "senior" and event.payload["note"] == "Only the handle is chipped."
     entry = LogEntry.objects.filter(object_id=str(application.pk)).latest("action_time")
@@ -175,13 +188,23 @@ def test_a_decision_needs_confirmation_then_is_recorded_with_the_reviewer_and_in
     assert "rh-decided" in client.get(page(application)).content.decode()
 
 
-@pytest.mark.parametrize(("form", "field"), [
-    ({"outcome": "partially_approved", "approved_amount": "39.90", "reason_codes": ["partial_damage"], "note": "x"},
-     "approved_amount"),
-    ({"outcome": "rejected", "reason_codes": ["evidence_consistent"], "note": "x"}, "reason_codes"),
-    ({"outcome": "rejected", "reason_codes": ["evidence_derived"], "note": ""}, "note"),
-    ({"outcome": "refund_twice", "reason_codes": ["other"], "note": "x"}, "outcome"),
-])
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        (
+            {
+                "outcome": "partially_approved",
+                "approved_amount": "39.90",
+                "reason_codes": ["partial_damage"],
+                "note": "x",
+            },
+            "approved_amount",
+        ),
+        ({"outcome": "rejected", "reason_codes": ["evidence_consistent"], "note": "x"}, "reason_codes"),
+        ({"outcome": "rejected", "reason_codes": ["evidence_derived"], "note": ""}, "note"),
+        ({"outcome": "refund_twice", "reason_codes": ["other"], "note": "x"}, "outcome"),
+    ],
+)
 def test_an_incomplete_decision_is_shown_back_with_the_error_and_nothing_saved(client, reviewer, product, form, field):
     application = in_review(product)
     services.application_claim(application_id=application.public_id, reviewer=reviewer)
@@ -202,8 +225,13 @@ def test_a_decision_without_a_claim_is_refused(client, reviewer, product):
 def test_the_second_reviewers_decision_gets_the_conflict_message(client, reviewer, senior_reviewer, product):
     application = in_review(product)
     services.application_claim(application_id=application.public_id, reviewer=reviewer)
-    services.application_decide(application_id=application.public_id, reviewer=senior_reviewer, outcome="rejected",
-                                reason_codes=["evidence_derived"], note="Derived.")
+    services.application_decide(
+        application_id=application.public_id,
+        reviewer=senior_reviewer,
+        outcome="rejected",
+        reason_codes=["evidence_derived"],
+        note="Derived.",
+    )
     client.force_login(reviewer)
     response = client.post(decide_url(application), {**REJECTION, "confirm": "1"}, follow=True)
     assert any("first" in m for m in messages_of(response))
@@ -225,8 +253,11 @@ def test_a_plain_reviewer_cannot_approve_a_forged_application_from_the_panel(cli
     client.force_login(reviewer)
     html = client.get(page(application)).content.decode()
     assert "rh-warning" in html
-    response = client.post(decide_url(application), {"outcome": "approved", "reason_codes": ["evidence_consistent"],
-                                                     "note": "Looks real.", "confirm": "1"}, follow=True)
+    response = client.post(
+        decide_url(application),
+        {"outcome": "approved", "reason_codes": ["evidence_consistent"], "note": "Looks real.", "confirm": "1"},
+        follow=True,
+    )
     assert any("senior" in m for m in messages_of(response))
     assert not Decision.objects.exists()
 
@@ -235,8 +266,10 @@ def test_a_refused_approval_is_refused_before_the_confirmation_and_keeps_what_wa
     application = in_review(product)
     services.application_claim(application_id=application.public_id, reviewer=reviewer)
     client.force_login(reviewer)
-    response = client.post(decide_url(application), {"outcome": "approved", "reason_codes": ["evidence_consistent"],
-                                                     "note": "Looks real to me."})
+    response = client.post(
+        decide_url(application),
+        {"outcome": "approved", "reason_codes": ["evidence_consistent"], "note": "Looks real to me."},
+    )
     assert response.status_code == 200
     assert "confirm_decision.html" not in [t.name for t in response.templates]
     assert any("senior" in m for m in messages_of(response))
@@ -261,8 +294,13 @@ def test_an_auditor_opens_everything_and_decides_nothing(client, auditor, produc
 
 def test_the_statistics_page_counts_the_reviewers_decisions(client, senior_reviewer, product):
     application = in_review(product)
-    services.application_decide(application_id=application.public_id, reviewer=senior_reviewer, outcome="rejected",
-                                reason_codes=["evidence_derived"], note="Derived.")
+    services.application_decide(
+        application_id=application.public_id,
+        reviewer=senior_reviewer,
+        outcome="rejected",
+        reason_codes=["evidence_derived"],
+        note="Derived.",
+    )
     client.force_login(senior_reviewer)
     response = client.get(reverse("admin:refunds_refundapplication_statistics"))
     assert [row["count"] for row in response.context["per_day"]] == [1]
@@ -291,18 +329,22 @@ def packing_video(tmp_path):
         return handle.read()
 
 
-def test_the_merchants_rebuttal_shows_its_photo_and_a_playable_packing_video(client, reviewer, product, merchant_owner,
-                                                                             tmp_path):
+def test_the_merchants_rebuttal_shows_its_photo_and_a_playable_packing_video(
+    client, reviewer, product, merchant_owner, tmp_path
+):
     from refunds.services import Actor
     from refunds.states import ActorKind
     from tests.factories import GENUINE_CUP, upload
 
     application = screen(submit(product, evidence=[CUP]))
     video = upload(packing_video(tmp_path), "packing.mp4")
-    services.application_contest(application_id=application.public_id,
-                                 actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner),
-                                 statement="Packed intact, see the video.", attachments=[upload(GENUINE_CUP), video],
-                                 reason_codes=["shipped_intact", "evidence_edited"])
+    services.application_contest(
+        application_id=application.public_id,
+        actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner),
+        statement="Packed intact, see the video.",
+        attachments=[upload(GENUINE_CUP), video],
+        reason_codes=["shipped_intact", "evidence_edited"],
+    )
     client.force_login(reviewer)
     with translation.override("en"):
         html = client.get(page(application), HTTP_ACCEPT_LANGUAGE="en").content.decode()
@@ -318,8 +360,13 @@ def test_the_merchants_rebuttal_shows_its_photo_and_a_playable_packing_video(cli
 
 def test_a_reused_photo_is_shown_beside_the_earlier_claim_with_the_buyers_history(client, senior_reviewer, product):
     earlier = in_review(product, buyer_ref="buyer-9", order_ref="order-1")
-    services.application_decide(application_id=earlier.public_id, reviewer=senior_reviewer, outcome="approved",
-                                reason_codes=["evidence_consistent"], note="Refunded before.")
+    services.application_decide(
+        application_id=earlier.public_id,
+        reviewer=senior_reviewer,
+        outcome="approved",
+        reason_codes=["evidence_consistent"],
+        note="Refunded before.",
+    )
     reused = in_review(product, buyer_ref="buyer-9", order_ref="order-2")
     client.force_login(senior_reviewer)
     response = client.get(page(reused))
@@ -341,7 +388,9 @@ def test_the_timeline_tells_who_did_what_in_the_readers_language(client, reviewe
     english = [item["text"] for item in client.get(page(application)).context["timeline"]]
     assert english[-2] == "The merchant's window closed; sent to human review. (Awaiting merchant → In human review)"
     assert english[-1].startswith("reviewer claimed the application until ")
-    chinese = [item["text"] for item in client.get(page(application), HTTP_ACCEPT_LANGUAGE="zh-hans").context["timeline"]]
+    chinese = [
+        item["text"] for item in client.get(page(application), HTTP_ACCEPT_LANGUAGE="zh-hans").context["timeline"]
+    ]
     assert chinese[-2] == "商家回应期已结束；转人工审核。（等待商家回应 → 人工审核中）"
 
 
@@ -361,8 +410,13 @@ def test_confirm_and_next_decides_and_opens_the_next_application_claimed(client,
 def test_the_timeline_names_a_seniors_override_of_anothers_claim(client, reviewer, senior_reviewer, product):
     application = in_review(product)
     services.application_claim(application_id=application.public_id, reviewer=reviewer)
-    services.application_decide(application_id=application.public_id, reviewer=senior_reviewer, outcome="rejected",
-                                reason_codes=["evidence_derived"], note="Derived.")
+    services.application_decide(
+        application_id=application.public_id,
+        reviewer=senior_reviewer,
+        outcome="rejected",
+        reason_codes=["evidence_derived"],
+        note="Derived.",
+    )
     client.force_login(senior_reviewer)
     text = [item["text"] for item in client.get(page(application), HTTP_ACCEPT_LANGUAGE="en").context["timeline"]][-1]
     assert "override of the claim held by reviewer" in text

@@ -31,30 +31,57 @@ PAGE_QUERIES = 16
 def fill(product, reviewers, buyer_ref):
     """Bulk-create COUNT applications in every state, a tenth of them the same buyer's (with decisions where decided)."""
     now = timezone.now()
-    states = [ApplicationState.IN_REVIEW, ApplicationState.DECIDED, ApplicationState.AWAITING_MERCHANT,
-              ApplicationState.DECIDED, ApplicationState.WITHDRAWN]
+    states = [
+        ApplicationState.IN_REVIEW,
+        ApplicationState.DECIDED,
+        ApplicationState.AWAITING_MERCHANT,
+        ApplicationState.DECIDED,
+        ApplicationState.WITHDRAWN,
+    ]
     risks = [RiskLevel.CLEAN, RiskLevel.SUSPICIOUS, RiskLevel.FORGED]
     rows = []
     for i in range(COUNT):
         state = states[i % len(states)]
         in_review = state == ApplicationState.IN_REVIEW
-        rows.append(RefundApplication(
-            platform=product.merchant.platform, merchant=product.merchant, product=product,
-            buyer_ref=buyer_ref if i % 10 == 0 else f"bulk-{i}", order_ref=f"bulk-order-{i}",
-            amount=Decimal(10 + i % 3000), currency="CNY", reason_code="damaged", state=state,
-            risk_level=risks[i % 3], risk_score=(i % 100) / 100, created_at=now - timedelta(minutes=i),
-            review_started_at=now - timedelta(minutes=i) if in_review else None,
-            review_due_at=now + timedelta(hours=24) - timedelta(minutes=i) if in_review else None,
-            claimed_by=reviewers[i % 3] if in_review and i % 2 else None,
-            claim_expires_at=now + timedelta(minutes=30) if in_review and i % 2 else None,
-        ))
+        rows.append(
+            RefundApplication(
+                platform=product.merchant.platform,
+                merchant=product.merchant,
+                product=product,
+                buyer_ref=buyer_ref if i % 10 == 0 else f"bulk-{i}",
+                order_ref=f"bulk-order-{i}",
+                amount=Decimal(10 + i % 3000),
+                currency="CNY",
+                reason_code="damaged",
+                state=state,
+                risk_level=risks[i % 3],
+                risk_score=(i % 100) / 100,
+                created_at=now - timedelta(minutes=i),
+                review_started_at=now - timedelta(minutes=i) if in_review else None,
+                review_due_at=now + timedelta(hours=24) - timedelta(minutes=i) if in_review else None,
+                claimed_by=reviewers[i % 3] if in_review and i % 2 else None,
+                claim_expires_at=now + timedelta(minutes=30) if in_review and i % 2 else None,
+            )
+        )
     created = RefundApplication.objects.bulk_create(rows, batch_size=5000)
-    Decision.objects.bulk_create([
-        Decision(application=row, outcome=Outcome.REJECTED if i % 2 else Outcome.APPROVED,
-                 approved_amount=Decimal("0") if i % 2 else row.amount, currency="CNY", actor_kind=ActorKind.REVIEWER,
-                 actor=reviewers[i % 3], reason_codes=["other"], note="bulk", decided_at=now - timedelta(minutes=i))
-        for i, row in enumerate(created) if row.state == ApplicationState.DECIDED and i % 10 == 0
-    ], batch_size=5000)
+    Decision.objects.bulk_create(
+        [
+            Decision(
+                application=row,
+                outcome=Outcome.REJECTED if i % 2 else Outcome.APPROVED,
+                approved_amount=Decimal("0") if i % 2 else row.amount,
+                currency="CNY",
+                actor_kind=ActorKind.REVIEWER,
+                actor=reviewers[i % 3],
+                reason_codes=["other"],
+                note="bulk",
+                decided_at=now - timedelta(minutes=i),
+            )
+            for i, row in enumerate(created)
+            if row.state == ApplicationState.DECIDED and i % 10 == 0
+        ],
+        batch_size=5000,
+    )
 
 
 def timed(client, url, params=None):
@@ -66,8 +93,9 @@ def timed(client, url, params=None):
     return response, len(queries), elapsed
 
 
-def test_the_queue_and_an_application_page_stay_within_a_fixed_number_of_queries(client, reviewer, second_reviewer,
-                                                                                 senior_reviewer, product):
+def test_the_queue_and_an_application_page_stay_within_a_fixed_number_of_queries(
+    client, reviewer, second_reviewer, senior_reviewer, product
+):
     application = screen(submit(product, evidence=[CUP], buyer_ref="regular"))
     with time_machine.travel(application.merchant_deadline):
         services.close_expired_windows()
@@ -85,8 +113,12 @@ def test_the_queue_and_an_application_page_stay_within_a_fixed_number_of_queries
     for name, url, params, limit in [
         ("queue, default view", queue, {}, QUEUE_QUERIES),
         ("queue, my claims", queue, {"view": "mine"}, QUEUE_QUERIES),
-        ("queue, forged with a finding, over 500", queue,
-         {"risk_level__exact": "forged", "finding": "local_edit", "amount_band": "500-2000"}, QUEUE_QUERIES),
+        (
+            "queue, forged with a finding, over 500",
+            queue,
+            {"risk_level__exact": "forged", "finding": "local_edit", "amount_band": "500-2000"},
+            QUEUE_QUERIES,
+        ),
         ("queue, search by order", queue, {"q": "bulk-order-4000", "view": "all"}, QUEUE_QUERIES),
         ("queue, page 20 of everything", queue, {"view": "all", "p": "20"}, QUEUE_QUERIES),
         ("application page", page, {}, PAGE_QUERIES),

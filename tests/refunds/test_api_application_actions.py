@@ -58,8 +58,9 @@ def test_the_cursor_walks_every_application_once(product, key_a):
 
 def test_the_platform_withdraws_an_open_application(product, key_a):
     application = submit(product)
-    response = client_with(key_a).post(f"/api/v1/applications/{application.public_id}/withdraw", {"reason": "buyer cancelled"},
-                                       format="json")
+    response = client_with(key_a).post(
+        f"/api/v1/applications/{application.public_id}/withdraw", {"reason": "buyer cancelled"}, format="json"
+    )
     assert response.status_code == 200
     assert response.json()["state"] == "withdrawn"
     again = client_with(key_a).post(f"/api/v1/applications/{application.public_id}/withdraw", {}, format="json")
@@ -77,7 +78,9 @@ def test_the_merchant_contests_with_a_packing_photo(product, key_a):
     application = screen(submit(product))
     response = client_with(key_a).post(
         f"/api/v1/applications/{application.public_id}/contest",
-        {"statement": "Packed intact, see photo.", "attachments": [upload(jpeg(seed=5), "packing.jpg")]}, format="multipart")
+        {"statement": "Packed intact, see photo.", "attachments": [upload(jpeg(seed=5), "packing.jpg")]},
+        format="multipart",
+    )
     assert response.status_code == 200, response.json()
     assert response.json()["state"] == "in_review"
 
@@ -85,8 +88,9 @@ def test_the_merchant_contests_with_a_packing_photo(product, key_a):
 def test_a_contest_after_the_deadline_is_refused(product, key_a):
     application = screen(submit(product))
     with time_machine.travel(application.merchant_deadline + timedelta(seconds=1)):
-        response = client_with(key_a).post(f"/api/v1/applications/{application.public_id}/contest",
-                                           {"statement": "late"}, format="multipart")
+        response = client_with(key_a).post(
+            f"/api/v1/applications/{application.public_id}/contest", {"statement": "late"}, format="multipart"
+        )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "deadline_passed"
     assert RefundApplication.objects.get(pk=application.pk).state == "awaiting_merchant"
@@ -111,7 +115,9 @@ def test_the_api_documentation_is_served_without_a_key(client, path):
     assert client.get(path).status_code == 200
 
 
-@pytest.mark.parametrize("value", ["3569-01-11T18:00:30-17:40", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-14:00"])
+@pytest.mark.parametrize(
+    "value", ["3569-01-11T18:00:30-17:40", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-14:00"]
+)
 def test_odd_but_valid_times_in_filters_are_compared_in_utc_or_refused(key_a, value):
     from urllib.parse import quote
 

@@ -22,9 +22,15 @@ def client_with(key):
 
 def form(product, *files, **overrides):
     data = {
-        "merchant": str(product.merchant.public_id), "product": str(product.public_id), "buyer_ref": "buyer-9",
-        "order_ref": "order-9", "amount": "59.00", "currency": "CNY", "reason_code": "damaged",
-        "delivered_at": "2026-11-01T08:00:00Z", "evidence": list(files) or [upload(GENUINE_CUP)],
+        "merchant": str(product.merchant.public_id),
+        "product": str(product.public_id),
+        "buyer_ref": "buyer-9",
+        "order_ref": "order-9",
+        "amount": "59.00",
+        "currency": "CNY",
+        "reason_code": "damaged",
+        "delivered_at": "2026-11-01T08:00:00Z",
+        "evidence": list(files) or [upload(GENUINE_CUP)],
     }
     data.update(overrides)
     return data
@@ -133,8 +139,13 @@ def test_a_decompression_bomb_is_refused(product, key_a):
 
 @pytest.mark.parametrize(
     ("field", "value", "code"),
-    [("amount", "-1", "invalid"), ("amount", "1.234", "invalid"), ("currency", "yuan", "invalid"),
-     ("reason_code", "changed_my_mind", "invalid"), ("merchant", "not-a-uuid", "invalid")],
+    [
+        ("amount", "-1", "invalid"),
+        ("amount", "1.234", "invalid"),
+        ("currency", "yuan", "invalid"),
+        ("reason_code", "changed_my_mind", "invalid"),
+        ("merchant", "not-a-uuid", "invalid"),
+    ],
 )
 def test_invalid_fields_are_refused_with_the_field_named(product, key_a, field, value, code):
     response = post(client_with(key_a), form(product, **{field: value}))
@@ -166,11 +177,16 @@ def test_a_forgery_shows_its_findings_in_the_readers_language_with_a_heat_map(pr
     body = client_with(key_a).get(f"/api/v1/applications/{application.public_id}", HTTP_ACCEPT_LANGUAGE="en").json()
     findings = {f["code"]: f for f in body["evidence"][0]["findings"]}
     assert {"derived_from_reference", "local_edit"} <= set(findings)
-    assert findings["local_edit"]["explanation"].startswith("1 region") or "region(s)" in findings["local_edit"]["explanation"]
+    assert (
+        findings["local_edit"]["explanation"].startswith("1 region")
+        or "region(s)" in findings["local_edit"]["explanation"]
+    )
     heat_map = client_with(key_a).get(findings["local_edit"]["heatmap_url"])
     assert heat_map.status_code == 200 and heat_map["Content-Type"] == "image/png"
     assert b"".join(heat_map.streaming_content).startswith(b"\x89PNG")
     assert client_with(key_b).get(findings["local_edit"]["heatmap_url"]).status_code == 404
-    chinese = client_with(key_a).get(f"/api/v1/applications/{application.public_id}", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    chinese = (
+        client_with(key_a).get(f"/api/v1/applications/{application.public_id}", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    )
     local_edit = next(f for f in chinese["evidence"][0]["findings"] if f["code"] == "local_edit")
     assert local_edit["explanation"] != findings["local_edit"]["explanation"]

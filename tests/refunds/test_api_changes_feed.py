@@ -64,7 +64,9 @@ def test_a_walk_with_concurrent_updates_sees_every_application_in_its_final_stat
                 withdraw(applications[0])
                 withdraw(applications[6])
 
-        mirror = walk(client_with(key_a), "/api/v1/applications?ordering=updated_at&page_size=3", between_pages=meanwhile)
+        mirror = walk(
+            client_with(key_a), "/api/v1/applications?ordering=updated_at&page_size=3", between_pages=meanwhile
+        )
 
     assert {id_: a["state"] for id_, a in mirror.items()} == final_states()
     assert [mirror[str(applications[i].public_id)]["state"] for i in (0, 1, 4, 6, 8)] == ["withdrawn"] * 5

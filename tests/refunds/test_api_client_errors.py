@@ -31,6 +31,7 @@ def ops_key_a(platform_a):
 
 # --- 2. deliveries over more than one page ----------------------------------------------------
 
+
 def test_the_platform_walks_every_page_of_its_webhook_deliveries(platform_a, ops_key_a, product):
     from refunds import webhooks
 
@@ -47,6 +48,7 @@ def test_the_platform_walks_every_page_of_its_webhook_deliveries(platform_a, ops
 
 
 # --- 3. forged cursors ------------------------------------------------------------------------
+
 
 def forged(position: str) -> str:
     return base64.b64encode(f"p={position}".encode()).decode()
@@ -71,6 +73,7 @@ def test_no_html_error_page_comes_from_the_api_even_in_debug(ops_key_a):
 
 # --- 4. bodies over the in-memory limit -------------------------------------------------------
 
+
 def test_a_json_body_over_the_limit_is_a_413_in_the_json_shape(ops_key_a, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4096
     response = client_with(ops_key_a).patch("/api/v1/policy", {"finding_thresholds": {"x" * 5000: 0.5}}, format="json")
@@ -90,34 +93,58 @@ def test_a_multipart_text_field_over_the_limit_is_a_413_in_the_json_shape(produc
 
 # --- 6. JSON wherever no file is sent ---------------------------------------------------------
 
+
 def test_an_application_is_created_from_uploaded_evidence_with_a_json_body(product, key_a):
     uploaded = evidence_upload_create(platform=product.merchant.platform, image=upload(GENUINE_CUP))
-    response = client_with(key_a).post("/api/v1/applications", {
-        "merchant": str(product.merchant.public_id), "product": str(product.public_id), "buyer_ref": "buyer-9",
-        "order_ref": "order-9", "amount": "59.00", "currency": "CNY", "reason_code": "damaged",
-        "evidence_ids": [str(uploaded.public_id)],
-    }, format="json")
+    response = client_with(key_a).post(
+        "/api/v1/applications",
+        {
+            "merchant": str(product.merchant.public_id),
+            "product": str(product.public_id),
+            "buyer_ref": "buyer-9",
+            "order_ref": "order-9",
+            "amount": "59.00",
+            "currency": "CNY",
+            "reason_code": "damaged",
+            "evidence_ids": [str(uploaded.public_id)],
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     assert len(response.json()["evidence"]) == 1
     assert EvidenceUpload.objects.get().used_at is not None
 
 
 def test_a_json_application_needs_evidence_ids(product, key_a):
-    response = client_with(key_a).post("/api/v1/applications", {
-        "merchant": str(product.merchant.public_id), "product": str(product.public_id), "buyer_ref": "b",
-        "order_ref": "o", "amount": "1.00", "currency": "CNY", "reason_code": "damaged"}, format="json")
+    response = client_with(key_a).post(
+        "/api/v1/applications",
+        {
+            "merchant": str(product.merchant.public_id),
+            "product": str(product.public_id),
+            "buyer_ref": "b",
+            "order_ref": "o",
+            "amount": "1.00",
+            "currency": "CNY",
+            "reason_code": "damaged",
+        },
+        format="json",
+    )
     assert response.status_code == 400 and error_of(response)["details"]["param"] == "evidence_ids"
 
 
 def test_the_merchant_contests_with_a_statement_only_in_json(product, key_a):
     application = screen(submit(product))
-    response = client_with(key_a).post(f"/api/v1/applications/{application.public_id}/contest",
-                                       {"statement": "The cup left our warehouse intact."}, format="json")
+    response = client_with(key_a).post(
+        f"/api/v1/applications/{application.public_id}/contest",
+        {"statement": "The cup left our warehouse intact."},
+        format="json",
+    )
     assert response.status_code == 200, response.json()
     assert response.json()["state"] == "in_review"
 
 
 # --- 8. smaller ones --------------------------------------------------------------------------
+
 
 def test_the_bearer_scheme_is_case_insensitive(key_a):
     from rest_framework.test import APIClient
@@ -127,12 +154,21 @@ def test_the_bearer_scheme_is_case_insensitive(key_a):
     assert client.get("/api/v1/applications").status_code == 200
 
 
-@pytest.mark.parametrize("query, parameter", [
-    ({"page_size": "ten"}, "page_size"), ({"page_size": "0"}, "page_size"), ({"page_size": "201"}, "page_size"),
-    ({"ordering": "secret_field"}, "ordering"), ({"ordering": "amount,created_at"}, "ordering"),
-    ({"unscreened": "maybe"}, "unscreened"), ({"unscreened": "1"}, "unscreened"),
-    ({"updated_before": ""}, "updated_before"), ({"merchant": ""}, "merchant"), ({"state": "nonsense"}, "state"),
-])
+@pytest.mark.parametrize(
+    "query, parameter",
+    [
+        ({"page_size": "ten"}, "page_size"),
+        ({"page_size": "0"}, "page_size"),
+        ({"page_size": "201"}, "page_size"),
+        ({"ordering": "secret_field"}, "ordering"),
+        ({"ordering": "amount,created_at"}, "ordering"),
+        ({"unscreened": "maybe"}, "unscreened"),
+        ({"unscreened": "1"}, "unscreened"),
+        ({"updated_before": ""}, "updated_before"),
+        ({"merchant": ""}, "merchant"),
+        ({"state": "nonsense"}, "state"),
+    ],
+)
 def test_a_malformed_list_parameter_is_a_400_naming_it(key_a, query, parameter):
     response = client_with(key_a).get("/api/v1/applications", query)
     assert response.status_code == 400
@@ -144,8 +180,14 @@ def test_ordering_by_a_listed_field_works_both_ways(product, key_a):
     submit(product, amount="10.00", order_ref="cheap")
     submit(product, amount="90.00", order_ref="dear")
     client = client_with(key_a)
-    assert [a["order_ref"] for a in client.get("/api/v1/applications?ordering=amount").json()["results"]] == ["cheap", "dear"]
-    assert [a["order_ref"] for a in client.get("/api/v1/applications?ordering=-amount").json()["results"]] == ["dear", "cheap"]
+    assert [a["order_ref"] for a in client.get("/api/v1/applications?ordering=amount").json()["results"]] == [
+        "cheap",
+        "dear",
+    ]
+    assert [a["order_ref"] for a in client.get("/api/v1/applications?ordering=-amount").json()["results"]] == [
+        "dear",
+        "cheap",
+    ]
 
 
 @pytest.mark.parametrize("ordering", ["merchant_deadline", "-merchant_deadline"])
@@ -195,8 +237,9 @@ def test_redoc_loads_nothing_from_another_site(client):
 
 
 def test_an_expired_key_is_refused(platform_a):
-    key, text = api_key_issue(platform=platform_a, name="short-lived", scopes=["read"],
-                              expires_at=timezone.now() + timedelta(hours=1))
+    key, text = api_key_issue(
+        platform=platform_a, name="short-lived", scopes=["read"], expires_at=timezone.now() + timedelta(hours=1)
+    )
     assert api_key_check(text) == key
     key.expires_at = timezone.now() - timedelta(seconds=1)
     key.save(update_fields=["expires_at"])
@@ -207,8 +250,9 @@ def test_a_rotated_key_keeps_working_through_the_overlap_then_stops(platform_a):
     import time_machine
 
     old, old_text = api_key_issue(platform=platform_a, name="orders", scopes=["read"])
-    new, new_text = platform_services.api_key_rotate(key=old, overlap=timedelta(hours=2),
-                                                     actor=platform_services.settings_actor_for_command("test"))
+    new, new_text = platform_services.api_key_rotate(
+        key=old, overlap=timedelta(hours=2), actor=platform_services.settings_actor_for_command("test")
+    )
     assert client_with(old_text).get("/api/v1/applications").status_code == 200
     assert client_with(new_text).get("/api/v1/applications").status_code == 200
     with time_machine.travel(timezone.now() + timedelta(hours=2, seconds=1)):

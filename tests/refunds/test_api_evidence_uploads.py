@@ -55,7 +55,9 @@ def test_another_platforms_upload_cannot_be_used(product, key_a, key_b):
 
 
 def test_a_bad_upload_is_refused(key_a):
-    response = client_with(key_a).post("/api/v1/evidence-uploads", {"file": upload(b"GIF89a", "x.gif")}, format="multipart")
+    response = client_with(key_a).post(
+        "/api/v1/evidence-uploads", {"file": upload(b"GIF89a", "x.gif")}, format="multipart"
+    )
     assert response.status_code == 415
     assert not EvidenceUpload.objects.exists()
 
@@ -86,5 +88,6 @@ def test_unused_uploads_are_purged_after_a_day_and_used_ones_kept(product, key_a
     with time_machine.travel(timezone.now() + timedelta(hours=25)):
         assert evidence_uploads_purge() == 1
     assert list(EvidenceUpload.objects.values_list("public_id", flat=True).order_by()) == [
-        EvidenceUpload.objects.get(public_id=used).public_id]
+        EvidenceUpload.objects.get(public_id=used).public_id
+    ]
     assert not default_storage.exists(unused_file)

@@ -25,9 +25,24 @@ def sdk(tmp_path, monkeypatch):
     (tmp_path / "openapi.json").write_bytes(schema.content)
     # No post-hooks: the generated code is used as generated, not reformatted.
     (tmp_path / "config.yaml").write_text("post_hooks: []\n")
-    subprocess.run([str(GENERATOR), "generate", "--path", "openapi.json", "--output-path", "reviewhub_client",
-                    "--meta", "none", "--config", "config.yaml"], cwd=tmp_path, check=True, capture_output=True,
-                   timeout=300)
+    subprocess.run(
+        [
+            str(GENERATOR),
+            "generate",
+            "--path",
+            "openapi.json",
+            "--output-path",
+            "reviewhub_client",
+            "--meta",
+            "none",
+            "--config",
+            "config.yaml",
+        ],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     assert all(name.isascii() for name in (p.name for p in (tmp_path / "reviewhub_client").rglob("*.py")))
     monkeypatch.syspath_prepend(str(tmp_path))
     yield importlib.import_module("reviewhub_client")
@@ -52,11 +67,19 @@ def test_a_generated_client_creates_lists_contests_and_withdraws(sdk, live_serve
     from reviewhub_client.types import File
 
     api = sdk.AuthenticatedClient(base_url=live_server.url, token=key_a)
-    created = applications_create.sync_detailed(client=api, body=ApplicationCreateRequest(
-        merchant=product.merchant.public_id, product=product.public_id, buyer_ref="buyer-sdk", order_ref="order-sdk",
-        amount="39.90", currency=CurrencyEnum.CNY, reason_code=ReasonCodeEnum.DAMAGED,
-        evidence=[File(payload=io.BytesIO(GENUINE_CUP), file_name="photo.jpg", mime_type="image/jpeg")],
-    ))
+    created = applications_create.sync_detailed(
+        client=api,
+        body=ApplicationCreateRequest(
+            merchant=product.merchant.public_id,
+            product=product.public_id,
+            buyer_ref="buyer-sdk",
+            order_ref="order-sdk",
+            amount="39.90",
+            currency=CurrencyEnum.CNY,
+            reason_code=ReasonCodeEnum.DAMAGED,
+            evidence=[File(payload=io.BytesIO(GENUINE_CUP), file_name="photo.jpg", mime_type="image/jpeg")],
+        ),
+    )
     assert created.status_code == 201, created.content
     application = created.parsed
     assert application.state.value == "submitted"
@@ -66,11 +89,15 @@ def test_a_generated_client_creates_lists_contests_and_withdraws(sdk, live_serve
 
     screen(RefundApplication.objects.get(public_id=application.id))  # the worker's part, done here
     contested = applications_contest_create.sync_detailed(
-        client=api, public_id=str(application.id), body=ContestJsonRequest(statement="Packed with care; see the photos."))
+        client=api,
+        public_id=str(application.id),
+        body=ContestJsonRequest(statement="Packed with care; see the photos."),
+    )
     assert contested.status_code == 200, contested.content
     assert contested.parsed.state.value == "in_review"
 
     withdrawn = applications_withdraw_create.sync_detailed(
-        client=api, public_id=str(application.id), body=WithdrawRequest(reason="The buyer found the parcel."))
+        client=api, public_id=str(application.id), body=WithdrawRequest(reason="The buyer found the parcel.")
+    )
     assert withdrawn.status_code == 200, withdrawn.content
     assert withdrawn.parsed.state.value == "withdrawn"

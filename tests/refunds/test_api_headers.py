@@ -33,10 +33,20 @@ def answers(key_a, product):
     client = client_with(key_a)
     return {
         "list": client.get("/api/v1/applications"),
-        "create": client.post("/api/v1/applications", {
-            "merchant": str(product.merchant.public_id), "product": str(product.public_id), "buyer_ref": "b",
-            "order_ref": "o", "amount": "9.90", "currency": "CNY", "reason_code": "damaged",
-            "evidence": [upload(GENUINE_CUP)]}, format="multipart"),
+        "create": client.post(
+            "/api/v1/applications",
+            {
+                "merchant": str(product.merchant.public_id),
+                "product": str(product.public_id),
+                "buyer_ref": "b",
+                "order_ref": "o",
+                "amount": "9.90",
+                "currency": "CNY",
+                "reason_code": "damaged",
+                "evidence": [upload(GENUINE_CUP)],
+            },
+            format="multipart",
+        ),
         "invalid": client.get("/api/v1/applications?page_size=0"),
         "not found": client.get("/api/v1/applications/00000000-0000-0000-0000-000000000000"),
         "wrong scope": client.get("/api/v1/policy"),
@@ -58,8 +68,10 @@ def test_pages_outside_the_api_carry_a_request_id_too(client):
     assert client.get("/admin/login/")["Request-Id"].startswith("req_")
 
 
-@pytest.mark.parametrize("sent, echoed", [("order-sync-42", True), ("a" * 128, True), ("a" * 129, False),
-                                          ("bad id\twith tab", False), ("<script>", False)])
+@pytest.mark.parametrize(
+    "sent, echoed",
+    [("order-sync-42", True), ("a" * 128, True), ("a" * 129, False), ("bad id\twith tab", False), ("<script>", False)],
+)
 def test_a_sane_request_id_of_the_client_is_echoed_and_any_other_replaced(key_a, sent, echoed):
     response = client_with(key_a, HTTP_REQUEST_ID=sent).get("/api/v1/applications")
     assert (response["Request-Id"] == sent) is echoed
@@ -90,10 +102,20 @@ def test_log_lines_of_a_request_name_its_id(key_a, settings):
 def test_a_webhook_delivery_records_the_request_that_queued_it(key_a, product, platform_a):
     webhooks.endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
     client = client_with(key_a, HTTP_REQUEST_ID="submit-1")
-    created = client.post("/api/v1/applications", {
-        "merchant": str(product.merchant.public_id), "product": str(product.public_id), "buyer_ref": "b",
-        "order_ref": "o", "amount": "9.90", "currency": "CNY", "reason_code": "damaged",
-        "evidence": [upload(GENUINE_CUP)]}, format="multipart")
+    created = client.post(
+        "/api/v1/applications",
+        {
+            "merchant": str(product.merchant.public_id),
+            "product": str(product.public_id),
+            "buyer_ref": "b",
+            "order_ref": "o",
+            "amount": "9.90",
+            "currency": "CNY",
+            "reason_code": "damaged",
+            "evidence": [upload(GENUINE_CUP)],
+        },
+        format="multipart",
+    )
     assert created.status_code == 201
     assert WebhookDelivery.objects.get().request_id == "submit-1"
 
@@ -117,10 +139,15 @@ def test_the_rate_limit_counts_down_to_the_429(platform_a, settings):
     assert all(r["RateLimit-Limit"] == "3" for r in responses)
 
 
-@pytest.mark.parametrize("url, param", [
-    ("/api/v1/applications?page_size=0", "page_size"), ("/api/v1/applications?state=lost", "state"),
-    ("/api/v1/applications?ordering=-updated_at", "ordering"), ("/api/v1/events?after=x", "after"),
-])
+@pytest.mark.parametrize(
+    "url, param",
+    [
+        ("/api/v1/applications?page_size=0", "page_size"),
+        ("/api/v1/applications?state=lost", "state"),
+        ("/api/v1/applications?ordering=-updated_at", "ordering"),
+        ("/api/v1/events?after=x", "after"),
+    ],
+)
 def test_errors_name_the_offending_input_under_param(key_a, url, param):
     details = client_with(key_a).get(url).json()["error"]["details"]
     assert details["param"] == param

@@ -81,7 +81,11 @@ def test_two_concurrent_requests_with_one_key_have_one_effect(postgres_only, pro
 def test_an_empty_multipart_body_with_a_key_is_a_validation_error(key_a):
     boundary = "c637e12e2b1a998d80d1b087531af51c"
     response = client_with(key_a).generic(
-        "POST", "/api/v1/applications", f"--{boundary}--\r\n".encode(),
-        content_type=f"multipart/form-data; boundary={boundary}", HTTP_IDEMPOTENCY_KEY="empty")
+        "POST",
+        "/api/v1/applications",
+        f"--{boundary}--\r\n".encode(),
+        content_type=f"multipart/form-data; boundary={boundary}",
+        HTTP_IDEMPOTENCY_KEY="empty",
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid"

@@ -22,8 +22,11 @@ def platform_b_objects(product_b, platform_b):
     submit(product_b, buyer_ref="second")
     finding = application.evidence.get().screening.findings.get(code="local_edit")
     return {
-        "application": application.public_id, "merchant": product_b.merchant.public_id, "product": product_b.public_id,
-        "endpoint": endpoint.public_id, "delivery": WebhookDelivery.objects.filter(endpoint=endpoint).first().public_id,
+        "application": application.public_id,
+        "merchant": product_b.merchant.public_id,
+        "product": product_b.public_id,
+        "endpoint": endpoint.public_id,
+        "delivery": WebhookDelivery.objects.filter(endpoint=endpoint).first().public_id,
         "finding": finding.public_id,
     }
 
@@ -31,24 +34,31 @@ def platform_b_objects(product_b, platform_b):
 def requests_against(ids):
     a, m, p, e, d, f = (ids[k] for k in ("application", "merchant", "product", "endpoint", "delivery", "finding"))
     return [
-        ("get", f"/api/v1/applications/{a}", None), ("get", f"/api/v1/applications/{a}/audit-events", None),
-        ("post", f"/api/v1/applications/{a}/withdraw", {}), ("post", f"/api/v1/applications/{a}/accept", {}),
+        ("get", f"/api/v1/applications/{a}", None),
+        ("get", f"/api/v1/applications/{a}/audit-events", None),
+        ("post", f"/api/v1/applications/{a}/withdraw", {}),
+        ("post", f"/api/v1/applications/{a}/accept", {}),
         ("post", f"/api/v1/applications/{a}/contest", {"statement": "no", "attachments": []}),
         ("post", f"/api/v1/applications/{a}/evidence", {"evidence": [upload(FORGED_CUP)]}),
-        ("get", f"/api/v1/merchants/{m}", None), ("get", f"/api/v1/products/{p}", None),
+        ("get", f"/api/v1/merchants/{m}", None),
+        ("get", f"/api/v1/products/{p}", None),
         ("get", f"/api/v1/products/{p}/reference-images", None),
         ("post", f"/api/v1/products/{p}/reference-images", {"image": upload(FORGED_CUP)}),
         ("post", "/api/v1/products", {"merchant": str(m), "external_ref": "x", "title": "x"}),
-        ("delete", f"/api/v1/webhook-endpoints/{e}", None), ("post", f"/api/v1/webhook-endpoints/{e}/rotate-secret", {}),
-        ("post", f"/api/v1/webhook-deliveries/{d}/redeliver", {}), ("get", f"/api/v1/findings/{f}/heatmap", None),
+        ("delete", f"/api/v1/webhook-endpoints/{e}", None),
+        ("post", f"/api/v1/webhook-endpoints/{e}/rotate-secret", {}),
+        ("post", f"/api/v1/webhook-deliveries/{d}/redeliver", {}),
+        ("get", f"/api/v1/findings/{f}/heatmap", None),
     ]
 
 
 def test_no_key_of_platform_a_reaches_platform_b(platform_a, platform_b_objects):
     before = {
         "states": list(RefundApplication.objects.order_by("pk").values_list("state", flat=True)),
-        "products": Product.objects.count(), "secrets": list(WebhookEndpoint.objects.values_list("secret", flat=True)),
-        "merchants": Merchant.objects.count(), "policy": Policy.objects.get(platform__slug="platform-b").updated_at,
+        "products": Product.objects.count(),
+        "secrets": list(WebhookEndpoint.objects.values_list("secret", flat=True)),
+        "merchants": Merchant.objects.count(),
+        "policy": Policy.objects.get(platform__slug="platform-b").updated_at,
     }
     count = len(requests_against(platform_b_objects))
     for scopes, index in itertools.product(SCOPE_SETS, range(count)):
@@ -60,8 +70,10 @@ def test_no_key_of_platform_a_reaches_platform_b(platform_a, platform_b_objects)
         assert "error" in response.json(), (scopes, method, path)
     after = {
         "states": list(RefundApplication.objects.order_by("pk").values_list("state", flat=True)),
-        "products": Product.objects.count(), "secrets": list(WebhookEndpoint.objects.values_list("secret", flat=True)),
-        "merchants": Merchant.objects.count(), "policy": Policy.objects.get(platform__slug="platform-b").updated_at,
+        "products": Product.objects.count(),
+        "secrets": list(WebhookEndpoint.objects.values_list("secret", flat=True)),
+        "merchants": Merchant.objects.count(),
+        "policy": Policy.objects.get(platform__slug="platform-b").updated_at,
     }
     assert after == before
 

@@ -36,17 +36,23 @@ def seed() -> str:
 
     ops = platform_services.settings_actor_for_command("test")
     platform = platform_services.platform_create(name="Schema", slug="schema", actor=ops)
-    merchant = Merchant.objects.create(platform=platform, external_ref="shop", name="Shop", public_id=EXAMPLE_IDS["merchant"])
+    merchant = Merchant.objects.create(
+        platform=platform, external_ref="shop", name="Shop", public_id=EXAMPLE_IDS["merchant"]
+    )
     product = make_product(merchant)
     Product.objects.filter(pk=product.pk).update(public_id=EXAMPLE_IDS["product"])
     product.refresh_from_db()
     endpoint = platform_services.webhook_endpoint_create(platform=platform, url="http://127.0.0.1:9/hooks", actor=ops)
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(public_id=EXAMPLE_IDS["webhook_endpoint"])
-    for n, name in enumerate(["application", "application_to_accept", "application_to_contest", "application_to_withdraw"]):
+    for n, name in enumerate(
+        ["application", "application_to_accept", "application_to_contest", "application_to_withdraw"]
+    ):
         application = screen(submit(product, evidence=[FORGED_CUP if n == 0 else GENUINE_CUP], order_ref=f"order-{n}"))
         RefundApplication.objects.filter(pk=application.pk).update(public_id=EXAMPLE_IDS[name])
     decided = screen(submit(product, evidence=[GENUINE_CUP], order_ref="order-decided"))
-    services.application_accept(application_id=decided.public_id, actor=services.Actor(ActorKind.MERCHANT, None, "shop"))
+    services.application_accept(
+        application_id=decided.public_id, actor=services.Actor(ActorKind.MERCHANT, None, "shop")
+    )
     RefundApplication.objects.filter(pk=decided.pk).update(public_id=EXAMPLE_IDS["application_decided"])
     # The applications after the first sent the same photo: one group of linked claims.
     ClaimGroup.objects.update(public_id=EXAMPLE_IDS["claim_group"])
@@ -89,14 +95,32 @@ def test_the_api_keeps_to_its_schema_under_schemathesis(live_server, settings, t
     schema_url = f"{live_server.url}/api/v1/schema/?format=json"
     har = tmp_path / "run.har"
     command = [
-        str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(HERE / "schemathesis.toml"), "--no-color",
-        "run", schema_url,
-        "--max-examples", str(MAX_EXAMPLES), "--phases", "examples,fuzzing,stateful",
-        "--workers", "1", "--seed", "1",
-        "--generation-deterministic", "--report", "har", "--report-har-path", str(har),
+        str(Path(sys.executable).with_name("schemathesis")),
+        "--config-file",
+        str(HERE / "schemathesis.toml"),
+        "--no-color",
+        "run",
+        schema_url,
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--phases",
+        "examples,fuzzing,stateful",
+        "--workers",
+        "1",
+        "--seed",
+        "1",
+        "--generation-deterministic",
+        "--report",
+        "har",
+        "--report-har-path",
+        str(har),
     ]
-    env = dict(os.environ, SCHEMATHESIS_HOOKS="tests.refunds.schemathesis_hooks", SCHEMATHESIS_API_KEY=key,
-               PYTHONPATH=str(ROOT))
+    env = dict(
+        os.environ,
+        SCHEMATHESIS_HOOKS="tests.refunds.schemathesis_hooks",
+        SCHEMATHESIS_API_KEY=key,
+        PYTHONPATH=str(ROOT),
+    )
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert har.exists(), run.stdout[-5000:] + run.stderr[-5000:]
     from django.test import Client
@@ -109,6 +133,9 @@ def test_the_api_keeps_to_its_schema_under_schemathesis(live_server, settings, t
             print(f"  {label:70} {' '.join(map(str, sorted(seen.get(label, ()))))}")
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
     # The schema itself is what the run loads first, outside the recorded calls.
-    never_2xx = [label for label in operations(schema) if not label.endswith("/schema/")
-                 and not any(200 <= s < 300 for s in seen.get(label, ()))]
+    never_2xx = [
+        label
+        for label in operations(schema)
+        if not label.endswith("/schema/") and not any(200 <= s < 300 for s in seen.get(label, ()))
+    ]
     assert never_2xx == [], f"operations never answered 2xx: {never_2xx}"

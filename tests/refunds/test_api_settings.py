@@ -19,15 +19,25 @@ def admin_key_a(platform_a):
 def test_the_policy_is_read_and_changed_with_the_policy_scope(platform_a, admin_key_a):
     client = client_with(admin_key_a)
     assert client.get("/api/v1/policy").json()["fast_track_enabled"] is False
-    response = client.patch("/api/v1/policy", {"fast_track_enabled": True, "fast_track_ceiling": "20.00",
-                                               "finding_thresholds": {"editing_software": 0.8}}, format="json")
+    response = client.patch(
+        "/api/v1/policy",
+        {"fast_track_enabled": True, "fast_track_ceiling": "20.00", "finding_thresholds": {"editing_software": 0.8}},
+        format="json",
+    )
     assert response.status_code == 200, response.json()
     policy = Policy.objects.get(platform=platform_a)
     assert policy.fast_track_enabled and policy.threshold_for("editing_software") == 0.8
 
 
-@pytest.mark.parametrize("change", [{"finding_thresholds": {"local_edit": 3}}, {"finding_thresholds": [1]},
-                                    {"default_threshold": -1}, {"merchant_window": "00:05:00"}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"finding_thresholds": {"local_edit": 3}},
+        {"finding_thresholds": [1]},
+        {"default_threshold": -1},
+        {"merchant_window": "00:05:00"},
+    ],
+)
 def test_an_invalid_policy_change_is_refused_and_changes_nothing(platform_a, admin_key_a, change):
     response = client_with(admin_key_a).patch("/api/v1/policy", change, format="json")
     assert response.status_code == 400, response.json()

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def decided(product, merchant_owner):
     application = screen(submit(product))
-    services.application_accept(application_id=application.public_id, actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner))
+    services.application_accept(
+        application_id=application.public_id, actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner)
+    )
     application.refresh_from_db()
     return application
 
@@ -33,8 +35,10 @@ def test_each_event_links_to_the_previous_ones_hash(decided):
 
 def test_an_edited_reason_is_detected(decided):
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {AuditEvent._meta.db_table} SET reason = %s WHERE application_id = %s AND seq = 2",
-                       ["nothing to see", decided.pk])
+        cursor.execute(
+            f"UPDATE {AuditEvent._meta.db_table} SET reason = %s WHERE application_id = %s AND seq = 2",
+            ["nothing to see", decided.pk],
+        )
     report = verify_chain(decided)
     assert (report.ok, report.broken_at) == (False, 2)
 
@@ -42,7 +46,10 @@ def test_an_edited_reason_is_detected(decided):
 def test_an_edited_payload_is_detected(decided):
     event = AuditEvent.objects.get(application=decided, seq=2)
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {AuditEvent._meta.db_table} SET payload = %s WHERE id = %s", ['{"risk": "clean", "score": 0.9}', event.pk])
+        cursor.execute(
+            f"UPDATE {AuditEvent._meta.db_table} SET payload = %s WHERE id = %s",
+            ['{"risk": "clean", "score": 0.9}', event.pk],
+        )
     assert verify_chain(decided).broken_at == 2
 
 

@@ -23,13 +23,26 @@ def test_beat_started_after_deadlines_passed_closes_every_window(tmp_path, celer
         risky = screen(submit(product, evidence=[CUP], buyer_ref="risky"))
     assert clean.state == risky.state == ApplicationState.AWAITING_MERCHANT
     beat = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "reviewhub", "beat", "--loglevel", "WARNING",
-         "--schedule", str(tmp_path / "beat-schedule")],
-        env=subprocess_env(BEAT_INTERVAL_SECONDS="1"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "reviewhub",
+            "beat",
+            "--loglevel",
+            "WARNING",
+            "--schedule",
+            str(tmp_path / "beat-schedule"),
+        ],
+        env=subprocess_env(BEAT_INTERVAL_SECONDS="1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(lambda: not RefundApplication.objects.filter(state=ApplicationState.AWAITING_MERCHANT).exists(),
-                 timeout=60)
+        wait_for(
+            lambda: not RefundApplication.objects.filter(state=ApplicationState.AWAITING_MERCHANT).exists(), timeout=60
+        )
     finally:
         beat.terminate()
         beat.wait(timeout=20)

@@ -31,8 +31,9 @@ def refunded_forgery(product, merchant_owner, *, buyer_ref, amount):
     """A forged claim (the catalogue photo sent back) that the merchant nevertheless accepted."""
     application = screen(submit(product, evidence=[CUP], buyer_ref=buyer_ref, amount=amount))
     assert application.risk_level == RiskLevel.FORGED
-    services.application_accept(application_id=application.public_id,
-                                actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner))
+    services.application_accept(
+        application_id=application.public_id, actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner)
+    )
     return application
 
 
@@ -55,8 +56,12 @@ def test_another_buyers_forgery_does_not_hold_a_clean_claim(product, merchant_ow
 
 
 def test_the_policy_may_let_buyer_risk_inform_without_holding(product, merchant_owner):
-    set_policy(product.merchant.platform, fast_track_enabled=True, fast_track_ceiling=Decimal("50.00"),
-               buyer_risk_holds_for_review=False)
+    set_policy(
+        product.merchant.platform,
+        fast_track_enabled=True,
+        fast_track_ceiling=Decimal("50.00"),
+        buyer_risk_holds_for_review=False,
+    )
     refunded_forgery(product, merchant_owner, buyer_ref="buyer-1", amount="20.00")
     assert screen(submit(product, buyer_ref="buyer-1", amount="10.00")).state == ApplicationState.DECIDED
 
@@ -119,8 +124,14 @@ def test_the_api_lists_a_group_of_linked_claims_to_its_platform_only(product, ke
     body = client_with(key_a).get(f"/api/v1/claim-groups/{group_id}").json()
     assert [a["id"] for a in body["applications"]] == [str(first.public_id), str(second.public_id)]
     assert body["claimed"] == [{"amount": "30.00", "currency": "CNY"}]
-    assert body["links"] == [{"application": str(second.public_id), "earlier_application": str(first.public_id),
-                              "kind": "same_file", "distance": 0}]
+    assert body["links"] == [
+        {
+            "application": str(second.public_id),
+            "earlier_application": str(first.public_id),
+            "kind": "same_file",
+            "distance": 0,
+        }
+    ]
     assert client_with(key_b).get(f"/api/v1/claim-groups/{group_id}").status_code == 404
     assert client_with(key_a).get("/api/v1/claim-groups/not-a-uuid").status_code == 404
 

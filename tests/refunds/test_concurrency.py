@@ -30,12 +30,20 @@ def test_two_reviewers_deciding_at_once_make_one_decision_and_one_conflict(produ
         application = in_review(product)
         services.application_claim(application_id=application.public_id, reviewer=reviewer)
         results = race(
-            lambda: services.application_decide(application_id=application.public_id, reviewer=reviewer,
-                                                outcome=Outcome.REJECTED, reason_codes=["insufficient_evidence"],
-                                                note="The photo shows no crack."),
-            lambda: services.application_decide(application_id=application.public_id, reviewer=senior_reviewer,
-                                                outcome=Outcome.REJECTED, reason_codes=["evidence_derived"],
-                                                note="Catalogue photo sent back."),
+            lambda: services.application_decide(
+                application_id=application.public_id,
+                reviewer=reviewer,
+                outcome=Outcome.REJECTED,
+                reason_codes=["insufficient_evidence"],
+                note="The photo shows no crack.",
+            ),
+            lambda: services.application_decide(
+                application_id=application.public_id,
+                reviewer=senior_reviewer,
+                outcome=Outcome.REJECTED,
+                reason_codes=["evidence_derived"],
+                note="Catalogue photo sent back.",
+            ),
         )
         conflicts = [r for r in results if isinstance(r, Conflict)]
         assert len(conflicts) == 1 and conflicts[0].code == "already_decided", results
@@ -52,8 +60,9 @@ def test_window_expiry_racing_the_merchants_accept_has_one_outcome(product, merc
 
         def accept_at_the_last_moment():
             time.sleep(max(0.0, (deadline - timezone.now()).total_seconds() - 0.002 * attempt))
-            return services.application_accept(application_id=application.public_id,
-                                               actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner))
+            return services.application_accept(
+                application_id=application.public_id, actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner)
+            )
 
         def expire_as_soon_as_due():
             time.sleep(max(0.0, (deadline - timezone.now()).total_seconds()))

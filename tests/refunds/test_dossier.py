@@ -36,16 +36,24 @@ def contested(product, *, evidence=None, **fields) -> RefundApplication:
     """A claim the merchant contested with a packing photo, now in review."""
     application = screen(submit(product, evidence=evidence or [FORGED_CUP], **fields))
     services.application_contest(
-        application_id=application.public_id, actor=Actor(ActorKind.MERCHANT, None, "owner"),
-        statement="杯子出库时完好无损。The cup left intact.", reason_codes=["evidence_edited"],
-        attachments=[upload(jpeg(seed=7), "packing.jpg")])
+        application_id=application.public_id,
+        actor=Actor(ActorKind.MERCHANT, None, "owner"),
+        statement="杯子出库时完好无损。The cup left intact.",
+        reason_codes=["evidence_edited"],
+        attachments=[upload(jpeg(seed=7), "packing.jpg")],
+    )
     return RefundApplication.objects.get(pk=application.pk)
 
 
 def rejected(application: RefundApplication, reviewer) -> RefundApplication:
     services.application_claim(application_id=application.public_id, reviewer=reviewer)
-    services.application_decide(application_id=application.public_id, reviewer=reviewer, outcome=Outcome.REJECTED,
-                                reason_codes=["evidence_derived"], note="The catalogue photo with paint on it.")
+    services.application_decide(
+        application_id=application.public_id,
+        reviewer=reviewer,
+        outcome=Outcome.REJECTED,
+        reason_codes=["evidence_derived"],
+        note="The catalogue photo with paint on it.",
+    )
     return RefundApplication.objects.get(pk=application.pk)
 
 
@@ -61,7 +69,9 @@ def decided(product, reviewer) -> RefundApplication:
     return decided_application(product, reviewer)
 
 
-def generate(application: RefundApplication, audience: Audience = Audience.REVIEWER, actor: Actor = REVIEWER_ACTOR) -> bytes:
+def generate(
+    application: RefundApplication, audience: Audience = Audience.REVIEWER, actor: Actor = REVIEWER_ACTOR
+) -> bytes:
     dossier = application_dossier_generate(application_id=application.public_id, actor=actor, audience=audience)
     try:
         return dossier.handle.read()
@@ -85,8 +95,12 @@ def rewrite_manifests(folder: Path, name: str) -> None:
     data = (folder / name).read_bytes()
     checksum = hashlib.sha256(data).hexdigest()
     sums = folder / "SHA256SUMS"
-    sums.write_text("".join(f"{checksum}  {name}\n" if line.endswith(f"  {name}") else line + "\n"
-                            for line in sums.read_text().splitlines()))
+    sums.write_text(
+        "".join(
+            f"{checksum}  {name}\n" if line.endswith(f"  {name}") else line + "\n"
+            for line in sums.read_text().splitlines()
+        )
+    )
     manifest = json.loads((folder / "manifest.json").read_text())
     for entry in manifest["files"]:
         if entry["path"] == name:
@@ -102,7 +116,8 @@ def test_the_dossier_holds_every_original_file_byte_for_byte(decided, tmp_path):
     application = json.loads((folder / "application.json").read_text())
     paths = {item["id"]: item["file"] for item in [*application["evidence"], *application["rebuttal"]["attachments"]]}
     paths[str(screening.matched_reference.public_id)] = json.loads((folder / "screening.json").read_text())[0][
-        "result"]["matched_reference"]["file"]
+        "result"
+    ]["matched_reference"]["file"]
     for item in stored:
         path = paths[str(item.public_id)]
         with item.file.open("rb") as handle:
@@ -118,7 +133,9 @@ def test_the_sums_file_lists_every_other_file_with_its_hash(decided, tmp_path):
     listed = {line.split("  ", 1)[1]: line.split("  ", 1)[0] for line in lines}
     on_disk = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} - {"SHA256SUMS", "manifest.json"}
     assert set(listed) == on_disk
-    assert all(hashlib.sha256((folder / name).read_bytes()).hexdigest() == checksum for name, checksum in listed.items())
+    assert all(
+        hashlib.sha256((folder / name).read_bytes()).hexdigest() == checksum for name, checksum in listed.items()
+    )
 
 
 def test_the_included_script_verifies_the_files_and_the_audit_chain(decided, tmp_path):
@@ -177,7 +194,10 @@ def test_a_replaced_evidence_file_is_caught_by_its_upload_hash_even_with_the_man
     rewrite_manifests(folder, name)
     run = verify(folder)
     assert run.returncode == 1
-    assert f"{name}: differs from the SHA-256 recorded when it was uploaded ({decided.evidence.get().sha256})" in run.stdout
+    assert (
+        f"{name}: differs from the SHA-256 recorded when it was uploaded ({decided.evidence.get().sha256})"
+        in run.stdout
+    )
 
 
 def test_a_removed_file_and_an_added_file_are_both_named(decided, tmp_path):
@@ -199,8 +219,9 @@ def test_an_undecided_application_has_no_dossier(product):
 
 def test_the_generation_is_recorded_in_the_chain_which_still_verifies(decided):
     webhook_events = WebhookEvent.objects.count()
-    dossier = application_dossier_generate(application_id=decided.public_id, actor=REVIEWER_ACTOR,
-                                           audience=Audience.REVIEWER)
+    dossier = application_dossier_generate(
+        application_id=decided.public_id, actor=REVIEWER_ACTOR, audience=Audience.REVIEWER
+    )
     dossier.close()
     assert WebhookEvent.objects.count() == webhook_events  # no change of state, nothing to announce
     event = decided.audit_events.order_by("seq").last()
@@ -229,8 +250,11 @@ def test_generating_twice_changes_only_the_generation_time(decided, tmp_path):
     with time_machine.travel(first_at + timedelta(hours=3), tick=False):
         later = extract(generate(decided), tmp_path / "later")
     earlier = extract(first, tmp_path / "earlier")
-    differing = {str(p.relative_to(earlier)) for p in earlier.rglob("*") if p.is_file()
-                 and p.read_bytes() != (later / p.relative_to(earlier)).read_bytes()}
+    differing = {
+        str(p.relative_to(earlier))
+        for p in earlier.rglob("*")
+        if p.is_file() and p.read_bytes() != (later / p.relative_to(earlier)).read_bytes()
+    }
     assert differing == {"dossier.json", "summary.pdf", "SHA256SUMS", "manifest.json"}
     made = [json.loads((folder / "dossier.json").read_text()) for folder in (earlier, later)]
     assert made[0].pop("generated_at") != made[1].pop("generated_at") and made[0] == made[1]
@@ -240,8 +264,19 @@ def test_the_summary_is_a_pdf_in_chinese_and_english(decided, tmp_path):
     folder = extract(generate(decided), tmp_path)
     reader = pypdf.PdfReader(folder / "summary.pdf")
     text = "\n".join(page.extract_text() for page in reader.pages)
-    for words in ("证据档案", "Evidence dossier", "已驳回", "Rejected", "39.90 CNY", "Linked claims", "关联申请",
-                  "杯子出库时完好无损。", "同一文件", "the same file", "79.80 CNY claimed"):
+    for words in (
+        "证据档案",
+        "Evidence dossier",
+        "已驳回",
+        "Rejected",
+        "39.90 CNY",
+        "Linked claims",
+        "关联申请",
+        "杯子出库时完好无损。",
+        "同一文件",
+        "the same file",
+        "79.80 CNY claimed",
+    ):
         assert words in text, words
     # A hash is wrapped over two lines of its narrow column.
     assert decided.evidence.get().sha256 in text.replace("\n", "")
@@ -255,10 +290,20 @@ def test_the_linked_claims_are_the_stored_group_with_each_application_and_the_to
     (earlier,) = [member.application for member in group.members]
     assert linked == {
         "group": str(group.group.public_id),
-        "claims": [{"id": str(earlier.public_id), "relation": "same_file", "state": earlier.state, "outcome": None,
-                    "amount": "39.90", "currency": "CNY", "approved_amount": None,
-                    "submitted_at": earlier.created_at.isoformat()}],
-        "claimed": {"CNY": "79.80"}, "refunded": {"CNY": "0.00"},
+        "claims": [
+            {
+                "id": str(earlier.public_id),
+                "relation": "same_file",
+                "state": earlier.state,
+                "outcome": None,
+                "amount": "39.90",
+                "currency": "CNY",
+                "approved_amount": None,
+                "submitted_at": earlier.created_at.isoformat(),
+            }
+        ],
+        "claimed": {"CNY": "79.80"},
+        "refunded": {"CNY": "0.00"},
     }
 
 

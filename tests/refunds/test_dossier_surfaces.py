@@ -41,7 +41,9 @@ def assert_is_the_dossier(response, application) -> None:
 
 
 def test_the_platform_downloads_the_dossier_of_its_decided_application(decided, key_a):
-    response = client_with(key_a).get(f"/api/v1/applications/{decided.public_id}/dossier", HTTP_ACCEPT="application/zip")
+    response = client_with(key_a).get(
+        f"/api/v1/applications/{decided.public_id}/dossier", HTTP_ACCEPT="application/zip"
+    )
     assert_is_the_dossier(response, decided)
     event = decided.audit_events.get(action=DOSSIER_GENERATED)
     assert event.actor_kind == "platform" and event.actor_label.startswith("api key ")
@@ -49,8 +51,9 @@ def test_the_platform_downloads_the_dossier_of_its_decided_application(decided, 
 
 def test_an_undecided_application_is_a_clear_conflict_in_json(product, key_a):
     application = screen(submit(product))
-    response = client_with(key_a).get(f"/api/v1/applications/{application.public_id}/dossier",
-                                      HTTP_ACCEPT="application/zip")
+    response = client_with(key_a).get(
+        f"/api/v1/applications/{application.public_id}/dossier", HTTP_ACCEPT="application/zip"
+    )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "not_decided"
     assert response.json()["error"]["details"] == {"state": application.state}
@@ -91,8 +94,9 @@ def test_a_reviewer_downloads_the_dossier_from_the_application_page(client, deci
 def test_staff_without_the_permission_see_no_button_and_are_refused(client, decided):
     viewer = make_staff("viewer", "Reviewers")
     viewer.groups.clear()
-    viewer.user_permissions.add(*User.objects.get(username="reviewer").groups.get().permissions.exclude(
-        codename="download_dossier"))
+    viewer.user_permissions.add(
+        *User.objects.get(username="reviewer").groups.get().permissions.exclude(codename="download_dossier")
+    )
     viewer = User.objects.get(pk=viewer.pk)
     client.force_login(viewer)
     page = client.get(f"/admin/refunds/refundapplication/{decided.pk}/change/").content.decode()
@@ -104,8 +108,9 @@ def test_staff_without_the_permission_see_no_button_and_are_refused(client, deci
 def test_the_admin_says_why_an_undecided_application_has_no_dossier(client, product, reviewer):
     application = screen(submit(product))
     client.force_login(reviewer)
-    response = client.get(f"/admin/refunds/refundapplication/{application.pk}/dossier/", follow=True,
-                          HTTP_ACCEPT_LANGUAGE="en")
+    response = client.get(
+        f"/admin/refunds/refundapplication/{application.pk}/dossier/", follow=True, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert "The evidence dossier exists only once the application is decided." in response.content.decode()
 
 
@@ -131,7 +136,8 @@ def test_another_shops_owner_finds_no_dossier(client, decided, other_merchant):
 def test_the_portal_explains_that_an_open_claim_has_no_dossier_yet(client, product, merchant_owner):
     application = screen(submit(product))
     client.force_login(merchant_owner)
-    response = client.get(f"/portal/applications/{application.public_id}/dossier/", follow=True,
-                          HTTP_ACCEPT_LANGUAGE="en")
+    response = client.get(
+        f"/portal/applications/{application.public_id}/dossier/", follow=True, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert response.redirect_chain[-1][0] == f"/portal/applications/{application.public_id}/"
     assert "The evidence dossier exists only once the application is decided." in response.content.decode()

@@ -68,10 +68,23 @@ def broker_at(url: str):
 def worker_on(broker_url: str, **env: str):
     """A real worker process consuming from ``broker_url``."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "reviewhub", "worker", "--pool", "solo", "--without-mingle",
-         "--without-gossip", "--loglevel", "WARNING"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "reviewhub",
+            "worker",
+            "--pool",
+            "solo",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel",
+            "WARNING",
+        ],
         env=subprocess_env(CELERY_BROKER_URL=broker_url, REDIS_URL=broker_url, **env),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         yield process
@@ -118,7 +131,9 @@ def post_application(client, product, key: str):
     return client.post("/api/v1/applications", form(product), format="multipart", HTTP_IDEMPOTENCY_KEY=key)
 
 
-def test_a_submission_while_redis_is_down_is_answered_once_and_screened_when_redis_returns(redis_server, product, key_a):
+def test_a_submission_while_redis_is_down_is_answered_once_and_screened_when_redis_returns(
+    redis_server, product, key_a
+):
     client = client_with(key_a)
     with broker_at(redis_server.url):
         redis_server.stop()
@@ -148,39 +163,63 @@ def test_evidence_added_while_redis_is_down_or_whose_message_was_lost_is_screene
     client = client_with(key_a)
     with broker_at(redis_server.url):
         redis_server.stop()
-        added = client.post(f"/api/v1/applications/{waiting.public_id}/evidence",
-                            {"evidence": [upload(jpeg(seed=41))]}, format="multipart")
+        added = client.post(
+            f"/api/v1/applications/{waiting.public_id}/evidence",
+            {"evidence": [upload(jpeg(seed=41))]},
+            format="multipart",
+        )
         assert added.status_code == 201, added.content
         redis_server.start()
         # The other application's message reached Redis, and Redis restarted before a worker took it.
-        application_add_evidence(application_id=lost.public_id, evidence=[upload(jpeg(seed=42))],
-                                 actor=Actor(ActorKind.PLATFORM, None, "test"))
+        application_add_evidence(
+            application_id=lost.public_id,
+            evidence=[upload(jpeg(seed=42))],
+            actor=Actor(ActorKind.PLATFORM, None, "test"),
+        )
         redis_server.restart()
-        assert not ScreeningResult.objects.filter(evidence__application__in=[waiting, lost], evidence__position=1).exists()
+        assert not ScreeningResult.objects.filter(
+            evidence__application__in=[waiting, lost], evidence__position=1
+        ).exists()
 
         with worker_on(redis_server.url):
             OutboxTask.objects.update(created_at=timezone.now() - timedelta(minutes=1))
             assert outbox.relay() == 1  # the one whose send failed
             # The sweeper covers every open state, not only "submitted".
-            RefundApplication.objects.filter(pk=lost.pk).update(screening_enqueued_at=timezone.now() - timedelta(hours=1))
+            RefundApplication.objects.filter(pk=lost.pk).update(
+                screening_enqueued_at=timezone.now() - timedelta(hours=1)
+            )
             assert application_requeue_stale_screenings(older_than=timedelta(minutes=1)) == 1
             for application in (waiting, lost):
-                wait_for(lambda a=application: ScreeningResult.objects.filter(evidence__application=a).count() == 2,
-                         timeout=60)
-                wait_for(lambda a=application: a.audit_events.filter(action="rescreen").exists()
-                         or not RefundApplication.objects.get(pk=a.pk).evidence.filter(screening__isnull=True).exists(),
-                         timeout=30)
+                wait_for(
+                    lambda a=application: ScreeningResult.objects.filter(evidence__application=a).count() == 2,
+                    timeout=60,
+                )
+                wait_for(
+                    lambda a=application: (
+                        a.audit_events.filter(action="rescreen").exists()
+                        or not RefundApplication.objects.get(pk=a.pk).evidence.filter(screening__isnull=True).exists()
+                    ),
+                    timeout=30,
+                )
     assert_invariants_hold()
 
 
 def test_evidence_still_screening_when_the_merchant_contests_is_screened_in_review(product, merchant_owner, db):
     application = screen(submit(product))
-    application_add_evidence(application_id=application.public_id, evidence=[upload(jpeg(seed=43))],
-                             actor=Actor(ActorKind.PLATFORM, None, "test"))
-    application_contest(application_id=application.public_id, statement="Packed intact.",
-                        actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner))
+    application_add_evidence(
+        application_id=application.public_id,
+        evidence=[upload(jpeg(seed=43))],
+        actor=Actor(ActorKind.PLATFORM, None, "test"),
+    )
+    application_contest(
+        application_id=application.public_id,
+        statement="Packed intact.",
+        actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner),
+    )
     assert state_of(application) == ApplicationState.IN_REVIEW
-    RefundApplication.objects.filter(pk=application.pk).update(screening_enqueued_at=timezone.now() - timedelta(hours=1))
+    RefundApplication.objects.filter(pk=application.pk).update(
+        screening_enqueued_at=timezone.now() - timedelta(hours=1)
+    )
     assert application_requeue_stale_screenings(older_than=timedelta(minutes=1)) == 1
     screen(application)
     application.refresh_from_db()
@@ -193,7 +232,9 @@ def test_a_worker_keeps_working_across_redis_restarts(redis_server, product):
     with broker_at(redis_server.url), worker_on(redis_server.url) as worker:
         before = submit(product, evidence=[GENUINE_CUP, jpeg(seed=44), jpeg(seed=45)], order_ref="before")
         for round_ in range(3):
-            busy = [submit(product, evidence=[jpeg(seed=50 + round_), jpeg(seed=60 + round_)], order_ref=f"busy-{round_}")]
+            busy = [
+                submit(product, evidence=[jpeg(seed=50 + round_), jpeg(seed=60 + round_)], order_ref=f"busy-{round_}")
+            ]
             redis_server.restart()
             del busy
         # Redis here keeps nothing across a restart: what it held is re-sent by the sweeper.
@@ -227,7 +268,8 @@ def redis_server_queue_length(server: RedisServer) -> int:
 
 
 def test_a_database_cut_inside_a_submission_leaves_no_stuck_key_and_the_retry_creates_one_application(
-        pg_proxy, product, key_a, monkeypatch):
+    pg_proxy, product, key_a, monkeypatch
+):
     client = client_with(key_a)
     real_record = audit.record
 
@@ -271,8 +313,13 @@ def test_a_database_outage_answers_503_with_retry_after_on_the_api_and_the_admin
 
 
 def test_the_rate_limiter_fails_open_when_its_cache_is_unreachable(key_a):
-    unreachable = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                               "LOCATION": "redis://127.0.0.1:1/0", "OPTIONS": {"socket_connect_timeout": 0.2}}}
+    unreachable = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2},
+        }
+    }
     with override_settings(CACHES=unreachable):
         response = client_with(key_a).get("/api/v1/applications")
     assert response.status_code == 200
@@ -282,6 +329,9 @@ def test_the_defaults_recover_a_lost_screening_within_about_a_minute(settings):
     worst_case = settings.SCREENING_STALE_AFTER.total_seconds() + settings.BEAT_INTERVAL_SECONDS
     assert worst_case <= 90
     # A screening that is alive is never doubled by the sweeper, and Redis never re-delivers a running task.
-    assert settings.SCREENING_STALE_AFTER.total_seconds() > max(settings.SCREENING_TIME_LIMIT,
-                                                                settings.SCREENING_RETRY_BACKOFF_MAX)
-    assert settings.CELERY_BROKER_VISIBILITY_TIMEOUT > max(settings.SCREENING_TIME_LIMIT, settings.BEAT_INTERVAL_SECONDS)
+    assert settings.SCREENING_STALE_AFTER.total_seconds() > max(
+        settings.SCREENING_TIME_LIMIT, settings.SCREENING_RETRY_BACKOFF_MAX
+    )
+    assert settings.CELERY_BROKER_VISIBILITY_TIMEOUT > max(
+        settings.SCREENING_TIME_LIMIT, settings.BEAT_INTERVAL_SECONDS
+    )

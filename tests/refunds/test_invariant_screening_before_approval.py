@@ -54,8 +54,9 @@ def test_an_incomplete_screening_result_stops_approval(product):
 
 
 def test_an_unscreened_application_is_never_fast_tracked(product):
-    Policy.objects.filter(platform=product.merchant.platform).update(fast_track_enabled=True,
-                                                                     fast_track_ceiling=Decimal("1000"))
+    Policy.objects.filter(platform=product.merchant.platform).update(
+        fast_track_enabled=True, fast_track_ceiling=Decimal("1000")
+    )
     application = submit(product)
     services.application_give_up_screening(application_id=application.public_id, explanation="worker crashed")
     # A late, duplicate screening delivery must not revive it into an automatic approval.

@@ -40,11 +40,16 @@ def run_lifecycle_machine(product, reviewers, merchant_owner):
             self.travel.stop()
 
         # Listed riskiest first: Hypothesis draws (and shrinks towards) early elements most.
-        @initialize(evidence=st.sampled_from(["catalogue", "two", "genuine"]), fast_track=st.sampled_from([True, False]),
-                    expiry_approves=st.sampled_from([True, False]), amount=st.sampled_from(["9.99", "300.00"]))
+        @initialize(
+            evidence=st.sampled_from(["catalogue", "two", "genuine"]),
+            fast_track=st.sampled_from([True, False]),
+            expiry_approves=st.sampled_from([True, False]),
+            amount=st.sampled_from(["9.99", "300.00"]),
+        )
         def submit(self, evidence, fast_track, expiry_approves, amount):
             Policy.objects.filter(platform=product.merchant.platform).update(
-                fast_track_enabled=fast_track, fast_track_ceiling=Decimal("10.00"), expiry_auto_approves=expiry_approves)
+                fast_track_enabled=fast_track, fast_track_ceiling=Decimal("10.00"), expiry_auto_approves=expiry_approves
+            )
             files = {"genuine": [GENUINE_CUP], "catalogue": [CUP], "two": [GENUINE_CUP, jpeg(seed=4)]}[evidence]
             self.application = submit(product, evidence=files, amount=amount)
             self.terminal_state = None
@@ -79,16 +84,22 @@ def run_lifecycle_machine(product, reviewers, merchant_owner):
         @rule()
         def merchant_accepts(self):
             before = self.current()
-            done = self.attempt(lambda: services.application_accept(
-                application_id=self.app_id, actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner)))
+            done = self.attempt(
+                lambda: services.application_accept(
+                    application_id=self.app_id, actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner)
+                )
+            )
             if done:
                 assert before.state == ApplicationState.AWAITING_MERCHANT and timezone.now() < before.merchant_deadline
 
         @rule()
         def merchant_contests(self):
             before = self.current()
-            done = self.attempt(lambda: services.application_contest(
-                application_id=self.app_id, actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner), statement="No."))
+            done = self.attempt(
+                lambda: services.application_contest(
+                    application_id=self.app_id, actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner), statement="No."
+                )
+            )
             if done:
                 assert timezone.now() < before.merchant_deadline
 
@@ -106,22 +117,35 @@ def run_lifecycle_machine(product, reviewers, merchant_owner):
 
         @rule(who=st.integers(0, 1), outcome=st.sampled_from(Outcome.values))
         def reviewer_decides(self, who, outcome):
-            self.attempt(lambda: services.application_decide(
-                application_id=self.app_id, reviewer=reviewers[who], outcome=outcome, reason_codes=["other"],
-                approved_amount=Decimal("1.00"), note="checked"))
+            self.attempt(
+                lambda: services.application_decide(
+                    application_id=self.app_id,
+                    reviewer=reviewers[who],
+                    outcome=outcome,
+                    reason_codes=["other"],
+                    approved_amount=Decimal("1.00"),
+                    note="checked",
+                )
+            )
 
         @rule(image=st.sampled_from(["catalogue", "fresh"]))
         def platform_adds_evidence(self, image):
             data = CUP if image == "catalogue" else jpeg(seed=99)
-            self.attempt(lambda: services.application_add_evidence(
-                application_id=self.app_id, evidence=[upload(data)], actor=Actor(ActorKind.PLATFORM, None, "api")))
+            self.attempt(
+                lambda: services.application_add_evidence(
+                    application_id=self.app_id, evidence=[upload(data)], actor=Actor(ActorKind.PLATFORM, None, "api")
+                )
+            )
 
         @rule(draw=st.integers(0, 5))
         def platform_withdraws(self, draw):
             if draw:
                 return
-            self.attempt(lambda: services.application_withdraw(
-                application_id=self.app_id, actor=Actor(ActorKind.PLATFORM, None, "api")))
+            self.attempt(
+                lambda: services.application_withdraw(
+                    application_id=self.app_id, actor=Actor(ActorKind.PLATFORM, None, "api")
+                )
+            )
 
         # --- invariants ----------------------------------------------------------------
 
@@ -170,8 +194,12 @@ def run_lifecycle_machine(product, reviewers, merchant_owner):
 
     run_state_machine_as_test(
         Lifecycle,
-        settings=settings(max_examples=100, stateful_step_count=20, deadline=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]),
+        settings=settings(
+            max_examples=100,
+            stateful_step_count=20,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        ),
     )
 
 

@@ -35,11 +35,14 @@ def changes(platform, action):
 
 # --- 1. onboarding ----------------------------------------------------------------------------
 
+
 def test_onboarding_creates_the_platform_with_its_policy_on_record():
     platform = platform_services.platform_create(name="Acme Mall", slug="acme-mall", actor=OPS)
     assert Policy.objects.get(platform=platform).merchant_window == timedelta(hours=48)
     assert [c.action for c in SettingsChange.objects.filter(platform=platform).order_by("id")] == [
-        "platform_created", "policy_created"]
+        "platform_created",
+        "policy_created",
+    ]
 
 
 def test_onboarding_refuses_a_policy_the_api_would_refuse_and_leaves_nothing():
@@ -55,8 +58,9 @@ def test_a_taken_slug_is_a_conflict(platform_a):
 
 
 def test_a_platform_added_in_the_admin_has_a_policy_and_screens_its_applications(admin_client):
-    response = admin_client.post(reverse("admin:refunds_platform_add"), {"name": "Hand Made", "slug": "hand-made"},
-                                 follow=True)
+    response = admin_client.post(
+        reverse("admin:refunds_platform_add"), {"name": "Hand Made", "slug": "hand-made"}, follow=True
+    )
     assert response.status_code == 200
     platform = Platform.objects.get(slug="hand-made")
     assert Policy.objects.filter(platform=platform).exists()
@@ -80,8 +84,20 @@ def test_a_platform_left_without_a_policy_gets_the_defaults_instead_of_a_500(ops
 
 def test_the_command_creates_a_platform_with_its_policy_and_a_key():
     out = StringIO()
-    call_command("create_platform", "cli-mall", "--name", "CLI Mall", "--merchant-window-hours", "24", "--key",
-                 "--scopes", "read", "write", stdout=out, stderr=StringIO())
+    call_command(
+        "create_platform",
+        "cli-mall",
+        "--name",
+        "CLI Mall",
+        "--merchant-window-hours",
+        "24",
+        "--key",
+        "--scopes",
+        "read",
+        "write",
+        stdout=out,
+        stderr=StringIO(),
+    )
     platform = Platform.objects.get(slug="cli-mall")
     assert platform.policy.merchant_window == timedelta(hours=24)
     key = api_key_check(out.getvalue().strip())
@@ -96,9 +112,11 @@ def test_the_command_refuses_a_policy_the_api_would_refuse():
 
 # --- policy -----------------------------------------------------------------------------------
 
+
 def test_a_policy_patch_writes_a_record_of_who_changed_what(platform_a, ops_key_a):
-    response = client_with(ops_key_a).patch("/api/v1/policy", {"fast_track_enabled": True, "fast_track_ceiling": "20.00"},
-                                            format="json")
+    response = client_with(ops_key_a).patch(
+        "/api/v1/policy", {"fast_track_enabled": True, "fast_track_ceiling": "20.00"}, format="json"
+    )
     assert response.status_code == 200, response.json()
     (record,) = changes(platform_a, "policy_updated")
     assert record.actor_kind == "platform" and record.actor_label.startswith("api key ")
@@ -111,9 +129,18 @@ def test_a_patch_that_changes_nothing_writes_no_record(platform_a, ops_key_a):
     assert not changes(platform_a, "policy_updated")
 
 
-@pytest.mark.parametrize("change", [{"fast_track_enabled": 1}, {"default_threshold": "0.5"}, {"default_threshold": True},
-                                    {"finding_thresholds": {"local_edit": "high"}}, {"claim_timeout": "00:00:10"},
-                                    {"merchant_window": "0"}, {"unknown": 1}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"fast_track_enabled": 1},
+        {"default_threshold": "0.5"},
+        {"default_threshold": True},
+        {"finding_thresholds": {"local_edit": "high"}},
+        {"claim_timeout": "00:00:10"},
+        {"merchant_window": "0"},
+        {"unknown": 1},
+    ],
+)
 def test_a_malformed_policy_patch_is_refused_and_changes_nothing(platform_a, ops_key_a, change):
     response = client_with(ops_key_a).patch("/api/v1/policy", change, format="json")
     assert response.status_code == 400, response.json()
@@ -121,10 +148,20 @@ def test_a_malformed_policy_patch_is_refused_and_changes_nothing(platform_a, ops
 
 
 def policy_form(policy, **overrides):
-    data = {"merchant_window": "2 00:00:00", "fast_track_enabled": "", "fast_track_ceiling": "0.00",
-            "expiry_auto_approves": "on", "claim_timeout": "00:30:00", "review_time_limit": "1 00:00:00",
-            "senior_amount_ceiling": "500.00", "finding_thresholds": "{}", "default_threshold": "0.5",
-            "buyer_alert_amount": "3000.00", "buyer_alert_currency": "CNY", "buyer_risk_holds_for_review": "on"}
+    data = {
+        "merchant_window": "2 00:00:00",
+        "fast_track_enabled": "",
+        "fast_track_ceiling": "0.00",
+        "expiry_auto_approves": "on",
+        "claim_timeout": "00:30:00",
+        "review_time_limit": "1 00:00:00",
+        "senior_amount_ceiling": "500.00",
+        "finding_thresholds": "{}",
+        "default_threshold": "0.5",
+        "buyer_alert_amount": "3000.00",
+        "buyer_alert_currency": "CNY",
+        "buyer_risk_holds_for_review": "on",
+    }
     data.update(overrides)
     return {k: v for k, v in data.items() if v != ""}
 
@@ -142,8 +179,11 @@ def test_the_admin_cannot_set_a_policy_the_api_would_refuse(admin_client, platfo
 
 def test_a_policy_change_in_the_admin_goes_through_the_service_and_is_on_record(admin_client, platform_a):
     policy = platform_a.policy
-    response = admin_client.post(reverse("admin:refunds_policy_change", args=[policy.pk]),
-                                 policy_form(policy, merchant_window="1 00:00:00"), follow=True)
+    response = admin_client.post(
+        reverse("admin:refunds_policy_change", args=[policy.pk]),
+        policy_form(policy, merchant_window="1 00:00:00"),
+        follow=True,
+    )
     assert response.status_code == 200
     assert Policy.objects.get(pk=policy.pk).merchant_window == timedelta(hours=24)
     (record,) = changes(platform_a, "policy_updated")
@@ -155,12 +195,17 @@ def test_a_policy_change_in_the_admin_goes_through_the_service_and_is_on_record(
 
 # --- API keys ---------------------------------------------------------------------------------
 
+
 def test_issuing_rotating_and_revoking_a_key_are_each_on_record(platform_a):
     key, _ = api_key_issue(platform=platform_a, name="orders", scopes=["read"], actor=OPS)
     new, _ = platform_services.api_key_rotate(key=key, actor=OPS, overlap=timedelta(hours=1))
     platform_services.api_key_revoke(key=new, actor=OPS)
     assert [c.action for c in SettingsChange.objects.filter(platform=platform_a, target="api_key").order_by("id")] == [
-        "api_key_issued", "api_key_issued", "api_key_rotated", "api_key_revoked"]
+        "api_key_issued",
+        "api_key_issued",
+        "api_key_rotated",
+        "api_key_revoked",
+    ]
     rotated = changes(platform_a, "api_key_rotated")[0]
     assert rotated.after["replaced_by"] == new.prefix and rotated.after["expires_at"]
     assert all("secret" not in str(c.after) for c in SettingsChange.objects.all())
@@ -186,15 +231,23 @@ def test_rotation_in_the_admin_keeps_the_old_key_for_the_overlap(admin_client, p
 
 # --- webhook endpoints ------------------------------------------------------------------------
 
+
 def test_endpoint_changes_through_the_api_are_each_on_record(platform_a, ops_key_a):
     client = client_with(ops_key_a)
     made = client.post("/api/v1/webhook-endpoints", {"url": "https://hooks.example/a"}, format="json").json()
-    assert client.patch(f"/api/v1/webhook-endpoints/{made['id']}", {"active": False}, format="json").json()["active"] is False
+    assert (
+        client.patch(f"/api/v1/webhook-endpoints/{made['id']}", {"active": False}, format="json").json()["active"]
+        is False
+    )
     client.post(f"/api/v1/webhook-endpoints/{made['id']}/rotate-secret")
     client.delete(f"/api/v1/webhook-endpoints/{made['id']}")
     records = SettingsChange.objects.filter(platform=platform_a, target="webhook_endpoint").order_by("id")
-    assert [r.action for r in records] == ["webhook_endpoint_created", "webhook_endpoint_updated",
-                                           "webhook_endpoint_secret_rotated", "webhook_endpoint_deleted"]
+    assert [r.action for r in records] == [
+        "webhook_endpoint_created",
+        "webhook_endpoint_updated",
+        "webhook_endpoint_secret_rotated",
+        "webhook_endpoint_deleted",
+    ]
     assert records[1].before == {"url": "https://hooks.example/a", "active": True}
     assert records[1].after == {"url": "https://hooks.example/a", "active": False}
     assert all("whsec_" not in str(r.before) + str(r.after) for r in records)
@@ -203,8 +256,9 @@ def test_endpoint_changes_through_the_api_are_each_on_record(platform_a, ops_key
 def test_an_endpoint_registered_inactive_stays_inactive_and_gets_no_events(platform_a, ops_key_a, product):
     from tests.factories import submit
 
-    made = client_with(ops_key_a).post("/api/v1/webhook-endpoints", {"url": "https://hooks.example/a", "active": False},
-                                       format="json")
+    made = client_with(ops_key_a).post(
+        "/api/v1/webhook-endpoints", {"url": "https://hooks.example/a", "active": False}, format="json"
+    )
     assert made.status_code == 201 and made.json()["active"] is False
     submit(product)
     assert not WebhookEndpoint.objects.get().deliveries.exists()
@@ -212,7 +266,9 @@ def test_an_endpoint_registered_inactive_stays_inactive_and_gets_no_events(platf
 
 def test_a_duplicate_endpoint_is_a_conflict(ops_key_a):
     client = client_with(ops_key_a)
-    assert client.post("/api/v1/webhook-endpoints", {"url": "https://hooks.example/a"}, format="json").status_code == 201
+    assert (
+        client.post("/api/v1/webhook-endpoints", {"url": "https://hooks.example/a"}, format="json").status_code == 201
+    )
     again = client.post("/api/v1/webhook-endpoints", {"url": "https://hooks.example/a"}, format="json")
     assert again.status_code == 409 and again.json()["error"]["code"] == "webhook_endpoint_exists"
 
@@ -221,7 +277,10 @@ def test_endpoints_are_capped_per_platform(ops_key_a, settings):
     settings.WEBHOOK_MAX_ENDPOINTS = 2
     client = client_with(ops_key_a)
     for n in range(2):
-        assert client.post("/api/v1/webhook-endpoints", {"url": f"https://hooks.example/{n}"}, format="json").status_code == 201
+        assert (
+            client.post("/api/v1/webhook-endpoints", {"url": f"https://hooks.example/{n}"}, format="json").status_code
+            == 201
+        )
     third = client.post("/api/v1/webhook-endpoints", {"url": "https://hooks.example/2"}, format="json")
     assert third.status_code == 409 and third.json()["error"]["code"] == "webhook_endpoint_limit"
     assert WebhookEndpoint.objects.count() == 2
@@ -235,13 +294,19 @@ def test_a_malformed_endpoint_is_refused(ops_key_a, body):
 
 
 def test_the_admin_creates_and_edits_endpoints_through_the_services(admin_client, platform_a):
-    response = admin_client.post(reverse("admin:refunds_webhookendpoint_add"),
-                                 {"platform": platform_a.pk, "url": "https://hooks.example/x", "active": "on"}, follow=True)
+    response = admin_client.post(
+        reverse("admin:refunds_webhookendpoint_add"),
+        {"platform": platform_a.pk, "url": "https://hooks.example/x", "active": "on"},
+        follow=True,
+    )
     assert response.status_code == 200
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.secret.startswith("whsec_")
-    admin_client.post(reverse("admin:refunds_webhookendpoint_change", args=[endpoint.pk]),
-                      {"url": "https://hooks.example/y"}, follow=True)
+    admin_client.post(
+        reverse("admin:refunds_webhookendpoint_change", args=[endpoint.pk]),
+        {"url": "https://hooks.example/y"},
+        follow=True,
+    )
     endpoint.refresh_from_db()
     assert endpoint.url == "https://hooks.example/y" and endpoint.active is False
     assert [c.actor_kind for c in SettingsChange.objects.filter(target="webhook_endpoint")] == ["staff", "staff"]
@@ -249,17 +314,25 @@ def test_the_admin_creates_and_edits_endpoints_through_the_services(admin_client
 
 def test_the_admin_refuses_a_duplicate_endpoint_with_a_form_error(admin_client, platform_a):
     platform_services.webhook_endpoint_create(platform=platform_a, url="https://hooks.example/x", actor=OPS)
-    response = admin_client.post(reverse("admin:refunds_webhookendpoint_add"),
-                                 {"platform": platform_a.pk, "url": "https://hooks.example/x", "active": "on"})
+    response = admin_client.post(
+        reverse("admin:refunds_webhookendpoint_add"),
+        {"platform": platform_a.pk, "url": "https://hooks.example/x", "active": "on"},
+    )
     assert response.status_code == 200 and "url" in response.context["adminform"].form.errors
     assert WebhookEndpoint.objects.count() == 1
 
 
 def test_settings_changes_are_read_only_in_the_admin(admin_client, platform_a):
-    record = SettingsChange.objects.filter(platform=platform_a).first() or platform_services.policy_update(
-        platform=platform_a, changes={"fast_track_enabled": True}, actor=OPS) and SettingsChange.objects.first()
+    record = (
+        SettingsChange.objects.filter(platform=platform_a).first()
+        or platform_services.policy_update(platform=platform_a, changes={"fast_track_enabled": True}, actor=OPS)
+        and SettingsChange.objects.first()
+    )
     assert admin_client.get(reverse("admin:refunds_settingschange_changelist")).status_code == 200
-    assert admin_client.post(reverse("admin:refunds_settingschange_delete", args=[record.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        admin_client.post(reverse("admin:refunds_settingschange_delete", args=[record.pk]), {"post": "yes"}).status_code
+        == 403
+    )
     with pytest.raises(ValueError):
         record.save()
     assert User.objects.filter(username="admin").exists()
@@ -274,8 +347,15 @@ def test_the_review_time_limit_and_senior_ceiling_are_policy_settings_and_codes_
     client = client_with(ops_key_a)
     unknown = client.patch("/api/v1/policy", {"finding_thresholds": {"looks_odd": 0.5}}, format="json")
     assert unknown.status_code == 400 and "finding_thresholds" in str(unknown.json()["error"]["details"])
-    changed = client.patch("/api/v1/policy", {"review_time_limit": "2 00:00:00", "senior_amount_ceiling": "800.00",
-                                              "finding_thresholds": {"editing_software": 0.7}}, format="json")
+    changed = client.patch(
+        "/api/v1/policy",
+        {
+            "review_time_limit": "2 00:00:00",
+            "senior_amount_ceiling": "800.00",
+            "finding_thresholds": {"editing_software": 0.7},
+        },
+        format="json",
+    )
     assert changed.status_code == 200, changed.content
     policy = Policy.objects.get(platform=platform_a)
     assert policy.review_time_limit == timedelta(days=2) and policy.senior_amount_ceiling == Decimal("800.00")

@@ -69,7 +69,8 @@ def test_evidence_reused_from_an_earlier_application_is_forged(product):
 
 def test_fast_track_approves_a_clean_small_claim_without_waiting(product):
     product.merchant.platform.policy.__class__.objects.filter(platform=product.merchant.platform).update(
-        fast_track_enabled=True, fast_track_ceiling=Decimal("50.00"))
+        fast_track_enabled=True, fast_track_ceiling=Decimal("50.00")
+    )
     application = screen(submit(product, amount="49.99"))
     assert application.state == ApplicationState.DECIDED
     assert application.decision.actor_kind == ActorKind.SYSTEM
@@ -78,7 +79,8 @@ def test_fast_track_approves_a_clean_small_claim_without_waiting(product):
 
 def test_fast_track_never_approves_a_forged_claim(product):
     product.merchant.platform.policy.__class__.objects.filter(platform=product.merchant.platform).update(
-        fast_track_enabled=True, fast_track_ceiling=Decimal("500.00"))
+        fast_track_enabled=True, fast_track_ceiling=Decimal("500.00")
+    )
     application = screen(submit(product, evidence=[CUP]))
     assert application.state == ApplicationState.AWAITING_MERCHANT
 
@@ -87,13 +89,21 @@ def test_the_merchant_accepts_within_the_window(product, merchant_owner):
     application = screen(submit(product))
     services.application_accept(application_id=application.public_id, actor=merchant_actor(merchant_owner))
     decision = Decision.objects.get(application=application)
-    assert (decision.outcome, decision.actor_kind, decision.actor) == (Outcome.APPROVED, ActorKind.MERCHANT, merchant_owner)
+    assert (decision.outcome, decision.actor_kind, decision.actor) == (
+        Outcome.APPROVED,
+        ActorKind.MERCHANT,
+        merchant_owner,
+    )
 
 
 def test_a_contest_sends_the_application_to_review_with_the_rebuttal(product, merchant_owner):
     application = screen(submit(product))
-    services.application_contest(application_id=application.public_id, actor=merchant_actor(merchant_owner),
-                                 statement="Packed intact; see packing photo.", attachments=[_file(jpeg(seed=3))])
+    services.application_contest(
+        application_id=application.public_id,
+        actor=merchant_actor(merchant_owner),
+        statement="Packed intact; see packing photo.",
+        attachments=[_file(jpeg(seed=3))],
+    )
     application.refresh_from_db()
     assert application.state == ApplicationState.IN_REVIEW
     assert application.rebuttal.attachments.count() == 1
@@ -103,8 +113,12 @@ def test_a_contest_after_the_deadline_is_refused_and_stores_nothing(product, mer
     application = screen(submit(product))
     with time_machine.travel(application.merchant_deadline + timedelta(seconds=1)):
         with pytest.raises(Conflict) as refused:
-            services.application_contest(application_id=application.public_id, actor=merchant_actor(merchant_owner),
-                                         statement="Too late", attachments=[_file(jpeg(seed=4))])
+            services.application_contest(
+                application_id=application.public_id,
+                actor=merchant_actor(merchant_owner),
+                statement="Too late",
+                attachments=[_file(jpeg(seed=4))],
+            )
     assert refused.value.code == "deadline_passed"
     assert not Rebuttal.objects.exists()
     application.refresh_from_db()
@@ -159,9 +173,14 @@ def test_a_senior_reviewer_claims_and_decides_a_partial_refund_of_a_forged_appli
     with time_machine.travel(application.merchant_deadline):
         services.close_expired_windows()
     services.application_claim(application_id=application.public_id, reviewer=senior_reviewer)
-    services.application_decide(application_id=application.public_id, reviewer=senior_reviewer, outcome=Outcome.PARTIALLY_APPROVED,
-                                approved_amount=Decimal("30.00"), reason_codes=["partial_damage"],
-                                note="Only the handle is chipped.")
+    services.application_decide(
+        application_id=application.public_id,
+        reviewer=senior_reviewer,
+        outcome=Outcome.PARTIALLY_APPROVED,
+        approved_amount=Decimal("30.00"),
+        reason_codes=["partial_damage"],
+        note="Only the handle is chipped.",
+    )
     decision = Decision.objects.get(application=application)
     assert (decision.outcome, decision.approved_amount) == (Outcome.PARTIALLY_APPROVED, Decimal("30.00"))
 
@@ -170,14 +189,24 @@ def test_a_claim_by_another_reviewer_blocks_a_decision_until_it_expires(product,
     application = _in_review(product)
     services.application_claim(application_id=application.public_id, reviewer=reviewer)
     with pytest.raises(Conflict) as refused:
-        services.application_decide(application_id=application.public_id, reviewer=second_reviewer,
-                                    outcome=Outcome.REJECTED, reason_codes=["evidence_derived"], note="Copied photo.")
+        services.application_decide(
+            application_id=application.public_id,
+            reviewer=second_reviewer,
+            outcome=Outcome.REJECTED,
+            reason_codes=["evidence_derived"],
+            note="Copied photo.",
+        )
     assert refused.value.code == "claimed_by_other"
     with time_machine.travel(timezone.now() + timedelta(minutes=31)):
         assert services.release_expired_claims() == 1
         services.application_claim(application_id=application.public_id, reviewer=second_reviewer)
-        services.application_decide(application_id=application.public_id, reviewer=second_reviewer,
-                                    outcome=Outcome.REJECTED, reason_codes=["evidence_derived"], note="Copied photo.")
+        services.application_decide(
+            application_id=application.public_id,
+            reviewer=second_reviewer,
+            outcome=Outcome.REJECTED,
+            reason_codes=["evidence_derived"],
+            note="Copied photo.",
+        )
 
 
 def test_a_user_without_the_permission_cannot_decide(product, auditor):
@@ -185,15 +214,22 @@ def test_a_user_without_the_permission_cannot_decide(product, auditor):
     from refunds.errors import Forbidden
 
     with pytest.raises(Forbidden):
-        services.application_decide(application_id=application.public_id, reviewer=auditor,
-                                    outcome=Outcome.APPROVED, reason_codes=["evidence_consistent"], note="Looks fine.")
+        services.application_decide(
+            application_id=application.public_id,
+            reviewer=auditor,
+            outcome=Outcome.APPROVED,
+            reason_codes=["evidence_consistent"],
+            note="Looks fine.",
+        )
 
 
 def test_withdrawal_is_possible_until_decided(product, reviewer):
     application = screen(submit(product))
     services.application_withdraw(application_id=application.public_id, actor=Actor(ActorKind.PLATFORM, None, "api"))
     with pytest.raises(Conflict) as refused:
-        services.application_withdraw(application_id=application.public_id, actor=Actor(ActorKind.PLATFORM, None, "api"))
+        services.application_withdraw(
+            application_id=application.public_id, actor=Actor(ActorKind.PLATFORM, None, "api")
+        )
     assert refused.value.code == "invalid_state"
 
 
@@ -202,7 +238,9 @@ def test_every_transition_is_in_the_audit_log(product, merchant_owner):
     services.application_accept(application_id=application.public_id, actor=merchant_actor(merchant_owner))
     events = list(AuditEvent.objects.filter(application=application).order_by("seq"))
     assert [(e.from_state, e.to_state) for e in events] == [
-        ("", "submitted"), ("submitted", "auto_screened"), ("auto_screened", "awaiting_merchant"),
+        ("", "submitted"),
+        ("submitted", "auto_screened"),
+        ("auto_screened", "awaiting_merchant"),
         ("awaiting_merchant", "decided"),
     ]
     assert events[-1].actor_label == "owner"

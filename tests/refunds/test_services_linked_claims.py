@@ -63,7 +63,9 @@ def test_a_reused_photo_links_claims_across_buyers_and_shops_in_one_stored_group
     group = selectors.linked_claims(second)
     assert [(m.application.pk, m.relation) for m in group.members] == [(first.pk, "same_file")]
     assert str(group.claimed["CNY"]) == "30.00"
-    assert ClaimGroupMember.objects.get(application=first).group == ClaimGroupMember.objects.get(application=second).group
+    assert (
+        ClaimGroupMember.objects.get(application=first).group == ClaimGroupMember.objects.get(application=second).group
+    )
 
 
 def test_unrelated_photos_link_nothing(product):

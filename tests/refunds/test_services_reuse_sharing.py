@@ -20,7 +20,10 @@ def test_opting_in_is_recorded_with_before_and_after(platform_a):
     assert Platform.objects.get(pk=platform_a.pk).shares_reuse_hashes is True
     change = SettingsChange.objects.get(platform=platform_a, action="reuse_sharing_updated")
     assert (change.before, change.after, change.actor_label) == (
-        {"shares_reuse_hashes": False}, {"shares_reuse_hashes": True}, "manage.py test")
+        {"shares_reuse_hashes": False},
+        {"shares_reuse_hashes": True},
+        "manage.py test",
+    )
 
 
 def test_setting_the_same_value_again_records_nothing(platform_a):
@@ -30,8 +33,16 @@ def test_setting_the_same_value_again_records_nothing(platform_a):
 
 def test_the_admin_opts_in_through_the_service(admin_client, platform_a):
     url = reverse("admin:refunds_platform_change", args=[platform_a.pk])
-    response = admin_client.post(url, {"name": platform_a.name, "slug": platform_a.slug, "shares_reuse_hashes": "on",
-                                       "settings_changes-TOTAL_FORMS": "0", "settings_changes-INITIAL_FORMS": "0"})
+    response = admin_client.post(
+        url,
+        {
+            "name": platform_a.name,
+            "slug": platform_a.slug,
+            "shares_reuse_hashes": "on",
+            "settings_changes-TOTAL_FORMS": "0",
+            "settings_changes-INITIAL_FORMS": "0",
+        },
+    )
     assert response.status_code == 302
     change = SettingsChange.objects.get(platform=platform_a, action="reuse_sharing_updated")
     assert change.actor_kind == "staff" and change.after == {"shares_reuse_hashes": True}

@@ -32,14 +32,25 @@ def clean_in_review(product, **fields):
     from refunds.states import ActorKind
 
     application = screen(submit(product, evidence=[GENUINE_CUP], **fields))
-    services.application_contest(application_id=application.public_id, actor=Actor(ActorKind.MERCHANT, None, "owner"),
-                                 statement="The cup left intact.")
+    services.application_contest(
+        application_id=application.public_id,
+        actor=Actor(ActorKind.MERCHANT, None, "owner"),
+        statement="The cup left intact.",
+    )
     return RefundApplication.objects.get(pk=application.pk)
 
 
-def decide(application, reviewer, outcome=Outcome.REJECTED, reasons=("evidence_derived",), note="Catalogue photo.", **kw):
-    return services.application_decide(application_id=application.public_id, reviewer=reviewer, outcome=outcome,
-                                       reason_codes=list(reasons), note=note, **kw)
+def decide(
+    application, reviewer, outcome=Outcome.REJECTED, reasons=("evidence_derived",), note="Catalogue photo.", **kw
+):
+    return services.application_decide(
+        application_id=application.public_id,
+        reviewer=reviewer,
+        outcome=outcome,
+        reason_codes=list(reasons),
+        note=note,
+        **kw,
+    )
 
 
 def test_entering_review_sets_the_due_date_from_the_policy(product):
@@ -123,17 +134,21 @@ def test_approving_above_the_policy_ceiling_needs_a_senior_reviewer(product, rev
     assert Decision.objects.get().approved_amount == Decimal("500.00")
 
 
-@pytest.mark.parametrize(("outcome", "reasons", "note", "amount", "code"), [
-    (Outcome.APPROVED, ["evidence_derived"], "n", None, "invalid_reason_codes"),
-    (Outcome.REJECTED, ["merchant_accepted"], "n", None, "invalid_reason_codes"),
-    (Outcome.REJECTED, [], "n", None, "invalid_reason_codes"),
-    (Outcome.REJECTED, ["evidence_derived"], "   ", None, "note_required"),
-    (Outcome.PARTIALLY_APPROVED, ["partial_damage"], "n", Decimal("39.90"), "invalid_amount"),
-    (Outcome.PARTIALLY_APPROVED, ["partial_damage"], "n", Decimal("0"), "invalid_amount"),
-    ("refund_twice", ["other"], "n", None, "invalid_outcome"),
-])
-def test_a_decision_that_does_not_fit_is_refused_and_nothing_is_saved(product, senior_reviewer, outcome, reasons, note,
-                                                                      amount, code):
+@pytest.mark.parametrize(
+    ("outcome", "reasons", "note", "amount", "code"),
+    [
+        (Outcome.APPROVED, ["evidence_derived"], "n", None, "invalid_reason_codes"),
+        (Outcome.REJECTED, ["merchant_accepted"], "n", None, "invalid_reason_codes"),
+        (Outcome.REJECTED, [], "n", None, "invalid_reason_codes"),
+        (Outcome.REJECTED, ["evidence_derived"], "   ", None, "note_required"),
+        (Outcome.PARTIALLY_APPROVED, ["partial_damage"], "n", Decimal("39.90"), "invalid_amount"),
+        (Outcome.PARTIALLY_APPROVED, ["partial_damage"], "n", Decimal("0"), "invalid_amount"),
+        ("refund_twice", ["other"], "n", None, "invalid_outcome"),
+    ],
+)
+def test_a_decision_that_does_not_fit_is_refused_and_nothing_is_saved(
+    product, senior_reviewer, outcome, reasons, note, amount, code
+):
     application = in_review(product)
     with pytest.raises(InvalidInput) as refused:
         decide(application, senior_reviewer, outcome, reasons, note, approved_amount=amount)
@@ -168,9 +183,12 @@ def test_an_auditor_can_neither_claim_nor_decide(product, auditor):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_reviewers_pressing_claim_next_together_get_different_applications(product, reviewer, second_reviewer,
-                                                                           postgres_only):
+def test_reviewers_pressing_claim_next_together_get_different_applications(
+    product, reviewer, second_reviewer, postgres_only
+):
     first, second = in_review(product, buyer_ref="b1"), in_review(product, buyer_ref="b2")
-    results = race(lambda: services.application_claim_next(reviewer=reviewer),
-                   lambda: services.application_claim_next(reviewer=second_reviewer))
+    results = race(
+        lambda: services.application_claim_next(reviewer=reviewer),
+        lambda: services.application_claim_next(reviewer=second_reviewer),
+    )
     assert {r.pk for r in results} == {first.pk, second.pk}, results

@@ -14,6 +14,7 @@ def test_a_truncated_jpeg_is_refused(cut):
     with pytest.raises(UploadRejected):
         validate_image(upload(data[: int(len(data) * cut)]))
 
+
 def test_a_jpeg_with_corrupt_entropy_coded_data_is_refused():
     data = bytearray(one_megabyte_jpeg())
     start = data.find(b"\xff\xda")

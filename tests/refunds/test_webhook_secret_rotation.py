@@ -53,8 +53,15 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 header = self.headers.get(webhooks.SIGNATURE_HEADER, "")
                 verified = readme_recipe(receiver.secret, header, body, time.time())
-                receiver.requests.append({"event": json.loads(body)["id"], "body": body, "header": header, "verified": verified,
-                                          "old_recipe": last_v1_only(receiver.secret, header, body, time.time())})
+                receiver.requests.append(
+                    {
+                        "event": json.loads(body)["id"],
+                        "body": body,
+                        "header": header,
+                        "verified": verified,
+                        "old_recipe": last_v1_only(receiver.secret, header, body, time.time()),
+                    }
+                )
                 self.send_response(500 if len(receiver.requests) <= receiver.failures else 200 if verified else 400)
                 self.end_headers()
 
@@ -149,7 +156,8 @@ def test_an_overlap_out_of_bounds_or_not_a_whole_number_is_refused(platform_a, o
     endpoint = webhooks.endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    response = client.post(f"/api/v1/webhook-endpoints/{endpoint.public_id}/rotate-secret",
-                           {"overlap_seconds": overlap}, format="json")
+    response = client.post(
+        f"/api/v1/webhook-endpoints/{endpoint.public_id}/rotate-secret", {"overlap_seconds": overlap}, format="json"
+    )
     assert response.status_code == 400
     assert WebhookEndpoint.objects.get(pk=endpoint.pk).secret == endpoint.secret

@@ -86,19 +86,37 @@ def webhooks_key_a(platform_a):
 
 
 REFUSED = [
-    "http://127.0.0.1:8000/api/v1/applications", "http://localhost/", "http://169.254.169.254/latest/meta-data/",
-    "http://metadata.google.internal/computeMetadata/v1/", "http://10.0.0.5/", "http://172.16.3.4/", "http://192.168.1.1/",
-    "http://100.64.0.1/", "http://0.0.0.0/", "http://v6-loopback.example/", "http://v6-metadata.example/",
-    "http://v6-link-local.example/", "http://v4-mapped.example/", "http://224.0.0.1/", "http://rebinder.example/",
+    "http://127.0.0.1:8000/api/v1/applications",
+    "http://localhost/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://metadata.google.internal/computeMetadata/v1/",
+    "http://10.0.0.5/",
+    "http://172.16.3.4/",
+    "http://192.168.1.1/",
+    "http://100.64.0.1/",
+    "http://0.0.0.0/",
+    "http://v6-loopback.example/",
+    "http://v6-metadata.example/",
+    "http://v6-link-local.example/",
+    "http://v4-mapped.example/",
+    "http://224.0.0.1/",
+    "http://rebinder.example/",
 ]
 
 
 @pytest.mark.parametrize("url", REFUSED)
 def test_private_loopback_link_local_and_metadata_urls_are_refused_at_registration(guard_on, dns, webhooks_key_a, url):
-    dns.update({"localhost": ["127.0.0.1"], "metadata.google.internal": ["169.254.169.254"], "v6-loopback.example": ["::1"],
-                "v6-metadata.example": ["fd00:ec2::254"], "v6-link-local.example": ["fe80::1%eth0"],
-                "v4-mapped.example": ["::ffff:127.0.0.1"],
-                "rebinder.example": [PUBLIC, "10.1.2.3"]})  # one private answer among public ones is enough
+    dns.update(
+        {
+            "localhost": ["127.0.0.1"],
+            "metadata.google.internal": ["169.254.169.254"],
+            "v6-loopback.example": ["::1"],
+            "v6-metadata.example": ["fd00:ec2::254"],
+            "v6-link-local.example": ["fe80::1%eth0"],
+            "v4-mapped.example": ["::ffff:127.0.0.1"],
+            "rebinder.example": [PUBLIC, "10.1.2.3"],
+        }
+    )  # one private answer among public ones is enough
     response = client_with(webhooks_key_a).post("/api/v1/webhook-endpoints", {"url": url}, format="json")
     assert response.status_code == 400, response.json()
     assert response.json()["error"]["code"] == "webhook_url_not_public"
@@ -124,15 +142,18 @@ def test_a_public_name_is_accepted(guard_on, dns, platform_a):
 
 def test_https_is_required_where_the_setting_says_so(settings, webhooks_key_a):
     settings.WEBHOOK_REQUIRE_HTTPS = True
-    response = client_with(webhooks_key_a).post("/api/v1/webhook-endpoints", {"url": "http://hooks.example/"}, format="json")
+    response = client_with(webhooks_key_a).post(
+        "/api/v1/webhook-endpoints", {"url": "http://hooks.example/"}, format="json"
+    )
     assert response.status_code == 400 and response.json()["error"]["code"] == "webhook_url_not_https"
 
 
 def test_a_patch_to_a_private_url_is_refused(guard_on, dns, platform_a, webhooks_key_a):
     dns["hooks.example"] = [PUBLIC]
     endpoint = platform_services.webhook_endpoint_create(platform=platform_a, url="https://hooks.example/rh", actor=OPS)
-    response = client_with(webhooks_key_a).patch(f"/api/v1/webhook-endpoints/{endpoint.public_id}",
-                                                 {"url": "http://169.254.169.254/"}, format="json")
+    response = client_with(webhooks_key_a).patch(
+        f"/api/v1/webhook-endpoints/{endpoint.public_id}", {"url": "http://169.254.169.254/"}, format="json"
+    )
     assert response.status_code == 400
     assert WebhookEndpoint.objects.get().url == "https://hooks.example/rh"
 
@@ -142,11 +163,13 @@ def deliver_all(application):
         webhooks.deliver_pending(endpoint_pk=endpoint_pk, application_pk=application.pk)
 
 
-def test_a_name_rebound_to_loopback_after_registration_is_refused_at_delivery(guard_on, dns, receiver, platform_a,
-                                                                               product):
+def test_a_name_rebound_to_loopback_after_registration_is_refused_at_delivery(
+    guard_on, dns, receiver, platform_a, product
+):
     dns["rebinder.example"] = [PUBLIC]
-    platform_services.webhook_endpoint_create(platform=platform_a, url=f"http://rebinder.example:{receiver.port}/hooks",
-                                              actor=OPS)
+    platform_services.webhook_endpoint_create(
+        platform=platform_a, url=f"http://rebinder.example:{receiver.port}/hooks", actor=OPS
+    )
     dns["rebinder.example"] = ["127.0.0.1"]  # the attacker's DNS answers differently now
     application = submit(product)
     deliver_all(application)
@@ -156,10 +179,13 @@ def test_a_name_rebound_to_loopback_after_registration_is_refused_at_delivery(gu
     assert "webhook_url_not_public" in delivery.last_error
 
 
-def test_an_endpoint_stored_with_a_private_address_is_refused_at_delivery(guard_on, receiver, platform_a, product,
-                                                                          settings):
+def test_an_endpoint_stored_with_a_private_address_is_refused_at_delivery(
+    guard_on, receiver, platform_a, product, settings
+):
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
-    platform_services.webhook_endpoint_create(platform=platform_a, url=f"http://127.0.0.1:{receiver.port}/hooks", actor=OPS)
+    platform_services.webhook_endpoint_create(
+        platform=platform_a, url=f"http://127.0.0.1:{receiver.port}/hooks", actor=OPS
+    )
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
     deliver_all(submit(product))
     assert receiver.requests == []
@@ -171,8 +197,9 @@ def test_delivery_connects_to_the_address_that_was_checked(guard_on, dns, receiv
     # somewhere local to go: the host name itself resolves nowhere outside the stub.
     monkeypatch.setattr(webhooks, "address_is_public", lambda address: address == "127.0.0.1")
     dns["pinned.example"] = ["127.0.0.1"]
-    platform_services.webhook_endpoint_create(platform=platform_a, url=f"http://pinned.example:{receiver.port}/hooks",
-                                              actor=OPS)
+    platform_services.webhook_endpoint_create(
+        platform=platform_a, url=f"http://pinned.example:{receiver.port}/hooks", actor=OPS
+    )
     deliver_all(submit(product))
     assert WebhookDelivery.objects.get().status == "delivered"
     assert receiver.requests == [f"pinned.example:{receiver.port}"]
@@ -182,8 +209,9 @@ def test_redirects_are_not_followed(platform_a, product):
     target = Receiver()
     redirecting = Receiver(status=302, location=f"http://127.0.0.1:{target.port}/elsewhere")
     try:
-        platform_services.webhook_endpoint_create(platform=platform_a, url=f"http://127.0.0.1:{redirecting.port}/hooks",
-                                                  actor=OPS)
+        platform_services.webhook_endpoint_create(
+            platform=platform_a, url=f"http://127.0.0.1:{redirecting.port}/hooks", actor=OPS
+        )
         deliver_all(submit(product))
         assert len(redirecting.requests) == 1 and target.requests == []
         delivery = WebhookDelivery.objects.get()
@@ -193,7 +221,16 @@ def test_redirects_are_not_followed(platform_a, product):
         redirecting.close()
 
 
-@pytest.mark.parametrize("address, public", [("8.8.8.8", True), ("2606:4700:4700::1111", True), ("127.0.0.1", False),
-                                             ("169.254.169.254", False), ("::ffff:10.0.0.1", False), ("fc00::1", False)])
+@pytest.mark.parametrize(
+    "address, public",
+    [
+        ("8.8.8.8", True),
+        ("2606:4700:4700::1111", True),
+        ("127.0.0.1", False),
+        ("169.254.169.254", False),
+        ("::ffff:10.0.0.1", False),
+        ("fc00::1", False),
+    ],
+)
 def test_which_addresses_are_public(address, public):
     assert webhooks.address_is_public(address) is public

@@ -56,7 +56,10 @@ def test_a_transition_writes_its_event_and_deliveries_in_the_same_transaction(pr
     application = screen(submit(product))
     events = list(WebhookEvent.objects.filter(application=application).order_by("sequence"))
     assert [(e.sequence, e.payload["from_state"], e.payload["state"]) for e in events] == [
-        (1, "", "submitted"), (2, "submitted", "auto_screened"), (3, "auto_screened", "awaiting_merchant")]
+        (1, "", "submitted"),
+        (2, "submitted", "auto_screened"),
+        (3, "auto_screened", "awaiting_merchant"),
+    ]
     assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == 3
 
 
@@ -66,8 +69,9 @@ def test_a_rolled_back_transition_produces_no_event(product, platform_a, merchan
     application = screen(submit(product))
     before = WebhookEvent.objects.count()
     with pytest.raises(RuntimeError), transaction.atomic():
-        services.application_accept(application_id=application.public_id,
-                                    actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner))
+        services.application_accept(
+            application_id=application.public_id, actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner)
+        )
         raise RuntimeError("the caller's transaction fails after the transition")
     assert WebhookEvent.objects.count() == before
     assert RefundApplication.objects.get(pk=application.pk).state == "awaiting_merchant"
@@ -82,8 +86,13 @@ def test_claims_are_not_state_changes_and_send_nothing(product, platform_a, revi
     count = WebhookEvent.objects.filter(application=application).count()
     services.application_claim(application_id=application.public_id, reviewer=reviewer)
     assert WebhookEvent.objects.filter(application=application).count() == count
-    services.application_decide(application_id=application.public_id, reviewer=reviewer, outcome="rejected",
-                                reason_codes=["evidence_derived"], note="The catalogue photo sent back.")
+    services.application_decide(
+        application_id=application.public_id,
+        reviewer=reviewer,
+        outcome="rejected",
+        reason_codes=["evidence_derived"],
+        note="The catalogue photo sent back.",
+    )
     last = WebhookEvent.objects.filter(application=application).order_by("sequence").last()
     assert (last.sequence, last.payload["decision"]["actor_kind"]) == (count + 1, "reviewer")
 
@@ -103,16 +112,21 @@ def test_signatures_verify_and_tampering_is_detected():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_receiver_that_fails_at_first_gets_every_event_in_order(celery_worker, receiver, product, platform_a,
-                                                                  merchant_owner, settings):
+def test_a_receiver_that_fails_at_first_gets_every_event_in_order(
+    celery_worker, receiver, product, platform_a, merchant_owner, settings
+):
     settings.WEBHOOK_RETRY_BASE_SECONDS = 1
     endpoint = webhooks.endpoint_create(platform=platform_a, url=receiver.url)
     application = submit(product, evidence=[jpeg(seed=21)])
     wait_for(lambda: RefundApplication.objects.get(pk=application.pk).state == "awaiting_merchant")
-    services.application_accept(application_id=application.public_id, actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner))
-    wait_for(lambda: not WebhookDelivery.objects.filter(endpoint=endpoint).exclude(status="delivered").exists(), timeout=60)
+    services.application_accept(
+        application_id=application.public_id, actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner)
+    )
+    wait_for(
+        lambda: not WebhookDelivery.objects.filter(endpoint=endpoint).exclude(status="delivered").exists(), timeout=60
+    )
     time.sleep(0.5)  # any duplicate in flight would arrive now
-    accepted = [payload for payload, _, _ in receiver.requests[receiver.failures:]]
+    accepted = [payload for payload, _, _ in receiver.requests[receiver.failures :]]
     assert [p["sequence"] for p in accepted] == [1, 2, 3, 4]
     assert [p["data"]["state"] for p in accepted] == ["submitted", "auto_screened", "awaiting_merchant", "decided"]
     assert accepted[-1]["data"]["decision"]["actor_kind"] == "merchant"

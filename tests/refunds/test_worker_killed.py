@@ -22,9 +22,15 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 def start_worker(tmp_path, *options, mode="hang-once", **env):
     marker, pid_file = tmp_path / "hang-once", tmp_path / "pid"
-    return marker, pid_file, subprocess.Popen(
-        [sys.executable, "-m", "tests.support.faulty_worker", mode, str(marker), str(pid_file), *options],
-        env=subprocess_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    return (
+        marker,
+        pid_file,
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.support.faulty_worker", mode, str(marker), str(pid_file), *options],
+            env=subprocess_env(**env),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
     )
 
 
@@ -55,7 +61,9 @@ def test_a_pool_process_killed_mid_screening_is_redelivered_and_screens_once(tmp
         wait_for(pid_file.exists, timeout=60)
         os.kill(int(pid_file.read_text()), signal.SIGKILL)
         # task_reject_on_worker_lost: the parent requeues the message at once.
-        wait_for(lambda: RefundApplication.objects.get(pk=application.pk).state != ApplicationState.SUBMITTED, timeout=60)
+        wait_for(
+            lambda: RefundApplication.objects.get(pk=application.pk).state != ApplicationState.SUBMITTED, timeout=60
+        )
         screened_once(application)
         assert application.screening_deliveries == 2
     finally:
@@ -65,9 +73,14 @@ def test_a_pool_process_killed_mid_screening_is_redelivered_and_screens_once(tmp
 def test_a_whole_worker_killed_mid_screening_is_screened_by_the_next_worker(tmp_path, product):
     app.control.purge()
     # A short visibility timeout (and limits below it) so the unacknowledged message comes back quickly.
-    limits = {"CELERY_VISIBILITY_TIMEOUT": "6", "SCREENING_TIME_LIMIT": "5", "SCREENING_SOFT_TIME_LIMIT": "4",
-              "SCREENING_RETRY_BACKOFF_MAX": "5", "WEBHOOK_RETRY_MAX_SECONDS": "5",
-              "CELERY_UNACKED_RESTORE_INTERVAL": "1"}
+    limits = {
+        "CELERY_VISIBILITY_TIMEOUT": "6",
+        "SCREENING_TIME_LIMIT": "5",
+        "SCREENING_SOFT_TIME_LIMIT": "4",
+        "SCREENING_RETRY_BACKOFF_MAX": "5",
+        "WEBHOOK_RETRY_MAX_SECONDS": "5",
+        "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+    }
     marker, pid_file, first = start_worker(tmp_path, "--pool", "solo", **limits)
     try:
         marker.touch()
@@ -80,8 +93,9 @@ def test_a_whole_worker_killed_mid_screening_is_screened_by_the_next_worker(tmp_
         assert RefundApplication.objects.get(pk=application.pk).state == ApplicationState.SUBMITTED
         _, _, second = start_worker(tmp_path, "--pool", "solo", **limits)
         try:
-            wait_for(lambda: RefundApplication.objects.get(pk=application.pk).state != ApplicationState.SUBMITTED,
-                     timeout=60)
+            wait_for(
+                lambda: RefundApplication.objects.get(pk=application.pk).state != ApplicationState.SUBMITTED, timeout=60
+            )
             screened_once(application)
             assert application.screening_deliveries == 2
         finally:
@@ -92,12 +106,15 @@ def test_a_whole_worker_killed_mid_screening_is_screened_by_the_next_worker(tmp_
 
 def test_a_poison_image_that_kills_every_worker_ends_in_review_instead_of_looping(tmp_path, product):
     app.control.purge()
-    _, _, worker = start_worker(tmp_path, "--pool", "prefork", "--concurrency", "1", mode="crash-always",
-                                SCREENING_MAX_ATTEMPTS="3")
+    _, _, worker = start_worker(
+        tmp_path, "--pool", "prefork", "--concurrency", "1", mode="crash-always", SCREENING_MAX_ATTEMPTS="3"
+    )
     try:
         with transaction.atomic():
             application = submit(product, evidence=[jpeg(seed=7)])
-        wait_for(lambda: RefundApplication.objects.get(pk=application.pk).state != ApplicationState.SUBMITTED, timeout=90)
+        wait_for(
+            lambda: RefundApplication.objects.get(pk=application.pk).state != ApplicationState.SUBMITTED, timeout=90
+        )
         application.refresh_from_db()
         assert application.state == ApplicationState.IN_REVIEW and application.unscreened
         # Three deliveries died with their pool process; the fourth gave up without screening.

@@ -22,8 +22,9 @@ def test_states_are_translated():
 
 
 def test_api_errors_follow_accept_language(client):
-    response = client.get("/api/v1/applications/x", HTTP_ACCEPT_LANGUAGE="zh-hans",
-                          HTTP_AUTHORIZATION="Bearer rh_nope_nope")
+    response = client.get(
+        "/api/v1/applications/x", HTTP_ACCEPT_LANGUAGE="zh-hans", HTTP_AUTHORIZATION="Bearer rh_nope_nope"
+    )
     assert response.status_code == 401
     assert response.json()["error"]["message"] != "Invalid or revoked API key."
 

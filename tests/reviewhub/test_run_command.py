@@ -31,9 +31,12 @@ def portal_dashboard(base, username, password):
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
     form = opener.open(f"{base}/accounts/login/?next=/portal/", timeout=10).read().decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
-    body = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "username": username, "password": password,
-                                   "next": "/portal/"}).encode()
-    request = urllib.request.Request(f"{base}/accounts/login/", data=body, headers={"Referer": f"{base}/accounts/login/"})
+    body = urllib.parse.urlencode(
+        {"csrfmiddlewaretoken": token, "username": username, "password": password, "next": "/portal/"}
+    ).encode()
+    request = urllib.request.Request(
+        f"{base}/accounts/login/", data=body, headers={"Referer": f"{base}/accounts/login/"}
+    )
     with opener.open(request, timeout=10) as response:
         assert response.url == f"{base}/portal/", response.url
         return response.read().decode()
@@ -50,13 +53,19 @@ def states(database):
 
 
 def test_rundemo_serves_the_admin_and_portal_and_its_worker_screens_the_demo_applications(tmp_path):
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "MEDIA_ROOT"}}
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "MEDIA_ROOT"}
+    }
     env.update(REVIEWHUB_VAR_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
     port = free_port()
     log = open(tmp_path / "run.log", "w")
-    run = subprocess.Popen([sys.executable, "manage.py", "rundemo", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
-                           stdout=log, stderr=subprocess.STDOUT)
+    run = subprocess.Popen(
+        [sys.executable, "manage.py", "rundemo", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_for(lambda: answers(f"http://127.0.0.1:{port}/admin/login/"), timeout=90, interval=0.5)
         database = tmp_path / "reviewhub.sqlite3"

@@ -31,9 +31,13 @@ def test_lists_drop_empty_items(monkeypatch):
 
 
 def run_manage(*args, **env):
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG"}}
+    clean = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG"}
+    }
     clean.update(env)
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
+    )
 
 
 PRODUCTION = {
@@ -59,13 +63,20 @@ def test_production_refuses_to_start_without_a_secret_key():
 
 
 def test_time_limits_above_the_visibility_timeout_are_refused():
-    result = run_manage("check", REDIS_URL="redis://127.0.0.1:6379/0", CELERY_VISIBILITY_TIMEOUT="60",
-                        SCREENING_TIME_LIMIT="120", SCREENING_SOFT_TIME_LIMIT="100")
+    result = run_manage(
+        "check",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        CELERY_VISIBILITY_TIMEOUT="60",
+        SCREENING_TIME_LIMIT="120",
+        SCREENING_SOFT_TIME_LIMIT="100",
+    )
     assert result.returncode != 0
     assert "below CELERY_VISIBILITY_TIMEOUT" in result.stderr
 
 
 def test_email_links_default_to_the_first_allowed_host_over_https_in_production():
-    result = run_manage("shell", "-c", "from django.conf import settings; print(settings.PORTAL_BASE_URL)", **PRODUCTION)
+    result = run_manage(
+        "shell", "-c", "from django.conf import settings; print(settings.PORTAL_BASE_URL)", **PRODUCTION
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "https://reviewhub.example"

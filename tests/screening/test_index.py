@@ -154,6 +154,7 @@ def cropped(share):
     def crop(image):
         dx, dy = int(image.width * share / 2), int(image.height * share / 2)
         return encoded(image.crop((dx, dy, image.width - dx, image.height - dy)))
+
     crop.__name__ = f"cropped_{int(share * 100)}_percent"
     return crop
 
@@ -177,11 +178,20 @@ def in_a_screenshot(image):
 BEYOND_THE_HASH = pytest.mark.xfail(strict=True, reason="the DCT hash of the whole picture moves beyond 6 bits")
 
 
-@pytest.mark.parametrize("transform", [
-    resized, recompressed, bordered, rotated_one_degree,
-    pytest.param(cropped(0.1), marks=BEYOND_THE_HASH), pytest.param(cropped(0.2), marks=BEYOND_THE_HASH),
-    pytest.param(rotated_two_degrees, marks=BEYOND_THE_HASH), pytest.param(in_a_screenshot, marks=BEYOND_THE_HASH),
-], ids=lambda t: t.__name__)
+@pytest.mark.parametrize(
+    "transform",
+    [
+        resized,
+        recompressed,
+        bordered,
+        rotated_one_degree,
+        pytest.param(cropped(0.1), marks=BEYOND_THE_HASH),
+        pytest.param(cropped(0.2), marks=BEYOND_THE_HASH),
+        pytest.param(rotated_two_degrees, marks=BEYOND_THE_HASH),
+        pytest.param(in_a_screenshot, marks=BEYOND_THE_HASH),
+    ],
+    ids=lambda t: t.__name__,
+)
 def test_a_photo_reused_by_another_buyer_of_another_shop_is_found(product, other_merchant, transform):
     other_shop = make_product(other_merchant, ref="sku-other")
     missed = []
@@ -234,23 +244,34 @@ def seen_a_thousand_times(product, phash):
     """Store the stock photo as 1000 images of 50 earlier applications (10 buyers' worth of rows)."""
     applications = [submit(product, evidence=[jpeg(seed=i)], buyer_ref=f"stock-{i}") for i in range(50)]
     template = applications[0].evidence.get()
-    Evidence.objects.bulk_create([
-        Evidence(application=application, position=position, **template.image_fields())
-        for application in applications for position in range(1, 20)
-    ])
+    Evidence.objects.bulk_create(
+        [
+            Evidence(application=application, position=position, **template.image_fields())
+            for application in applications
+            for position in range(1, 20)
+        ]
+    )
     evidence = list(Evidence.objects.filter(application__in=applications))
     assert len(evidence) == 1000
-    EvidenceFingerprint.objects.bulk_create([
-        EvidenceFingerprint(evidence=item, platform_id=item.application.platform_id, application_id=item.application_id,
-                            phash=signed(phash), created_at=item.created_at)
-        for item in evidence
-    ])
+    EvidenceFingerprint.objects.bulk_create(
+        [
+            EvidenceFingerprint(
+                evidence=item,
+                platform_id=item.application.platform_id,
+                application_id=item.application_id,
+                phash=signed(phash),
+                created_at=item.created_at,
+            )
+            for item in evidence
+        ]
+    )
     group_join(platform_id=product.merchant.platform_id, phash=phash, seen=min(item.created_at for item in evidence))
     return RefundApplication.objects.filter(pk__in=[a.pk for a in applications])
 
 
 def test_a_stock_photo_seen_a_thousand_times_is_one_answer_and_hides_no_other_match(
-        product, django_assert_max_num_queries):
+    product, django_assert_max_num_queries
+):
     stock = seen_a_thousand_times(product, STOCK)
     reused = stored(product, flip(HASH, 3), buyer_ref="abuser")
     new = unstored(product, buyer_ref="again")
@@ -277,12 +298,15 @@ def test_a_stock_photo_and_a_reused_photo_together_both_come_back(product):
 
 # --- across platforms, for those that opted in --------------------------------------------------
 
+
 def opt_in(*platforms):
     for platform in platforms:
         platform_reuse_sharing_set(platform=platform, shares=True, actor=settings_actor_for_command("test"))
 
 
-def test_a_photo_used_on_another_sharing_platform_is_told_with_its_date_only(product, product_b, platform_a, platform_b):
+def test_a_photo_used_on_another_sharing_platform_is_told_with_its_date_only(
+    product, product_b, platform_a, platform_b
+):
     opt_in(platform_a, platform_b)
     three_days_ago = timezone.now() - timedelta(days=3)
     with time_machine.travel(three_days_ago, tick=False):
@@ -293,13 +317,19 @@ def test_a_photo_used_on_another_sharing_platform_is_told_with_its_date_only(pro
     assert match.evidence is None
 
 
-def test_the_finding_of_another_platforms_use_names_no_application_image_or_buyer(product, product_b, platform_a, platform_b):
+def test_the_finding_of_another_platforms_use_names_no_application_image_or_buyer(
+    product, product_b, platform_a, platform_b
+):
     opt_in(platform_a, platform_b)
     elsewhere = stored(product_b, HASH, buyer_ref="elsewhere")
     new = stored(product, HASH)
     (finding,) = _other_platform_findings(near_duplicates(evidence=new, phash=HASH))
     assert finding.code == core.FindingCode.NEAR_DUPLICATE
-    assert finding.params == {"other_platform": True, "first_seen": elsewhere.created_at.date().isoformat(), "distance": 0}
+    assert finding.params == {
+        "other_platform": True,
+        "first_seen": elsewhere.created_at.date().isoformat(),
+        "distance": 0,
+    }
     assert str(elsewhere.application.public_id) not in finding.detail
 
 
@@ -314,7 +344,8 @@ def test_a_platform_that_does_not_share_neither_sees_nor_is_seen(product, produc
 
 
 def test_matches_on_the_own_platform_come_before_another_platforms_at_the_same_distance(
-        product, product_b, platform_a, platform_b):
+    product, product_b, platform_a, platform_b
+):
     opt_in(platform_a, platform_b)
     stored(product_b, HASH, buyer_ref="elsewhere")
     own = stored(product, HASH, buyer_ref="here")
@@ -323,8 +354,9 @@ def test_matches_on_the_own_platform_come_before_another_platforms_at_the_same_d
     assert [(m.evidence, m.other_platform) for m in matches] == [(own, False), (None, True)]
 
 
-def test_screening_an_application_reports_another_sharing_platforms_earlier_use(product, product_b, platform_a,
-                                                                                platform_b):
+def test_screening_an_application_reports_another_sharing_platforms_earlier_use(
+    product, product_b, platform_a, platform_b
+):
     from screening.models import Finding
     from tests.factories import GENUINE_CUP, screen
 
@@ -332,6 +364,9 @@ def test_screening_an_application_reports_another_sharing_platforms_earlier_use(
     elsewhere = screen(submit(product_b, evidence=[GENUINE_CUP], buyer_ref="elsewhere"))
     here = screen(submit(product, evidence=[GENUINE_CUP], buyer_ref="here"))
     (finding,) = Finding.objects.filter(result__evidence__application=here, code="near_duplicate")
-    assert finding.params == {"other_platform": True, "first_seen": elsewhere.created_at.date().isoformat(),
-                              "distance": 0}
+    assert finding.params == {
+        "other_platform": True,
+        "first_seen": elsewhere.created_at.date().isoformat(),
+        "distance": 0,
+    }
     assert str(elsewhere.public_id) not in str(finding.params) + finding.detail

@@ -55,8 +55,15 @@ def test_images_of_an_older_scheme_are_redone_and_their_stale_groups_dropped(pro
     evidence = submit(product, evidence=[jpeg(seed=3)]).evidence.get()
     rebuild()
     EvidenceFingerprint.objects.filter(evidence=evidence).update(scheme=1, phash=12345)
-    ReuseGroup.objects.create(platform=product.merchant.platform, phash=12345, band0=0, band1=0, band2=0, band3=0,
-                              first_seen=evidence.created_at)
+    ReuseGroup.objects.create(
+        platform=product.merchant.platform,
+        phash=12345,
+        band0=0,
+        band1=0,
+        band2=0,
+        band3=0,
+        first_seen=evidence.created_at,
+    )
     output = rebuild()
     assert "1 images hashed" in output and "1 empty groups removed" in output
     assert EvidenceFingerprint.objects.get(evidence=evidence).phash == signed(engine_hash(evidence))
@@ -88,10 +95,13 @@ def test_the_summary_is_in_the_operators_language(product):
     assert "已计算 1 张图片的哈希" in out.getvalue()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--batch-size", "0"], "--batch-size must be at least 1"),
-    (["--platform", "nowhere"], "No platform with the slug nowhere"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--platform", "nowhere"], "No platform with the slug nowhere"),
+    ],
+)
 def test_bad_arguments_are_refused_with_exit_code_2(args, message):
     with pytest.raises(CommandError, match=message) as raised, translation.override("en"):
         rebuild(*args)

@@ -42,7 +42,9 @@ def test_a_transient_failure_is_retried_with_back_off_and_then_screens(celery_wo
     assert not current(application).unscreened
 
 
-def test_failures_past_the_attempt_limit_send_the_application_to_reviewers_unscreened(celery_worker, product, settings, monkeypatch):
+def test_failures_past_the_attempt_limit_send_the_application_to_reviewers_unscreened(
+    celery_worker, product, settings, monkeypatch
+):
     settings.SCREENING_RETRY_BACKOFF_MAX = 1
     settings.SCREENING_MAX_ATTEMPTS = 2
     monkeypatch.setattr(screening_services, "screen_image", failing_check(100))
@@ -59,7 +61,9 @@ def test_the_sweeper_requeues_a_submission_whose_message_was_lost(celery_worker,
     with monkeypatch.context() as lost:
         lost.setattr(outbox.current_app, "send_task", lambda *args, **kwargs: None)
         application = submit(product, evidence=[jpeg(seed=13)])
-    RefundApplication.objects.filter(pk=application.pk).update(screening_enqueued_at=timezone.now() - timedelta(hours=1))
+    RefundApplication.objects.filter(pk=application.pk).update(
+        screening_enqueued_at=timezone.now() - timedelta(hours=1)
+    )
     assert current(application).state == ApplicationState.SUBMITTED
     with transaction.atomic():
         transaction.on_commit(requeue_stale_screenings.delay)

@@ -33,20 +33,39 @@ class Command(BaseCommand):
         os.environ.setdefault("PORTAL_BASE_URL", f"http://{addrport}")
         # Supervised: started again if it ever exits (see refunds.supervise).
         worker = Supervised(
-            [sys.executable, "-m", "celery", "-A", "reviewhub", "worker", "--beat", "--concurrency", "1",
-             "--loglevel", "INFO", "--without-mingle", "--without-gossip",
-             "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "reviewhub",
+                "worker",
+                "--beat",
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "INFO",
+                "--without-mingle",
+                "--without-gossip",
+                "--schedule",
+                settings.CELERY_BEAT_SCHEDULE_FILENAME,
+            ],
             env=os.environ.copy(),
         )
         # A plain SIGTERM would end this process without the clean-up below, orphaning the worker.
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         base = f"http://{addrport}"
         staff = "\n".join(f"    {role:<17} {username} / {password}" for role, username, password in accounts.staff())
-        first = (RefundApplication.objects.filter(platform=accounts.platform).order_by("created_at")
-                 .values_list("public_id", flat=True).first())
+        first = (
+            RefundApplication.objects.filter(platform=accounts.platform)
+            .order_by("created_at")
+            .values_list("public_id", flat=True)
+            .first()
+        )
         example = f"{base}/api/v1/applications/{first}" if first else f"{base}/api/v1/applications"
-        self.stdout.write(self.style.SUCCESS(f"""
-reviewhub is running (database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker: {settings.CELERY_BROKER_URL.split('://')[0]})
+        self.stdout.write(
+            self.style.SUCCESS(f"""
+reviewhub is running (database: {settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]}, broker: {settings.CELERY_BROKER_URL.split("://")[0]})
 
   Start page          {base}/
   Review queue        {base}/admin/refunds/refundapplication/
@@ -58,7 +77,8 @@ reviewhub is running (database: {settings.DATABASES['default']['ENGINE'].rsplit(
 
   Try:  curl -H 'Authorization: Bearer {accounts.api_key}' {example}
   Passwords and the API key are new on every start. Stop with Ctrl-C.
-"""))
+""")
+        )
         try:
             call_command("runserver", addrport, use_reloader=False)
         finally:

@@ -20,16 +20,19 @@ class Command(BaseCommand):
     @property
     def help(self) -> str:  # type: ignore[override]
         # Read when the parser is made, in the active language (argparse cannot take a lazy string).
-        return _("Hash every stored evidence image not yet in the reuse index with its current scheme "
-                 "(resumable: run it again to go on), then drop groups no image holds any more.")
+        return _(
+            "Hash every stored evidence image not yet in the reuse index with its current scheme "
+            "(resumable: run it again to go on), then drop groups no image holds any more."
+        )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--restart", action="store_true", help=_("redo every image, also those already current"))
         parser.add_argument("--batch-size", type=int, default=200, help=_("images per transaction (default 200)"))
         parser.add_argument("--platform", help=_("only this platform's evidence (its slug)"))
 
-    def handle(self, *args: Any, restart: bool = False, batch_size: int = 200, platform: str | None = None,
-               **options: Any) -> None:
+    def handle(
+        self, *args: Any, restart: bool = False, batch_size: int = 200, platform: str | None = None, **options: Any
+    ) -> None:
         if batch_size < 1:
             raise CommandError(_("--batch-size must be at least 1."), returncode=2)
         scope = None
@@ -55,8 +58,12 @@ class Command(BaseCommand):
                     try:
                         with evidence.file.open("rb") as handle:
                             data = handle.read()
-                        rebuild_evidence(evidence=evidence, data=data, max_pixels=settings.UPLOAD_MAX_PIXELS,
-                                         max_bytes=settings.UPLOAD_MAX_BYTES)
+                        rebuild_evidence(
+                            evidence=evidence,
+                            data=data,
+                            max_pixels=settings.UPLOAD_MAX_PIXELS,
+                            max_bytes=settings.UPLOAD_MAX_BYTES,
+                        )
                     except (core.UnreadableImage, OSError):
                         unreadable += 1
             last_pk = batch[-1].pk
@@ -65,9 +72,13 @@ class Command(BaseCommand):
         pruned = groups_prune(platform=scope)
         if total:
             sys.stderr.write("\n")
-        self.stdout.write(_("Reuse index (scheme %(scheme)s): %(done)s images hashed, %(unreadable)s unreadable "
-                            "skipped, %(pruned)s empty groups removed.")
-                          % {"scheme": SCHEME, "done": done - unreadable, "unreadable": unreadable, "pruned": pruned})
+        self.stdout.write(
+            _(
+                "Reuse index (scheme %(scheme)s): %(done)s images hashed, %(unreadable)s unreadable "
+                "skipped, %(pruned)s empty groups removed."
+            )
+            % {"scheme": SCHEME, "done": done - unreadable, "unreadable": unreadable, "pruned": pruned}
+        )
 
     def _progress(self, done: int, total: int, started: float) -> None:
         rate = done / max(time.monotonic() - started, 1e-6)
