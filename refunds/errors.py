@@ -1,27 +1,182 @@
-"""The one domain error type. Every surface maps it once: API → JSON + status,
-admin and portal → a message, CLI → stderr + exit code 2."""
+"""The one domain error type and the registry of its codes.
+
+Every refusal has a stable machine-readable code (``ErrorCode``) with its one message,
+formatted with the error's parameters; no other module spells a code or writes a refusal's
+message. Every surface maps the error once: API → JSON + status, admin and portal → a
+message on the form, CLI → stderr + exit code 2.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+
+class ErrorCode(StrEnum):
+    """A refusal's code, and its message (``%(name)s`` placeholders filled from the error's params)."""
+
+    message: Promise
+
+    def __new__(cls, code: str, message: Promise) -> ErrorCode:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.message = message
+        return member
+
+    # The request as a whole (the API's transport and framework).
+    BAD_REQUEST = "bad_request", _("The request is malformed.")
+    INVALID = "invalid", _("The request is invalid.")
+    INVALID_PARAMETER = "invalid_parameter", _("Invalid %(param)s: %(hint)s")
+    REQUEST_TOO_LARGE = "request_too_large", _("The request is larger than %(limit)d bytes.")
+    TOO_MANY_FIELDS = "too_many_fields", _("The request has too many fields or files.")
+    NOT_AUTHENTICATED = "not_authenticated", _("Authentication credentials were not provided.")
+    PERMISSION_DENIED = "permission_denied", _("You do not have permission to do this.")
+    NOT_FOUND = "not_found", _("No such %(object)s.")
+    REFUSED = "error", _("The request was refused.")
+    SERVICE_UNAVAILABLE = (
+        "service_unavailable",
+        _("The service is briefly unavailable; nothing was changed. Try again shortly."),
+    )
+    SERVER_ERROR = "server_error", _("Internal error.")
+    INVALID_CURSOR = "invalid_cursor", _("No such page: the cursor is invalid; use the links of a previous page.")
+    ORDERING_NOT_WALKABLE = (
+        "ordering_not_walkable",
+        _(
+            "Walk changes oldest first (ordering=updated_at) and resume with updated_after: "
+            "a row changed during a newest-first walk would be missed."
+        ),
+    )
+    INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key", _("The Idempotency-Key must have 1 to 255 characters.")
+    IDEMPOTENCY_IN_PROGRESS = (
+        "idempotency_in_progress",
+        _("A request with this Idempotency-Key is still being processed."),
+    )
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", _("This Idempotency-Key was used with a different request.")
+    EVENT_NOT_FOUND = "event_not_found", _("No such event.")
+    NO_HEATMAP = "no_heatmap", _("This finding has no heat-map.")
+
+    # Uploads (invariant 7).
+    FILE_TOO_LARGE = "file_too_large", _("The file is larger than %(limit)d bytes.")
+    EMPTY_FILE = "empty_file", _("The file is empty.")
+    UNSUPPORTED_MEDIA_TYPE = (
+        "unsupported_media_type",
+        _("The file is not a supported type: JPEG, PNG, WebP or HEIC images, MP4 videos."),
+    )
+    TOO_MANY_PIXELS = "too_many_pixels", _("The image has more than %(limit)d pixels.")
+    CORRUPT_IMAGE = "corrupt_image", _("The image is damaged or incomplete.")
+    CORRUPT_VIDEO = "corrupt_video", _("The video is damaged or incomplete.")
+    TOO_MANY_FILES = "too_many_files", _("Attach at most %(limit)d files.")
+
+    # Submission.
+    INVALID_AMOUNT = "invalid_amount", _("The amount must be positive, with at most two decimal places.")
+    INVALID_CURRENCY = "invalid_currency", _("Use a three-letter ISO 4217 currency code, e.g. CNY.")
+    INVALID_REASON = "invalid_reason", _("Unknown refund reason.")
+    INVALID_REFERENCE = "invalid_reference", _("Give a reference of 1 to 100 characters.")
+    INVALID_DELIVERED_AT = "invalid_delivered_at", _("The delivery time must be a past time with a time zone.")
+    EVIDENCE_REQUIRED = "evidence_required", _("Attach at least one evidence image.")
+    INVALID_EVIDENCE_IDS = "invalid_evidence_ids", _("Give each uploaded evidence id once.")
+    EVIDENCE_UPLOAD_NOT_FOUND = "evidence_upload_not_found", _("No such evidence upload.")
+    EVIDENCE_UPLOAD_USED = "evidence_upload_used", _("An uploaded evidence image can be used by one application only.")
+    MERCHANT_NOT_FOUND = "merchant_not_found", _("No such merchant on this platform.")
+    PRODUCT_NOT_FOUND = "product_not_found", _("No such product of this merchant.")
+    REFERENCE_IMAGE_NOT_FOUND = "reference_image_not_found", _("No such reference image.")
+
+    # The lifecycle.
+    INVALID_STATE = "invalid_state", _("This is not possible while the application is %(state)s.")
+    NOT_ALLOWED = "not_allowed", _("The policy does not allow this now.")
+    DEADLINE_PASSED = "deadline_passed", _("The merchant response window closed at %(deadline)s.")
+    NOT_DECIDED = "not_decided", _("The evidence dossier exists only once the application is decided.")
+
+    # The merchant's rebuttal.
+    INVALID_REASON_CODE = "invalid_reason_code", _("Unknown reason code: %(codes)s.")
+    STATEMENT_REQUIRED = "statement_required", _("Explain why you contest the refund.")
+    STATEMENT_TOO_LONG = "statement_too_long", _("Keep the statement under %(limit)d characters.")
+
+    # Review.
+    CLAIMED_BY_OTHER = "claimed_by_other", _("%(holder)s has claimed this application until %(until)s.")
+    CLAIM_REQUIRED = "claim_required", _("Claim the application before deciding it.")
+    CLAIM_EXPIRED = "claim_expired", _("Your claim expired; claim the application again before deciding.")
+    ALREADY_DECIDED = (
+        "already_decided",
+        _("Someone else decided this application first; your decision was not recorded."),
+    )
+    INVALID_OUTCOME = "invalid_outcome", _("Unknown outcome.")
+    INVALID_REASON_CODES = "invalid_reason_codes", _("Give one or more reasons that fit the outcome.")
+    NOTE_REQUIRED = "note_required", _("Write a note explaining the decision.")
+    INVALID_APPROVED_AMOUNT = (
+        "invalid_approved_amount",
+        _("A partial approval needs an amount between zero and the amount claimed."),
+    )
+    SENIOR_REQUIRED = "senior_required", _("Only a senior reviewer may approve an application screened as forged.")
+    SENIOR_REQUIRED_ABOVE_CEILING = (
+        "senior_required_above_ceiling",
+        _("Only a senior reviewer may approve more than %(ceiling)s %(currency)s."),
+    )
+
+    # A platform's settings and catalogue.
+    PLATFORM_EXISTS = "platform_exists", _("A platform with this slug exists already.")
+    MERCHANT_EXISTS = "merchant_exists", _("A merchant with this reference exists already.")
+    PRODUCT_EXISTS = "product_exists", _("A product with this reference exists already.")
+    INVALID_POLICY = "invalid_policy", _("The policy is invalid.")
+    UNKNOWN_POLICY_SETTING = "unknown_policy_setting", _("Unknown policy settings: %(names)s.")
+    INVALID_EXPIRY = "invalid_expiry", _("The expiry must be in the future.")
+    INVALID_SCOPES = "invalid_scopes", _("Choose scopes among: %(scopes)s.")
+    API_KEY_NOT_FOUND = "api_key_not_found", _("No such API key.")
+    API_KEY_NOT_LIVE = "api_key_not_live", _("This key is revoked or expired; issue a new one instead.")
+    INVALID_OVERLAP = "invalid_overlap", _("The overlap must be from 0 to %(max)d seconds.")
+    NEGATIVE_OVERLAP = "negative_overlap", _("The overlap cannot be negative.")
+    INVALID_URL = "invalid_url", _("Give a valid http(s) URL without a user name or password.")
+    WEBHOOK_URL_NOT_HTTPS = "webhook_url_not_https", _("Webhook URLs must use https.")
+    WEBHOOK_URL_UNRESOLVABLE = "webhook_url_unresolvable", _("The webhook host name does not resolve.")
+    WEBHOOK_URL_NOT_PUBLIC = (
+        "webhook_url_not_public",
+        _("Webhook URLs must lead to a public address, not a loopback, private or link-local one."),
+    )
+    WEBHOOK_ENDPOINT_EXISTS = "webhook_endpoint_exists", _("This platform has an endpoint with this URL already.")
+    WEBHOOK_ENDPOINT_LIMIT = "webhook_endpoint_limit", _("A platform has at most %(limit)d webhook endpoints.")
+    WEBHOOK_ENDPOINT_NOT_FOUND = "webhook_endpoint_not_found", _("No such webhook endpoint.")
+    WEBHOOK_DELIVERY_NOT_FOUND = "webhook_delivery_not_found", _("No such webhook delivery.")
+
+    # Notifications.
+    INVALID_TOKEN = "invalid_token", _("This unsubscribe link is not valid.")
 
 
 class DomainError(Exception):
-    """A refused request, with a stable machine-readable code and a translatable message."""
+    """A refused request: its code, the code's message filled with ``params``, and ``details``
+    for machines (``details["param"]`` names the offending input)."""
 
     status = 400
 
     def __init__(
-        self, code: str, message: str | Promise, *, details: dict[str, Any] | None = None, status: int | None = None
+        self,
+        code: ErrorCode,
+        *,
+        details: dict[str, Any] | None = None,
+        status: int | None = None,
+        **params: Any,
     ):
-        super().__init__(str(message))
+        if not params and "%(" in str(code.message):
+            raise TypeError(f"the message of {code} needs its parameters")
         self.code = code
-        self.message = message
+        self.params = params
+        self.message: str | Promise = code.message % params if params else code.message
+        super().__init__(str(self.message))
         self.details = details or {}
         if status is not None:
             self.status = status
+
+    def for_file(self, name: str, index: int) -> DomainError:
+        """Return the same refusal naming the file of a batch it is about."""
+        named = type(self)(self.code, details={**self.details, "file": name, "index": index}, **self.params)
+        named.status = self.status
+        named.message = _FILE_MESSAGE % {"name": name, "message": self.message}
+        return named
+
+
+_FILE_MESSAGE = _("“%(name)s”: %(message)s")
 
 
 class Conflict(DomainError):

@@ -11,12 +11,11 @@ from typing import Any
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from psycopg.errors import LockNotAvailable
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from refunds.errors import Conflict, InvalidInput
+from refunds.errors import Conflict, ErrorCode, InvalidInput
 from refunds.models import IdempotencyRecord
 
 RETENTION = timedelta(hours=48)
@@ -62,7 +61,7 @@ def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
         if key is None:
             return view(self, request, *args, **kwargs)
         if not 1 <= len(key) <= 255:
-            raise InvalidInput("invalid_idempotency_key", _("The Idempotency-Key must have 1 to 255 characters."))
+            raise InvalidInput(ErrorCode.INVALID_IDEMPOTENCY_KEY, details={"param": HEADER})
         platform = request.auth.platform
         digest = request_digest(request)
         with transaction.atomic():
@@ -124,15 +123,13 @@ def _claim(platform: Any, key: str, digest: str, method_path: str) -> Idempotenc
         if not isinstance(exc.__cause__, LockNotAvailable):
             raise
         raise Conflict(
-            "idempotency_in_progress",
-            _("A request with this Idempotency-Key is still being processed."),
+            ErrorCode.IDEMPOTENCY_IN_PROGRESS,
             details={"param": HEADER, "key": key},
         ) from None
     record = IdempotencyRecord.objects.get(platform=platform, key=key)
     if record.request_digest != digest:
         raise InvalidInput(
-            "idempotency_key_reused",
-            _("This Idempotency-Key was used with a different request."),
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
             details={"param": HEADER, "key": key},
             status=422,
         )

@@ -24,6 +24,7 @@ from refunds.states import (
     RefundReason,
     RiskLevel,
 )
+from refunds.vocab import AuditAction, SettingsAction
 
 currency_validator = RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 currency code, e.g. CNY."))
 
@@ -300,6 +301,9 @@ class ReferenceImage(StoredImage):
 class RefundApplication(ConcurrentTransitionMixin, models.Model):
     """A buyer's refund-only application. Its state changes only through the transitions below,
     and those are called only by ``refunds.services``."""
+
+    # The states by name, for templates: ``application.state == application.State.IN_REVIEW``.
+    State = ApplicationState
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     platform = models.ForeignKey(
@@ -735,7 +739,7 @@ class AuditEvent(models.Model):
         verbose_name=_("application"),
     )
     seq = models.PositiveIntegerField(_("sequence"))
-    action = models.CharField(_("action"), max_length=40)
+    action = models.CharField(_("action"), max_length=40, choices=AuditAction.choices)
     from_state = models.CharField(_("from"), max_length=20, blank=True)
     to_state = models.CharField(_("to"), max_length=20)
     actor_kind = models.CharField(_("actor kind"), max_length=20, choices=ActorKind.choices)
@@ -958,7 +962,7 @@ class SettingsChange(models.Model):
     )
     target = models.CharField(_("target"), max_length=30, choices=Target.choices)
     target_id = models.CharField(_("target id"), max_length=64, blank=True)
-    action = models.CharField(_("action"), max_length=40)
+    action = models.CharField(_("action"), max_length=40, choices=SettingsAction.choices)
     actor_kind = models.CharField(_("actor kind"), max_length=20, choices=ActorKind.choices)
     actor_label = models.CharField(_("actor"), max_length=200, blank=True)
     actor_user = models.ForeignKey(

@@ -14,10 +14,11 @@ from typing import Any
 from django.db import InterfaceError, connections
 from django.db import OperationalError as DatabaseOperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils.translation import gettext as _
 from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from refunds.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,8 @@ def is_outage(exc: BaseException | None) -> bool:
 def error_body() -> dict[str, Any]:
     return {
         "error": {
-            "code": "service_unavailable",
-            "message": _("The service is briefly unavailable; nothing was changed. Try again shortly."),
+            "code": ErrorCode.SERVICE_UNAVAILABLE,
+            "message": ErrorCode.SERVICE_UNAVAILABLE.message,
             "details": {"retry_after": RETRY_AFTER_SECONDS},
         }
     }
@@ -104,7 +105,8 @@ def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRespons
         return response_for(request, exc)
     if request.path.startswith("/api/"):
         return JsonResponse(
-            {"error": {"code": "server_error", "message": _("Internal error."), "details": {}}}, status=500
+            {"error": {"code": ErrorCode.SERVER_ERROR, "message": ErrorCode.SERVER_ERROR.message, "details": {}}},
+            status=500,
         )
     from django.views.defaults import server_error as default_server_error
 

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from refunds.errors import NotFound
+from refunds.errors import ErrorCode, NotFound
 from refunds.models import ClaimGroup, ClaimGroupMember, Evidence, Platform, RefundApplication, WebhookEvent
 from refunds.states import OPEN_STATES, TERMINAL_STATES, ApplicationState, BuyerRiskReason, Outcome, RiskLevel
 from screening.models import ReuseLink
@@ -25,7 +25,7 @@ def application_get_for_platform(*, platform: Platform, public_id: object) -> Re
     try:
         return application_list_for_platform(platform=platform).get(public_id=public_id)
     except (RefundApplication.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound("not_found", _("No such application.")) from None
+        raise NotFound(ErrorCode.NOT_FOUND, object=_("application")) from None
 
 
 def application_id_for_platform(*, platform: Platform, public_id: object) -> int:
@@ -34,7 +34,7 @@ def application_id_for_platform(*, platform: Platform, public_id: object) -> int
     try:
         return RefundApplication.objects.values_list("pk", flat=True).get(platform=platform, public_id=public_id)
     except (RefundApplication.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound("not_found", _("No such application.")) from None
+        raise NotFound(ErrorCode.NOT_FOUND, object=_("application")) from None
 
 
 def application_list_for_platform(*, platform: Platform) -> QuerySet[RefundApplication]:
@@ -180,8 +180,9 @@ class ClaimGroupView:
     links: list[dict[str, object]]
 
 
-NO_SUCH_GROUP = _("No such group of linked claims.")
-NO_SUCH_BUYER = _("No applications of this buyer.")
+# The nouns a refusal of a missing group or buyer names (ErrorCode.NOT_FOUND).
+GROUP = _("group of linked claims")
+BUYER = _("buyer")
 
 
 def claim_group_get_for_platform(*, platform: Platform, public_id: object) -> ClaimGroupView:
@@ -190,7 +191,7 @@ def claim_group_get_for_platform(*, platform: Platform, public_id: object) -> Cl
     try:
         group = ClaimGroup.objects.get(platform=platform, public_id=public_id)
     except (ClaimGroup.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound("not_found", NO_SUCH_GROUP) from None
+        raise NotFound(ErrorCode.NOT_FOUND, object=GROUP) from None
     rows = list(
         RefundApplication.objects.filter(claim_group_member__group=group)
         .select_related("decision")
@@ -383,7 +384,7 @@ def event_list_for_platform(*, platform: Platform, after: object = None, now: da
     try:
         start = WebhookEvent.objects.values("created_at", "public_id").get(platform=platform, public_id=after)
     except (WebhookEvent.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound("event_not_found", _("No such event."), details={"param": "after"}) from None
+        raise NotFound(ErrorCode.EVENT_NOT_FOUND, details={"param": "after"}) from None
     return events.filter(
         Q(created_at__gt=start["created_at"]) | Q(created_at=start["created_at"], public_id__gt=start["public_id"])
     )

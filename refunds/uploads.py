@@ -13,10 +13,9 @@ from typing import IO
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
-from refunds.errors import UploadRejected
+from refunds.errors import ErrorCode, UploadRejected
 
 # Pillow format name → (MIME type, extension). The declared name and content type of an
 # upload are ignored: only what the bytes are counts.
@@ -48,21 +47,15 @@ def _read_bounded(upload: IO[bytes], *, limit: int, field: str) -> bytes:
     size = getattr(upload, "size", None)
     if size is not None and size > limit:
         raise UploadRejected(
-            "file_too_large",
-            _("The file is larger than %(limit)d bytes.") % {"limit": limit},
-            details={"param": field, "limit": limit},
-            status=413,
+            ErrorCode.FILE_TOO_LARGE, limit=limit, details={"param": field, "limit": limit}, status=413
         )
     data = upload.read(limit + 1)
     if len(data) > limit:
         raise UploadRejected(
-            "file_too_large",
-            _("The file is larger than %(limit)d bytes.") % {"limit": limit},
-            details={"param": field, "limit": limit},
-            status=413,
+            ErrorCode.FILE_TOO_LARGE, limit=limit, details={"param": field, "limit": limit}, status=413
         )
     if not data:
-        raise UploadRejected("empty_file", _("The file is empty."), details={"param": field})
+        raise UploadRejected(ErrorCode.EMPTY_FILE, details={"param": field})
     return data
 
 
@@ -79,15 +72,14 @@ def validate_image(upload: IO[bytes], *, field: str = "evidence") -> ValidatedUp
                 width, height = image.size
                 if fmt not in IMAGE_FORMATS:
                     raise UploadRejected(
-                        "unsupported_media_type",
-                        _("Only JPEG, PNG, WebP and HEIC images are accepted."),
+                        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
                         details={"param": field, "detected": fmt},
                         status=415,
                     )
                 if width * height > settings.UPLOAD_MAX_PIXELS:
                     raise UploadRejected(
-                        "too_many_pixels",
-                        _("The image has more than %(limit)d pixels.") % {"limit": settings.UPLOAD_MAX_PIXELS},
+                        ErrorCode.TOO_MANY_PIXELS,
+                        limit=settings.UPLOAD_MAX_PIXELS,
                         details={"param": field, "width": width, "height": height},
                         status=413,
                     )
@@ -101,19 +93,16 @@ def validate_image(upload: IO[bytes], *, field: str = "evidence") -> ValidatedUp
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UploadRejected(
-            "too_many_pixels", _("The image is too large to decode safely."), details={"param": field}, status=413
+            ErrorCode.TOO_MANY_PIXELS, limit=settings.UPLOAD_MAX_PIXELS, details={"param": field}, status=413
         ) from None
     except UnidentifiedImageError:
         raise UploadRejected(
-            "unsupported_media_type",
-            _("The file is not an image of a supported type."),
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             details={"param": field},
             status=415,
         ) from None
     except (OSError, SyntaxError, ValueError):
-        raise UploadRejected(
-            "corrupt_image", _("The image is damaged or incomplete."), details={"param": field}
-        ) from None
+        raise UploadRejected(ErrorCode.CORRUPT_IMAGE, details={"param": field}) from None
     mime, ext = IMAGE_FORMATS[fmt]
     return ValidatedUpload(name[:255], data, hashlib.sha256(data).hexdigest(), mime, ext, width, height)
 
@@ -183,9 +172,7 @@ def _check_mp4(data: bytes, *, field: str) -> None:
         if declared > held:
             raise ValueError("the sample tables declare more media than the file holds")
     except (ValueError, struct.error):
-        raise UploadRejected(
-            "corrupt_video", _("The video is damaged or incomplete."), details={"param": field}
-        ) from None
+        raise UploadRejected(ErrorCode.CORRUPT_VIDEO, details={"param": field}) from None
 
 
 def validate_attachment(upload: IO[bytes], *, field: str = "attachments") -> ValidatedUpload:

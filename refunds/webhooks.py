@@ -31,9 +31,8 @@ from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
-from refunds.errors import InvalidInput
+from refunds.errors import ErrorCode, InvalidInput
 from refunds.models import RefundApplication, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from refunds.request_id import current as current_request_id
 
@@ -289,38 +288,34 @@ def address_is_public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def _refuse(code: str, message: Any, url: str) -> InvalidInput:
-    return InvalidInput(code, message, details={"param": "url", "value": url})
+def _refuse(code: ErrorCode, url: str) -> InvalidInput:
+    return InvalidInput(code, details={"param": "url", "value": url})
 
 
 def url_check(url: str) -> list[str]:
     """Check a webhook URL against the guard and return the addresses it may be sent to
     (none to pin when WEBHOOK_ALLOW_PRIVATE_URLS is on); raise InvalidInput otherwise."""
     if not re.fullmatch(URL_PATTERN, url):
-        raise _refuse("invalid_url", _("Give a valid http(s) URL."), url)
+        raise _refuse(ErrorCode.INVALID_URL, url)
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise _refuse("invalid_url", _("Give a valid http(s) URL."), url) from None
+        raise _refuse(ErrorCode.INVALID_URL, url) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _refuse("invalid_url", _("Give a valid http(s) URL."), url)
+        raise _refuse(ErrorCode.INVALID_URL, url)
     if settings.WEBHOOK_REQUIRE_HTTPS and parts.scheme != "https":
-        raise _refuse("webhook_url_not_https", _("Webhook URLs must use https."), url)
+        raise _refuse(ErrorCode.WEBHOOK_URL_NOT_HTTPS, url)
     if parts.username or parts.password:
-        raise _refuse("invalid_url", _("Webhook URLs cannot carry a user name or password."), url)
+        raise _refuse(ErrorCode.INVALID_URL, url)
     if settings.WEBHOOK_ALLOW_PRIVATE_URLS:
         return []
     try:
         addresses = _resolve(parts.hostname, port or (443 if parts.scheme == "https" else 80))
     except (OSError, UnicodeError):
-        raise _refuse("webhook_url_unresolvable", _("The webhook host name does not resolve."), url) from None
+        raise _refuse(ErrorCode.WEBHOOK_URL_UNRESOLVABLE, url) from None
     if not addresses or not all(address_is_public(a) for a in addresses):
-        raise _refuse(
-            "webhook_url_not_public",
-            _("Webhook URLs must lead to a public address, not a loopback, private or link-local one."),
-            url,
-        )
+        raise _refuse(ErrorCode.WEBHOOK_URL_NOT_PUBLIC, url)
     return addresses
 
 

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 
 from refunds.models import AuditEvent
 from refunds.states import ApplicationState, BuyerRiskReason, DecisionReason, Outcome
+from refunds.vocab import CLAIM_EXPIRED_REASON, AuditAction
 
 _STATES = dict(ApplicationState.choices)
 _OUTCOMES = dict(Outcome.choices)
@@ -28,30 +29,32 @@ def _sentence(event: AuditEvent) -> str:
     p = event.payload or {}
     actor = event.actor_label or event.get_actor_kind_display()
     sentences = {
-        "submit": lambda: _("%(actor)s submitted the application.") % {"actor": actor},
-        "screen": lambda: _("Screening finished."),
-        "rescreen": lambda: _("The new evidence was screened and the risk updated."),
-        "unscreened": lambda: _(
+        AuditAction.SUBMIT: lambda: _("%(actor)s submitted the application.") % {"actor": actor},
+        AuditAction.SCREEN: lambda: _("Screening finished."),
+        AuditAction.RESCREEN: lambda: _("The new evidence was screened and the risk updated."),
+        AuditAction.UNSCREENED: lambda: _(
             "Screening failed after its retries; the application goes to people, flagged unscreened."
         ),
-        "fast_track": lambda: _("Approved automatically: clean screening below the fast-track ceiling."),
-        "open_window": lambda: _("The merchant's response window opened."),
-        "add_evidence": lambda: _("%(actor)s added evidence.") % {"actor": actor},
-        "merchant_accept": lambda: _("The merchant (%(actor)s) accepted the refund.") % {"actor": actor},
-        "merchant_contest": lambda: (
+        AuditAction.FAST_TRACK: lambda: _("Approved automatically: clean screening below the fast-track ceiling."),
+        AuditAction.OPEN_WINDOW: lambda: _("The merchant's response window opened."),
+        AuditAction.ADD_EVIDENCE: lambda: _("%(actor)s added evidence.") % {"actor": actor},
+        AuditAction.MERCHANT_ACCEPT: lambda: _("The merchant (%(actor)s) accepted the refund.") % {"actor": actor},
+        AuditAction.MERCHANT_CONTEST: lambda: (
             _("The merchant (%(actor)s) contested the refund with a rebuttal.") % {"actor": actor}
         ),
-        "window_expired_approve": lambda: _("The merchant's window closed; approved automatically on clean screening."),
-        "window_expired_review": lambda: _("The merchant's window closed; sent to human review."),
-        "claim": lambda: (
+        AuditAction.WINDOW_EXPIRED_APPROVE: lambda: _(
+            "The merchant's window closed; approved automatically on clean screening."
+        ),
+        AuditAction.WINDOW_EXPIRED_REVIEW: lambda: _("The merchant's window closed; sent to human review."),
+        AuditAction.CLAIM: lambda: (
             _("%(actor)s claimed the application until %(until)s.") % {"actor": actor, "until": _when(p.get("until"))}
         ),
-        "release_claim": lambda: (
+        AuditAction.RELEASE_CLAIM: lambda: (
             _("The claim of %(holder)s expired and was released.") % {"holder": p.get("holder") or "?"}
-            if event.reason == "claim expired"
+            if event.reason == CLAIM_EXPIRED_REASON
             else _("%(actor)s released the claim.") % {"actor": actor}
         ),
-        "decide": lambda: (
+        AuditAction.DECIDE: lambda: (
             _("%(actor)s decided: %(outcome)s, %(amount)s; reasons: %(reasons)s.")
             % {
                 "actor": actor,
@@ -63,11 +66,11 @@ def _sentence(event: AuditEvent) -> str:
                 ),
             }
         ),
-        "withdraw": lambda: _("%(actor)s withdrew the application.") % {"actor": actor},
-        "dossier_generated": lambda: _("%(actor)s downloaded the evidence dossier.") % {"actor": actor},
+        AuditAction.WITHDRAW: lambda: _("%(actor)s withdrew the application.") % {"actor": actor},
+        AuditAction.DOSSIER_GENERATED: lambda: _("%(actor)s downloaded the evidence dossier.") % {"actor": actor},
     }
     make = sentences.get(event.action)
-    sentence = make() if make else _("%(actor)s: %(action)s.") % {"actor": actor, "action": event.action}
+    sentence = make() if make else _("%(actor)s: %(action)s.") % {"actor": actor, "action": event.get_action_display()}
     if p.get("overrode_claim_of"):
         sentence += " " + _("A senior reviewer's override of the claim held by %(holder)s.") % {
             "holder": p["overrode_claim_of"]

@@ -16,10 +16,17 @@ from refunds.admin.timeline import describe
 from refunds.models import Evidence, ReferenceImage, RefundApplication
 from refunds.roles import CLAIM, DECIDE, DOWNLOAD_DOSSIER, is_senior
 from refunds.states import ApplicationState, Outcome, RiskLevel
+from screening.core import FindingCode
 from screening.models import ReuseLink
 
 # Findings whose presence the metadata panel reports in words of its own.
-_PROVENANCE = ("aigc_label", "c2pa_ai_generated", "editing_software", "no_camera_metadata", "captured_before_delivery")
+_PROVENANCE = (
+    FindingCode.AIGC_LABEL,
+    FindingCode.C2PA_AI_GENERATED,
+    FindingCode.EDITING_SOFTWARE,
+    FindingCode.NO_CAMERA_METADATA,
+    FindingCode.CAPTURED_BEFORE_DELIVERY,
+)
 
 
 @dataclass
@@ -64,6 +71,11 @@ def _exif(evidence: Evidence) -> dict[str, str]:
     }
 
 
+def _explained(codes: dict[str, Any], code: FindingCode) -> str | None:
+    finding = codes.get(code)
+    return finding.explanation if finding is not None else None
+
+
 def _metadata(evidence: Evidence, findings: list[Any]) -> list[tuple[str, str]]:
     from django.utils.translation import gettext as _
 
@@ -75,13 +87,13 @@ def _metadata(evidence: Evidence, findings: list[Any]) -> list[tuple[str, str]]:
         (_("camera"), camera or _("none recorded")),
         (_("taken at"), taken or _("not recorded")),
         (_("software"), exif.get("Software") or _("none recorded")),
-        (_("AIGC label (GB 45438-2025)"), codes["aigc_label"].explanation if "aigc_label" in codes else _("none")),
-        (_("C2PA"), codes["c2pa_ai_generated"].explanation if "c2pa_ai_generated" in codes else _("no AI declaration")),
+        (_("AIGC label (GB 45438-2025)"), _explained(codes, FindingCode.AIGC_LABEL) or _("none")),
+        (_("C2PA"), _explained(codes, FindingCode.C2PA_AI_GENERATED) or _("no AI declaration")),
     ]
-    if "editing_software" in codes:
-        rows.append((_("editing traces"), codes["editing_software"].explanation))
-    if "captured_before_delivery" in codes:
-        rows.append((_("capture time"), codes["captured_before_delivery"].explanation))
+    if FindingCode.EDITING_SOFTWARE in codes:
+        rows.append((_("editing traces"), _explained(codes, FindingCode.EDITING_SOFTWARE)))
+    if FindingCode.CAPTURED_BEFORE_DELIVERY in codes:
+        rows.append((_("capture time"), _explained(codes, FindingCode.CAPTURED_BEFORE_DELIVERY)))
     return rows
 
 
@@ -97,7 +109,7 @@ def _panels(application: RefundApplication) -> list[EvidencePanel]:
         for item in application.evidence.all()
         if getattr(item, "screening", None)
         for f in item.screening.findings.all()
-        if f.code == "near_duplicate"
+        if f.code == FindingCode.NEAR_DUPLICATE
     ]
     earlier = (
         {
@@ -141,7 +153,7 @@ def _panels(application: RefundApplication) -> list[EvidencePanel]:
             verdict=str(result) if result else "",
         )
         for finding in findings:
-            if finding.code != "near_duplicate":
+            if finding.code != FindingCode.NEAR_DUPLICATE:
                 continue
             twin = earlier.get(str(finding.params.get("evidence")))
             if twin is not None:

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from refunds import selectors
-from refunds.errors import NotFound
+from refunds.errors import ErrorCode, NotFound
 from refunds.models import RefundApplication
 from refunds.states import BuyerRiskReason, Outcome
 from screening.models import ReuseLink
@@ -81,7 +81,7 @@ class BuyerRiskView(APIView):
         """A buyer's record on the platform: outcomes, amounts, forged findings and the reasons to look."""
         platform = request.auth.platform
         if not RefundApplication.objects.filter(platform=platform, buyer_ref=buyer_ref).exists():
-            raise NotFound("not_found", selectors.NO_SUCH_BUYER)
+            raise NotFound(ErrorCode.NOT_FOUND, object=selectors.BUYER)
         return Response(BuyerRiskSerializer(selectors.buyer_risk(platform=platform, buyer_ref=buyer_ref)).data)
 
 

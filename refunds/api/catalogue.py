@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import QuerySet
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -17,7 +16,7 @@ from rest_framework.response import Response
 from refunds.api.limits import LimitedMultiPartParser
 from refunds.api.pagination import CreatedCursorPagination
 from refunds.api.serializers import STORED_IMAGE_FIELDS, StoredImageSerializer, StrictCharField
-from refunds.errors import NotFound
+from refunds.errors import ErrorCode, NotFound
 from refunds.idempotency import idempotent
 from refunds.models import Merchant, Product, ReferenceImage
 from refunds.services import catalogue
@@ -64,12 +63,12 @@ class ReferenceImageSerializer(StoredImageSerializer):
         read_only_fields = STORED_IMAGE_FIELDS
 
 
-def _get(queryset: QuerySet, public_id: str, what: str):  # noqa: ANN202
+def _get(queryset: QuerySet, public_id: str, missing: ErrorCode):  # noqa: ANN202
     """Return the object with this public id from the caller's queryset; raise NotFound otherwise."""
     try:
         return queryset.get(public_id=public_id)
     except (queryset.model.DoesNotExist, ValidationError, ValueError):
-        raise NotFound(f"{what}_not_found", _("Not found.")) from None
+        raise NotFound(missing) from None
 
 
 class MerchantListView(GenericAPIView):
@@ -103,7 +102,9 @@ class MerchantDetailView(GenericAPIView):
 
     def get(self, request: Request, public_id: str) -> Response:
         """Read a merchant."""
-        merchant = _get(Merchant.objects.filter(platform=request.auth.platform), public_id, "merchant")
+        merchant = _get(
+            Merchant.objects.filter(platform=request.auth.platform), public_id, ErrorCode.MERCHANT_NOT_FOUND
+        )
         return Response(MerchantSerializer(merchant).data)
 
 
@@ -119,7 +120,9 @@ class ProductListView(GenericAPIView):
         merchant = self.request.query_params.get("merchant")
         if merchant is not None:
             products = products.filter(
-                merchant=_get(Merchant.objects.filter(platform=self.request.auth.platform), merchant, "merchant")
+                merchant=_get(
+                    Merchant.objects.filter(platform=self.request.auth.platform), merchant, ErrorCode.MERCHANT_NOT_FOUND
+                )
             )
         return products
 
@@ -141,7 +144,9 @@ class ProductListView(GenericAPIView):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         merchant = _get(
-            Merchant.objects.filter(platform=request.auth.platform), data["merchant"]["public_id"], "merchant"
+            Merchant.objects.filter(platform=request.auth.platform),
+            data["merchant"]["public_id"],
+            ErrorCode.MERCHANT_NOT_FOUND,
         )
         product = catalogue.product_create(merchant=merchant, external_ref=data["external_ref"], title=data["title"])
         return Response(ProductSerializer(product).data, status=status.HTTP_201_CREATED)
@@ -155,7 +160,7 @@ class ProductDetailView(GenericAPIView):
         product = _get(
             Product.objects.filter(merchant__platform=request.auth.platform).select_related("merchant"),
             public_id,
-            "product",
+            ErrorCode.PRODUCT_NOT_FOUND,
         )
         return Response(ProductSerializer(product).data)
 
@@ -165,7 +170,9 @@ class ReferenceImageListView(GenericAPIView):
     parser_classes = [LimitedMultiPartParser]
 
     def product(self, request: Request, public_id: str) -> Product:
-        return _get(Product.objects.filter(merchant__platform=request.auth.platform), public_id, "product")
+        return _get(
+            Product.objects.filter(merchant__platform=request.auth.platform), public_id, ErrorCode.PRODUCT_NOT_FOUND
+        )
 
     @extend_schema(responses={200: ReferenceImageSerializer(many=True)})
     def get(self, request: Request, public_id: str) -> Response:

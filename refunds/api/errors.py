@@ -21,28 +21,28 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from refunds import outage
-from refunds.errors import DomainError
+from refunds.errors import DomainError, ErrorCode
 
 log = logging.getLogger("refunds.api")
 
 
 def _body(code: str, message: Any, details: Any = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": str(message), "details": details or {}}}
+    return {"error": {"code": str(code), "message": str(message), "details": details or {}}}
+
+
+def _coded(code: ErrorCode, details: Any = None, **params: Any) -> dict[str, Any]:
+    return _body(code, code.message % params if params else code.message, details)
 
 
 def _refused_body(exc: SuspiciousOperation) -> tuple[dict[str, Any], int] | None:
     """The answer to a body Django refuses to read in full, or None for other exceptions."""
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        return _body(
-            "request_too_large",
-            _("The request body is larger than %(limit)d bytes.") % {"limit": limit},
-            {"limit": limit},
+        return _coded(
+            ErrorCode.REQUEST_TOO_LARGE, {"limit": limit}, limit=limit
         ), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
-        return _body(
-            "too_many_fields", _("The request has too many fields or files.")
-        ), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        return _coded(ErrorCode.TOO_MANY_FIELDS), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     return None
 
 
@@ -69,32 +69,39 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         refused = _refused_body(exc)
         if refused is not None:
             return Response(refused[0], status=refused[1])
-        return Response(_body("bad_request", _("The request is malformed.")), status=status.HTTP_400_BAD_REQUEST)
+        return Response(_coded(ErrorCode.BAD_REQUEST), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
-        return Response(_body("not_found", _("Not found.")), status=status.HTTP_404_NOT_FOUND)
+        return Response(_not_found(), status=status.HTTP_404_NOT_FOUND)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        response.data = _body("invalid", _("The request is invalid."), _validation_details(exc.detail))
+        response.data = _coded(ErrorCode.INVALID, _validation_details(exc.detail))
     else:
-        code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        # DRF's own exceptions carry its codes and messages (not_authenticated, throttled, …).
+        code = exc.get_codes() if isinstance(exc, exceptions.APIException) else ErrorCode.REFUSED
         if not isinstance(code, str):
-            code = "error"
+            code = ErrorCode.REFUSED
         response.data = _body(code, getattr(exc, "detail", exc))
     return response
 
 
+def _not_found() -> dict[str, Any]:
+    return _coded(ErrorCode.NOT_FOUND, object=_("resource"))
+
+
+# Answers Django gives outside any view, by status. DRF's codes for 405, 406 and 429, which
+# the views give, are kept for the same statuses out here.
 _CODES = {
-    400: "bad_request",
-    401: "not_authenticated",
-    403: "permission_denied",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    413: "request_too_large",
-    415: "unsupported_media_type",
-    429: "throttled",
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.NOT_AUTHENTICATED,
+    403: ErrorCode.PERMISSION_DENIED,
+    404: ErrorCode.NOT_FOUND,
+    405: exceptions.MethodNotAllowed.default_code,
+    406: exceptions.NotAcceptable.default_code,
+    413: ErrorCode.REQUEST_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    429: exceptions.Throttled.default_code,
 }
 
 
@@ -111,11 +118,13 @@ class JsonErrorsMiddleware:
             return response
         if response.get("Content-Type", "").startswith("application/json"):
             return response
-        code = _CODES.get(response.status_code, "server_error" if response.status_code >= 500 else "error")
-        message = {404: _("Not found."), 500: _("Internal error.")}.get(
-            response.status_code, _("The request was refused.")
-        )
-        replaced = JsonResponse(_body(code, message), status=response.status_code)
+        if response.status_code == 404:
+            body = _not_found()
+        elif response.status_code >= 500:
+            body = _coded(ErrorCode.SERVER_ERROR)
+        else:
+            body = _body(_CODES.get(response.status_code, ErrorCode.REFUSED), ErrorCode.REFUSED.message)
+        replaced = JsonResponse(body, status=response.status_code)
         for header in ("Retry-After", "WWW-Authenticate", "Allow"):
             if header in response:
                 replaced[header] = response[header]

@@ -15,7 +15,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 
 from refunds.api.pagination import invalid_parameter
-from refunds.errors import InvalidInput
+from refunds.errors import ErrorCode, InvalidInput
 from refunds.models import RefundApplication
 from refunds.states import ApplicationState, RiskLevel
 
@@ -106,11 +106,7 @@ class StrictOrderingFilter(OrderingFilter):
         allowed = self.allowed(view)
         if raw.startswith("-") and raw[1:] in ASCENDING_ONLY and raw[1:] in view.ordering_fields:
             raise InvalidInput(
-                "ordering_not_walkable",
-                _(
-                    "Walk changes oldest first (ordering=updated_at) and resume with updated_after: "
-                    "a row changed during a newest-first walk would be missed."
-                ),
+                ErrorCode.ORDERING_NOT_WALKABLE,
                 details={"param": self.ordering_param, "allowed": allowed},
             )
         if raw not in allowed:

@@ -12,13 +12,12 @@ from django.conf import settings
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.files.uploadhandler import FileUploadHandler
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
 from refunds import outage
-from refunds.errors import DomainError
+from refunds.errors import DomainError, ErrorCode
 from refunds.models import ApiKey
 
 log = logging.getLogger(__name__)
@@ -28,8 +27,8 @@ _warned_cache_down = False
 
 def _too_large(limit: int) -> DomainError:
     return DomainError(
-        "request_too_large",
-        _("The request is larger than %(limit)d bytes.") % {"limit": limit},
+        ErrorCode.REQUEST_TOO_LARGE,
+        limit=limit,
         details={"limit": limit},
         status=413,
     )
@@ -114,8 +113,8 @@ class FileSizeLimitHandler(FileUploadHandler):
         limit = settings.UPLOAD_MAX_VIDEO_BYTES if self.content_type == "video/mp4" else settings.UPLOAD_MAX_BYTES
         if self.received > limit:
             raise DomainError(
-                "file_too_large",
-                _("The file is larger than %(limit)d bytes.") % {"limit": limit},
+                ErrorCode.FILE_TOO_LARGE,
+                limit=limit,
                 details={"param": self.field_name, "limit": limit},
                 status=413,
             )

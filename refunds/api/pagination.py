@@ -19,11 +19,12 @@ from rest_framework.exceptions import NotFound
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 
-from refunds.errors import InvalidInput
+from refunds.errors import ErrorCode, InvalidInput
 
 
-def invalid_parameter(name: str, message: Any, **details: Any) -> InvalidInput:
-    return InvalidInput("invalid_parameter", message, details={"param": name, **details})
+def invalid_parameter(name: str, hint: Any, **details: Any) -> InvalidInput:
+    """Refuse a query parameter, with a hint of what it takes."""
+    return InvalidInput(ErrorCode.INVALID_PARAMETER, param=name, hint=hint, details={"param": name, **details})
 
 
 class CreatedCursorPagination(CursorPagination):
@@ -119,8 +120,7 @@ class CreatedCursorPagination(CursorPagination):
         # 404 like any page that does not exist: a cursor is opaque, so the schema cannot say
         # which strings are cursors, and no well-formed request may get a 400.
         return InvalidInput(
-            "invalid_cursor",
-            _("No such page: the cursor is invalid; use the links of a previous page."),
+            ErrorCode.INVALID_CURSOR,
             details={"param": self.cursor_query_param},
             status=404,
         )

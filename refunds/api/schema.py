@@ -9,6 +9,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 
+from refunds.errors import ErrorCode
+from refunds.states import ApplicationState
+from refunds.vocab import AuditAction
+
 ERROR_STATUSES = {
     "400": "Invalid request: `details.param` names the offending input.",
     "401": "Missing, invalid or revoked API key.",
@@ -25,7 +29,7 @@ ERROR_SCHEMA = {
     "type": "object",
     "example": {
         "error": {
-            "code": "deadline_passed",
+            "code": ErrorCode.DEADLINE_PASSED.value,
             "message": "The merchant response window closed at 2026-12-02 18:44.",
             "details": {"deadline": "2026-12-02T10:44:38.698631+00:00"},
         }
@@ -36,7 +40,7 @@ ERROR_SCHEMA = {
             "type": "object",
             "required": ["code", "message", "details"],
             "properties": {
-                "code": {"type": "string", "example": "invalid_state"},
+                "code": {"type": "string", "example": ErrorCode.INVALID_STATE.value},
                 "message": {"type": "string", "example": "This is not possible while the application is Decided."},
                 "details": {
                     "type": "object",
@@ -61,9 +65,9 @@ WEBHOOK_EXAMPLE = {
     "data": {
         "application": "0f8d3c9a-31b4-4c1e-a7c2-7f1d2b9e6a55",
         "merchant": "9a4e2b7c-5d61-4f3a-8e09-1c2d3e4f5a6b",
-        "from_state": "awaiting_merchant",
-        "state": "decided",
-        "action": "merchant_accept",
+        "from_state": ApplicationState.AWAITING_MERCHANT.value,
+        "state": ApplicationState.DECIDED.value,
+        "action": AuditAction.MERCHANT_ACCEPT.value,
         "risk_level": "clean",
         "unscreened": False,
         "merchant_deadline": "2026-12-02T10:44:38.698631+00:00",

@@ -17,6 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from refunds.models import AuditEvent, Decision, Evidence, EvidenceUpload, RefundApplication
+from refunds.services.merchant import STATEMENT_MAX_LENGTH
 from refunds.states import RefundReason
 from screening.models import Finding
 
@@ -314,7 +315,7 @@ class WithdrawSerializer(serializers.Serializer):
 class ContestJsonSerializer(serializers.Serializer):
     """A contest with a statement only: plain JSON."""
 
-    statement = StrictCharField(max_length=5000)
+    statement = StrictCharField(max_length=STATEMENT_MAX_LENGTH)
 
     def validate(self, data: dict) -> dict:
         data.setdefault("attachments", [])

@@ -29,6 +29,7 @@ from refunds.api.serializers import (
     StrictBooleanField,
     StrictFloatField,
 )
+from refunds.errors import ErrorCode
 from refunds.idempotency import SHOWN_ONCE, idempotent
 from refunds.models import Policy, WebhookDelivery, WebhookEndpoint
 from refunds.services import platform as settings_services
@@ -218,11 +219,13 @@ class WebhookEndpointDetailView(_WebhookView):
 
     def get(self, request: Request, public_id: str) -> Response:
         """Read an endpoint (without its secret)."""
-        return Response(WebhookEndpointSerializer(_get(self.endpoints(), public_id, "webhook_endpoint")).data)
+        return Response(
+            WebhookEndpointSerializer(_get(self.endpoints(), public_id, ErrorCode.WEBHOOK_ENDPOINT_NOT_FOUND)).data
+        )
 
     def patch(self, request: Request, public_id: str) -> Response:
         """Change an endpoint's URL, or switch it off (`"active": false`) and on again."""
-        endpoint = _get(self.endpoints(), public_id, "webhook_endpoint")
+        endpoint = _get(self.endpoints(), public_id, ErrorCode.WEBHOOK_ENDPOINT_NOT_FOUND)
         form = WebhookEndpointSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
         endpoint = settings_services.webhook_endpoint_update(
@@ -236,7 +239,7 @@ class WebhookEndpointDetailView(_WebhookView):
     def delete(self, request: Request, public_id: str) -> Response:
         """Remove an endpoint; its pending deliveries are dropped."""
         settings_services.webhook_endpoint_delete(
-            endpoint=_get(self.endpoints(), public_id, "webhook_endpoint"), actor=self.actor()
+            endpoint=_get(self.endpoints(), public_id, ErrorCode.WEBHOOK_ENDPOINT_NOT_FOUND), actor=self.actor()
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -275,7 +278,7 @@ class WebhookEndpointRotateView(_WebhookView):
         form.is_valid(raise_exception=True)
         seconds = form.validated_data.get("overlap_seconds")
         endpoint = settings_services.webhook_endpoint_rotate_secret(
-            endpoint=_get(self.endpoints(), public_id, "webhook_endpoint"),
+            endpoint=_get(self.endpoints(), public_id, ErrorCode.WEBHOOK_ENDPOINT_NOT_FOUND),
             actor=self.actor(),
             overlap=None if seconds is None else timedelta(seconds=seconds),
         )
@@ -342,7 +345,7 @@ class WebhookDeliveryRedeliverView(_WebhookView):
                 "event__application", "endpoint"
             ),
             public_id,
-            "webhook_delivery",
+            ErrorCode.WEBHOOK_DELIVERY_NOT_FOUND,
         )
         webhooks.delivery_redeliver(delivery=delivery)
         delivery.refresh_from_db()

@@ -31,12 +31,12 @@ from refunds.api.serializers import (
     EvidenceUploadSerializer,
     WithdrawSerializer,
 )
-from refunds.errors import NotFound
+from refunds.errors import ErrorCode, NotFound
 from refunds.idempotency import HEADER, idempotent
 from refunds.models import AuditEvent, RefundApplication
 from refunds.services import Actor
 from refunds.services.dossier import Audience, application_dossier_generate
-from refunds.states import ActorKind
+from refunds.states import ActorKind, ApplicationState
 from refunds.views import safe_file_response
 from screening.models import Finding
 
@@ -111,7 +111,7 @@ class ApplicationListView(GenericAPIView):
                     "currency": "CNY",
                     "reason_code": "damaged",
                     "description": "",
-                    "state": "submitted",
+                    "state": ApplicationState.SUBMITTED.value,
                     "risk_level": "",
                     "risk_score": None,
                     "unscreened": False,
@@ -314,9 +314,9 @@ class HeatmapView(APIView):
                 public_id=public_id, result__evidence__application__platform=request.auth.platform
             )
         except (Finding.DoesNotExist, ValidationError, ValueError):
-            raise NotFound("not_found", _("No such finding.")) from None
+            raise NotFound(ErrorCode.NOT_FOUND, object=_("finding")) from None
         if not finding.artifact:
-            raise NotFound("not_found", _("This finding has no heat-map."))
+            raise NotFound(ErrorCode.NO_HEATMAP)
         return safe_file_response(finding.artifact.open("rb"), "image/png")
 
 

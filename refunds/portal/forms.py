@@ -6,9 +6,10 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from refunds.errors import DomainError
+from refunds.errors import DomainError, ErrorCode
 from refunds.models import ReferenceImage
 from refunds.portal.models import NotificationPreference
+from refunds.services.merchant import STATEMENT_MAX_LENGTH
 from refunds.states import RebuttalReason
 
 
@@ -55,10 +56,10 @@ class ContestForm(forms.Form):
     )
     statement = forms.CharField(
         label=_("Your statement"),
-        max_length=5000,
+        max_length=STATEMENT_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 6}),
         help_text=_("What happened, in your words. Reviewers read it beside the buyer's photos."),
-        error_messages={"required": _("Explain why you contest the refund.")},
+        error_messages={"required": ErrorCode.STATEMENT_REQUIRED.message},
     )
     attachments = MultipleFileField(
         label=_("Packing photos, packing video, shipping proof"),

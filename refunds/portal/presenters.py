@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext as _
 
 from refunds.models import AuditEvent, Evidence, ReferenceImage, RefundApplication
+from refunds.vocab import AuditAction
 from screening.core import FindingCode, ReuseKind
 from screening.models import Finding, ScreeningResult
 
@@ -48,22 +49,22 @@ def _plain_words(finding: Finding) -> str | None:
 
 
 _TIMELINE = {
-    "submit": lambda: _("The buyer asked for a refund"),
-    "add_evidence": lambda: _("The buyer added photos"),
-    "screen": lambda: _("The photos were screened"),
-    "rescreen": lambda: _("The new photos were screened"),
-    "unscreened": lambda: _("Screening failed; a reviewer will look at the photos"),
-    "open_window": lambda: _("Your response window opened"),
-    "fast_track": lambda: _("Approved at once (small amount, clean screening)"),
-    "merchant_accept": lambda: _("You accepted the refund"),
-    "merchant_contest": lambda: _("You contested the refund"),
-    "window_expired_approve": lambda: _("Your window closed; the refund was approved"),
-    "window_expired_review": lambda: _("Your window closed; a reviewer will decide"),
-    "claim": lambda: _("A reviewer started looking at the claim"),
-    "release_claim": lambda: _("The reviewer put the claim back in the queue"),
-    "decide": lambda: _("A reviewer decided"),
-    "withdraw": lambda: _("The claim was withdrawn"),
-    "dossier_generated": lambda: _("The evidence dossier was downloaded"),
+    AuditAction.SUBMIT: lambda: _("The buyer asked for a refund"),
+    AuditAction.ADD_EVIDENCE: lambda: _("The buyer added photos"),
+    AuditAction.SCREEN: lambda: _("The photos were screened"),
+    AuditAction.RESCREEN: lambda: _("The new photos were screened"),
+    AuditAction.UNSCREENED: lambda: _("Screening failed; a reviewer will look at the photos"),
+    AuditAction.OPEN_WINDOW: lambda: _("Your response window opened"),
+    AuditAction.FAST_TRACK: lambda: _("Approved at once (small amount, clean screening)"),
+    AuditAction.MERCHANT_ACCEPT: lambda: _("You accepted the refund"),
+    AuditAction.MERCHANT_CONTEST: lambda: _("You contested the refund"),
+    AuditAction.WINDOW_EXPIRED_APPROVE: lambda: _("Your window closed; the refund was approved"),
+    AuditAction.WINDOW_EXPIRED_REVIEW: lambda: _("Your window closed; a reviewer will decide"),
+    AuditAction.CLAIM: lambda: _("A reviewer started looking at the claim"),
+    AuditAction.RELEASE_CLAIM: lambda: _("The reviewer put the claim back in the queue"),
+    AuditAction.DECIDE: lambda: _("A reviewer decided"),
+    AuditAction.WITHDRAW: lambda: _("The claim was withdrawn"),
+    AuditAction.DOSSIER_GENERATED: lambda: _("The evidence dossier was downloaded"),
 }
 
 
@@ -134,7 +135,7 @@ def timeline(application: RefundApplication) -> list[TimelineEntry]:
     entries = []
     for event in sorted(application.audit_events.all(), key=lambda e: e.seq):
         words = _TIMELINE.get(event.action)
-        entries.append(TimelineEntry(event, words() if words else event.action))
+        entries.append(TimelineEntry(event, words() if words else event.get_action_display()))
     return entries
 
 

@@ -13,7 +13,7 @@ from django.db.models import Count, Prefetch, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from refunds.errors import NotFound
+from refunds.errors import ErrorCode, NotFound
 from refunds.models import Evidence, Merchant, MerchantMember, Product, RefundApplication
 from refunds.selectors import money_total
 from refunds.states import OPEN_STATES, ApplicationState
@@ -59,7 +59,7 @@ def application_get_for_merchant(*, merchant: Merchant, public_id: object) -> Re
             .get(public_id=public_id)
         )
     except (RefundApplication.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound("not_found", _("No such application.")) from None
+        raise NotFound(ErrorCode.NOT_FOUND, object=_("application")) from None
 
 
 def product_list_for_merchant(*, merchant: Merchant) -> QuerySet[Product]:
@@ -76,7 +76,7 @@ def product_get_for_merchant(*, merchant: Merchant, public_id: object) -> Produc
     try:
         return Product.objects.prefetch_related("reference_images").get(merchant=merchant, public_id=public_id)
     except (Product.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound("not_found", _("No such product.")) from None
+        raise NotFound(ErrorCode.NOT_FOUND, object=_("product")) from None
 
 
 @dataclass

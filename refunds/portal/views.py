@@ -30,7 +30,7 @@ from refunds.portal.forms import (
     upload_limits,
 )
 from refunds.portal.presenters import decision_summary, evidence_views, rebuttal_reasons, timeline
-from refunds.services import notifications
+from refunds.services import merchant, notifications
 from refunds.services.catalogue import reference_image_add, reference_image_remove
 from refunds.services.dossier import Audience, application_dossier_generate
 from refunds.states import ActorKind, ApplicationState
@@ -125,8 +125,12 @@ def application_list(request: HttpRequest) -> HttpResponse:
 
 def _application_context(request: HttpRequest, application_id: object, **extra: Any) -> dict[str, Any]:
     application = selectors.application_get_for_merchant(merchant=request.merchant, public_id=application_id)
-    can_respond = application.state == ApplicationState.AWAITING_MERCHANT and application.window_is_open()
-    return {"application": application, "can_respond": can_respond, "limits": upload_limits(), **extra}
+    return {
+        "application": application,
+        "can_respond": merchant.merchant_may_respond(application),
+        "limits": upload_limits(),
+        **extra,
+    }
 
 
 @require_GET

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 from refunds import audit, selectors, webhooks
-from refunds.errors import Conflict, NotFound
+from refunds.errors import Conflict, ErrorCode, NotFound
 from refunds.models import Decision, RefundApplication
 from refunds.services import notifications
 from refunds.states import ActorKind, Outcome
@@ -68,7 +68,7 @@ def locked_application(application_id: UUID | str) -> Iterator[RefundApplication
                 .get(public_id=application_id)
             )
         except (RefundApplication.DoesNotExist, ValidationError, ValueError):
-            raise NotFound("not_found", _("No such application.")) from None
+            raise NotFound(ErrorCode.NOT_FOUND, object=_("application")) from None
         yield application
 
 
@@ -79,14 +79,10 @@ def ensure_can(
     ``invalid_state``; an unmet condition gives ``refusal`` when one is supplied."""
     if not can_proceed(transition, check_conditions=False):
         raise Conflict(
-            "invalid_state",
-            _("This is not possible while the application is %(state)s.") % {"state": application.get_state_display()},
-            details={"state": application.state},
+            ErrorCode.INVALID_STATE, state=application.get_state_display(), details={"state": application.state}
         )
     if not can_proceed(transition):
-        raise refusal or Conflict(
-            "not_allowed", _("The policy does not allow this now."), details={"state": application.state}
-        )
+        raise refusal or Conflict(ErrorCode.NOT_ALLOWED, details={"state": application.state})
 
 
 def apply(

@@ -6,9 +6,8 @@ from typing import IO
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils.translation import gettext_lazy as _
 
-from refunds.errors import Conflict, NotFound
+from refunds.errors import Conflict, ErrorCode, NotFound
 from refunds.models import Merchant, Platform, Product, ReferenceImage
 from refunds.uploads import image_fields, store, validate_image
 
@@ -20,8 +19,7 @@ def merchant_create(*, platform: Platform, external_ref: str, name: str) -> Merc
             return Merchant.objects.create(platform=platform, external_ref=external_ref, name=name)
     except IntegrityError:
         raise Conflict(
-            "merchant_exists",
-            _("A merchant with this reference exists already."),
+            ErrorCode.MERCHANT_EXISTS,
             details={"param": "external_ref", "value": external_ref},
         ) from None
 
@@ -33,8 +31,7 @@ def product_create(*, merchant: Merchant, external_ref: str, title: str) -> Prod
             return Product.objects.create(merchant=merchant, external_ref=external_ref, title=title)
     except IntegrityError:
         raise Conflict(
-            "product_exists",
-            _("A product with this reference exists already."),
+            ErrorCode.PRODUCT_EXISTS,
             details={"param": "external_ref", "value": external_ref},
         ) from None
 
@@ -59,4 +56,4 @@ def reference_image_remove(*, product: Product, public_id: object) -> None:
     except (ValidationError, ValueError, TypeError):
         deleted = 0
     if not deleted:
-        raise NotFound("not_found", _("No such reference image."))
+        raise NotFound(ErrorCode.REFERENCE_IMAGE_NOT_FOUND)

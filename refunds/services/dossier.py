@@ -36,16 +36,16 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from refunds import audit, selectors
-from refunds.errors import Conflict, NotFound
+from refunds.errors import Conflict, ErrorCode, NotFound
 from refunds.models import AuditEvent, Evidence, RefundApplication
 from refunds.services._base import Actor, locked_application
 from refunds.services.dossier_verify import CHAIN, MANIFEST, SUMS
 from refunds.states import ApplicationState
+from refunds.vocab import AuditAction
 from screening.models import Finding
 
 FORMAT = "reviewhub-dossier/1"
 # The audit action of a dossier's generation; it changes no state.
-DOSSIER_GENERATED = "dossier_generated"
 VERIFY_SCRIPT = Path(__file__).with_name("dossier_verify.py")
 LANGUAGES = ("zh-hans", "en")
 CHUNK = 1 << 20
@@ -110,14 +110,14 @@ def _application_for_dossier(application_id: UUID | str) -> RefundApplication:
             .get(public_id=application_id)
         )
     except (RefundApplication.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound("not_found", _("No such application.")) from None
+        raise NotFound(ErrorCode.NOT_FOUND, object=_("application")) from None
 
 
 def _chain_events(application: RefundApplication) -> list[AuditEvent]:
     """The chain up to its latest event that is not a dossier's own record: a prefix of the
     chain, so it verifies, and the same for two dossiers with nothing else in between."""
     events = list(application.audit_events.order_by("seq"))
-    while events and events[-1].action == DOSSIER_GENERATED:
+    while events and events[-1].action == AuditAction.DOSSIER_GENERATED:
         events.pop()
     return events
 
@@ -453,8 +453,7 @@ def application_dossier_generate(*, application_id: UUID | str, actor: Actor, au
     application = _application_for_dossier(application_id)
     if application.state != ApplicationState.DECIDED:
         raise Conflict(
-            "not_decided",
-            _("The evidence dossier exists only once the application is decided."),
+            ErrorCode.NOT_DECIDED,
             details={"state": application.state},
         )
     generated_at = timezone.now()
@@ -534,7 +533,7 @@ def _record_generation(
     with locked_application(application.public_id) as locked:
         return audit.record(
             locked,
-            action=DOSSIER_GENERATED,
+            action=AuditAction.DOSSIER_GENERATED,
             from_state=locked.state,
             actor_kind=actor.kind,
             actor_label=actor.label,

@@ -26,6 +26,7 @@ from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, 
 from refunds.models import RefundApplication
 from refunds.selectors import THROUGH_GROUP
 from refunds.states import ActorKind, ApplicationState, DecisionReason, Outcome, RebuttalReason, RefundReason, RiskLevel
+from refunds.vocab import AuditAction
 from screening.messages import explain
 from screening.models import ReuseLink, ScreeningResult
 
@@ -264,7 +265,7 @@ def _language_pages(
         [
             str(event["seq"]),
             _when(event["at"]),
-            event["action"],
+            _label(AuditAction, event["action"]),
             f"{_label(ApplicationState, event['from_state'])} → {_label(ApplicationState, event['to_state'])}",
             _label(ActorKind, event["actor_kind"]),
         ]

@@ -8,22 +8,30 @@ from uuid import UUID
 
 from django.conf import settings
 from django.utils import formats, timezone
-from django.utils.translation import gettext_lazy as _
+from django_fsm import can_proceed
 
-from refunds.errors import Conflict, InvalidInput, UploadRejected
+from refunds.errors import Conflict, ErrorCode, InvalidInput, UploadRejected
 from refunds.models import Rebuttal, RebuttalAttachment, RefundApplication
 from refunds.services._base import Actor, DecisionSpec, apply, approve_unless_held, ensure_can, locked_application
 from refunds.states import ApplicationState, DecisionReason, RebuttalReason
 from refunds.uploads import image_fields, store, validate_attachment
+from refunds.vocab import AuditAction
+
+# The longest rebuttal statement; the portal's form reads it from here.
+STATEMENT_MAX_LENGTH = 5000
 
 
 def _deadline_passed(application: RefundApplication) -> Conflict:
     return Conflict(
-        "deadline_passed",
-        _("The merchant response window closed at %(deadline)s.")
-        % {"deadline": formats.date_format(timezone.localtime(application.merchant_deadline), "DATETIME_FORMAT")},
+        ErrorCode.DEADLINE_PASSED,
+        deadline=formats.date_format(timezone.localtime(application.merchant_deadline), "DATETIME_FORMAT"),
         details={"deadline": application.merchant_deadline.isoformat() if application.merchant_deadline else None},
     )
+
+
+def merchant_may_respond(application: RefundApplication) -> bool:
+    """Whether the merchant may accept or contest the application now: the transitions' own guards."""
+    return can_proceed(application.accept_by_merchant) and can_proceed(application.contest)
 
 
 def application_accept(*, application_id: UUID | str, actor: Actor) -> RefundApplication:
@@ -34,7 +42,7 @@ def application_accept(*, application_id: UUID | str, actor: Actor) -> RefundApp
             application,
             application.accept_by_merchant,
             actor=actor,
-            action="merchant_accept",
+            action=AuditAction.MERCHANT_ACCEPT,
             reason=DecisionReason.MERCHANT_ACCEPTED,
             decision=DecisionSpec.full_approval(application, DecisionReason.MERCHANT_ACCEPTED),
         )
@@ -46,13 +54,7 @@ def _attachment_checked(item: IO[bytes], index: int) -> object:
     try:
         return validate_attachment(item)
     except UploadRejected as error:
-        name = getattr(item, "name", "") or str(index + 1)
-        raise UploadRejected(
-            error.code,
-            _("“%(name)s”: %(message)s") % {"name": name, "message": error.message},
-            details={**error.details, "file": name, "index": index},
-            status=error.status,
-        ) from None
+        raise error.for_file(getattr(item, "name", "") or str(index + 1), index) from None
 
 
 def application_contest(
@@ -69,24 +71,14 @@ def application_contest(
     unknown = sorted(set(reason_codes) - set(RebuttalReason.values))
     if unknown:
         raise InvalidInput(
-            "invalid_reason_code",
-            _("Unknown reason code: %(codes)s.") % {"codes": ", ".join(unknown)},
-            details={"param": "reason_codes", "codes": unknown},
+            ErrorCode.INVALID_REASON_CODE, codes=", ".join(unknown), details={"param": "reason_codes", "codes": unknown}
         )
     if not statement:
-        raise InvalidInput(
-            "statement_required", _("Explain why you contest the refund."), details={"param": "statement"}
-        )
-    if len(statement) > 5000:
-        raise InvalidInput(
-            "statement_too_long", _("Keep the statement under 5000 characters."), details={"param": "statement"}
-        )
+        raise InvalidInput(ErrorCode.STATEMENT_REQUIRED, details={"param": "statement"})
+    if len(statement) > STATEMENT_MAX_LENGTH:
+        raise InvalidInput(ErrorCode.STATEMENT_TOO_LONG, limit=STATEMENT_MAX_LENGTH, details={"param": "statement"})
     if len(attachments) > settings.UPLOAD_MAX_FILES:
-        raise InvalidInput(
-            "too_many_files",
-            _("Attach at most %(limit)d files.") % {"limit": settings.UPLOAD_MAX_FILES},
-            details={"param": "attachments"},
-        )
+        raise InvalidInput(ErrorCode.TOO_MANY_FILES, limit=settings.UPLOAD_MAX_FILES, details={"param": "attachments"})
     uploads = [_attachment_checked(item, index) for index, item in enumerate(attachments)]
     with locked_application(application_id) as application:
         ensure_can(application, application.contest, refusal=_deadline_passed(application))
@@ -104,7 +96,7 @@ def application_contest(
             application,
             application.contest,
             actor=actor,
-            action="merchant_contest",
+            action=AuditAction.MERCHANT_CONTEST,
             payload={
                 "statement_chars": len(statement),
                 "attachments": [u.sha256 for u in uploads],
@@ -125,10 +117,10 @@ def application_expire_window(*, application_id: UUID | str) -> RefundApplicatio
             application,
             eligible=application.expiry_may_approve() and application.screening_is_clean(),
             approve=application.approve_on_expiry,
-            approve_action="window_expired_approve",
+            approve_action=AuditAction.WINDOW_EXPIRED_APPROVE,
             reason=DecisionReason.WINDOW_EXPIRED_CLEAN,
             otherwise=application.escalate_on_expiry,
-            otherwise_action="window_expired_review",
+            otherwise_action=AuditAction.WINDOW_EXPIRED_REVIEW,
             actor=system,
         )
         return application

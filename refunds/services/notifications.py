@@ -23,10 +23,9 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from refunds.errors import InvalidInput
+from refunds.errors import ErrorCode, InvalidInput
 from refunds.models import MerchantMember, RefundApplication
 from refunds.portal.models import Notification, NotificationKind, NotificationPreference
 from refunds.states import ApplicationState
@@ -192,7 +191,7 @@ def unsubscribe_token_read(*, token: str) -> tuple[AbstractBaseUser, str]:
         kind = NotificationKind(data["k"])
         user = get_user_model().objects.get(pk=int(data["u"]))
     except (signing.BadSignature, KeyError, TypeError, ValueError, ObjectDoesNotExist):
-        raise InvalidInput("invalid_token", _("This unsubscribe link is not valid.")) from None
+        raise InvalidInput(ErrorCode.INVALID_TOKEN) from None
     return user, kind
 
 

@@ -16,14 +16,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from refunds import apikeys, webhooks
-from refunds.errors import Conflict, InvalidInput, NotFound
+from refunds.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from refunds.models import ApiKey, Platform, Policy, SettingsChange, WebhookEndpoint
 from refunds.policy import policy_validate
 from refunds.services._base import Actor
 from refunds.states import ActorKind
+from refunds.vocab import SettingsAction
 
 Target = SettingsChange.Target
 
@@ -68,9 +68,7 @@ def _record(
 
 def _invalid_policy(exc: ValidationError) -> InvalidInput:
     errors = {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
-    return InvalidInput(
-        "invalid_policy", _("The policy is invalid."), details={"param": next(iter(errors), None), "errors": errors}
-    )
+    return InvalidInput(ErrorCode.INVALID_POLICY, details={"param": next(iter(errors), None), "errors": errors})
 
 
 # --- onboarding -------------------------------------------------------------------------------
@@ -83,8 +81,8 @@ def platform_create(*, name: str, slug: str, actor: Actor, policy: Mapping[str, 
     unknown = sorted(set(policy or {}) - set(Policy.SETTINGS))
     if unknown:
         raise InvalidInput(
-            "invalid_policy",
-            _("Unknown policy settings: %(names)s.") % {"names": ", ".join(unknown)},
+            ErrorCode.UNKNOWN_POLICY_SETTING,
+            names=", ".join(unknown),
             details={"param": unknown[0], "unknown": unknown},
         )
     values.update(policy or {})
@@ -100,17 +98,19 @@ def platform_create(*, name: str, slug: str, actor: Actor, policy: Mapping[str, 
                 platform,
                 target=Target.PLATFORM,
                 target_id=platform.public_id,
-                action="platform_created",
+                action=SettingsAction.PLATFORM_CREATED,
                 actor=actor,
                 after={"name": name, "slug": slug},
             )
             _record(
-                platform, target=Target.POLICY, action="policy_created", actor=actor, after=created.settings_values()
+                platform,
+                target=Target.POLICY,
+                action=SettingsAction.POLICY_CREATED,
+                actor=actor,
+                after=created.settings_values(),
             )
     except IntegrityError:
-        raise Conflict(
-            "platform_exists", _("A platform with this slug exists already."), details={"param": "slug", "value": slug}
-        ) from None
+        raise Conflict(ErrorCode.PLATFORM_EXISTS, details={"param": "slug", "value": slug}) from None
     return platform
 
 
@@ -131,7 +131,7 @@ def platform_reuse_sharing_set(*, platform: Platform, shares: bool, actor: Actor
                 locked,
                 target=Target.PLATFORM,
                 target_id=locked.public_id,
-                action="reuse_sharing_updated",
+                action=SettingsAction.REUSE_SHARING_UPDATED,
                 actor=actor,
                 before={"shares_reuse_hashes": before},
                 after={"shares_reuse_hashes": shares},
@@ -156,7 +156,7 @@ def policy_of(*, platform: Platform) -> Policy:
             _record(
                 platform,
                 target=Target.POLICY,
-                action="policy_created",
+                action=SettingsAction.POLICY_CREATED,
                 actor=Actor.system(),
                 after=policy.settings_values(),
             )
@@ -168,8 +168,8 @@ def policy_update(*, platform: Platform, changes: Mapping[str, Any], actor: Acto
     unknown = sorted(set(changes) - set(Policy.SETTINGS))
     if unknown:
         raise InvalidInput(
-            "invalid_policy",
-            _("Unknown policy settings: %(names)s.") % {"names": ", ".join(unknown)},
+            ErrorCode.UNKNOWN_POLICY_SETTING,
+            names=", ".join(unknown),
             details={"param": unknown[0], "unknown": unknown},
         )
     with transaction.atomic():
@@ -190,7 +190,7 @@ def policy_update(*, platform: Platform, changes: Mapping[str, Any], actor: Acto
             _record(
                 platform,
                 target=Target.POLICY,
-                action="policy_updated",
+                action=SettingsAction.POLICY_UPDATED,
                 actor=actor,
                 before={f: before[f] for f in changed},
                 after={f: after[f] for f in changed},
@@ -214,8 +214,7 @@ def _key_row(key: ApiKey) -> dict[str, Any]:
 def _check_expiry(expires_at: datetime | None) -> None:
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidInput(
-            "invalid_expiry",
-            _("The expiry must be in the future."),
+            ErrorCode.INVALID_EXPIRY,
             details={"param": "expires_at", "value": str(expires_at)},
         )
 
@@ -234,8 +233,8 @@ def api_key_issue(
     unknown = [s for s in scopes if s not in ApiKey.Scope.values]
     if unknown or not scopes:
         raise InvalidInput(
-            "invalid_scopes",
-            _("Choose scopes among: %(scopes)s.") % {"scopes": ", ".join(ApiKey.Scope.values)},
+            ErrorCode.INVALID_SCOPES,
+            scopes=", ".join(ApiKey.Scope.values),
             details={"param": "scopes", "unknown": unknown},
         )
     _check_expiry(expires_at)
@@ -248,7 +247,7 @@ def api_key_issue(
             platform,
             target=Target.API_KEY,
             target_id=key.public_id,
-            action="api_key_issued",
+            action=SettingsAction.API_KEY_ISSUED,
             actor=actor or Actor.system(),
             after=_key_row(key),
         )
@@ -259,7 +258,7 @@ def _locked_key(key: ApiKey) -> ApiKey:
     try:
         return ApiKey.objects.select_for_update().select_related("platform").get(pk=key.pk)
     except ApiKey.DoesNotExist:
-        raise NotFound("api_key_not_found", _("No such API key.")) from None
+        raise NotFound(ErrorCode.API_KEY_NOT_FOUND) from None
 
 
 def api_key_rotate(
@@ -270,14 +269,13 @@ def api_key_rotate(
     deploy can switch over. Raise Conflict if the key is revoked or expired already."""
     overlap = settings.API_KEY_ROTATION_OVERLAP if overlap is None else overlap
     if overlap < timedelta(0):
-        raise InvalidInput("invalid_overlap", _("The overlap cannot be negative."))
+        raise InvalidInput(ErrorCode.NEGATIVE_OVERLAP, details={"param": "overlap_seconds"})
     _check_expiry(expires_at)
     with transaction.atomic():
         old = _locked_key(key)
         if not old.is_live():
             raise Conflict(
-                "api_key_not_live",
-                _("This key is revoked or expired; issue a new one instead."),
+                ErrorCode.API_KEY_NOT_LIVE,
                 details={"prefix": old.prefix},
             )
         before = _key_row(old)
@@ -296,7 +294,7 @@ def api_key_rotate(
             old.platform,
             target=Target.API_KEY,
             target_id=old.public_id,
-            action="api_key_rotated",
+            action=SettingsAction.API_KEY_ROTATED,
             actor=actor,
             before=before,
             after={**_key_row(old), "replaced_by": new.prefix},
@@ -316,7 +314,7 @@ def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
                 key.platform,
                 target=Target.API_KEY,
                 target_id=key.public_id,
-                action="api_key_revoked",
+                action=SettingsAction.API_KEY_REVOKED,
                 actor=actor,
                 before=before,
                 after=_key_row(key),
@@ -337,8 +335,7 @@ def _check_url_free(platform: Platform, url: str, *, exclude_pk: int | None = No
         others = others.exclude(pk=exclude_pk)
     if others.exists():
         raise Conflict(
-            "webhook_endpoint_exists",
-            _("This platform has an endpoint with this URL already."),
+            ErrorCode.WEBHOOK_ENDPOINT_EXISTS,
             details={"param": "url", "value": url},
         )
 
@@ -355,8 +352,8 @@ def webhook_endpoint_create(*, platform: Platform, url: str, actor: Actor, activ
         limit = settings.WEBHOOK_MAX_ENDPOINTS
         if WebhookEndpoint.objects.filter(platform=platform).count() >= limit:
             raise Conflict(
-                "webhook_endpoint_limit",
-                _("A platform has at most %(limit)d webhook endpoints.") % {"limit": limit},
+                ErrorCode.WEBHOOK_ENDPOINT_LIMIT,
+                limit=limit,
                 details={"limit": limit},
             )
         endpoint = WebhookEndpoint.objects.create(
@@ -366,7 +363,7 @@ def webhook_endpoint_create(*, platform: Platform, url: str, actor: Actor, activ
             platform,
             target=Target.WEBHOOK_ENDPOINT,
             target_id=endpoint.public_id,
-            action="webhook_endpoint_created",
+            action=SettingsAction.WEBHOOK_ENDPOINT_CREATED,
             actor=actor,
             after=_endpoint_row(endpoint),
         )
@@ -377,7 +374,7 @@ def _locked_endpoint(endpoint: WebhookEndpoint) -> WebhookEndpoint:
     try:
         return WebhookEndpoint.objects.select_for_update().select_related("platform").get(pk=endpoint.pk)
     except WebhookEndpoint.DoesNotExist:
-        raise NotFound("webhook_endpoint_not_found", _("No such webhook endpoint.")) from None
+        raise NotFound(ErrorCode.WEBHOOK_ENDPOINT_NOT_FOUND) from None
 
 
 def webhook_endpoint_update(
@@ -401,7 +398,7 @@ def webhook_endpoint_update(
                 endpoint.platform,
                 target=Target.WEBHOOK_ENDPOINT,
                 target_id=endpoint.public_id,
-                action="webhook_endpoint_updated",
+                action=SettingsAction.WEBHOOK_ENDPOINT_UPDATED,
                 actor=actor,
                 before=before,
                 after=after,
@@ -426,8 +423,8 @@ def webhook_endpoint_rotate_secret(
     longest = settings.WEBHOOK_SECRET_ROTATION_MAX_OVERLAP
     if not timedelta(0) <= overlap <= longest:
         raise InvalidInput(
-            "invalid_overlap",
-            _("The overlap must be from 0 to %(max)d seconds.") % {"max": longest.total_seconds()},
+            ErrorCode.INVALID_OVERLAP,
+            max=longest.total_seconds(),
             details={"param": "overlap_seconds", "minimum": 0, "maximum": int(longest.total_seconds())},
         )
     with transaction.atomic():
@@ -444,7 +441,7 @@ def webhook_endpoint_rotate_secret(
             endpoint.platform,
             target=Target.WEBHOOK_ENDPOINT,
             target_id=endpoint.public_id,
-            action="webhook_endpoint_secret_rotated",
+            action=SettingsAction.WEBHOOK_ENDPOINT_SECRET_ROTATED,
             actor=actor,
             before=before,
             after=_secret_row(endpoint),
@@ -465,7 +462,7 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Actor) -> None:
             endpoint.platform,
             target=Target.WEBHOOK_ENDPOINT,
             target_id=endpoint.public_id,
-            action="webhook_endpoint_deleted",
+            action=SettingsAction.WEBHOOK_ENDPOINT_DELETED,
             actor=actor,
             before=_endpoint_row(endpoint),
         )

@@ -16,29 +16,27 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
-from refunds.errors import Conflict, Forbidden, InvalidInput
+from refunds.errors import Conflict, ErrorCode, Forbidden, InvalidInput
 from refunds.models import RefundApplication
 from refunds.roles import CLAIM, DECIDE, is_senior
 from refunds.selectors import queue_ordering
 from refunds.services._base import Actor, DecisionSpec, apply, ensure_can, locked_application
 from refunds.states import REVIEWER_REASONS, ActorKind, ApplicationState, Outcome, RiskLevel
-
-CLAIM_EXPIRY_LABEL = "claim expiry"
+from refunds.vocab import CLAIM_EXPIRED_REASON, CLAIM_EXPIRY_ACTOR_LABEL, AuditAction
 
 
 def _require_perm(user: AbstractBaseUser, perm: str) -> None:
     if not user.has_perm(perm):
-        raise Forbidden("permission_denied", _("You do not have permission to do this."), details={"permission": perm})
+        raise Forbidden(ErrorCode.PERMISSION_DENIED, details={"permission": perm})
 
 
 def _claimed_by_other(application: RefundApplication) -> Conflict:
     holder = application.claimed_by.get_username() if application.claimed_by else ""
     return Conflict(
-        "claimed_by_other",
-        _("%(holder)s has claimed this application until %(until)s.")
-        % {"holder": holder, "until": timezone.localtime(application.claim_expires_at).strftime("%Y-%m-%d %H:%M")},
+        ErrorCode.CLAIMED_BY_OTHER,
+        holder=holder,
+        until=timezone.localtime(application.claim_expires_at).strftime("%Y-%m-%d %H:%M"),
         details={"claimed_by": holder, "claim_expires_at": application.claim_expires_at.isoformat()},
     )
 
@@ -62,7 +60,7 @@ def application_claim(*, application_id: UUID | str, reviewer: AbstractBaseUser)
             application,
             application.claim,
             actor=Actor.of_user(ActorKind.REVIEWER, reviewer),
-            action="claim",
+            action=AuditAction.CLAIM,
             payload={"until": until.isoformat()},
             reviewer=reviewer,
             until=until,
@@ -94,7 +92,7 @@ def application_claim_next(*, reviewer: AbstractBaseUser) -> RefundApplication |
             application,
             application.claim,
             actor=Actor.of_user(ActorKind.REVIEWER, reviewer),
-            action="claim",
+            action=AuditAction.CLAIM,
             payload={"until": until.isoformat()},
             reviewer=reviewer,
             until=until,
@@ -111,7 +109,7 @@ def application_release_claim(
             return None
         if actor.kind == ActorKind.REVIEWER and actor.user is not None and application.claimed_by_id != actor.user.pk:
             raise _claimed_by_other(application)
-        apply(application, application.release_claim, actor=actor, action="release_claim", reason=reason)
+        apply(application, application.release_claim, actor=actor, action=AuditAction.RELEASE_CLAIM, reason=reason)
         return application
 
 
@@ -134,9 +132,9 @@ def release_expired_claims() -> int:
             apply(
                 application,
                 application.release_claim,
-                actor=Actor.system(CLAIM_EXPIRY_LABEL),
-                action="release_claim",
-                reason="claim expired",
+                actor=Actor.system(CLAIM_EXPIRY_ACTOR_LABEL),
+                action=AuditAction.RELEASE_CLAIM,
+                reason=CLAIM_EXPIRED_REASON,
                 payload={"holder": holder},
             )
             released += 1
@@ -175,7 +173,7 @@ def application_decide(
             application,
             application.decide_by_reviewer,
             actor=Actor.of_user(ActorKind.REVIEWER, reviewer),
-            action="decide",
+            action=AuditAction.DECIDE,
             reason=", ".join(reason_codes),
             payload=payload,
             decision=DecisionSpec(outcome, amount, reason_codes, note),
@@ -203,19 +201,16 @@ def _check_decision_input(reviewer: AbstractBaseUser, outcome: str, reason_codes
     """Check what a decision says, whatever the application; return the note stripped."""
     _require_perm(reviewer, DECIDE)
     if outcome not in Outcome.values:
-        raise InvalidInput(
-            "invalid_outcome", _("Unknown outcome."), details={"param": "outcome", "allowed": Outcome.values}
-        )
+        raise InvalidInput(ErrorCode.INVALID_OUTCOME, details={"param": "outcome", "allowed": Outcome.values})
     allowed = [str(code) for code in REVIEWER_REASONS[outcome]]
     if not reason_codes or any(code not in allowed for code in reason_codes):
         raise InvalidInput(
-            "invalid_reason_codes",
-            _("Give one or more reasons that fit the outcome."),
+            ErrorCode.INVALID_REASON_CODES,
             details={"param": "reason_codes", "allowed": allowed},
         )
     note = (note or "").strip()
     if not note:
-        raise InvalidInput("note_required", _("Write a note explaining the decision."), details={"param": "note"})
+        raise InvalidInput(ErrorCode.NOTE_REQUIRED, details={"param": "note"})
     return note
 
 
@@ -225,11 +220,7 @@ def _check_decision(
     """Check that this reviewer may decide the application so now; return the amount refunded."""
     senior = is_senior(reviewer)
     if application.state == ApplicationState.DECIDED:
-        raise Conflict(
-            "already_decided",
-            _("Someone else decided this application first; your decision was not recorded."),
-            details={"state": application.state},
-        )
+        raise Conflict(ErrorCode.ALREADY_DECIDED, details={"state": application.state})
     ensure_can(application, application.decide_by_reviewer)
     if not senior:
         _check_claim(application, reviewer)
@@ -237,16 +228,15 @@ def _check_decision(
     if outcome != Outcome.REJECTED and not senior:
         if application.risk_level == RiskLevel.FORGED:
             raise Forbidden(
-                "senior_required",
-                _("Only a senior reviewer may approve an application screened as forged."),
+                ErrorCode.SENIOR_REQUIRED,
                 details={"risk_level": application.risk_level},
             )
         ceiling = application.platform.policy.senior_amount_ceiling
         if amount > ceiling:
             raise Forbidden(
-                "senior_required",
-                _("Only a senior reviewer may approve more than %(ceiling)s %(currency)s.")
-                % {"ceiling": ceiling, "currency": application.currency},
+                ErrorCode.SENIOR_REQUIRED_ABOVE_CEILING,
+                ceiling=ceiling,
+                currency=application.currency,
                 details={"ceiling": str(ceiling)},
             )
     return amount
@@ -259,19 +249,19 @@ def _check_claim(application: RefundApplication, reviewer: AbstractBaseUser) -> 
     if application.claimed_by_id not in (None, reviewer.pk) and live:
         raise _claimed_by_other(application)
     if application.claimed_by_id == reviewer.pk or _claim_expired_for(application, reviewer):
-        raise Conflict("claim_expired", _("Your claim expired; claim the application again before deciding."))
-    raise Conflict("claim_required", _("Claim the application before deciding it."))
+        raise Conflict(ErrorCode.CLAIM_EXPIRED)
+    raise Conflict(ErrorCode.CLAIM_REQUIRED)
 
 
 def _claim_expired_for(application: RefundApplication, reviewer: AbstractBaseUser) -> bool:
     """Whether the reviewer's claim was the last one and the expiry job released it."""
     last = (
-        application.audit_events.filter(action="release_claim")
+        application.audit_events.filter(action=AuditAction.RELEASE_CLAIM)
         .order_by("-seq")
         .values_list("actor_label", "payload")
         .first()
     )
-    return last is not None and last[0] == CLAIM_EXPIRY_LABEL and last[1].get("holder") == reviewer.get_username()
+    return last is not None and last[0] == CLAIM_EXPIRY_ACTOR_LABEL and last[1].get("holder") == reviewer.get_username()
 
 
 def _approved_amount(application: RefundApplication, outcome: str, amount: Decimal | None) -> Decimal:
@@ -280,9 +270,5 @@ def _approved_amount(application: RefundApplication, outcome: str, amount: Decim
     if outcome == Outcome.REJECTED:
         return Decimal("0.00")
     if amount is None or not (Decimal("0") < amount < application.amount) or amount != amount.quantize(Decimal("0.01")):
-        raise InvalidInput(
-            "invalid_amount",
-            _("A partial approval needs an amount between zero and the amount claimed."),
-            details={"param": "approved_amount"},
-        )
+        raise InvalidInput(ErrorCode.INVALID_APPROVED_AMOUNT, details={"param": "approved_amount"})
     return amount

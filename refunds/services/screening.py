@@ -14,6 +14,7 @@ from refunds.models import RefundApplication
 from refunds.services._base import Actor, apply, approve_unless_held, locked_application
 from refunds.services.linked_claims import claim_group_join
 from refunds.states import ApplicationState, DecisionReason
+from refunds.vocab import AuditAction
 
 SCREEN_TASK = "screening.screen_application"
 
@@ -105,7 +106,7 @@ def application_record_screening(*, application_id: UUID | str) -> RefundApplica
                 application,
                 application.update_screening,
                 actor=system,
-                action="rescreen",
+                action=AuditAction.RESCREEN,
                 payload={"risk": risk.level, "score": risk.score},
                 risk_level=risk.level,
                 risk_score=risk.score,
@@ -116,7 +117,7 @@ def application_record_screening(*, application_id: UUID | str) -> RefundApplica
             application,
             application.record_screening,
             actor=system,
-            action="screen",
+            action=AuditAction.SCREEN,
             payload={"risk": risk.level, "score": risk.score},
             risk_level=risk.level,
             risk_score=risk.score,
@@ -126,10 +127,10 @@ def application_record_screening(*, application_id: UUID | str) -> RefundApplica
             application,
             eligible=application.fast_track_allowed() and application.screening_is_clean(),
             approve=application.fast_track,
-            approve_action="fast_track",
+            approve_action=AuditAction.FAST_TRACK,
             reason=DecisionReason.FAST_TRACK_CLEAN,
             otherwise=application.open_merchant_window,
-            otherwise_action="open_window",
+            otherwise_action=AuditAction.OPEN_WINDOW,
             actor=system,
         )
         return application
@@ -151,7 +152,7 @@ def application_give_up_screening(*, application_id: UUID | str, explanation: st
             application,
             transition,
             actor=Actor.system("screening"),
-            action="unscreened",
+            action=AuditAction.UNSCREENED,
             reason=explanation,
             explanation=explanation,
         )

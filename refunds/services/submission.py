@@ -12,30 +12,24 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from refunds import audit, webhooks
-from refunds.errors import Conflict, InvalidInput, NotFound
+from refunds.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from refunds.models import Evidence, EvidenceUpload, Merchant, Platform, Product, RefundApplication, currency_validator
 from refunds.services._base import Actor, apply, ensure_can, locked_application
 from refunds.services.screening import enqueue_screening
-from refunds.states import RefundReason
+from refunds.states import ActorKind, RefundReason
 from refunds.uploads import ValidatedUpload, image_fields, store, validate_image
+from refunds.vocab import AuditAction
 
 
 def _clean_amount(amount: Decimal | str) -> Decimal:
     try:
         value = Decimal(str(amount))
     except InvalidOperation:
-        raise InvalidInput(
-            "invalid_amount", _("The amount must be a decimal number."), details={"param": "amount"}
-        ) from None
+        raise InvalidInput(ErrorCode.INVALID_AMOUNT, details={"param": "amount"}) from None
     if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")) or value >= Decimal("1e10"):
-        raise InvalidInput(
-            "invalid_amount",
-            _("The amount must be positive, with at most two decimal places."),
-            details={"param": "amount"},
-        )
+        raise InvalidInput(ErrorCode.INVALID_AMOUNT, details={"param": "amount"})
     return value
 
 
@@ -66,45 +60,29 @@ def application_submit(
         Merchant.objects.filter(platform=platform, public_id=merchant_id).first() if _is_uuid(merchant_id) else None
     )
     if merchant is None:
-        raise NotFound("merchant_not_found", _("No such merchant on this platform."), details={"param": "merchant"})
+        raise NotFound(ErrorCode.MERCHANT_NOT_FOUND, details={"param": "merchant"})
     product = Product.objects.filter(merchant=merchant, public_id=product_id).first() if _is_uuid(product_id) else None
     if product is None:
-        raise NotFound("product_not_found", _("No such product of this merchant."), details={"param": "product"})
+        raise NotFound(ErrorCode.PRODUCT_NOT_FOUND, details={"param": "product"})
     value = _clean_amount(amount)
     try:
         currency_validator(currency)
     except Exception:
-        raise InvalidInput(
-            "invalid_currency", _("Use a three-letter ISO 4217 currency code, e.g. CNY."), details={"param": "currency"}
-        ) from None
+        raise InvalidInput(ErrorCode.INVALID_CURRENCY, details={"param": "currency"}) from None
     if reason_code not in RefundReason.values:
-        raise InvalidInput(
-            "invalid_reason",
-            _("Unknown refund reason."),
-            details={"param": "reason_code", "allowed": RefundReason.values},
-        )
+        raise InvalidInput(ErrorCode.INVALID_REASON, details={"param": "reason_code", "allowed": RefundReason.values})
     for field, text in (("buyer_ref", buyer_ref), ("order_ref", order_ref)):
         if not text or len(text) > 100:
-            raise InvalidInput(
-                "invalid_reference", _("Give a reference of 1 to 100 characters."), details={"param": field}
-            )
+            raise InvalidInput(ErrorCode.INVALID_REFERENCE, details={"param": field})
     if delivered_at is not None and (timezone.is_naive(delivered_at) or delivered_at > timezone.now()):
-        raise InvalidInput(
-            "invalid_delivered_at",
-            _("The delivery time must be a past time with a time zone."),
-            details={"param": "delivered_at"},
-        )
+        raise InvalidInput(ErrorCode.INVALID_DELIVERED_AT, details={"param": "delivered_at"})
     if not evidence and not evidence_upload_ids:
-        raise InvalidInput("evidence_required", _("Attach at least one evidence image."), details={"param": "evidence"})
+        raise InvalidInput(ErrorCode.EVIDENCE_REQUIRED, details={"param": "evidence"})
     if len(evidence) + len(evidence_upload_ids) > settings.UPLOAD_MAX_FILES:
-        raise InvalidInput(
-            "too_many_files",
-            _("Attach at most %(limit)d evidence images.") % {"limit": settings.UPLOAD_MAX_FILES},
-            details={"param": "evidence"},
-        )
+        raise InvalidInput(ErrorCode.TOO_MANY_FILES, limit=settings.UPLOAD_MAX_FILES, details={"param": "evidence"})
     uploads = [validate_image(item, field="evidence") for item in evidence]
 
-    actor = actor or Actor("platform", None, platform.slug)
+    actor = actor or Actor(ActorKind.PLATFORM, None, platform.slug)
     written: list[str] = []
     try:
         with transaction.atomic():
@@ -130,13 +108,13 @@ def application_submit(
             digests = [u.sha256 for u in uploads] + [u.sha256 for u in staged]
             audit.record(
                 application,
-                action="submit",
+                action=AuditAction.SUBMIT,
                 from_state="",
                 actor_kind=actor.kind,
                 actor_label=actor.label,
                 payload={"evidence": digests, "amount": str(value), "currency": currency},
             )
-            webhooks.event_record(application, from_state="", action="submit")
+            webhooks.event_record(application, from_state="", action=AuditAction.SUBMIT)
             enqueue_screening(application, stamped=True)
     except BaseException:
         # The rows rolled back; remove the files this request wrote so nothing of it remains.
@@ -150,27 +128,17 @@ def _use_staged_uploads(platform: Platform, public_ids: Sequence[str]) -> list[E
     if not public_ids:
         return []
     if len(set(map(str, public_ids))) != len(public_ids) or not all(_is_uuid(i) for i in public_ids):
-        raise InvalidInput(
-            "invalid_evidence_ids", _("Give each uploaded evidence id once."), details={"param": "evidence_ids"}
-        )
+        raise InvalidInput(ErrorCode.INVALID_EVIDENCE_IDS, details={"param": "evidence_ids"})
     found = {
         str(u.public_id): u
         for u in EvidenceUpload.objects.select_for_update().filter(platform=platform, public_id__in=public_ids)
     }
     missing = [str(i) for i in public_ids if str(i) not in found]
     if missing:
-        raise NotFound(
-            "evidence_upload_not_found",
-            _("No such evidence upload."),
-            details={"param": "evidence_ids", "missing": missing},
-        )
+        raise NotFound(ErrorCode.EVIDENCE_UPLOAD_NOT_FOUND, details={"param": "evidence_ids", "missing": missing})
     used = [i for i, u in found.items() if u.used_at is not None]
     if used:
-        raise Conflict(
-            "evidence_upload_used",
-            _("An uploaded evidence image can be used by one application only."),
-            details={"param": "evidence_ids", "used": used},
-        )
+        raise Conflict(ErrorCode.EVIDENCE_UPLOAD_USED, details={"param": "evidence_ids", "used": used})
     EvidenceUpload.objects.filter(pk__in=[u.pk for u in found.values()]).update(used_at=timezone.now())
     return [found[str(i)] for i in public_ids]
 
@@ -196,7 +164,7 @@ def application_add_evidence(*, application_id: str, evidence: Sequence[IO[bytes
     """Attach more evidence to an application still ``submitted`` or in its merchant window and
     have it screened; raise Conflict in any other state, InvalidInput/UploadRejected for bad files."""
     if not evidence:
-        raise InvalidInput("evidence_required", _("Attach at least one evidence image."), details={"param": "evidence"})
+        raise InvalidInput(ErrorCode.EVIDENCE_REQUIRED, details={"param": "evidence"})
     uploads = [validate_image(item, field="evidence") for item in evidence]
     written: list[str] = []
     try:
@@ -204,9 +172,7 @@ def application_add_evidence(*, application_id: str, evidence: Sequence[IO[bytes
             ensure_can(application, application.add_evidence)
             if application.evidence.count() + len(uploads) > settings.UPLOAD_MAX_FILES:
                 raise InvalidInput(
-                    "too_many_files",
-                    _("An application has at most %(limit)d evidence images.") % {"limit": settings.UPLOAD_MAX_FILES},
-                    details={"param": "evidence"},
+                    ErrorCode.TOO_MANY_FILES, limit=settings.UPLOAD_MAX_FILES, details={"param": "evidence"}
                 )
             start = application.evidence.count()
             for offset, upload in enumerate(uploads):
@@ -215,7 +181,7 @@ def application_add_evidence(*, application_id: str, evidence: Sequence[IO[bytes
                 application,
                 application.add_evidence,
                 actor=actor,
-                action="add_evidence",
+                action=AuditAction.ADD_EVIDENCE,
                 payload={"evidence": [u.sha256 for u in uploads]},
             )
             enqueue_screening(application)

@@ -6,11 +6,12 @@ from uuid import UUID
 
 from refunds.models import RefundApplication
 from refunds.services._base import Actor, apply, ensure_can, locked_application
+from refunds.vocab import AuditAction
 
 
 def application_withdraw(*, application_id: UUID | str, actor: Actor, reason: str = "") -> RefundApplication:
     """Withdraw an application that is not yet decided; raise Conflict otherwise."""
     with locked_application(application_id) as application:
         ensure_can(application, application.withdraw)
-        apply(application, application.withdraw, actor=actor, action="withdraw", reason=reason)
+        apply(application, application.withdraw, actor=actor, action=AuditAction.WITHDRAW, reason=reason)
         return application

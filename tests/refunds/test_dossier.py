@@ -22,9 +22,10 @@ from refunds import audit, services
 from refunds.errors import Conflict
 from refunds.models import AuditEvent, RefundApplication, WebhookEvent
 from refunds.services import Actor
-from refunds.services.dossier import DOSSIER_GENERATED, Audience, application_dossier_generate, dossier_linked_claims
+from refunds.services.dossier import Audience, application_dossier_generate, dossier_linked_claims
 from refunds.services.dossier_verify import event_hash
 from refunds.states import ActorKind, Outcome
+from refunds.vocab import AuditAction
 from tests.factories import FORGED_CUP, jpeg, screen, submit, upload
 
 pytestmark = pytest.mark.django_db
@@ -214,7 +215,7 @@ def test_an_undecided_application_has_no_dossier(product):
     with pytest.raises(Conflict) as refused:
         generate(application)
     assert refused.value.code == "not_decided"
-    assert not application.audit_events.filter(action=DOSSIER_GENERATED).exists()
+    assert not application.audit_events.filter(action=AuditAction.DOSSIER_GENERATED).exists()
 
 
 def test_the_generation_is_recorded_in_the_chain_which_still_verifies(decided):
@@ -225,7 +226,7 @@ def test_the_generation_is_recorded_in_the_chain_which_still_verifies(decided):
     dossier.close()
     assert WebhookEvent.objects.count() == webhook_events  # no change of state, nothing to announce
     event = decided.audit_events.order_by("seq").last()
-    assert event.action == DOSSIER_GENERATED and event.actor_label == "reviewer"
+    assert event.action == AuditAction.DOSSIER_GENERATED and event.actor_label == "reviewer"
     assert event.from_state == event.to_state == "decided"
     assert event.payload["sha256sums"] == dossier.sums_sha256
     assert audit.verify_chain(RefundApplication.objects.get(pk=decided.pk)).ok

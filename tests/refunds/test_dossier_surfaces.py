@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 
 from refunds.apikeys import api_key_issue
 from refunds.models import MerchantMember
-from refunds.services.dossier import DOSSIER_GENERATED
+from refunds.vocab import AuditAction
 from tests.factories import make_staff, screen, submit
 from tests.refunds.test_api_applications import client_with
 from tests.refunds.test_dossier import decided_application
@@ -45,7 +45,7 @@ def test_the_platform_downloads_the_dossier_of_its_decided_application(decided, 
         f"/api/v1/applications/{decided.public_id}/dossier", HTTP_ACCEPT="application/zip"
     )
     assert_is_the_dossier(response, decided)
-    event = decided.audit_events.get(action=DOSSIER_GENERATED)
+    event = decided.audit_events.get(action=AuditAction.DOSSIER_GENERATED)
     assert event.actor_kind == "platform" and event.actor_label.startswith("api key ")
 
 
@@ -62,7 +62,7 @@ def test_an_undecided_application_is_a_clear_conflict_in_json(product, key_a):
 def test_another_platforms_key_finds_no_dossier(decided, key_b):
     response = client_with(key_b).get(f"/api/v1/applications/{decided.public_id}/dossier")
     assert response.status_code == 404
-    assert not decided.audit_events.filter(action=DOSSIER_GENERATED).exists()
+    assert not decided.audit_events.filter(action=AuditAction.DOSSIER_GENERATED).exists()
 
 
 def test_a_key_without_the_read_scope_is_refused(decided, platform_a):
@@ -86,7 +86,7 @@ def test_a_reviewer_downloads_the_dossier_from_the_application_page(client, deci
     url = f"/admin/refunds/refundapplication/{decided.pk}/dossier/"
     assert url in page
     assert_is_the_dossier(client.get(url), decided)
-    assert decided.audit_events.get(action=DOSSIER_GENERATED).actor_label == "reviewer"
+    assert decided.audit_events.get(action=AuditAction.DOSSIER_GENERATED).actor_label == "reviewer"
     page = client.get(f"/admin/refunds/refundapplication/{decided.pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
     assert "reviewer downloaded the evidence dossier." in page.content.decode()
 
@@ -102,7 +102,7 @@ def test_staff_without_the_permission_see_no_button_and_are_refused(client, deci
     page = client.get(f"/admin/refunds/refundapplication/{decided.pk}/change/").content.decode()
     assert "/dossier/" not in page
     assert client.get(f"/admin/refunds/refundapplication/{decided.pk}/dossier/").status_code == 403
-    assert not decided.audit_events.filter(action=DOSSIER_GENERATED).exists()
+    assert not decided.audit_events.filter(action=AuditAction.DOSSIER_GENERATED).exists()
 
 
 def test_the_admin_says_why_an_undecided_application_has_no_dossier(client, product, reviewer):
@@ -122,7 +122,7 @@ def test_the_merchant_downloads_the_dossier_of_its_own_application(client, decid
     page = client.get(f"/portal/applications/{decided.public_id}/").content.decode()
     assert f"/portal/applications/{decided.public_id}/dossier/" in page
     assert_is_the_dossier(client.get(f"/portal/applications/{decided.public_id}/dossier/"), decided)
-    assert decided.audit_events.get(action=DOSSIER_GENERATED).actor_kind == "merchant"
+    assert decided.audit_events.get(action=AuditAction.DOSSIER_GENERATED).actor_kind == "merchant"
 
 
 def test_another_shops_owner_finds_no_dossier(client, decided, other_merchant):
@@ -130,7 +130,7 @@ def test_another_shops_owner_finds_no_dossier(client, decided, other_merchant):
     MerchantMember.objects.create(user=stranger, merchant=other_merchant)
     client.force_login(stranger)
     assert client.get(f"/portal/applications/{decided.public_id}/dossier/").status_code == 404
-    assert not decided.audit_events.filter(action=DOSSIER_GENERATED).exists()
+    assert not decided.audit_events.filter(action=AuditAction.DOSSIER_GENERATED).exists()
 
 
 def test_the_portal_explains_that_an_open_claim_has_no_dossier_yet(client, product, merchant_owner):

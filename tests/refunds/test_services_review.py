@@ -129,7 +129,7 @@ def test_approving_above_the_policy_ceiling_needs_a_senior_reviewer(product, rev
     services.application_claim(application_id=application.public_id, reviewer=reviewer)
     with pytest.raises(Forbidden) as refused:
         decide(application, reviewer, Outcome.APPROVED, ["evidence_consistent"])
-    assert refused.value.code == "senior_required"
+    assert refused.value.code == "senior_required_above_ceiling"
     decide(application, reviewer, Outcome.PARTIALLY_APPROVED, ["partial_damage"], approved_amount=Decimal("500.00"))
     assert Decision.objects.get().approved_amount == Decimal("500.00")
 
@@ -141,8 +141,8 @@ def test_approving_above_the_policy_ceiling_needs_a_senior_reviewer(product, rev
         (Outcome.REJECTED, ["merchant_accepted"], "n", None, "invalid_reason_codes"),
         (Outcome.REJECTED, [], "n", None, "invalid_reason_codes"),
         (Outcome.REJECTED, ["evidence_derived"], "   ", None, "note_required"),
-        (Outcome.PARTIALLY_APPROVED, ["partial_damage"], "n", Decimal("39.90"), "invalid_amount"),
-        (Outcome.PARTIALLY_APPROVED, ["partial_damage"], "n", Decimal("0"), "invalid_amount"),
+        (Outcome.PARTIALLY_APPROVED, ["partial_damage"], "n", Decimal("39.90"), "invalid_approved_amount"),
+        (Outcome.PARTIALLY_APPROVED, ["partial_damage"], "n", Decimal("0"), "invalid_approved_amount"),
         ("refund_twice", ["other"], "n", None, "invalid_outcome"),
     ],
 )

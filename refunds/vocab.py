@@ -1,0 +1,51 @@
+"""The words of the record: what an audit event or a settings change says was done.
+
+Each action is spelled here once. The services write these values; the admin's timeline,
+the portal's history, the dossier and the webhooks read them, and none spells one.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditAction(models.TextChoices):
+    """What an event of an application's hash-chained audit log records (invariant 3)."""
+
+    SUBMIT = "submit", _("Submitted")
+    ADD_EVIDENCE = "add_evidence", _("Evidence added")
+    SCREEN = "screen", _("Screened")
+    RESCREEN = "rescreen", _("Screened again")
+    UNSCREENED = "unscreened", _("Screening failed")
+    FAST_TRACK = "fast_track", _("Approved by the fast track")
+    OPEN_WINDOW = "open_window", _("Merchant window opened")
+    MERCHANT_ACCEPT = "merchant_accept", _("Accepted by the merchant")
+    MERCHANT_CONTEST = "merchant_contest", _("Contested by the merchant")
+    WINDOW_EXPIRED_APPROVE = "window_expired_approve", _("Window closed, approved")
+    WINDOW_EXPIRED_REVIEW = "window_expired_review", _("Window closed, sent to review")
+    CLAIM = "claim", _("Claimed")
+    RELEASE_CLAIM = "release_claim", _("Claim released")
+    DECIDE = "decide", _("Decided")
+    WITHDRAW = "withdraw", _("Withdrawn")
+    DOSSIER_GENERATED = "dossier_generated", _("Evidence dossier downloaded")
+
+
+class SettingsAction(models.TextChoices):
+    """What a record of a change to a platform's settings says was done."""
+
+    PLATFORM_CREATED = "platform_created", _("Platform created")
+    POLICY_CREATED = "policy_created", _("Policy created")
+    POLICY_UPDATED = "policy_updated", _("Policy changed")
+    REUSE_SHARING_UPDATED = "reuse_sharing_updated", _("Sharing of image hashes changed")
+    API_KEY_ISSUED = "api_key_issued", _("API key issued")
+    API_KEY_ROTATED = "api_key_rotated", _("API key rotated")
+    API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
+    WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint_created", _("Webhook endpoint added")
+    WEBHOOK_ENDPOINT_UPDATED = "webhook_endpoint_updated", _("Webhook endpoint changed")
+    WEBHOOK_ENDPOINT_SECRET_ROTATED = "webhook_endpoint_secret_rotated", _("Webhook signing secret rotated")
+    WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint_deleted", _("Webhook endpoint removed")
+
+
+# The claim-expiry job's name in the record, and the reason it gives for a release: a
+# reviewer told "your claim expired" is told so because the last release carries this label.
+CLAIM_EXPIRY_ACTOR_LABEL = "claim expiry"
+CLAIM_EXPIRED_REASON = "claim expired"
