@@ -206,7 +206,7 @@ SEED = """
 import django, json
 django.setup()
 from django.core.files.uploadedfile import SimpleUploadedFile
-from refunds.apikeys import api_key_issue
+from refunds.services.platform import api_key_issue
 from refunds.demo import catalogue_photo
 from refunds.models import Merchant, Platform, Policy, Product
 from refunds.services.catalogue import reference_image_add

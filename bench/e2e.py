@@ -56,7 +56,7 @@ SEED = """
 import django, json, sys, uuid
 django.setup()
 from django.core.files.uploadedfile import SimpleUploadedFile
-from refunds.apikeys import api_key_issue
+from refunds.services.platform import api_key_issue
 from refunds.models import Merchant, Platform, Policy, Product
 from refunds.services.catalogue import reference_image_add
 groups = json.loads(sys.stdin.read())

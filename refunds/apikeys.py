@@ -1,7 +1,7 @@
 """Platform API keys of the form ``rh_<prefix>_<secret>``: their material and their check.
 
-Issuing, rotating and revoking keys are settings services (``refunds.services.platform``);
-``api_key_issue`` is kept here as the name callers know.
+Issuing, rotating and revoking keys are settings services (``refunds.services.platform``),
+which take their material from here.
 """
 
 from __future__ import annotations
@@ -9,17 +9,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
-from datetime import datetime
-from typing import TYPE_CHECKING
 
 from django.db.models import Q
 from django.utils import timezone
 
-from refunds.models import ApiKey, Platform
-
-if TYPE_CHECKING:
-    from refunds.services import Actor
+from refunds.models import ApiKey
 
 
 def _hash(secret: str) -> str:
@@ -32,20 +26,6 @@ def key_material() -> tuple[str, str, str]:
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     return prefix, _hash(secret), f"rh_{prefix}_{secret}"
-
-
-def api_key_issue(
-    *,
-    platform: Platform,
-    name: str,
-    scopes: Iterable[str],
-    actor: Actor | None = None,
-    expires_at: datetime | None = None,
-) -> tuple[ApiKey, str]:
-    """Create a key and return it with the full key text, which is never stored."""
-    from refunds.services.platform import api_key_issue as issue
-
-    return issue(platform=platform, name=name, scopes=scopes, actor=actor, expires_at=expires_at)
 
 
 def api_key_check(text: str) -> ApiKey | None:

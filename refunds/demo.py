@@ -13,11 +13,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from refunds.apikeys import api_key_issue
 from refunds.models import Merchant, MerchantMember, Platform, Policy, Product
 from refunds.roles import AUDITORS, REVIEWERS, SENIOR_REVIEWERS
 from refunds.services import Actor, application_contest, application_record_screening, application_submit
 from refunds.services.catalogue import reference_image_add
+from refunds.services.platform import api_key_issue
 from refunds.states import ActorKind
 from screening.services import application_screen_evidence
 from screening.synthetic import jpeg, paint_edits, photo, rephotograph

@@ -63,7 +63,7 @@ class ErrorCode(StrEnum):
     EMPTY_FILE = "empty_file", _("The file is empty.")
     UNSUPPORTED_MEDIA_TYPE = (
         "unsupported_media_type",
-        _("The file is not a supported type: JPEG, PNG, WebP or HEIC images, MP4 videos."),
+        _("The file is not an image of a supported type: JPEG, PNG, WebP or HEIC."),
     )
     TOO_MANY_PIXELS = "too_many_pixels", _("The image has more than %(limit)d pixels.")
     CORRUPT_IMAGE = "corrupt_image", _("The image is damaged or incomplete.")

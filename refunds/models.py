@@ -7,13 +7,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from refunds.policy_bounds import currency_validator, policy_validate
 from refunds.states import (
     OPEN_STATES,
     ActorKind,
@@ -25,8 +26,6 @@ from refunds.states import (
     RiskLevel,
 )
 from refunds.vocab import AuditAction, SettingsAction
-
-currency_validator = RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 currency code, e.g. CNY."))
 
 
 class Platform(models.Model):
@@ -130,7 +129,7 @@ class Policy(models.Model):
     def __str__(self) -> str:
         return str(_("Policy of %(platform)s") % {"platform": self.platform})
 
-    # The fields a platform sets; ``refunds.policy.policy_validate`` is their one validator.
+    # The fields a platform sets; ``refunds.policy_bounds.policy_validate`` is their one validator.
     SETTINGS = (
         "merchant_window",
         "fast_track_enabled",
@@ -147,8 +146,6 @@ class Policy(models.Model):
     )
 
     def clean(self) -> None:
-        from refunds.policy import policy_validate  # the validator reads the model's vocabulary
-
         policy_validate({name: getattr(self, name) for name in self.SETTINGS})
 
     def settings_values(self) -> dict[str, object]:

@@ -43,6 +43,7 @@ class SettingsAction(models.TextChoices):
     WEBHOOK_ENDPOINT_UPDATED = "webhook_endpoint_updated", _("Webhook endpoint changed")
     WEBHOOK_ENDPOINT_SECRET_ROTATED = "webhook_endpoint_secret_rotated", _("Webhook signing secret rotated")
     WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint_deleted", _("Webhook endpoint removed")
+    WEBHOOK_DELIVERY_REDELIVERED = "webhook_delivery_redelivered", _("Webhook delivery sent again")
 
 
 # The claim-expiry job's name in the record, and the reason it gives for a release: a

@@ -242,14 +242,6 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-def endpoint_create(*, platform: Any, url: str) -> WebhookEndpoint:
-    """Create an endpoint with a fresh signing secret, through the settings service."""
-    from refunds.services import Actor
-    from refunds.services.platform import webhook_endpoint_create
-
-    return webhook_endpoint_create(platform=platform, url=url, actor=Actor.system())
-
-
 # --- URL guard --------------------------------------------------------------------------------
 # A webhook URL is a request the server makes on a platform's behalf. Without a guard a
 # platform could aim it at the cloud's metadata service, at the API itself or at anything
@@ -368,10 +360,10 @@ def _guarded_open(request: urllib.request.Request, *, timeout: float) -> http.cl
     return urllib.request.build_opener(*handlers).open(request, timeout=timeout)
 
 
-def delivery_redeliver(*, delivery: WebhookDelivery) -> None:
-    """Queue a delivery again (a failed one, or a delivered one the receiver lost)."""
+def delivery_requeue(delivery: WebhookDelivery) -> None:
+    """Make the delivery pending again from its first attempt and kick it after the commit.
+    Call inside the transaction of the service that decided so."""
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         status=WebhookDelivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error=""
     )
-    with transaction.atomic():
-        _enqueue_on_commit(delivery.endpoint_id, delivery.event.application_id)
+    _enqueue_on_commit(delivery.endpoint_id, delivery.event.application_id)

@@ -15,11 +15,11 @@ from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from refunds.apikeys import api_key_issue
 from refunds.demo import catalogue_photo, painted_damage, rephotographed
-from refunds.models import Merchant, MerchantMember, Platform, Policy, Product, RefundApplication
-from refunds.services import application_record_screening, application_submit
+from refunds.models import Merchant, MerchantMember, Platform, Policy, Product, RefundApplication, WebhookEndpoint
+from refunds.services import Actor, application_record_screening, application_submit
 from refunds.services.catalogue import reference_image_add
+from refunds.services.platform import api_key_issue, webhook_endpoint_create
 from screening.services import application_screen_evidence
 
 __all__ = [
@@ -173,3 +173,8 @@ def key_a(platform_a: Platform) -> str:
 @pytest.fixture
 def key_b(platform_b: Platform) -> str:
     return api_key_issue(platform=platform_b, name="b", scopes=["read", "write"])[1]
+
+
+def endpoint_create(*, platform: Platform, url: str) -> WebhookEndpoint:
+    """A webhook endpoint of the platform, added by the system through the settings service."""
+    return webhook_endpoint_create(platform=platform, url=url, actor=Actor.system())

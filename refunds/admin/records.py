@@ -7,10 +7,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from refunds import webhooks
 from refunds.admin.base import ReadOnlyAdmin
 from refunds.admin.timeline import describe
 from refunds.models import AuditEvent, Decision, WebhookDelivery, WebhookEvent
+from refunds.services import Actor
+from refunds.services.platform import webhook_delivery_redeliver
+from refunds.states import ActorKind
 
 
 @admin.register(AuditEvent)
@@ -52,6 +54,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Deliver again"), permissions=["view"])
     def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
-        for delivery in queryset.select_related("event"):
-            webhooks.delivery_redeliver(delivery=delivery)
+        actor = Actor.of_user(ActorKind.STAFF, request.user)
+        for delivery in queryset.select_related("event", "endpoint__platform"):
+            webhook_delivery_redeliver(delivery=delivery, actor=actor)
         self.message_user(request, _("%(count)d delivery(ies) queued.") % {"count": queryset.count()}, messages.SUCCESS)

@@ -17,6 +17,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from refunds.models import AuditEvent, Decision, Evidence, EvidenceUpload, RefundApplication
+from refunds.policy_bounds import (
+    MAX_CLAIM_TIMEOUT,
+    MAX_MERCHANT_WINDOW,
+    MIN_CLAIM_TIMEOUT,
+    MIN_MERCHANT_WINDOW,
+    duration_pattern,
+)
 from refunds.services.merchant import STATEMENT_MAX_LENGTH
 from refunds.states import RefundReason
 from screening.models import Finding
@@ -126,10 +133,9 @@ class PatternDurationField(serializers.DurationField):
         return parse_duration(data)
 
 
-# One hour up to (not including) 30 days.
-MERCHANT_WINDOW = r"^(?:(?:[0-9]|[12][0-9]) (?:0[1-9]|1[0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]|(?:[1-9]|[12][0-9]) 00:[0-5][0-9]:[0-5][0-9]|(?:0[1-9]|1[0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])$"
-# One minute up to one day.
-CLAIM_TIMEOUT = r"^(?:(?:0[1-9]|1[0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]|00:(?:0[1-9]|[1-5][0-9]):[0-5][0-9]|1 00:00:00)$"
+# The policy's own bounds, so that the API takes exactly what the policy accepts.
+MERCHANT_WINDOW = duration_pattern(MIN_MERCHANT_WINDOW, MAX_MERCHANT_WINDOW)
+CLAIM_TIMEOUT = duration_pattern(MIN_CLAIM_TIMEOUT, MAX_CLAIM_TIMEOUT)
 
 
 @extend_schema_field({"type": "string", "pattern": MERCHANT_WINDOW, "example": "2 00:00:00"})

@@ -347,6 +347,5 @@ class WebhookDeliveryRedeliverView(_WebhookView):
             public_id,
             ErrorCode.WEBHOOK_DELIVERY_NOT_FOUND,
         )
-        webhooks.delivery_redeliver(delivery=delivery)
-        delivery.refresh_from_db()
+        delivery = settings_services.webhook_delivery_redeliver(delivery=delivery, actor=self.actor())
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -39,6 +39,7 @@ from refunds import audit, selectors
 from refunds.errors import Conflict, ErrorCode, NotFound
 from refunds.models import AuditEvent, Evidence, RefundApplication
 from refunds.services._base import Actor, locked_application
+from refunds.services.dossier_contents import DossierContents, DossierFile
 from refunds.services.dossier_verify import CHAIN, MANIFEST, SUMS
 from refunds.states import ApplicationState
 from refunds.vocab import AuditAction
@@ -58,14 +59,6 @@ class Audience(StrEnum):
     PLATFORM = "platform"
     # A merchant sees other shops' claims only as a count (invariant 6).
     MERCHANT = "merchant"
-
-
-@dataclass
-class DossierFile:
-    path: str
-    sha256: str
-    size: int
-    kind: str
 
 
 @dataclass
@@ -204,17 +197,6 @@ class _Writer:
 
     def close(self) -> None:
         self.zip.close()
-
-
-@dataclass
-class _Contents:
-    """The dossier's facts, gathered once for the JSON files and the PDF."""
-
-    application: dict[str, Any]
-    screening: list[dict[str, Any]]
-    linked: dict[str, Any]
-    chain: dict[str, Any]
-    files: dict[str, str] = field(default_factory=dict)  # stored file's path in the dossier, by public id
 
 
 def _write_files(writer: _Writer, application: RefundApplication) -> dict[str, str]:
@@ -465,7 +447,7 @@ def application_dossier_generate(*, application_id: UUID | str, actor: Actor, au
     try:
         writer = _Writer(handle, root, stamp)
         paths = _write_files(writer, application)
-        contents = _Contents(
+        contents = DossierContents(
             _application_json(application, paths),
             _screening_json(application, paths),
             _linked_json(application, audience),

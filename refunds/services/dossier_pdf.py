@@ -32,7 +32,7 @@ from screening.models import ReuseLink, ScreeningResult
 
 if TYPE_CHECKING:
     from refunds.services._base import Actor
-    from refunds.services.dossier import DossierFile, _Contents
+    from refunds.services.dossier_contents import DossierContents, DossierFile
 
 CJK_FONT = "STSong-Light"
 MONO_FONT = "Courier"
@@ -123,7 +123,7 @@ def _language_pages(
     language: str,
     *,
     application: RefundApplication,
-    contents: _Contents,
+    contents: DossierContents,
     files: list[DossierFile],
     generated_at: datetime,
     actor: Actor,
@@ -293,7 +293,7 @@ def _language_pages(
 def dossier_summary_pdf(
     *,
     application: RefundApplication,
-    contents: _Contents,
+    contents: DossierContents,
     files: list[DossierFile],
     generated_at: datetime,
     actor: Actor,

@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from refunds import apikeys, webhooks
 from refunds.errors import Conflict, ErrorCode, InvalidInput, NotFound
-from refunds.models import ApiKey, Platform, Policy, SettingsChange, WebhookEndpoint
-from refunds.policy import policy_validate
+from refunds.models import ApiKey, Platform, Policy, SettingsChange, WebhookDelivery, WebhookEndpoint
+from refunds.policy_bounds import policy_validate
 from refunds.services._base import Actor
 from refunds.states import ActorKind
 from refunds.vocab import SettingsAction
@@ -467,3 +467,20 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Actor) -> None:
             before=_endpoint_row(endpoint),
         )
         endpoint.delete()
+
+
+def webhook_delivery_redeliver(*, delivery: WebhookDelivery, actor: Actor) -> WebhookDelivery:
+    """Queue a delivery again (a failed one, or a delivered one the receiver lost), and record
+    who asked for it among the platform's settings changes."""
+    with transaction.atomic():
+        webhooks.delivery_requeue(delivery)
+        _record(
+            delivery.endpoint.platform,
+            target=Target.WEBHOOK_ENDPOINT,
+            target_id=delivery.endpoint.public_id,
+            action=SettingsAction.WEBHOOK_DELIVERY_REDELIVERED,
+            actor=actor,
+            after={"delivery": str(delivery.public_id), "event": str(delivery.event.public_id)},
+        )
+    delivery.refresh_from_db()
+    return delivery

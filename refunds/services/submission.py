@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from refunds import audit, webhooks
 from refunds.errors import Conflict, ErrorCode, InvalidInput, NotFound
-from refunds.models import Evidence, EvidenceUpload, Merchant, Platform, Product, RefundApplication, currency_validator
+from refunds.models import Evidence, EvidenceUpload, Merchant, Platform, Product, RefundApplication
+from refunds.policy_bounds import currency_validator
 from refunds.services._base import Actor, apply, ensure_can, locked_application
 from refunds.services.screening import enqueue_screening
 from refunds.states import ActorKind, RefundReason

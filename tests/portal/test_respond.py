@@ -80,7 +80,10 @@ def test_a_refused_file_is_named_among_the_files_chosen(owner_client, awaiting):
     )
     response = owner_client.post(f"/portal/applications/{awaiting.public_id}/contest/", form, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 400
-    assert "“label-photo.jpg”: The file is not an image of a supported type." in response.content.decode()
+    assert (
+        "“label-photo.jpg”: The file is not an image of a supported type: JPEG, PNG, WebP or HEIC."
+        in response.content.decode()
+    )
     assert not Rebuttal.objects.exists() and not RebuttalAttachment.objects.exists()
 
 

@@ -7,8 +7,8 @@ import time_machine
 from django.urls import reverse
 
 from refunds import services
-from refunds.apikeys import api_key_issue
 from refunds.models import RefundApplication
+from refunds.services.platform import api_key_issue
 from refunds.states import ApplicationState
 from tests.factories import CUP, screen, submit
 

@@ -7,8 +7,8 @@ from django.core.files.storage import default_storage
 from PIL import Image
 from rest_framework.test import APIClient
 
-from refunds.apikeys import api_key_issue
 from refunds.models import AuditEvent, Evidence, RefundApplication
+from refunds.services.platform import api_key_issue
 from tests.factories import GENUINE_CUP, jpeg, submit, upload
 
 pytestmark = pytest.mark.django_db

@@ -9,11 +9,12 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from refunds.apikeys import api_key_check, api_key_issue
+from refunds.apikeys import api_key_check
 from refunds.models import EvidenceUpload, RefundApplication, WebhookDelivery
 from refunds.services import evidence_upload_create
 from refunds.services import platform as platform_services
-from tests.factories import GENUINE_CUP, screen, submit, upload
+from refunds.services.platform import api_key_issue
+from tests.factories import GENUINE_CUP, endpoint_create, screen, submit, upload
 from tests.refunds.test_api_applications import client_with
 
 pytestmark = pytest.mark.django_db
@@ -33,9 +34,8 @@ def ops_key_a(platform_a):
 
 
 def test_the_platform_walks_every_page_of_its_webhook_deliveries(platform_a, ops_key_a, product):
-    from refunds import webhooks
 
-    webhooks.endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
+    endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
     for n in range(3):
         submit(product, order_ref=f"order-{n}")
     client = client_with(ops_key_a)

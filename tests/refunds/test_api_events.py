@@ -8,9 +8,9 @@ import time_machine
 from rest_framework.test import APIClient
 
 from refunds import webhooks
-from refunds.apikeys import api_key_issue
 from refunds.models import WebhookEvent
 from refunds.services import Actor, application_withdraw
+from refunds.services.platform import api_key_issue
 from tests.factories import submit
 
 pytestmark = pytest.mark.django_db

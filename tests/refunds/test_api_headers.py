@@ -6,11 +6,10 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from refunds import webhooks
-from refunds.apikeys import api_key_issue
 from refunds.models import WebhookDelivery
 from refunds.request_id import RequestIdLogFilter
-from tests.factories import GENUINE_CUP, upload
+from refunds.services.platform import api_key_issue
+from tests.factories import GENUINE_CUP, endpoint_create, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -100,7 +99,7 @@ def test_log_lines_of_a_request_name_its_id(key_a, settings):
 
 
 def test_a_webhook_delivery_records_the_request_that_queued_it(key_a, product, platform_a):
-    webhooks.endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
+    endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
     client = client_with(key_a, HTTP_REQUEST_ID="submit-1")
     created = client.post(
         "/api/v1/applications",

@@ -4,10 +4,9 @@ import itertools
 
 import pytest
 
-from refunds import webhooks
-from refunds.apikeys import api_key_issue
 from refunds.models import Merchant, Policy, Product, RefundApplication, WebhookDelivery, WebhookEndpoint
-from tests.factories import FORGED_CUP, screen, submit, upload
+from refunds.services.platform import api_key_issue
+from tests.factories import FORGED_CUP, endpoint_create, screen, submit, upload
 from tests.refunds.test_api_applications import client_with
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +17,7 @@ SCOPE_SETS = [["read"], ["write"], ["read", "write"], ["policy"], ["webhooks"], 
 @pytest.fixture
 def platform_b_objects(product_b, platform_b):
     application = screen(submit(product_b, evidence=[FORGED_CUP]))
-    endpoint = webhooks.endpoint_create(platform=platform_b, url="http://127.0.0.1:9/hooks")
+    endpoint = endpoint_create(platform=platform_b, url="http://127.0.0.1:9/hooks")
     submit(product_b, buyer_ref="second")
     finding = application.evidence.get().screening.findings.get(code="local_edit")
     return {

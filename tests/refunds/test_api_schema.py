@@ -27,9 +27,9 @@ def seed() -> str:
     request that succeeds; return a key with every scope."""
     from refunds import services
     from refunds.api.schema import EXAMPLE_IDS
-    from refunds.apikeys import api_key_issue
     from refunds.models import ClaimGroup, Merchant, Product, RefundApplication, WebhookDelivery, WebhookEndpoint
     from refunds.services import platform as platform_services
+    from refunds.services.platform import api_key_issue
     from refunds.states import ActorKind
     from screening.models import Finding
     from tests.factories import FORGED_CUP, GENUINE_CUP, make_product, screen, submit

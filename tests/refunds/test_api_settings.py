@@ -2,10 +2,9 @@
 
 import pytest
 
-from refunds import webhooks
-from refunds.apikeys import api_key_issue
 from refunds.models import IdempotencyRecord, Policy, WebhookDelivery, WebhookEndpoint
-from tests.factories import submit
+from refunds.services.platform import api_key_issue
+from tests.factories import endpoint_create, submit
 from tests.refunds.test_api_applications import client_with
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +43,13 @@ def test_an_invalid_policy_change_is_refused_and_changes_nothing(platform_a, adm
     assert Policy.objects.get(platform=platform_a).default_threshold == 0.5
 
 
+def test_the_api_takes_the_longest_window_the_policy_allows(platform_a, admin_key_a):
+    client = client_with(admin_key_a)
+    assert client.patch("/api/v1/policy", {"merchant_window": "30 00:00:00"}, format="json").status_code == 200
+    assert client.patch("/api/v1/policy", {"merchant_window": "30 00:00:01"}, format="json").status_code == 400
+    assert Policy.objects.get(platform=platform_a).merchant_window.days == 30
+
+
 def test_a_key_without_the_policy_scope_cannot_touch_the_policy(key_a):
     assert client_with(key_a).get("/api/v1/policy").status_code == 403
     assert client_with(key_a).patch("/api/v1/policy", {"fast_track_enabled": True}, format="json").status_code == 403
@@ -67,7 +73,7 @@ def test_an_invalid_url_is_refused(admin_key_a):
 
 
 def test_deliveries_are_listed_and_redelivered(platform_a, admin_key_a, product):
-    webhooks.endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
+    endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
     submit(product)
     WebhookDelivery.objects.update(status="failed")
     client = client_with(admin_key_a)
@@ -78,7 +84,7 @@ def test_deliveries_are_listed_and_redelivered(platform_a, admin_key_a, product)
 
 
 def test_another_platform_cannot_see_or_change_the_endpoints(platform_a, platform_b):
-    endpoint = webhooks.endpoint_create(platform=platform_a, url="https://hooks.example/a")
+    endpoint = endpoint_create(platform=platform_a, url="https://hooks.example/a")
     _, key_b = api_key_issue(platform=platform_b, name="b", scopes=["webhooks"])
     client = client_with(key_b)
     assert client.get("/api/v1/webhook-endpoints").json() == []

@@ -8,9 +8,9 @@ import time_machine
 from rest_framework.test import APIClient
 
 from refunds import selectors, services
-from refunds.apikeys import api_key_issue
 from refunds.models import Policy
 from refunds.services import Actor
+from refunds.services.platform import api_key_issue
 from refunds.states import ActorKind, ApplicationState, BuyerRiskReason, RiskLevel
 from tests.factories import CUP, GENUINE_CUP, jpeg, screen, submit
 

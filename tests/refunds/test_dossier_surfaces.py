@@ -9,8 +9,8 @@ import zipfile
 import pytest
 from django.contrib.auth.models import User
 
-from refunds.apikeys import api_key_issue
 from refunds.models import MerchantMember
+from refunds.services.platform import api_key_issue
 from refunds.vocab import AuditAction
 from tests.factories import make_staff, screen, submit
 from tests.refunds.test_api_applications import client_with

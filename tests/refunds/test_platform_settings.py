@@ -12,10 +12,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from refunds.apikeys import api_key_check, api_key_issue
+from refunds.apikeys import api_key_check
 from refunds.errors import Conflict, InvalidInput
 from refunds.models import ApiKey, Platform, Policy, SettingsChange, WebhookEndpoint
 from refunds.services import platform as platform_services
+from refunds.services.platform import api_key_issue
 from tests.factories import GENUINE_CUP, make_product
 from tests.refunds.test_api_applications import client_with, form, post
 

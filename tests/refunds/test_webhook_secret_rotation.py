@@ -13,11 +13,10 @@ import time_machine
 from rest_framework.test import APIClient
 
 from refunds import webhooks
-from refunds.apikeys import api_key_issue
 from refunds.models import SettingsChange, WebhookDelivery, WebhookEndpoint
 from refunds.services import Actor, application_withdraw
-from refunds.services.platform import webhook_endpoint_rotate_secret
-from tests.factories import make_product, submit
+from refunds.services.platform import api_key_issue, webhook_endpoint_rotate_secret
+from tests.factories import endpoint_create, make_product, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -89,7 +88,7 @@ def test_a_receiver_holding_only_the_old_secret_verifies_every_delivery_of_the_o
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     with time_machine.travel(START) as clock:
-        endpoint = webhooks.endpoint_create(platform=platform_a, url=receiver.url)
+        endpoint = endpoint_create(platform=platform_a, url=receiver.url)
         receiver.secret = old_secret = endpoint.secret
         application = submit(make_product(merchant))
         deliver(endpoint, application)  # the receiver is down: a 500, to be retried
@@ -125,7 +124,7 @@ def test_a_receiver_holding_only_the_old_secret_verifies_every_delivery_of_the_o
 
 
 def test_the_rotation_is_recorded_with_the_end_of_the_overlap_but_never_a_secret(platform_a):
-    endpoint = webhooks.endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
+    endpoint = endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
     old = endpoint.secret
     with time_machine.travel(START, tick=False):
         webhook_endpoint_rotate_secret(endpoint=endpoint, actor=Actor.system(), overlap=timedelta(hours=2))
@@ -136,13 +135,13 @@ def test_the_rotation_is_recorded_with_the_end_of_the_overlap_but_never_a_secret
 
 
 def test_a_rotation_without_overlap_stops_the_old_secret_at_once(platform_a):
-    endpoint = webhooks.endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
+    endpoint = endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
     rotated = webhook_endpoint_rotate_secret(endpoint=endpoint, actor=Actor.system(), overlap=timedelta(0))
     assert rotated.signing_secrets(datetime.now(UTC)) == [rotated.secret]
 
 
 def test_a_second_rotation_drops_the_secret_the_first_one_kept(platform_a):
-    endpoint = webhooks.endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
+    endpoint = endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
     first = endpoint.secret
     middle = webhook_endpoint_rotate_secret(endpoint=endpoint, actor=Actor.system()).secret
     last = webhook_endpoint_rotate_secret(endpoint=endpoint, actor=Actor.system())
@@ -153,7 +152,7 @@ def test_a_second_rotation_drops_the_secret_the_first_one_kept(platform_a):
 @pytest.mark.parametrize("overlap", [-1, 7 * 24 * 3600 + 1, "3600", 1.5, True])
 def test_an_overlap_out_of_bounds_or_not_a_whole_number_is_refused(platform_a, overlap):
     key = api_key_issue(platform=platform_a, name="ops", scopes=["webhooks"])[1]
-    endpoint = webhooks.endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
+    endpoint = endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     response = client.post(

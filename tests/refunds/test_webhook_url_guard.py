@@ -10,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from refunds import webhooks
-from refunds.apikeys import api_key_issue
 from refunds.errors import InvalidInput
 from refunds.models import WebhookDelivery, WebhookEndpoint
 from refunds.services import platform as platform_services
+from refunds.services.platform import api_key_issue
 from tests.factories import submit
 from tests.refunds.test_api_applications import client_with
 

@@ -11,9 +11,11 @@ from django.db import transaction
 from refunds import services, webhooks
 from refunds.models import RefundApplication, WebhookDelivery, WebhookEvent
 from refunds.services import Actor
+from refunds.services.platform import webhook_delivery_redeliver
 from refunds.states import ActorKind
+from refunds.vocab import SettingsAction
 from tests.conftest import wait_for
-from tests.factories import CUP, jpeg, screen, submit
+from tests.factories import CUP, endpoint_create, jpeg, screen, submit
 
 
 class Receiver:
@@ -52,7 +54,7 @@ def receiver():
 
 @pytest.mark.django_db
 def test_a_transition_writes_its_event_and_deliveries_in_the_same_transaction(product, platform_a):
-    endpoint = webhooks.endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
+    endpoint = endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
     application = screen(submit(product))
     events = list(WebhookEvent.objects.filter(application=application).order_by("sequence"))
     assert [(e.sequence, e.payload["from_state"], e.payload["state"]) for e in events] == [
@@ -65,7 +67,7 @@ def test_a_transition_writes_its_event_and_deliveries_in_the_same_transaction(pr
 
 @pytest.mark.django_db
 def test_a_rolled_back_transition_produces_no_event(product, platform_a, merchant_owner):
-    webhooks.endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
+    endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
     application = screen(submit(product))
     before = WebhookEvent.objects.count()
     with pytest.raises(RuntimeError), transaction.atomic():
@@ -79,7 +81,7 @@ def test_a_rolled_back_transition_produces_no_event(product, platform_a, merchan
 
 @pytest.mark.django_db
 def test_claims_are_not_state_changes_and_send_nothing(product, platform_a, reviewer):
-    webhooks.endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
+    endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
     application = screen(submit(product, evidence=[CUP]))
     RefundApplication.objects.filter(pk=application.pk).update(merchant_deadline=application.updated_at)
     services.close_expired_windows()
@@ -116,7 +118,7 @@ def test_a_receiver_that_fails_at_first_gets_every_event_in_order(
     celery_worker, receiver, product, platform_a, merchant_owner, settings
 ):
     settings.WEBHOOK_RETRY_BASE_SECONDS = 1
-    endpoint = webhooks.endpoint_create(platform=platform_a, url=receiver.url)
+    endpoint = endpoint_create(platform=platform_a, url=receiver.url)
     application = submit(product, evidence=[jpeg(seed=21)])
     wait_for(lambda: RefundApplication.objects.get(pk=application.pk).state == "awaiting_merchant")
     services.application_accept(
@@ -137,10 +139,12 @@ def test_a_receiver_that_fails_at_first_gets_every_event_in_order(
 
 @pytest.mark.django_db
 def test_a_failed_delivery_can_be_queued_again(product, platform_a):
-    webhooks.endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
+    endpoint_create(platform=platform_a, url="http://127.0.0.1:9/hooks")
     submit(product)
     delivery = WebhookDelivery.objects.get()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed", attempts=60, last_error="HTTP 500")
-    webhooks.delivery_redeliver(delivery=delivery)
+    webhook_delivery_redeliver(delivery=delivery, actor=Actor.system())
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.last_error) == ("pending", 0, "")
+    change = platform_a.settings_changes.get(action=SettingsAction.WEBHOOK_DELIVERY_REDELIVERED)
+    assert change.after["delivery"] == str(delivery.public_id)

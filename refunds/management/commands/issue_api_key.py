@@ -2,9 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from refunds.apikeys import api_key_issue
 from refunds.errors import DomainError
 from refunds.models import ApiKey, Platform
+from refunds.services.platform import api_key_issue
 
 
 class Command(BaseCommand):

@@ -1,0 +1,102 @@
+"""The bounds of a platform's policy and the one validator of its settings.
+
+The policy decides which applications may be approved without a person, so the API, the
+admin, the commands and the model itself validate a policy here and nowhere else; the API's
+patterns and help texts are made from the same constants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
+
+from screening.core import FindingCode
+
+# The one rule for currency codes, of applications and of the policy's alert amount.
+currency_validator = RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 currency code, e.g. CNY."))
+
+# A merchant must have a real chance to answer before a window closes on its own, and a claim
+# shorter than a minute would be released while the reviewer is still reading.
+MIN_MERCHANT_WINDOW = timedelta(hours=1)
+MAX_MERCHANT_WINDOW = timedelta(days=30)
+MIN_CLAIM_TIMEOUT = timedelta(minutes=1)
+MAX_CLAIM_TIMEOUT = timedelta(days=1)
+MAX_FAST_TRACK_CEILING = Decimal("9999999999.99")
+
+
+def _is_score(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
+
+
+def policy_validate(values: Mapping[str, Any]) -> None:
+    """Check a complete set of policy settings; raise ValidationError naming each bad field."""
+    errors: dict[str, Any] = {}
+    window = values.get("merchant_window")
+    if not isinstance(window, timedelta) or not MIN_MERCHANT_WINDOW <= window <= MAX_MERCHANT_WINDOW:
+        errors["merchant_window"] = _("The merchant window must be between one hour and 30 days.")
+    claim = values.get("claim_timeout")
+    if not isinstance(claim, timedelta) or not MIN_CLAIM_TIMEOUT <= claim <= MAX_CLAIM_TIMEOUT:
+        errors["claim_timeout"] = _("The claim timeout must be between one minute and one day.")
+    review = values.get("review_time_limit")
+    if not isinstance(review, timedelta) or not MIN_MERCHANT_WINDOW <= review <= MAX_MERCHANT_WINDOW:
+        errors["review_time_limit"] = _("The review time limit must be between one hour and 30 days.")
+    for name in ("fast_track_ceiling", "senior_amount_ceiling", "buyer_alert_amount"):
+        ceiling = values.get(name)
+        if (
+            not isinstance(ceiling, Decimal)
+            or not ceiling.is_finite()
+            or not Decimal("0") <= ceiling <= MAX_FAST_TRACK_CEILING
+        ):
+            errors[name] = _("Give an amount of zero or more.")
+    thresholds = values.get("finding_thresholds")
+    if not isinstance(thresholds, dict) or not all(
+        code in FindingCode.__members__.values() and _is_score(value) for code, value in thresholds.items()
+    ):
+        errors["finding_thresholds"] = _(
+            'Give an object of known finding codes and scores between 0 and 1, e.g. {"editing_software": 0.7}.'
+        )
+    if not _is_score(values.get("default_threshold")):
+        errors["default_threshold"] = _("Give a score between 0 and 1.")
+    currency = values.get("buyer_alert_currency")
+    if not isinstance(currency, str) or not currency_validator.regex.fullmatch(currency):
+        errors["buyer_alert_currency"] = currency_validator.message
+    for flag in ("fast_track_enabled", "expiry_auto_approves", "buyer_risk_holds_for_review"):
+        if not isinstance(values.get(flag), bool):
+            errors[flag] = _("Give true or false.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def _one_of(numbers: range) -> str:
+    return "(?:" + "|".join(str(n) for n in numbers) + ")"
+
+
+def duration_pattern(minimum: timedelta, maximum: timedelta) -> str:
+    """Return the pattern of ``[D ]HH:MM:SS`` durations from ``minimum`` to ``maximum`` inclusive,
+    for a minimum of a whole minute or hour under a day and a maximum of whole days."""
+    if (
+        maximum.days < 1
+        or maximum != timedelta(days=maximum.days)
+        or minimum
+        not in (
+            timedelta(minutes=1),
+            timedelta(hours=1),
+        )
+    ):
+        raise ValueError("a minimum of one minute or one hour and a maximum of whole days")
+    clock_any = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    if minimum == timedelta(hours=1):
+        under_a_day = r"(?:0[1-9]|1[0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    else:
+        under_a_day = r"(?:(?:0[1-9]|1[0-9]|2[0-3]):[0-5][0-9]|00:(?:0[1-9]|[1-5][0-9])):[0-5][0-9]"
+    whole_days = [under_a_day]
+    if maximum.days > 1:
+        whole_days.append(f"{_one_of(range(1, maximum.days))} {clock_any}")
+    whole_days.append(f"{maximum.days} 00:00:00")
+    return "^(?:" + "|".join(whole_days) + ")$"
