@@ -168,6 +168,11 @@ class DomainError(Exception):
         if status is not None:
             self.status = status
 
+    def add_to_form(self, form: Any) -> None:
+        """Show the refusal on a form: on the field ``details["param"]`` names, else above it."""
+        field = self.details.get("param")
+        form.add_error(field if field in form.fields else None, str(self.message))
+
     def for_file(self, name: str, index: int) -> DomainError:
         """Return the same refusal naming the file of a batch it is about."""
         named = type(self)(self.code, details={**self.details, "file": name, "index": index}, **self.params)

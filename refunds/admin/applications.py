@@ -233,8 +233,10 @@ class RefundApplicationAdmin(admin.ModelAdmin):
     def _refused_decision(
         self, request: HttpRequest, application: RefundApplication, form: DecisionForm, error: DomainError
     ) -> HttpResponse:
-        """Show the refusal on the page with the decision panel as the reviewer filled it in."""
+        """Show the refusal on the page, and on the field it names, with the decision panel as the
+        reviewer filled it in."""
         self._refused(request, error)
+        error.add_to_form(form)
         return self._render_page(request, selectors.application_for_review(pk=application.pk), form)
 
     @staticmethod
@@ -336,7 +338,7 @@ class RefundApplicationAdmin(admin.ModelAdmin):
                 "application": application,
                 "title": gettext("Confirm the decision"),
                 "form": form,
-                "amount": form.amount_to_refund(),
+                "amount": services.decision_amount(application, data["outcome"], data["approved_amount"]),
                 "outcome_label": dict(form.fields["outcome"].choices)[form.cleaned_data["outcome"]],
                 "reasons": form.reason_labels(),
                 "page_url": self._page_url(application),
@@ -349,7 +351,7 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             return self._refused_decision(request, application, form, error)
         summary = gettext("Decided: %(outcome)s, %(amount)s %(currency)s; reasons: %(reasons)s.") % {
             "outcome": dict(form.fields["outcome"].choices)[data["outcome"]],
-            "amount": form.amount_to_refund(),
+            "amount": services.decision_amount(application, data["outcome"], data["approved_amount"]),
             "currency": application.currency,
             "reasons": "; ".join(form.reason_labels()),
         }

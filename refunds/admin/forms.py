@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -38,30 +36,11 @@ class DecisionForm(forms.Form):
 
     def clean(self) -> dict[str, object]:
         data = super().clean()
-        outcome = data.get("outcome")
-        if outcome == Outcome.PARTIALLY_APPROVED:
-            amount = data.get("approved_amount")
-            if amount is None or not (Decimal("0") < amount < self.application.amount):
-                self.add_error(
-                    "approved_amount",
-                    _("Give an amount above zero and below the %(claimed)s claimed.")
-                    % {"claimed": self.application.amount},
-                )
-        else:
+        # Only a partial approval names an amount; which amounts and reasons fit is the review
+        # service's to say (application_decision_check), mapped back onto these fields.
+        if data.get("outcome") != Outcome.PARTIALLY_APPROVED:
             data["approved_amount"] = None
-        if outcome and data.get("reason_codes"):
-            fitting = {str(code) for code in REVIEWER_REASONS[outcome]}
-            if not set(data["reason_codes"]) <= fitting:
-                self.add_error("reason_codes", _("Choose reasons that fit the outcome."))
         return data
-
-    def amount_to_refund(self) -> Decimal:
-        outcome = self.cleaned_data["outcome"]
-        if outcome == Outcome.APPROVED:
-            return self.application.amount
-        if outcome == Outcome.REJECTED:
-            return Decimal("0.00")
-        return self.cleaned_data["approved_amount"]
 
     def reason_labels(self) -> list[str]:
         return [str(_REASON_LABELS[code]) for code in self.cleaned_data["reason_codes"]]

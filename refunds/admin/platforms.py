@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -18,7 +17,6 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from refunds import webhooks
 from refunds.admin.base import ReadOnlyAdmin, ReadOnlyInline, thumbnail
 from refunds.errors import DomainError
 from refunds.models import (
@@ -304,31 +302,16 @@ class WebhookEndpointForm(forms.ModelForm):
         model = WebhookEndpoint
         fields = ["platform", "url", "active"]
 
-    def clean_url(self) -> str:
-        url = self.cleaned_data["url"]
-        try:
-            webhooks.url_check(url)
-        except DomainError as exc:
-            raise ValidationError(exc.message) from None
-        return url
-
     def clean(self) -> dict:
         data = super().clean()
         platform, url = data.get("platform") or getattr(self.instance, "platform", None), data.get("url")
-        if (
-            platform is not None
-            and url
-            and WebhookEndpoint.objects.filter(platform=platform, url=url).exclude(pk=self.instance.pk).exists()
-        ):
-            self.add_error("url", _("This platform has an endpoint with this URL already."))
-        if (
-            platform is not None
-            and self.instance.pk is None
-            and WebhookEndpoint.objects.filter(platform=platform).count() >= settings.WEBHOOK_MAX_ENDPOINTS
-        ):
-            raise ValidationError(
-                _("A platform has at most %(limit)d webhook endpoints.") % {"limit": settings.WEBHOOK_MAX_ENDPOINTS}
-            )
+        if platform is not None and url:
+            try:
+                platform_services.webhook_endpoint_check(
+                    platform=platform, url=url, endpoint=self.instance if self.instance.pk else None
+                )
+            except DomainError as error:
+                error.add_to_form(self)
         return data
 
 

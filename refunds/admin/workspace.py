@@ -10,11 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import ExifTags, Image, UnidentifiedImageError
 
-from refunds import audit, selectors
+from refunds import audit, selectors, services
 from refunds.admin.base import file_url
 from refunds.admin.timeline import describe
 from refunds.models import Evidence, ReferenceImage, RefundApplication
-from refunds.roles import CLAIM, DECIDE, DOWNLOAD_DOSSIER, is_senior
+from refunds.roles import DOWNLOAD_DOSSIER
 from refunds.states import ApplicationState, Outcome, RiskLevel
 from screening.core import FindingCode
 from screening.models import ReuseLink
@@ -191,7 +191,7 @@ def workspace_context(application: RefundApplication, user: AbstractBaseUser) ->
     events = list(application.audit_events.order_by("seq"))
     chain = audit.verify_chain(application)
     in_review = application.state == ApplicationState.IN_REVIEW
-    senior = is_senior(user)
+    rights = services.decision_permissions(application=application, user=user)
     claim = claim_status(application, user)
     decision = getattr(application, "decision", None)
     rebuttal = getattr(application, "rebuttal", None)
@@ -221,11 +221,11 @@ def workspace_context(application: RefundApplication, user: AbstractBaseUser) ->
         "rebuttal": rebuttal,
         "attachments": attachments,
         "claim": claim,
-        "can_claim": user.has_perm(CLAIM) and in_review,
-        "can_decide": user.has_perm(DECIDE) and in_review and (claim["mine"] or senior),
-        "may_decide_at_all": user.has_perm(DECIDE),
+        "can_claim": rights.may_claim,
+        "can_decide": rights.may_decide,
+        "may_decide_at_all": rights.may_decide_at_all,
         "can_download_dossier": user.has_perm(DOWNLOAD_DOSSIER) and application.state == ApplicationState.DECIDED,
-        "is_senior": senior,
+        "is_senior": rights.senior,
         "in_review": in_review,
         "forged": application.risk_level == RiskLevel.FORGED,
         "senior_ceiling": policy.senior_amount_ceiling,

@@ -25,7 +25,7 @@ from refunds.policy_bounds import (
     duration_pattern,
 )
 from refunds.services.merchant import STATEMENT_MAX_LENGTH
-from refunds.states import RefundReason
+from refunds.states import RebuttalReason, RefundReason
 from screening.models import Finding
 
 # Codes that name no currency: the test code and "no currency".
@@ -319,9 +319,15 @@ class WithdrawSerializer(serializers.Serializer):
 
 
 class ContestJsonSerializer(serializers.Serializer):
-    """A contest with a statement only: plain JSON."""
+    """A contest with a statement and its reasons, as the portal takes it: plain JSON."""
 
     statement = StrictCharField(max_length=STATEMENT_MAX_LENGTH)
+    reason_codes = serializers.ListField(
+        child=serializers.ChoiceField(choices=RebuttalReason.choices),
+        required=False,
+        default=list,
+        help_text="Why the merchant contests: reviewers see these beside the statement.",
+    )
 
     def validate(self, data: dict) -> dict:
         data.setdefault("attachments", [])

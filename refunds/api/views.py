@@ -244,6 +244,7 @@ class ContestView(ApplicationActionView):
             actor=_platform_actor(request, ActorKind.MERCHANT),
             statement=form.validated_data["statement"],
             attachments=form.validated_data["attachments"],
+            reason_codes=form.validated_data["reason_codes"],
         )
         return self.respond(request, public_id)
 

@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from refunds.errors import DomainError, ErrorCode
+from refunds.errors import ErrorCode
 from refunds.models import ReferenceImage
 from refunds.portal.models import NotificationPreference
 from refunds.services.merchant import STATEMENT_MAX_LENGTH
@@ -80,12 +80,6 @@ class ReferenceImageForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/heic,.heic"}),
         error_messages={"required": _("Choose a photo to upload.")},
     )
-
-
-def add_domain_error(form: forms.Form, error: DomainError) -> None:
-    """Show a refused request on the form: on the field it names, else above the form."""
-    field = error.details.get("param")
-    form.add_error(field if field in form.fields else None, str(error.message))
 
 
 class NotificationPreferenceForm(forms.ModelForm):

@@ -26,7 +26,6 @@ from refunds.portal.forms import (
     ContestForm,
     NotificationPreferenceForm,
     ReferenceImageForm,
-    add_domain_error,
     upload_limits,
 )
 from refunds.portal.presenters import decision_summary, evidence_views, rebuttal_reasons, timeline
@@ -150,7 +149,7 @@ def application_detail(request: HttpRequest, application_id: object) -> HttpResp
 def _refused(
     request: HttpRequest, template: str, context: dict[str, Any], form: Any, error: DomainError
 ) -> HttpResponse:
-    add_domain_error(form, error)
+    error.add_to_form(form)
     status = error.status if isinstance(error, Conflict) else 400
     return render(request, template, {**context, "form": form}, status=status)
 
@@ -226,7 +225,7 @@ def product_detail(request: HttpRequest, product_id: object) -> HttpResponse:
         try:
             reference_image_add(product=product, image=form.cleaned_data["image"], kind=form.cleaned_data["kind"])
         except DomainError as error:
-            add_domain_error(form, error)
+            error.add_to_form(form)
         else:
             messages.success(request, _("The photo was added; screening compares new claims with it."))
             return redirect("portal:product", product_id=product.public_id)

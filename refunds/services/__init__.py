@@ -16,6 +16,8 @@ from refunds.services.review import (
     application_decide,
     application_decision_check,
     application_release_claim,
+    decision_amount,
+    decision_permissions,
     release_expired_claims,
 )
 from refunds.services.screening import (
@@ -42,6 +44,8 @@ __all__ = [
     "application_contest",
     "application_decide",
     "application_decision_check",
+    "decision_amount",
+    "decision_permissions",
     "application_expire_window",
     "application_give_up_screening",
     "application_record_screening",

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
@@ -27,7 +27,7 @@ class Actor:
     """Who causes a change: the system, a platform (API key), a merchant user or a reviewer."""
 
     kind: str
-    user: AbstractBaseUser | None = None
+    user: User | None = None
     label: str = ""
 
     @classmethod
@@ -35,7 +35,7 @@ class Actor:
         return cls(ActorKind.SYSTEM, None, label or "system")
 
     @classmethod
-    def of_user(cls, kind: str, user: AbstractBaseUser) -> Actor:
+    def of_user(cls, kind: str, user: User) -> Actor:
         return cls(kind, user, user.get_username())
 
 

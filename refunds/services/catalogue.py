@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import IO
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -46,7 +47,7 @@ def reference_image_add(
     )
 
 
-def reference_image_remove(*, product: Product, public_id: object) -> None:
+def reference_image_remove(*, product: Product, public_id: UUID | str) -> None:
     """Remove one of the product's reference images; raise NotFound for any other id.
 
     The stored file stays: files are shared by content hash, and past screening results keep

@@ -9,6 +9,7 @@ printed on them.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
@@ -95,11 +96,11 @@ class _Page:
         self.table([[label, value] for label, value in rows], widths=[45 * mm, 125 * mm], header=False)
 
     def table(
-        self, rows: list[list[object]], *, widths: list[float], header: bool = True, mono: int | None = None
+        self, rows: Sequence[Sequence[object]], *, widths: list[float], header: bool = True, mono: int | None = None
     ) -> None:
         cells = [
             [
-                self.p(value, "mono" if column == mono and (row or not header) else "cell")
+                self.p(str(value), "mono" if column == mono and (row or not header) else "cell")
                 for column, value in enumerate(values)
             ]
             for row, values in enumerate(rows)

@@ -14,7 +14,7 @@ from refunds.errors import Conflict, ErrorCode, InvalidInput, UploadRejected
 from refunds.models import Rebuttal, RebuttalAttachment, RefundApplication
 from refunds.services._base import Actor, DecisionSpec, apply, approve_unless_held, ensure_can, locked_application
 from refunds.states import ApplicationState, DecisionReason, RebuttalReason
-from refunds.uploads import image_fields, store, validate_attachment
+from refunds.uploads import ValidatedUpload, image_fields, store, validate_attachment
 from refunds.vocab import AuditAction
 
 # The longest rebuttal statement; the portal's form reads it from here.
@@ -49,7 +49,7 @@ def application_accept(*, application_id: UUID | str, actor: Actor) -> RefundApp
         return application
 
 
-def _attachment_checked(item: IO[bytes], index: int) -> object:
+def _attachment_checked(item: IO[bytes], index: int) -> ValidatedUpload:
     """Validate one attachment; a refusal names the file, since the merchant chose several."""
     try:
         return validate_attachment(item)

@@ -15,7 +15,7 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core import signing
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.mail import EmailMultiAlternatives
@@ -108,7 +108,7 @@ def notifications_send_pending(*, application_pk: int | None = None) -> int:
     return sum(notification_send(notification_pk=pk) for pk in ids)
 
 
-def preference_for(user: AbstractBaseUser) -> NotificationPreference:
+def preference_for(user: User) -> NotificationPreference:
     """Return the user's preferences, unsaved defaults if the user never changed them."""
     return NotificationPreference.objects.filter(user=user).first() or NotificationPreference(user=user)
 
@@ -142,7 +142,7 @@ def _absolute(path: str) -> str:
     return settings.PORTAL_BASE_URL.rstrip("/") + path
 
 
-def unsubscribe_token(*, user: AbstractBaseUser, kind: str) -> str:
+def unsubscribe_token(*, user: User, kind: str) -> str:
     return signing.dumps({"u": user.pk, "k": kind}, salt=_UNSUBSCRIBE_SALT, compress=True)
 
 
@@ -183,7 +183,7 @@ def _message(notification: Notification, preference: NotificationPreference) -> 
     return message
 
 
-def unsubscribe_token_read(*, token: str) -> tuple[AbstractBaseUser, str]:
+def unsubscribe_token_read(*, token: str) -> tuple[User, NotificationKind]:
     """Return the user and the kind of e-mail the token names, changing nothing; raise
     InvalidInput for a bad token."""
     try:
@@ -203,7 +203,7 @@ def _time_left(delta: timedelta) -> str:
     return ngettext("%(n)d hour", "%(n)d hours", hours) % {"n": hours}
 
 
-def notification_unsubscribe(*, token: str) -> tuple[AbstractBaseUser, str]:
+def notification_unsubscribe(*, token: str) -> tuple[User, NotificationKind]:
     """Turn off one kind of e-mail for the user the token names; raise InvalidInput for a bad token."""
     user, kind = unsubscribe_token_read(token=token)
     preference, _created = NotificationPreference.objects.get_or_create(user=user)
@@ -212,14 +212,14 @@ def notification_unsubscribe(*, token: str) -> tuple[AbstractBaseUser, str]:
     return user, kind
 
 
-def notification_interface_language_record(*, user: AbstractBaseUser, language: str) -> None:
+def notification_interface_language_record(*, user: User, language: str) -> None:
     """Remember the language the user reads the portal in, for e-mails sent in "the site's" language."""
     if language in dict(settings.LANGUAGES):
         NotificationPreference.objects.update_or_create(user=user, defaults={"interface_language": language})
 
 
 def notification_preferences_update(
-    *, user: AbstractBaseUser, window_opened: bool, deadline_reminder: bool, decision: bool, language: str
+    *, user: User, window_opened: bool, deadline_reminder: bool, decision: bool, language: str
 ) -> NotificationPreference:
     """Save which e-mails the user wants and in which language ("" for the site's)."""
     preference, _created = NotificationPreference.objects.update_or_create(

@@ -77,7 +77,7 @@ def _invalid_policy(exc: ValidationError) -> InvalidInput:
 def platform_create(*, name: str, slug: str, actor: Actor, policy: Mapping[str, Any] | None = None) -> Platform:
     """Create a platform with its policy (defaults, changed by ``policy``); raise Conflict if
     the slug is taken, InvalidInput if the policy is invalid."""
-    values = {field: Policy._meta.get_field(field).get_default() for field in Policy.SETTINGS}
+    values = {field: Policy._meta.get_field(field).get_default() for field in Policy.SETTINGS}  # type: ignore[union-attr]
     unknown = sorted(set(policy or {}) - set(Policy.SETTINGS))
     if unknown:
         raise InvalidInput(
@@ -340,6 +340,22 @@ def _check_url_free(platform: Platform, url: str, *, exclude_pk: int | None = No
         )
 
 
+def _check_room(platform: Platform) -> None:
+    limit = settings.WEBHOOK_MAX_ENDPOINTS
+    if WebhookEndpoint.objects.filter(platform=platform).count() >= limit:
+        raise Conflict(ErrorCode.WEBHOOK_ENDPOINT_LIMIT, limit=limit, details={"limit": limit})
+
+
+def webhook_endpoint_check(*, platform: Platform, url: str, endpoint: WebhookEndpoint | None = None) -> None:
+    """Raise what creating an endpoint (or changing ``endpoint``'s URL) to ``url`` would raise
+    now, writing nothing: a form asks this before it saves. (The change checks again under
+    the platform's lock.)"""
+    webhooks.url_check(url)
+    _check_url_free(platform, url, exclude_pk=endpoint.pk if endpoint is not None else None)
+    if endpoint is None:
+        _check_room(platform)
+
+
 def webhook_endpoint_create(*, platform: Platform, url: str, actor: Actor, active: bool = True) -> WebhookEndpoint:
     """Add an endpoint with a fresh signing secret; raise InvalidInput for a URL the guard
     refuses, Conflict for a duplicate or past WEBHOOK_MAX_ENDPOINTS."""
@@ -349,13 +365,7 @@ def webhook_endpoint_create(*, platform: Platform, url: str, actor: Actor, activ
         # duplicate check cannot both pass for two requests at once.
         Platform.objects.select_for_update().filter(pk=platform.pk).first()
         _check_url_free(platform, url)
-        limit = settings.WEBHOOK_MAX_ENDPOINTS
-        if WebhookEndpoint.objects.filter(platform=platform).count() >= limit:
-            raise Conflict(
-                ErrorCode.WEBHOOK_ENDPOINT_LIMIT,
-                limit=limit,
-                details={"limit": limit},
-            )
+        _check_room(platform)
         endpoint = WebhookEndpoint.objects.create(
             platform=platform, url=url, active=active, secret=webhooks.new_secret()
         )

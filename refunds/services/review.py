@@ -9,13 +9,15 @@ senior reviewer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django_fsm import can_proceed
 
 from refunds.errors import Conflict, ErrorCode, Forbidden, InvalidInput
 from refunds.models import RefundApplication
@@ -26,22 +28,52 @@ from refunds.states import REVIEWER_REASONS, ActorKind, ApplicationState, Outcom
 from refunds.vocab import CLAIM_EXPIRED_REASON, CLAIM_EXPIRY_ACTOR_LABEL, AuditAction
 
 
-def _require_perm(user: AbstractBaseUser, perm: str) -> None:
+@dataclass(frozen=True)
+class ReviewerRights:
+    """What a user may do with an application now: the pages ask this instead of judging."""
+
+    may_claim: bool
+    may_decide: bool
+    # Holds the permission at all (the panel shows why not, rather than hiding itself).
+    may_decide_at_all: bool
+    holds_claim: bool
+    senior: bool
+
+
+def decision_permissions(*, application: RefundApplication, user: User) -> ReviewerRights:
+    """Return what the user may do with the application now, by the rules the services apply:
+    deciding needs the permission, the state machine's leave, and the live claim or seniority."""
+    in_review = can_proceed(application.decide_by_reviewer)
+    holds = application.claimed_by_id == user.pk and not application.has_no_live_claim()
+    senior = is_senior(user)
+    return ReviewerRights(
+        # Claiming again renews one's own claim, so the claim's own guard is not asked here.
+        may_claim=user.has_perm(CLAIM) and can_proceed(application.claim, check_conditions=False),
+        may_decide=user.has_perm(DECIDE) and in_review and (holds or senior),
+        may_decide_at_all=user.has_perm(DECIDE),
+        holds_claim=holds,
+        senior=senior,
+    )
+
+
+def _require_perm(user: User, perm: str) -> None:
     if not user.has_perm(perm):
         raise Forbidden(ErrorCode.PERMISSION_DENIED, details={"permission": perm})
 
 
 def _claimed_by_other(application: RefundApplication) -> Conflict:
     holder = application.claimed_by.get_username() if application.claimed_by else ""
+    until = application.claim_expires_at
+    assert until is not None  # a live claim has an expiry
     return Conflict(
         ErrorCode.CLAIMED_BY_OTHER,
         holder=holder,
-        until=timezone.localtime(application.claim_expires_at).strftime("%Y-%m-%d %H:%M"),
-        details={"claimed_by": holder, "claim_expires_at": application.claim_expires_at.isoformat()},
+        until=timezone.localtime(until).strftime("%Y-%m-%d %H:%M"),
+        details={"claimed_by": holder, "claim_expires_at": until.isoformat()},
     )
 
 
-def application_claim(*, application_id: UUID | str, reviewer: AbstractBaseUser) -> RefundApplication:
+def application_claim(*, application_id: UUID | str, reviewer: User) -> RefundApplication:
     """Claim an application in review for the reviewer (or extend the reviewer's own claim).
 
     Raise Conflict ``claimed_by_other`` while another reviewer's claim is live.
@@ -68,7 +100,7 @@ def application_claim(*, application_id: UUID | str, reviewer: AbstractBaseUser)
         return application
 
 
-def application_claim_next(*, reviewer: AbstractBaseUser) -> RefundApplication | None:
+def application_claim_next(*, reviewer: User) -> RefundApplication | None:
     """Claim the unclaimed application in review that is due first; None if there is none.
 
     Rows another reviewer is claiming at this moment are skipped (not waited for), so any
@@ -144,7 +176,7 @@ def release_expired_claims() -> int:
 def application_decide(
     *,
     application_id: UUID | str,
-    reviewer: AbstractBaseUser,
+    reviewer: User,
     outcome: str,
     reason_codes: Sequence[str],
     note: str,
@@ -163,7 +195,11 @@ def application_decide(
         amount = _check_decision(application, reviewer, outcome, approved_amount)
         overridden = (
             application.claimed_by.get_username()
-            if (application.claimed_by_id not in (None, reviewer.pk) and not application.has_no_live_claim())
+            if (
+                application.claimed_by is not None
+                and application.claimed_by_id != reviewer.pk
+                and not application.has_no_live_claim()
+            )
             else ""
         )
         payload = {"outcome": outcome, "amount": str(amount), "note": note, "reason_codes": list(reason_codes)}
@@ -184,7 +220,7 @@ def application_decide(
 def application_decision_check(
     *,
     application: RefundApplication,
-    reviewer: AbstractBaseUser,
+    reviewer: User,
     outcome: str,
     reason_codes: Sequence[str],
     note: str,
@@ -197,7 +233,7 @@ def application_decision_check(
     _check_decision(application, reviewer, outcome, approved_amount)
 
 
-def _check_decision_input(reviewer: AbstractBaseUser, outcome: str, reason_codes: Sequence[str], note: str) -> str:
+def _check_decision_input(reviewer: User, outcome: str, reason_codes: Sequence[str], note: str) -> str:
     """Check what a decision says, whatever the application; return the note stripped."""
     _require_perm(reviewer, DECIDE)
     if outcome not in Outcome.values:
@@ -215,7 +251,7 @@ def _check_decision_input(reviewer: AbstractBaseUser, outcome: str, reason_codes
 
 
 def _check_decision(
-    application: RefundApplication, reviewer: AbstractBaseUser, outcome: str, approved_amount: Decimal | None
+    application: RefundApplication, reviewer: User, outcome: str, approved_amount: Decimal | None
 ) -> Decimal:
     """Check that this reviewer may decide the application so now; return the amount refunded."""
     senior = is_senior(reviewer)
@@ -242,7 +278,7 @@ def _check_decision(
     return amount
 
 
-def _check_claim(application: RefundApplication, reviewer: AbstractBaseUser) -> None:
+def _check_claim(application: RefundApplication, reviewer: User) -> None:
     live = not application.has_no_live_claim()
     if application.claimed_by_id == reviewer.pk and live:
         return
@@ -253,7 +289,7 @@ def _check_claim(application: RefundApplication, reviewer: AbstractBaseUser) -> 
     raise Conflict(ErrorCode.CLAIM_REQUIRED)
 
 
-def _claim_expired_for(application: RefundApplication, reviewer: AbstractBaseUser) -> bool:
+def _claim_expired_for(application: RefundApplication, reviewer: User) -> bool:
     """Whether the reviewer's claim was the last one and the expiry job released it."""
     last = (
         application.audit_events.filter(action=AuditAction.RELEASE_CLAIM)
@@ -262,6 +298,12 @@ def _claim_expired_for(application: RefundApplication, reviewer: AbstractBaseUse
         .first()
     )
     return last is not None and last[0] == CLAIM_EXPIRY_ACTOR_LABEL and last[1].get("holder") == reviewer.get_username()
+
+
+def decision_amount(application: RefundApplication, outcome: str, amount: Decimal | None) -> Decimal:
+    """Return what a decision with this outcome refunds; raise InvalidInput for a partial
+    approval whose amount is not between zero and the amount claimed."""
+    return _approved_amount(application, outcome, amount)
 
 
 def _approved_amount(application: RefundApplication, outcome: str, amount: Decimal | None) -> Decimal:

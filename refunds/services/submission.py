@@ -104,8 +104,8 @@ def application_submit(
             for position, upload in enumerate(uploads):
                 _create_evidence(application, upload, position=position, written=written)
             staged = _use_staged_uploads(platform, evidence_upload_ids)
-            for position, upload in enumerate(staged, start=len(uploads)):
-                Evidence.objects.create(application=application, position=position, **upload.image_fields())
+            for position, staged_upload in enumerate(staged, start=len(uploads)):
+                Evidence.objects.create(application=application, position=position, **staged_upload.image_fields())
             digests = [u.sha256 for u in uploads] + [u.sha256 for u in staged]
             audit.record(
                 application,

@@ -85,6 +85,17 @@ def test_the_merchant_contests_with_a_packing_photo(product, key_a):
     assert response.json()["state"] == "in_review"
 
 
+def test_the_merchant_contests_with_the_reasons_the_portal_offers(product, key_a):
+    application = screen(submit(product))
+    client = client_with(key_a)
+    url = f"/api/v1/applications/{application.public_id}/contest"
+    unknown = client.post(url, {"statement": "Edited.", "reason_codes": ["because"]}, format="json")
+    assert unknown.status_code == 400 and unknown.json()["error"]["details"]["param"] == "reason_codes"
+    response = client.post(url, {"statement": "Edited.", "reason_codes": ["evidence_edited"]}, format="json")
+    assert response.status_code == 200, response.json()
+    assert RefundApplication.objects.get(pk=application.pk).rebuttal.reason_codes == ["evidence_edited"]
+
+
 def test_a_contest_after_the_deadline_is_refused(product, key_a):
     application = screen(submit(product))
     with time_machine.travel(application.merchant_deadline + timedelta(seconds=1)):
