@@ -55,6 +55,13 @@ class ErrorCode(StrEnum):
         _("A request with this Idempotency-Key is still being processed."),
     )
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", _("This Idempotency-Key was used with a different request.")
+    IDEMPOTENCY_KEY_EXPIRED = (
+        "idempotency_key_expired",
+        _(
+            "This Idempotency-Key already created an application, whose kept answer has expired. "
+            "Read that application, or use a new key for a new one."
+        ),
+    )
     EVENT_NOT_FOUND = "event_not_found", _("No such event.")
     NO_HEATMAP = "no_heatmap", _("This finding has no heat-map.")
 

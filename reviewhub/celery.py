@@ -11,40 +11,67 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reviewhub.settings")
 log = logging.getLogger(__name__)
 
 
-def _guard_redis_restore_unacked() -> None:
+def _guard_redis_released_channel() -> None:
     """Keep a worker alive when Redis restarts while it holds unacknowledged messages.
 
-    When the broker connection drops, kombu releases the connection and then, closing the
-    channel, tries to put the worker's unacknowledged messages back; with the connection
-    already gone that raises ``AttributeError: 'NoneType' object has no attribute
-    'hostname'`` and the worker exits ("Unrecoverable error"). Nothing is lost by skipping
-    that step: the messages stay in Redis's unacked set and are restored after the visibility
-    timeout. Deployments still run workers under a supervisor that restarts them (README).
+    When the broker connection drops, the consumer closes its channel and releases the
+    connection; the running tasks' messages still point at that channel. Closing it, kombu
+    tries to put those messages back, and later, when each task ends, Celery acknowledges it
+    (late ack) or rejects it on that same channel. Once the connection is released, the channel
+    can no longer build a Redis client: kombu fails with ``AttributeError: 'NoneType' object
+    has no attribute 'client'`` (or ``'hostname'``), which Celery does not know as a broker
+    error, so it reports "Unrecoverable error" and the worker exits.
+
+    Every Redis command of a channel (ack, reject/requeue, restore, the health checks) gets
+    its client from ``Channel._create_client``: there, that failure becomes a connection
+    error of the transport, which kombu and Celery already recover from. An ack or reject is
+    logged as not done ("Couldn't ack") and the worker carries on with its new connection;
+    the message stays in Redis's unacked set and is delivered again after the visibility
+    timeout, which screening's idempotency absorbs (late ack, reject_on_worker_lost). The
+    put-back at close is skipped with a warning for the same reason.
     """
     from kombu.transport import redis as redis_transport
+    from redis.exceptions import ConnectionError as RedisConnectionError
 
-    original = redis_transport.QoS.restore_unacked
-    if getattr(original, "guarded", False):
+    channel_class, qos_class = redis_transport.Channel, redis_transport.QoS
+    if getattr(channel_class._create_client, "guarded", False):
         return
 
-    def restore_unacked(self: object, client: object = None) -> object:
+    class ReleasedChannel(RedisConnectionError):
+        """The channel's broker connection was released (a reconnect replaced it)."""
+
+    def released(channel: object) -> bool:
+        transport = getattr(channel, "connection", None)
+        return transport is None or getattr(transport, "client", None) is None
+
+    create_client = channel_class._create_client
+
+    def _create_client(self: object, asynchronous: bool = False) -> object:
         try:
-            return original(self, client)
-        except AttributeError:
-            transport = getattr(self.channel, "connection", None)
-            if transport is not None and getattr(transport, "client", None) is not None:
+            return create_client(self, asynchronous)
+        except AttributeError as exc:
+            if not released(self):
                 raise  # not the released-connection case
+            raise ReleasedChannel(f"the channel's broker connection was released: {exc}") from exc
+
+    restore_unacked = qos_class.restore_unacked
+
+    def guarded_restore_unacked(self: object, client: object = None) -> object:
+        try:
+            return restore_unacked(self, client)
+        except ReleasedChannel:
             log.warning(
                 "broker connection gone before unacknowledged messages were put back; "
                 "Redis restores them after the visibility timeout"
             )
             return None
 
-    restore_unacked.guarded = True  # type: ignore[attr-defined]
-    redis_transport.QoS.restore_unacked = restore_unacked
+    _create_client.guarded = True  # type: ignore[attr-defined]
+    channel_class._create_client = _create_client
+    qos_class.restore_unacked = guarded_restore_unacked
 
 
-_guard_redis_restore_unacked()
+_guard_redis_released_channel()
 
 app = Celery("reviewhub")
 app.config_from_object("django.conf:settings", namespace="CELERY")

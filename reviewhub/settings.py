@@ -204,6 +204,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "refunds.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Proxies in front of the API whose X-Forwarded-For is trusted for the client's address (the
+    # limit on refused keys counts per address); production runs behind one (SECURE_PROXY_SSL_HEADER).
+    "NUM_PROXIES": env_int("API_TRUSTED_PROXIES", 1 if PRODUCTION else 0, minimum=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "reviewhub API",
@@ -330,6 +333,8 @@ WEBHOOK_SECRET_ROTATION_MAX_OVERLAP = env_seconds("WEBHOOK_SECRET_ROTATION_MAX_O
 # API limits: a rate per key (DRF syntax, e.g. "1200/min") and a whole-request ceiling
 # checked against Content-Length before the body is read.
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "1200/min")
+# Refused API keys per client address before the address waits (429 with Retry-After).
+API_INVALID_KEY_LIMIT = env_str("API_INVALID_KEY_LIMIT", "20/min")
 # A rotated API key keeps working this long, so a rolling deploy can move to the new one.
 API_KEY_ROTATION_OVERLAP = env_seconds("API_KEY_ROTATION_OVERLAP", timedelta(hours=24))
 # /events lists an event once it is this old: the transaction that wrote it has committed by

@@ -9,6 +9,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from refunds.api.limits import InvalidApiKeyThrottle
 from refunds.apikeys import api_key_check
 from refunds.models import ApiKey
 
@@ -21,10 +22,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         # The scheme is case-insensitive (RFC 9110 §11.1): "bearer" is as good as "Bearer".
         if not header or header[0].lower() != self.keyword.lower():
             return None
+        guesses = InvalidApiKeyThrottle()
+        guesses.refuse_if_over(request)
         if len(header) != 2:
+            guesses.count_refusal()
             raise exceptions.AuthenticationFailed(_("Malformed Authorization header."))
         key = api_key_check(header[1])
         if key is None:
+            guesses.count_refusal()
             raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))
         # For the rate-limit headers of an answer given before the request is counted.
         request._request.api_key_prefix = key.prefix

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.files.uploadhandler import FileUploadHandler
 from django.utils import timezone
+from rest_framework import exceptions
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
@@ -99,6 +100,44 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         key = request.auth
         return f"throttle:api:{key.prefix}" if isinstance(key, ApiKey) else None
+
+
+class InvalidApiKeyThrottle(SimpleRateThrottle):
+    """API_INVALID_KEY_LIMIT refused keys (wrong, revoked, expired, malformed) per client address
+    (e.g. ``20/min``). Beyond it the address's requests are answered 429 with Retry-After before
+    their key is checked at all, so keys cannot be tried faster than that: a right guess made
+    while over the limit is refused like the wrong ones. The address is the one the trusted
+    proxies saw (DRF's ``NUM_PROXIES``), not an X-Forwarded-For the client wrote."""
+
+    scope = "api_invalid_key"
+
+    def get_rate(self) -> str:
+        return settings.API_INVALID_KEY_LIMIT
+
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        return f"throttle:api-invalid-key:{self.get_ident(request)}"
+
+    def refuse_if_over(self, request: Request) -> None:
+        """Raise Throttled while the address is over its limit."""
+        self.key, self.now = self.get_cache_key(request, None), self.timer()
+        self.history = [t for t in self._cached(lambda: self.cache.get(self.key, [])) if t > self.now - self.duration]
+        if len(self.history) >= self.num_requests:
+            # Allowed again once the refusals counted in the window are one fewer than the limit.
+            raise exceptions.Throttled(wait=self.history[self.num_requests - 1] + self.duration - self.now)
+
+    def count_refusal(self) -> None:
+        """Count a refused key of the address checked by ``refuse_if_over``."""
+        self.history.insert(0, self.now)
+        self._cached(lambda: self.cache.set(self.key, self.history, self.duration))
+
+    def _cached(self, operation: Any) -> Any:
+        # Fail open, as the rate per key does: each process counts on its own while the
+        # cache is unreachable.
+        try:
+            return operation()
+        except outage.OUTAGE_ERRORS:
+            self.cache = _local_counts
+            return operation()
 
 
 class FileSizeLimitHandler(FileUploadHandler):

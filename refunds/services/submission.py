@@ -55,8 +55,11 @@ def application_submit(
     and enqueue its screening.
 
     Every input and every file is checked before anything is written; raise InvalidInput,
-    NotFound, Conflict (an upload already used) or UploadRejected otherwise, leaving nothing behind.
+    NotFound, Conflict (an upload already used, or an ``idempotency_key`` that already created an
+    application) or UploadRejected otherwise, leaving nothing behind.
     """
+    if idempotency_key:
+        _refuse_key_of_an_earlier_application(platform, idempotency_key)
     merchant = (
         Merchant.objects.filter(platform=platform, public_id=merchant_id).first() if _is_uuid(merchant_id) else None
     )
@@ -122,6 +125,23 @@ def application_submit(
         _remove_unreferenced(written)
         raise
     return application
+
+
+def _refuse_key_of_an_earlier_application(platform: Platform, idempotency_key: str) -> None:
+    """An Idempotency-Key reaches here only when it has no kept answer (the idempotent wrapper
+    replays those, and serializes requests with one key on its record). If an application
+    carries it nonetheless, its answer expired (48 h): the request may be a late retry or a new
+    refund reusing the key, and it can be neither created again nor safely replayed."""
+    earlier = (
+        RefundApplication.objects.filter(platform=platform, idempotency_key=idempotency_key)
+        .values_list("public_id", flat=True)
+        .first()
+    )
+    if earlier is not None:
+        raise Conflict(
+            ErrorCode.IDEMPOTENCY_KEY_EXPIRED,
+            details={"param": "Idempotency-Key", "key": idempotency_key, "application": str(earlier)},
+        )
 
 
 def _use_staged_uploads(platform: Platform, public_ids: Sequence[str]) -> list[EvidenceUpload]:

@@ -64,6 +64,33 @@ def test_records_are_purged_after_their_retention(product, key_a):
     assert not IdempotencyRecord.objects.exists()
 
 
+@pytest.mark.django_db
+def test_it_refuses_a_key_whose_record_expired_and_names_the_application_it_created(postgres_only, product, key_a):
+    client = client_with(key_a)
+    first = post_with_key(client, form(product, upload(GENUINE_CUP)), "order-12-refund")
+    assert first.status_code == 201
+    with time_machine.travel(timezone.now() + timedelta(hours=49)):
+        assert purge_expired() == 1
+        again = post_with_key(client, form(product, upload(GENUINE_CUP)), "order-12-refund")
+    # The answer is gone, so this may be another request: neither a second application nor a guess.
+    assert again.status_code == 409, again.content
+    error = again.json()["error"]
+    assert error["code"] == "idempotency_key_expired"
+    assert error["details"] == {"param": "Idempotency-Key", "key": "order-12-refund", "application": first.json()["id"]}
+    assert RefundApplication.objects.count() == 1
+    # The refusal keeps no record: every later retry with the key is answered the same way.
+    assert not IdempotencyRecord.objects.exists()
+    in_chinese = client.post(
+        "/api/v1/applications",
+        form(product),
+        format="multipart",
+        HTTP_IDEMPOTENCY_KEY="order-12-refund",
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    assert in_chinese.status_code == 409 and "已过期" in in_chinese.json()["error"]["message"]
+    assert post_with_key(client, form(product), "order-13-refund").status_code == 201
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_requests_with_one_key_have_one_effect(postgres_only, product, key_a):
     def send():

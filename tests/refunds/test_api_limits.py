@@ -1,6 +1,7 @@
 """Rate limits per key and upload limits, with the API's error shape."""
 
 import pytest
+from django.core.cache import cache
 
 from refunds.models import RefundApplication
 from tests.factories import jpeg, upload
@@ -48,3 +49,39 @@ def test_json_where_a_file_is_needed_is_415(product, key_a):
     response = client_with(key_a).post("/api/v1/evidence-uploads", {"file": "x"}, format="json")
     assert response.status_code == 415
     assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+@pytest.fixture
+def fresh_addresses():
+    """Client addresses (documentation ranges) with no refused key counted yet, whatever ran before."""
+    addresses = ["203.0.113.7", "203.0.113.8", "203.0.113.9"]
+    cache.delete_many([f"throttle:api-invalid-key:{address}" for address in addresses])
+    return addresses
+
+
+def test_it_answers_429_with_retry_after_to_an_address_that_keeps_presenting_invalid_keys(
+    key_a, settings, fresh_addresses
+):
+    settings.API_INVALID_KEY_LIMIT = "3/min"
+    guesser = client_with("rh_guess_wrong")
+    statuses = [guesser.get("/api/v1/applications", REMOTE_ADDR="203.0.113.7").status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    refused = guesser.get("/api/v1/applications", REMOTE_ADDR="203.0.113.7")
+    assert refused.json()["error"]["code"] == "throttled"
+    assert 0 < int(refused["Retry-After"]) <= 60
+    # A right guess from that address is refused like the wrong ones, so it teaches nothing.
+    assert client_with(key_a).get("/api/v1/applications", REMOTE_ADDR="203.0.113.7").status_code == 429
+    # A forwarded-for header the client wrote does not make it another address.
+    spoofed = guesser.get("/api/v1/applications", REMOTE_ADDR="203.0.113.7", HTTP_X_FORWARDED_FOR="198.51.100.9")
+    assert spoofed.status_code == 429
+    # Other addresses are not affected.
+    assert client_with(key_a).get("/api/v1/applications", REMOTE_ADDR="203.0.113.8").status_code == 200
+    assert guesser.get("/api/v1/applications", REMOTE_ADDR="203.0.113.8").status_code == 401
+
+
+def test_it_counts_only_refused_keys_toward_the_guessing_limit(key_a, settings, fresh_addresses):
+    settings.API_INVALID_KEY_LIMIT = "2/min"
+    client = client_with(key_a)
+    assert all(client.get("/api/v1/applications", REMOTE_ADDR="203.0.113.9").status_code == 200 for _ in range(5))
+    assert client_with("rh_guess_wrong").get("/api/v1/applications", REMOTE_ADDR="203.0.113.9").status_code == 401
+    assert client.get("/api/v1/applications", REMOTE_ADDR="203.0.113.9").status_code == 200

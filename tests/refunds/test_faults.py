@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -245,6 +246,60 @@ def test_a_worker_keeps_working_across_redis_restarts(redis_server, product):
             wait_for(lambda a=application: state_of(a) == ApplicationState.AWAITING_MERCHANT, timeout=90)
         assert worker.poll() is None, "the worker exited during a Redis restart"
     assert_invariants_hold()
+
+
+def test_it_keeps_the_same_worker_when_tasks_finish_after_redis_restarted_under_them(redis_server, product, tmp_path):
+    # A prefork worker, unsupervised: two of its pool processes hold a screening each while
+    # Redis stops and starts again, and finish only after the worker reconnected, so their late
+    # acknowledgements meet the channel that died with the old connection. A third process
+    # stays free: the channel is then waiting for messages when the connection drops, the
+    # case whose close leaves it without a way to reach Redis (the reported crash).
+    hold, parents, log = tmp_path / "hold", tmp_path / "parents", tmp_path / "worker.log"
+    hold.touch()
+    with broker_at(redis_server.url), open(log, "wb") as output:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.faulty_worker", "hold", str(hold), str(parents)]
+            + ["--pool", "prefork", "--concurrency", "3"],
+            env=subprocess_env(CELERY_BROKER_URL=redis_server.url, REDIS_URL=redis_server.url),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            running = [submit(product, order_ref=f"running-{n}") for n in range(2)]
+            wait_for(lambda: parents.exists() and len(parents.read_text().split()) == 2, timeout=60)
+            redis_server.stop()
+            time.sleep(1)
+            redis_server.start()
+            wait_for(lambda: consuming_clients(redis_server), timeout=60)  # the worker reconnected
+            hold.unlink()
+
+            def screened_or_worker_gone(application: RefundApplication) -> bool:
+                return worker.poll() is not None or state_of(application) == ApplicationState.AWAITING_MERCHANT
+
+            for application in running:
+                wait_for(lambda a=application: screened_or_worker_gone(a), timeout=60)
+            assert worker.poll() is None, log.read_text()
+            after = submit(product, order_ref="after")
+            wait_for(lambda: screened_or_worker_gone(after), timeout=60)
+            assert worker.poll() is None, log.read_text()
+            assert state_of(after) == ApplicationState.AWAITING_MERCHANT
+            # The task sent after the restart ran in a pool process of the same worker.
+            assert parents.read_text().split() == [str(worker.pid)] * 3
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+    assert_invariants_hold()
+
+
+def consuming_clients(server: RedisServer) -> int:
+    """How many connections are waiting on a queue (BRPOP): a consumer is connected."""
+    import redis
+
+    return sum(1 for client in redis.Redis.from_url(server.url).client_list() if client.get("cmd") == "brpop")
 
 
 def test_a_database_cut_as_a_task_starts_retries_the_task_instead_of_dropping_it(redis_server, pg_proxy, product):

@@ -15,6 +15,9 @@ import tempfile
 
 if not os.environ.get("REDIS_URL") and not os.environ.get("CELERY_BROKER_URL"):
     os.environ["CELERY_BROKER_URL"] = "memory://"
+# Every test client speaks from one address and many tests present wrong keys on purpose:
+# the limit on refused keys per address gets its own test (test_api_limits.py) instead.
+os.environ.setdefault("API_INVALID_KEY_LIMIT", "100000/min")
 if "MEDIA_ROOT" not in os.environ:
     os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="reviewhub-media-")
     atexit.register(shutil.rmtree, os.environ["MEDIA_ROOT"], ignore_errors=True)
