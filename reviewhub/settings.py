@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "axes",
     "refunds.portal",
     "screening",
+    # Heartbeats, health checks and metrics (reviewhub/models.py, health.py, metrics.py).
+    "reviewhub",
 ]
 
 MIDDLEWARE = [
@@ -99,6 +101,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database host that drops packets fails a connection in seconds (a 503, a failing
+    # /readyz) instead of holding requests and probes for the system's TCP timeout.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Everyone signs in on one page; the portal sends staff on to the admin.
@@ -268,7 +276,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Celery's default scheduler, recording beat's heartbeat as it ticks (reviewhub/heartbeat.py).
+CELERY_BEAT_SCHEDULER = "reviewhub.heartbeat:HeartbeatScheduler"
 BEAT_INTERVAL_SECONDS = env_int("BEAT_INTERVAL_SECONDS", 15, minimum=1)
+# /readyz fails the worker or beat check when its newest heartbeat is older than this. Beat
+# ticks at least every interval and sends the worker heartbeat task as often, so a few
+# intervals leave room for a worker busy with a long screening.
+HEALTH_HEARTBEAT_MAX_AGE = env_seconds(
+    "HEALTH_HEARTBEAT_MAX_AGE", timedelta(seconds=max(90, 4 * BEAT_INTERVAL_SECONDS))
+)
 
 # Screening task limits. A message whose task outlives the broker's visibility
 # timeout is handed to a second worker while the first still runs it, so every
