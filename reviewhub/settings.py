@@ -7,6 +7,8 @@ requires ``SECRET_KEY``, ``ALLOWED_HOSTS`` and ``DATABASE_URL``.
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,6 +25,11 @@ REVIEWHUB_ENV = env_str("REVIEWHUB_ENV", "development")
 if REVIEWHUB_ENV not in {"development", "production"}:
     raise ImproperlyConfigured("REVIEWHUB_ENV must be 'development' or 'production'.")
 PRODUCTION = REVIEWHUB_ENV == "production"
+
+# Metrics counted in many processes (gunicorn workers, Celery pool children) are kept in files
+# here and summed at scrape time (reviewhub/metrics.py). prometheus_client decides between
+# files and memory when it is first imported, which comes after the settings in every process.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus"))
 
 DEBUG = env_bool("DEBUG", default=not PRODUCTION)
 SECRET_KEY = env_str("SECRET_KEY", None if PRODUCTION else "development-only-not-secret-" + "x" * 40)
@@ -324,6 +331,19 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# /metrics: open to these addresses (loopback in development, none in production; never list a
+# reverse proxy's own address, or everyone behind it is let in) and to a bearer token.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES", [] if PRODUCTION else ["127.0.0.0/8", "::1/128"])
+for _network in METRICS_ALLOWED_ADDRESSES:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_ADDRESSES: {_network!r} is not an address or network.") from None
+# A worker on a host without the web server serves its host's process metrics here (0: off).
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0, minimum=0)
+WORKER_METRICS_ADDRESS = env_str("WORKER_METRICS_ADDRESS", "127.0.0.1")
 
 # Webhooks: at-least-once with exponential back-off (about two days in all), then "failed".
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)

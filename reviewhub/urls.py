@@ -3,7 +3,7 @@ from django.urls import include, path
 
 from refunds import views as refund_views
 from refunds.portal import views as portal_views
-from reviewhub import health
+from reviewhub import health, metrics
 
 urlpatterns = [
     path("", portal_views.landing, name="landing"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
 ]
 
 # An outage met outside a view answers 503 (JSON under /api/), not Django's 500 page.

@@ -21,6 +21,7 @@ from refunds.services._base import Actor, apply, ensure_can, locked_application
 from refunds.services.screening import enqueue_screening
 from refunds.states import RefundReason
 from refunds.uploads import ValidatedUpload, image_fields, store, validate_image
+from reviewhub import observe
 
 
 def _clean_amount(amount: Decimal | str) -> Decimal:
@@ -136,6 +137,7 @@ def application_submit(
                 actor_label=actor.label,
                 payload={"evidence": digests, "amount": str(value), "currency": currency},
             )
+            observe.transition_applied(application, action="submit", from_state="", actor=actor)
             webhooks.event_record(application, from_state="", action="submit")
             enqueue_screening(application, stamped=True)
     except BaseException:
