@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from reviewhub.env import env_bool, env_int, env_list, env_seconds, env_str
+from reviewhub.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("REVIEWHUB_VAR_DIR", str(BASE_DIR / "var")))
@@ -59,6 +60,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that every answer (an error page included) carries its Request-Id.
     "refunds.request_id.RequestIdMiddleware",
+    # Right after: each request's log context starts empty, and its one access line.
+    "reviewhub.logs.RequestLogMiddleware",
     "refunds.api.headers.ApiHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "refunds.api.errors.JsonErrorsMiddleware",
@@ -322,15 +325,14 @@ if SCREENING_STALE_AFTER.total_seconds() <= max(SCREENING_TIME_LIMIT, SCREENING_
 if SCREENING_SOFT_TIME_LIMIT >= SCREENING_TIME_LIMIT:
     raise ImproperlyConfigured("SCREENING_SOFT_TIME_LIMIT must be below SCREENING_TIME_LIMIT.")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    # Every line names the request it belongs to (the Request-Id its response carries).
-    "filters": {"request_id": {"()": "refunds.request_id.RequestIdLogFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
+# Logs: one JSON object per line in production, text in the embedded demo; each line names its
+# request, task, application and actor where known (reviewhub/logs.py).
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "text")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be 'json' or 'text'.")
+# One line per request (gunicorn's access log can then stay off); the development server logs its own.
+LOG_REQUESTS = env_bool("LOG_REQUESTS", PRODUCTION)
+LOGGING = logging_config(LOG_FORMAT, env_str("LOG_LEVEL", "INFO"))
 
 # /metrics: open to these addresses (loopback in development, none in production; never list a
 # reverse proxy's own address, or everyone behind it is let in) and to a bearer token.
