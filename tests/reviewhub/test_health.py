@@ -177,3 +177,13 @@ def test_the_health_command_exits_2_on_a_bad_argument():
     )
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_in_production_probes_over_plain_http_are_answered_not_redirected():
+    from tests.reviewhub.test_settings import PRODUCTION, run_manage
+
+    probe = (
+        "from django.test import Client; c = Client(HTTP_HOST='reviewhub.example'); "
+        "print(c.get('/healthz').status_code, c.get('/admin/').status_code)"
+    )
+    assert run_manage("shell", "-c", probe, **PRODUCTION).stdout.split()[-2:] == ["200", "301"]
