@@ -311,12 +311,14 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 
 
 @worker_ready.connect(dispatch_uid="reviewhub.metrics.worker_ready")
-def _serve_worker_metrics(sender: object = None, **kwargs: object) -> None:
-    """On a worker host without the web server, serve this host's process values on a port."""
+def serve_worker_metrics(sender: object = None, **kwargs: object) -> object | None:
+    """On a worker host without the web server, serve this host's process values on a port
+    (from the worker's main process, which forks the pool: one server per worker service)."""
     port = settings.WORKER_METRICS_PORT
     if not port:
-        return
+        return None
     from prometheus_client import start_http_server
 
-    start_http_server(port, addr=settings.WORKER_METRICS_ADDRESS, registry=process_registry())
+    server, _thread = start_http_server(port, addr=settings.WORKER_METRICS_ADDRESS, registry=process_registry())
     log.info("worker metrics on %s:%d", settings.WORKER_METRICS_ADDRESS, port)
+    return server

@@ -95,11 +95,26 @@ def test_readiness_names_the_database_when_it_is_unreachable_and_recovers(client
 
 
 def test_readiness_names_the_broker_when_it_is_unreachable_and_recovers(client, alive, monkeypatch):
-    monkeypatch.setattr(app.conf, "broker_url", f"redis://127.0.0.1:{closed_port()}/0")
+    nowhere = f"redis://127.0.0.1:{closed_port()}/0"
+    # Celery prefers the environment's CELERY_BROKER_URL to its configuration: move both.
+    monkeypatch.setattr(app.conf, "broker_url", nowhere)
+    monkeypatch.setenv("CELERY_BROKER_URL", nowhere)
     status, body = readiness(client)
     assert status == 503
     assert body["failing"] == ["broker"]
     monkeypatch.undo()
+    assert readiness(client)[0] == 200
+
+
+def test_the_embedded_file_broker_is_ready_when_its_folders_exist(client, alive, monkeypatch, tmp_path):
+    folders = {"data_folder_in": str(tmp_path / "broker"), "data_folder_out": str(tmp_path / "broker")}
+    monkeypatch.setattr(app.conf, "broker_url", "filesystem://")
+    monkeypatch.setenv("CELERY_BROKER_URL", "filesystem://")
+    monkeypatch.setitem(app.conf, "broker_transport_options", folders)
+    status, body = readiness(client)
+    assert status == 503
+    assert body["failing"] == ["broker"]
+    (tmp_path / "broker").mkdir()
     assert readiness(client)[0] == 200
 
 

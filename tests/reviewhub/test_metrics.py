@@ -137,3 +137,37 @@ def test_the_grafana_dashboard_plots_only_series_that_exist():
     plotted = set(re.findall(r"reviewhub_[a-z_]+", (root / "docs/grafana/reviewhub-dashboard.json").read_text()))
     suffixes = re.compile(r"_(total|bucket|count|sum)$")
     assert {suffixes.sub("", name) for name in plotted} <= defined
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_host_serves_its_process_metrics_on_its_own_port(settings, celery_worker, product):
+    import socket
+    import urllib.request
+
+    from reviewhub.metrics import serve_worker_metrics
+
+    with transaction.atomic():
+        application = submit(product, evidence=[jpeg(seed=60)], order_ref="worker-port")
+    wait_for(lambda: RefundApplication.objects.get(pk=application.pk).state != ApplicationState.SUBMITTED)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        settings.WORKER_METRICS_PORT = probe.getsockname()[1]
+    server = serve_worker_metrics()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{settings.WORKER_METRICS_PORT}/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert 'reviewhub_screening_check_seconds_count{check="consistency"}' in text
+    # The scrape-time gauges come from the web server only.
+    assert "reviewhub_applications{" not in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transition_that_rolls_back_is_not_counted(client, product):
+    before = total(scrape(client), "reviewhub_transitions_total", action="submit")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        submit(product, evidence=[jpeg(seed=61)], order_ref="rolled-back")
+        raise RuntimeError("the caller's transaction fails after the submission")
+    assert total(scrape(client), "reviewhub_transitions_total", action="submit") == before
