@@ -164,7 +164,7 @@ class RequestLogMiddleware:
             request_log.info(
                 "%s %s %s",
                 request.method,
-                request.path,
+                _loggable_path(request),
                 response.status_code,
                 extra={
                     "status": response.status_code,
@@ -178,6 +178,16 @@ class RequestLogMiddleware:
         match = getattr(request, "resolver_match", None)
         if match is not None and (match.url_name or "").startswith("application") and "public_id" in kwargs:
             bind(application_id=str(kwargs["public_id"]))
+
+
+def _loggable_path(request: HttpRequest) -> str:
+    """The path, with the tokens some URLs carry (password reset, unsubscribe) masked."""
+    path = request.path
+    match = getattr(request, "resolver_match", None)
+    for name, value in (match.kwargs if match is not None else {}).items():
+        if "token" in name and value:
+            path = path.replace(str(value), REDACTED)
+    return path
 
 
 def _request_actor(request: HttpRequest) -> str:

@@ -107,3 +107,13 @@ def test_an_unknown_log_format_stops_start_up():
     result = run_manage("check", LOG_FORMAT="xml")
     assert result.returncode != 0
     assert "LOG_FORMAT" in result.stderr
+
+
+@pytest.mark.django_db
+def test_tokens_in_urls_stay_out_of_the_request_log(json_lines, client, settings):
+    settings.LOG_REQUESTS = True
+    client.get("/portal/notifications/unsubscribe/abc.SECRET-token-value/")
+    client.get("/accounts/reset/MQ/set-SECRET-token/")
+    requests = [json.loads(line) for line in json_lines() if '"reviewhub.requests"' in line]
+    assert len(requests) == 2
+    assert all("SECRET" not in line["message"] and "[redacted]" in line["message"] for line in requests)
