@@ -76,6 +76,8 @@ _guard_redis_released_channel()
 app = Celery("reviewhub")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["refunds", "refunds.portal", "screening"])
+# The worker heartbeat task and the worker-ready signal (reviewhub/heartbeat.py).
+app.autodiscover_tasks(["reviewhub"], related_name="heartbeat")
 
 
 @app.on_after_finalize.connect
@@ -93,6 +95,8 @@ def _schedule_periodic_jobs(sender: Celery, **kwargs: object) -> None:
         "retry-due-webhooks": {"task": "refunds.retry_due_webhooks", "schedule": every},
         "send-pending-notifications": {"task": "portal.send_notifications", "schedule": every},
         "remind-merchant-deadlines": {"task": "portal.remind_deadlines", "schedule": every},
+        # Proves that a worker takes tasks off the broker (read by /readyz).
+        "worker-heartbeat": {"task": "reviewhub.heartbeat", "schedule": every},
         "purge-idempotency-records": {"task": "refunds.purge_idempotency_records", "schedule": timedelta(hours=1)},
         "purge-unused-evidence-uploads": {
             "task": "refunds.purge_unused_evidence_uploads",

@@ -7,6 +7,8 @@ requires ``SECRET_KEY``, ``ALLOWED_HOSTS`` and ``DATABASE_URL``.
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from reviewhub.env import env_bool, env_int, env_list, env_seconds, env_str
+from reviewhub.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("REVIEWHUB_VAR_DIR", str(BASE_DIR / "var")))
@@ -23,6 +26,11 @@ REVIEWHUB_ENV = env_str("REVIEWHUB_ENV", "development")
 if REVIEWHUB_ENV not in {"development", "production"}:
     raise ImproperlyConfigured("REVIEWHUB_ENV must be 'development' or 'production'.")
 PRODUCTION = REVIEWHUB_ENV == "production"
+
+# Metrics counted in many processes (gunicorn workers, Celery pool children) are kept in files
+# here and summed at scrape time (reviewhub/metrics.py). prometheus_client decides between
+# files and memory when it is first imported, which comes after the settings in every process.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus"))
 
 DEBUG = env_bool("DEBUG", default=not PRODUCTION)
 SECRET_KEY = env_str("SECRET_KEY", None if PRODUCTION else "development-only-not-secret-" + "x" * 40)
@@ -45,11 +53,15 @@ INSTALLED_APPS = [
     "axes",
     "refunds.portal",
     "screening",
+    # Heartbeats, health checks and metrics (reviewhub/models.py, health.py, metrics.py).
+    "reviewhub",
 ]
 
 MIDDLEWARE = [
     # First, so that every answer (an error page included) carries its Request-Id.
     "refunds.request_id.RequestIdMiddleware",
+    # Right after: each request's log context starts empty, and its one access line.
+    "reviewhub.logs.RequestLogMiddleware",
     "refunds.api.headers.ApiHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "refunds.api.errors.JsonErrorsMiddleware",
@@ -99,6 +111,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database host that drops packets fails a connection in seconds (a 503, a failing
+    # /readyz) instead of holding requests and probes for the system's TCP timeout.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Everyone signs in on one page; the portal sends staff on to the admin.
@@ -186,6 +204,8 @@ SESSION_COOKIE_HTTPONLY = True
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Probes and scrapers often speak plain HTTP to the process itself: answer them, not a redirect.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
@@ -271,7 +291,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Celery's default scheduler, recording beat's heartbeat as it ticks (reviewhub/heartbeat.py).
+CELERY_BEAT_SCHEDULER = "reviewhub.heartbeat:HeartbeatScheduler"
 BEAT_INTERVAL_SECONDS = env_int("BEAT_INTERVAL_SECONDS", 15, minimum=1)
+# /readyz fails the worker or beat check when its newest heartbeat is older than this. Beat
+# ticks at least every interval and sends the worker heartbeat task as often, so a few
+# intervals leave room for a worker busy with a long screening.
+HEALTH_HEARTBEAT_MAX_AGE = env_seconds(
+    "HEALTH_HEARTBEAT_MAX_AGE", timedelta(seconds=max(90, 4 * BEAT_INTERVAL_SECONDS))
+)
 
 # Screening task limits. A message whose task outlives the broker's visibility
 # timeout is handed to a second worker while the first still runs it, so every
@@ -302,15 +330,27 @@ if SCREENING_STALE_AFTER.total_seconds() <= max(SCREENING_TIME_LIMIT, SCREENING_
 if SCREENING_SOFT_TIME_LIMIT >= SCREENING_TIME_LIMIT:
     raise ImproperlyConfigured("SCREENING_SOFT_TIME_LIMIT must be below SCREENING_TIME_LIMIT.")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    # Every line names the request it belongs to (the Request-Id its response carries).
-    "filters": {"request_id": {"()": "refunds.request_id.RequestIdLogFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
+# Logs: one JSON object per line in production, text in the embedded demo; each line names its
+# request, task, application and actor where known (reviewhub/logs.py).
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "text")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be 'json' or 'text'.")
+# One line per request (gunicorn's access log can then stay off); the development server logs its own.
+LOG_REQUESTS = env_bool("LOG_REQUESTS", PRODUCTION)
+LOGGING = logging_config(LOG_FORMAT, env_str("LOG_LEVEL", "INFO"))
+
+# /metrics: open to these addresses (loopback in development, none in production; never list a
+# reverse proxy's own address, or everyone behind it is let in) and to a bearer token.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES", [] if PRODUCTION else ["127.0.0.0/8", "::1/128"])
+for _network in METRICS_ALLOWED_ADDRESSES:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_ADDRESSES: {_network!r} is not an address or network.") from None
+# A worker on a host without the web server serves its host's process metrics here (0: off).
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0, minimum=0)
+WORKER_METRICS_ADDRESS = env_str("WORKER_METRICS_ADDRESS", "127.0.0.1")
 
 # Webhooks: at-least-once with exponential back-off (about two days in all), then "failed".
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)

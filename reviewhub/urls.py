@@ -1,16 +1,9 @@
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
-from django.views.decorators.http import require_GET
 
 from refunds import views as refund_views
 from refunds.portal import views as portal_views
-
-
-@require_GET
-def healthz(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok", content_type="text/plain")
-
+from reviewhub import health, metrics
 
 urlpatterns = [
     path("", portal_views.landing, name="landing"),
@@ -20,7 +13,9 @@ urlpatterns = [
     path("api/v1/", include("refunds.api.urls")),
     path("files/<str:kind>/<uuid:public_id>", refund_views.stored_file, name="stored-file"),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("healthz", healthz),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
 ]
 
 # An outage met outside a view answers 503 (JSON under /api/), not Django's 500 page.

@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from refunds.models import Evidence, ReferenceImage, RefundApplication
+from reviewhub.metrics import screening_check
 from screening import core
 from screening.index import Match, fingerprint_store, near_duplicates
 from screening.models import Finding, ReuseLink, ScreeningResult
@@ -45,7 +46,7 @@ class _ReferenceCache:
             if cached is not None and cached.engine_version == core.ENGINE_VERSION:
                 self._items.move_to_end(reference.sha256)
                 return cached
-        with reference.file.open("rb") as handle:
+        with screening_check("reference_analysis"), reference.file.open("rb") as handle:
             analysis = core.analyse_reference(handle.read())
         with self._lock:
             self._items[reference.sha256] = analysis
@@ -100,7 +101,8 @@ def application_screen_evidence(*, application_id: UUID | str) -> int:
         with evidence.file.open("rb") as handle:
             data = handle.read()
         try:
-            report, phash = screen_image(data, references=analyses, delivered_at=application.delivered_at)
+            with screening_check("consistency"):
+                report, phash = screen_image(data, references=analyses, delivered_at=application.delivered_at)
         except core.UnreadableImage as exc:
             unreadable = core.Finding(
                 core.FindingCode.UNREADABLE,
@@ -118,9 +120,10 @@ def application_screen_evidence(*, application_id: UUID | str) -> int:
                 findings=[unreadable],
             )
             raise UnreadableEvidence(exc.message) from None
-        fingerprint_store(evidence=evidence, phash=phash)
-        matches = near_duplicates(evidence=evidence, phash=phash)
-        links = reuse_links_found(evidence, data, matches)
+        with screening_check("reuse"):
+            fingerprint_store(evidence=evidence, phash=phash)
+            matches = near_duplicates(evidence=evidence, phash=phash)
+            links = reuse_links_found(evidence, data, matches)
         findings = list(report.findings) + _reuse_findings(evidence, links) + _other_platform_findings(matches)
         reference = usable[report.reference_index] if report.reference_index is not None else None
         risk = core.combined_risk(findings)

@@ -20,6 +20,7 @@ from refunds.errors import Conflict, ErrorCode, NotFound
 from refunds.models import Decision, RefundApplication
 from refunds.services import notifications
 from refunds.states import ActorKind, Outcome
+from reviewhub import observe
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ def apply(
         reason=reason,
         payload=payload,
     )
+    observe.transition_applied(application, action=action, from_state=from_state, actor=actor)
     if application.state != from_state:
         webhooks.event_record(application, from_state=from_state, action=action)
         notifications.notifications_record_transition(application, from_state=from_state)

@@ -22,6 +22,7 @@ from refunds.services.screening import enqueue_screening
 from refunds.states import ActorKind, RefundReason
 from refunds.uploads import ValidatedUpload, image_fields, store, validate_image
 from refunds.vocab import AuditAction
+from reviewhub import observe
 
 
 def _clean_amount(amount: Decimal | str) -> Decimal:
@@ -118,6 +119,7 @@ def application_submit(
                 actor_label=actor.label,
                 payload={"evidence": digests, "amount": str(value), "currency": currency},
             )
+            observe.transition_applied(application, action=AuditAction.SUBMIT, from_state="", actor=actor)
             webhooks.event_record(application, from_state="", action=AuditAction.SUBMIT)
             enqueue_screening(application, stamped=True)
     except BaseException:

@@ -18,6 +18,11 @@ if not os.environ.get("REDIS_URL") and not os.environ.get("CELERY_BROKER_URL"):
 # Every test client speaks from one address and many tests present wrong keys on purpose:
 # the limit on refused keys per address gets its own test (test_api_limits.py) instead.
 os.environ.setdefault("API_INVALID_KEY_LIMIT", "100000/min")
+
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    # Metric files of this run only, not the checkout's var/prometheus that the demo uses.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="reviewhub-metrics-")
+    atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 if "MEDIA_ROOT" not in os.environ:
     os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="reviewhub-media-")
     atexit.register(shutil.rmtree, os.environ["MEDIA_ROOT"], ignore_errors=True)
