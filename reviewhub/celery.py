@@ -78,6 +78,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["refunds", "refunds.portal", "screening"])
 # The worker heartbeat task and the worker-ready signal (reviewhub/heartbeat.py).
 app.autodiscover_tasks(["reviewhub"], related_name="heartbeat")
+# The worker's own metrics port opens when the worker is ready (reviewhub/metrics.py).
+app.autodiscover_tasks(["reviewhub"], related_name="metrics")
 
 
 @app.on_after_finalize.connect

@@ -20,9 +20,6 @@ from celery import shared_task
 from celery.beat import PersistentScheduler
 from celery.signals import worker_ready
 
-# Imported with this module (which every worker loads) for its own worker-ready handler.
-from reviewhub import metrics  # noqa: F401
-
 log = logging.getLogger(__name__)
 
 BEAT = "beat"

@@ -2,8 +2,8 @@
 
 Two kinds:
 
-- **Counted where they happen** (transitions, screening check latency, task durations), in
-  every process: gunicorn's workers and Celery's prefork pool children. prometheus_client's
+- **Counted where they happen** (transitions, screening check latency, task durations,
+  defined in ``reviewhub/instruments.py``), in every process: gunicorn's workers and Celery's prefork pool children. prometheus_client's
   multiprocess mode keeps each process's values in files under ``PROMETHEUS_MULTIPROC_DIR``
   (settings.py sets it before prometheus_client is imported), and a scrape sums the files of
   every process on the host, dead ones included, so counters never go backwards when a pool
@@ -24,76 +24,22 @@ import ipaddress
 import logging
 import math
 import os
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
 
-from celery.signals import task_postrun, task_prerun, worker_ready
+from celery.signals import worker_ready
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
 log = logging.getLogger(__name__)
 
-# The folder must exist before the first value is written (prometheus_client opens its files there).
-if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
-
-TRANSITIONS = Counter(
-    "reviewhub_transitions",
-    "Transitions of applications, counted when their audit event commits.",
-    ["action", "from_state", "to_state"],
-)
-# Screening is CPU-bound: an image costs tens to hundreds of milliseconds, a 12-MP one about 0.3 s.
-SCREENING_CHECK_SECONDS = Histogram(
-    "reviewhub_screening_check_seconds",
-    "Time spent in each screening check of one evidence image (reference analysis on a cache miss).",
-    ["check"],
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
-TASK_SECONDS = Histogram(
-    "reviewhub_task_seconds",
-    "Duration of Celery tasks in the worker, by task and final state.",
-    ["task", "state"],
-    buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60),
-)
-
-
-def transition_counted(*, action: str, from_state: str, to_state: str) -> None:
-    """Count a transition once its transaction commits (a rolled-back one never happened)."""
-    transaction.on_commit(lambda: TRANSITIONS.labels(action, from_state, to_state).inc())
-
-
-@contextmanager
-def screening_check(check: str) -> Iterator[None]:
-    """Time one screening check of one image."""
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        SCREENING_CHECK_SECONDS.labels(check).observe(time.perf_counter() - started)
-
-
-# Task durations: measured in the pool process that runs the task.
-_task_started: dict[str, float] = {}
-
-
-@task_prerun.connect(dispatch_uid="reviewhub.metrics.task_prerun")
-def _task_prerun(task_id: str = "", **kwargs: object) -> None:
-    _task_started[task_id] = time.perf_counter()
-
-
-@task_postrun.connect(dispatch_uid="reviewhub.metrics.task_postrun")
-def _task_postrun(task_id: str = "", task: object = None, state: str | None = None, **kwargs: object) -> None:
-    started = _task_started.pop(task_id, None)
-    if started is not None:
-        TASK_SECONDS.labels(getattr(task, "name", "?"), state or "?").observe(time.perf_counter() - started)
+# The instruments counted in every process are in reviewhub/instruments.py; imported here
+# so that a process that serves the scrape has registered their signal handlers too.
+from reviewhub import instruments  # noqa: E402, F401
 
 
 class DatabaseCollector:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from reviewhub import logs, metrics
+from reviewhub import instruments, logs
 
 
 def transition_applied(application: Any, *, action: str, from_state: str, actor: Any) -> None:
-    metrics.transition_counted(action=action, from_state=from_state, to_state=application.state)
+    instruments.transition_counted(action=action, from_state=from_state, to_state=application.state)
     logs.bind(application_id=str(application.public_id), actor=logs.actor_text(actor))

@@ -15,7 +15,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from refunds.models import Evidence, ReferenceImage, RefundApplication
-from reviewhub.metrics import screening_check
+from reviewhub.instruments import screening_check
 from screening import core
 from screening.index import Match, fingerprint_store, near_duplicates
 from screening.models import Finding, ReuseLink, ScreeningResult

@@ -42,9 +42,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "screening.core",
             "screening.messages",
             "reviewhub.env",
+            # The metrics instruments and the log context: any layer counts and logs.
+            "reviewhub.instruments",
+            "reviewhub.logs",
         ),
     ),
-    ("records", ("refunds.models", "refunds.storage", "screening.models")),
+    ("records", ("refunds.models", "refunds.storage", "screening.models", "reviewhub.models")),
     (
         "plumbing",
         (
@@ -60,6 +63,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             # The apps' start-up registers database functions and signal handlers.
             "refunds.apps",
             "screening.apps",
+            # The one hook every transition calls: counts it and binds it to the log lines.
+            "reviewhub.observe",
         ),
     ),
     (

@@ -133,7 +133,8 @@ def test_the_grafana_dashboard_plots_only_series_that_exist():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    defined = set(re.findall(r'"(reviewhub_[a-z_]+)"', (root / "reviewhub/metrics.py").read_text()))
+    sources = (root / "reviewhub/metrics.py").read_text() + (root / "reviewhub/instruments.py").read_text()
+    defined = set(re.findall(r'"(reviewhub_[a-z_]+)"', sources))
     plotted = set(re.findall(r"reviewhub_[a-z_]+", (root / "docs/grafana/reviewhub-dashboard.json").read_text()))
     suffixes = re.compile(r"_(total|bucket|count|sum)$")
     assert {suffixes.sub("", name) for name in plotted} <= defined
