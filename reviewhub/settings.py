@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "refunds.portal",
+    "refunds.notifications",
     "screening",
     # Heartbeats, health checks and metrics (reviewhub/models.py, health.py, metrics.py).
     "reviewhub",

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import ErrorCode
 from refunds.models import ReferenceImage
-from refunds.portal.models import NotificationPreference
+from refunds.notifications.models import NotificationPreference
 from refunds.services.merchant import STATEMENT_MAX_LENGTH
 from refunds.states import RebuttalReason
 

@@ -27,7 +27,7 @@ from django.utils.translation import ngettext
 
 from refunds.errors import ErrorCode, InvalidInput
 from refunds.models import MerchantMember, RefundApplication
-from refunds.portal.models import Notification, NotificationKind, NotificationPreference
+from refunds.notifications.models import Notification, NotificationKind, NotificationPreference
 from refunds.states import ApplicationState
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from django.core import mail
 from django.utils import timezone
 
 from refunds.models import MerchantMember, RefundApplication
-from refunds.portal.models import Notification, NotificationPreference
+from refunds.notifications.models import Notification, NotificationPreference
 from refunds.services import Actor, application_accept
 from refunds.services.notifications import notification_send, notifications_send_pending
 from refunds.states import ActorKind

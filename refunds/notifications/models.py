@@ -1,5 +1,9 @@
-"""What the portal keeps of its own: each user's notification preferences and every notification,
-recorded in the transaction of the change it reports and sent afterwards."""
+"""Each user's notification preferences and every notification, recorded by the services in the
+transaction of the change it reports and sent afterwards.
+
+The tables keep the names they were created with, under the merchant portal that first
+showed them (``portal_*``); the services own the records now, and the portal reads them.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ class NotificationPreference(models.Model):
     interface_language = models.CharField(_("portal language"), max_length=10, choices=settings.LANGUAGES, blank=True)
 
     class Meta:
+        db_table = "portal_notificationpreference"
         verbose_name = _("notification preference")
         verbose_name_plural = _("notification preferences")
 
@@ -70,6 +75,7 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 
     class Meta:
+        db_table = "portal_notification"
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
         indexes = [
