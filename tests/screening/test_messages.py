@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.utils import translation
 
-from screening.core import FINDING_CODES, FindingCode
-from screening.messages import EXPLAINERS, LABELS, explain, label
+from screening.core import FINDING_CODES, FindingCode, ReuseKind
+from screening.messages import EXPLAINERS, LABELS, explain, label, merchant_words
 
 
 def test_every_finding_code_has_an_explanation():
@@ -19,6 +19,21 @@ def test_every_finding_code_has_a_short_name_in_both_languages():
             chinese = label(code)
         with translation.override("en"):
             assert label(code) != code and chinese != label(code), code
+
+
+def test_every_finding_code_has_a_merchants_words_in_both_languages():
+    for code in FINDING_CODES:
+        with translation.override("zh-hans"):
+            chinese = merchant_words(code, {})
+        with translation.override("en"):
+            english = merchant_words(code, {})
+        assert english and chinese and chinese != english, code
+
+
+def test_a_reused_photo_is_told_apart_for_the_merchant():
+    with translation.override("en"):
+        edited = merchant_words(FindingCode.NEAR_DUPLICATE, {"kind": ReuseKind.EDITED})
+        assert "changes" in edited and edited != merchant_words(FindingCode.NEAR_DUPLICATE, {})
 
 
 def test_malformed_metadata_is_explained_in_chinese_and_english():
