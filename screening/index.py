@@ -27,6 +27,15 @@ NEAR_DUPLICATE_BITS = 6
 # Four bands looked up with their one-bit neighbours find every hash within seven bits (if
 # each band differed in two bits or more, eight would differ). Beyond that a match could be missed.
 GUARANTEED_BITS = 7
+
+
+def reuse_score(distance: int) -> float:
+    """The score of a reuse finding for a match ``distance`` bits away: each differing bit makes
+    a coincidence likelier, and a match at the threshold (6 bits) still scores above 0.5, so
+    it counts (the finding score scale's boundary)."""
+    return round(1.0 - distance / 16, 4)
+
+
 # Bumped when the bands or the grouping change; manage.py rebuild_reuse_index redoes older rows.
 SCHEME = 2
 

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from refunds.models import Evidence, ReferenceImage, RefundApplication
 from reviewhub.instruments import screening_check
 from screening import core
-from screening.index import Match, fingerprint_store, near_duplicates
+from screening.index import Match, fingerprint_store, near_duplicates, reuse_score
 from screening.models import Finding, ReuseLink, ScreeningResult
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,7 @@ def _reuse_findings(evidence: Evidence, links: list[ReuseLink]) -> list[core.Fin
         return []
     closest = links[0]
     # Identical bytes are certain; each differing hash bit makes a coincidence likelier.
-    score = 1.0 if closest.kind == ReuseLink.Kind.SAME_FILE else round(1.0 - closest.distance / 16, 4)
+    score = 1.0 if closest.kind == ReuseLink.Kind.SAME_FILE else reuse_score(closest.distance)
     detail = _REUSE_DETAIL[ReuseLink.Kind(closest.kind)].format(distance=closest.distance, regions=len(closest.regions))
     return [
         core.Finding(
@@ -235,7 +235,7 @@ def _other_platform_findings(matches: list[Match]) -> list[core.Finding]:
     return [
         core.Finding(
             core.FindingCode.NEAR_DUPLICATE,
-            round(1.0 - match.distance / 16, 4),
+            reuse_score(match.distance),
             f"The image matches one used on another platform on {first_seen} ({match.distance} of 64 hash bits differ).",
             {"other_platform": True, "first_seen": first_seen, "distance": match.distance},
         )
