@@ -13,11 +13,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from refunds.models import Merchant, MerchantMember, Platform, Policy, Product
+from refunds.models import Merchant, MerchantMember, Platform, Product
 from refunds.roles import AUDITORS, REVIEWERS, SENIOR_REVIEWERS
 from refunds.services import Actor, application_contest, application_record_screening, application_submit
 from refunds.services.catalogue import reference_image_add
-from refunds.services.platform import api_key_issue
+from refunds.services.platform import api_key_issue, platform_create, settings_actor_for_command
 from refunds.states import ActorKind
 from screening.services import application_screen_evidence
 from screening.synthetic import jpeg, paint_edits, photo, rephotograph
@@ -73,8 +73,11 @@ def _user(username: str, password: str, **fields: object) -> User:
 @transaction.atomic
 def seed() -> DemoAccounts:
     """Create (or refresh) the demo data; new passwords and a new API key every run."""
-    platform, created = Platform.objects.get_or_create(slug="demo-mall", defaults={"name": "Demo Mall"})
-    Policy.objects.get_or_create(platform=platform)
+    platform = Platform.objects.filter(slug="demo-mall").first()
+    created = platform is None
+    if platform is None:
+        # Through the service, as any platform is made: with its policy and both settings records.
+        platform = platform_create(name="Demo Mall", slug="demo-mall", actor=settings_actor_for_command("rundemo"))
     merchant, _ = Merchant.objects.get_or_create(
         platform=platform, external_ref="shop-1001", defaults={"name": "Acme Ceramics"}
     )
