@@ -5,7 +5,7 @@ photo sent a thousand times costs one index row and one answer, and never crowds
 other matches. A lookup reads the four band indexes, keeps in the database only the groups
 within the threshold (``bit_count`` of the XOR on PostgreSQL, a registered function on
 SQLite) and then, for those few groups, the earliest earlier image and the group's counts.
-Measured with ``bench/index.py`` (README, "Reuse index").
+Measured with ``bench/index.py`` (docs/screening.md, "Reuse index").
 """
 
 from __future__ import annotations

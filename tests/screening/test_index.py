@@ -170,7 +170,7 @@ def in_a_screenshot(image):
     return encoded(frame)
 
 
-# Measured on 15 of scikit-image's photographs with the engine's hash (README, "Reuse index"):
+# Measured on 15 of scikit-image's photographs with the engine's hash (docs/screening.md, "Reuse index"):
 # a crop of 5% moves it by up to 20 bits (median 6), 10% by 4-24 (median 12), 20% by 14-34;
 # a 2-degree turn by 2-20 (median 8); a phone frame by 10-32. Unrelated photos sit 20-34
 # apart, so no threshold on this hash finds them without linking strangers; they need a
