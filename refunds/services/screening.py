@@ -15,6 +15,7 @@ from refunds.services._base import Actor, apply, approve_unless_held, locked_app
 from refunds.services.linked_claims import claim_group_join
 from refunds.states import ApplicationState, DecisionReason
 from refunds.vocab import AuditAction
+from screening.models import Finding
 
 SCREEN_TASK = "screening.screen_application"
 
@@ -83,8 +84,6 @@ def application_record_screening(*, application_id: UUID | str) -> RefundApplica
 
     Idempotent: nothing changes when there is nothing new (returns None).
     """
-    from screening.models import Finding
-
     with locked_application(application_id) as application:
         if application.state not in RESCREENABLE or not application.every_evidence_screened():
             return None
