@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from refunds.models import MerchantMember, RefundApplication
 from tests.browser.conftest import assert_no_horizontal_scroll
 from tests.factories import FORGED_CUP, screen, submit
-from tests.portal.media import small_mp4
+from tests.refunds.portal.media import small_mp4
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,8 +13,8 @@ from refunds.models import MerchantMember
 from refunds.services.platform import api_key_issue
 from refunds.vocab import AuditAction
 from tests.factories import make_staff, screen, submit
-from tests.refunds.test_api_applications import client_with
-from tests.refunds.test_dossier import decided_application
+from tests.refunds.api.test_applications import client_with
+from tests.refunds.services.test_dossier import decided_application
 
 pytestmark = pytest.mark.django_db
 

@@ -27,7 +27,7 @@ from reviewhub.celery import app
 from screening.models import ScreeningResult
 from tests.conftest import subprocess_env, wait_for
 from tests.factories import GENUINE_CUP, jpeg, screen, submit, upload
-from tests.refunds.test_api_applications import client_with, form
+from tests.refunds.api.test_applications import client_with, form
 from tests.support.services import RedisServer, TcpProxy
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -18,7 +18,7 @@ from refunds.models import ApiKey, Platform, Policy, SettingsChange, WebhookEndp
 from refunds.services import platform as platform_services
 from refunds.services.platform import api_key_issue
 from tests.factories import GENUINE_CUP, make_product
-from tests.refunds.test_api_applications import client_with, form, post
+from tests.refunds.api.test_applications import client_with, form, post
 
 pytestmark = pytest.mark.django_db
 

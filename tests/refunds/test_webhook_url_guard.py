@@ -15,7 +15,7 @@ from refunds.models import WebhookDelivery, WebhookEndpoint
 from refunds.services import platform as platform_services
 from refunds.services.platform import api_key_issue
 from tests.factories import submit
-from tests.refunds.test_api_applications import client_with
+from tests.refunds.api.test_applications import client_with
 
 pytestmark = pytest.mark.django_db
 

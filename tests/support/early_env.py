@@ -16,7 +16,7 @@ import tempfile
 if not os.environ.get("REDIS_URL") and not os.environ.get("CELERY_BROKER_URL"):
     os.environ["CELERY_BROKER_URL"] = "memory://"
 # Every test client speaks from one address and many tests present wrong keys on purpose:
-# the limit on refused keys per address gets its own test (test_api_limits.py) instead.
+# the limit on refused keys per address gets its own test (tests/refunds/api/test_limits.py) instead.
 os.environ.setdefault("API_INVALID_KEY_LIMIT", "100000/min")
 
 if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:

@@ -7,8 +7,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from refunds.models import Rebuttal, RebuttalAttachment, RefundApplication
 from tests.factories import jpeg, submit
-from tests.portal.conftest import close_window
-from tests.portal.media import small_mp4
+from tests.refunds.portal.conftest import close_window
+from tests.refunds.portal.media import small_mp4
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from PIL import Image
 
 from refunds.models import Rebuttal, RebuttalAttachment, ReferenceImage, RefundApplication
 from tests.factories import jpeg
-from tests.portal.media import mp4_header_claiming, small_mp4
+from tests.refunds.portal.media import mp4_header_claiming, small_mp4
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from refunds.services import Actor
 from refunds.states import ActorKind, ApplicationState, RiskLevel
 from tests.conftest import wait_for
 from tests.factories import CUP, jpeg, screen, submit, upload
-from tests.refunds.test_api_applications import client_with
+from tests.refunds.api.test_applications import client_with
 
 PLATFORM = Actor(ActorKind.PLATFORM, None, "api")
 

@@ -15,7 +15,7 @@ from refunds.services import evidence_upload_create
 from refunds.services import platform as platform_services
 from refunds.services.platform import api_key_issue
 from tests.factories import GENUINE_CUP, endpoint_create, screen, submit, upload
-from tests.refunds.test_api_applications import client_with
+from tests.refunds.api.test_applications import client_with
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +82,7 @@ def test_a_json_body_over_the_limit_is_a_413_in_the_json_shape(ops_key_a, settin
 
 
 def test_a_multipart_text_field_over_the_limit_is_a_413_in_the_json_shape(product, key_a, settings):
-    from tests.refunds.test_api_applications import form, post
+    from tests.refunds.api.test_applications import form, post
 
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4096
     response = post(client_with(key_a), form(product, description="x" * 5000))
@@ -215,7 +215,7 @@ def test_a_delivery_status_filter_must_be_a_known_status(ops_key_a):
 
 @pytest.mark.parametrize("currency", ["ZZZ", "cny", "XXX", "CN"])
 def test_an_unknown_currency_is_refused(product, key_a, currency):
-    from tests.refunds.test_api_applications import form, post
+    from tests.refunds.api.test_applications import form, post
 
     response = post(client_with(key_a), form(product, currency=currency))
     assert response.status_code == 400 and error_of(response)["details"]["param"] == "currency"

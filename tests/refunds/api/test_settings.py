@@ -5,7 +5,7 @@ import pytest
 from refunds.models import IdempotencyRecord, Policy, WebhookDelivery, WebhookEndpoint
 from refunds.services.platform import api_key_issue
 from tests.factories import endpoint_create, submit
-from tests.refunds.test_api_applications import client_with
+from tests.refunds.api.test_applications import client_with
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import pytest
 from refunds.models import Merchant, Policy, Product, RefundApplication, WebhookDelivery, WebhookEndpoint
 from refunds.services.platform import api_key_issue
 from tests.factories import FORGED_CUP, endpoint_create, screen, submit, upload
-from tests.refunds.test_api_applications import client_with
+from tests.refunds.api.test_applications import client_with
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from django.core.cache import cache
 
 from refunds.models import RefundApplication
 from tests.factories import jpeg, upload
-from tests.refunds.test_api_applications import client_with, form, post
+from tests.refunds.api.test_applications import client_with, form, post
 
 pytestmark = pytest.mark.django_db
 

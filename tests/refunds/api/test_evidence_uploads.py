@@ -4,7 +4,7 @@ import pytest
 
 from refunds.models import EvidenceUpload, RefundApplication
 from tests.factories import GENUINE_CUP, jpeg, upload
-from tests.refunds.test_api_applications import client_with, form, post
+from tests.refunds.api.test_applications import client_with, form, post
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from refunds.idempotency import purge_expired
 from refunds.models import IdempotencyRecord, RefundApplication
 from tests.conftest import race
 from tests.factories import GENUINE_CUP, jpeg, upload
-from tests.refunds.test_api_applications import client_with, form
+from tests.refunds.api.test_applications import client_with, form
 
 
 def post_with_key(client, data, key):

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from refunds.models import RefundApplication
 from tests.factories import CUP, jpeg, screen, submit, upload
-from tests.refunds.test_api_applications import client_with
+from tests.refunds.api.test_applications import client_with
 
 pytestmark = pytest.mark.django_db
 

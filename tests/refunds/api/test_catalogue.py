@@ -4,7 +4,7 @@ import pytest
 
 from refunds.models import Merchant, Product, ReferenceImage
 from tests.factories import CUP, upload
-from tests.refunds.test_api_applications import client_with
+from tests.refunds.api.test_applications import client_with
 
 pytestmark = pytest.mark.django_db
 

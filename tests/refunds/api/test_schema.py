@@ -117,7 +117,7 @@ def test_the_api_keeps_to_its_schema_under_schemathesis(live_server, settings, t
     ]
     env = dict(
         os.environ,
-        SCHEMATHESIS_HOOKS="tests.refunds.schemathesis_hooks",
+        SCHEMATHESIS_HOOKS="tests.refunds.api.schemathesis_hooks",
         SCHEMATHESIS_API_KEY=key,
         PYTHONPATH=str(ROOT),
     )
