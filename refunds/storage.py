@@ -6,7 +6,7 @@ from django.core.files.storage import FileSystemStorage
 
 
 class ContentAddressedStorage(FileSystemStorage):
-    """Store files under names derived from their SHA-256 (see ``refunds.uploads``).
+    """Store files under names derived from their SHA-256 (see ``refunds.integration.uploads``).
 
     A name that exists already holds the same bytes, so saving it again is a no-op
     instead of a renamed copy.

@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from refunds import idempotency, outbox, services, webhooks
+from refunds import services
+from refunds.integration import idempotency, outbox, webhooks
 
 
 @shared_task(name="refunds.close_expired_windows", acks_late=True)

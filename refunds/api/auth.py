@@ -10,7 +10,7 @@ from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
 from refunds.api.limits import InvalidApiKeyThrottle
-from refunds.apikeys import api_key_check
+from refunds.integration.apikeys import api_key_check
 from refunds.models import ApiKey
 
 

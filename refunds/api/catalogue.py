@@ -17,7 +17,7 @@ from refunds.api.limits import LimitedMultiPartParser
 from refunds.api.pagination import CreatedCursorPagination
 from refunds.api.serializers import STORED_IMAGE_FIELDS, StoredImageSerializer, StrictCharField
 from refunds.errors import ErrorCode, NotFound
-from refunds.idempotency import idempotent
+from refunds.integration.idempotency import idempotent
 from refunds.models import Merchant, Product, ReferenceImage
 from refunds.services import catalogue
 

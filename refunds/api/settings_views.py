@@ -18,7 +18,6 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from refunds import webhooks
 from refunds.api.catalogue import _get
 from refunds.api.pagination import EventCursorPagination, invalid_parameter
 from refunds.api.serializers import (
@@ -30,7 +29,8 @@ from refunds.api.serializers import (
     StrictFloatField,
 )
 from refunds.errors import ErrorCode
-from refunds.idempotency import SHOWN_ONCE, idempotent
+from refunds.integration import url_guard
+from refunds.integration.idempotency import SHOWN_ONCE, idempotent
 from refunds.models import Policy, WebhookDelivery, WebhookEndpoint
 from refunds.services import platform as settings_services
 from screening.core import FindingCode
@@ -114,14 +114,14 @@ class PolicyView(GenericAPIView):
         "type": "string",
         "format": "uri",
         "maxLength": 500,
-        "pattern": webhooks.URL_PATTERN,
+        "pattern": url_guard.URL_PATTERN,
         "example": "https://hooks.example.com/reviewhub",
     }
 )
 class WebhookUrlField(serializers.URLField):
     def to_internal_value(self, data: object) -> str:
         url = super().to_internal_value(data)
-        if not re.fullmatch(webhooks.URL_PATTERN, url):
+        if not re.fullmatch(url_guard.URL_PATTERN, url):
             self.fail("invalid")
         return url
 

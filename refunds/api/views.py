@@ -32,7 +32,7 @@ from refunds.api.serializers import (
     WithdrawSerializer,
 )
 from refunds.errors import ErrorCode, NotFound
-from refunds.idempotency import HEADER, idempotent
+from refunds.integration.idempotency import HEADER, idempotent
 from refunds.models import AuditEvent, RefundApplication
 from refunds.services import Actor
 from refunds.services.dossier import Audience, application_dossier_generate

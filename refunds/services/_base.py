@@ -15,8 +15,9 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
-from refunds import audit, selectors, webhooks
+from refunds import audit, selectors
 from refunds.errors import Conflict, ErrorCode, NotFound
+from refunds.integration import webhooks
 from refunds.models import Decision, RefundApplication
 from refunds.services import notifications
 from refunds.states import ActorKind, Outcome

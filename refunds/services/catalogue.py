@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from refunds.errors import Conflict, ErrorCode, NotFound
+from refunds.integration.uploads import image_fields, store, validate_image
 from refunds.models import Merchant, Platform, Product, ReferenceImage
-from refunds.uploads import image_fields, store, validate_image
 
 
 def merchant_create(*, platform: Platform, external_ref: str, name: str) -> Merchant:

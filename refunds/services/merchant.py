@@ -11,10 +11,10 @@ from django.utils import formats, timezone
 from django_fsm import can_proceed
 
 from refunds.errors import Conflict, ErrorCode, InvalidInput, UploadRejected
+from refunds.integration.uploads import ValidatedUpload, image_fields, store, validate_attachment
 from refunds.models import Rebuttal, RebuttalAttachment, RefundApplication
 from refunds.services._base import Actor, DecisionSpec, apply, approve_unless_held, ensure_can, locked_application
 from refunds.states import ApplicationState, DecisionReason, RebuttalReason
-from refunds.uploads import ValidatedUpload, image_fields, store, validate_attachment
 from refunds.vocab import AuditAction
 
 # The longest rebuttal statement; the portal's form reads it from here.

@@ -17,8 +17,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from refunds import apikeys, webhooks
 from refunds.errors import Conflict, ErrorCode, InvalidInput, NotFound
+from refunds.integration import apikeys, signing, url_guard, webhooks
 from refunds.models import ApiKey, Platform, Policy, SettingsChange, WebhookDelivery, WebhookEndpoint
 from refunds.policy_bounds import policy_validate
 from refunds.services._base import Actor
@@ -350,7 +350,7 @@ def webhook_endpoint_check(*, platform: Platform, url: str, endpoint: WebhookEnd
     """Raise what creating an endpoint (or changing ``endpoint``'s URL) to ``url`` would raise
     now, writing nothing: a form asks this before it saves. (The change checks again under
     the platform's lock.)"""
-    webhooks.url_check(url)
+    url_guard.url_check(url)
     _check_url_free(platform, url, exclude_pk=endpoint.pk if endpoint is not None else None)
     if endpoint is None:
         _check_room(platform)
@@ -359,7 +359,7 @@ def webhook_endpoint_check(*, platform: Platform, url: str, endpoint: WebhookEnd
 def webhook_endpoint_create(*, platform: Platform, url: str, actor: Actor, active: bool = True) -> WebhookEndpoint:
     """Add an endpoint with a fresh signing secret; raise InvalidInput for a URL the guard
     refuses, Conflict for a duplicate or past WEBHOOK_MAX_ENDPOINTS."""
-    webhooks.url_check(url)
+    url_guard.url_check(url)
     with transaction.atomic():
         # The platform's row lock serialises concurrent creations, so the cap and the
         # duplicate check cannot both pass for two requests at once.
@@ -367,7 +367,7 @@ def webhook_endpoint_create(*, platform: Platform, url: str, actor: Actor, activ
         _check_url_free(platform, url)
         _check_room(platform)
         endpoint = WebhookEndpoint.objects.create(
-            platform=platform, url=url, active=active, secret=webhooks.new_secret()
+            platform=platform, url=url, active=active, secret=signing.new_secret()
         )
         _record(
             platform,
@@ -392,7 +392,7 @@ def webhook_endpoint_update(
 ) -> WebhookEndpoint:
     """Change an endpoint's URL or switch it on or off; an inactive endpoint gets no new events."""
     if url is not None:
-        webhooks.url_check(url)
+        url_guard.url_check(url)
     with transaction.atomic():
         endpoint = _locked_endpoint(endpoint)
         before = _endpoint_row(endpoint)
@@ -445,7 +445,7 @@ def webhook_endpoint_rotate_secret(
             endpoint.previous_secret_expires_at = timezone.now() + overlap
         else:
             endpoint.previous_secret, endpoint.previous_secret_expires_at = "", None
-        endpoint.secret = webhooks.new_secret()
+        endpoint.secret = signing.new_secret()
         endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
         _record(
             endpoint.platform,

@@ -9,7 +9,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from refunds import outbox, policy
+from refunds import policy
+from refunds.integration import outbox
 from refunds.models import RefundApplication
 from refunds.services._base import Actor, apply, approve_unless_held, locked_application
 from refunds.services.linked_claims import claim_group_join

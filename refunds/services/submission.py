@@ -13,14 +13,15 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from refunds import audit, webhooks
+from refunds import audit
 from refunds.errors import Conflict, ErrorCode, InvalidInput, NotFound
+from refunds.integration import webhooks
+from refunds.integration.uploads import ValidatedUpload, image_fields, store, validate_image
 from refunds.models import Evidence, EvidenceUpload, Merchant, Platform, Product, RefundApplication
 from refunds.policy_bounds import currency_validator
 from refunds.services._base import Actor, apply, ensure_can, locked_application
 from refunds.services.screening import enqueue_screening
 from refunds.states import ActorKind, RefundReason
-from refunds.uploads import ValidatedUpload, image_fields, store, validate_image
 from refunds.vocab import AuditAction
 from reviewhub import observe
 

@@ -17,7 +17,8 @@ from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from refunds import audit, outbox
+from refunds import audit
+from refunds.integration import outbox
 from refunds.invariants import audit_database
 from refunds.models import IdempotencyRecord, OutboxTask, RefundApplication
 from refunds.services import application_add_evidence, application_contest, application_requeue_stale_screenings

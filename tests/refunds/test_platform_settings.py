@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from refunds.apikeys import api_key_check
 from refunds.errors import Conflict, InvalidInput
+from refunds.integration.apikeys import api_key_check
 from refunds.models import ApiKey, Platform, Policy, SettingsChange, WebhookEndpoint
 from refunds.services import platform as platform_services
 from refunds.services.platform import api_key_issue

@@ -4,7 +4,7 @@ import pytest
 
 from bench.api import one_megabyte_jpeg
 from refunds.errors import UploadRejected
-from refunds.uploads import validate_image
+from refunds.integration.uploads import validate_image
 from tests.factories import upload
 
 

@@ -12,7 +12,7 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from refunds import webhooks
+from refunds.integration import signing, webhooks
 from refunds.models import SettingsChange, WebhookDelivery, WebhookEndpoint
 from refunds.services import Actor, application_withdraw
 from refunds.services.platform import api_key_issue, webhook_endpoint_rotate_secret
@@ -50,7 +50,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                header = self.headers.get(webhooks.SIGNATURE_HEADER, "")
+                header = self.headers.get(signing.SIGNATURE_HEADER, "")
                 verified = readme_recipe(receiver.secret, header, body, time.time())
                 receiver.requests.append(
                     {

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from refunds import webhooks
 from refunds.errors import InvalidInput
+from refunds.integration import url_guard, webhooks
 from refunds.models import WebhookDelivery, WebhookEndpoint
 from refunds.services import platform as platform_services
 from refunds.services.platform import api_key_issue
@@ -76,7 +76,7 @@ def dns(monkeypatch):
         except ValueError:
             raise OSError(f"stub resolver does not know {host}") from None
 
-    monkeypatch.setattr(webhooks, "_resolve", resolve)
+    monkeypatch.setattr(url_guard, "_resolve", resolve)
     return table
 
 
@@ -195,7 +195,7 @@ def test_an_endpoint_stored_with_a_private_address_is_refused_at_delivery(
 def test_delivery_connects_to_the_address_that_was_checked(guard_on, dns, receiver, platform_a, product, monkeypatch):
     # Let loopback pass the check for this test only, so that the pinned connection has
     # somewhere local to go: the host name itself resolves nowhere outside the stub.
-    monkeypatch.setattr(webhooks, "address_is_public", lambda address: address == "127.0.0.1")
+    monkeypatch.setattr(url_guard, "address_is_public", lambda address: address == "127.0.0.1")
     dns["pinned.example"] = ["127.0.0.1"]
     platform_services.webhook_endpoint_create(
         platform=platform_a, url=f"http://pinned.example:{receiver.port}/hooks", actor=OPS
@@ -233,4 +233,4 @@ def test_redirects_are_not_followed(platform_a, product):
     ],
 )
 def test_which_addresses_are_public(address, public):
-    assert webhooks.address_is_public(address) is public
+    assert url_guard.address_is_public(address) is public

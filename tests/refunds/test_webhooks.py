@@ -8,7 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.db import transaction
 
-from refunds import services, webhooks
+from refunds import services
+from refunds.integration import signing
 from refunds.models import RefundApplication, WebhookDelivery, WebhookEvent
 from refunds.services import Actor
 from refunds.services.platform import webhook_delivery_redeliver
@@ -29,7 +30,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((json.loads(body), body, self.headers.get(webhooks.SIGNATURE_HEADER, "")))
+                receiver.requests.append((json.loads(body), body, self.headers.get(signing.SIGNATURE_HEADER, "")))
                 status = 500 if len(receiver.requests) <= receiver.failures else 200
                 self.send_response(status)
                 self.end_headers()
@@ -101,16 +102,16 @@ def test_claims_are_not_state_changes_and_send_nothing(product, platform_a, revi
 
 def test_signatures_verify_and_tampering_is_detected():
     body = b'{"id":"1"}'
-    header = webhooks.sign("whsec_test", body, timestamp=1_700_000_000)
-    webhooks.verify_signature("whsec_test", header, body, now=1_700_000_100)
-    with pytest.raises(webhooks.InvalidSignature):
-        webhooks.verify_signature("whsec_test", header, b'{"id":"2"}', now=1_700_000_100)
-    with pytest.raises(webhooks.InvalidSignature):
-        webhooks.verify_signature("whsec_other", header, body, now=1_700_000_100)
-    with pytest.raises(webhooks.InvalidSignature):
-        webhooks.verify_signature("whsec_test", header, body, now=1_700_001_000)
-    with pytest.raises(webhooks.InvalidSignature):
-        webhooks.verify_signature("whsec_test", "garbage", body)
+    header = signing.sign("whsec_test", body, timestamp=1_700_000_000)
+    signing.verify_signature("whsec_test", header, body, now=1_700_000_100)
+    with pytest.raises(signing.InvalidSignature):
+        signing.verify_signature("whsec_test", header, b'{"id":"2"}', now=1_700_000_100)
+    with pytest.raises(signing.InvalidSignature):
+        signing.verify_signature("whsec_other", header, body, now=1_700_000_100)
+    with pytest.raises(signing.InvalidSignature):
+        signing.verify_signature("whsec_test", header, body, now=1_700_001_000)
+    with pytest.raises(signing.InvalidSignature):
+        signing.verify_signature("whsec_test", "garbage", body)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -133,7 +134,7 @@ def test_a_receiver_that_fails_at_first_gets_every_event_in_order(
     assert [p["data"]["state"] for p in accepted] == ["submitted", "auto_screened", "awaiting_merchant", "decided"]
     assert accepted[-1]["data"]["decision"]["actor_kind"] == "merchant"
     for _, body, header in receiver.requests:
-        webhooks.verify_signature(endpoint.secret, header, body)
+        signing.verify_signature(endpoint.secret, header, body)
     assert WebhookDelivery.objects.get(endpoint=endpoint, event__sequence=1).attempts == 3
 
 

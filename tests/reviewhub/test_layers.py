@@ -55,11 +55,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "plumbing",
         (
             "refunds.audit",
-            "refunds.outbox",
-            "refunds.webhooks",
-            "refunds.idempotency",
-            "refunds.uploads",
-            "refunds.apikeys",
+            "refunds.integration",
             "screening.index",
             "screening.services",
             "screening.synthetic",

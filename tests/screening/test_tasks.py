@@ -56,7 +56,7 @@ def test_failures_past_the_attempt_limit_send_the_application_to_reviewers_unscr
 
 
 def test_the_sweeper_requeues_a_submission_whose_message_was_lost(celery_worker, product, monkeypatch):
-    from refunds import outbox
+    from refunds.integration import outbox
 
     with monkeypatch.context() as lost:
         lost.setattr(outbox.current_app, "send_task", lambda *args, **kwargs: None)

@@ -103,7 +103,7 @@ def test_the_evidence_image_is_hidden_from_another_shop(client, product, other_m
 
 
 def test_an_operator_issues_a_key_in_the_admin_and_sees_it_once(admin_client, platform_a):
-    from refunds.apikeys import api_key_check
+    from refunds.integration.apikeys import api_key_check
     from refunds.models import ApiKey
 
     response = admin_client.post(
@@ -120,7 +120,7 @@ def test_an_operator_issues_a_key_in_the_admin_and_sees_it_once(admin_client, pl
 
 
 def test_rotating_a_key_now_issues_a_new_one_and_revokes_the_old(admin_client, platform_a):
-    from refunds.apikeys import api_key_check
+    from refunds.integration.apikeys import api_key_check
     from refunds.models import ApiKey
 
     old, old_text = api_key_issue(platform=platform_a, name="orders", scopes=["read"])

@@ -9,7 +9,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from refunds.apikeys import api_key_check
+from refunds.integration.apikeys import api_key_check
 from refunds.models import EvidenceUpload, RefundApplication, WebhookDelivery
 from refunds.services import evidence_upload_create
 from refunds.services import platform as platform_services

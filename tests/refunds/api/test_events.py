@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from refunds import webhooks
+from refunds.integration import webhooks
 from refunds.models import WebhookEvent
 from refunds.services import Actor, application_withdraw
 from refunds.services.platform import api_key_issue

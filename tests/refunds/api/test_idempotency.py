@@ -7,7 +7,7 @@ import time_machine
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from refunds.idempotency import purge_expired
+from refunds.integration.idempotency import purge_expired
 from refunds.models import IdempotencyRecord, RefundApplication
 from tests.conftest import race
 from tests.factories import GENUINE_CUP, jpeg, upload

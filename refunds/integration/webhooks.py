@@ -9,71 +9,26 @@ Receivers verify with ``verify_signature`` (see the README for an example).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import http.client
-import ipaddress
 import json
 import logging
 import random
-import re
-import secrets
-import socket
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
-from urllib.parse import urlsplit
 
 from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from refunds.errors import ErrorCode, InvalidInput
+from refunds.integration.signing import SIGNATURE_HEADER, sign
+from refunds.integration.url_guard import guarded_open
 from refunds.models import RefundApplication, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from refunds.request_id import current as current_request_id
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "Reviewhub-Signature"
 DELIVER_TASK = "refunds.deliver_webhooks"
-
-
-class InvalidSignature(Exception):
-    """The signature header is missing, malformed, too old, or does not match the body."""
-
-
-def sign(secret: str | Sequence[str], body: bytes, *, timestamp: int | None = None) -> str:
-    """Return the signature header value for the body: one ``v1=`` per secret, in the order given.
-
-    During a rotation's overlap the new secret signs first and the previous one last, so a
-    receiver holding either verifies, even one whose code reads only the last ``v1``."""
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    secrets_ = [secret] if isinstance(secret, str) else list(secret)
-    macs = [hmac.new(s.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest() for s in secrets_]
-    return ",".join([f"t={timestamp}", *(f"v1={mac}" for mac in macs)])
-
-
-def verify_signature(secret: str, header: str, body: bytes, *, tolerance: int = 300, now: float | None = None) -> None:
-    """Check a received webhook; raise InvalidSignature unless one of the header's ``v1``
-    signatures signs this body recently with ``secret``."""
-    try:
-        items = [item.split("=", 1) for item in header.split(",")]
-        timestamp = int(dict(items)["t"])
-        received = [value for name, value in items if name == "v1"]
-    except (KeyError, ValueError):
-        raise InvalidSignature("malformed signature header") from None
-    if not received:
-        raise InvalidSignature("malformed signature header")
-    if abs((time.time() if now is None else now) - timestamp) > tolerance:
-        raise InvalidSignature("timestamp outside the tolerance")
-    expected = sign(secret, body, timestamp=timestamp).split("v1=", 1)[1]
-    # Compare with every one (no early exit), so the time taken says nothing about which matched.
-    if not sum(hmac.compare_digest(expected, value) for value in received):
-        raise InvalidSignature("signature does not match")
 
 
 def event_record(application: RefundApplication, *, from_state: str, action: str) -> WebhookEvent | None:
@@ -205,7 +160,7 @@ def _attempt(delivery: WebhookDelivery) -> bool:
     )
     delivery.attempts += 1
     try:
-        with _guarded_open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
+        with guarded_open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
             delivery.last_status_code = response.status
         delivery.status = WebhookDelivery.Status.DELIVERED
         delivery.delivered_at = timezone.now()
@@ -236,128 +191,6 @@ def retry_due() -> int:
     for endpoint_pk, application_pk in pairs:
         current_app.send_task(DELIVER_TASK, args=[endpoint_pk, application_pk])
     return len(pairs)
-
-
-def new_secret() -> str:
-    return "whsec_" + secrets.token_urlsafe(32)
-
-
-# --- URL guard --------------------------------------------------------------------------------
-# A webhook URL is a request the server makes on a platform's behalf. Without a guard a
-# platform could aim it at the cloud's metadata service, at the API itself or at anything
-# else on the private network. The address is checked when the endpoint is registered and
-# again at every delivery, where the connection goes to the very address that was checked:
-# a name that resolves to a public address at registration and to a private one later (DNS
-# rebinding) is refused then, and redirects are never followed.
-
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
-_PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
-_CHARS = r"(?:[A-Za-z0-9._~!$&'*+,;=:@/-]|%[0-9A-Fa-f]{2})"
-# The webhook URLs the API takes: http(s), a host name of at most seven labels (or an IPv4
-# address), an optional port, path and query. The schema publishes this pattern, so that a
-# URL a client builds from it is never refused for its form.
-URL_PATTERN = (
-    r"^https?://(?:(?:[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?\.){1,6}[a-z]{2,20}|localhost|"
-    rf"(?:{_OCTET}\.){{3}}{_OCTET})(?::{_PORT})?(?:/{_CHARS}*)?(?:\?(?:{_CHARS}|\?)*)?$"
-)
-
-
-class UnsafeDestination(urllib.error.URLError):
-    """The webhook URL leads to an address the guard refuses; nothing was sent."""
-
-
-def _resolve(host: str, port: int) -> list[str]:
-    """Return the addresses of the host (a seam for tests, which must not query DNS)."""
-    return [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
-
-
-def address_is_public(address: str) -> bool:
-    """Whether the address is a global unicast one: not loopback, private, link-local
-    (169.254.169.254, the cloud metadata service), shared, reserved or multicast."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-def _refuse(code: ErrorCode, url: str) -> InvalidInput:
-    return InvalidInput(code, details={"param": "url", "value": url})
-
-
-def url_check(url: str) -> list[str]:
-    """Check a webhook URL against the guard and return the addresses it may be sent to
-    (none to pin when WEBHOOK_ALLOW_PRIVATE_URLS is on); raise InvalidInput otherwise."""
-    if not re.fullmatch(URL_PATTERN, url):
-        raise _refuse(ErrorCode.INVALID_URL, url)
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise _refuse(ErrorCode.INVALID_URL, url) from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _refuse(ErrorCode.INVALID_URL, url)
-    if settings.WEBHOOK_REQUIRE_HTTPS and parts.scheme != "https":
-        raise _refuse(ErrorCode.WEBHOOK_URL_NOT_HTTPS, url)
-    if parts.username or parts.password:
-        raise _refuse(ErrorCode.INVALID_URL, url)
-    if settings.WEBHOOK_ALLOW_PRIVATE_URLS:
-        return []
-    try:
-        addresses = _resolve(parts.hostname, port or (443 if parts.scheme == "https" else 80))
-    except (OSError, UnicodeError):
-        raise _refuse(ErrorCode.WEBHOOK_URL_UNRESOLVABLE, url) from None
-    if not addresses or not all(address_is_public(a) for a in addresses):
-        raise _refuse(ErrorCode.WEBHOOK_URL_NOT_PUBLIC, url)
-    return addresses
-
-
-def _pinned(connection_class: type[http.client.HTTPConnection], address: str) -> type[http.client.HTTPConnection]:
-    """A connection class that connects to ``address`` whatever the host name resolves to
-    now; TLS still verifies the certificate against the host name."""
-
-    class Pinned(connection_class):  # type: ignore[valid-type,misc]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._create_connection = lambda where, *rest: socket.create_connection((address, where[1]), *rest)
-
-    return Pinned
-
-
-class _PinnedHTTPHandler(urllib.request.HTTPHandler):
-    def __init__(self, address: str) -> None:
-        super().__init__()
-        self.address = address
-
-    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_pinned(http.client.HTTPConnection, self.address), req)
-
-
-class _PinnedHTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, address: str) -> None:
-        super().__init__()
-        self.address = address
-
-    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_pinned(http.client.HTTPSConnection, self.address), req, context=self._context)
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # A redirect could lead anywhere, past the guard; a 3xx answer counts as a failure.
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def _guarded_open(request: urllib.request.Request, *, timeout: float) -> http.client.HTTPResponse:
-    """Open the request under the URL guard; raise UnsafeDestination (an URLError, so the
-    attempt counts as failed and is retried) without connecting when the guard refuses."""
-    try:
-        addresses = url_check(request.full_url)
-    except InvalidInput as exc:
-        raise UnsafeDestination(f"refused by the URL guard: {exc.code}") from None
-    handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({}), _NoRedirect()]
-    if addresses:
-        handlers += [_PinnedHTTPHandler(addresses[0]), _PinnedHTTPSHandler(addresses[0])]
-    return urllib.request.build_opener(*handlers).open(request, timeout=timeout)
 
 
 def delivery_requeue(delivery: WebhookDelivery) -> None:
