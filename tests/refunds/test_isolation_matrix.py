@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
@@ -161,6 +162,14 @@ def build_world() -> World:
         "screening.screeningresult": evidence.screening.pk,
         "screening.finding": finding.pk,
     }
+    # A failed login by owner_a, so that the lockout records have a row to open too.
+    seen = {"username": "owner_a", "ip_address": "127.0.0.1", "user_agent": "test", "path_info": "/"}
+    for row in (
+        AccessAttempt.objects.create(**seen, failures_since_start=1),
+        AccessLog.objects.create(**seen),
+        AccessFailureLog.objects.create(**seen),
+    ):
+        admin_objects[row._meta.label_lower] = row.pk
     return World(ids=ids, keys=keys, users=users, admin_objects=admin_objects)
 
 
@@ -516,3 +525,136 @@ def test_stored_files_open_to_the_owning_shop_and_to_staff_only(world, db):
             response = client_of(world, persona, api=False).get(url)
             tally.record(expected == "ok", portal_problem(response, expected, world, url), (persona, url))
     tally.report("stored files")
+
+
+# --- the admin ------------------------------------------------------------------------------
+
+# The registered models each staff role may view (so list, open and see the history of), as
+# refunds/roles.py grants them. Webhook endpoints are nobody's: their page shows the secret.
+REVIEWER_VIEWS = {
+    "refunds.refundapplication",
+    "refunds.merchant",
+    "refunds.product",
+    "refunds.auditevent",
+    "refunds.decision",
+    "screening.screeningresult",
+    "screening.finding",
+}
+ADMIN_MAY_VIEW = {
+    "reviewer": REVIEWER_VIEWS,
+    "senior": REVIEWER_VIEWS | {"refunds.policy", "refunds.settingschange"},
+    "auditor": REVIEWER_VIEWS
+    | {
+        "refunds.platform",
+        "refunds.policy",
+        "refunds.apikey",
+        "refunds.webhookevent",
+        "refunds.webhookdelivery",
+        "refunds.settingschange",
+        "refunds.merchantmember",
+        "auth.user",
+    },
+}
+# What a staff member with the model's view permission gets from each page of a model.
+MODEL_PAGES = {"changelist": "ok", "change": "ok", "history": "ok", "add": "403", "delete": "403"}
+# The application's own pages (every staff role may view applications and download dossiers);
+# "bounce": a GET of a page that acts on POST only sends back to the application or the queue.
+APPLICATION_PAGES = {
+    "claim_next": "bounce",
+    "statistics": "ok",
+    "claim": "bounce",
+    "release": "bounce",
+    "decide": "bounce",
+    "dossier": "ok",
+    "aligned": "ok",
+}
+OTHER_MODEL_PAGES = {"auth_user_password_change": "403"}  # setting another user's password
+# The admin site's own pages, for staff. The login page is everyone's door; logging out (POST)
+# ends one's own session; "r/…" (view on site) is a 404 as no model has a public page.
+SITE_PAGES = {
+    "index": "ok",
+    "login": "public",
+    "logout": "public",
+    "password_change": "ok",  # one's own password
+    "password_change_done": "ok",
+    "autocomplete": "ok",  # the queue's shop filter completes names for those who may view shops
+    "jsi18n": "ok",
+    "view_on_site": "404",
+    "app_list": "apps",
+}
+APPS_VISIBLE = {
+    "reviewer": {"refunds", "screening"},
+    "senior": {"refunds", "screening"},
+    "auditor": {"refunds", "screening", "auth"},
+}
+
+
+def admin_rows(world: World) -> Iterator[tuple[str, str, str | dict[str, str]]]:
+    """Yield (name, url, expectation for staff: one for all roles, or one per role) for every
+    named admin page, with platform A's objects."""
+    from django.contrib import admin
+    from django.contrib.contenttypes.models import ContentType
+
+    models = {f"{m._meta.app_label}_{m._meta.model_name}": m._meta.label_lower for m in admin.site._registry}
+    apps = sorted({label.split(".")[0] for label in models.values()})
+    for name, _, pattern in routes_under("admin:"):
+        page = name.removeprefix("admin:")
+        converters = set(pattern.pattern.converters)
+        if page in SITE_PAGES:
+            if SITE_PAGES[page] == "public":
+                continue
+            if page == "app_list":
+                for app in apps:
+                    expected = {role: "ok" if app in APPS_VISIBLE[role] else "404" for role in STAFF}
+                    yield page, reverse(name, kwargs={"app_label": app}), expected
+                continue
+            application = RefundApplication.objects.get(public_id=world.ids["application"])
+            kwargs = {
+                "content_type_id": ContentType.objects.get_for_model(RefundApplication).pk,
+                "object_id": application.pk,
+            }
+            url = reverse(name, kwargs={k: v for k, v in kwargs.items() if k in converters})
+            if page == "autocomplete":  # Django answers 500 to a request without these
+                url += "?app_label=refunds&model_name=refundapplication&field_name=merchant&term=A"
+            yield page, url, SITE_PAGES[page]
+            continue
+        label = next((models[prefix] for prefix in models if page.startswith(prefix + "_")), None)
+        assert label is not None, f"admin:{page} belongs to no registered model"
+        action = page.removeprefix(label.replace(".", "_") + "_")
+        kwargs = {"object_id": world.admin_objects[label], "evidence_id": world.ids["evidence"], "id": None}
+        url = reverse(name, kwargs={k: v for k, v in kwargs.items() if k in converters})
+        if page in OTHER_MODEL_PAGES:
+            yield page, url, OTHER_MODEL_PAGES[page]
+        elif label == "refunds.refundapplication" and action in APPLICATION_PAGES:
+            yield page, url, APPLICATION_PAGES[action]
+        else:
+            assert action in MODEL_PAGES, f"admin:{page} has no row"
+            view = MODEL_PAGES[action]
+            yield page, url, {role: view if label in ADMIN_MAY_VIEW[role] else "403" for role in STAFF}
+
+
+def admin_problem(response, expected: str, world: World, url: str) -> str | None:
+    status, location = response.status_code, response.get("Location", "")
+    if expected == "ok":
+        return None if 200 <= status < 300 else f"allowed but answered {status} {location}"
+    if expected == "login":
+        return None if status == 302 and location.startswith("/admin/login/?next=") else f"{status} {location}"
+    if expected == "bounce":
+        return None if status == 302 and location.startswith("/admin/refunds/") else f"{status} {location}"
+    if str(status) != expected:
+        return f"expected {expected}, got {status} {location}"
+    named = leaked(body_of(response), world, besides=url)
+    return f"the refusal names {named}" if named else None
+
+
+def test_the_admin_opens_each_page_to_the_staff_roles_that_hold_its_permission(world, db):
+    tally = Tally()
+    for page, url, staff_expectation in admin_rows(world):
+        for persona in PERSONAS:
+            if persona in STAFF:
+                expected = staff_expectation if isinstance(staff_expectation, str) else staff_expectation[persona]
+            else:
+                expected = "login"  # keys, shop members and visitors are not staff
+            response = client_of(world, persona, api=False).get(url)
+            tally.record(expected == "ok", admin_problem(response, expected, world, url), (persona, page, url))
+    tally.report("admin")
