@@ -58,7 +58,7 @@ class Alignment:
 
 def extract_features(gray: np.ndarray, *, limit: int = _ORB_FEATURES) -> Features:
     """Return at most `limit` ORB features of a uint8 grayscale plane (possibly none)."""
-    orb = cv2.ORB_create(nfeatures=limit, fastThreshold=_ORB_FAST_THRESHOLD, edgeThreshold=15, patchSize=15)
+    orb = cv2.ORB.create(nfeatures=limit, fastThreshold=_ORB_FAST_THRESHOLD, edgeThreshold=15, patchSize=15)
     keypoints, descriptors = orb.detectAndCompute(gray, None)
     if len(keypoints) < _ORB_RETRY_BELOW * limit:
         orb.setFastThreshold(_ORB_LOW_FAST_THRESHOLD)

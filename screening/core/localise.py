@@ -184,7 +184,7 @@ def compare(evidence_rgb: np.ndarray, reference_rgb: np.ndarray, homography: np.
     ref = reference_rgb.astype(np.float32) / 255.0
     warped = cv2.warpPerspective(ref, homography, (ew, eh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     ones = np.ones(reference_rgb.shape[:2], np.uint8)
-    valid = cv2.warpPerspective(ones, homography, (ew, eh), flags=cv2.INTER_NEAREST, borderValue=0)
+    valid: np.ndarray = cv2.warpPerspective(ones, homography, (ew, eh), flags=cv2.INTER_NEAREST, borderValue=0)
     scene = _scene_share(evidence_rgb, valid)
     x0, y0, x1, y1 = content_box(evidence_rgb)
     frame = np.zeros_like(valid)
@@ -437,7 +437,8 @@ def edit_regions(comparison: Comparison) -> tuple[list[tuple[int, int, int, int]
         if _is_margin(blob, ring, bw, bh, w, h):
             continue
         strongest = max(strongest, float(res[core].mean()))
-        boxes.append(cv2.boundingRect(core.astype(np.uint8)))
+        left, top, width, height = cv2.boundingRect(core.astype(np.uint8))
+        boxes.append((left, top, width, height))
         keep |= blob
     boxes.sort(key=lambda b: -b[2] * b[3])
     return boxes[:20], keep, strongest

@@ -531,8 +531,8 @@ def screen_evidence(
     except (cv2.error, ValueError, np.linalg.LinAlgError, MemoryError) as exc:
         # A decodable but pathological image must still end as a result, not as a crash
         # that a task queue would retry forever.
-        err = UnreadableImage("analysis_failed", f"the image could not be analysed ({type(exc).__name__}: {exc})")
-        return _unreadable_report(err, decoded.sha256, started)
+        failed = UnreadableImage("analysis_failed", f"the image could not be analysed ({type(exc).__name__}: {exc})")
+        return _unreadable_report(failed, decoded.sha256, started)
 
 
 def screen_decoded(
