@@ -6,7 +6,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from screening import messages
+from screening import core, messages
 from screening.core import ReuseKind
 
 
@@ -15,9 +15,9 @@ class ScreeningResult(models.Model):
     task delivered twice store one result)."""
 
     class Verdict(models.TextChoices):
-        CONSISTENT = "consistent", _("Consistent")
-        DERIVED = "derived_from_reference", _("Derived from a reference image")
-        UNREADABLE = "unreadable", _("Unreadable")
+        CONSISTENT = core.Verdict.CONSISTENT.value, _("Consistent")
+        DERIVED = core.Verdict.DERIVED_FROM_REFERENCE.value, _("Derived from a reference image")
+        UNREADABLE = core.Verdict.UNREADABLE.value, _("Unreadable")
 
     evidence = models.OneToOneField(
         "refunds.Evidence",

@@ -7,7 +7,7 @@ decode_image, analyse_reference, screen_evidence, perceptual_hash and the value 
 from .decode import DecodedImage, decode_image, sniff_format
 from .errors import UnreadableImage
 from .hashing import hamming, perceptual_hash
-from .report import FINDING_CODES, FORGERY_CODES, VERDICTS, Finding, FindingCode, ReuseKind, ScreeningReport
+from .report import FINDING_CODES, FORGERY_CODES, VERDICTS, Finding, FindingCode, ReuseKind, ScreeningReport, Verdict
 from .screen import (
     ENGINE_VERSION,
     ReferenceAnalysis,
@@ -30,6 +30,7 @@ __all__ = [
     "ScreeningReport",
     "UnreadableImage",
     "VERDICTS",
+    "Verdict",
     "analyse_decoded_reference",
     "analyse_reference",
     "combined_risk",

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from .decode import decode_image
 from .errors import UnreadableImage
-from .report import Finding, ScreeningReport
+from .report import Finding, FindingCode, ScreeningReport, Verdict
 from .screen import ReferenceAnalysis, analyse_decoded_reference, screen_evidence
 
 __all__ = ["main", "report_line"]
@@ -56,11 +56,14 @@ def report_line(path: str, report: ScreeningReport, reference_paths: Sequence[st
 
 def _unreadable_line(path: str, reason: str, message: str, ms: float = 0.0) -> dict[str, Any]:
     finding = Finding(
-        code="unreadable", score=1.0, detail=f"The file cannot be screened: {message}.", params={"reason": reason}
+        code=FindingCode.UNREADABLE,
+        score=1.0,
+        detail=f"The file cannot be screened: {message}.",
+        params={"reason": reason},
     )
     return {
         "file": path,
-        "verdict": "unreadable",
+        "verdict": Verdict.UNREADABLE,
         "risk": 1.0,
         "findings": [finding.as_json()],
         "reference": None,

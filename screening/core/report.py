@@ -6,7 +6,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Finding", "FindingCode", "ReuseKind", "ScreeningReport", "FINDING_CODES", "FORGERY_CODES", "VERDICTS"]
+__all__ = [
+    "Finding",
+    "FindingCode",
+    "ReuseKind",
+    "ScreeningReport",
+    "Verdict",
+    "FINDING_CODES",
+    "FORGERY_CODES",
+    "VERDICTS",
+]
 
 
 class FindingCode(StrEnum):
@@ -60,7 +69,17 @@ FORGERY_CODES = frozenset(
         FindingCode.C2PA_AI_GENERATED,
     }
 )
-VERDICTS = ("consistent", "derived_from_reference", "unreadable")
+
+
+class Verdict(StrEnum):
+    """What the CLI contract reports of one evidence file (docs/design.md §4)."""
+
+    CONSISTENT = "consistent"
+    DERIVED_FROM_REFERENCE = "derived_from_reference"
+    UNREADABLE = "unreadable"
+
+
+VERDICTS = tuple(Verdict)
 
 Region = tuple[int, int, int, int]
 

@@ -493,7 +493,7 @@ def _to_plane(region: tuple[int, int, int, int], scale: float) -> tuple[int, int
 
 def _unreadable_report(err: UnreadableImage, digest: str, started: float) -> ScreeningReport:
     finding = Finding(
-        code="unreadable",
+        code=FindingCode.UNREADABLE,
         score=1.0,
         detail=f"The file cannot be screened: {err.message}.",
         params={"reason": err.reason_code, "message": err.message},

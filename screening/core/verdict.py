@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from .report import Finding, FindingCode
+from .report import Finding, FindingCode, Verdict
 
 __all__ = ["RISK_WEIGHTS", "combine", "combined_risk"]
 
@@ -64,6 +64,6 @@ def combine(findings: Sequence[Finding]) -> tuple[str, float]:
     codes = {f.code for f in findings}
     risk = combined_risk(findings)
     if FindingCode.UNREADABLE in codes:
-        return "unreadable", risk
-    verdict = "derived_from_reference" if FindingCode.DERIVED_FROM_REFERENCE in codes else "consistent"
+        return Verdict.UNREADABLE, risk
+    verdict = Verdict.DERIVED_FROM_REFERENCE if FindingCode.DERIVED_FROM_REFERENCE in codes else Verdict.CONSISTENT
     return verdict, risk
