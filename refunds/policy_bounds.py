@@ -73,6 +73,16 @@ def policy_validate(values: Mapping[str, Any]) -> None:
         raise ValidationError(errors)
 
 
+def duration_words(duration: timedelta) -> str:
+    """Return a whole number of days, hours or minutes in English words, for help texts."""
+    seconds = int(duration.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}" + ("s" if count != 1 else "")
+    return f"{seconds} seconds"
+
+
 def _one_of(numbers: range) -> str:
     return "(?:" + "|".join(str(n) for n in numbers) + ")"
 

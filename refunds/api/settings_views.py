@@ -32,6 +32,13 @@ from refunds.errors import ErrorCode
 from refunds.integration import url_guard
 from refunds.integration.idempotency import SHOWN_ONCE, idempotent
 from refunds.models import Policy, WebhookDelivery, WebhookEndpoint
+from refunds.policy_bounds import (
+    MAX_CLAIM_TIMEOUT,
+    MAX_MERCHANT_WINDOW,
+    MIN_CLAIM_TIMEOUT,
+    MIN_MERCHANT_WINDOW,
+    duration_words,
+)
 from refunds.services import platform as settings_services
 from screening.core import FindingCode
 
@@ -61,14 +68,19 @@ class FindingThresholdsField(serializers.DictField):
 
 class PolicySerializer(NoUnknownFieldsMixin, serializers.ModelSerializer):
     merchant_window = MerchantWindowField(
-        help_text='From an hour to 30 days, as [D ]HH:MM:SS, e.g. "2 00:00:00" for 48 hours.'
+        help_text=f"From {duration_words(MIN_MERCHANT_WINDOW)} to {duration_words(MAX_MERCHANT_WINDOW)}, "
+        'as [D ]HH:MM:SS, e.g. "2 00:00:00" for 48 hours.'
     )
-    claim_timeout = ClaimTimeoutField(help_text='From a minute to a day, as [D ]HH:MM:SS, e.g. "00:30:00".')
+    claim_timeout = ClaimTimeoutField(
+        help_text=f"From {duration_words(MIN_CLAIM_TIMEOUT)} to {duration_words(MAX_CLAIM_TIMEOUT)}, "
+        'as [D ]HH:MM:SS, e.g. "00:30:00".'
+    )
     fast_track_enabled = StrictBooleanField()
     expiry_auto_approves = StrictBooleanField()
     fast_track_ceiling = AmountOrZeroField()
     review_time_limit = MerchantWindowField(
-        help_text="From an hour to 30 days, as [D ]HH:MM:SS: reviewers decide within it."
+        help_text=f"From {duration_words(MIN_MERCHANT_WINDOW)} to {duration_words(MAX_MERCHANT_WINDOW)}, "
+        "as [D ]HH:MM:SS: reviewers decide within it."
     )
     senior_amount_ceiling = AmountOrZeroField(help_text="Approving more than this amount needs a senior reviewer.")
     default_threshold = StrictFloatField(min_value=0, max_value=1)
