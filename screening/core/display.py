@@ -234,10 +234,17 @@ def _to_channels(stack: np.ndarray) -> list[np.ndarray]:
     return [cv2.transpose(flat[k : k + _CHANNELS]).reshape(h, w, -1) for k in range(0, n, _CHANNELS)]
 
 
-def _from_channels(groups: list[np.ndarray]) -> np.ndarray:
-    """Return the (N, t, t) stack of channel groups (the inverse of _to_channels)."""
+def _from_channels(groups: list[np.ndarray], out: np.ndarray | None = None) -> np.ndarray:
+    """Return the (N, t, t) stack of channel groups (the inverse of _to_channels), written into `out` if given."""
     h, w = groups[0].shape[:2]
-    return np.concatenate([cv2.transpose(g.reshape(h * w, -1)) for g in groups]).reshape(-1, h, w)
+    n = sum(g.shape[2] for g in groups)
+    flat = np.empty((n, h * w), np.float32) if out is None else out.reshape(-1, h * w)[:n]
+    k = 0
+    for g in groups:
+        c = g.shape[2]
+        cv2.transpose(g.reshape(h * w, c), dst=flat[k : k + c])
+        k += c
+    return flat.reshape(n, h, w)
 
 
 def _box_channels(groups: list[np.ndarray], size: int) -> list[np.ndarray]:
@@ -245,27 +252,36 @@ def _box_channels(groups: list[np.ndarray], size: int) -> list[np.ndarray]:
     return [cv2.blur(g, (size, size), borderType=cv2.BORDER_REFLECT).reshape(g.shape) for g in groups]
 
 
-def _whitened(tiles: np.ndarray, window: np.ndarray, envelope_bins: int) -> np.ndarray:
-    """Return each tile's power spectrum (fftshifted) whitened by its own spectral envelope."""
-    tiles = tiles - tiles.mean(axis=(1, 2), keepdims=True)
-    spectrum = np.abs(scipy.fft.fft2(tiles * window)) ** 2
+def _whitened(tiles: np.ndarray, window: np.ndarray, envelope_bins: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Return each tile's power spectrum (fftshifted) whitened by its own spectral envelope (into `out` if given)."""
+    # In place where numpy allows it: the same operations on the same values, fewer
+    # copies of the stack (~4 MB per 100 tiles at each step).
+    centred = tiles - tiles.mean(axis=(1, 2), keepdims=True)
+    centred *= window
+    spectrum = np.abs(scipy.fft.fft2(centred, overwrite_x=True))
+    np.square(spectrum, out=spectrum)
     # For a complex signal z = a + i b, |A(f)|^2 + |B(f)|^2 = (|Z(f)|^2 + |Z(-f)|^2) / 2:
     # both planes of the chroma in one transform at half the cost of two. fftshifted
     # (the quadrants swapped), |Z(-f)|^2 is the shifted spectrum reversed on both axes
     # around bin 0: slices, no gather (numpy's roll, flip and fftshift copied it 4 times).
     shifted = np.fft.fftshift(spectrum, axes=(1, 2))
-    power = shifted.copy()
-    power[:, 1:, 1:] += shifted[:, :0:-1, :0:-1]
-    power[:, 0, 1:] += shifted[:, 0, :0:-1]
-    power[:, 1:, 0] += shifted[:, :0:-1, 0]
-    power[:, 0, 0] += shifted[:, 0, 0]
+    power = spectrum  # reused: every bin is written below
+    np.add(shifted[:, 1:, 1:], shifted[:, :0:-1, :0:-1], out=power[:, 1:, 1:])
+    np.add(shifted[:, 0, 1:], shifted[:, 0, :0:-1], out=power[:, 0, 1:])
+    np.add(shifted[:, 1:, 0], shifted[:, :0:-1, 0], out=power[:, 1:, 0])
+    np.add(shifted[:, 0, 0], shifted[:, 0, 0], out=power[:, 0, 0])
     power += 1e-3
     # Whitened: a peak of 3x3 bins (the window's main lobe, plus a little drift) over the
     # geometric mean of the power around it.
     groups = _to_channels(power)
     peaks = _box_channels(groups, 3)
-    envelope = _box_channels([np.log(g) for g in groups], envelope_bins)
-    return _from_channels([p / np.exp(e) for p, e in zip(peaks, envelope)])
+    for g in groups:
+        np.log(g, out=g)
+    envelope = _box_channels(groups, envelope_bins)
+    for p, e in zip(peaks, envelope):
+        np.exp(e, out=e)
+        np.divide(p, e, out=p)
+    return _from_channels(peaks, out)
 
 
 # The eight neighbours and the tile itself, in the order their spectra are summed.
@@ -299,7 +315,9 @@ def _averaged_spectra(
     t, step = _TILE, _TILE // 2
     rows, cols = full.shape
     tiles = sliding_window_view(signal, (t, t))[::step, ::step][where[:, 0], where[:, 1]]
-    own = np.concatenate([_whitened(tiles, _WINDOW, _ENVELOPE_BINS), np.zeros((1, t, t), np.float32)])
+    own = np.empty((len(where) + 1, t, t), np.float32)
+    _whitened(tiles, _WINDOW, _ENVELOPE_BINS, out=own)
+    own[-1] = 0.0
     index = np.full((rows + 2, cols + 2), len(where), np.intp)  # the last spectrum of `own` is zeros
     index[where[:, 0] + 1, where[:, 1] + 1] = np.arange(len(where))
     cells = np.argwhere(pick) + 1
