@@ -62,6 +62,7 @@ import warnings
 import cv2
 import numpy as np
 import scipy.fft  # keeps single precision where numpy's FFT computes in double: a quarter of the cost
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .decode import _DRAFT_MIN_SHARE, FINE_LONG_SIDE, WORK_LONG_SIDE
 
@@ -213,51 +214,133 @@ _LUMA = np.float32([0.299, 0.587, 0.114])
 
 def _box(stack: np.ndarray, size: int) -> np.ndarray:
     """Return the size x size box mean of each 2-D slice of `stack`, borders reflected."""
-    # OpenCV filters the slices as the channels of one image (64 at a time: OpenCV 5 refuses 256):
-    # a tenth of the cost of summed-area tables in numpy.
-    planes = np.ascontiguousarray(stack.astype(np.float32).transpose(1, 2, 0))
-    out = np.empty_like(planes)
-    for k in range(0, planes.shape[2], 64):
-        chunk = np.ascontiguousarray(planes[:, :, k : k + 64])
-        blurred = cv2.blur(chunk, (size, size), borderType=cv2.BORDER_REFLECT)
-        out[:, :, k : k + 64] = blurred.reshape(chunk.shape)
-    return out.transpose(2, 0, 1)
+    return _from_channels(_box_channels(_to_channels(np.asarray(stack, np.float32)), size))
 
 
-def _whitened(tiles: np.ndarray, window: np.ndarray, envelope_bins: int) -> np.ndarray:
-    """Return each tile's power spectrum (fftshifted) whitened by its own spectral envelope."""
-    tiles = tiles - tiles.mean(axis=(1, 2), keepdims=True)
-    spectrum = np.abs(scipy.fft.fft2(tiles * window)) ** 2
+# OpenCV filters the slices of a stack as the channels of one image, 64 at a time (OpenCV
+# 5 refuses 256): a tenth of the cost of summed-area tables in numpy. The stack (N, t, t)
+# is turned into groups of 64 channels (t, t, 64) by cv2.transpose of (64, t*t) blocks,
+# a cache-blocked copy: numpy's strided transpose of the whole stack and back cost the
+# finer plane ~70 % of its box filters (bench/screening.py's 1000x750 planes, 660 tiles:
+# 145 ms of box filters, ~55 ms with blocked transposes). Each channel is filtered as it
+# was before, so the values are the same to the bit.
+_CHANNELS = 64
+
+
+def _to_channels(stack: np.ndarray) -> list[np.ndarray]:
+    """Return the (t, t, <= 64) channel groups of a (N, t, t) float32 stack."""
+    n, h, w = stack.shape
+    flat = np.ascontiguousarray(stack).reshape(n, h * w)
+    return [cv2.transpose(flat[k : k + _CHANNELS]).reshape(h, w, -1) for k in range(0, n, _CHANNELS)]
+
+
+def _from_channels(groups: list[np.ndarray], out: np.ndarray | None = None) -> np.ndarray:
+    """Return the (N, t, t) stack of channel groups (the inverse of _to_channels), written into `out` if given."""
+    h, w = groups[0].shape[:2]
+    n = sum(g.shape[2] for g in groups)
+    flat = np.empty((n, h * w), np.float32) if out is None else out.reshape(-1, h * w)[:n]
+    k = 0
+    for g in groups:
+        c = g.shape[2]
+        cv2.transpose(g.reshape(h * w, c), dst=flat[k : k + c])
+        k += c
+    return flat.reshape(n, h, w)
+
+
+def _box_channels(groups: list[np.ndarray], size: int) -> list[np.ndarray]:
+    """Return the size x size box mean of each channel of each group, borders reflected."""
+    return [cv2.blur(g, (size, size), borderType=cv2.BORDER_REFLECT).reshape(g.shape) for g in groups]
+
+
+def _whitened(tiles: np.ndarray, window: np.ndarray, envelope_bins: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Return each tile's power spectrum (fftshifted) whitened by its own spectral envelope (into `out` if given)."""
+    # In place where numpy allows it: the same operations on the same values, fewer
+    # copies of the stack (~4 MB per 100 tiles at each step).
+    centred = tiles - tiles.mean(axis=(1, 2), keepdims=True)
+    centred *= window
+    spectrum = np.abs(scipy.fft.fft2(centred, overwrite_x=True))
+    np.square(spectrum, out=spectrum)
     # For a complex signal z = a + i b, |A(f)|^2 + |B(f)|^2 = (|Z(f)|^2 + |Z(-f)|^2) / 2:
-    # both planes of the chroma in one transform at half the cost of two.
-    mirrored = np.roll(np.flip(spectrum, axis=(1, 2)), 1, axis=(1, 2))  # |Z(-f)|^2
-    power = np.fft.fftshift(spectrum + mirrored, axes=(1, 2)).astype(np.float32) + 1e-3
+    # both planes of the chroma in one transform at half the cost of two. fftshifted
+    # (the quadrants swapped), |Z(-f)|^2 is the shifted spectrum reversed on both axes
+    # around bin 0: slices, no gather (numpy's roll, flip and fftshift copied it 4 times).
+    shifted = np.fft.fftshift(spectrum, axes=(1, 2))
+    power = spectrum  # reused: every bin is written below
+    np.add(shifted[:, 1:, 1:], shifted[:, :0:-1, :0:-1], out=power[:, 1:, 1:])
+    np.add(shifted[:, 0, 1:], shifted[:, 0, :0:-1], out=power[:, 0, 1:])
+    np.add(shifted[:, 1:, 0], shifted[:, :0:-1, 0], out=power[:, 1:, 0])
+    np.add(shifted[:, 0, 0], shifted[:, 0, 0], out=power[:, 0, 0])
+    power += 1e-3
     # Whitened: a peak of 3x3 bins (the window's main lobe, plus a little drift) over the
     # geometric mean of the power around it.
-    return _box(power, 3) / np.exp(_box(np.log(power), envelope_bins))
+    groups = _to_channels(power)
+    peaks = _box_channels(groups, 3)
+    for g in groups:
+        np.log(g, out=g)
+    envelope = _box_channels(groups, envelope_bins)
+    for p, e in zip(peaks, envelope):
+        np.exp(e, out=e)
+        np.divide(p, e, out=p)
+    return _from_channels(peaks, out)
+
+
+# The eight neighbours and the tile itself, in the order their spectra are summed.
+_AROUND_ONE = tuple((di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1))
+
+
+def _neighbour_count(full: np.ndarray) -> np.ndarray:
+    """Return how many of each grid cell's 3x3 cells (itself included) hold a tile of `full`."""
+    rows, cols = full.shape
+    present = np.zeros((rows + 2, cols + 2), np.float32)
+    present[1:-1, 1:-1] = full
+    count = np.zeros((rows, cols), np.float32)
+    for di, dj in _AROUND_ONE:
+        count += present[1 + di : 1 + di + rows, 1 + dj : 1 + dj + cols]
+    return count
 
 
 def _averaged_spectra(
-    signal: np.ndarray, where: np.ndarray, full: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (each tile's whitened spectrum averaged with its neighbours', their count, its own) on the tile grid."""
+    signal: np.ndarray, where: np.ndarray, full: np.ndarray, pick: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (the whitened spectra of the tiles at `pick` summed with their neighbours', in row order;
+    the own whitened spectra of those tiles).
+
+    `where` lists the cells of `full`, the tiles inside the footprint, and `pick` is a
+    mask within `full`. The sums are taken tile by tile in the neighbours' fixed order and
+    only for the tiles asked for: the grid of every cell's spectrum and its nine shifted
+    sums (~200 ms on the finer plane of bench/screening.py's honest photographs, 660
+    tiles) is never built. The neighbours are added in the order the grid's sums added
+    them, so every value is the same to the bit.
+    """
     t, step = _TILE, _TILE // 2
     rows, cols = full.shape
-    tiles = np.stack([signal[y : y + t, x : x + t] for y, x in where * step])
-    whitened = np.zeros((rows, cols, t, t), np.float32)
-    whitened[where[:, 0], where[:, 1]] = _whitened(tiles, _WINDOW, _ENVELOPE_BINS)
-    total = np.zeros_like(whitened)
-    count = np.zeros((rows, cols), np.float32)
-    present = full.astype(np.float32)
-    for di in (-1, 0, 1):
-        for dj in (-1, 0, 1):
-            src_i = slice(max(0, di), rows + min(0, di))
-            src_j = slice(max(0, dj), cols + min(0, dj))
-            dst_i = slice(max(0, -di), rows + min(0, -di))
-            dst_j = slice(max(0, -dj), cols + min(0, -dj))
-            total[dst_i, dst_j] += whitened[src_i, src_j]
-            count[dst_i, dst_j] += present[src_i, src_j]
-    return total, count, whitened
+    tiles = sliding_window_view(signal, (t, t))[::step, ::step][where[:, 0], where[:, 1]]
+    own = np.empty((len(where) + 1, t, t), np.float32)
+    _whitened(tiles, _WINDOW, _ENVELOPE_BINS, out=own)
+    own[-1] = 0.0
+    index = np.full((rows + 2, cols + 2), len(where), np.intp)  # the last spectrum of `own` is zeros
+    index[where[:, 0] + 1, where[:, 1] + 1] = np.arange(len(where))
+    cells = np.argwhere(pick) + 1
+    total = np.empty((len(cells), t, t), np.float32)
+    chunk = 32  # 32 spectra of 16 kB at a time: the sums stay in the cache
+    for k in range(0, len(cells), chunk):
+        ci, cj = cells[k : k + chunk, 0], cells[k : k + chunk, 1]
+        acc = total[k : k + chunk]
+        acc[...] = own[index[ci - 1, cj - 1]]
+        for di, dj in _AROUND_ONE[1:]:
+            acc += own[index[ci + di, cj + dj]]
+    return total, own[index[cells[:, 0], cells[:, 1]]]
+
+
+def _any_around(mask: np.ndarray) -> np.ndarray:
+    """Return whether any bin in the 3x3 around each bin of each (t, t) slice of `mask` is set, borders clipped."""
+    out = mask.copy()
+    out[:, 1:] |= mask[:, :-1]
+    out[:, :-1] |= mask[:, 1:]
+    rows = out.copy()
+    out[:, :, 1:] |= rows[:, :, :-1]
+    out[:, :, :-1] |= rows[:, :, 1:]
+    return out
 
 
 def tile_peaks(
@@ -288,18 +371,21 @@ def tile_peaks(
     where = np.argwhere(full)
     if len(where) < _MIN_TILES:
         return None
-    total, count, own = _averaged_spectra(residual, where, full)
+    count = _neighbour_count(full)
     pick = full & (count >= _MIN_NEIGHBOURS)
     if pick.sum() < _MIN_TILES:
         return None
-    averaged = total[pick] / count[pick][:, None, None]
+    total, own_picked = _averaged_spectra(residual, where, full, pick)
+    averaged = total / count[pick][:, None, None]
     del total
-    ref_total, _, _ = _averaged_spectra(reference, where, full)  # the same tiles: the same counts
+    ref_total, _ = _averaged_spectra(reference, where, full, pick)  # the same tiles: the same counts
     # Left out a bin either side of where the reference peaks: the lens's distortion,
     # which one homography does not follow, moves a texture's frequency in the
     # evidence by a bin or so from the warped reference's.
-    ref_peaks = (ref_total[pick] / count[pick][:, None, None] >= _REFERENCE_PEAK).astype(np.float32)
-    allowed = band & (_box(ref_peaks, 3) == 0)
+    ref_peaks = ref_total / count[pick][:, None, None] >= _REFERENCE_PEAK
+    # (The 3x3 box mean of 0/1 values, borders reflected, is 0 exactly where no bin of the
+    # 3x3 around it, the tile's borders clipped, is 1.)
+    allowed = band & ~_any_around(ref_peaks)
     flat = np.where(allowed, averaged, 0.0).reshape(len(averaged), -1)
     best = flat.argmax(axis=1)
     peaks = flat[np.arange(len(flat)), best]
@@ -311,7 +397,7 @@ def tile_peaks(
     # tile further in: a screen that is part of the product leaves its edge quiet.
     edge = count[pick] < 9
     cells = np.argwhere(pick)
-    own_peaks = own[pick].reshape(len(best), -1)[np.arange(len(best)), best]
+    own_peaks = own_picked.reshape(len(best), -1)[np.arange(len(best)), best]
     peaks = np.where(edge, np.minimum(peaks, own_peaks), peaks)
     quiet = np.where(edge, np.float32(1e9), np.inf).astype(np.float32)
     if parts and edge.any():
@@ -331,20 +417,24 @@ def _quietest_part(signal: np.ndarray, valid: np.ndarray, corners: np.ndarray, f
     f = np.fft.fftshift(np.fft.fftfreq(q))
     window = np.outer(np.hanning(q), np.hanning(q)).astype(np.float32)
     out = np.full(len(corners), np.inf, np.float32)
+    parts, owner, bins = [], [], []
     for n, ((y, x), (fy, fx)) in enumerate(zip(corners, freq)):
-        parts = [
-            signal[y + dy : y + dy + q, x + dx : x + dx + q]
-            for dy in range(0, t - q + 1, q // 2)
-            for dx in range(0, t - q + 1, q // 2)
-            if valid[y + dy : y + dy + q, x + dx : x + dx + q].all()
-        ]
-        if not parts:
-            continue
-        whitened = _whitened(np.stack(parts), window, _PART_ENVELOPE_BINS)
         # The full tile's bin, at the part's coarser resolution.
         by = int(np.argmin(np.abs(f - fy / t)))
         bx = int(np.argmin(np.abs(f - fx / t)))
-        out[n] = whitened[:, by, bx].min()
+        for dy in range(0, t - q + 1, q // 2):
+            for dx in range(0, t - q + 1, q // 2):
+                if valid[y + dy : y + dy + q, x + dx : x + dx + q].all():
+                    parts.append(signal[y + dy : y + dy + q, x + dx : x + dx + q])
+                    owner.append(n)
+                    bins.append(by * q + bx)
+    if parts:
+        # All tiles' parts in one transform: each part's spectrum is computed alone
+        # whatever else is in the batch (one call instead of one per tile: the working
+        # plane's edge tiles cost ~40 ms in ~30 calls on bench/screening.py's photographs).
+        whitened = _whitened(np.stack(parts), window, _PART_ENVELOPE_BINS).reshape(len(parts), q * q)
+        values = whitened[np.arange(len(parts)), bins]
+        np.minimum.at(out, np.array(owner), values)
     return out
 
 

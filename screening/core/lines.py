@@ -90,12 +90,8 @@ def thin_edits(
     fine_h = _pixel_scale(sx, sy) @ homography @ np.linalg.inv(_pixel_scale(rx, ry))
     # Blur and colour map on the reference's own pixels, before the warp: the same
     # result (both are smooth) on a plane that is usually several times smaller, and
-    # only one grey channel to warp.
-    ref = reference.astype(np.float32) * (1 / 255.0)
-    sigma = comparison.blur_sigma * rx
-    if sigma > 0.3:
-        ref = cv2.GaussianBlur(ref, (0, 0), sigma)
-    ref_gray = cv2.cvtColor(np.clip(apply_colour(ref, comparison.colour), 0, 1), cv2.COLOR_RGB2GRAY) * 255.0
+    # only one grey channel to warp; and only where a tile's warp reads it.
+    ref_gray = _ReferenceGrey(reference, comparison.blur_sigma * rx, comparison.colour, np.linalg.inv(fine_h))
     valid_small = comparison.valid.astype(np.uint8)
     residual = np.zeros((eh, ew), np.float32)
     ridge = np.zeros((eh, ew), np.float32)
@@ -114,7 +110,11 @@ def thin_edits(
         # Bicubic, as an editor enlarges a catalogue photo: bilinear leaves a faint
         # line along every edge of an enlarged copy.
         warped = cv2.warpPerspective(
-            ref_gray, shift @ fine_h, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT
+            ref_gray.covering(x0, y0, x1, y1),
+            shift @ fine_h,
+            (x1 - x0, y1 - y0),
+            flags=cv2.INTER_CUBIC,
+            borderMode=cv2.BORDER_REFLECT,
         )
         ev_gray = cv2.cvtColor(evidence[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
         res = _shift_tolerant(ev_gray, warped)
@@ -152,6 +152,87 @@ def thin_edits(
         fh = max(1, min(int(round(bh * ky)), decoded.height - fy))
         regions.append((fx, fy, fw, fh))
     return ThinEdits(regions, strength, residual, (work_w, work_h))
+
+
+class _ReferenceGrey:
+    """The reference's grey plane, blurred and colour-mapped as the evidence's, made block by block where it is read.
+
+    A forgery's active tiles (bench/screening.py: ~70 of a 2000x1500 plane's 192) read a
+    part of the reference, while blurring and colour-mapping all of its 1600x1200 pixels
+    cost about a decode of the evidence (~85 ms on the bench machine). Blocks of 64 px
+    are made from a crop that reaches past them by the blur's support. OpenCV's colour
+    transforms and filters round the last pixels of each row and of their buffer
+    differently (1 ulp) from the others, so a crop starts at a multiple of 64 columns
+    and either reaches the plane's right edge (its rows then end as the plane's do) or
+    64 px past the block, and it reaches a row below the block, whose last pixels are
+    never kept; a crop that must reach the plane's last row takes whole rows from a
+    multiple of 64 rows, so that its buffer ends as the whole plane's does. The values
+    are those the whole plane has, to the bit (checked on random planes and crops).
+    """
+
+    _BLOCK = 64
+    _WARP_MARGIN = 4  # the bicubic support (2 px) and the warp's fixed-point rounding
+
+    def __init__(self, reference: np.ndarray, sigma: float, colour: np.ndarray, inverse: np.ndarray) -> None:
+        self.reference = reference
+        self.sigma = sigma if sigma > 0.3 else 0.0
+        self.colour = colour
+        self.inverse = inverse  # the finer evidence plane's pixels to the reference's
+        h, w = reference.shape[:2]
+        self.grey = np.zeros((h, w), np.float32)
+        self.made = np.zeros((-(-h // self._BLOCK), -(-w // self._BLOCK)), bool)
+        # GaussianBlur's kernel for a float image is cvRound(8 sigma + 1) | 1 taps wide.
+        self.support = (int(round(self.sigma * 8 + 1)) | 1) // 2 + 2 if self.sigma else 0
+
+    def covering(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        """Return the grey plane, made wherever the warp of the evidence pixels [x0, x1) x [y0, y1) reads it."""
+        h, w = self.grey.shape
+        corners = np.array([[x0, y0, 1], [x1 - 1, y0, 1], [x0, y1 - 1, 1], [x1 - 1, y1 - 1, 1]], np.float64)
+        src = corners @ self.inverse.T
+        cols = rows = None
+        if np.all(np.isfinite(src)) and np.all(src[:, 2] > 0):
+            xs, ys = src[:, 0] / src[:, 2], src[:, 1] / src[:, 2]
+            cols = _reflected(xs.min() - self._WARP_MARGIN, xs.max() + self._WARP_MARGIN, w)
+            rows = _reflected(ys.min() - self._WARP_MARGIN, ys.max() + self._WARP_MARGIN, h)
+        if cols is None or rows is None:  # beyond what one reflection covers: make it all
+            cols, rows = (0, w - 1), (0, h - 1)
+        bl = self._BLOCK
+        bi, bj = rows[0] // bl, cols[0] // bl
+        missing = np.argwhere(~self.made[bi : rows[1] // bl + 1, bj : cols[1] // bl + 1])
+        if len(missing):
+            (i0, j0), (i1, j1) = missing.min(axis=0) + (bi, bj), missing.max(axis=0) + (bi, bj)
+            self._make(i0 * bl, min(h, (i1 + 1) * bl), j0 * bl, min(w, (j1 + 1) * bl))
+        return self.grey
+
+    def _make(self, y0: int, y1: int, x0: int, x1: int) -> None:
+        h, w = self.grey.shape
+        bl, s = self._BLOCK, self.support
+        if y1 >= h:  # whole rows from a multiple of 64 rows down to the last (see the class)
+            x0, x1 = 0, w
+            c0, c1, d0, d1 = max(0, (y0 - s) // bl * bl), h, 0, w
+        else:
+            c0, c1 = max(0, y0 - s), min(h, y1 + s + 1)
+            d0 = max(0, (x0 - s) // bl * bl)
+            d1 = w if x1 + s + bl >= w else x1 + s + bl
+        ref = self.reference[c0:c1, d0:d1].astype(np.float32) * (1 / 255.0)
+        if self.sigma:
+            ref = cv2.GaussianBlur(ref, (0, 0), self.sigma)
+        grey = cv2.cvtColor(np.clip(apply_colour(ref, self.colour), 0, 1), cv2.COLOR_RGB2GRAY) * 255.0
+        self.grey[y0:y1, x0:x1] = grey[y0 - c0 : y1 - c0, x0 - d0 : x1 - d0]
+        self.made[y0 // bl : -(-y1 // bl), x0 // bl : -(-x1 // bl)] = True
+
+
+def _reflected(lo: float, hi: float, size: int) -> tuple[int, int] | None:
+    """Return the first and last pixel of an axis of `size` that coordinates in [lo, hi] read, borders
+    reflected; None if they reach beyond one reflection."""
+    a, b = int(np.floor(lo)), int(np.ceil(hi))
+    if a < -size or b >= 2 * size:
+        return None
+    if a < 0:
+        a, b = 0, max(b, -a - 1)
+    if b > size - 1:
+        a, b = min(a, 2 * size - b - 1), size - 1
+    return max(0, a), min(size - 1, b)
 
 
 def _pixel_scale(sx: float, sy: float) -> np.ndarray:
