@@ -177,7 +177,7 @@ def _decode(
         with warnings.catch_warnings():
             # Pillow's own bomb guard only warns below 2x its global limit; ours is explicit.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data), formats=[_PIL_FORMAT[fmt]])
+            im: Image.Image = Image.open(io.BytesIO(data), formats=[_PIL_FORMAT[fmt]])
             # Limits come from the header alone (orientation swaps the sides, never
             # their product or the shorter one), before a single pixel is decoded.
             full_w, full_h = im.size

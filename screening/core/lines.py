@@ -214,7 +214,7 @@ class _ReferenceGrey:
             c0, c1 = max(0, y0 - s), min(h, y1 + s + 1)
             d0 = max(0, (x0 - s) // bl * bl)
             d1 = w if x1 + s + bl >= w else x1 + s + bl
-        ref = self.reference[c0:c1, d0:d1].astype(np.float32) * (1 / 255.0)
+        ref: np.ndarray = self.reference[c0:c1, d0:d1].astype(np.float32) * (1 / 255.0)
         if self.sigma:
             ref = cv2.GaussianBlur(ref, (0, 0), self.sigma)
         grey = cv2.cvtColor(np.clip(apply_colour(ref, self.colour), 0, 1), cv2.COLOR_RGB2GRAY) * 255.0
