@@ -29,9 +29,10 @@ from refunds.portal.forms import (
     upload_limits,
 )
 from refunds.portal.presenters import decision_summary, evidence_views, rebuttal_reasons, timeline
-from refunds.services import merchant, notifications
+from refunds.services import notifications
 from refunds.services.catalogue import reference_image_add, reference_image_remove
 from refunds.services.dossier import Audience, application_dossier_generate
+from refunds.services.merchant import merchant_may_respond
 from refunds.states import ActorKind, ApplicationState
 
 View = Callable[..., HttpResponse]
@@ -126,7 +127,7 @@ def _application_context(request: HttpRequest, application_id: object, **extra: 
     application = selectors.application_get_for_merchant(merchant=request.merchant, public_id=application_id)
     return {
         "application": application,
-        "can_respond": merchant.merchant_may_respond(application),
+        "can_respond": merchant_may_respond(application),
         "limits": upload_limits(),
         **extra,
     }

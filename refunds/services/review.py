@@ -36,7 +36,6 @@ class ReviewerRights:
     may_decide: bool
     # Holds the permission at all (the panel shows why not, rather than hiding itself).
     may_decide_at_all: bool
-    holds_claim: bool
     senior: bool
 
 
@@ -51,7 +50,6 @@ def decision_permissions(*, application: RefundApplication, user: User) -> Revie
         may_claim=user.has_perm(CLAIM) and can_proceed(application.claim, check_conditions=False),
         may_decide=user.has_perm(DECIDE) and in_review and (holds or senior),
         may_decide_at_all=user.has_perm(DECIDE),
-        holds_claim=holds,
         senior=senior,
     )
 
@@ -260,7 +258,7 @@ def _check_decision(
     ensure_can(application, application.decide_by_reviewer)
     if not senior:
         _check_claim(application, reviewer)
-    amount = _approved_amount(application, outcome, approved_amount)
+    amount = decision_amount(application, outcome, approved_amount)
     if outcome != Outcome.REJECTED and not senior:
         if application.risk_level == RiskLevel.FORGED:
             raise Forbidden(
@@ -303,10 +301,6 @@ def _claim_expired_for(application: RefundApplication, reviewer: User) -> bool:
 def decision_amount(application: RefundApplication, outcome: str, amount: Decimal | None) -> Decimal:
     """Return what a decision with this outcome refunds; raise InvalidInput for a partial
     approval whose amount is not between zero and the amount claimed."""
-    return _approved_amount(application, outcome, amount)
-
-
-def _approved_amount(application: RefundApplication, outcome: str, amount: Decimal | None) -> Decimal:
     if outcome == Outcome.APPROVED:
         return application.amount
     if outcome == Outcome.REJECTED:
