@@ -82,6 +82,8 @@ def evidence_views(application: RefundApplication) -> list[EvidenceView]:
                 else _("This photo appears to be derived from one of your reference photos.")
             )
         for finding in counted:
+            if finding.code == FindingCode.DERIVED_FROM_REFERENCE and sentences:
+                continue  # said above, naming the photo it came from
             words = _plain_words(finding)
             if words is not None and words not in sentences:
                 sentences.append(words)

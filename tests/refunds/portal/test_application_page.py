@@ -19,6 +19,8 @@ def test_a_forged_photo_is_explained_beside_the_heat_map_and_the_catalogue_photo
     reference = forged.product.reference_images.get()
     page = owner_client.get(f"/portal/applications/{forged.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "This photo appears to be derived from your catalogue photo No. 1." in page
+    # Said once, naming the photo: not again in the finding's general words.
+    assert "is one of your reference photos, transformed" not in page
     assert "The marked area was changed" in page
     # Its technical details name each finding in words, never by its code.
     assert "<strong>Local edits</strong>" in page and "<code>local_edit</code>" not in page
