@@ -26,6 +26,12 @@ class ErrorCode(StrEnum):
         member.message = message
         return member
 
+    def text(self, **params: Any) -> str | Promise:
+        """Return the message filled with ``params``; raise TypeError if it needs some and got none."""
+        if not params and "%(" in str(self.message):
+            raise TypeError(f"the message of {self} needs its parameters")
+        return self.message % params if params else self.message
+
     # The request as a whole (the API's transport and framework).
     BAD_REQUEST = "bad_request", _("The request is malformed.")
     INVALID = "invalid", _("The request is invalid.")
@@ -165,11 +171,9 @@ class DomainError(Exception):
         status: int | None = None,
         **params: Any,
     ):
-        if not params and "%(" in str(code.message):
-            raise TypeError(f"the message of {code} needs its parameters")
         self.code = code
         self.params = params
-        self.message: str | Promise = code.message % params if params else code.message
+        self.message: str | Promise = code.text(**params)
         super().__init__(str(self.message))
         self.details = details or {}
         if status is not None:

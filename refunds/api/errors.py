@@ -31,7 +31,7 @@ def _body(code: str, message: Any, details: Any = None) -> dict[str, Any]:
 
 
 def _coded(code: ErrorCode, details: Any = None, **params: Any) -> dict[str, Any]:
-    return _body(code, code.message % params if params else code.message, details)
+    return _body(code, code.text(**params), details)
 
 
 def _refused_body(exc: SuspiciousOperation) -> tuple[dict[str, Any], int] | None:
