@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from refunds import audit
 from refunds.models import Decision, IdempotencyRecord, OutboxTask, RefundApplication
+from refunds.services.screening import SCREEN_TASK
 from refunds.states import ActorKind, ApplicationState, Outcome
 
 
@@ -68,7 +69,7 @@ def audit_database(*, grace: timedelta | None = None, verify_chains: bool = True
         .distinct()
     )
     lost_ids = [str(a.public_id) for a in lost.only("public_id")]
-    queued = OutboxTask.objects.filter(task="screening.screen_application").values_list("args", flat=True)
+    queued = OutboxTask.objects.filter(task=SCREEN_TASK).values_list("args", flat=True)
     queued_ids = {args[0] for args in queued if args}
     lost_ids = [i for i in lost_ids if i not in queued_ids]
     report.evidence_without_result_or_pending_screening = len(lost_ids)

@@ -1,9 +1,111 @@
-"""Beat jobs of the refund workflow. Each catches up with everything overdue."""
+"""Celery tasks of the refund workflow: screening an application, then beat jobs that each catch
+up with everything overdue.
+
+The screening task lives here, not in ``screening``: the workflow calls ``screening.services``
+to screen and store the findings, and ``refunds.services`` to apply them (transition, audit,
+webhooks), so that screening never imports the workflow. The task names stay
+``screening.*``: the outbox, the beat schedule and the messages already queued route by name.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
 
 from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, close_old_connections
+from django.db import OperationalError as DjangoOperationalError
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from refunds import services
+from refunds.errors import NotFound
 from refunds.integration import idempotency, outbox, webhooks
+from refunds.services import (
+    SCREEN_TASK,
+    application_give_up_screening,
+    application_record_screening,
+    application_register_delivery,
+    application_requeue_stale_screenings,
+)
+from screening.services import UnreadableEvidence, application_screen_evidence
+
+log = logging.getLogger(__name__)
+
+
+def _backoff(attempt: int) -> int:
+    # Exponential with jitter, capped below the broker's visibility timeout (settings check).
+    return min(settings.SCREENING_RETRY_BACKOFF_MAX, int(5 * 2**attempt + random.uniform(0, 5)))
+
+
+# Database and broker outages: the task did nothing lasting yet, or stops before its next
+# write; retried in a moment rather than acknowledged and lost (late acknowledgement acks a
+# failed task).
+INFRASTRUCTURE_ERRORS = (DjangoOperationalError, InterfaceError, KombuOperationalError, RedisConnectionError)
+
+
+@shared_task(
+    bind=True,
+    name=SCREEN_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,  # bounded by SCREENING_MAX_ATTEMPTS, which also counts killed deliveries
+    time_limit=settings.SCREENING_TIME_LIMIT,
+    soft_time_limit=settings.SCREENING_SOFT_TIME_LIMIT,
+)
+def screen_application(self, application_id: str) -> str:
+    """Screen the application's evidence, then let the policy route it."""
+    try:
+        return _screen(self, application_id)
+    except INFRASTRUCTURE_ERRORS as exc:
+        log.warning("screening of %s hit an outage, retrying: %r", application_id, exc)
+        # A connection that failed mid-query is useless; the next attempt opens a new one.
+        close_old_connections()
+        raise self.retry(exc=exc, countdown=_backoff(min(self.request.retries, 3))) from exc
+
+
+def _screen(task, application_id: str) -> str:
+    try:
+        attempt = application_register_delivery(application_id=application_id)
+    except NotFound:
+        return "gone"
+    if attempt is None:
+        return "already screened"
+    if attempt > settings.SCREENING_MAX_ATTEMPTS:
+        application_give_up_screening(
+            application_id=application_id,
+            explanation=f"Screening did not complete in {attempt - 1} attempts.",
+        )
+        return "unscreened"
+    try:
+        application_screen_evidence(application_id=application_id)
+    except UnreadableEvidence as exc:
+        application_give_up_screening(
+            application_id=application_id, explanation=f"An evidence image is unreadable: {exc}"
+        )
+        return "unscreened"
+    except INFRASTRUCTURE_ERRORS:
+        raise
+    except Exception as exc:
+        if attempt >= settings.SCREENING_MAX_ATTEMPTS:
+            log.exception("screening of %s failed for good", application_id)
+            application_give_up_screening(
+                application_id=application_id,
+                explanation=f"Screening failed {attempt} times; last error: {type(exc).__name__}.",
+            )
+            return "unscreened"
+        log.warning("screening of %s failed (attempt %d), retrying: %r", application_id, attempt, exc)
+        raise task.retry(exc=exc, countdown=_backoff(attempt)) from exc
+    application_record_screening(application_id=application_id)
+    return "screened"
+
+
+@shared_task(name="screening.requeue_stale_screenings", acks_late=True)
+def requeue_stale_screenings() -> int:
+    """Enqueue screening again wherever evidence lacks a result and nothing has been seen of its
+    screening for SCREENING_STALE_AFTER (a lost message, a dead worker)."""
+    return application_requeue_stale_screenings(older_than=settings.SCREENING_STALE_AFTER)
 
 
 @shared_task(name="refunds.close_expired_windows", acks_late=True)

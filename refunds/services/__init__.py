@@ -21,6 +21,7 @@ from refunds.services.review import (
     release_expired_claims,
 )
 from refunds.services.screening import (
+    SCREEN_TASK,
     application_give_up_screening,
     application_record_screening,
     application_register_delivery,
@@ -36,6 +37,7 @@ from refunds.services.submission import (
 from refunds.services.withdrawal import application_withdraw
 
 __all__ = [
+    "SCREEN_TASK",
     "Actor",
     "application_add_evidence",
     "application_accept",

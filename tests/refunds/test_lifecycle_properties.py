@@ -68,7 +68,7 @@ def run_lifecycle_machine(product, reviewers, merchant_owner):
 
         @rule(times=st.integers(1, 2))
         def screening_delivered(self, times):
-            from screening.tasks import screen_application
+            from refunds.tasks import screen_application
 
             for _ in range(times):  # redelivery and retries are no-ops after the first
                 screen_application.run(str(self.app_id))

@@ -6,8 +6,8 @@ from django.db import transaction
 
 from refunds.models import AuditEvent, RefundApplication
 from refunds.states import ApplicationState, RiskLevel
+from refunds.tasks import screen_application
 from screening.models import ScreeningResult
-from screening.tasks import screen_application
 from tests.conftest import race, wait_for
 from tests.factories import CUP, GENUINE_CUP, jpeg, submit
 

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from refunds.models import RefundApplication
 from refunds.states import ApplicationState
+from refunds.tasks import requeue_stale_screenings
 from screening import services as screening_services
-from screening.tasks import requeue_stale_screenings
 from tests.conftest import wait_for
 from tests.factories import jpeg, submit
 
