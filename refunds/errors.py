@@ -134,6 +134,28 @@ class ErrorCode(StrEnum):
     MERCHANT_EXISTS = "merchant_exists", _("A merchant with this reference exists already.")
     PRODUCT_EXISTS = "product_exists", _("A product with this reference exists already.")
     INVALID_POLICY = "invalid_policy", _("The policy is invalid.")
+    # One field of a policy; each bound comes from refunds/policy_bounds.py.
+    MERCHANT_WINDOW_OUT_OF_BOUNDS = (
+        "merchant_window_out_of_bounds",
+        _("The merchant window must be between %(minimum)s and %(maximum)s."),
+    )
+    CLAIM_TIMEOUT_OUT_OF_BOUNDS = (
+        "claim_timeout_out_of_bounds",
+        _("The claim timeout must be between %(minimum)s and %(maximum)s."),
+    )
+    REVIEW_TIME_LIMIT_OUT_OF_BOUNDS = (
+        "review_time_limit_out_of_bounds",
+        _("The review time limit must be between %(minimum)s and %(maximum)s."),
+    )
+    POLICY_AMOUNT_OUT_OF_BOUNDS = "policy_amount_out_of_bounds", _("Give an amount from %(minimum)s to %(maximum)s.")
+    POLICY_SCORE_OUT_OF_BOUNDS = "policy_score_out_of_bounds", _("Give a score between %(minimum)s and %(maximum)s.")
+    INVALID_FINDING_THRESHOLDS = (
+        "invalid_finding_thresholds",
+        _(
+            "Give an object of known finding codes and scores between %(minimum)s and %(maximum)s, "
+            'e.g. {"editing_software": 0.7}.'
+        ),
+    )
     UNKNOWN_POLICY_SETTING = "unknown_policy_setting", _("Unknown policy settings: %(names)s.")
     INVALID_EXPIRY = "invalid_expiry", _("The expiry must be in the future.")
     INVALID_SCOPES = "invalid_scopes", _("Choose scopes among: %(scopes)s.")

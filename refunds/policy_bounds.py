@@ -15,7 +15,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from refunds.errors import ErrorCode
 from screening.core import FindingCode
 
 # The one rule for currency codes, of applications and of the policy's alert amount.
@@ -27,11 +29,33 @@ MIN_MERCHANT_WINDOW = timedelta(hours=1)
 MAX_MERCHANT_WINDOW = timedelta(days=30)
 MIN_CLAIM_TIMEOUT = timedelta(minutes=1)
 MAX_CLAIM_TIMEOUT = timedelta(days=1)
+MIN_AMOUNT = Decimal("0")
 MAX_FAST_TRACK_CEILING = Decimal("9999999999.99")
+# A finding's score and a threshold on it (screening.core scores from 0 to 1).
+MIN_SCORE = 0
+MAX_SCORE = 1
 
 
 def _is_score(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
+    return isinstance(value, int | float) and not isinstance(value, bool) and MIN_SCORE <= value <= MAX_SCORE
+
+
+def duration_text(duration: timedelta) -> str:
+    """Return a whole number of days, hours or minutes in the active language ("30 days", "30 天")."""
+    seconds = int(duration.total_seconds())
+    if seconds % 86400 == 0:
+        return ngettext("%(n)d day", "%(n)d days", seconds // 86400) % {"n": seconds // 86400}
+    if seconds % 3600 == 0:
+        return ngettext("%(n)d hour", "%(n)d hours", seconds // 3600) % {"n": seconds // 3600}
+    return ngettext("%(n)d minute", "%(n)d minutes", seconds // 60) % {"n": seconds // 60}
+
+
+def _refusal(code: ErrorCode, minimum: object, maximum: object) -> ValidationError:
+    return ValidationError(code.text(minimum=minimum, maximum=maximum), code=code.value)
+
+
+def _durations(code: ErrorCode, minimum: timedelta, maximum: timedelta) -> ValidationError:
+    return _refusal(code, duration_text(minimum), duration_text(maximum))
 
 
 def policy_validate(values: Mapping[str, Any]) -> None:
@@ -39,30 +63,34 @@ def policy_validate(values: Mapping[str, Any]) -> None:
     errors: dict[str, Any] = {}
     window = values.get("merchant_window")
     if not isinstance(window, timedelta) or not MIN_MERCHANT_WINDOW <= window <= MAX_MERCHANT_WINDOW:
-        errors["merchant_window"] = _("The merchant window must be between one hour and 30 days.")
+        errors["merchant_window"] = _durations(
+            ErrorCode.MERCHANT_WINDOW_OUT_OF_BOUNDS, MIN_MERCHANT_WINDOW, MAX_MERCHANT_WINDOW
+        )
     claim = values.get("claim_timeout")
     if not isinstance(claim, timedelta) or not MIN_CLAIM_TIMEOUT <= claim <= MAX_CLAIM_TIMEOUT:
-        errors["claim_timeout"] = _("The claim timeout must be between one minute and one day.")
+        errors["claim_timeout"] = _durations(
+            ErrorCode.CLAIM_TIMEOUT_OUT_OF_BOUNDS, MIN_CLAIM_TIMEOUT, MAX_CLAIM_TIMEOUT
+        )
     review = values.get("review_time_limit")
     if not isinstance(review, timedelta) or not MIN_MERCHANT_WINDOW <= review <= MAX_MERCHANT_WINDOW:
-        errors["review_time_limit"] = _("The review time limit must be between one hour and 30 days.")
+        errors["review_time_limit"] = _durations(
+            ErrorCode.REVIEW_TIME_LIMIT_OUT_OF_BOUNDS, MIN_MERCHANT_WINDOW, MAX_MERCHANT_WINDOW
+        )
     for name in ("fast_track_ceiling", "senior_amount_ceiling", "buyer_alert_amount"):
         ceiling = values.get(name)
         if (
             not isinstance(ceiling, Decimal)
             or not ceiling.is_finite()
-            or not Decimal("0") <= ceiling <= MAX_FAST_TRACK_CEILING
+            or not MIN_AMOUNT <= ceiling <= MAX_FAST_TRACK_CEILING
         ):
-            errors[name] = _("Give an amount of zero or more.")
+            errors[name] = _refusal(ErrorCode.POLICY_AMOUNT_OUT_OF_BOUNDS, MIN_AMOUNT, MAX_FAST_TRACK_CEILING)
     thresholds = values.get("finding_thresholds")
     if not isinstance(thresholds, dict) or not all(
         code in FindingCode.__members__.values() and _is_score(value) for code, value in thresholds.items()
     ):
-        errors["finding_thresholds"] = _(
-            'Give an object of known finding codes and scores between 0 and 1, e.g. {"editing_software": 0.7}.'
-        )
+        errors["finding_thresholds"] = _refusal(ErrorCode.INVALID_FINDING_THRESHOLDS, MIN_SCORE, MAX_SCORE)
     if not _is_score(values.get("default_threshold")):
-        errors["default_threshold"] = _("Give a score between 0 and 1.")
+        errors["default_threshold"] = _refusal(ErrorCode.POLICY_SCORE_OUT_OF_BOUNDS, MIN_SCORE, MAX_SCORE)
     currency = values.get("buyer_alert_currency")
     if not isinstance(currency, str) or not currency_validator.regex.fullmatch(currency):
         errors["buyer_alert_currency"] = currency_validator.message
