@@ -4,7 +4,7 @@ Usage: .venv/bin/python bench/accuracy.py [--source synthetic|camera-path|devset
        [--keep DIR] [--jobs N] [--json FILE]
 
 Builds an evaluation set at run time, deterministically from seeds, with the second
-simulation of `screening.synthetic` (scenes with clutter and occlusion, products that
+simulation of `bench.synthetic` (scenes with clutter and occlusion, products that
 bend and are shaded by their own relief, a phone camera: lens, vignetting, white
 balance, Bayer sensor noise, demosaicing, sharpening, JPEG) plus the real multi-view
 pair scikit-image ships, then screens it with `python -m screening batch` exactly as a
@@ -50,8 +50,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import synthetic  # noqa: E402
 from bench.file_cases import BROKEN_VARIANTS, LABEL_VARIANTS, broken, labelled, png  # noqa: E402
-from screening import synthetic  # noqa: E402
 from screening.core import screen as screen_module  # noqa: E402
 
 TUNING_PHOTOS = ("astronaut", "coffee", "rocket", "immunohistochemistry", "camera", "brick", "gravel", "page")

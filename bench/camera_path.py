@@ -1,6 +1,6 @@
 """Source 3 of the accuracy benchmark: a camera path assembled from outside implementations.
 
-Sources 1 (tests/screening/core/devset.py) and 2 (`screening.synthetic`, used by
+Sources 1 (tests/screening/core/devset.py) and 2 (`bench.synthetic`, used by
 bench/accuracy.py) are our own simulators; an outside evaluation found failures neither
 produces. This source is built to disagree with them: every stage of the photograph is
 made by a library we did not write, and the products are pictures and objects the

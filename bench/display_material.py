@@ -30,9 +30,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import synthetic  # noqa: E402
 from bench.accuracy import HALVES, TEXTURES, _gray3, products  # noqa: E402
-from screening import synthetic  # noqa: E402
-from screening.synthetic import _to_linear, _to_srgb, background_scene, phone_camera  # noqa: E402
+from bench.synthetic import _to_linear, _to_srgb, background_scene, phone_camera  # noqa: E402
 
 
 def catalogue() -> list[tuple[str, np.ndarray]]:

@@ -42,7 +42,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from screening import synthetic  # noqa: E402
+from bench import synthetic  # noqa: E402
 from screening.core import analyse_reference, decode, screen_evidence  # noqa: E402
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field")

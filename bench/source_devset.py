@@ -4,7 +4,7 @@
 cracks, stains and tears into six catalogue photos and transforms them in software
 (crop, scale, rotation, colour, recompression; evasions add perspective, noise, blur or a
 screenshot frame), and makes honest evidence by printing a catalogue photo and
-photographing it in a new scene (`screening.synthetic.rephotograph`), by unrelated
+photographing it in a new scene (`bench.synthetic.rephotograph`), by unrelated
 photographs and by the other view of scikit-image's real stereo pair. With its own seed
 it is the development set that the engine's first rules were tuned on; with another seed
 it is a hold-out of the same simulation, reported beside the other sources.

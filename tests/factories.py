@@ -15,7 +15,8 @@ from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from refunds.demo import catalogue_photo, painted_damage, rephotographed
+from bench.synthetic import jpeg as encode_jpeg
+from bench.synthetic import paint_edits, photo, rephotograph
 from refunds.models import Merchant, MerchantMember, Platform, Policy, Product, RefundApplication, WebhookEndpoint
 from refunds.services import Actor, application_record_screening, application_submit
 from refunds.services.catalogue import reference_image_add
@@ -54,7 +55,20 @@ def upload(data: bytes, name: str = "photo.jpg") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, data, content_type="image/jpeg")
 
 
-CUP = catalogue_photo("coffee")
+def rephotographed(name: str, *, background: str, seed: int) -> bytes:
+    """The photo printed, placed in another scene and photographed anew (the simulator's honest
+    buyer): screening must not call it derived."""
+    data, _ = rephotograph(photo(name), photo(background), np.random.default_rng(seed))
+    return data
+
+
+def painted_damage(name: str, *, seed: int) -> bytes:
+    """The photo with cracks, stains or tears painted on by the simulator: the typical forgery."""
+    edited, _ = paint_edits(photo(name), np.random.default_rng(seed))
+    return encode_jpeg(edited, 85)
+
+
+CUP = encode_jpeg(photo("coffee"), 95)
 GENUINE_CUP = rephotographed("coffee", background="brick", seed=5)
 FORGED_CUP = painted_damage("coffee", seed=2)
 

@@ -5,7 +5,11 @@ from django.contrib.auth.models import User
 
 from refunds import demo
 from refunds.models import RefundApplication
-from refunds.states import ApplicationState
+from refunds.services import application_record_screening
+from refunds.states import ApplicationState, RiskLevel
+from screening.core import FindingCode
+from screening.models import Finding, ReuseLink
+from screening.services import application_screen_evidence
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +26,25 @@ def test_the_demo_has_a_reviewer_a_senior_reviewer_and_an_auditor_and_applicatio
     assert in_review.count() == 2
     assert all(application.rebuttal.attachments.count() == 1 for application in in_review)
     assert {application.risk_level for application in in_review} == {"forged", "clean"}
+
+
+def test_the_demo_tells_a_clean_claim_a_painted_crack_a_sent_back_catalogue_photo_and_a_reused_photo():
+    demo.seed()
+    for application in RefundApplication.objects.filter(state=ApplicationState.SUBMITTED).order_by("created_at"):
+        application_screen_evidence(application_id=application.public_id)
+        application_record_screening(application_id=application.public_id)
+    risk = dict(RefundApplication.objects.values_list("buyer_ref", "risk_level"))
+    assert risk == {
+        "buyer-001": RiskLevel.CLEAN,  # the buyer's own photo: the other view of the stereo pair
+        "buyer-002": RiskLevel.FORGED,  # the catalogue photo with a crack drawn on
+        "buyer-003": RiskLevel.FORGED,  # the catalogue photo itself
+        "buyer-004": RiskLevel.FORGED,  # buyer-001's photo sent again
+        "buyer-005": RiskLevel.CLEAN,
+    }
+    painted = Finding.objects.get(result__evidence__application__buyer_ref="buyer-002", code=FindingCode.LOCAL_EDIT)
+    assert painted.regions
+    reused = ReuseLink.objects.get(evidence__application__buyer_ref="buyer-004")
+    assert (reused.kind, reused.earlier.application.buyer_ref) == (ReuseLink.Kind.SAME_FILE, "buyer-001")
 
 
 def test_rundemo_on_a_busy_port_stops_before_starting_anything(monkeypatch):

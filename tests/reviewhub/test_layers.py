@@ -58,7 +58,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "refunds.integration",
             "screening.index",
             "screening.services",
-            "screening.synthetic",
             # The apps' start-up registers database functions and signal handlers.
             "refunds.apps",
             "screening.apps",
@@ -94,7 +93,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 SURFACES = ("refunds.api", "refunds.admin", "refunds.portal")
 
-# Known arrows up a layer, to be removed (docs/architecture.md, "Not yet so").
+# Known arrows up a layer, to be removed (none today; docs/architecture.md).
 KNOWN_UPWARD: set[tuple[str, str]] = set()
 
 
@@ -183,6 +182,18 @@ def test_the_workflow_calls_screening_and_screening_never_calls_the_workflow(arr
     }
     assert backwards == set()
     assert "screening.services" in arrows["refunds.tasks"]
+
+
+def test_the_apps_import_nothing_of_the_benchmarks_and_their_simulator():
+    """bench/ (the evaluation and its simulator, bench/synthetic.py) does not ship in the apps."""
+    found = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            imported = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                imported = [node.module or ""]
+            found += [(name, target) for target in imported if target == "bench" or target.startswith("bench.")]
+    assert found == []
 
 
 def test_no_surface_imports_another_surface(arrows):

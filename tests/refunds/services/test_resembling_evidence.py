@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from django.utils import translation
 
+from bench import synthetic
 from refunds import policy
 from refunds.models import Policy
 from refunds.states import RiskLevel
-from screening import synthetic
 from screening.core import FindingCode
 from tests.factories import make_product, screen, submit
 

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from screening.synthetic import jpeg, paint_edits, photo, rephotograph
+from bench.synthetic import jpeg, paint_edits, photo, rephotograph
 
 REFERENCE_NAMES = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "motorcycle")
 UNRELATED_NAMES = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from screening import synthetic
+from bench import synthetic
 from screening.core import analyse_reference, screen_evidence
 from screening.core.localise import Comparison, _scene_share
 from screening.core.screen import derived_decision

@@ -6,8 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bench import display_material
-from screening import synthetic
+from bench import display_material, synthetic
 from screening.core import analyse_reference, screen_evidence
 from screening.core.align import EVIDENCE_FEATURES, extract_features, match_features
 from screening.core.decode import decode_image

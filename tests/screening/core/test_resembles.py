@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from screening import synthetic
+from bench import synthetic
 from screening.core import FORGERY_CODES, Finding, FindingCode, analyse_reference, screen_evidence
 from screening.core.localise import Comparison
 from screening.core.screen import _AGREEMENT_LIMIT, derived_decision

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
+from bench import synthetic
 from bench.accuracy import _boxes, union_iou
-from screening import synthetic
 from screening.core import analyse_reference, screen_evidence
 
 

@@ -1,6 +1,7 @@
 """Synthetic evidence made from scikit-image's bundled photographs: the painted edits of a
-forger and the re-photograph of a genuine buyer. The demo data and the screening
-development set both use it; it imports nothing from Django.
+forger and the re-photograph of a genuine buyer (source 1, the screening development set),
+and the product-photo simulation (source 2, bench/accuracy.py). Evaluation material only:
+the production apps never import it; it imports nothing from Django.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from screening import synthetic
+from bench import synthetic
 
 PRODUCT = synthetic.photo("coffee")[50:350, 80:560]
 TEXTURES = [synthetic.photo("brick")]
