@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
+from django.utils import translation
 
 from refunds.errors import Conflict, InvalidInput
 from refunds.integration.apikeys import api_key_check
@@ -109,6 +110,38 @@ def test_the_command_refuses_a_policy_the_api_would_refuse():
     with pytest.raises(CommandError, match="merchant_window"):
         call_command("create_platform", "short", "--merchant-window-hours", "0.1", stdout=StringIO(), stderr=StringIO())
     assert not Platform.objects.exists()
+
+
+def refusal_of_create_platform(*args):
+    with pytest.raises(CommandError) as refused:
+        call_command(
+            "create_platform", "short", "--merchant-window-hours", "0.1", *args, stdout=StringIO(), stderr=StringIO()
+        )
+    assert refused.value.returncode == 2 and not Platform.objects.exists()
+    return str(refused.value)
+
+
+def test_the_command_refuses_in_english_whatever_the_sites_language(settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    with translation.override("zh-hans"):
+        message = refusal_of_create_platform()
+    assert message == (
+        "The policy is invalid. merchant_window: The merchant window must be between 1 hour and 30 days."
+    )
+
+
+def test_the_command_refuses_in_the_language_asked():
+    message = refusal_of_create_platform("--language", "zh-hans")
+    assert message == "策略无效。 merchant_window: 商家回应时限必须在 1 小时 到 30 天 之间。"
+
+
+def test_the_command_says_what_it_created_in_the_language_asked():
+    err = StringIO()
+    call_command("create_platform", "cli-mall", "--language", "zh-hans", stdout=StringIO(), stderr=err)
+    assert err.getvalue().startswith("已创建平台 cli-mall")
+    err = StringIO()
+    call_command("create_platform", "cli-mall-2", stdout=StringIO(), stderr=err)
+    assert err.getvalue().startswith("Created platform cli-mall-2")
 
 
 # --- policy -----------------------------------------------------------------------------------

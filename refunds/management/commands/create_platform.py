@@ -2,11 +2,18 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from refunds.errors import DomainError
 from refunds.models import ApiKey
 from refunds.services import platform as platform_services
+
+# Like the API, the command speaks English unless asked otherwise: what it prints must not
+# change with the site's LANGUAGE_CODE (the language the portal and admin default to).
+DEFAULT_LANGUAGE = "en"
 
 
 def _hours(value: str) -> timedelta:
@@ -43,6 +50,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--key", action="store_true", help="also issue an API key and print it (once)")
         parser.add_argument(
+            "--language",
+            choices=[code for code, _name in settings.LANGUAGES],
+            default=DEFAULT_LANGUAGE,
+            help=f"the language of its messages and refusals (default {DEFAULT_LANGUAGE})",
+        )
+        parser.add_argument(
             "--scopes",
             nargs="+",
             default=["read", "write"],
@@ -50,9 +63,11 @@ class Command(BaseCommand):
             help="scopes of the key (default: read write)",
         )
 
-    def handle(
-        self, *args: object, slug: str, name: str | None, key: bool, scopes: list[str], **options: object
-    ) -> None:
+    def handle(self, *args: object, language: str, **options: object) -> None:
+        with translation.override(language):
+            self._create(**options)  # type: ignore[arg-type]
+
+    def _create(self, *, slug: str, name: str | None, key: bool, scopes: list[str], **options: object) -> None:
         policy = {
             field: options[field]
             for field in ("merchant_window", "claim_timeout", "expiry_auto_approves")
@@ -61,9 +76,12 @@ class Command(BaseCommand):
         actor = platform_services.settings_actor_for_command("create_platform")
         try:
             platform = platform_services.platform_create(name=name or slug, slug=slug, policy=policy, actor=actor)
-            self.stderr.write(f"Created platform {platform.slug} ({platform.public_id}) with its policy.")
+            self.stderr.write(
+                _("Created platform %(slug)s (%(id)s) with its policy.")
+                % {"slug": platform.slug, "id": platform.public_id}
+            )
             if key:
-                _, text = platform_services.api_key_issue(
+                _issued, text = platform_services.api_key_issue(
                     platform=platform, name="create_platform", scopes=scopes, actor=actor
                 )
                 self.stdout.write(text)
