@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from django.core.validators import ProhibitNullCharactersValidator
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from refunds import selectors
+from refunds.api.pagination import invalid_parameter
+from refunds.api.schema import NO_NUL
 from refunds.errors import ErrorCode, NotFound
 from refunds.models import RefundApplication
 from refunds.states import BuyerRiskReason, Outcome
@@ -76,9 +79,23 @@ class BuyerRiskSerializer(serializers.Serializer):
 
 
 class BuyerRiskView(APIView):
-    @extend_schema(operation_id="buyers_retrieve", responses={200: BuyerRiskSerializer})
+    @extend_schema(
+        operation_id="buyers_retrieve",
+        parameters=[
+            OpenApiParameter(
+                "buyer_ref",
+                {"type": "string", "pattern": NO_NUL},
+                OpenApiParameter.PATH,
+                description="The buyer's reference, as given with the applications (no NUL characters).",
+            )
+        ],
+        responses={200: BuyerRiskSerializer},
+    )
     def get(self, request: Request, buyer_ref: str) -> Response:
         """A buyer's record on the platform: outcomes, amounts, forged findings and the reasons to look."""
+        if "\x00" in buyer_ref:
+            # No stored text holds one (PostgreSQL refuses it), so no buyer could match.
+            raise invalid_parameter("buyer_ref", ProhibitNullCharactersValidator.message)
         platform = request.auth.platform
         if not RefundApplication.objects.filter(platform=platform, buyer_ref=buyer_ref).exists():
             raise NotFound(ErrorCode.NOT_FOUND, object=selectors.BUYER)

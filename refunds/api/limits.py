@@ -11,6 +11,8 @@ from typing import Any
 from django.conf import settings
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.files.uploadhandler import FileUploadHandler
+from django.core.validators import ProhibitNullCharactersValidator
+from django.http import JsonResponse
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.parsers import MultiPartParser
@@ -191,3 +193,31 @@ class UtcApiMiddleware:
             with timezone.override(UTC):
                 return self.get_response(request)
         return self.get_response(request)
+
+
+class QueryTextMiddleware:
+    """Refuse a NUL character in the query string of an API request (400, naming the parameter),
+    whatever the view: no stored text holds one (PostgreSQL refuses it), and a parameter that
+    no view reads as text (a cursor, a time) would otherwise let it through. The schema's
+    patterns say so (refunds/api/schema.py, NO_NUL)."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        if not request.path.startswith("/api/"):
+            return self.get_response(request)
+        name = next(
+            (key for key, values in request.GET.lists() if "\x00" in key or any("\x00" in v for v in values)), None
+        )
+        if name is None:
+            return self.get_response(request)
+        shown = name.replace("\x00", "\\0")
+        error = DomainError(
+            ErrorCode.INVALID_PARAMETER,
+            param=shown,
+            hint=ProhibitNullCharactersValidator.message,
+            details={"param": shown},
+        )
+        body = {"error": {"code": str(error.code), "message": str(error.message), "details": error.details}}
+        return JsonResponse(body, status=400)

@@ -193,6 +193,8 @@ _APPLICATION_LINKS = {
     "ContestApplication": _link("applications_contest_create", "Contest it for the merchant.", public_id=_APPLICATION),
     "AddEvidence": _link("applications_evidence_create", "Add evidence.", public_id=_APPLICATION),
     "ReadAuditEvents": _link("applications_audit_events_list", "Read its audit log.", public_id=_APPLICATION),
+    "GetDossier": _link("applications_dossier_retrieve", "Its evidence dossier, once decided.", public_id=_APPLICATION),
+    "GetBuyer": _link("buyers_retrieve", "The buyer's record.", buyer_ref="$response.body#/buyer_ref"),
 }
 _ENDPOINT = "$response.body#/id"
 # OpenAPI links: how the answer of one operation feeds the next, for generated clients and for
@@ -201,6 +203,11 @@ LINKS: dict[tuple[str, str], dict[str, Any]] = {
     ("applications_create", "201"): _APPLICATION_LINKS,
     ("applications_retrieve", "200"): {
         **{name: link for name, link in _APPLICATION_LINKS.items() if name != "GetApplication"},
+        "GetLinkedClaims": _link(
+            "claim_groups_retrieve",
+            "Its group of linked claims, when it shares an image.",
+            public_id="$response.body#/linked_claims",
+        ),
         "GetHeatmap": _link(
             "findings_heatmap_retrieve",
             "The heat-map of its first finding.",
@@ -219,6 +226,9 @@ LINKS: dict[tuple[str, str], dict[str, Any]] = {
     ("merchants_create", "201"): {
         "GetMerchant": _link("merchants_retrieve", "Read the merchant.", public_id="$response.body#/id"),
         "ListProducts": _link("products_list", "List the merchant's products.", merchant="$response.body#/id"),
+        "ListApplications": _link(
+            "applications_list", "List the merchant's applications.", merchant="$response.body#/id"
+        ),
     },
     ("products_create", "201"): {
         "GetProduct": _link("products_retrieve", "Read the product.", public_id="$response.body#/id"),
@@ -245,9 +255,13 @@ LINKS: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+# No text holds a NUL character: PostgreSQL cannot store one, and the API refuses it in every
+# string it takes (body, query or path), so the schema's patterns say so.
+NO_NUL = r"^[^\x00]*$"
 # Text fields trim surrounding white space (what Python's str.strip removes) before checking
-# that they are not blank: a required text must hold at least one other character.
-NOT_BLANK = "[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+# that they are not blank: a required text must hold at least one other character (and no NUL).
+_BLANK = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = rf"^[^\x00]*[^\x00{_BLANK}][^\x00]*$"
 # What every accepted time starts with (the format alone lets some generators send "").
 DATE_TIME_START = "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}"
 # Request bodies whose serializers refuse fields they do not know.
@@ -264,12 +278,8 @@ def _tighten_requests(schemas: dict[str, Any]) -> None:
         if not name.endswith("Request"):
             continue
         for prop in component.get("properties", {}).values():
-            if (
-                prop.get("type") == "string"
-                and prop.get("minLength", 0) >= 1
-                and not ({"format", "enum", "pattern"} & set(prop))
-            ):
-                prop["pattern"] = NOT_BLANK
+            if prop.get("type") == "string" and not ({"format", "enum", "pattern"} & set(prop)):
+                prop["pattern"] = NOT_BLANK if prop.get("minLength", 0) >= 1 else NO_NUL
             if prop.get("format") == "date-time":
                 prop["pattern"] = DATE_TIME_START
             if isinstance(prop.get("additionalProperties"), dict):  # finding codes: never empty
@@ -302,8 +312,15 @@ def add_errors_and_webhooks(result: dict[str, Any], generator: Any, request: Any
             for code, description in ERROR_STATUSES.items():
                 responses.setdefault(code, {"description": description, "content": error})
             for parameter in operation.get("parameters", []):
-                if parameter.get("schema", {}).get("format") == "date-time":
-                    parameter["schema"]["pattern"] = DATE_TIME_START
+                schema = parameter.get("schema", {})
+                if schema.get("format") == "date-time":
+                    schema["pattern"] = DATE_TIME_START
+                elif (
+                    parameter.get("in") != "header"
+                    and schema.get("type") == "string"
+                    and not ({"format", "enum", "pattern"} & set(schema))
+                ):
+                    schema["pattern"] = NO_NUL
             _add_examples(operation)
             if method == "post":
                 parameters = [p for p in operation.get("parameters", []) if p.get("name") != IDEMPOTENCY_HEADER["name"]]

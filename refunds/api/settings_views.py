@@ -141,7 +141,9 @@ class WebhookUrlField(serializers.URLField):
 class WebhookEndpointSerializer(NoUnknownFieldsMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     url = WebhookUrlField(
-        max_length=500, help_text="http(s) with a host name or IPv4 address; https and a public address in production."
+        max_length=500,
+        help_text="http(s) with a host name or an IPv4 address (IPv6 literals such as https://[2001:db8::1]/ are "
+        "refused: use a host name); https and a public address in production.",
     )
     active = StrictBooleanField(required=False, default=True, help_text="An inactive endpoint gets no new events.")
 

@@ -87,6 +87,35 @@ def statuses_by_operation(har: Path, schema: dict) -> dict[str, set[int]]:
     return seen
 
 
+def created_application_uses(har: Path, schema: dict) -> dict[str, set[int]]:
+    """Statuses per operation of the requests that used the id of an application the run itself
+    created (POST /applications): the links the stateful phase followed from it."""
+    created: set[str] = set()
+    used: dict[str, set[int]] = defaultdict(set)
+    ops = operations(schema)
+    for entry in json.loads(har.read_text())["log"]["entries"]:
+        method, url, status = entry["request"]["method"], entry["request"]["url"], entry["response"]["status"]
+        path = "/" + url.split("://", 1)[1].split("/", 1)[1].split("?", 1)[0]
+        if method == "POST" and path == "/api/v1/applications" and status == 201:
+            text = entry["response"].get("content", {}).get("text") or "{}"
+            try:
+                created.add(json.loads(text)["id"])
+            except (ValueError, KeyError, TypeError):
+                pass
+            continue
+        if any(f"/{public_id}" in path for public_id in created):
+            used.update(
+                {label: used[label] | {status} for label, (m, p) in ops.items() if m == method and p.match(path)}
+            )
+    return used
+
+
+def stateful_links(output: str) -> str:
+    """The stateful phase's own count of links ("N covered / M selected / T total")."""
+    found = re.findall(r"API Links:\s*([0-9]+ covered / [0-9]+ selected / [0-9]+ total)", output)
+    return found[-1] if found else "not reported"
+
+
 @pytest.mark.timeout(900)
 @pytest.mark.django_db(transaction=True)
 def test_the_api_keeps_to_its_schema_under_schemathesis(live_server, settings, tmp_path, capsys):
@@ -127,10 +156,15 @@ def test_the_api_keeps_to_its_schema_under_schemathesis(live_server, settings, t
 
     schema = json.loads(Client().get("/api/v1/schema/?format=json").content)
     seen = statuses_by_operation(har, schema)
+    followed = created_application_uses(har, schema)
     with capsys.disabled():
         print("\nschemathesis: statuses per operation")
         for label in sorted(operations(schema)):
             print(f"  {label:70} {' '.join(map(str, sorted(seen.get(label, ()))))}")
+        print(f"schemathesis: stateful links {stateful_links(run.stdout)}")
+        print("schemathesis: operations reached with the id of an application the run created")
+        for label in sorted(followed):
+            print(f"  {label:70} {' '.join(map(str, sorted(followed[label])))}")
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
     # The schema itself is what the run loads first, outside the recorded calls.
     never_2xx = [
