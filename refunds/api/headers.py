@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.translation.trans_real import parse_accept_lang_header
 
-from refunds.api.limits import ApiKeyRateThrottle
+from refunds.api.limits import ApiKeyRateThrottle, InvalidApiKeyThrottle
 
 API_PREFIX = "/api/"
 API_LANGUAGE = "en"
@@ -45,7 +45,8 @@ class ApiLanguageMiddleware:
 
 
 class ApiHeadersMiddleware:
-    """Add Content-Language and the RateLimit-* headers to every answer under /api/."""
+    """Add Content-Language and the RateLimit-* headers to every answer under /api/: the key's
+    limit, or without a valid key the address's limit of refused keys."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -61,6 +62,10 @@ class ApiHeadersMiddleware:
         prefix = getattr(request, "api_key_prefix", None)
         if state is None and prefix is not None:
             state = ApiKeyRateThrottle.peek(prefix)
+        elif state is None:
+            # No valid key (none, a wrong one, or an answer given before any key was read): the
+            # limit that applies is the address's, of refused keys (API_INVALID_KEY_LIMIT).
+            state = InvalidApiKeyThrottle.peek(request)
         if state is not None:
             for name, value in state.headers().items():
                 response.headers.setdefault(name, value)

@@ -37,6 +37,14 @@ def _too_large(limit: int) -> DomainError:
     )
 
 
+def _state(throttle: SimpleRateThrottle) -> RateLimitState:
+    """Where a throttle whose ``history`` (newest first) is read stands: its limit, what is left
+    in the window, and the seconds until the oldest count leaves it."""
+    remaining = max(0, throttle.num_requests - len(throttle.history))
+    reset = math.ceil(throttle.duration - (throttle.now - throttle.history[-1])) if throttle.history else 0
+    return RateLimitState(limit=throttle.num_requests, remaining=remaining, reset=max(0, reset))
+
+
 @dataclass(frozen=True)
 class RateLimitState:
     limit: int
@@ -82,9 +90,7 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     def state(self) -> RateLimitState:
         """The limit, the requests left in the window, and the seconds until the oldest request
         counted leaves it (and one more may be made)."""
-        remaining = max(0, self.num_requests - len(self.history))
-        reset = math.ceil(self.duration - (self.now - self.history[-1])) if self.history else 0
-        return RateLimitState(limit=self.num_requests, remaining=remaining, reset=max(0, reset))
+        return _state(self)
 
     @classmethod
     def peek(cls, prefix: str) -> RateLimitState | None:
@@ -126,6 +132,20 @@ class InvalidApiKeyThrottle(SimpleRateThrottle):
         if len(self.history) >= self.num_requests:
             # Allowed again once the refusals counted in the window are one fewer than the limit.
             raise exceptions.Throttled(wait=self.history[self.num_requests - 1] + self.duration - self.now)
+
+    @classmethod
+    def peek(cls, request: Any) -> RateLimitState | None:
+        """Where the client's address stands against the limit of refused keys, without counting
+        (the rate-limit headers of an answer to a request without a valid key); None if the
+        cache cannot tell."""
+        throttle = cls()
+        throttle.key, throttle.now = throttle.get_cache_key(request, None), throttle.timer()
+        try:
+            history = throttle.cache.get(throttle.key, [])
+        except outage.OUTAGE_ERRORS:
+            return None
+        throttle.history = [t for t in history if t > throttle.now - throttle.duration]
+        return _state(throttle)
 
     def count_refusal(self) -> None:
         """Count a refused key of the address checked by ``refuse_if_over``."""

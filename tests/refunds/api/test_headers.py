@@ -129,6 +129,29 @@ def test_every_answer_to_a_key_carries_its_rate_limit(key_a, product, settings):
     assert int(keyed["wrong scope"]["RateLimit-Remaining"]) < 99
 
 
+def test_every_answer_without_a_valid_key_carries_the_addresss_limit_of_refused_keys(key_a, product, settings):
+    settings.API_INVALID_KEY_LIMIT = "5/min"
+    unkeyed = {name: r for name, r in answers(key_a, product).items() if name in ("no key", "schema", "unknown url")}
+    for name, response in unkeyed.items():
+        assert response["RateLimit-Limit"] == "5", name
+        assert 0 <= int(response["RateLimit-Reset"]) <= 60, name
+    before = int(unkeyed["no key"]["RateLimit-Remaining"])
+    wrong = client_with("rh_nosuchkey_000000000000").get("/api/v1/applications")
+    assert wrong.status_code == 401
+    assert int(wrong["RateLimit-Remaining"]) == before - 1  # a refused key counts, a missing one does not
+    again = APIClient().get("/api/v1/applications")
+    assert again.status_code == 401 and int(again["RateLimit-Remaining"]) == before - 1
+
+
+def test_refused_keys_count_down_to_the_429(settings):
+    settings.API_INVALID_KEY_LIMIT = "2/min"
+    client = client_with("rh_nosuchkey_000000000000")
+    responses = [client.get("/api/v1/applications") for _ in range(3)]
+    assert [r.status_code for r in responses] == [401, 401, 429]
+    assert [r["RateLimit-Remaining"] for r in responses] == ["1", "0", "0"]
+    assert "Retry-After" in responses[-1] and all(r["RateLimit-Limit"] == "2" for r in responses)
+
+
 def test_the_rate_limit_counts_down_to_the_429(platform_a, settings):
     settings.API_RATE_LIMIT = "3/min"
     client = client_with(api_key_issue(platform=platform_a, name="k", scopes=["read"])[1])
