@@ -54,6 +54,13 @@ def before_call(context: Any, case: Any, kwargs: Any = None) -> None:
         case.headers = {**case.headers, "Idempotency-Key": ""}
     negative = case.meta is not None and not case.meta.generation.mode.is_positive
     stateful = case.meta is not None and case.meta.phase.name == "stateful"
+    key = (case.headers or {}).get("Idempotency-Key")
+    if stateful and not negative and key:
+        # Each step of a scenario is a new intent: a key the generator happens to repeat with
+        # the same body would be answered with the first object, rightly (a replay), though a
+        # scenario before may have deleted it since.
+        _counter[0] += 1
+        case.headers = {**case.headers, "Idempotency-Key": f"{key[:240]}-{_counter[0]}"}
     if stateful and not negative and case.method == "POST" and case.path == "/api/v1/applications":
         if isinstance(case.body, dict) and case.media_type == "application/json":
             # A JSON body's evidence_ids name uploads the run never made: the phase sends the
