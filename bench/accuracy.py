@@ -19,12 +19,12 @@ scikit-image's bundled photographs.
 `--source camera-path` builds source 3 instead (bench/camera_path.py): a camera path
 assembled from outside implementations (colour-demosaicing, OpenCV's lens model and
 encoders, Pillow's encoders) with other products, its own halves by seed (tuning 7000
-and the retired hold-out 8000, hold-out 8100), screened and scored the same way.
+and the retired hold-outs 8000 and 8100, hold-out 8200), screened and scored the same way.
 
 `--source devset` builds source 1 (bench/source_devset.py): the first simulation, that of
 the development set in tests/screening/core, whose own seed is its tuning half and
 another seed its hold-out (tuning: the development set's seed and the retired hold-out
-9100; hold-out 9200).
+9100 and 9200; hold-out 9300).
 """
 
 from __future__ import annotations
@@ -78,8 +78,9 @@ class Part:
 # added. Seed 5000 (engine 2026.11.5) was retired when an outside evaluation led to
 # engine 2026.12.1 (the display's spatial consistency, the agreement a copy needs, the
 # finer pass for thin damage). Seed 6000 (engine 2026.12.1) was retired when source 3's
-# hold-out led to engine 2026.12.2 (a flat product on a table, relit, is no copy). The
-# current hold-out, seed 6100, has the same photographs with new products, scenes,
+# hold-out led to engine 2026.12.2 (a flat product on a table, relit, is no copy), and seed
+# 6100 (engine 2026.12.2) when engine 2026.12.3 learned to align lattices by their pixels.
+# The current hold-out, seed 6200, has the same photographs with new products, scenes,
 # damage and cameras: it says how the rules generalise to new scenes and edits, less to
 # new subjects; sources 1 and 3 bring other subjects.
 HOLDOUT_PHOTOS_WITH_CELL = (*HOLDOUT_PHOTOS, "cell")
@@ -91,8 +92,9 @@ HALVES = {
         Part(HOLDOUT_PHOTOS_WITH_CELL, 4_000, 8, stereo_pairs=16),
         Part(HOLDOUT_PHOTOS_WITH_CELL, 5_000, 8, stereo_pairs=16),
         Part(HOLDOUT_PHOTOS_WITH_CELL, 6_000, 8, stereo_pairs=16),
+        Part(HOLDOUT_PHOTOS_WITH_CELL, 6_100, 8, stereo_pairs=16),
     ),
-    "holdout": (Part(HOLDOUT_PHOTOS_WITH_CELL, 6_100, 8, stereo_pairs=16),),
+    "holdout": (Part(HOLDOUT_PHOTOS_WITH_CELL, 6_200, 8, stereo_pairs=16),),
 }
 # Scene materials (table tops, clutter): not products, shared by both halves.
 TEXTURES = ("brick", "grass", "gravel", "camera", "moon", "page", "coins", "coffee", "colorwheel", "text")

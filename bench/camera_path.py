@@ -95,8 +95,10 @@ with warnings.catch_warnings():
 # tuning half is then built from every seed in TUNING_SEEDS) and a seed never screened
 # before takes its place. Seed 8000 (engine 2026.12.1) showed flat products on a plain
 # table called copies; it was retired when engine 2026.12.2 learned to tell them apart.
-SEEDS = {"tuning": 7_000, "holdout": 8_100}
-RETIRED = (8_000,)
+# Seed 8100 (engine 2026.12.2) was retired with engine 2026.12.3, which aligns lattices by
+# their pixels (changes chosen on the tuning half, seeds 7000 and 8000, only).
+SEEDS = {"tuning": 7_000, "holdout": 8_200}
+RETIRED = (8_000, 8_100)
 TUNING_SEEDS = (SEEDS["tuning"], *RETIRED)
 PRODUCTS_PER_HALF = 40
 KINDS = ("picture", "giftbox", "knit", "device", "flower", "mesh", "woven", "pixel")

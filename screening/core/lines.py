@@ -132,7 +132,10 @@ def thin_edits(
         residual[dst] = res[src]
         ridge[dst] = _ridges(res)[src]
         noise = float(np.percentile(res[src], 90))
-        level[dst] = np.maximum(_LINE_EDGE_RATIO * (1.0 + edge[src]), max(_LINE_FLOOR, _NOISE_RATIO * noise))
+        near_edges = 1.0 + edge[src]
+        level[dst] = np.maximum(
+            _edge_ratio(ridge[dst], near_edges) * near_edges, max(_LINE_FLOOR, _NOISE_RATIO * noise)
+        )
         # A stroke leaving the tile continues where the working plane may have shown
         # too little of it to open the next tile (a crack's 1-px branches): follow it.
         if int(np.count_nonzero(ridge[dst] > level[dst])) >= _FOLLOW_PX:
@@ -351,9 +354,33 @@ _STROKE_DENSITY = 0.5
 # 4-7 px x 357-423 px boxes (1.1-1.6 %); painted scratches there run at any angle and
 # bundle over more than 1 % of the short side, cracks wander.
 _AXIS_LINE_SHARE = 0.03
+# On a lattice (knit, mesh, weave) every pixel lies near a steep edge of the reference, and
+# _LINE_EDGE_RATIO times that gradient rises above any stroke (levels of 340-690 where
+# painted cracks and scratches answer 50-380), although a copy aligned to a fraction of a
+# pixel re-renders the lattice well: ridge / (1 + gradient) reaches 1.2-3.2 there at its
+# 99.9th percentile, and 0.4-1.2 at a tile's 95th. So the ratio a tile's strokes must
+# exceed is also measured on the tile itself: _TILE_RATIO_K times its 95th percentile (a
+# stroke covers a few per cent of a tile), never above _LINE_EDGE_RATIO nor below
+# _LINE_EDGE_RATIO_MIN. Chosen on source 3's tuning half (bench/camera_path.py, seeds 7000
+# and 8000): lattice forgeries, where the strokes reach 5-18 in these units.
+_TILE_RATIO_K = 4.0
+_LINE_EDGE_RATIO_MIN = 2.0
+# Only a lattice's tiles are measured so: steep edges under most of the tile (the median of
+# 1 + gradient: 9-57 on the knit, woven and mesh forgeries above). A photograph's tiles
+# (the tests' enlarged coffee photo: median 3.8, a tenth of its tiles above 21) keep the
+# fixed ratio, which a measured one lowered enough to box texture beside a crack.
+_LATTICE_EDGES = 6.0
 # Joining works on a plane pooled by this factor: a dilation by 6 % of the short side
 # at the finer plane's own resolution costs more than the ridge filter.
 _JOIN_POOL = 4
+
+
+def _edge_ratio(ridge: np.ndarray, near_edges: np.ndarray) -> float:
+    """Return the multiple of (1 + local gradient) a stroke's ridge must exceed in one tile (see _TILE_RATIO_K)."""
+    if float(np.median(near_edges)) < _LATTICE_EDGES:
+        return _LINE_EDGE_RATIO
+    observed = float(np.percentile(ridge / near_edges, 95))
+    return min(_LINE_EDGE_RATIO, max(_LINE_EDGE_RATIO_MIN, _TILE_RATIO_K * observed))
 
 
 def _line_groups(
@@ -381,10 +408,16 @@ def _line_groups(
     oy, ox = int(ys.min()), int(xs.min())
     grown = np.zeros((int(ys.max()) - oy + 1, int(xs.max()) - ox + 1), np.uint8)
     grown[ys - oy, xs - ox] = 1
-    n_labels, labels = cv2.connectedComponents(grown, connectivity=8)
+    n_labels, labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
     lab = labels[ys - oy, xs - ox]
     seeded = np.zeros(n_labels, bool)
     seeded[lab[seed]] = True
+    # A straight line along a pixel axis is dropped before joining, not only as a whole
+    # group: the colour rows of a knit or the bars of a screen, re-rendered a pixel off,
+    # would otherwise join a stroke that crosses them into one box as wide as the picture.
+    long_side = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    short_side = np.minimum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    seeded &= ~((short_side < _AXIS_LINE_SHARE * long_side) & (long_side >= _LINE_MIN_LENGTH_SHARE * min(ridge.shape)))
     keep = seeded[lab]
     if not keep.any():
         return [], 0.0

@@ -17,6 +17,7 @@ from .align import (
     EVIDENCE_FEATURES,
     Alignment,
     Features,
+    dense_alignment,
     extract_coarse_features,
     extract_features,
     match_features,
@@ -44,7 +45,7 @@ __all__ = [
 ]
 
 # Bump when a change can alter a verdict, so stored results can be told apart.
-ENGINE_VERSION = "2026.12.2"
+ENGINE_VERSION = "2026.12.3"
 
 # A global hash this close means "the same picture" even when blur or tiny size starve
 # the feature matcher; unrelated dev-set photos are >= 22 bits apart.
@@ -436,6 +437,13 @@ def display_decision(
     return Decision(decision.score, signals, decision.decided_by, resembles)
 
 
+def _how_aligned(alignment: Alignment) -> str:
+    """Return how the evidence was aligned, for a finding's detail."""
+    if alignment.method == "dense":
+        return "aligned by its pixels: no corners could be paired"
+    return f"{alignment.inliers} matched keypoints"
+
+
 def _resemblance_finding(
     decision: Decision, reference_index: int, alignment: Alignment, comparison: Comparison
 ) -> Finding:
@@ -443,19 +451,19 @@ def _resemblance_finding(
     fringes = decision.signals.get("display_fine", 0.0) >= 1.0
     if fringes:
         detail = (
-            f"The image resembles reference #{reference_index} ({alignment.inliers} matched keypoints) and shows fine "
+            f"The image resembles reference #{reference_index} ({_how_aligned(alignment)}) and shows fine "
             "fringes like a screen's moiré, which a product's own fine weave, mesh or knit also makes: "
             "a person should compare."
         )
     elif decision.decided_by == "on_a_table":
         detail = (
-            f"The image resembles reference #{reference_index} ({alignment.inliers} matched keypoints), but the "
+            f"The image resembles reference #{reference_index} ({_how_aligned(alignment)}), but the "
             f"product fills only {1 - comparison.surround:.0%} of the picture and light falls across it unevenly: "
             "a new photograph of a flat product lying on a table looks like this; a person should compare."
         )
     else:
         detail = (
-            f"The image resembles reference #{reference_index} ({alignment.inliers} matched keypoints), but one "
+            f"The image resembles reference #{reference_index} ({_how_aligned(alignment)}), but one "
             f"alignment explains only {decision.signals.get('agreement', comparison.explained):.0%} of the "
             "overlapping area pixel for pixel: a new photograph of a flat product looks like this; a person should compare."
         )
@@ -577,14 +585,26 @@ def screen_decoded(
             if alignment is not None:
                 yield index, alignment
 
-    for index, alignment in candidates():
+    def consider(index: int, alignment: Alignment) -> Decision:
+        nonlocal best
         alignment, comparison = compare_aligned(decoded.rgb, references[index].rgb, alignment)
         decision = derived_decision(comparison, plane_px)
         aligned.append((decision, index, alignment, comparison))
         if best is None or decision.score > best[0].score:
             best = (decision, index, alignment, comparison)
-        if decision.score >= _UNAMBIGUOUS:
+        return decision
+
+    for index, alignment in candidates():
+        if consider(index, alignment).score >= _UNAMBIGUOUS:
             break
+    if best is None or best[0].score < _COUNTS:
+        # No copy by the corners: a lattice repeats them and a smooth picture has none, and
+        # a lattice's few pairs can mislead the homography; align by the pixels instead.
+        for index in order:
+            by_pixels = dense_alignment(cv2.cvtColor(references[index].rgb, cv2.COLOR_RGB2GRAY), gray)
+            if by_pixels is not None and consider(index, by_pixels).score >= _UNAMBIGUOUS:
+                break
+
     if best is not None and best[0].score < _COUNTS:
         # No copy by the signals of a new photograph: look for a photographed screen,
         # only here, where it can change the verdict (a clear copy needs no more).
@@ -648,11 +668,11 @@ def screen_decoded(
                 score=round(score, 4),
                 detail=(
                     f"The image is a photograph of a screen showing reference #{reference_index}: "
-                    f"the aligned area carries a display's moiré ({alignment.inliers} matched keypoints)."
+                    f"the aligned area carries a display's moiré ({_how_aligned(alignment)})."
                     if decision.decided_by == "display"
                     else f"The image is a transformed copy of reference #{reference_index}: "
                     f"{comparison.explained:.0%} of the overlapping area matches it pixel for pixel "
-                    f"after alignment ({alignment.inliers} matched keypoints)."
+                    f"after alignment ({_how_aligned(alignment)})."
                 ),
                 params={
                     "reference_index": reference_index,
