@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from refunds.models import Evidence, ReferenceImage, RefundApplication
 from reviewhub.instruments import screening_check
 from screening import core
-from screening.index import Match, fingerprint_store, near_duplicates, reuse_score
+from screening.index import Match, feature_reuse_score, fingerprint_store, near_duplicates, reuse_score
 from screening.models import Finding, ReuseLink, ScreeningResult
 
 log = logging.getLogger(__name__)
@@ -121,8 +121,8 @@ def application_screen_evidence(*, application_id: UUID | str) -> int:
             )
             raise UnreadableEvidence(exc.message) from None
         with screening_check("reuse"):
-            fingerprint_store(evidence=evidence, phash=phash)
-            matches = near_duplicates(evidence=evidence, phash=phash)
+            fingerprint_store(evidence=evidence, phash=phash, features=report.reuse)
+            matches = near_duplicates(evidence=evidence, phash=phash, features=report.reuse)
             links = reuse_links_found(evidence, data, matches)
         findings = list(report.findings) + _reuse_findings(evidence, links) + _other_platform_findings(matches)
         reference = usable[report.reference_index] if report.reference_index is not None else None
@@ -165,6 +165,7 @@ def reuse_links_found(evidence: Evidence, data: bytes, matches: list[Match]) -> 
                 kind=kind,
                 distance=match.distance,
                 regions=[list(r) for r in regions],
+                points=match.points,
             )
         )
     return links
@@ -197,6 +198,11 @@ _REUSE_DETAIL = {
     ReuseLink.Kind.SAME_FILE: "The image is the very file submitted with an earlier application.",
     ReuseLink.Kind.RE_ENCODED: "The image is the picture submitted with an earlier application, re-encoded, resized or "
     "cropped ({distance} of 64 hash bits differ).",
+}
+# Found by keypoints: the hash moved too far to say anything, the agreeing points say it.
+_REUSE_DETAIL_BY_POINTS = {
+    ReuseLink.Kind.RE_ENCODED: "The image is the picture submitted with an earlier application, cropped, turned or "
+    "framed ({points} points agree on one geometric transform).",
     ReuseLink.Kind.EDITED: "The image is the picture submitted with an earlier application with local changes "
     "({regions} region(s)); the changes are boxed.",
 }
@@ -207,8 +213,16 @@ def _reuse_findings(evidence: Evidence, links: list[ReuseLink]) -> list[core.Fin
         return []
     closest = links[0]
     # Identical bytes are certain; each differing hash bit makes a coincidence likelier.
-    score = 1.0 if closest.kind == ReuseLink.Kind.SAME_FILE else reuse_score(closest.distance)
-    detail = _REUSE_DETAIL[ReuseLink.Kind(closest.kind)].format(distance=closest.distance, regions=len(closest.regions))
+    if closest.kind == ReuseLink.Kind.SAME_FILE:
+        score = 1.0
+    elif closest.points:
+        score = feature_reuse_score(closest.points)
+    else:
+        score = reuse_score(closest.distance)
+    details = _REUSE_DETAIL_BY_POINTS if closest.points else {}
+    detail = details.get(ReuseLink.Kind(closest.kind), _REUSE_DETAIL[ReuseLink.Kind(closest.kind)]).format(
+        distance=closest.distance, regions=len(closest.regions), points=closest.points
+    )
     return [
         core.Finding(
             core.FindingCode.NEAR_DUPLICATE,
@@ -220,6 +234,7 @@ def _reuse_findings(evidence: Evidence, links: list[ReuseLink]) -> list[core.Fin
                 "distance": closest.distance,
                 "matches": len(links),
                 "kind": closest.kind,
+                **({"points": closest.points} if closest.points else {}),
             },
             tuple(tuple(r) for r in closest.regions),
         )
