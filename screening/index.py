@@ -567,15 +567,23 @@ def rebuild_pending(*, platform: Platform | None = None) -> QuerySet[Evidence]:
 
 
 def rebuild_restart(*, platform: Platform | None = None) -> int:
-    """Mark every fingerprint as of no scheme, so that all are redone; return how many.
+    """Mark every fingerprint as of no scheme and drop the groups' keypoints, so that all are
+    redone; return how many fingerprints.
 
     Marked rather than deleted: lookups keep finding the old hashes until each is redone, and
     an interrupted restart resumes where it stopped.
     """
     fingerprints = EvidenceFingerprint.objects.all()
+    groups = ReuseGroup.objects.exclude(keypoints=b"")
     if platform is not None:
         fingerprints = fingerprints.filter(platform=platform)
-    return fingerprints.update(scheme=0)
+        groups = groups.filter(platform=platform)
+    with transaction.atomic():
+        # The keypoints are given again by the group's first image redone; until then a crop
+        # of it is found only once its group is (the hashes keep answering meanwhile).
+        ReuseKey.objects.filter(group__in=groups).delete()
+        groups.update(keypoints=b"")
+        return fingerprints.update(scheme=0)
 
 
 def rebuild_evidence(*, evidence: Evidence, data: bytes, max_pixels: int, max_bytes: int) -> None:

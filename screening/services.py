@@ -190,7 +190,13 @@ def _compare_with_earlier(data: bytes, earlier: Evidence) -> tuple[str, list[tup
     )
     edit = report.finding(core.FindingCode.LOCAL_EDIT)
     if report.verdict == ScreeningResult.Verdict.DERIVED and edit is not None:
-        return ReuseLink.Kind.EDITED, list(edit.regions)
+        # A turned copy's filled corners differ from the earlier picture but are no edit of it.
+        regions = core.without_turn_fill(
+            core.decode_image(data, max_pixels=settings.UPLOAD_MAX_PIXELS, max_bytes=settings.UPLOAD_MAX_BYTES),
+            edit.regions,
+        )
+        if regions:
+            return ReuseLink.Kind.EDITED, regions
     return ReuseLink.Kind.RE_ENCODED, []
 
 
@@ -198,13 +204,13 @@ _REUSE_DETAIL = {
     ReuseLink.Kind.SAME_FILE: "The image is the very file submitted with an earlier application.",
     ReuseLink.Kind.RE_ENCODED: "The image is the picture submitted with an earlier application, re-encoded, resized or "
     "cropped ({distance} of 64 hash bits differ).",
+    ReuseLink.Kind.EDITED: "The image is the picture submitted with an earlier application with local changes "
+    "({regions} region(s)); the changes are boxed.",
 }
 # Found by keypoints: the hash moved too far to say anything, the agreeing points say it.
 _REUSE_DETAIL_BY_POINTS = {
     ReuseLink.Kind.RE_ENCODED: "The image is the picture submitted with an earlier application, cropped, turned or "
     "framed ({points} points agree on one geometric transform).",
-    ReuseLink.Kind.EDITED: "The image is the picture submitted with an earlier application with local changes "
-    "({regions} region(s)); the changes are boxed.",
 }
 
 

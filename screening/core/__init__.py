@@ -6,7 +6,14 @@ decode_image, analyse_reference, screen_evidence, perceptual_hash and the value 
 
 from .decode import DecodedImage, decode_image, sniff_format
 from .errors import UnreadableImage
-from .hashing import ReuseFeatures, evidence_reuse_features, hamming, matching_points, perceptual_hash
+from .hashing import (
+    ReuseFeatures,
+    evidence_reuse_features,
+    hamming,
+    matching_points,
+    perceptual_hash,
+    without_turn_fill,
+)
 from .report import FINDING_CODES, FORGERY_CODES, VERDICTS, Finding, FindingCode, ReuseKind, ScreeningReport, Verdict
 from .screen import (
     ENGINE_VERSION,
@@ -43,4 +50,5 @@ __all__ = [
     "screen_decoded",
     "screen_evidence",
     "sniff_format",
+    "without_turn_fill",
 ]
