@@ -219,7 +219,7 @@ class KeypointPopulation:
             x, y = int(self.rng.integers(0, image.width - w + 1)), int(self.rng.integers(0, image.height - h + 1))
             part = image.crop((x, y, x + w, y + h)).rotate(float(self.rng.uniform(-5, 5)), resample=Image.BICUBIC)
             features = core.evidence_reuse_features(core.decode_image(jpeg(part, int(self.rng.integers(60, 96)))))
-            keys = features.keys(keypoints=core.hashing.STORED_KEYPOINTS)
+            keys = features.keys(keypoints=core.keypoints.STORED_KEYPOINTS)
             self.pool.append((features.stored().to_bytes(), keys))
             for key in keys:
                 sources.setdefault(key, set()).add(i % len(images))
@@ -231,7 +231,7 @@ class KeypointPopulation:
     def filler(self) -> tuple[list[int], bytes]:
         """Return a filler group's keys and keypoints: one crop's, its own keys made fresh."""
         blob, keys = self.pool[int(self.rng.integers(len(self.pool)))]
-        low = (1 << core.hashing.FEATURE_KEY_BITS) - 1
+        low = (1 << core.keypoints.FEATURE_KEY_BITS) - 1
         fresh = self.rng.integers(0, low + 1, size=len(keys))
         return sorted({k if k in self.generic else (k & ~low) | int(v) for k, v in zip(keys, fresh, strict=True)}), blob
 
@@ -363,7 +363,7 @@ def load_keypoints(
         group = ids[value]
         own = originals.get(population.hashes[p])
         if own is not None:
-            group_keys, blob = own.keys(keypoints=core.hashing.STORED_KEYPOINTS), own.stored().to_bytes()
+            group_keys, blob = own.keys(keypoints=core.keypoints.STORED_KEYPOINTS), own.stored().to_bytes()
         else:
             group_keys, blob = keypoints.filler()
         blobs.append((group, blob))

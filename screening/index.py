@@ -47,18 +47,19 @@ def reuse_score(distance: int) -> float:
 def feature_reuse_score(points: int) -> float:
     """The score of a reuse found by keypoints: at the floor (12 points, where no stranger of
     the measurements came closer than 5) it counts; with more points a coincidence fades."""
-    return round(min(0.95, 0.55 + 0.4 * (points - core.hashing.MATCHING_POINTS) / 100), 4)
+    return round(min(0.95, 0.55 + 0.4 * (points - core.keypoints.MATCHING_POINTS) / 100), 4)
 
 
 # Bumped when the bands, the grouping or the keys change; manage.py rebuild_reuse_index
 # redoes older rows (scheme 3 added the keypoints).
 SCHEME = 3
 
-# A key held by more images than this says nothing about any of them (generic corners every
-# photo has); the lookup reads at most one more row per key to know, so a query reads at most
-# QUERY_KEYS x (COMMON_KEY + 1) index entries however large the index grows.
+# A key held by more groups than this says nothing about any of them (generic corners every
+# photo has); the lookup reads at most one more entry per key to know, so a query reads at
+# most 2 x QUERY_KEYPOINTS x (COMMON_KEY + 1) index entries however large the index grows
+# (bench/index.py: about 2 150 at 10^4 and at 10^5 stored images).
 COMMON_KEY = 32
-# Images verified per lookup, best voted first: each costs a fetch of 7 kB and ~1 ms of matching.
+# Groups verified per lookup, best voted first: each costs a fetch of 7 kB and ~1 ms of matching.
 FEATURE_CANDIDATES = 8
 # Keys an image must share with the new one to be a candidate at all (one is chance).
 MIN_SHARED_KEYS = 2
@@ -196,7 +197,7 @@ def group_join(
     if features is not None and not group.keypoints:
         # Conditional too: of two workers giving a new group its keypoints, one writes the keys.
         if ReuseGroup.objects.filter(pk=group.pk, keypoints=b"").update(keypoints=features.stored().to_bytes()):
-            keys = features.keys(keypoints=core.hashing.STORED_KEYPOINTS)
+            keys = features.keys(keypoints=core.keypoints.STORED_KEYPOINTS)
             ReuseKey.objects.bulk_create(
                 [ReuseKey(key=platform_key(platform_id, k), group=group) for k in keys], ignore_conflicts=True
             )
@@ -406,7 +407,7 @@ class FeatureVotes:
 def feature_votes(*, platform_id: int, features: core.ReuseFeatures) -> FeatureVotes:
     """Return the platform's groups sharing at least MIN_SHARED_KEYS of the image's keys (keys
     held by more than COMMON_KEY groups left out), most shared first."""
-    keys = [platform_key(platform_id, k) for k in features.keys(keypoints=core.hashing.QUERY_KEYPOINTS)]
+    keys = [platform_key(platform_id, k) for k in features.keys(keypoints=core.keypoints.QUERY_KEYPOINTS)]
     if not keys:
         return FeatureVotes([], 0, 0)
     if connection.vendor == "postgresql":
@@ -457,7 +458,7 @@ def earlier_feature_uses(
         if group in known_phashes:
             continue
         points = core.matching_points(features, core.ReuseFeatures.from_bytes(bytes(stored)))
-        if points < core.hashing.MATCHING_POINTS:
+        if points < core.keypoints.MATCHING_POINTS:
             continue
         # The group's earliest earlier image of another application and its counts, as a hash
         # match gives them (none: only this application's own images, or none before this one).

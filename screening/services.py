@@ -149,7 +149,8 @@ REUSE_MATCHES_CHECKED = 3
 def reuse_links_found(evidence: Evidence, data: bytes, matches: list[Match]) -> list[ReuseLink]:
     """Return (unsaved) links from the evidence to the closest earlier images it reuses, each
     saying what was reused: the same file, the same picture re-encoded, or the same picture
-    with local changes (with their regions)."""
+    with local changes (with their regions). A match only the keypoints found is linked only
+    when the pixels confirm it: the evidence must be the earlier picture transformed."""
     links = []
     own = [m for m in matches if not m.other_platform]  # another platform's use is only a fact and a date
     for match in own[:REUSE_MATCHES_CHECKED]:
@@ -157,7 +158,11 @@ def reuse_links_found(evidence: Evidence, data: bytes, matches: list[Match]) -> 
         if earlier.sha256 == evidence.sha256:
             kind, regions = ReuseLink.Kind.SAME_FILE, []
         else:
-            kind, regions = _compare_with_earlier(data, earlier)
+            derived, kind, regions = _compare_with_earlier(data, earlier)
+            if match.points and not derived:
+                # Keypoints agree also between two photographs of one printed product (a box,
+                # a poster); only a copy of the picture agrees in its pixels.
+                continue
         links.append(
             ReuseLink(
                 evidence=evidence,
@@ -171,16 +176,17 @@ def reuse_links_found(evidence: Evidence, data: bytes, matches: list[Match]) -> 
     return links
 
 
-def _compare_with_earlier(data: bytes, earlier: Evidence) -> tuple[str, list[tuple[int, int, int, int]]]:
-    """Screen the evidence against the earlier image as if it were a reference: local edits
-    after alignment make it an edited reuse. The hash already says "the same picture", so
-    an alignment that fails (a heavy crop, a frame) leaves it a re-encoded one."""
+def _compare_with_earlier(data: bytes, earlier: Evidence) -> tuple[bool, str, list[tuple[int, int, int, int]]]:
+    """Screen the evidence against the earlier image as if it were a reference; return whether
+    it is the earlier picture transformed, and what kind of reuse: local edits after alignment
+    make it an edited reuse. For a hash match the hash already says "the same picture", so an
+    alignment that fails (a heavy crop, a frame) leaves it a re-encoded one."""
     try:
         with earlier.file.open("rb") as handle:
             analysis = core.analyse_reference(handle.read())
     except (core.UnreadableImage, OSError) as exc:
         log.warning("earlier evidence %s cannot be compared: %s", earlier.public_id, exc)
-        return ReuseLink.Kind.RE_ENCODED, []
+        return False, ReuseLink.Kind.RE_ENCODED, []
     report = core.screen_evidence(
         data,
         references=[analysis],
@@ -188,16 +194,17 @@ def _compare_with_earlier(data: bytes, earlier: Evidence) -> tuple[str, list[tup
         max_pixels=settings.UPLOAD_MAX_PIXELS,
         max_bytes=settings.UPLOAD_MAX_BYTES,
     )
+    derived = report.verdict == ScreeningResult.Verdict.DERIVED
     edit = report.finding(core.FindingCode.LOCAL_EDIT)
-    if report.verdict == ScreeningResult.Verdict.DERIVED and edit is not None:
+    if derived and edit is not None:
         # A turned copy's filled corners differ from the earlier picture but are no edit of it.
         regions = core.without_turn_fill(
             core.decode_image(data, max_pixels=settings.UPLOAD_MAX_PIXELS, max_bytes=settings.UPLOAD_MAX_BYTES),
             edit.regions,
         )
         if regions:
-            return ReuseLink.Kind.EDITED, regions
-    return ReuseLink.Kind.RE_ENCODED, []
+            return True, ReuseLink.Kind.EDITED, regions
+    return derived, ReuseLink.Kind.RE_ENCODED, []
 
 
 _REUSE_DETAIL = {

@@ -6,14 +6,8 @@ decode_image, analyse_reference, screen_evidence, perceptual_hash and the value 
 
 from .decode import DecodedImage, decode_image, sniff_format
 from .errors import UnreadableImage
-from .hashing import (
-    ReuseFeatures,
-    evidence_reuse_features,
-    hamming,
-    matching_points,
-    perceptual_hash,
-    without_turn_fill,
-)
+from .hashing import evidence_reuse_features, hamming, perceptual_hash, without_turn_fill
+from .keypoints import ReuseFeatures, matching_points
 from .report import FINDING_CODES, FORGERY_CODES, VERDICTS, Finding, FindingCode, ReuseKind, ScreeningReport, Verdict
 from .screen import (
     ENGINE_VERSION,

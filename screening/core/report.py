@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .hashing import ReuseFeatures
+    from .keypoints import ReuseFeatures
 
 __all__ = [
     "Finding",

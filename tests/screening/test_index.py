@@ -218,7 +218,7 @@ def test_a_crop_found_by_its_keypoints_says_how_many_points_agree(product):
     reused = cropped(0.2)(original)
     new = stored_photo(product, reused, buyer_ref="abuser")
     (match,) = near_duplicates(evidence=new, **engine_signature(reused))
-    assert match.points >= core.hashing.MATCHING_POINTS and match.distance > 6
+    assert match.points >= core.keypoints.MATCHING_POINTS and match.distance > 6
 
 
 def test_keypoints_stay_within_the_platform_even_when_it_shares_hashes(product, product_b, platform_a, platform_b):

@@ -7,7 +7,10 @@ from django.utils import translation
 from PIL import Image
 
 from refunds import selectors
+from refunds.demo import rephotographed
 from refunds.models import ClaimGroup, ClaimGroupMember
+from screening import core
+from screening.index import near_duplicates
 from screening.models import ReuseLink
 from tests.factories import CUP, FORGED_CUP, GENUINE_CUP, jpeg, make_product, screen, submit
 
@@ -130,3 +133,18 @@ def test_a_cropped_and_turned_copy_with_painted_damage_is_a_reuse_with_an_edit(p
     second = screen(submit(product, evidence=[cropped_and_turned(FORGED_CUP)], buyer_ref="second"))
     kind, finding = reuse_of(second)
     assert kind == "edited" and finding.regions
+
+
+def test_an_honest_photograph_of_the_same_printed_picture_is_not_a_reuse(product):
+    # Printed and photographed anew in another scene: enough keypoints agree on one transform
+    # for the index to offer it, but its pixels are not the earlier picture's.
+    first = screen(submit(product, evidence=[CUP], buyer_ref="first")).evidence.get()
+    honest = rephotographed("coffee", background="brick", seed=0)
+    second = screen(submit(product, evidence=[honest], buyer_ref="second")).evidence.get()
+    decoded = core.decode_image(honest)
+    offered = near_duplicates(
+        evidence=second, phash=core.perceptual_hash(decoded), features=core.evidence_reuse_features(decoded)
+    )
+    assert [(m.evidence, m.points >= 12) for m in offered] == [(first, True)]
+    assert not second.screening.findings.filter(code="near_duplicate").exists()
+    assert not ReuseLink.objects.filter(evidence=second).exists()
