@@ -15,7 +15,7 @@ from refunds.models import Evidence, RefundApplication
 from refunds.services.platform import platform_reuse_sharing_set, settings_actor_for_command
 from screening import core
 from screening.index import fingerprint_store, group_join, near_duplicates, signed
-from screening.models import EvidenceFingerprint
+from screening.models import EvidenceFingerprint, ReuseKey
 from screening.services import _other_platform_findings
 from tests.factories import jpeg, make_product, submit
 
@@ -219,6 +219,18 @@ def test_a_crop_found_by_its_keypoints_says_how_many_points_agree(product):
     new = stored_photo(product, reused, buyer_ref="abuser")
     (match,) = near_duplicates(evidence=new, **engine_signature(reused))
     assert match.points >= core.keypoints.MATCHING_POINTS and match.distance > 6
+
+
+def test_a_crop_of_a_photo_sent_many_times_is_one_answer_with_its_counts(product):
+    data = encoded(photo("chelsea"), quality=95)
+    first = stored_photo(product, data, buyer_ref="stock-0")
+    for i in range(1, 30):
+        stored_photo(product, data, buyer_ref=f"stock-{i}")
+    assert ReuseKey.objects.values("group").distinct().count() == 1  # one picture, one set of keys
+    reused = cropped(0.2)(photo("chelsea"))
+    new = stored_photo(product, reused, buyer_ref="abuser")
+    (match,) = near_duplicates(evidence=new, **engine_signature(reused))
+    assert (match.evidence, match.images, match.applications) == (first, 30, 30) and match.points
 
 
 def test_keypoints_stay_within_the_platform_even_when_it_shares_hashes(product, product_b, platform_a, platform_b):
