@@ -198,13 +198,15 @@ def claim_group_get_for_platform(*, platform: Platform, public_id: object) -> Cl
         .order_by("created_at", "pk")
     )
     links = [
-        {"application": a, "earlier_application": b, "kind": kind, "distance": distance}
-        for a, b, kind, distance in ReuseLink.objects.filter(
+        {"application": a, "earlier_application": b, "kind": kind, "distance": distance, "points": points}
+        for a, b, kind, distance, points in ReuseLink.objects.filter(
             evidence__application__claim_group_member__group=group,
             earlier__application__claim_group_member__group=group,
         )
         .order_by("created_at", "pk")
-        .values_list("evidence__application__public_id", "earlier__application__public_id", "kind", "distance")
+        .values_list(
+            "evidence__application__public_id", "earlier__application__public_id", "kind", "distance", "points"
+        )
     ]
     claimed, refunded = _group_totals(rows)
     return ClaimGroupView(group, rows, claimed, refunded, links)

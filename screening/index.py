@@ -6,10 +6,17 @@ other matches. A lookup reads the four band indexes, keeps in the database only 
 within the threshold (``bit_count`` of the XOR on PostgreSQL, a registered function on
 SQLite) and then, for those few groups, the earliest earlier image and the group's counts.
 Measured with ``bench/index.py`` (docs/screening.md, "Reuse index").
+
+A crop of 10 %, a turn of 2° or a phone's frame moves the hash as far as a stranger's, so
+each image also stores keys of its strongest keypoints (``ReuseKey``) and the keypoints
+themselves: a lookup collects the images sharing keys with the new one, skips keys so common
+that they say nothing, and links an image only when its keypoints and the new image's agree
+on one geometric transform (``core.matching_points``).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,7 +24,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, F, Func, IntegerField, Max, OuterRef, Q, QuerySet
 
 from refunds.models import Evidence, Platform
-from screening.models import EvidenceFingerprint, ReuseGroup
+from screening import core
+from screening.models import EvidenceFingerprint, ReuseGroup, ReuseKey
 
 BAND_BITS = 16
 BANDS = 4
@@ -36,8 +44,25 @@ def reuse_score(distance: int) -> float:
     return round(1.0 - distance / 16, 4)
 
 
-# Bumped when the bands or the grouping change; manage.py rebuild_reuse_index redoes older rows.
-SCHEME = 2
+def feature_reuse_score(points: int) -> float:
+    """The score of a reuse found by keypoints: at the floor (12 points, where no stranger of
+    the measurements came closer than 5) it counts; with more points a coincidence fades."""
+    return round(min(0.95, 0.55 + 0.4 * (points - core.keypoints.MATCHING_POINTS) / 100), 4)
+
+
+# Bumped when the bands, the grouping or the keys change; manage.py rebuild_reuse_index
+# redoes older rows (scheme 3 added the keypoints).
+SCHEME = 3
+
+# A key held by more groups than this says nothing about any of them (generic corners every
+# photo has); the lookup reads at most one more entry per key to know, so a query reads at
+# most 2 x QUERY_KEYPOINTS x (COMMON_KEY + 1) index entries however large the index grows
+# (bench/index.py: about 2 150 at 10^4 and at 10^5 stored images).
+COMMON_KEY = 32
+# Groups verified per lookup, best voted first: each costs a fetch of 7 kB and ~1 ms of matching.
+FEATURE_CANDIDATES = 8
+# Keys an image must share with the new one to be a candidate at all (one is chance).
+MIN_SHARED_KEYS = 2
 
 _MASK = (1 << 64) - 1
 
@@ -116,14 +141,26 @@ class Match:
     applications: int = 1
     last_seen: datetime | None = None
     other_platform: bool = False
+    # Keypoints agreeing on one transform when found by them (a crop, a turn, a frame); 0 when
+    # the hash found it.
+    points: int = 0
 
 
 # --- storing ----------------------------------------------------------------------------------
 
 
-def fingerprint_store(*, evidence: Evidence, phash: int) -> EvidenceFingerprint:
-    """Record the image's hash and join it to its group (once; a second delivery of the task
-    finds it stored, a row of an older scheme is brought up to date)."""
+def platform_key(platform_id: int, key: int) -> int:
+    """Return a feature key within a platform (the platform above bit 32, so lookups of one
+    platform never read another's keys)."""
+    return (platform_id << 32) | key
+
+
+def fingerprint_store(
+    *, evidence: Evidence, phash: int, features: core.ReuseFeatures | None = None
+) -> EvidenceFingerprint:
+    """Record the image's hash and join it to its group, giving the group the image's
+    keypoints and their keys (``features``) if it has none yet (once; a second delivery of the
+    task finds it stored, a row of an older scheme is brought up to date)."""
     application = evidence.application
     with transaction.atomic():
         fingerprint, created = EvidenceFingerprint.objects.get_or_create(
@@ -139,12 +176,15 @@ def fingerprint_store(*, evidence: Evidence, phash: int) -> EvidenceFingerprint:
         if not created and (fingerprint.scheme != SCHEME or fingerprint.phash != signed(phash)):
             fingerprint.phash, fingerprint.scheme = signed(phash), SCHEME
             fingerprint.save(update_fields=["phash", "scheme"])
-        group_join(platform_id=application.platform_id, phash=phash, seen=evidence.created_at)
+        group_join(platform_id=application.platform_id, phash=phash, seen=evidence.created_at, features=features)
     return fingerprint
 
 
-def group_join(*, platform_id: int, phash: int, seen: datetime) -> None:
-    """Create the platform's group for this hash, or move its first sighting earlier."""
+def group_join(
+    *, platform_id: int, phash: int, seen: datetime, features: core.ReuseFeatures | None = None
+) -> ReuseGroup:
+    """Create the platform's group for this hash, or move its first sighting earlier; store
+    ``features`` as its keypoints and keys if it has none (identical hashes are one picture)."""
     b0, b1, b2, b3 = bands(phash)
     group, created = ReuseGroup.objects.get_or_create(
         platform_id=platform_id,
@@ -154,6 +194,14 @@ def group_join(*, platform_id: int, phash: int, seen: datetime) -> None:
     if not created and seen < group.first_seen:
         # A conditional update: two workers storing older images never move it later again.
         ReuseGroup.objects.filter(pk=group.pk, first_seen__gt=seen).update(first_seen=seen)
+    if features is not None and not group.keypoints:
+        # Conditional too: of two workers giving a new group its keypoints, one writes the keys.
+        if ReuseGroup.objects.filter(pk=group.pk, keypoints=b"").update(keypoints=features.stored().to_bytes()):
+            keys = features.keys(keypoints=core.keypoints.STORED_KEYPOINTS)
+            ReuseKey.objects.bulk_create(
+                [ReuseKey(key=platform_key(platform_id, k), group=group) for k in keys], ignore_conflicts=True
+            )
+    return group
 
 
 # --- looking up -------------------------------------------------------------------------------
@@ -219,6 +267,7 @@ class EarlierUse:
     applications: int = 1
     last_seen: datetime | None = None
     other_platform: bool = False
+    points: int = 0  # keypoints agreeing on one transform, when found by them
 
 
 def earlier_uses(
@@ -343,11 +392,114 @@ def _lookup_orm(
     return rows
 
 
-def near_duplicates(*, evidence: Evidence, phash: int, max_distance: int = NEAR_DUPLICATE_BITS) -> list[Match]:
-    """Return the earlier uses of near-duplicates of the image, closest first: one Match per
-    group of identical images of the platform (other applications' only), and at most one for
-    all other platforms that share hashes (if this one does). Raise ValueError above
-    GUARANTEED_BITS."""
+# --- beyond the hash: keypoints ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeatureVotes:
+    """The groups sharing keys with a new image, best voted first, and what the lookup read."""
+
+    ranked: list[tuple[int, int]]  # (group id, shared keys)
+    entries: int  # index entries read
+    common_keys: int  # keys skipped as too common
+
+
+def feature_votes(*, platform_id: int, features: core.ReuseFeatures) -> FeatureVotes:
+    """Return the platform's groups sharing at least MIN_SHARED_KEYS of the image's keys (keys
+    held by more than COMMON_KEY groups left out), most shared first."""
+    keys = [platform_key(platform_id, k) for k in features.keys(keypoints=core.keypoints.QUERY_KEYPOINTS)]
+    if not keys:
+        return FeatureVotes([], 0, 0)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # At most COMMON_KEY + 1 entries of each key: enough to know it is common.
+            cursor.execute(
+                "SELECT q.key, k.group_id FROM unnest(%s::bigint[]) AS q(key) CROSS JOIN LATERAL "
+                "(SELECT r.group_id FROM screening_reusekey r WHERE r.key = q.key LIMIT %s) k",
+                [keys, COMMON_KEY + 1],
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = list(ReuseKey.objects.filter(key__in=keys).values_list("key", "group_id"))
+    per_key = Counter(key for key, _ in rows)
+    votes = Counter(group for key, group in rows if per_key[key] <= COMMON_KEY)
+    ranked = [(group, n) for group, n in votes.most_common() if n >= MIN_SHARED_KEYS]
+    return FeatureVotes(ranked, len(rows), sum(1 for n in per_key.values() if n > COMMON_KEY))
+
+
+def earlier_feature_uses(
+    *,
+    platform_id: int,
+    features: core.ReuseFeatures,
+    phash: int,
+    before: datetime,
+    before_evidence_id: int,
+    exclude_application_id: int,
+    known_phashes: frozenset[int] = frozenset(),
+) -> list[EarlierUse]:
+    """Return the earlier uses of the platform that the image's keypoints find and verify, one
+    per group of identical images not in ``known_phashes`` (the hash found those), most points
+    first: the group's earliest earlier image of another application and its counts."""
+    votes = feature_votes(platform_id=platform_id, features=features)
+    if not votes.ranked:
+        return []
+    order = {group: rank for rank, (group, _) in enumerate(votes.ranked)}
+    # Groups first seen later cannot hold an earlier image; they are dropped before the costly
+    # check, the rest taken in the order of the votes.
+    candidates = sorted(
+        ReuseGroup.objects.filter(pk__in=list(order)[: 4 * FEATURE_CANDIDATES], first_seen__lte=before)
+        .exclude(keypoints=b"")
+        .values_list("pk", "phash", "keypoints"),
+        key=lambda row: order[row[0]],
+    )
+    uses = []
+    for _pk, value, stored in candidates[:FEATURE_CANDIDATES]:
+        group = value & _MASK
+        if group in known_phashes:
+            continue
+        points = core.matching_points(features, core.ReuseFeatures.from_bytes(bytes(stored)))
+        if points < core.keypoints.MATCHING_POINTS:
+            continue
+        # The group's earliest earlier image of another application and its counts, as a hash
+        # match gives them (none: only this application's own images, or none before this one).
+        group_uses = earlier_uses(
+            platform_id=platform_id,
+            shared_platform_ids=[],
+            phash=group,
+            before=before,
+            before_evidence_id=before_evidence_id,
+            exclude_application_id=exclude_application_id,
+            max_distance=0,
+        )
+        if group_uses:
+            use = group_uses[0]
+            uses.append(
+                EarlierUse(
+                    distance=core.hamming(group, phash),
+                    first_seen=use.first_seen,
+                    phash=group,
+                    evidence_id=use.evidence_id,
+                    images=use.images,
+                    applications=use.applications,
+                    last_seen=use.last_seen,
+                    points=points,
+                )
+            )
+    return sorted(uses, key=lambda use: (-use.points, use.first_seen))
+
+
+def near_duplicates(
+    *,
+    evidence: Evidence,
+    phash: int,
+    features: core.ReuseFeatures | None = None,
+    max_distance: int = NEAR_DUPLICATE_BITS,
+) -> list[Match]:
+    """Return the earlier uses of near-duplicates of the image: one Match per group of
+    identical images of the platform (other applications' only), closest hash first, then
+    those only its keypoints find (with ``features``; a crop, a turn, a frame), most points
+    first, and at most one for all other platforms that share hashes (if this one does).
+    Raise ValueError above GUARANTEED_BITS."""
     application = evidence.application
     uses = earlier_uses(
         platform_id=application.platform_id,
@@ -358,6 +510,19 @@ def near_duplicates(*, evidence: Evidence, phash: int, max_distance: int = NEAR_
         exclude_application_id=application.pk,
         max_distance=max_distance,
     )
+    if features is not None:
+        # Keypoints stay within the platform: another platform shares only hashes.
+        found = earlier_feature_uses(
+            platform_id=application.platform_id,
+            features=features,
+            phash=phash,
+            before=evidence.created_at,
+            before_evidence_id=evidence.pk,
+            exclude_application_id=application.pk,
+            known_phashes=frozenset(u.phash for u in uses if not u.other_platform),
+        )
+        own = [u for u in uses if not u.other_platform]
+        uses = own + found + [u for u in uses if u.other_platform]
     rows = Evidence.objects.select_related("application").in_bulk([u.evidence_id for u in uses if u.evidence_id])
     matches = []
     for use in uses:
@@ -385,6 +550,7 @@ def near_duplicates(*, evidence: Evidence, phash: int, max_distance: int = NEAR_
                 images=use.images,
                 applications=use.applications,
                 last_seen=use.last_seen,
+                points=use.points,
             )
         )
     return matches
@@ -402,24 +568,31 @@ def rebuild_pending(*, platform: Platform | None = None) -> QuerySet[Evidence]:
 
 
 def rebuild_restart(*, platform: Platform | None = None) -> int:
-    """Mark every fingerprint as of no scheme, so that all are redone; return how many.
+    """Mark every fingerprint as of no scheme and drop the groups' keypoints, so that all are
+    redone; return how many fingerprints.
 
     Marked rather than deleted: lookups keep finding the old hashes until each is redone, and
     an interrupted restart resumes where it stopped.
     """
     fingerprints = EvidenceFingerprint.objects.all()
+    groups = ReuseGroup.objects.exclude(keypoints=b"")
     if platform is not None:
         fingerprints = fingerprints.filter(platform=platform)
-    return fingerprints.update(scheme=0)
+        groups = groups.filter(platform=platform)
+    with transaction.atomic():
+        # The keypoints are given again by the group's first image redone; until then a crop
+        # of it is found only once its group is (the hashes keep answering meanwhile).
+        ReuseKey.objects.filter(group__in=groups).delete()
+        groups.update(keypoints=b"")
+        return fingerprints.update(scheme=0)
 
 
 def rebuild_evidence(*, evidence: Evidence, data: bytes, max_pixels: int, max_bytes: int) -> None:
-    """Hash the stored evidence file as screening does and store it; raise core.UnreadableImage."""
-    from screening import core
-
+    """Hash the stored evidence file and find its keypoints as screening does, and store them;
+    raise core.UnreadableImage."""
+    decoded = core.decode_image(data, max_pixels=max_pixels, max_bytes=max_bytes)
     fingerprint_store(
-        evidence=evidence,
-        phash=core.perceptual_hash(core.decode_image(data, max_pixels=max_pixels, max_bytes=max_bytes)),
+        evidence=evidence, phash=core.perceptual_hash(decoded), features=core.evidence_reuse_features(decoded)
     )
 
 

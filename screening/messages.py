@@ -133,6 +133,11 @@ def _near_duplicate(p: dict[str, Any]) -> str:
             )
             % values
         )
+    if kind == ReuseKind.RE_ENCODED and p.get("points"):
+        return _(
+            "The image is the picture submitted with earlier application %(application)s, cropped, turned or framed "
+            "(%(points)s points agree on one geometric transform)."
+        ) % {**values, "points": p["points"]}
     if kind == ReuseKind.RE_ENCODED:
         return (
             _(

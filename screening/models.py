@@ -153,6 +153,10 @@ class ReuseGroup(models.Model):
     band2 = models.IntegerField()
     band3 = models.IntegerField()
     first_seen = models.DateTimeField(_("first seen"))
+    # The first image's strongest keypoints (core.ReuseFeatures.to_bytes), read only for the
+    # few candidates ReuseKey finds, to verify one geometric transform before a link is made.
+    # Per group, so a stock photo sent a thousand times holds one set of keys, not a thousand.
+    keypoints = models.BinaryField(_("keypoints"), default=b"", blank=True)
 
     class Meta:
         verbose_name = _("reuse group")
@@ -168,6 +172,33 @@ class ReuseGroup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phash & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+class ReuseKey(models.Model):
+    """One key of a reuse group's local features: the reuse index beyond the hash (crops, turns, frames).
+
+    A key is the platform, a key table and descriptor bits of one of the picture's strongest
+    keypoints (screening.index.platform_key); a lookup reads, for each key of the new image,
+    the groups holding it, votes, and verifies the best few with their stored keypoints.
+    """
+
+    # The key and the group are the primary key: one index, which the lookup reads index-only.
+    pk = models.CompositePrimaryKey("key", "group")
+    key = models.BigIntegerField(_("key"))
+    # Its own index serves the cascade when groups_prune drops a group no image holds.
+    group = models.ForeignKey(
+        ReuseGroup,
+        on_delete=models.CASCADE,
+        related_name="keys",
+        verbose_name=_("reuse group"),
+    )
+
+    class Meta:
+        verbose_name = _("reuse key")
+        verbose_name_plural = _("reuse keys")
+
+    def __str__(self) -> str:
+        return f"{self.key:x}"
 
 
 class ReuseLink(models.Model):
@@ -196,6 +227,9 @@ class ReuseLink(models.Model):
     )
     kind = models.CharField(_("kind of reuse"), max_length=20, choices=Kind.choices)
     distance = models.PositiveSmallIntegerField(_("hash distance (bits)"))
+    # Keypoints agreeing on one geometric transform when the keypoints found it (a crop, a
+    # turn, a frame moved the hash too far); 0 when the hash did.
+    points = models.PositiveSmallIntegerField(_("agreeing keypoints"), default=0)
     regions = models.JSONField(_("changed regions"), default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

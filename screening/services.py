@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from refunds.models import Evidence, ReferenceImage, RefundApplication
 from reviewhub.instruments import screening_check
 from screening import core
-from screening.index import Match, fingerprint_store, near_duplicates, reuse_score
+from screening.index import Match, feature_reuse_score, fingerprint_store, near_duplicates, reuse_score
 from screening.models import Finding, ReuseLink, ScreeningResult
 
 log = logging.getLogger(__name__)
@@ -121,8 +121,8 @@ def application_screen_evidence(*, application_id: UUID | str) -> int:
             )
             raise UnreadableEvidence(exc.message) from None
         with screening_check("reuse"):
-            fingerprint_store(evidence=evidence, phash=phash)
-            matches = near_duplicates(evidence=evidence, phash=phash)
+            fingerprint_store(evidence=evidence, phash=phash, features=report.reuse)
+            matches = near_duplicates(evidence=evidence, phash=phash, features=report.reuse)
             links = reuse_links_found(evidence, data, matches)
         findings = list(report.findings) + _reuse_findings(evidence, links) + _other_platform_findings(matches)
         reference = usable[report.reference_index] if report.reference_index is not None else None
@@ -149,7 +149,8 @@ REUSE_MATCHES_CHECKED = 3
 def reuse_links_found(evidence: Evidence, data: bytes, matches: list[Match]) -> list[ReuseLink]:
     """Return (unsaved) links from the evidence to the closest earlier images it reuses, each
     saying what was reused: the same file, the same picture re-encoded, or the same picture
-    with local changes (with their regions)."""
+    with local changes (with their regions). A match only the keypoints found is linked only
+    when the pixels confirm it: the evidence must be the earlier picture transformed."""
     links = []
     own = [m for m in matches if not m.other_platform]  # another platform's use is only a fact and a date
     for match in own[:REUSE_MATCHES_CHECKED]:
@@ -157,7 +158,11 @@ def reuse_links_found(evidence: Evidence, data: bytes, matches: list[Match]) -> 
         if earlier.sha256 == evidence.sha256:
             kind, regions = ReuseLink.Kind.SAME_FILE, []
         else:
-            kind, regions = _compare_with_earlier(data, earlier)
+            derived, kind, regions = _compare_with_earlier(data, earlier)
+            if match.points and not derived:
+                # Keypoints agree also between two photographs of one printed product (a box,
+                # a poster); only a copy of the picture agrees in its pixels.
+                continue
         links.append(
             ReuseLink(
                 evidence=evidence,
@@ -165,21 +170,23 @@ def reuse_links_found(evidence: Evidence, data: bytes, matches: list[Match]) -> 
                 kind=kind,
                 distance=match.distance,
                 regions=[list(r) for r in regions],
+                points=match.points,
             )
         )
     return links
 
 
-def _compare_with_earlier(data: bytes, earlier: Evidence) -> tuple[str, list[tuple[int, int, int, int]]]:
-    """Screen the evidence against the earlier image as if it were a reference: local edits
-    after alignment make it an edited reuse. The hash already says "the same picture", so
-    an alignment that fails (a heavy crop, a frame) leaves it a re-encoded one."""
+def _compare_with_earlier(data: bytes, earlier: Evidence) -> tuple[bool, str, list[tuple[int, int, int, int]]]:
+    """Screen the evidence against the earlier image as if it were a reference; return whether
+    it is the earlier picture transformed, and what kind of reuse: local edits after alignment
+    make it an edited reuse. For a hash match the hash already says "the same picture", so an
+    alignment that fails (a heavy crop, a frame) leaves it a re-encoded one."""
     try:
         with earlier.file.open("rb") as handle:
             analysis = core.analyse_reference(handle.read())
     except (core.UnreadableImage, OSError) as exc:
         log.warning("earlier evidence %s cannot be compared: %s", earlier.public_id, exc)
-        return ReuseLink.Kind.RE_ENCODED, []
+        return False, ReuseLink.Kind.RE_ENCODED, []
     report = core.screen_evidence(
         data,
         references=[analysis],
@@ -187,10 +194,17 @@ def _compare_with_earlier(data: bytes, earlier: Evidence) -> tuple[str, list[tup
         max_pixels=settings.UPLOAD_MAX_PIXELS,
         max_bytes=settings.UPLOAD_MAX_BYTES,
     )
+    derived = report.verdict == ScreeningResult.Verdict.DERIVED
     edit = report.finding(core.FindingCode.LOCAL_EDIT)
-    if report.verdict == ScreeningResult.Verdict.DERIVED and edit is not None:
-        return ReuseLink.Kind.EDITED, list(edit.regions)
-    return ReuseLink.Kind.RE_ENCODED, []
+    if derived and edit is not None:
+        # A turned copy's filled corners differ from the earlier picture but are no edit of it.
+        regions = core.without_turn_fill(
+            core.decode_image(data, max_pixels=settings.UPLOAD_MAX_PIXELS, max_bytes=settings.UPLOAD_MAX_BYTES),
+            edit.regions,
+        )
+        if regions:
+            return True, ReuseLink.Kind.EDITED, regions
+    return derived, ReuseLink.Kind.RE_ENCODED, []
 
 
 _REUSE_DETAIL = {
@@ -200,6 +214,11 @@ _REUSE_DETAIL = {
     ReuseLink.Kind.EDITED: "The image is the picture submitted with an earlier application with local changes "
     "({regions} region(s)); the changes are boxed.",
 }
+# Found by keypoints: the hash moved too far to say anything, the agreeing points say it.
+_REUSE_DETAIL_BY_POINTS = {
+    ReuseLink.Kind.RE_ENCODED: "The image is the picture submitted with an earlier application, cropped, turned or "
+    "framed ({points} points agree on one geometric transform).",
+}
 
 
 def _reuse_findings(evidence: Evidence, links: list[ReuseLink]) -> list[core.Finding]:
@@ -207,8 +226,16 @@ def _reuse_findings(evidence: Evidence, links: list[ReuseLink]) -> list[core.Fin
         return []
     closest = links[0]
     # Identical bytes are certain; each differing hash bit makes a coincidence likelier.
-    score = 1.0 if closest.kind == ReuseLink.Kind.SAME_FILE else reuse_score(closest.distance)
-    detail = _REUSE_DETAIL[ReuseLink.Kind(closest.kind)].format(distance=closest.distance, regions=len(closest.regions))
+    if closest.kind == ReuseLink.Kind.SAME_FILE:
+        score = 1.0
+    elif closest.points:
+        score = feature_reuse_score(closest.points)
+    else:
+        score = reuse_score(closest.distance)
+    details = _REUSE_DETAIL_BY_POINTS if closest.points else {}
+    detail = details.get(ReuseLink.Kind(closest.kind), _REUSE_DETAIL[ReuseLink.Kind(closest.kind)]).format(
+        distance=closest.distance, regions=len(closest.regions), points=closest.points
+    )
     return [
         core.Finding(
             core.FindingCode.NEAR_DUPLICATE,
@@ -220,6 +247,7 @@ def _reuse_findings(evidence: Evidence, links: list[ReuseLink]) -> list[core.Fin
                 "distance": closest.distance,
                 "matches": len(links),
                 "kind": closest.kind,
+                **({"points": closest.points} if closest.points else {}),
             },
             tuple(tuple(r) for r in closest.regions),
         )

@@ -163,6 +163,7 @@ def _panels(application: RefundApplication) -> list[EvidencePanel]:
                         "application": twin.application,
                         "link": reverse("admin:refunds_refundapplication_change", args=[twin.application_id]),
                         "distance": finding.params.get("distance"),
+                        "points": finding.params.get("points"),
                         "kind": _reuse_label(finding.params.get("kind")),
                     }
                 )

@@ -139,6 +139,10 @@ class ClaimGroupLinkSerializer(serializers.Serializer):
     earlier_application = serializers.UUIDField()
     kind = serializers.ChoiceField(choices=ReuseLink.Kind.choices)
     distance = serializers.IntegerField(help_text="Perceptual-hash bits that differ (of 64).")
+    points = serializers.IntegerField(
+        help_text="Keypoints agreeing on one geometric transform when they found the reuse (a crop, a turn, a "
+        "frame moved the hash too far); 0 when the hash found it."
+    )
 
 
 class ClaimGroupSerializer(serializers.Serializer):

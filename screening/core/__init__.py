@@ -6,7 +6,8 @@ decode_image, analyse_reference, screen_evidence, perceptual_hash and the value 
 
 from .decode import DecodedImage, decode_image, sniff_format
 from .errors import UnreadableImage
-from .hashing import hamming, perceptual_hash
+from .hashing import evidence_reuse_features, hamming, perceptual_hash, without_turn_fill
+from .keypoints import ReuseFeatures, matching_points
 from .report import FINDING_CODES, FORGERY_CODES, VERDICTS, Finding, FindingCode, ReuseKind, ScreeningReport, Verdict
 from .screen import (
     ENGINE_VERSION,
@@ -26,6 +27,7 @@ __all__ = [
     "Finding",
     "FindingCode",
     "ReferenceAnalysis",
+    "ReuseFeatures",
     "ReuseKind",
     "ScreeningReport",
     "UnreadableImage",
@@ -35,9 +37,12 @@ __all__ = [
     "analyse_reference",
     "combined_risk",
     "decode_image",
+    "evidence_reuse_features",
     "hamming",
+    "matching_points",
     "perceptual_hash",
     "screen_decoded",
     "screen_evidence",
     "sniff_format",
+    "without_turn_fill",
 ]

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
+from .keypoints import ReuseFeatures, reuse_features
+
 if TYPE_CHECKING:
     from .decode import DecodedImage
 
-__all__ = ["perceptual_hash", "phash_plane", "hamming", "trim_flat_margins"]
+__all__ = [
+    "perceptual_hash",
+    "phash_plane",
+    "hamming",
+    "trim_flat_margins",
+    "evidence_reuse_features",
+    "without_turn_fill",
+]
 
 # A margin line is flat when nearly all its pixels sit within a few grey levels of its median
 # (a border, a plain frame). Measured on 15 of scikit-image's photographs: a 5% white border
@@ -72,3 +82,47 @@ def perceptual_hash(decoded: DecodedImage) -> int:  # noqa: F821 - avoid an impo
 def hamming(a: int, b: int) -> int:
     """Return the number of differing bits between two 64-bit hashes."""
     return int((a ^ b).bit_count())
+
+
+def evidence_reuse_features(decoded: DecodedImage) -> ReuseFeatures:  # noqa: F821 - avoid an import cycle
+    """Return the reuse features of a decoded image (its working plane, frame included: the
+    keypoints inside a frame are the picture's own)."""
+    return reuse_features(cv2.cvtColor(decoded.rgb, cv2.COLOR_RGB2GRAY))
+
+
+# A turned copy's corners are filled with one colour where the picture left the frame: after
+# a crop and a 2° turn the comparison with the earlier image boxes them as thin strips along
+# the edges (9-13 px deep on a 640 px plane). A strip at most this share of the image deep,
+# whose outermost line is one flat colour, is that fill, not an edit.
+_FILL_DEPTH = 0.06
+_FILL_SHARE = 0.8
+
+
+def without_turn_fill(
+    decoded: DecodedImage,  # noqa: F821 - avoid an import cycle
+    regions: Sequence[tuple[int, int, int, int]],
+) -> list[tuple[int, int, int, int]]:
+    """Return the regions (x, y, w, h in image pixels) that are not the fill a turn leaves
+    along an edge."""
+    gray = cv2.cvtColor(decoded.rgb, cv2.COLOR_RGB2GRAY).astype(np.int16)
+    plane_h, plane_w = gray.shape
+    kept = []
+    for region in regions:
+        x, y, w, h = (round(v * decoded.scale) for v in region)
+        x0, y0 = max(0, min(x, plane_w - 1)), max(0, min(y, plane_h - 1))
+        x1, y1 = max(x0 + 1, min(x + w, plane_w)), max(y0 + 1, min(y + h, plane_h))
+        edges = []
+        if y0 <= 1 and y1 - y0 <= _FILL_DEPTH * plane_h:
+            edges.append(gray[0, x0:x1])
+        if y1 >= plane_h - 1 and y1 - y0 <= _FILL_DEPTH * plane_h:
+            edges.append(gray[plane_h - 1, x0:x1])
+        if x0 <= 1 and x1 - x0 <= _FILL_DEPTH * plane_w:
+            edges.append(gray[y0:y1, 0])
+        if x1 >= plane_w - 1 and x1 - x0 <= _FILL_DEPTH * plane_w:
+            edges.append(gray[y0:y1, plane_w - 1])
+        fill = any(
+            line.size and (np.abs(line - np.median(line)) <= _FLAT_LEVELS).mean() >= _FILL_SHARE for line in edges
+        )
+        if not fill:
+            kept.append(region)
+    return kept

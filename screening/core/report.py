@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .keypoints import ReuseFeatures
 
 __all__ = [
     "Finding",
@@ -124,6 +127,8 @@ class ScreeningReport:
     ms: float
     # 64-bit perceptual hash of the evidence for reuse search; None when it was not decoded.
     phash: int | None = None
+    # Local features of the evidence for reuse search beyond the hash (a crop, a turn, a frame).
+    reuse: ReuseFeatures | None = field(default=None, repr=False)
 
     def finding(self, code: str) -> Finding | None:
         """Return the first finding with `code`, or None."""

@@ -28,7 +28,7 @@ from .align import (
 from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, FINE_LONG_SIDE, DecodedImage, decode_image, decode_plane
 from .display import display_moire, display_moire_fine
 from .errors import UnreadableImage
-from .hashing import hamming, perceptual_hash, phash_plane
+from .hashing import evidence_reuse_features, hamming, perceptual_hash, phash_plane
 from .lines import merge_regions, thin_edits
 from .localise import Comparison, compare, edit_regions, explained_outside, heatmap_png
 from .metadata import provenance_findings
@@ -717,4 +717,5 @@ def screen_decoded(
         height=decoded.height,
         ms=round((time.perf_counter() - started) * 1000, 2),
         phash=perceptual_hash(decoded),
+        reuse=evidence_reuse_features(decoded),
     )

@@ -130,6 +130,7 @@ def test_the_api_lists_a_group_of_linked_claims_to_its_platform_only(product, ke
             "earlier_application": str(first.public_id),
             "kind": "same_file",
             "distance": 0,
+            "points": 0,
         }
     ]
     assert client_with(key_b).get(f"/api/v1/claim-groups/{group_id}").status_code == 404

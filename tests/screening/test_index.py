@@ -15,7 +15,7 @@ from refunds.models import Evidence, RefundApplication
 from refunds.services.platform import platform_reuse_sharing_set, settings_actor_for_command
 from screening import core
 from screening.index import fingerprint_store, group_join, near_duplicates, signed
-from screening.models import EvidenceFingerprint
+from screening.models import EvidenceFingerprint, ReuseKey
 from screening.services import _other_platform_findings
 from tests.factories import jpeg, make_product, submit
 
@@ -170,14 +170,20 @@ def in_a_screenshot(image):
     return encoded(frame)
 
 
-# Measured on 15 of scikit-image's photographs with the engine's hash (docs/screening.md, "Reuse index"):
-# a crop of 5% moves it by up to 20 bits (median 6), 10% by 4-24 (median 12), 20% by 14-34;
-# a 2-degree turn by 2-20 (median 8); a phone frame by 10-32. Unrelated photos sit 20-34
-# apart, so no threshold on this hash finds them without linking strangers; they need a
-# second, crop-robust signal (open in issue 17).
-BEYOND_THE_HASH = pytest.mark.xfail(strict=True, reason="the DCT hash of the whole picture moves beyond 6 bits")
+def engine_signature(data):
+    """The hash and keypoints screening stores for an image (the reuse index's two signals)."""
+    decoded = core.decode_image(data)
+    return {"phash": core.perceptual_hash(decoded), "features": core.evidence_reuse_features(decoded)}
 
 
+def stored_photo(product, data, **fields):
+    evidence = unstored(product, **fields)
+    fingerprint_store(evidence=evidence, **engine_signature(data))
+    return evidence
+
+
+# The hash alone misses crops of 10 % and more, a 2° turn and a phone frame: they move it as
+# far as a stranger's (docs/screening.md, "Reuse index"); the keypoints find them.
 @pytest.mark.parametrize(
     "transform",
     [
@@ -185,10 +191,10 @@ BEYOND_THE_HASH = pytest.mark.xfail(strict=True, reason="the DCT hash of the who
         recompressed,
         bordered,
         rotated_one_degree,
-        pytest.param(cropped(0.1), marks=BEYOND_THE_HASH),
-        pytest.param(cropped(0.2), marks=BEYOND_THE_HASH),
-        pytest.param(rotated_two_degrees, marks=BEYOND_THE_HASH),
-        pytest.param(in_a_screenshot, marks=BEYOND_THE_HASH),
+        cropped(0.1),
+        cropped(0.2),
+        rotated_two_degrees,
+        in_a_screenshot,
     ],
     ids=lambda t: t.__name__,
 )
@@ -197,30 +203,83 @@ def test_a_photo_reused_by_another_buyer_of_another_shop_is_found(product, other
     missed = []
     for name in PHOTOS:
         original = photo(name)
-        earlier = stored(product, engine_hash(encoded(original, quality=95)), buyer_ref=f"honest-{name}")
+        earlier = stored_photo(product, encoded(original, quality=95), buyer_ref=f"honest-{name}")
         reused = transform(original)
-        new = stored(other_shop, engine_hash(reused), buyer_ref=f"abuser-{name}")
-        matches = near_duplicates(evidence=new, phash=engine_hash(reused))
+        new = stored_photo(other_shop, reused, buyer_ref=f"abuser-{name}")
+        matches = near_duplicates(evidence=new, **engine_signature(reused))
         if [m.evidence for m in matches] != [earlier]:
             missed.append(name)
     assert missed == []
 
 
+def test_a_crop_found_by_its_keypoints_says_how_many_points_agree(product):
+    original = photo("astronaut")
+    stored_photo(product, encoded(original, quality=95), buyer_ref="honest")
+    reused = cropped(0.2)(original)
+    new = stored_photo(product, reused, buyer_ref="abuser")
+    (match,) = near_duplicates(evidence=new, **engine_signature(reused))
+    assert match.points >= core.keypoints.MATCHING_POINTS and match.distance > 6
+
+
+def test_a_crop_of_a_photo_sent_many_times_is_one_answer_with_its_counts(product):
+    data = encoded(photo("chelsea"), quality=95)
+    first = stored_photo(product, data, buyer_ref="stock-0")
+    for i in range(1, 30):
+        stored_photo(product, data, buyer_ref=f"stock-{i}")
+    assert ReuseKey.objects.values("group").distinct().count() == 1  # one picture, one set of keys
+    reused = cropped(0.2)(photo("chelsea"))
+    new = stored_photo(product, reused, buyer_ref="abuser")
+    (match,) = near_duplicates(evidence=new, **engine_signature(reused))
+    assert (match.evidence, match.images, match.applications) == (first, 30, 30) and match.points
+
+
+def test_keypoints_stay_within_the_platform_even_when_it_shares_hashes(product, product_b, platform_a, platform_b):
+    opt_in(platform_a, platform_b)
+    original = photo("rocket")
+    stored_photo(product_b, encoded(original, quality=95), buyer_ref="elsewhere")
+    reused = cropped(0.2)(original)
+    new = stored_photo(product, reused, buyer_ref="here")
+    assert near_duplicates(evidence=new, **engine_signature(reused)) == []
+
+
+UNRELATED = [
+    "astronaut",
+    "coffee",
+    "rocket",
+    "immunohistochemistry",
+    "hubble_deep_field",
+    "camera",
+    "chelsea",
+    "coins",
+    "moon",
+    "page",
+    "text",
+    "clock",
+    "retina",
+    "cell",
+    "brick",
+    "grass",
+    "gravel",
+    "horse",
+    "logo",
+]
+
+
 def test_unrelated_photographs_are_not_linked(product):
-    names = ["astronaut", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field", "camera"]
-    for name in names:
-        phash = engine_hash(encoded(photo(name)))
-        new = stored(product, phash, buyer_ref=name)
-        assert near_duplicates(evidence=new, phash=phash) == [], name
+    for name in UNRELATED:
+        data = encoded(photo(name))
+        new = stored_photo(product, data, buyer_ref=name)
+        assert near_duplicates(evidence=new, **engine_signature(data)) == [], name
 
 
 def test_a_photo_is_never_linked_to_its_own_application(product):
     data = encoded(photo("astronaut"))
-    application = submit(product, evidence=[data, resized(photo("astronaut"))])
-    for evidence in application.evidence.all():
-        fingerprint_store(evidence=evidence, phash=engine_hash(data))
-    for evidence in application.evidence.all():
-        assert near_duplicates(evidence=evidence, phash=engine_hash(data)) == []
+    crop = cropped(0.2)(photo("astronaut"))
+    application = submit(product, evidence=[data, crop])
+    for evidence, content in zip(application.evidence.order_by("position"), [data, crop], strict=True):
+        fingerprint_store(evidence=evidence, **engine_signature(content))
+    for evidence, content in zip(application.evidence.order_by("position"), [data, crop], strict=True):
+        assert near_duplicates(evidence=evidence, **engine_signature(content)) == []
 
 
 def test_the_same_file_is_told_apart_from_a_re_encoded_copy(product):

@@ -1,6 +1,7 @@
 """manage.py rebuild_reuse_index hashes stored evidence as screening does, resumes where it
 stopped, redoes everything on --restart and refuses bad arguments with exit code 2."""
 
+import io
 from io import StringIO
 
 import pytest
@@ -8,11 +9,12 @@ from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import translation
+from PIL import Image
 
 from screening import core
 from screening.index import SCHEME, near_duplicates, signed
-from screening.models import EvidenceFingerprint, ReuseGroup
-from tests.factories import jpeg, submit
+from screening.models import EvidenceFingerprint, ReuseGroup, ReuseKey
+from tests.factories import GENUINE_CUP, jpeg, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +45,33 @@ def test_a_rebuilt_index_finds_a_reused_photo(product):
     later = submit(product, evidence=[jpeg(seed=7)], buyer_ref="second").evidence.get()
     rebuild()
     assert [m.evidence for m in near_duplicates(evidence=later, phash=engine_hash(later))] == [earlier]
+
+
+def cropped(data):
+    image = Image.open(io.BytesIO(data))
+    out = io.BytesIO()
+    image.crop((image.width // 10, image.height // 10, image.width, image.height)).save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def test_a_rebuilt_index_finds_a_cropped_photo_by_its_keypoints(product):
+    earlier = submit(product, evidence=[GENUINE_CUP], buyer_ref="first").evidence.get()
+    later = submit(product, evidence=[cropped(GENUINE_CUP)], buyer_ref="second").evidence.get()
+    rebuild()
+    assert ReuseKey.objects.filter(group__phash=signed(engine_hash(earlier))).exists()
+    with later.file.open("rb") as handle:
+        features = core.evidence_reuse_features(core.decode_image(handle.read()))
+    (match,) = near_duplicates(evidence=later, phash=engine_hash(later), features=features)
+    assert match.evidence == earlier and match.points >= 12
+
+
+def test_restart_gives_the_groups_their_keypoints_again(product):
+    submit(product, evidence=[GENUINE_CUP])
+    rebuild()
+    keys = set(ReuseKey.objects.values_list("key", flat=True))
+    rebuild("--restart")
+    assert set(ReuseKey.objects.values_list("key", flat=True)) == keys and keys
+    assert ReuseGroup.objects.exclude(keypoints=b"").count() == 1
 
 
 def test_a_second_run_skips_what_is_current(product):

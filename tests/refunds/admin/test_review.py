@@ -1,5 +1,6 @@
 """The reviewers' queue and application page: claim, decide with confirmation, conflicts, History."""
 
+import io
 from datetime import timedelta
 from decimal import Decimal
 
@@ -8,11 +9,12 @@ import time_machine
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone, translation
+from PIL import Image
 
 from refunds import services
 from refunds.models import AuditEvent, Decision, RefundApplication
 from refunds.states import ApplicationState
-from tests.factories import CUP, screen, submit
+from tests.factories import CUP, GENUINE_CUP, screen, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -25,8 +27,8 @@ def english(client):
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
 
 
-def in_review(product, **fields):
-    application = screen(submit(product, evidence=[CUP], **fields))
+def in_review(product, evidence=CUP, **fields):
+    application = screen(submit(product, evidence=[evidence], **fields))
     with time_machine.travel(application.merchant_deadline):
         services.close_expired_windows()
     return RefundApplication.objects.get(pk=application.pk)
@@ -379,6 +381,25 @@ def test_a_reused_photo_is_shown_beside_the_earlier_claim_with_the_buyers_histor
     assert (totals["count"], totals["forged"]) == (1, 1)
     assert response.context["buyer_risk"].refunded == {"CNY": Decimal("39.90")}
     assert [(row.pk, how) for row, how in response.context["related"]] == [(earlier.pk, "same_file")]
+
+
+def cropped_and_turned(data):
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    dx, dy = image.width // 10, image.height // 10
+    out = io.BytesIO()
+    image.crop((dx, dy, image.width - dx, image.height - dy)).rotate(2, resample=Image.BICUBIC).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_a_cropped_and_turned_reuse_is_shown_with_the_points_that_agree(client, senior_reviewer, product):
+    earlier = in_review(product, evidence=GENUINE_CUP, buyer_ref="buyer-1")
+    reused = in_review(product, evidence=cropped_and_turned(GENUINE_CUP), buyer_ref="buyer-2")
+    client.force_login(senior_reviewer)
+    with translation.override("en"):
+        response = client.get(page(reused))
+    (twin,) = [twin for panel in response.context["panels"] for twin in panel.earlier]
+    assert twin["application"] == earlier and twin["points"] >= 12
+    assert f"{twin['points']} points agree on one geometric transform" in response.content.decode()
 
 
 def test_the_timeline_tells_who_did_what_in_the_readers_language(client, reviewer, product):

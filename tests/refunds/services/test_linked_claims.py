@@ -7,7 +7,10 @@ from django.utils import translation
 from PIL import Image
 
 from refunds import selectors
+from refunds.demo import rephotographed
 from refunds.models import ClaimGroup, ClaimGroupMember
+from screening import core
+from screening.index import near_duplicates
 from screening.models import ReuseLink
 from tests.factories import CUP, FORGED_CUP, GENUINE_CUP, jpeg, make_product, screen, submit
 
@@ -98,3 +101,50 @@ def test_another_platforms_application_never_joins_a_group(product, product_b):
     screen(submit(product_b, evidence=[GENUINE_CUP], buyer_ref="first"))
     second = screen(submit(product, evidence=[GENUINE_CUP], buyer_ref="second"))
     assert selectors.linked_claims(second) is None
+
+
+def cropped_and_turned(data: bytes) -> bytes:
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    dx, dy = image.width // 10, image.height // 10
+    out = io.BytesIO()
+    image.crop((dx, dy, image.width - dx, image.height - dy)).rotate(2, resample=Image.BICUBIC).save(
+        out, "JPEG", quality=85
+    )
+    return out.getvalue()
+
+
+def test_a_cropped_and_turned_copy_is_the_same_picture_found_by_its_keypoints(product, other_merchant):
+    first = screen(submit(product, evidence=[GENUINE_CUP], buyer_ref="first"))
+    other_shop = make_product(other_merchant, ref="sku-9")
+    second = screen(submit(other_shop, evidence=[cropped_and_turned(GENUINE_CUP)], buyer_ref="second"))
+    kind, finding = reuse_of(second)
+    assert kind == "re_encoded" and not finding.regions
+    assert finding.params["application"] == str(first.public_id) and finding.params["points"] >= 12
+    assert finding.score > 0.5
+    assert ReuseLink.objects.get(evidence=second.evidence.get()).points == finding.params["points"]
+    with translation.override("en"):
+        assert "points agree on one geometric transform" in finding.explanation
+    with translation.override("zh-hans"):
+        assert "几何变换" in finding.explanation
+
+
+def test_a_cropped_and_turned_copy_with_painted_damage_is_a_reuse_with_an_edit(product):
+    screen(submit(product, evidence=[CUP], buyer_ref="first"))
+    second = screen(submit(product, evidence=[cropped_and_turned(FORGED_CUP)], buyer_ref="second"))
+    kind, finding = reuse_of(second)
+    assert kind == "edited" and finding.regions
+
+
+def test_an_honest_photograph_of_the_same_printed_picture_is_not_a_reuse(product):
+    # Printed and photographed anew in another scene: enough keypoints agree on one transform
+    # for the index to offer it, but its pixels are not the earlier picture's.
+    first = screen(submit(product, evidence=[CUP], buyer_ref="first")).evidence.get()
+    honest = rephotographed("coffee", background="brick", seed=0)
+    second = screen(submit(product, evidence=[honest], buyer_ref="second")).evidence.get()
+    decoded = core.decode_image(honest)
+    offered = near_duplicates(
+        evidence=second, phash=core.perceptual_hash(decoded), features=core.evidence_reuse_features(decoded)
+    )
+    assert [(m.evidence, m.points >= 12) for m in offered] == [(first, True)]
+    assert not second.screening.findings.filter(code="near_duplicate").exists()
+    assert not ReuseLink.objects.filter(evidence=second).exists()

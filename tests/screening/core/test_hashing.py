@@ -1,4 +1,4 @@
-"""Perceptual hash for the Django side's near-duplicate index."""
+"""Perceptual hash for the Django side's near-duplicate index, and what a turn leaves at the edges."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import io
 
 import numpy as np
 from PIL import Image
+from skimage import data as photographs
 
-from screening.core import decode_image, hamming, perceptual_hash
+from screening.core import decode_image, hamming, perceptual_hash, without_turn_fill
 
 
 def _jpeg(img: np.ndarray, quality: int = 90) -> bytes:
@@ -39,3 +40,14 @@ def test_different_photos_are_far_apart(dev_set):
     for i in range(len(hashes)):
         for j in range(i + 1, len(hashes)):
             assert hamming(hashes[i], hashes[j]) >= 16
+
+
+def _turned(img: np.ndarray, degrees: float) -> np.ndarray:
+    return np.asarray(Image.fromarray(img).rotate(degrees, resample=Image.BICUBIC))
+
+
+def test_the_fill_of_a_turn_along_the_edges_is_not_an_edit_but_a_box_inside_is():
+    img = _turned(photographs.astronaut()[50:462, 50:462], 3)
+    decoded = decode_image(_jpeg(img))
+    top_strip, inside = (0, 0, 200, 15), (150, 150, 60, 60)
+    assert without_turn_fill(decoded, [top_strip, inside]) == [inside]
