@@ -28,6 +28,21 @@ KINDS = {
     "evidence": _Kind(Evidence, "refunds.view_refundapplication", "application__merchant_id"),
     "reference": _Kind(ReferenceImage, "refunds.view_referenceimage", "product__merchant_id"),
     "rebuttal": _Kind(RebuttalAttachment, "refunds.view_refundapplication", "rebuttal__application__merchant_id"),
+    # A packing video's derived files, served with the original's permissions and headers.
+    "rebuttal-video": _Kind(
+        RebuttalAttachment,
+        "refunds.view_refundapplication",
+        "rebuttal__application__merchant_id",
+        "playable_file",
+        "video/mp4",
+    ),
+    "rebuttal-poster": _Kind(
+        RebuttalAttachment,
+        "refunds.view_refundapplication",
+        "rebuttal__application__merchant_id",
+        "poster_file",
+        "image/jpeg",
+    ),
     "heatmap": _Kind(
         Finding, "screening.view_finding", "result__evidence__application__merchant_id", "artifact", "image/png"
     ),

@@ -331,6 +331,20 @@ if SCREENING_STALE_AFTER.total_seconds() <= max(SCREENING_TIME_LIMIT, SCREENING_
 if SCREENING_SOFT_TIME_LIMIT >= SCREENING_TIME_LIMIT:
     raise ImproperlyConfigured("SCREENING_SOFT_TIME_LIMIT must be below SCREENING_TIME_LIMIT.")
 
+# Packing videos: a longer one is refused on upload; the playable copy the worker makes has its
+# long edge capped, and the making stays below the broker's visibility timeout (as screening
+# does). A 3-minute phone video at 1080p takes about 40 s at libx264's "veryfast" on one core.
+VIDEO_MAX_SECONDS = env_int("VIDEO_MAX_SECONDS", 180, minimum=1)
+VIDEO_MAX_EDGE = env_int("VIDEO_MAX_EDGE", 1280, minimum=16)
+VIDEO_TIME_LIMIT = env_int("VIDEO_TIME_LIMIT", 110, minimum=2)
+VIDEO_SOFT_TIME_LIMIT = env_int("VIDEO_SOFT_TIME_LIMIT", 100, minimum=1)
+# Every delivery counts, a killed one included: past this many the video is marked failed.
+VIDEO_MAX_ATTEMPTS = env_int("VIDEO_MAX_ATTEMPTS", 3, minimum=1)
+if VIDEO_SOFT_TIME_LIMIT >= VIDEO_TIME_LIMIT:
+    raise ImproperlyConfigured("VIDEO_SOFT_TIME_LIMIT must be below VIDEO_TIME_LIMIT.")
+if not CELERY_BROKER_URL.startswith("filesystem") and VIDEO_TIME_LIMIT >= CELERY_BROKER_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured("VIDEO_TIME_LIMIT must stay below CELERY_VISIBILITY_TIMEOUT.")
+
 # Logs: one JSON object per line in production, text in the embedded demo; each line names its
 # request, task, application and actor where known (reviewhub/logs.py).
 LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "text")

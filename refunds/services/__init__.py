@@ -4,6 +4,10 @@ API views, admin actions, portal views, Celery tasks and beat jobs all call thes
 """
 
 from refunds.services._base import Actor
+from refunds.services.media import (
+    rebuttal_video_fail,
+    rebuttal_video_prepare,
+)
 from refunds.services.merchant import (
     application_accept,
     application_contest,
@@ -54,6 +58,8 @@ __all__ = [
     "application_release_claim",
     "application_submit",
     "application_withdraw",
+    "rebuttal_video_fail",
+    "rebuttal_video_prepare",
     "close_expired_windows",
     "enqueue_screening",
     "evidence_upload_create",
