@@ -152,3 +152,58 @@ def test_a_plain_reviewer_cannot_approve_a_forged_application(live_server, new_p
     assert page.input_value("textarea[name=note]") == "Looks genuine to me."
     assert page.is_checked("input[name=reason_codes][value=evidence_consistent]")
     assert not Decision.objects.filter(application=application).exists()
+
+
+def transforms(card) -> list[str]:
+    return card.locator(".rh-sync-view img").evaluate_all("imgs => imgs.map(img => img.style.transform)")
+
+
+def test_the_evidence_and_the_reference_zoom_and_move_together_by_buttons_wheel_drag_and_keys(
+    live_server, new_page, artifacts_dir, product
+):
+    make_staff("reviewer", "Reviewers")
+    application = in_review(product, evidence=[FORGED_CUP])
+    page = new_page(locale="en-GB")
+    log_in(page, live_server, "reviewer")
+    page.goto(f"{live_server.url}/admin/refunds/refundapplication/{application.pk}/change/")
+    card = page.locator(".rh-evidence").first
+    tools = card.locator(".rh-sync-tools")
+    tools.wait_for(state="visible")
+    assert tools.locator(".rh-sync-in").get_attribute("aria-label") == "Zoom in on both images"
+    assert tools.locator(".rh-sync-out").get_attribute("aria-label") == "Zoom out of both images"
+
+    tools.locator(".rh-sync-in").click()
+    evidence_view, reference_view = transforms(card)
+    assert evidence_view == reference_view and "scale(1.5)" in evidence_view
+    assert tools.locator(".rh-sync-level").inner_text() == "150%"
+
+    # Dragging the evidence moves the reference by the same part of its box.
+    box = card.locator(".rh-sync-view").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 60, box["y"] + box["height"] / 2 + 30, steps=5)
+    page.mouse.up()
+    dragged = transforms(card)
+    assert dragged[0] == dragged[1] != evidence_view
+
+    # The wheel over the reference zooms both, about the pointer.
+    reference_box = card.locator(".rh-sync-view").nth(1).bounding_box()
+    page.mouse.move(reference_box["x"] + 20, reference_box["y"] + 20)
+    page.mouse.wheel(0, -100)
+    page.wait_for_function("el => el.textContent === '225%'", arg=tools.locator(".rh-sync-level").element_handle())
+    wheeled = transforms(card)
+    assert wheeled[0] == wheeled[1] and "scale(2.25)" in wheeled[0]
+    card.screenshot(path=str(artifacts_dir / "review-zoomed-side-by-side-en.png"))
+
+    # The keyboard: each view is focusable; + zooms, arrows move, 0 fits.
+    card.locator(".rh-sync-view").nth(1).focus()
+    page.keyboard.press("+")
+    assert tools.locator(".rh-sync-level").inner_text() == "338%"
+    before = transforms(card)
+    page.keyboard.press("ArrowRight")
+    after = transforms(card)
+    assert after[0] == after[1] != before[0]
+    page.keyboard.press("0")
+    assert transforms(card) == ["translate(0%, 0%) scale(1)"] * 2
+    assert tools.locator(".rh-sync-level").inner_text() == "100%"
+    assert_no_horizontal_scroll(page)

@@ -1,4 +1,5 @@
-// The application page: evidence view modes, the overlay wipe and blink, heat-map zoom,
+// The application page: evidence view modes, synchronised zoom and pan side by side, the
+// overlay wipe and blink, heat-map zoom,
 // and reasons that fit the chosen outcome. Everything works without it except these aids.
 (function () {
   "use strict";
@@ -54,6 +55,99 @@
         card.querySelectorAll(".rh-zoom").forEach(function (b) { b.classList.toggle("rh-mode-active", b === button); });
       });
     });
+  });
+
+  // Side by side, the evidence and the reference zoom and move together: one view (a centre
+  // in fractions of the image box, and a scale) is applied to both, so the same part of each
+  // stays in sight whichever image is dragged, wheeled or driven by the keyboard.
+  var MAX_SCALE = 8, STEP = 1.5, KEY_PAN = 0.1;
+
+  function syncPair(pair, tools) {
+    var views = Array.prototype.slice.call(pair.querySelectorAll(".rh-sync-view"));
+    var level = tools.querySelector(".rh-sync-level");
+    var view = { scale: 1, x: 0.5, y: 0.5 };
+
+    function clampView() {
+      view.scale = Math.min(MAX_SCALE, Math.max(1, view.scale));
+      var half = 0.5 / view.scale;
+      view.x = Math.min(1 - half, Math.max(half, view.x));
+      view.y = Math.min(1 - half, Math.max(half, view.y));
+    }
+    function render() {
+      clampView();
+      var tx = (0.5 - view.x * view.scale) * 100, ty = (0.5 - view.y * view.scale) * 100;
+      views.forEach(function (box) {
+        var img = box.querySelector("img");
+        img.style.transform = "translate(" + tx + "%, " + ty + "%) scale(" + view.scale + ")";
+      });
+      pair.classList.toggle("rh-sync-zoomed", view.scale > 1);
+      level.textContent = Math.round(view.scale * 100) + "%";
+    }
+    // Zoom by `factor` keeping the image under the point (fx, fy) of the view (fractions) in place.
+    function zoom(factor, fx, fy) {
+      var before = view.scale;
+      view.scale = Math.min(MAX_SCALE, Math.max(1, before * factor));
+      if (fx !== undefined) {
+        view.x += (fx - 0.5) * (1 / before - 1 / view.scale);
+        view.y += (fy - 0.5) * (1 / before - 1 / view.scale);
+      }
+      render();
+    }
+    function fit() { view = { scale: 1, x: 0.5, y: 0.5 }; render(); }
+    function pan(dx, dy) { view.x += dx / view.scale; view.y += dy / view.scale; render(); }
+
+    tools.querySelector(".rh-sync-in").addEventListener("click", function () { zoom(STEP); });
+    tools.querySelector(".rh-sync-out").addEventListener("click", function () { zoom(1 / STEP); });
+    tools.querySelector(".rh-sync-fit").addEventListener("click", fit);
+
+    views.forEach(function (box) {
+      box.tabIndex = 0;
+      box.addEventListener("wheel", function (event) {
+        // Zooming out at fit scrolls the page as usual instead of swallowing the wheel.
+        if (event.deltaY > 0 && view.scale <= 1) return;
+        event.preventDefault();
+        var rect = box.getBoundingClientRect();
+        zoom(event.deltaY < 0 ? STEP : 1 / STEP, (event.clientX - rect.left) / rect.width, (event.clientY - rect.top) / rect.height);
+      }, { passive: false });
+      box.addEventListener("pointerdown", function (event) {
+        if (view.scale <= 1 || event.button !== 0) return;
+        var last = { x: event.clientX, y: event.clientY };
+        var rect = box.getBoundingClientRect();
+        box.setPointerCapture(event.pointerId);
+        pair.classList.add("rh-sync-dragging");
+        function move(e) {
+          pan(-(e.clientX - last.x) / rect.width, -(e.clientY - last.y) / rect.height);
+          last = { x: e.clientX, y: e.clientY };
+        }
+        function up() {
+          pair.classList.remove("rh-sync-dragging");
+          box.removeEventListener("pointermove", move);
+          box.removeEventListener("pointerup", up);
+          box.removeEventListener("pointercancel", up);
+        }
+        box.addEventListener("pointermove", move);
+        box.addEventListener("pointerup", up);
+        box.addEventListener("pointercancel", up);
+      });
+      box.addEventListener("keydown", function (event) {
+        if (event.altKey || event.ctrlKey || event.metaKey) return;
+        var moves = { ArrowLeft: [-KEY_PAN, 0], ArrowRight: [KEY_PAN, 0], ArrowUp: [0, -KEY_PAN], ArrowDown: [0, KEY_PAN] };
+        if (event.key === "+" || event.key === "=") zoom(STEP);
+        else if (event.key === "-" || event.key === "_") zoom(1 / STEP);
+        else if (event.key === "0") fit();
+        else if (moves[event.key] && view.scale > 1) pan(moves[event.key][0], moves[event.key][1]);
+        else return;
+        event.preventDefault();
+        event.stopPropagation();
+      });
+    });
+    tools.hidden = false;
+    render();
+  }
+
+  document.querySelectorAll(".rh-pane[data-pane=side]").forEach(function (pane) {
+    var tools = pane.querySelector(".rh-sync-tools"), pair = pane.querySelector(".rh-sync");
+    if (tools && pair) syncPair(pair, tools);
   });
 
   var form = document.getElementById("decision-form");
