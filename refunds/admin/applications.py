@@ -29,7 +29,7 @@ from refunds.admin.filters import (
     MerchantFilter,
     QueueViewFilter,
 )
-from refunds.admin.forms import DecisionForm, reason_options
+from refunds.admin.forms import DecisionForm, outcome_options, reason_options, shortcut_help
 from refunds.admin.statistics import statistics_context
 from refunds.admin.workspace import workspace_context
 from refunds.errors import DomainError
@@ -221,6 +221,8 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             "title": gettext("Application %(id)s") % {"id": str(application.public_id)[:8]},
             "form": form,
             "reason_options": reason_options(),
+            "outcome_options": outcome_options(),
+            "shortcuts": shortcut_help(),
             "queue_url": reverse("admin:refunds_refundapplication_changelist"),
             "history_url": reverse("admin:refunds_refundapplication_history", args=[application.pk]),
         }

@@ -207,3 +207,46 @@ def test_the_evidence_and_the_reference_zoom_and_move_together_by_buttons_wheel_
     assert transforms(card) == ["translate(0%, 0%) scale(1)"] * 2
     assert tools.locator(".rh-sync-level").inner_text() == "100%"
     assert_no_horizontal_scroll(page)
+
+
+def checked_outcome(page) -> str | None:
+    return page.evaluate("(document.querySelector('input[name=outcome]:checked') || {}).value || null")
+
+
+def test_a_reviewer_decides_from_the_keyboard_and_typing_never_fires_a_shortcut(live_server, new_page, product):
+    make_staff("senior", "Senior reviewers")  # the catalogue photo is screened as forged
+    application = in_review(product, evidence=[CUP], amount="80.00")
+    page = new_page(locale="en-GB")
+    log_in(page, live_server, "senior")
+    page.goto(f"{live_server.url}/admin/refunds/refundapplication/{application.pk}/change/")
+    page.keyboard.press("c")
+    page.wait_for_selector("#decision-form fieldset:not([disabled])")
+    assert RefundApplication.objects.get(pk=application.pk).claimed_by.username == "senior"
+
+    page.keyboard.press("?")
+    help_dialog = page.locator("dialog#shortcuts")
+    help_dialog.wait_for(state="visible")
+    assert "Review and confirm the decision" in help_dialog.inner_text()
+    assert "Partially approved" in help_dialog.inner_text()
+    page.keyboard.press("Escape")
+    help_dialog.wait_for(state="hidden")
+
+    page.keyboard.press("r")
+    assert checked_outcome(page) == "rejected"
+    page.keyboard.press("n")
+    assert page.evaluate("document.activeElement.name") == "note"
+    page.keyboard.type("a painted crack; approve nothing, decide later")
+    assert checked_outcome(page) == "rejected", "letters typed in the note are text, not shortcuts"
+    assert page.input_value("textarea[name=note]") == "a painted crack; approve nothing, decide later"
+
+    page.locator("textarea[name=note]").evaluate("el => el.blur()")
+    page.keyboard.press("p")
+    assert checked_outcome(page) == "partially_approved"
+    assert page.evaluate("document.activeElement.name") == "approved_amount"
+    page.keyboard.type("20.00")
+    assert checked_outcome(page) == "partially_approved"
+    page.locator("input[name=approved_amount]").evaluate("el => el.blur()")
+    page.check("input[name=reason_codes][value=partial_damage]")
+    page.keyboard.press("d")
+    page.wait_for_selector("#confirm-decision")
+    assert "20.00" in page.locator("#confirm-summary").inner_text()

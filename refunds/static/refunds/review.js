@@ -1,6 +1,6 @@
 // The application page: evidence view modes, synchronised zoom and pan side by side, the
-// overlay wipe and blink, heat-map zoom,
-// and reasons that fit the chosen outcome. Everything works without it except these aids.
+// overlay wipe and blink, heat-map zoom, reasons that fit the chosen outcome, and the
+// decision panel's keyboard shortcuts. Everything works without it except these aids.
 (function () {
   "use strict";
 
@@ -165,4 +165,46 @@
     form.querySelectorAll("input[name=outcome]").forEach(function (radio) { radio.addEventListener("change", fit); });
     fit();
   }
+
+  // Keyboard shortcuts: each control carries its key (data-key); "?" shows the list. Never
+  // while typing in a field, and never with a modifier (the browser's own shortcuts).
+  var help = document.getElementById("shortcuts");
+  var opener = document.getElementById("show-shortcuts");
+  var NOT_TYPING = ["radio", "checkbox", "button", "submit", "reset", "range", "file"];
+
+  function typing(target) {
+    if (!target || !target.tagName) return false;
+    if (target.isContentEditable || target.tagName === "TEXTAREA" || target.tagName === "SELECT") return true;
+    return target.tagName === "INPUT" && NOT_TYPING.indexOf(target.type) < 0;
+  }
+  function toggleHelp() {
+    if (!help) return;
+    if (help.open) help.close();
+    else help.showModal();
+  }
+  if (opener) opener.addEventListener("click", toggleHelp);
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    if (event.key === "?") {
+      event.preventDefault();
+      toggleHelp();
+      return;
+    }
+    if ((help && help.open) || !/^[a-z]$/i.test(event.key)) return;
+    var control = document.querySelector('[data-key="' + event.key.toLowerCase() + '"]');
+    if (!control || control.disabled || control.closest("fieldset[disabled], [hidden]")) return;
+    // Stop the letter itself from landing in the field that gets the focus.
+    event.preventDefault();
+    if (control.type === "radio") {
+      control.checked = true;
+      control.dispatchEvent(new Event("change", { bubbles: true }));
+      var amount = form && !form.querySelector(".rh-partial").hidden && form.querySelector("input[name=approved_amount]");
+      (amount || control).focus();
+    } else if (control.tagName === "TEXTAREA") {
+      control.focus();
+    } else {
+      control.click();
+    }
+  });
 })();
