@@ -27,7 +27,7 @@ from refunds.states import (
     RiskLevel,
     VideoState,
 )
-from refunds.vocab import AuditAction, SettingsAction
+from refunds.vocab import AuditAction, SettingsAction, WebhookEventType
 
 
 class Platform(models.Model):
@@ -911,7 +911,7 @@ class WebhookEvent(models.Model):
         verbose_name=_("application"),
     )
     sequence = models.PositiveIntegerField(_("sequence"))
-    type = models.CharField(_("type"), max_length=60)
+    type = models.CharField(_("type"), max_length=60, choices=WebhookEventType.choices)
     payload = models.JSONField(_("payload"))
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
@@ -923,7 +923,7 @@ class WebhookEvent(models.Model):
         indexes = [models.Index(fields=["platform", "created_at", "public_id"], name="event_feed")]
 
     def __str__(self) -> str:
-        return f"{self.type} #{self.sequence}"
+        return f"{self.get_type_display()} #{self.sequence}"
 
 
 class WebhookDelivery(models.Model):

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from refunds import services
+from refunds.admin.history import ReadableLogEntry
 from refunds.models import AuditEvent, Decision, RefundApplication
 from refunds.states import ApplicationState
 from tests.factories import CUP, screen, submit
@@ -184,7 +185,7 @@ def test_a_decision_needs_confirmation_then_is_recorded_with_the_reviewer_and_in
     event = AuditEvent.objects.get(application=application, action="decide")
     assert event.actor_label == "senior" and event.payload["note"] == "Only the handle is chipped."
     entry = LogEntry.objects.filter(object_id=str(application.pk)).latest("action_time")
-    assert "30.00" in entry.get_change_message()
+    assert "30.00" in ReadableLogEntry(entry).get_change_message()
     assert "rh-decided" in client.get(page(application)).content.decode()
 
 
