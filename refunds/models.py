@@ -782,7 +782,9 @@ class AuditEvent(models.Model):
         constraints = [models.UniqueConstraint(fields=["application", "seq"], name="audit_seq_unique")]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.action}: {self.from_state or '∅'} → {self.to_state}"
+        states = dict(ApplicationState.choices)
+        before, after = states.get(self.from_state, self.from_state), states.get(self.to_state, self.to_state)
+        return f"#{self.seq} {self.get_action_display()}: {before or '∅'} → {after}"
 
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:
@@ -1009,7 +1011,7 @@ class SettingsChange(models.Model):
         indexes = [models.Index(fields=["platform", "-at"], name="settings_change_platform_at")]
 
     def __str__(self) -> str:
-        return f"{self.action} #{self.pk}"
+        return f"{self.get_action_display()} #{self.pk}"
 
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:

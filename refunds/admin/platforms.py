@@ -189,6 +189,19 @@ class PolicyAdmin(admin.ModelAdmin):
     def expiry_approves(self, obj: Policy) -> str:
         return yes_no(obj.expiry_auto_approves)
 
+    # A reader without the right to change the policy sees each setting in words, not the
+    # form's raw values (durations as "2 days, 0:00:00").
+    def _read_only(self, request: HttpRequest, obj: object) -> bool:
+        return obj is not None and not self.has_change_permission(request, obj)
+
+    def get_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        if self._read_only(request, obj):
+            return ["platform", *(f"{name}_words" for name in Policy.SETTINGS), "updated_at"]
+        return list(self.fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return self.get_fields(request, obj) if self._read_only(request, obj) else list(self.readonly_fields)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # a policy comes with its platform
 
@@ -200,6 +213,19 @@ class PolicyAdmin(admin.ModelAdmin):
         platform_services.policy_update(
             platform=obj.platform, changes=changes, actor=platform_services.settings_actor_for_staff(request.user)
         )
+
+
+def _policy_setting_words(name: str) -> object:
+    @admin.display(description=Policy._meta.get_field(name).verbose_name)
+    def show(admin_: PolicyAdmin, obj: Policy) -> str:
+        value = obj.settings_values()[name]
+        return _setting_words(Policy, name, value)[1]
+
+    return show
+
+
+for _name in Policy.SETTINGS:
+    setattr(PolicyAdmin, f"{_name}_words", _policy_setting_words(_name))
 
 
 @admin.register(Merchant)
