@@ -685,6 +685,9 @@ class RebuttalAttachment(StoredImage):
     # Every delivery of the preparing task counts, a killed one included: past the limit the
     # video is marked failed instead of being tried forever.
     video_attempts = models.PositiveSmallIntegerField(_("preparation attempts"), default=0)
+    # When the video was last handed to a worker (or, before that, queued): the sweeper sends
+    # again a video whose message was lost, never one a worker is still converting.
+    video_queued_at = models.DateTimeField(_("last queued or attempted at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("rebuttal attachment")

@@ -72,3 +72,9 @@ def prepare_rebuttal_video(self, attachment_pk: int) -> str:
         # fault that never clears ends with the video marked failed.
         log.warning("preparing rebuttal video %s failed, retrying: %r", attachment_pk, exc)
         raise self.retry(exc=exc, countdown=min(30, settings.VIDEO_SOFT_TIME_LIMIT)) from exc
+
+
+@shared_task(name="refunds.requeue_stale_videos", acks_late=True)
+def requeue_stale_videos() -> int:
+    """Send again the packing videos whose preparation was lost on the way."""
+    return services.rebuttal_videos_requeue_stale(older_than=settings.VIDEO_STALE_AFTER)

@@ -344,6 +344,10 @@ VIDEO_TIME_LIMIT = env_int("VIDEO_TIME_LIMIT", 110, minimum=2)
 VIDEO_SOFT_TIME_LIMIT = env_int("VIDEO_SOFT_TIME_LIMIT", 100, minimum=1)
 # Every delivery counts, a killed one included: past this many the video is marked failed.
 VIDEO_MAX_ATTEMPTS = env_int("VIDEO_MAX_ATTEMPTS", 3, minimum=1)
+# A video still being prepared this long after it was last queued or attempted lost its message.
+VIDEO_STALE_AFTER = env_seconds("VIDEO_STALE_AFTER", timedelta(minutes=5))
+if VIDEO_STALE_AFTER.total_seconds() <= VIDEO_TIME_LIMIT:
+    raise ImproperlyConfigured("VIDEO_STALE_AFTER must exceed VIDEO_TIME_LIMIT.")
 if VIDEO_SOFT_TIME_LIMIT >= VIDEO_TIME_LIMIT:
     raise ImproperlyConfigured("VIDEO_SOFT_TIME_LIMIT must be below VIDEO_TIME_LIMIT.")
 if not CELERY_BROKER_URL.startswith("filesystem") and VIDEO_TIME_LIMIT >= CELERY_BROKER_VISIBILITY_TIMEOUT:

@@ -7,6 +7,7 @@ from refunds.services._base import Actor
 from refunds.services.media import (
     rebuttal_video_fail,
     rebuttal_video_prepare,
+    rebuttal_videos_requeue_stale,
 )
 from refunds.services.merchant import (
     application_accept,
@@ -60,6 +61,7 @@ __all__ = [
     "application_withdraw",
     "rebuttal_video_fail",
     "rebuttal_video_prepare",
+    "rebuttal_videos_requeue_stale",
     "close_expired_windows",
     "enqueue_screening",
     "evidence_upload_create",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from refunds.errors import ErrorCode
 from refunds.integration import outbox
@@ -23,9 +25,26 @@ PREPARE_VIDEO_TASK = "refunds.prepare_rebuttal_video"
 def rebuttal_video_enqueue(attachment: RebuttalAttachment) -> None:
     """Mark the video as being prepared and schedule its preparation in the current
     transaction's outbox (sent once it commits, never for a rollback)."""
-    RebuttalAttachment.objects.filter(pk=attachment.pk).update(video_state=VideoState.PREPARING)
-    attachment.video_state = VideoState.PREPARING
+    now = timezone.now()
+    RebuttalAttachment.objects.filter(pk=attachment.pk).update(video_state=VideoState.PREPARING, video_queued_at=now)
+    attachment.video_state, attachment.video_queued_at = VideoState.PREPARING, now
     outbox.schedule(PREPARE_VIDEO_TASK, [attachment.pk])
+
+
+def rebuttal_videos_requeue_stale(*, older_than: timedelta) -> int:
+    """Send again the videos still being prepared whose last queuing or attempt is older than
+    ``older_than`` (a message lost with a killed worker on a broker that drops it); return how
+    many. The attempts counter still bounds each video's tries."""
+    with transaction.atomic():
+        stale = list(
+            RebuttalAttachment.objects.select_for_update(skip_locked=True)
+            .filter(video_state=VideoState.PREPARING, video_queued_at__lt=timezone.now() - older_than)
+            .values_list("pk", flat=True)[:100]
+        )
+        RebuttalAttachment.objects.filter(pk__in=stale).update(video_queued_at=timezone.now())
+        for pk in stale:
+            outbox.schedule(PREPARE_VIDEO_TASK, [pk])
+    return len(stale)
 
 
 def rebuttal_video_register_attempt(*, attachment_id: int) -> int | None:
@@ -37,11 +56,12 @@ def rebuttal_video_register_attempt(*, attachment_id: int) -> int | None:
         if row is None or row.video_state != VideoState.PREPARING:
             return None
         row.video_attempts += 1
+        row.video_queued_at = timezone.now()
         if row.video_attempts > settings.VIDEO_MAX_ATTEMPTS:
             row.video_state, row.video_failure = VideoState.FAILED, ErrorCode.VIDEO_NOT_PREPARED.value
-            row.save(update_fields=["video_attempts", "video_state", "video_failure"])
+            row.save(update_fields=["video_attempts", "video_queued_at", "video_state", "video_failure"])
             return None
-        row.save(update_fields=["video_attempts"])
+        row.save(update_fields=["video_attempts", "video_queued_at"])
         return row.video_attempts
 
 

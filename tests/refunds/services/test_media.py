@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import timedelta
 
 import av
 import pytest
+import time_machine
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from refunds import services
 from refunds.errors import ErrorCode
@@ -106,3 +109,18 @@ def test_the_worker_prepares_the_video_once_the_contest_commits(celery_worker, p
         data = handle.read()
     with av.open(io.BytesIO(data)) as container:
         assert container.streams.video[0].codec_context.name == "h264"
+
+
+@pytest.mark.django_db
+def test_a_video_whose_message_was_lost_is_sent_again_and_one_being_converted_is_not(product, merchant_owner, settings):
+    lost = contest_with_video(product, merchant_owner)
+    busy = contest_with_video(product, merchant_owner, small_mp4(frames=9))
+    sent_before = outbox.pending(PREPARE_VIDEO_TASK)
+    later = timezone.now() + settings.VIDEO_STALE_AFTER + timedelta(seconds=1)
+    with time_machine.travel(later):
+        # A worker took the busy one a moment ago; nothing has been heard of the other.
+        services.media.rebuttal_video_register_attempt(attachment_id=busy.pk)
+        assert services.rebuttal_videos_requeue_stale(older_than=settings.VIDEO_STALE_AFTER) == 1
+        assert services.rebuttal_videos_requeue_stale(older_than=settings.VIDEO_STALE_AFTER) == 0
+    assert outbox.pending(PREPARE_VIDEO_TASK) == sent_before + 1
+    assert services.rebuttal_video_prepare(attachment_id=lost.pk) == "prepared"
