@@ -337,7 +337,7 @@ if SCREENING_SOFT_TIME_LIMIT >= SCREENING_TIME_LIMIT:
 
 # Packing videos: a longer one is refused on upload; the playable copy the worker makes has its
 # long edge capped, and the making stays below the broker's visibility timeout (as screening
-# does). A 3-minute phone video at 1080p takes about 40 s at libx264's "veryfast" on one core.
+# does); a video that overruns the limit is marked failed, its original still downloadable.
 VIDEO_MAX_SECONDS = env_int("VIDEO_MAX_SECONDS", 180, minimum=1)
 VIDEO_MAX_EDGE = env_int("VIDEO_MAX_EDGE", 1280, minimum=16)
 VIDEO_TIME_LIMIT = env_int("VIDEO_TIME_LIMIT", 110, minimum=2)
