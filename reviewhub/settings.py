@@ -340,12 +340,13 @@ if SCREENING_SOFT_TIME_LIMIT >= SCREENING_TIME_LIMIT:
 # does); a video that overruns the limit is marked failed, its original still downloadable.
 VIDEO_MAX_SECONDS = env_int("VIDEO_MAX_SECONDS", 180, minimum=1)
 VIDEO_MAX_EDGE = env_int("VIDEO_MAX_EDGE", 1280, minimum=16)
-VIDEO_TIME_LIMIT = env_int("VIDEO_TIME_LIMIT", 110, minimum=2)
-VIDEO_SOFT_TIME_LIMIT = env_int("VIDEO_SOFT_TIME_LIMIT", 100, minimum=1)
+# By default as long as the visibility timeout allows, with ten seconds to spare.
+VIDEO_TIME_LIMIT = env_int("VIDEO_TIME_LIMIT", max(2, CELERY_BROKER_VISIBILITY_TIMEOUT - 10), minimum=2)
+VIDEO_SOFT_TIME_LIMIT = env_int("VIDEO_SOFT_TIME_LIMIT", max(1, VIDEO_TIME_LIMIT - 10), minimum=1)
 # Every delivery counts, a killed one included: past this many the video is marked failed.
 VIDEO_MAX_ATTEMPTS = env_int("VIDEO_MAX_ATTEMPTS", 3, minimum=1)
 # A video still being prepared this long after it was last queued or attempted lost its message.
-VIDEO_STALE_AFTER = env_seconds("VIDEO_STALE_AFTER", timedelta(minutes=5))
+VIDEO_STALE_AFTER = env_seconds("VIDEO_STALE_AFTER", timedelta(seconds=max(300, 2 * VIDEO_TIME_LIMIT)))
 if VIDEO_STALE_AFTER.total_seconds() <= VIDEO_TIME_LIMIT:
     raise ImproperlyConfigured("VIDEO_STALE_AFTER must exceed VIDEO_TIME_LIMIT.")
 if VIDEO_SOFT_TIME_LIMIT >= VIDEO_TIME_LIMIT:
