@@ -6,6 +6,7 @@ import io
 
 import av
 import pytest
+from django.utils import translation
 from PIL import Image
 
 from refunds.errors import ErrorCode, UploadRejected
@@ -72,7 +73,7 @@ def test_an_upload_without_a_picture_is_refused_with_the_reason():
 
 def test_an_upload_longer_than_the_limit_is_refused_naming_the_limit(settings):
     settings.VIDEO_MAX_SECONDS = 0
-    with pytest.raises(UploadRejected) as caught:
+    with pytest.raises(UploadRejected) as caught, translation.override("en"):
         validate_attachment(upload(small_mp4(), "long.mp4"))
     assert caught.value.code == ErrorCode.VIDEO_TOO_LONG
     assert "0 seconds" in str(caught.value.message)
