@@ -186,10 +186,16 @@ def test_the_evidence_and_the_reference_zoom_and_move_together_by_buttons_wheel_
     dragged = transforms(card)
     assert dragged[0] == dragged[1] != evidence_view
 
-    # The wheel over the reference zooms both, about the pointer.
+    # The plain wheel scrolls the page; with Ctrl held, over the reference, it zooms both about the pointer.
     reference_box = card.locator(".rh-sync-view").nth(1).bounding_box()
     page.mouse.move(reference_box["x"] + 20, reference_box["y"] + 20)
     page.mouse.wheel(0, -100)
+    assert tools.locator(".rh-sync-level").inner_text() == "150%"
+    reference_box = card.locator(".rh-sync-view").nth(1).bounding_box()
+    page.mouse.move(reference_box["x"] + 20, reference_box["y"] + 20)
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, -100)
+    page.keyboard.up("Control")
     page.wait_for_function("el => el.textContent === '225%'", arg=tools.locator(".rh-sync-level").element_handle())
     wheeled = transforms(card)
     assert wheeled[0] == wheeled[1] and "scale(2.25)" in wheeled[0]

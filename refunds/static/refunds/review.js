@@ -103,8 +103,9 @@
     views.forEach(function (box) {
       box.tabIndex = 0;
       box.addEventListener("wheel", function (event) {
-        // Zooming out at fit scrolls the page as usual instead of swallowing the wheel.
-        if (event.deltaY > 0 && view.scale <= 1) return;
+        // Only with Ctrl or ⌘ held (a trackpad's pinch arrives so too): the plain wheel keeps
+        // scrolling the page, which a reviewer does over these images all day.
+        if (!event.ctrlKey && !event.metaKey) return;
         event.preventDefault();
         var rect = box.getBoundingClientRect();
         zoom(event.deltaY < 0 ? STEP : 1 / STEP, (event.clientX - rect.left) / rect.width, (event.clientY - rect.top) / rect.height);
