@@ -338,7 +338,7 @@ if SCREENING_SOFT_TIME_LIMIT >= SCREENING_TIME_LIMIT:
 # Packing videos: a longer one is refused on upload; the playable copy the worker makes has its
 # long edge capped, and the making stays below the broker's visibility timeout (as screening
 # does); a video that overruns the limit is marked failed, its original still downloadable.
-VIDEO_MAX_SECONDS = env_int("VIDEO_MAX_SECONDS", 180, minimum=1)
+VIDEO_MAX_SECONDS = env_int("VIDEO_MAX_SECONDS", 120, minimum=1)
 VIDEO_MAX_EDGE = env_int("VIDEO_MAX_EDGE", 1280, minimum=16)
 # By default as long as the visibility timeout allows, with ten seconds to spare.
 VIDEO_TIME_LIMIT = env_int("VIDEO_TIME_LIMIT", max(2, CELERY_BROKER_VISIBILITY_TIMEOUT - 10), minimum=2)
