@@ -2,7 +2,8 @@
 
 Django stores a LogEntry's change message as text, in the language of whoever acted; the
 messages written here are stored as a code and its parameters instead, and put into words
-when read. Messages stored as text before are recognised in either language.
+when read. Messages without parameters stored as text before are recognised in either
+language; older decision summaries stay as they were written.
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ from django.utils import timezone
 from refunds.errors import ErrorCode
 from refunds.integration import outbox
 from refunds.integration.uploads import store_derived
-from refunds.integration.video import VideoNotPlayable, prepare
 from refunds.models import RebuttalAttachment
 from refunds.states import VideoState
 
@@ -79,6 +78,9 @@ def rebuttal_video_prepare(*, attachment_id: int) -> str:
     them; return what happened. A video that cannot be decoded is marked failed with its
     reason. Idempotent: derived files are stored under their content hash, and only a video
     still being prepared is updated, so a second delivery changes nothing."""
+    # Imported here: PyAV loads FFmpeg's libraries, which only the worker's conversion needs.
+    from refunds.integration.video import VideoNotPlayable, prepare
+
     if rebuttal_video_register_attempt(attachment_id=attachment_id) is None:
         return "nothing to prepare"
     row = RebuttalAttachment.objects.get(pk=attachment_id)
