@@ -81,6 +81,16 @@ class ErrorCode(StrEnum):
     TOO_MANY_PIXELS = "too_many_pixels", _("The image has more than %(limit)d pixels.")
     CORRUPT_IMAGE = "corrupt_image", _("The image is damaged or incomplete.")
     CORRUPT_VIDEO = "corrupt_video", _("The video is damaged or incomplete.")
+    UNPLAYABLE_VIDEO = (
+        "unplayable_video",
+        _("The video cannot be decoded: it has no picture, or its picture is in a format we cannot read."),
+    )
+    VIDEO_TOO_LONG = "video_too_long", _("The video is longer than %(limit)d seconds.")
+    VIDEO_TOO_LARGE = "video_too_large", _("The video's picture has more than %(limit)d pixels.")
+    VIDEO_NOT_PREPARED = (
+        "video_not_prepared",
+        _("The video could not be converted for playing in a browser; download the original to watch it."),
+    )
     TOO_MANY_FILES = "too_many_files", _("Attach at most %(limit)d files.")
 
     # Submission.

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from refunds.errors import ErrorCode
 from refunds.policy_bounds import currency_validator, policy_validate
 from refunds.states import (
     OPEN_STATES,
@@ -24,8 +25,9 @@ from refunds.states import (
     RebuttalReason,
     RefundReason,
     RiskLevel,
+    VideoState,
 )
-from refunds.vocab import AuditAction, SettingsAction
+from refunds.vocab import AuditAction, SettingsAction, WebhookEventType
 
 
 class Platform(models.Model):
@@ -664,7 +666,10 @@ class Rebuttal(models.Model):
 
 
 class RebuttalAttachment(StoredImage):
-    """A packing photo, packing video or shipping proof attached to a rebuttal."""
+    """A packing photo, packing video or shipping proof attached to a rebuttal.
+
+    A video is kept byte for byte as the merchant sent it (it is evidence); the worker derives
+    a copy every browser plays (H.264 in MP4) and a poster frame, stored beside it."""
 
     rebuttal = models.ForeignKey(
         Rebuttal,
@@ -672,10 +677,35 @@ class RebuttalAttachment(StoredImage):
         related_name="attachments",
         verbose_name=_("rebuttal"),
     )
+    # Blank for a photo, and for a video stored before playable copies were made.
+    video_state = models.CharField(_("playable copy"), max_length=20, choices=VideoState.choices, blank=True)
+    playable_file = models.FileField(_("playable video"), max_length=300, blank=True)
+    poster_file = models.FileField(_("poster frame"), max_length=300, blank=True)
+    video_failure = models.CharField(_("why the video was not prepared"), max_length=50, blank=True)
+    # Every delivery of the preparing task counts, a killed one included: past the limit the
+    # video is marked failed instead of being tried forever.
+    video_attempts = models.PositiveSmallIntegerField(_("preparation attempts"), default=0)
+    # When the video was last handed to a worker (or, before that, queued): the sweeper sends
+    # again a video whose message was lost, never one a worker is still converting.
+    video_queued_at = models.DateTimeField(_("last queued or attempted at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("rebuttal attachment")
         verbose_name_plural = _("rebuttal attachments")
+
+    @property
+    def is_video(self) -> bool:
+        return self.content_type.startswith("video/")
+
+    @property
+    def video_failure_message(self) -> str:
+        """Why the playable copy could not be made, in the reader's language."""
+        if self.video_state != VideoState.FAILED:
+            return ""
+        code = ErrorCode._value2member_map_.get(self.video_failure, ErrorCode.VIDEO_NOT_PREPARED)
+        message = str(code.message)
+        # A message that needs parameters is not stored with them: say the general reason.
+        return str(ErrorCode.VIDEO_NOT_PREPARED.message) if "%(" in message else message
 
 
 class Decision(models.Model):
@@ -755,7 +785,9 @@ class AuditEvent(models.Model):
         constraints = [models.UniqueConstraint(fields=["application", "seq"], name="audit_seq_unique")]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.action}: {self.from_state or '∅'} → {self.to_state}"
+        states = dict(ApplicationState.choices)
+        before, after = states.get(self.from_state, self.from_state), states.get(self.to_state, self.to_state)
+        return f"#{self.seq} {self.get_action_display()}: {before or '∅'} → {after}"
 
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:
@@ -884,7 +916,7 @@ class WebhookEvent(models.Model):
         verbose_name=_("application"),
     )
     sequence = models.PositiveIntegerField(_("sequence"))
-    type = models.CharField(_("type"), max_length=60)
+    type = models.CharField(_("type"), max_length=60, choices=WebhookEventType.choices)
     payload = models.JSONField(_("payload"))
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
@@ -896,7 +928,7 @@ class WebhookEvent(models.Model):
         indexes = [models.Index(fields=["platform", "created_at", "public_id"], name="event_feed")]
 
     def __str__(self) -> str:
-        return f"{self.type} #{self.sequence}"
+        return f"{self.get_type_display()} #{self.sequence}"
 
 
 class WebhookDelivery(models.Model):
@@ -982,7 +1014,7 @@ class SettingsChange(models.Model):
         indexes = [models.Index(fields=["platform", "-at"], name="settings_change_platform_at")]
 
     def __str__(self) -> str:
-        return f"{self.action} #{self.pk}"
+        return f"{self.get_action_display()} #{self.pk}"
 
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:

@@ -14,10 +14,13 @@ from django.apps import apps as global_apps
 from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.db import DEFAULT_DB_ALIAS
+from django.utils.translation import gettext_lazy as _
 
 REVIEWERS = "Reviewers"
 SENIOR_REVIEWERS = "Senior reviewers"
 AUDITORS = "Auditors"
+# The groups' names are stored in English (a name other code looks groups up by); people read these.
+ROLE_LABELS = {REVIEWERS: _("Reviewers"), SENIOR_REVIEWERS: _("Senior reviewers"), AUDITORS: _("Auditors")}
 
 VIEW = [
     "view_refundapplication",

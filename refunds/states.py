@@ -96,6 +96,14 @@ class RebuttalReason(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class VideoState(models.TextChoices):
+    """Where a packing video's playable copy stands (the original is kept as sent, whatever happens)."""
+
+    PREPARING = "preparing", _("Being prepared for playing")
+    READY = "ready", _("Ready to play")
+    FAILED = "failed", _("Could not be prepared for playing")
+
+
 class BuyerRiskReason(models.TextChoices):
     """Why a buyer's history asks for a person; each is shown with its figures, never as a bare score."""
 

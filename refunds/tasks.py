@@ -13,6 +13,7 @@ import logging
 import random
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, close_old_connections
 from django.db import OperationalError as DjangoOperationalError
@@ -141,3 +142,38 @@ def purge_unused_evidence_uploads() -> int:
 @shared_task(name="refunds.relay_outbox", acks_late=True)
 def relay_outbox() -> int:
     return outbox.relay()
+
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True,
+    name="refunds.prepare_rebuttal_video",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,  # bounded by VIDEO_MAX_ATTEMPTS, counted in the database
+    time_limit=settings.VIDEO_TIME_LIMIT,
+    soft_time_limit=settings.VIDEO_SOFT_TIME_LIMIT,
+)
+def prepare_rebuttal_video(self, attachment_pk: int) -> str:
+    """Make a packing video's playable copy and poster. A video too long to convert within the
+    time limit is marked failed at once (it would overrun again); a killed worker's delivery
+    counts as an attempt, so a poison video ends failed, never in a loop."""
+    try:
+        return services.rebuttal_video_prepare(attachment_id=attachment_pk)
+    except SoftTimeLimitExceeded:
+        log.warning("rebuttal video %s took longer than the time limit", attachment_pk)
+        services.rebuttal_video_fail(attachment_id=attachment_pk)
+        return "failed"
+    except Exception as exc:
+        # An outage (storage, database): tried again shortly; the attempt was counted, so a
+        # fault that never clears ends with the video marked failed.
+        log.warning("preparing rebuttal video %s failed, retrying: %r", attachment_pk, exc)
+        raise self.retry(exc=exc, countdown=min(30, settings.VIDEO_SOFT_TIME_LIMIT)) from exc
+
+
+@shared_task(name="refunds.requeue_stale_videos", acks_late=True)
+def requeue_stale_videos() -> int:
+    """Send again the packing videos whose preparation was lost on the way."""
+    return services.rebuttal_videos_requeue_stale(older_than=settings.VIDEO_STALE_AFTER)

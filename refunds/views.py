@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Model
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
 
 from refunds.models import Evidence, MerchantMember, RebuttalAttachment, ReferenceImage
@@ -28,24 +30,80 @@ KINDS = {
     "evidence": _Kind(Evidence, "refunds.view_refundapplication", "application__merchant_id"),
     "reference": _Kind(ReferenceImage, "refunds.view_referenceimage", "product__merchant_id"),
     "rebuttal": _Kind(RebuttalAttachment, "refunds.view_refundapplication", "rebuttal__application__merchant_id"),
+    # A packing video's derived files, served with the original's permissions and headers.
+    "rebuttal-video": _Kind(
+        RebuttalAttachment,
+        "refunds.view_refundapplication",
+        "rebuttal__application__merchant_id",
+        "playable_file",
+        "video/mp4",
+    ),
+    "rebuttal-poster": _Kind(
+        RebuttalAttachment,
+        "refunds.view_refundapplication",
+        "rebuttal__application__merchant_id",
+        "poster_file",
+        "image/jpeg",
+    ),
     "heatmap": _Kind(
         Finding, "screening.view_finding", "result__evidence__application__merchant_id", "artifact", "image/png"
     ),
 }
 
 
-def safe_file_response(handle: Any, content_type: str) -> FileResponse:
-    """Answer a stored file as inert data: its own type, no sniffing, no scripts, no framing."""
-    response = FileResponse(handle, content_type=content_type)
+Response = TypeVar("Response", bound=HttpResponseBase)
+
+
+def _safe_headers(response: Response) -> Response:
     response["Content-Disposition"] = "inline"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, max-age=3600"
     return response
 
 
+def safe_file_response(handle: Any, content_type: str) -> FileResponse:
+    """Answer a stored file as inert data: its own type, no sniffing, no scripts, no framing."""
+    return _safe_headers(FileResponse(handle, content_type=content_type))
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# The most one ranged answer carries: a player asks "bytes=0-" and goes on from where the
+# answer ends, so a large video is never read into memory whole.
+MAX_RANGE_BYTES = 4 * 1024 * 1024
+
+
+def ranged_file_response(request: HttpRequest, handle: Any, content_type: str) -> HttpResponseBase:
+    """Answer a stored file, or the one byte range the request asks for (206): Safari plays a
+    video only from a server that answers ranges. Several ranges, or a malformed one, get the
+    whole file; a range beyond the end gets 416."""
+    match = _RANGE.match(request.headers.get("Range", "").strip())
+    size = getattr(handle, "size", None)
+    if match is None or size is None or not any(match.groups()):
+        response = safe_file_response(handle, content_type)
+        response["Accept-Ranges"] = "bytes"
+        return response
+    first, last = match.groups()
+    if first:
+        start, end = int(first), min(int(last), size - 1) if last else size - 1
+    else:  # the last N bytes
+        start, end = max(0, size - int(last)), size - 1
+    end = min(end, start + MAX_RANGE_BYTES - 1)
+    if start >= size or start > end:
+        handle.close()
+        refused = HttpResponse(status=416)
+        refused["Content-Range"] = f"bytes */{size}"
+        return _safe_headers(refused)
+    handle.seek(start)
+    part = HttpResponse(handle.read(end - start + 1), status=206, content_type=content_type)
+    handle.close()
+    part["Content-Range"] = f"bytes {start}-{end}/{size}"
+    part["Accept-Ranges"] = "bytes"
+    return _safe_headers(part)
+
+
 @require_GET
 @login_required
-def stored_file(request: HttpRequest, kind: str, public_id: UUID) -> FileResponse:
+def stored_file(request: HttpRequest, kind: str, public_id: UUID) -> HttpResponseBase:
     """Serve a file to staff with the view permission or to members of the owning shop."""
     spec = KINDS.get(kind)
     if spec is None:
@@ -62,4 +120,4 @@ def stored_file(request: HttpRequest, kind: str, public_id: UUID) -> FileRespons
     stored = getattr(obj, spec.file_field)
     if not stored:
         raise Http404
-    return safe_file_response(stored.open("rb"), spec.content_type or obj.content_type)
+    return ranged_file_response(request, stored.open("rb"), spec.content_type or obj.content_type)

@@ -46,6 +46,22 @@ class SettingsAction(models.TextChoices):
     WEBHOOK_DELIVERY_REDELIVERED = "webhook_delivery_redelivered", _("Webhook delivery sent again")
 
 
+class ReviewLogMessage(models.TextChoices):
+    """What the admin's History of an application says a reviewer did there. Stored as the code
+    and its parameters, so that each reader sees it in their own language."""
+
+    CLAIMED = "claimed", _("Claimed.")
+    CLAIMED_NEXT = "claimed_next", _("Claimed (next in the queue).")
+    CLAIM_RELEASED = "claim_released", _("Claim released.")
+    DECIDED = "decided", _("Decided: %(outcome)s, %(amount)s %(currency)s; reasons: %(reasons)s.")
+
+
+class WebhookEventType(models.TextChoices):
+    """The kinds of event a platform's webhook endpoints receive (the API documents the codes)."""
+
+    STATE_CHANGED = "application.state_changed", _("Application state changed")
+
+
 # The claim-expiry job's name in the record, and the reason it gives for a release: a
 # reviewer told "your claim expired" is told so because the last release carries this label.
 CLAIM_EXPIRY_ACTOR_LABEL = "claim expiry"

@@ -93,6 +93,7 @@ def _schedule_periodic_jobs(sender: Celery, **kwargs: object) -> None:
         "close-expired-merchant-windows": {"task": "refunds.close_expired_windows", "schedule": every},
         "release-idle-claims": {"task": "refunds.release_expired_claims", "schedule": every},
         "requeue-stale-screenings": {"task": "screening.requeue_stale_screenings", "schedule": every},
+        "requeue-stale-videos": {"task": "refunds.requeue_stale_videos", "schedule": every},
         "relay-outbox": {"task": "refunds.relay_outbox", "schedule": every},
         "retry-due-webhooks": {"task": "refunds.retry_due_webhooks", "schedule": every},
         "send-pending-notifications": {"task": "portal.send_notifications", "schedule": every},

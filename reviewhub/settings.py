@@ -162,11 +162,15 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "refunds.storage.ContentAddressedStorage"},
     "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        # Hashed names need collectstatic, which deployments run and the embedded demo does not.
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Outside production WhiteNoise serves static files straight from the apps' folders, so that
+# the demo runs with DEBUG off (as deployed) without a collectstatic step.
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", not PRODUCTION)
 
 # Uploads: refused by size before they are decoded, by pixels before they are decompressed.
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
@@ -331,6 +335,25 @@ if SCREENING_STALE_AFTER.total_seconds() <= max(SCREENING_TIME_LIMIT, SCREENING_
     )
 if SCREENING_SOFT_TIME_LIMIT >= SCREENING_TIME_LIMIT:
     raise ImproperlyConfigured("SCREENING_SOFT_TIME_LIMIT must be below SCREENING_TIME_LIMIT.")
+
+# Packing videos: a longer one is refused on upload; the playable copy the worker makes has its
+# long edge capped, and the making stays below the broker's visibility timeout (as screening
+# does); a video that overruns the limit is marked failed, its original still downloadable.
+VIDEO_MAX_SECONDS = env_int("VIDEO_MAX_SECONDS", 120, minimum=1)
+VIDEO_MAX_EDGE = env_int("VIDEO_MAX_EDGE", 1280, minimum=16)
+# By default as long as the visibility timeout allows, with ten seconds to spare.
+VIDEO_TIME_LIMIT = env_int("VIDEO_TIME_LIMIT", max(2, CELERY_BROKER_VISIBILITY_TIMEOUT - 10), minimum=2)
+VIDEO_SOFT_TIME_LIMIT = env_int("VIDEO_SOFT_TIME_LIMIT", max(1, VIDEO_TIME_LIMIT - 10), minimum=1)
+# Every delivery counts, a killed one included: past this many the video is marked failed.
+VIDEO_MAX_ATTEMPTS = env_int("VIDEO_MAX_ATTEMPTS", 3, minimum=1)
+# A video still being prepared this long after it was last queued or attempted lost its message.
+VIDEO_STALE_AFTER = env_seconds("VIDEO_STALE_AFTER", timedelta(seconds=max(300, 2 * VIDEO_TIME_LIMIT)))
+if VIDEO_STALE_AFTER.total_seconds() <= VIDEO_TIME_LIMIT:
+    raise ImproperlyConfigured("VIDEO_STALE_AFTER must exceed VIDEO_TIME_LIMIT.")
+if VIDEO_SOFT_TIME_LIMIT >= VIDEO_TIME_LIMIT:
+    raise ImproperlyConfigured("VIDEO_SOFT_TIME_LIMIT must be below VIDEO_TIME_LIMIT.")
+if not CELERY_BROKER_URL.startswith("filesystem") and VIDEO_TIME_LIMIT >= CELERY_BROKER_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured("VIDEO_TIME_LIMIT must stay below CELERY_VISIBILITY_TIMEOUT.")
 
 # Logs: one JSON object per line in production, text in the embedded demo; each line names its
 # request, task, application and actor where known (reviewhub/logs.py).

@@ -71,7 +71,7 @@ class Finding(models.Model):
         ordering = ["result", "-score"]
 
     def __str__(self) -> str:
-        return f"{self.code} {self.score:.2f}"
+        return f"{self.label} {self.score:.2f}"
 
     @property
     def label(self) -> str:

@@ -29,7 +29,8 @@ from refunds.admin.filters import (
     MerchantFilter,
     QueueViewFilter,
 )
-from refunds.admin.forms import DecisionForm, reason_options
+from refunds.admin.forms import DecisionForm, outcome_options, reason_options, shortcut_help
+from refunds.admin.history import ReadableLogEntry, change_message_text, log_message
 from refunds.admin.statistics import statistics_context
 from refunds.admin.workspace import workspace_context
 from refunds.errors import DomainError
@@ -39,6 +40,7 @@ from refunds.services import Actor
 from refunds.services.dossier import Audience, application_dossier_generate
 from refunds.states import ActorKind, ApplicationState
 from refunds.views import safe_file_response
+from refunds.vocab import ReviewLogMessage
 
 
 def _local(moment: object) -> str:
@@ -152,6 +154,13 @@ class RefundApplicationAdmin(admin.ModelAdmin):
     def age(self, obj: RefundApplication) -> str:
         return _span(timezone.now() - obj.created_at)
 
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None) -> HttpResponse:
+        response = super().history_view(request, object_id, extra_context)
+        page = getattr(response, "context_data", {}).get("action_list")
+        if page is not None:
+            page.object_list = [ReadableLogEntry(entry) for entry in page.object_list]
+        return response
+
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         counts = selectors.queue_counts(user=request.user, now=timezone.now())
         current = request.GET.get("view") or selectors.DEFAULT_QUEUE_VIEW
@@ -221,6 +230,8 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             "title": gettext("Application %(id)s") % {"id": str(application.public_id)[:8]},
             "form": form,
             "reason_options": reason_options(),
+            "outcome_options": outcome_options(),
+            "shortcuts": shortcut_help(),
             "queue_url": reverse("admin:refunds_refundapplication_changelist"),
             "history_url": reverse("admin:refunds_refundapplication_history", args=[application.pk]),
         }
@@ -258,7 +269,7 @@ class RefundApplicationAdmin(admin.ModelAdmin):
         if application is None:
             messages.info(request, gettext("No unclaimed application is waiting for review."))
             return HttpResponseRedirect(reverse("admin:refunds_refundapplication_changelist"))
-        self.log_change(request, application, gettext("Claimed (next in the queue)."))
+        self.log_change(request, application, log_message(ReviewLogMessage.CLAIMED_NEXT))
         messages.success(
             request, gettext("You hold this application until %(time)s.") % {"time": self._until(application)}
         )
@@ -281,7 +292,7 @@ class RefundApplicationAdmin(admin.ModelAdmin):
                 % {"time": self._until(application)},
             )
         else:
-            self.log_change(request, application, gettext("Claimed."))
+            self.log_change(request, application, log_message(ReviewLogMessage.CLAIMED))
             messages.success(
                 request, gettext("You hold this application until %(time)s.") % {"time": self._until(application)}
             )
@@ -301,7 +312,7 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             self._refused(request, error)
             return HttpResponseRedirect(self._page_url(application))
         if released is not None:
-            self.log_change(request, application, gettext("Claim released."))
+            self.log_change(request, application, log_message(ReviewLogMessage.CLAIM_RELEASED))
             messages.success(request, gettext("The application is back in the queue."))
         return HttpResponseRedirect(reverse("admin:refunds_refundapplication_changelist"))
 
@@ -349,14 +360,15 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             services.application_decide(application_id=application.public_id, **decision)
         except DomainError as error:
             return self._refused_decision(request, application, form, error)
-        summary = gettext("Decided: %(outcome)s, %(amount)s %(currency)s; reasons: %(reasons)s.") % {
-            "outcome": dict(form.fields["outcome"].choices)[data["outcome"]],
-            "amount": services.decision_amount(application, data["outcome"], data["approved_amount"]),
-            "currency": application.currency,
-            "reasons": "; ".join(form.reason_labels()),
-        }
-        self.log_change(request, application, summary)
-        messages.success(request, summary)
+        stored = log_message(
+            ReviewLogMessage.DECIDED,
+            outcome=data["outcome"],
+            amount=str(services.decision_amount(application, data["outcome"], data["approved_amount"])),
+            currency=application.currency,
+            reasons=list(data["reason_codes"]),
+        )
+        self.log_change(request, application, stored)
+        messages.success(request, change_message_text(stored) or "")
         if request.POST.get("confirm") == "next":
             # The reviewer's next application: the one due first, claimed as "Claim next" would.
             return self.claim_next_view(request)

@@ -3,12 +3,35 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from refunds.models import RefundApplication
 from refunds.states import REVIEWER_REASONS, DecisionReason, Outcome
 
 _REASON_LABELS = dict(DecisionReason.choices)
+
+
+# The decision panel's keyboard shortcuts: one letter per outcome (its initial in English,
+# kept in every language so that a reviewer's hands learn one set).
+OUTCOME_KEYS = {Outcome.APPROVED: "a", Outcome.PARTIALLY_APPROVED: "p", Outcome.REJECTED: "r"}
+
+
+def outcome_options() -> list[tuple[str, str, str]]:
+    """Return each outcome, its label and its shortcut key."""
+    return [(str(value), str(label), OUTCOME_KEYS[Outcome(value)]) for value, label in Outcome.choices]
+
+
+def shortcut_help() -> list[tuple[str, str]]:
+    """Return the decision panel's shortcuts as (key, what it does), in the reader's language."""
+    labels = dict(Outcome.choices)
+    return [
+        *((key, str(labels[outcome])) for outcome, key in OUTCOME_KEYS.items()),
+        ("n", gettext("Write the note")),
+        ("d", gettext("Review and confirm the decision")),
+        ("c", gettext("Claim the application, or renew the claim")),
+        ("?", gettext("Show or hide these shortcuts")),
+    ]
 
 
 def reason_options() -> list[tuple[str, str, list[str]]]:

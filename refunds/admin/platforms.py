@@ -4,15 +4,16 @@ validates it and records who changed what."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -32,6 +33,7 @@ from refunds.models import (
 )
 from refunds.services import Actor
 from refunds.services import platform as platform_services
+from screening.messages import label as finding_label
 
 
 class PlatformAddForm(forms.ModelForm):
@@ -40,10 +42,52 @@ class PlatformAddForm(forms.ModelForm):
         fields = ["name", "slug"]
 
 
-def _settings_values(values: dict | None) -> str:
+_TARGET_MODELS = {
+    SettingsChange.Target.PLATFORM: Platform,
+    SettingsChange.Target.POLICY: Policy,
+    SettingsChange.Target.API_KEY: ApiKey,
+    SettingsChange.Target.WEBHOOK_ENDPOINT: WebhookEndpoint,
+}
+# Values a record holds that are not fields of the changed object.
+_EXTRA_LABELS = {"replaced_by": _("replaced by")}
+
+
+def _setting_words(model: type[models.Model] | None, key: str, value: object) -> tuple[str, str]:
+    """Return a recorded setting's name and value as a person reads them: the field's label,
+    durations in days and hours, yes or no, scopes and finding codes by their names."""
+    field = None
+    if model is not None:
+        try:
+            field = model._meta.get_field(key)
+        except FieldDoesNotExist:
+            field = None
+    label = str(field.verbose_name) if field is not None else str(_EXTRA_LABELS.get(key, key))
+    if value is None or value == "":
+        return label, "—"
+    if isinstance(value, bool):
+        return label, yes_no(value)
+    if isinstance(field, models.DurationField) and isinstance(value, int | float):
+        return label, duration_words(timedelta(seconds=value))
+    if model is ApiKey and key == "scopes" and isinstance(value, list):
+        scopes = dict(ApiKey.Scope.choices)
+        return label, ", ".join(str(scopes.get(scope, scope)) for scope in value)
+    if model is Policy and key == "finding_thresholds" and isinstance(value, dict):
+        return label, "; ".join(f"{finding_label(code)}: {score}" for code, score in sorted(value.items())) or "—"
+    if isinstance(field, models.DateTimeField) and isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return label, value
+        return label, formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+    return label, str(value)
+
+
+def _settings_values(values: dict | None, target: str = "") -> str:
     if not values:
         return "-"
-    return format_html_join("", '<div style="overflow-wrap:anywhere">{}: {}</div>', sorted(values.items()))
+    model = _TARGET_MODELS.get(target)  # type: ignore[call-overload]
+    rows = sorted(_setting_words(model, key, value) for key, value in values.items())
+    return format_html_join("", '<div style="overflow-wrap:anywhere">{}: {}</div>', rows)
 
 
 class SettingsChangeInline(ReadOnlyInline):
@@ -55,11 +99,11 @@ class SettingsChangeInline(ReadOnlyInline):
 
     @admin.display(description=_("before"))
     def before_values(self, obj: SettingsChange) -> str:
-        return _settings_values(obj.before)
+        return _settings_values(obj.before, obj.target)
 
     @admin.display(description=_("after"))
     def after_values(self, obj: SettingsChange) -> str:
-        return _settings_values(obj.after)
+        return _settings_values(obj.after, obj.target)
 
 
 @admin.register(Platform)
@@ -145,6 +189,19 @@ class PolicyAdmin(admin.ModelAdmin):
     def expiry_approves(self, obj: Policy) -> str:
         return yes_no(obj.expiry_auto_approves)
 
+    # A reader without the right to change the policy sees each setting in words, not the
+    # form's raw values (durations as "2 days, 0:00:00").
+    def _read_only(self, request: HttpRequest, obj: object) -> bool:
+        return obj is not None and not self.has_change_permission(request, obj)
+
+    def get_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        if self._read_only(request, obj):
+            return ["platform", *(f"{name}_words" for name in Policy.SETTINGS), "updated_at"]
+        return list(self.fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return self.get_fields(request, obj) if self._read_only(request, obj) else list(self.readonly_fields)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # a policy comes with its platform
 
@@ -156,6 +213,19 @@ class PolicyAdmin(admin.ModelAdmin):
         platform_services.policy_update(
             platform=obj.platform, changes=changes, actor=platform_services.settings_actor_for_staff(request.user)
         )
+
+
+def _policy_setting_words(name: str) -> object:
+    @admin.display(description=Policy._meta.get_field(name).verbose_name)
+    def show(admin_: PolicyAdmin, obj: Policy) -> str:
+        value = obj.settings_values()[name]
+        return _setting_words(Policy, name, value)[1]
+
+    return show
+
+
+for _name in Policy.SETTINGS:
+    setattr(PolicyAdmin, f"{_name}_words", _policy_setting_words(_name))
 
 
 @admin.register(Merchant)
@@ -369,3 +439,17 @@ class SettingsChangeAdmin(ReadOnlyAdmin):
     ordering = ["-at", "-id"]
     list_filter = ["platform", "target", "action", "actor_kind"]
     search_fields = ["target_id", "actor_label"]
+    # The values before and after in words, not the stored JSON with its field names.
+    fields = ["at", "platform", "target", "target_id", "action", "actor_kind", "actor_label", "actor_user"]
+    fields += ["before_values", "after_values"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return self.fields
+
+    @admin.display(description=_("before"))
+    def before_values(self, obj: SettingsChange) -> str:
+        return _settings_values(obj.before, obj.target)
+
+    @admin.display(description=_("after"))
+    def after_values(self, obj: SettingsChange) -> str:
+        return _settings_values(obj.after, obj.target)

@@ -7,12 +7,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from refunds.admin.base import ReadOnlyAdmin
+from refunds.admin.base import ReadOnlyAdmin, json_block
 from refunds.admin.timeline import describe
 from refunds.models import AuditEvent, Decision, WebhookDelivery, WebhookEvent
 from refunds.services import Actor
 from refunds.services.platform import webhook_delivery_redeliver
-from refunds.states import ActorKind
+from refunds.states import ActorKind, ApplicationState, DecisionReason, RebuttalReason
 
 
 @admin.register(AuditEvent)
@@ -21,6 +21,30 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = ["action", "actor_kind"]
     search_fields = ["=application__public_id"]
     list_select_related = ["application"]
+    fields = ["application", "seq", "what", "action", "state_before", "state_after", "actor_kind", "actor_label", "at"]
+    fields += ["reason_words", "payload_data", "payload_digest", "prev_hash", "hash"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return self.fields
+
+    @admin.display(description=_("from"))
+    def state_before(self, obj: AuditEvent) -> str:
+        return str(dict(ApplicationState.choices).get(obj.from_state, obj.from_state)) or "—"
+
+    @admin.display(description=_("to"))
+    def state_after(self, obj: AuditEvent) -> str:
+        return str(dict(ApplicationState.choices).get(obj.to_state, obj.to_state))
+
+    @admin.display(description=_("reason"))
+    def reason_words(self, obj: AuditEvent) -> str:
+        """The reason as words: a decision's reason codes by their labels, other text as written."""
+        labels = {**dict(DecisionReason.choices), **dict(RebuttalReason.choices)}
+        parts = [part.strip() for part in obj.reason.split(",") if part.strip()]
+        return "; ".join(str(labels.get(part, part)) for part in parts) or "—"
+
+    @admin.display(description=_("payload"))
+    def payload_data(self, obj: AuditEvent) -> str:
+        return json_block(obj.payload)
 
     @admin.display(description=_("what happened"))
     def what(self, obj: AuditEvent) -> str:
@@ -37,12 +61,29 @@ class DecisionAdmin(ReadOnlyAdmin):
     list_filter = ["outcome", "actor_kind"]
     search_fields = ["=application__public_id"]
     list_select_related = ["application", "actor"]
+    fields = ["application", "outcome", "approved_amount", "currency", "actor_kind", "actor", "reasons", "note"]
+    fields += ["decided_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return self.fields
+
+    @admin.display(description=_("reasons"))
+    def reasons(self, obj: Decision) -> str:
+        return "; ".join(obj.reasons_display)
 
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyAdmin):
     list_display = ["application", "sequence", "type", "created_at"]
     list_select_related = ["application"]
+    fields = ["public_id", "platform", "application", "sequence", "type", "body", "created_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return self.fields
+
+    @admin.display(description=_("payload"))
+    def body(self, obj: WebhookEvent) -> str:
+        return json_block(obj.payload)
 
 
 @admin.register(WebhookDelivery)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from PIL import Image, UnidentifiedImageError
 
@@ -182,6 +182,10 @@ def validate_attachment(upload: IO[bytes], *, field: str = "attachments") -> Val
     if len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in MP4_BRANDS:
         data = _read_bounded(upload, limit=settings.UPLOAD_MAX_VIDEO_BYTES, field=field)
         _check_mp4(data, field=field)
+        # Imported here: PyAV loads FFmpeg's libraries, which only video uploads need.
+        from refunds.integration.video import check_upload
+
+        check_upload(data, field=field)
         name = getattr(upload, "name", "") or ""
         return ValidatedUpload(name[:255], data, hashlib.sha256(data).hexdigest(), "video/mp4", "mp4", None, None)
     return validate_image(upload, field=field)
@@ -190,6 +194,17 @@ def validate_attachment(upload: IO[bytes], *, field: str = "attachments") -> Val
 def store(upload: ValidatedUpload, *, folder: str) -> str:
     """Write the bytes under their content hash and return the storage name."""
     return default_storage.save(f"{folder}/{upload.storage_name}", ContentFile(upload.content))
+
+
+def store_derived(handle: IO[bytes], *, folder: str, extension: str) -> str:
+    """Write a file made from an upload (a playable copy, a poster) under its content hash and
+    return the storage name; read in chunks, since a video copy may be large."""
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+        digest.update(chunk)
+    handle.seek(0)
+    sha = digest.hexdigest()
+    return default_storage.save(f"{folder}/{sha[:2]}/{sha[2:4]}/{sha}.{extension}", File(handle))
 
 
 def image_fields(upload: ValidatedUpload, *, name: str) -> dict[str, object]:

@@ -25,6 +25,7 @@ from refunds.integration.signing import SIGNATURE_HEADER, sign
 from refunds.integration.url_guard import guarded_open
 from refunds.models import RefundApplication, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from refunds.request_id import current as current_request_id
+from refunds.vocab import WebhookEventType
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def event_record(application: RefundApplication, *, from_state: str, action: str
         platform_id=application.platform_id,
         application=application,
         sequence=sequence,
-        type="application.state_changed",
+        type=WebhookEventType.STATE_CHANGED,
         payload={
             "application": str(application.public_id),
             "merchant": str(application.merchant.public_id),

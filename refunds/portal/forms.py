@@ -37,6 +37,7 @@ def upload_limits() -> dict[str, int]:
         "image_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
         "video_mb": settings.UPLOAD_MAX_VIDEO_BYTES // (1024 * 1024),
         "files": settings.UPLOAD_MAX_FILES,
+        "video_seconds": settings.VIDEO_MAX_SECONDS,
     }
 
 

@@ -4,6 +4,11 @@ API views, admin actions, portal views, Celery tasks and beat jobs all call thes
 """
 
 from refunds.services._base import Actor
+from refunds.services.media import (
+    rebuttal_video_fail,
+    rebuttal_video_prepare,
+    rebuttal_videos_requeue_stale,
+)
 from refunds.services.merchant import (
     application_accept,
     application_contest,
@@ -56,6 +61,9 @@ __all__ = [
     "application_release_claim",
     "application_submit",
     "application_withdraw",
+    "rebuttal_video_fail",
+    "rebuttal_video_prepare",
+    "rebuttal_videos_requeue_stale",
     "close_expired_windows",
     "enqueue_screening",
     "evidence_upload_create",

@@ -14,6 +14,7 @@ from refunds.errors import Conflict, ErrorCode, InvalidInput, UploadRejected
 from refunds.integration.uploads import ValidatedUpload, image_fields, store, validate_attachment
 from refunds.models import Rebuttal, RebuttalAttachment, RefundApplication
 from refunds.services._base import Actor, DecisionSpec, apply, approve_unless_held, ensure_can, locked_application
+from refunds.services.media import rebuttal_video_enqueue
 from refunds.states import ApplicationState, DecisionReason, RebuttalReason
 from refunds.vocab import AuditAction
 
@@ -89,9 +90,11 @@ def application_contest(
             reason_codes=list(dict.fromkeys(reason_codes)),
         )
         for upload in uploads:
-            RebuttalAttachment.objects.create(
+            attachment = RebuttalAttachment.objects.create(
                 rebuttal=rebuttal, **image_fields(upload, name=store(upload, folder="rebuttals"))
             )
+            if attachment.is_video:
+                rebuttal_video_enqueue(attachment)
         apply(
             application,
             application.contest,

@@ -152,3 +152,107 @@ def test_a_plain_reviewer_cannot_approve_a_forged_application(live_server, new_p
     assert page.input_value("textarea[name=note]") == "Looks genuine to me."
     assert page.is_checked("input[name=reason_codes][value=evidence_consistent]")
     assert not Decision.objects.filter(application=application).exists()
+
+
+def transforms(card) -> list[str]:
+    return card.locator(".rh-sync-view img").evaluate_all("imgs => imgs.map(img => img.style.transform)")
+
+
+def test_the_evidence_and_the_reference_zoom_and_move_together_by_buttons_wheel_drag_and_keys(
+    live_server, new_page, artifacts_dir, product
+):
+    make_staff("reviewer", "Reviewers")
+    application = in_review(product, evidence=[FORGED_CUP])
+    page = new_page(locale="en-GB")
+    log_in(page, live_server, "reviewer")
+    page.goto(f"{live_server.url}/admin/refunds/refundapplication/{application.pk}/change/")
+    card = page.locator(".rh-evidence").first
+    tools = card.locator(".rh-sync-tools")
+    tools.wait_for(state="visible")
+    assert tools.locator(".rh-sync-in").get_attribute("aria-label") == "Zoom in on both images"
+    assert tools.locator(".rh-sync-out").get_attribute("aria-label") == "Zoom out of both images"
+
+    tools.locator(".rh-sync-in").click()
+    evidence_view, reference_view = transforms(card)
+    assert evidence_view == reference_view and "scale(1.5)" in evidence_view
+    assert tools.locator(".rh-sync-level").inner_text() == "150%"
+
+    # Dragging the evidence moves the reference by the same part of its box.
+    box = card.locator(".rh-sync-view").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 60, box["y"] + box["height"] / 2 + 30, steps=5)
+    page.mouse.up()
+    dragged = transforms(card)
+    assert dragged[0] == dragged[1] != evidence_view
+
+    # The plain wheel scrolls the page; with Ctrl held, over the reference, it zooms both about the pointer.
+    reference_box = card.locator(".rh-sync-view").nth(1).bounding_box()
+    page.mouse.move(reference_box["x"] + 20, reference_box["y"] + 20)
+    page.mouse.wheel(0, -100)
+    assert tools.locator(".rh-sync-level").inner_text() == "150%"
+    reference_box = card.locator(".rh-sync-view").nth(1).bounding_box()
+    page.mouse.move(reference_box["x"] + 20, reference_box["y"] + 20)
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, -100)
+    page.keyboard.up("Control")
+    page.wait_for_function("el => el.textContent === '225%'", arg=tools.locator(".rh-sync-level").element_handle())
+    wheeled = transforms(card)
+    assert wheeled[0] == wheeled[1] and "scale(2.25)" in wheeled[0]
+    card.screenshot(path=str(artifacts_dir / "review-zoomed-side-by-side-en.png"))
+
+    # The keyboard: each view is focusable; + zooms, arrows move, 0 fits.
+    card.locator(".rh-sync-view").nth(1).focus()
+    page.keyboard.press("+")
+    assert tools.locator(".rh-sync-level").inner_text() == "338%"
+    before = transforms(card)
+    page.keyboard.press("ArrowRight")
+    after = transforms(card)
+    assert after[0] == after[1] != before[0]
+    page.keyboard.press("0")
+    assert transforms(card) == ["translate(0%, 0%) scale(1)"] * 2
+    assert tools.locator(".rh-sync-level").inner_text() == "100%"
+    assert_no_horizontal_scroll(page)
+
+
+def checked_outcome(page) -> str | None:
+    return page.evaluate("(document.querySelector('input[name=outcome]:checked') || {}).value || null")
+
+
+def test_a_reviewer_decides_from_the_keyboard_and_typing_never_fires_a_shortcut(live_server, new_page, product):
+    make_staff("senior", "Senior reviewers")  # the catalogue photo is screened as forged
+    application = in_review(product, evidence=[CUP], amount="80.00")
+    page = new_page(locale="en-GB")
+    log_in(page, live_server, "senior")
+    page.goto(f"{live_server.url}/admin/refunds/refundapplication/{application.pk}/change/")
+    page.keyboard.press("c")
+    page.wait_for_selector("#decision-form fieldset:not([disabled])")
+    assert RefundApplication.objects.get(pk=application.pk).claimed_by.username == "senior"
+
+    page.keyboard.press("?")
+    help_dialog = page.locator("dialog#shortcuts")
+    help_dialog.wait_for(state="visible")
+    assert "Review and confirm the decision" in help_dialog.inner_text()
+    assert "Partially approved" in help_dialog.inner_text()
+    page.keyboard.press("Escape")
+    help_dialog.wait_for(state="hidden")
+
+    page.keyboard.press("r")
+    assert checked_outcome(page) == "rejected"
+    page.keyboard.press("n")
+    assert page.evaluate("document.activeElement.name") == "note"
+    page.keyboard.type("a painted crack; approve nothing, decide later")
+    assert checked_outcome(page) == "rejected", "letters typed in the note are text, not shortcuts"
+    assert page.input_value("textarea[name=note]") == "a painted crack; approve nothing, decide later"
+
+    page.locator("textarea[name=note]").evaluate("el => el.blur()")
+    page.keyboard.press("p")
+    assert checked_outcome(page) == "partially_approved"
+    assert page.evaluate("document.activeElement.name") == "approved_amount"
+    page.keyboard.type("20.00")
+    assert checked_outcome(page) == "partially_approved"
+    page.locator("input[name=approved_amount]").evaluate("el => el.blur()")
+    page.check("input[name=reason_codes][value=partial_damage]")
+    page.keyboard.press("d")
+    page.wait_for_selector("#confirm-decision")
+    assert "20.00" in page.locator("#confirm-summary").inner_text()

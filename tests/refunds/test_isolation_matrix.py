@@ -38,6 +38,7 @@ from refunds.models import (
     MerchantMember,
     Policy,
     Product,
+    RebuttalAttachment,
     RefundApplication,
     SettingsChange,
     WebhookDelivery,
@@ -48,6 +49,7 @@ from refunds.services import Actor
 from refunds.services.platform import api_key_issue
 from refunds.states import ActorKind
 from tests.factories import FORGED_CUP, endpoint_create, jpeg, make_platform, make_product, make_staff, screen, submit
+from tests.refunds.portal.media import small_mp4
 
 SCOPES = ["read", "write", "policy", "webhooks"]
 
@@ -108,8 +110,14 @@ def build_world() -> World:
         application_id=application.public_id,
         actor=Actor.of_user(ActorKind.MERCHANT, users["owner_a"]),
         statement="Intact when shipped.",
-        attachments=[SimpleUploadedFile("p.jpg", jpeg(seed=9), content_type="image/jpeg")],
+        attachments=[
+            SimpleUploadedFile("p.jpg", jpeg(seed=9), content_type="image/jpeg"),
+            SimpleUploadedFile("packing.mp4", small_mp4(), content_type="video/mp4"),
+        ],
     )
+    # Its playable copy and poster, as the worker makes them.
+    video = RebuttalAttachment.objects.get(rebuttal__application=application, content_type="video/mp4")
+    assert services.rebuttal_video_prepare(attachment_id=video.pk) == "prepared"
     services.application_claim(application_id=application.public_id, reviewer=users["senior"])
     services.application_decide(
         application_id=application.public_id,
@@ -123,7 +131,7 @@ def build_world() -> World:
     evidence = application.evidence.get()
     finding = evidence.screening.findings.exclude(artifact="").first()
     reference = product.reference_images.get()
-    attachment = application.rebuttal.attachments.get()
+    attachment = application.rebuttal.attachments.get(content_type="image/jpeg")
     delivery = WebhookDelivery.objects.filter(endpoint=endpoint).first()
     event = WebhookEvent.objects.filter(platform=platform_a).first()
     group = ClaimGroupMember.objects.get(application=application).group
@@ -134,6 +142,7 @@ def build_world() -> World:
         "evidence": str(evidence.public_id),
         "finding": str(finding.public_id),
         "attachment": str(attachment.public_id),
+        "video": str(video.public_id),
         "merchant": str(acme.public_id),
         "product": str(product.public_id),
         "reference": str(reference.public_id),
@@ -505,7 +514,14 @@ def test_the_portal_shows_a_shops_objects_to_its_members_only(world, db):
     assert snapshot() == before, "a refused post changed something"
 
 
-FILE_OBJECTS = {"evidence": "evidence", "heatmap": "finding", "reference": "reference", "rebuttal": "attachment"}
+FILE_OBJECTS = {
+    "evidence": "evidence",
+    "heatmap": "finding",
+    "reference": "reference",
+    "rebuttal": "attachment",
+    "rebuttal-video": "video",
+    "rebuttal-poster": "video",
+}
 
 
 def test_stored_files_open_to_the_owning_shop_and_to_staff_only(world, db):

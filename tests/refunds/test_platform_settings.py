@@ -223,8 +223,13 @@ def test_a_policy_change_in_the_admin_goes_through_the_service_and_is_on_record(
     (record,) = changes(platform_a, "policy_updated")
     assert record.actor_kind == "staff" and record.actor_user.username == "admin"
     assert record.before == {"merchant_window": 172800.0} and record.after == {"merchant_window": 86400.0}
-    page = admin_client.get(reverse("admin:refunds_platform_change", args=[platform_a.pk])).content.decode()
-    assert "policy_updated" in page
+    page = admin_client.get(
+        reverse("admin:refunds_platform_change", args=[platform_a.pk]), HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+    # In words, not the stored code and field names.
+    assert "Policy changed" in page and "policy_updated" not in page
+    assert "merchant response window: 2 days" in page and "merchant response window: 1 day<" in page
+    assert "merchant_window" not in page
 
 
 # --- API keys ---------------------------------------------------------------------------------

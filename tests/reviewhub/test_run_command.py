@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -76,6 +77,17 @@ def test_rundemo_serves_the_admin_and_portal_and_its_worker_screens_the_demo_app
         password = re.search(r"/portal/\s+merchant / (\S+)", output).group(1)
         dashboard = portal_dashboard(f"http://127.0.0.1:{port}", "merchant", password)
         assert all(f"order-500{n}" in dashboard for n in range(1, 6))
+        # DEBUG is off, as deployed: a wrong address gets the project's page in the visitor's
+        # language, never Django's technical page; static files are still served.
+        wrong = urllib.request.Request(f"http://127.0.0.1:{port}/no-such-page/", headers={"Accept-Language": "zh-CN"})
+        try:
+            urllib.request.urlopen(wrong, timeout=10)
+            raise AssertionError("a wrong address answered 200")
+        except urllib.error.HTTPError as error:
+            assert error.code == 404
+            page = error.read().decode()
+        assert "找不到页面" in page and "URLconf" not in page and "Page not found" not in page
+        assert answers(f"http://127.0.0.1:{port}/static/refunds/review.js")
     finally:
         run.send_signal(signal.SIGTERM)
         run.wait(timeout=30)

@@ -50,7 +50,8 @@ class Command(BaseCommand):
                 "--schedule",
                 settings.CELERY_BEAT_SCHEDULE_FILENAME,
             ],
-            env=os.environ.copy(),
+            # DEBUG off in the worker too, as deployed (Celery warns of memory growth with it on).
+            env={**os.environ, "DEBUG": "false"},
         )
         # A plain SIGTERM would end this process without the clean-up below, orphaning the worker.
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
@@ -79,6 +80,7 @@ reviewhub is running (database: {settings.DATABASES["default"]["ENGINE"].rsplit(
   Passwords and the API key are new on every start. Stop with Ctrl-C.
 """)
         )
+        serve_as_deployed(addrport)
         try:
             call_command("runserver", addrport, use_reloader=False)
         finally:
@@ -87,6 +89,20 @@ reviewhub is running (database: {settings.DATABASES["default"]["ENGINE"].rsplit(
                 worker.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 worker.kill()
+
+
+def serve_as_deployed(addrport: str) -> None:
+    """Serve the demo with DEBUG off, as a deployment would: a wrong address shows the
+    project's 404 page in the visitor's language, not Django's technical page listing every
+    URL pattern. Static files are then served by WhiteNoise (from the apps' folders, since
+    the demo does not collect them), not by the development server."""
+    settings.DEBUG = False
+    host = addrport.rpartition(":")[0].strip("[]") or "127.0.0.1"
+    if host not in settings.ALLOWED_HOSTS and host not in {"0.0.0.0", "::"}:
+        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, host]
+    if host in {"0.0.0.0", "::"}:
+        # Listening on every interface: visitors arrive by any of this machine's names.
+        settings.ALLOWED_HOSTS = ["*"]
 
 
 def _refuse_a_busy_port(addrport: str) -> None:

@@ -12,6 +12,7 @@ from django.utils import timezone, translation
 from PIL import Image
 
 from refunds import services
+from refunds.admin.history import ReadableLogEntry
 from refunds.models import AuditEvent, Decision, RefundApplication
 from refunds.states import ApplicationState
 from tests.factories import CUP, GENUINE_CUP, screen, submit
@@ -186,7 +187,7 @@ def test_a_decision_needs_confirmation_then_is_recorded_with_the_reviewer_and_in
     event = AuditEvent.objects.get(application=application, action="decide")
     assert event.actor_label == "senior" and event.payload["note"] == "Only the handle is chipped."
     entry = LogEntry.objects.filter(object_id=str(application.pk)).latest("action_time")
-    assert "30.00" in entry.get_change_message()
+    assert "30.00" in ReadableLogEntry(entry).get_change_message()
     assert "rh-decided" in client.get(page(application)).content.decode()
 
 
@@ -353,11 +354,24 @@ def test_the_merchants_rebuttal_shows_its_photo_and_a_playable_packing_video(
     assert "The item was intact when shipped (packing photos or video)" in html
     assert "The buyer&#x27;s photo is edited or copied from my catalogue" in html
     attachments = {a.content_type: a for a in application.rebuttal.attachments.all()}
-    video_url = reverse("stored-file", args=["rebuttal", attachments["video/mp4"].public_id])
-    assert f'<video controls preload="metadata" src="{video_url}"' in html
+    original_url = reverse("stored-file", args=["rebuttal", attachments["video/mp4"].public_id])
+    assert "This video is being prepared for playing in the browser." in html
+    assert f'<a href="{original_url}" download="packing.mp4">Download the original video (packing.mp4,' in html
+    assert "<video" not in html
     assert reverse("stored-file", args=["rebuttal", attachments["image/jpeg"].public_id]) in html
     assert "Packed intact, see the video." in html
-    assert client.get(video_url)["Content-Type"] == "video/mp4"
+
+    assert services.rebuttal_video_prepare(attachment_id=attachments["video/mp4"].pk) == "prepared"
+    with translation.override("en"):
+        html = client.get(page(application), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    video = attachments["video/mp4"].public_id
+    playable_url = reverse("stored-file", args=["rebuttal-video", video])
+    poster_url = reverse("stored-file", args=["rebuttal-poster", video])
+    assert f'<video controls preload="metadata" src="{playable_url}" poster="{poster_url}"' in html
+    assert f'<a href="{original_url}" download="packing.mp4">' in html
+    assert client.get(playable_url)["Content-Type"] == "video/mp4"
+    assert client.get(poster_url)["Content-Type"] == "image/jpeg"
+    assert client.get(original_url)["Content-Type"] == "video/mp4"
 
 
 def test_a_reused_photo_is_shown_beside_the_earlier_claim_with_the_buyers_history(client, senior_reviewer, product):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import os
 import struct
 import tempfile
@@ -47,3 +48,44 @@ def mp4_header_claiming(frames: int = 10_000, frame_bytes: int = 2_000) -> bytes
     )
     moov = _box(b"moov", _box(b"trak", _box(b"mdia", _box(b"minf", stbl))))
     return ftyp + mdat + moov
+
+
+def _pyav_mp4(*, video: bool, audio: bool, seconds: float = 1.0) -> bytes:
+    """Return an MP4 written by PyAV: MPEG-4 Part 2 picture and/or AAC sound."""
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as out:
+        if video:
+            picture = out.add_stream("mpeg4", rate=10)
+            picture.width, picture.height, picture.pix_fmt = 64, 48, "yuv420p"
+        if audio:
+            sound = out.add_stream("aac", rate=48000)
+            sound.layout = "mono"
+        if video:
+            for i in range(int(seconds * 10)):
+                frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 20 % 256, np.uint8), format="rgb24")
+                frame.pts = i
+                out.mux(picture.encode(frame))
+            out.mux(picture.encode(None))
+        if audio:
+            samples = 1024
+            for i in range(int(seconds * 48000 / samples)):
+                tone = np.sin(np.arange(i * samples, (i + 1) * samples) * 2 * np.pi * 440 / 48000)
+                frame = av.AudioFrame.from_ndarray(tone.astype(np.float32)[None, :], format="fltp", layout="mono")
+                frame.sample_rate, frame.pts = 48000, i * samples
+                out.mux(sound.encode(frame))
+            out.mux(sound.encode(None))
+    return buffer.getvalue()
+
+
+@functools.cache
+def mp4_with_sound() -> bytes:
+    """Return a packing video with sound: MPEG-4 Part 2 picture, AAC sound, one second."""
+    return _pyav_mp4(video=True, audio=True)
+
+
+@functools.cache
+def sound_only_mp4() -> bytes:
+    """Return an MP4 with sound and no picture."""
+    return _pyav_mp4(video=False, audio=True)

@@ -1,0 +1,65 @@
+"""A packing video the merchant recorded as MPEG-4 Part 2 plays on the reviewer's page.
+
+The video is written by OpenCV with fourcc ``mp4v``, as many phones' older encoders and
+OpenCV itself write it. Chromium cannot decode that picture format (media error 4); the
+worker's H.264 copy is what the page plays.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from refunds import services
+from refunds.models import RebuttalAttachment
+from refunds.services import Actor
+from refunds.states import ActorKind, ApplicationState, VideoState
+from tests.browser.test_reviewer_workspace import log_in
+from tests.conftest import wait_for
+from tests.factories import make_staff, screen, submit, upload
+from tests.refunds.portal.media import small_mp4
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+READY_STATE = "v => v.readyState >= 2 || (v.error && v.error.code)"
+
+
+def test_an_mpeg4_part_2_packing_video_plays_on_the_reviewers_page_once_prepared(
+    live_server, new_page, artifacts_dir, celery_worker, product, merchant_owner
+):
+    make_staff("reviewer", "Reviewers")
+    application = screen(submit(product, order_ref="order-video"))
+    services.application_contest(
+        application_id=application.public_id,
+        actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner),
+        statement="Packed intact, see the video.",
+        attachments=[upload(small_mp4(frames=30), "packing.mp4")],
+    )
+    application.refresh_from_db()
+    assert application.state == ApplicationState.IN_REVIEW
+    video = RebuttalAttachment.objects.get(rebuttal__application=application)
+    wait_for(lambda: RebuttalAttachment.objects.get(pk=video.pk).video_state == VideoState.READY, timeout=60)
+
+    page = new_page(locale="en-GB")
+    log_in(page, live_server, "reviewer")
+    page.goto(f"{live_server.url}/admin/refunds/refundapplication/{application.pk}/change/")
+    player = page.locator("#rebuttal video")
+    player.wait_for()
+    player.scroll_into_view_if_needed()
+    page.wait_for_function(READY_STATE, arg=player.element_handle())
+    assert player.evaluate("v => [v.readyState >= 2, v.error, v.videoWidth, v.videoHeight]") == [True, None, 64, 48]
+    assert player.get_attribute("poster")
+    page.locator("#rebuttal").screenshot(path=str(artifacts_dir / "review-packing-video-en.png"))
+
+    # The original, as the merchant sent it, is still offered, and is what Chromium cannot play.
+    original = page.locator("#rebuttal a[download]").get_attribute("href")
+    code = page.evaluate(
+        """src => new Promise(done => {
+            const v = document.createElement("video");
+            v.muted = true; v.preload = "auto";
+            v.onloadeddata = () => done("played");
+            v.onerror = () => done(v.error.code);
+            v.src = src;
+        })""",
+        original,
+    )
+    assert code == 4  # MEDIA_ERR_SRC_NOT_SUPPORTED
