@@ -290,6 +290,30 @@ class Clients:
                 answer = {"raw": payload[:200].decode(errors="replace")}
             return error.code, dict(error.headers), answer
 
+    def send(self, body: bytes, content_type: str, key: str) -> tuple[int, dict] | None:
+        """POST until the answer is final: after a connection error, a 5xx or a 429, wait (as
+        long as Retry-After says, at most 10 s) and send the same request with the same key.
+        Return (status, answer), or None if no final answer came within 300 s."""
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            sent = time.perf_counter()
+            try:
+                status, headers, answer = self.post(body, content_type, key)
+            except OSError:
+                with self.lock:
+                    self.connection_errors += 1
+                time.sleep(0.5)
+                continue
+            with self.lock:
+                self.statuses[status] += 1
+                if status == 201:
+                    self.latencies.append(time.perf_counter() - sent)
+            if status == 429 or status >= 500:
+                time.sleep(min(float(headers.get("Retry-After") or 1), 10))
+                continue
+            return status, answer
+        return None
+
     def submit(self, index: int) -> None:
         body, content_type = multipart(
             {
@@ -304,35 +328,19 @@ class Clients:
             {"evidence": (f"e{index}.jpg", self.images[index % len(self.images)])},
         )
         key = f"soak-{self.world['run']}-{index}"
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            sent = time.perf_counter()
-            try:
-                status, headers, answer = self.post(body, content_type, key)
-            except OSError:
-                with self.lock:
-                    self.connection_errors += 1
-                time.sleep(0.5)
-                continue
+        final = self.send(body, content_type, key)
+        if final is None or final[0] != 201:
             with self.lock:
-                self.statuses[status] += 1
-            if status == 201:
-                with self.lock:
-                    self.latencies.append(time.perf_counter() - sent)
-                    self.ids[index] = answer["id"]
-                if random.random() < 0.05:  # a client that did not hear the answer sends it again
-                    replay = self.post(body, content_type, key)
-                    with self.lock:
-                        self.replays += 1
-                        if replay[0] != 201 or replay[2].get("id") != answer["id"]:
-                            self.replay_mismatches += 1
-                return
-            if status in (429, 503) or status >= 500:
-                time.sleep(min(float(headers.get("Retry-After") or 1), 10))
-                continue
-            break  # a 4xx other than 429: the request itself was refused
+                self.gave_up.append(index)
+            return
         with self.lock:
-            self.gave_up.append(index)
+            self.ids[index] = final[1]["id"]
+        if random.random() < 0.05:  # a client that did not hear the answer sends it again
+            replay = self.send(body, content_type, key)
+            with self.lock:
+                self.replays += 1
+                if replay is None or replay[0] != 201 or replay[1].get("id") != final[1]["id"]:
+                    self.replay_mismatches += 1
 
 
 class People:
