@@ -102,11 +102,14 @@ class Stack:
             "beat": [sys.executable, "-m", "celery", "-A", "reviewhub", "beat", "--loglevel", "ERROR"],
         }
         self.processes: dict[str, subprocess.Popen | None] = {}
+        self.stopped = False
         self.expected_down: set[str] = set()
         self.unexpected_exits: Counter[str] = Counter()
         self.log = open(Path(env["REVIEWHUB_VAR_DIR"]) / "stack.log", "ab")  # noqa: SIM115
 
     def start(self, name: str) -> None:
+        if self.stopped:
+            return  # a fault's restart that comes after the run ended
         self.processes[name] = subprocess.Popen(
             self.commands[name], cwd=ROOT, env=self.env, stdout=self.log, stderr=self.log, start_new_session=True
         )
@@ -127,6 +130,7 @@ class Stack:
                 self.start(name)
 
     def stop(self) -> None:
+        self.stopped = True
         for name in list(self.processes):
             self.kill(name, signal.SIGTERM)
 
@@ -354,7 +358,8 @@ class People:
         self.stop = threading.Event()
         self.answered: set[object] = set()
 
-    def _guarded(self, act) -> None:  # noqa: ANN001
+    def _guarded(self, act) -> bool:  # noqa: ANN001
+        """Run one action; return False if a fault interrupted it (to be tried again)."""
         from django.db import DatabaseError, InterfaceError, connection
 
         from refunds.errors import DomainError
@@ -364,9 +369,11 @@ class People:
         except DomainError as error:
             self.conflicts[str(error.code)] += 1
         except (DatabaseError, InterfaceError):
-            # A fault ended this thread's connection: open a new one on the next round.
+            # A fault ended this thread's connection: open a new one and try again next round.
             self.database_errors += 1
             connection.close()
+            return False
+        return True
 
     def merchant(self) -> None:
         from django.utils import timezone
@@ -380,34 +387,41 @@ class People:
 
             def round_() -> None:
                 waiting = list(
+                    # Open windows only: one let run out waits for beat and is not the merchant's.
                     RefundApplication.objects.filter(
-                        platform=self.world["platform"], state=ApplicationState.AWAITING_MERCHANT
+                        platform=self.world["platform"],
+                        state=ApplicationState.AWAITING_MERCHANT,
+                        merchant_deadline__gt=timezone.now(),
                     ).values_list("public_id", flat=True)[:50]
                 )
                 for public_id in waiting:
                     if public_id in self.answered:
                         continue  # its window was let run out: beat's to close
-                    self.answered.add(public_id)
                     choice = int(hashlib.sha256(str(public_id).encode()).hexdigest(), 16) % 10
                     if choice < 4:
-                        self._guarded(lambda p=public_id: application_accept(application_id=p, actor=actor))
-                        self.actions["merchant accepts"] += 1
+                        action = "merchant accepts"
+                        done = self._guarded(lambda p=public_id: application_accept(application_id=p, actor=actor))
                     elif choice < 7:
-                        self._guarded(
+                        action = "merchant contests"
+                        done = self._guarded(
                             lambda p=public_id: application_contest(
                                 application_id=p, actor=actor, statement="Packed intact; see the scale photo."
                             )
                         )
-                        self.actions["merchant contests"] += 1
                     else:
                         # The window runs out: 48 hours pass for this application (beat decides).
-                        RefundApplication.objects.filter(
-                            public_id=public_id, merchant_deadline__gt=timezone.now()
-                        ).update(merchant_deadline=timezone.now())
-                        self.actions["windows let expire"] += 1
-                        if choice == 9:  # and the merchant answers just as it closes: one of them wins
+                        action = "windows let expire"
+                        done = self._guarded(
+                            lambda p=public_id: RefundApplication.objects.filter(
+                                public_id=p, merchant_deadline__gt=timezone.now()
+                            ).update(merchant_deadline=timezone.now())
+                        )
+                        if done and choice == 9:  # and the merchant answers just as it closes: one wins
                             self._guarded(lambda p=public_id: application_accept(application_id=p, actor=actor))
                             self.actions["merchant accepts at the deadline"] += 1
+                    if done:
+                        self.answered.add(public_id)
+                        self.actions[action] += 1
 
             self._guarded(round_)
             time.sleep(0.3)
@@ -458,6 +472,9 @@ def main() -> int:  # noqa: C901, PLR0912, PLR0915 - one scripted run, read top 
     parser.add_argument("--allow-ci-resources", action="store_true")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the run to settle")
     args = parser.parse_args()
+    # Stopped from outside (SIGTERM, or Ctrl-C): leave through the clean-up that stops the stack.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
 
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url.startswith(("postgres://", "postgresql://")):
