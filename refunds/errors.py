@@ -79,6 +79,7 @@ class ErrorCode(StrEnum):
         _("The file is not an image of a supported type: JPEG, PNG, WebP or HEIC."),
     )
     TOO_MANY_PIXELS = "too_many_pixels", _("The image has more than %(limit)d pixels.")
+    METADATA_TOO_LARGE = "metadata_too_large", _("The image's metadata is larger than %(limit)d bytes.")
     CORRUPT_IMAGE = "corrupt_image", _("The image is damaged or incomplete.")
     CORRUPT_VIDEO = "corrupt_video", _("The video is damaged or incomplete.")
     UNPLAYABLE_VIDEO = (

@@ -177,6 +177,9 @@ UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 UPLOAD_MAX_VIDEO_BYTES = env_int("UPLOAD_MAX_VIDEO_BYTES", 200 * 1024 * 1024, minimum=1024)
 UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000, minimum=1)
 UPLOAD_MAX_FILES = env_int("UPLOAD_MAX_FILES", 10, minimum=1)
+# A camera's or phone's metadata (EXIF, XMP, ICC profile, thumbnails) stays well under 1 MiB;
+# more in a photo is a metadata bomb aimed at the parsers that read it during screening.
+UPLOAD_MAX_METADATA_BYTES = env_int("UPLOAD_MAX_METADATA_BYTES", 2 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
@@ -222,7 +225,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["refunds.api.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["refunds.api.auth.HasApiKey"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "refunds.api.limits.BoundedJSONParser",
         "refunds.api.limits.LimitedMultiPartParser",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["refunds.api.limits.ApiKeyRateThrottle"],

@@ -9,11 +9,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from refunds.api.limits import LimitedMultiPartParser
+from refunds.api.limits import BoundedJSONParser, LimitedMultiPartParser
 from refunds.api.pagination import CreatedCursorPagination
 from refunds.api.serializers import STORED_IMAGE_FIELDS, StoredImageSerializer, StrictCharField
 from refunds.errors import ErrorCode, NotFound
@@ -74,7 +73,7 @@ def _get(queryset: QuerySet, public_id: str, missing: ErrorCode):  # noqa: ANN20
 class MerchantListView(GenericAPIView):
     serializer_class = MerchantSerializer
     pagination_class = CreatedCursorPagination
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
 
     def get_queryset(self) -> QuerySet[Merchant]:
         if getattr(self, "swagger_fake_view", False):
@@ -111,7 +110,7 @@ class MerchantDetailView(GenericAPIView):
 class ProductListView(GenericAPIView):
     serializer_class = ProductSerializer
     pagination_class = CreatedCursorPagination
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
 
     def get_queryset(self) -> QuerySet[Product]:
         if getattr(self, "swagger_fake_view", False):

@@ -15,7 +15,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.http import JsonResponse
 from django.utils import timezone
 from rest_framework import exceptions
-from rest_framework.parsers import MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -183,6 +183,17 @@ class FileSizeLimitHandler(FileUploadHandler):
 
     def file_complete(self, file_size: int) -> None:
         return None
+
+
+class BoundedJSONParser(JSONParser):
+    """DRF's JSON parser, refusing a body nested deeper than Python's recursion limit with a
+    400 (``parse_error``) instead of letting the RecursionError become a 500."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError() from None
 
 
 class LimitedMultiPartParser(MultiPartParser):

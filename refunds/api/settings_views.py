@@ -14,11 +14,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from refunds.api.catalogue import _get
+from refunds.api.limits import BoundedJSONParser
 from refunds.api.pagination import EventCursorPagination, invalid_parameter
 from refunds.api.serializers import (
     AmountOrZeroField,
@@ -103,7 +103,7 @@ class PolicySerializer(NoUnknownFieldsMixin, serializers.ModelSerializer):
 class PolicyView(GenericAPIView):
     serializer_class = PolicySerializer
     required_scope = "policy"
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
 
     def get(self, request: Request) -> Response:
         """Read the platform's policy."""
@@ -193,7 +193,7 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 
 class _WebhookView(GenericAPIView):
     required_scope = "webhooks"
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
 
     def endpoints(self) -> QuerySet[WebhookEndpoint]:
         return WebhookEndpoint.objects.filter(platform=self.request.auth.platform)

@@ -11,14 +11,13 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from refunds import selectors, services
 from refunds.api.filters import ApplicationFilter, StrictOrderingFilter
-from refunds.api.limits import LimitedMultiPartParser
+from refunds.api.limits import BoundedJSONParser, LimitedMultiPartParser
 from refunds.api.pagination import CreatedCursorPagination
 from refunds.api.serializers import (
     ApplicationCreateJsonSerializer,
@@ -47,7 +46,7 @@ def _is_json(request: Request) -> bool:
 
 class ApplicationListView(GenericAPIView):
     # JSON when the evidence was uploaded first; multipart when the images come along.
-    parser_classes = [JSONParser, LimitedMultiPartParser]
+    parser_classes = [BoundedJSONParser, LimitedMultiPartParser]
     serializer_class = ApplicationSerializer
     filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
     filterset_class = ApplicationFilter
@@ -227,7 +226,7 @@ class AcceptView(ApplicationActionView):
 
 
 class ContestView(ApplicationActionView):
-    parser_classes = [JSONParser, LimitedMultiPartParser]
+    parser_classes = [BoundedJSONParser, LimitedMultiPartParser]
 
     @extend_schema(
         request={"application/json": ContestJsonSerializer, "multipart/form-data": ContestSerializer},

@@ -59,9 +59,46 @@ def _read_bounded(upload: IO[bytes], *, limit: int, field: str) -> bytes:
     return data
 
 
+def _metadata_bytes(image: Image.Image) -> int:
+    """Bytes of metadata the header parse found: a JPEG's APPn and COM segments, the EXIF, XMP,
+    ICC and text blocks of the other formats."""
+    applist = getattr(image, "applist", None)
+    if applist is not None:
+        return sum(len(segment) for _, segment in applist)
+    return sum(len(value) for value in image.info.values() if isinstance(value, bytes | str))
+
+
+_ZIP_END = b"PK\x05\x06"
+_ZIP_END_SIZE = 22
+
+
+def _carries_archive(data: bytes) -> bool:
+    """True if a ZIP archive ends the file (an image with an archive appended: a polyglot that
+    unpacks as code elsewhere). Only an end record that closes the file exactly and points at
+    a central directory counts, so the bytes of a photo do not match by chance."""
+    tail_start = max(0, len(data) - _ZIP_END_SIZE - 0xFFFF)
+    at = data.rfind(_ZIP_END, tail_start)
+    while at >= 0:
+        if len(data) - at >= _ZIP_END_SIZE:
+            directory_size, _, comment = struct.unpack_from("<IIH", data, at + 12)
+            directory = at - directory_size
+            if at + _ZIP_END_SIZE + comment == len(data) and (
+                directory_size == 0 or (directory >= 0 and data.startswith(b"PK\x01\x02", directory))
+            ):
+                return True
+        at = data.rfind(_ZIP_END, tail_start, at)
+    return False
+
+
+def _refuse_archive(data: bytes, *, field: str) -> None:
+    if _carries_archive(data):
+        raise UploadRejected(ErrorCode.UNSUPPORTED_MEDIA_TYPE, details={"param": field, "detected": "ZIP"}, status=415)
+
+
 def validate_image(upload: IO[bytes], *, field: str = "evidence") -> ValidatedUpload:
     """Return the upload as a checked image; raise UploadRejected if it is anything else."""
     data = _read_bounded(upload, limit=settings.UPLOAD_MAX_BYTES, field=field)
+    _refuse_archive(data, field=field)
     name = getattr(upload, "name", "") or ""
     try:
         with warnings.catch_warnings():
@@ -81,6 +118,14 @@ def validate_image(upload: IO[bytes], *, field: str = "evidence") -> ValidatedUp
                         ErrorCode.TOO_MANY_PIXELS,
                         limit=settings.UPLOAD_MAX_PIXELS,
                         details={"param": field, "width": width, "height": height},
+                        status=413,
+                    )
+                metadata = _metadata_bytes(image)
+                if metadata > settings.UPLOAD_MAX_METADATA_BYTES:
+                    raise UploadRejected(
+                        ErrorCode.METADATA_TOO_LARGE,
+                        limit=settings.UPLOAD_MAX_METADATA_BYTES,
+                        details={"param": field, "limit": settings.UPLOAD_MAX_METADATA_BYTES, "bytes": metadata},
                         status=413,
                     )
                 # Decode the whole stream: a truncated or corrupt file fails here, not in a worker.
@@ -181,6 +226,7 @@ def validate_attachment(upload: IO[bytes], *, field: str = "attachments") -> Val
     upload.seek(0)
     if len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in MP4_BRANDS:
         data = _read_bounded(upload, limit=settings.UPLOAD_MAX_VIDEO_BYTES, field=field)
+        _refuse_archive(data, field=field)
         _check_mp4(data, field=field)
         # Imported here: PyAV loads FFmpeg's libraries, which only video uploads need.
         from refunds.integration.video import check_upload
