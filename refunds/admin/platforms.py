@@ -90,12 +90,8 @@ def _settings_values(values: dict | None, target: str = "") -> str:
     return format_html_join("", '<div style="overflow-wrap:anywhere">{}: {}</div>', rows)
 
 
-class SettingsChangeInline(ReadOnlyInline):
-    model = SettingsChange
-    fields = ["at", "action", "actor_label", "before_values", "after_values"]
-    readonly_fields = fields
-    ordering = ["-at", "-id"]
-    verbose_name_plural = _("settings changes")
+class SettingsValuesColumns:
+    """The before and after columns of a settings change, in words (the inline and the list share them)."""
 
     @admin.display(description=_("before"))
     def before_values(self, obj: SettingsChange) -> str:
@@ -104,6 +100,14 @@ class SettingsChangeInline(ReadOnlyInline):
     @admin.display(description=_("after"))
     def after_values(self, obj: SettingsChange) -> str:
         return _settings_values(obj.after, obj.target)
+
+
+class SettingsChangeInline(SettingsValuesColumns, ReadOnlyInline):
+    model = SettingsChange
+    fields = ["at", "action", "actor_label", "before_values", "after_values"]
+    readonly_fields = fields
+    ordering = ["-at", "-id"]
+    verbose_name_plural = _("settings changes")
 
 
 @admin.register(Platform)
@@ -434,7 +438,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(SettingsChange)
-class SettingsChangeAdmin(ReadOnlyAdmin):
+class SettingsChangeAdmin(SettingsValuesColumns, ReadOnlyAdmin):
     list_display = ["at", "platform", "target", "target_id", "action", "actor_kind", "actor_label"]
     ordering = ["-at", "-id"]
     list_filter = ["platform", "target", "action", "actor_kind"]
@@ -445,11 +449,3 @@ class SettingsChangeAdmin(ReadOnlyAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
         return self.fields
-
-    @admin.display(description=_("before"))
-    def before_values(self, obj: SettingsChange) -> str:
-        return _settings_values(obj.before, obj.target)
-
-    @admin.display(description=_("after"))
-    def after_values(self, obj: SettingsChange) -> str:
-        return _settings_values(obj.after, obj.target)
