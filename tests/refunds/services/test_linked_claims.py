@@ -7,12 +7,11 @@ from django.utils import translation
 from PIL import Image
 
 from refunds import selectors
-from refunds.demo import rephotographed
 from refunds.models import ClaimGroup, ClaimGroupMember
 from screening import core
 from screening.index import near_duplicates
 from screening.models import ReuseLink
-from tests.factories import CUP, FORGED_CUP, GENUINE_CUP, jpeg, make_product, screen, submit
+from tests.factories import CUP, FORGED_CUP, GENUINE_CUP, jpeg, make_product, rephotographed, screen, submit
 
 pytestmark = pytest.mark.django_db
 
