@@ -20,20 +20,39 @@ from tests.factories import CUP, endpoint_create, jpeg, screen, submit
 
 
 class Receiver:
-    """A local HTTP endpoint that answers 500 to its first `failures` requests, then 200."""
+    """A local HTTP endpoint whose first requests misbehave as `behaviours` says, then answer 200.
 
-    def __init__(self, failures: int):
-        self.failures = failures
+    "fail" answers 500, "close" drops the connection without an answer, "hang" answers only
+    after `hang_seconds` (past the sender's timeout), "slow" answers 200 after a pause.
+    """
+
+    def __init__(self, failures: int = 0, behaviours: tuple[str, ...] = (), hang_seconds: float = 3.0):
+        self.behaviours = behaviours or ("fail",) * failures
+        self.failures = sum(b != "slow" for b in self.behaviours)
         self.requests: list[tuple[dict, bytes, str]] = []
+        self.answered: list[dict] = []  # the payloads answered 2xx, in the order answered
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append((json.loads(body), body, self.headers.get(signing.SIGNATURE_HEADER, "")))
-                status = 500 if len(receiver.requests) <= receiver.failures else 200
-                self.send_response(status)
-                self.end_headers()
+                n = len(receiver.requests)
+                behaviour = receiver.behaviours[n - 1] if n <= len(receiver.behaviours) else "ok"
+                if behaviour == "close":
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                if behaviour in ("hang", "slow"):
+                    time.sleep(hang_seconds if behaviour == "hang" else 0.3)
+                status = 500 if behaviour == "fail" else 200
+                try:
+                    self.send_response(status)
+                    self.end_headers()
+                except OSError:  # the sender gave up waiting
+                    return
+                if status == 200 and behaviour != "hang":
+                    receiver.answered.append(json.loads(body))
 
             def log_message(self, *args):
                 pass
@@ -136,6 +155,33 @@ def test_a_receiver_that_fails_at_first_gets_every_event_in_order(
     for _, body, header in receiver.requests:
         signing.verify_signature(endpoint.secret, header, body)
     assert WebhookDelivery.objects.get(endpoint=endpoint, event__sequence=1).attempts == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receiver_that_drops_connections_hangs_and_answers_slowly_gets_every_event_once_in_order(
+    celery_worker, product, platform_a, merchant_owner, settings
+):
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 1
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1
+    receiver = Receiver(behaviours=("close", "hang", "slow", "close"), hang_seconds=3.0)
+    try:
+        endpoint = endpoint_create(platform=platform_a, url=receiver.url)
+        application = submit(product, evidence=[jpeg(seed=21)])
+        wait_for(lambda: RefundApplication.objects.get(pk=application.pk).state == "awaiting_merchant", timeout=60)
+        services.application_accept(
+            application_id=application.public_id, actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner)
+        )
+        wait_for(lambda: WebhookDelivery.objects.filter(endpoint=endpoint, status="delivered").count() == 4, timeout=90)
+        time.sleep(0.5)  # any duplicate in flight would arrive now
+    finally:
+        receiver.close()
+    # A dropped connection and a hang are failures the sender retries; nothing is answered
+    # twice and nothing overtakes an event still being retried.
+    assert [p["sequence"] for p in receiver.answered] == [1, 2, 3, 4]
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint, event__sequence=1)
+    assert delivery.attempts >= 3 and delivery.last_error == ""
+    for _, body, header in receiver.requests:
+        signing.verify_signature(endpoint.secret, header, body)
 
 
 @pytest.mark.django_db
