@@ -56,7 +56,7 @@ class S3:
 
 
 @pytest.fixture
-def s3(monkeypatch) -> object:
+def s3(monkeypatch, tmp_path) -> object:
     """A private bucket on an S3 server of this test's own, the media storage while the test runs."""
     # The S3 server's access log would drown the test's own output.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -74,7 +74,9 @@ def s3(monkeypatch) -> object:
     storage = s3_storage(bucket=bucket, endpoint_url=endpoint, region="us-east-1", connect_timeout=1, read_timeout=2)
     handle = S3(server, client, bucket)
     try:
-        with override_settings(STORAGES={**settings.STORAGES, "default": storage}):
+        # A local media folder of its own, to show that nothing lands on this host's disk.
+        local = tmp_path / "media"
+        with override_settings(STORAGES={**settings.STORAGES, "default": storage}, MEDIA_ROOT=local):
             yield handle
     finally:
         if not handle.stopped:
@@ -105,8 +107,8 @@ def test_evidence_uploaded_through_the_api_is_screened_by_the_worker_from_the_bu
     # The files live in the bucket under their content hash, and not on this host's disk.
     for item in evidence:
         assert item.file.name.startswith("evidence/") and item.file.name in s3.keys("evidence/")
-        assert not (Path(settings.MEDIA_ROOT) / item.file.name).exists()
     assert s3.read(evidence[0].file.name) == GENUINE_CUP
+    assert not [path for path in Path(settings.MEDIA_ROOT).rglob("*") if path.is_file()]
     heatmaps = Finding.objects.filter(result__evidence__application=application).exclude(artifact="")
     assert heatmaps and all(finding.artifact.name in s3.keys() for finding in heatmaps)
 
