@@ -1,7 +1,7 @@
 """Workers on several hosts: one web host and two worker hosts, each a network namespace of
 its own, share one PostgreSQL, one Redis and one S3 bucket reached over a virtual network.
 
-    sudo .venv/bin/python bench/multihost.py [--applications 12]
+    sudo .venv/bin/python bench/multihost.py [--applications 12] [--cut-one-host]
 
 Needs root (``ip netns``), a PostgreSQL accepting ``postgres`` on 127.0.0.1:5432 (as CI's), and
 ``redis-server``. Everything it uses is its own: a database ``multihost_<pid>``, a Redis server
@@ -12,6 +12,12 @@ the bridge this script creates.
 It submits applications through the web host's API, waits until each is screened, and checks
 that both worker hosts screened some and that every evidence image has exactly one result and
 every application one screening record. Exit 0 when all holds, 1 otherwise.
+
+With ``--cut-one-host`` (about a minute; try ``--applications 40``) the second worker host is
+taken off the network mid-run, once it has screened some: its link goes down and its database
+sessions end. The task it held returns to the queue after the visibility timeout and the first
+host finishes everything; the checks then also require that the cut host screened nothing after
+the cut and that still every application was screened exactly once.
 """
 
 from __future__ import annotations
@@ -103,6 +109,19 @@ def netns_down() -> None:
     run("ip", "link", "del", BRIDGE, check=False)
 
 
+# Open relayed connections by the client's address, so that cutting a host off can end its
+# database sessions as the server would once TCP keepalive gave up on them.
+RELAYED: dict[str, list[socket.socket]] = {}
+
+
+def drop_connections_of(address: str) -> None:
+    for sock in RELAYED.pop(address, []):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def forward(listen: tuple[str, int], target: tuple[str, int], stop: threading.Event) -> threading.Thread:
     """Relay TCP connections from the bridge to PostgreSQL on loopback (which listens there only)."""
     server = socket.create_server(listen, reuse_port=False)
@@ -128,10 +147,11 @@ def forward(listen: tuple[str, int], target: tuple[str, int], stop: threading.Ev
     def accept() -> None:
         while not stop.is_set():
             try:
-                client, _ = server.accept()
+                client, peer = server.accept()
             except TimeoutError:
                 continue
             upstream = socket.create_connection(target, timeout=5)
+            RELAYED.setdefault(peer[0], []).extend([client, upstream])
             threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
         server.close()
 
@@ -202,7 +222,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--applications", type=int, default=12)
     parser.add_argument("--timeout", type=float, default=45, help="seconds to wait for the screenings")
+    parser.add_argument(
+        "--cut-one-host",
+        action="store_true",
+        help="take the second worker host off the network once it has screened some (its unfinished "
+        "task returns to the queue after the visibility timeout, shortened here to 20 s)",
+    )
     args = parser.parse_args(argv)
+    if args.cut_one_host:
+        args.timeout = max(args.timeout, 90)
 
     database = f"multihost_{os.getpid()}"
     workdir = Path(tempfile.mkdtemp(prefix="reviewhub-multihost-"))
@@ -229,6 +257,17 @@ def main(argv: list[str] | None = None) -> int:
         PYTHONUNBUFFERED="1",
         OMP_NUM_THREADS="1",
     )
+    if args.cut_one_host:
+        # A task taken by the lost host waits the visibility timeout before another host gets
+        # it; shortened (with the limits that must stay below it) so the run takes a minute.
+        env.update(
+            CELERY_VISIBILITY_TIMEOUT="20",
+            CELERY_UNACKED_RESTORE_INTERVAL="2",
+            SCREENING_TIME_LIMIT="12",
+            SCREENING_SOFT_TIME_LIMIT="10",
+            SCREENING_RETRY_BACKOFF_MAX="5",
+            SCREENING_STALE_AFTER="15",
+        )
     ok = False
     try:
         netns_down()  # what an interrupted earlier run left
@@ -319,8 +358,24 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.2)
 
         started = time.monotonic()
-        ids = []
+        ids: list[str] = []
+        cut_after: set[str] | None = None
+
+        def cut_when_busy() -> None:
+            """Cut rh-w2 off mid-run, once it has screened some: link down, database sessions ended."""
+            nonlocal cut_after
+            if not args.cut_one_host or cut_after is not None or not screened_by(logs["rh-w2"]):
+                return
+            run("ip", "link", "set", "rhv2", "down")
+            drop_connections_of(HOSTS["rh-w2"])
+            time.sleep(0.5)  # a task that committed just before the cut has written its line by now
+            cut_after = screened_by(logs["rh-w2"])
+            print(
+                f"  rh-w2 cut off after {time.monotonic() - started:.1f} s, {len(ids)} of {args.applications} submitted"
+            )
+
         for n in range(args.applications):
+            cut_when_busy()
             body, content_type = multipart(
                 {
                     "merchant": seed["merchant"],
@@ -336,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
             ids.append(api("POST", f"{web}/api/v1/applications", seed["key"], body, content_type)["id"])
         pending = set(ids)
         while pending and time.monotonic() - started < args.timeout:
+            cut_when_busy()
             pending = {
                 i for i in pending if api("GET", f"{web}/api/v1/applications/{i}", seed["key"])["state"] == "submitted"
             }
@@ -359,6 +415,9 @@ def main(argv: list[str] | None = None) -> int:
             "exactly one screening record per application": verify["screen_records"] == [1],
             "the hosts' counts add up": sum(len(v) for v in per_host.values()) == len(ids),
         }
+        if args.cut_one_host:
+            checks["rh-w2 was cut off mid-run"] = cut_after is not None
+            checks["rh-w2 screened nothing after the cut"] = cut_after is not None and per_host["rh-w2"] <= cut_after
         for name, passed in checks.items():
             print(f"  {'ok  ' if passed else 'FAIL'} {name}")
         ok = all(checks.values())
