@@ -1,7 +1,7 @@
 """Workers on several hosts: one web host and two worker hosts, each a network namespace of
 its own, share one PostgreSQL, one Redis and one S3 bucket reached over a virtual network.
 
-    sudo .venv/bin/python bench/multihost.py [--applications 12] [--cut-one-host]
+    sudo .venv/bin/python bench/multihost.py [--applications 12] [--cut-one-host | --compare]
 
 Needs root (``ip netns``), a PostgreSQL accepting ``postgres`` on 127.0.0.1:5432 (as CI's), and
 ``redis-server``. Everything it uses is its own: a database ``multihost_<pid>``, a Redis server
@@ -18,6 +18,12 @@ taken off the network mid-run, once it has screened some: its link goes down and
 sessions end. The task it held returns to the queue after the visibility timeout and the first
 host finishes everything; the checks then also require that the cut host screened nothing after
 the cut and that still every application was screened exactly once.
+
+With ``--compare`` the same number of larger applications (1280x960) is first queued and screened
+by the first worker host alone, then by both, each timed from the workers' start to the last
+screening, and the two throughputs are printed side by side. All hosts share this machine's
+cores (and the web host and the checker run beside them), so the second host's gain here is a
+floor of what separate machines give.
 """
 
 from __future__ import annotations
@@ -194,12 +200,12 @@ def api(method: str, url: str, key: str, body: bytes | None = None, content_type
         return json.loads(response.read())
 
 
-def evidence_photo(seed: int) -> bytes:
+def evidence_photo(seed: int, size: tuple[int, int] = (320, 240)) -> bytes:
     import numpy as np
     from PIL import Image
 
     rng = np.random.default_rng(seed)
-    pixels = (rng.random((240, 320, 3)) * 255).astype("uint8")
+    pixels = (rng.random((size[1], size[0], 3)) * 255).astype("uint8")
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, "JPEG", quality=90)
     return out.getvalue()
@@ -227,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="take the second worker host off the network once it has screened some (its unfinished "
         "task returns to the queue after the visibility timeout, shortened here to 20 s)",
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="first screen the same number of larger applications with one worker host alone, then with "
+        "both, and print the two throughputs side by side",
     )
     args = parser.parse_args(argv)
     if args.cut_one_host:
@@ -328,34 +340,64 @@ def main(argv: list[str] | None = None) -> int:
             [str(BIN / "gunicorn"), "reviewhub.wsgi", "--bind", f"{HOSTS['rh-web']}:{WEB_PORT}", "--workers", "2"],
             workdir / "web.log",
         )
-        logs = {}
-        for ns in ("rh-w1", "rh-w2"):
-            logs[ns] = workdir / f"{ns}.log"
-            on_host(
-                ns,
-                [
-                    str(BIN / "celery"),
-                    "-A",
-                    "reviewhub",
-                    "worker",
-                    "--concurrency",
-                    "1",
-                    "-n",
-                    f"{ns}@%h",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--loglevel",
-                    "INFO",
-                ],
-                logs[ns],
+        logs = {ns: workdir / f"{ns}.log" for ns in ("rh-w1", "rh-w2")}
+
+        def start_workers(*hosts: str, log_suffix: str = "") -> list[subprocess.Popen]:
+            started_here = []
+            for ns in hosts:
+                log = logs[ns].with_name(f"{ns}{log_suffix}.log")
+                command = [str(BIN / "celery"), "-A", "reviewhub", "worker", "--concurrency", "1", "-n", f"{ns}@%h"]
+                on_host(ns, [*command, "--without-gossip", "--without-mingle", "--loglevel", "INFO"], log)
+                started_here.append(processes[-1])
+            # Workers listening before the first application, so that none gets them all.
+            deadline = time.monotonic() + 30
+            while not all(
+                "ready" in logs[ns].with_name(f"{ns}{log_suffix}.log").read_text(errors="replace") for ns in hosts
+            ):
+                if time.monotonic() > deadline:
+                    raise SystemExit("the workers did not start")
+                time.sleep(0.2)
+            return started_here
+
+        size = (1280, 960) if args.compare else (320, 240)
+
+        def submit(n: int) -> str:
+            body, content_type = multipart(
+                {
+                    "merchant": seed["merchant"],
+                    "product": seed["product"],
+                    "buyer_ref": f"buyer-{n}",
+                    "order_ref": f"order-{n}",
+                    "amount": "20.00",
+                    "currency": "CNY",
+                    "reason_code": "damaged",
+                },
+                [("evidence", f"photo-{n}.jpg", evidence_photo(n, size))],
             )
+            return api("POST", f"{web}/api/v1/applications", seed["key"], body, content_type)["id"]
+
+        def still_submitted(ids: set[str]) -> set[str]:
+            return {i for i in ids if api("GET", f"{web}/api/v1/applications/{i}", seed["key"])["state"] == "submitted"}
+
         wait_port(HOSTS["rh-web"], WEB_PORT)
-        # Both workers listening before the first application, so neither gets them all.
-        deadline = time.monotonic() + 30
-        while not all("ready" in log.read_text(errors="replace") for log in logs.values()):
-            if time.monotonic() > deadline:
-                raise SystemExit("the workers did not start")
-            time.sleep(0.2)
+        one_host, solo_ids = None, set()
+        if args.compare:
+            # Throughput of the workers alone: the applications wait in the queue before any
+            # worker starts, and the clock runs from the workers' start to the last screening.
+            solo_ids = {submit(args.applications + n) for n in range(args.applications)}
+            (solo,) = start_workers("rh-w1", log_suffix="-alone")
+            began, alone = time.monotonic(), solo_ids
+            while alone and time.monotonic() - began < args.timeout * 2:
+                alone = still_submitted(alone)
+                time.sleep(0.2)
+            one_host = args.applications / (time.monotonic() - began)
+            solo.terminate()
+            solo.wait(timeout=30)
+            queued = [submit(n) for n in range(args.applications)]
+            start_workers("rh-w1", "rh-w2")
+            began = time.monotonic()
+        else:
+            start_workers("rh-w1", "rh-w2")
 
         started = time.monotonic()
         ids: list[str] = []
@@ -374,46 +416,48 @@ def main(argv: list[str] | None = None) -> int:
                 f"  rh-w2 cut off after {time.monotonic() - started:.1f} s, {len(ids)} of {args.applications} submitted"
             )
 
-        for n in range(args.applications):
+        if args.compare:
+            ids, started = queued, began
+        for n in range(0 if args.compare else args.applications):
             cut_when_busy()
-            body, content_type = multipart(
-                {
-                    "merchant": seed["merchant"],
-                    "product": seed["product"],
-                    "buyer_ref": f"buyer-{n}",
-                    "order_ref": f"order-{n}",
-                    "amount": "20.00",
-                    "currency": "CNY",
-                    "reason_code": "damaged",
-                },
-                [("evidence", f"photo-{n}.jpg", evidence_photo(n))],
-            )
-            ids.append(api("POST", f"{web}/api/v1/applications", seed["key"], body, content_type)["id"])
+            ids.append(submit(n))
         pending = set(ids)
         while pending and time.monotonic() - started < args.timeout:
             cut_when_busy()
-            pending = {
-                i for i in pending if api("GET", f"{web}/api/v1/applications/{i}", seed["key"])["state"] == "submitted"
-            }
+            pending = still_submitted(pending)
             time.sleep(0.3)
         elapsed = time.monotonic() - started
 
         verify = json.loads(run(*manage, "shell", "-c", VERIFY, env=env, cwd=ROOT).stdout.strip().splitlines()[-1])
-        per_host = {ns: screened_by(log) & set(ids) for ns, log in logs.items()}
+        everything = set(ids) | solo_ids
+        per_host = {
+            ns: (
+                screened_by(log)
+                | (screened_by(log.with_name(f"{ns}-alone.log")) if args.compare and ns == "rh-w1" else set())
+            )
+            & everything
+            for ns, log in logs.items()
+        }
         print(f"applications submitted: {len(ids)}, still submitted after {elapsed:.1f} s: {len(pending)}")
         for ns, found in per_host.items():
             print(f"  {ns} ({HOSTS[ns]}) screened {len(found)}")
         print(
             f"  results per evidence image: {verify['results_per_evidence']}; screening records per application: {verify['screen_records']}"
         )
+        if one_host is not None:
+            two_hosts = len(ids) / elapsed
+            print(
+                f"  throughput, {size[0]}x{size[1]} evidence: one worker host {one_host:.2f}/s, two {two_hosts:.2f}/s"
+            )
+            print(f"  the second host adds {two_hosts / one_host - 1:.2f}x the first's throughput (goal: 0.8x)")
         overlap = per_host["rh-w1"] & per_host["rh-w2"]
         checks = {
-            "every application screened": not pending and verify["screened_applications"] == len(ids),
+            "every application screened": not pending and verify["screened_applications"] == len(everything),
             "both worker hosts screened some": all(per_host.values()),
             "no application screened on both hosts": not overlap,
             "exactly one result per evidence image": verify["results_per_evidence"] == [1],
             "exactly one screening record per application": verify["screen_records"] == [1],
-            "the hosts' counts add up": sum(len(v) for v in per_host.values()) == len(ids),
+            "the hosts' counts add up": sum(len(v) for v in per_host.values()) == len(everything),
         }
         if args.cut_one_host:
             checks["rh-w2 was cut off mid-run"] = cut_after is not None
