@@ -1049,6 +1049,8 @@ class OutboxTask(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
+    # The request that caused the task, so that a task the relay sends late still logs under it.
+    request_id = models.CharField(_("request id"), max_length=132, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("pending task")

@@ -1,21 +1,43 @@
-"""File storage keyed by content hash: the same bytes are stored once, under one name."""
+"""File storage keyed by content hash: the same bytes are stored once, under one name.
+
+Two backends, chosen by ``MEDIA_STORAGE``: the local disk (the embedded default) and an
+S3-compatible bucket through django-storages, so that every web and worker host reads the
+same files. Either way files are reached only through the application (``refunds.views``),
+never by a URL of the storage itself.
+"""
 
 from typing import Any
 
 from django.core.files.storage import FileSystemStorage
+from storages.backends.s3 import S3Storage
 
 
-class ContentAddressedStorage(FileSystemStorage):
+class ContentAddressed:
     """Store files under names derived from their SHA-256 (see ``refunds.integration.uploads``).
 
     A name that exists already holds the same bytes, so saving it again is a no-op
-    instead of a renamed copy.
+    instead of a renamed copy (or, on a bucket, a second upload of the same bytes).
     """
 
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
         return name
 
     def _save(self, name: str, content: Any) -> str:
-        if self.exists(name):
+        if self.exists(name):  # type: ignore[attr-defined]
             return name
-        return super()._save(name, content)
+        return super()._save(name, content)  # type: ignore[misc]
+
+
+class ContentAddressedStorage(ContentAddressed, FileSystemStorage):
+    """Content-addressed files under ``MEDIA_ROOT``."""
+
+
+class ContentAddressedS3Storage(ContentAddressed, S3Storage):
+    """Content-addressed files in a private S3-compatible bucket.
+
+    The application streams them to the people allowed to see them rather than redirecting to
+    presigned URLs: a bucket's answer cannot carry our sandboxing ``Content-Security-Policy``,
+    a presigned URL works for whoever holds it until it expires (it leaks through browser
+    history, proxies' logs and copied links), and the bucket then never has to be reachable
+    from browsers at all.
+    """

@@ -41,6 +41,19 @@ TASK_SECONDS = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 
+# Per attempt, not per delivery: a receiver that fails twice and then accepts shows two here,
+# which the delivered/failed counts of reviewhub_webhook_deliveries never would.
+WEBHOOK_DELIVERY_FAILURES = Counter(
+    "reviewhub_webhook_delivery_failures",
+    "Failed webhook delivery attempts, by reason (retried ones included).",
+    ["reason"],
+)
+
+
+def webhook_delivery_failed(reason: str) -> None:
+    """Count one failed delivery attempt (it happened, whatever becomes of its transaction)."""
+    WEBHOOK_DELIVERY_FAILURES.labels(reason).inc()
+
 
 def transition_counted(*, action: str, from_state: str, to_state: str) -> None:
     """Count a transition once its transaction commits (a rolled-back one never happened)."""

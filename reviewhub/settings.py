@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from reviewhub.env import env_bool, env_int, env_list, env_seconds, env_str
 from reviewhub.logs import logging_config
+from reviewhub.media import s3_storage_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("REVIEWHUB_VAR_DIR", str(BASE_DIR / "var")))
@@ -171,6 +172,14 @@ STORAGES = {
 # Outside production WhiteNoise serves static files straight from the apps' folders, so that
 # the demo runs with DEBUG off (as deployed) without a collectstatic step.
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", not PRODUCTION)
+# Media on an S3-compatible bucket (every host sees the same files): MEDIA_STORAGE=s3 with the
+# bucket below; credentials come from the standard AWS variables (AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) or the host's role, as boto3 finds them.
+MEDIA_STORAGE = env_str("MEDIA_STORAGE", "filesystem")
+if MEDIA_STORAGE == "s3":
+    STORAGES["default"] = s3_storage_from_env()
+elif MEDIA_STORAGE != "filesystem":
+    raise ImproperlyConfigured(f"MEDIA_STORAGE must be 'filesystem' or 's3', not {MEDIA_STORAGE!r}.")
 
 # Uploads: refused by size before they are decoded, by pixels before they are decompressed.
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)

@@ -20,6 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from refunds.models import OutboxTask
+from reviewhub import logs
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +31,20 @@ RELAY_BATCH = 500
 
 def schedule(task: str, args: list[Any]) -> OutboxTask:
     """Record the task in the current transaction and send it once that transaction commits."""
-    row = OutboxTask.objects.create(task=task, args=args)
+    row = OutboxTask.objects.create(task=task, args=args, request_id=logs.current_request_id())
     # robust: a failure after the commit is logged, never raised into the request that committed.
-    transaction.on_commit(lambda: _send(row.pk, task, args), robust=True)
+    transaction.on_commit(lambda: _send(row.pk, task, args, row.request_id), robust=True)
     return row
 
 
-def _send(pk: int, task: str, args: list[Any]) -> bool:
+def _headers(request_id: str) -> dict[str, str] | None:
+    """The message headers that carry the causing request's id to the task's log lines."""
+    return {logs.TASK_HEADER: request_id} if request_id else None
+
+
+def _send(pk: int, task: str, args: list[Any], request_id: str = "") -> bool:
     try:
-        current_app.send_task(task, args=args)
+        current_app.send_task(task, args=args, headers=_headers(request_id))
     except Exception as exc:  # noqa: BLE001 - any broker failure: the row stays for the relay
         log.warning("broker unavailable, %s%s left for the relay: %r", task, args, exc)
         try:
@@ -67,7 +73,7 @@ def relay(*, min_age: timedelta = RELAY_MIN_AGE, limit: int = RELAY_BATCH) -> in
         )
         for row in rows:
             try:
-                current_app.send_task(row.task, args=row.args)
+                current_app.send_task(row.task, args=row.args, headers=_headers(row.request_id))
             except Exception as exc:  # noqa: BLE001 - the broker is still down: try again next time
                 log.warning("relay: broker unavailable, %d tasks wait: %r", len(rows) - sent, exc)
                 OutboxTask.objects.filter(pk__in=[r.pk for r in rows[sent:]]).update(last_error=repr(exc)[:500])

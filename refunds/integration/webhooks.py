@@ -15,6 +15,7 @@ import random
 import urllib.error
 import urllib.request
 from datetime import timedelta
+from enum import StrEnum
 
 from celery import current_app
 from django.conf import settings
@@ -22,14 +23,40 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from refunds.integration.signing import SIGNATURE_HEADER, sign
-from refunds.integration.url_guard import guarded_open
+from refunds.integration.url_guard import UnsafeDestination, guarded_open
 from refunds.models import RefundApplication, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from refunds.request_id import current as current_request_id
 from refunds.vocab import WebhookEventType
+from reviewhub import instruments
 
 log = logging.getLogger(__name__)
 
 DELIVER_TASK = "refunds.deliver_webhooks"
+
+
+class DeliveryFailure(StrEnum):
+    """Why a delivery attempt failed, as the failures metric labels it (a few values, never a URL)."""
+
+    HTTP_CLIENT_ERROR = "http_4xx"
+    HTTP_SERVER_ERROR = "http_5xx"
+    HTTP_OTHER = "http_other"
+    TIMEOUT = "timeout"
+    UNSAFE_DESTINATION = "unsafe_destination"
+    CONNECTION = "connection"
+
+    @classmethod
+    def of(cls, exc: BaseException) -> DeliveryFailure:
+        """Classify the exception an attempt raised."""
+        if isinstance(exc, urllib.error.HTTPError):
+            if 400 <= exc.code < 500:
+                return cls.HTTP_CLIENT_ERROR
+            return cls.HTTP_SERVER_ERROR if exc.code >= 500 else cls.HTTP_OTHER
+        if isinstance(exc, UnsafeDestination):
+            return cls.UNSAFE_DESTINATION
+        reason = getattr(exc, "reason", exc)
+        if isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError):
+            return cls.TIMEOUT
+        return cls.CONNECTION
 
 
 def event_record(application: RefundApplication, *, from_state: str, action: str) -> WebhookEvent | None:
@@ -170,9 +197,11 @@ def _attempt(delivery: WebhookDelivery) -> bool:
     except urllib.error.HTTPError as exc:
         delivery.last_status_code = exc.code
         delivery.last_error = f"HTTP {exc.code}"
+        instruments.webhook_delivery_failed(DeliveryFailure.of(exc))
     except (urllib.error.URLError, OSError) as exc:
         delivery.last_status_code = None
         delivery.last_error = str(getattr(exc, "reason", exc))[:500]
+        instruments.webhook_delivery_failed(DeliveryFailure.of(exc))
     if delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
         delivery.status = WebhookDelivery.Status.FAILED
     else:

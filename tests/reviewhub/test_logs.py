@@ -117,3 +117,34 @@ def test_tokens_in_urls_stay_out_of_the_request_log(json_lines, client, settings
     requests = [json.loads(line) for line in json_lines() if '"reviewhub.requests"' in line]
     assert len(requests) == 2
     assert all("SECRET" not in line["message"] and "[redacted]" in line["message"] for line in requests)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_the_outbox_sends_after_a_broker_outage_logs_under_the_request_that_caused_it(
+    json_lines, celery_worker, product, key_a, monkeypatch
+):
+    from datetime import timedelta
+
+    from refunds.integration import outbox
+    from reviewhub.celery import app
+    from tests.refunds.api.test_applications import client_with, form, post
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(app, "send_task", broker_down)
+    response = post(client_with(key_a), form(product))
+    assert response.status_code == 201
+    application_id = response.json()["id"]
+    request_id = response["Request-Id"]
+    assert outbox.pending() == 1
+    monkeypatch.undo()
+
+    assert outbox.relay(min_age=timedelta(0)) == 1
+    wait_for(
+        lambda: RefundApplication.objects.get(public_id=application_id).state == ApplicationState.AWAITING_MERCHANT
+    )
+    task = [json.loads(line) for line in json_lines()]
+    task = [line for line in task if line["logger"] == "reviewhub.tasks"]
+    assert task and {line["request_id"] for line in task} == {request_id}
+    assert {line["application_id"] for line in task} == {application_id}

@@ -172,3 +172,34 @@ def test_a_transition_that_rolls_back_is_not_counted(client, product):
         submit(product, evidence=[jpeg(seed=61)], order_ref="rolled-back")
         raise RuntimeError("the caller's transaction fails after the submission")
     assert total(scrape(client), "reviewhub_transitions_total", action="submit") == before
+
+
+@pytest.mark.django_db
+def test_each_failed_webhook_attempt_is_counted_by_its_reason(client, product, platform_a):
+    import socket
+
+    import time_machine
+
+    from refunds.integration.webhooks import deliver_pending
+    from tests.factories import endpoint_create
+    from tests.refunds.test_webhooks import Receiver
+
+    failing = Receiver(failures=5)  # answers 500
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{closed.getsockname()[1]}/hooks"  # nothing listens once closed
+    endpoints = [endpoint_create(platform=platform_a, url=url) for url in (failing.url, nobody)]
+    before = scrape(client)
+    application = submit(product, evidence=[jpeg(seed=31)])
+    try:
+        for hours_later in (0, 1):  # the retry once its back-off has passed
+            with time_machine.travel(timezone.now() + timedelta(hours=hours_later)):
+                for endpoint in endpoints:
+                    deliver_pending(endpoint_pk=endpoint.pk, application_pk=application.pk)
+    finally:
+        failing.close()
+    after = scrape(client)
+    name = "reviewhub_webhook_delivery_failures_total"
+    assert total(after, name, reason="http_5xx") - total(before, name, reason="http_5xx") == 2
+    assert total(after, name, reason="connection") - total(before, name, reason="connection") == 2
+    assert total(after, name, reason="timeout") == total(before, name, reason="timeout")

@@ -1,6 +1,7 @@
 """The README's run command on the embedded default: web server, worker and beat from nothing but Python."""
 
 import http.cookiejar
+import json
 import os
 import re
 import signal
@@ -74,6 +75,16 @@ def test_rundemo_serves_the_admin_and_portal_and_its_worker_screens_the_demo_app
         assert set(states(database)) <= {"awaiting_merchant", "in_review"}
         output = (tmp_path / "run.log").read_text()
         assert f"http://127.0.0.1:{port}/admin/" in output and "reviewer / " in output and "Bearer rh_" in output
+        base = f"http://127.0.0.1:{port}"
+        assert f"{base}/readyz" in output and f"{base}/metrics" in output
+        with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+            assert "reviewhub_applications" in response.read().decode()
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=10) as response:
+                readiness = json.loads(response.read())
+        except urllib.error.HTTPError as not_ready:  # 503 until beat's first tick, still the checks
+            readiness = json.loads(not_ready.read())
+        assert readiness["checks"]["storage"]["status"] == "ok"
         password = re.search(r"/portal/\s+merchant / (\S+)", output).group(1)
         dashboard = portal_dashboard(f"http://127.0.0.1:{port}", "merchant", password)
         assert all(f"order-500{n}" in dashboard for n in range(1, 6))

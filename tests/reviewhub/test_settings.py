@@ -80,3 +80,28 @@ def test_email_links_default_to_the_first_allowed_host_over_https_in_production(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "https://reviewhub.example"
+
+
+def test_media_goes_to_an_s3_bucket_when_the_environment_says_so():
+    result = run_manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; d = settings.STORAGES['default']; "
+        "print(d['BACKEND'], d['OPTIONS']['bucket_name'], d['OPTIONS']['endpoint_url'], d['OPTIONS']['default_acl'])",
+        MEDIA_STORAGE="s3",
+        MEDIA_S3_BUCKET="evidence-bucket",
+        MEDIA_S3_ENDPOINT_URL="http://127.0.0.1:9000",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-4:] == [
+        "refunds.storage.ContentAddressedS3Storage",
+        "evidence-bucket",
+        "http://127.0.0.1:9000",
+        "None",
+    ]
+
+
+def test_s3_media_without_a_bucket_or_an_unknown_storage_stops_start_up():
+    assert "MEDIA_S3_BUCKET is required" in run_manage("check", MEDIA_STORAGE="s3").stderr
+    result = run_manage("check", MEDIA_STORAGE="nfs")
+    assert result.returncode != 0 and "MEDIA_STORAGE must be" in result.stderr

@@ -74,7 +74,9 @@ reviewhub is running (database: {settings.DATABASES["default"]["ENGINE"].rsplit(
   Merchant portal     {base}/portal/       merchant / {accounts.merchant_password}
   API                 {base}/api/v1/        Authorization: Bearer {accounts.api_key}
   OpenAPI schema      {base}/api/v1/schema/
-  Health              {base}/healthz
+  Health              {base}/healthz     (liveness)
+  Readiness           {base}/readyz      (database, broker, storage, worker, beat)
+  Metrics             {base}/metrics     (Prometheus, open to this machine)
 
   Try:  curl -H 'Authorization: Bearer {accounts.api_key}' {example}
   Passwords and the API key are new on every start. Stop with Ctrl-C.

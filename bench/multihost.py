@@ -1,0 +1,496 @@
+"""Workers on several hosts: one web host and two worker hosts, each a network namespace of
+its own, share one PostgreSQL, one Redis and one S3 bucket reached over a virtual network.
+
+    sudo .venv/bin/python bench/multihost.py [--applications 12] [--cut-one-host | --compare]
+
+Needs root (``ip netns``), a PostgreSQL accepting ``postgres`` on 127.0.0.1:5432 (as CI's), and
+``redis-server``. Everything it uses is its own: a database ``multihost_<pid>``, a Redis server
+and an S3 server (moto) bound to the virtual network's host address, the namespaces and their
+bridge; all removed at the end. Nothing leaves the machine: the addresses below exist only on
+the bridge this script creates.
+
+It submits applications through the web host's API, waits until each is screened, and checks
+that both worker hosts screened some and that every evidence image has exactly one result and
+every application one screening record. Exit 0 when all holds, 1 otherwise.
+
+With ``--cut-one-host`` (about a minute; try ``--applications 40``) the second worker host is
+taken off the network mid-run, once it has screened some: its link goes down and its database
+sessions end. The task it held returns to the queue after the visibility timeout (a message it
+had popped from Redis but not yet recorded as unacknowledged is lost with it, and beat's sweeper
+re-sends that screening) and the first host finishes everything; the checks then also require that the cut host screened nothing after
+the cut and that still every application was screened exactly once.
+
+With ``--compare`` the same number of larger applications (1280x960) is first queued and screened
+by the first worker host alone, then by both, each timed from the workers' start to the last
+screening, and the two throughputs are printed side by side. All hosts share this machine's
+cores (and the web host and the checker run beside them), so the second host's gain here is a
+floor of what separate machines give.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import selectors
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+BIN = Path(PYTHON).parent
+
+# The virtual network: a bridge on the host side and one veth pair per namespace ("host").
+BRIDGE, PREFIX = "rhbr0", "10.231.0"
+HOST_ADDRESS = f"{PREFIX}.1"
+HOSTS = {"rh-web": f"{PREFIX}.10", "rh-w1": f"{PREFIX}.11", "rh-w2": f"{PREFIX}.12"}
+WEB_PORT, REDIS_PORT, S3_PORT, PG_PORT = 8000, 6391, 5391, 5432
+BUCKET = "reviewhub-multihost"
+
+SEED = """
+import json
+from refunds.models import Merchant, Platform, Policy, Product
+from refunds.services.catalogue import reference_image_add
+from refunds.services.platform import api_key_issue
+from django.core.files.uploadedfile import SimpleUploadedFile
+from bench.synthetic import jpeg, photo
+platform = Platform.objects.create(slug="multihost", name="Multihost")
+Policy.objects.create(platform=platform)
+merchant = Merchant.objects.create(platform=platform, external_ref="shop-1", name="Shop")
+product = Product.objects.create(merchant=merchant, external_ref="sku-1", title="Ceramic cup")
+reference_image_add(product=product, image=SimpleUploadedFile("ref.jpg", jpeg(photo("coffee"), 95), "image/jpeg"))
+key = api_key_issue(platform=platform, name="multihost", scopes=["read", "write"])[1]
+print(json.dumps({"merchant": str(merchant.public_id), "product": str(product.public_id), "key": key}))
+"""
+
+VERIFY = """
+import json
+from django.db.models import Count
+from refunds.models import AuditEvent, Evidence, RefundApplication
+from screening.models import ScreeningResult
+apps = RefundApplication.objects.all()
+per_evidence = list(Evidence.objects.annotate(n=Count("screening")).values_list("n", flat=True))
+screens = AuditEvent.objects.filter(action="screen").values("application").annotate(n=Count("id"))
+print(json.dumps({
+    "applications": apps.count(),
+    "states": sorted({a.state for a in apps}),
+    "results_per_evidence": sorted(set(per_evidence)),
+    "screen_records": sorted({row["n"] for row in screens}),
+    "screened_applications": len(screens),
+}))
+"""
+
+
+def run(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(list(args), check=check, capture_output=True, text=True, **kwargs)
+
+
+def netns_up() -> None:
+    run("ip", "link", "add", BRIDGE, "type", "bridge")
+    run("ip", "addr", "add", f"{HOST_ADDRESS}/24", "dev", BRIDGE)
+    run("ip", "link", "set", BRIDGE, "up")
+    for index, (ns, address) in enumerate(HOSTS.items()):
+        outside, inside = f"rhv{index}", f"rhv{index}p"
+        run("ip", "netns", "add", ns)
+        run("ip", "link", "add", outside, "type", "veth", "peer", "name", inside)
+        run("ip", "link", "set", inside, "netns", ns)
+        run("ip", "link", "set", outside, "master", BRIDGE)
+        run("ip", "link", "set", outside, "up")
+        run("ip", "netns", "exec", ns, "ip", "addr", "add", f"{address}/24", "dev", inside)
+        run("ip", "netns", "exec", ns, "ip", "link", "set", inside, "up")
+        run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+
+
+def netns_down() -> None:
+    for index, ns in enumerate(HOSTS):
+        run("ip", "link", "del", f"rhv{index}", check=False)
+        run("ip", "netns", "del", ns, check=False)
+    run("ip", "link", "del", BRIDGE, check=False)
+
+
+# Open relayed connections by the client's address, so that cutting a host off can end its
+# database sessions as the server would once TCP keepalive gave up on them.
+RELAYED: dict[str, list[socket.socket]] = {}
+
+
+def drop_connections_of(address: str) -> None:
+    for sock in RELAYED.pop(address, []):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def forward(listen: tuple[str, int], target: tuple[str, int], stop: threading.Event) -> threading.Thread:
+    """Relay TCP connections from the bridge to PostgreSQL on loopback (which listens there only)."""
+    server = socket.create_server(listen, reuse_port=False)
+    server.settimeout(0.2)
+
+    def pipe(a: socket.socket, b: socket.socket) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(a, selectors.EVENT_READ, b)
+        sel.register(b, selectors.EVENT_READ, a)
+        try:
+            while not stop.is_set():
+                for key, _ in sel.select(0.5):
+                    data = key.fileobj.recv(65536)
+                    if not data:
+                        return
+                    key.data.sendall(data)
+        except OSError:
+            return
+        finally:
+            a.close()
+            b.close()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                client, peer = server.accept()
+            except TimeoutError:
+                continue
+            upstream = socket.create_connection(target, timeout=5)
+            RELAYED.setdefault(peer[0], []).extend([client, upstream])
+            threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+        server.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_port(host: str, port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing answers on {host}:{port}")
+
+
+def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> tuple[bytes, str]:
+    boundary = f"----multihost{time.monotonic_ns()}"
+    out = io.BytesIO()
+    for name, value in fields.items():
+        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    for name, filename, data in files:
+        out.write(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n".encode()
+        )
+        out.write(data + b"\r\n")
+    out.write(f"--{boundary}--\r\n".encode())
+    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
+
+
+def api(method: str, url: str, key: str, body: bytes | None = None, content_type: str | None = None) -> dict:
+    request = urllib.request.Request(url, data=body, method=method, headers={"Authorization": f"Bearer {key}"})
+    if content_type:
+        request.add_header("Content-Type", content_type)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def evidence_photo(seed: int, size: tuple[int, int] = (320, 240)) -> bytes:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    pixels = (rng.random((size[1], size[0], 3)) * 255).astype("uint8")
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def screened_by(log: Path) -> set[str]:
+    """Applications this worker screened, from its JSON log lines."""
+    found = set()
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if "succeeded" in record.get("message", "") and "'screened'" in record["message"]:
+            found.add(record.get("application_id"))
+    return found - {None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--applications", type=int, default=12)
+    parser.add_argument("--timeout", type=float, default=45, help="seconds to wait for the screenings")
+    parser.add_argument(
+        "--cut-one-host",
+        action="store_true",
+        help="take the second worker host off the network once it has screened some (its unfinished "
+        "task returns to the queue after the visibility timeout, shortened here to 20 s)",
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="first screen the same number of larger applications with one worker host alone, then with "
+        "both, and print the two throughputs side by side",
+    )
+    args = parser.parse_args(argv)
+    if args.cut_one_host:
+        args.timeout = max(args.timeout, 90)
+
+    database = f"multihost_{os.getpid()}"
+    workdir = Path(tempfile.mkdtemp(prefix="reviewhub-multihost-"))
+    processes: list[subprocess.Popen] = []
+    stop = threading.Event()
+    # Every host reaches the shared services at the bridge's host address.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "MEDIA_ROOT", "PROMETHEUS_MULTIPROC_DIR"}
+    }
+    env.update(
+        DATABASE_URL=f"postgres://postgres@{HOST_ADDRESS}:{PG_PORT}/{database}",
+        REDIS_URL=f"redis://{HOST_ADDRESS}:{REDIS_PORT}/0",
+        MEDIA_STORAGE="s3",
+        MEDIA_S3_BUCKET=BUCKET,
+        MEDIA_S3_ENDPOINT_URL=f"http://{HOST_ADDRESS}:{S3_PORT}",
+        MEDIA_S3_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="multihost",
+        AWS_SECRET_ACCESS_KEY="multihost-secret",
+        MEDIA_ROOT=str(workdir / "media-unused"),
+        ALLOWED_HOSTS=HOSTS["rh-web"],
+        LOG_FORMAT="json",
+        PYTHONUNBUFFERED="1",
+        OMP_NUM_THREADS="1",
+    )
+    if args.cut_one_host:
+        # A task taken by the lost host waits the visibility timeout before another host gets
+        # it; shortened (with the limits that must stay below it) so the run takes a minute.
+        env.update(
+            CELERY_VISIBILITY_TIMEOUT="20",
+            CELERY_UNACKED_RESTORE_INTERVAL="2",
+            SCREENING_TIME_LIMIT="12",
+            SCREENING_SOFT_TIME_LIMIT="10",
+            SCREENING_RETRY_BACKOFF_MAX="5",
+            SCREENING_STALE_AFTER="15",
+            BEAT_INTERVAL_SECONDS="5",
+        )
+    ok = False
+    try:
+        netns_down()  # what an interrupted earlier run left
+        netns_up()
+        run("createdb", "-h", "127.0.0.1", "-U", "postgres", database)
+        forward((HOST_ADDRESS, PG_PORT), ("127.0.0.1", 5432), stop)
+        processes.append(
+            subprocess.Popen(
+                [
+                    shutil.which("redis-server") or "redis-server",
+                    "--bind",
+                    HOST_ADDRESS,
+                    "--port",
+                    str(REDIS_PORT),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    # Bound to the bridge of this script's own namespaces only.
+                    "--protected-mode",
+                    "no",
+                ],
+                stdout=subprocess.DEVNULL,
+            )
+        )
+        processes.append(
+            subprocess.Popen(
+                [PYTHON, "-m", "moto.server", "-H", HOST_ADDRESS, "-p", str(S3_PORT)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        wait_port(HOST_ADDRESS, REDIS_PORT)
+        wait_port(HOST_ADDRESS, S3_PORT)
+        import boto3
+
+        boto3.client(
+            "s3",
+            endpoint_url=env["MEDIA_S3_ENDPOINT_URL"],
+            region_name="us-east-1",
+            aws_access_key_id="multihost",
+            aws_secret_access_key="multihost-secret",
+        ).create_bucket(Bucket=BUCKET)
+
+        manage = [PYTHON, str(ROOT / "manage.py")]
+        run(*manage, "migrate", "--noinput", env=env, cwd=ROOT)
+        seed = json.loads(run(*manage, "shell", "-c", SEED, env=env, cwd=ROOT).stdout.strip().splitlines()[-1])
+
+        def on_host(ns: str, command: list[str], log: Path) -> None:
+            handle = log.open("w")
+            processes.append(
+                subprocess.Popen(["ip", "netns", "exec", ns, *command], env=env, cwd=ROOT, stdout=handle, stderr=handle)
+            )
+
+        web = f"http://{HOSTS['rh-web']}:{WEB_PORT}"
+        on_host(
+            "rh-web",
+            [str(BIN / "gunicorn"), "reviewhub.wsgi", "--bind", f"{HOSTS['rh-web']}:{WEB_PORT}", "--workers", "2"],
+            workdir / "web.log",
+        )
+        # Exactly one beat, on the web host: its sweeper re-sends a screening whose message was
+        # lost (a worker cut off between taking a message from Redis and recording it as unacked).
+        on_host(
+            "rh-web",
+            [str(BIN / "celery"), "-A", "reviewhub", "beat", "--schedule", str(workdir / "beat-schedule")],
+            workdir / "beat.log",
+        )
+        logs = {ns: workdir / f"{ns}.log" for ns in ("rh-w1", "rh-w2")}
+
+        def start_workers(*hosts: str, log_suffix: str = "") -> list[subprocess.Popen]:
+            started_here = []
+            for ns in hosts:
+                log = logs[ns].with_name(f"{ns}{log_suffix}.log")
+                command = [str(BIN / "celery"), "-A", "reviewhub", "worker", "--concurrency", "1", "-n", f"{ns}@%h"]
+                on_host(ns, [*command, "--without-gossip", "--without-mingle", "--loglevel", "INFO"], log)
+                started_here.append(processes[-1])
+            # Workers listening before the first application, so that none gets them all.
+            deadline = time.monotonic() + 30
+            while not all(
+                "ready" in logs[ns].with_name(f"{ns}{log_suffix}.log").read_text(errors="replace") for ns in hosts
+            ):
+                if time.monotonic() > deadline:
+                    raise SystemExit("the workers did not start")
+                time.sleep(0.2)
+            return started_here
+
+        size = (1280, 960) if args.compare else (320, 240)
+
+        def submit(n: int) -> str:
+            body, content_type = multipart(
+                {
+                    "merchant": seed["merchant"],
+                    "product": seed["product"],
+                    "buyer_ref": f"buyer-{n}",
+                    "order_ref": f"order-{n}",
+                    "amount": "20.00",
+                    "currency": "CNY",
+                    "reason_code": "damaged",
+                },
+                [("evidence", f"photo-{n}.jpg", evidence_photo(n, size))],
+            )
+            return api("POST", f"{web}/api/v1/applications", seed["key"], body, content_type)["id"]
+
+        def still_submitted(ids: set[str]) -> set[str]:
+            return {i for i in ids if api("GET", f"{web}/api/v1/applications/{i}", seed["key"])["state"] == "submitted"}
+
+        wait_port(HOSTS["rh-web"], WEB_PORT)
+        one_host, solo_ids = None, set()
+        if args.compare:
+            # Throughput of the workers alone: the applications wait in the queue before any
+            # worker starts, and the clock runs from the workers' start to the last screening.
+            solo_ids = {submit(args.applications + n) for n in range(args.applications)}
+            (solo,) = start_workers("rh-w1", log_suffix="-alone")
+            began, alone = time.monotonic(), solo_ids
+            while alone and time.monotonic() - began < args.timeout * 2:
+                alone = still_submitted(alone)
+                time.sleep(0.2)
+            one_host = args.applications / (time.monotonic() - began)
+            solo.terminate()
+            solo.wait(timeout=30)
+            queued = [submit(n) for n in range(args.applications)]
+            start_workers("rh-w1", "rh-w2")
+            began = time.monotonic()
+        else:
+            start_workers("rh-w1", "rh-w2")
+
+        started = time.monotonic()
+        ids: list[str] = []
+        cut_after: set[str] | None = None
+
+        def cut_when_busy() -> None:
+            """Cut rh-w2 off mid-run, once it has screened some: link down, database sessions ended."""
+            nonlocal cut_after
+            if not args.cut_one_host or cut_after is not None or not screened_by(logs["rh-w2"]):
+                return
+            run("ip", "link", "set", "rhv2", "down")
+            drop_connections_of(HOSTS["rh-w2"])
+            time.sleep(0.5)  # a task that committed just before the cut has written its line by now
+            cut_after = screened_by(logs["rh-w2"])
+            print(
+                f"  rh-w2 cut off after {time.monotonic() - started:.1f} s, {len(ids)} of {args.applications} submitted"
+            )
+
+        if args.compare:
+            ids, started = queued, began
+        for n in range(0 if args.compare else args.applications):
+            cut_when_busy()
+            ids.append(submit(n))
+        pending = set(ids)
+        while pending and time.monotonic() - started < args.timeout:
+            cut_when_busy()
+            pending = still_submitted(pending)
+            time.sleep(0.3)
+        elapsed = time.monotonic() - started
+
+        verify = json.loads(run(*manage, "shell", "-c", VERIFY, env=env, cwd=ROOT).stdout.strip().splitlines()[-1])
+        everything = set(ids) | solo_ids
+        per_host = {
+            ns: (
+                screened_by(log)
+                | (screened_by(log.with_name(f"{ns}-alone.log")) if args.compare and ns == "rh-w1" else set())
+            )
+            & everything
+            for ns, log in logs.items()
+        }
+        print(f"applications submitted: {len(ids)}, still submitted after {elapsed:.1f} s: {len(pending)}")
+        for ns, found in per_host.items():
+            print(f"  {ns} ({HOSTS[ns]}) screened {len(found)}")
+        print(
+            f"  results per evidence image: {verify['results_per_evidence']}; screening records per application: {verify['screen_records']}"
+        )
+        if one_host is not None:
+            two_hosts = len(ids) / elapsed
+            print(
+                f"  throughput, {size[0]}x{size[1]} evidence: one worker host {one_host:.2f}/s, two {two_hosts:.2f}/s"
+            )
+            print(f"  the second host adds {two_hosts / one_host - 1:.2f}x the first's throughput (goal: 0.8x)")
+        overlap = per_host["rh-w1"] & per_host["rh-w2"]
+        checks = {
+            "every application screened": not pending and verify["screened_applications"] == len(everything),
+            "both worker hosts screened some": all(per_host.values()),
+            "no application screened on both hosts": not overlap,
+            "exactly one result per evidence image": verify["results_per_evidence"] == [1],
+            "exactly one screening record per application": verify["screen_records"] == [1],
+            "the hosts' counts add up": sum(len(v) for v in per_host.values()) == len(everything),
+        }
+        if args.cut_one_host:
+            checks["rh-w2 was cut off mid-run"] = cut_after is not None
+            checks["rh-w2 screened nothing after the cut"] = cut_after is not None and per_host["rh-w2"] <= cut_after
+        for name, passed in checks.items():
+            print(f"  {'ok  ' if passed else 'FAIL'} {name}")
+        ok = all(checks.values())
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        stop.set()
+        netns_down()
+        run("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", database, check=False)
+        if ok:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print(f"logs kept in {workdir}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
