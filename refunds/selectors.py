@@ -279,9 +279,10 @@ def _per_currency(rows: Iterable[tuple[str, Decimal | None]]) -> dict[str, Decim
     return {currency: total.quantize(CENT) for currency, total in sorted(totals.items())}
 
 
-def money_text(totals: dict[str, Decimal]) -> str:
-    """Amounts per currency as one line, e.g. "39.90 CNY, 5.00 USD"."""
-    return ", ".join(f"{amount} {currency}" for currency, amount in totals.items()) or "0"
+def money_text(totals: dict[str, Decimal], *, currency: str = "") -> str:
+    """Amounts per currency as one line, e.g. "39.90 CNY, 5.00 USD"; nothing at all as "0.00 <currency>"."""
+    text = ", ".join(f"{amount.quantize(CENT)} {code}" for code, amount in totals.items())
+    return text or f"{Decimal(0).quantize(CENT)} {currency}".strip()
 
 
 def buyer_risk(*, platform: Platform, buyer_ref: str, excluding: RefundApplication | None = None) -> BuyerRisk:
@@ -338,7 +339,11 @@ def buyer_risk(*, platform: Platform, buyer_ref: str, excluding: RefundApplicati
                     "%(refunded)s was refunded on this buyer's applications judged forged, at or above the alert amount of "
                     "%(alert)s %(currency)s."
                 )
-                % {"refunded": money_text(forged_refunds), "alert": risk.alert_amount, "currency": risk.alert_currency},
+                % {
+                    "refunded": money_text(forged_refunds, currency=risk.alert_currency),
+                    "alert": risk.alert_amount,
+                    "currency": risk.alert_currency,
+                },
             )
         )
     if risk.outcomes.get(Outcome.REJECTED):

@@ -395,6 +395,18 @@ def test_a_reused_photo_is_shown_beside_the_earlier_claim_with_the_buyers_histor
     assert (totals["count"], totals["forged"]) == (1, 1)
     assert response.context["buyer_risk"].refunded == {"CNY": Decimal("39.90")}
     assert [(row.pk, how) for row, how in response.context["related"]] == [(earlier.pk, "same_file")]
+    assert response.context["buyer_refunded"] == "39.90 CNY"
+
+
+def test_nothing_refunded_reads_as_an_amount_with_its_currency(client, senior_reviewer, product):
+    earlier = in_review(product, buyer_ref="buyer-8", order_ref="order-1")
+    reused = in_review(product, buyer_ref="buyer-8", order_ref="order-2")
+    client.force_login(senior_reviewer)
+    response = client.get(page(reused))
+    assert earlier.pk in [row.pk for row, _ in response.context["related"]]
+    assert response.context["buyer_refunded"] == "0.00 CNY"
+    assert response.context["linked_refunded"] == "0.00 CNY"
+    assert response.context["linked_claimed"] == "79.80 CNY"
 
 
 def cropped_and_turned(data):
