@@ -11,9 +11,11 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Model
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from refunds.models import Evidence, MerchantMember, RebuttalAttachment, ReferenceImage
+from refunds.models import Evidence, MerchantMember, Rebuttal, RebuttalAttachment, ReferenceImage
+from refunds.states import VideoState
 from screening.models import Finding
 
 
@@ -121,3 +123,30 @@ def stored_file(request: HttpRequest, kind: str, public_id: UUID) -> HttpRespons
     if not stored:
         raise Http404
     return ranged_file_response(request, stored.open("rb"), spec.content_type or obj.content_type)
+
+
+def file_url(kind: str, obj: object) -> str:
+    """Return the address at which `stored_file` serves `obj`'s file of `kind`."""
+    return reverse("stored-file", args=[kind, obj.public_id])  # type: ignore[attr-defined]
+
+
+def attachment_views(rebuttal: Rebuttal | None) -> list[dict[str, Any]]:
+    """Return what a page shows of each file of a rebuttal, in the order sent: its address and,
+    for a packing video, the playable copy once it is made, or why not yet."""
+    if rebuttal is None:
+        return []
+    views = []
+    for item in rebuttal.attachments.all():
+        view: dict[str, Any] = {"item": item, "url": file_url("rebuttal", item), "is_video": item.is_video}
+        if item.is_video:
+            ready = item.video_state == VideoState.READY
+            view["video"] = {
+                # A video stored before playable copies were made is offered as it is.
+                "src": file_url("rebuttal-video", item) if ready else view["url"],
+                "poster": file_url("rebuttal-poster", item) if ready and item.poster_file else "",
+                "playable": ready or not item.video_state,
+                "preparing": item.video_state == VideoState.PREPARING,
+                "failure": item.video_failure_message,
+            }
+        views.append(view)
+    return views

@@ -9,12 +9,12 @@ from django.contrib.admin.templatetags import admin_list
 from django.contrib.auth.models import Group, Permission
 from django.http import HttpRequest
 from django.templatetags.static import static
-from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _lazy
 
 from refunds.roles import ROLE_LABELS
+from refunds.views import file_url
 
 
 def _boolean_icon(value: bool | None) -> str:
@@ -95,10 +95,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
-
-
-def file_url(kind: str, obj: object) -> str:
-    return reverse("stored-file", args=[kind, obj.public_id])
 
 
 def thumbnail(kind: str, obj: object) -> str:

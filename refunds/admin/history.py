@@ -2,13 +2,14 @@
 
 Django stores a LogEntry's change message as text, in the language of whoever acted; the
 messages written here are stored as a code and its parameters instead, and put into words
-when read. Messages without parameters stored as text before are recognised in either
-language; older decision summaries stay as they were written.
+when read. Messages stored as text before are recognised in either language and read in
+the reader's, decision summaries included (their outcome and reasons read back to codes).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -49,6 +50,36 @@ def _legacy(text: str) -> ReviewLogMessage | None:
     return None
 
 
+def _legacy_decision(text: str) -> dict[str, Any] | None:
+    """Return the parameters of a decision summary stored as text in either language, or None."""
+    for language in ("en", "zh-hans"):
+        with translation.override(language):
+            template = str(ReviewLogMessage.DECIDED.label)
+            outcomes = {str(label): code for code, label in Outcome.choices}
+            reasons = {str(label): code for code, label in DecisionReason.choices}
+        pattern = re.escape(template)
+        for name, group in (
+            ("outcome", r"(?P<outcome>.+?)"),
+            ("amount", r"(?P<amount>-?[0-9]+(?:\.[0-9]+)?)"),
+            ("currency", r"(?P<currency>[A-Z]{3})"),
+            ("reasons", r"(?P<reasons>.*)"),
+        ):
+            pattern = pattern.replace(re.escape(f"%({name})s"), group, 1)
+        found = re.fullmatch(pattern, text, re.DOTALL)
+        if found is None or found["outcome"] not in outcomes:
+            continue
+        named = [part for part in found["reasons"].split("; ") if part]
+        if any(part not in reasons for part in named):
+            continue
+        return {
+            "outcome": outcomes[found["outcome"]],
+            "amount": found["amount"],
+            "currency": found["currency"],
+            "reasons": [reasons[part] for part in named],
+        }
+    return None
+
+
 def change_message_text(raw: str) -> str | None:
     """Return the stored change message in the reader's language, or None if it is not one of ours."""
     if raw.startswith("[") and _KEY in raw:
@@ -58,7 +89,10 @@ def change_message_text(raw: str) -> str | None:
         except (ValueError, KeyError, IndexError, TypeError):
             return None
     legacy = _legacy(raw)
-    return str(legacy.label) if legacy is not None else None
+    if legacy is not None:
+        return str(legacy.label)
+    decision = _legacy_decision(raw)
+    return _words(ReviewLogMessage.DECIDED, decision) if decision is not None else None
 
 
 class ReadableLogEntry:

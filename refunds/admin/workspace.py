@@ -11,11 +11,11 @@ from django.utils import timezone
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from refunds import audit, selectors, services
-from refunds.admin.base import file_url
 from refunds.admin.timeline import describe
-from refunds.models import Evidence, RebuttalAttachment, ReferenceImage, RefundApplication
+from refunds.models import Evidence, ReferenceImage, RefundApplication
 from refunds.roles import DOWNLOAD_DOSSIER
-from refunds.states import ApplicationState, Outcome, RiskLevel, VideoState
+from refunds.states import ApplicationState, Outcome, RiskLevel
+from refunds.views import attachment_views, file_url
 from screening.core import FindingCode
 from screening.models import ReuseLink
 
@@ -171,19 +171,6 @@ def _panels(application: RefundApplication) -> list[EvidencePanel]:
     return panels
 
 
-def _video_view(item: RebuttalAttachment) -> dict[str, Any]:
-    """What the page shows of a packing video: the playable copy once made, else why not yet."""
-    ready = item.video_state == VideoState.READY
-    return {
-        # A video stored before playable copies were made is offered as it is.
-        "src": file_url("rebuttal-video", item) if ready else file_url("rebuttal", item),
-        "poster": file_url("rebuttal-poster", item) if ready and item.poster_file else "",
-        "playable": ready or not item.video_state,
-        "preparing": item.video_state == VideoState.PREPARING,
-        "failure": item.video_failure_message,
-    }
-
-
 def claim_status(application: RefundApplication, user: AbstractBaseUser) -> dict[str, Any]:
     live = application.claimed_by_id is not None and not application.has_no_live_claim()
     return {
@@ -209,17 +196,7 @@ def workspace_context(application: RefundApplication, user: AbstractBaseUser) ->
     claim = claim_status(application, user)
     decision = getattr(application, "decision", None)
     rebuttal = getattr(application, "rebuttal", None)
-    attachments = []
-    if rebuttal is not None:
-        for item in rebuttal.attachments.all():
-            attachments.append(
-                {
-                    "item": item,
-                    "url": file_url("rebuttal", item),
-                    "is_video": item.is_video,
-                    "video": _video_view(item) if item.is_video else None,
-                }
-            )
+    attachments = attachment_views(rebuttal)
     policy = application.platform.policy
     return {
         "application": application,

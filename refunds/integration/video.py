@@ -5,6 +5,10 @@ browser decodes: accepted as they are, they would never play. The original is ke
 (it is evidence); ``prepare`` derives H.264 in MP4 (yuv420p, the moov box first so that
 playing starts before the download ends) with AAC sound, and a JPEG poster frame, through
 PyAV (FFmpeg's libraries, with libx264 in its wheels).
+
+A phone holding the camera upright records the sensor's landscape picture and a display
+matrix saying "turn this a quarter"; the copy and its poster are turned for good, so that
+every player and the poster show the packing the way it was filmed.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from fractions import Fraction
 from typing import IO
 
 import av
+import numpy as np
 from django.conf import settings
 
 from refunds.errors import ErrorCode, UploadRejected
@@ -94,6 +99,22 @@ def _target_size(width: int, height: int) -> tuple[int, int]:
     return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
 
 
+def _quarter_turns(frame: av.VideoFrame) -> int:
+    """Return how many quarter turns counter-clockwise show `frame` upright (its display matrix)."""
+    # PyAV reads the angle by which the display matrix turns the picture counter-clockwise;
+    # phones write only multiples of 90 degrees.
+    return round((frame.rotation or 0) / 90) % 4
+
+
+def _upright(frame: av.VideoFrame, turns: int, width: int, height: int) -> av.VideoFrame:
+    """Return `frame` scaled to width x height (the stored picture's size) and turned upright, in yuv420p."""
+    if not turns:
+        return frame.reformat(width=width, height=height, format="yuv420p")
+    rgb = frame.to_ndarray(width=width, height=height, format="rgb24")
+    turned = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(rgb, turns)), format="rgb24")
+    return turned.reformat(format="yuv420p")
+
+
 def _frame_rate(stream: av.video.stream.VideoStream) -> Fraction:
     rate = stream.average_rate or stream.guessed_rate or DEFAULT_FRAME_RATE
     rate = Fraction(rate).limit_denominator(1001)
@@ -115,9 +136,16 @@ def prepare(source: IO[bytes]) -> PreparedVideo:
             audio_in = container.streams.audio[0] if container.streams.audio else None
             rate = _frame_rate(video_in)
             width, height = _target_size(video_in.codec_context.width, video_in.codec_context.height)
+            first = next(container.decode(video_in), None)
+            if first is None:
+                raise VideoNotPlayable(ErrorCode.UNPLAYABLE_VIDEO)
+            turns = _quarter_turns(first)
+            shown = (height, width) if turns % 2 else (width, height)
+            container.seek(0)
             with av.open(path, mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
                 video_out = out.add_stream(H264_ENCODER, rate=rate)
-                video_out.width, video_out.height, video_out.pix_fmt = width, height, "yuv420p"
+                video_out.width, video_out.height = shown
+                video_out.pix_fmt = "yuv420p"
                 video_out.options = {"preset": H264_PRESET, "crf": "23"}
                 video_out.codec_context.time_base = 1 / rate
                 audio_out = resampler = None
@@ -132,7 +160,7 @@ def prepare(source: IO[bytes]) -> PreparedVideo:
                         if frame.time is not None and frame.time > settings.VIDEO_MAX_SECONDS:
                             continue
                         if isinstance(frame, av.VideoFrame):
-                            picture = frame.reformat(width=width, height=height, format="yuv420p")
+                            picture = _upright(frame, turns, width, height)
                             if poster is None:
                                 poster = _jpeg(picture)
                             # Keep the frames' own timing (phones record at a variable rate),
@@ -156,7 +184,7 @@ def prepare(source: IO[bytes]) -> PreparedVideo:
     finally:
         # The open handle keeps the data readable; the name goes now, whatever happened.
         os.unlink(path)
-    return PreparedVideo(output, poster, width, height)
+    return PreparedVideo(output, poster, *shown)
 
 
 def _jpeg(frame: av.VideoFrame) -> bytes:

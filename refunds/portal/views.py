@@ -34,6 +34,7 @@ from refunds.services.catalogue import reference_image_add, reference_image_remo
 from refunds.services.dossier import Audience, application_dossier_generate
 from refunds.services.merchant import merchant_may_respond
 from refunds.states import ActorKind, ApplicationState
+from refunds.views import attachment_views
 
 View = Callable[..., HttpResponse]
 
@@ -142,6 +143,7 @@ def application_detail(request: HttpRequest, application_id: object) -> HttpResp
         evidence=evidence_views(application),
         timeline=timeline(application),
         reason_labels=rebuttal_reasons(application),
+        attachments=attachment_views(getattr(application, "rebuttal", None)),
         decision_summary=decision_summary(application),
     )
     return render(request, "portal/application_detail.html", context)

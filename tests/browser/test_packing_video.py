@@ -1,4 +1,5 @@
-"""A packing video the merchant recorded as MPEG-4 Part 2 plays on the reviewer's page.
+"""A packing video the merchant recorded as MPEG-4 Part 2 plays on the reviewer's page and in
+the merchant's own portal, turned the way the phone was held.
 
 The video is written by OpenCV with fourcc ``mp4v``, as many phones' older encoders and
 OpenCV itself write it. Chromium cannot decode that picture format (media error 4); the
@@ -16,7 +17,7 @@ from refunds.states import ActorKind, ApplicationState, VideoState
 from tests.browser.test_reviewer_workspace import log_in
 from tests.conftest import wait_for
 from tests.factories import make_staff, screen, submit, upload
-from tests.refunds.portal.media import small_mp4
+from tests.refunds.portal.media import small_mp4, upright_phone_mp4
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,17 +33,17 @@ def test_an_mpeg4_part_2_packing_video_plays_on_the_reviewers_page_once_prepared
         application_id=application.public_id,
         actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner),
         statement="Packed intact, see the video.",
-        attachments=[upload(small_mp4(frames=30), "packing.mp4")],
+        attachments=[upload(small_mp4(frames=30), "packing.mp4"), upload(upright_phone_mp4(), "upright.mp4")],
     )
     application.refresh_from_db()
     assert application.state == ApplicationState.IN_REVIEW
-    video = RebuttalAttachment.objects.get(rebuttal__application=application)
-    wait_for(lambda: RebuttalAttachment.objects.get(pk=video.pk).video_state == VideoState.READY, timeout=60)
+    videos = RebuttalAttachment.objects.filter(rebuttal__application=application)
+    wait_for(lambda: set(videos.values_list("video_state", flat=True)) == {VideoState.READY}, timeout=60)
 
     page = new_page(locale="en-GB")
     log_in(page, live_server, "reviewer")
     page.goto(f"{live_server.url}/admin/refunds/refundapplication/{application.pk}/change/")
-    player = page.locator("#rebuttal video")
+    player = page.locator("#rebuttal video").first
     player.wait_for()
     player.scroll_into_view_if_needed()
     page.wait_for_function(READY_STATE, arg=player.element_handle())
@@ -51,7 +52,7 @@ def test_an_mpeg4_part_2_packing_video_plays_on_the_reviewers_page_once_prepared
     page.locator("#rebuttal").screenshot(path=str(artifacts_dir / "review-packing-video-en.png"))
 
     # The original, as the merchant sent it, is still offered, and is what Chromium cannot play.
-    original = page.locator("#rebuttal a[download]").get_attribute("href")
+    original = page.locator("#rebuttal a[download]").first.get_attribute("href")
     code = page.evaluate(
         """src => new Promise(done => {
             const v = document.createElement("video");
@@ -63,3 +64,39 @@ def test_an_mpeg4_part_2_packing_video_plays_on_the_reviewers_page_once_prepared
         original,
     )
     assert code == 4  # MEDIA_ERR_SRC_NOT_SUPPORTED
+
+
+def test_the_merchant_watches_its_own_packing_videos_in_the_portal_the_way_they_were_filmed(
+    live_server, new_page, artifacts_dir, celery_worker, product, merchant_owner
+):
+    application = screen(submit(product, order_ref="order-own-video"))
+    services.application_contest(
+        application_id=application.public_id,
+        actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner),
+        statement="Packed intact, see the videos.",
+        attachments=[upload(small_mp4(frames=30), "packing.mp4"), upload(upright_phone_mp4(), "upright.mp4")],
+    )
+    videos = RebuttalAttachment.objects.filter(rebuttal__application=application)
+    wait_for(lambda: set(videos.values_list("video_state", flat=True)) == {VideoState.READY}, timeout=60)
+
+    page = new_page(locale="en-GB")
+    page.goto(f"{live_server.url}/portal/")
+    page.fill("input[name=username]", "owner")
+    page.fill("input[name=password]", "pw-owner")
+    page.locator("form button.primary").click()
+    page.wait_for_url(f"{live_server.url}/portal/")
+    page.goto(f"{live_server.url}/portal/applications/{application.public_id}/")
+    players = page.locator(".rebuttal video")
+    assert players.count() == 2
+    sizes = []
+    for n in range(2):
+        player = players.nth(n)
+        player.scroll_into_view_if_needed()
+        page.wait_for_function(READY_STATE, arg=player.element_handle())
+        assert player.evaluate("v => [v.readyState >= 2, v.error]") == [True, None]
+        assert player.get_attribute("poster")
+        sizes.append(player.evaluate("v => [v.videoWidth, v.videoHeight]"))
+    # The phone held upright recorded 64 x 32 with a quarter turn: it is shown 32 wide, 64 high.
+    assert sizes == [[64, 48], [32, 64]]
+    assert page.locator(".rebuttal a[download]").count() == 2
+    page.locator(".rebuttal").screenshot(path=str(artifacts_dir / "portal-packing-videos-en.png"))

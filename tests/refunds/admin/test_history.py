@@ -57,3 +57,48 @@ def test_a_message_stored_as_english_text_before_reads_in_chinese_too(client, se
     chinese = history(client, application, "zh-hans")
     assert "Claim released." not in chinese
     assert "已释放领取。" in chinese
+
+
+@pytest.mark.parametrize(
+    ("stored", "reader", "shown"),
+    [
+        (
+            "Decided: Partially approved, 30.00 CNY; reasons: Only part of the order is affected.",
+            "zh-hans",
+            "已裁决：部分批准，30.00 CNY；理由：仅部分订单商品受影响。",
+        ),
+        (
+            "已裁决：部分批准，30.00 CNY；理由：仅部分订单商品受影响。",
+            "en",
+            "Decided: Partially approved, 30.00 CNY; reasons: Only part of the order is affected.",
+        ),
+    ],
+)
+def test_a_decision_summary_stored_as_text_before_reads_in_the_readers_language(
+    client, senior_reviewer, product, stored, reader, shown
+):
+    application = in_review(product)
+    LogEntry.objects.log_actions(
+        user_id=senior_reviewer.pk,
+        queryset=[application],
+        action_flag=CHANGE,
+        change_message=stored,
+        single_object=True,
+    )
+    client.force_login(senior_reviewer)
+    page = history(client, application, reader)
+    assert shown in page and stored not in page
+
+
+def test_a_text_that_only_looks_like_a_decision_summary_is_shown_as_it_was_written(client, senior_reviewer, product):
+    application = in_review(product)
+    stored = "Decided: Approved, 30.00 CNY; reasons: Because I said so."
+    LogEntry.objects.log_actions(
+        user_id=senior_reviewer.pk,
+        queryset=[application],
+        action_flag=CHANGE,
+        change_message=stored,
+        single_object=True,
+    )
+    client.force_login(senior_reviewer)
+    assert stored in history(client, application, "zh-hans")

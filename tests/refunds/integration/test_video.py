@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import av
+import numpy as np
 import pytest
 from django.utils import translation
 from PIL import Image
@@ -13,7 +14,7 @@ from refunds.errors import ErrorCode, UploadRejected
 from refunds.integration.uploads import validate_attachment
 from refunds.integration.video import VideoNotPlayable, prepare
 from tests.factories import upload
-from tests.refunds.portal.media import mp4_with_sound, small_mp4, sound_only_mp4
+from tests.refunds.portal.media import mp4_with_sound, small_mp4, sound_only_mp4, upright_phone_mp4
 
 
 def streams(data: bytes) -> dict[str, object]:
@@ -56,6 +57,33 @@ def test_a_large_picture_is_scaled_down_to_even_sides_for_watching(settings):
     settings.VIDEO_MAX_EDGE = 33
     prepared = prepare(io.BytesIO(small_mp4()))
     assert (prepared.width, prepared.height) == (32, 24)
+
+
+def white_corner(poster: bytes) -> str:
+    """Name the quarter of the poster that is white."""
+    pixels = np.asarray(Image.open(io.BytesIO(poster)).convert("L"), dtype=float)
+    h, w = pixels.shape
+    quarters = {
+        "top left": pixels[: h // 2, : w // 2],
+        "top right": pixels[: h // 2, w // 2 :],
+        "bottom left": pixels[h // 2 :, : w // 2],
+        "bottom right": pixels[h // 2 :, w // 2 :],
+    }
+    return max(quarters, key=lambda name: quarters[name].mean())
+
+
+@pytest.mark.parametrize(
+    ("rotation", "corner"), [(-90, "top right"), (90, "bottom left"), (180, "bottom right"), (0, "top left")]
+)
+def test_a_video_filmed_with_the_phone_upright_is_turned_the_way_it_was_filmed(rotation, corner):
+    prepared = prepare(io.BytesIO(upright_phone_mp4(rotation)))
+    upright = rotation % 180 != 0
+    assert (prepared.width, prepared.height) == ((32, 64) if upright else (64, 32))
+    assert white_corner(prepared.poster) == corner
+    with av.open(prepared.video) as container:
+        frames = list(container.decode(video=0))
+    assert len(frames) == 10, "no frame lost to reading the display matrix first"
+    assert {(f.width, f.height, f.rotation) for f in frames} == {(prepared.width, prepared.height, 0)}
 
 
 def test_a_file_without_a_picture_cannot_be_prepared():

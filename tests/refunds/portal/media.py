@@ -80,6 +80,28 @@ def _pyav_mp4(*, video: bool, audio: bool, seconds: float = 1.0) -> bytes:
 
 
 @functools.cache
+def upright_phone_mp4(rotation: int = -90) -> bytes:
+    """Return what a phone held upright records: a landscape 64×32 picture whose top-left
+    quarter is white, with a display matrix turning it by `rotation` degrees counter-clockwise
+    (-90, a quarter turn clockwise, is what phones write)."""
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as out:
+        picture = out.add_stream("mpeg4", rate=10)
+        picture.width, picture.height, picture.pix_fmt = 64, 32, "yuv420p"
+        picture.set_display_rotation(rotation)
+        for i in range(10):
+            pixels = np.zeros((32, 64, 3), np.uint8)
+            pixels[:16, :32] = 255
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts = i
+            out.mux(picture.encode(frame))
+        out.mux(picture.encode(None))
+    return buffer.getvalue()
+
+
+@functools.cache
 def mp4_with_sound() -> bytes:
     """Return a packing video with sound: MPEG-4 Part 2 picture, AAC sound, one second."""
     return _pyav_mp4(video=True, audio=True)
