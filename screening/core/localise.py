@@ -451,7 +451,7 @@ def edit_regions(
     h, w = res.shape
     seeds = cv2.morphologyEx(((res > high) & valid).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     if for_boxes:
-        seeds |= _faint_patches(res, valid, med, spread)
+        seeds = cv2.bitwise_or(seeds, _faint_patches(res, valid, med, spread))
     _, grown_labels = cv2.connectedComponents(((res > low) & valid).astype(np.uint8), connectivity=8)
     seeded = np.unique(grown_labels[seeds > 0])
     grown = np.isin(grown_labels, seeded[seeded > 0])
