@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 
 from bench import camera_path, synthetic
-from bench.accuracy import _boxes, union_iou
 from screening.core import analyse_reference, screen_evidence
-from tests.screening.core.test_thin_damage import hairline_crack
+from tests.screening.core.test_thin_damage import boxed_iou, hairline_crack
 
 
 @pytest.fixture(scope="module")
@@ -38,16 +37,10 @@ def enlarged(picture: np.ndarray, long_side: int, seed: int) -> np.ndarray:
     return np.clip(big + grain, 0, 255).astype(np.uint8)
 
 
-def boxed_iou(report, mask: np.ndarray) -> float:
-    edit = report.finding("local_edit")
-    regions = list(edit.regions) if edit else []
-    return union_iou(_boxes(mask), regions, report.width, report.height)
-
-
 def test_a_crack_on_an_enlarged_silhouette_is_boxed_without_the_outline(silhouette, reference):
     big = enlarged(silhouette, 3200, 1)
-    h, w = big.shape[:2]
-    painted, mask = hairline_crack(big, np.random.default_rng(3), (0.45 * w, 0.45 * h), 0.12 * h)
+    centre, size = (0.45 * big.shape[1], 0.45 * big.shape[0]), 0.12 * big.shape[0]
+    painted, mask = hairline_crack(big, np.random.default_rng(3), centre, size)
     report = screen_evidence(synthetic.jpeg(painted, 90), references=[reference])
     assert report.verdict == "derived_from_reference"
     assert boxed_iou(report, mask) >= 0.5
