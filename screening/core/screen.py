@@ -644,7 +644,7 @@ def screen_decoded(
     if best is not None and best[0].score >= _COUNTS:
         decision, reference_index, alignment, comparison = best
         score = decision.score
-        boxes, _, strength = edit_regions(comparison)
+        boxes, _, strength = edit_regions(comparison, for_boxes=True)
         regions = [_to_full(b, decoded.scale, decoded.width, decoded.height) for b in boxes]
         # Thin strokes (scratches, hairline cracks) vanish on the working plane: look
         # again on a finer one, only here, for the rare derived evidence; not on a
