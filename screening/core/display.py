@@ -58,6 +58,7 @@ fringes too faint for the camera's noise: the signal is a one-way test.
 from __future__ import annotations
 
 import warnings
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -66,7 +67,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .decode import _DRAFT_MIN_SHARE, FINE_LONG_SIDE, WORK_LONG_SIDE
 
-__all__ = ["display_moire", "display_moire_fine", "file_grid"]
+__all__ = ["FineMoire", "display_moire", "display_moire_fine", "display_moire_fine_reading", "file_grid"]
 
 # Tiles of 64 px on the working plane, overlapping by half: small enough that the
 # fringe frequency (which drifts with the screen's tilt and the lens distortion) stays
@@ -117,6 +118,10 @@ _PART = _TILE // 2
 _PART_ENVELOPE_BINS = 5
 _QUIET_PART = 2.0
 _EDGE_QUANTILE = 50
+# On the finer plane the edge tiles are read by their parts only where the fringes are
+# strong enough to count (FineMoire): the quietest part of each edge tile, at the tile's
+# own frequency, and its lower quartile over the edge tiles. [tuning numbers below]
+_FINE_EDGE_QUANTILE = 25
 # The periods (px at the file's full resolution) an evidence JPEG explains by itself: in
 # the chroma, the 16 px blocks of 4:2:0 subsampling (and the 8 px ones within them); in
 # the luma, the 8 px blocks and the Bayer mosaic's 2 px.
@@ -473,7 +478,11 @@ def _peak_strength(
 
     A tile whose peak does not agree with its neighbours' frequency counts as no peak.
     """
-    found = tile_peaks(residual, reference, valid, band, parts=parts)
+    return _strength(tile_peaks(residual, reference, valid, band, parts=parts), parts=parts)
+
+
+def _strength(found: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None, *, parts: bool) -> float:
+    """Return _peak_strength's statistic of tile_peaks' answer `found` (nan if None)."""
     if found is None:
         return float("nan")
     peaks, freq, cells, quiet = found
@@ -483,6 +492,23 @@ def _peak_strength(
     if edge.any():
         strength = min(strength, float(np.percentile(counted[edge], _EDGE_QUANTILE if parts else _TILE_QUANTILE)))
     return strength
+
+
+def _edge_fringes(residual: np.ndarray, valid: np.ndarray, found: tuple[np.ndarray, ...]) -> float:
+    """Return the _FINE_EDGE_QUANTILE, over the tiles at the footprint's edge, of their quietest part's peak (nan if none).
+
+    `found` is tile_peaks' answer read without parts: each edge tile's quarter-size parts
+    are read at the tile's own peak frequency (see _quietest_part), so the band a device's
+    bezel leaves inside the footprint, narrower than a tile, shows as a quiet part.
+    """
+    _, freq, cells, quiet = found
+    edge = quiet < np.inf
+    if not edge.any():
+        return float("nan")
+    step = _TILE // 2
+    parts = _quietest_part(residual, valid, cells[edge] * step, freq[edge])
+    parts = parts[np.isfinite(parts)]
+    return float(np.percentile(parts, _FINE_EDGE_QUANTILE)) if len(parts) else float("nan")
 
 
 def _chroma(rgb: np.ndarray) -> np.ndarray:
@@ -519,6 +545,18 @@ def display_moire(
     return _peak_strength(_chroma(evidence_rgb * 255.0) - reference, reference, valid, band)
 
 
+class FineMoire(NamedTuple):
+    """The finer plane's reading: the fringes' strength, and how strongly they reach the footprint's edge.
+
+    `edge` is nan unless `strength` reaches the caller's `edges_above` (the edge tiles'
+    parts are read only then: a tenth of the finer plane's cost, paid by the few
+    photographs whose fringes count).
+    """
+
+    strength: float
+    edge: float
+
+
 def display_moire_fine(
     finer_rgb: np.ndarray,
     reference_rgb: np.ndarray,
@@ -529,7 +567,30 @@ def display_moire_fine(
     file_size: tuple[int, int] | None = None,
     long_side: int = FINE_LONG_SIDE,
 ) -> float:
-    """Return the strength of a narrow-band luma peak on the finer plane (nan if too small).
+    """Return the strength of a narrow-band luma peak on the finer plane (nan if too small); see display_moire_fine_reading."""
+    return display_moire_fine_reading(
+        finer_rgb,
+        reference_rgb,
+        homography,
+        valid,
+        reference_shape=reference_shape,
+        file_size=file_size,
+        long_side=long_side,
+    ).strength
+
+
+def display_moire_fine_reading(
+    finer_rgb: np.ndarray,
+    reference_rgb: np.ndarray,
+    homography: np.ndarray,
+    valid: np.ndarray,
+    *,
+    reference_shape: tuple[int, int] | None = None,
+    file_size: tuple[int, int] | None = None,
+    long_side: int = FINE_LONG_SIDE,
+    edges_above: float = float("inf"),
+) -> FineMoire:
+    """Return the finer plane's reading: the strength of a narrow-band luma peak, and its edge (nan if too small).
 
     `finer_rgb` is the evidence at twice the working plane's resolution (uint8 RGB);
     `reference_rgb` (uint8) is the reference at a matching resolution (its finer plane),
@@ -541,7 +602,10 @@ def display_moire_fine(
     evidence's luma to the reference's (a screen's lattice modulates the light of the
     picture it shows; JPEG keeps the luma at full resolution where it halves the
     chroma's). Same statistic as display_moire, with the demosaicing checkerboard's
-    frequencies left out: about 3-5 for honest photographs.
+    frequencies left out: about 3-5 for honest photographs. Where the strength reaches
+    `edges_above`, the edge tiles are read by their quarter-size parts too (`edge`, see
+    _edge_fringes): a screen showing the reference carries its fringes to the
+    footprint's edge, a device that is the product has a bezel there.
     """
     h, w = finer_rgb.shape[:2]
     rh, rw = reference_rgb.shape[:2]
@@ -555,4 +619,7 @@ def display_moire_fine(
     if file_size is not None:
         band = band & _band(_TILE, grid=file_grid(file_size, (w, h), long_side, periods=_LUMA_PERIODS))
     residual = (luma_e - luma_r).astype(np.complex64)
-    return _peak_strength(residual, luma_r.astype(np.complex64), inside, band, parts=False)
+    found = tile_peaks(residual, luma_r.astype(np.complex64), inside, band, parts=False)
+    strength = _strength(found, parts=False)
+    edge = _edge_fringes(residual, inside, found) if found is not None and strength >= edges_above else float("nan")
+    return FineMoire(strength, edge)

@@ -26,7 +26,7 @@ from .align import (
     tile_shifts,
 )
 from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, FINE_LONG_SIDE, DecodedImage, decode_image, decode_plane
-from .display import display_moire, display_moire_fine
+from .display import FineMoire, display_moire, display_moire_fine_reading
 from .errors import UnreadableImage
 from .hashing import evidence_reuse_features, hamming, perceptual_hash, phash_plane
 from .lines import merge_regions, thin_edits
@@ -283,6 +283,8 @@ _EDIT_SCORE_SPAN = 100.0
 # A screen at the boundary scores 0.5; twice as strong, 0.75.
 _DISPLAY_LIMIT = 10.0
 _DISPLAY_FINE_LIMIT = 8.0
+# [tuning]
+_DISPLAY_FINE_EDGE = 6.0
 # The finer plane is read for every aligned photograph that is not a copy, whatever
 # surrounds the product: leaving out those with a textured scene around the footprint
 # (screens simulated from six tuning photos <= 0.30 scene units, object photos >= 0.87
@@ -404,7 +406,7 @@ def derived_decision(comparison: Comparison, plane_px: int) -> Decision:
 def display_decision(
     comparison: Comparison,
     decision: Decision,
-    fine: Callable[[], float] | None = None,
+    fine: Callable[[], FineMoire] | None = None,
     *,
     file_size: tuple[int, int] | None = None,
 ) -> Decision:
@@ -428,9 +430,18 @@ def display_decision(
         return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
     resembles = decision.resembles
     if fine is not None:
-        finer = fine() / _DISPLAY_FINE_LIMIT
+        reading_fine = fine()
+        finer = reading_fine.strength / _DISPLAY_FINE_LIMIT
+        edge = reading_fine.edge / _DISPLAY_FINE_EDGE
+        if np.isfinite(edge):
+            signals["display_edge"] = round(edge, 3)
         if np.isfinite(finer):
             signals["display_fine"] = round(finer, 3)
+            if finer >= 1.0 and edge >= 1.0:
+                # Fringes that reach the footprint's edge on every side: a screen showing
+                # the reference, not a device that is the product (see _DISPLAY_FINE_EDGE).
+                strength = min(finer, edge)
+                return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
             if finer >= 1.0:
                 # 0.5 at the limit, towards 0.75 far above it: a person looks, nobody is accused.
                 resembles = max(resembles, _COUNTS + (1 - _COUNTS) / 2 * (1 - 1 / finer))
@@ -612,21 +623,22 @@ def screen_decoded(
 
         file_size = (decoded.width, decoded.height) if decoded.format == "jpeg" else None
 
-        def fine(index: int, homography: np.ndarray, valid: np.ndarray) -> float:
+        def fine(index: int, homography: np.ndarray, valid: np.ndarray) -> FineMoire:
             plane = finer()
             if plane is None:
-                return float("nan")
+                return FineMoire(float("nan"), float("nan"))
             # The reference decoded at the finer plane's size, not its working plane
             # enlarged: its own fine texture (a weave, a small original's pixels) must
             # show where the evidence shows it, to be left out.
             reference = references[index]
-            return display_moire_fine(
+            return display_moire_fine_reading(
                 plane,
                 reference.plane(FINE_LONG_SIDE),
                 homography,
                 valid,
                 reference_shape=reference.rgb.shape[:2],
                 file_size=file_size,
+                edges_above=_DISPLAY_FINE_LIMIT,
             )
 
         for k, (decision, index, alignment, comparison) in enumerate(aligned):
