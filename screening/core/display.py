@@ -122,6 +122,15 @@ _EDGE_QUANTILE = 50
 # strong enough to count (FineMoire): the quietest part of each edge tile, at the tile's
 # own frequency, and its lower quartile over the edge tiles. [tuning numbers below]
 _FINE_EDGE_QUANTILE = 25
+# The border ratio (_border_ratio): fringes within _BORDER_STRIP px of the footprint's
+# border (the footprint is eroded by 4 working-plane px, 8 here, so the strip reaches
+# about 14 px from the reference's edge: a phone's bezel is 4 % of its width, 10-25 px on
+# the finer plane) against those _BORDER_GAP px further in, over _BORDER_DEPTH px;
+# low-passed with a Gaussian of _BORDER_SIGMA px (fringes 2-6 px apart).
+_BORDER_STRIP = 6
+_BORDER_GAP = 12
+_BORDER_DEPTH = 40
+_BORDER_SIGMA = 2.0
 # The periods (px at the file's full resolution) an evidence JPEG explains by itself: in
 # the chroma, the 16 px blocks of 4:2:0 subsampling (and the 8 px ones within them); in
 # the luma, the 8 px blocks and the Bayer mosaic's 2 px.
@@ -494,21 +503,67 @@ def _strength(found: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | Non
     return strength
 
 
-def _edge_fringes(residual: np.ndarray, valid: np.ndarray, found: tuple[np.ndarray, ...]) -> float:
-    """Return the _FINE_EDGE_QUANTILE, over the tiles at the footprint's edge, of their quietest part's peak (nan if none).
+def _edge_fringes(residual: np.ndarray, valid: np.ndarray, found: tuple[np.ndarray, ...]) -> tuple[float, float]:
+    """Return (the _FINE_EDGE_QUANTILE of the edge tiles' quietest parts, the _FINE_EDGE_QUANTILE of their border ratios);
+    nan where no tile lies at the reference's own border.
 
-    `found` is tile_peaks' answer read without parts: each edge tile's quarter-size parts
-    are read at the tile's own peak frequency (see _quietest_part), so the band a device's
-    bezel leaves inside the footprint, narrower than a tile, shows as a quiet part.
+    `found` is tile_peaks' answer read without parts. Each edge tile's quarter-size parts
+    are read at the tile's own peak frequency (see _quietest_part); and its fringes are
+    demodulated at that frequency (_border_ratio), so that a bezel narrower than a part
+    (a phone's, 6-20 px on the finer plane) still shows as fringes fading at the border.
     """
     _, freq, cells, quiet = found
-    edge = quiet < np.inf
+    t, step = _TILE, _TILE // 2
+    h, w = valid.shape
+    # Only the tiles at the reference's own border: a tile whose neighbours fall outside
+    # the footprint only because the photograph's frame cuts it (a device photographed
+    # too close, its screen running off the picture) says nothing about a bezel.
+    outside = cv2.integral((~valid).astype(np.uint8))
+    y0, x0 = np.maximum(cells[:, 0] * step - step, 0), np.maximum(cells[:, 1] * step - step, 0)
+    y1, x1 = np.minimum(cells[:, 0] * step + t + step, h), np.minimum(cells[:, 1] * step + t + step, w)
+    near_border = (outside[y1, x1] - outside[y0, x1] - outside[y1, x0] + outside[y0, x0]) > 0
+    edge = (quiet < np.inf) & near_border
     if not edge.any():
-        return float("nan")
-    step = _TILE // 2
+        return float("nan"), float("nan")
     parts = _quietest_part(residual, valid, cells[edge] * step, freq[edge])
     parts = parts[np.isfinite(parts)]
-    return float(np.percentile(parts, _FINE_EDGE_QUANTILE)) if len(parts) else float("nan")
+    part_reading = float(np.percentile(parts, _FINE_EDGE_QUANTILE)) if len(parts) else float("nan")
+    ratios = _border_ratio(residual.real.astype(np.float32), valid, cells[edge] * step + t // 2, freq[edge])
+    ratio = float(np.percentile(ratios, _FINE_EDGE_QUANTILE)) if len(ratios) else float("nan")
+    return part_reading, ratio
+
+
+def _border_ratio(signal: np.ndarray, valid: np.ndarray, centres: np.ndarray, freq: np.ndarray) -> np.ndarray:
+    """Return, for each edge tile centred at `centres` (y, x), the amplitude of its fringes (at `freq`, bins of a
+    full tile) within _BORDER_STRIP px of the footprint's border over their amplitude further in.
+
+    The signal around the tile (a window of two tiles, inside the footprint only) is
+    demodulated at the tile's frequency and low-passed: a screen showing the reference
+    keeps its fringes to the border (ratio about 1), a device's bezel leaves them fading
+    there. The distance is to the footprint's border inside the picture, not to the
+    photograph's frame. Tiles with too few pixels in either band are left out.
+    """
+    t = _TILE
+    h, w = valid.shape
+    dist = cv2.distanceTransform(valid.astype(np.uint8), cv2.DIST_L2, 3)
+    out = []
+    for (cy, cx), (fy, fx) in zip(centres, freq):
+        y0, y1, x0, x1 = max(cy - t, 0), min(cy + t, h), max(cx - t, 0), min(cx + t, w)
+        d = dist[y0:y1, x0:x1]
+        strip = (d > 0) & (d <= _BORDER_STRIP)
+        inner = (d > _BORDER_STRIP + _BORDER_GAP) & (d <= _BORDER_STRIP + _BORDER_GAP + _BORDER_DEPTH)
+        if strip.sum() < 30 or inner.sum() < 200:
+            continue
+        v = valid[y0:y1, x0:x1].astype(np.float32)
+        part = signal[y0:y1, x0:x1] * v
+        part -= (part.sum() / v.sum()) * v
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        phase = (-2 * np.pi / t) * (fy * yy + fx * xx)
+        re = cv2.GaussianBlur(part * np.cos(phase), (0, 0), _BORDER_SIGMA)
+        im = cv2.GaussianBlur(part * np.sin(phase), (0, 0), _BORDER_SIGMA)
+        amplitude = np.hypot(re, im) / (cv2.GaussianBlur(v, (0, 0), _BORDER_SIGMA) + 1e-6)
+        out.append(float(amplitude[strip].mean() / (amplitude[inner].mean() + 1e-9)))
+    return np.array(out, np.float32)
 
 
 def _chroma(rgb: np.ndarray) -> np.ndarray:
@@ -555,6 +610,7 @@ class FineMoire(NamedTuple):
 
     strength: float
     edge: float
+    border: float = float("nan")
 
 
 def display_moire_fine(
@@ -621,5 +677,6 @@ def display_moire_fine_reading(
     residual = (luma_e - luma_r).astype(np.complex64)
     found = tile_peaks(residual, luma_r.astype(np.complex64), inside, band, parts=False)
     strength = _strength(found, parts=False)
-    edge = _edge_fringes(residual, inside, found) if found is not None and strength >= edges_above else float("nan")
-    return FineMoire(strength, edge)
+    if found is None or not strength >= edges_above:
+        return FineMoire(strength, float("nan"))
+    return FineMoire(strength, *_edge_fringes(residual, inside, found))

@@ -284,7 +284,8 @@ _EDIT_SCORE_SPAN = 100.0
 _DISPLAY_LIMIT = 10.0
 _DISPLAY_FINE_LIMIT = 8.0
 # [tuning]
-_DISPLAY_FINE_EDGE = 6.0
+_DISPLAY_FINE_EDGE = 4.5
+_DISPLAY_FINE_BORDER = 0.52
 # The finer plane is read for every aligned photograph that is not a copy, whatever
 # surrounds the product: leaving out those with a textured scene around the footprint
 # (screens simulated from six tuning photos <= 0.30 scene units, object photos >= 0.87
@@ -437,7 +438,10 @@ def display_decision(
             signals["display_edge"] = round(edge, 3)
         if np.isfinite(finer):
             signals["display_fine"] = round(finer, 3)
-            if finer >= 1.0 and edge >= 1.0:
+            border = reading_fine.border / _DISPLAY_FINE_BORDER
+            if np.isfinite(border):
+                signals["display_border"] = round(border, 3)
+            if finer >= 1.0 and edge >= 1.0 and border >= 1.0:
                 # Fringes that reach the footprint's edge on every side: a screen showing
                 # the reference, not a device that is the product (see _DISPLAY_FINE_EDGE).
                 strength = min(finer, edge)
