@@ -120,7 +120,9 @@ _QUIET_PART = 2.0
 _EDGE_QUANTILE = 50
 # On the finer plane the edge tiles are read by their parts only where the fringes are
 # strong enough to count (FineMoire): the quietest part of each edge tile, at the tile's
-# own frequency, and its lower quartile over the edge tiles. [tuning numbers below]
+# own frequency, and its lower quartile over the edge tiles (the limits are in screen.py,
+# _DISPLAY_FINE_EDGE and _DISPLAY_FINE_BORDER). Only edge tiles at the reference's own
+# border count: where the photograph's frame cuts the footprint, no bezel can show.
 _FINE_EDGE_QUANTILE = 25
 # The border ratio (_border_ratio): fringes within _BORDER_STRIP px of the footprint's
 # border (the footprint is eroded by 4 working-plane px, 8 here, so the strip reaches

@@ -283,7 +283,30 @@ _EDIT_SCORE_SPAN = 100.0
 # A screen at the boundary scores 0.5; twice as strong, 0.75.
 _DISPLAY_LIMIT = 10.0
 _DISPLAY_FINE_LIMIT = 8.0
-# [tuning]
+# The finer plane decides after all where its fringes reach the footprint's border on
+# every side: a screen showing the reference carries its pixel grid over the whole
+# picture, a device that is the product has a bezel at the reference's border and the
+# texture of a product's weave beats with the sensor only faintly there. Two readings of
+# the edge tiles (display.display_moire_fine_reading), each must reach its limit:
+# - `display_edge`, the lower quartile over the edge tiles of their quietest quarter-size
+#   part at the tile's peak frequency. bench/camera_path.py's tuning half (seed 7000 and
+#   what was built of 8000: 15 screens showing a forgery, 16 devices, 95 honest
+#   photographs of seed 7000) and 36 screens and 15 devices drawn afresh from the same
+#   products: honest photographs at most 3.0 (a monitor; woven products 2.5), screens
+#   that count 7.1-34 (those below 1.7 have fringes too faint at the edge to tell).
+#   The limit, 4.5, is near the geometric middle (4.6).
+# - `display_border`, the lower quartile of the fringes' amplitude within 6 px of the
+#   border over their amplitude further in (demodulated at the tile's frequency): a
+#   phone's bezel is narrower than a part. A phone whose screen ran off the photograph
+#   passed the first reading (8.3) and measured 0.32 here (the devices with strong fringes
+#   0.13-0.32); the screens that pass the first reading 0.85-0.98, but one at 0.34 (lens
+#   distortion moves the picture's border off the homography's by a few pixels, into the
+#   letterbox's black bars). The limit, 0.52, is the geometric middle of 0.32 and 0.85.
+# Screens showing a forgery called derived, on all 52 of that material: 10 -> 20 (17
+# did not align with the reference at all, 13 go to a person); devices 0 -> 0 of 30;
+# honest photographs of seed 7000: 1 -> 1 (a mesh re-photograph by the working plane).
+# Read only where the finer plane's fringes already count (cost: the edge tiles' parts
+# and a demodulation of ~80 windows, for the few photographs above its limit).
 _DISPLAY_FINE_EDGE = 4.5
 _DISPLAY_FINE_BORDER = 0.52
 # The finer plane is read for every aligned photograph that is not a copy, whatever
