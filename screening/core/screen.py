@@ -666,6 +666,7 @@ def screen_decoded(
                 reference_shape=reference.rgb.shape[:2],
                 file_size=file_size,
                 edges_above=_DISPLAY_FINE_LIMIT,
+                border_above=_DISPLAY_FINE_EDGE,
             )
 
         for k, (decision, index, alignment, comparison) in enumerate(aligned):
