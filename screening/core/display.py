@@ -34,7 +34,12 @@ Where the beat lies beyond what the working plane resolves (in the simulation mo
 when a screen pixel spans 1.3-1.7 photo pixels) the fringes are gone from it, and JPEG
 has halved the chroma's resolution as well; they are still in the luma at the finer
 plane, twice the working plane's resolution (display_moire_fine), read only when the
-working plane shows nothing.
+working plane shows nothing. A fine weave beats with the sensor there as a screen's grid
+does, so the finer plane's fringes decide only where they also reach the reference's own
+border on every side (display_moire_fine_reading: the edge tiles' quarter-size parts,
+and the fringes demodulated within a few pixels of the border, where a device's bezel,
+narrower than a part, makes them fade); elsewhere they only send the evidence to a
+person.
 
 What is measured (bench/display_material.py; numbers at _DISPLAY_LIMIT in screen.py):
 photographed screens of synthetic.screen_photo against printed cards, objects, flat
@@ -48,8 +53,9 @@ its own sampling, does not show; those are not left out yet. Not measured: HEIC
 evidence (its grid is not left out); screens
 whose picture is dark or flat at its borders, which the edge rule now misses more often;
 devices whose bezel and backdrop are narrower than a quarter tile (16 px on the working
-plane); and, on the finer plane, the edge rule is only that of whole tiles (its parts
-are too small for its fainter fringes), so a device or a texture can still pass there.
+plane); on the finer plane, screens whose picture's border the homography misplaces by
+more than a few pixels (a lens's barrel distortion) read like a bezel there and go to a
+person only.
 Moiré is what real phones leave on real screens unless the lens is defocused; what is
 fitted to the simulation is the thresholds. A dark or smooth picture on a screen leaves
 fringes too faint for the camera's noise: the signal is a one-way test.
