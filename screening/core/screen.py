@@ -289,12 +289,12 @@ _DISPLAY_FINE_LIMIT = 8.0
 # texture of a product's weave beats with the sensor only faintly there. Two readings of
 # the edge tiles (display.display_moire_fine_reading), each must reach its limit:
 # - `display_edge`, the lower quartile over the edge tiles of their quietest quarter-size
-#   part at the tile's peak frequency. bench/camera_path.py's tuning half (seed 7000 and
-#   what was built of 8000: 15 screens showing a forgery, 16 devices, 95 honest
-#   photographs of seed 7000) and 36 screens and 15 devices drawn afresh from the same
-#   products: honest photographs at most 3.0 (a monitor; woven products 2.5), screens
-#   that count 7.1-34 (those below 1.7 have fringes too faint at the edge to tell).
-#   The limit, 4.5, is near the geometric middle (4.6).
+#   part at the tile's peak frequency. bench/camera_path.py's tuning half (seeds 7000,
+#   8000, 8100: 30 screens showing a forgery, 385 honest photographs read with their own
+#   reference) and 36 screens and 15 devices drawn afresh from the same products: honest
+#   photographs at most 3.5 (a mesh re-photograph; a monitor 3.0, woven products 2.5),
+#   screens that count 7.0-34 (those below 1.7 have fringes too faint at the edge to
+#   tell). The limit, 5.0, is near the geometric middle (4.9).
 # - `display_border`, the lower quartile of the fringes' amplitude within 6 px of the
 #   border over their amplitude further in (demodulated at the tile's frequency): a
 #   phone's bezel is narrower than a part. A phone whose screen ran off the photograph
@@ -302,12 +302,13 @@ _DISPLAY_FINE_LIMIT = 8.0
 #   0.13-0.32); the screens that pass the first reading 0.85-0.98, but one at 0.34 (lens
 #   distortion moves the picture's border off the homography's by a few pixels, into the
 #   letterbox's black bars). The limit, 0.52, is the geometric middle of 0.32 and 0.85.
-# Screens showing a forgery called derived, on all 52 of that material: 10 -> 20 (17
-# did not align with the reference at all, 13 go to a person); devices 0 -> 0 of 30;
-# honest photographs of seed 7000: 1 -> 1 (a mesh re-photograph by the working plane).
+# Screens showing a forgery called derived: the tuning half's 30, 2 -> 7 (11 did not
+# align with the reference at all, 10 go to a person); the 36 drawn afresh, 9 -> 15;
+# devices as the product 0 of 44 called a screen by this rule (2 of the tuning half's are
+# by the working plane, as before); the other honest photographs, none.
 # Read only where the finer plane's fringes already count (cost: the edge tiles' parts
-# and a demodulation of ~80 windows, for the few photographs above its limit).
-_DISPLAY_FINE_EDGE = 4.5
+# and a demodulation of at most 32 windows, for the few photographs above its limit).
+_DISPLAY_FINE_EDGE = 5.0
 _DISPLAY_FINE_BORDER = 0.52
 # The finer plane is read for every aligned photograph that is not a copy, whatever
 # surrounds the product: leaving out those with a textured scene around the footprint
