@@ -64,7 +64,7 @@ fringes too faint for the camera's noise: the signal is a one-way test.
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -633,26 +633,12 @@ class FineMoire(NamedTuple):
     border: float = float("nan")
 
 
-def display_moire_fine(
-    finer_rgb: np.ndarray,
-    reference_rgb: np.ndarray,
-    homography: np.ndarray,
-    valid: np.ndarray,
-    *,
-    reference_shape: tuple[int, int] | None = None,
-    file_size: tuple[int, int] | None = None,
-    long_side: int = FINE_LONG_SIDE,
-) -> float:
-    """Return the strength of a narrow-band luma peak on the finer plane (nan if too small); see display_moire_fine_reading."""
-    return display_moire_fine_reading(
-        finer_rgb,
-        reference_rgb,
-        homography,
-        valid,
-        reference_shape=reference_shape,
-        file_size=file_size,
-        long_side=long_side,
-    ).strength
+def display_moire_fine(*args: Any, **kwargs: Any) -> float:
+    """Return the strength of a narrow-band luma peak on the finer plane (nan if too small).
+
+    The arguments are display_moire_fine_reading's; only its strength is returned.
+    """
+    return display_moire_fine_reading(*args, **kwargs).strength
 
 
 def display_moire_fine_reading(
