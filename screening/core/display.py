@@ -34,7 +34,12 @@ Where the beat lies beyond what the working plane resolves (in the simulation mo
 when a screen pixel spans 1.3-1.7 photo pixels) the fringes are gone from it, and JPEG
 has halved the chroma's resolution as well; they are still in the luma at the finer
 plane, twice the working plane's resolution (display_moire_fine), read only when the
-working plane shows nothing.
+working plane shows nothing. A fine weave beats with the sensor there as a screen's grid
+does, so the finer plane's fringes decide only where they also reach the reference's own
+border on every side (display_moire_fine_reading: the edge tiles' quarter-size parts,
+and the fringes demodulated within a few pixels of the border, where a device's bezel,
+narrower than a part, makes them fade); elsewhere they only send the evidence to a
+person.
 
 What is measured (bench/display_material.py; numbers at _DISPLAY_LIMIT in screen.py):
 photographed screens of synthetic.screen_photo against printed cards, objects, flat
@@ -48,8 +53,9 @@ its own sampling, does not show; those are not left out yet. Not measured: HEIC
 evidence (its grid is not left out); screens
 whose picture is dark or flat at its borders, which the edge rule now misses more often;
 devices whose bezel and backdrop are narrower than a quarter tile (16 px on the working
-plane); and, on the finer plane, the edge rule is only that of whole tiles (its parts
-are too small for its fainter fringes), so a device or a texture can still pass there.
+plane); on the finer plane, screens whose picture's border the homography misplaces by
+more than a few pixels (a lens's barrel distortion) read like a bezel there and go to a
+person only.
 Moiré is what real phones leave on real screens unless the lens is defocused; what is
 fitted to the simulation is the thresholds. A dark or smooth picture on a screen leaves
 fringes too faint for the camera's noise: the signal is a one-way test.
@@ -58,6 +64,7 @@ fringes too faint for the camera's noise: the signal is a one-way test.
 from __future__ import annotations
 
 import warnings
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -66,7 +73,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .decode import _DRAFT_MIN_SHARE, FINE_LONG_SIDE, WORK_LONG_SIDE
 
-__all__ = ["display_moire", "display_moire_fine", "file_grid"]
+__all__ = ["FineMoire", "display_moire", "display_moire_fine", "display_moire_fine_reading", "file_grid"]
 
 # Tiles of 64 px on the working plane, overlapping by half: small enough that the
 # fringe frequency (which drifts with the screen's tilt and the lens distortion) stays
@@ -117,6 +124,22 @@ _PART = _TILE // 2
 _PART_ENVELOPE_BINS = 5
 _QUIET_PART = 2.0
 _EDGE_QUANTILE = 50
+# On the finer plane the edge tiles are read by their parts only where the fringes are
+# strong enough to count (FineMoire): the quietest part of each edge tile, at the tile's
+# own frequency, and its lower quartile over the edge tiles (the limits are in screen.py,
+# _DISPLAY_FINE_EDGE and _DISPLAY_FINE_BORDER). Only edge tiles at the reference's own
+# border count: where the photograph's frame cuts the footprint, no bezel can show.
+_FINE_EDGE_QUANTILE = 25
+# The border ratio (_border_ratio): fringes within _BORDER_STRIP px of the footprint's
+# border (the footprint is eroded by 4 working-plane px, 8 here, so the strip reaches
+# about 14 px from the reference's edge: a phone's bezel is 4 % of its width, 10-25 px on
+# the finer plane) against those _BORDER_GAP px further in, over _BORDER_DEPTH px;
+# low-passed with a Gaussian of _BORDER_SIGMA px (fringes 2-6 px apart).
+_BORDER_STRIP = 6
+_BORDER_GAP = 12
+_BORDER_DEPTH = 40
+_BORDER_SIGMA = 2.0
+_BORDER_TILES = 32
 # The periods (px at the file's full resolution) an evidence JPEG explains by itself: in
 # the chroma, the 16 px blocks of 4:2:0 subsampling (and the 8 px ones within them); in
 # the luma, the 8 px blocks and the Bayer mosaic's 2 px.
@@ -473,7 +496,11 @@ def _peak_strength(
 
     A tile whose peak does not agree with its neighbours' frequency counts as no peak.
     """
-    found = tile_peaks(residual, reference, valid, band, parts=parts)
+    return _strength(tile_peaks(residual, reference, valid, band, parts=parts), parts=parts)
+
+
+def _strength(found: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None, *, parts: bool) -> float:
+    """Return _peak_strength's statistic of tile_peaks' answer `found` (nan if None)."""
     if found is None:
         return float("nan")
     peaks, freq, cells, quiet = found
@@ -483,6 +510,80 @@ def _peak_strength(
     if edge.any():
         strength = min(strength, float(np.percentile(counted[edge], _EDGE_QUANTILE if parts else _TILE_QUANTILE)))
     return strength
+
+
+def _edge_fringes(
+    residual: np.ndarray, valid: np.ndarray, found: tuple[np.ndarray, ...], border_above: float = -float("inf")
+) -> tuple[float, float]:
+    """Return (the _FINE_EDGE_QUANTILE of the edge tiles' quietest parts, the _FINE_EDGE_QUANTILE of their border ratios);
+    nan where no tile lies at the reference's own border; the ratios only where the parts
+    reach `border_above`.
+
+    `found` is tile_peaks' answer read without parts. Each edge tile's quarter-size parts
+    are read at the tile's own peak frequency (see _quietest_part); and its fringes are
+    demodulated at that frequency (_border_ratio), so that a bezel narrower than a part
+    (a phone's, 6-20 px on the finer plane) still shows as fringes fading at the border.
+    """
+    _, freq, cells, quiet = found
+    t, step = _TILE, _TILE // 2
+    h, w = valid.shape
+    # Only the tiles at the reference's own border: a tile whose neighbours fall outside
+    # the footprint only because the photograph's frame cuts it (a device photographed
+    # too close, its screen running off the picture) says nothing about a bezel.
+    outside = cv2.integral((~valid).astype(np.uint8))
+    y0, x0 = np.maximum(cells[:, 0] * step - step, 0), np.maximum(cells[:, 1] * step - step, 0)
+    y1, x1 = np.minimum(cells[:, 0] * step + t + step, h), np.minimum(cells[:, 1] * step + t + step, w)
+    near_border = (outside[y1, x1] - outside[y0, x1] - outside[y1, x0] + outside[y0, x0]) > 0
+    edge = (quiet < np.inf) & near_border
+    if not edge.any():
+        return float("nan"), float("nan")
+    parts = _quietest_part(residual, valid, cells[edge] * step, freq[edge])
+    parts = parts[np.isfinite(parts)]
+    part_reading = float(np.percentile(parts, _FINE_EDGE_QUANTILE)) if len(parts) else float("nan")
+    if not part_reading >= border_above:
+        return part_reading, float("nan")
+    # At most _BORDER_TILES of them, spread along the border: a quartile needs no more, and
+    # each costs a demodulated window (~2.5 ms).
+    pick = np.unique(np.linspace(0, int(edge.sum()) - 1, _BORDER_TILES).round().astype(int))
+    centres, tile_freq = (cells[edge] * step + t // 2)[pick], freq[edge][pick]
+    ratios = _border_ratio(residual.real.astype(np.float32), valid, centres, tile_freq)
+    ratio = float(np.percentile(ratios, _FINE_EDGE_QUANTILE)) if len(ratios) else float("nan")
+    return part_reading, ratio
+
+
+def _border_ratio(signal: np.ndarray, valid: np.ndarray, centres: np.ndarray, freq: np.ndarray) -> np.ndarray:
+    """Return, for each edge tile centred at `centres` (y, x), the amplitude of its fringes (at `freq`, bins of a
+    full tile) within _BORDER_STRIP px of the footprint's border over their amplitude further in.
+
+    The signal around the tile (a window of two tiles, inside the footprint only) is
+    demodulated at the tile's frequency and low-passed: a screen showing the reference
+    keeps its fringes to the border (ratio about 1), a device's bezel leaves them fading
+    there. The distance is to the footprint's border inside the picture, not to the
+    photograph's frame. Tiles with too few pixels in either band are left out.
+    """
+    t = _TILE
+    h, w = valid.shape
+    dist = cv2.distanceTransform(valid.astype(np.uint8), cv2.DIST_L2, 3)
+    out = []
+    for (cy, cx), (fy, fx) in zip(centres, freq):
+        y0, y1, x0, x1 = max(cy - t, 0), min(cy + t, h), max(cx - t, 0), min(cx + t, w)
+        d = dist[y0:y1, x0:x1]
+        strip = (d > 0) & (d <= _BORDER_STRIP)
+        inner = (d > _BORDER_STRIP + _BORDER_GAP) & (d <= _BORDER_STRIP + _BORDER_GAP + _BORDER_DEPTH)
+        if strip.sum() < 30 or inner.sum() < 200:
+            continue
+        v = valid[y0:y1, x0:x1].astype(np.float32)
+        part = signal[y0:y1, x0:x1] * v
+        part -= (part.sum() / v.sum()) * v
+        # The carrier exp(-i phase) from its separable factors: no phase plane to take cos and sin of.
+        carrier = np.outer(
+            np.exp((-2j * np.pi / t) * fy * np.arange(y0, y1)), np.exp((-2j * np.pi / t) * fx * np.arange(x0, x1))
+        ).astype(np.complex64)
+        re = cv2.GaussianBlur(part * carrier.real, (0, 0), _BORDER_SIGMA)
+        im = cv2.GaussianBlur(part * carrier.imag, (0, 0), _BORDER_SIGMA)
+        amplitude = np.hypot(re, im) / (cv2.GaussianBlur(v, (0, 0), _BORDER_SIGMA) + 1e-6)
+        out.append(float(amplitude[strip].mean() / (amplitude[inner].mean() + 1e-9)))
+    return np.array(out, np.float32)
 
 
 def _chroma(rgb: np.ndarray) -> np.ndarray:
@@ -519,7 +620,28 @@ def display_moire(
     return _peak_strength(_chroma(evidence_rgb * 255.0) - reference, reference, valid, band)
 
 
-def display_moire_fine(
+class FineMoire(NamedTuple):
+    """The finer plane's reading: the fringes' strength, and how strongly they reach the footprint's edge.
+
+    `edge` is nan unless `strength` reaches the caller's `edges_above` (the edge tiles'
+    parts are read only then: a tenth of the finer plane's cost, paid by the few
+    photographs whose fringes count).
+    """
+
+    strength: float
+    edge: float
+    border: float = float("nan")
+
+
+def display_moire_fine(*args: Any, **kwargs: Any) -> float:
+    """Return the strength of a narrow-band luma peak on the finer plane (nan if too small).
+
+    The arguments are display_moire_fine_reading's; only its strength is returned.
+    """
+    return display_moire_fine_reading(*args, **kwargs).strength
+
+
+def display_moire_fine_reading(
     finer_rgb: np.ndarray,
     reference_rgb: np.ndarray,
     homography: np.ndarray,
@@ -528,8 +650,10 @@ def display_moire_fine(
     reference_shape: tuple[int, int] | None = None,
     file_size: tuple[int, int] | None = None,
     long_side: int = FINE_LONG_SIDE,
-) -> float:
-    """Return the strength of a narrow-band luma peak on the finer plane (nan if too small).
+    edges_above: float = float("inf"),
+    border_above: float = -float("inf"),
+) -> FineMoire:
+    """Return the finer plane's reading: the strength of a narrow-band luma peak, and its edge (nan if too small).
 
     `finer_rgb` is the evidence at twice the working plane's resolution (uint8 RGB);
     `reference_rgb` (uint8) is the reference at a matching resolution (its finer plane),
@@ -541,7 +665,11 @@ def display_moire_fine(
     evidence's luma to the reference's (a screen's lattice modulates the light of the
     picture it shows; JPEG keeps the luma at full resolution where it halves the
     chroma's). Same statistic as display_moire, with the demosaicing checkerboard's
-    frequencies left out: about 3-5 for honest photographs.
+    frequencies left out: about 3-5 for honest photographs. Where the strength reaches
+    `edges_above`, the edge tiles are read by their quarter-size parts too (`edge`, see
+    _edge_fringes), and where that reaches `border_above`, by the fringes' fall at the
+    border (`border`): a screen showing the reference carries its fringes to the
+    footprint's edge, a device that is the product has a bezel there.
     """
     h, w = finer_rgb.shape[:2]
     rh, rw = reference_rgb.shape[:2]
@@ -555,4 +683,8 @@ def display_moire_fine(
     if file_size is not None:
         band = band & _band(_TILE, grid=file_grid(file_size, (w, h), long_side, periods=_LUMA_PERIODS))
     residual = (luma_e - luma_r).astype(np.complex64)
-    return _peak_strength(residual, luma_r.astype(np.complex64), inside, band, parts=False)
+    found = tile_peaks(residual, luma_r.astype(np.complex64), inside, band, parts=False)
+    strength = _strength(found, parts=False)
+    if found is None or not strength >= edges_above:
+        return FineMoire(strength, float("nan"))
+    return FineMoire(strength, *_edge_fringes(residual, inside, found, border_above))

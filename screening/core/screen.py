@@ -26,7 +26,7 @@ from .align import (
     tile_shifts,
 )
 from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, FINE_LONG_SIDE, DecodedImage, decode_image, decode_plane
-from .display import display_moire, display_moire_fine
+from .display import FineMoire, display_moire, display_moire_fine_reading
 from .errors import UnreadableImage
 from .hashing import evidence_reuse_features, hamming, perceptual_hash, phash_plane
 from .lines import merge_regions, thin_edits
@@ -283,6 +283,33 @@ _EDIT_SCORE_SPAN = 100.0
 # A screen at the boundary scores 0.5; twice as strong, 0.75.
 _DISPLAY_LIMIT = 10.0
 _DISPLAY_FINE_LIMIT = 8.0
+# The finer plane decides after all where its fringes reach the footprint's border on
+# every side: a screen showing the reference carries its pixel grid over the whole
+# picture, a device that is the product has a bezel at the reference's border and the
+# texture of a product's weave beats with the sensor only faintly there. Two readings of
+# the edge tiles (display.display_moire_fine_reading), each must reach its limit:
+# - `display_edge`, the lower quartile over the edge tiles of their quietest quarter-size
+#   part at the tile's peak frequency. bench/camera_path.py's tuning half (seeds 7000,
+#   8000, 8100: 30 screens showing a forgery, 385 honest photographs read with their own
+#   reference) and 36 screens and 15 devices drawn afresh from the same products: honest
+#   photographs at most 3.5 (a mesh re-photograph; a monitor 3.0, woven products 2.5),
+#   screens that count 7.0-34 (those below 1.7 have fringes too faint at the edge to
+#   tell). The limit, 5.0, is near the geometric middle (4.9).
+# - `display_border`, the lower quartile of the fringes' amplitude within 6 px of the
+#   border over their amplitude further in (demodulated at the tile's frequency): a
+#   phone's bezel is narrower than a part. A phone whose screen ran off the photograph
+#   passed the first reading (8.3) and measured 0.32 here (the devices with strong fringes
+#   0.13-0.32); the screens that pass the first reading 0.85-0.98, but one at 0.34 (lens
+#   distortion moves the picture's border off the homography's by a few pixels, into the
+#   letterbox's black bars). The limit, 0.52, is the geometric middle of 0.32 and 0.85.
+# Screens showing a forgery called derived: the tuning half's 30, 2 -> 7 (11 did not
+# align with the reference at all, 10 go to a person); the 36 drawn afresh, 9 -> 15;
+# devices as the product 0 of 44 called a screen by this rule (2 of the tuning half's are
+# by the working plane, as before); the other honest photographs, none.
+# Read only where the finer plane's fringes already count (cost: the edge tiles' parts
+# and a demodulation of at most 32 windows, for the few photographs above its limit).
+_DISPLAY_FINE_EDGE = 5.0
+_DISPLAY_FINE_BORDER = 0.52
 # The finer plane is read for every aligned photograph that is not a copy, whatever
 # surrounds the product: leaving out those with a textured scene around the footprint
 # (screens simulated from six tuning photos <= 0.30 scene units, object photos >= 0.87
@@ -404,7 +431,7 @@ def derived_decision(comparison: Comparison, plane_px: int) -> Decision:
 def display_decision(
     comparison: Comparison,
     decision: Decision,
-    fine: Callable[[], float] | None = None,
+    fine: Callable[[], FineMoire] | None = None,
     *,
     file_size: tuple[int, int] | None = None,
 ) -> Decision:
@@ -428,9 +455,21 @@ def display_decision(
         return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
     resembles = decision.resembles
     if fine is not None:
-        finer = fine() / _DISPLAY_FINE_LIMIT
+        reading_fine = fine()
+        finer = reading_fine.strength / _DISPLAY_FINE_LIMIT
+        edge = reading_fine.edge / _DISPLAY_FINE_EDGE
+        if np.isfinite(edge):
+            signals["display_edge"] = round(edge, 3)
         if np.isfinite(finer):
             signals["display_fine"] = round(finer, 3)
+            border = reading_fine.border / _DISPLAY_FINE_BORDER
+            if np.isfinite(border):
+                signals["display_border"] = round(border, 3)
+            if finer >= 1.0 and edge >= 1.0 and border >= 1.0:
+                # Fringes that reach the footprint's edge on every side: a screen showing
+                # the reference, not a device that is the product (see _DISPLAY_FINE_EDGE).
+                strength = min(finer, edge)
+                return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
             if finer >= 1.0:
                 # 0.5 at the limit, towards 0.75 far above it: a person looks, nobody is accused.
                 resembles = max(resembles, _COUNTS + (1 - _COUNTS) / 2 * (1 - 1 / finer))
@@ -612,21 +651,23 @@ def screen_decoded(
 
         file_size = (decoded.width, decoded.height) if decoded.format == "jpeg" else None
 
-        def fine(index: int, homography: np.ndarray, valid: np.ndarray) -> float:
+        def fine(index: int, homography: np.ndarray, valid: np.ndarray) -> FineMoire:
             plane = finer()
             if plane is None:
-                return float("nan")
+                return FineMoire(float("nan"), float("nan"))
             # The reference decoded at the finer plane's size, not its working plane
             # enlarged: its own fine texture (a weave, a small original's pixels) must
             # show where the evidence shows it, to be left out.
             reference = references[index]
-            return display_moire_fine(
+            return display_moire_fine_reading(
                 plane,
                 reference.plane(FINE_LONG_SIDE),
                 homography,
                 valid,
                 reference_shape=reference.rgb.shape[:2],
                 file_size=file_size,
+                edges_above=_DISPLAY_FINE_LIMIT,
+                border_above=_DISPLAY_FINE_EDGE,
             )
 
         for k, (decision, index, alignment, comparison) in enumerate(aligned):

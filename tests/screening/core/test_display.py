@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bench import display_material, synthetic
-from screening.core import analyse_reference, screen_evidence
+from screening.core import analyse_reference, display, screen_evidence
 from screening.core.align import EVIDENCE_FEATURES, extract_features, match_features
 from screening.core.decode import decode_image
 from screening.core.display import _box, display_moire, display_moire_fine, file_grid
@@ -156,3 +156,70 @@ def test_the_jpeg_grid_of_a_file_larger_than_the_plane_is_mapped_onto_the_plane(
     np.testing.assert_allclose(gy, gx, atol=1e-4)
     gx, _ = file_grid((4032, 3024), (1008, 756), 1280, periods=(8, 2))
     np.testing.assert_allclose(gx, [0.0, 0.5], atol=1e-4)
+
+
+def _camera_path_case(seed: int, index: int, cls: str):
+    """Return (reference analysis, evidence bytes) of a tuning-half product of the outside camera path, freshly drawn.
+
+    `cls` is "evasive-screen" (a phone or monitor showing a forgery of the catalogue photo,
+    letterboxed on its screen) or "screen-product" (the product is the device, switched on).
+    """
+    import io
+
+    from PIL import Image
+
+    from bench import camera_path
+
+    product = camera_path.make_product(seed, index)
+    buf = io.BytesIO()
+    Image.fromarray(product.image).save(buf, "JPEG", quality=92)
+    rng = np.random.default_rng([seed, index, 16])
+    if cls == "evasive-screen":
+        edited, mask = camera_path.forged(product, camera_path.DAMAGE_CYCLE[index % 6], rng)
+        shown = camera_path.Product(
+            f"screen-{product.name}", "device", *camera_path.device(rng, int(rng.integers(900, 1401)))
+        )
+        data, _, _, _ = camera_path.photograph(shown, rng, cls, content=edited, mask=mask)
+    else:
+        data, _, _, _ = camera_path.photograph(product, rng, cls)
+    return analyse_reference(buf.getvalue()), data
+
+
+def test_a_screen_showing_a_forgery_whose_fringes_reach_the_pictures_edge_is_derived_on_the_finer_plane():
+    # The working plane shows no fringes (the screen's pixels are finer than it resolves);
+    # the finer plane shows them over the whole picture, up to its border on every side.
+    reference, data = _camera_path_case(7000, 0, "evasive-screen")
+    derived = screen_evidence(data, references=[reference], with_artifacts=False).finding("derived_from_reference")
+    assert derived is not None and derived.params["decided_by"] == "display"
+    signals = derived.params["signals"]
+    assert signals["display"] < 1.0 and signals["display_fine"] >= 1.0 and signals["display_edge"] >= 1.0
+    assert signals["display_border"] >= 1.0
+    assert "screen" in derived.detail
+
+
+def test_a_phone_whose_screen_runs_off_the_photograph_is_no_screen_of_its_reference():
+    # The photograph's frame cuts the phone's screen, so fringes reach that side of the
+    # footprint; the bezel on the other sides, where the fringes fade, still tells the
+    # device from a screen showing its picture: a person looks, nobody is accused.
+    reference, data = _camera_path_case(8000, 35, "screen-product")
+    report = screen_evidence(data, references=[reference], with_artifacts=False)
+    assert report.finding("derived_from_reference") is None
+    resembles = report.finding("resembles_reference")
+    assert resembles is not None and resembles.params["decided_by"] == "display_fine"
+    assert resembles.params["signals"]["display_border"] < 1.0
+
+
+def test_fringes_that_fade_in_a_bezel_narrower_than_a_part_read_as_a_border_ratio_well_below_one():
+    # A grating of 4.27 px over a 256 px square footprint; in the second, the outer 12 px are
+    # a quiet bezel, half of it left after the footprint's erosion.
+    size, f = 256, np.array([0.0, 15.0])  # bins of a 64 px tile: 15/64 cycle/px along x
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    grating = np.cos(2 * np.pi * (f[1] * xx) / 64).astype(np.float32)
+    valid = np.zeros((size, size), bool)
+    valid[20:236, 20:236] = True
+    bezel = grating.copy()
+    bezel[~np.pad(np.ones((204, 204), bool), 26)] = 0.0  # quiet up to 26 px: 6 px inside the footprint
+    centres = np.array([[52, 52], [128, 52], [52, 128]])
+    freq = np.tile(f, (3, 1))
+    assert np.all(display._border_ratio(grating, valid, centres, freq) > 0.8)
+    assert np.all(display._border_ratio(bezel, valid, centres, freq) < 0.52)
