@@ -219,8 +219,7 @@ _DENSE_MIN_TEXTURE = 2.5
 _DENSE_MIN_ECC = 0.8
 _DENSE_ITERATIONS = (40, 30)  # half size, then the working plane
 # The gate before ECC (its two stages cost ~50 ms of CPU a turn on the benchmark's files,
-# and most turns find nothing):
-# the reference moved by the spectral scale and the phase-correlation shift must already
+# and most turns find nothing): the reference moved by the spectral scale and the phase-correlation shift must already
 # agree with the evidence, both blurred so much that a lattice's stitches average out. A
 # perfect lattice's shift is ambiguous by whole periods and its spectral scale off by
 # ~1.5 %, which puts the stitches out of step across the picture while the dye and
@@ -337,6 +336,8 @@ def gate_correlation(small_ref: np.ndarray, small_ev: np.ndarray, warp: np.ndarr
     inside = cv2.warpAffine(
         np.ones(small_ref.shape, np.uint8), warp, (ew, eh), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
     ).astype(bool)
+    # Too little overlap to tell: the 3 such turns measured (see _DENSE_MIN_GATE) all
+    # made ECC diverge anyway.
     if inside.sum() < 0.05 * eh * ew:
         return 0.0
     a = moved[inside]
