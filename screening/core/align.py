@@ -219,21 +219,22 @@ _DENSE_MIN_TEXTURE = 2.5
 _DENSE_MIN_ECC = 0.8
 _DENSE_ITERATIONS = (40, 30)  # half size, then the working plane
 # The gate before ECC (its two stages cost ~50 ms of CPU a turn on the benchmark's files,
-# and most turns find nothing): the reference moved by the spectral scale and the phase-correlation shift must already
-# agree with the evidence, both blurred so much that a lattice's stitches average out. A
-# perfect lattice's shift is ambiguous by whole periods and its spectral scale off by
-# ~1.5 %, which puts the stitches out of step across the picture while the dye and
-# shading under them still line up: the knit test's forgery (10 px stitches on the
-# working plane, shift off by two periods) correlates 0.44 at sigma 2 on the working
-# plane and 0.91 at this blur. Measured at this blur on the turns that reach the gate
-# (source 3's tuning seeds 7000 and 8000, source 1's tuning half: 212 turns): every turn
-# ECC accepted (>= 0.8) for a forgery, a copy or a label of source 3 0.54-1.00 (the lowest
-# a knit's tear, 0.54, and a woven stain, 0.61); honest and unrelated photographs mostly
-# below 0.4, up to 0.63 (a mild photograph of a gift box, which ECC then refused, 0.73),
-# and source 1's honest photographs that ECC accepted and the derived decision refused
-# 0.27-0.93. So the gate does not tell honest from forged (the derived decision does); it
-# spares ECC where nothing agrees: 165 of the 212 turns fall below 0.4, none of them a
-# turn whose alignment changed a verdict, and 0.4 leaves the forgeries a margin of 0.14.
+# and most turns find nothing): the reference moved by the spectral scale and the phase-
+# correlation shift must already agree with the evidence, both blurred so much that a
+# lattice's stitches average out. A perfect lattice's shift is ambiguous by whole periods
+# and its spectral scale off by ~1.5 %, which puts the stitches out of step across the
+# picture while the dye and shading under them still line up: the knit test's forgery (10
+# px stitches on the working plane, shift off by two periods) correlates 0.44 at sigma 2
+# on the working plane and 0.91 at this blur. Measured at this blur on the turns that
+# reach the gate (source 3's tuning seeds 7000 and 8000, source 1's tuning half: 212
+# turns): every turn ECC accepted (>= 0.8) for a forgery, a copy or a label of source 3
+# 0.54-1.00 (the lowest a knit's tear, 0.54, and a woven stain, 0.61); honest and
+# unrelated photographs mostly below 0.4, up to 0.63 (a mild photograph of a gift box,
+# which ECC then refused, 0.73), and source 1's honest photographs that ECC accepted and
+# the derived decision refused 0.27-0.93. So the gate does not tell honest from forged
+# (the derived decision does); it spares ECC where nothing agrees: 165 of the 212 turns
+# fall below 0.4, none of them a turn whose alignment changed a verdict, and 0.4 leaves
+# the forgeries a margin of 0.14.
 _DENSE_GATE_SIGMA = 4.0  # on the half-size plane ECC's first stage uses (8 px on the working plane)
 _DENSE_MIN_GATE = 0.4
 
