@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from bench.accuracy import union_iou
-from screening.core import analyse_reference, screen_evidence
+from screening.core import align, analyse_reference, screen_evidence
 from screening.core.align import dense_alignment, extract_features, match_features
 
 
@@ -28,14 +28,19 @@ def jpeg(img: np.ndarray, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def knit(width: int = 520, height: int = 420, seed: int = 3) -> np.ndarray:
-    """Return a knitted picture: one V-shaped stitch repeated over yarn dyed in a slow gradient."""
-    rng = np.random.default_rng(seed)
+def stitches(width: int, height: int) -> np.ndarray:
+    """Return one V-shaped stitch repeated over the picture (1 on the yarn, 0.35 between)."""
     stitch = np.zeros((8, 8), np.float32)
     for y in range(8):
         for x in range(8):
             stitch[y, x] = 1.0 if abs((x - 3.5) - (y - 4) * 0.5) < 1.6 or abs((x - 3.5) + (y - 4) * 0.5) < 1.6 else 0.35
-    lattice = np.tile(stitch, (height // 8 + 1, width // 8 + 1))[:height, :width]
+    return np.tile(stitch, (height // 8 + 1, width // 8 + 1))[:height, :width]
+
+
+def knit(width: int = 520, height: int = 420, seed: int = 3) -> np.ndarray:
+    """Return a knitted picture: one V-shaped stitch repeated over yarn dyed in a slow gradient."""
+    rng = np.random.default_rng(seed)
+    lattice = stitches(width, height)
     start, end = rng.uniform(70, 230, 3), rng.uniform(70, 230, 3)
     across = np.linspace(0, 1, width, dtype=np.float32)[None, :, None]
     dye = start * (1 - across) + end * across
@@ -115,3 +120,22 @@ def test_pixels_align_nothing_between_flat_fields_or_unrelated_pictures(catalogu
     rng = np.random.default_rng(0)
     unrelated = cv2.GaussianBlur(rng.integers(0, 255, (480, 640), dtype=np.uint8), (0, 0), 3)
     assert dense_alignment(cv2.cvtColor(catalogue, cv2.COLOR_RGB2GRAY), unrelated) is None
+
+
+def test_a_knit_of_the_same_stitch_in_other_colours_is_refused_before_ecc(catalogue, monkeypatch):
+    """The spectra agree (the same stitch, at the same scale), the blurred colours do not: no ECC is spent."""
+    rng = np.random.default_rng(4)
+    height, width = 420, 520
+    blotches = cv2.GaussianBlur(rng.uniform(0, 1, (height, width)).astype(np.float32), (0, 0), 40)
+    dye = (blotches - blotches.mean()) / blotches.std() * 50 + 150
+    other = np.clip(stitches(width, height) * dye, 0, 255).astype(np.uint8)
+    other = cv2.resize(other, (round(width * 1.3), round(height * 1.3)), interpolation=cv2.INTER_NEAREST)
+    reference = cv2.cvtColor(catalogue, cv2.COLOR_RGB2GRAY)
+    _, _, response = align.spectral_scale(reference, other)
+    assert response >= align._DENSE_MIN_SPECTRUM
+
+    def no_ecc(*args):
+        raise AssertionError("ECC ran on a pair the gate should have refused")
+
+    monkeypatch.setattr(align, "_ecc", no_ecc)
+    assert dense_alignment(reference, other) is None
