@@ -79,8 +79,10 @@ class Part:
 # engine 2026.12.1 (the display's spatial consistency, the agreement a copy needs, the
 # finer pass for thin damage). Seed 6000 (engine 2026.12.1) was retired when source 3's
 # hold-out led to engine 2026.12.2 (a flat product on a table, relit, is no copy), and seed
-# 6100 (engine 2026.12.2) when engine 2026.12.3 learned to align lattices by their pixels.
-# The current hold-out, seed 6200, has the same photographs with new products, scenes,
+# 6100 (engine 2026.12.2) when engine 2026.12.3 learned to align lattices by their pixels, and
+# seed 6200 (engine 2026.12.3) when engine 2026.12.4 gated that alignment, read screens' fringes
+# at the footprint's border and dropped edit boxes that follow the reference's own edges.
+# The current hold-out, seed 6300, has the same photographs with new products, scenes,
 # damage and cameras: it says how the rules generalise to new scenes and edits, less to
 # new subjects; sources 1 and 3 bring other subjects.
 HOLDOUT_PHOTOS_WITH_CELL = (*HOLDOUT_PHOTOS, "cell")
@@ -93,8 +95,9 @@ HALVES = {
         Part(HOLDOUT_PHOTOS_WITH_CELL, 5_000, 8, stereo_pairs=16),
         Part(HOLDOUT_PHOTOS_WITH_CELL, 6_000, 8, stereo_pairs=16),
         Part(HOLDOUT_PHOTOS_WITH_CELL, 6_100, 8, stereo_pairs=16),
+        Part(HOLDOUT_PHOTOS_WITH_CELL, 6_200, 8, stereo_pairs=16),
     ),
-    "holdout": (Part(HOLDOUT_PHOTOS_WITH_CELL, 6_200, 8, stereo_pairs=16),),
+    "holdout": (Part(HOLDOUT_PHOTOS_WITH_CELL, 6_300, 8, stereo_pairs=16),),
 }
 # Scene materials (table tops, clutter): not products, shared by both halves.
 TEXTURES = ("brick", "grass", "gravel", "camera", "moon", "page", "coins", "coffee", "colorwheel", "text")
