@@ -530,11 +530,14 @@ def main() -> int:  # noqa: C901, PLR0912, PLR0915 - one scripted run, read top 
     django.setup()
     from django.db import connection
     from django.db.models import Count
+    from django.utils import timezone
 
     from refunds import audit
     from refunds.invariants import audit_database
     from refunds.models import Decision, RefundApplication, WebhookDelivery, WebhookEvent
     from refunds.states import ActorKind, ApplicationState, Outcome
+    from reviewhub.heartbeat import WORKER_PREFIX
+    from reviewhub.models import Heartbeat
 
     receiver = Receiver()
     world = seed(receiver.url)
@@ -547,10 +550,17 @@ def main() -> int:  # noqa: C901, PLR0912, PLR0915 - one scripted run, read top 
     print(f"screening batch on {min(len(images), 100)} of the same images: {batch_before:.2f} images/s", flush=True)
 
     stack = Stack(env, web_workers=args.web_workers, concurrency=args.concurrency)
+    booted = timezone.now()
     for name in ("web", "worker", "beat"):
         stack.start(name)
     base = f"http://127.0.0.1:{stack.port}"
     wait_until_serving(base)
+    # End to end measures the pipeline, not the worker's start-up (imports take seconds on a
+    # busy machine): the first POST waits until the worker has said it is ready.
+    worker_ready = Heartbeat.objects.filter(name__startswith=WORKER_PREFIX, at__gte=booted)
+    until = time.monotonic() + 120
+    while not worker_ready.exists() and time.monotonic() < until:
+        time.sleep(0.2)
     clients = Clients(base, world, images)
     people = People(world)
     threads = [threading.Thread(target=people.merchant, daemon=True)]
