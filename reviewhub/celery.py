@@ -5,6 +5,7 @@ import os
 from datetime import timedelta
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun, worker_process_shutdown, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reviewhub.settings")
 
@@ -72,6 +73,29 @@ def _guard_redis_released_channel() -> None:
 
 
 _guard_redis_released_channel()
+
+
+@task_prerun.connect(dispatch_uid="reviewhub.celery.recycle_connections_before")
+@task_postrun.connect(dispatch_uid="reviewhub.celery.recycle_connections_after")
+def _recycle_database_connections(task: object = None, **kwargs: object) -> None:
+    """Around each task, what Django does around each request: close a connection that is past
+    CONN_MAX_AGE or broke (a database restart, pg_terminate_backend), and health-check the one
+    kept before the task's first query. Eager tasks run inside their caller's transaction."""
+    if task is None or getattr(getattr(task, "request", None), "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
+@worker_shutdown.connect(dispatch_uid="reviewhub.celery.close_connections_worker")
+@worker_process_shutdown.connect(dispatch_uid="reviewhub.celery.close_connections_process")
+def _close_database_connections(**kwargs: object) -> None:
+    """A worker that stops ends its kept connections instead of leaving them to the server."""
+    from django.db import connections
+
+    connections.close_all()
+
 
 app = Celery("reviewhub")
 app.config_from_object("django.conf:settings", namespace="CELERY")

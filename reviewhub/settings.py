@@ -104,7 +104,14 @@ TEMPLATES = [
 
 # Database: DATABASE_URL (PostgreSQL in production), SQLite under var/ otherwise.
 _database_url = env_str("DATABASE_URL", None if PRODUCTION else f"sqlite:///{VAR_DIR / 'reviewhub.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
+# A PostgreSQL connection is a server process: opening one cost 9 ms on the two-core machine
+# under load, as much as 140 small queries, and every API request and every task opened its
+# own. They are kept for DB_CONN_MAX_AGE seconds and checked before each request or task
+# reuses one (CONN_HEALTH_CHECKS), so one the database ended (a restart, pg_terminate_backend,
+# a cut network) is replaced, not failed on. SQLite files open in microseconds.
+DATABASES = {"default": dj_database_url.parse(_database_url, conn_health_checks=True)}
+_postgres = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60 if _postgres else 0, minimum=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default runs a web server and a worker process on one file:
     # IMMEDIATE transactions take the write lock up front, so two writers queue
@@ -308,6 +315,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fix-up closes the database connection around every task unless this is set;
+# reviewhub/celery.py recycles them as Django does around a request instead (CONN_MAX_AGE,
+# with the health check), so a task reuses its process's connection.
+CELERY_DB_REUSE_MAX = 2**31
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Celery's default scheduler, recording beat's heartbeat as it ticks (reviewhub/heartbeat.py).
 CELERY_BEAT_SCHEDULER = "reviewhub.heartbeat:HeartbeatScheduler"

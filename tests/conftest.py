@@ -4,6 +4,7 @@ The environment that must be set before Django reads its settings is in tests/su
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 import threading
@@ -46,6 +47,10 @@ def celery_worker(django_db_setup, django_db_blocker) -> Iterator[object]:
                 yield worker
             finally:
                 _running_workers.remove(worker)
+    # The worker thread has ended; the database connection it kept (CONN_MAX_AGE) is freed with
+    # its thread's storage, which holds reference cycles: collect it now, or the test database
+    # cannot be dropped at the end of the session while it is still open.
+    gc.collect()
 
 
 _running_workers: list[object] = []

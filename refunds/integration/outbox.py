@@ -11,11 +11,12 @@ is idempotent.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Hashable
 from datetime import timedelta
 from typing import Any
 
 from celery import current_app
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -58,6 +59,22 @@ def _send(pk: int, task: str, args: list[Any], request_id: str = "") -> bool:
         # The message left; the relay will send it once more, which the task tolerates.
         log.warning("sent %s%s but could not clear its outbox row", task, args)
     return True
+
+
+def on_commit_once(key: Hashable, send: Callable[[], None]) -> None:
+    """Run ``send`` once the current transaction commits, unless a ``send`` with the same key is
+    already waiting for that commit at this savepoint or an enclosing one (a rollback that drops
+    that one drops this change too).
+
+    For the kicks that only wake a task to look at rows (webhook deliveries, notifications): a
+    transaction that records two events of one application (screened, then the window opened)
+    sends one message, not two for the worker to open a connection and find nothing."""
+    savepoints = set(connection.savepoint_ids)
+    for registered_in, registered, _robust in connection.run_on_commit:
+        if getattr(registered, "once_key", None) == key and registered_in <= savepoints:
+            return
+    send.once_key = key  # type: ignore[attr-defined]
+    transaction.on_commit(send, robust=True)
 
 
 def relay(*, min_age: timedelta = RELAY_MIN_AGE, limit: int = RELAY_BATCH) -> int:

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from refunds.integration import outbox
 from refunds.integration.signing import SIGNATURE_HEADER, sign
 from refunds.integration.url_guard import UnsafeDestination, guarded_open
 from refunds.models import RefundApplication, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -114,7 +115,8 @@ def _enqueue_on_commit(endpoint_pk: int, application_pk: int, countdown: float =
         except Exception as exc:  # noqa: BLE001 - any broker failure; beat sends it when due
             log.warning("broker unavailable; webhook delivery left to the retry job: %r", exc)
 
-    transaction.on_commit(send, robust=True)
+    # One kick delivers every pending event of the queue, oldest first.
+    outbox.on_commit_once((DELIVER_TASK, endpoint_pk, application_pk, countdown), send)
 
 
 def body_of(event: WebhookEvent) -> bytes:

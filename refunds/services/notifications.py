@@ -26,6 +26,7 @@ from django.utils import timezone, translation
 from django.utils.translation import ngettext
 
 from refunds.errors import ErrorCode, InvalidInput
+from refunds.integration import outbox
 from refunds.models import MerchantMember, RefundApplication
 from refunds.notifications.models import Notification, NotificationKind, NotificationPreference
 from refunds.states import ApplicationState
@@ -79,7 +80,7 @@ def _send_on_commit(application_pk: int | None = None) -> None:
         except Exception:  # noqa: BLE001 - the broker being away must not fail a committed change
             logger.warning("could not enqueue notifications; beat will send them", exc_info=True)
 
-    transaction.on_commit(send, robust=True)
+    outbox.on_commit_once((SEND_TASK, application_pk), send)
 
 
 def notifications_remind_deadlines(*, now: datetime | None = None) -> int:

@@ -88,6 +88,16 @@ def webp_claiming(side: int) -> bytes:
     return bytes(data)
 
 
+def heic_claiming(width: int, height: int) -> bytes:
+    """A 64 × 64 HEIC whose image extents (its ``ispe`` property) claim width × height: the
+    size the header parse reports, before anything is decoded."""
+    data = bytearray(saved(Image.new("RGB", (64, 64), "grey"), "HEIF", quality=50))
+    extents = data.index(b"ispe")  # box type, then version and flags, then width and height
+    assert struct.unpack_from(">II", data, extents + 8) == (64, 64)
+    struct.pack_into(">II", data, extents + 8, width, height)
+    return bytes(data)
+
+
 def with_zip(data: bytes) -> bytes:
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as bundle:
@@ -128,6 +138,8 @@ CORPUS: dict[str, tuple[str, bytes, set[str]]] = {
     "JPEG claiming 65000 x 65000": ("bomb.jpg", jpeg_claiming(65_000, 65_000), {"too_many_pixels"}),
     "JPEG claiming just over the pixel limit": ("big.jpg", jpeg_claiming(8_000, 5_001), {"too_many_pixels"}),
     "WebP claiming 16384 x 16384": ("bomb.webp", webp_claiming(16_384), {"too_many_pixels"}),
+    "HEIC claiming 60000 x 60000": ("bomb.heic", heic_claiming(60_000, 60_000), {"too_many_pixels"}),
+    "HEIC claiming just over the pixel limit": ("big.heic", heic_claiming(8_000, 5_001), {"too_many_pixels"}),
     "TIFF": ("scan.jpg", saved(Image.new("RGB", (64, 64)), "TIFF"), {"unsupported_media_type"}),
     "GIF": ("photo.gif", saved(Image.new("RGB", (64, 64)), "GIF"), {"unsupported_media_type"}),
     "SVG with a script": (
