@@ -152,7 +152,6 @@ class ErrorCode(StrEnum):
     APPEAL_FINAL = "appeal_final", _("An appeal overturned this decision; the decision on appeal is final.")
     APPEAL_STATEMENT_REQUIRED = "appeal_statement_required", _("Explain why you appeal the decision.")
     INVALID_APPEAL_SIDE = "invalid_appeal_side", _("Appeal for the merchant or for the buyer.")
-    APPEAL_NOT_FOUND = "appeal_not_found", _("No such appeal.")
     APPEAL_INVALID_STATE = "appeal_invalid_state", _("This is not possible while the appeal is %(state)s.")
     APPEAL_ALREADY_DECIDED = (
         "appeal_already_decided",

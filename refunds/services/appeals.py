@@ -24,6 +24,7 @@ from uuid import UUID
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 from refunds import audit
@@ -67,9 +68,11 @@ def _filing_refusal(application: RefundApplication, side: str, *, now: datetime)
     if any(a.state == AppealState.OVERTURNED for a in appeals):
         return Conflict(ErrorCode.APPEAL_FINAL)
     # The losing side appeals: the merchant what was refunded, the buyer what was not.
-    wins = (
-        decision.approved_amount == 0 if side == AppealSide.MERCHANT else decision.approved_amount >= application.amount
-    )
+    # (A merchant who accepted the refund made the decision, and has nothing to appeal either.)
+    if side == AppealSide.MERCHANT:
+        wins = decision.approved_amount == 0 or decision.actor_kind == ActorKind.MERCHANT
+    else:
+        wins = decision.approved_amount >= application.amount
     if wins:
         return Conflict(ErrorCode.APPEAL_NOTHING_TO_APPEAL, side=_side_label(side), details={"side": side})
     deadline = appeal_deadline(decision, window_days=application.platform.policy.appeal_window_days)
@@ -188,7 +191,7 @@ def locked_appeal(appeal_id: UUID | str) -> Iterator[tuple[RefundApplication, Ap
     try:
         application_id = Appeal.objects.values_list("application__public_id", flat=True).get(public_id=appeal_id)
     except (Appeal.DoesNotExist, ValidationError, ValueError):
-        raise NotFound(ErrorCode.APPEAL_NOT_FOUND) from None
+        raise NotFound(ErrorCode.NOT_FOUND, object=_("appeal")) from None
     with locked_application(application_id) as application:
         appeal = (
             Appeal.objects.select_for_update(of=("self",))
@@ -342,7 +345,7 @@ def appeal_withdraw(*, appeal_id: UUID | str, actor: Actor, side: str | None = N
     """
     with locked_appeal(appeal_id) as (application, appeal):
         if side is not None and appeal.side != side:
-            raise NotFound(ErrorCode.APPEAL_NOT_FOUND)
+            raise NotFound(ErrorCode.NOT_FOUND, object=_("appeal"))
         if not can_proceed(appeal.withdraw):
             raise _invalid_state(appeal)
         from_state = appeal.state

@@ -16,7 +16,8 @@ from tests.factories import CUP, GENUINE_CUP, screen, submit
 
 def rejected_by(reviewer: User, product: Product, **fields: object) -> RefundApplication:
     """A catalogue photo sent as evidence (screened forged), left by the merchant, rejected by the reviewer."""
-    application = screen(submit(product, evidence=[CUP], **fields))
+    evidence = fields.pop("evidence", [CUP])
+    application = screen(submit(product, evidence=evidence, **fields))
     with time_machine.travel(application.merchant_deadline):
         services.close_expired_windows()
     services.application_claim(application_id=application.public_id, reviewer=reviewer)
