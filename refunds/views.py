@@ -13,7 +13,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
 
-from refunds.models import Evidence, MerchantMember, RebuttalAttachment, ReferenceImage
+from refunds.models import AppealAttachment, Evidence, MerchantMember, RebuttalAttachment, ReferenceImage
 from screening.models import Finding
 
 
@@ -45,6 +45,7 @@ KINDS = {
         "poster_file",
         "image/jpeg",
     ),
+    "appeal": _Kind(AppealAttachment, "refunds.view_refundapplication", "appeal__application__merchant_id"),
     "heatmap": _Kind(
         Finding, "screening.view_finding", "result__evidence__application__merchant_id", "artifact", "image/png"
     ),

@@ -11,6 +11,7 @@ from refunds.models import ReferenceImage
 from refunds.notifications.models import NotificationPreference
 from refunds.services.merchant import STATEMENT_MAX_LENGTH
 from refunds.states import RebuttalReason
+from refunds.vocab import AppealReason
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -68,6 +69,30 @@ class ContestForm(forms.Form):
     )
     confirm = forms.BooleanField(
         label=_("I have checked my statement and files; once sent they cannot be changed."),
+        error_messages={"required": _("Tick the box to confirm.")},
+    )
+
+
+class AppealForm(forms.Form):
+    reason_codes = forms.MultipleChoiceField(
+        label=_("Why do you appeal?"),
+        choices=AppealReason.choices,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Choose at least one reason.")},
+    )
+    statement = forms.CharField(
+        label=_("Your statement"),
+        max_length=STATEMENT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("What the decision got wrong, in your words. Another reviewer reads it with the whole file."),
+        error_messages={"required": ErrorCode.APPEAL_STATEMENT_REQUIRED.message},
+    )
+    attachments = MultipleFileField(
+        label=_("Supporting photos, video or documents"),
+        widget=MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/heic,.heic,video/mp4"}),
+    )
+    confirm = forms.BooleanField(
+        label=_("I have checked my appeal; once sent it cannot be changed, only withdrawn."),
         error_messages={"required": _("Tick the box to confirm.")},
     )
 
