@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from refunds import services
-from refunds.admin.base import file_url
+from refunds.admin.base import ReadOnlyAdmin, file_url
 from refunds.admin.forms import reason_options
 from refunds.errors import DomainError
 from refunds.models import Appeal
@@ -77,7 +77,9 @@ class AppealStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Appeal)
-class AppealAdmin(admin.ModelAdmin):
+class AppealAdmin(ReadOnlyAdmin):
+    """Nobody edits, adds or deletes appeals here, a superuser neither."""
+
     list_display = ["reference", "application_link", "side", "state", "filed_at", "claim"]
     list_display_links = None
     list_filter = [AppealStatusFilter, "side", "state"]
@@ -85,7 +87,6 @@ class AppealAdmin(admin.ModelAdmin):
     search_fields = ["^public_id", "^application__public_id", "^application__order_ref"]
     # Oldest first: appeals are answered in the order they came (the index appeal_queue).
     ordering = ["filed_at", "pk"]
-    actions = None
     change_form_template = "admin/refunds/appeal/change_form.html"
     fields = [
         "public_id",
@@ -103,18 +104,9 @@ class AppealAdmin(admin.ModelAdmin):
         "appeal_decision_text",
         "closed_at",
     ]
-    readonly_fields = fields
 
-    # --- nobody edits, adds or deletes appeals here, a superuser neither ---------------
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return list(self.fields)
 
     # --- what the queue and the page show ----------------------------------------------
 

@@ -35,7 +35,13 @@ from refunds.models import Appeal, AppealAttachment, AppealDecision, Decision, R
 from refunds.roles import CLAIM, DECIDE, is_senior
 from refunds.services._base import Actor, locked_application
 from refunds.services.merchant import attachments_checked, statement_checked
-from refunds.services.review import decision_amount, decision_input_check, require_perm, seniority_check
+from refunds.services.review import (
+    claimed_by_other,
+    decision_amount,
+    decision_input_check,
+    require_perm,
+    seniority_check,
+)
 from refunds.states import OPEN_APPEAL_STATES, ActorKind, AppealSide, AppealState, AppealVerdict, ApplicationState
 from refunds.vocab import AppealReason, AuditAction, WebhookEventType
 
@@ -207,18 +213,6 @@ def _invalid_state(appeal: Appeal) -> Conflict:
     return Conflict(ErrorCode.APPEAL_INVALID_STATE, state=appeal.get_state_display(), details={"state": appeal.state})
 
 
-def _claimed_by_other(appeal: Appeal) -> Conflict:
-    holder = appeal.claimed_by.get_username() if appeal.claimed_by else ""
-    until = appeal.claim_expires_at
-    assert until is not None  # a live claim has an expiry
-    return Conflict(
-        ErrorCode.APPEAL_CLAIMED_BY_OTHER,
-        holder=holder,
-        until=timezone.localtime(until).strftime("%Y-%m-%d %H:%M"),
-        details={"claimed_by": holder, "claim_expires_at": until.isoformat()},
-    )
-
-
 def _require_other_reviewer(appeal: Appeal, reviewer: User) -> None:
     """Raise Forbidden when the reviewer made the decision the appeal is about."""
     if appeal.decision.actor_id is not None and appeal.decision.actor_id == reviewer.pk:
@@ -243,7 +237,7 @@ def appeal_claim(*, appeal_id: UUID | str, reviewer: User) -> Appeal:
             appeal.save(update_fields=["claim_expires_at"])
             return appeal
         if not appeal.has_no_live_claim():
-            raise _claimed_by_other(appeal)
+            raise claimed_by_other(ErrorCode.APPEAL_CLAIMED_BY_OTHER, appeal)
         from_state = appeal.state
         appeal.claim(reviewer=reviewer, until=until)
         appeal.save()
@@ -299,7 +293,7 @@ def appeal_decide(
         _require_other_reviewer(appeal, reviewer)
         if not is_senior(reviewer) and (appeal.claimed_by_id != reviewer.pk or appeal.has_no_live_claim()):
             if not appeal.has_no_live_claim():
-                raise _claimed_by_other(appeal)
+                raise claimed_by_other(ErrorCode.APPEAL_CLAIMED_BY_OTHER, appeal)
             raise Conflict(ErrorCode.APPEAL_CLAIM_REQUIRED)
         original = appeal.decision
         amount: Decimal | None = None

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from refunds.errors import Conflict, ErrorCode, Forbidden, InvalidInput
-from refunds.models import RefundApplication
+from refunds.models import Appeal, RefundApplication
 from refunds.roles import CLAIM, DECIDE, is_senior
 from refunds.selectors import queue_ordering
 from refunds.services._base import Actor, DecisionSpec, apply, ensure_can, locked_application
@@ -60,11 +60,16 @@ def require_perm(user: User, perm: str) -> None:
 
 
 def _claimed_by_other(application: RefundApplication) -> Conflict:
-    holder = application.claimed_by.get_username() if application.claimed_by else ""
-    until = application.claim_expires_at
+    return claimed_by_other(ErrorCode.CLAIMED_BY_OTHER, application)
+
+
+def claimed_by_other(code: ErrorCode, claimed: RefundApplication | Appeal) -> Conflict:
+    """Return the refusal naming who holds the live claim on an application or an appeal, and until when."""
+    holder = claimed.claimed_by.get_username() if claimed.claimed_by else ""
+    until = claimed.claim_expires_at
     assert until is not None  # a live claim has an expiry
     return Conflict(
-        ErrorCode.CLAIMED_BY_OTHER,
+        code,
         holder=holder,
         until=timezone.localtime(until).strftime("%Y-%m-%d %H:%M"),
         details={"claimed_by": holder, "claim_expires_at": until.isoformat()},
