@@ -769,7 +769,9 @@ class Appeal(ConcurrentTransitionMixin, models.Model):
     (an overturn adds an ``AppealDecision`` naming it). Its state changes only through the
     transitions below, and those are called only by ``refunds.services.appeals``."""
 
+    # The vocabularies by name, for templates: ``appeal.side == appeal.Side.MERCHANT``.
     State = AppealState
+    Side = AppealSide
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     application = models.ForeignKey(
@@ -834,6 +836,10 @@ class Appeal(ConcurrentTransitionMixin, models.Model):
             self.claim_expires_at is not None and self.claim_expires_at <= timezone.now()
         )
 
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_APPEAL_STATES
+
     def _close(self) -> None:
         self.claimed_by = None
         self.claim_expires_at = None
@@ -882,6 +888,8 @@ class AppealAttachment(StoredImage):
 class AppealDecision(models.Model):
     """The one decision of an appeal (invariant 2: the database refuses a second). An overturn
     carries the new outcome and amount and names the decision it overturns, which stays as it was."""
+
+    Verdict = AppealVerdict
 
     appeal = models.OneToOneField(
         Appeal, on_delete=models.PROTECT, related_name="appeal_decision", verbose_name=_("appeal")

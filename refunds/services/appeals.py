@@ -99,6 +99,10 @@ class AppealRights:
     deadline: datetime | None
     refusal: DomainError | None
 
+    @property
+    def window_closed(self) -> bool:
+        return self.refusal is not None and self.refusal.code == ErrorCode.APPEAL_WINDOW_CLOSED
+
 
 def appeal_rights(*, application: RefundApplication, side: str) -> AppealRights:
     """Return whether ``side`` may appeal the application's decision now, by the filing rules."""

@@ -18,8 +18,9 @@ def rejected_by(reviewer: User, product: Product, **fields: object) -> RefundApp
     """A catalogue photo sent as evidence (screened forged), left by the merchant, rejected by the reviewer."""
     evidence = fields.pop("evidence", [CUP])
     application = screen(submit(product, evidence=evidence, **fields))
+    # This application's window only: others made alongside (the schema test's) keep theirs.
     with time_machine.travel(application.merchant_deadline):
-        services.close_expired_windows()
+        services.application_expire_window(application_id=application.public_id)
     services.application_claim(application_id=application.public_id, reviewer=reviewer)
     services.application_decide(
         application_id=application.public_id,
