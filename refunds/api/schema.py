@@ -226,6 +226,7 @@ _APPLICATION_LINKS = {
     "GetDossier": _link("applications_dossier_retrieve", "Its evidence dossier, once decided.", public_id=_APPLICATION),
     "GetBuyer": _link("buyers_retrieve", "The buyer's record.", buyer_ref="$response.body#/buyer_ref"),
     "ListAppeals": _link("applications_appeals_list", "Its appeals, once decided.", public_id=_APPLICATION),
+    "AppealApplication": _link("applications_appeals_create", "Appeal its decision.", public_id=_APPLICATION),
 }
 _APPEAL_LINKS = {
     "GetAppeal": _link(
