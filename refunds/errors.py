@@ -140,6 +140,39 @@ class ErrorCode(StrEnum):
         _("Only a senior reviewer may approve more than %(ceiling)s %(currency)s."),
     )
 
+    # Appeals.
+    APPEAL_WINDOW_CLOSED = "appeal_window_closed", _("The appeal window closed at %(deadline)s.")
+    APPEAL_NOT_DECIDED = "appeal_not_decided", _("Only a decided application can be appealed.")
+    APPEAL_OPEN_EXISTS = "appeal_open_exists", _("This decision has an open appeal already.")
+    APPEAL_ALREADY_FILED = "appeal_already_filed", _("The %(side)s has appealed this decision already.")
+    APPEAL_NOTHING_TO_APPEAL = (
+        "appeal_nothing_to_appeal",
+        _("The decision gave the %(side)s everything asked for; there is nothing to appeal."),
+    )
+    APPEAL_FINAL = "appeal_final", _("An appeal overturned this decision; the decision on appeal is final.")
+    APPEAL_STATEMENT_REQUIRED = "appeal_statement_required", _("Explain why you appeal the decision.")
+    INVALID_APPEAL_SIDE = "invalid_appeal_side", _("Appeal for the merchant or for the buyer.")
+    APPEAL_INVALID_STATE = "appeal_invalid_state", _("This is not possible while the appeal is %(state)s.")
+    APPEAL_ALREADY_DECIDED = (
+        "appeal_already_decided",
+        _("Someone else decided this appeal first; your decision was not recorded."),
+    )
+    APPEAL_SAME_REVIEWER = (
+        "appeal_same_reviewer",
+        _("You decided this application; another reviewer must decide its appeal."),
+    )
+    APPEAL_CLAIMED_BY_OTHER = "appeal_claimed_by_other", _("%(holder)s has claimed this appeal until %(until)s.")
+    APPEAL_CLAIM_REQUIRED = "appeal_claim_required", _("Claim the appeal before deciding it.")
+    INVALID_APPEAL_VERDICT = "invalid_appeal_verdict", _("Uphold or overturn the decision.")
+    OVERTURN_CHANGES_NOTHING = (
+        "overturn_changes_nothing",
+        _("An overturn must change the outcome or the amount; uphold the decision instead."),
+    )
+    APPEAL_WINDOW_OUT_OF_BOUNDS = (
+        "appeal_window_out_of_bounds",
+        _("The appeal window must be from %(minimum)s to %(maximum)s days."),
+    )
+
     # A platform's settings and catalogue.
     PLATFORM_EXISTS = "platform_exists", _("A platform with this slug exists already.")
     MERCHANT_EXISTS = "merchant_exists", _("A merchant with this reference exists already.")

@@ -17,8 +17,12 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from refunds.errors import ErrorCode
 from refunds.policy_bounds import currency_validator, policy_validate
 from refunds.states import (
+    OPEN_APPEAL_STATES,
     OPEN_STATES,
     ActorKind,
+    AppealSide,
+    AppealState,
+    AppealVerdict,
     ApplicationState,
     DecisionReason,
     Outcome,
@@ -122,6 +126,12 @@ class Policy(models.Model):
             "automatically (no fast-track, no approval when the window closes)."
         ),
     )
+    # Amazon's A-to-z and eBay's Money Back Guarantee give the losing side 30 days.
+    appeal_window_days = models.PositiveSmallIntegerField(
+        _("appeal window (days)"),
+        default=30,
+        help_text=_("How many days after a decision the merchant or the buyer may appeal it."),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -145,6 +155,7 @@ class Policy(models.Model):
         "buyer_alert_amount",
         "buyer_alert_currency",
         "buyer_risk_holds_for_review",
+        "appeal_window_days",
     )
 
     def clean(self) -> None:
@@ -750,6 +761,186 @@ class Decision(models.Model):
         """The reviewer's note when the reasons say only "Other": the label alone would tell the
         merchant and the platform nothing, so that note is written for them (the panel says so)."""
         return self.note if DecisionReason.OTHER in self.reason_codes else ""
+
+
+class Appeal(ConcurrentTransitionMixin, models.Model):
+    """A request that another reviewer decide a decided application again. Its own record with
+    its own lifecycle, bound to the decision it appeals: the decision itself is never rewritten
+    (an overturn adds an ``AppealDecision`` naming it). Its state changes only through the
+    transitions below, and those are called only by ``refunds.services.appeals``."""
+
+    # The vocabularies by name, for templates: ``appeal.side == appeal.Side.MERCHANT``.
+    State = AppealState
+    Side = AppealSide
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    application = models.ForeignKey(
+        RefundApplication, on_delete=models.PROTECT, related_name="appeals", verbose_name=_("application")
+    )
+    decision = models.ForeignKey(
+        "Decision", on_delete=models.PROTECT, related_name="appeals", verbose_name=_("decision appealed")
+    )
+    side = models.CharField(_("appealed by"), max_length=20, choices=AppealSide.choices)
+    state = FSMField(_("state"), default=AppealState.FILED, choices=AppealState.choices, protected=True)
+    statement = models.TextField(_("statement"))
+    reason_codes = models.JSONField(_("reason codes"), default=list, blank=True)
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("filed by"),
+    )
+    filed_by_label = models.CharField(_("filed by"), max_length=200, blank=True)
+    filed_at = models.DateTimeField(_("filed at"), default=timezone.now)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="claimed_appeals",
+        verbose_name=_("claimed by"),
+    )
+    claim_expires_at = models.DateTimeField(_("claim expires at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("appeal")
+        verbose_name_plural = _("appeals")
+        constraints = [
+            # Lock-free backstop of the filing service, which checks both under the application's lock.
+            models.UniqueConstraint(
+                fields=["application"],
+                condition=Q(state__in=OPEN_APPEAL_STATES),
+                name="one_open_appeal_per_application",
+            ),
+            models.UniqueConstraint(
+                fields=["decision", "side"],
+                condition=~Q(state=AppealState.WITHDRAWN),
+                name="one_appeal_per_side_per_decision",
+            ),
+        ]
+        indexes = [
+            # The reviewers' appeals queue: by state, oldest first.
+            models.Index(fields=["state", "filed_at"], name="appeal_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.public_id)
+
+    # --- guards: read-only questions, no side effects ---------------------------------
+
+    def has_no_live_claim(self) -> bool:
+        return self.claimed_by_id is None or (
+            self.claim_expires_at is not None and self.claim_expires_at <= timezone.now()
+        )
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_APPEAL_STATES
+
+    def _close(self) -> None:
+        self.claimed_by = None
+        self.claim_expires_at = None
+        self.closed_at = timezone.now()
+
+    # --- transitions: change fields only; the services lock, save and audit ------------
+
+    @transition(
+        field=state,
+        source=[AppealState.FILED, AppealState.IN_REVIEW],
+        target=AppealState.IN_REVIEW,
+        conditions=[has_no_live_claim],
+    )
+    def claim(self, *, reviewer: models.Model, until: datetime) -> None:
+        self.claimed_by = reviewer
+        self.claim_expires_at = until
+
+    # A senior reviewer decides without a claim, as on applications; hence from ``filed`` too.
+    @transition(field=state, source=[AppealState.FILED, AppealState.IN_REVIEW], target=AppealState.UPHELD)
+    def uphold(self) -> None:
+        self._close()
+
+    @transition(field=state, source=[AppealState.FILED, AppealState.IN_REVIEW], target=AppealState.OVERTURNED)
+    def overturn(self) -> None:
+        self._close()
+
+    @transition(field=state, source=[AppealState.FILED, AppealState.IN_REVIEW], target=AppealState.WITHDRAWN)
+    def withdraw(self) -> None:
+        self._close()
+
+
+class AppealAttachment(StoredImage):
+    """A photo, video or document image supporting an appeal, checked like every upload."""
+
+    appeal = models.ForeignKey(Appeal, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("appeal"))
+
+    class Meta:
+        verbose_name = _("appeal attachment")
+        verbose_name_plural = _("appeal attachments")
+
+    @property
+    def is_video(self) -> bool:
+        return self.content_type.startswith("video/")
+
+
+class AppealDecision(models.Model):
+    """The one decision of an appeal (invariant 2: the database refuses a second). An overturn
+    carries the new outcome and amount and names the decision it overturns, which stays as it was."""
+
+    Verdict = AppealVerdict
+
+    appeal = models.OneToOneField(
+        Appeal, on_delete=models.PROTECT, related_name="appeal_decision", verbose_name=_("appeal")
+    )
+    verdict = models.CharField(_("verdict"), max_length=20, choices=AppealVerdict.choices)
+    overturns = models.ForeignKey(
+        "Decision",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="overturned_by",
+        verbose_name=_("overturns"),
+    )
+    outcome = models.CharField(_("new outcome"), max_length=30, choices=Outcome.choices, blank=True)
+    approved_amount = models.DecimalField(
+        _("new approved amount"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    currency = models.CharField(_("currency"), max_length=3)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("reviewer")
+    )
+    reason_codes = models.JSONField(_("reason codes"), default=list, blank=True)
+    note = models.TextField(_("note"))
+    decided_at = models.DateTimeField(_("decided at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("appeal decision")
+        verbose_name_plural = _("appeal decisions")
+        constraints = [
+            # An overturn is a whole new decision naming the old one; upholding adds none.
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        verdict=AppealVerdict.OVERTURNED,
+                        overturns__isnull=False,
+                        approved_amount__gte=0,
+                    )
+                    & ~Q(outcome="")
+                )
+                | Q(verdict=AppealVerdict.UPHELD, overturns__isnull=True, outcome="", approved_amount__isnull=True),
+                name="appeal_decision_overturn_is_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.get_verdict_display())
+
+    @property
+    def reasons_display(self) -> list[str]:
+        labels = dict(DecisionReason.choices)
+        return [str(labels.get(code, code)) for code in self.reason_codes]
 
 
 class AuditEvent(models.Model):

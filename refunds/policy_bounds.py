@@ -31,6 +31,10 @@ MIN_CLAIM_TIMEOUT = timedelta(minutes=1)
 MAX_CLAIM_TIMEOUT = timedelta(days=1)
 MIN_AMOUNT = Decimal("0")
 MAX_FAST_TRACK_CEILING = Decimal("9999999999.99")
+# An appeal window of at least a day, so a party told of a decision at night can still answer;
+# a year at most, since an appeal reopens a refund that has long been paid out.
+MIN_APPEAL_WINDOW_DAYS = 1
+MAX_APPEAL_WINDOW_DAYS = 365
 # A finding's score and a threshold on it (screening.core scores from 0 to 1).
 MIN_SCORE = 0
 MAX_SCORE = 1
@@ -75,6 +79,15 @@ def policy_validate(values: Mapping[str, Any]) -> None:
     if not isinstance(review, timedelta) or not MIN_MERCHANT_WINDOW <= review <= MAX_MERCHANT_WINDOW:
         errors["review_time_limit"] = _durations(
             ErrorCode.REVIEW_TIME_LIMIT_OUT_OF_BOUNDS, MIN_MERCHANT_WINDOW, MAX_MERCHANT_WINDOW
+        )
+    days = values.get("appeal_window_days")
+    if (
+        not isinstance(days, int)
+        or isinstance(days, bool)
+        or not MIN_APPEAL_WINDOW_DAYS <= days <= MAX_APPEAL_WINDOW_DAYS
+    ):
+        errors["appeal_window_days"] = _refusal(
+            ErrorCode.APPEAL_WINDOW_OUT_OF_BOUNDS, MIN_APPEAL_WINDOW_DAYS, MAX_APPEAL_WINDOW_DAYS
         )
     for name in ("fast_track_ceiling", "senior_amount_ceiling", "buyer_alert_amount"):
         ceiling = values.get(name)

@@ -34,6 +34,9 @@ VIEW = [
     "view_merchant",
     "view_screeningresult",
     "view_finding",
+    "view_appeal",
+    "view_appealattachment",
+    "view_appealdecision",
 ]
 ROLES: dict[str, list[str]] = {
     REVIEWERS: VIEW + ["claim_refundapplication", "decide_refundapplication", "download_dossier"],

@@ -15,7 +15,7 @@ from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import ErrorCode, NotFound
-from refunds.models import ClaimGroup, ClaimGroupMember, Evidence, Platform, RefundApplication, WebhookEvent
+from refunds.models import Appeal, ClaimGroup, ClaimGroupMember, Evidence, Platform, RefundApplication, WebhookEvent
 from refunds.states import OPEN_STATES, TERMINAL_STATES, ApplicationState, BuyerRiskReason, Outcome, RiskLevel
 from screening.models import ReuseLink
 
@@ -49,6 +49,26 @@ def application_list_for_platform(*, platform: Platform) -> QuerySet[RefundAppli
             ),
         )
     )
+
+
+def appeal_list_for_application(*, application_pk: int) -> QuerySet[Appeal]:
+    """Return the application's appeals, oldest first, with what their representation shows."""
+    return (
+        Appeal.objects.filter(application_id=application_pk)
+        .select_related("application", "decision", "appeal_decision")
+        .prefetch_related("attachments")
+        .order_by("filed_at", "pk")
+    )
+
+
+def appeal_get_for_platform(*, platform: Platform, application_id: object, appeal_id: object) -> Appeal:
+    """Return an appeal of the platform's application; raise NotFound for anyone else's, one of
+    another application, or a malformed id."""
+    application_pk = application_id_for_platform(platform=platform, public_id=application_id)
+    try:
+        return appeal_list_for_application(application_pk=application_pk).get(public_id=appeal_id)
+    except (Appeal.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise NotFound(ErrorCode.NOT_FOUND, object=_("appeal")) from None
 
 
 # --- the reviewers' queue and workspace --------------------------------------------------

@@ -22,6 +22,33 @@ OPEN_STATES = (
 TERMINAL_STATES = (ApplicationState.DECIDED, ApplicationState.WITHDRAWN)
 
 
+class AppealState(models.TextChoices):
+    """Where an appeal of a decision stands; the application itself stays ``decided`` throughout."""
+
+    FILED = "filed", _("Filed")
+    IN_REVIEW = "in_review", _("In review")
+    UPHELD = "upheld", _("Upheld")
+    OVERTURNED = "overturned", _("Overturned")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+OPEN_APPEAL_STATES = (AppealState.FILED, AppealState.IN_REVIEW)
+
+
+class AppealVerdict(models.TextChoices):
+    """What the reviewer of an appeal decided (the appeal's final state has the same name)."""
+
+    UPHELD = AppealState.UPHELD.value, _("Decision upheld")
+    OVERTURNED = AppealState.OVERTURNED.value, _("Decision overturned")
+
+
+class AppealSide(models.TextChoices):
+    """Who appeals: the merchant (portal or API), or the platform on the buyer's behalf (API)."""
+
+    MERCHANT = "merchant", _("Merchant")
+    BUYER = "buyer", _("Buyer")
+
+
 class RiskLevel(models.TextChoices):
     CLEAN = "clean", _("Clean")
     SUSPICIOUS = "suspicious", _("Suspicious")

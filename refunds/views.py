@@ -14,7 +14,7 @@ from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from refunds.models import Evidence, MerchantMember, Rebuttal, RebuttalAttachment, ReferenceImage
+from refunds.models import AppealAttachment, Evidence, MerchantMember, Rebuttal, RebuttalAttachment, ReferenceImage
 from refunds.states import VideoState
 from screening.models import Finding
 
@@ -47,6 +47,7 @@ KINDS = {
         "poster_file",
         "image/jpeg",
     ),
+    "appeal": _Kind(AppealAttachment, "refunds.view_refundapplication", "appeal__application__merchant_id"),
     "heatmap": _Kind(
         Finding, "screening.view_finding", "result__evidence__application__merchant_id", "artifact", "image/png"
     ),

@@ -27,6 +27,11 @@ class AuditAction(models.TextChoices):
     DECIDE = "decide", _("Decided")
     WITHDRAW = "withdraw", _("Withdrawn")
     DOSSIER_GENERATED = "dossier_generated", _("Evidence dossier downloaded")
+    APPEAL_FILE = "appeal_file", _("Appeal filed")
+    APPEAL_CLAIM = "appeal_claim", _("Appeal claimed")
+    APPEAL_UPHOLD = "appeal_uphold", _("Appeal decided: decision upheld")
+    APPEAL_OVERTURN = "appeal_overturn", _("Appeal decided: decision overturned")
+    APPEAL_WITHDRAW = "appeal_withdraw", _("Appeal withdrawn")
 
 
 class SettingsAction(models.TextChoices):
@@ -60,6 +65,21 @@ class WebhookEventType(models.TextChoices):
     """The kinds of event a platform's webhook endpoints receive (the API documents the codes)."""
 
     STATE_CHANGED = "application.state_changed", _("Application state changed")
+    APPEAL_FILED = "application.appeal_filed", _("Appeal filed")
+    APPEAL_IN_REVIEW = "application.appeal_in_review", _("Appeal taken up by a reviewer")
+    APPEAL_DECIDED = "application.appeal_decided", _("Appeal decided")
+    APPEAL_WITHDRAWN = "application.appeal_withdrawn", _("Appeal withdrawn")
+
+
+class AppealReason(models.TextChoices):
+    """Why a decision is appealed; the reviewer of the appeal sees these beside the statement."""
+
+    EVIDENCE_MISREAD = "evidence_misread", _("The evidence was misread")
+    NEW_EVIDENCE = "new_evidence", _("There is evidence the reviewer did not have")
+    SCREENING_WRONG = "screening_wrong", _("The screening result was wrong")
+    AMOUNT_WRONG = "amount_wrong", _("The amount refunded is wrong")
+    POLICY_MISAPPLIED = "policy_misapplied", _("The platform's rules were applied wrongly")
+    OTHER = "other", _("Other")
 
 
 # The claim-expiry job's name in the record, and the reason it gives for a release: a

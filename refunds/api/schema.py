@@ -11,7 +11,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from refunds.errors import ErrorCode
 from refunds.states import ApplicationState
-from refunds.vocab import AuditAction
+from refunds.vocab import AuditAction, WebhookEventType
 
 ERROR_STATUSES = {
     "400": "Invalid request: `details.param` names the offending input.",
@@ -87,7 +87,12 @@ WEBHOOK_SCHEMA = {
     "required": ["id", "type", "sequence", "created_at", "data"],
     "properties": {
         "id": {"type": "string", "format": "uuid", "description": "Event id; use it to drop duplicates."},
-        "type": {"type": "string", "enum": ["application.state_changed"]},
+        "type": {
+            "type": "string",
+            "enum": list(WebhookEventType.values),
+            "description": "`application.state_changed` for the application's own transitions; "
+            "`application.appeal_*` for an appeal's, with `data.appeal`.",
+        },
         "sequence": {"type": "integer", "description": "1, 2, 3… per application, in delivery order."},
         "created_at": {"type": "string", "format": "date-time"},
         "data": {
@@ -102,6 +107,11 @@ WEBHOOK_SCHEMA = {
                 "unscreened": {"type": "boolean"},
                 "merchant_deadline": {"type": "string", "format": "date-time", "nullable": True},
                 "decision": {"type": "object", "nullable": True},
+                "appeal": {
+                    "type": "object",
+                    "description": "Appeal events: the appeal's id, side, `from_state` and `state`, the decision "
+                    "appealed, and once decided its `appeal_decision` (verdict; an overturn's new outcome and amount).",
+                },
             },
         },
     },
@@ -123,6 +133,9 @@ EXAMPLE_IDS = {
     "webhook_endpoint": "7d6c5b4a-3928-4170-a6b5-c4d3e2f1a0b9",
     "webhook_endpoint_to_delete": "9e8d7c6b-5a49-4382-b1a0-f9e8d7c6b5a4",
     "claim_group": "3f2e1d0c-9b8a-4765-8432-10fedcba9876",  # applications sharing a photo
+    "application_to_appeal": "6b7c8d9e-0f1a-4b2c-9d3e-4f5a6b7c8d9e",  # rejected by a reviewer
+    "application_appealed": "7c8d9e0f-1a2b-4c3d-8e4f-5a6b7c8d9e0f",  # rejected, and appealed for the buyer
+    "appeal": "8d9e0f1a-2b3c-4d4e-9f5a-6b7c8d9e0f1a",
 }
 # Per operation: the example of its path's public id, and of its request body where it has one.
 _PATH_EXAMPLES = {
@@ -144,6 +157,15 @@ _PATH_EXAMPLES = {
     "webhook_endpoints_rotate_secret_create": "webhook_endpoint",
     "webhook_endpoints_destroy": "webhook_endpoint_to_delete",
     "claim_groups_retrieve": "claim_group",
+    "applications_appeals_list": "application_appealed",
+    "applications_appeals_create": "application_to_appeal",
+    "applications_appeals_retrieve": "application_appealed",
+    "applications_appeals_withdraw_create": "application_appealed",
+}
+# The example of the path's appeal id.
+_APPEAL_EXAMPLES = {
+    "applications_appeals_retrieve": "appeal",
+    "applications_appeals_withdraw_create": "appeal",
 }
 _BODY_EXAMPLES = {
     ("products_create", "application/json"): {
@@ -155,6 +177,12 @@ _BODY_EXAMPLES = {
         "statement": "The cup left our warehouse intact; see the packing photos."
     },
     ("applications_withdraw_create", "application/json"): {"reason": "The buyer found the missing part."},
+    ("applications_appeals_create", "application/json"): {
+        "side": "buyer",
+        "statement": "The crack is on the delivery photo the courier took; attached.",
+        "reason_codes": ["new_evidence"],
+    },
+    ("applications_appeals_withdraw_create", "application/json"): {"reason": "Settled with the merchant."},
     ("applications_evidence_create", "multipart/form-data"): {"evidence": ["<photo.jpg>"]},
     ("products_reference_images_create", "multipart/form-data"): {"kind": "catalogue", "image": "<catalogue.jpg>"},
 }
@@ -165,6 +193,8 @@ def _add_examples(operation: dict[str, Any]) -> None:
     for parameter in operation.get("parameters", []):
         if parameter.get("in") == "path" and parameter.get("name") == "public_id" and operation_id in _PATH_EXAMPLES:
             parameter["example"] = EXAMPLE_IDS[_PATH_EXAMPLES[operation_id]]
+        if parameter.get("in") == "path" and parameter.get("name") == "appeal_id" and operation_id in _APPEAL_EXAMPLES:
+            parameter["example"] = EXAMPLE_IDS[_APPEAL_EXAMPLES[operation_id]]
     for media_type, content in operation.get("requestBody", {}).get("content", {}).items():
         example = _BODY_EXAMPLES.get((operation_id, media_type))
         if example is not None and "examples" not in content:
@@ -195,6 +225,22 @@ _APPLICATION_LINKS = {
     "ReadAuditEvents": _link("applications_audit_events_list", "Read its audit log.", public_id=_APPLICATION),
     "GetDossier": _link("applications_dossier_retrieve", "Its evidence dossier, once decided.", public_id=_APPLICATION),
     "GetBuyer": _link("buyers_retrieve", "The buyer's record.", buyer_ref="$response.body#/buyer_ref"),
+    "ListAppeals": _link("applications_appeals_list", "Its appeals, once decided.", public_id=_APPLICATION),
+    "AppealApplication": _link("applications_appeals_create", "Appeal its decision.", public_id=_APPLICATION),
+}
+_APPEAL_LINKS = {
+    "GetAppeal": _link(
+        "applications_appeals_retrieve",
+        "Read the appeal.",
+        public_id="$response.body#/application",
+        appeal_id="$response.body#/id",
+    ),
+    "WithdrawAppeal": _link(
+        "applications_appeals_withdraw_create",
+        "Withdraw it.",
+        public_id="$response.body#/application",
+        appeal_id="$response.body#/id",
+    ),
 }
 _ENDPOINT = "$response.body#/id"
 # OpenAPI links: how the answer of one operation feeds the next, for generated clients and for
@@ -218,6 +264,7 @@ LINKS: dict[tuple[str, str], dict[str, Any]] = {
     ("applications_contest_create", "200"): {"GetApplication": _APPLICATION_LINKS["GetApplication"]},
     ("applications_accept_create", "200"): {"GetApplication": _APPLICATION_LINKS["GetApplication"]},
     ("applications_evidence_create", "201"): {"GetApplication": _APPLICATION_LINKS["GetApplication"]},
+    ("applications_appeals_create", "201"): _APPEAL_LINKS,
     ("applications_list", "200"): {
         "GetFirstApplication": _link(
             "applications_retrieve", "Read the first application of the page.", public_id="$response.body#/results/0/id"

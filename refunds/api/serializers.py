@@ -16,7 +16,16 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from refunds.models import AuditEvent, Decision, Evidence, EvidenceUpload, RefundApplication
+from refunds.models import (
+    Appeal,
+    AppealAttachment,
+    AppealDecision,
+    AuditEvent,
+    Decision,
+    Evidence,
+    EvidenceUpload,
+    RefundApplication,
+)
 from refunds.policy_bounds import (
     MAX_CLAIM_TIMEOUT,
     MAX_MERCHANT_WINDOW,
@@ -25,7 +34,8 @@ from refunds.policy_bounds import (
     duration_pattern,
 )
 from refunds.services.merchant import STATEMENT_MAX_LENGTH
-from refunds.states import RebuttalReason, RefundReason
+from refunds.states import AppealSide, RebuttalReason, RefundReason
+from refunds.vocab import AppealReason
 from screening.models import Finding
 
 # Codes that name no currency: the test code and "no currency".
@@ -70,6 +80,16 @@ class StrictBooleanField(serializers.BooleanField):
         if isinstance(data, str) and data in self.TRUE_VALUES | self.FALSE_VALUES:
             return data in self.TRUE_VALUES
         self.fail("invalid", input=data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer (``30``, or ``30.0``, which JSON Schema counts as one); a string, a
+    fraction or a boolean is refused."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not (isinstance(data, int) or (isinstance(data, float) and data.is_integer())):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class StrictFloatField(serializers.FloatField):
@@ -367,3 +387,85 @@ class EvidenceAddSerializer(serializers.Serializer):
         min_length=1,
         help_text="Evidence images (JPEG, PNG, WebP, HEIC), as repeated multipart parts.",
     )
+
+
+class AppealCreateJsonSerializer(serializers.Serializer):
+    """An appeal with a statement and its reasons: plain JSON."""
+
+    side = serializers.ChoiceField(
+        choices=AppealSide.choices,
+        help_text="Whose appeal: `merchant` (of a refund granted) or `buyer` (of a refund refused or cut), "
+        "filed by the platform on the buyer's behalf.",
+    )
+    statement = StrictCharField(max_length=STATEMENT_MAX_LENGTH)
+    reason_codes = serializers.ListField(
+        child=serializers.ChoiceField(choices=AppealReason.choices),
+        required=False,
+        default=list,
+        help_text="Why the decision is appealed: the reviewer of the appeal sees these beside the statement.",
+    )
+
+    def validate(self, data: dict) -> dict:
+        data.setdefault("attachments", [])
+        return data
+
+
+class AppealCreateSerializer(AppealCreateJsonSerializer):
+    attachments = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        required=False,
+        default=list,
+        help_text="Supporting photos (JPEG, PNG, WebP, HEIC) or videos (MP4).",
+    )
+
+
+class AppealAttachmentSerializer(StoredImageSerializer):
+    class Meta:
+        model = AppealAttachment
+        fields = ["id", "original_name", *STORED_IMAGE_FIELDS]
+
+
+class AppealDecisionSerializer(serializers.ModelSerializer):
+    explanation = serializers.CharField(source="note", read_only=True, help_text="The reviewer's note to the parties.")
+
+    class Meta:
+        model = AppealDecision
+        fields = ["verdict", "outcome", "approved_amount", "currency", "reason_codes", "explanation", "decided_at"]
+        extra_kwargs = {
+            "outcome": {"help_text": "The new outcome of an overturn; empty when the decision was upheld."},
+            "approved_amount": {"help_text": "What the overturn refunds; null when the decision was upheld."},
+        }
+
+
+class AppealSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    application = serializers.UUIDField(source="application.public_id", read_only=True)
+    attachments = AppealAttachmentSerializer(many=True, read_only=True)
+    appealed_decision = DecisionSerializer(
+        source="decision", read_only=True, help_text="The decision appealed; an overturn never changes it."
+    )
+    appeal_decision = serializers.SerializerMethodField(
+        help_text="The appeal's one decision once upheld or overturned; an overturn is a new decision "
+        "that overturns `appealed_decision`. Null while the appeal is open or after its withdrawal."
+    )
+
+    class Meta:
+        model = Appeal
+        fields = [
+            "id",
+            "application",
+            "side",
+            "state",
+            "statement",
+            "reason_codes",
+            "attachments",
+            "appealed_decision",
+            "appeal_decision",
+            "filed_at",
+            "closed_at",
+        ]
+
+    @extend_schema_field(AppealDecisionSerializer(allow_null=True))
+    def get_appeal_decision(self, obj: Appeal) -> dict | None:
+        ruling = getattr(obj, "appeal_decision", None)
+        return AppealDecisionSerializer(ruling).data if ruling else None

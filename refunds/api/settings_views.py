@@ -27,14 +27,17 @@ from refunds.api.serializers import (
     NoUnknownFieldsMixin,
     StrictBooleanField,
     StrictFloatField,
+    StrictIntegerField,
 )
 from refunds.errors import ErrorCode
 from refunds.integration import url_guard
 from refunds.integration.idempotency import SHOWN_ONCE, idempotent
 from refunds.models import Policy, WebhookDelivery, WebhookEndpoint
 from refunds.policy_bounds import (
+    MAX_APPEAL_WINDOW_DAYS,
     MAX_CLAIM_TIMEOUT,
     MAX_MERCHANT_WINDOW,
+    MIN_APPEAL_WINDOW_DAYS,
     MIN_CLAIM_TIMEOUT,
     MIN_MERCHANT_WINDOW,
     duration_words,
@@ -92,6 +95,11 @@ class PolicySerializer(NoUnknownFieldsMixin, serializers.ModelSerializer):
     buyer_alert_currency = serializers.RegexField(r"^[A-Z]{3}$", help_text="ISO 4217 code, e.g. CNY.")
     buyer_risk_holds_for_review = StrictBooleanField(
         help_text="A buyer with a forged finding or at the alert amount is never approved automatically."
+    )
+    appeal_window_days = StrictIntegerField(
+        min_value=MIN_APPEAL_WINDOW_DAYS,
+        max_value=MAX_APPEAL_WINDOW_DAYS,
+        help_text="Days after a decision during which the merchant or the buyer may appeal it.",
     )
 
     class Meta:

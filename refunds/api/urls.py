@@ -13,6 +13,17 @@ urlpatterns = [
     path("applications/<str:public_id>/accept", views.AcceptView.as_view(), name="application-accept"),
     path("applications/<str:public_id>/contest", views.ContestView.as_view(), name="application-contest"),
     path("applications/<str:public_id>/audit-events", views.AuditEventListView.as_view(), name="application-audit"),
+    path("applications/<str:public_id>/appeals", views.AppealListView.as_view(), name="application-appeals"),
+    path(
+        "applications/<str:public_id>/appeals/<str:appeal_id>",
+        views.AppealDetailView.as_view(),
+        name="application-appeal",
+    ),
+    path(
+        "applications/<str:public_id>/appeals/<str:appeal_id>/withdraw",
+        views.AppealWithdrawView.as_view(),
+        name="application-appeal-withdraw",
+    ),
     path("applications/<str:public_id>/dossier", views.DossierView.as_view(), name="application-dossier"),
     path("buyers/<str:buyer_ref>", buyers.BuyerRiskView.as_view(), name="buyer"),
     path("claim-groups/<str:public_id>", buyers.ClaimGroupView.as_view(), name="claim-group"),

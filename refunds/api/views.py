@@ -20,6 +20,9 @@ from refunds.api.filters import ApplicationFilter, StrictOrderingFilter
 from refunds.api.limits import BoundedJSONParser, LimitedMultiPartParser
 from refunds.api.pagination import CreatedCursorPagination
 from refunds.api.serializers import (
+    AppealCreateJsonSerializer,
+    AppealCreateSerializer,
+    AppealSerializer,
     ApplicationCreateJsonSerializer,
     ApplicationCreateSerializer,
     ApplicationSerializer,
@@ -35,7 +38,7 @@ from refunds.integration.idempotency import HEADER, idempotent
 from refunds.models import AuditEvent, RefundApplication
 from refunds.services import Actor
 from refunds.services.dossier import Audience, application_dossier_generate
-from refunds.states import ActorKind, ApplicationState
+from refunds.states import ActorKind, AppealSide, ApplicationState
 from refunds.views import safe_file_response
 from screening.models import Finding
 
@@ -331,3 +334,74 @@ class EvidenceUploadView(APIView):
         form.is_valid(raise_exception=True)
         upload = services.evidence_upload_create(platform=request.auth.platform, image=form.validated_data["file"])
         return Response(EvidenceUploadSerializer(upload).data, status=status.HTTP_201_CREATED)
+
+
+class AppealListView(ApplicationActionView):
+    # JSON for a statement and reasons; multipart when supporting files come along.
+    parser_classes = [BoundedJSONParser, LimitedMultiPartParser]
+
+    @extend_schema(operation_id="applications_appeals_list", responses={200: AppealSerializer(many=True)})
+    def get(self, request: Request, public_id: str) -> Response:
+        """The application's appeals, oldest first, each with its decision once decided."""
+        application_pk = selectors.application_id_for_platform(platform=request.auth.platform, public_id=public_id)
+        appeals = selectors.appeal_list_for_application(application_pk=application_pk)
+        return Response(AppealSerializer(appeals, many=True).data)
+
+    @extend_schema(
+        operation_id="applications_appeals_create",
+        request={"application/json": AppealCreateJsonSerializer, "multipart/form-data": AppealCreateSerializer},
+        responses={201: AppealSerializer},
+    )
+    @idempotent
+    def post(self, request: Request, public_id: str) -> Response:
+        """Appeal a decided application for the merchant, or for the buyer, within the policy's
+        `appeal_window_days` (409 `appeal_window_closed` after; 409 as well while another appeal is
+        open, when the side has appealed already, or when the decision went the side's way).
+        Another reviewer than the one who decided it upholds or overturns it."""
+        form = (AppealCreateJsonSerializer if _is_json(request) else AppealCreateSerializer)(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        side = data["side"]
+        appeal = services.appeal_file(
+            application_id=self.owned(request, public_id),
+            side=side,
+            actor=_platform_actor(request, ActorKind.MERCHANT if side == AppealSide.MERCHANT else ActorKind.PLATFORM),
+            statement=data["statement"],
+            reason_codes=data["reason_codes"],
+            attachments=data["attachments"],
+        )
+        answer = selectors.appeal_get_for_platform(
+            platform=request.auth.platform, application_id=public_id, appeal_id=appeal.public_id
+        )
+        return Response(AppealSerializer(answer).data, status=status.HTTP_201_CREATED)
+
+
+class AppealDetailView(APIView):
+    @extend_schema(operation_id="applications_appeals_retrieve", responses={200: AppealSerializer})
+    def get(self, request: Request, public_id: str, appeal_id: str) -> Response:
+        """Read an appeal: where it stands, and its decision once decided."""
+        appeal = selectors.appeal_get_for_platform(
+            platform=request.auth.platform, application_id=public_id, appeal_id=appeal_id
+        )
+        return Response(AppealSerializer(appeal).data)
+
+
+class AppealWithdrawView(APIView):
+    @extend_schema(
+        operation_id="applications_appeals_withdraw_create",
+        request=WithdrawSerializer,
+        responses={200: AppealSerializer},
+    )
+    @idempotent
+    def post(self, request: Request, public_id: str, appeal_id: str) -> Response:
+        """Withdraw an open appeal (409 once it is decided or withdrawn)."""
+        form = WithdrawSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        appeal = selectors.appeal_get_for_platform(
+            platform=request.auth.platform, application_id=public_id, appeal_id=appeal_id
+        )
+        services.appeal_withdraw(
+            appeal_id=appeal.public_id, actor=_platform_actor(request), reason=form.validated_data["reason"]
+        )
+        appeal.refresh_from_db()
+        return Response(AppealSerializer(appeal).data)

@@ -25,7 +25,7 @@ from django.utils import timezone
 from refunds.integration import outbox
 from refunds.integration.signing import SIGNATURE_HEADER, sign
 from refunds.integration.url_guard import UnsafeDestination, guarded_open
-from refunds.models import RefundApplication, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from refunds.models import Appeal, Decision, RefundApplication, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from refunds.request_id import current as current_request_id
 from refunds.vocab import WebhookEventType
 from reviewhub import instruments
@@ -60,20 +60,25 @@ class DeliveryFailure(StrEnum):
         return cls.CONNECTION
 
 
+def decision_payload(decision: Decision) -> dict[str, object]:
+    """A decision as events show it."""
+    return {
+        "outcome": decision.outcome,
+        "approved_amount": str(decision.approved_amount),
+        "currency": decision.currency,
+        "actor_kind": decision.actor_kind,
+        "reason_codes": decision.reason_codes,
+    }
+
+
 def event_record(application: RefundApplication, *, from_state: str, action: str) -> WebhookEvent | None:
     """Write the event and its deliveries for the application's new state. Call inside the
     transition's transaction with the application row locked (the lock orders the sequence)."""
-    endpoints = list(WebhookEndpoint.objects.filter(platform_id=application.platform_id, active=True))
-    application.webhook_seq += 1
-    sequence = application.webhook_seq
-    RefundApplication.objects.filter(pk=application.pk).update(webhook_seq=sequence)
     decision = getattr(application, "decision", None) if application.state == "decided" else None
-    event = WebhookEvent.objects.create(
-        platform_id=application.platform_id,
-        application=application,
-        sequence=sequence,
-        type=WebhookEventType.STATE_CHANGED,
-        payload={
+    return _event_create(
+        application,
+        WebhookEventType.STATE_CHANGED,
+        {
             "application": str(application.public_id),
             "merchant": str(application.merchant.public_id),
             "from_state": from_state,
@@ -82,16 +87,59 @@ def event_record(application: RefundApplication, *, from_state: str, action: str
             "risk_level": application.risk_level or None,
             "unscreened": application.unscreened,
             "merchant_deadline": application.merchant_deadline.isoformat() if application.merchant_deadline else None,
-            "decision": None
-            if decision is None
-            else {
-                "outcome": decision.outcome,
-                "approved_amount": str(decision.approved_amount),
-                "currency": decision.currency,
-                "actor_kind": decision.actor_kind,
-                "reason_codes": decision.reason_codes,
+            "decision": None if decision is None else decision_payload(decision),
+        },
+    )
+
+
+def appeal_event_record(
+    application: RefundApplication, appeal: Appeal, *, event_type: str, from_state: str, action: str
+) -> WebhookEvent:
+    """Write the event of an appeal's transition, in the application's sequence. Call inside
+    the transition's transaction with the application row locked."""
+    ruling = getattr(appeal, "appeal_decision", None)
+    return _event_create(
+        application,
+        event_type,
+        {
+            "application": str(application.public_id),
+            "merchant": str(application.merchant.public_id),
+            "state": application.state,
+            "action": action,
+            "appeal": {
+                "id": str(appeal.public_id),
+                "side": appeal.side,
+                "from_state": from_state,
+                "state": appeal.state,
+                "reason_codes": appeal.reason_codes,
+                "filed_at": appeal.filed_at.isoformat(),
+                "appealed_decision": decision_payload(appeal.decision),
+                "appeal_decision": None
+                if ruling is None
+                else {
+                    "verdict": ruling.verdict,
+                    "outcome": ruling.outcome or None,
+                    "approved_amount": None if ruling.approved_amount is None else str(ruling.approved_amount),
+                    "currency": ruling.currency,
+                    "reason_codes": ruling.reason_codes,
+                    "decided_at": ruling.decided_at.isoformat(),
+                },
             },
         },
+    )
+
+
+def _event_create(application: RefundApplication, event_type: str, payload: dict[str, object]) -> WebhookEvent:
+    endpoints = list(WebhookEndpoint.objects.filter(platform_id=application.platform_id, active=True))
+    application.webhook_seq += 1
+    sequence = application.webhook_seq
+    RefundApplication.objects.filter(pk=application.pk).update(webhook_seq=sequence)
+    event = WebhookEvent.objects.create(
+        platform_id=application.platform_id,
+        application=application,
+        sequence=sequence,
+        type=event_type,
+        payload=payload,
     )
     request_id = current_request_id()
     WebhookDelivery.objects.bulk_create(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.db import models
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import ErrorCode
@@ -11,6 +13,7 @@ from refunds.models import ReferenceImage
 from refunds.notifications.models import NotificationPreference
 from refunds.services.merchant import STATEMENT_MAX_LENGTH
 from refunds.states import RebuttalReason
+from refunds.vocab import AppealReason
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -48,28 +51,55 @@ class ConfirmForm(forms.Form):
     )
 
 
-class ContestForm(forms.Form):
+class PartyStatementForm(forms.Form):
+    """A party's reasons, statement and supporting files, confirmed before they are sent (a
+    rebuttal, an appeal); each kind names its reasons and its words below."""
+
+    reasons: type[models.TextChoices]
+    reasons_label: Promise
+    statement_help: Promise
+    statement_required: Promise
+    attachments_label: Promise
+    confirm_label: Promise
+
     reason_codes = forms.MultipleChoiceField(
-        label=_("Why do you contest?"),
-        choices=RebuttalReason.choices,
-        widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": _("Choose at least one reason.")},
+        widget=forms.CheckboxSelectMultiple, error_messages={"required": _("Choose at least one reason.")}
     )
     statement = forms.CharField(
-        label=_("Your statement"),
-        max_length=STATEMENT_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 6}),
-        help_text=_("What happened, in your words. Reviewers read it beside the buyer's photos."),
-        error_messages={"required": ErrorCode.STATEMENT_REQUIRED.message},
+        label=_("Your statement"), max_length=STATEMENT_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 6})
     )
     attachments = MultipleFileField(
-        label=_("Packing photos, packing video, shipping proof"),
         widget=MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/heic,.heic,video/mp4"}),
     )
-    confirm = forms.BooleanField(
-        label=_("I have checked my statement and files; once sent they cannot be changed."),
-        error_messages={"required": _("Tick the box to confirm.")},
-    )
+    confirm = forms.BooleanField(error_messages={"required": _("Tick the box to confirm.")})
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        fields = self.fields
+        fields["reason_codes"].choices = self.reasons.choices
+        fields["reason_codes"].label = self.reasons_label
+        fields["statement"].help_text = self.statement_help
+        fields["statement"].error_messages["required"] = self.statement_required
+        fields["attachments"].label = self.attachments_label
+        fields["confirm"].label = self.confirm_label
+
+
+class ContestForm(PartyStatementForm):
+    reasons = RebuttalReason
+    reasons_label = _("Why do you contest?")
+    statement_help = _("What happened, in your words. Reviewers read it beside the buyer's photos.")
+    statement_required = ErrorCode.STATEMENT_REQUIRED.message
+    attachments_label = _("Packing photos, packing video, shipping proof")
+    confirm_label = _("I have checked my statement and files; once sent they cannot be changed.")
+
+
+class AppealForm(PartyStatementForm):
+    reasons = AppealReason
+    reasons_label = _("Why do you appeal?")
+    statement_help = _("What the decision got wrong, in your words. Another reviewer reads it with the whole file.")
+    statement_required = ErrorCode.APPEAL_STATEMENT_REQUIRED.message
+    attachments_label = _("Supporting photos, video or documents")
+    confirm_label = _("I have checked my appeal; once sent it cannot be changed, only withdrawn.")
 
 
 class ReferenceImageForm(forms.Form):

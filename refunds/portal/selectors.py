@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import ErrorCode, NotFound
-from refunds.models import Evidence, Merchant, MerchantMember, Product, RefundApplication
+from refunds.models import Appeal, Evidence, Merchant, MerchantMember, Product, RefundApplication
 from refunds.selectors import money_total
 from refunds.states import OPEN_STATES, ApplicationState
 from screening.models import Finding
@@ -55,6 +55,12 @@ def application_get_for_merchant(*, merchant: Merchant, public_id: object) -> Re
                 "product__reference_images",
                 "rebuttal__attachments",
                 "audit_events",
+                Prefetch(
+                    "appeals",
+                    queryset=Appeal.objects.select_related("appeal_decision")
+                    .prefetch_related("attachments")
+                    .order_by("filed_at", "pk"),
+                ),
             )
             .get(public_id=public_id)
         )

@@ -22,6 +22,7 @@ from refunds.errors import Conflict, DomainError, NotFound
 from refunds.models import MerchantMember
 from refunds.portal import selectors
 from refunds.portal.forms import (
+    AppealForm,
     ConfirmForm,
     ContestForm,
     NotificationPreferenceForm,
@@ -33,7 +34,7 @@ from refunds.services import notifications
 from refunds.services.catalogue import reference_image_add, reference_image_remove
 from refunds.services.dossier import Audience, application_dossier_generate
 from refunds.services.merchant import merchant_may_respond
-from refunds.states import ActorKind, ApplicationState
+from refunds.states import ActorKind, AppealSide, ApplicationState
 from refunds.views import attachment_views
 
 View = Callable[..., HttpResponse]
@@ -129,6 +130,7 @@ def _application_context(request: HttpRequest, application_id: object, **extra: 
     return {
         "application": application,
         "can_respond": merchant_may_respond(application),
+        "appeal": services.appeal_rights(application=application, side=AppealSide.MERCHANT),
         "limits": upload_limits(),
         **extra,
     }
@@ -195,6 +197,49 @@ def application_contest(request: HttpRequest, application_id: object) -> HttpRes
         )
     status = 400 if form.is_bound else 200
     return render(request, "portal/application_contest.html", {**context, "form": form}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@merchant_required
+def application_appeal(request: HttpRequest, application_id: object) -> HttpResponse:
+    """Appeal a decision that went against the shop, within the policy's window."""
+    context = _application_context(request, application_id)
+    form = AppealForm(**_posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.appeal_file(
+                application_id=context["application"].public_id,
+                side=AppealSide.MERCHANT,
+                actor=_actor(request),
+                statement=form.cleaned_data["statement"],
+                reason_codes=form.cleaned_data["reason_codes"],
+                attachments=form.cleaned_data["attachments"],
+            )
+        except DomainError as error:
+            return _refused(request, "portal/application_appeal.html", context, form, error)
+        messages.success(request, _("Your appeal was sent. Another reviewer will decide it."))
+        return _done(
+            request, reverse("portal:application", kwargs={"application_id": context["application"].public_id})
+        )
+    status = 400 if form.is_bound else 200
+    return render(request, "portal/application_appeal.html", {**context, "form": form}, status=status)
+
+
+@require_POST
+@merchant_required
+def appeal_withdraw(request: HttpRequest, application_id: object, appeal_id: object) -> HttpResponse:
+    """Withdraw the shop's own open appeal of one of its applications."""
+    application = selectors.application_get_for_merchant(merchant=request.merchant, public_id=application_id)
+    appeal = application.appeals.filter(public_id=appeal_id).first()
+    if appeal is None:
+        raise Http404
+    try:
+        services.appeal_withdraw(appeal_id=appeal.public_id, actor=_actor(request), side=AppealSide.MERCHANT)
+    except Conflict as error:
+        messages.error(request, str(error.message))
+    else:
+        messages.success(request, _("Your appeal was withdrawn."))
+    return redirect("portal:application", application_id=application.public_id)
 
 
 @require_GET

@@ -4,6 +4,7 @@ API views, admin actions, portal views, Celery tasks and beat jobs all call thes
 """
 
 from refunds.services._base import Actor
+from refunds.services.appeals import appeal_claim, appeal_decide, appeal_file, appeal_rights, appeal_withdraw
 from refunds.services.media import (
     rebuttal_video_fail,
     rebuttal_video_prepare,
@@ -44,6 +45,11 @@ from refunds.services.withdrawal import application_withdraw
 __all__ = [
     "SCREEN_TASK",
     "Actor",
+    "appeal_claim",
+    "appeal_decide",
+    "appeal_file",
+    "appeal_rights",
+    "appeal_withdraw",
     "application_add_evidence",
     "application_accept",
     "application_claim",

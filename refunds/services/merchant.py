@@ -58,6 +58,32 @@ def _attachment_checked(item: IO[bytes], index: int) -> ValidatedUpload:
         raise error.for_file(getattr(item, "name", "") or str(index + 1), index) from None
 
 
+def attachments_checked(attachments: Sequence[IO[bytes]]) -> list[ValidatedUpload]:
+    """Validate the files supporting a rebuttal or an appeal, before anything is stored; raise
+    InvalidInput for too many, UploadRejected naming the first bad one."""
+    if len(attachments) > settings.UPLOAD_MAX_FILES:
+        raise InvalidInput(ErrorCode.TOO_MANY_FILES, limit=settings.UPLOAD_MAX_FILES, details={"param": "attachments"})
+    return [_attachment_checked(item, index) for index, item in enumerate(attachments)]
+
+
+def statement_checked(
+    statement: str, reason_codes: Sequence[str], *, known: Sequence[str], required: ErrorCode
+) -> tuple[str, list[str]]:
+    """Return a party's statement stripped and its reason codes without repeats; raise
+    InvalidInput for an unknown code, a missing statement (``required``) or one too long."""
+    statement = (statement or "").strip()
+    unknown = sorted(set(reason_codes) - set(known))
+    if unknown:
+        raise InvalidInput(
+            ErrorCode.INVALID_REASON_CODE, codes=", ".join(unknown), details={"param": "reason_codes", "codes": unknown}
+        )
+    if not statement:
+        raise InvalidInput(required, details={"param": "statement"})
+    if len(statement) > STATEMENT_MAX_LENGTH:
+        raise InvalidInput(ErrorCode.STATEMENT_TOO_LONG, limit=STATEMENT_MAX_LENGTH, details={"param": "statement"})
+    return statement, list(dict.fromkeys(reason_codes))
+
+
 def application_contest(
     *,
     application_id: UUID | str,
@@ -68,26 +94,17 @@ def application_contest(
 ) -> RefundApplication:
     """Send the application to reviewers with the merchant's rebuttal; raise Conflict after the
     deadline and InvalidInput/UploadRejected for a bad statement, reason code or file, storing nothing."""
-    statement = (statement or "").strip()
-    unknown = sorted(set(reason_codes) - set(RebuttalReason.values))
-    if unknown:
-        raise InvalidInput(
-            ErrorCode.INVALID_REASON_CODE, codes=", ".join(unknown), details={"param": "reason_codes", "codes": unknown}
-        )
-    if not statement:
-        raise InvalidInput(ErrorCode.STATEMENT_REQUIRED, details={"param": "statement"})
-    if len(statement) > STATEMENT_MAX_LENGTH:
-        raise InvalidInput(ErrorCode.STATEMENT_TOO_LONG, limit=STATEMENT_MAX_LENGTH, details={"param": "statement"})
-    if len(attachments) > settings.UPLOAD_MAX_FILES:
-        raise InvalidInput(ErrorCode.TOO_MANY_FILES, limit=settings.UPLOAD_MAX_FILES, details={"param": "attachments"})
-    uploads = [_attachment_checked(item, index) for index, item in enumerate(attachments)]
+    statement, reason_codes = statement_checked(
+        statement, reason_codes, known=RebuttalReason.values, required=ErrorCode.STATEMENT_REQUIRED
+    )
+    uploads = attachments_checked(attachments)
     with locked_application(application_id) as application:
         ensure_can(application, application.contest, refusal=_deadline_passed(application))
         rebuttal = Rebuttal.objects.create(
             application=application,
             statement=statement,
             submitted_by=actor.user,
-            reason_codes=list(dict.fromkeys(reason_codes)),
+            reason_codes=reason_codes,
         )
         for upload in uploads:
             attachment = RebuttalAttachment.objects.create(
@@ -103,7 +120,7 @@ def application_contest(
             payload={
                 "statement_chars": len(statement),
                 "attachments": [u.sha256 for u in uploads],
-                "reason_codes": list(dict.fromkeys(reason_codes)),
+                "reason_codes": reason_codes,
             },
         )
         return application

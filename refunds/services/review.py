@@ -20,7 +20,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from refunds.errors import Conflict, ErrorCode, Forbidden, InvalidInput
-from refunds.models import RefundApplication
+from refunds.models import Appeal, RefundApplication
 from refunds.roles import CLAIM, DECIDE, is_senior
 from refunds.selectors import queue_ordering
 from refunds.services._base import Actor, DecisionSpec, apply, ensure_can, locked_application
@@ -54,17 +54,22 @@ def decision_permissions(*, application: RefundApplication, user: User) -> Revie
     )
 
 
-def _require_perm(user: User, perm: str) -> None:
+def require_perm(user: User, perm: str) -> None:
     if not user.has_perm(perm):
         raise Forbidden(ErrorCode.PERMISSION_DENIED, details={"permission": perm})
 
 
 def _claimed_by_other(application: RefundApplication) -> Conflict:
-    holder = application.claimed_by.get_username() if application.claimed_by else ""
-    until = application.claim_expires_at
+    return claimed_by_other(ErrorCode.CLAIMED_BY_OTHER, application)
+
+
+def claimed_by_other(code: ErrorCode, claimed: RefundApplication | Appeal) -> Conflict:
+    """Return the refusal naming who holds the live claim on an application or an appeal, and until when."""
+    holder = claimed.claimed_by.get_username() if claimed.claimed_by else ""
+    until = claimed.claim_expires_at
     assert until is not None  # a live claim has an expiry
     return Conflict(
-        ErrorCode.CLAIMED_BY_OTHER,
+        code,
         holder=holder,
         until=timezone.localtime(until).strftime("%Y-%m-%d %H:%M"),
         details={"claimed_by": holder, "claim_expires_at": until.isoformat()},
@@ -76,7 +81,7 @@ def application_claim(*, application_id: UUID | str, reviewer: User) -> RefundAp
 
     Raise Conflict ``claimed_by_other`` while another reviewer's claim is live.
     """
-    _require_perm(reviewer, CLAIM)
+    require_perm(reviewer, CLAIM)
     with locked_application(application_id) as application:
         until = timezone.now() + application.platform.policy.claim_timeout
         if application.state == ApplicationState.IN_REVIEW and application.claimed_by_id == reviewer.pk:
@@ -104,7 +109,7 @@ def application_claim_next(*, reviewer: User) -> RefundApplication | None:
     Rows another reviewer is claiming at this moment are skipped (not waited for), so any
     number of reviewers pressing "claim next" together each get a different application.
     """
-    _require_perm(reviewer, CLAIM)
+    require_perm(reviewer, CLAIM)
     now = timezone.now()
     with transaction.atomic():
         application = (
@@ -188,7 +193,7 @@ def application_decide(
     when another decider was first, ``claim_expired``, ``claim_required`` or
     ``claimed_by_other`` when the reviewer does not hold the claim.
     """
-    note = _check_decision_input(reviewer, outcome, reason_codes, note)
+    note = decision_input_check(reviewer, outcome, reason_codes, note)
     with locked_application(application_id) as application:
         amount = _check_decision(application, reviewer, outcome, approved_amount)
         overridden = (
@@ -227,13 +232,13 @@ def application_decision_check(
     """Raise what application_decide would raise for this decision now, without deciding: a
     surface asks before its confirmation step, so a refusal comes before the reviewer confirms
     and nothing typed is lost. (The decision itself checks again under the row lock.)"""
-    _check_decision_input(reviewer, outcome, reason_codes, note)
+    decision_input_check(reviewer, outcome, reason_codes, note)
     _check_decision(application, reviewer, outcome, approved_amount)
 
 
-def _check_decision_input(reviewer: User, outcome: str, reason_codes: Sequence[str], note: str) -> str:
+def decision_input_check(reviewer: User, outcome: str, reason_codes: Sequence[str], note: str) -> str:
     """Check what a decision says, whatever the application; return the note stripped."""
-    _require_perm(reviewer, DECIDE)
+    require_perm(reviewer, DECIDE)
     if outcome not in Outcome.values:
         raise InvalidInput(ErrorCode.INVALID_OUTCOME, details={"param": "outcome", "allowed": Outcome.values})
     allowed = [str(code) for code in REVIEWER_REASONS[outcome]]
@@ -259,7 +264,14 @@ def _check_decision(
     if not senior:
         _check_claim(application, reviewer)
     amount = decision_amount(application, outcome, approved_amount)
-    if outcome != Outcome.REJECTED and not senior:
+    seniority_check(application, reviewer, outcome, amount)
+    return amount
+
+
+def seniority_check(application: RefundApplication, reviewer: User, outcome: str, amount: Decimal) -> None:
+    """Raise Forbidden when refunding ``amount`` of this application needs a senior reviewer
+    (forged evidence, or more than the policy's ceiling) and the reviewer is not one."""
+    if outcome != Outcome.REJECTED and not is_senior(reviewer):
         if application.risk_level == RiskLevel.FORGED:
             raise Forbidden(
                 ErrorCode.SENIOR_REQUIRED,
@@ -273,7 +285,6 @@ def _check_decision(
                 currency=application.currency,
                 details={"ceiling": str(ceiling)},
             )
-    return amount
 
 
 def _check_claim(application: RefundApplication, reviewer: User) -> None:

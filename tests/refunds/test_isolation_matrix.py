@@ -30,6 +30,7 @@ from rest_framework.test import APIClient
 from refunds import services
 from refunds.models import (
     ApiKey,
+    Appeal,
     AuditEvent,
     ClaimGroupMember,
     Decision,
@@ -126,6 +127,14 @@ def build_world() -> World:
         reason_codes=["evidence_derived"],
         note="Derived from the catalogue photo.",
     )
+    # The platform appeals the rejection for the buyer, with a file.
+    appeal = services.appeal_file(
+        application_id=application.public_id,
+        side="buyer",
+        actor=Actor(ActorKind.PLATFORM, None, "api key a"),
+        statement="The crack is on the courier's photo.",
+        attachments=[SimpleUploadedFile("courier.jpg", jpeg(seed=11), content_type="image/jpeg")],
+    )
     screen(submit(product, evidence=[FORGED_CUP], buyer_ref="buyer-a2", order_ref="order-2"))
     application = RefundApplication.objects.get(pk=application.pk)
     evidence = application.evidence.get()
@@ -150,6 +159,8 @@ def build_world() -> World:
         "delivery": str(delivery.public_id),
         "event": str(event.public_id),
         "claim_group": str(group.public_id),
+        "appeal": str(appeal.public_id),
+        "appeal_attachment": str(appeal.attachments.get().public_id),
         "buyer": "buyer-a",
     }
     admin_objects = {
@@ -164,6 +175,7 @@ def build_world() -> World:
         "refunds.settingschange": SettingsChange.objects.filter(platform=platform_a).first().pk,
         "refunds.auditevent": AuditEvent.objects.filter(application=application).first().pk,
         "refunds.decision": Decision.objects.get(application=application).pk,
+        "refunds.appeal": appeal.pk,
         "refunds.webhookevent": event.pk,
         "refunds.webhookdelivery": delivery.pk,
         "auth.group": Group.objects.get(name="Reviewers").pk,
@@ -206,6 +218,7 @@ def snapshot() -> dict[str, object]:
         "policies": sorted(Policy.objects.values_list("platform_id", "updated_at")),
         "uploads": EvidenceUpload.objects.count(),
         "members": sorted(MerchantMember.objects.values_list("user_id", "merchant_id", "role")),
+        "appeals": sorted(Appeal.objects.values_list("public_id", "state")),
     }
 
 
@@ -299,6 +312,9 @@ API_ROUTES: dict[str, tuple[str | None, dict[str, str]]] = {
     "application-contest": ("application", {"POST": "write"}),
     "application-audit": ("application", {"GET": "read"}),
     "application-dossier": ("application", {"GET": "read"}),
+    "application-appeals": ("application", {"GET": "read", "POST": "write"}),
+    "application-appeal": ("application", {"GET": "read"}),
+    "application-appeal-withdraw": ("application", {"POST": "write"}),
     "buyer": ("buyer", {"GET": "read"}),
     "claim-group": ("claim_group", {"GET": "read"}),
     "events": (None, {"GET": "read"}),
@@ -319,6 +335,9 @@ API_ROUTES: dict[str, tuple[str | None, dict[str, str]]] = {
     "docs": (None, {"GET": "public"}),
     "redoc": (None, {"GET": "public"}),
 }
+
+# Path parameters naming another object than the route's own (an appeal under its application).
+API_KWARGS = {"appeal_id": "appeal"}
 
 # Writes that name no object of platform A: a key with the scope changes its own platform's data
 # (allowed, not called here); every other persona is refused and tried.
@@ -350,6 +369,7 @@ def api_body(world: World, route: str) -> tuple[dict | None, str]:
         ),
         "application-evidence": ({"evidence": [photo]}, "multipart"),
         "application-contest": ({"statement": "Not so.", "reason_codes": ["other"]}, "json"),
+        "application-appeals": ({"side": "merchant", "statement": "Not so.", "reason_codes": ["other"]}, "json"),
         "evidence-uploads": ({"file": photo}, "multipart"),
         "merchants": ({"external_ref": "intruder", "name": "Intruder"}, "json"),
         "products": ({"merchant": ids["merchant"], "external_ref": "intruder", "title": "Intruder"}, "json"),
@@ -387,7 +407,7 @@ def test_the_api_answers_each_key_only_with_its_own_platforms_objects(world, db)
     for name, _, pattern in routes:
         route = name.removeprefix("api:")
         target, methods = API_ROUTES[route]
-        kwargs = {key: world.ids[target] for key in pattern.pattern.converters}
+        kwargs = {key: world.ids[API_KWARGS.get(key, target)] for key in pattern.pattern.converters}
         url = reverse(name, kwargs=kwargs)
         for persona in PERSONAS:
             for method in methods:
@@ -429,6 +449,8 @@ PORTAL_ROUTES: dict[str, set[str]] = {
     "application": {"GET"},
     "accept": {"GET", "POST"},
     "contest": {"GET", "POST"},
+    "appeal": {"GET", "POST"},
+    "appeal-withdraw": {"POST"},
     "dossier": {"GET"},
     "products": {"GET"},
     "product": {"GET", "POST"},
@@ -437,7 +459,12 @@ PORTAL_ROUTES: dict[str, set[str]] = {
     "notifications": {"GET", "POST"},
     "unsubscribe": set(),
 }
-PORTAL_KWARGS = {"application_id": "application", "product_id": "product", "reference_id": "reference"}
+PORTAL_KWARGS = {
+    "application_id": "application",
+    "product_id": "product",
+    "reference_id": "reference",
+    "appeal_id": "appeal",
+}
 OWNERS_ONLY = {"reference-remove"}
 OWN_PREFERENCES = {("notifications", "POST")}  # anyone's own notification settings
 
@@ -521,6 +548,7 @@ FILE_OBJECTS = {
     "rebuttal": "attachment",
     "rebuttal-video": "video",
     "rebuttal-poster": "video",
+    "appeal": "appeal_attachment",
 }
 
 
@@ -553,6 +581,7 @@ REVIEWER_VIEWS = {
     "refunds.product",
     "refunds.auditevent",
     "refunds.decision",
+    "refunds.appeal",
     "screening.screeningresult",
     "screening.finding",
 }
@@ -584,6 +613,8 @@ APPLICATION_PAGES = {
     "dossier": "ok",
     "aligned": "ok",
 }
+# The appeal's own pages act on POST only, through the appeal services.
+APPEAL_PAGES = {"claim": "bounce", "decide": "bounce"}
 OTHER_MODEL_PAGES = {"auth_user_password_change": "403"}  # setting another user's password
 # The admin site's own pages, for staff. The login page is everyone's door; logging out (POST)
 # ends one's own session; "r/…" (view on site) is a 404 as no model has a public page.
@@ -643,6 +674,8 @@ def admin_rows(world: World) -> Iterator[tuple[str, str, str | dict[str, str]]]:
             yield page, url, OTHER_MODEL_PAGES[page]
         elif label == "refunds.refundapplication" and action in APPLICATION_PAGES:
             yield page, url, APPLICATION_PAGES[action]
+        elif label == "refunds.appeal" and action in APPEAL_PAGES:
+            yield page, url, APPEAL_PAGES[action]
         else:
             assert action in MODEL_PAGES, f"admin:{page} has no row"
             view = MODEL_PAGES[action]

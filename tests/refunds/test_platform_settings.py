@@ -195,6 +195,7 @@ def policy_form(policy, **overrides):
         "buyer_alert_amount": "3000.00",
         "buyer_alert_currency": "CNY",
         "buyer_risk_holds_for_review": "on",
+        "appeal_window_days": "30",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v != ""}
@@ -230,6 +231,21 @@ def test_a_policy_change_in_the_admin_goes_through_the_service_and_is_on_record(
     assert "Policy changed" in page and "policy_updated" not in page
     assert "merchant response window: 2 days" in page and "merchant response window: 1 day<" in page
     assert "merchant_window" not in page
+
+
+def test_the_appeal_window_is_set_in_the_admin_and_the_api_by_the_one_validator(admin_client, platform_a, ops_key_a):
+    policy = platform_a.policy
+    url = reverse("admin:refunds_policy_change", args=[policy.pk])
+    response = admin_client.post(url, policy_form(policy, appeal_window_days="0"))
+    assert response.status_code == 200 and "appeal_window_days" in response.context["adminform"].form.errors
+    api = client_with(ops_key_a).patch("/api/v1/policy", {"appeal_window_days": 400}, format="json")
+    assert api.status_code == 400 and "appeal_window_days" in api.json()["error"]["details"]["errors"]
+    admin_client.post(url, policy_form(policy, appeal_window_days="14"))
+    assert Policy.objects.get(pk=policy.pk).appeal_window_days == 14
+    api = client_with(ops_key_a).patch("/api/v1/policy", {"appeal_window_days": 60}, format="json")
+    assert api.status_code == 200 and api.json()["appeal_window_days"] == 60
+    records = changes(platform_a, "policy_updated")
+    assert {r.after["appeal_window_days"] for r in records} == {14, 60}
 
 
 # --- API keys ---------------------------------------------------------------------------------

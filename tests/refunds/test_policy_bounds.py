@@ -61,6 +61,7 @@ def valid_policy(**changes):
         "fast_track_enabled": True,
         "expiry_auto_approves": True,
         "buyer_risk_holds_for_review": True,
+        "appeal_window_days": 30,
     }
     return {**values, **changes}
 
@@ -108,6 +109,16 @@ def test_each_refusal_states_its_bounds_in_the_language_asked(language, window, 
     assert errors["review_time_limit"][0] == ErrorCode.REVIEW_TIME_LIMIT_OUT_OF_BOUNDS
     assert errors["fast_track_ceiling"] == (ErrorCode.POLICY_AMOUNT_OUT_OF_BOUNDS, amount)
     assert errors["default_threshold"] == (ErrorCode.POLICY_SCORE_OUT_OF_BOUNDS, score)
+
+
+@pytest.mark.parametrize("days", [0, 366, 30.0, True, None])
+def test_the_appeal_window_is_a_whole_number_of_days_from_one_to_a_year(days):
+    with translation.override("en"):
+        errors = refusal(appeal_window_days=days)
+    assert errors["appeal_window_days"] == (
+        ErrorCode.APPEAL_WINDOW_OUT_OF_BOUNDS,
+        "The appeal window must be from 1 to 365 days.",
+    )
 
 
 def test_a_refusal_takes_its_bound_from_the_constant_not_from_its_own_words(monkeypatch):

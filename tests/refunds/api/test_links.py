@@ -26,12 +26,14 @@ def creates(schema):
 
 
 def users_of(schema, collection):
-    """The operations whose path takes an id of the collection's objects, and the parameter."""
+    """The operations whose path takes an id of the collection's objects, and the parameter.
+    A path naming a second object too (an appeal under its application) is reached from the
+    create of that object, which returns both ids."""
     prefix = f"{collection}/{{public_id}}"
     return {
         operation["operationId"]: "public_id"
         for path, operations in schema["paths"].items()
-        if path == prefix or path.startswith(prefix + "/")
+        if (path == prefix or path.startswith(prefix + "/")) and path.count("{") == 1
         for operation in operations.values()
     }
 
@@ -60,9 +62,21 @@ def test_a_new_application_leads_to_its_actions_its_dossier_and_its_buyer(schema
         "applications_evidence_create",
         "applications_audit_events_list",
         "applications_dossier_retrieve",
+        "applications_appeals_list",
+        "applications_appeals_create",
         "buyers_retrieve",
     }
     assert links["GetBuyer"]["parameters"] == {"buyer_ref": "$response.body#/buyer_ref"}
+
+
+def test_a_new_appeal_leads_to_itself_and_its_withdrawal(schema):
+    answer = schema["paths"]["/api/v1/applications/{public_id}/appeals"]["post"]["responses"]["201"]
+    for link in answer["links"].values():
+        assert link["parameters"] == {"public_id": "$response.body#/application", "appeal_id": "$response.body#/id"}
+    assert {link["operationId"] for link in answer["links"].values()} == {
+        "applications_appeals_retrieve",
+        "applications_appeals_withdraw_create",
+    }
 
 
 def test_every_link_names_an_operation_of_the_schema_and_its_parameters(schema):

@@ -27,12 +27,21 @@ def seed() -> str:
     request that succeeds; return a key with every scope."""
     from refunds import services
     from refunds.api.schema import EXAMPLE_IDS
-    from refunds.models import ClaimGroup, Merchant, Product, RefundApplication, WebhookDelivery, WebhookEndpoint
+    from refunds.models import (
+        Appeal,
+        ClaimGroup,
+        Merchant,
+        Product,
+        RefundApplication,
+        WebhookDelivery,
+        WebhookEndpoint,
+    )
     from refunds.services import platform as platform_services
     from refunds.services.platform import api_key_issue
     from refunds.states import ActorKind
     from screening.models import Finding
-    from tests.factories import FORGED_CUP, GENUINE_CUP, make_product, screen, submit
+    from tests.factories import FORGED_CUP, GENUINE_CUP, make_product, make_staff, screen, submit
+    from tests.refunds.appeal_builders import buyer_appeal, rejected_by
 
     ops = platform_services.settings_actor_for_command("test")
     platform = platform_services.platform_create(name="Schema", slug="schema", actor=ops)
@@ -61,6 +70,13 @@ def seed() -> str:
     delivery = WebhookDelivery.objects.first()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(public_id=EXAMPLE_IDS["webhook_delivery"])
     WebhookDelivery.objects.update(status="failed")
+    # Two applications a reviewer rejected: one to appeal, one appealed for the buyer already.
+    reviewer = make_staff("schema-reviewer", "Reviewers")
+    for name in ("application_to_appeal", "application_appealed"):
+        rejected = rejected_by(reviewer, product, evidence=[FORGED_CUP], order_ref=f"order-{name}")
+        RefundApplication.objects.filter(pk=rejected.pk).update(public_id=EXAMPLE_IDS[name])
+    appeal = buyer_appeal(RefundApplication.objects.get(public_id=EXAMPLE_IDS["application_appealed"]))
+    Appeal.objects.filter(pk=appeal.pk).update(public_id=EXAMPLE_IDS["appeal"])
     spare = platform_services.webhook_endpoint_create(platform=platform, url="http://127.0.0.1:9/spare", actor=ops)
     WebhookEndpoint.objects.filter(pk=spare.pk).update(public_id=EXAMPLE_IDS["webhook_endpoint_to_delete"])
     return api_key_issue(platform=platform, name="schemathesis", scopes=["read", "write", "policy", "webhooks"])[1]

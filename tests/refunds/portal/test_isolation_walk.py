@@ -10,21 +10,23 @@ from django.urls import reverse
 
 from refunds.models import MerchantMember, RefundApplication
 from refunds.portal import urls as portal_urls
-from refunds.services import Actor, application_contest
+from refunds.services import Actor, application_claim, application_contest, application_decide
 from refunds.states import ActorKind
 from tests.factories import jpeg
+from tests.refunds.appeal_builders import buyer_appeal
 
 pytestmark = pytest.mark.django_db
 
 # The unsubscribe link is authorised by its signed token, not by a session (test_notifications.py).
 TOKEN_ROUTES = {"unsubscribe"}
-POST_ROUTES = {"accept", "contest", "product", "reference-remove"}
+POST_ROUTES = {"accept", "contest", "appeal", "appeal-withdraw", "product", "reference-remove"}
 GET_ROUTES = {
     "dashboard",
     "applications",
     "application",
     "accept",
     "contest",
+    "appeal",
     "dossier",
     "products",
     "product",
@@ -34,8 +36,9 @@ GET_ROUTES = {
 
 
 @pytest.fixture
-def acme(forged, merchant_owner) -> dict[str, object]:
-    """Every kind of object Acme has: an application with evidence, a heat-map and a rebuttal, a product and its photo."""
+def acme(forged, merchant_owner, reviewer) -> dict[str, object]:
+    """Every kind of object Acme has: an application with evidence, a heat-map and a rebuttal,
+    decided and appealed with a file, a product and its photo."""
     contested = application_contest(
         application_id=forged.public_id,
         actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner),
@@ -43,11 +46,22 @@ def acme(forged, merchant_owner) -> dict[str, object]:
         attachments=[SimpleUploadedFile("p.jpg", jpeg(seed=9))],
     )
     evidence = contested.evidence.get()
+    application_claim(application_id=forged.public_id, reviewer=reviewer)
+    application_decide(
+        application_id=forged.public_id,
+        reviewer=reviewer,
+        outcome="rejected",
+        reason_codes=["evidence_derived"],
+        note="Catalogue photo.",
+    )
+    appeal = buyer_appeal(contested, attachments=[SimpleUploadedFile("r.jpg", jpeg(seed=10))])
     return {
         "application_id": forged.public_id,
         "product_id": forged.product.public_id,
         "reference_id": forged.product.reference_images.get().public_id,
+        "appeal_id": appeal.public_id,
         "files": [
+            reverse("stored-file", args=["appeal", appeal.attachments.get().public_id]),
             reverse("stored-file", args=["evidence", evidence.public_id]),
             reverse("stored-file", args=["heatmap", evidence.screening.findings.exclude(artifact="").get().public_id]),
             reverse("stored-file", args=["reference", forged.product.reference_images.get().public_id]),
@@ -91,7 +105,8 @@ def test_the_owner_of_another_shop_gets_404_for_every_url_of_acme(client, acme, 
             )
             assert response.status_code == 404, (intruder.username, method, url, response.status_code)
     application = RefundApplication.objects.get(public_id=acme["application_id"])
-    assert application.state == "in_review" and application.product.reference_images.count() == 1
+    assert application.state == "decided" and application.product.reference_images.count() == 1
+    assert [a.state for a in application.appeals.all()] == ["filed"]
 
 
 def test_an_anonymous_visitor_gets_the_login_page_for_every_url_of_acme(client, acme):
