@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
+from functools import partial, wraps
 from typing import Any
 
 from django.contrib import messages
@@ -175,14 +175,22 @@ def application_accept(request: HttpRequest, application_id: object) -> HttpResp
     return render(request, "portal/application_accept.html", {**context, "form": form}, status=status)
 
 
-@require_http_methods(["GET", "POST"])
-@merchant_required
-def application_contest(request: HttpRequest, application_id: object) -> HttpResponse:
+def _party_statement(
+    request: HttpRequest,
+    application_id: object,
+    *,
+    form_class: type[ContestForm | AppealForm],
+    template: str,
+    send: Callable[..., object],
+    sent: str,
+) -> HttpResponse:
+    """Show a statement form with reasons and files, and send it through `send` (a service
+    taking application_id, actor, statement, reason_codes and attachments)."""
     context = _application_context(request, application_id)
-    form = ContestForm(**_posted(request))
+    form = form_class(**_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
-            services.application_contest(
+            send(
                 application_id=context["application"].public_id,
                 actor=_actor(request),
                 statement=form.cleaned_data["statement"],
@@ -190,39 +198,40 @@ def application_contest(request: HttpRequest, application_id: object) -> HttpRes
                 attachments=form.cleaned_data["attachments"],
             )
         except DomainError as error:
-            return _refused(request, "portal/application_contest.html", context, form, error)
-        messages.success(request, _("Your rebuttal was sent. A reviewer will decide."))
+            return _refused(request, template, context, form, error)
+        messages.success(request, sent)
         return _done(
             request, reverse("portal:application", kwargs={"application_id": context["application"].public_id})
         )
     status = 400 if form.is_bound else 200
-    return render(request, "portal/application_contest.html", {**context, "form": form}, status=status)
+    return render(request, template, {**context, "form": form}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@merchant_required
+def application_contest(request: HttpRequest, application_id: object) -> HttpResponse:
+    return _party_statement(
+        request,
+        application_id,
+        form_class=ContestForm,
+        template="portal/application_contest.html",
+        send=services.application_contest,
+        sent=_("Your rebuttal was sent. A reviewer will decide."),
+    )
 
 
 @require_http_methods(["GET", "POST"])
 @merchant_required
 def application_appeal(request: HttpRequest, application_id: object) -> HttpResponse:
     """Appeal a decision that went against the shop, within the policy's window."""
-    context = _application_context(request, application_id)
-    form = AppealForm(**_posted(request))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.appeal_file(
-                application_id=context["application"].public_id,
-                side=AppealSide.MERCHANT,
-                actor=_actor(request),
-                statement=form.cleaned_data["statement"],
-                reason_codes=form.cleaned_data["reason_codes"],
-                attachments=form.cleaned_data["attachments"],
-            )
-        except DomainError as error:
-            return _refused(request, "portal/application_appeal.html", context, form, error)
-        messages.success(request, _("Your appeal was sent. Another reviewer will decide it."))
-        return _done(
-            request, reverse("portal:application", kwargs={"application_id": context["application"].public_id})
-        )
-    status = 400 if form.is_bound else 200
-    return render(request, "portal/application_appeal.html", {**context, "form": form}, status=status)
+    return _party_statement(
+        request,
+        application_id,
+        form_class=AppealForm,
+        template="portal/application_appeal.html",
+        send=partial(services.appeal_file, side=AppealSide.MERCHANT),
+        sent=_("Your appeal was sent. Another reviewer will decide it."),
+    )
 
 
 @require_POST

@@ -24,21 +24,28 @@ pytestmark = pytest.mark.django_db(transaction=True)
 READY_STATE = "v => v.readyState >= 2 || (v.error && v.error.code)"
 
 
-def test_an_mpeg4_part_2_packing_video_plays_on_the_reviewers_page_once_prepared(
-    live_server, new_page, artifacts_dir, celery_worker, product, merchant_owner
-):
-    make_staff("reviewer", "Reviewers")
-    application = screen(submit(product, order_ref="order-video"))
+def contested_with_two_videos(product, owner, order_ref: str):
+    """Return an application the shop contested with an MPEG-4 Part 2 video and one filmed
+    with the phone upright, once the worker has made both playable copies."""
+    application = screen(submit(product, order_ref=order_ref))
     services.application_contest(
         application_id=application.public_id,
-        actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner),
-        statement="Packed intact, see the video.",
+        actor=Actor.of_user(ActorKind.MERCHANT, owner),
+        statement="Packed intact, see the videos.",
         attachments=[upload(small_mp4(frames=30), "packing.mp4"), upload(upright_phone_mp4(), "upright.mp4")],
     )
     application.refresh_from_db()
     assert application.state == ApplicationState.IN_REVIEW
     videos = RebuttalAttachment.objects.filter(rebuttal__application=application)
     wait_for(lambda: set(videos.values_list("video_state", flat=True)) == {VideoState.READY}, timeout=60)
+    return application
+
+
+def test_an_mpeg4_part_2_packing_video_plays_on_the_reviewers_page_once_prepared(
+    live_server, new_page, artifacts_dir, celery_worker, product, merchant_owner
+):
+    make_staff("reviewer", "Reviewers")
+    application = contested_with_two_videos(product, merchant_owner, "order-video")
 
     page = new_page(locale="en-GB")
     log_in(page, live_server, "reviewer")
@@ -69,15 +76,7 @@ def test_an_mpeg4_part_2_packing_video_plays_on_the_reviewers_page_once_prepared
 def test_the_merchant_watches_its_own_packing_videos_in_the_portal_the_way_they_were_filmed(
     live_server, new_page, artifacts_dir, celery_worker, product, merchant_owner
 ):
-    application = screen(submit(product, order_ref="order-own-video"))
-    services.application_contest(
-        application_id=application.public_id,
-        actor=Actor.of_user(ActorKind.MERCHANT, merchant_owner),
-        statement="Packed intact, see the videos.",
-        attachments=[upload(small_mp4(frames=30), "packing.mp4"), upload(upright_phone_mp4(), "upright.mp4")],
-    )
-    videos = RebuttalAttachment.objects.filter(rebuttal__application=application)
-    wait_for(lambda: set(videos.values_list("video_state", flat=True)) == {VideoState.READY}, timeout=60)
+    application = contested_with_two_videos(product, merchant_owner, "order-own-video")
 
     page = new_page(locale="en-GB")
     page.goto(f"{live_server.url}/portal/")

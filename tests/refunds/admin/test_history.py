@@ -21,6 +21,13 @@ def in_review(product):
     return RefundApplication.objects.get(pk=application.pk)
 
 
+def stored_as_text(application, user, text: str) -> None:
+    """Write a History entry the way Django stored one before: plain text."""
+    LogEntry.objects.log_actions(
+        user_id=user.pk, queryset=[application], action_flag=CHANGE, change_message=text, single_object=True
+    )
+
+
 def history(client, application, language):
     url = reverse("admin:refunds_refundapplication_history", args=[application.pk])
     return client.get(url, HTTP_ACCEPT_LANGUAGE=language).content.decode()
@@ -46,13 +53,7 @@ def test_a_claim_and_a_decision_made_in_english_read_in_chinese(client, senior_r
 
 def test_a_message_stored_as_english_text_before_reads_in_chinese_too(client, senior_reviewer, product):
     application = in_review(product)
-    LogEntry.objects.log_actions(
-        user_id=senior_reviewer.pk,
-        queryset=[application],
-        action_flag=CHANGE,
-        change_message="Claim released.",
-        single_object=True,
-    )
+    stored_as_text(application, senior_reviewer, "Claim released.")
     client.force_login(senior_reviewer)
     chinese = history(client, application, "zh-hans")
     assert "Claim released." not in chinese
@@ -78,13 +79,7 @@ def test_a_decision_summary_stored_as_text_before_reads_in_the_readers_language(
     client, senior_reviewer, product, stored, reader, shown
 ):
     application = in_review(product)
-    LogEntry.objects.log_actions(
-        user_id=senior_reviewer.pk,
-        queryset=[application],
-        action_flag=CHANGE,
-        change_message=stored,
-        single_object=True,
-    )
+    stored_as_text(application, senior_reviewer, stored)
     client.force_login(senior_reviewer)
     page = history(client, application, reader)
     assert shown in page and stored not in page
@@ -93,12 +88,6 @@ def test_a_decision_summary_stored_as_text_before_reads_in_the_readers_language(
 def test_a_text_that_only_looks_like_a_decision_summary_is_shown_as_it_was_written(client, senior_reviewer, product):
     application = in_review(product)
     stored = "Decided: Approved, 30.00 CNY; reasons: Because I said so."
-    LogEntry.objects.log_actions(
-        user_id=senior_reviewer.pk,
-        queryset=[application],
-        action_flag=CHANGE,
-        change_message=stored,
-        single_object=True,
-    )
+    stored_as_text(application, senior_reviewer, stored)
     client.force_login(senior_reviewer)
     assert stored in history(client, application, "zh-hans")
