@@ -267,6 +267,16 @@ SPECTACULAR_SETTINGS = {
     # requests (not URL strings) and read-only fields stay out of request bodies.
     "COMPONENT_SPLIT_REQUEST": True,
     "OAS_VERSION": "3.1.0",
+    # Several vocabularies share a field name (reason_codes of a decision, a rebuttal and an
+    # appeal; the state of an application and of an appeal): each enum is named after its
+    # vocabulary, so that generated clients get stable names rather than hashes.
+    "ENUM_NAME_OVERRIDES": {
+        "ApplicationStateEnum": "refunds.states.ApplicationState",
+        "AppealStateEnum": "refunds.states.AppealState",
+        "DecisionReasonEnum": "refunds.states.DecisionReason",
+        "RebuttalReasonEnum": "refunds.states.RebuttalReason",
+        "AppealReasonEnum": "refunds.vocab.AppealReason",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "refunds.api.schema.add_errors_and_webhooks",
