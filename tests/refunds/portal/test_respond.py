@@ -152,4 +152,4 @@ def test_a_field_in_error_points_screen_readers_at_its_message(owner_client, awa
 def test_the_contest_form_states_how_long_a_packing_video_may_last(owner_client, awaiting, settings):
     settings.VIDEO_MAX_SECONDS = 90
     page = owner_client.get(f"/portal/applications/{awaiting.public_id}/contest/", HTTP_ACCEPT_LANGUAGE="zh-hans")
-    assert "打包视频最长 90 秒。" in page.content.decode()
+    assert "视频最长 90 秒。" in page.content.decode()
