@@ -338,7 +338,22 @@ class WithdrawSerializer(serializers.Serializer):
     reason = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
 
 
-class ContestJsonSerializer(serializers.Serializer):
+def _attachments(help_text: str) -> serializers.ListField:
+    """The optional files of a contest or an appeal, as repeated multipart parts."""
+    return serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True), required=False, default=list, help_text=help_text
+    )
+
+
+class _WithoutFiles(serializers.Serializer):
+    """A statement sent as JSON, which carries no files: the service still receives an empty list."""
+
+    def validate(self, data: dict) -> dict:
+        data.setdefault("attachments", [])
+        return data
+
+
+class ContestJsonSerializer(_WithoutFiles):
     """A contest with a statement and its reasons, as the portal takes it: plain JSON."""
 
     statement = StrictCharField(max_length=STATEMENT_MAX_LENGTH)
@@ -349,18 +364,9 @@ class ContestJsonSerializer(serializers.Serializer):
         help_text="Why the merchant contests: reviewers see these beside the statement.",
     )
 
-    def validate(self, data: dict) -> dict:
-        data.setdefault("attachments", [])
-        return data
-
 
 class ContestSerializer(ContestJsonSerializer):
-    attachments = serializers.ListField(
-        child=serializers.FileField(allow_empty_file=True),
-        required=False,
-        default=list,
-        help_text="Packing photos (JPEG, PNG, WebP, HEIC) or videos (MP4).",
-    )
+    attachments = _attachments("Packing photos (JPEG, PNG, WebP, HEIC) or videos (MP4).")
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -389,7 +395,7 @@ class EvidenceAddSerializer(serializers.Serializer):
     )
 
 
-class AppealCreateJsonSerializer(serializers.Serializer):
+class AppealCreateJsonSerializer(_WithoutFiles):
     """An appeal with a statement and its reasons: plain JSON."""
 
     side = serializers.ChoiceField(
@@ -405,18 +411,9 @@ class AppealCreateJsonSerializer(serializers.Serializer):
         help_text="Why the decision is appealed: the reviewer of the appeal sees these beside the statement.",
     )
 
-    def validate(self, data: dict) -> dict:
-        data.setdefault("attachments", [])
-        return data
-
 
 class AppealCreateSerializer(AppealCreateJsonSerializer):
-    attachments = serializers.ListField(
-        child=serializers.FileField(allow_empty_file=True),
-        required=False,
-        default=list,
-        help_text="Supporting photos (JPEG, PNG, WebP, HEIC) or videos (MP4).",
-    )
+    attachments = _attachments("Supporting photos (JPEG, PNG, WebP, HEIC) or videos (MP4).")
 
 
 class AppealAttachmentSerializer(StoredImageSerializer):
