@@ -168,6 +168,10 @@ class ClaimTimeoutField(PatternDurationField):
     pattern = CLAIM_TIMEOUT
 
 
+# A rule no JSON Schema keyword states, so the schema says it in words (400 invalid_delivered_at).
+DELIVERED_AT_HELP = "When the order was delivered: a time in the past, with its offset from UTC."
+
+
 class ApplicationCreateJsonSerializer(serializers.Serializer):
     """An application whose evidence was uploaded first (POST /evidence-uploads): plain JSON."""
 
@@ -175,7 +179,7 @@ class ApplicationCreateJsonSerializer(serializers.Serializer):
     product = serializers.UUIDField(help_text="Public id of the product.")
     buyer_ref = StrictCharField(max_length=100)
     order_ref = StrictCharField(max_length=100)
-    delivered_at = serializers.DateTimeField(required=False, allow_null=True)
+    delivered_at = serializers.DateTimeField(required=False, allow_null=True, help_text=DELIVERED_AT_HELP)
     amount = AmountField()
     currency = CurrencyField()
     reason_code = serializers.ChoiceField(choices=RefundReason.choices)
@@ -196,7 +200,7 @@ class ApplicationCreateSerializer(ApplicationCreateJsonSerializer):
     """An application with its evidence images as multipart parts (and/or ids of uploads)."""
 
     # A form has no null: leave the field out when the delivery time is unknown.
-    delivered_at = serializers.DateTimeField(required=False)
+    delivered_at = serializers.DateTimeField(required=False, help_text=DELIVERED_AT_HELP)
 
     evidence = serializers.ListField(
         child=serializers.FileField(allow_empty_file=True),
