@@ -52,10 +52,11 @@ SEEDED = json.loads(os.environ.get("SCHEMATHESIS_SEEDED", "{}"))
 # made it (fast track off, thresholds that flag everything...).
 POLICY = json.loads(os.environ.get("SCHEMATHESIS_POLICY", "{}"))
 APPLICATION_FIELDS = {"buyer_ref", "order_ref", "amount", "currency", "reason_code", "description", "delivered_at"}
-# Amounts on either side of the policy's fast-track ceiling, in turn: half the applications the
-# stateful phase creates are approved at once (their dossier, an appeal), half wait for the
-# merchant (accept, contest, more evidence, withdraw).
-STATEFUL_AMOUNTS = ("10.00", "100.00")
+# Amounts on either side of the policy's fast-track ceiling, in turn: a third of the
+# applications the stateful phase creates are approved at once (their dossier, an appeal), two
+# thirds wait for the merchant, where accept, contest and withdraw each end what the others
+# could have done (more evidence leaves it waiting).
+STATEFUL_AMOUNTS = ("10.00", "100.00", "100.00")
 # How long screening may take to route a new application (it takes well under a second).
 SCREENING_WAIT = 30.0
 

@@ -13,6 +13,7 @@ whatever it says): 25 in the suite, 200 for the full run of the README."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -154,9 +155,34 @@ FAST_TRACK = {"fast_track_enabled": True, "fast_track_ceiling": "50.00"}
 CREATE_APPLICATION = "POST /api/v1/applications"
 
 
+class ServerErrors(logging.Handler):
+    """The live server's errors with their tracebacks (Django logs every 500 on django.request
+    with its exception), kept so that a failing run shows why the server failed."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.setFormatter(logging.Formatter("%(asctime)s %(name)s request_id=%(request_id)s %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        record.request_id = getattr(record, "request_id", "-")
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def server_errors() -> Iterator[ServerErrors]:
+    handler = ServerErrors()
+    logger = logging.getLogger("django.request")
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
 @pytest.mark.timeout(1800)
 @pytest.mark.django_db(transaction=True)
-def test_the_api_keeps_to_its_schema_under_schemathesis(live_server, settings, tmp_path, capsys, celery_worker):
+def test_the_api_keeps_to_its_schema_under_schemathesis(
+    live_server, settings, tmp_path, capsys, celery_worker, server_errors
+):
     from refunds.api.schema import EXAMPLE_IDS, LINKS
 
     # No limit is reached: the run sends thousands of requests, and hundreds with a bad key
@@ -217,7 +243,10 @@ def test_the_api_keeps_to_its_schema_under_schemathesis(live_server, settings, t
         print(f"schemathesis: links from {CREATE_APPLICATION} followed with a 2xx: {len(covered)} of {len(links)}")
         for name in links:
             print(f"  {name:70} {' '.join(map(str, sorted(followed.get(name, ()))))}")
+        for line in server_errors.lines:
+            print(f"server error: {line}")
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
+    assert server_errors.lines == []
     # The schema itself is what the run loads first, outside the recorded calls.
     never_2xx = [
         label
