@@ -101,6 +101,10 @@ class ErrorCode(StrEnum):
     INVALID_REFERENCE = "invalid_reference", _("Give a reference of 1 to 100 characters.")
     INVALID_DELIVERED_AT = "invalid_delivered_at", _("The delivery time must be a past time with a time zone.")
     EVIDENCE_REQUIRED = "evidence_required", _("Attach at least one evidence image.")
+    EVIDENCE_LIMIT_REACHED = (
+        "evidence_limit_reached",
+        _("This application holds %(count)d evidence images, and may hold at most %(limit)d."),
+    )
     INVALID_EVIDENCE_IDS = "invalid_evidence_ids", _("Give each uploaded evidence id once.")
     EVIDENCE_UPLOAD_NOT_FOUND = "evidence_upload_not_found", _("No such evidence upload.")
     EVIDENCE_UPLOAD_USED = "evidence_upload_used", _("An uploaded evidence image can be used by one application only.")

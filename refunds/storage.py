@@ -6,6 +6,8 @@ same files. Either way files are reached only through the application (``refunds
 never by a URL of the storage itself.
 """
 
+import os
+import tempfile
 from typing import Any
 
 from django.core.files.storage import FileSystemStorage
@@ -29,7 +31,38 @@ class ContentAddressed:
 
 
 class ContentAddressedStorage(ContentAddressed, FileSystemStorage):
-    """Content-addressed files under ``MEDIA_ROOT``."""
+    """Content-addressed files under ``MEDIA_ROOT``.
+
+    Two requests may store the same new bytes at once (the same photo sent to two
+    applications). Django's own save creates the file in place and, finding the name taken,
+    asks for another one, which here is the same name: the second request would retry forever,
+    and a reader (the screening worker) could meanwhile open a file still being written. So the
+    bytes are written to a temporary file beside it and linked under their name in one step:
+    the name appears complete or not at all, and the request that links second finds the same
+    bytes there.
+    """
+
+    def _save(self, name: str, content: Any) -> str:
+        if self.exists(name):
+            return name
+        full_path = self.path(name)
+        directory = os.path.dirname(full_path)
+        os.makedirs(directory, exist_ok=True)
+        if self.directory_permissions_mode is not None:
+            os.chmod(directory, self.directory_permissions_mode)
+        descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".incoming-")
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                for chunk in content.chunks():
+                    handle.write(chunk if isinstance(chunk, bytes) else chunk.encode())
+            os.chmod(temporary, self.file_permissions_mode if self.file_permissions_mode is not None else 0o644)
+            try:
+                os.link(temporary, full_path)
+            except FileExistsError:
+                pass  # stored by a concurrent request meanwhile: the same bytes, under their hash
+        finally:
+            os.unlink(temporary)
+        return name
 
 
 class ContentAddressedS3Storage(ContentAddressed, S3Storage):

@@ -333,16 +333,6 @@ def _tighten_requests(schemas: dict[str, Any]) -> None:
                 prop["propertyNames"] = {"minLength": 1}
         if name in CLOSED_REQUESTS:
             component["additionalProperties"] = False
-    # One plain object per content type, which every client generator models: JSON names the
-    # images uploaded first (evidence_ids, required by its serializer), multipart carries the
-    # images. A multipart body with ids alone is accepted too, but is left out of the schema:
-    # saying "one of the two" needs a top-level anyOf of required lists, which generated
-    # clients cannot build (openapi-python-client's raise TypeError on it).
-    create = schemas.get("ApplicationCreateRequest")
-    if create:
-        create["required"] = sorted({*create.get("required", []), "evidence"})
-        for field in ("evidence", "evidence_ids"):
-            create["properties"][field]["minItems"] = 1
 
 
 def add_errors_and_webhooks(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:

@@ -168,23 +168,32 @@ class ClaimTimeoutField(PatternDurationField):
     pattern = CLAIM_TIMEOUT
 
 
-class ApplicationCreateJsonSerializer(serializers.Serializer):
-    """An application whose evidence was uploaded first (POST /evidence-uploads): plain JSON."""
+# A rule no JSON Schema keyword states, so the schema says it in words (400 invalid_delivered_at).
+DELIVERED_AT_HELP = "When the order was delivered: a time in the past, with its offset from UTC."
+
+
+class ApplicationFieldsSerializer(serializers.Serializer):
+    """What every new application states, whichever way its evidence comes."""
 
     merchant = serializers.UUIDField(help_text="Public id of the merchant (shop).")
     product = serializers.UUIDField(help_text="Public id of the product.")
     buyer_ref = StrictCharField(max_length=100)
     order_ref = StrictCharField(max_length=100)
-    delivered_at = serializers.DateTimeField(required=False, allow_null=True)
+    delivered_at = serializers.DateTimeField(required=False, allow_null=True, help_text=DELIVERED_AT_HELP)
     amount = AmountField()
     currency = CurrencyField()
     reason_code = serializers.ChoiceField(choices=RefundReason.choices)
     description = StrictCharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+EVIDENCE_IDS_HELP = "Ids of evidence uploaded before with POST /evidence-uploads."
+
+
+class ApplicationCreateJsonSerializer(ApplicationFieldsSerializer):
+    """An application whose evidence was uploaded first (POST /evidence-uploads): plain JSON."""
+
     evidence_ids = serializers.ListField(
-        child=serializers.UUIDField(),
-        min_length=1,
-        max_length=settings.UPLOAD_MAX_FILES,
-        help_text="Ids of evidence uploaded before with POST /evidence-uploads.",
+        child=serializers.UUIDField(), min_length=1, max_length=settings.UPLOAD_MAX_FILES, help_text=EVIDENCE_IDS_HELP
     )
 
     def validate(self, data: dict) -> dict:
@@ -192,25 +201,35 @@ class ApplicationCreateJsonSerializer(serializers.Serializer):
         return data
 
 
-class ApplicationCreateSerializer(ApplicationCreateJsonSerializer):
-    """An application with its evidence images as multipart parts (and/or ids of uploads)."""
+class ApplicationCreateSerializer(ApplicationFieldsSerializer):
+    """An application with its evidence images as multipart parts."""
 
     # A form has no null: leave the field out when the delivery time is unknown.
-    delivered_at = serializers.DateTimeField(required=False)
+    delivered_at = serializers.DateTimeField(required=False, help_text=DELIVERED_AT_HELP)
+
+    evidence = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        min_length=1,
+        max_length=settings.UPLOAD_MAX_FILES,
+        help_text="Evidence images (JPEG, PNG, WebP, HEIC), as repeated multipart parts.",
+    )
+
+
+class ApplicationCreateFormSerializer(ApplicationCreateSerializer):
+    """What the API reads from a multipart body: the schema's (ApplicationCreateSerializer), and
+    for forms written before the JSON body existed, ids of uploads in ``evidence_ids`` beside or
+    instead of the files (at most UPLOAD_MAX_FILES in all, 400 too_many_files beyond). The schema
+    leaves them out: the two lists' shared limit is no JSON Schema keyword, and new clients send
+    uploaded evidence as JSON."""
 
     evidence = serializers.ListField(
         child=serializers.FileField(allow_empty_file=True),
         required=False,
         default=list,
         max_length=settings.UPLOAD_MAX_FILES,
-        help_text="Evidence images (JPEG, PNG, WebP, HEIC), as repeated multipart parts.",
     )
     evidence_ids = serializers.ListField(
-        child=serializers.UUIDField(),
-        required=False,
-        default=list,
-        max_length=settings.UPLOAD_MAX_FILES,
-        help_text="Ids of evidence uploaded before with POST /evidence-uploads.",
+        child=serializers.UUIDField(), required=False, default=list, max_length=settings.UPLOAD_MAX_FILES
     )
 
     def validate(self, data: dict) -> dict:

@@ -23,6 +23,7 @@ from refunds.api.serializers import (
     AppealCreateJsonSerializer,
     AppealCreateSerializer,
     AppealSerializer,
+    ApplicationCreateFormSerializer,
     ApplicationCreateJsonSerializer,
     ApplicationCreateSerializer,
     ApplicationSerializer,
@@ -149,9 +150,9 @@ class ApplicationListView(GenericAPIView):
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        """Submit a refund-only application with its evidence images (multipart), or with the ids
-        of evidence uploaded first (JSON or multipart)."""
-        form = (ApplicationCreateJsonSerializer if _is_json(request) else ApplicationCreateSerializer)(
+        """Submit a refund-only application with its evidence images (multipart `evidence`), or with
+        the ids of evidence uploaded first (JSON `evidence_ids`)."""
+        form = (ApplicationCreateJsonSerializer if _is_json(request) else ApplicationCreateFormSerializer)(
             data=request.data
         )
         form.is_valid(raise_exception=True)

@@ -186,7 +186,8 @@ def evidence_uploads_purge(*, older_than: timedelta = timedelta(hours=24)) -> in
 
 def application_add_evidence(*, application_id: str, evidence: Sequence[IO[bytes]], actor: Actor) -> RefundApplication:
     """Attach more evidence to an application still ``submitted`` or in its merchant window and
-    have it screened; raise Conflict in any other state, InvalidInput/UploadRejected for bad files."""
+    have it screened; raise Conflict in any other state or when the application would hold more
+    than UPLOAD_MAX_FILES images, InvalidInput/UploadRejected for bad files."""
     if not evidence:
         raise InvalidInput(ErrorCode.EVIDENCE_REQUIRED, details={"param": "evidence"})
     uploads = [validate_image(item, field="evidence") for item in evidence]
@@ -194,11 +195,16 @@ def application_add_evidence(*, application_id: str, evidence: Sequence[IO[bytes
     try:
         with locked_application(application_id) as application:
             ensure_can(application, application.add_evidence)
-            if application.evidence.count() + len(uploads) > settings.UPLOAD_MAX_FILES:
-                raise InvalidInput(
-                    ErrorCode.TOO_MANY_FILES, limit=settings.UPLOAD_MAX_FILES, details={"param": "evidence"}
-                )
             start = application.evidence.count()
+            # A request within the per-request limit is well formed; what it would add to the
+            # images already held is the application's state, so the refusal is a conflict.
+            if start + len(uploads) > settings.UPLOAD_MAX_FILES:
+                raise Conflict(
+                    ErrorCode.EVIDENCE_LIMIT_REACHED,
+                    count=start,
+                    limit=settings.UPLOAD_MAX_FILES,
+                    details={"param": "evidence", "count": start, "limit": settings.UPLOAD_MAX_FILES},
+                )
             for offset, upload in enumerate(uploads):
                 _create_evidence(application, upload, position=start + offset, written=written)
             apply(

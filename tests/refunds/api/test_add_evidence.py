@@ -81,3 +81,21 @@ def test_the_worker_screens_evidence_added_through_the_api(celery_worker, produc
     assert all(
         e["verdict"] for e in client_with(key_a).get(f"/api/v1/applications/{application.public_id}").json()["evidence"]
     )
+
+
+@pytest.mark.django_db
+def test_evidence_beyond_what_an_application_may_hold_is_a_conflict_and_adds_nothing(product, key_a, settings):
+    settings.UPLOAD_MAX_FILES = 3
+    application = screen(submit(product, evidence=[jpeg(seed=5), jpeg(seed=6)]))
+    response = client_with(key_a).post(
+        f"/api/v1/applications/{application.public_id}/evidence",
+        {"evidence": [upload(jpeg(seed=7)), upload(jpeg(seed=8))]},
+        format="multipart",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "evidence_limit_reached"
+    assert error["details"] == {"param": "evidence", "count": 2, "limit": 3}
+    assert error["message"] == "This application holds 2 evidence images, and may hold at most 3."
+    assert RefundApplication.objects.get(pk=application.pk).evidence.count() == 2

@@ -1,6 +1,8 @@
 """Evidence uploaded first, then referenced by id when the application is created."""
 
 import pytest
+from django.conf import settings
+from django.test import Client
 
 from refunds.models import EvidenceUpload, RefundApplication
 from tests.factories import GENUINE_CUP, jpeg, upload
@@ -43,6 +45,35 @@ def test_an_upload_serves_one_application_only(product, key_a):
     again = post(client, data)
     assert again.status_code == 409 and again.json()["error"]["code"] == "evidence_upload_used"
     assert RefundApplication.objects.count() == 1
+
+
+def test_the_schema_sends_files_as_multipart_and_uploaded_ids_as_json():
+    schema = Client().get("/api/v1/schema/?format=json").json()
+    content = schema["paths"]["/api/v1/applications"]["post"]["requestBody"]["content"]
+    bodies = {
+        media_type: schema["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[1]]
+        for media_type, body in content.items()
+    }
+    multipart, json_body = bodies["multipart/form-data"], bodies["application/json"]
+    assert "evidence" in multipart["required"] and "evidence_ids" not in multipart["properties"]
+    assert "evidence_ids" in json_body["required"] and "evidence" not in json_body["properties"]
+    assert multipart["properties"]["evidence"]["maxItems"] == settings.UPLOAD_MAX_FILES
+
+
+def test_a_form_with_as_many_files_as_the_schema_allows_is_accepted(product, key_a):
+    files = [upload(jpeg(seed=100 + n)) for n in range(settings.UPLOAD_MAX_FILES)]
+    response = post(client_with(key_a), form(product, *files))
+    assert response.status_code == 201, response.json()
+    assert len(response.json()["evidence"]) == settings.UPLOAD_MAX_FILES
+
+
+def test_a_form_naming_more_files_and_uploads_than_an_application_holds_is_refused(product, key_a):
+    # Ids beside files are kept for forms written before the JSON body; the limit is shared.
+    client = client_with(key_a)
+    files = [upload(jpeg(seed=200 + n)) for n in range(settings.UPLOAD_MAX_FILES)]
+    response = post(client, form(product, *files, evidence_ids=[staged(client, jpeg(seed=300))]))
+    assert response.status_code == 400 and response.json()["error"]["code"] == "too_many_files"
+    assert not RefundApplication.objects.exists()
 
 
 def test_another_platforms_upload_cannot_be_used(product, key_a, key_b):
