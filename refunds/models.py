@@ -182,6 +182,10 @@ class Policy(models.Model):
         values: dict[str, object] = {}
         for name in self.SETTINGS:
             value = getattr(self, name)
+            if isinstance(value, Decimal) and value.is_finite():
+                # As stored: "0.1" from a form and "0.1000" from the API are one value, not a change.
+                places = self._meta.get_field(name).decimal_places  # type: ignore[union-attr]
+                value = value.quantize(Decimal(1).scaleb(-places))
             values[name] = (
                 value.total_seconds()
                 if isinstance(value, timedelta)

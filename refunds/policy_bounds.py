@@ -40,6 +40,11 @@ MAX_APPEAL_WINDOW_DAYS = 365
 MIN_QA_SAMPLE_RATE = Decimal("0")
 MAX_QA_SAMPLE_RATE = Decimal("1")
 QA_SAMPLE_RATE_PLACES = 4
+# The API's pattern for that share: "0" to "1" as a string, at most four decimals.
+QA_SAMPLE_RATE_PATTERN = (
+    rf"^(?:{MIN_QA_SAMPLE_RATE}(?:\.[0-9]{{1,{QA_SAMPLE_RATE_PLACES}}})?"
+    rf"|{MAX_QA_SAMPLE_RATE}(?:\.0{{1,{QA_SAMPLE_RATE_PLACES}}})?)$"
+)
 # A finding's score and a threshold on it (screening.core scores from 0 to 1).
 MIN_SCORE = 0
 MAX_SCORE = 1
