@@ -22,10 +22,10 @@ from refunds.api.limits import BoundedJSONParser
 from refunds.api.pagination import EventCursorPagination, invalid_parameter
 from refunds.api.serializers import (
     AmountOrZeroField,
-    PatternDecimalField,
     ClaimTimeoutField,
     MerchantWindowField,
     NoUnknownFieldsMixin,
+    PatternDecimalField,
     StrictBooleanField,
     StrictFloatField,
     StrictIntegerField,
