@@ -177,6 +177,29 @@ class ErrorCode(StrEnum):
         _("The appeal window must be from %(minimum)s to %(maximum)s days."),
     )
 
+    # Blind second reviews (quality control).
+    QA_SAME_REVIEWER = (
+        "qa_same_reviewer",
+        _("You made this decision; another reviewer must review it a second time."),
+    )
+    QA_CLAIMED_BY_OTHER = "qa_claimed_by_other", _("%(holder)s has claimed this second review until %(until)s.")
+    QA_CLAIM_REQUIRED = "qa_claim_required", _("Claim the second review before recording it.")
+    QA_INVALID_STATE = "qa_invalid_state", _("This is not possible while the second review is: %(state)s.")
+    QA_ALREADY_RECORDED = (
+        "qa_already_recorded",
+        _("Someone else recorded this second review first; yours was not recorded."),
+    )
+    QA_SENIOR_REQUIRED = "qa_senior_required", _("Only a senior reviewer resolves a disagreement.")
+    QA_RESOLVER_INVOLVED = (
+        "qa_resolver_involved",
+        _("You made the decision or its second review; another senior reviewer must resolve the disagreement."),
+    )
+    INVALID_QA_RESOLUTION = "invalid_qa_resolution", _("Say whether the decision or the second review was right.")
+    QA_SAMPLE_RATE_OUT_OF_BOUNDS = (
+        "qa_sample_rate_out_of_bounds",
+        _("The share of decisions reviewed again must be from %(minimum)s to %(maximum)s."),
+    )
+
     # A platform's settings and catalogue.
     PLATFORM_EXISTS = "platform_exists", _("A platform with this slug exists already.")
     MERCHANT_EXISTS = "merchant_exists", _("A merchant with this reference exists already.")

@@ -19,6 +19,7 @@ from refunds.policy_bounds import currency_validator, policy_validate
 from refunds.states import (
     OPEN_APPEAL_STATES,
     OPEN_STATES,
+    QA_REVIEWED_STATES,
     ActorKind,
     AppealSide,
     AppealState,
@@ -26,6 +27,8 @@ from refunds.states import (
     ApplicationState,
     DecisionReason,
     Outcome,
+    QAResolution,
+    QAReviewState,
     RebuttalReason,
     RefundReason,
     RiskLevel,
@@ -132,6 +135,18 @@ class Policy(models.Model):
         default=30,
         help_text=_("How many days after a decision the merchant or the buyer may appeal it."),
     )
+    # One in twenty: enough second reviews to tell a reviewer's agreement within weeks at a
+    # few hundred decisions each, few enough not to double the reviewers' work.
+    qa_sample_rate = models.DecimalField(
+        _("share of decisions reviewed again"),
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.05"),
+        help_text=_(
+            "From 0 to 1: the share of reviewers' decisions that another reviewer reviews again, blind "
+            "(0.05 is one in twenty)."
+        ),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -156,6 +171,7 @@ class Policy(models.Model):
         "buyer_alert_currency",
         "buyer_risk_holds_for_review",
         "appeal_window_days",
+        "qa_sample_rate",
     )
 
     def clean(self) -> None:
@@ -166,6 +182,10 @@ class Policy(models.Model):
         values: dict[str, object] = {}
         for name in self.SETTINGS:
             value = getattr(self, name)
+            if isinstance(value, Decimal) and value.is_finite():
+                # As stored: "0.1" from a form and "0.1000" from the API are one value, not a change.
+                places = self._meta.get_field(name).decimal_places  # type: ignore[union-attr]
+                value = value.quantize(Decimal(1).scaleb(-places))
             values[name] = (
                 value.total_seconds()
                 if isinstance(value, timedelta)
@@ -941,6 +961,138 @@ class AppealDecision(models.Model):
     def reasons_display(self) -> list[str]:
         labels = dict(DecisionReason.choices)
         return [str(labels.get(code, code)) for code in self.reason_codes]
+
+
+class QAReview(ConcurrentTransitionMixin, models.Model):
+    """A blind second review of a reviewer's decision, sampled at decision time by the policy's
+    ``qa_sample_rate``: another reviewer records an outcome without seeing the decision; a
+    disagreement goes to a senior reviewer, who records which was right. The decision the parties
+    were told is never changed by it. Its state changes only through the transitions below,
+    called only by ``refunds.services.quality``."""
+
+    State = QAReviewState
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    application = models.ForeignKey(
+        RefundApplication, on_delete=models.PROTECT, related_name="qa_reviews", verbose_name=_("application")
+    )
+    # One second review per decision: the database refuses another.
+    decision = models.OneToOneField(
+        Decision, on_delete=models.PROTECT, related_name="qa_review", verbose_name=_("decision reviewed")
+    )
+    state = FSMField(_("state"), default=QAReviewState.OPEN, choices=QAReviewState.choices, protected=True)
+    sampled_at = models.DateTimeField(_("sampled at"), default=timezone.now)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="claimed_qa_reviews",
+        verbose_name=_("claimed by"),
+    )
+    claim_expires_at = models.DateTimeField(_("claim expires at"), null=True, blank=True)
+    # The second reviewer's own outcome, recorded without seeing the decision.
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("second reviewer"),
+    )
+    outcome = models.CharField(_("second outcome"), max_length=30, choices=Outcome.choices, blank=True)
+    approved_amount = models.DecimalField(
+        _("second approved amount"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    currency = models.CharField(_("currency"), max_length=3)
+    reason_codes = models.JSONField(_("reason codes"), default=list, blank=True)
+    note = models.TextField(_("second reviewer's note"), blank=True)
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    resolution = models.CharField(_("resolution"), max_length=30, choices=QAResolution.choices, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    resolution_note = models.TextField(_("senior reviewer's note"), blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("second review")
+        verbose_name_plural = _("second reviews")
+        constraints = [
+            # A recorded second review has its reviewer and outcome; a resolved one its resolution.
+            models.CheckConstraint(
+                condition=Q(state__in=[QAReviewState.OPEN, QAReviewState.CLAIMED])
+                | (Q(state__in=QA_REVIEWED_STATES, reviewer__isnull=False, approved_amount__gte=0) & ~Q(outcome="")),
+                name="qa_review_recorded_is_complete",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state=QAReviewState.RESOLVED) | (Q(resolved_by__isnull=False) & ~Q(resolution="")),
+                name="qa_review_resolved_is_complete",
+            ),
+        ]
+        indexes = [
+            # The second-review queue: by state, oldest first.
+            models.Index(fields=["state", "sampled_at"], name="qa_review_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.public_id)
+
+    # --- guards: read-only questions, no side effects ---------------------------------
+
+    def has_no_live_claim(self) -> bool:
+        return self.claimed_by_id is None or (
+            self.claim_expires_at is not None and self.claim_expires_at <= timezone.now()
+        )
+
+    @property
+    def is_recorded(self) -> bool:
+        return self.state in QA_REVIEWED_STATES
+
+    def _second(
+        self, *, reviewer: models.Model, outcome: str, amount: Decimal, reason_codes: list[str], note: str
+    ) -> None:
+        self.reviewer = reviewer
+        self.outcome = outcome
+        self.approved_amount = amount
+        self.reason_codes = reason_codes
+        self.note = note
+        self.reviewed_at = timezone.now()
+        self.claimed_by = None
+        self.claim_expires_at = None
+
+    # --- transitions: change fields only; the services lock, save and audit ------------
+
+    # Taking over an expired claim is a claim too, hence from ``claimed``.
+    @transition(
+        field=state,
+        source=[QAReviewState.OPEN, QAReviewState.CLAIMED],
+        target=QAReviewState.CLAIMED,
+        conditions=[has_no_live_claim],
+    )
+    def claim(self, *, reviewer: models.Model, until: datetime) -> None:
+        self.claimed_by = reviewer
+        self.claim_expires_at = until
+
+    @transition(field=state, source=QAReviewState.CLAIMED, target=QAReviewState.AGREED)
+    def agree(self, **second: object) -> None:
+        self._second(**second)  # type: ignore[arg-type]
+
+    @transition(field=state, source=QAReviewState.CLAIMED, target=QAReviewState.DISAGREED)
+    def disagree(self, **second: object) -> None:
+        self._second(**second)  # type: ignore[arg-type]
+
+    @transition(field=state, source=QAReviewState.DISAGREED, target=QAReviewState.RESOLVED)
+    def resolve(self, *, senior: models.Model, resolution: str, note: str) -> None:
+        self.resolved_by = senior
+        self.resolution = resolution
+        self.resolution_note = note
+        self.resolved_at = timezone.now()
 
 
 class AuditEvent(models.Model):

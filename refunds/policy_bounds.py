@@ -35,6 +35,16 @@ MAX_FAST_TRACK_CEILING = Decimal("9999999999.99")
 # a year at most, since an appeal reopens a refund that has long been paid out.
 MIN_APPEAL_WINDOW_DAYS = 1
 MAX_APPEAL_WINDOW_DAYS = 365
+# The share of reviewers' decisions sampled for a blind second review: none to all, in
+# hundredths of a percent at the finest (the field's four decimal places).
+MIN_QA_SAMPLE_RATE = Decimal("0")
+MAX_QA_SAMPLE_RATE = Decimal("1")
+QA_SAMPLE_RATE_PLACES = 4
+# The API's pattern for that share: "0" to "1" as a string, at most four decimals.
+QA_SAMPLE_RATE_PATTERN = (
+    rf"^(?:{MIN_QA_SAMPLE_RATE}(?:\.[0-9]{{1,{QA_SAMPLE_RATE_PLACES}}})?"
+    rf"|{MAX_QA_SAMPLE_RATE}(?:\.0{{1,{QA_SAMPLE_RATE_PLACES}}})?)$"
+)
 # A finding's score and a threshold on it (screening.core scores from 0 to 1).
 MIN_SCORE = 0
 MAX_SCORE = 1
@@ -88,6 +98,16 @@ def policy_validate(values: Mapping[str, Any]) -> None:
     ):
         errors["appeal_window_days"] = _refusal(
             ErrorCode.APPEAL_WINDOW_OUT_OF_BOUNDS, MIN_APPEAL_WINDOW_DAYS, MAX_APPEAL_WINDOW_DAYS
+        )
+    rate = values.get("qa_sample_rate")
+    if (
+        not isinstance(rate, Decimal)
+        or not rate.is_finite()
+        or not MIN_QA_SAMPLE_RATE <= rate <= MAX_QA_SAMPLE_RATE
+        or rate != rate.quantize(Decimal(1).scaleb(-QA_SAMPLE_RATE_PLACES))
+    ):
+        errors["qa_sample_rate"] = _refusal(
+            ErrorCode.QA_SAMPLE_RATE_OUT_OF_BOUNDS, MIN_QA_SAMPLE_RATE, MAX_QA_SAMPLE_RATE
         )
     for name in ("fast_track_ceiling", "senior_amount_ceiling", "buyer_alert_amount"):
         ceiling = values.get(name)

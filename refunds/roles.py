@@ -37,6 +37,7 @@ VIEW = [
     "view_appeal",
     "view_appealattachment",
     "view_appealdecision",
+    "view_qareview",
 ]
 ROLES: dict[str, list[str]] = {
     REVIEWERS: VIEW + ["claim_refundapplication", "decide_refundapplication", "download_dossier"],

@@ -3,6 +3,7 @@ reviewers' queue and workspace."""
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,12 +12,34 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import ErrorCode, NotFound
-from refunds.models import Appeal, ClaimGroup, ClaimGroupMember, Evidence, Platform, RefundApplication, WebhookEvent
-from refunds.states import OPEN_STATES, TERMINAL_STATES, ApplicationState, BuyerRiskReason, Outcome, RiskLevel
+from refunds.models import (
+    Appeal,
+    AppealDecision,
+    ClaimGroup,
+    ClaimGroupMember,
+    Decision,
+    Evidence,
+    Platform,
+    RefundApplication,
+    WebhookEvent,
+)
+from refunds.states import (
+    OPEN_STATES,
+    QA_REVIEWED_STATES,
+    TERMINAL_STATES,
+    ActorKind,
+    AppealState,
+    ApplicationState,
+    BuyerRiskReason,
+    Outcome,
+    QAReviewState,
+    RiskLevel,
+)
 from screening.models import ReuseLink
 
 
@@ -43,6 +66,7 @@ def application_list_for_platform(*, platform: Platform) -> QuerySet[RefundAppli
         RefundApplication.objects.filter(platform=platform)
         .select_related("merchant", "product", "decision", "claim_group_member__group")
         .prefetch_related(
+            "decision__overturned_by__appeal",
             Prefetch(
                 "evidence",
                 queryset=Evidence.objects.select_related("screening").prefetch_related("screening__findings"),
@@ -56,7 +80,7 @@ def appeal_list_for_application(*, application_pk: int) -> QuerySet[Appeal]:
     return (
         Appeal.objects.filter(application_id=application_pk)
         .select_related("application", "decision", "appeal_decision")
-        .prefetch_related("attachments")
+        .prefetch_related("attachments", "decision__overturned_by__appeal")
         .order_by("filed_at", "pk")
     )
 
@@ -415,3 +439,128 @@ def event_list_for_platform(*, platform: Platform, after: object = None, now: da
     return events.filter(
         Q(created_at__gt=start["created_at"]) | Q(created_at=start["created_at"], public_id__gt=start["public_id"])
     )
+
+
+# --- reviewers' quality: second reviews, appeals, time to decide ------------------------------
+
+# Times to decide are read row by row; the newest this many decisions of a reviewer make the median.
+TIME_TO_DECIDE_SAMPLE = 5000
+_PSEUDONYM_SALT = "reviewhub.statistics.reviewer"
+
+
+@dataclass(frozen=True)
+class ReviewerFigures:
+    """One reviewer's decisions in a period and what became of them."""
+
+    user_id: int
+    username: str
+    decisions: int
+    # Decisions a second reviewer has recorded an outcome on, and those where it agreed.
+    qa_reviewed: int
+    qa_agreed: int
+    # Decisions with an appeal decided (upheld or overturned), and those overturned.
+    appealed: int
+    overturned: int
+    median_seconds_to_decide: float | None
+
+    @property
+    def qa_agreement_rate(self) -> float | None:
+        return self.qa_agreed / self.qa_reviewed if self.qa_reviewed else None
+
+    @property
+    def overturn_rate(self) -> float | None:
+        return self.overturned / self.appealed if self.appealed else None
+
+
+@dataclass(frozen=True)
+class RiskFigures:
+    """The decisions on applications of one risk level, by anyone, and their appeals."""
+
+    risk_level: str
+    decisions: int
+    appealed: int
+    overturned: int
+
+    @property
+    def overturn_rate(self) -> float | None:
+        return self.overturned / self.appealed if self.appealed else None
+
+
+@dataclass(frozen=True)
+class ReviewQuality:
+    since: datetime
+    until: datetime
+    reviewers: list[ReviewerFigures]
+    risk_levels: list[RiskFigures]
+
+
+def review_quality(*, since: datetime, until: datetime, platform: Platform | None = None) -> ReviewQuality:
+    """Return the figures of the decisions made from ``since`` to ``until`` (of one platform's
+    applications, when given): per reviewer, and per risk level. An appeal still open or
+    withdrawn has no verdict yet, so it counts in neither the appealed nor the overturned."""
+    decisions = Decision.objects.filter(decided_at__gte=since, decided_at__lt=until)
+    if platform is not None:
+        decisions = decisions.filter(application__platform=platform)
+    appealed = Exists(
+        Appeal.objects.filter(decision=OuterRef("pk"), state__in=[AppealState.UPHELD, AppealState.OVERTURNED])
+    )
+    overturned = Exists(AppealDecision.objects.filter(overturns=OuterRef("pk")))
+    counts = {
+        "n_decisions": Count("pk"),
+        "n_appealed": Count("pk", filter=Q(appealed)),
+        "n_overturned": Count("pk", filter=Q(overturned)),
+    }
+    by_reviewer = decisions.filter(actor_kind=ActorKind.REVIEWER, actor__isnull=False)
+    rows = (
+        by_reviewer.values("actor_id", "actor__username")
+        .annotate(
+            **counts,
+            # One second review per decision (a one-to-one), so the join adds no rows.
+            n_qa_reviewed=Count("pk", filter=Q(qa_review__state__in=QA_REVIEWED_STATES)),
+            n_qa_agreed=Count("pk", filter=Q(qa_review__state=QAReviewState.AGREED)),
+        )
+        .order_by("actor__username")
+    )
+    seconds: dict[int, list[float]] = {}
+    timed = (
+        by_reviewer.filter(application__review_started_at__isnull=False)
+        .order_by("-decided_at")
+        .values_list("actor_id", "decided_at", "application__review_started_at")[:TIME_TO_DECIDE_SAMPLE]
+    )
+    for user_id, decided_at, started in timed:
+        seconds.setdefault(user_id, []).append(max(0.0, (decided_at - started).total_seconds()))
+    reviewers = [
+        ReviewerFigures(
+            user_id=row["actor_id"],
+            username=row["actor__username"],
+            decisions=row["n_decisions"],
+            qa_reviewed=row["n_qa_reviewed"],
+            qa_agreed=row["n_qa_agreed"],
+            appealed=row["n_appealed"],
+            overturned=row["n_overturned"],
+            median_seconds_to_decide=(
+                statistics.median(seconds[row["actor_id"]]) if seconds.get(row["actor_id"]) else None
+            ),
+        )
+        for row in rows
+    ]
+    by_risk = {
+        row["application__risk_level"]: row for row in decisions.values("application__risk_level").annotate(**counts)
+    }
+    risk_levels = [
+        RiskFigures(
+            risk_level=level,
+            decisions=by_risk.get(level, {}).get("n_decisions", 0),
+            appealed=by_risk.get(level, {}).get("n_appealed", 0),
+            overturned=by_risk.get(level, {}).get("n_overturned", 0),
+        )
+        for level in RiskLevel.values
+    ]
+    return ReviewQuality(since=since, until=until, reviewers=reviewers, risk_levels=risk_levels)
+
+
+def reviewer_pseudonym(*, platform: Platform, user_id: int) -> str:
+    """Return the name a platform knows a reviewer by: stable, and different on every platform,
+    so that a platform's figures neither name the reviewing service's staff nor let two platforms
+    put theirs together."""
+    return "rv_" + salted_hmac(_PSEUDONYM_SALT, f"{platform.public_id}:{user_id}", algorithm="sha256").hexdigest()[:16]

@@ -42,6 +42,28 @@ class AppealVerdict(models.TextChoices):
     OVERTURNED = AppealState.OVERTURNED.value, _("Decision overturned")
 
 
+class QAReviewState(models.TextChoices):
+    """Where a blind second review of a decision stands. Neither it nor its resolution ever
+    changes the decision the parties were told: only an appeal does."""
+
+    OPEN = "open", _("Waiting for a second reviewer")
+    CLAIMED = "claimed", _("Claimed by a second reviewer")
+    AGREED = "agreed", _("Second review agreed")
+    DISAGREED = "disagreed", _("Second review disagreed; with a senior reviewer")
+    RESOLVED = "resolved", _("Disagreement resolved by a senior reviewer")
+
+
+# A second review whose reviewer has recorded an outcome (the agreement rate's denominator).
+QA_REVIEWED_STATES = (QAReviewState.AGREED, QAReviewState.DISAGREED, QAReviewState.RESOLVED)
+
+
+class QAResolution(models.TextChoices):
+    """What a senior reviewer found when the second review disagreed with the decision."""
+
+    DECISION_STANDS = "decision_stands", _("The decision was right")
+    SECOND_REVIEW_STANDS = "second_review_stands", _("The second review was right")
+
+
 class AppealSide(models.TextChoices):
     """Who appeals: the merchant (portal or API), or the platform on the buyer's behalf (API)."""
 

@@ -32,6 +32,19 @@ class AuditAction(models.TextChoices):
     APPEAL_UPHOLD = "appeal_uphold", _("Appeal decided: decision upheld")
     APPEAL_OVERTURN = "appeal_overturn", _("Appeal decided: decision overturned")
     APPEAL_WITHDRAW = "appeal_withdraw", _("Appeal withdrawn")
+    QA_SAMPLE = "qa_sample", _("Sampled for a blind second review")
+    QA_CLAIM = "qa_claim", _("Second review claimed")
+    QA_AGREE = "qa_agree", _("Second review agreed with the decision")
+    QA_DISAGREE = "qa_disagree", _("Second review disagreed; sent to a senior reviewer")
+    QA_RESOLVE = "qa_resolve", _("Disagreement of the second review resolved")
+
+
+# The reviewing service's own quality control: recorded in the application's chain like every
+# step, but not the parties' business (the decision they were told stays as it was), so the
+# merchant's history leaves these out.
+STAFF_ONLY_ACTIONS = frozenset(
+    {AuditAction.QA_SAMPLE, AuditAction.QA_CLAIM, AuditAction.QA_AGREE, AuditAction.QA_DISAGREE, AuditAction.QA_RESOLVE}
+)
 
 
 class SettingsAction(models.TextChoices):

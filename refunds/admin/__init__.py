@@ -4,7 +4,7 @@ operators' settings. State, audit and sequence fields are never editable here.""
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from refunds.admin import appeals, applications, platforms, records  # noqa: F401 - registers the pages
+from refunds.admin import appeals, applications, platforms, quality, records  # noqa: F401 - registers the pages
 from refunds.admin.base import ReadOnlyAdmin, ReadOnlyInline
 
 __all__ = ["ReadOnlyAdmin", "ReadOnlyInline"]

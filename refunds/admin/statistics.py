@@ -11,6 +11,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from refunds.models import Decision
+from refunds.selectors import review_quality
 from refunds.states import ActorKind, Outcome, RiskLevel
 
 DAYS = 14
@@ -60,8 +61,12 @@ def statistics_context(*, now: object = None) -> dict[str, Any]:
                 ],
             }
         )
+    quality = review_quality(since=since, until=now)
+    labels = dict(RiskLevel.choices)
     return {
         "days": DAYS,
+        "quality_reviewers": quality.reviewers,
+        "quality_risks": [(labels[row.risk_level], row) for row in quality.risk_levels],
         "per_day": list(per_day),
         "median_minutes": statistics.median(all_minutes) if all_minutes else None,
         "median_by_reviewer": sorted(

@@ -296,16 +296,64 @@ class EvidenceSerializer(serializers.ModelSerializer):
         return FindingSerializer(result.findings.all(), many=True).data if result else []
 
 
+class ReplacingDecisionSerializer(serializers.ModelSerializer):
+    """The decision an appeal put in the place of the one it overturned."""
+
+    appeal = serializers.UUIDField(
+        source="appeal.public_id", read_only=True, help_text="The appeal that overturned the decision."
+    )
+    explanation = serializers.CharField(source="note", read_only=True, help_text="The reviewer's note to the parties.")
+
+    class Meta:
+        model = AppealDecision
+        fields = ["appeal", "outcome", "approved_amount", "currency", "reason_codes", "explanation", "decided_at"]
+        extra_kwargs = {
+            "outcome": {"help_text": "The outcome that now applies."},
+            "approved_amount": {"help_text": "What is refunded now."},
+        }
+
+
 class DecisionSerializer(serializers.ModelSerializer):
     explanation = serializers.CharField(
         source="explanation_for_parties",
         read_only=True,
         help_text="The reviewer's note when the reasons include `other`; empty otherwise.",
     )
+    overturned = serializers.SerializerMethodField(
+        help_text="Whether an appeal overturned this decision. It stays as it was made; `replaced_by` applies."
+    )
+    replaced_by = serializers.SerializerMethodField(
+        help_text="The decision that replaced this one on appeal, with its own outcome and amount; null "
+        "unless `overturned`."
+    )
 
     class Meta:
         model = Decision
-        fields = ["outcome", "approved_amount", "currency", "actor_kind", "reason_codes", "explanation", "decided_at"]
+        fields = [
+            "outcome",
+            "approved_amount",
+            "currency",
+            "actor_kind",
+            "reason_codes",
+            "explanation",
+            "decided_at",
+            "overturned",
+            "replaced_by",
+        ]
+
+    @staticmethod
+    def _replacement(obj: Decision) -> AppealDecision | None:
+        # Through .all(), so that a prefetched list serves every row of a page.
+        rulings = list(obj.overturned_by.all())
+        return rulings[0] if rulings else None
+
+    def get_overturned(self, obj: Decision) -> bool:
+        return self._replacement(obj) is not None
+
+    @extend_schema_field(ReplacingDecisionSerializer(allow_null=True))
+    def get_replaced_by(self, obj: Decision) -> dict | None:
+        ruling = self._replacement(obj)
+        return ReplacingDecisionSerializer(ruling).data if ruling else None
 
 
 class ApplicationSerializer(serializers.ModelSerializer):

@@ -25,6 +25,7 @@ from refunds.api.serializers import (
     ClaimTimeoutField,
     MerchantWindowField,
     NoUnknownFieldsMixin,
+    PatternDecimalField,
     StrictBooleanField,
     StrictFloatField,
     StrictIntegerField,
@@ -40,6 +41,8 @@ from refunds.policy_bounds import (
     MIN_APPEAL_WINDOW_DAYS,
     MIN_CLAIM_TIMEOUT,
     MIN_MERCHANT_WINDOW,
+    QA_SAMPLE_RATE_PATTERN,
+    QA_SAMPLE_RATE_PLACES,
     duration_words,
 )
 from refunds.services import platform as settings_services
@@ -67,6 +70,16 @@ class FindingThresholdsField(serializers.DictField):
         if unknown:
             raise serializers.ValidationError(_("Unknown finding codes: %(codes)s.") % {"codes": ", ".join(unknown)})
         return value
+
+
+@extend_schema_field({"type": "string", "pattern": QA_SAMPLE_RATE_PATTERN, "example": "0.05"})
+class SampleRateField(PatternDecimalField):
+    """A share from 0 to 1 as a string of digits (never a JSON number), e.g. "0.05"."""
+
+    pattern = QA_SAMPLE_RATE_PATTERN
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(max_digits=QA_SAMPLE_RATE_PLACES + 1, decimal_places=QA_SAMPLE_RATE_PLACES, **kwargs)
 
 
 class PolicySerializer(NoUnknownFieldsMixin, serializers.ModelSerializer):
@@ -100,6 +113,10 @@ class PolicySerializer(NoUnknownFieldsMixin, serializers.ModelSerializer):
         min_value=MIN_APPEAL_WINDOW_DAYS,
         max_value=MAX_APPEAL_WINDOW_DAYS,
         help_text="Days after a decision during which the merchant or the buyer may appeal it.",
+    )
+    qa_sample_rate = SampleRateField(
+        help_text="The share of reviewers' decisions another reviewer reviews again, blind, from "
+        '"0" to "1" (default "0.05", one in twenty); the statistics report their agreement.'
     )
 
     class Meta:

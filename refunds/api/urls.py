@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
-from refunds.api import buyers, catalogue, events, settings_views, views
+from refunds.api import buyers, catalogue, events, settings_views, statistics, views
 from refunds.api.schema import EnglishSchemaView
 
 app_name = "api"
@@ -38,6 +38,7 @@ urlpatterns = [
         "products/<str:public_id>/reference-images", catalogue.ReferenceImageListView.as_view(), name="reference-images"
     ),
     path("policy", settings_views.PolicyView.as_view(), name="policy"),
+    path("statistics/reviewers", statistics.ReviewerStatisticsView.as_view(), name="statistics-reviewers"),
     path("webhook-endpoints", settings_views.WebhookEndpointListView.as_view(), name="webhook-endpoints"),
     path(
         "webhook-endpoints/<str:public_id>", settings_views.WebhookEndpointDetailView.as_view(), name="webhook-endpoint"

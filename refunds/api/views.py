@@ -178,10 +178,58 @@ class ApplicationListView(GenericAPIView):
         return Response(data, status=status.HTTP_201_CREATED)
 
 
+# A decided application whose rejection the buyer's appeal overturned: the decision stays as it
+# was made, and names the one that replaced it.
+OVERTURNED_EXAMPLE = {
+    "id": "0f8d3c9a-31b4-4c1e-a7c2-7f1d2b9e6a55",
+    "merchant": "9a4e2b7c-5d61-4f3a-8e09-1c2d3e4f5a6b",
+    "product": "3c2b1a09-8f7e-4d6c-9b5a-0e1f2a3b4c5d",
+    "buyer_ref": "buyer-001",
+    "order_ref": "order-5001",
+    "delivered_at": "2026-11-28T09:00:00Z",
+    "amount": "39.90",
+    "currency": "CNY",
+    "reason_code": "damaged",
+    "description": "The cup arrived cracked.",
+    "state": ApplicationState.DECIDED.value,
+    "risk_level": "suspicious",
+    "risk_score": 0.62,
+    "unscreened": False,
+    "merchant_deadline": "2026-12-02T10:45:02Z",
+    "evidence": [],
+    "decision": {
+        "outcome": "rejected",
+        "approved_amount": "0.00",
+        "currency": "CNY",
+        "actor_kind": "reviewer",
+        "reason_codes": ["insufficient_evidence"],
+        "explanation": "",
+        "decided_at": "2026-12-02T15:10:44Z",
+        "overturned": True,
+        "replaced_by": {
+            "appeal": "5b7c9d1e-2f3a-4b5c-8d6e-7f8091a2b3c4",
+            "outcome": "partially_approved",
+            "approved_amount": "20.00",
+            "currency": "CNY",
+            "reason_codes": ["partial_damage"],
+            "explanation": "The courier's photo shows the crack on arrival; the saucer was intact.",
+            "decided_at": "2026-12-05T09:31:12Z",
+        },
+    },
+    "linked_claims": None,
+    "created_at": "2026-11-30T10:44:37Z",
+    "updated_at": "2026-12-05T09:31:12Z",
+}
+
+
 class ApplicationDetailView(APIView):
-    @extend_schema(responses={200: ApplicationSerializer})
+    @extend_schema(
+        responses={200: ApplicationSerializer},
+        examples=[OpenApiExample("Decided, overturned on appeal", response_only=True, value=OVERTURNED_EXAMPLE)],
+    )
     def get(self, request: Request, public_id: str) -> Response:
-        """Read an application with its state, screening and decision."""
+        """Read an application with its state, screening and decision. A decision an appeal overturned
+        stays as it was made, with `overturned` true and the decision now applying in `replaced_by`."""
         application = selectors.application_get_for_platform(platform=request.auth.platform, public_id=public_id)
         return Response(ApplicationSerializer(application).data)
 

@@ -19,6 +19,18 @@ class NotificationKind(models.TextChoices):
     WINDOW_OPENED = "window_opened", _("A response window opened")
     DEADLINE_REMINDER = "deadline_reminder", _("A response window closes in 12 hours")
     DECISION = "decision", _("A claim was decided")
+    APPEAL_DECIDED = "appeal_decided", _("An appeal was decided")
+
+
+# The preference that turns each kind of e-mail on or off: an appeal's verdict is the decision
+# of the claim said again, so whoever wants decisions wants it, and unsubscribing from one is
+# unsubscribing from both.
+_PREFERENCE_OF = {NotificationKind.APPEAL_DECIDED: NotificationKind.DECISION}
+
+
+def preference_kind(kind: str) -> NotificationKind:
+    """Return the kind whose preference decides whether e-mails of ``kind`` are sent."""
+    return _PREFERENCE_OF.get(NotificationKind(kind), NotificationKind(kind))
 
 
 class NotificationPreference(models.Model):
@@ -43,7 +55,7 @@ class NotificationPreference(models.Model):
         return str(self.user)
 
     def wants(self, kind: str) -> bool:
-        return bool(getattr(self, kind))
+        return bool(getattr(self, preference_kind(kind).value))
 
 
 class Notification(models.Model):
@@ -70,6 +82,15 @@ class Notification(models.Model):
         verbose_name=_("application"),
     )
     kind = models.CharField(_("kind"), max_length=30, choices=NotificationKind.choices)
+    # The appeal an "appeal decided" e-mail is about (an application may have one per side).
+    appeal = models.ForeignKey(
+        "refunds.Appeal",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("appeal"),
+    )
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)

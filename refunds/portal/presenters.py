@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext as _
 
 from refunds.models import AuditEvent, Evidence, ReferenceImage, RefundApplication
-from refunds.vocab import AuditAction
+from refunds.vocab import STAFF_ONLY_ACTIONS, AuditAction
 from screening import messages
 from screening.core import FindingCode
 from screening.models import Finding, ScreeningResult
@@ -102,9 +102,12 @@ class TimelineEntry:
 
 
 def timeline(application: RefundApplication) -> list[TimelineEntry]:
-    """Return the audit log as a merchant reads it: what happened, not who among the staff did it."""
+    """Return the audit log as a merchant reads it: what happened, not who among the staff did it
+    (nor the staff's own quality control, which changes nothing the merchant was told)."""
     entries = []
     for event in sorted(application.audit_events.all(), key=lambda e: e.seq):
+        if event.action in STAFF_ONLY_ACTIONS:
+            continue
         words = _TIMELINE.get(event.action)
         entries.append(TimelineEntry(event, words() if words else event.get_action_display()))
     return entries

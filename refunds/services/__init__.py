@@ -16,6 +16,7 @@ from refunds.services.merchant import (
     application_expire_window,
     close_expired_windows,
 )
+from refunds.services.quality import qa_review_claim, qa_review_record, qa_review_resolve, qa_review_rights
 from refunds.services.review import (
     application_claim,
     application_claim_next,
@@ -67,6 +68,10 @@ __all__ = [
     "application_release_claim",
     "application_submit",
     "application_withdraw",
+    "qa_review_claim",
+    "qa_review_record",
+    "qa_review_resolve",
+    "qa_review_rights",
     "rebuttal_video_fail",
     "rebuttal_video_prepare",
     "rebuttal_videos_requeue_stale",

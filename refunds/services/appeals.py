@@ -33,6 +33,7 @@ from refunds.integration import webhooks
 from refunds.integration.uploads import image_fields, store
 from refunds.models import Appeal, AppealAttachment, AppealDecision, Decision, RefundApplication
 from refunds.roles import CLAIM, DECIDE, is_senior
+from refunds.services import notifications
 from refunds.services._base import Actor, locked_application
 from refunds.services.merchant import attachments_checked, statement_checked
 from refunds.services.review import (
@@ -333,6 +334,7 @@ def appeal_decide(
             reason=", ".join(reason_codes),
             payload=payload,
         )
+        notifications.notifications_record_appeal_decided(application, appeal=appeal)
         return appeal
 
 

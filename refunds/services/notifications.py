@@ -27,8 +27,8 @@ from django.utils.translation import ngettext
 
 from refunds.errors import ErrorCode, InvalidInput
 from refunds.integration import outbox
-from refunds.models import MerchantMember, RefundApplication
-from refunds.notifications.models import Notification, NotificationKind, NotificationPreference
+from refunds.models import Appeal, MerchantMember, RefundApplication
+from refunds.notifications.models import Notification, NotificationKind, NotificationPreference, preference_kind
 from refunds.states import ApplicationState
 
 logger = logging.getLogger(__name__)
@@ -46,14 +46,18 @@ def _kind_of_transition(application: RefundApplication, from_state: str) -> str 
     return None
 
 
-def _record(application: RefundApplication, kind: str, suffix: str = "") -> int:
+def _record(application: RefundApplication, kind: str, suffix: str = "", appeal: Appeal | None = None) -> int:
     """Write a pending notification for every user of the application's shop; return how many are new."""
     user_ids = list(
         MerchantMember.objects.filter(merchant_id=application.merchant_id).values_list("user_id", flat=True)
     )
     rows = [
         Notification(
-            key=f"{kind}:{application.public_id}:{user_id}{suffix}", user_id=user_id, application=application, kind=kind
+            key=f"{kind}:{application.public_id}:{user_id}{suffix}",
+            user_id=user_id,
+            application=application,
+            kind=kind,
+            appeal=appeal,
         )
         for user_id in user_ids
     ]
@@ -70,6 +74,14 @@ def notifications_record_transition(application: RefundApplication, *, from_stat
     if kind is None:
         return
     if _record(application, kind):
+        _send_on_commit(application.pk)
+
+
+def notifications_record_appeal_decided(application: RefundApplication, *, appeal: Appeal) -> None:
+    """Record the e-mail telling the shop's users how an appeal of the application's decision was
+    decided (whichever side appealed), in the caller's transaction, and ask for it to be sent once
+    it commits."""
+    if _record(application, NotificationKind.APPEAL_DECIDED, suffix=f":{appeal.public_id}", appeal=appeal):
         _send_on_commit(application.pk)
 
 
@@ -121,7 +133,14 @@ def notification_send(*, notification_pk: int) -> bool:
         # SKIP LOCKED: a concurrent delivery of the same task is sending this row; it is its job.
         notification = (
             Notification.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("user", "application__merchant", "application__product", "application__decision")
+            .select_related(
+                "user",
+                "application__merchant",
+                "application__product",
+                "application__decision",
+                "appeal__decision",
+                "appeal__appeal_decision",
+            )
             .filter(pk=notification_pk, status=Notification.Status.PENDING)
             .first()
         )
@@ -150,7 +169,10 @@ def unsubscribe_token(*, user: User, kind: str) -> str:
 def _message(notification: Notification, preference: NotificationPreference) -> EmailMultiAlternatives:
     application = notification.application
     unsubscribe = _absolute(
-        reverse("portal:unsubscribe", args=[unsubscribe_token(user=notification.user, kind=notification.kind)])
+        reverse(
+            "portal:unsubscribe",
+            args=[unsubscribe_token(user=notification.user, kind=preference_kind(notification.kind))],
+        )
     )
     context: dict[str, Any] = {
         "application": application,
@@ -158,6 +180,8 @@ def _message(notification: Notification, preference: NotificationPreference) -> 
         "kind": notification.kind,
         "deadline": timezone.localtime(application.merchant_deadline) if application.merchant_deadline else None,
         "decision": getattr(application, "decision", None) if application.state == ApplicationState.DECIDED else None,
+        "appeal": notification.appeal,
+        "ruling": getattr(notification.appeal, "appeal_decision", None) if notification.appeal else None,
         # ?shop= makes the link open in this shop for a user who acts for several.
         "url": _absolute(
             reverse("portal:application", args=[application.public_id]) + f"?shop={application.merchant.public_id}"

@@ -20,10 +20,11 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from refunds.errors import Conflict, ErrorCode, Forbidden, InvalidInput
-from refunds.models import Appeal, RefundApplication
+from refunds.models import Appeal, Decision, QAReview, RefundApplication
 from refunds.roles import CLAIM, DECIDE, is_senior
 from refunds.selectors import queue_ordering
 from refunds.services._base import Actor, DecisionSpec, apply, ensure_can, locked_application
+from refunds.services.sampling import qa_review_sample
 from refunds.states import REVIEWER_REASONS, ActorKind, ApplicationState, Outcome, RiskLevel
 from refunds.vocab import CLAIM_EXPIRED_REASON, CLAIM_EXPIRY_ACTOR_LABEL, AuditAction
 
@@ -63,8 +64,9 @@ def _claimed_by_other(application: RefundApplication) -> Conflict:
     return claimed_by_other(ErrorCode.CLAIMED_BY_OTHER, application)
 
 
-def claimed_by_other(code: ErrorCode, claimed: RefundApplication | Appeal) -> Conflict:
-    """Return the refusal naming who holds the live claim on an application or an appeal, and until when."""
+def claimed_by_other(code: ErrorCode, claimed: RefundApplication | Appeal | QAReview) -> Conflict:
+    """Return the refusal naming who holds the live claim on an application, an appeal or a second
+    review, and until when."""
     holder = claimed.claimed_by.get_username() if claimed.claimed_by else ""
     until = claimed.claim_expires_at
     assert until is not None  # a live claim has an expiry
@@ -217,6 +219,9 @@ def application_decide(
             payload=payload,
             decision=DecisionSpec(outcome, amount, reason_codes, note),
         )
+        # Only reviewers' decisions are sampled: a merchant's acceptance is no judgement, and the
+        # system approves only what screening cleared (invariant 1, checked on its own).
+        qa_review_sample(application, Decision.objects.get(application=application))
         return application
 
 

@@ -39,6 +39,7 @@ from refunds.models import (
     MerchantMember,
     Policy,
     Product,
+    QAReview,
     RebuttalAttachment,
     RefundApplication,
     SettingsChange,
@@ -119,6 +120,8 @@ def build_world() -> World:
     # Its playable copy and poster, as the worker makes them.
     video = RebuttalAttachment.objects.get(rebuttal__application=application, content_type="video/mp4")
     assert services.rebuttal_video_prepare(attachment_id=video.pk) == "prepared"
+    # Every decision drawn for a second review, so that the world has one to open.
+    Policy.objects.filter(platform=platform_a).update(qa_sample_rate=1)
     services.application_claim(application_id=application.public_id, reviewer=users["senior"])
     services.application_decide(
         application_id=application.public_id,
@@ -176,6 +179,7 @@ def build_world() -> World:
         "refunds.auditevent": AuditEvent.objects.filter(application=application).first().pk,
         "refunds.decision": Decision.objects.get(application=application).pk,
         "refunds.appeal": appeal.pk,
+        "refunds.qareview": QAReview.objects.get(application=application).pk,
         "refunds.webhookevent": event.pk,
         "refunds.webhookdelivery": delivery.pk,
         "auth.group": Group.objects.get(name="Reviewers").pk,
@@ -326,6 +330,7 @@ API_ROUTES: dict[str, tuple[str | None, dict[str, str]]] = {
     "product": ("product", {"GET": "read"}),
     "reference-images": ("product", {"GET": "read", "POST": "write"}),
     "policy": (None, {"GET": "policy", "PATCH": "policy"}),
+    "statistics-reviewers": (None, {"GET": "read"}),
     "webhook-endpoints": (None, {"GET": "webhooks", "POST": "webhooks"}),
     "webhook-endpoint": ("endpoint", {"GET": "webhooks", "PATCH": "webhooks", "DELETE": "webhooks"}),
     "webhook-endpoint-rotate": ("endpoint", {"POST": "webhooks"}),
@@ -582,6 +587,7 @@ REVIEWER_VIEWS = {
     "refunds.auditevent",
     "refunds.decision",
     "refunds.appeal",
+    "refunds.qareview",
     "screening.screeningresult",
     "screening.finding",
 }
@@ -615,6 +621,8 @@ APPLICATION_PAGES = {
 }
 # The appeal's own pages act on POST only, through the appeal services.
 APPEAL_PAGES = {"claim": "bounce", "decide": "bounce"}
+# So do a second review's, through the quality services.
+QA_PAGES = {"claim": "bounce", "record": "bounce", "resolve": "bounce"}
 OTHER_MODEL_PAGES = {"auth_user_password_change": "403"}  # setting another user's password
 # The admin site's own pages, for staff. The login page is everyone's door; logging out (POST)
 # ends one's own session; "r/…" (view on site) is a 404 as no model has a public page.
@@ -676,6 +684,8 @@ def admin_rows(world: World) -> Iterator[tuple[str, str, str | dict[str, str]]]:
             yield page, url, APPLICATION_PAGES[action]
         elif label == "refunds.appeal" and action in APPEAL_PAGES:
             yield page, url, APPEAL_PAGES[action]
+        elif label == "refunds.qareview" and action in QA_PAGES:
+            yield page, url, QA_PAGES[action]
         else:
             assert action in MODEL_PAGES, f"admin:{page} has no row"
             view = MODEL_PAGES[action]

@@ -196,6 +196,7 @@ def policy_form(policy, **overrides):
         "buyer_alert_currency": "CNY",
         "buyer_risk_holds_for_review": "on",
         "appeal_window_days": "30",
+        "qa_sample_rate": "0.05",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v != ""}
@@ -246,6 +247,25 @@ def test_the_appeal_window_is_set_in_the_admin_and_the_api_by_the_one_validator(
     assert api.status_code == 200 and api.json()["appeal_window_days"] == 60
     records = changes(platform_a, "policy_updated")
     assert {r.after["appeal_window_days"] for r in records} == {14, 60}
+
+
+def test_the_second_review_share_is_set_in_the_admin_and_the_api_by_the_one_validator(
+    admin_client, platform_a, ops_key_a
+):
+    policy = platform_a.policy
+    assert policy.qa_sample_rate == Decimal("0.05")
+    url = reverse("admin:refunds_policy_change", args=[policy.pk])
+    response = admin_client.post(url, policy_form(policy, qa_sample_rate="1.5"))
+    assert response.status_code == 200 and "qa_sample_rate" in response.context["adminform"].form.errors
+    for refused in ("1.01", 0.1, "0.12345", "-0.1", True):
+        api = client_with(ops_key_a).patch("/api/v1/policy", {"qa_sample_rate": refused}, format="json")
+        assert api.status_code == 400, refused
+    admin_client.post(url, policy_form(policy, qa_sample_rate="0.1"))
+    assert Policy.objects.get(pk=policy.pk).qa_sample_rate == Decimal("0.1")
+    api = client_with(ops_key_a).patch("/api/v1/policy", {"qa_sample_rate": "0.25"}, format="json")
+    assert api.status_code == 200 and api.json()["qa_sample_rate"] == "0.2500"
+    records = changes(platform_a, "policy_updated")
+    assert {r.after["qa_sample_rate"] for r in records} == {"0.1000", "0.2500"}
 
 
 # --- API keys ---------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ def valid_policy(**changes):
         "expiry_auto_approves": True,
         "buyer_risk_holds_for_review": True,
         "appeal_window_days": 30,
+        "qa_sample_rate": Decimal("0.05"),
     }
     return {**values, **changes}
 
@@ -126,3 +127,20 @@ def test_a_refusal_takes_its_bound_from_the_constant_not_from_its_own_words(monk
     with translation.override("en"):
         code, message = refusal(merchant_window=timedelta(days=15))["merchant_window"]
     assert message == "The merchant window must be between 1 hour and 14 days."
+
+
+@pytest.mark.parametrize(
+    "rate", [Decimal("-0.01"), Decimal("1.0001"), Decimal("0.00001"), Decimal("NaN"), 0.05, "0.05"]
+)
+def test_the_share_of_second_reviews_is_a_decimal_from_zero_to_one(rate):
+    with translation.override("en"):
+        errors = refusal(qa_sample_rate=rate)
+    assert errors["qa_sample_rate"] == (
+        ErrorCode.QA_SAMPLE_RATE_OUT_OF_BOUNDS,
+        "The share of decisions reviewed again must be from 0 to 1.",
+    )
+
+
+@pytest.mark.parametrize("rate", [Decimal("0"), Decimal("0.05"), Decimal("0.0001"), Decimal("1")])
+def test_every_share_from_none_to_all_passes(rate):
+    policy_validate(valid_policy(qa_sample_rate=rate))

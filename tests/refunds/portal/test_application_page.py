@@ -63,6 +63,31 @@ def test_the_timeline_tells_the_story_without_naming_staff(owner_client, forged)
     assert positions == sorted(positions)
 
 
+def test_the_timeline_leaves_out_the_staffs_second_review(owner_client, forged, senior_reviewer, second_reviewer):
+    from decimal import Decimal
+
+    from refunds import services
+    from refunds.models import QAReview
+    from refunds.services import Actor
+    from refunds.services.platform import policy_update
+
+    policy_update(platform=forged.platform, changes={"qa_sample_rate": Decimal("1")}, actor=Actor.system())
+    with time_machine.travel(forged.merchant_deadline):
+        services.close_expired_windows()
+    services.application_decide(
+        application_id=forged.public_id,
+        reviewer=senior_reviewer,
+        outcome="rejected",
+        reason_codes=["evidence_derived"],
+        note="Derived.",
+    )
+    review = QAReview.objects.get(application=forged)
+    services.qa_review_claim(qa_review_id=review.public_id, reviewer=second_reviewer)
+    page = owner_client.get(f"/portal/applications/{forged.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "A reviewer decided" in page
+    assert "second review" not in page.lower()
+
+
 def test_the_page_offers_both_answers_while_the_window_is_open(owner_client, awaiting):
     page = owner_client.get(f"/portal/applications/{awaiting.public_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert f"/portal/applications/{awaiting.public_id}/accept/" in page
