@@ -114,6 +114,12 @@ def close_expired_windows() -> int:
     return services.close_expired_windows()
 
 
+@shared_task(name="refunds.expire_evidence_requests", acks_late=True)
+def expire_evidence_requests() -> int:
+    """Close the requests for another photo whose deadline passed; their applications go back to review."""
+    return services.expire_evidence_requests()
+
+
 @shared_task(name="refunds.release_expired_claims", acks_late=True)
 def release_expired_claims() -> int:
     return services.release_expired_claims()

@@ -23,14 +23,17 @@ from refunds.models import (
     AuditEvent,
     Decision,
     Evidence,
+    EvidenceRequest,
     EvidenceUpload,
     RefundApplication,
 )
 from refunds.policy_bounds import (
     MAX_CLAIM_TIMEOUT,
     MAX_MERCHANT_WINDOW,
+    MAX_SECOND_PHOTO_WINDOW,
     MIN_CLAIM_TIMEOUT,
     MIN_MERCHANT_WINDOW,
+    MIN_SECOND_PHOTO_WINDOW,
     duration_pattern,
 )
 from refunds.services.merchant import STATEMENT_MAX_LENGTH
@@ -156,6 +159,7 @@ class PatternDurationField(serializers.DurationField):
 # The policy's own bounds, so that the API takes exactly what the policy accepts.
 MERCHANT_WINDOW = duration_pattern(MIN_MERCHANT_WINDOW, MAX_MERCHANT_WINDOW)
 CLAIM_TIMEOUT = duration_pattern(MIN_CLAIM_TIMEOUT, MAX_CLAIM_TIMEOUT)
+SECOND_PHOTO_WINDOW = duration_pattern(MIN_SECOND_PHOTO_WINDOW, MAX_SECOND_PHOTO_WINDOW)
 
 
 @extend_schema_field({"type": "string", "pattern": MERCHANT_WINDOW, "example": "2 00:00:00"})
@@ -166,6 +170,11 @@ class MerchantWindowField(PatternDurationField):
 @extend_schema_field({"type": "string", "pattern": CLAIM_TIMEOUT, "example": "00:30:00"})
 class ClaimTimeoutField(PatternDurationField):
     pattern = CLAIM_TIMEOUT
+
+
+@extend_schema_field({"type": "string", "pattern": SECOND_PHOTO_WINDOW, "example": "3 00:00:00"})
+class SecondPhotoWindowField(PatternDurationField):
+    pattern = SECOND_PHOTO_WINDOW
 
 
 class ApplicationCreateJsonSerializer(serializers.Serializer):
@@ -289,6 +298,81 @@ class DecisionSerializer(serializers.ModelSerializer):
         fields = ["outcome", "approved_amount", "currency", "actor_kind", "reason_codes", "explanation", "decided_at"]
 
 
+class EvidenceRequestSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    application = serializers.UUIDField(source="application.public_id", read_only=True)
+    first_evidence = serializers.UUIDField(
+        source="first_evidence.public_id",
+        read_only=True,
+        help_text="The buyer's photo whose damage the second photo must show from another angle.",
+    )
+    answer_evidence = serializers.SerializerMethodField(
+        help_text="The second photo once answered: one of the application's `evidence`, screened like any other."
+    )
+    answer_url = serializers.SerializerMethodField(help_text="Where the platform sends the buyer's photo.")
+
+    class Meta:
+        model = EvidenceRequest
+        fields = [
+            "id",
+            "application",
+            "state",
+            "instructions",
+            "language",
+            "first_evidence",
+            "requested_at",
+            "deadline",
+            "answer_url",
+            "answer_evidence",
+            "closed_at",
+        ]
+        extra_kwargs = {
+            "instructions": {"help_text": "What to ask the buyer, in the buyer's `language`."},
+            "language": {"help_text": "The language of the instructions: `zh-hans` or `en`."},
+            "deadline": {"help_text": "The answer is refused after this time; the request then expires."},
+        }
+
+    def get_answer_evidence(self, obj: EvidenceRequest) -> uuid.UUID | None:
+        return obj.answer.public_id if obj.answer_id else None
+
+    def get_answer_url(self, obj: EvidenceRequest) -> str:
+        return reverse("api:application-evidence-request-answer", args=[obj.application.public_id, obj.public_id])
+
+
+class EvidenceRequestAnswerJsonSerializer(serializers.Serializer):
+    """The buyer's second photo uploaded first (POST /evidence-uploads): plain JSON."""
+
+    evidence_ids = serializers.ListField(
+        child=serializers.UUIDField(),
+        min_length=1,
+        max_length=1,
+        help_text="The id of the second photo, uploaded before with POST /evidence-uploads.",
+    )
+
+    def validate(self, data: dict) -> dict:
+        data.setdefault("evidence", [])
+        return data
+
+
+class EvidenceRequestAnswerSerializer(EvidenceRequestAnswerJsonSerializer):
+    """The buyer's second photo as a multipart part (or the id of an upload)."""
+
+    evidence = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        required=False,
+        default=list,
+        max_length=1,
+        help_text="The second photo (JPEG, PNG, WebP, HEIC), as one multipart part.",
+    )
+    evidence_ids = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        default=list,
+        max_length=1,
+        help_text="The id of the second photo, uploaded before with POST /evidence-uploads.",
+    )
+
+
 class ApplicationSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id")
     merchant = serializers.UUIDField(source="merchant.public_id")
@@ -298,6 +382,10 @@ class ApplicationSerializer(serializers.ModelSerializer):
     linked_claims = serializers.SerializerMethodField(
         help_text="The group of linked claims (applications sharing images) this one belongs to: "
         "`GET /claim-groups/{id}`; null when it shares no image."
+    )
+    evidence_requests = serializers.SerializerMethodField(
+        help_text="Requests for another photo of the damage, oldest first; while one is `open` the review "
+        "waits for the buyer's answer."
     )
 
     class Meta:
@@ -321,9 +409,16 @@ class ApplicationSerializer(serializers.ModelSerializer):
             "evidence",
             "decision",
             "linked_claims",
+            "evidence_requests",
             "created_at",
             "updated_at",
         ]
+
+    @extend_schema_field(EvidenceRequestSerializer(many=True))
+    def get_evidence_requests(self, obj: RefundApplication) -> list[dict]:
+        if self.context.get("just_submitted"):
+            return []
+        return EvidenceRequestSerializer(obj.evidence_requests.all(), many=True).data
 
     def get_linked_claims(self, obj: RefundApplication) -> uuid.UUID | None:
         member = getattr(obj, "claim_group_member", None)

@@ -25,6 +25,7 @@ from refunds.api.serializers import (
     ClaimTimeoutField,
     MerchantWindowField,
     NoUnknownFieldsMixin,
+    SecondPhotoWindowField,
     StrictBooleanField,
     StrictFloatField,
     StrictIntegerField,
@@ -37,9 +38,11 @@ from refunds.policy_bounds import (
     MAX_APPEAL_WINDOW_DAYS,
     MAX_CLAIM_TIMEOUT,
     MAX_MERCHANT_WINDOW,
+    MAX_SECOND_PHOTO_WINDOW,
     MIN_APPEAL_WINDOW_DAYS,
     MIN_CLAIM_TIMEOUT,
     MIN_MERCHANT_WINDOW,
+    MIN_SECOND_PHOTO_WINDOW,
     duration_words,
 )
 from refunds.services import platform as settings_services
@@ -100,6 +103,14 @@ class PolicySerializer(NoUnknownFieldsMixin, serializers.ModelSerializer):
         min_value=MIN_APPEAL_WINDOW_DAYS,
         max_value=MAX_APPEAL_WINDOW_DAYS,
         help_text="Days after a decision during which the merchant or the buyer may appeal it.",
+    )
+    second_photo_window = SecondPhotoWindowField(
+        help_text=f"From {duration_words(MIN_SECOND_PHOTO_WINDOW)} to {duration_words(MAX_SECOND_PHOTO_WINDOW)}, "
+        "as [D ]HH:MM:SS: how long the buyer has to send another photo when asked; the review clock pauses meanwhile."
+    )
+    second_photo_for_uncertain = StrictBooleanField(
+        help_text="Ask the buyer for another photo of the damage from another angle as soon as an application "
+        "screened `suspicious` enters review."
     )
 
     class Meta:
