@@ -332,8 +332,9 @@ class EvidenceRequestSerializer(serializers.ModelSerializer):
             "deadline": {"help_text": "The answer is refused after this time; the request then expires."},
         }
 
-    def get_answer_evidence(self, obj: EvidenceRequest) -> uuid.UUID | None:
-        return obj.answer.public_id if obj.answer_id else None
+    @extend_schema_field({"type": "string", "format": "uuid", "nullable": True})
+    def get_answer_evidence(self, obj: EvidenceRequest) -> str | None:
+        return str(obj.answer.public_id) if obj.answer_id else None
 
     def get_answer_url(self, obj: EvidenceRequest) -> str:
         return reverse("api:application-evidence-request-answer", args=[obj.application.public_id, obj.public_id])
