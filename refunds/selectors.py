@@ -156,6 +156,7 @@ def application_for_review(*, pk: int) -> RefundApplication:
             ),
             "product__reference_images",
             "rebuttal__attachments",
+            Prefetch("evidence_requests", queryset=_evidence_requests().select_related("requested_by")),
         )
         .get(pk=pk)
     )

@@ -10,6 +10,7 @@ from refunds.services.evidence_requests import (
     evidence_request_cancel,
     evidence_request_create,
     evidence_request_expire,
+    evidence_request_permissions,
     expire_evidence_requests,
 )
 from refunds.services.media import (
@@ -82,6 +83,7 @@ __all__ = [
     "evidence_request_cancel",
     "evidence_request_create",
     "evidence_request_expire",
+    "evidence_request_permissions",
     "expire_evidence_requests",
     "enqueue_screening",
     "evidence_upload_create",

@@ -143,6 +143,20 @@ def _may_ask(application: RefundApplication, actor: Actor) -> None:
     raise Conflict(ErrorCode.CLAIM_REQUIRED)
 
 
+def evidence_request_permissions(*, application: RefundApplication, user: Any) -> tuple[bool, bool]:
+    """Return whether the user may ask for another photo of the application now, and whether
+    they may cancel its open request: the pages ask this instead of judging."""
+    if not user.has_perm(DECIDE) or application.state != application.State.IN_REVIEW:
+        return False, False
+    if not application.has_no_open_evidence_request():
+        return False, True
+    try:
+        _may_ask(application, Actor.of_user(ActorKind.REVIEWER, user))
+    except Conflict:
+        return False, False
+    return True, False
+
+
 def _first_evidence(application: RefundApplication, evidence_id: UUID | str | None) -> Evidence:
     photos = application.evidence.order_by("position", "pk")
     if evidence_id is None:
