@@ -32,7 +32,7 @@ class AuditAction(models.TextChoices):
     APPEAL_UPHOLD = "appeal_uphold", _("Appeal decided: decision upheld")
     APPEAL_OVERTURN = "appeal_overturn", _("Appeal decided: decision overturned")
     APPEAL_WITHDRAW = "appeal_withdraw", _("Appeal withdrawn")
-    EVIDENCE_REQUEST = "evidence_request", _("Another photo requested")
+    EVIDENCE_REQUEST_OPEN = "evidence_request_open", _("Another photo requested")
     EVIDENCE_REQUEST_ANSWER = "evidence_request_answer", _("Another photo received")
     EVIDENCE_REQUEST_EXPIRE = "evidence_request_expire", _("Request for another photo expired")
     EVIDENCE_REQUEST_CANCEL = "evidence_request_cancel", _("Request for another photo cancelled")

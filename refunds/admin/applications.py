@@ -127,7 +127,7 @@ class RefundApplicationAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("review due"), ordering="review_due_at")
     def due(self, obj: RefundApplication) -> str:
-        if getattr(obj, "awaiting_second_photo", False) and obj.state == ApplicationState.IN_REVIEW:
+        if getattr(obj, "waits_for_photo", False) and obj.state == ApplicationState.IN_REVIEW:
             # The review clock is paused: no due date runs until the photo comes or its time is up.
             return format_html('<span class="rh-waiting">{}</span>', gettext("waiting for the buyer's second photo"))
         if obj.review_due_at is None or obj.state != ApplicationState.IN_REVIEW:
@@ -507,7 +507,7 @@ class RefundApplicationAdmin(admin.ModelAdmin):
                 claim_is_mine=Case(
                     When(claimed_by_id=request.user.pk, then=True), default=False, output_field=BooleanField()
                 ),
-                awaiting_second_photo=Exists(
+                waits_for_photo=Exists(
                     EvidenceRequest.objects.filter(application=OuterRef("pk"), state=EvidenceRequestState.OPEN)
                 ),
             )

@@ -144,7 +144,7 @@ EXAMPLE_IDS = {
     "application_appealed": "7c8d9e0f-1a2b-4c3d-8e4f-5a6b7c8d9e0f",  # rejected, and appealed for the buyer
     "appeal": "8d9e0f1a-2b3c-4d4e-9f5a-6b7c8d9e0f1a",
     "application_asked": "9e0f1a2b-3c4d-4e5f-8a6b-7c8d9e0f1a2b",  # in review, waiting for the buyer's second photo
-    "evidence_request": "0a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d",
+    "photo_request": "0a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d",
 }
 # Per operation: the example of its path's public id, and of its request body where it has one.
 _PATH_EXAMPLES = {
@@ -181,8 +181,8 @@ _APPEAL_EXAMPLES = {
 }
 # The example of the path's request id.
 _EVIDENCE_REQUEST_EXAMPLES = {
-    "applications_evidence_requests_retrieve": "evidence_request",
-    "applications_evidence_requests_answer_create": "evidence_request",
+    "applications_evidence_requests_retrieve": "photo_request",
+    "applications_evidence_requests_answer_create": "photo_request",
 }
 _BODY_EXAMPLES = {
     ("products_create", "application/json"): {

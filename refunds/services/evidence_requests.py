@@ -210,7 +210,7 @@ def _create_locked(
         request,
         application.pause_review,
         actor=actor,
-        action=AuditAction.EVIDENCE_REQUEST,
+        action=AuditAction.EVIDENCE_REQUEST_OPEN,
         from_state="",
         event_type=WebhookEventType.EVIDENCE_REQUESTED,
         payload={

@@ -22,7 +22,7 @@ def test_a_reviewer_and_a_senior_asking_at_once_make_one_request(product, review
         conflicts = [r for r in results if isinstance(r, Conflict)]
         assert len(conflicts) == 1 and conflicts[0].code == "evidence_request_open_exists", results
         assert EvidenceRequest.objects.filter(application=application, state=EvidenceRequestState.OPEN).count() == 1
-        assert AuditEvent.objects.filter(application=application, action="evidence_request").count() == 1
+        assert AuditEvent.objects.filter(application=application, action="evidence_request_open").count() == 1
 
 
 def test_an_answer_racing_the_reviewers_cancel_closes_the_request_once(product, reviewer):

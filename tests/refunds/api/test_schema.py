@@ -83,7 +83,7 @@ def seed() -> str:
     asked = claimed_by(reviewer, product, evidence=[GENUINE_CUP], order_ref="order-asked")
     RefundApplication.objects.filter(pk=asked.pk).update(public_id=EXAMPLE_IDS["application_asked"])
     request = ask(RefundApplication.objects.get(pk=asked.pk), reviewer)
-    EvidenceRequest.objects.filter(pk=request.pk).update(public_id=EXAMPLE_IDS["evidence_request"])
+    EvidenceRequest.objects.filter(pk=request.pk).update(public_id=EXAMPLE_IDS["photo_request"])
     spare = platform_services.webhook_endpoint_create(platform=platform, url="http://127.0.0.1:9/spare", actor=ops)
     WebhookEndpoint.objects.filter(pk=spare.pk).update(public_id=EXAMPLE_IDS["webhook_endpoint_to_delete"])
     return api_key_issue(platform=platform, name="schemathesis", scopes=["read", "write", "policy", "webhooks"])[1]

@@ -277,11 +277,11 @@ def test_every_step_is_in_the_applications_chain_and_announced_in_order(product,
 
     actions = list(AuditEvent.objects.filter(application=application).order_by("seq").values_list("action", flat=True))
     assert [a for a in actions if a.startswith("evidence_request")] == [
-        "evidence_request",
+        "evidence_request_open",
         "evidence_request_answer",
-        "evidence_request",
+        "evidence_request_open",
         "evidence_request_expire",
-        "evidence_request",
+        "evidence_request_open",
         "evidence_request_cancel",
     ]
     assert audit.verify_chain(fresh(application)).ok
