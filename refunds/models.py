@@ -477,6 +477,11 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
     def has_no_open_evidence_request(self) -> bool:
         """Whether nothing is asked of the buyer now: while a second photo is awaited, nobody
         claims or decides the application (its review clock is paused)."""
+        # A page that prefetched the requests (the review page) asks without another query;
+        # the services read the locked row fresh, without a prefetch, so they always ask the database.
+        prefetched = getattr(self, "_prefetched_objects_cache", {}).get("evidence_requests")
+        if prefetched is not None:
+            return not any(request.state == EvidenceRequestState.OPEN for request in prefetched)
         return not self.evidence_requests.filter(state=EvidenceRequestState.OPEN).exists()
 
     def _enter_review(self) -> None:

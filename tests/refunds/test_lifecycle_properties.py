@@ -14,9 +14,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from refunds import services
 from refunds.audit import verify_chain
 from refunds.errors import DomainError
-from refunds.models import Decision, Policy, RefundApplication
+from refunds.models import Decision, EvidenceRequest, Policy, RefundApplication
 from refunds.services import Actor
-from refunds.states import TERMINAL_STATES, ActorKind, ApplicationState, Outcome
+from refunds.states import TERMINAL_STATES, ActorKind, ApplicationState, EvidenceRequestState, Outcome
 from tests.factories import CUP, GENUINE_CUP, jpeg, submit, upload
 
 pytestmark = pytest.mark.django_db
@@ -110,6 +110,7 @@ def run_lifecycle_machine(product, reviewers, merchant_owner):
             self.clock.shift(timedelta(hours=hours))
             services.close_expired_windows()
             services.release_expired_claims()
+            services.expire_evidence_requests()
 
         @rule(who=st.integers(0, 1))
         def reviewer_claims(self, who):
@@ -125,6 +126,37 @@ def run_lifecycle_machine(product, reviewers, merchant_owner):
                     reason_codes=["other"],
                     approved_amount=Decimal("1.00"),
                     note="checked",
+                )
+            )
+
+        @rule(who=st.integers(0, 1))
+        def reviewer_asks_for_another_photo(self, who):
+            self.attempt(
+                lambda: services.evidence_request_create(
+                    application_id=self.app_id, actor=Actor.of_user(ActorKind.REVIEWER, reviewers[who])
+                )
+            )
+
+        @rule(image=st.sampled_from(["catalogue", "fresh"]))
+        def platform_answers_the_request(self, image):
+            request = EvidenceRequest.objects.filter(application=self.application).order_by("-pk").first()
+            if request is None:
+                return
+            data = CUP if image == "catalogue" else jpeg(seed=98)
+            self.attempt(
+                lambda: services.evidence_request_answer(
+                    request_id=request.public_id, actor=Actor(ActorKind.PLATFORM, None, "api"), evidence=[upload(data)]
+                )
+            )
+
+        @rule(who=st.integers(0, 1))
+        def reviewer_cancels_the_request(self, who):
+            request = EvidenceRequest.objects.filter(application=self.application).order_by("-pk").first()
+            if request is None:
+                return
+            self.attempt(
+                lambda: services.evidence_request_cancel(
+                    request_id=request.public_id, actor=Actor.of_user(ActorKind.REVIEWER, reviewers[who])
                 )
             )
 
@@ -171,6 +203,19 @@ def run_lifecycle_machine(product, reviewers, merchant_owner):
                 for evidence in application.evidence.all():
                     assert evidence.screening.completed
                     assert not evidence.screening.findings.filter(score__gte=0.5).exists()
+
+        @invariant()
+        def while_a_photo_is_awaited_the_review_clock_stands_still(self):
+            if self.application is None:
+                return
+            application = self.current()
+            waiting = EvidenceRequest.objects.filter(application=application, state=EvidenceRequestState.OPEN)
+            assert waiting.count() <= 1
+            if waiting.exists():
+                assert application.state == ApplicationState.IN_REVIEW
+                assert application.review_due_at is None and application.claimed_by_id is None
+            elif application.state == ApplicationState.IN_REVIEW:
+                assert application.review_due_at is not None
 
         @invariant()
         def terminal_states_stay_terminal(self):
