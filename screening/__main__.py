@@ -1,4 +1,4 @@
-"""`python -m screening check|batch ...`: the screening CLI (see screening/core/cli.py)."""
+"""`python -m screening check|batch|views ...`: the screening CLI (see screening/core/cli.py)."""
 
 import sys
 

@@ -12,7 +12,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from screening.core import FindingCode, ReuseKind
+from screening.core import FindingCode, ReuseKind, ViewPairVerdict
 
 # Each finding's short name, the one every surface shows (the admin's filter and findings
 # table, the portal's technical details); a test checks that every code has one.
@@ -225,3 +225,38 @@ def explain(code: str, params: dict[str, Any], *, fallback: str) -> str:
         return explainer(params or {})
     except (TypeError, ValueError, KeyError):
         return fallback
+
+
+# The two-view check (screening.core.viewpair) in the reader's words, by verdict; the engine's
+# own explanation is English and carries the numbers, shown beside these as the detail.
+VIEW_PAIR_WORDS = {
+    ViewPairVerdict.CONSISTENT_3D: gettext_lazy(
+        "The two photos show a real item from two viewpoints: its parts move against each other between the "
+        "photos as only a three-dimensional object's do."
+    ),
+    ViewPairVerdict.FLAT: gettext_lazy(
+        "The two photos look like one flat picture seen twice (a print, a screen or a warped copy): one "
+        "perspective change explains both. A flat item photographed close up looks the same, so compare them."
+    ),
+    ViewPairVerdict.UNRELATED: gettext_lazy("The two photos do not show the same item or scene."),
+    ViewPairVerdict.UNREADABLE: gettext_lazy(
+        "The two photos could not be compared automatically (a file cannot be read or shows too little detail)."
+    ),
+}
+# Whether the damage boxed in the first photo is at the same place in the second.
+DAMAGE_IN_BOTH_WORDS = {
+    True: gettext_lazy("The damage appears in both photos at the same place."),
+    False: gettext_lazy("The damage marked in the first photo is not there in the second."),
+}
+
+
+def view_pair_words(result: dict[str, Any]) -> str:
+    """Return the two-view check's result (ViewPairResult.as_dict()) in the active language.
+
+    An unknown verdict (a record stored by a later engine) gives the engine's English explanation.
+    """
+    words = VIEW_PAIR_WORDS.get(result.get("verdict"))
+    if words is None:
+        return str(result.get("explanation", ""))
+    damage = DAMAGE_IN_BOTH_WORDS.get(result.get("damage_in_both"))
+    return f"{words} {damage}" if damage is not None else str(words)

@@ -1,14 +1,26 @@
 """Image-consistency screening for refund evidence; imports nothing from Django.
 
 Public API (used by screening/services.py and the CLI):
-decode_image, analyse_reference, screen_evidence, perceptual_hash and the value types.
+decode_image, analyse_reference, screen_evidence, perceptual_hash, compare_views (two views of
+the same damage) and the value types.
 """
 
 from .decode import DecodedImage, decode_image, sniff_format
 from .errors import UnreadableImage
 from .hashing import evidence_reuse_features, hamming, perceptual_hash, without_turn_fill
 from .keypoints import ReuseFeatures, matching_points
-from .report import FINDING_CODES, FORGERY_CODES, VERDICTS, Finding, FindingCode, ReuseKind, ScreeningReport, Verdict
+from .report import (
+    FINDING_CODES,
+    FORGERY_CODES,
+    VERDICTS,
+    VIEW_PAIR_VERDICTS,
+    Finding,
+    FindingCode,
+    ReuseKind,
+    ScreeningReport,
+    Verdict,
+    ViewPairVerdict,
+)
 from .screen import (
     ENGINE_VERSION,
     ReferenceAnalysis,
@@ -18,6 +30,7 @@ from .screen import (
     screen_evidence,
 )
 from .verdict import combined_risk
+from .viewpair import ViewPairResult, compare_views
 
 __all__ = [
     "DecodedImage",
@@ -32,10 +45,14 @@ __all__ = [
     "ScreeningReport",
     "UnreadableImage",
     "VERDICTS",
+    "VIEW_PAIR_VERDICTS",
     "Verdict",
+    "ViewPairResult",
+    "ViewPairVerdict",
     "analyse_decoded_reference",
     "analyse_reference",
     "combined_risk",
+    "compare_views",
     "decode_image",
     "evidence_reuse_features",
     "hamming",

@@ -1,9 +1,13 @@
-"""Command line: `python -m screening check|batch` (contract: docs/design.md section 4).
+"""Command line: `python -m screening check|batch|views` (contract: docs/design.md section 4).
 
-Both commands print one JSON object per evidence file, one per line, in input order.
+`check` and `batch` print one JSON object per evidence file, one per line, in input order.
 An unreadable evidence file is a result (verdict "unreadable"), not an error; bad
 arguments (a missing reference, an unreadable manifest line, no evidence) print a
 message on stderr and exit with 2 before any line is written.
+
+`views FIRST SECOND [--damage-box X,Y,W,H]` prints one JSON object: the two-view check of
+two photos of the same damage (screening.core.viewpair). A photo that cannot be decoded is a
+result (verdict "unreadable"); a missing file or a malformed box exits with 2.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from .decode import decode_image
 from .errors import UnreadableImage
 from .report import Finding, FindingCode, ScreeningReport, Verdict
 from .screen import ReferenceAnalysis, analyse_decoded_reference, screen_evidence
+from .viewpair import compare_views
 
 __all__ = ["main", "report_line"]
 
@@ -177,7 +182,44 @@ def _parser() -> argparse.ArgumentParser:
     batch = sub.add_parser("batch", help='screen every {"evidence", "references"} line of a JSONL manifest')
     batch.add_argument("manifest", metavar="MANIFEST.jsonl")
     batch.add_argument("--jobs", type=int, default=0, help="worker processes (default: all cores)")
+    views = sub.add_parser(
+        "views", help="check that two photos show the same damage on a real item from two viewpoints"
+    )
+    views.add_argument("first", metavar="FIRST")
+    views.add_argument("second", metavar="SECOND")
+    views.add_argument(
+        "--damage-box", metavar="X,Y,W,H", help="the damage in the first photo's pixels (x, y, width, height)"
+    )
     return parser
+
+
+def _damage_box(text: str | None) -> tuple[int, int, int, int] | None:
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        x, y, w, h = (int(p) for p in parts)
+    except ValueError:
+        raise BadArguments(f"--damage-box must be four integers X,Y,W,H, not {text!r}") from None
+    if x < 0 or y < 0 or w <= 0 or h <= 0:
+        raise BadArguments(f"--damage-box needs X, Y >= 0 and W, H > 0, not {text!r}")
+    return x, y, w, h
+
+
+def _views(first: str, second: str, box_text: str | None, out: TextIO) -> None:
+    box = _damage_box(box_text)
+    photos = []
+    for path in (first, second):
+        try:
+            with open(path, "rb") as fh:
+                photos.append(fh.read())
+        except OSError as err:
+            raise BadArguments(f"cannot read {path}: {err.strerror or err}") from None
+    started = time.perf_counter()
+    result = compare_views(photos[0], photos[1], damage_box=box)
+    line = {"first": first, "second": second, **result.as_dict()}
+    line["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    out.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
 def _run(jobs: list[Job], workers: int, out: TextIO) -> None:
@@ -210,6 +252,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except SystemExit as exc:  # argparse already printed its message
         return EXIT_BAD_ARGUMENTS if exc.code else EXIT_OK
     try:
+        if args.command == "views":
+            _init_worker()
+            _views(args.first, args.second, args.damage_box, out)
+            return EXIT_OK
         if args.command == "check":
             if not args.evidence:
                 raise BadArguments("no evidence file given")

@@ -18,6 +18,8 @@ __all__ = [
     "FINDING_CODES",
     "FORGERY_CODES",
     "VERDICTS",
+    "VIEW_PAIR_VERDICTS",
+    "ViewPairVerdict",
 ]
 
 
@@ -83,6 +85,25 @@ class Verdict(StrEnum):
 
 
 VERDICTS = tuple(Verdict)
+
+
+class ViewPairVerdict(StrEnum):
+    """What the two-view check (screening.core.viewpair) says of a first photo and a second
+    one of the same damage from another angle; owned here, translated per value by
+    screening.messages."""
+
+    # Parallax beyond one homography, explained by one camera motion: a real item in 3-D.
+    CONSISTENT_3D = "consistent_3d"
+    # One homography explains both views: a flat picture (a print, a screen, a warped copy),
+    # or a flat item seen without its surroundings.
+    FLAT = "flat"
+    # Too few correspondences agree on any two-view geometry: not the same item or scene.
+    UNRELATED = "unrelated"
+    # A file cannot be decoded, or has too little texture to compare.
+    UNREADABLE = "unreadable"
+
+
+VIEW_PAIR_VERDICTS = tuple(ViewPairVerdict)
 
 Region = tuple[int, int, int, int]
 

@@ -89,3 +89,30 @@ def test_a_product_on_a_table_is_explained_as_a_new_photograph_for_a_person():
     assert "相似" in zh and "20%" in zh and "人工比对" in zh
     assert en.startswith("The image resembles a reference image") and "20%" in en and "lying on a table" in en
     assert "copy" not in en
+
+
+def test_every_two_view_verdict_has_words_in_both_languages():
+    from screening.core import VIEW_PAIR_VERDICTS
+    from screening.messages import VIEW_PAIR_WORDS, view_pair_words
+
+    assert set(VIEW_PAIR_WORDS) == set(VIEW_PAIR_VERDICTS)
+    for verdict in VIEW_PAIR_VERDICTS:
+        result = {"verdict": verdict.value, "damage_in_both": None, "explanation": "engine"}
+        with translation.override("zh-hans"):
+            chinese = view_pair_words(result)
+        with translation.override("en"):
+            english = view_pair_words(result)
+        assert english != "engine" and chinese != english, verdict
+
+
+def test_the_two_view_words_say_whether_the_damage_is_in_both_photos():
+    from screening.messages import view_pair_words
+
+    with translation.override("zh-hans"):
+        missing = view_pair_words({"verdict": "flat", "damage_in_both": False})
+    with translation.override("en"):
+        present = view_pair_words({"verdict": "consistent_3d", "damage_in_both": True})
+        unknown = view_pair_words({"verdict": "from_a_later_engine", "explanation": "engine words"})
+    assert "平面" in missing and "不存在" in missing
+    assert present.endswith("The damage appears in both photos at the same place.")
+    assert unknown == "engine words"

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from screening.core.cli import main
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -123,3 +125,65 @@ def test_check_exits_with_2_for_a_reference_that_is_not_an_image(dev_set, tmp_pa
         err=err,
     )
     assert code == 2 and "not a readable image" in err.getvalue()
+
+
+# --- views: the two-view check ----------------------------------------------------------------
+
+
+def _stereo_pair(tmp_path: Path) -> tuple[Path, Path]:
+    from bench import synthetic
+
+    left, right = tmp_path / "left.jpg", tmp_path / "right.jpg"
+    left.write_bytes(synthetic.jpeg(synthetic.photo("motorcycle")))
+    right.write_bytes(synthetic.jpeg(synthetic.photo("motorcycle_right")))
+    return left, right
+
+
+def test_views_prints_one_json_object_for_two_photos_of_a_real_scene(tmp_path):
+    left, right = _stereo_pair(tmp_path)
+    result = _run("views", str(left), str(right), "--damage-box", "300,200,60,60")
+    assert result.returncode == 0, result.stderr
+    (line,) = _lines(result.stdout)
+    assert line["first"] == str(left) and line["second"] == str(right)
+    assert line["verdict"] == "consistent_3d" and line["matches"] > 0
+    assert isinstance(line["damage_in_both"], bool) and line["ms"] >= 0
+    assert set(line) == {
+        "first",
+        "second",
+        "verdict",
+        "matches",
+        "homography_inlier_share",
+        "parallax_px",
+        "damage_in_both",
+        "explanation",
+        "ms",
+    }
+
+
+def test_views_reports_an_undecodable_photo_as_a_result_not_an_error(tmp_path):
+    left, _ = _stereo_pair(tmp_path)
+    bad = tmp_path / "not-a-photo.jpg"
+    bad.write_text("<html>hello</html>")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["views", str(left), str(bad)], out=out, err=err) == 0
+    assert json.loads(out.getvalue())["verdict"] == "unreadable" and err.getvalue() == ""
+
+
+@pytest.mark.parametrize("box", ["1,2,3", "a,b,c,d", "10,10,0,5", "-1,0,5,5", "1,2,3,4,5"])
+def test_views_exits_with_2_for_a_malformed_damage_box_and_prints_nothing(tmp_path, box):
+    left, right = _stereo_pair(tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["views", str(left), str(right), f"--damage-box={box}"], out=out, err=err) == 2
+    assert "--damage-box" in err.getvalue() and out.getvalue() == ""
+
+
+def test_views_exits_with_2_for_a_missing_photo(tmp_path):
+    left, _ = _stereo_pair(tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["views", str(left), str(tmp_path / "nope.jpg")], out=out, err=err) == 2
+    assert "nope.jpg" in err.getvalue() and out.getvalue() == ""
+
+
+def test_views_exits_with_2_with_only_one_photo(tmp_path):
+    left, _ = _stereo_pair(tmp_path)
+    assert main(["views", str(left)], out=io.StringIO(), err=io.StringIO()) == 2
