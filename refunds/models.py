@@ -1055,6 +1055,10 @@ class EvidenceRequest(ConcurrentTransitionMixin, models.Model):
     )
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     cancel_reason = models.CharField(_("why it was cancelled"), max_length=500, blank=True)
+    # The second photo compared with the first (screening.core.compare_views, its as_dict()),
+    # once the worker screened the second photo; null until then.
+    view_pair = models.JSONField(_("two-view comparison"), null=True, blank=True)
+    view_pair_at = models.DateTimeField(_("compared at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("request for another photo")

@@ -36,6 +36,7 @@ class AuditAction(models.TextChoices):
     EVIDENCE_REQUEST_ANSWER = "evidence_request_answer", _("Another photo received")
     EVIDENCE_REQUEST_EXPIRE = "evidence_request_expire", _("Request for another photo expired")
     EVIDENCE_REQUEST_CANCEL = "evidence_request_cancel", _("Request for another photo cancelled")
+    EVIDENCE_REQUEST_COMPARE = "evidence_request_compare", _("Second photo compared with the first")
 
 
 class SettingsAction(models.TextChoices):
@@ -92,6 +93,8 @@ class AppealReason(models.TextChoices):
 
 # The evidence-request expiry job's name in the record.
 EVIDENCE_REQUEST_EXPIRY_ACTOR_LABEL = "evidence request expiry"
+# The worker's name in the record when it compares a second photo with the first.
+VIEW_PAIR_ACTOR_LABEL = "second photo comparison"
 # The policy's name in the record when it asks for another photo of an uncertain screening.
 EVIDENCE_REQUEST_POLICY_ACTOR_LABEL = "policy: second photo for uncertain screenings"
 

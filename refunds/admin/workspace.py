@@ -16,7 +16,8 @@ from refunds.models import Evidence, EvidenceRequest, ReferenceImage, RefundAppl
 from refunds.roles import DOWNLOAD_DOSSIER
 from refunds.states import ApplicationState, Outcome, RiskLevel
 from refunds.views import attachment_views, file_url
-from screening.core import FindingCode
+from screening.core import FindingCode, ViewPairVerdict
+from screening.messages import view_pair_words
 from screening.models import ReuseLink
 
 # Findings whose presence the metadata panel reports in words of its own.
@@ -188,6 +189,11 @@ class EvidenceRequestPanel:
     request: EvidenceRequest
     first_url: str
     answer_url: str
+    # The two-view comparison in the reader's words, the engine's figures, and whether it
+    # raised a finding (a flat or unrelated pair, or the damage missing from the second photo).
+    pair_words: str = ""
+    pair_detail: str = ""
+    pair_inconsistent: bool = False
 
 
 def _evidence_requests(application: RefundApplication) -> list[EvidenceRequestPanel]:
@@ -197,9 +203,18 @@ def _evidence_requests(application: RefundApplication) -> list[EvidenceRequestPa
             request=request,
             first_url=file_url("evidence", request.first_evidence),
             answer_url=file_url("evidence", request.answer) if request.answer_id else "",
+            pair_words=view_pair_words(request.view_pair) if request.view_pair else "",
+            pair_detail=str(request.view_pair.get("explanation", "")) if request.view_pair else "",
+            pair_inconsistent=bool(request.view_pair) and _inconsistent(request.view_pair),
         )
         for request in reversed(list(application.evidence_requests.all()))
     ]
+
+
+def _inconsistent(pair: dict[str, Any]) -> bool:
+    return (
+        pair.get("verdict") in (ViewPairVerdict.FLAT, ViewPairVerdict.UNRELATED) or pair.get("damage_in_both") is False
+    )
 
 
 def workspace_context(application: RefundApplication, user: AbstractBaseUser) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from refunds.policy_bounds import (
 from refunds.services.merchant import STATEMENT_MAX_LENGTH
 from refunds.states import AppealSide, RebuttalReason, RefundReason
 from refunds.vocab import AppealReason
+from screening.messages import view_pair_words
 from screening.models import Finding
 
 # Codes that name no currency: the test code and "no currency".
@@ -310,6 +311,11 @@ class EvidenceRequestSerializer(serializers.ModelSerializer):
         help_text="The second photo once answered: one of the application's `evidence`, screened like any other."
     )
     answer_url = serializers.SerializerMethodField(help_text="Where the platform sends the buyer's photo.")
+    view_pair = serializers.SerializerMethodField(
+        help_text="The second photo compared with the first, once screened: `verdict` (`consistent_3d`, `flat`, "
+        "`unrelated`, `unreadable`), `matches`, `homography_inlier_share`, `parallax_px`, `damage_in_both`, the "
+        "engine's `explanation` and the result in `words` of the request's language (Accept-Language). Null before."
+    )
 
     class Meta:
         model = EvidenceRequest
@@ -324,6 +330,7 @@ class EvidenceRequestSerializer(serializers.ModelSerializer):
             "deadline",
             "answer_url",
             "answer_evidence",
+            "view_pair",
             "closed_at",
         ]
         extra_kwargs = {
@@ -335,6 +342,10 @@ class EvidenceRequestSerializer(serializers.ModelSerializer):
     @extend_schema_field({"type": "string", "format": "uuid", "nullable": True})
     def get_answer_evidence(self, obj: EvidenceRequest) -> str | None:
         return str(obj.answer.public_id) if obj.answer_id else None
+
+    @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
+    def get_view_pair(self, obj: EvidenceRequest) -> dict[str, Any] | None:
+        return {**obj.view_pair, "words": view_pair_words(obj.view_pair)} if obj.view_pair else None
 
     def get_answer_url(self, obj: EvidenceRequest) -> str:
         return reverse("api:application-evidence-request-answer", args=[obj.application.public_id, obj.public_id])

@@ -8,6 +8,7 @@ from refunds.services.appeals import appeal_claim, appeal_decide, appeal_file, a
 from refunds.services.evidence_requests import (
     evidence_request_answer,
     evidence_request_cancel,
+    evidence_request_compare_views,
     evidence_request_create,
     evidence_request_expire,
     evidence_request_permissions,
@@ -81,6 +82,7 @@ __all__ = [
     "close_expired_windows",
     "evidence_request_answer",
     "evidence_request_cancel",
+    "evidence_request_compare_views",
     "evidence_request_create",
     "evidence_request_expire",
     "evidence_request_permissions",

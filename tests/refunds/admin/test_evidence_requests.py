@@ -98,3 +98,22 @@ def test_both_photos_are_side_by_side_once_answered(client, product, reviewer):
     assert "Second photo, from another angle" in body
     assert reverse("stored-file", args=["evidence", request.first_evidence.public_id]) in body
     assert reverse("stored-file", args=["evidence", request.answer.public_id]) in body
+
+
+def test_the_reviewer_reads_the_comparison_of_the_two_photos_in_words(client, product, reviewer):
+    from bench import viewpair_scenes
+    from refunds import services
+    from tests.factories import screen
+
+    pair = viewpair_scenes.reprinted(24)
+    application = claimed_by(reviewer, product, evidence=[pair.first])
+    request = answer(ask(application, reviewer), pair.second)
+    client.force_login(reviewer)
+    assert "compared once the second one is screened" in client.get(page(application)).content.decode()
+    screen(application)
+    services.evidence_request_compare_views(request_id=request.public_id)
+    body = client.get(page(application)).content.decode()
+    assert f'id="view-pair-{request.public_id}"' in body
+    assert "one flat picture seen twice" in body and "Second view inconsistent" in body
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+    assert "one flat picture seen twice" not in client.get(page(application)).content.decode()
