@@ -366,23 +366,19 @@ class EvidenceRequestAnswerJsonSerializer(serializers.Serializer):
         return data
 
 
-class EvidenceRequestAnswerSerializer(EvidenceRequestAnswerJsonSerializer):
-    """The buyer's second photo as a multipart part (or the id of an upload)."""
+class EvidenceRequestAnswerSerializer(serializers.Serializer):
+    """The buyer's second photo as one multipart part (an image uploaded first is answered by its id, in JSON)."""
 
     evidence = serializers.ListField(
         child=serializers.FileField(allow_empty_file=True),
-        required=False,
-        default=list,
+        min_length=1,
         max_length=1,
         help_text="The second photo (JPEG, PNG, WebP, HEIC), as one multipart part.",
     )
-    evidence_ids = serializers.ListField(
-        child=serializers.UUIDField(),
-        required=False,
-        default=list,
-        max_length=1,
-        help_text="The id of the second photo, uploaded before with POST /evidence-uploads.",
-    )
+
+    def validate(self, data: dict) -> dict:
+        data.setdefault("evidence_ids", [])
+        return data
 
 
 class ApplicationSerializer(serializers.ModelSerializer):
