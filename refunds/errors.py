@@ -200,6 +200,38 @@ class ErrorCode(StrEnum):
         _("The share of decisions reviewed again must be from %(minimum)s to %(maximum)s."),
     )
 
+    # Requests for another photo of the damage.
+    EVIDENCE_REQUEST_OPEN_EXISTS = (
+        "evidence_request_open_exists",
+        _("This application already waits for the buyer's second photo."),
+    )
+    EVIDENCE_REQUEST_NOT_OPEN = (
+        "evidence_request_not_open",
+        _("This request for another photo is %(state)s; it takes no answer."),
+    )
+    EVIDENCE_REQUEST_DEADLINE_PASSED = (
+        "evidence_request_deadline_passed",
+        _("The request for another photo closed at %(deadline)s."),
+    )
+    EVIDENCE_REQUEST_ONE_PHOTO = "evidence_request_one_photo", _("Answer with exactly one photo.")
+    EVIDENCE_REQUEST_INSTRUCTIONS_TOO_LONG = (
+        "evidence_request_instructions_too_long",
+        _("Keep the instructions under %(limit)d characters."),
+    )
+    INVALID_LANGUAGE = "invalid_language", _("Choose the buyer's language among: %(languages)s.")
+    EVIDENCE_NOT_OF_APPLICATION = "evidence_not_of_application", _("Choose one of this application's photos.")
+    AWAITING_SECOND_PHOTO = (
+        "awaiting_second_photo",
+        _(
+            "This application waits for the buyer's second photo until %(deadline)s; "
+            "cancel the request to claim or decide it before then."
+        ),
+    )
+    SECOND_PHOTO_WINDOW_OUT_OF_BOUNDS = (
+        "second_photo_window_out_of_bounds",
+        _("The time to send a second photo must be between %(minimum)s and %(maximum)s."),
+    )
+
     # A platform's settings and catalogue.
     PLATFORM_EXISTS = "platform_exists", _("A platform with this slug exists already.")
     MERCHANT_EXISTS = "merchant_exists", _("A merchant with this reference exists already.")

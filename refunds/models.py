@@ -26,6 +26,7 @@ from refunds.states import (
     AppealVerdict,
     ApplicationState,
     DecisionReason,
+    EvidenceRequestState,
     Outcome,
     QAResolution,
     QAReviewState,
@@ -147,6 +148,21 @@ class Policy(models.Model):
             "(0.05 is one in twenty)."
         ),
     )
+    second_photo_window = models.DurationField(
+        _("time to send a second photo"),
+        default=timedelta(hours=72),
+        help_text=_(
+            "How long the buyer has to send another photo of the damage when asked; the review clock pauses meanwhile."
+        ),
+    )
+    second_photo_for_uncertain = models.BooleanField(
+        _("ask for a second photo of uncertain screenings"),
+        default=False,
+        help_text=_(
+            "When an application screened suspicious (a photo that resembles the catalogue photo, say) "
+            "enters review, ask the buyer at once for another photo of the damage from another angle."
+        ),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -171,6 +187,8 @@ class Policy(models.Model):
         "buyer_alert_currency",
         "buyer_risk_holds_for_review",
         "appeal_window_days",
+        "second_photo_window",
+        "second_photo_for_uncertain",
         "qa_sample_rate",
     )
 
@@ -476,6 +494,16 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
             self.claim_expires_at is not None and self.claim_expires_at <= timezone.now()
         )
 
+    def has_no_open_evidence_request(self) -> bool:
+        """Whether nothing is asked of the buyer now: while a second photo is awaited, nobody
+        claims or decides the application (its review clock is paused)."""
+        # A page that prefetched the requests (the review page) asks without another query;
+        # the services read the locked row fresh, without a prefetch, so they always ask the database.
+        prefetched = getattr(self, "_prefetched_objects_cache", {}).get("evidence_requests")
+        if prefetched is not None:
+            return not any(request.state == EvidenceRequestState.OPEN for request in prefetched)
+        return not self.evidence_requests.filter(state=EvidenceRequestState.OPEN).exists()
+
     def _enter_review(self) -> None:
         # The review due date runs from entering review, whichever way the application got here.
         self.review_started_at = timezone.now()
@@ -579,18 +607,42 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=ApplicationState.IN_REVIEW,
         target=ApplicationState.IN_REVIEW,
-        conditions=[has_no_live_claim],
+        conditions=[has_no_live_claim, has_no_open_evidence_request],
     )
     def claim(self, *, reviewer: models.Model, until: timezone.datetime) -> None:
         self.claimed_by = reviewer
         self.claim_expires_at = until
+
+    # The review clock stops while the buyer takes a second photo: no due date runs and no
+    # claim runs out (the request keeps what was left of both), so a reviewer who asked does
+    # not lose the application to the claim-expiry job, nor the team its SLA, to the buyer's delay.
+    @transition(field=state, source=ApplicationState.IN_REVIEW, target=ApplicationState.IN_REVIEW)
+    def pause_review(self) -> None:
+        self.review_due_at = None
+        self.claimed_by = None
+        self.claim_expires_at = None
+
+    @transition(field=state, source=ApplicationState.IN_REVIEW, target=ApplicationState.IN_REVIEW)
+    def resume_review(
+        self, *, review_time_left: timedelta, claim_holder: models.Model | None, claim_time_left: timedelta | None
+    ) -> None:
+        now = timezone.now()
+        self.review_due_at = now + review_time_left
+        if claim_holder is not None and claim_time_left is not None:
+            self.claimed_by = claim_holder
+            self.claim_expires_at = now + claim_time_left
 
     @transition(field=state, source=ApplicationState.IN_REVIEW, target=ApplicationState.IN_REVIEW)
     def release_claim(self) -> None:
         self.claimed_by = None
         self.claim_expires_at = None
 
-    @transition(field=state, source=ApplicationState.IN_REVIEW, target=ApplicationState.DECIDED)
+    @transition(
+        field=state,
+        source=ApplicationState.IN_REVIEW,
+        target=ApplicationState.DECIDED,
+        conditions=[has_no_open_evidence_request],
+    )
     def decide_by_reviewer(self) -> None:
         self.claimed_by = None
         self.claim_expires_at = None
@@ -1093,6 +1145,131 @@ class QAReview(ConcurrentTransitionMixin, models.Model):
         self.resolution = resolution
         self.resolution_note = note
         self.resolved_at = timezone.now()
+
+
+class EvidenceRequest(ConcurrentTransitionMixin, models.Model):
+    """A request, through the platform, for another photo of the damage from another angle.
+
+    Asked by a reviewer, or by the policy for an uncertain screening, while the application is
+    in review; at most one is open per application. While it is open the review clock is
+    paused: the request keeps what was left of the review time and of the asking reviewer's
+    claim, and gives both back when it is answered or expires. Its state changes only through
+    the transitions below, called only by ``refunds.services.evidence_requests``."""
+
+    State = EvidenceRequestState
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
+    application = models.ForeignKey(
+        RefundApplication, on_delete=models.PROTECT, related_name="evidence_requests", verbose_name=_("application")
+    )
+    state = FSMField(
+        _("state"), default=EvidenceRequestState.OPEN, choices=EvidenceRequestState.choices, protected=True
+    )
+    first_evidence = models.ForeignKey(
+        "Evidence",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("photo to take again"),
+        help_text=_("The buyer's photo whose damage the second photo shows from another angle."),
+    )
+    instructions = models.TextField(_("instructions"))
+    language = models.CharField(_("buyer's language"), max_length=10, choices=settings.LANGUAGES)
+    actor_kind = models.CharField(_("requested by"), max_length=20, choices=ActorKind.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewer"),
+    )
+    requested_by_label = models.CharField(_("requested by"), max_length=200, blank=True)
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    deadline = models.DateTimeField(_("deadline"))
+    # The paused review clock: what was left when the request was made.
+    review_time_left = models.DurationField(_("review time left"))
+    claim_holder = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("claim held by"),
+    )
+    claim_time_left = models.DurationField(_("claim time left"), null=True, blank=True)
+    answer = models.OneToOneField(
+        "Evidence",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="answered_request",
+        verbose_name=_("second photo"),
+    )
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    cancel_reason = models.CharField(_("why it was cancelled"), max_length=500, blank=True)
+    # The second photo compared with the first (screening.core.compare_views, its as_dict()),
+    # once the worker screened the second photo; null until then.
+    view_pair = models.JSONField(_("two-view comparison"), null=True, blank=True)
+    view_pair_at = models.DateTimeField(_("compared at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("request for another photo")
+        verbose_name_plural = _("requests for another photo")
+        constraints = [
+            # Lock-free backstop of the service, which checks under the application's lock.
+            models.UniqueConstraint(
+                fields=["application"],
+                condition=Q(state=EvidenceRequestState.OPEN),
+                name="one_open_evidence_request_per_application",
+            ),
+            models.CheckConstraint(
+                condition=Q(state=EvidenceRequestState.ANSWERED, answer__isnull=False)
+                | (~Q(state=EvidenceRequestState.ANSWERED) & Q(answer__isnull=True)),
+                name="evidence_request_answered_has_answer",
+            ),
+        ]
+        indexes = [
+            # The expiry job: open requests whose deadline has passed.
+            models.Index(fields=["state", "deadline"], name="evidence_request_due"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.public_id)
+
+    # --- guards: read-only questions, no side effects ---------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == EvidenceRequestState.OPEN
+
+    def deadline_not_passed(self) -> bool:
+        return timezone.now() < self.deadline
+
+    def deadline_passed(self) -> bool:
+        return timezone.now() >= self.deadline
+
+    # --- transitions: change fields only; the services lock, save and audit ------------
+
+    @transition(
+        field=state,
+        source=EvidenceRequestState.OPEN,
+        target=EvidenceRequestState.ANSWERED,
+        conditions=[deadline_not_passed],
+    )
+    def record_answer(self, *, evidence: models.Model) -> None:
+        self.answer = evidence
+        self.closed_at = timezone.now()
+
+    @transition(
+        field=state, source=EvidenceRequestState.OPEN, target=EvidenceRequestState.EXPIRED, conditions=[deadline_passed]
+    )
+    def expire(self) -> None:
+        self.closed_at = timezone.now()
+
+    @transition(field=state, source=EvidenceRequestState.OPEN, target=EvidenceRequestState.CANCELLED)
+    def cancel(self, *, reason: str = "") -> None:
+        self.closed_at = timezone.now()
+        self.cancel_reason = reason[:500]
 
 
 class AuditEvent(models.Model):

@@ -35,6 +35,10 @@ MAX_FAST_TRACK_CEILING = Decimal("9999999999.99")
 # a year at most, since an appeal reopens a refund that has long been paid out.
 MIN_APPEAL_WINDOW_DAYS = 1
 MAX_APPEAL_WINDOW_DAYS = 365
+# A buyer asked for a second photo needs at least an hour to take it; after a week the
+# review has waited long enough, and the reviewer decides on what there is.
+MIN_SECOND_PHOTO_WINDOW = timedelta(hours=1)
+MAX_SECOND_PHOTO_WINDOW = timedelta(days=7)
 # The share of reviewers' decisions sampled for a blind second review: none to all, in
 # hundredths of a percent at the finest (the field's four decimal places).
 MIN_QA_SAMPLE_RATE = Decimal("0")
@@ -90,6 +94,11 @@ def policy_validate(values: Mapping[str, Any]) -> None:
         errors["review_time_limit"] = _durations(
             ErrorCode.REVIEW_TIME_LIMIT_OUT_OF_BOUNDS, MIN_MERCHANT_WINDOW, MAX_MERCHANT_WINDOW
         )
+    second = values.get("second_photo_window")
+    if not isinstance(second, timedelta) or not MIN_SECOND_PHOTO_WINDOW <= second <= MAX_SECOND_PHOTO_WINDOW:
+        errors["second_photo_window"] = _durations(
+            ErrorCode.SECOND_PHOTO_WINDOW_OUT_OF_BOUNDS, MIN_SECOND_PHOTO_WINDOW, MAX_SECOND_PHOTO_WINDOW
+        )
     days = values.get("appeal_window_days")
     if (
         not isinstance(days, int)
@@ -127,7 +136,12 @@ def policy_validate(values: Mapping[str, Any]) -> None:
     currency = values.get("buyer_alert_currency")
     if not isinstance(currency, str) or not currency_validator.regex.fullmatch(currency):
         errors["buyer_alert_currency"] = currency_validator.message
-    for flag in ("fast_track_enabled", "expiry_auto_approves", "buyer_risk_holds_for_review"):
+    for flag in (
+        "fast_track_enabled",
+        "expiry_auto_approves",
+        "buyer_risk_holds_for_review",
+        "second_photo_for_uncertain",
+    ):
         if not isinstance(values.get(flag), bool):
             errors[flag] = _("Give true or false.")
     if errors:

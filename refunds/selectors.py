@@ -24,6 +24,7 @@ from refunds.models import (
     ClaimGroupMember,
     Decision,
     Evidence,
+    EvidenceRequest,
     Platform,
     RefundApplication,
     WebhookEvent,
@@ -71,8 +72,32 @@ def application_list_for_platform(*, platform: Platform) -> QuerySet[RefundAppli
                 "evidence",
                 queryset=Evidence.objects.select_related("screening").prefetch_related("screening__findings"),
             ),
+            Prefetch("evidence_requests", queryset=_evidence_requests()),
         )
     )
+
+
+def _evidence_requests() -> QuerySet[EvidenceRequest]:
+    return EvidenceRequest.objects.select_related("application", "first_evidence", "answer").order_by(
+        "requested_at", "pk"
+    )
+
+
+def evidence_request_list_for_application(*, application_pk: int) -> QuerySet[EvidenceRequest]:
+    """Return the application's requests for another photo, oldest first, with what their representation shows."""
+    return _evidence_requests().filter(application_id=application_pk)
+
+
+def evidence_request_get_for_platform(
+    *, platform: Platform, application_id: object, request_id: object
+) -> EvidenceRequest:
+    """Return a request for another photo of the platform's application; raise NotFound for
+    anyone else's, one of another application, or a malformed id."""
+    application_pk = application_id_for_platform(platform=platform, public_id=application_id)
+    try:
+        return evidence_request_list_for_application(application_pk=application_pk).get(public_id=request_id)
+    except (EvidenceRequest.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise NotFound(ErrorCode.NOT_FOUND, object=_("request for another photo")) from None
 
 
 def appeal_list_for_application(*, application_pk: int) -> QuerySet[Appeal]:
@@ -147,6 +172,7 @@ def application_for_review(*, pk: int) -> RefundApplication:
             ),
             "product__reference_images",
             "rebuttal__attachments",
+            Prefetch("evidence_requests", queryset=_evidence_requests().select_related("requested_by")),
         )
         .get(pk=pk)
     )

@@ -71,6 +71,15 @@ class AppealSide(models.TextChoices):
     BUYER = "buyer", _("Buyer")
 
 
+class EvidenceRequestState(models.TextChoices):
+    """Where a request for another photo of the damage stands; the application stays ``in_review``."""
+
+    OPEN = "open", _("Waiting for the buyer's second photo")
+    ANSWERED = "answered", _("Answered")
+    EXPIRED = "expired", _("Expired without an answer")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
 class RiskLevel(models.TextChoices):
     CLEAN = "clean", _("Clean")
     SUSPICIOUS = "suspicious", _("Suspicious")

@@ -30,6 +30,7 @@ from refunds.services import (
     application_register_delivery,
     application_requeue_stale_screenings,
 )
+from refunds.services.evidence_requests import COMPARE_TASK, evidence_requests_schedule_comparisons
 from screening.services import UnreadableEvidence, application_screen_evidence
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,9 @@ def _screen(task, application_id: str) -> str:
     except NotFound:
         return "gone"
     if attempt is None:
+        # A redelivery after the screening was recorded: the comparison of a second photo may
+        # not have been scheduled yet (the worker died in between).
+        evidence_requests_schedule_comparisons(application_id=application_id)
         return "already screened"
     if attempt > settings.SCREENING_MAX_ATTEMPTS:
         application_give_up_screening(
@@ -99,7 +103,30 @@ def _screen(task, application_id: str) -> str:
         log.warning("screening of %s failed (attempt %d), retrying: %r", application_id, attempt, exc)
         raise task.retry(exc=exc, countdown=_backoff(attempt)) from exc
     application_record_screening(application_id=application_id)
+    evidence_requests_schedule_comparisons(application_id=application_id)
     return "screened"
+
+
+@shared_task(
+    bind=True,
+    name=COMPARE_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=5,
+    time_limit=settings.SCREENING_TIME_LIMIT,
+    soft_time_limit=settings.SCREENING_SOFT_TIME_LIMIT,
+)
+def compare_second_photo(self, request_id: str) -> str:
+    """Compare an answered request's second photo with the first, after its screening. The
+    comparison never raises for what the photos contain (an unreadable one is a result), and a
+    redelivery finds it done; an outage is retried."""
+    try:
+        found = services.evidence_request_compare_views(request_id=request_id)
+    except INFRASTRUCTURE_ERRORS as exc:
+        log.warning("comparing the second photo of %s hit an outage, retrying: %r", request_id, exc)
+        close_old_connections()
+        raise self.retry(exc=exc, countdown=_backoff(min(self.request.retries, 3))) from exc
+    return "compared" if found is not None else "nothing to compare"
 
 
 @shared_task(name="screening.requeue_stale_screenings", acks_late=True)
@@ -112,6 +139,12 @@ def requeue_stale_screenings() -> int:
 @shared_task(name="refunds.close_expired_windows", acks_late=True)
 def close_expired_windows() -> int:
     return services.close_expired_windows()
+
+
+@shared_task(name="refunds.expire_evidence_requests", acks_late=True)
+def expire_evidence_requests() -> int:
+    """Close the requests for another photo whose deadline passed; their applications go back to review."""
+    return services.expire_evidence_requests()
 
 
 @shared_task(name="refunds.release_expired_claims", acks_late=True)

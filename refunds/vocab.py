@@ -32,6 +32,11 @@ class AuditAction(models.TextChoices):
     APPEAL_UPHOLD = "appeal_uphold", _("Appeal decided: decision upheld")
     APPEAL_OVERTURN = "appeal_overturn", _("Appeal decided: decision overturned")
     APPEAL_WITHDRAW = "appeal_withdraw", _("Appeal withdrawn")
+    EVIDENCE_REQUEST_OPEN = "evidence_request_open", _("Another photo requested")
+    EVIDENCE_REQUEST_ANSWER = "evidence_request_answer", _("Another photo received")
+    EVIDENCE_REQUEST_EXPIRE = "evidence_request_expire", _("Request for another photo expired")
+    EVIDENCE_REQUEST_CANCEL = "evidence_request_cancel", _("Request for another photo cancelled")
+    EVIDENCE_REQUEST_COMPARE = "evidence_request_compare", _("Second photo compared with the first")
     QA_SAMPLE = "qa_sample", _("Sampled for a blind second review")
     QA_CLAIM = "qa_claim", _("Second review claimed")
     QA_AGREE = "qa_agree", _("Second review agreed with the decision")
@@ -82,6 +87,10 @@ class WebhookEventType(models.TextChoices):
     APPEAL_IN_REVIEW = "application.appeal_in_review", _("Appeal taken up by a reviewer")
     APPEAL_DECIDED = "application.appeal_decided", _("Appeal decided")
     APPEAL_WITHDRAWN = "application.appeal_withdrawn", _("Appeal withdrawn")
+    EVIDENCE_REQUESTED = "application.evidence_requested", _("Another photo requested from the buyer")
+    EVIDENCE_REQUEST_ANSWERED = "application.evidence_request_answered", _("The buyer's second photo received")
+    EVIDENCE_REQUEST_EXPIRED = "application.evidence_request_expired", _("Request for another photo expired")
+    EVIDENCE_REQUEST_CANCELLED = "application.evidence_request_cancelled", _("Request for another photo cancelled")
 
 
 class AppealReason(models.TextChoices):
@@ -94,6 +103,13 @@ class AppealReason(models.TextChoices):
     POLICY_MISAPPLIED = "policy_misapplied", _("The platform's rules were applied wrongly")
     OTHER = "other", _("Other")
 
+
+# The evidence-request expiry job's name in the record.
+EVIDENCE_REQUEST_EXPIRY_ACTOR_LABEL = "evidence request expiry"
+# The worker's name in the record when it compares a second photo with the first.
+VIEW_PAIR_ACTOR_LABEL = "second photo comparison"
+# The policy's name in the record when it asks for another photo of an uncertain screening.
+EVIDENCE_REQUEST_POLICY_ACTOR_LABEL = "policy: second photo for uncertain screenings"
 
 # The claim-expiry job's name in the record, and the reason it gives for a release: a
 # reviewer told "your claim expired" is told so because the last release carries this label.

@@ -116,6 +116,7 @@ def _schedule_periodic_jobs(sender: Celery, **kwargs: object) -> None:
     sender.conf.beat_schedule = {
         "close-expired-merchant-windows": {"task": "refunds.close_expired_windows", "schedule": every},
         "release-idle-claims": {"task": "refunds.release_expired_claims", "schedule": every},
+        "expire-evidence-requests": {"task": "refunds.expire_evidence_requests", "schedule": every},
         "requeue-stale-screenings": {"task": "screening.requeue_stale_screenings", "schedule": every},
         "requeue-stale-videos": {"task": "refunds.requeue_stale_videos", "schedule": every},
         "relay-outbox": {"task": "refunds.relay_outbox", "schedule": every},

@@ -28,6 +28,7 @@ LABELS = {
     FindingCode.NO_CAMERA_METADATA: gettext_lazy("No camera metadata"),
     FindingCode.CAPTURED_BEFORE_DELIVERY: gettext_lazy("Taken before delivery"),
     FindingCode.UNREADABLE: gettext_lazy("Unreadable"),
+    FindingCode.SECOND_VIEW_INCONSISTENT: gettext_lazy("Second view inconsistent"),
 }
 
 
@@ -171,6 +172,8 @@ EXPLAINERS: dict[str, Callable[[dict[str, Any]], str]] = {
     FindingCode.CAPTURED_BEFORE_DELIVERY: _before_delivery,
     FindingCode.NEAR_DUPLICATE: _near_duplicate,
     FindingCode.UNREADABLE: _unreadable,
+    # The two-view check's words (below), from the result stored as the finding's parameters.
+    FindingCode.SECOND_VIEW_INCONSISTENT: lambda p: view_pair_words(p),
 }
 
 
@@ -193,6 +196,10 @@ _MERCHANT_WORDS = {
     FindingCode.NO_CAMERA_METADATA: lambda: _("The photo carries no camera information (common for screenshots)."),
     FindingCode.MALFORMED_METADATA: lambda: _("The photo's metadata is damaged; a reviewer will look at it."),
     FindingCode.UNREADABLE: lambda: _("The photo could not be checked automatically; a reviewer will look at it."),
+    FindingCode.SECOND_VIEW_INCONSISTENT: lambda: _(
+        "The second photo, asked for from another angle, does not show the damage as a real item would; "
+        "a reviewer will compare the two."
+    ),
 }
 
 # What was reused, in the merchant's words: a painted-crack photo hashes as close to its

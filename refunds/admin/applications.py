@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
-from django.db.models import BooleanField, Case, QuerySet, When
+from django.db.models import BooleanField, Case, Exists, OuterRef, QuerySet, When
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -29,16 +29,23 @@ from refunds.admin.filters import (
     MerchantFilter,
     QueueViewFilter,
 )
-from refunds.admin.forms import DecisionForm, outcome_options, reason_options, shortcut_help
+from refunds.admin.forms import (
+    DecisionForm,
+    EvidenceRequestCancelForm,
+    EvidenceRequestForm,
+    outcome_options,
+    reason_options,
+    shortcut_help,
+)
 from refunds.admin.history import ReadableLogEntry, change_message_text, log_message
 from refunds.admin.statistics import statistics_context
 from refunds.admin.workspace import workspace_context
 from refunds.errors import DomainError
-from refunds.models import Evidence, RefundApplication
+from refunds.models import Evidence, EvidenceRequest, RefundApplication
 from refunds.roles import CLAIM, DECIDE, DOWNLOAD_DOSSIER
 from refunds.services import Actor
 from refunds.services.dossier import Audience, application_dossier_generate
-from refunds.states import ActorKind, ApplicationState
+from refunds.states import ActorKind, ApplicationState, EvidenceRequestState
 from refunds.views import safe_file_response
 from refunds.vocab import ReviewLogMessage
 
@@ -120,6 +127,9 @@ class RefundApplicationAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("review due"), ordering="review_due_at")
     def due(self, obj: RefundApplication) -> str:
+        if getattr(obj, "waits_for_photo", False) and obj.state == ApplicationState.IN_REVIEW:
+            # The review clock is paused: no due date runs until the photo comes or its time is up.
+            return format_html('<span class="rh-waiting">{}</span>', gettext("waiting for the buyer's second photo"))
         if obj.review_due_at is None or obj.state != ApplicationState.IN_REVIEW:
             return "—"
         delta = obj.review_due_at - timezone.now()
@@ -194,6 +204,16 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             path("<int:object_id>/decide/", wrap(self.decide_view), name="refunds_refundapplication_decide"),
             path("<int:object_id>/dossier/", wrap(self.dossier_view), name="refunds_refundapplication_dossier"),
             path(
+                "<int:object_id>/request-photo/",
+                wrap(self.request_photo_view),
+                name="refunds_refundapplication_request_photo",
+            ),
+            path(
+                "<int:object_id>/cancel-photo-request/",
+                wrap(self.cancel_photo_request_view),
+                name="refunds_refundapplication_cancel_photo_request",
+            ),
+            path(
                 "<int:object_id>/aligned/<uuid:evidence_id>/",
                 wrap(self.aligned_view),
                 name="refunds_refundapplication_aligned",
@@ -222,7 +242,13 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             raise Http404 from None
         return self._render_page(request, application, DecisionForm(application=application))
 
-    def _render_page(self, request: HttpRequest, application: RefundApplication, form: DecisionForm) -> HttpResponse:
+    def _render_page(
+        self,
+        request: HttpRequest,
+        application: RefundApplication,
+        form: DecisionForm,
+        photo_form: EvidenceRequestForm | None = None,
+    ) -> HttpResponse:
         context = {
             **self.admin_site.each_context(request),
             **workspace_context(application, request.user),
@@ -234,6 +260,8 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             "shortcuts": shortcut_help(),
             "queue_url": reverse("admin:refunds_refundapplication_changelist"),
             "history_url": reverse("admin:refunds_refundapplication_history", args=[application.pk]),
+            "photo_form": photo_form or EvidenceRequestForm(application=application),
+            "cancel_photo_form": EvidenceRequestCancelForm(),
         }
         return TemplateResponse(request, "admin/refunds/refundapplication/workspace.html", context)
 
@@ -374,6 +402,59 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             return self.claim_next_view(request)
         return HttpResponseRedirect(self._page_url(application))
 
+    def request_photo_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Ask the buyer, through the platform, for another photo of the damage (the service judges who may)."""
+        application = self._get_viewable(request, object_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(self._page_url(application))
+        if not request.user.has_perm(DECIDE):
+            raise PermissionDenied
+        form = EvidenceRequestForm(request.POST, application=application)
+        page = selectors.application_for_review(pk=application.pk)
+        if not form.is_valid():
+            messages.error(request, gettext("The request for another photo is incomplete; see the form."))
+            return self._render_page(request, page, DecisionForm(application=page), form)
+        try:
+            asked = services.evidence_request_create(
+                application_id=application.public_id,
+                actor=self._reviewer(request),
+                instructions=form.cleaned_data["instructions"],
+                language=form.cleaned_data["language"],
+                first_evidence_id=form.cleaned_data["evidence"],
+            )
+        except DomainError as error:
+            self._refused(request, error)
+            error.add_to_form(form)
+            return self._render_page(request, page, DecisionForm(application=page), form)
+        messages.success(
+            request,
+            gettext("The buyer is asked for another photo until %(time)s; the review clock is paused.")
+            % {"time": _local(asked.deadline)},
+        )
+        return HttpResponseRedirect(self._page_url(application))
+
+    def cancel_photo_request_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Cancel the open request for another photo: the review goes on without it."""
+        application = self._get_viewable(request, object_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(self._page_url(application))
+        if not request.user.has_perm(DECIDE):
+            raise PermissionDenied
+        form = EvidenceRequestCancelForm(request.POST)
+        open_request = application.evidence_requests.filter(state=EvidenceRequestState.OPEN).first()
+        if open_request is None or not form.is_valid():
+            messages.error(request, gettext("No request for another photo is open."))
+            return HttpResponseRedirect(self._page_url(application))
+        try:
+            services.evidence_request_cancel(
+                request_id=open_request.public_id, actor=self._reviewer(request), reason=form.cleaned_data["reason"]
+            )
+        except DomainError as error:
+            self._refused(request, error)
+            return HttpResponseRedirect(self._page_url(application))
+        messages.success(request, gettext("The request for another photo is cancelled; the review clock runs again."))
+        return HttpResponseRedirect(self._page_url(application))
+
     def dossier_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         """Download the evidence dossier of a decided application (its generation is audited)."""
         application = self._get_viewable(request, object_id)
@@ -425,7 +506,10 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             .annotate(
                 claim_is_mine=Case(
                     When(claimed_by_id=request.user.pk, then=True), default=False, output_field=BooleanField()
-                )
+                ),
+                waits_for_photo=Exists(
+                    EvidenceRequest.objects.filter(application=OuterRef("pk"), state=EvidenceRequestState.OPEN)
+                ),
             )
         )
 

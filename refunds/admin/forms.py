@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from refunds.models import RefundApplication
+from refunds.services.evidence_requests import INSTRUCTIONS_MAX_LENGTH, default_instructions
 from refunds.states import REVIEWER_REASONS, DecisionReason, Outcome
 
 _REASON_LABELS = dict(DecisionReason.choices)
@@ -67,3 +69,31 @@ class DecisionForm(forms.Form):
 
     def reason_labels(self) -> list[str]:
         return [str(_REASON_LABELS[code]) for code in self.cleaned_data["reason_codes"]]
+
+
+class EvidenceRequestForm(forms.Form):
+    """Ask the buyer for another photo: which photo to take again, and what to tell the buyer in
+    which language (the default instructions when left empty)."""
+
+    evidence = forms.ChoiceField(label=_("photo to take again"))
+    language = forms.ChoiceField(label=_("buyer's language"), choices=settings.LANGUAGES)
+    instructions = forms.CharField(
+        label=_("instructions for the buyer"),
+        required=False,
+        max_length=INSTRUCTIONS_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Leave empty to send the standard instructions in the buyer's language."),
+    )
+
+    def __init__(self, *args: object, application: RefundApplication, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        photos = list(application.evidence.all())
+        self.fields["evidence"].choices = [
+            (str(photo.public_id), gettext("Evidence %(n)d") % {"n": n}) for n, photo in enumerate(photos, start=1)
+        ]
+        self.fields["language"].initial = settings.LANGUAGE_CODE
+        self.fields["instructions"].widget.attrs["placeholder"] = default_instructions(settings.LANGUAGE_CODE)
+
+
+class EvidenceRequestCancelForm(forms.Form):
+    reason = forms.CharField(label=_("why no photo is needed any more"), required=False, max_length=500)

@@ -12,11 +12,12 @@ from PIL import ExifTags, Image, UnidentifiedImageError
 
 from refunds import audit, selectors, services
 from refunds.admin.timeline import describe
-from refunds.models import Evidence, ReferenceImage, RefundApplication
+from refunds.models import Evidence, EvidenceRequest, ReferenceImage, RefundApplication
 from refunds.roles import DOWNLOAD_DOSSIER
 from refunds.states import ApplicationState, Outcome, RiskLevel
 from refunds.views import attachment_views, file_url
-from screening.core import FindingCode
+from screening.core import FindingCode, ViewPairVerdict
+from screening.messages import view_pair_words
 from screening.models import ReuseLink
 
 # Findings whose presence the metadata panel reports in words of its own.
@@ -181,6 +182,41 @@ def claim_status(application: RefundApplication, user: AbstractBaseUser) -> dict
     }
 
 
+@dataclass
+class EvidenceRequestPanel:
+    """A request for another photo as the page shows it: the first photo beside the second."""
+
+    request: EvidenceRequest
+    first_url: str
+    answer_url: str
+    # The two-view comparison in the reader's words, the engine's figures, and whether it
+    # raised a finding (a flat or unrelated pair, or the damage missing from the second photo).
+    pair_words: str = ""
+    pair_detail: str = ""
+    pair_inconsistent: bool = False
+
+
+def _evidence_requests(application: RefundApplication) -> list[EvidenceRequestPanel]:
+    """The application's requests, newest first."""
+    return [
+        EvidenceRequestPanel(
+            request=request,
+            first_url=file_url("evidence", request.first_evidence),
+            answer_url=file_url("evidence", request.answer) if request.answer_id else "",
+            pair_words=view_pair_words(request.view_pair) if request.view_pair else "",
+            pair_detail=str(request.view_pair.get("explanation", "")) if request.view_pair else "",
+            pair_inconsistent=bool(request.view_pair) and _inconsistent(request.view_pair),
+        )
+        for request in reversed(list(application.evidence_requests.all()))
+    ]
+
+
+def _inconsistent(pair: dict[str, Any]) -> bool:
+    return (
+        pair.get("verdict") in (ViewPairVerdict.FLAT, ViewPairVerdict.UNRELATED) or pair.get("damage_in_both") is False
+    )
+
+
 def workspace_context(application: RefundApplication, user: AbstractBaseUser) -> dict[str, Any]:
     """Return everything the application page shows."""
     history = selectors.buyer_history(application)
@@ -198,6 +234,8 @@ def workspace_context(application: RefundApplication, user: AbstractBaseUser) ->
     rebuttal = getattr(application, "rebuttal", None)
     attachments = attachment_views(rebuttal)
     policy = application.platform.policy
+    requests = _evidence_requests(application)
+    may_ask, may_cancel = services.evidence_request_permissions(application=application, user=user)
     return {
         "application": application,
         "panels": _panels(application),
@@ -230,4 +268,8 @@ def workspace_context(application: RefundApplication, user: AbstractBaseUser) ->
         "above_ceiling": application.amount > policy.senior_amount_ceiling,
         "overdue": bool(in_review and application.review_due_at and application.review_due_at < timezone.now()),
         "outcomes": Outcome,
+        "evidence_requests": requests,
+        "open_request": next((panel.request for panel in requests if panel.request.is_open), None),
+        "can_ask_for_photo": may_ask,
+        "can_cancel_photo_request": may_cancel,
     }

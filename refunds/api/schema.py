@@ -91,7 +91,8 @@ WEBHOOK_SCHEMA = {
             "type": "string",
             "enum": list(WebhookEventType.values),
             "description": "`application.state_changed` for the application's own transitions; "
-            "`application.appeal_*` for an appeal's, with `data.appeal`.",
+            "`application.appeal_*` for an appeal's, with `data.appeal`; `application.evidence_request*` for a "
+            "request for another photo's, with `data.evidence_request`.",
         },
         "sequence": {"type": "integer", "description": "1, 2, 3… per application, in delivery order."},
         "created_at": {"type": "string", "format": "date-time"},
@@ -111,6 +112,12 @@ WEBHOOK_SCHEMA = {
                     "type": "object",
                     "description": "Appeal events: the appeal's id, side, `from_state` and `state`, the decision "
                     "appealed, and once decided its `appeal_decision` (verdict; an overturn's new outcome and amount).",
+                },
+                "evidence_request": {
+                    "type": "object",
+                    "description": "Request events: the request's id, `from_state` and `state`, the `instructions` to "
+                    "show the buyer in its `language`, the `deadline`, the `first_evidence` whose damage to photograph "
+                    "again, and the `answer_url` to POST the buyer's photo to.",
                 },
             },
         },
@@ -136,6 +143,8 @@ EXAMPLE_IDS = {
     "application_to_appeal": "6b7c8d9e-0f1a-4b2c-9d3e-4f5a6b7c8d9e",  # rejected by a reviewer
     "application_appealed": "7c8d9e0f-1a2b-4c3d-8e4f-5a6b7c8d9e0f",  # rejected, and appealed for the buyer
     "appeal": "8d9e0f1a-2b3c-4d4e-9f5a-6b7c8d9e0f1a",
+    "application_asked": "9e0f1a2b-3c4d-4e5f-8a6b-7c8d9e0f1a2b",  # in review, waiting for the buyer's second photo
+    "photo_request": "0a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d",
 }
 # Per operation: the example of its path's public id, and of its request body where it has one.
 _PATH_EXAMPLES = {
@@ -161,11 +170,19 @@ _PATH_EXAMPLES = {
     "applications_appeals_create": "application_to_appeal",
     "applications_appeals_retrieve": "application_appealed",
     "applications_appeals_withdraw_create": "application_appealed",
+    "applications_evidence_requests_list": "application_asked",
+    "applications_evidence_requests_retrieve": "application_asked",
+    "applications_evidence_requests_answer_create": "application_asked",
 }
 # The example of the path's appeal id.
 _APPEAL_EXAMPLES = {
     "applications_appeals_retrieve": "appeal",
     "applications_appeals_withdraw_create": "appeal",
+}
+# The example of the path's request id.
+_EVIDENCE_REQUEST_EXAMPLES = {
+    "applications_evidence_requests_retrieve": "photo_request",
+    "applications_evidence_requests_answer_create": "photo_request",
 }
 _BODY_EXAMPLES = {
     ("products_create", "application/json"): {
@@ -184,6 +201,10 @@ _BODY_EXAMPLES = {
     },
     ("applications_appeals_withdraw_create", "application/json"): {"reason": "Settled with the merchant."},
     ("applications_evidence_create", "multipart/form-data"): {"evidence": ["<photo.jpg>"]},
+    ("applications_evidence_requests_answer_create", "multipart/form-data"): {"evidence": ["<second-photo.jpg>"]},
+    ("applications_evidence_requests_answer_create", "application/json"): {
+        "evidence_ids": ["4f3e2d1c-0b9a-4876-a5b4-c3d2e1f0a9b8"]
+    },
     ("products_reference_images_create", "multipart/form-data"): {"kind": "catalogue", "image": "<catalogue.jpg>"},
 }
 
@@ -195,6 +216,12 @@ def _add_examples(operation: dict[str, Any]) -> None:
             parameter["example"] = EXAMPLE_IDS[_PATH_EXAMPLES[operation_id]]
         if parameter.get("in") == "path" and parameter.get("name") == "appeal_id" and operation_id in _APPEAL_EXAMPLES:
             parameter["example"] = EXAMPLE_IDS[_APPEAL_EXAMPLES[operation_id]]
+        if (
+            parameter.get("in") == "path"
+            and parameter.get("name") == "request_id"
+            and operation_id in _EVIDENCE_REQUEST_EXAMPLES
+        ):
+            parameter["example"] = EXAMPLE_IDS[_EVIDENCE_REQUEST_EXAMPLES[operation_id]]
     for media_type, content in operation.get("requestBody", {}).get("content", {}).items():
         example = _BODY_EXAMPLES.get((operation_id, media_type))
         if example is not None and "examples" not in content:
@@ -227,6 +254,9 @@ _APPLICATION_LINKS = {
     "GetBuyer": _link("buyers_retrieve", "The buyer's record.", buyer_ref="$response.body#/buyer_ref"),
     "ListAppeals": _link("applications_appeals_list", "Its appeals, once decided.", public_id=_APPLICATION),
     "AppealApplication": _link("applications_appeals_create", "Appeal its decision.", public_id=_APPLICATION),
+    "ListEvidenceRequests": _link(
+        "applications_evidence_requests_list", "Its requests for another photo.", public_id=_APPLICATION
+    ),
 }
 _APPEAL_LINKS = {
     "GetAppeal": _link(
@@ -240,6 +270,17 @@ _APPEAL_LINKS = {
         "Withdraw it.",
         public_id="$response.body#/application",
         appeal_id="$response.body#/id",
+    ),
+}
+_EVIDENCE_REQUEST_LINKS = {
+    "GetEvidenceRequest": _link(
+        "applications_evidence_requests_retrieve",
+        "Read the request.",
+        public_id="$response.body#/application",
+        request_id="$response.body#/id",
+    ),
+    "GetApplication": _link(
+        "applications_retrieve", "Read the application it asked for.", public_id="$response.body#/application"
     ),
 }
 _ENDPOINT = "$response.body#/id"
@@ -265,6 +306,7 @@ LINKS: dict[tuple[str, str], dict[str, Any]] = {
     ("applications_accept_create", "200"): {"GetApplication": _APPLICATION_LINKS["GetApplication"]},
     ("applications_evidence_create", "201"): {"GetApplication": _APPLICATION_LINKS["GetApplication"]},
     ("applications_appeals_create", "201"): _APPEAL_LINKS,
+    ("applications_evidence_requests_answer_create", "201"): _EVIDENCE_REQUEST_LINKS,
     ("applications_list", "200"): {
         "GetFirstApplication": _link(
             "applications_retrieve", "Read the first application of the page.", public_id="$response.body#/results/0/id"

@@ -23,19 +23,23 @@ from refunds.models import (
     AuditEvent,
     Decision,
     Evidence,
+    EvidenceRequest,
     EvidenceUpload,
     RefundApplication,
 )
 from refunds.policy_bounds import (
     MAX_CLAIM_TIMEOUT,
     MAX_MERCHANT_WINDOW,
+    MAX_SECOND_PHOTO_WINDOW,
     MIN_CLAIM_TIMEOUT,
     MIN_MERCHANT_WINDOW,
+    MIN_SECOND_PHOTO_WINDOW,
     duration_pattern,
 )
 from refunds.services.merchant import STATEMENT_MAX_LENGTH
 from refunds.states import AppealSide, RebuttalReason, RefundReason
 from refunds.vocab import AppealReason
+from screening.messages import view_pair_words
 from screening.models import Finding
 
 # Codes that name no currency: the test code and "no currency".
@@ -156,6 +160,7 @@ class PatternDurationField(serializers.DurationField):
 # The policy's own bounds, so that the API takes exactly what the policy accepts.
 MERCHANT_WINDOW = duration_pattern(MIN_MERCHANT_WINDOW, MAX_MERCHANT_WINDOW)
 CLAIM_TIMEOUT = duration_pattern(MIN_CLAIM_TIMEOUT, MAX_CLAIM_TIMEOUT)
+SECOND_PHOTO_WINDOW = duration_pattern(MIN_SECOND_PHOTO_WINDOW, MAX_SECOND_PHOTO_WINDOW)
 
 
 @extend_schema_field({"type": "string", "pattern": MERCHANT_WINDOW, "example": "2 00:00:00"})
@@ -166,6 +171,11 @@ class MerchantWindowField(PatternDurationField):
 @extend_schema_field({"type": "string", "pattern": CLAIM_TIMEOUT, "example": "00:30:00"})
 class ClaimTimeoutField(PatternDurationField):
     pattern = CLAIM_TIMEOUT
+
+
+@extend_schema_field({"type": "string", "pattern": SECOND_PHOTO_WINDOW, "example": "3 00:00:00"})
+class SecondPhotoWindowField(PatternDurationField):
+    pattern = SECOND_PHOTO_WINDOW
 
 
 # A rule no JSON Schema keyword states, so the schema says it in words (400 invalid_delivered_at).
@@ -356,6 +366,88 @@ class DecisionSerializer(serializers.ModelSerializer):
         return ReplacingDecisionSerializer(ruling).data if ruling else None
 
 
+class EvidenceRequestSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    application = serializers.UUIDField(source="application.public_id", read_only=True)
+    first_evidence = serializers.UUIDField(
+        source="first_evidence.public_id",
+        read_only=True,
+        help_text="The buyer's photo whose damage the second photo must show from another angle.",
+    )
+    answer_evidence = serializers.SerializerMethodField(
+        help_text="The second photo once answered: one of the application's `evidence`, screened like any other."
+    )
+    answer_url = serializers.SerializerMethodField(help_text="Where the platform sends the buyer's photo.")
+    view_pair = serializers.SerializerMethodField(
+        help_text="The second photo compared with the first, once screened: `verdict` (`consistent_3d`, `flat`, "
+        "`unrelated`, `unreadable`), `matches`, `homography_inlier_share`, `parallax_px`, `damage_in_both`, the "
+        "engine's `explanation` and the result in `words` of the request's language (Accept-Language). Null before."
+    )
+
+    class Meta:
+        model = EvidenceRequest
+        fields = [
+            "id",
+            "application",
+            "state",
+            "instructions",
+            "language",
+            "first_evidence",
+            "requested_at",
+            "deadline",
+            "answer_url",
+            "answer_evidence",
+            "view_pair",
+            "closed_at",
+        ]
+        extra_kwargs = {
+            "instructions": {"help_text": "What to ask the buyer, in the buyer's `language`."},
+            "language": {"help_text": "The language of the instructions: `zh-hans` or `en`."},
+            "deadline": {"help_text": "The answer is refused after this time; the request then expires."},
+        }
+
+    @extend_schema_field({"type": "string", "format": "uuid", "nullable": True})
+    def get_answer_evidence(self, obj: EvidenceRequest) -> str | None:
+        return str(obj.answer.public_id) if obj.answer_id else None
+
+    @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
+    def get_view_pair(self, obj: EvidenceRequest) -> dict[str, Any] | None:
+        return {**obj.view_pair, "words": view_pair_words(obj.view_pair)} if obj.view_pair else None
+
+    def get_answer_url(self, obj: EvidenceRequest) -> str:
+        return reverse("api:application-evidence-request-answer", args=[obj.application.public_id, obj.public_id])
+
+
+class EvidenceRequestAnswerJsonSerializer(serializers.Serializer):
+    """The buyer's second photo uploaded first (POST /evidence-uploads): plain JSON."""
+
+    evidence_ids = serializers.ListField(
+        child=serializers.UUIDField(),
+        min_length=1,
+        max_length=1,
+        help_text="The id of the second photo, uploaded before with POST /evidence-uploads.",
+    )
+
+    def validate(self, data: dict) -> dict:
+        data.setdefault("evidence", [])
+        return data
+
+
+class EvidenceRequestAnswerSerializer(serializers.Serializer):
+    """The buyer's second photo as one multipart part (an image uploaded first is answered by its id, in JSON)."""
+
+    evidence = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        min_length=1,
+        max_length=1,
+        help_text="The second photo (JPEG, PNG, WebP, HEIC), as one multipart part.",
+    )
+
+    def validate(self, data: dict) -> dict:
+        data.setdefault("evidence_ids", [])
+        return data
+
+
 class ApplicationSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id")
     merchant = serializers.UUIDField(source="merchant.public_id")
@@ -365,6 +457,10 @@ class ApplicationSerializer(serializers.ModelSerializer):
     linked_claims = serializers.SerializerMethodField(
         help_text="The group of linked claims (applications sharing images) this one belongs to: "
         "`GET /claim-groups/{id}`; null when it shares no image."
+    )
+    evidence_requests = serializers.SerializerMethodField(
+        help_text="Requests for another photo of the damage, oldest first; while one is `open` the review "
+        "waits for the buyer's answer."
     )
 
     class Meta:
@@ -388,9 +484,16 @@ class ApplicationSerializer(serializers.ModelSerializer):
             "evidence",
             "decision",
             "linked_claims",
+            "evidence_requests",
             "created_at",
             "updated_at",
         ]
+
+    @extend_schema_field(EvidenceRequestSerializer(many=True))
+    def get_evidence_requests(self, obj: RefundApplication) -> list[dict]:
+        if self.context.get("just_submitted"):
+            return []
+        return EvidenceRequestSerializer(obj.evidence_requests.all(), many=True).data
 
     def get_linked_claims(self, obj: RefundApplication) -> uuid.UUID | None:
         member = getattr(obj, "claim_group_member", None)

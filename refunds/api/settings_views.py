@@ -26,6 +26,7 @@ from refunds.api.serializers import (
     MerchantWindowField,
     NoUnknownFieldsMixin,
     PatternDecimalField,
+    SecondPhotoWindowField,
     StrictBooleanField,
     StrictFloatField,
     StrictIntegerField,
@@ -38,9 +39,11 @@ from refunds.policy_bounds import (
     MAX_APPEAL_WINDOW_DAYS,
     MAX_CLAIM_TIMEOUT,
     MAX_MERCHANT_WINDOW,
+    MAX_SECOND_PHOTO_WINDOW,
     MIN_APPEAL_WINDOW_DAYS,
     MIN_CLAIM_TIMEOUT,
     MIN_MERCHANT_WINDOW,
+    MIN_SECOND_PHOTO_WINDOW,
     QA_SAMPLE_RATE_PATTERN,
     QA_SAMPLE_RATE_PLACES,
     duration_words,
@@ -117,6 +120,14 @@ class PolicySerializer(NoUnknownFieldsMixin, serializers.ModelSerializer):
     qa_sample_rate = SampleRateField(
         help_text="The share of reviewers' decisions another reviewer reviews again, blind, from "
         '"0" to "1" (default "0.05", one in twenty); the statistics report their agreement.'
+    )
+    second_photo_window = SecondPhotoWindowField(
+        help_text=f"From {duration_words(MIN_SECOND_PHOTO_WINDOW)} to {duration_words(MAX_SECOND_PHOTO_WINDOW)}, "
+        "as [D ]HH:MM:SS: how long the buyer has to send another photo when asked; the review clock pauses meanwhile."
+    )
+    second_photo_for_uncertain = StrictBooleanField(
+        help_text="Ask the buyer for another photo of the damage from another angle as soon as an application "
+        "screened `suspicious` enters review."
     )
 
     class Meta:

@@ -24,6 +24,21 @@ urlpatterns = [
         views.AppealWithdrawView.as_view(),
         name="application-appeal-withdraw",
     ),
+    path(
+        "applications/<str:public_id>/evidence-requests",
+        views.EvidenceRequestListView.as_view(),
+        name="application-evidence-requests",
+    ),
+    path(
+        "applications/<str:public_id>/evidence-requests/<str:request_id>",
+        views.EvidenceRequestDetailView.as_view(),
+        name="application-evidence-request",
+    ),
+    path(
+        "applications/<str:public_id>/evidence-requests/<str:request_id>/answer",
+        views.EvidenceRequestAnswerView.as_view(),
+        name="application-evidence-request-answer",
+    ),
     path("applications/<str:public_id>/dossier", views.DossierView.as_view(), name="application-dossier"),
     path("buyers/<str:buyer_ref>", buyers.BuyerRiskView.as_view(), name="buyer"),
     path("claim-groups/<str:public_id>", buyers.ClaimGroupView.as_view(), name="claim-group"),

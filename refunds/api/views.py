@@ -31,6 +31,9 @@ from refunds.api.serializers import (
     ContestJsonSerializer,
     ContestSerializer,
     EvidenceAddSerializer,
+    EvidenceRequestAnswerJsonSerializer,
+    EvidenceRequestAnswerSerializer,
+    EvidenceRequestSerializer,
     EvidenceUploadSerializer,
     WithdrawSerializer,
 )
@@ -454,3 +457,64 @@ class AppealWithdrawView(APIView):
         )
         appeal.refresh_from_db()
         return Response(AppealSerializer(appeal).data)
+
+
+class EvidenceRequestListView(APIView):
+    @extend_schema(
+        operation_id="applications_evidence_requests_list", responses={200: EvidenceRequestSerializer(many=True)}
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        """The application's requests for another photo of the damage, oldest first."""
+        application_pk = selectors.application_id_for_platform(platform=request.auth.platform, public_id=public_id)
+        requests = selectors.evidence_request_list_for_application(application_pk=application_pk)
+        return Response(EvidenceRequestSerializer(requests, many=True).data)
+
+
+class EvidenceRequestDetailView(APIView):
+    @extend_schema(operation_id="applications_evidence_requests_retrieve", responses={200: EvidenceRequestSerializer})
+    def get(self, request: Request, public_id: str, request_id: str) -> Response:
+        """Read a request for another photo: its instructions in the buyer's language, its deadline,
+        where it stands and, once answered, the second photo's evidence id."""
+        evidence_request = selectors.evidence_request_get_for_platform(
+            platform=request.auth.platform, application_id=public_id, request_id=request_id
+        )
+        return Response(EvidenceRequestSerializer(evidence_request).data)
+
+
+class EvidenceRequestAnswerView(APIView):
+    # Multipart when the photo comes along; JSON when it was uploaded first.
+    parser_classes = [BoundedJSONParser, LimitedMultiPartParser]
+
+    @extend_schema(
+        operation_id="applications_evidence_requests_answer_create",
+        request={
+            "application/json": EvidenceRequestAnswerJsonSerializer,
+            "multipart/form-data": EvidenceRequestAnswerSerializer,
+        },
+        responses={201: EvidenceRequestSerializer},
+    )
+    @idempotent
+    def post(self, request: Request, public_id: str, request_id: str) -> Response:
+        """Answer a request for another photo with the buyer's second photo of the damage: one image as
+        the multipart part `evidence`, or the id of an image uploaded first (`evidence_ids`, JSON). The
+        photo is screened like any evidence and compared with the first; the review resumes. 409
+        `evidence_request_deadline_passed` after the deadline, `evidence_request_not_open` once the request
+        is answered, expired or cancelled."""
+        form = (EvidenceRequestAnswerJsonSerializer if _is_json(request) else EvidenceRequestAnswerSerializer)(
+            data=request.data
+        )
+        form.is_valid(raise_exception=True)
+        owned = selectors.evidence_request_get_for_platform(
+            platform=request.auth.platform, application_id=public_id, request_id=request_id
+        )
+        services.evidence_request_answer(
+            request_id=owned.public_id,
+            application_id=public_id,
+            actor=_platform_actor(request),
+            evidence=form.validated_data["evidence"],
+            evidence_upload_ids=[str(i) for i in form.validated_data["evidence_ids"]],
+        )
+        answered = selectors.evidence_request_get_for_platform(
+            platform=request.auth.platform, application_id=public_id, request_id=request_id
+        )
+        return Response(EvidenceRequestSerializer(answered).data, status=status.HTTP_201_CREATED)

@@ -20,12 +20,21 @@ from enum import StrEnum
 from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from refunds.integration import outbox
 from refunds.integration.signing import SIGNATURE_HEADER, sign
 from refunds.integration.url_guard import UnsafeDestination, guarded_open
-from refunds.models import Appeal, Decision, RefundApplication, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from refunds.models import (
+    Appeal,
+    Decision,
+    EvidenceRequest,
+    RefundApplication,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from refunds.request_id import current as current_request_id
 from refunds.vocab import WebhookEventType
 from reviewhub import instruments
@@ -125,6 +134,43 @@ def appeal_event_record(
                     "decided_at": ruling.decided_at.isoformat(),
                 },
             },
+        },
+    )
+
+
+def evidence_request_payload(request: EvidenceRequest) -> dict[str, object]:
+    """A request for another photo as events show it: what to ask the buyer, in which language,
+    until when, and where to send the answer."""
+    return {
+        "id": str(request.public_id),
+        "state": request.state,
+        "instructions": request.instructions,
+        "language": request.language,
+        "first_evidence": str(request.first_evidence.public_id),
+        "requested_at": request.requested_at.isoformat(),
+        "deadline": request.deadline.isoformat(),
+        "answer_url": reverse(
+            "api:application-evidence-request-answer", args=[request.application.public_id, request.public_id]
+        ),
+        "answer_evidence": str(request.answer.public_id) if request.answer_id else None,
+        "closed_at": request.closed_at.isoformat() if request.closed_at else None,
+    }
+
+
+def evidence_request_event_record(
+    application: RefundApplication, request: EvidenceRequest, *, event_type: str, from_state: str, action: str
+) -> WebhookEvent:
+    """Write the event of a request's transition, in the application's sequence. Call inside
+    the transition's transaction with the application row locked."""
+    return _event_create(
+        application,
+        event_type,
+        {
+            "application": str(application.public_id),
+            "merchant": str(application.merchant.public_id),
+            "state": application.state,
+            "action": action,
+            "evidence_request": {"from_state": from_state, **evidence_request_payload(request)},
         },
     )
 

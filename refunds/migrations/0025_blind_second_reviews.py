@@ -12,7 +12,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('refunds', '0023_appeals'),
+        ('refunds', '0024_evidence_requests'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -5,6 +5,15 @@ API views, admin actions, portal views, Celery tasks and beat jobs all call thes
 
 from refunds.services._base import Actor
 from refunds.services.appeals import appeal_claim, appeal_decide, appeal_file, appeal_rights, appeal_withdraw
+from refunds.services.evidence_requests import (
+    evidence_request_answer,
+    evidence_request_cancel,
+    evidence_request_compare_views,
+    evidence_request_create,
+    evidence_request_expire,
+    evidence_request_permissions,
+    expire_evidence_requests,
+)
 from refunds.services.media import (
     rebuttal_video_fail,
     rebuttal_video_prepare,
@@ -76,6 +85,13 @@ __all__ = [
     "rebuttal_video_prepare",
     "rebuttal_videos_requeue_stale",
     "close_expired_windows",
+    "evidence_request_answer",
+    "evidence_request_cancel",
+    "evidence_request_compare_views",
+    "evidence_request_create",
+    "evidence_request_expire",
+    "evidence_request_permissions",
+    "expire_evidence_requests",
     "enqueue_screening",
     "evidence_upload_create",
     "evidence_uploads_purge",

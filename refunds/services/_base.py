@@ -12,15 +12,16 @@ from uuid import UUID
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 from refunds import audit, selectors
 from refunds.errors import Conflict, ErrorCode, NotFound
 from refunds.integration import webhooks
-from refunds.models import Decision, RefundApplication
+from refunds.models import Decision, EvidenceRequest, RefundApplication
 from refunds.services import notifications
-from refunds.states import ActorKind, Outcome
+from refunds.states import ActorKind, EvidenceRequestState, Outcome
 from reviewhub import observe
 
 
@@ -85,6 +86,19 @@ def ensure_can(
         )
     if not can_proceed(transition):
         raise refusal or Conflict(ErrorCode.NOT_ALLOWED, details={"state": application.state})
+
+
+def awaiting_second_photo(application: RefundApplication) -> Conflict | None:
+    """Return the refusal of claiming or deciding while the application waits for the buyer's
+    second photo (its review clock is paused), or None when it does not."""
+    waiting = EvidenceRequest.objects.filter(application=application, state=EvidenceRequestState.OPEN).first()
+    if waiting is None:
+        return None
+    return Conflict(
+        ErrorCode.AWAITING_SECOND_PHOTO,
+        deadline=formats.date_format(timezone.localtime(waiting.deadline), "DATETIME_FORMAT"),
+        details={"evidence_request": str(waiting.public_id), "deadline": waiting.deadline.isoformat()},
+    )
 
 
 def apply(

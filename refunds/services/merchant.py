@@ -14,6 +14,7 @@ from refunds.errors import Conflict, ErrorCode, InvalidInput, UploadRejected
 from refunds.integration.uploads import ValidatedUpload, image_fields, store, validate_attachment
 from refunds.models import Rebuttal, RebuttalAttachment, RefundApplication
 from refunds.services._base import Actor, DecisionSpec, apply, approve_unless_held, ensure_can, locked_application
+from refunds.services.evidence_requests import evidence_request_by_policy
 from refunds.services.media import rebuttal_video_enqueue
 from refunds.states import ApplicationState, DecisionReason, RebuttalReason
 from refunds.vocab import AuditAction
@@ -123,6 +124,7 @@ def application_contest(
                 "reason_codes": reason_codes,
             },
         )
+        evidence_request_by_policy(application)
         return application
 
 
@@ -143,6 +145,7 @@ def application_expire_window(*, application_id: UUID | str) -> RefundApplicatio
             otherwise_action=AuditAction.WINDOW_EXPIRED_REVIEW,
             actor=system,
         )
+        evidence_request_by_policy(application)
         return application
 
 

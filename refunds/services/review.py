@@ -23,9 +23,16 @@ from refunds.errors import Conflict, ErrorCode, Forbidden, InvalidInput
 from refunds.models import Appeal, Decision, QAReview, RefundApplication
 from refunds.roles import CLAIM, DECIDE, is_senior
 from refunds.selectors import queue_ordering
-from refunds.services._base import Actor, DecisionSpec, apply, ensure_can, locked_application
+from refunds.services._base import (
+    Actor,
+    DecisionSpec,
+    apply,
+    awaiting_second_photo,
+    ensure_can,
+    locked_application,
+)
 from refunds.services.sampling import qa_review_sample
-from refunds.states import REVIEWER_REASONS, ActorKind, ApplicationState, Outcome, RiskLevel
+from refunds.states import REVIEWER_REASONS, ActorKind, ApplicationState, EvidenceRequestState, Outcome, RiskLevel
 from refunds.vocab import CLAIM_EXPIRED_REASON, CLAIM_EXPIRY_ACTOR_LABEL, AuditAction
 
 
@@ -48,7 +55,9 @@ def decision_permissions(*, application: RefundApplication, user: User) -> Revie
     senior = is_senior(user)
     return ReviewerRights(
         # Claiming again renews one's own claim, so the claim's own guard is not asked here.
-        may_claim=user.has_perm(CLAIM) and can_proceed(application.claim, check_conditions=False),
+        may_claim=user.has_perm(CLAIM)
+        and can_proceed(application.claim, check_conditions=False)
+        and application.has_no_open_evidence_request(),
         may_decide=user.has_perm(DECIDE) and in_review and (holds or senior),
         may_decide_at_all=user.has_perm(DECIDE),
         senior=senior,
@@ -92,6 +101,8 @@ def application_claim(*, application_id: UUID | str, reviewer: User) -> RefundAp
             return application
         if application.state == ApplicationState.IN_REVIEW and not application.has_no_live_claim():
             raise _claimed_by_other(application)
+        if application.state == ApplicationState.IN_REVIEW and (waiting := awaiting_second_photo(application)):
+            raise waiting
         ensure_can(application, application.claim)
         apply(
             application,
@@ -119,6 +130,8 @@ def application_claim_next(*, reviewer: User) -> RefundApplication | None:
             .select_related("platform__policy", "merchant")
             .filter(state=ApplicationState.IN_REVIEW)
             .filter(Q(claimed_by__isnull=True) | Q(claim_expires_at__lte=now))
+            # Waiting for the buyer's second photo: nothing to review until it comes.
+            .exclude(evidence_requests__state=EvidenceRequestState.OPEN)
             .order_by(*queue_ordering())
             .first()
         )
@@ -265,6 +278,8 @@ def _check_decision(
     senior = is_senior(reviewer)
     if application.state == ApplicationState.DECIDED:
         raise Conflict(ErrorCode.ALREADY_DECIDED, details={"state": application.state})
+    if application.state == ApplicationState.IN_REVIEW and (waiting := awaiting_second_photo(application)):
+        raise waiting
     ensure_can(application, application.decide_by_reviewer)
     if not senior:
         _check_claim(application, reviewer)

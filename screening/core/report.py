@@ -43,6 +43,11 @@ class FindingCode(StrEnum):
     NO_CAMERA_METADATA = "no_camera_metadata"
     CAPTURED_BEFORE_DELIVERY = "captured_before_delivery"
     UNREADABLE = "unreadable"
+    # A second photo asked of the buyer, from another angle, compared with the first
+    # (viewpair): it reads as a flat picture, shows another item, or lacks the damage. A flat
+    # item photographed close up reads flat too, so it sends the application to a person and
+    # is never a forgery (not in FORGERY_CODES).
+    SECOND_VIEW_INCONSISTENT = "second_view_inconsistent"
 
 
 class ReuseKind(StrEnum):

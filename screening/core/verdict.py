@@ -32,6 +32,9 @@ RISK_WEIGHTS: dict[str, float] = {
     FindingCode.EDITING_SOFTWARE: 0.5,
     FindingCode.NO_CAMERA_METADATA: 0.5,
     FindingCode.UNREADABLE: 0.0,
+    # As much as a resemblance: the same honest flat item that resembles its catalogue photo
+    # also reads flat from two angles.
+    FindingCode.SECOND_VIEW_INCONSISTENT: 0.4,
 }
 
 

@@ -123,6 +123,15 @@ def build_world() -> World:
     # Every decision drawn for a second review, so that the world has one to open.
     Policy.objects.filter(platform=platform_a).update(qa_sample_rate=1)
     services.application_claim(application_id=application.public_id, reviewer=users["senior"])
+    # The reviewer asks for another photo, which the platform sends, before deciding.
+    photo_request = services.evidence_request_create(
+        application_id=application.public_id, actor=Actor.of_user(ActorKind.REVIEWER, users["senior"])
+    )
+    services.evidence_request_answer(
+        request_id=photo_request.public_id,
+        actor=Actor(ActorKind.PLATFORM, None, "api key a"),
+        evidence=[SimpleUploadedFile("second.jpg", jpeg(seed=12), content_type="image/jpeg")],
+    )
     services.application_decide(
         application_id=application.public_id,
         reviewer=users["senior"],
@@ -140,7 +149,7 @@ def build_world() -> World:
     )
     screen(submit(product, evidence=[FORGED_CUP], buyer_ref="buyer-a2", order_ref="order-2"))
     application = RefundApplication.objects.get(pk=application.pk)
-    evidence = application.evidence.get()
+    evidence = application.evidence.order_by("position").first()
     finding = evidence.screening.findings.exclude(artifact="").first()
     reference = product.reference_images.get()
     attachment = application.rebuttal.attachments.get(content_type="image/jpeg")
@@ -164,6 +173,7 @@ def build_world() -> World:
         "claim_group": str(group.public_id),
         "appeal": str(appeal.public_id),
         "appeal_attachment": str(appeal.attachments.get().public_id),
+        "evidence_request": str(photo_request.public_id),
         "buyer": "buyer-a",
     }
     admin_objects = {
@@ -319,6 +329,9 @@ API_ROUTES: dict[str, tuple[str | None, dict[str, str]]] = {
     "application-appeals": ("application", {"GET": "read", "POST": "write"}),
     "application-appeal": ("application", {"GET": "read"}),
     "application-appeal-withdraw": ("application", {"POST": "write"}),
+    "application-evidence-requests": ("application", {"GET": "read"}),
+    "application-evidence-request": ("application", {"GET": "read"}),
+    "application-evidence-request-answer": ("application", {"POST": "write"}),
     "buyer": ("buyer", {"GET": "read"}),
     "claim-group": ("claim_group", {"GET": "read"}),
     "events": (None, {"GET": "read"}),
@@ -342,7 +355,7 @@ API_ROUTES: dict[str, tuple[str | None, dict[str, str]]] = {
 }
 
 # Path parameters naming another object than the route's own (an appeal under its application).
-API_KWARGS = {"appeal_id": "appeal"}
+API_KWARGS = {"appeal_id": "appeal", "request_id": "evidence_request"}
 
 # Writes that name no object of platform A: a key with the scope changes its own platform's data
 # (allowed, not called here); every other persona is refused and tried.
@@ -373,6 +386,7 @@ def api_body(world: World, route: str) -> tuple[dict | None, str]:
             "multipart",
         ),
         "application-evidence": ({"evidence": [photo]}, "multipart"),
+        "application-evidence-request-answer": ({"evidence": [photo]}, "multipart"),
         "application-contest": ({"statement": "Not so.", "reason_codes": ["other"]}, "json"),
         "application-appeals": ({"side": "merchant", "statement": "Not so.", "reason_codes": ["other"]}, "json"),
         "evidence-uploads": ({"file": photo}, "multipart"),
@@ -616,6 +630,8 @@ APPLICATION_PAGES = {
     "claim": "bounce",
     "release": "bounce",
     "decide": "bounce",
+    "request_photo": "bounce",
+    "cancel_photo_request": "bounce",
     "dossier": "ok",
     "aligned": "ok",
 }

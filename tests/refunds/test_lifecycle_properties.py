@@ -23,7 +23,7 @@ from hypothesis.stateful import (
 from refunds import services
 from refunds.audit import verify_chain
 from refunds.errors import DomainError
-from refunds.models import Appeal, Decision, Policy, QAReview, RefundApplication
+from refunds.models import Appeal, Decision, EvidenceRequest, Policy, QAReview, RefundApplication
 from refunds.services import Actor
 from refunds.states import (
     OPEN_APPEAL_STATES,
@@ -33,6 +33,7 @@ from refunds.states import (
     AppealState,
     AppealVerdict,
     ApplicationState,
+    EvidenceRequestState,
     Outcome,
     QAResolution,
     QAReviewState,
@@ -185,6 +186,7 @@ def run_lifecycle_machine(product, reviewers, merchant_owner, senior):
             self.clock.shift(timedelta(hours=hours))
             services.close_expired_windows()
             services.release_expired_claims()
+            services.expire_evidence_requests()
 
         @precondition(undecided)
         @rule(who=st.integers(0, 1))
@@ -201,6 +203,37 @@ def run_lifecycle_machine(product, reviewers, merchant_owner, senior):
                     reason_codes=["other"],
                     approved_amount=Decimal("1.00"),
                     note="checked",
+                )
+            )
+
+        @rule(who=st.integers(0, 1))
+        def reviewer_asks_for_another_photo(self, who):
+            self.attempt(
+                lambda: services.evidence_request_create(
+                    application_id=self.app_id, actor=Actor.of_user(ActorKind.REVIEWER, reviewers[who])
+                )
+            )
+
+        @rule(image=st.sampled_from(["catalogue", "fresh"]))
+        def platform_answers_the_request(self, image):
+            request = EvidenceRequest.objects.filter(application=self.application).order_by("-pk").first()
+            if request is None:
+                return
+            data = CUP if image == "catalogue" else jpeg(seed=98)
+            self.attempt(
+                lambda: services.evidence_request_answer(
+                    request_id=request.public_id, actor=Actor(ActorKind.PLATFORM, None, "api"), evidence=[upload(data)]
+                )
+            )
+
+        @rule(who=st.integers(0, 1))
+        def reviewer_cancels_the_request(self, who):
+            request = EvidenceRequest.objects.filter(application=self.application).order_by("-pk").first()
+            if request is None:
+                return
+            self.attempt(
+                lambda: services.evidence_request_cancel(
+                    request_id=request.public_id, actor=Actor.of_user(ActorKind.REVIEWER, reviewers[who])
                 )
             )
 
@@ -364,6 +397,19 @@ def run_lifecycle_machine(product, reviewers, merchant_owner, senior):
                 for evidence in application.evidence.all():
                     assert evidence.screening.completed
                     assert not evidence.screening.findings.filter(score__gte=0.5).exists()
+
+        @invariant()
+        def while_a_photo_is_awaited_the_review_clock_stands_still(self):
+            if self.application is None:
+                return
+            application = self.current()
+            waiting = EvidenceRequest.objects.filter(application=application, state=EvidenceRequestState.OPEN)
+            assert waiting.count() <= 1
+            if waiting.exists():
+                assert application.state == ApplicationState.IN_REVIEW
+                assert application.review_due_at is None and application.claimed_by_id is None
+            elif application.state == ApplicationState.IN_REVIEW:
+                assert application.review_due_at is not None
 
         @invariant()
         def terminal_states_stay_terminal(self):

@@ -196,6 +196,7 @@ def policy_form(policy, **overrides):
         "buyer_alert_currency": "CNY",
         "buyer_risk_holds_for_review": "on",
         "appeal_window_days": "30",
+        "second_photo_window": "3 00:00:00",
         "qa_sample_rate": "0.05",
     }
     data.update(overrides)

@@ -62,6 +62,8 @@ def valid_policy(**changes):
         "expiry_auto_approves": True,
         "buyer_risk_holds_for_review": True,
         "appeal_window_days": 30,
+        "second_photo_window": timedelta(hours=72),
+        "second_photo_for_uncertain": False,
         "qa_sample_rate": Decimal("0.05"),
     }
     return {**values, **changes}

@@ -64,6 +64,7 @@ def test_a_new_application_leads_to_its_actions_its_dossier_and_its_buyer(schema
         "applications_dossier_retrieve",
         "applications_appeals_list",
         "applications_appeals_create",
+        "applications_evidence_requests_list",
         "buyers_retrieve",
     }
     assert links["GetBuyer"]["parameters"] == {"buyer_ref": "$response.body#/buyer_ref"}

@@ -40,6 +40,7 @@ def seed() -> str:
     from refunds.models import (
         Appeal,
         ClaimGroup,
+        EvidenceRequest,
         Merchant,
         Product,
         RefundApplication,
@@ -52,6 +53,7 @@ def seed() -> str:
     from screening.models import Finding
     from tests.factories import FORGED_CUP, GENUINE_CUP, make_product, make_staff, screen, submit
     from tests.refunds.appeal_builders import buyer_appeal, rejected_by
+    from tests.refunds.evidence_request_builders import ask, claimed_by
 
     ops = platform_services.settings_actor_for_command("test")
     platform = platform_services.platform_create(name="Schema", slug="schema", actor=ops)
@@ -87,6 +89,11 @@ def seed() -> str:
         RefundApplication.objects.filter(pk=rejected.pk).update(public_id=EXAMPLE_IDS[name])
     appeal = buyer_appeal(RefundApplication.objects.get(public_id=EXAMPLE_IDS["application_appealed"]))
     Appeal.objects.filter(pk=appeal.pk).update(public_id=EXAMPLE_IDS["appeal"])
+    # An application in review waiting for the buyer's second photo.
+    asked = claimed_by(reviewer, product, evidence=[GENUINE_CUP], order_ref="order-asked")
+    RefundApplication.objects.filter(pk=asked.pk).update(public_id=EXAMPLE_IDS["application_asked"])
+    request = ask(RefundApplication.objects.get(pk=asked.pk), reviewer)
+    EvidenceRequest.objects.filter(pk=request.pk).update(public_id=EXAMPLE_IDS["photo_request"])
     spare = platform_services.webhook_endpoint_create(platform=platform, url="http://127.0.0.1:9/spare", actor=ops)
     WebhookEndpoint.objects.filter(pk=spare.pk).update(public_id=EXAMPLE_IDS["webhook_endpoint_to_delete"])
     return api_key_issue(platform=platform, name="schemathesis", scopes=["read", "write", "policy", "webhooks"])[1]
