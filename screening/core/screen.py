@@ -23,6 +23,7 @@ from .align import (
     match_features,
     refine,
     scale_alignment,
+    searched_alignment,
     tile_shifts,
 )
 from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, FINE_LONG_SIDE, DecodedImage, decode_image, decode_plane
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 # Bump when a change can alter a verdict, so stored results can be told apart.
-ENGINE_VERSION = "2026.12.4"
+ENGINE_VERSION = "2026.12.5"
 
 # A global hash this close means "the same picture" even when blur or tiny size starve
 # the feature matcher; unrelated dev-set photos are >= 22 bits apart.
@@ -642,6 +643,13 @@ def screen_decoded(
         for index in order:
             by_pixels = dense_alignment(cv2.cvtColor(references[index].rgb, cv2.COLOR_RGB2GRAY), gray)
             if by_pixels is not None and consider(index, by_pixels).score >= _UNAMBIGUOUS:
+                break
+    if best is None or best[0].score < _COUNTS:
+        # Nor by the spectra: a smooth picture has no peak to tell its scale by, and a
+        # label's lettering may differ from its dye in colour only; search over scales.
+        for index in order:
+            searched = searched_alignment(references[index].rgb, decoded.rgb)
+            if searched is not None and consider(index, searched).score >= _UNAMBIGUOUS:
                 break
 
     if best is not None and best[0].score < _COUNTS:
