@@ -430,7 +430,7 @@ def dense_alignment(reference: np.ndarray, evidence: np.ndarray) -> Alignment | 
 # normalised correlation), both projected onto the reference's own principal colour axis
 # (the direction in colour along which it varies most: lightness for most pictures, purple
 # against brown for such a label); the best places start ECC, coarse to fine.
-_SEARCH_SIZE = 128  # the reference's long side while searching
+_SEARCH_SIZE = 96  # the reference's long side while searching
 _SEARCH_STEP = 1.1  # scale ratio between two tries (ECC corrects the rest)
 _SEARCH_KEEP = 0.75  # the evidence's central share looked for (a crop keeps its middle)
 _SEARCH_MAX_SCALE = 8.0
@@ -444,7 +444,7 @@ _SEARCH_CERTAIN_ECC = 0.95
 
 def _colour_axis(rgb: np.ndarray) -> np.ndarray:
     """Return the unit-sum RGB weights of `rgb`'s principal colour axis, oriented towards light."""
-    pixels = rgb.reshape(-1, 3)[::7].astype(np.float64)
+    pixels = rgb.reshape(-1, 3).astype(np.float64)
     if len(pixels) < 3:
         return np.array([0.299, 0.587, 0.114])
     _, vectors = np.linalg.eigh(np.cov(pixels.T))
@@ -455,19 +455,28 @@ def _colour_axis(rgb: np.ndarray) -> np.ndarray:
     return axis / total if total > 0 else np.array([0.299, 0.587, 0.114])
 
 
-def _search(reference: np.ndarray, evidence: np.ndarray, angle: float = 0.0) -> list[tuple[float, float, np.ndarray]]:
+def _shrunk(rgb: np.ndarray, long_side: int) -> np.ndarray:
+    """Return `rgb` at `long_side` on its long side (float32)."""
+    h, w = rgb.shape[:2]
+    k = long_side / max(h, w)
+    return cv2.resize(rgb, (max(8, round(w * k)), max(8, round(h * k))), interpolation=cv2.INTER_AREA).astype(
+        np.float32
+    )
+
+
+def _search(
+    ref_small: np.ndarray, ev_mid: np.ndarray, ref_size: tuple[int, int], ev_size: tuple[int, int], angle: float = 0.0
+) -> list[tuple[float, float, np.ndarray]]:
     """Return up to _SEARCH_CANDIDATES (correlation, scale, warp) of the evidence's central part found in the reference.
 
-    The evidence is turned by `angle` degrees about its centre before it is looked for;
-    each warp (2x3) maps evidence points onto reference points, as ECC takes it.
+    `ref_small` is the reference at _SEARCH_SIZE, blurred, `ev_mid` the evidence at twice
+    that, and the sizes (width, height) those of their working planes. The evidence is
+    turned by `angle` degrees about its centre before it is looked for; each warp (2x3)
+    maps evidence points onto reference points of the working planes, as ECC takes it.
     """
-    rh, rw = reference.shape
-    eh, ew = evidence.shape
-    kr = _SEARCH_SIZE / max(rh, rw)
-    ref_small = cv2.resize(reference, (max(8, round(rw * kr)), max(8, round(rh * kr))), interpolation=cv2.INTER_AREA)
-    ref_small = cv2.GaussianBlur(ref_small, (0, 0), 1.0)
-    ke = 2 * _SEARCH_SIZE / max(eh, ew)
-    ev_mid = cv2.resize(evidence, (max(8, round(ew * ke)), max(8, round(eh * ke))), interpolation=cv2.INTER_AREA)
+    (rw, rh), (ew, eh) = ref_size, ev_size
+    kr = ref_small.shape[1] / rw
+    ke = ev_mid.shape[1] / ew
     # The turn about the evidence's centre, in working-plane pixels.
     turn = np.vstack([cv2.getRotationMatrix2D((ew / 2, eh / 2), angle, 1.0), [0, 0, 1]])
     if angle:
@@ -538,38 +547,41 @@ def searched_alignment(reference_rgb: np.ndarray, evidence_rgb: np.ndarray) -> A
     For copies neither the corners nor the spectra align (see _SEARCH_SIZE); the candidate
     still has to pass the derived decision like any other.
     """
-    axis = _colour_axis(reference_rgb).astype(np.float32)
-    reference = reference_rgb.astype(np.float32) @ axis
-    evidence = evidence_rgb.astype(np.float32) @ axis
+    ref_size = (reference_rgb.shape[1], reference_rgb.shape[0])
+    ev_size = (evidence_rgb.shape[1], evidence_rgb.shape[0])
+    ref_small_rgb = _shrunk(reference_rgb, _SEARCH_SIZE)
+    axis = _colour_axis(ref_small_rgb).reshape(1, 3)
+    ref_small = cv2.GaussianBlur(cv2.transform(ref_small_rgb, axis), (0, 0), 1.0)
+    ev_mid = cv2.transform(_shrunk(evidence_rgb, 2 * _SEARCH_SIZE), axis)
     # One flat field matches any other: both must show some contrast once blurred.
-    for plane in (reference, evidence):
-        k = _SEARCH_SIZE / max(plane.shape)
-        small = cv2.resize(
-            plane, (max(8, round(plane.shape[1] * k)), max(8, round(plane.shape[0] * k))), interpolation=cv2.INTER_AREA
-        )
-        if float(cv2.GaussianBlur(small, (0, 0), 1.0).std()) < _SEARCH_MIN_CONTRAST:
-            return None
-    best: Alignment | None = None
-    best_ecc = _DENSE_MIN_ECC
-    size = (reference.shape[1], reference.shape[0])
+    if min(float(ref_small.std()), float(cv2.GaussianBlur(ev_mid, (0, 0), 2.0).std())) < _SEARCH_MIN_CONTRAST:
+        return None
     # Upright first, then turned by the spectra's estimate (a lattice's folded into +-45
-    # degrees, as dense_alignment does), the better matches first.
+    # degrees, as dense_alignment does) where the spectra agree, the better matches first.
+    found = _search(ref_small, ev_mid, ref_size, ev_size)
     _, rotation, response = spectral_scale(
         cv2.cvtColor(reference_rgb, cv2.COLOR_RGB2GRAY), cv2.cvtColor(evidence_rgb, cv2.COLOR_RGB2GRAY)
     )
     folded = (rotation + 45.0) % 90.0 - 45.0
-    found = _search(reference, evidence)
     if abs(folded) > 1.0 and response >= _DENSE_MIN_SPECTRUM:
-        found = sorted(found + _search(reference, evidence, folded), key=lambda c: -c[0])
+        found = sorted(found + _search(ref_small, ev_mid, ref_size, ev_size, folded), key=lambda c: -c[0])
+    best: Alignment | None = None
+    best_ecc = _DENSE_MIN_ECC
+    planes: tuple[np.ndarray, np.ndarray] | None = None
     for match, _, warp in found:
         if match < _SEARCH_MIN_MATCH:
             break
+        if planes is None:
+            planes = (
+                cv2.transform(reference_rgb.astype(np.float32), axis),
+                cv2.transform(evidence_rgb.astype(np.float32), axis),
+            )
         try:
-            ecc, warp = _ecc_pyramid(reference, evidence, warp)
+            ecc, warp = _ecc_pyramid(planes[0], planes[1], warp)
         except cv2.error:  # ECC diverged
             continue
         homography = np.linalg.inv(np.vstack([warp, [0, 0, 1]]).astype(np.float64))
-        if ecc > best_ecc and _plausible(homography, size, (evidence.shape[1], evidence.shape[0])):
+        if ecc > best_ecc and _plausible(homography, ref_size, ev_size):
             best_ecc = ecc
             best = Alignment(homography=homography, inliers=0, matches=0, reprojection_px=0.0, method="dense")
             if ecc >= _SEARCH_CERTAIN_ECC:
