@@ -85,8 +85,9 @@ class Part:
 # at the footprint's border and dropped edit boxes that follow the reference's own edges, and
 # seed 6300 (engine 2026.12.4) when engine 2026.12.5 learned to search over scales for copies
 # neither corners nor spectra align. The current hold-out, seed 6400, has the same
-# photographs with new products, scenes, damage and cameras: it says how the rules generalise to new scenes and edits, less to
-# new subjects; sources 1 and 3 bring other subjects.
+# photographs with new products, scenes, damage and cameras: it says how the rules
+# generalise to new scenes and edits, less to new subjects; sources 1 and 3 bring other
+# subjects.
 HOLDOUT_PHOTOS_WITH_CELL = (*HOLDOUT_PHOTOS, "cell")
 HALVES = {
     "tuning": (
