@@ -348,7 +348,6 @@ class Decision:
     signals: dict[str, float]
     decided_by: str
     resembles: float = 0.0
-    new_photograph: bool = False  # the signals of a new photograph were clear, one transform or another
 
 
 def _agreement(comparison: Comparison) -> float:
@@ -411,7 +410,7 @@ def derived_decision(comparison: Comparison, plane_px: int, *, by_pixels: bool =
     if margin < -_RESEMBLES_MARGIN:
         # Clearly a new photograph: how much of it one transform explains adds nothing.
         decided_by = "detail" if detail < 0 else max(physical, key=lambda k: physical[k])
-        return Decision(float(max(0.0, _COUNTS + margin)), signals, decided_by, new_photograph=True)
+        return Decision(float(max(0.0, _COUNTS + margin)), signals, decided_by)
     agreement = _agreement(comparison)
     signals["agreement"] = round(agreement, 3)
     agrees = (agreement - _AGREEMENT_LIMIT) / _AGREEMENT_LIMIT
@@ -659,13 +658,7 @@ def screen_decoded(
     if best is None or best[0].score < _COUNTS:
         # Nor by the spectra: a smooth picture has no peak to tell its scale by, and a
         # label's lettering may differ from its dye in colour only; search over scales.
-        # A reference the corners placed and the pixels then read as clearly a new
-        # photograph (an honest photograph of the product) is not searched: the search
-        # would place it again, at a tenth of a decode's cost.
-        placed = {
-            i for decision, i, alignment, _ in aligned if alignment.method == "features" and decision.new_photograph
-        }
-        for index in (i for i in order if i not in placed):
+        for index in order:
             searched = searched_alignment(references[index].rgb, decoded.rgb)
             if searched is not None and consider(index, searched).score >= _UNAMBIGUOUS:
                 break
