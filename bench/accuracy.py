@@ -25,7 +25,7 @@ the same way.
 `--source devset` builds source 1 (bench/source_devset.py): the first simulation, that of
 the development set in tests/screening/core, whose own seed is its tuning half and
 another seed its hold-out (tuning: the development set's seed and the retired hold-outs
-9100, 9200, 9300 and 9400; hold-out 9500).
+9100-9500; hold-out 9600).
 """
 
 from __future__ import annotations
