@@ -248,6 +248,9 @@ _DENSE_MIN_GATE = 0.4
 # 16 entries of 1 MB.
 _SPECTRA: OrderedDict[tuple[tuple[int, ...], bytes], tuple[np.ndarray, float]] = OrderedDict()
 _SPECTRA_KEPT = 16
+# And what they said of the pairs last compared: the search over scales (searched_alignment)
+# asks again for the turn that dense_alignment read.
+_SCALES: OrderedDict[tuple[tuple[tuple[int, ...], bytes], ...], tuple[float, float, float]] = OrderedDict()
 _SPECTRA_LOCK = threading.Lock()
 
 
@@ -283,9 +286,12 @@ def _log_spectrum(gray: np.ndarray) -> tuple[np.ndarray, float]:
     return np.log1p(magnitude) * _high_pass(), k
 
 
-def _polar_spectrum(gray: np.ndarray) -> tuple[np.ndarray, float]:
-    """Return the log-polar resampling of `gray`'s spectrum and its canvas scale, computed once per content."""
-    key = (gray.shape, hashlib.blake2b(np.ascontiguousarray(gray).data, digest_size=16).digest())
+def _content_key(gray: np.ndarray) -> tuple[tuple[int, ...], bytes]:
+    return gray.shape, hashlib.blake2b(np.ascontiguousarray(gray).data, digest_size=16).digest()
+
+
+def _polar_spectrum(gray: np.ndarray, key: tuple[tuple[int, ...], bytes]) -> tuple[np.ndarray, float]:
+    """Return the log-polar resampling of `gray`'s spectrum and its canvas scale, computed once per content (`key`)."""
     with _SPECTRA_LOCK:
         if key in _SPECTRA:
             _SPECTRA.move_to_end(key)
@@ -302,13 +308,22 @@ def _polar_spectrum(gray: np.ndarray) -> tuple[np.ndarray, float]:
 
 def spectral_scale(reference: np.ndarray, evidence: np.ndarray) -> tuple[float, float, float]:
     """Return (scale of `evidence` relative to `reference` in their own pixels, rotation in degrees, response)."""
-    polar_r, k_r = _polar_spectrum(reference)
-    polar_e, k_e = _polar_spectrum(evidence)
+    keys = (_content_key(reference), _content_key(evidence))
+    with _SPECTRA_LOCK:
+        if keys in _SCALES:
+            return _SCALES[keys]
+    polar_r, k_r = _polar_spectrum(reference, keys[0])
+    polar_e, k_e = _polar_spectrum(evidence, keys[1])
     (dx, dy), response = cv2.phaseCorrelate(polar_r, polar_e)
     # A picture enlarged by s has its spectrum shrunk by s: columns are log radius.
     radius = _DENSE_SIZE / 2
     spectrum_ratio = float(np.exp(np.log(radius) / _DENSE_SIZE) ** dx)
-    return k_r / (spectrum_ratio * k_e), float(dy * 360.0 / _DENSE_SIZE), float(response)
+    found = (k_r / (spectrum_ratio * k_e), float(dy * 360.0 / _DENSE_SIZE), float(response))
+    with _SPECTRA_LOCK:
+        _SCALES[keys] = found
+        while len(_SCALES) > _SPECTRA_KEPT:
+            _SCALES.popitem(last=False)
+    return found
 
 
 def _texture(gray: np.ndarray) -> float:
@@ -403,4 +418,172 @@ def dense_alignment(reference: np.ndarray, evidence: np.ndarray) -> Alignment | 
         if ecc > best_ecc and _plausible(homography, (reference.shape[1], reference.shape[0]), (ew, eh)):
             best_ecc = ecc
             best = Alignment(homography=homography, inliers=0, matches=0, reprojection_px=0.0, method="dense")
+    return best
+
+
+# A search over scales, for copies the spectra cannot align: a smooth picture (a colour
+# wheel, a fundus photograph) has no spectral peak to tell its scale by, a crop of one
+# enlarges it 1.5-5 times, and a woven label whose dye and lettering are of one lightness
+# shows its lettering in colour only, under a twill whose period leaves phase correlation
+# one period off. The evidence, blurred at a small size where a lattice averages out, is
+# looked for inside the reference at scales a step apart (OpenCV's matchTemplate,
+# normalised correlation), both projected onto the reference's own principal colour axis
+# (the direction in colour along which it varies most: lightness for most pictures, purple
+# against brown for such a label); the best places start ECC, coarse to fine.
+_SEARCH_SIZE = 96  # the reference's long side while searching
+_SEARCH_STEP = 1.1  # scale ratio between two tries (ECC corrects the rest)
+_SEARCH_KEEP = 0.75  # the evidence's central share looked for (a crop keeps its middle)
+_SEARCH_MAX_SCALE = 8.0
+_SEARCH_MIN_SIDE = 16  # template pixels: less says nothing
+_SEARCH_CANDIDATES = 3
+_SEARCH_MIN_MATCH = 0.9
+_SEARCH_MIN_CONTRAST = 2.0
+_SEARCH_ECC = ((0.25, 40, 7), (0.5, 30, 5), (1.0, 30, 3))  # (plane scale, iterations, ECC blur)
+_SEARCH_CERTAIN_ECC = 0.95
+
+
+def _colour_axis(rgb: np.ndarray) -> np.ndarray:
+    """Return the unit-sum RGB weights of `rgb`'s principal colour axis, oriented towards light."""
+    pixels = rgb.reshape(-1, 3).astype(np.float64)
+    if len(pixels) < 3:
+        return np.array([0.299, 0.587, 0.114])
+    _, vectors = np.linalg.eigh(np.cov(pixels.T))
+    axis = vectors[:, -1]
+    if axis.sum() < 0:
+        axis = -axis
+    total = float(np.abs(axis).sum())
+    return axis / total if total > 0 else np.array([0.299, 0.587, 0.114])
+
+
+def _shrunk(rgb: np.ndarray, long_side: int) -> np.ndarray:
+    """Return `rgb` at `long_side` on its long side (float32)."""
+    h, w = rgb.shape[:2]
+    k = long_side / max(h, w)
+    return cv2.resize(rgb, (max(8, round(w * k)), max(8, round(h * k))), interpolation=cv2.INTER_AREA).astype(
+        np.float32
+    )
+
+
+def _search(
+    ref_small: np.ndarray, ev_mid: np.ndarray, ref_size: tuple[int, int], ev_size: tuple[int, int], angle: float = 0.0
+) -> list[tuple[float, float, np.ndarray]]:
+    """Return up to _SEARCH_CANDIDATES (correlation, scale, warp) of the evidence's central part found in the reference.
+
+    `ref_small` is the reference at _SEARCH_SIZE, blurred, `ev_mid` the evidence at twice
+    that, and the sizes (width, height) those of their working planes. The evidence is
+    turned by `angle` degrees about its centre before it is looked for; each warp (2x3)
+    maps evidence points onto reference points of the working planes, as ECC takes it.
+    """
+    (rw, rh), (ew, eh) = ref_size, ev_size
+    kr = ref_small.shape[1] / rw
+    ke = ev_mid.shape[1] / ew
+    # The turn about the evidence's centre, in working-plane pixels.
+    turn = np.vstack([cv2.getRotationMatrix2D((ew / 2, eh / 2), angle, 1.0), [0, 0, 1]])
+    if angle:
+        mid = (ev_mid.shape[1], ev_mid.shape[0])
+        ev_mid = cv2.warpAffine(
+            ev_mid, cv2.getRotationMatrix2D((mid[0] / 2, mid[1] / 2), angle, 1.0), mid, borderMode=cv2.BORDER_REPLICATE
+        )
+    found: list[tuple[float, float, float, float]] = []
+    scale = _SEARCH_KEEP * max(ew / rw, eh / rh) * 0.95
+    largest = min(_SEARCH_MAX_SCALE, _SEARCH_KEEP * min(ew, eh) * kr / _SEARCH_MIN_SIDE)
+    while scale <= largest:
+        f = kr / scale / ke
+        tw, th = round(ev_mid.shape[1] * f), round(ev_mid.shape[0] * f)
+        cw, ch = round(tw * _SEARCH_KEEP), round(th * _SEARCH_KEEP)
+        if cw <= ref_small.shape[1] and ch <= ref_small.shape[0] and min(cw, ch) >= _SEARCH_MIN_SIDE:
+            small = cv2.GaussianBlur(cv2.resize(ev_mid, (tw, th), interpolation=cv2.INTER_AREA), (0, 0), 1.0)
+            x0, y0 = (tw - cw) // 2, (th - ch) // 2
+            template = np.ascontiguousarray(small[y0 : y0 + ch, x0 : x0 + cw])
+            if float(template.std()) > 1e-3:
+                _, best, _, (x, y) = cv2.minMaxLoc(cv2.matchTemplate(ref_small, template, cv2.TM_CCOEFF_NORMED))
+                found.append((float(best), scale, (x - x0) / kr, (y - y0) / kr))
+        scale *= _SEARCH_STEP
+    found.sort(reverse=True)
+    picked: list[tuple[float, float, float, float]] = []
+    for candidate in found:
+        # Neighbouring scales find the same place: keep distinct ones.
+        if all(
+            abs(np.log(candidate[1] / p[1])) > 0.1
+            or np.hypot(candidate[2] - p[2], candidate[3] - p[3]) > 0.1 * max(rw, rh)
+            for p in picked
+        ):
+            picked.append(candidate)
+        if len(picked) == _SEARCH_CANDIDATES:
+            break
+    return [
+        (match, scale, (np.array([[1 / scale, 0, x], [0, 1 / scale, y], [0, 0, 1]]) @ turn)[:2].astype(np.float32))
+        for match, scale, x, y in picked
+    ]
+
+
+def _ecc_pyramid(reference: np.ndarray, evidence: np.ndarray, warp: np.ndarray) -> tuple[float, np.ndarray]:
+    """Return (ECC, warp) refined coarse to fine; `warp` maps evidence onto reference points (2x3). Raise cv2.error if ECC diverges."""
+    ecc = 0.0
+    for k, iterations, blur in _SEARCH_ECC:
+        to_plane, from_plane = np.diag([k, k, 1.0]), np.diag([1 / k, 1 / k, 1.0])
+        scaled = (to_plane @ np.vstack([warp, [0, 0, 1]]) @ from_plane)[:2].astype(np.float32)
+        if k < 1:
+            ev = cv2.resize(
+                evidence,
+                (max(8, round(evidence.shape[1] * k)), max(8, round(evidence.shape[0] * k))),
+                interpolation=cv2.INTER_AREA,
+            )
+            ref = cv2.resize(
+                reference,
+                (max(8, round(reference.shape[1] * k)), max(8, round(reference.shape[0] * k))),
+                interpolation=cv2.INTER_AREA,
+            )
+        else:
+            ev, ref = evidence, reference
+        ecc, scaled = _ecc(ev, ref, scaled, iterations, blur)
+        warp = (from_plane @ np.vstack([scaled, [0, 0, 1]]) @ to_plane)[:2].astype(np.float32)
+    return float(ecc), warp
+
+
+def searched_alignment(reference_rgb: np.ndarray, evidence_rgb: np.ndarray) -> Alignment | None:
+    """Return the affine alignment of two uint8 RGB planes found by searching over scales, or None.
+
+    For copies neither the corners nor the spectra align (see _SEARCH_SIZE); the candidate
+    still has to pass the derived decision like any other.
+    """
+    ref_size = (reference_rgb.shape[1], reference_rgb.shape[0])
+    ev_size = (evidence_rgb.shape[1], evidence_rgb.shape[0])
+    ref_small_rgb = _shrunk(reference_rgb, _SEARCH_SIZE)
+    axis = _colour_axis(ref_small_rgb).reshape(1, 3)
+    ref_small = cv2.GaussianBlur(cv2.transform(ref_small_rgb, axis), (0, 0), 1.0)
+    ev_mid = cv2.transform(_shrunk(evidence_rgb, 2 * _SEARCH_SIZE), axis)
+    # One flat field matches any other: both must show some contrast once blurred.
+    if min(float(ref_small.std()), float(cv2.GaussianBlur(ev_mid, (0, 0), 2.0).std())) < _SEARCH_MIN_CONTRAST:
+        return None
+    # Upright first, then turned by the spectra's estimate (a lattice's folded into +-45
+    # degrees, as dense_alignment does) where the spectra agree, the better matches first.
+    found = _search(ref_small, ev_mid, ref_size, ev_size)
+    _, rotation, response = spectral_scale(
+        cv2.cvtColor(reference_rgb, cv2.COLOR_RGB2GRAY), cv2.cvtColor(evidence_rgb, cv2.COLOR_RGB2GRAY)
+    )
+    folded = (rotation + 45.0) % 90.0 - 45.0
+    if abs(folded) > 1.0 and response >= _DENSE_MIN_SPECTRUM:
+        found = sorted(found + _search(ref_small, ev_mid, ref_size, ev_size, folded), key=lambda c: -c[0])
+    best: Alignment | None = None
+    best_ecc = _DENSE_MIN_ECC
+    planes: tuple[np.ndarray, np.ndarray] | None = None
+    for match, _, warp in found:
+        if match < _SEARCH_MIN_MATCH:
+            break
+        if planes is None:
+            planes = (
+                cv2.transform(reference_rgb.astype(np.float32), axis),
+                cv2.transform(evidence_rgb.astype(np.float32), axis),
+            )
+        try:
+            ecc, warp = _ecc_pyramid(planes[0], planes[1], warp)
+        except cv2.error:  # ECC diverged
+            continue
+        homography = np.linalg.inv(np.vstack([warp, [0, 0, 1]]).astype(np.float64))
+        if ecc > best_ecc and _plausible(homography, ref_size, ev_size):
+            best_ecc = ecc
+            best = Alignment(homography=homography, inliers=0, matches=0, reprojection_px=0.0, method="dense")
+            if ecc >= _SEARCH_CERTAIN_ECC:
+                break
     return best

@@ -23,6 +23,7 @@ from .align import (
     match_features,
     refine,
     scale_alignment,
+    searched_alignment,
     tile_shifts,
 )
 from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, FINE_LONG_SIDE, DecodedImage, decode_image, decode_plane
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 # Bump when a change can alter a verdict, so stored results can be told apart.
-ENGINE_VERSION = "2026.12.4"
+ENGINE_VERSION = "2026.12.5"
 
 # A global hash this close means "the same picture" even when blur or tiny size starve
 # the feature matcher; unrelated dev-set photos are >= 22 bits apart.
@@ -168,6 +169,14 @@ _DETAIL_UNKNOWN_CORR = 0.98
 # a copy: at most 1.0 unit, the highest light of a copy on the tuning half; the smooth
 # forgeries this is for measured 0.01-0.42.
 _LIGHT_VOUCHES_UNITS = 1.0
+# Evidence aligned by its pixels meets smooth pictures it has nothing to do with: the search
+# over scales (align.searched_alignment) places one smooth picture on another wherever their
+# shading agrees. On source 3's tuning half (seeds 7000-8100) a re-photograph of a woven label
+# so aligned to an unrelated smooth picture (ECC 0.88) had neither fine detail nor geometry
+# to measure and light of 0.91 units, which vouched for a copy; the smooth forgeries and crops
+# the pixels aligned measured 0.03-0.35 units (source 2's smooth forgeries, above, up to 0.42).
+# There light vouches up to 0.6 units, near the geometric middle of 0.42 and 0.91.
+_LIGHT_VOUCHES_UNITS_BY_PIXELS = 0.6
 # Agreement: a copy must also agree with its reference over most of its footprint after
 # one transform: the share of the footprint outside the boxed local edits whose residual
 # stays below 10 (`Comparison.explained` without the edits), so that a large painted
@@ -369,11 +378,13 @@ def compare_aligned(
     return alignment, replace(comparison, nonrigid_px=nonrigid)
 
 
-def derived_decision(comparison: Comparison, plane_px: int) -> Decision:
+def derived_decision(comparison: Comparison, plane_px: int, *, by_pixels: bool = False) -> Decision:
     """Return the derived-or-not decision for an aligned comparison; score >= _COUNTS (0.5) means derived.
 
     `resembles` is set (>= _COUNTS) when the copy signals held or came close but one
     transform left too much of the footprint unexplained: the ambiguous middle.
+    `by_pixels` says the alignment came from the pixels, not from paired corners (see
+    _LIGHT_VOUCHES_UNITS_BY_PIXELS).
     """
     if comparison.coverage * plane_px < _MIN_OVERLAP_PX:
         return Decision(0.0, {}, "overlap")
@@ -387,7 +398,8 @@ def derived_decision(comparison: Comparison, plane_px: int) -> Decision:
     }
     detail = (corr - _MIN_DETAIL_CORR) / (1.0 - _MIN_DETAIL_CORR)
     if not np.isfinite(comparison.detail_corr):
-        vouch = (_LIGHT_VOUCHES_UNITS - physical["light"]) / _LIGHT_VOUCHES_UNITS
+        vouches = _LIGHT_VOUCHES_UNITS_BY_PIXELS if by_pixels else _LIGHT_VOUCHES_UNITS
+        vouch = (vouches - physical["light"]) / vouches
         detail = min(detail, vouch if np.isfinite(comparison.light_variation) else -1.0)
     # Fine detail lost on the way (a lens's blur, a print's screen, another sensor's
     # noise) counts too, beside the physical signals; below _MIN_DETAIL_CORR it vetoes.
@@ -627,7 +639,7 @@ def screen_decoded(
     def consider(index: int, alignment: Alignment) -> Decision:
         nonlocal best
         alignment, comparison = compare_aligned(decoded.rgb, references[index].rgb, alignment)
-        decision = derived_decision(comparison, plane_px)
+        decision = derived_decision(comparison, plane_px, by_pixels=alignment.method == "dense")
         aligned.append((decision, index, alignment, comparison))
         if best is None or decision.score > best[0].score:
             best = (decision, index, alignment, comparison)
@@ -642,6 +654,13 @@ def screen_decoded(
         for index in order:
             by_pixels = dense_alignment(cv2.cvtColor(references[index].rgb, cv2.COLOR_RGB2GRAY), gray)
             if by_pixels is not None and consider(index, by_pixels).score >= _UNAMBIGUOUS:
+                break
+    if best is None or best[0].score < _COUNTS:
+        # Nor by the spectra: a smooth picture has no peak to tell its scale by, and a
+        # label's lettering may differ from its dye in colour only; search over scales.
+        for index in order:
+            searched = searched_alignment(references[index].rgb, decoded.rgb)
+            if searched is not None and consider(index, searched).score >= _UNAMBIGUOUS:
                 break
 
     if best is not None and best[0].score < _COUNTS:

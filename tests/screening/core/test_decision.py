@@ -82,3 +82,13 @@ def test_without_fine_detail_light_that_varies_or_cannot_be_read_does_not_vouch_
 def test_the_same_light_passes_when_the_fine_detail_agrees():
     decision = derived_decision(_comparison(detail_corr=0.97, light_variation=0.03), 480 * 640)
     assert decision.score >= 0.5
+
+
+def test_a_smooth_picture_aligned_by_its_pixels_needs_light_closer_to_one_map():
+    """Light of 0.9 units vouches for a copy the corners aligned, not for one the search placed."""
+    comparison = _comparison(detail_corr=float("nan"), light_variation=0.045)
+    assert derived_decision(comparison, 480 * 640).score >= 0.5
+    by_pixels = derived_decision(comparison, 480 * 640, by_pixels=True)
+    assert by_pixels.score < 0.5 and by_pixels.decided_by == "detail"
+    even_light = _comparison(detail_corr=float("nan"), light_variation=0.01)
+    assert derived_decision(even_light, 480 * 640, by_pixels=True).score >= 0.5
