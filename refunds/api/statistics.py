@@ -71,7 +71,27 @@ def _moment(request: Request, name: str, default: datetime) -> datetime:
         moment = None
     if moment is None or timezone.is_naive(moment):
         raise invalid_parameter(name, _("Give a date and time with its offset, e.g. 2026-11-01T00:00:00Z."))
-    return moment
+    # In UTC: the database refuses some offsets Python accepts (+21:55); a moment at the edge of
+    # the calendar that UTC cannot hold is its edge.
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if moment.year == datetime.min.year else datetime.max).replace(tzinfo=UTC)
+
+
+def _before(moment: datetime, period: timedelta) -> datetime:
+    try:
+        return moment - period
+    except OverflowError:  # a moment in the first year of the calendar
+        return datetime.min.replace(tzinfo=UTC)
+
+
+def _period(request: Request) -> tuple[datetime, datetime]:
+    """Return the period asked for: ``since`` moved up to a year before ``until`` at the earliest,
+    and a ``since`` at or after ``until`` an empty period (both valid questions, answered)."""
+    until = _moment(request, "until", timezone.now())
+    since = _moment(request, "since", _before(until, DEFAULT_PERIOD))
+    return max(since, _before(until, MAX_PERIOD)), until
 
 
 def _shown(quality: selectors.ReviewQuality, platform: Platform) -> dict[str, object]:
@@ -115,7 +135,8 @@ class ReviewerStatisticsView(APIView):
             OpenApiParameter(
                 "since",
                 OpenApiTypes.DATETIME,
-                description="Decisions made from this moment on (default: 30 days before `until`).",
+                description="Decisions made from this moment on (default: 30 days before `until`; at most "
+                "366 days before it: an earlier moment counts from there, as the answer's `since` says).",
             ),
             OpenApiParameter("until", OpenApiTypes.DATETIME, description="…and before this one (default: now)."),
         ],
@@ -175,16 +196,7 @@ class ReviewerStatisticsView(APIView):
         """How the decisions on the platform's applications held up, per reviewer (under a pseudonym)
         and per risk level: blind second reviews that agreed, appeals that overturned, and the time
         to decide. Counts the decisions made in the period, whenever their review or appeal came."""
-        until = _moment(request, "until", timezone.now())
-        try:
-            earliest = until - DEFAULT_PERIOD
-        except OverflowError:  # an ``until`` in the first month of year 1
-            earliest = datetime.min.replace(tzinfo=UTC)
-        since = _moment(request, "since", earliest)
-        if not since < until:
-            raise invalid_parameter("since", _("Give a moment before until."))
-        if until - since > MAX_PERIOD:
-            raise invalid_parameter("since", _("Ask for at most %(days)d days at once.") % {"days": MAX_PERIOD.days})
+        since, until = _period(request)
         platform = request.auth.platform
         quality = selectors.review_quality(since=since, until=until, platform=platform)
         return Response(ReviewQualitySerializer(_shown(quality, platform)).data)

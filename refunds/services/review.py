@@ -234,7 +234,7 @@ def application_decide(
         )
         # Only reviewers' decisions are sampled: a merchant's acceptance is no judgement, and the
         # system approves only what screening cleared (invariant 1, checked on its own).
-        qa_review_sample(application, Decision.objects.get(application=application))
+        qa_review_sample(application=application, decision=Decision.objects.get(application=application))
         return application
 
 

@@ -36,7 +36,7 @@ def qa_sample_draw(public_id: UUID) -> Decimal:
 
 
 def qa_review_sample(
-    application: RefundApplication, decision: Decision, *, draw: Draw = qa_sample_draw
+    *, application: RefundApplication, decision: Decision, draw: Draw = qa_sample_draw
 ) -> QAReview | None:
     """Open a second review of the decision when the application's draw falls within the
     policy's share; return it, or None. Call it with the application locked, in the decision's

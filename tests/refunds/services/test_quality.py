@@ -58,8 +58,8 @@ def test_a_decision_is_sampled_when_its_draw_falls_within_the_policys_share(prod
     application.qa_reviews.all().delete()  # the default 5 % may have drawn it; ask again below
     policy = application.platform.policy
     policy.qa_sample_rate = Decimal("0.3")
-    assert qa_review_sample(application, decision, draw=lambda _id: Decimal("0.3")) is None
-    review = qa_review_sample(application, decision, draw=lambda _id: Decimal("0.2999"))
+    assert qa_review_sample(application=application, decision=decision, draw=lambda _id: Decimal("0.3")) is None
+    review = qa_review_sample(application=application, decision=decision, draw=lambda _id: Decimal("0.2999"))
     assert review is not None and review.state == QAReviewState.OPEN and review.decision == decision
 
 
