@@ -346,7 +346,20 @@ class ReferenceImage(StoredImage):
         verbose_name_plural = _("reference images")
 
 
-class RefundApplication(ConcurrentTransitionMixin, models.Model):
+class Claimable:
+    """What a reviewer claims for a while before deciding it (an application, an appeal, a second
+    review): its claim is live until ``claim_expires_at``, and an expired claim is anyone's to take."""
+
+    claimed_by_id: int | None
+    claim_expires_at: datetime | None
+
+    def has_no_live_claim(self) -> bool:
+        return self.claimed_by_id is None or (
+            self.claim_expires_at is not None and self.claim_expires_at <= timezone.now()
+        )
+
+
+class RefundApplication(Claimable, ConcurrentTransitionMixin, models.Model):
     """A buyer's refund-only application. Its state changes only through the transitions below,
     and those are called only by ``refunds.services``."""
 
@@ -489,11 +502,6 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
     def expiry_may_approve(self) -> bool:
         return self.platform.policy.expiry_auto_approves
 
-    def has_no_live_claim(self) -> bool:
-        return self.claimed_by_id is None or (
-            self.claim_expires_at is not None and self.claim_expires_at <= timezone.now()
-        )
-
     def has_no_open_evidence_request(self) -> bool:
         """Whether nothing is asked of the buyer now: while a second photo is awaited, nobody
         claims or decides the application (its review clock is paused)."""
@@ -607,7 +615,7 @@ class RefundApplication(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=ApplicationState.IN_REVIEW,
         target=ApplicationState.IN_REVIEW,
-        conditions=[has_no_live_claim, has_no_open_evidence_request],
+        conditions=[Claimable.has_no_live_claim, has_no_open_evidence_request],
     )
     def claim(self, *, reviewer: models.Model, until: timezone.datetime) -> None:
         self.claimed_by = reviewer
@@ -835,7 +843,7 @@ class Decision(models.Model):
         return self.note if DecisionReason.OTHER in self.reason_codes else ""
 
 
-class Appeal(ConcurrentTransitionMixin, models.Model):
+class Appeal(Claimable, ConcurrentTransitionMixin, models.Model):
     """A request that another reviewer decide a decided application again. Its own record with
     its own lifecycle, bound to the decision it appeals: the decision itself is never rewritten
     (an overturn adds an ``AppealDecision`` naming it). Its state changes only through the
@@ -903,11 +911,6 @@ class Appeal(ConcurrentTransitionMixin, models.Model):
 
     # --- guards: read-only questions, no side effects ---------------------------------
 
-    def has_no_live_claim(self) -> bool:
-        return self.claimed_by_id is None or (
-            self.claim_expires_at is not None and self.claim_expires_at <= timezone.now()
-        )
-
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_APPEAL_STATES
@@ -923,7 +926,7 @@ class Appeal(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=[AppealState.FILED, AppealState.IN_REVIEW],
         target=AppealState.IN_REVIEW,
-        conditions=[has_no_live_claim],
+        conditions=[Claimable.has_no_live_claim],
     )
     def claim(self, *, reviewer: models.Model, until: datetime) -> None:
         self.claimed_by = reviewer
@@ -1015,7 +1018,7 @@ class AppealDecision(models.Model):
         return [str(labels.get(code, code)) for code in self.reason_codes]
 
 
-class QAReview(ConcurrentTransitionMixin, models.Model):
+class QAReview(Claimable, ConcurrentTransitionMixin, models.Model):
     """A blind second review of a reviewer's decision, sampled at decision time by the policy's
     ``qa_sample_rate``: another reviewer records an outcome without seeing the decision; a
     disagreement goes to a senior reviewer, who records which was right. The decision the parties
@@ -1097,11 +1100,6 @@ class QAReview(ConcurrentTransitionMixin, models.Model):
 
     # --- guards: read-only questions, no side effects ---------------------------------
 
-    def has_no_live_claim(self) -> bool:
-        return self.claimed_by_id is None or (
-            self.claim_expires_at is not None and self.claim_expires_at <= timezone.now()
-        )
-
     @property
     def is_recorded(self) -> bool:
         return self.state in QA_REVIEWED_STATES
@@ -1125,7 +1123,7 @@ class QAReview(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=[QAReviewState.OPEN, QAReviewState.CLAIMED],
         target=QAReviewState.CLAIMED,
-        conditions=[has_no_live_claim],
+        conditions=[Claimable.has_no_live_claim],
     )
     def claim(self, *, reviewer: models.Model, until: datetime) -> None:
         self.claimed_by = reviewer

@@ -6,13 +6,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import QuerySet
 from django.utils import formats, timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
@@ -73,6 +75,36 @@ def locked_application(application_id: UUID | str) -> Iterator[RefundApplication
         except (RefundApplication.DoesNotExist, ValidationError, ValueError):
             raise NotFound(ErrorCode.NOT_FOUND, object=_("application")) from None
         yield application
+
+
+Bound = TypeVar("Bound", bound=models.Model)
+
+
+@contextmanager
+def locked_with_application(
+    model: type[Bound],
+    public_id: UUID | str,
+    *,
+    object_name: str | Promise,
+    related: Sequence[str] = (),
+    rows: QuerySet[Bound] | None = None,
+) -> Iterator[tuple[RefundApplication, Bound]]:
+    """Open a transaction and yield a record bound to an application (an appeal, a second review,
+    a request for another photo) and that application, both rows locked, the application's first
+    as every service locks it; raise NotFound naming ``object_name`` for an unknown id or one
+    outside ``rows``."""
+    rows = model._default_manager.all() if rows is None else rows
+    try:
+        owner = rows.values_list("application__public_id", flat=True).get(public_id=public_id)
+    except (model.DoesNotExist, ValidationError, ValueError):  # type: ignore[attr-defined]
+        raise NotFound(ErrorCode.NOT_FOUND, object=object_name) from None
+    with locked_application(owner) as application:
+        record = (
+            model._default_manager.select_for_update(of=("self",))
+            .select_related(*related)
+            .get(public_id=public_id, application=application)
+        )
+        yield application, record
 
 
 def ensure_can(

@@ -13,8 +13,8 @@ two deciders of one appeal are serialised by it (the second finds it decided).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,7 +22,6 @@ from typing import IO, Any
 from uuid import UUID
 
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
@@ -34,7 +33,7 @@ from refunds.integration.uploads import image_fields, store
 from refunds.models import Appeal, AppealAttachment, AppealDecision, Decision, RefundApplication
 from refunds.roles import CLAIM, DECIDE, is_senior
 from refunds.services import notifications
-from refunds.services._base import Actor, locked_application
+from refunds.services._base import Actor, locked_application, locked_with_application
 from refunds.services.merchant import attachments_checked, statement_checked
 from refunds.services.review import (
     claimed_by_other,
@@ -195,21 +194,10 @@ def appeal_file(
         return appeal
 
 
-@contextmanager
-def locked_appeal(appeal_id: UUID | str) -> Iterator[tuple[RefundApplication, Appeal]]:
-    """Open a transaction and yield the appeal and its application, both rows locked (the
-    application's first, as every service locks it); raise NotFound for an unknown id."""
-    try:
-        application_id = Appeal.objects.values_list("application__public_id", flat=True).get(public_id=appeal_id)
-    except (Appeal.DoesNotExist, ValidationError, ValueError):
-        raise NotFound(ErrorCode.NOT_FOUND, object=_("appeal")) from None
-    with locked_application(application_id) as application:
-        appeal = (
-            Appeal.objects.select_for_update(of=("self",))
-            .select_related("decision", "claimed_by")
-            .get(public_id=appeal_id, application=application)
-        )
-        yield application, appeal
+def locked_appeal(appeal_id: UUID | str) -> AbstractContextManager[tuple[RefundApplication, Appeal]]:
+    """Open a transaction and yield the appeal and its application, both rows locked; raise
+    NotFound for an unknown id."""
+    return locked_with_application(Appeal, appeal_id, object_name=_("appeal"), related=("decision", "claimed_by"))
 
 
 def _invalid_state(appeal: Appeal) -> Conflict:

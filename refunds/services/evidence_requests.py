@@ -16,8 +16,8 @@ orders.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import IO, Any
 from uuid import UUID
@@ -30,12 +30,12 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 from refunds import audit
-from refunds.errors import Conflict, ErrorCode, InvalidInput, NotFound
+from refunds.errors import Conflict, ErrorCode, InvalidInput
 from refunds.integration import outbox, webhooks
 from refunds.integration.uploads import validate_image
 from refunds.models import Evidence, EvidenceRequest, RefundApplication
 from refunds.roles import DECIDE, is_senior
-from refunds.services._base import Actor, apply, ensure_can, locked_application
+from refunds.services._base import Actor, apply, ensure_can, locked_application, locked_with_application
 from refunds.services.review import claimed_by_other, require_perm
 from refunds.services.screening import application_record_screening, enqueue_screening
 from refunds.services.submission import _create_evidence, _remove_unreferenced, _use_staged_uploads
@@ -284,27 +284,18 @@ def evidence_request_by_policy(application: RefundApplication) -> EvidenceReques
     )
 
 
-@contextmanager
 def locked_evidence_request(
     request_id: UUID | str, *, application_id: UUID | str | None = None
-) -> Iterator[tuple[RefundApplication, EvidenceRequest]]:
-    """Open a transaction and yield the request and its application, both rows locked (the
-    application's first, as every service locks it); raise NotFound for an unknown id, or for a
-    request of another application than ``application_id`` when one is given."""
+) -> AbstractContextManager[tuple[RefundApplication, EvidenceRequest]]:
+    """Open a transaction and yield the request and its application, both rows locked; raise
+    NotFound for an unknown id, or for a request of another application than ``application_id``
+    when one is given."""
     rows = EvidenceRequest.objects.all()
     if application_id is not None:
         rows = rows.filter(application__public_id=application_id)
-    try:
-        owner = rows.values_list("application__public_id", flat=True).get(public_id=request_id)
-    except (EvidenceRequest.DoesNotExist, ValidationError, ValueError):
-        raise NotFound(ErrorCode.NOT_FOUND, object=_("request for another photo")) from None
-    with locked_application(owner) as application:
-        request = (
-            EvidenceRequest.objects.select_for_update(of=("self",))
-            .select_related("claim_holder")
-            .get(public_id=request_id, application=application)
-        )
-        yield application, request
+    return locked_with_application(
+        EvidenceRequest, request_id, object_name=_("request for another photo"), related=("claim_holder",), rows=rows
+    )
 
 
 def _not_open(request: EvidenceRequest) -> Conflict:

@@ -14,44 +14,34 @@ orders, and two reviewers recording at once are serialised by it (the second fin
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 from refunds import audit
-from refunds.errors import Conflict, ErrorCode, Forbidden, InvalidInput, NotFound
+from refunds.errors import Conflict, ErrorCode, Forbidden, InvalidInput
 from refunds.models import QAReview, RefundApplication
 from refunds.roles import CLAIM, DECIDE, is_senior
-from refunds.services._base import Actor, locked_application
+from refunds.services._base import Actor, locked_with_application
 from refunds.services.review import claimed_by_other, decision_amount, decision_input_check, require_perm
 from refunds.states import ActorKind, QAResolution, QAReviewState
 from refunds.vocab import AuditAction
 
 
-@contextmanager
-def locked_qa_review(qa_review_id: UUID | str) -> Iterator[tuple[RefundApplication, QAReview]]:
-    """Open a transaction and yield the second review and its application, both rows locked (the
-    application's first, as every service locks it); raise NotFound for an unknown id."""
-    try:
-        application_id = QAReview.objects.values_list("application__public_id", flat=True).get(public_id=qa_review_id)
-    except (QAReview.DoesNotExist, ValidationError, ValueError):
-        raise NotFound(ErrorCode.NOT_FOUND, object=_("second review")) from None
-    with locked_application(application_id) as application:
-        review = (
-            QAReview.objects.select_for_update(of=("self",))
-            .select_related("decision", "claimed_by")
-            .get(public_id=qa_review_id, application=application)
-        )
-        yield application, review
+def locked_qa_review(qa_review_id: UUID | str) -> AbstractContextManager[tuple[RefundApplication, QAReview]]:
+    """Open a transaction and yield the second review and its application, both rows locked;
+    raise NotFound for an unknown id."""
+    return locked_with_application(
+        QAReview, qa_review_id, object_name=_("second review"), related=("decision", "claimed_by")
+    )
 
 
 def _record(

@@ -481,6 +481,9 @@ def run_lifecycle_machine(product, reviewers, merchant_owner, senior):
             max_examples=100,
             stateful_step_count=20,
             deadline=None,
+            # The same sequences on every run: the test must reach an overturn and a second
+            # outcome, which a fresh random draw reaches almost always but not always.
+            derandomize=True,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         ),
     )
