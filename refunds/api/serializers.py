@@ -509,9 +509,14 @@ class WithdrawSerializer(serializers.Serializer):
 
 
 def _attachments(help_text: str) -> serializers.ListField:
-    """The optional files of a contest or an appeal, as repeated multipart parts."""
+    """The optional files of a contest or an appeal, as repeated multipart parts: at most
+    UPLOAD_MAX_FILES, which the schema states (maxItems) as the services enforce it."""
     return serializers.ListField(
-        child=serializers.FileField(allow_empty_file=True), required=False, default=list, help_text=help_text
+        child=serializers.FileField(allow_empty_file=True),
+        required=False,
+        default=list,
+        max_length=settings.UPLOAD_MAX_FILES,
+        help_text=help_text,
     )
 
 
