@@ -17,8 +17,32 @@ from django.db import connection
 from tests.factories import *  # noqa: F401,F403
 
 
+# The suite runs in two processes, a test file at a time in each (pytest-xdist's loadfile,
+# set in pyproject.toml). Files are handed out in collection order, so the longest ones go
+# first: left to the end, one of them would keep a process busy alone for minutes. The
+# durations are those the run prints (--durations), on a two-core machine.
+LONGEST_FILES_FIRST = (
+    "tests/refunds/api/test_schema.py",  # schemathesis, every phase: about 5-6 min
+    "tests/bench/test_soak.py",  # about 80 s
+    "tests/refunds/test_lifecycle_properties.py",  # about 70 s
+    "tests/bench/test_multihost.py",  # about 60 s
+    "tests/browser/test_accessibility.py",
+    "tests/refunds/test_isolation_matrix.py",
+)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-django's own ordering, which it keeps within a file
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return LONGEST_FILES_FIRST.index(path) if path in LONGEST_FILES_FIRST else len(LONGEST_FILES_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a file and among the rest is kept
+
+
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings() -> None:
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    # The parallel suffix (pytest-django's own default) names each process's test database.
     from django.conf import settings
 
     db = settings.DATABASES["default"]
