@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,21 +26,27 @@ class DevSet:
 
 
 @pytest.fixture(scope="session")
-def dev_set(tmp_path_factory: pytest.TempPathFactory) -> DevSet:
+def dev_set(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> DevSet:
     directory = tmp_path_factory.mktemp("screening-devset")
-    cache = directory / "devset.pickle"
-    if cache.exists():
-        references, samples = pickle.loads(cache.read_bytes())
-    else:
-        references, samples = devset.build()
-        cache.write_bytes(pickle.dumps((references, samples)))
-    analyses = [analyse_reference(data) for _, _, data in references]
-    reports = {
-        s.name: screen_evidence(
-            s.data, references=[analyses[i] for i in s.candidates], with_artifacts=s.kind == "forgery"
-        )
-        for s in samples
-    }
+    # Building and screening the set takes a minute or more. Under pytest-xdist both processes
+    # of the run need it: the first builds it under a lock in the run's shared temporary folder,
+    # the other reads what it wrote. A single-process run keeps it to itself.
+    shared = directory if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    with open(shared / "screening-devset.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cache = shared / "screening-devset.pickle"
+        if cache.exists():
+            references, samples, analyses, reports = pickle.loads(cache.read_bytes())
+        else:
+            references, samples = devset.build()
+            analyses = [analyse_reference(data) for _, _, data in references]
+            reports = {
+                s.name: screen_evidence(
+                    s.data, references=[analyses[i] for i in s.candidates], with_artifacts=s.kind == "forgery"
+                )
+                for s in samples
+            }
+            cache.write_bytes(pickle.dumps((references, samples, analyses, reports)))
     for name, _, data in references:
         (directory / f"ref-{name}.jpg").write_bytes(data)
     for s in samples:
