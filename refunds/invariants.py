@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from refunds import audit
 from refunds.models import Decision, IdempotencyRecord, OutboxTask, RefundApplication
-from refunds.services.screening import SCREEN_TASK
+from refunds.services.screening_queue import SCREEN_TASK
 from refunds.states import ActorKind, ApplicationState, Outcome
 
 

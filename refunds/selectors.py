@@ -26,9 +26,11 @@ from refunds.models import (
     Evidence,
     EvidenceRequest,
     Platform,
+    QAReview,
     RefundApplication,
     WebhookEvent,
 )
+from refunds.roles import CLAIM, is_senior
 from refunds.states import (
     OPEN_STATES,
     QA_REVIEWED_STATES,
@@ -144,9 +146,30 @@ def queue_view_filter(view: str, *, user: AbstractBaseUser, now: datetime) -> Q:
     }.get(view, in_review)
 
 
+def blind_application_ids(*, user: AbstractBaseUser) -> QuerySet[QAReview]:
+    """Return the ids of the applications whose decision the user must not see now, for use in a
+    subquery: those with a blind second review not yet recorded, for a user who may still become
+    its second reviewer (one who may claim, is not a senior reviewer and did not make the
+    decision). The queue, the application page and the records leave them out, or the second
+    reviewer would find the decision there; the decider and senior reviewers (who resolve
+    disagreements) keep their view, and so do auditors, who never review."""
+    if not user.has_perm(CLAIM) or is_senior(user):
+        return QAReview.objects.none().values_list("application_id", flat=True)
+    return (
+        QAReview.objects.exclude(state__in=QA_REVIEWED_STATES)
+        .exclude(decision__actor_id=user.pk)
+        .values_list("application_id", flat=True)
+    )
+
+
+def decision_hidden_from(*, application_pk: int, user: AbstractBaseUser) -> bool:
+    """Return whether the application's decision is hidden from the user now (blind_application_ids)."""
+    return blind_application_ids(user=user).filter(application_id=application_pk).exists()
+
+
 def queue_counts(*, user: AbstractBaseUser, now: datetime) -> dict[str, int]:
     """Return the number of applications in each queue view, in one query."""
-    return RefundApplication.objects.aggregate(
+    return RefundApplication.objects.exclude(pk__in=blind_application_ids(user=user)).aggregate(
         **{view: Count("pk", filter=queue_view_filter(view, user=user, now=now)) for view in QUEUE_VIEWS}
     )
 

@@ -30,7 +30,7 @@ from refunds.services import (
     application_register_delivery,
     application_requeue_stale_screenings,
 )
-from refunds.services.evidence_requests import COMPARE_TASK, evidence_requests_schedule_comparisons
+from refunds.services.second_view import COMPARE_TASK, evidence_requests_schedule_comparisons
 from screening.services import UnreadableEvidence, application_screen_evidence
 
 log = logging.getLogger(__name__)

@@ -165,6 +165,9 @@ class RefundApplicationAdmin(admin.ModelAdmin):
         return _span(timezone.now() - obj.created_at)
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None) -> HttpResponse:
+        # The history names the decision ("Decided: approved …"): as blind as the page.
+        if object_id.isdigit() and selectors.decision_hidden_from(application_pk=int(object_id), user=request.user):
+            return self._decision_hidden(request, get_object_or_404(RefundApplication, pk=object_id))
         response = super().history_view(request, object_id, extra_context)
         page = getattr(response, "context_data", {}).get("action_list")
         if page is not None:
@@ -240,7 +243,21 @@ class RefundApplicationAdmin(admin.ModelAdmin):
             application = selectors.application_for_review(pk=int(object_id))
         except (RefundApplication.DoesNotExist, ValueError):
             raise Http404 from None
+        if selectors.decision_hidden_from(application_pk=application.pk, user=request.user):
+            return self._decision_hidden(request, application)
         return self._render_page(request, application, DecisionForm(application=application))
+
+    def _decision_hidden(self, request: HttpRequest, application: RefundApplication) -> HttpResponse:
+        """The page a possible blind second reviewer gets instead of a sampled application's: it
+        says why, and shows nothing of the decision, its decider, its timeline or its history."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": gettext("Application %(id)s") % {"id": str(application.public_id)[:8]},
+            "queue_url": reverse("admin:refunds_refundapplication_changelist"),
+            "second_reviews_url": reverse("admin:refunds_qareview_changelist"),
+        }
+        return TemplateResponse(request, "admin/refunds/refundapplication/decision_hidden.html", context)
 
     def _render_page(
         self,
@@ -460,6 +477,8 @@ class RefundApplicationAdmin(admin.ModelAdmin):
         application = self._get_viewable(request, object_id)
         if not request.user.has_perm(DOWNLOAD_DOSSIER):
             raise PermissionDenied
+        if selectors.decision_hidden_from(application_pk=application.pk, user=request.user):
+            return HttpResponseRedirect(self._page_url(application))
         try:
             dossier = application_dossier_generate(
                 application_id=application.public_id, actor=self._reviewer(request), audience=Audience.REVIEWER
@@ -499,10 +518,12 @@ class RefundApplicationAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RefundApplication]:
         # The claim column says "you" for the viewer's own claims; the admin object is shared
-        # between requests, so the viewer travels with the rows.
+        # between requests, so the viewer travels with the rows. A sampled decision's application
+        # is left out for whoever may still review it blind: searching the queue must not find it.
         return (
             super()
             .get_queryset(request)
+            .exclude(pk__in=selectors.blind_application_ids(user=request.user))
             .annotate(
                 claim_is_mine=Case(
                     When(claimed_by_id=request.user.pk, then=True), default=False, output_field=BooleanField()

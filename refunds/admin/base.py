@@ -101,4 +101,10 @@ def thumbnail(kind: str, obj: object) -> str:
     if not getattr(obj, "pk", None) or not (obj.content_type or "").startswith("image/"):
         return "-"
     url = file_url(kind, obj)
-    return format_html('<a href="{}" target="_blank"><img src="{}" class="rh-thumb" alt=""></a>', url, url)
+    # The image is the link's only content: its text alternative is the link's name.
+    return format_html(
+        '<a href="{}" target="_blank"><img src="{}" class="rh-thumb" alt="{}"></a>',
+        url,
+        url,
+        gettext("Open the image at full size"),
+    )

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -234,6 +234,10 @@ class QAReviewAdmin(ReadOnlyAdmin):
         resolve_form: QAResolveForm,
         extra_context: dict | None = None,
     ) -> HttpResponse:
+        # Not a number: a relative address a client resolved against this page (axe-core does so
+        # with the admin's stylesheets' @import) is not found, not a server error.
+        if not str(object_id).isdigit():
+            raise Http404
         review = get_object_or_404(QAReview.objects.select_related("decision"), pk=object_id)
         context = {
             **(extra_context or {}),

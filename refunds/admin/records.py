@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from refunds import selectors
 from refunds.admin.base import ReadOnlyAdmin, json_block
 from refunds.admin.timeline import describe
 from refunds.models import AuditEvent, Decision, WebhookDelivery, WebhookEvent
@@ -26,6 +27,10 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
         return self.fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
+        # A decision's event names its outcome and decider: none for a possible blind second reviewer.
+        return super().get_queryset(request).exclude(application__in=selectors.blind_application_ids(user=request.user))
 
     @admin.display(description=_("from"))
     def state_before(self, obj: AuditEvent) -> str:
@@ -66,6 +71,9 @@ class DecisionAdmin(ReadOnlyAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
         return self.fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Decision]:
+        return super().get_queryset(request).exclude(application__in=selectors.blind_application_ids(user=request.user))
 
     @admin.display(description=_("reasons"))
     def reasons(self, obj: Decision) -> str:

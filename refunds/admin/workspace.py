@@ -236,21 +236,29 @@ def workspace_context(application: RefundApplication, user: AbstractBaseUser) ->
     policy = application.platform.policy
     requests = _evidence_requests(application)
     may_ask, may_cancel = services.evidence_request_permissions(application=application, user=user)
+    # The buyer's other applications and the linked claims name their decisions: not those a
+    # possible blind second reviewer must not see.
+    shown = [row.pk for row in history] + ([member.application.pk for member in linked.members] if linked else [])
+    hidden = set(selectors.blind_application_ids(user=user).filter(application_id__in=shown)) if shown else set()
     return {
         "application": application,
         "panels": _panels(application),
         "history": history,
+        "hidden_decisions": hidden,
+        # The totals would give a hidden decision away (one earlier application, 17.35 refunded).
         "history_totals": {
             "count": buyer_risk.applications,
             "forged": buyer_risk.forged,
-            "rejected": buyer_risk.outcomes[Outcome.REJECTED],
+            "rejected": "—" if hidden else buyer_risk.outcomes[Outcome.REJECTED],
         },
         "related": [(member.application, member.relation) for member in linked.members] if linked else [],
         "linked": linked,
         "buyer_risk": buyer_risk,
-        "buyer_refunded": selectors.money_text(buyer_risk.refunded, currency=application.currency),
+        "buyer_refunded": "—" if hidden else selectors.money_text(buyer_risk.refunded, currency=application.currency),
         "linked_claimed": selectors.money_text(linked.claimed, currency=application.currency) if linked else "",
-        "linked_refunded": selectors.money_text(linked.refunded, currency=application.currency) if linked else "",
+        "linked_refunded": (
+            selectors.money_text(linked.refunded, currency=application.currency) if linked and not hidden else "—"
+        ),
         "timeline": [{"event": e, "text": describe(e), "at": e.at} for e in events],
         "chain": chain,
         "decision": decision,

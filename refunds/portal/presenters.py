@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from django.utils import timezone
+from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
 
-from refunds.models import AuditEvent, Evidence, ReferenceImage, RefundApplication
+from refunds.models import AuditEvent, Evidence, EvidenceRequest, ReferenceImage, RefundApplication
+from refunds.states import ActorKind, EvidenceRequestState
 from refunds.vocab import STAFF_ONLY_ACTIONS, AuditAction
 from screening import messages
 from screening.core import FindingCode
@@ -34,6 +38,11 @@ _TIMELINE = {
     AuditAction.DECIDE: lambda: _("A reviewer decided"),
     AuditAction.WITHDRAW: lambda: _("The claim was withdrawn"),
     AuditAction.DOSSIER_GENERATED: lambda: _("The evidence dossier was downloaded"),
+    AuditAction.EVIDENCE_REQUEST_OPEN: lambda: _("The buyer was asked for another photo; the review is paused"),
+    AuditAction.EVIDENCE_REQUEST_ANSWER: lambda: _("The buyer sent another photo; the review resumed"),
+    AuditAction.EVIDENCE_REQUEST_EXPIRE: lambda: _("No other photo came in time; the review resumed"),
+    AuditAction.EVIDENCE_REQUEST_CANCEL: lambda: _("The request for another photo was withdrawn; the review resumed"),
+    AuditAction.EVIDENCE_REQUEST_COMPARE: lambda: _("The second photo was compared with the first"),
 }
 
 
@@ -93,6 +102,39 @@ def evidence_views(application: RefundApplication) -> list[EvidenceView]:
         boxes = sum(len(f.regions) for f in findings if f.code == FindingCode.LOCAL_EDIT)
         views.append(EvidenceView(evidence, True, sentences, counted, heat_map, reference, number, boxes))
     return views
+
+
+@dataclass
+class PhotoRequestView:
+    """A request for another photo as the merchant reads it: where it stands, its deadline and
+    the paused review clock. Never the instructions (written to the buyer, in the buyer's
+    language, and free to address them by name), the reason for a cancellation, nor who asked."""
+
+    request: EvidenceRequest
+    by_policy: bool
+    photo_number: int | None
+    answer_number: int | None
+    # The review time that was left when the clock stopped, in words ("2 days, 3 hours").
+    review_left: str
+    closed_at: datetime | None = None
+
+
+def photo_requests(application: RefundApplication) -> list[PhotoRequestView]:
+    """Return the application's requests for another photo, oldest first, with the numbers under
+    which the page shows the photo to take again and the one that answered it."""
+    numbers = {evidence.pk: index for index, evidence in enumerate(application.evidence.all(), start=1)}
+    now = timezone.now()
+    return [
+        PhotoRequestView(
+            request=request,
+            by_policy=request.actor_kind != ActorKind.REVIEWER,
+            photo_number=numbers.get(request.first_evidence_id),
+            answer_number=numbers.get(request.answer_id) if request.answer_id else None,
+            review_left=timeuntil(now + request.review_time_left, now),
+            closed_at=request.closed_at if request.state != EvidenceRequestState.OPEN else None,
+        )
+        for request in application.evidence_requests.all()
+    ]
 
 
 @dataclass

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from refunds.errors import ErrorCode, NotFound
-from refunds.models import Appeal, Evidence, Merchant, MerchantMember, Product, RefundApplication
+from refunds.models import Appeal, Evidence, EvidenceRequest, Merchant, MerchantMember, Product, RefundApplication
 from refunds.selectors import money_total
 from refunds.states import OPEN_STATES, ApplicationState
 from screening.models import Finding
@@ -60,6 +60,22 @@ def application_get_for_merchant(*, merchant: Merchant, public_id: object) -> Re
                     queryset=Appeal.objects.select_related("appeal_decision")
                     .prefetch_related("attachments")
                     .order_by("filed_at", "pk"),
+                ),
+                # Only what the merchant may read of a request (portal.presenters.photo_requests).
+                Prefetch(
+                    "evidence_requests",
+                    queryset=EvidenceRequest.objects.only(
+                        "public_id",
+                        "application_id",
+                        "state",
+                        "first_evidence_id",
+                        "answer_id",
+                        "actor_kind",
+                        "requested_at",
+                        "deadline",
+                        "review_time_left",
+                        "closed_at",
+                    ).order_by("requested_at", "pk"),
                 ),
             )
             .get(public_id=public_id)

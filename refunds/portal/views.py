@@ -29,7 +29,7 @@ from refunds.portal.forms import (
     ReferenceImageForm,
     upload_limits,
 )
-from refunds.portal.presenters import decision_summary, evidence_views, rebuttal_reasons, timeline
+from refunds.portal.presenters import decision_summary, evidence_views, photo_requests, rebuttal_reasons, timeline
 from refunds.services import notifications
 from refunds.services.catalogue import reference_image_add, reference_image_remove
 from refunds.services.dossier import Audience, application_dossier_generate
@@ -147,6 +147,7 @@ def application_detail(request: HttpRequest, application_id: object) -> HttpResp
         reason_labels=rebuttal_reasons(application),
         attachments=attachment_views(getattr(application, "rebuttal", None)),
         decision_summary=decision_summary(application),
+        photo_requests=photo_requests(application),
     )
     return render(request, "portal/application_detail.html", context)
 

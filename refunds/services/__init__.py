@@ -8,7 +8,6 @@ from refunds.services.appeals import appeal_claim, appeal_decide, appeal_file, a
 from refunds.services.evidence_requests import (
     evidence_request_answer,
     evidence_request_cancel,
-    evidence_request_compare_views,
     evidence_request_create,
     evidence_request_expire,
     evidence_request_permissions,
@@ -37,13 +36,13 @@ from refunds.services.review import (
     release_expired_claims,
 )
 from refunds.services.screening import (
-    SCREEN_TASK,
     application_give_up_screening,
     application_record_screening,
     application_register_delivery,
     application_requeue_stale_screenings,
-    enqueue_screening,
 )
+from refunds.services.screening_queue import SCREEN_TASK, enqueue_screening
+from refunds.services.second_view import evidence_request_compare_views
 from refunds.services.submission import (
     application_add_evidence,
     application_submit,

@@ -13,21 +13,12 @@ from refunds import policy
 from refunds.integration import outbox
 from refunds.models import RefundApplication
 from refunds.services._base import Actor, apply, approve_unless_held, locked_application
+from refunds.services.evidence_requests import evidence_request_by_policy
 from refunds.services.linked_claims import claim_group_join
+from refunds.services.screening_queue import SCREEN_TASK
 from refunds.states import ApplicationState, DecisionReason
 from refunds.vocab import AuditAction
 from screening.models import Finding
-
-SCREEN_TASK = "screening.screen_application"
-
-
-def enqueue_screening(application: RefundApplication, *, stamped: bool = False) -> None:
-    """Schedule the screening task in the current transaction's outbox: sent once it commits
-    (never for a rollback), and by the relay if the broker is down then.
-    ``stamped``: the row already carries its ``screening_enqueued_at`` (set at insert)."""
-    if not stamped:
-        RefundApplication.objects.filter(pk=application.pk).update(screening_enqueued_at=timezone.now())
-    outbox.schedule(SCREEN_TASK, [str(application.public_id)])
 
 
 def application_requeue_stale_screenings(*, older_than: timedelta) -> int:
@@ -112,6 +103,11 @@ def application_record_screening(*, application_id: UUID | str) -> RefundApplica
                 risk_score=risk.score,
                 explanation=risk.explanation,
             )
+            # Evidence added in the merchant window, screened once the application is in review,
+            # may leave the doubt the policy asks another photo for: asked now, in this
+            # transaction, as when a suspicious application enters review. One still in its
+            # merchant window is asked when it enters review.
+            evidence_request_by_policy(application)
             return application
         apply(
             application,

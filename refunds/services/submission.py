@@ -20,7 +20,7 @@ from refunds.integration.uploads import ValidatedUpload, image_fields, store, va
 from refunds.models import Evidence, EvidenceUpload, Merchant, Platform, Product, RefundApplication
 from refunds.policy_bounds import currency_validator
 from refunds.services._base import Actor, apply, ensure_can, locked_application
-from refunds.services.screening import enqueue_screening
+from refunds.services.screening_queue import enqueue_screening
 from refunds.states import ActorKind, RefundReason
 from refunds.vocab import AuditAction
 from reviewhub import observe

@@ -149,3 +149,9 @@ def test_the_statistics_page_shows_agreement_and_overturns_instead_of_a_promise(
     (row,) = response.context["quality_reviewers"]
     assert (row.username, row.decisions, row.qa_reviewed, row.qa_agreed) == ("decider-alice", 1, 1, 1)
     assert "1 / 1" in html and "100%" in html
+
+
+def test_an_address_resolved_against_the_page_is_not_found_not_a_server_error(client, sampled, second_reviewer):
+    # axe-core resolves the admin stylesheet's @import against the page's address.
+    client.force_login(second_reviewer)
+    assert client.get(f"{page(sampled)}widgets.css/change/").status_code == 404
