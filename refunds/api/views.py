@@ -51,6 +51,53 @@ def _is_json(request: Request) -> bool:
     return (request.content_type or "").split(";")[0].strip().lower() == "application/json"
 
 
+# The application the schema's examples show, as POST /applications answers it.
+SUBMITTED_EXAMPLE = {
+    "id": "0f8d3c9a-31b4-4c1e-a7c2-7f1d2b9e6a55",
+    "merchant": "9a4e2b7c-5d61-4f3a-8e09-1c2d3e4f5a6b",
+    "product": "3c2b1a09-8f7e-4d6c-9b5a-0e1f2a3b4c5d",
+    "buyer_ref": "buyer-001",
+    "order_ref": "order-5001",
+    "delivered_at": "2026-11-28T09:00:00Z",
+    "amount": "39.90",
+    "currency": "CNY",
+    "reason_code": "damaged",
+    "description": "",
+    "state": ApplicationState.SUBMITTED.value,
+    "risk_level": "",
+    "risk_score": None,
+    "unscreened": False,
+    "merchant_deadline": None,
+    "evidence": [
+        {
+            "id": "7e6d5c4b-3a29-4180-9f7e-6d5c4b3a2918",
+            "sha256": "3f2a…",
+            "content_type": "image/jpeg",
+            "byte_size": 812345,
+            "width": 1800,
+            "height": 1200,
+            "verdict": None,
+            "risk": None,
+            "findings": [],
+        }
+    ],
+    "decision": None,
+    "created_at": "2026-11-30T10:44:37Z",
+    "updated_at": "2026-11-30T10:44:37Z",
+}
+# What the platform sends of an order (the request example), beside the evidence.
+_ORDER_FIELDS = (
+    "merchant",
+    "product",
+    "buyer_ref",
+    "order_ref",
+    "delivered_at",
+    "amount",
+    "currency",
+    "reason_code",
+)
+
+
 class ApplicationListView(GenericAPIView):
     # JSON when the evidence was uploaded first; multipart when the images come along.
     parser_classes = [BoundedJSONParser, LimitedMultiPartParser]
@@ -90,56 +137,9 @@ class ApplicationListView(GenericAPIView):
                 "A damaged cup",
                 request_only=True,
                 media_type="multipart/form-data",
-                value={
-                    "merchant": "9a4e2b7c-5d61-4f3a-8e09-1c2d3e4f5a6b",
-                    "product": "3c2b1a09-8f7e-4d6c-9b5a-0e1f2a3b4c5d",
-                    "buyer_ref": "buyer-001",
-                    "order_ref": "order-5001",
-                    "delivered_at": "2026-11-28T09:00:00Z",
-                    "amount": "39.90",
-                    "currency": "CNY",
-                    "reason_code": "damaged",
-                    "evidence": ["<photo.jpg>"],
-                },
+                value={**{field: SUBMITTED_EXAMPLE[field] for field in _ORDER_FIELDS}, "evidence": ["<photo.jpg>"]},
             ),
-            OpenApiExample(
-                "Submitted",
-                response_only=True,
-                status_codes=["201"],
-                value={
-                    "id": "0f8d3c9a-31b4-4c1e-a7c2-7f1d2b9e6a55",
-                    "merchant": "9a4e2b7c-5d61-4f3a-8e09-1c2d3e4f5a6b",
-                    "product": "3c2b1a09-8f7e-4d6c-9b5a-0e1f2a3b4c5d",
-                    "buyer_ref": "buyer-001",
-                    "order_ref": "order-5001",
-                    "delivered_at": "2026-11-28T09:00:00Z",
-                    "amount": "39.90",
-                    "currency": "CNY",
-                    "reason_code": "damaged",
-                    "description": "",
-                    "state": ApplicationState.SUBMITTED.value,
-                    "risk_level": "",
-                    "risk_score": None,
-                    "unscreened": False,
-                    "merchant_deadline": None,
-                    "evidence": [
-                        {
-                            "id": "7e6d5c4b-3a29-4180-9f7e-6d5c4b3a2918",
-                            "sha256": "3f2a…",
-                            "content_type": "image/jpeg",
-                            "byte_size": 812345,
-                            "width": 1800,
-                            "height": 1200,
-                            "verdict": None,
-                            "risk": None,
-                            "findings": [],
-                        }
-                    ],
-                    "decision": None,
-                    "created_at": "2026-11-30T10:44:37Z",
-                    "updated_at": "2026-11-30T10:44:37Z",
-                },
-            ),
+            OpenApiExample("Submitted", response_only=True, status_codes=["201"], value=SUBMITTED_EXAMPLE),
         ],
         parameters=[
             OpenApiParameter(
@@ -184,20 +184,11 @@ class ApplicationListView(GenericAPIView):
 # A decided application whose rejection the buyer's appeal overturned: the decision stays as it
 # was made, and names the one that replaced it.
 OVERTURNED_EXAMPLE = {
-    "id": "0f8d3c9a-31b4-4c1e-a7c2-7f1d2b9e6a55",
-    "merchant": "9a4e2b7c-5d61-4f3a-8e09-1c2d3e4f5a6b",
-    "product": "3c2b1a09-8f7e-4d6c-9b5a-0e1f2a3b4c5d",
-    "buyer_ref": "buyer-001",
-    "order_ref": "order-5001",
-    "delivered_at": "2026-11-28T09:00:00Z",
-    "amount": "39.90",
-    "currency": "CNY",
-    "reason_code": "damaged",
+    **SUBMITTED_EXAMPLE,
     "description": "The cup arrived cracked.",
     "state": ApplicationState.DECIDED.value,
     "risk_level": "suspicious",
     "risk_score": 0.62,
-    "unscreened": False,
     "merchant_deadline": "2026-12-02T10:45:02Z",
     "evidence": [],
     "decision": {
@@ -220,7 +211,6 @@ OVERTURNED_EXAMPLE = {
         },
     },
     "linked_claims": None,
-    "created_at": "2026-11-30T10:44:37Z",
     "updated_at": "2026-12-05T09:31:12Z",
 }
 

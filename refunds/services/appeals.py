@@ -36,6 +36,7 @@ from refunds.services import notifications
 from refunds.services._base import Actor, locked_application, locked_with_application
 from refunds.services.merchant import attachments_checked, statement_checked
 from refunds.services.review import (
+    claim_or_renew,
     claimed_by_other,
     decision_amount,
     decision_input_check,
@@ -225,15 +226,15 @@ def appeal_claim(*, appeal_id: UUID | str, reviewer: User) -> Appeal:
             raise _invalid_state(appeal)
         _require_other_reviewer(appeal, reviewer)
         until = timezone.now() + application.platform.policy.claim_timeout
-        if appeal.state == AppealState.IN_REVIEW and appeal.claimed_by_id == reviewer.pk:
-            appeal.claim_expires_at = until
-            appeal.save(update_fields=["claim_expires_at"])
+        from_state = claim_or_renew(
+            appeal,
+            reviewer=reviewer,
+            until=until,
+            holds_it=appeal.state == AppealState.IN_REVIEW and appeal.claimed_by_id == reviewer.pk,
+            taken=ErrorCode.APPEAL_CLAIMED_BY_OTHER,
+        )
+        if from_state is None:
             return appeal
-        if not appeal.has_no_live_claim():
-            raise claimed_by_other(ErrorCode.APPEAL_CLAIMED_BY_OTHER, appeal)
-        from_state = appeal.state
-        appeal.claim(reviewer=reviewer, until=until)
-        appeal.save()
         _record(
             application,
             appeal,

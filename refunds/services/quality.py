@@ -31,7 +31,13 @@ from refunds.errors import Conflict, ErrorCode, Forbidden, InvalidInput
 from refunds.models import QAReview, RefundApplication
 from refunds.roles import CLAIM, DECIDE, is_senior
 from refunds.services._base import Actor, locked_with_application
-from refunds.services.review import claimed_by_other, decision_amount, decision_input_check, require_perm
+from refunds.services.review import (
+    claim_or_renew,
+    claimed_by_other,
+    decision_amount,
+    decision_input_check,
+    require_perm,
+)
 from refunds.states import ActorKind, QAResolution, QAReviewState
 from refunds.vocab import AuditAction
 
@@ -122,15 +128,15 @@ def qa_review_claim(*, qa_review_id: UUID | str, reviewer: User) -> QAReview:
             raise _invalid_state(review)
         _require_second_reviewer(review, reviewer)
         until = timezone.now() + application.platform.policy.claim_timeout
-        if review.claimed_by_id == reviewer.pk and not review.has_no_live_claim():
-            review.claim_expires_at = until
-            review.save(update_fields=["claim_expires_at"])
+        from_state = claim_or_renew(
+            review,
+            reviewer=reviewer,
+            until=until,
+            holds_it=review.claimed_by_id == reviewer.pk and not review.has_no_live_claim(),
+            taken=ErrorCode.QA_CLAIMED_BY_OTHER,
+        )
+        if from_state is None:
             return review
-        if not review.has_no_live_claim():
-            raise claimed_by_other(ErrorCode.QA_CLAIMED_BY_OTHER, review)
-        from_state = review.state
-        review.claim(reviewer=reviewer, until=until)
-        review.save()
         _record(
             application,
             review,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -85,6 +86,27 @@ def claimed_by_other(code: ErrorCode, claimed: RefundApplication | Appeal | QARe
         until=timezone.localtime(until).strftime("%Y-%m-%d %H:%M"),
         details={"claimed_by": holder, "claim_expires_at": until.isoformat()},
     )
+
+
+def claim_or_renew(
+    claimed: Appeal | QAReview, *, reviewer: User, until: datetime, holds_it: bool, taken: ErrorCode
+) -> str | None:
+    """Extend the reviewer's own claim on an appeal or a second review and return None, or claim
+    it and return the state it was claimed from, for the caller's audit record.
+
+    Raise Conflict ``taken`` while another reviewer's claim is live. The caller holds the row
+    lock and has checked that the reviewer may claim it at all.
+    """
+    if holds_it:
+        claimed.claim_expires_at = until
+        claimed.save(update_fields=["claim_expires_at"])
+        return None
+    if not claimed.has_no_live_claim():
+        raise claimed_by_other(taken, claimed)
+    from_state = claimed.state
+    claimed.claim(reviewer=reviewer, until=until)
+    claimed.save()
+    return from_state
 
 
 def application_claim(*, application_id: UUID | str, reviewer: User) -> RefundApplication:
