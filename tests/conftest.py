@@ -16,7 +16,6 @@ from django.db import connection
 
 from tests.factories import *  # noqa: F401,F403
 
-
 # The suite runs in two processes, a test file at a time in each (pytest-xdist's loadfile,
 # set in pyproject.toml). Files are handed out in collection order, so the longest ones go
 # first: left to the end, one of them would keep a process busy alone for minutes. The
