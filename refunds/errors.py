@@ -182,6 +182,14 @@ class ErrorCode(StrEnum):
         "qa_same_reviewer",
         _("You made this decision; another reviewer must review it a second time."),
     )
+    APPEAL_SECOND_REVIEW_PENDING = (
+        "appeal_second_review_pending",
+        _("You are reviewing this decision a second time; record that review before taking its appeal."),
+    )
+    QA_HANDLED_THE_APPEAL = (
+        "qa_handled_the_appeal",
+        _("You handled an appeal of this decision; another reviewer must review it a second time."),
+    )
     QA_CLAIMED_BY_OTHER = "qa_claimed_by_other", _("%(holder)s has claimed this second review until %(until)s.")
     QA_CLAIM_REQUIRED = "qa_claim_required", _("Claim the second review before recording it.")
     QA_INVALID_STATE = "qa_invalid_state", _("This is not possible while the second review is: %(state)s.")

@@ -149,8 +149,8 @@ def queue_view_filter(view: str, *, user: AbstractBaseUser, now: datetime) -> Q:
 def blind_application_ids(*, user: AbstractBaseUser) -> QuerySet[QAReview]:
     """Return the ids of the applications whose decision the user must not see now, for use in a
     subquery: those with a blind second review not yet recorded, for a user who may still become
-    its second reviewer (one who may claim, is not a senior reviewer and did not make the
-    decision). The queue, the application page and the records leave them out, or the second
+    its second reviewer (one who may claim, is not a senior reviewer, did not make the decision
+    and handled no appeal of it). The queue, the application page and the records leave them out, or the second
     reviewer would find the decision there; the decider and senior reviewers (who resolve
     disagreements) keep their view, and so do auditors, who never review."""
     if not user.has_perm(CLAIM) or is_senior(user):
@@ -158,6 +158,9 @@ def blind_application_ids(*, user: AbstractBaseUser) -> QuerySet[QAReview]:
     return (
         QAReview.objects.exclude(state__in=QA_REVIEWED_STATES)
         .exclude(decision__actor_id=user.pk)
+        # Who handled an appeal of the decision has seen it and may no longer review it blind.
+        .exclude(decision__appeals__claimed_by=user)
+        .exclude(decision__appeals__appeal_decision__reviewer=user)
         .values_list("application_id", flat=True)
     )
 

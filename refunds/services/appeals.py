@@ -30,7 +30,7 @@ from refunds import audit
 from refunds.errors import Conflict, DomainError, ErrorCode, Forbidden, InvalidInput, NotFound
 from refunds.integration import webhooks
 from refunds.integration.uploads import image_fields, store
-from refunds.models import Appeal, AppealAttachment, AppealDecision, Decision, RefundApplication
+from refunds.models import Appeal, AppealAttachment, AppealDecision, Decision, QAReview, RefundApplication
 from refunds.roles import CLAIM, DECIDE, is_senior
 from refunds.services import notifications
 from refunds.services._base import Actor, locked_application, locked_with_application
@@ -43,7 +43,15 @@ from refunds.services.review import (
     require_perm,
     seniority_check,
 )
-from refunds.states import OPEN_APPEAL_STATES, ActorKind, AppealSide, AppealState, AppealVerdict, ApplicationState
+from refunds.states import (
+    OPEN_APPEAL_STATES,
+    QA_REVIEWED_STATES,
+    ActorKind,
+    AppealSide,
+    AppealState,
+    AppealVerdict,
+    ApplicationState,
+)
 from refunds.vocab import AppealReason, AuditAction, WebhookEventType
 
 
@@ -208,9 +216,13 @@ def _invalid_state(appeal: Appeal) -> Conflict:
 
 
 def _require_other_reviewer(appeal: Appeal, reviewer: User) -> None:
-    """Raise Forbidden when the reviewer made the decision the appeal is about."""
+    """Raise Forbidden when the reviewer made the decision the appeal is about, or is reviewing
+    it blind a second time (the appeal's page would show it the decision)."""
     if appeal.decision.actor_id is not None and appeal.decision.actor_id == reviewer.pk:
         raise Forbidden(ErrorCode.APPEAL_SAME_REVIEWER)
+    blind = QAReview.objects.filter(decision_id=appeal.decision_id, claimed_by=reviewer)
+    if blind.exclude(state__in=QA_REVIEWED_STATES).exists():
+        raise Forbidden(ErrorCode.APPEAL_SECOND_REVIEW_PENDING)
 
 
 def appeal_claim(*, appeal_id: UUID | str, reviewer: User) -> Appeal:

@@ -22,13 +22,14 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib.auth.models import User
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 from refunds import audit
 from refunds.errors import Conflict, ErrorCode, Forbidden, InvalidInput
-from refunds.models import QAReview, RefundApplication
+from refunds.models import Appeal, QAReview, RefundApplication
 from refunds.roles import CLAIM, DECIDE, is_senior
 from refunds.services._base import Actor, locked_with_application
 from refunds.services.review import (
@@ -83,10 +84,26 @@ def _made_the_decision(review: QAReview, user: User) -> bool:
     return review.decision.actor_id is not None and review.decision.actor_id == user.pk
 
 
+def _handled_an_appeal(review: QAReview, user: User) -> bool:
+    # The appeal's page shows the decision appealed: whoever claimed or decided the appeal has
+    # seen it, and could not review it blind.
+    return (
+        Appeal.objects.filter(decision_id=review.decision_id)
+        .filter(Q(claimed_by=user) | Q(appeal_decision__reviewer=user))
+        .exists()
+    )
+
+
+def _may_review_blind(review: QAReview, user: User) -> bool:
+    return not _made_the_decision(review, user) and not _handled_an_appeal(review, user)
+
+
 def _require_second_reviewer(review: QAReview, reviewer: User) -> None:
-    """Raise Forbidden when the reviewer made the decision under review."""
+    """Raise Forbidden when the reviewer made the decision under review or handled an appeal of it."""
     if _made_the_decision(review, reviewer):
         raise Forbidden(ErrorCode.QA_SAME_REVIEWER)
+    if _handled_an_appeal(review, reviewer):
+        raise Forbidden(ErrorCode.QA_HANDLED_THE_APPEAL)
 
 
 @dataclass(frozen=True)
@@ -103,7 +120,7 @@ class QAReviewRights:
 
 def qa_review_rights(*, review: QAReview, user: User) -> QAReviewRights:
     """Return what the user may do with the second review now, by the rules the services apply."""
-    second = not _made_the_decision(review, user)
+    second = _may_review_blind(review, user)
     holds = review.claimed_by_id == user.pk and not review.has_no_live_claim()
     return QAReviewRights(
         may_claim=user.has_perm(CLAIM) and second and can_proceed(review.claim),
