@@ -9,15 +9,13 @@ from django.urls import reverse
 
 from refunds import services
 from refunds.models import QAReview
-from refunds.services import Actor
-from refunds.services.platform import policy_update
-from refunds.states import ActorKind, QAReviewState
-from tests.factories import GENUINE_CUP, make_staff, screen, submit
+from refunds.states import QAReviewState
+from tests.factories import make_staff
+from tests.refunds.admin.second_review_builders import sampled_partial_refund
 
 pytestmark = pytest.mark.django_db
 
 QUEUE = reverse("admin:refunds_qareview_changelist")
-NOTE = "Handle chipped, cup fine: NOTE-4711"
 
 
 @pytest.fixture(autouse=True)
@@ -33,21 +31,7 @@ def decider(db):
 @pytest.fixture
 def sampled(platform_a, product, decider):
     """A partial refund of 17.35 CNY by decider-alice, drawn for a second review."""
-    policy_update(platform=platform_a, changes={"qa_sample_rate": Decimal("1")}, actor=Actor.system())
-    application = screen(submit(product, evidence=[GENUINE_CUP], order_ref="order-blind-9"))
-    services.application_contest(
-        application_id=application.public_id, actor=Actor(ActorKind.MERCHANT, None, "owner"), statement="Intact."
-    )
-    services.application_claim(application_id=application.public_id, reviewer=decider)
-    services.application_decide(
-        application_id=application.public_id,
-        reviewer=decider,
-        outcome="partially_approved",
-        reason_codes=["partial_damage"],
-        approved_amount=Decimal("17.35"),
-        note=NOTE,
-    )
-    return QAReview.objects.get(application=application)
+    return sampled_partial_refund(platform_a, product, decider)
 
 
 def page(review):
