@@ -95,12 +95,14 @@ def thin_edits(
     valid_small = comparison.valid.astype(np.uint8)
     residual = np.zeros((eh, ew), np.float32)
     ridge = np.zeros((eh, ew), np.float32)
+    edges = np.full((eh, ew), -1.0, np.float32)  # the reference's local gradient; -1 where not looked at
     level = np.zeros((eh, ew), np.float32)
     t, pad = _TILE, _TILE_PAD
     rows_n, cols_n = -(-eh // t), -(-ew // t)
     queue = list(tiles)
     seen = set(queue)
     done: list[tuple[int, int]] = []
+    lattice: list[tuple[tuple[slice, slice], np.ndarray, float]] = []
     while queue and len(done) < _MAX_TILES:
         i, j = queue.pop()
         done.append((i, j))
@@ -133,9 +135,11 @@ def thin_edits(
         ridge[dst] = _ridges(res)[src]
         noise = float(np.percentile(res[src], 90))
         near_edges = 1.0 + edge[src]
-        level[dst] = np.maximum(
-            _edge_ratio(ridge[dst], near_edges) * near_edges, max(_LINE_FLOOR, _NOISE_RATIO * noise)
-        )
+        edges[dst] = edge[src]
+        floor = max(_LINE_FLOOR, _NOISE_RATIO * noise)
+        level[dst] = np.maximum(_edge_ratio(ridge[dst], near_edges) * near_edges, floor)
+        if float(np.median(near_edges)) >= _LATTICE_EDGES:
+            lattice.append((dst, near_edges, floor))
         # A stroke leaving the tile continues where the working plane may have shown
         # too little of it to open the next tile (a crack's 1-px branches): follow it.
         if int(np.count_nonzero(ridge[dst] > level[dst])) >= _FOLLOW_PX:
@@ -146,7 +150,9 @@ def thin_edits(
                         seen.add(n)
                         queue.append(n)
     tiles = done
-    boxes, strength = _line_groups(ridge, residual, level, [(i * t, j * t) for i, j in tiles])
+    _plane_lattice_levels(ridge, level, lattice)
+    steep = _EDGE_FOLLOW_GRADIENT * max(work_w / ew, work_h / eh)
+    boxes, strength = _line_groups(ridge, residual, level, [(i * t, j * t) for i, j in tiles], edges, steep)
     kx, ky = decoded.width / ew, decoded.height / eh
     regions = []
     for bx, by, bw, bh in boxes:
@@ -263,25 +269,34 @@ _MAX_TILES = 160
 
 
 def _hot(comparison: Comparison) -> np.ndarray:
-    """Return the working plane's pixels whose unsmoothed grey residual exceeds _GATE_LEVEL (uint8 0/1)."""
+    """Return the working plane's unsmoothed grey residual where it exceeds _GATE_LEVEL, 0 elsewhere (float32)."""
     assert comparison.evidence_rgb is not None
     ev = cv2.cvtColor(comparison.evidence_rgb, cv2.COLOR_RGB2GRAY) * 255.0
     res = _shift_tolerant(ev, comparison.mapped_gray * 255.0)
-    return ((res > _GATE_LEVEL) & comparison.valid).astype(np.uint8)
+    return np.where((res > _GATE_LEVEL) & comparison.valid, res, 0.0).astype(np.float32)
 
 
 def _active_tiles(hot: np.ndarray, sx: float, sy: float, fine: tuple[int, int]) -> list[tuple[int, int]]:
-    """Return (row, column) of the finer plane's tiles that cover _GATE_PX hot working-plane pixels."""
+    """Return (row, column) of the finer plane's tiles that cover _GATE_PX hot working-plane pixels, hottest last.
+
+    On a lattice the working plane renders the weave differently from the reference, so
+    hot pixels lie in most tiles and _MAX_TILES of them are looked at; the damage's tiles,
+    whose residual there is strongest, must be among them (source 3's tuning half: a
+    scratch on a woven label lost 6 of its 9 tiles to the cap in row order). The caller
+    pops from the end.
+    """
     h, w = hot.shape
-    integral = cv2.integral(hot)
+    count = cv2.integral((hot > 0).astype(np.uint8))
+    mass = cv2.integral(hot, sdepth=cv2.CV_64F)
     out = []
     for i in range(-(-fine[0] // _TILE)):
         a0, a1 = int(i * _TILE / sy), min(h, int(np.ceil((i + 1) * _TILE / sy)))
         for j in range(-(-fine[1] // _TILE)):
             b0, b1 = int(j * _TILE / sx), min(w, int(np.ceil((j + 1) * _TILE / sx)))
-            if integral[a1, b1] - integral[a0, b1] - integral[a1, b0] + integral[a0, b0] >= _GATE_PX:
-                out.append((i, j))
-    return out
+            if count[a1, b1] - count[a0, b1] - count[a1, b0] + count[a0, b0] >= _GATE_PX:
+                out.append((float(mass[a1, b1] - mass[a0, b1] - mass[a1, b0] + mass[a0, b0]), i, j))
+    out.sort()
+    return [(i, j) for _, i, j in out]
 
 
 def _shift_tolerant(ev: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -370,6 +385,26 @@ _LINE_EDGE_RATIO_MIN = 2.0
 # (the tests' enlarged coffee photo: median 3.8, a tenth of its tiles above 21) keep the
 # fixed ratio, which a measured one lowered enough to box texture beside a crack.
 _LATTICE_EDGES = 6.0
+# A tile's own 95th percentile cannot go below _LINE_EDGE_RATIO_MIN, since a stroke may fill
+# enough of it to raise that percentile; the whole plane's lattice tiles can, as a stroke
+# fills a negligible share of them. Where a copy re-renders its lattice cleanly (knit, mesh
+# and woven forgeries of source 3's tuning half), the plane's lattice tiles set the level.
+_PLANE_LATTICE_TILES = 8
+_PLANE_RATIO_PERCENTILE = 99.5
+_PLANE_RATIO_K = 2.0
+_PLANE_RATIO_MIN = 0.5
+# A line that follows the reference's own steep edges is how the copy re-rendered them (the
+# stepped outline of a hard-edged pattern enlarged by nearest neighbour, a tag's frame), not
+# paint: as on the working plane (localise._follows_edges, same share and margin), a
+# component of line pixels is dropped when most of its pixels lie within 2 px of a steep
+# reference edge and far more of them than of its box. The gradient limit is the working
+# plane's, per finer pixel. Source 3's tuning half: gift boxes' diagonal stripes joined into
+# boxes of a third of the picture beside the painted crack or scratch.
+_EDGE_FOLLOW_GRADIENT = 8.0
+_EDGE_FOLLOW_SHARE = 0.7
+_EDGE_FOLLOW_MARGIN = 0.4
+_EDGE_FOLLOW_MIN_PX = 12
+_EDGE_FOLLOW_AROUND_PX = 16
 # Joining works on a plane pooled by this factor: a dilation by 6 % of the short side
 # at the finer plane's own resolution costs more than the ridge filter.
 _JOIN_POOL = 4
@@ -383,8 +418,25 @@ def _edge_ratio(ridge: np.ndarray, near_edges: np.ndarray) -> float:
     return min(_LINE_EDGE_RATIO, max(_LINE_EDGE_RATIO_MIN, _TILE_RATIO_K * observed))
 
 
+def _plane_lattice_levels(
+    ridge: np.ndarray, level: np.ndarray, lattice: list[tuple[tuple[slice, slice], np.ndarray, float]]
+) -> None:
+    """Lower the lattice tiles' levels to what the whole plane's lattice leaves, where it leaves little (in place)."""
+    if len(lattice) < _PLANE_LATTICE_TILES:
+        return
+    ratios = np.concatenate([(ridge[dst] / near)[::3, ::3].ravel() for dst, near, _ in lattice])
+    plane_ratio = max(_PLANE_RATIO_MIN, _PLANE_RATIO_K * float(np.percentile(ratios, _PLANE_RATIO_PERCENTILE)))
+    for dst, near, floor in lattice:
+        np.minimum(level[dst], np.maximum(plane_ratio * near, floor), out=level[dst])
+
+
 def _line_groups(
-    ridge: np.ndarray, residual: np.ndarray, level: np.ndarray, corners: list[tuple[int, int]]
+    ridge: np.ndarray,
+    residual: np.ndarray,
+    level: np.ndarray,
+    corners: list[tuple[int, int]],
+    edges: np.ndarray | None = None,
+    steep: float = 0.0,
 ) -> tuple[list[tuple[int, int, int, int]], float]:
     """Return (tight boxes around groups of line pixels lying close together, strongest group's mean residual)."""
     t = _TILE
@@ -418,6 +470,8 @@ def _line_groups(
     long_side = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
     short_side = np.minimum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
     seeded &= ~((short_side < _AXIS_LINE_SHARE * long_side) & (long_side >= _LINE_MIN_LENGTH_SHARE * min(ridge.shape)))
+    if edges is not None:
+        seeded &= ~_follow_edges(labels, stats, edges[oy : oy + grown.shape[0], ox : ox + grown.shape[1]], steep)
     keep = seeded[lab]
     if not keep.any():
         return [], 0.0
@@ -449,6 +503,35 @@ def _line_groups(
         boxes.append((x0, y0, bw, bh))
         strongest = max(strongest, float(residual[gy, gx].mean()))
     return boxes, strongest
+
+
+def _follow_edges(labels: np.ndarray, stats: np.ndarray, edges: np.ndarray, steep: float) -> np.ndarray:
+    """Return, per component of `labels`, whether it lies along the reference's steep edges (see _EDGE_FOLLOW_SHARE).
+
+    `edges` is the reference's local gradient on the same crop (-1 where no tile was looked
+    at); a pixel is on an edge where it exceeds `steep`.
+    """
+    n = len(stats)
+    looked = edges >= 0
+    on = edges > steep
+    lab = labels.ravel()
+    count = np.bincount(lab, minlength=n).astype(np.float64)
+    share = np.bincount(lab, weights=on.ravel(), minlength=n) / np.maximum(count, 1)
+    on_sum = cv2.integral(on.astype(np.uint8))
+    looked_sum = cv2.integral(looked.astype(np.uint8))
+    h, w = labels.shape
+    m = _EDGE_FOLLOW_AROUND_PX
+    x0, y0 = np.maximum(stats[:, cv2.CC_STAT_LEFT] - m, 0), np.maximum(stats[:, cv2.CC_STAT_TOP] - m, 0)
+    x1 = np.minimum(stats[:, cv2.CC_STAT_LEFT] + stats[:, cv2.CC_STAT_WIDTH] + m, w)
+    y1 = np.minimum(stats[:, cv2.CC_STAT_TOP] + stats[:, cv2.CC_STAT_HEIGHT] + m, h)
+
+    def box_sum(integral: np.ndarray) -> np.ndarray:
+        return (integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]).astype(np.float64)
+
+    around = box_sum(on_sum) / np.maximum(box_sum(looked_sum), 1)
+    out = (share >= _EDGE_FOLLOW_SHARE) & (share - around >= _EDGE_FOLLOW_MARGIN) & (count >= _EDGE_FOLLOW_MIN_PX)
+    out[0] = False
+    return out
 
 
 def merge_regions(regions: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:

@@ -117,3 +117,37 @@ def test_the_heat_map_shows_the_thin_damage(enlarged, reference):
     # JET turns strong residual red: along the crack the red channel dominates.
     b, _, r = (heat[:, :, c].astype(int) for c in range(3))
     assert np.mean((r - b)[small] > 60) > 0.3
+
+
+def _source_three_forgery(tmp_path, seed: int, index: int, name: str):
+    """Return (report, truth box) of one of source 3's tuning-half forgeries, screened against its catalogue photo."""
+    from pathlib import Path
+
+    from bench import camera_path
+
+    camera_path.write_reference((seed, index, str(tmp_path), camera_path.PRODUCTS_PER_HALF))
+    cases = camera_path._task((seed, index, str(tmp_path), camera_path.PRODUCTS_PER_HALF))
+    case = next(c for c in cases if c.get("name") == name)
+    reference = analyse_reference(Path(case["true_reference"]).read_bytes())
+    report = screen_evidence(Path(case["evidence"]).read_bytes(), references=[reference], with_artifacts=False)
+    return report, case["boxes"]
+
+
+def test_a_scratch_on_an_enlarged_knit_is_boxed_although_every_pixel_lies_near_a_stitch(tmp_path):
+    # The knit's tiles alone allow no level below twice their steep edges; the plane's
+    # cleanly re-rendered stitches show that the scratch stands far above them.
+    report, truth = _source_three_forgery(tmp_path, 8500, 2, "forgery-knit-8500-2-0-scratch")
+    assert report.verdict == "derived_from_reference"
+    edit = report.finding("local_edit")
+    assert edit is not None
+    assert union_iou(truth, list(edit.regions), report.width, report.height) >= 0.5
+
+
+def test_a_crack_on_striped_gift_paper_is_boxed_without_the_stripes_edges(tmp_path):
+    # The paper's diagonal stripes, enlarged by nearest neighbour, leave steps along every
+    # edge that would join the crack into a box across half the picture.
+    report, truth = _source_three_forgery(tmp_path, 8500, 9, "forgery-giftbox-8500-9-0-crack")
+    assert report.verdict == "derived_from_reference"
+    edit = report.finding("local_edit")
+    assert edit is not None
+    assert union_iou(truth, list(edit.regions), report.width, report.height) >= 0.5
