@@ -49,9 +49,13 @@ def record(
     actor_label: str = "",
     reason: str = "",
     payload: dict[str, Any] | None = None,
+    write_head: bool = True,
 ) -> AuditEvent:
     """Append an event to the application's chain. Call it with the application row locked,
-    inside the transaction that made the change, so the event and the change commit together."""
+    inside the transaction that made the change, so the event and the change commit together.
+
+    ``write_head=False``: the new head is only set on the instance, for a caller that saves the
+    application row afterwards in the same transaction (one write of the row, not two)."""
     payload = payload or {}
     previous = application.audit_head
     application.audit_seq += 1
@@ -72,7 +76,10 @@ def record(
     event.hash = _event_hash(application, event)
     event.save()
     application.audit_head = event.hash
-    RefundApplication.objects.filter(pk=application.pk).update(audit_seq=application.audit_seq, audit_head=event.hash)
+    if write_head:
+        RefundApplication.objects.filter(pk=application.pk).update(
+            audit_seq=application.audit_seq, audit_head=event.hash
+        )
     return event
 
 

@@ -487,7 +487,11 @@ class RefundApplication(Claimable, ConcurrentTransitionMixin, models.Model):
         return True
 
     def every_evidence_screened(self) -> bool:
-        return self.evidence.exists() and not self.evidence.exclude(screening__completed=True).exists()
+        # One query, not two: it is asked twice per screening (the service, then the transition's guard).
+        counts = self.evidence.aggregate(
+            images=models.Count("pk"), completed=models.Count("pk", filter=models.Q(screening__completed=True))
+        )
+        return 0 < counts["images"] == counts["completed"]
 
     def window_is_open(self) -> bool:
         return self.merchant_deadline is not None and timezone.now() < self.merchant_deadline

@@ -144,16 +144,16 @@ class DatabaseCollector:
 
 
 class BrokerCollector:
-    """The Celery queue's depth, read from Redis at scrape time; NaN (unknown) on other brokers."""
+    """Each Celery queue's depth, read from Redis at scrape time; NaN (unknown) on other brokers."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from reviewhub.celery import app
         from reviewhub.health import broker_url, redis_client
 
-        queue = app.conf.task_default_queue
+        queues = list(app.amqp.queues)
         depth = GaugeMetricFamily(
             "reviewhub_queue_depth",
-            "Messages waiting in the Celery queue (NaN: unknown for this broker).",
+            "Messages waiting in a Celery queue (NaN: unknown for this broker).",
             labels=["queue"],
         )
         unacked = GaugeMetricFamily(
@@ -161,18 +161,20 @@ class BrokerCollector:
         )
         url = broker_url()
         if url.split("://", 1)[0] not in {"redis", "rediss"}:
-            depth.add_metric([queue], math.nan)
+            for queue in queues:
+                depth.add_metric([queue], math.nan)
             yield depth
             return
         with redis_client(url) as client:
             # kombu keeps one list per priority step; messages without a priority go to the first.
-            keys = [queue] + [f"{queue}\x06\x16{step}" for step in (1, 2, 3, 4, 5, 6, 7, 8, 9)]
             pipe = client.pipeline()
-            for key in keys:
-                pipe.llen(key)
+            for queue in queues:
+                for key in [queue] + [f"{queue}\x06\x16{step}" for step in (1, 2, 3, 4, 5, 6, 7, 8, 9)]:
+                    pipe.llen(key)
             pipe.hlen("unacked")
             *lengths, in_flight = pipe.execute()
-        depth.add_metric([queue], sum(lengths))
+        for index, queue in enumerate(queues):
+            depth.add_metric([queue], sum(lengths[index * 10 : (index + 1) * 10]))
         unacked.add_metric([], in_flight)
         yield depth
         yield unacked

@@ -15,6 +15,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Exchange, Queue
 
 from reviewhub.env import env_bool, env_int, env_list, env_seconds, env_str
 from reviewhub.logs import logging_config
@@ -321,6 +322,28 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 # A worker keeps reconnecting to a broker that restarts, however long it is away.
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Two queues: screening and the workflow's jobs in Celery's own, webhook deliveries and e-mail
+# notifications (and the beat jobs that catch up with them) in "deliveries". A worker started
+# without -Q consumes every queue listed here and takes from them in turn, so a burst of
+# deliveries (two events per screening, one message per endpoint) no longer stands in line
+# before the screenings behind it. A deployment may also give each queue its own workers
+# (-Q celery, -Q deliveries); a queue that no worker consumes loses its tasks, which
+# tests/reviewhub/test_celery.py checks against the documented commands.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+DELIVERIES_QUEUE = "deliveries"
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name, type="direct"), routing_key=name)
+    for name in (CELERY_TASK_DEFAULT_QUEUE, DELIVERIES_QUEUE)
+)
+CELERY_TASK_ROUTES = {
+    name: {"queue": DELIVERIES_QUEUE}
+    for name in (
+        "refunds.deliver_webhooks",
+        "refunds.retry_due_webhooks",
+        "portal.send_notifications",
+        "portal.remind_deadlines",
+    )
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

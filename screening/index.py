@@ -163,45 +163,56 @@ def fingerprint_store(
     task finds it stored, a row of an older scheme is brought up to date)."""
     application = evidence.application
     with transaction.atomic():
-        fingerprint, created = EvidenceFingerprint.objects.get_or_create(
-            evidence=evidence,
-            defaults={
-                "platform_id": application.platform_id,
-                "application_id": application.pk,
-                "phash": signed(phash),
-                "scheme": SCHEME,
-                "created_at": evidence.created_at,
-            },
+        # One statement, new row or not: a redelivery's row is brought up to date (the same
+        # values for a twin of this screening, the current scheme for a row of an older one).
+        (fingerprint,) = EvidenceFingerprint.objects.bulk_create(
+            [
+                EvidenceFingerprint(
+                    evidence=evidence,
+                    platform_id=application.platform_id,
+                    application_id=application.pk,
+                    phash=signed(phash),
+                    scheme=SCHEME,
+                    created_at=evidence.created_at,
+                )
+            ],
+            update_conflicts=True,
+            unique_fields=["evidence"],
+            update_fields=["phash", "scheme"],
         )
-        if not created and (fingerprint.scheme != SCHEME or fingerprint.phash != signed(phash)):
-            fingerprint.phash, fingerprint.scheme = signed(phash), SCHEME
-            fingerprint.save(update_fields=["phash", "scheme"])
         group_join(platform_id=application.platform_id, phash=phash, seen=evidence.created_at, features=features)
     return fingerprint
 
 
-def group_join(
-    *, platform_id: int, phash: int, seen: datetime, features: core.ReuseFeatures | None = None
-) -> ReuseGroup:
+def group_join(*, platform_id: int, phash: int, seen: datetime, features: core.ReuseFeatures | None = None) -> int:
     """Create the platform's group for this hash, or move its first sighting earlier; store
-    ``features`` as its keypoints and keys if it has none (identical hashes are one picture)."""
+    ``features`` as its keypoints and keys if it has none (identical hashes are one picture).
+    Return the group's id."""
     b0, b1, b2, b3 = bands(phash)
-    group, created = ReuseGroup.objects.get_or_create(
-        platform_id=platform_id,
-        phash=signed(phash),
-        defaults={"band0": b0, "band1": b1, "band2": b2, "band3": b3, "first_seen": seen},
-    )
-    if not created and seen < group.first_seen:
-        # A conditional update: two workers storing older images never move it later again.
-        ReuseGroup.objects.filter(pk=group.pk, first_seen__gt=seen).update(first_seen=seen)
-    if features is not None and not group.keypoints:
-        # Conditional too: of two workers giving a new group its keypoints, one writes the keys.
-        if ReuseGroup.objects.filter(pk=group.pk, keypoints=b"").update(keypoints=features.stored().to_bytes()):
-            keys = features.keys(keypoints=core.keypoints.STORED_KEYPOINTS)
-            ReuseKey.objects.bulk_create(
-                [ReuseKey(key=platform_key(platform_id, k), group=group) for k in keys], ignore_conflicts=True
+    # Insert or find in one statement (a get_or_create costs four round trips): on a conflict
+    # the row is "updated" with the band it already has, which returns its id and changes nothing.
+    (group,) = ReuseGroup.objects.bulk_create(
+        [
+            ReuseGroup(
+                platform_id=platform_id, phash=signed(phash), band0=b0, band1=b1, band2=b2, band3=b3, first_seen=seen
             )
-    return group
+        ],
+        update_conflicts=True,
+        unique_fields=["platform", "phash"],
+        update_fields=["band0"],
+    )
+    # Conditional updates, so that two workers storing images of one group at once never move
+    # its first sighting later again, and only one of them writes the keys. Both are no-ops for
+    # a group just created (its first sighting is this one, and it has no keypoints yet).
+    ReuseGroup.objects.filter(pk=group.pk, first_seen__gt=seen).update(first_seen=seen)
+    if features is not None and ReuseGroup.objects.filter(pk=group.pk, keypoints=b"").update(
+        keypoints=features.stored().to_bytes()
+    ):
+        keys = features.keys(keypoints=core.keypoints.STORED_KEYPOINTS)
+        ReuseKey.objects.bulk_create(
+            [ReuseKey(key=platform_key(platform_id, k), group_id=group.pk) for k in keys], ignore_conflicts=True
+        )
+    return group.pk
 
 
 # --- looking up -------------------------------------------------------------------------------
@@ -519,7 +530,9 @@ def near_duplicates(
             before=evidence.created_at,
             before_evidence_id=evidence.pk,
             exclude_application_id=application.pk,
-            known_phashes=frozenset(u.phash for u in uses if not u.other_platform),
+            # The image's own group too (its keypoints are often the ones it gave just now): the
+            # hash lookup asked it at distance 0, and its check would only find the same again.
+            known_phashes=frozenset(u.phash for u in uses if not u.other_platform) | {phash},
         )
         own = [u for u in uses if not u.other_platform]
         uses = own + found + [u for u in uses if u.other_platform]

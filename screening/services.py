@@ -95,7 +95,10 @@ def application_screen_evidence(*, application_id: UUID | str) -> int:
         except core.UnreadableImage as exc:
             # Checked at upload, so only storage damage gets here; the others still count.
             log.error("reference image %s cannot be analysed: %s", reference.public_id, exc)
-    pending = Evidence.objects.filter(application=application, screening__isnull=True).select_related("application")
+    # The platform too: the reuse lookup asks whether it shares hashes.
+    pending = Evidence.objects.filter(application=application, screening__isnull=True).select_related(
+        "application__platform"
+    )
     screened = 0
     for evidence in pending.order_by("position"):
         with evidence.file.open("rb") as handle:

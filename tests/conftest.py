@@ -89,7 +89,7 @@ def _wait_until_worker_idle(timeout: float = 30) -> None:
     with app.connection_for_read() as connection:
         channel = connection.default_channel
         while quiet < 3 and time.monotonic() < deadline:
-            busy = state.active_requests or channel._size(app.conf.task_default_queue)
+            busy = state.active_requests or any(channel._size(queue) for queue in app.amqp.queues)
             quiet = 0 if busy else quiet + 1
             time.sleep(0.05)
 

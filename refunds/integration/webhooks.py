@@ -80,9 +80,14 @@ def decision_payload(decision: Decision) -> dict[str, object]:
     }
 
 
-def event_record(application: RefundApplication, *, from_state: str, action: str) -> WebhookEvent | None:
+def event_record(
+    application: RefundApplication, *, from_state: str, action: str, write_sequence: bool = True
+) -> WebhookEvent | None:
     """Write the event and its deliveries for the application's new state. Call inside the
-    transition's transaction with the application row locked (the lock orders the sequence)."""
+    transition's transaction with the application row locked (the lock orders the sequence).
+
+    ``write_sequence=False``: the application's new webhook sequence is only set on the
+    instance, for a caller that saves the row afterwards in the same transaction."""
     decision = getattr(application, "decision", None) if application.state == "decided" else None
     return _event_create(
         application,
@@ -98,6 +103,7 @@ def event_record(application: RefundApplication, *, from_state: str, action: str
             "merchant_deadline": application.merchant_deadline.isoformat() if application.merchant_deadline else None,
             "decision": None if decision is None else decision_payload(decision),
         },
+        write_sequence=write_sequence,
     )
 
 
@@ -175,11 +181,14 @@ def evidence_request_event_record(
     )
 
 
-def _event_create(application: RefundApplication, event_type: str, payload: dict[str, object]) -> WebhookEvent:
+def _event_create(
+    application: RefundApplication, event_type: str, payload: dict[str, object], *, write_sequence: bool = True
+) -> WebhookEvent:
     endpoints = list(WebhookEndpoint.objects.filter(platform_id=application.platform_id, active=True))
     application.webhook_seq += 1
     sequence = application.webhook_seq
-    RefundApplication.objects.filter(pk=application.pk).update(webhook_seq=sequence)
+    if write_sequence:
+        RefundApplication.objects.filter(pk=application.pk).update(webhook_seq=sequence)
     event = WebhookEvent.objects.create(
         platform_id=application.platform_id,
         application=application,

@@ -144,11 +144,11 @@ def apply(
     decision: DecisionSpec | None = None,
     **kwargs: Any,
 ) -> None:
-    """Run a transition on the locked application, save it, append the audit event and, for a
-    change of state, write the webhook event to the outbox: all in the caller's transaction."""
+    """Run a transition on the locked application, append the audit event and, for a change of
+    state, write the webhook event to the outbox, then save the application: all in the caller's
+    transaction."""
     from_state = application.state
     transition(**kwargs)
-    application.save()
     if decision is not None:
         Decision.objects.create(
             application=application,
@@ -168,11 +168,15 @@ def apply(
         actor_label=actor.label,
         reason=reason,
         payload=payload,
+        write_head=False,
     )
     observe.transition_applied(application, action=action, from_state=from_state, actor=actor)
     if application.state != from_state:
-        webhooks.event_record(application, from_state=from_state, action=action)
+        webhooks.event_record(application, from_state=from_state, action=action, write_sequence=False)
         notifications.notifications_record_transition(application, from_state=from_state)
+    # Last, and once: the row's new state, its audit head and its webhook sequence in one write
+    # (three round trips before, each waiting on a database shared with every worker).
+    application.save()
 
 
 def approve_unless_held(

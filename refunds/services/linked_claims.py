@@ -27,7 +27,8 @@ def claim_group_join(*, application: RefundApplication) -> ClaimGroup | None:
     """
     linked = _linked_applications(application)
     if not linked:
-        return getattr(ClaimGroupMember.objects.filter(application=application).first(), "group", None)
+        # Nothing to join or merge; almost every screening ends here, without another query.
+        return None
     # Two screenings linking overlapping groups at once would each create or merge groups
     # from what they read; the platform's row serialises them (reuse is rare, so the lock
     # is seldom waited on).

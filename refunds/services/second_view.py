@@ -44,17 +44,21 @@ def evidence_requests_schedule_comparisons(*, application_id: UUID | str) -> int
     """Schedule, through the outbox, the comparison of every answered request of the application
     whose second photo is screened and not yet compared; return how many. The comparison is
     idempotent, so scheduling one twice (a redelivered screening task) costs a no-op."""
-    with transaction.atomic():
-        pending = list(
-            EvidenceRequest.objects.filter(
-                application__public_id=application_id,
-                state=EvidenceRequestState.ANSWERED,
-                view_pair__isnull=True,
-                answer__screening__completed=True,
-            ).values_list("public_id", flat=True)
-        )
-        for public_id in pending:
-            outbox.schedule(COMPARE_TASK, [str(public_id)])
+    # Read outside a transaction: almost every screening finds nothing here, and a BEGIN and a
+    # COMMIT around one read are two more round trips. Two redeliveries reading at once may both
+    # schedule a comparison, which the idempotence above allows.
+    pending = list(
+        EvidenceRequest.objects.filter(
+            application__public_id=application_id,
+            state=EvidenceRequestState.ANSWERED,
+            view_pair__isnull=True,
+            answer__screening__completed=True,
+        ).values_list("public_id", flat=True)
+    )
+    if pending:
+        with transaction.atomic():
+            for public_id in pending:
+                outbox.schedule(COMPARE_TASK, [str(public_id)])
     return len(pending)
 
 

@@ -17,6 +17,28 @@ from refunds.models import RefundApplication
 from refunds.supervise import Supervised
 
 
+def worker_command() -> list[str]:
+    """The embedded worker, with beat in the same process. Without -Q it consumes every queue
+    of CELERY_TASK_QUEUES (tests/reviewhub/test_celery.py holds it to that)."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "reviewhub",
+        "worker",
+        "--beat",
+        "--concurrency",
+        "1",
+        "--loglevel",
+        "INFO",
+        "--without-mingle",
+        "--without-gossip",
+        "--schedule",
+        settings.CELERY_BEAT_SCHEDULE_FILENAME,
+    ]
+
+
 class Command(BaseCommand):
     help = "Migrate, seed demo data and serve the API, admin and portal with a worker and beat."
 
@@ -33,23 +55,7 @@ class Command(BaseCommand):
         os.environ.setdefault("PORTAL_BASE_URL", f"http://{addrport}")
         # Supervised: started again if it ever exits (see refunds.supervise).
         worker = Supervised(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "reviewhub",
-                "worker",
-                "--beat",
-                "--concurrency",
-                "1",
-                "--loglevel",
-                "INFO",
-                "--without-mingle",
-                "--without-gossip",
-                "--schedule",
-                settings.CELERY_BEAT_SCHEDULE_FILENAME,
-            ],
+            worker_command(),
             # DEBUG off in the worker too, as deployed (Celery warns of memory growth with it on).
             env={**os.environ, "DEBUG": "false"},
         )
