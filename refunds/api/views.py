@@ -19,6 +19,7 @@ from refunds import selectors, services
 from refunds.api.filters import ApplicationFilter, StrictOrderingFilter
 from refunds.api.limits import BoundedJSONParser, LimitedMultiPartParser
 from refunds.api.pagination import CreatedCursorPagination
+from refunds.api.representations import application_representation
 from refunds.api.serializers import (
     AppealCreateJsonSerializer,
     AppealCreateSerializer,
@@ -124,7 +125,7 @@ class ApplicationListView(GenericAPIView):
     def get(self, request: Request) -> Response:
         """List the platform's applications, newest first, with filters and a cursor."""
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(ApplicationSerializer(page, many=True).data)
+        return self.get_paginated_response([application_representation(application) for application in page])
 
     @extend_schema(
         request={
@@ -177,8 +178,7 @@ class ApplicationListView(GenericAPIView):
             actor=Actor(ActorKind.PLATFORM, None, f"api key {key.prefix}"),
             idempotency_key=getattr(request, "idempotency_key", ""),
         )
-        data = ApplicationSerializer(application, context={"just_submitted": True}).data
-        return Response(data, status=status.HTTP_201_CREATED)
+        return Response(application_representation(application, just_submitted=True), status=status.HTTP_201_CREATED)
 
 
 # A decided application whose rejection the buyer's appeal overturned: the decision stays as it
@@ -223,8 +223,8 @@ class ApplicationDetailView(APIView):
     def get(self, request: Request, public_id: str) -> Response:
         """Read an application with its state, screening and decision. A decision an appeal overturned
         stays as it was made, with `overturned` true and the decision now applying in `replaced_by`."""
-        application = selectors.application_get_for_platform(platform=request.auth.platform, public_id=public_id)
-        return Response(ApplicationSerializer(application).data)
+        application = selectors.application_detail_for_platform(platform=request.auth.platform, public_id=public_id)
+        return Response(application_representation(application))
 
 
 def _platform_actor(request: Request, kind: str = ActorKind.PLATFORM) -> Actor:
@@ -235,8 +235,8 @@ class ApplicationActionView(APIView):
     """Base of the POST actions on one application: check ownership, call the service, answer the application."""
 
     def respond(self, request: Request, public_id: str) -> Response:
-        application = selectors.application_get_for_platform(platform=request.auth.platform, public_id=public_id)
-        return Response(ApplicationSerializer(application).data)
+        application = selectors.application_detail_for_platform(platform=request.auth.platform, public_id=public_id)
+        return Response(application_representation(application))
 
     def owned(self, request: Request, public_id: str) -> str:
         # Only the ownership check here; the service locks and reads the row itself.
