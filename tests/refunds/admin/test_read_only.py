@@ -42,9 +42,9 @@ def snapshot(application):
     application = RefundApplication.objects.get(pk=application.pk)
     return (
         {name: getattr(application, name) for name in PROTECTED},
-        list(AuditEvent.objects.filter(application=application).values_list("seq", "hash", "payload")),
+        list(AuditEvent.objects.filter(application=application).order_by("seq").values_list("seq", "hash", "payload")),
         list(Decision.objects.filter(application=application).values_list("outcome", "approved_amount", "note")),
-        list(WebhookEvent.objects.filter(application=application).values_list("sequence", "type")),
+        list(WebhookEvent.objects.filter(application=application).order_by("sequence").values_list("sequence", "type")),
     )
 
 

@@ -53,6 +53,7 @@ def test_screening_that_records_two_events_kicks_the_webhook_queue_once(
     application = submit(product)
     with django_capture_on_commit_callbacks() as callbacks:
         screen(application)
-    states = list(WebhookEvent.objects.filter(application=application).values_list("payload__state", flat=True))
+    events = WebhookEvent.objects.filter(application=application).order_by("sequence")
+    states = list(events.values_list("payload__state", flat=True))
     assert states == ["submitted", "auto_screened", "awaiting_merchant"]
     assert len(kicks(callbacks, DELIVER_TASK)) == 1
