@@ -46,14 +46,6 @@ from refunds.states import (
 from screening.models import ReuseLink
 
 
-def application_get_for_platform(*, platform: Platform, public_id: object) -> RefundApplication:
-    """Return the platform's application; raise NotFound for anyone else's or a malformed id."""
-    try:
-        return application_list_for_platform(platform=platform).get(public_id=public_id)
-    except (RefundApplication.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound(ErrorCode.NOT_FOUND, object=_("application")) from None
-
-
 def application_detail_for_platform(*, platform: Platform, public_id: object) -> RefundApplication:
     """Return the platform's application with the columns its API answer shows and nothing
     more; raise NotFound for anyone else's or a malformed id.

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.django_db
 
 def serialized(application: RefundApplication, **context: object) -> bytes:
     with timezone.override(UTC):
-        found = selectors.application_get_for_platform(platform=application.platform, public_id=application.public_id)
+        # The serializer over the list's query, which loads every related row it may read.
+        found = selectors.application_list_for_platform(platform=application.platform).get(pk=application.pk)
         return JSONRenderer().render(ApplicationSerializer(found, context=context).data)
 
 
