@@ -163,14 +163,26 @@ def rebuttal_reasons(application: RefundApplication) -> list[str]:
 
 def decision_summary(application: RefundApplication) -> str:
     """The decision in one sentence with the reader's punctuation: "Approved (Merchant) — 39.90 CNY.
-    The merchant accepted" reads "已批准（商家）— 39.90 CNY。商家同意退款" in Chinese."""
+    The merchant accepted" reads "已批准（商家）— 39.90 CNY。商家同意退款" in Chinese. A decision
+    overturned on appeal stays as it was made, but what applies now is the appeal's: the sentence
+    leads with that and names the original after it."""
     decision = getattr(application, "decision", None)
     if decision is None:
         return ""
-    return _("%(outcome)s (%(actor)s) — %(amount)s %(currency)s. %(reasons)s") % {
+    original = _("%(outcome)s (%(actor)s) — %(amount)s %(currency)s. %(reasons)s") % {
         "outcome": decision.get_outcome_display(),
         "actor": decision.get_actor_kind_display(),
         "amount": decision.approved_amount,
         "currency": decision.currency,
         "reasons": _("; ").join(decision.reasons_display),
+    }
+    rulings = sorted(decision.overturned_by.all(), key=lambda ruling: ruling.decided_at)
+    if not rulings:
+        return original
+    ruling = rulings[-1]
+    return _("Overturned on appeal: %(outcome)s — %(amount)s %(currency)s. The original decision: %(original)s") % {
+        "outcome": ruling.get_outcome_display(),
+        "amount": ruling.approved_amount,
+        "currency": ruling.currency,
+        "original": original,
     }

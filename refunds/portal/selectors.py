@@ -55,6 +55,7 @@ def application_get_for_merchant(*, merchant: Merchant, public_id: object) -> Re
                 "product__reference_images",
                 "rebuttal__attachments",
                 "audit_events",
+                "decision__overturned_by",
                 Prefetch(
                     "appeals",
                     queryset=Appeal.objects.select_related("appeal_decision")

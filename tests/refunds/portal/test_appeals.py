@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from refunds import services
 from refunds.models import Appeal, Decision
-from refunds.states import AppealState
+from refunds.services import Actor
+from refunds.states import ActorKind, AppealState
 from tests.factories import jpeg
 from tests.refunds.appeal_builders import approved_by, buyer_appeal, rejected_by
 
@@ -55,6 +56,32 @@ def test_the_owner_appeals_an_approval_and_sees_the_appeal_decided(
     )
     shown = page(owner_client, application)
     assert "The decision was upheld." in shown and "The crack is in the glaze." in shown
+
+
+def test_after_an_overturn_the_response_section_leads_with_what_applies_now(
+    owner_client, product, reviewer, second_reviewer
+):
+    application = approved_by(reviewer, product)
+    appeal = services.appeal_file(
+        application_id=application.public_id,
+        side="merchant",
+        actor=Actor(ActorKind.MERCHANT, None, "owner"),
+        statement="The buyer's photo is our catalogue photo.",
+        reason_codes=["evidence_misread"],
+    )
+    services.appeal_claim(appeal_id=appeal.public_id, reviewer=second_reviewer)
+    services.appeal_decide(
+        appeal_id=appeal.public_id,
+        reviewer=second_reviewer,
+        verdict="overturned",
+        outcome="rejected",
+        reason_codes=["evidence_derived"],
+        note="The photo is the catalogue's, with a crack painted in.",
+    )
+    shown = page(owner_client, application)
+    summary = shown[shown.index('id="decision"') :]
+    summary = summary[: summary.index("</p>")]
+    assert summary.index("Overturned on appeal: Rejected") < summary.index("The original decision: Approved")
 
 
 def test_an_appeal_without_a_statement_or_confirmation_is_a_form_error(owner_client, product, reviewer):
