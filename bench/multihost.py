@@ -34,6 +34,13 @@ Four earlier claims of the same product are screened first, untimed, so that eac
 both batches finds as many earlier look-alikes to check for reuse. The checker reads progress
 with one database query, not through the API, so that it takes no core from the workers. Run it
 on an otherwise idle machine.
+
+Two more figures come with ``--compare``: the CPU seconds per application of each part of the
+run (worker hosts, web host, PostgreSQL sessions and relay, Redis, the S3 server, this script),
+since every core a service takes on this machine is one the second host cannot have; and what
+this machine's second core adds to the first for ``python -m screening batch`` alone over the
+same photographs (the most any second worker host on it can add: virtual cores that share a
+physical one add less than a whole core).
 """
 
 from __future__ import annotations
@@ -180,6 +187,80 @@ def forward(listen: tuple[str, int], target: tuple[str, int], stop: threading.Ev
     return thread
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class CpuLedger:
+    """CPU seconds spent by each part of the run, read from /proc every two seconds.
+
+    With --compare, the services that separate machines would run (PostgreSQL, Redis, the S3
+    server, this script's relay) share this machine's two cores with the worker hosts; how much
+    they take per application is what a second host on the same cores cannot have. A process is
+    counted in the group of the nearest ancestor registered with `add`; PostgreSQL's sessions by
+    their database's name in the process title. A process that ends keeps its last reading (so
+    up to two seconds of a short session's time is missed)."""
+
+    def __init__(self, database: str) -> None:
+        self.database, self.roots, self.readings = database, {os.getpid(): "this script"}, {}
+        self.lock, self.stop = threading.Lock(), threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def add(self, pid: int, group: str) -> None:
+        with self.lock:
+            self.roots[pid] = group
+
+    def _scan(self) -> None:
+        parents, seconds = {}, {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                text = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = text[text.rindex(")") + 2 :].split()
+            pid = int(entry.name)
+            # After the name: state, ppid, ... utime and stime are the 12th and 13th (proc(5)).
+            parents[pid], seconds[pid] = int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        with self.lock:
+            for pid, cpu in seconds.items():
+                group, ancestor = None, pid
+                while ancestor > 1 and group is None:
+                    group = self.roots.get(ancestor)
+                    ancestor = parents.get(ancestor, 1)
+                if group is None and self._is_session(pid):
+                    group = "PostgreSQL"
+                if group is not None:
+                    self.readings[pid] = (group, cpu)
+
+    def _is_session(self, pid: int) -> bool:
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+        return title.startswith(b"postgres: ") and f" {self.database} ".encode() in title
+
+    def _watch(self) -> None:
+        # Every two seconds: a scan of /proc costs about 6 ms, taken from the cores it measures.
+        while not self.stop.wait(2):
+            self._scan()
+
+    def totals(self) -> dict[str, float]:
+        self._scan()
+        with self.lock:
+            totals: dict[str, float] = {}
+            for group, cpu in self.readings.values():
+                totals[group] = totals.get(group, 0.0) + cpu
+            return totals
+
+    @staticmethod
+    def report(before: dict[str, float], after: dict[str, float], applications: int) -> str:
+        spent = {group: after[group] - before.get(group, 0.0) for group in after}
+        parts = ", ".join(f"{group} {cpu / applications:.2f}" for group, cpu in sorted(spent.items()) if cpu > 0)
+        return f"CPU seconds per application: {parts}"
+
+
 def wait_port(host: str, port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -250,6 +331,45 @@ def honest_photograph(seed: int, size: tuple[int, int]) -> bytes:
     ok, data = cv2.imencode(".jpg", np.clip(taken, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 90])
     assert ok
     return data.tobytes()
+
+
+def second_core_adds(workdir: Path, photos: list[bytes], *, nice: int) -> float:
+    """What this machine's second core adds to the first for the engine alone, with nothing else
+    running: ``python -m screening batch`` over `photos` on CPU 0 alone, then the same batch on
+    CPU 0 and, at once, on CPU 1. Virtual cores that share a physical one, or a busy host, give
+    less than 1.0; that ceiling holds for the worker hosts too, whatever the services cost."""
+    sys.path.insert(0, str(ROOT))
+    from bench.synthetic import jpeg, photo
+
+    folder = workdir / "second-core"
+    folder.mkdir()
+    reference = folder / "reference.jpg"
+    reference.write_bytes(jpeg(photo("coffee"), 95))
+    manifest = folder / "manifest.jsonl"
+    with manifest.open("w") as lines:
+        for n, data in enumerate(photos):
+            (folder / f"{n}.jpg").write_bytes(data)
+            lines.write(json.dumps({"evidence": str(folder / f"{n}.jpg"), "references": [str(reference)]}) + "\n")
+
+    def batch_on(*cores: int) -> float:
+        began = time.monotonic()
+        running = [
+            subprocess.Popen(
+                [PYTHON, "-m", "screening", "batch", "--jobs", "1", str(manifest)],
+                cwd=ROOT,
+                env={**os.environ, "OMP_NUM_THREADS": "1"},
+                stdout=subprocess.DEVNULL,
+                preexec_fn=lambda core=core: own_core(core, nice=nice),  # type: ignore[misc]
+            )
+            for core in cores
+        ]
+        if any(process.wait() != 0 for process in running):
+            raise SystemExit("screening batch failed")
+        return time.monotonic() - began
+
+    alone = batch_on(CORES["rh-w1"])
+    both = batch_on(CORES["rh-w1"], CORES["rh-w2"])
+    return 2 * alone / both - 1
 
 
 def screened_by(log: Path) -> set[str]:
@@ -342,12 +462,29 @@ def main(argv: list[str] | None = None) -> int:
             SCREENING_STALE_AFTER="15",
             BEAT_INTERVAL_SECONDS="5",
         )
-    ok = False
+    ok, ledger = False, None
     try:
         netns_down()  # what an interrupted earlier run left
         netns_up()
         run("createdb", "-h", "127.0.0.1", "-U", "postgres", database)
-        forward((HOST_ADDRESS, PG_PORT), ("127.0.0.1", 5432), stop)
+        ledger = CpuLedger(database)
+        if args.compare and shutil.which("socat"):
+            # A relay in C: the Python one below took about a tenth of a core's second per
+            # application from the cores the worker hosts are compared on. Only --cut-one-host
+            # needs the Python relay, to end one host's sessions.
+            processes.append(
+                subprocess.Popen(
+                    [
+                        "socat",
+                        f"TCP-LISTEN:{PG_PORT},bind={HOST_ADDRESS},fork,reuseaddr",
+                        "TCP:127.0.0.1:5432",
+                    ]
+                )
+            )
+            ledger.add(processes[-1].pid, "PostgreSQL relay")
+            wait_port(HOST_ADDRESS, PG_PORT)
+        else:
+            forward((HOST_ADDRESS, PG_PORT), ("127.0.0.1", 5432), stop)
         processes.append(
             subprocess.Popen(
                 [
@@ -367,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
                 stdout=subprocess.DEVNULL,
             )
         )
+        ledger.add(processes[-1].pid, "Redis")
         processes.append(
             subprocess.Popen(
                 [PYTHON, "-m", "moto.server", "-H", HOST_ADDRESS, "-p", str(S3_PORT)],
@@ -374,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
                 stderr=subprocess.DEVNULL,
             )
         )
+        ledger.add(processes[-1].pid, "S3 server")
         wait_port(HOST_ADDRESS, REDIS_PORT)
         wait_port(HOST_ADDRESS, S3_PORT)
         import boto3
@@ -408,6 +547,7 @@ def main(argv: list[str] | None = None) -> int:
                     preexec_fn=None if core is None else (lambda: own_core(core, nice=args.worker_nice)),
                 )
             )
+            ledger.add(processes[-1].pid, "web host" if ns == "rh-web" else "worker hosts")
 
         web = f"http://{HOSTS['rh-web']}:{WEB_PORT}"
         on_host(
@@ -464,33 +604,48 @@ def main(argv: list[str] | None = None) -> int:
             )
             return api("POST", f"{web}/api/v1/applications", seed["key"], body, content_type)["id"]
 
-        def still_submitted(ids: set[str]) -> set[str]:
-            if args.compare:
-                # One query, so that watching the queue drain takes no core from the workers.
+        watcher: list = []
+
+        def watcher_connection():  # noqa: ANN202
+            if not watcher:
                 import psycopg
 
-                with psycopg.connect(f"postgresql://postgres@127.0.0.1:{PG_PORT}/{database}") as connection:
-                    rows = connection.execute(
+                watcher.append(
+                    psycopg.connect(f"postgresql://postgres@127.0.0.1:{PG_PORT}/{database}", autocommit=True)
+                )
+            return watcher[0]
+
+        def still_submitted(ids: set[str]) -> set[str]:
+            if args.compare:
+                # One query on one kept connection, so that watching the queue drain takes next to
+                # no core from the workers (a new session costs PostgreSQL a process).
+                rows = (
+                    watcher_connection()
+                    .execute(
                         "SELECT public_id::text FROM refunds_refundapplication "
                         "WHERE state = 'submitted' AND public_id::text = ANY(%s)",
                         (list(ids),),
-                    ).fetchall()
+                    )
+                    .fetchall()
+                )
                 return {row[0] for row in rows}
             return {i for i in ids if api("GET", f"{web}/api/v1/applications/{i}", seed["key"])["state"] == "submitted"}
 
         wait_port(HOSTS["rh-web"], WEB_PORT)
-        one_host, solo_ids = None, set()
+        one_host, solo_ids, ceiling = None, set(), None
         if args.compare:
 
             def screened_by_the_first_host_alone(batch: set[str], log_suffix: str) -> float:
                 """Start the first host's worker on the queued batch; return the seconds from its
                 start to the batch's last screening."""
                 (solo,) = start_workers("rh-w1", log_suffix=log_suffix)
-                began, alone = time.monotonic(), batch
+                began, alone, spent_before = time.monotonic(), batch, ledger.totals()
                 while alone and time.monotonic() - began < args.timeout * 2:
                     alone = still_submitted(alone)
                     time.sleep(0.2)
                 took = time.monotonic() - began
+                if log_suffix == "-alone":
+                    print(f"  one worker host: {CpuLedger.report(spent_before, ledger.totals(), len(batch))}")
                 solo.terminate()
                 solo.wait(timeout=30)
                 return took
@@ -504,10 +659,19 @@ def main(argv: list[str] | None = None) -> int:
             # worker starts, and the clock runs from the workers' start to the last screening.
             solo_ids = {submit(args.applications + n) for n in range(args.applications)}
             one_host = args.applications / screened_by_the_first_host_alone(solo_ids, "-alone")
+            ceiling = (
+                second_core_adds(
+                    workdir,
+                    [honest_photograph(3 * args.applications + n, photo_size) for n in range(args.applications)],
+                    nice=args.worker_nice,
+                )
+                if pin
+                else None
+            )
             solo_ids |= earlier
             queued = [submit(n) for n in range(args.applications)]
             start_workers("rh-w1", "rh-w2")
-            began = time.monotonic()
+            began, spent_before = time.monotonic(), ledger.totals()
         else:
             start_workers("rh-w1", "rh-w2")
 
@@ -539,6 +703,8 @@ def main(argv: list[str] | None = None) -> int:
             pending = still_submitted(pending)
             time.sleep(0.3)
         elapsed = time.monotonic() - started
+        if args.compare:
+            print(f"  two worker hosts: {CpuLedger.report(spent_before, ledger.totals(), len(ids))}")
 
         verify = json.loads(run(*manage, "shell", "-c", VERIFY, env=env, cwd=ROOT).stdout.strip().splitlines()[-1])
         everything = set(ids) | solo_ids
@@ -566,6 +732,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"  throughput, honest {size[0]}x{size[1]} photographs: one worker host {one_host:.2f}/s, two {two_hosts:.2f}/s"
             )
             print(f"  the second host adds {two_hosts / one_host - 1:.2f}x the first's throughput (goal: 0.8x)")
+            if ceiling is not None:
+                print(
+                    f"  this machine's second core adds {ceiling:.2f}x the first's to `screening batch` alone, "
+                    "the most a second worker host on it can add"
+                )
         overlap = per_host["rh-w1"] & per_host["rh-w2"]
         checks = {
             "every application screened": not pending and verify["screened_applications"] == len(everything),
@@ -590,6 +761,8 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 process.kill()
         stop.set()
+        if ledger is not None:
+            ledger.stop.set()
         netns_down()
         run("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", database, check=False)
         if ok:
