@@ -70,3 +70,22 @@ def assert_no_horizontal_scroll(page) -> None:
     """Fail unless the page fits its viewport's width."""
     scroll_width, inner_width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert scroll_width <= inner_width, f"page scrolls sideways: scrollWidth {scroll_width} > innerWidth {inner_width}"
+
+
+def staff_log_in(page, base: str, username: str, password: str | None = None) -> None:
+    """Sign a reviewer in at the admin's login page (password "pw-<username>" unless given) and
+    wait for the review queue."""
+    page.goto(f"{base}/admin/login/?next=/admin/refunds/refundapplication/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password or f"pw-{username}")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#claim-next, .rh-tabs")
+
+
+def portal_log_in(page, base: str, username: str, password: str) -> None:
+    """Sign a shop's user in at the portal's login page and wait for the dashboard."""
+    page.goto(f"{base}/portal/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.locator("form button.primary").click()
+    page.wait_for_url(f"{base}/portal/")

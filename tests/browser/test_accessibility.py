@@ -16,7 +16,7 @@ from refunds import services
 from refunds.models import MerchantMember, RefundApplication
 from refunds.states import ApplicationState, DecisionReason, Outcome, RebuttalReason
 from screening.core import FINDING_CODES
-from tests.browser.conftest import assert_no_horizontal_scroll
+from tests.browser.conftest import assert_no_horizontal_scroll, portal_log_in, staff_log_in
 from tests.factories import CUP, FORGED_CUP, make_staff, screen, submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -97,11 +97,7 @@ def day(product, merchant):
 def test_the_reviewers_pages_have_no_serious_accessibility_violation(live_server, new_page, day, locale, width):
     page = new_page(locale=locale, width=width)
     base = live_server.url
-    page.goto(f"{base}/admin/login/?next=/admin/refunds/refundapplication/")
-    page.fill("input[name=username]", "senior")
-    page.fill("input[name=password]", "pw-senior")
-    page.click("input[type=submit]")
-    page.wait_for_selector(".rh-tabs")
+    staff_log_in(page, base, "senior")
     problems: dict[str, list[str]] = {}
     application = day["reviewing"]
     services.application_claim(application_id=application.public_id, reviewer=User.objects.get(username="senior"))
@@ -128,11 +124,7 @@ def test_the_reviewers_pages_have_no_serious_accessibility_violation(live_server
 def test_the_merchants_pages_have_no_serious_accessibility_violation(live_server, new_page, day, locale, width):
     page = new_page(locale=locale, width=width)
     base = live_server.url
-    page.goto(f"{base}/portal/")
-    page.fill("input[name=username]", "acme-owner")
-    page.fill("input[name=password]", "pw-owner-browser")
-    page.locator("form button.primary").click()
-    page.wait_for_url(f"{base}/portal/")
+    portal_log_in(page, base, "acme-owner", "pw-owner-browser")
     problems: dict[str, list[str]] = {}
     waiting, product = day["waiting"], day["product"]
     reference = product.reference_images.get()
@@ -165,11 +157,7 @@ def test_the_auditors_and_the_shop_staffs_pages_have_no_serious_accessibility_vi
     base = live_server.url
     problems: dict[str, list[str]] = {}
     page = new_page(locale=locale, width=width)
-    page.goto(f"{base}/admin/login/?next=/admin/refunds/refundapplication/")
-    page.fill("input[name=username]", "auditor")
-    page.fill("input[name=password]", "pw-auditor")
-    page.click("input[type=submit]")
-    page.wait_for_selector(".rh-tabs")
+    staff_log_in(page, base, "auditor")
     for url in (
         f"{base}/admin/refunds/refundapplication/?view=all",
         f"{base}/admin/refunds/refundapplication/{day['reviewing'].pk}/change/",
@@ -178,11 +166,7 @@ def test_the_auditors_and_the_shop_staffs_pages_have_no_serious_accessibility_vi
     ):
         check(page, url, problems)
     page = new_page(locale=locale, width=width)
-    page.goto(f"{base}/portal/")
-    page.fill("input[name=username]", "acme-staff")
-    page.fill("input[name=password]", "pw-staff-browser")
-    page.locator("form button.primary").click()
-    page.wait_for_url(f"{base}/portal/")
+    portal_log_in(page, base, "acme-staff", "pw-staff-browser")
     product = day["product"]
     for url in (
         f"{base}/portal/",

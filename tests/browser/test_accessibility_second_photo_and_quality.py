@@ -17,6 +17,7 @@ from refunds.models import QAReview
 from refunds.services import Actor
 from refunds.services.platform import policy_update
 from refunds.states import Outcome
+from tests.browser.conftest import portal_log_in, staff_log_in
 from tests.browser.test_accessibility import check
 from tests.factories import make_staff, screen
 from tests.refunds.evidence_request_builders import answer, ask, claimed_by, contested
@@ -64,11 +65,7 @@ def test_the_pages_of_second_photos_and_second_reviews_have_no_serious_accessibi
     base = live_server.url
     problems: dict[str, list[str]] = {}
     page = new_page(locale=locale, width=width)
-    page.goto(f"{base}/admin/login/?next=/admin/refunds/refundapplication/")
-    page.fill("input[name=username]", "reviewer")
-    page.fill("input[name=password]", "pw-reviewer")
-    page.click("input[type=submit]")
-    page.wait_for_selector(".rh-tabs")
+    staff_log_in(page, base, "reviewer")
     application = f"{base}/admin/refunds/refundapplication"
     for url in (
         f"{base}/admin/refunds/qareview/",
@@ -81,11 +78,7 @@ def test_the_pages_of_second_photos_and_second_reviews_have_no_serious_accessibi
     assert page.locator("#decision-hidden").count() == 1
 
     page = new_page(locale=locale, width=width)
-    page.goto(f"{base}/portal/")
-    page.fill("input[name=username]", "owner")
-    page.fill("input[name=password]", "pw-owner")
-    page.locator("form button.primary").click()
-    page.wait_for_url(f"{base}/portal/")
+    portal_log_in(page, base, "owner", "pw-owner")
     for key in ("asked", "answered"):
         check(page, f"{base}/portal/applications/{cases[key].public_id}/", problems)
         assert page.locator("#photo-requests").count() == 1

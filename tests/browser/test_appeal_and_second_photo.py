@@ -16,8 +16,7 @@ from refunds import services
 from refunds.models import Appeal, Decision, EvidenceRequest, RefundApplication
 from refunds.states import AppealState, ApplicationState, Outcome
 from screening.core import ViewPairVerdict
-from tests.browser.conftest import assert_no_horizontal_scroll
-from tests.browser.test_reviewer_workspace import log_in
+from tests.browser.conftest import assert_no_horizontal_scroll, portal_log_in, staff_log_in
 from tests.conftest import wait_for
 from tests.factories import jpeg, make_staff
 from tests.refunds.appeal_builders import approved_by
@@ -30,14 +29,6 @@ FIRST_VIEW = synthetic.jpeg(synthetic.photo("motorcycle"))
 SECOND_VIEW = synthetic.jpeg(synthetic.photo("motorcycle_right"))
 
 
-def portal_sign_in(page, base: str) -> None:
-    page.goto(f"{base}/portal/")
-    page.fill("input[name=username]", "owner")
-    page.fill("input[name=password]", "pw-owner")
-    page.locator("form button.primary").click()
-    page.wait_for_url(f"{base}/portal/")
-
-
 def test_a_merchant_appeals_a_decision_in_the_portal_and_follows_the_appeal(
     live_server, new_page, artifacts_dir, product, merchant_owner, tmp_path
 ):
@@ -45,7 +36,7 @@ def test_a_merchant_appeals_a_decision_in_the_portal_and_follows_the_appeal(
     application = approved_by(decider, product, order_ref="order-appeal")
     base = live_server.url
     page = new_page(locale="en-GB")
-    portal_sign_in(page, base)
+    portal_log_in(page, base, "owner", "pw-owner")
     page.goto(f"{base}/portal/applications/{application.public_id}/")
     page.locator("#appeal-link").click()
     page.wait_for_url(f"{base}/portal/applications/{application.public_id}/appeal/")
@@ -94,7 +85,7 @@ def test_a_reviewer_asks_for_another_photo_the_platform_answers_and_the_reviewer
     application = contested(product, evidence=[FIRST_VIEW], order_ref="order-two-views")
     base = live_server.url
     page = new_page(locale="en-GB")
-    log_in(page, live_server, "reviewer")
+    staff_log_in(page, live_server.url, "reviewer")
     page.goto(f"{base}/admin/refunds/refundapplication/{application.pk}/change/")
     page.click("#claim")
     page.wait_for_selector("#decision-form")

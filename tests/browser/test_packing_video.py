@@ -14,7 +14,7 @@ from refunds import services
 from refunds.models import RebuttalAttachment
 from refunds.services import Actor
 from refunds.states import ActorKind, ApplicationState, VideoState
-from tests.browser.test_reviewer_workspace import log_in
+from tests.browser.conftest import portal_log_in, staff_log_in
 from tests.conftest import wait_for
 from tests.factories import make_staff, screen, submit, upload
 from tests.refunds.portal.media import small_mp4, upright_phone_mp4
@@ -48,7 +48,7 @@ def test_an_mpeg4_part_2_packing_video_plays_on_the_reviewers_page_once_prepared
     application = contested_with_two_videos(product, merchant_owner, "order-video")
 
     page = new_page(locale="en-GB")
-    log_in(page, live_server, "reviewer")
+    staff_log_in(page, live_server.url, "reviewer")
     page.goto(f"{live_server.url}/admin/refunds/refundapplication/{application.pk}/change/")
     player = page.locator("#rebuttal video").first
     player.wait_for()
@@ -79,11 +79,7 @@ def test_the_merchant_watches_its_own_packing_videos_in_the_portal_the_way_they_
     application = contested_with_two_videos(product, merchant_owner, "order-own-video")
 
     page = new_page(locale="en-GB")
-    page.goto(f"{live_server.url}/portal/")
-    page.fill("input[name=username]", "owner")
-    page.fill("input[name=password]", "pw-owner")
-    page.locator("form button.primary").click()
-    page.wait_for_url(f"{live_server.url}/portal/")
+    portal_log_in(page, live_server.url, "owner", "pw-owner")
     page.goto(f"{live_server.url}/portal/applications/{application.public_id}/")
     players = page.locator(".rebuttal video")
     assert players.count() == 2

@@ -12,7 +12,7 @@ from django.utils import timezone
 from refunds import services
 from refunds.models import Decision, RefundApplication
 from refunds.states import ApplicationState
-from tests.browser.conftest import assert_no_horizontal_scroll
+from tests.browser.conftest import assert_no_horizontal_scroll, staff_log_in
 from tests.factories import CUP, FORGED_CUP, make_staff, screen, submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,14 +27,6 @@ def in_review(product, *, evidence, **fields):
     return application
 
 
-def log_in(page, live_server, username):
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/refunds/refundapplication/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "pw-" + username)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#claim-next, .rh-tabs")
-
-
 @pytest.mark.parametrize("locale", ["zh-CN", "en-GB"])
 def test_a_senior_reviewer_claims_next_compares_the_evidence_and_partially_approves(
     live_server, new_page, artifacts_dir, product, locale
@@ -44,7 +36,7 @@ def test_a_senior_reviewer_claims_next_compares_the_evidence_and_partially_appro
     application = in_review(product, evidence=[FORGED_CUP], amount="100.00", order_ref="order-forged")
     in_review(product, evidence=[CUP], buyer_ref="buyer-2", order_ref="order-copy")
     page = new_page(locale=locale)
-    log_in(page, live_server, "senior")
+    staff_log_in(page, live_server.url, "senior")
     assert_no_horizontal_scroll(page)
     page.screenshot(path=str(artifacts_dir / f"review-queue-{suffix}.png"), full_page=True)
 
@@ -94,10 +86,10 @@ def test_the_second_reviewers_concurrent_decision_gets_the_conflict_message(live
     application = in_review(product, evidence=[CUP])
     url = f"{live_server.url}/admin/refunds/refundapplication/{application.pk}/change/"
     first, second = new_page(locale="en-GB"), new_page(locale="en-GB")
-    log_in(first, live_server, "reviewer")
+    staff_log_in(first, live_server.url, "reviewer")
     first.goto(url)
     first.click("#claim")
-    log_in(second, live_server, "senior")
+    staff_log_in(second, live_server.url, "senior")
     second.goto(url)
     for page, reason in ((first, "insufficient_evidence"), (second, "evidence_derived")):
         page.check("input[name=outcome][value=rejected]")
@@ -118,7 +110,7 @@ def test_an_auditor_opens_everything_and_can_decide_nothing(live_server, new_pag
     make_staff("auditor", "Auditors")
     application = in_review(product, evidence=[CUP])
     page = new_page(locale="en-GB")
-    log_in(page, live_server, "auditor")
+    staff_log_in(page, live_server.url, "auditor")
     assert page.locator("#claim-next").count() == 0
     page.click(f"a[href$='/{application.pk}/change/']")
     page.wait_for_selector("#read-only")
@@ -135,7 +127,7 @@ def test_a_plain_reviewer_cannot_approve_a_forged_application(live_server, new_p
     make_staff("reviewer", "Reviewers")
     application = in_review(product, evidence=[CUP])
     page = new_page(locale="en-GB")
-    log_in(page, live_server, "reviewer")
+    staff_log_in(page, live_server.url, "reviewer")
     page.goto(f"{live_server.url}/admin/refunds/refundapplication/{application.pk}/change/")
     page.click("#claim")
     page.wait_for_selector("#decision-form")
@@ -164,7 +156,7 @@ def test_the_evidence_and_the_reference_zoom_and_move_together_by_buttons_wheel_
     make_staff("reviewer", "Reviewers")
     application = in_review(product, evidence=[FORGED_CUP])
     page = new_page(locale="en-GB")
-    log_in(page, live_server, "reviewer")
+    staff_log_in(page, live_server.url, "reviewer")
     page.goto(f"{live_server.url}/admin/refunds/refundapplication/{application.pk}/change/")
     card = page.locator(".rh-evidence").first
     tools = card.locator(".rh-sync-tools")
@@ -223,7 +215,7 @@ def test_a_reviewer_decides_from_the_keyboard_and_typing_never_fires_a_shortcut(
     make_staff("senior", "Senior reviewers")  # the catalogue photo is screened as forged
     application = in_review(product, evidence=[CUP], amount="80.00")
     page = new_page(locale="en-GB")
-    log_in(page, live_server, "senior")
+    staff_log_in(page, live_server.url, "senior")
     page.goto(f"{live_server.url}/admin/refunds/refundapplication/{application.pk}/change/")
     page.keyboard.press("c")
     page.wait_for_selector("#decision-form fieldset:not([disabled])")
