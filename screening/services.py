@@ -27,12 +27,14 @@ class UnreadableEvidence(Exception):
     """A stored evidence image cannot be decoded; screening it again will not help."""
 
 
-class _ReferenceCache:
-    """Reference analyses by content hash, kept in each worker process.
+class _AnalysisCache:
+    """Analyses of stored images compared against (references, earlier evidence) by content
+    hash, kept in each worker process.
 
-    References are reused by every application against their product, and analysing one
-    (decode, features, hashes) costs as much as screening an image; a worker keeps the most
-    recently used ones. Bounded because each holds its working plane (about 3 MB).
+    References are reused by every application against their product, and the earliest claims
+    of a product are the closest look-alikes of many later ones; analysing an image (decode,
+    features, hashes) costs as much as screening one, so a worker keeps the most recently used.
+    Bounded because each holds its working plane (about 3 MB).
     """
 
     def __init__(self, size: int) -> None:
@@ -40,22 +42,26 @@ class _ReferenceCache:
         self._items: OrderedDict[str, core.ReferenceAnalysis] = OrderedDict()
         self._lock = Lock()
 
-    def get(self, reference: ReferenceImage) -> core.ReferenceAnalysis:
+    def get(self, image: ReferenceImage | Evidence) -> core.ReferenceAnalysis:
+        """Return the image's analysis; raise core.UnreadableImage or OSError if it cannot be read."""
         with self._lock:
-            cached = self._items.get(reference.sha256)
+            cached = self._items.get(image.sha256)
             if cached is not None and cached.engine_version == core.ENGINE_VERSION:
-                self._items.move_to_end(reference.sha256)
+                self._items.move_to_end(image.sha256)
                 return cached
-        with screening_check("reference_analysis"), reference.file.open("rb") as handle:
+        with screening_check("reference_analysis"), image.file.open("rb") as handle:
             analysis = core.analyse_reference(handle.read())
         with self._lock:
-            self._items[reference.sha256] = analysis
+            self._items[image.sha256] = analysis
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return analysis
 
 
-reference_cache = _ReferenceCache(settings.SCREENING_REFERENCE_CACHE_SIZE)
+reference_cache = _AnalysisCache(settings.SCREENING_REFERENCE_CACHE_SIZE)
+# A screening compares with at most REUSE_MATCHES_CHECKED earlier images; a few screenings'
+# worth covers a run of claims against one product.
+earlier_evidence_cache = _AnalysisCache(16)
 
 
 def screen_image(
@@ -156,12 +162,18 @@ def reuse_links_found(evidence: Evidence, data: bytes, matches: list[Match]) -> 
     when the pixels confirm it: the evidence must be the earlier picture transformed."""
     links = []
     own = [m for m in matches if not m.other_platform]  # another platform's use is only a fact and a date
+    decoded: core.DecodedImage | None = None  # once, for every earlier image it is compared with
     for match in own[:REUSE_MATCHES_CHECKED]:
         earlier = match.evidence
         if earlier.sha256 == evidence.sha256:
             kind, regions = ReuseLink.Kind.SAME_FILE, []
         else:
-            derived, kind, regions = _compare_with_earlier(data, earlier)
+            if decoded is None:
+                # Screening decoded these bytes a moment ago, within the same limits.
+                decoded = core.decode_image(
+                    data, max_pixels=settings.UPLOAD_MAX_PIXELS, max_bytes=settings.UPLOAD_MAX_BYTES
+                )
+            derived, kind, regions = _compare_with_earlier(decoded, earlier)
             if match.points and not derived:
                 # Keypoints agree also between two photographs of one printed product (a box,
                 # a poster); only a copy of the picture agrees in its pixels.
@@ -179,32 +191,28 @@ def reuse_links_found(evidence: Evidence, data: bytes, matches: list[Match]) -> 
     return links
 
 
-def _compare_with_earlier(data: bytes, earlier: Evidence) -> tuple[bool, str, list[tuple[int, int, int, int]]]:
+def _compare_with_earlier(
+    decoded: core.DecodedImage, earlier: Evidence
+) -> tuple[bool, str, list[tuple[int, int, int, int]]]:
     """Screen the evidence against the earlier image as if it were a reference; return whether
     it is the earlier picture transformed, and what kind of reuse: local edits after alignment
     make it an edited reuse. For a hash match the hash already says "the same picture", so an
     alignment that fails (a heavy crop, a frame) leaves it a re-encoded one."""
     try:
-        with earlier.file.open("rb") as handle:
-            analysis = core.analyse_reference(handle.read())
+        analysis = earlier_evidence_cache.get(earlier)
     except (core.UnreadableImage, OSError) as exc:
         log.warning("earlier evidence %s cannot be compared: %s", earlier.public_id, exc)
         return False, ReuseLink.Kind.RE_ENCODED, []
-    report = core.screen_evidence(
-        data,
-        references=[analysis],
-        with_artifacts=False,
-        max_pixels=settings.UPLOAD_MAX_PIXELS,
-        max_bytes=settings.UPLOAD_MAX_BYTES,
-    )
+    try:
+        report = core.screen_decoded(decoded, references=[analysis], with_artifacts=False)
+    except core.ANALYSIS_ERRORS as exc:
+        log.warning("evidence could not be compared with earlier evidence %s: %s", earlier.public_id, exc)
+        return False, ReuseLink.Kind.RE_ENCODED, []
     derived = report.verdict == ScreeningResult.Verdict.DERIVED
     edit = report.finding(core.FindingCode.LOCAL_EDIT)
     if derived and edit is not None:
         # A turned copy's filled corners differ from the earlier picture but are no edit of it.
-        regions = core.without_turn_fill(
-            core.decode_image(data, max_pixels=settings.UPLOAD_MAX_PIXELS, max_bytes=settings.UPLOAD_MAX_BYTES),
-            edit.regions,
-        )
+        regions = core.without_turn_fill(decoded, edit.regions)
         if regions:
             return True, ReuseLink.Kind.EDITED, regions
     return derived, ReuseLink.Kind.RE_ENCODED, []

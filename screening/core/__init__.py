@@ -22,6 +22,7 @@ from .report import (
     ViewPairVerdict,
 )
 from .screen import (
+    ANALYSIS_ERRORS,
     ENGINE_VERSION,
     ReferenceAnalysis,
     analyse_decoded_reference,
@@ -33,6 +34,7 @@ from .verdict import combined_risk
 from .viewpair import ViewPairResult, compare_views
 
 __all__ = [
+    "ANALYSIS_ERRORS",
     "DecodedImage",
     "ENGINE_VERSION",
     "FINDING_CODES",

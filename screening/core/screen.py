@@ -561,6 +561,12 @@ def _unreadable_report(err: UnreadableImage, digest: str, started: float) -> Scr
     return ScreeningReport(verdict, risk, (finding,), None, digest, 0, 0, (time.perf_counter() - started) * 1000)
 
 
+# What analysing a decodable but pathological image can raise (OpenCV refusing a degenerate
+# plane, a singular fit, an allocation too large): the image ends as a result, never as a
+# crash that a task queue would retry forever.
+ANALYSIS_ERRORS: tuple[type[BaseException], ...] = (cv2.error, ValueError, np.linalg.LinAlgError, MemoryError)
+
+
 def screen_evidence(
     data: bytes,
     *,
@@ -587,9 +593,7 @@ def screen_evidence(
         return screen_decoded(
             decoded, references=references, delivered_at=delivered_at, with_artifacts=with_artifacts, started=started
         )
-    except (cv2.error, ValueError, np.linalg.LinAlgError, MemoryError) as exc:
-        # A decodable but pathological image must still end as a result, not as a crash
-        # that a task queue would retry forever.
+    except ANALYSIS_ERRORS as exc:
         failed = UnreadableImage("analysis_failed", f"the image could not be analysed ({type(exc).__name__}: {exc})")
         return _unreadable_report(failed, decoded.sha256, started)
 

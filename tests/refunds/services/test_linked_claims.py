@@ -147,3 +147,24 @@ def test_an_honest_photograph_of_the_same_printed_picture_is_not_a_reuse(product
     assert [(m.evidence, m.points >= 12) for m in offered] == [(first, True)]
     assert not second.screening.findings.filter(code="near_duplicate").exists()
     assert not ReuseLink.objects.filter(evidence=second).exists()
+
+
+def test_an_earlier_photo_is_analysed_once_for_every_later_claim_compared_with_it(product, monkeypatch):
+    from screening import services
+
+    monkeypatch.setattr(services, "earlier_evidence_cache", services._AnalysisCache(16))
+    analysed_earlier = []
+    analyse = core.analyse_reference
+    monkeypatch.setattr(
+        core, "analyse_reference", lambda data: analysed_earlier.append(data == GENUINE_CUP) or analyse(data)
+    )
+    first = screen(submit(product, evidence=[GENUINE_CUP], buyer_ref="first"))
+    later = [screen(submit(product, evidence=[recompressed(GENUINE_CUP)], buyer_ref=f"later-{n}")) for n in range(2)]
+
+    # Both later claims were compared with the first photo in pixels, which was analysed once.
+    assert [reuse_of(application)[0] for application in later] == ["re_encoded", "re_encoded"]
+    assert all(
+        ReuseLink.objects.filter(evidence=application.evidence.get(), earlier=first.evidence.get()).exists()
+        for application in later
+    )
+    assert analysed_earlier.count(True) == 1
