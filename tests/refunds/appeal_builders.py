@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 import time_machine
@@ -61,4 +62,23 @@ def buyer_appeal(application: RefundApplication, **fields: object) -> Appeal:
         statement=fields.pop("statement", "The photo is mine; here is the receipt."),
         reason_codes=fields.pop("reason_codes", ["evidence_misread"]),
         **fields,
+    )
+
+
+def overturn(
+    appeal: Appeal,
+    reviewer: User,
+    outcome: str = Outcome.APPROVED,
+    reasons: Sequence[str] = ("evidence_consistent",),
+    **fields: object,
+) -> Appeal:
+    """The reviewer overturns the appealed decision with a new outcome and its reasons."""
+    return services.appeal_decide(
+        appeal_id=appeal.public_id,
+        reviewer=reviewer,
+        verdict="overturned",
+        outcome=outcome,
+        reason_codes=list(reasons),
+        note=str(fields.pop("note", "The receipt shows the crack was reported at delivery.")),
+        **fields,  # type: ignore[arg-type]
     )

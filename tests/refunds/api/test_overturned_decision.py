@@ -7,7 +7,7 @@ import pytest
 
 from refunds import services
 from tests.refunds.api.test_applications import client_with
-from tests.refunds.appeal_builders import buyer_appeal, rejected_by
+from tests.refunds.appeal_builders import buyer_appeal, overturn, rejected_by
 
 pytestmark = pytest.mark.django_db
 
@@ -21,12 +21,11 @@ def test_the_application_shows_its_decision_overturned_and_the_one_that_replaced
     assert before["overturned"] is False and before["replaced_by"] is None
 
     appeal = buyer_appeal(application)
-    services.appeal_decide(
-        appeal_id=appeal.public_id,
-        reviewer=senior_reviewer,
-        verdict="overturned",
-        outcome="partially_approved",
-        reason_codes=["partial_damage"],
+    overturn(
+        appeal,
+        senior_reviewer,
+        "partially_approved",
+        ["partial_damage"],
         approved_amount=Decimal("20.00"),
         note="Only the handle is cracked.",
     )

@@ -13,7 +13,7 @@ from refunds.models import QAReview
 from refunds.services import Actor
 from refunds.services.platform import api_key_issue, policy_update
 from tests.refunds.api.test_applications import client_with
-from tests.refunds.appeal_builders import buyer_appeal, rejected_by
+from tests.refunds.appeal_builders import buyer_appeal, overturn, rejected_by
 
 pytestmark = pytest.mark.django_db
 
@@ -38,14 +38,7 @@ def decided_on_a(platform_a, product, reviewer, second_reviewer, senior_reviewer
     disputed = rejected_by(reviewer, product, order_ref="order-disputed")
     second_review(disputed, second_reviewer, outcome="approved", reasons=["evidence_consistent"])
     appeal = buyer_appeal(disputed)
-    services.appeal_decide(
-        appeal_id=appeal.public_id,
-        reviewer=senior_reviewer,
-        verdict="overturned",
-        outcome="approved",
-        reason_codes=["evidence_consistent"],
-        note="The courier's photo shows the crack.",
-    )
+    overturn(appeal, senior_reviewer, note="The courier's photo shows the crack.")
     return agreed, disputed
 
 

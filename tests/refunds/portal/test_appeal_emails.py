@@ -14,7 +14,7 @@ from refunds.notifications.models import Notification, NotificationPreference
 from refunds.services import Actor
 from refunds.services.notifications import notifications_send_pending
 from refunds.states import ActorKind, AppealSide
-from tests.refunds.appeal_builders import approved_by, buyer_appeal, rejected_by
+from tests.refunds.appeal_builders import approved_by, buyer_appeal, overturn, rejected_by
 
 pytestmark = pytest.mark.django_db
 
@@ -28,12 +28,11 @@ def owner(merchant_owner):
 
 
 def overturn_to_partial(appeal, senior):
-    services.appeal_decide(
-        appeal_id=appeal.public_id,
-        reviewer=senior,
-        verdict="overturned",
-        outcome="partially_approved",
-        reason_codes=["partial_damage"],
+    overturn(
+        appeal,
+        senior,
+        "partially_approved",
+        ["partial_damage"],
         approved_amount=Decimal("20.00"),
         note="Only the handle is cracked.",
     )

@@ -14,7 +14,7 @@ from refunds.models import Appeal, Decision
 from refunds.services import Actor
 from refunds.states import ActorKind, AppealState
 from tests.factories import jpeg
-from tests.refunds.appeal_builders import approved_by, buyer_appeal, rejected_by
+from tests.refunds.appeal_builders import approved_by, buyer_appeal, overturn, rejected_by
 
 pytestmark = pytest.mark.django_db
 
@@ -70,14 +70,7 @@ def test_after_an_overturn_the_response_section_leads_with_what_applies_now(
         reason_codes=["evidence_misread"],
     )
     services.appeal_claim(appeal_id=appeal.public_id, reviewer=second_reviewer)
-    services.appeal_decide(
-        appeal_id=appeal.public_id,
-        reviewer=second_reviewer,
-        verdict="overturned",
-        outcome="rejected",
-        reason_codes=["evidence_derived"],
-        note="The photo is the catalogue's, with a crack painted in.",
-    )
+    overturn(appeal, second_reviewer, "rejected", ["evidence_derived"])
     shown = page(owner_client, application)
     summary = shown[shown.index('id="decision"') :]
     summary = summary[: summary.index("</p>")]

@@ -15,7 +15,7 @@ from refunds.services import Actor
 from refunds.services.platform import policy_update
 from refunds.states import ActorKind, AppealSide, AppealState, ApplicationState, Outcome
 from tests.factories import upload
-from tests.refunds.appeal_builders import approved_by, buyer_appeal, rejected_by
+from tests.refunds.appeal_builders import approved_by, buyer_appeal, overturn, rejected_by
 
 pytestmark = pytest.mark.django_db
 
@@ -30,18 +30,6 @@ def merchant_appeal(application, **fields):
         statement=fields.pop("statement", "The buyer's photo shows another cup."),
         reason_codes=fields.pop("reason_codes", ["evidence_misread"]),
         **fields,
-    )
-
-
-def overturn(appeal, reviewer, outcome=Outcome.APPROVED, reasons=("evidence_consistent",), **kw):
-    return services.appeal_decide(
-        appeal_id=appeal.public_id,
-        reviewer=reviewer,
-        verdict="overturned",
-        outcome=outcome,
-        reason_codes=list(reasons),
-        note=kw.pop("note", "The receipt shows the crack was reported at delivery."),
-        **kw,
     )
 
 
