@@ -79,6 +79,7 @@ __all__ = [
     "display_moire_fine",
     "display_moire_fine_reading",
     "file_grid",
+    "reference_frame",
     "reference_lattice",
 ]
 
@@ -725,3 +726,22 @@ def reference_lattice(reference_rgb: np.ndarray) -> float:
     f = np.fft.fftshift(np.fft.fftfreq(t))
     fy, fx = np.meshgrid(f, f, indexing="ij")
     return float((total / len(tiles))[np.hypot(fx, fy) >= _LATTICE_MIN_FREQ].max())
+
+
+# A device that is the product (a phone or monitor switched on) is pictured with its body
+# or bezel on every side: its reference is framed by a uniform band, where no screen's grid
+# can be. The band: 2 % of the reference's shorter side (at least 3 px), the outermost row
+# left out (a JPEG's edge).
+_FRAME_SHARE = 0.02
+
+
+def reference_frame(reference_rgb: np.ndarray) -> float:
+    """Return how much picture the reference carries at its border: the highest, over its four sides, of the
+    90th percentile of the luma's deviation from the band's median (0..255; about 0 for a uniform frame)."""
+    luma = reference_rgb.astype(np.float32) @ _LUMA
+    h, w = luma.shape
+    k = max(3, int(_FRAME_SHARE * min(h, w)))
+    if h < 2 * k + 2 or w < 2 * k + 2:
+        return float("nan")
+    sides = (luma[1:k], luma[h - k : h - 1], luma[:, 1:k], luma[:, w - k : w - 1])
+    return max(float(np.percentile(np.abs(side - np.median(side)), 90)) for side in sides)

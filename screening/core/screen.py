@@ -27,7 +27,7 @@ from .align import (
     tile_shifts,
 )
 from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, FINE_LONG_SIDE, DecodedImage, decode_image, decode_plane
-from .display import FineMoire, display_moire, display_moire_fine_reading, reference_lattice
+from .display import FineMoire, display_moire, display_moire_fine_reading, reference_frame, reference_lattice
 from .errors import UnreadableImage
 from .hashing import evidence_reuse_features, hamming, perceptual_hash, phash_plane
 from .lines import merge_regions, thin_edits
@@ -348,6 +348,12 @@ _DISPLAY_FINE_BORDER = 0.52
 #   person: reach 5.1-30 raw, border 1.7-4.0 times its limit), honest unchanged; source
 #   3's seed 7000 (textured, device, flat and re-photographs of 26 products): the mesh
 #   re-photograph goes to a person instead, nothing else changed.
+# A device that is the product shows a uniform body or bezel on every side of its reference
+# (display.reference_frame): source 3's 15 device references 0-5.3, source 2's catalogue
+# photos 9 and up on their most pictured side (a flat sky or a dark field on the others).
+# The limit, 7, is near their geometric middle (6.9); a framed picture (source 3 has
+# pictures and pixel products on a flat ground, 0) is left to the edge parts' test.
+_FRAME_LIMIT = 7.0
 _DISPLAY_FINE_REACH = 5.0
 _LATTICE_LIMIT = 12.0
 # The finer plane is read for every aligned photograph that is not a copy, whatever
@@ -478,6 +484,7 @@ def display_decision(
     *,
     file_size: tuple[int, int] | None = None,
     lattice: Callable[[], float] | None = None,
+    frame: Callable[[], float] | None = None,
 ) -> Decision:
     """Return `decision`, or a derived one decided by the display's moiré if the aligned region shows it.
 
@@ -505,6 +512,12 @@ def display_decision(
             if np.isfinite(read[0]):
                 signals["lattice"] = round(read[0], 3)
         return read[0]
+
+    def unframed() -> float:
+        value = frame() / _FRAME_LIMIT if frame is not None else float("nan")
+        if np.isfinite(value):
+            signals["frame"] = round(value, 3)
+        return value
 
     if strength >= 1.0 and not own_lattice() >= 1.0:
         return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
@@ -535,10 +548,11 @@ def display_decision(
                 # the reference's border at one frequency and do not fade there.
                 strength = min(working, reach)
                 return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
-            if finer >= 1.0 and reach >= 1.0 and border >= 1.0 and own_lattice() < 1.0:
-                # A reference without a lattice of its own, fringes at one frequency with
-                # their neighbours' up to its border, not fading there: no product texture
-                # or bezel explains them (see _LATTICE_LIMIT).
+            if finer >= 1.0 and reach >= 1.0 and border >= 1.0 and own_lattice() < 1.0 and unframed() >= 1.0:
+                # A reference without a lattice of its own and with picture at its border,
+                # fringes at one frequency with their neighbours' up to that border and not
+                # fading there: no product texture or device's bezel explains them (see
+                # _LATTICE_LIMIT and _FRAME_LIMIT).
                 strength = min(finer, reach)
                 return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
             if finer >= 1.0:
@@ -761,7 +775,12 @@ def screen_decoded(
         for k, (decision, index, alignment, comparison) in enumerate(aligned):
             reading = functools.partial(fine, index, alignment.homography, comparison.valid)
             decision = display_decision(
-                comparison, decision, reading, file_size=file_size, lattice=functools.partial(lattice, index)
+                comparison,
+                decision,
+                reading,
+                file_size=file_size,
+                lattice=functools.partial(lattice, index),
+                frame=functools.partial(reference_frame, references[index].rgb),
             )
             aligned[k] = (decision, index, alignment, comparison)
             if decision.score > best[0].score:

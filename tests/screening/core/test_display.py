@@ -12,7 +12,7 @@ from screening.core.align import EVIDENCE_FEATURES, extract_features, match_feat
 from screening.core.decode import decode_image
 from screening.core.display import _box, display_moire, display_moire_fine, file_grid
 from screening.core.localise import compare
-from screening.core.screen import _DISPLAY_FINE_LIMIT, _DISPLAY_LIMIT, _LATTICE_LIMIT
+from screening.core.screen import _DISPLAY_FINE_LIMIT, _DISPLAY_LIMIT, _FRAME_LIMIT, _LATTICE_LIMIT
 
 TEXTURES = [synthetic.photo(name) for name in ("brick", "grass", "gravel")]
 
@@ -73,6 +73,24 @@ def test_a_screen_whose_fringes_only_the_finer_plane_resolves_is_called_a_screen
     # frequency of the tiles around them, on a catalogue picture without a lattice of its own.
     assert signals["display_edge"] < 1.0
     assert signals["display_reach"] >= 1.0 and signals["display_border"] >= 1.0 and signals["lattice"] < 1.0
+    assert signals["frame"] >= 1.0  # picture at the reference's border: no device's bezel
+
+
+def test_a_device_pictured_with_its_body_on_every_side_has_a_uniform_frame_and_a_picture_has_none(catalogue):
+    import io
+
+    from PIL import Image
+
+    from bench import camera_path
+
+    _, reference = catalogue
+    assert display.reference_frame(reference.rgb) >= 1.5 * _FRAME_LIMIT
+    for index in (3, 11):  # devices of source 3's tuning seed, filling their catalogue photos
+        device = camera_path.make_product(7000, index)
+        assert device.kind == "device"
+        buf = io.BytesIO()
+        Image.fromarray(device.image).save(buf, "JPEG", quality=92)
+        assert display.reference_frame(analyse_reference(buf.getvalue()).rgb) < 0.5 * _FRAME_LIMIT
 
 
 def test_a_plain_picture_has_no_lattice_of_its_own_and_a_meshed_or_pixelated_product_has():
