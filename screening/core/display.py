@@ -73,7 +73,15 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .decode import _DRAFT_MIN_SHARE, FINE_LONG_SIDE, WORK_LONG_SIDE
 
-__all__ = ["FineMoire", "display_moire", "display_moire_fine", "display_moire_fine_reading", "file_grid"]
+__all__ = [
+    "FineMoire",
+    "display_moire",
+    "display_moire_fine",
+    "display_moire_fine_reading",
+    "file_grid",
+    "reference_frame",
+    "reference_lattice",
+]
 
 # Tiles of 64 px on the working plane, overlapping by half: small enough that the
 # fringe frequency (which drifts with the screen's tilt and the lens distortion) stays
@@ -130,6 +138,7 @@ _EDGE_QUANTILE = 50
 # _DISPLAY_FINE_EDGE and _DISPLAY_FINE_BORDER). Only edge tiles at the reference's own
 # border count: where the photograph's frame cuts the footprint, no bezel can show.
 _FINE_EDGE_QUANTILE = 25
+_REACH_QUANTILE = 50
 # The border ratio (_border_ratio): fringes within _BORDER_STRIP px of the footprint's
 # border (the footprint is eroded by 4 working-plane px, 8 here, so the strip reaches
 # about 14 px from the reference's edge: a phone's bezel is 4 % of its width, 10-25 px on
@@ -514,7 +523,7 @@ def _strength(found: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | Non
 
 def _edge_fringes(
     residual: np.ndarray, valid: np.ndarray, found: tuple[np.ndarray, ...], border_above: float = -float("inf")
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     """Return (the _FINE_EDGE_QUANTILE of the edge tiles' quietest parts, the _FINE_EDGE_QUANTILE of their border ratios);
     nan where no tile lies at the reference's own border; the ratios only where the parts
     reach `border_above`.
@@ -524,7 +533,7 @@ def _edge_fringes(
     demodulated at that frequency (_border_ratio), so that a bezel narrower than a part
     (a phone's, 6-20 px on the finer plane) still shows as fringes fading at the border.
     """
-    _, freq, cells, quiet = found
+    peaks, freq, cells, quiet = found
     t, step = _TILE, _TILE // 2
     h, w = valid.shape
     # Only the tiles at the reference's own border: a tile whose neighbours fall outside
@@ -536,19 +545,22 @@ def _edge_fringes(
     near_border = (outside[y1, x1] - outside[y0, x1] - outside[y1, x0] + outside[y0, x0]) > 0
     edge = (quiet < np.inf) & near_border
     if not edge.any():
-        return float("nan"), float("nan")
+        return float("nan"), float("nan"), float("nan")
+    # The fringes' reach: each border tile's own peak where it agrees with the frequency of
+    # the tiles around it (0 where it does not: a bezel or backdrop peaks at random).
+    reach = float(np.percentile(np.where(_consistent(freq, cells), peaks, 0.0)[edge], _REACH_QUANTILE))
     parts = _quietest_part(residual, valid, cells[edge] * step, freq[edge])
     parts = parts[np.isfinite(parts)]
     part_reading = float(np.percentile(parts, _FINE_EDGE_QUANTILE)) if len(parts) else float("nan")
-    if not part_reading >= border_above:
-        return part_reading, float("nan")
+    if not (part_reading >= border_above or reach >= border_above):
+        return part_reading, float("nan"), reach
     # At most _BORDER_TILES of them, spread along the border: a quartile needs no more, and
     # each costs a demodulated window (~2.5 ms).
     pick = np.unique(np.linspace(0, int(edge.sum()) - 1, _BORDER_TILES).round().astype(int))
     centres, tile_freq = (cells[edge] * step + t // 2)[pick], freq[edge][pick]
     ratios = _border_ratio(residual.real.astype(np.float32), valid, centres, tile_freq)
     ratio = float(np.percentile(ratios, _FINE_EDGE_QUANTILE)) if len(ratios) else float("nan")
-    return part_reading, ratio
+    return part_reading, ratio, reach
 
 
 def _border_ratio(signal: np.ndarray, valid: np.ndarray, centres: np.ndarray, freq: np.ndarray) -> np.ndarray:
@@ -631,6 +643,7 @@ class FineMoire(NamedTuple):
     strength: float
     edge: float
     border: float = float("nan")
+    reach: float = float("nan")
 
 
 def display_moire_fine(*args: Any, **kwargs: Any) -> float:
@@ -688,3 +701,47 @@ def display_moire_fine_reading(
     if found is None or not strength >= edges_above:
         return FineMoire(strength, float("nan"))
     return FineMoire(strength, *_edge_fringes(residual, inside, found, border_above))
+
+
+# A product with a lattice of its own (a weave, knit, mesh, patterned paper, the pixels of
+# an enlarged small original) shows it in its reference; a screen's grid is in no
+# reference: a catalogue picture shown on a display carries the display's lattice only in
+# the photograph. The reference's lattice is read as the highest bin of its averaged
+# whitened luma spectrum (tiles of _TILE, half overlapping, every tile of the plane) from
+# _LATTICE_MIN_FREQ on (an 11 px knit is 0.09 cycle/px).
+_LATTICE_MIN_FREQ = 0.05
+
+
+def reference_lattice(reference_rgb: np.ndarray) -> float:
+    """Return the strength of the reference's own lattice: its highest averaged whitened luma peak (nan if too small)."""
+    luma = np.log(reference_rgb.astype(np.float32) @ _LUMA + 8.0)
+    h, w = luma.shape
+    t, step = _TILE, _TILE // 2
+    if h < t or w < t:
+        return float("nan")
+    tiles = sliding_window_view(luma, (t, t))[::step, ::step].reshape(-1, t, t)
+    total = np.zeros((t, t), np.float32)
+    for k in range(0, len(tiles), 256):
+        total += _whitened(tiles[k : k + 256].astype(np.complex64), _WINDOW, _ENVELOPE_BINS).sum(axis=0)
+    f = np.fft.fftshift(np.fft.fftfreq(t))
+    fy, fx = np.meshgrid(f, f, indexing="ij")
+    return float((total / len(tiles))[np.hypot(fx, fy) >= _LATTICE_MIN_FREQ].max())
+
+
+# A device that is the product (a phone or monitor switched on) is pictured with its body
+# or bezel on every side: its reference is framed by a uniform band, where no screen's grid
+# can be. The band: 2 % of the reference's shorter side (at least 3 px), the outermost row
+# left out (a JPEG's edge).
+_FRAME_SHARE = 0.02
+
+
+def reference_frame(reference_rgb: np.ndarray) -> float:
+    """Return how much picture the reference carries at its border: the highest, over its four sides, of the
+    90th percentile of the luma's deviation from the band's median (0..255; about 0 for a uniform frame)."""
+    luma = reference_rgb.astype(np.float32) @ _LUMA
+    h, w = luma.shape
+    k = max(3, int(_FRAME_SHARE * min(h, w)))
+    if h < 2 * k + 2 or w < 2 * k + 2:
+        return float("nan")
+    sides = (luma[1:k], luma[h - k : h - 1], luma[:, 1:k], luma[:, w - k : w - 1])
+    return max(float(np.percentile(np.abs(side - np.median(side)), 90)) for side in sides)
