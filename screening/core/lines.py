@@ -405,6 +405,10 @@ _EDGE_FOLLOW_SHARE = 0.7
 _EDGE_FOLLOW_MARGIN = 0.4
 _EDGE_FOLLOW_MIN_PX = 12
 _EDGE_FOLLOW_AROUND_PX = 16
+# Line pixels that lie apart from all others with fewer seeds than this are a speck (see
+# _framing); a judgement: the stray seeds of re-rendered stitches around a scratch on a
+# knit of source 3's products (8000-2, drawn again) hold 1-9 each, its strokes 933.
+_SPECK_SEEDS = 10
 # Joining works on a plane pooled by this factor: a dilation by 6 % of the short side
 # at the finer plane's own resolution costs more than the ridge filter.
 _JOIN_POOL = 4
@@ -484,6 +488,7 @@ def _line_groups(
     joined = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     n, groups = cv2.connectedComponents(joined, connectivity=8)
     group = groups[ys // p, xs // p]
+    framing = _framing(ys // p, xs // p, seed, small.shape, max(1, int(round(_LINE_MIN_LENGTH_SHARE * min(h, w) / p))))
     boxes: list[tuple[int, int, int, int]] = []
     strongest = 0.0
     min_length = _LINE_MIN_LENGTH_SHARE * min(h, w)
@@ -497,12 +502,34 @@ def _line_groups(
         extent = max(int(gx.max()) - x0, int(gy.max()) - y0) + 1
         if float(np.median(ratio[member & seed])) < _STROKE_MARGIN or seeds < _STROKE_DENSITY * extent:
             continue
-        bw, bh = int(gx.max()) - x0 + 1, int(gy.max()) - y0 + 1
+        fx, fy = (xs[member & framing], ys[member & framing]) if (member & framing).any() else (gx, gy)
+        x0, y0 = int(fx.min()), int(fy.min())
+        bw, bh = int(fx.max()) - x0 + 1, int(fy.max()) - y0 + 1
         if min(bw, bh) < _AXIS_LINE_SHARE * max(bw, bh):
             continue
         boxes.append((x0, y0, bw, bh))
         strongest = max(strongest, float(residual[gy, gx].mean()))
     return boxes, strongest
+
+
+def _framing(py: np.ndarray, px: np.ndarray, seed: np.ndarray, shape: tuple[int, int], near: int) -> np.ndarray:
+    """Return which line pixels (at pooled coordinates `py`, `px`) may stretch their group's box.
+
+    Specks (clusters of pixels within a pooled pixel of each other, with fewer than
+    _SPECK_SEEDS seeds) join a group and count for its checks, but stretch its box only
+    within `near` pooled pixels of a larger piece: a stroke broken by a lattice into dashes
+    keeps them, while stray seeds of re-rendered stitches, which the join chains to a
+    stroke from speck to speck, do not make its box many times its size.
+    """
+    small = np.zeros(shape, np.uint8)
+    small[py, px] = 1
+    n, clusters = cv2.connectedComponents(cv2.dilate(small, np.ones((3, 3), np.uint8)), connectivity=8)
+    cluster = clusters[py, px]
+    large = (np.bincount(cluster[seed], minlength=n) >= _SPECK_SEEDS)[cluster]
+    pieces = np.zeros(shape, np.uint8)
+    pieces[py[large], px[large]] = 1
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * near + 1, 2 * near + 1))
+    return large | (cv2.dilate(pieces, disc)[py, px] > 0)
 
 
 def _follow_edges(labels: np.ndarray, stats: np.ndarray, edges: np.ndarray, steep: float) -> np.ndarray:

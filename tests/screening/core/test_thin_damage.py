@@ -151,3 +151,22 @@ def test_a_crack_on_striped_gift_paper_is_boxed_without_the_stripes_edges(tmp_pa
     edit = report.finding("local_edit")
     assert edit is not None
     assert union_iou(truth, list(edit.regions), report.width, report.height) >= 0.5
+
+
+def test_a_scratch_on_a_knit_is_boxed_without_the_stray_seeds_of_its_stitches():
+    # A knit of source 3's tuning products with a scratch drawn again (stream 3): specks of a
+    # few seeds that its re-rendered stitches leave around the scratch were chained to it
+    # into a box eight times its size (IoU 0.07).
+    from bench import camera_path
+
+    product = camera_path.make_product(8000, 2)
+    rng = np.random.default_rng([8000, 2, 3])
+    edited, mask = camera_path.forged(product, "scratch", rng)
+    img, m = camera_path._crop_keep(edited, mask, rng, 0.02)
+    data, _, _ = camera_path.encode(img, rng, (82, 95))
+    reference = analyse_reference(synthetic.jpeg(product.image, 92))
+    report = screen_evidence(data, references=[reference], with_artifacts=False)
+    assert report.verdict == "derived_from_reference"
+    edit = report.finding("local_edit")
+    assert edit is not None
+    assert union_iou([camera_path.damage_box(m)], list(edit.regions), report.width, report.height) >= 0.5
