@@ -8,11 +8,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, Model, OuterRef, Prefetch, Q, QuerySet
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
@@ -43,7 +44,7 @@ from refunds.states import (
     QAReviewState,
     RiskLevel,
 )
-from screening.models import ReuseLink
+from screening.models import Finding, ReuseLink
 
 
 def application_detail_for_platform(*, platform: Platform, public_id: object) -> RefundApplication:
@@ -52,9 +53,13 @@ def application_detail_for_platform(*, platform: Platform, public_id: object) ->
 
     For the answer alone (``refunds.api.representations``): every other field of these objects
     is deferred and costs a query when read. Django spent most of a detail read compiling the
-    SQL of the wide joins of ``application_list_for_platform``, column by column."""
+    SQL of the wide joins of ``application_list_for_platform``, column by column. The related
+    rows are read by plain queries and handed to the objects rather than by ``prefetch_related``,
+    whose machinery took a sixth of the selector's time (2.9 to 2.4 ms and 3.4 to 2.9 ms in-process
+    on SQLite, measured alternately); findings and a replacing decision are asked for only when
+    there is a screening or a decision to have them."""
     try:
-        return (
+        application = (
             RefundApplication.objects.filter(platform=platform)
             .select_related("merchant", "product", "decision", "claim_group_member__group")
             .only(
@@ -64,33 +69,51 @@ def application_detail_for_platform(*, platform: Platform, public_id: object) ->
                 *(f"decision__{name}" for name in _ANSWERED_DECISION_FIELDS),
                 "claim_group_member__group__public_id",
             )
-            .prefetch_related(
-                Prefetch(
-                    "decision__overturned_by",
-                    # The appeal's state as well: django-fsm reads it when the appeal is loaded.
-                    queryset=AppealDecision.objects.select_related("appeal").only(
-                        "overturns", "appeal__public_id", "appeal__state", *_ANSWERED_RULING_FIELDS
-                    ),
-                ),
-                Prefetch(
-                    "evidence",
-                    queryset=Evidence.objects.select_related("screening").only(
-                        "application", *_ANSWERED_EVIDENCE_FIELDS, "screening__verdict", "screening__risk"
-                    ),
-                ),
-                "evidence__screening__findings",
-                # Not joined to their application: the prefetch sets it to the one read here.
-                Prefetch(
-                    "evidence_requests",
-                    queryset=EvidenceRequest.objects.select_related("first_evidence", "answer")
-                    .only("application", *_ANSWERED_REQUEST_FIELDS, "first_evidence__public_id", "answer__public_id")
-                    .order_by("requested_at", "pk"),
-                ),
-            )
             .get(public_id=public_id)
         )
     except (RefundApplication.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound(ErrorCode.NOT_FOUND, object=_("application")) from None
+    evidence = list(
+        Evidence.objects.filter(application_id=application.pk)
+        .select_related("screening")
+        .only("application", *_ANSWERED_EVIDENCE_FIELDS, "screening__verdict", "screening__risk")
+    )
+    results = {e.screening.pk: e.screening for e in evidence if getattr(e, "screening", None) is not None}
+    findings: dict[int, list[Finding]] = {pk: [] for pk in results}
+    if results:
+        for finding in Finding.objects.filter(result_id__in=list(results)):
+            findings[finding.result_id].append(finding)
+    for pk, result in results.items():
+        _hand_over(result, "findings", Finding, findings[pk])
+    requests = list(
+        EvidenceRequest.objects.filter(application_id=application.pk)
+        .select_related("first_evidence", "answer")
+        .only("application", *_ANSWERED_REQUEST_FIELDS, "first_evidence__public_id", "answer__public_id")
+        .order_by("requested_at", "pk")
+    )
+    for item in [*evidence, *requests]:
+        item.application = application
+    _hand_over(application, "evidence", Evidence, evidence)
+    _hand_over(application, "evidence_requests", EvidenceRequest, requests)
+    decision = getattr(application, "decision", None)
+    if decision is not None:
+        rulings = list(
+            # The appeal's state as well: django-fsm reads it when the appeal is loaded.
+            AppealDecision.objects.filter(overturns_id=decision.pk)
+            .select_related("appeal")
+            .only("overturns", "appeal__public_id", "appeal__state", *_ANSWERED_RULING_FIELDS)
+        )
+        _hand_over(decision, "overturned_by", AppealDecision, rulings)
+    return application
+
+
+def _hand_over(instance: object, accessor: str, model: type[Model], rows: list[Any]) -> None:
+    """Give ``instance`` the related rows its ``accessor`` manager answers with, as
+    ``prefetch_related`` would, so that ``.all()`` reads them without a query."""
+    queryset = model._default_manager.all()
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+    instance.__dict__.setdefault("_prefetched_objects_cache", {})[accessor] = queryset
 
 
 # The columns of the API's answer (refunds.api.representations), for application_detail_for_platform.
