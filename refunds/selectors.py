@@ -8,14 +8,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, Model, OuterRef, Prefetch, Q, QuerySet
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from refunds.compiled import CompiledQuery, Slot
 from refunds.errors import ErrorCode, NotFound
 from refunds.models import (
     Appeal,
@@ -43,7 +45,7 @@ from refunds.states import (
     QAReviewState,
     RiskLevel,
 )
-from screening.models import ReuseLink
+from screening.models import Finding, ReuseLink
 
 
 def application_detail_for_platform(*, platform: Platform, public_id: object) -> RefundApplication:
@@ -52,45 +54,51 @@ def application_detail_for_platform(*, platform: Platform, public_id: object) ->
 
     For the answer alone (``refunds.api.representations``): every other field of these objects
     is deferred and costs a query when read. Django spent most of a detail read compiling the
-    SQL of the wide joins of ``application_list_for_platform``, column by column."""
+    SQL of the wide joins of ``application_list_for_platform``, column by column: these
+    queries are compiled once (``refunds.compiled``). The related rows are read by plain
+    queries and handed to the objects rather than by ``prefetch_related``, whose machinery took
+    a sixth of the selector's time (2.9 to 2.4 ms and 3.4 to 2.9 ms in-process on SQLite,
+    measured alternately); findings and a replacing decision are asked for only when there is
+    a screening or a decision to have them."""
     try:
-        return (
-            RefundApplication.objects.filter(platform=platform)
-            .select_related("merchant", "product", "decision", "claim_group_member__group")
-            .only(
-                *_ANSWERED_APPLICATION_FIELDS,
-                "merchant__public_id",
-                "product__public_id",
-                *(f"decision__{name}" for name in _ANSWERED_DECISION_FIELDS),
-                "claim_group_member__group__public_id",
-            )
-            .prefetch_related(
-                Prefetch(
-                    "decision__overturned_by",
-                    # The appeal's state as well: django-fsm reads it when the appeal is loaded.
-                    queryset=AppealDecision.objects.select_related("appeal").only(
-                        "overturns", "appeal__public_id", "appeal__state", *_ANSWERED_RULING_FIELDS
-                    ),
-                ),
-                Prefetch(
-                    "evidence",
-                    queryset=Evidence.objects.select_related("screening").only(
-                        "application", *_ANSWERED_EVIDENCE_FIELDS, "screening__verdict", "screening__risk"
-                    ),
-                ),
-                "evidence__screening__findings",
-                # Not joined to their application: the prefetch sets it to the one read here.
-                Prefetch(
-                    "evidence_requests",
-                    queryset=EvidenceRequest.objects.select_related("first_evidence", "answer")
-                    .only("application", *_ANSWERED_REQUEST_FIELDS, "first_evidence__public_id", "answer__public_id")
-                    .order_by("requested_at", "pk"),
-                ),
-            )
-            .get(public_id=public_id)
+        found = _ANSWERED_APPLICATION.run(platform=platform.pk, public_id=public_id)
+    except (ValidationError, ValueError, TypeError):
+        found = []
+    if not found:
+        raise NotFound(ErrorCode.NOT_FOUND, object=_("application"))
+    application = found[0]
+    evidence = _ANSWERED_EVIDENCE.run(application=application.pk)
+    results = {e.screening.pk: e.screening for e in evidence if getattr(e, "screening", None) is not None}
+    findings: dict[int, list[Finding]] = {pk: [] for pk in results}
+    if results:
+        for finding in Finding.objects.filter(result_id__in=list(results)):
+            findings[finding.result_id].append(finding)
+    for pk, result in results.items():
+        _hand_over(result, "findings", Finding, findings[pk])
+    requests = _ANSWERED_REQUESTS.run(application=application.pk) if application.has_evidence_requests else []
+    for item in [*evidence, *requests]:
+        item.application = application
+    _hand_over(application, "evidence", Evidence, evidence)
+    _hand_over(application, "evidence_requests", EvidenceRequest, requests)
+    decision = getattr(application, "decision", None)
+    if decision is not None:
+        rulings = list(
+            # The appeal's state as well: django-fsm reads it when the appeal is loaded.
+            AppealDecision.objects.filter(overturns_id=decision.pk)
+            .select_related("appeal")
+            .only("overturns", "appeal__public_id", "appeal__state", *_ANSWERED_RULING_FIELDS)
         )
-    except (RefundApplication.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise NotFound(ErrorCode.NOT_FOUND, object=_("application")) from None
+        _hand_over(decision, "overturned_by", AppealDecision, rulings)
+    return application
+
+
+def _hand_over(instance: object, accessor: str, model: type[Model], rows: list[Any]) -> None:
+    """Give ``instance`` the related rows its ``accessor`` manager answers with, as
+    ``prefetch_related`` would, so that ``.all()`` reads them without a query."""
+    queryset = model._default_manager.all()
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+    instance.__dict__.setdefault("_prefetched_objects_cache", {})[accessor] = queryset
 
 
 # The columns of the API's answer (refunds.api.representations), for application_detail_for_platform.
@@ -134,6 +142,42 @@ _ANSWERED_REQUEST_FIELDS = (
     "answer",
     "view_pair",
     "closed_at",
+)
+
+
+_ANSWERED_APPLICATION = CompiledQuery(
+    lambda: (
+        RefundApplication.objects.filter(
+            platform_id=Slot("platform", Platform._meta.get_field("id")),
+            public_id=Slot("public_id", RefundApplication._meta.get_field("public_id")),
+        )
+        .select_related("merchant", "product", "decision", "claim_group_member__group")
+        .only(
+            *_ANSWERED_APPLICATION_FIELDS,
+            "merchant__public_id",
+            "product__public_id",
+            *(f"decision__{name}" for name in _ANSWERED_DECISION_FIELDS),
+            "claim_group_member__group__public_id",
+        )
+        # Most applications never get a request for another photo: asked here, in the same
+        # statement, it saves them a round trip to the database.
+        .annotate(has_evidence_requests=Exists(EvidenceRequest.objects.filter(application=OuterRef("pk"))))[:1]
+    )
+)
+_ANSWERED_EVIDENCE = CompiledQuery(
+    lambda: (
+        Evidence.objects.filter(application_id=Slot("application", RefundApplication._meta.get_field("id")))
+        .select_related("screening")
+        .only("application", *_ANSWERED_EVIDENCE_FIELDS, "screening__verdict", "screening__risk")
+    )
+)
+_ANSWERED_REQUESTS = CompiledQuery(
+    lambda: (
+        EvidenceRequest.objects.filter(application_id=Slot("application", RefundApplication._meta.get_field("id")))
+        .select_related("first_evidence", "answer")
+        .only("application", *_ANSWERED_REQUEST_FIELDS, "first_evidence__public_id", "answer__public_id")
+        .order_by("requested_at", "pk")
+    )
 )
 
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
 from django.core.files.uploadhandler import FileUploadHandler
 from django.core.validators import ProhibitNullCharactersValidator
 from django.http import JsonResponse
 from django.utils import timezone
+from redis.commands.core import Script
 from rest_framework import exceptions
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -37,14 +41,6 @@ def _too_large(limit: int) -> DomainError:
     )
 
 
-def _state(throttle: SimpleRateThrottle) -> RateLimitState:
-    """Where a throttle whose ``history`` (newest first) is read stands: its limit, what is left
-    in the window, and the seconds until the oldest count leaves it."""
-    remaining = max(0, throttle.num_requests - len(throttle.history))
-    reset = math.ceil(throttle.duration - (throttle.now - throttle.history[-1])) if throttle.history else 0
-    return RateLimitState(limit=throttle.num_requests, remaining=remaining, reset=max(0, reset))
-
-
 @dataclass(frozen=True)
 class RateLimitState:
     limit: int
@@ -59,6 +55,113 @@ class RateLimitState:
         }
 
 
+@dataclass(frozen=True)
+class Window:
+    """What a sliding log holds for one key: the requests counted in the window, the oldest
+    one's time and, of the times newest first, the one at position ``limit`` (when the count
+    falls below the limit); ``counted`` says whether this request was added."""
+
+    counted: bool
+    count: int
+    oldest: float | None
+    limit_th: float | None
+
+
+class _ListLog:
+    """A sliding log kept as a list of times, newest first, under one cache key (DRF's
+    SimpleRateThrottle's way): read and written whole, so only for a cache in the process."""
+
+    def __init__(self, cache: Any) -> None:
+        self.cache = cache
+
+    def run(self, key: str, *, now: float, window: int, limit: int, mode: str) -> Window:
+        history = [t for t in self.cache.get(key, []) if t > now - window]
+        counted = mode == "add" or (mode == "count" and len(history) < limit)
+        if counted:
+            history.insert(0, now)
+            self.cache.set(key, history, window)
+        return Window(
+            counted,
+            len(history),
+            history[-1] if history else None,
+            history[limit - 1] if 0 < limit <= len(history) else None,
+        )
+
+
+# One script run on Redis per check: drop the times older than the window, count, add this
+# request's time if the mode says so, and answer the oldest time and the one at position
+# `limit` from the newest. A sorted set is never read whole: DRF's list of times was read
+# and written back at every request (two round trips, and 7 500 pickled times per request
+# at the benchmark's rate of 125 reads per second).
+_SLIDING_LOG_SCRIPT = """
+local key, now, window, limit, mode = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local count = redis.call('ZCARD', key)
+local counted = 0
+if mode == 'add' or (mode == 'count' and count < limit) then
+  redis.call('ZADD', key, now, ARGV[5])
+  redis.call('EXPIRE', key, window)
+  count = count + 1
+  counted = 1
+end
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2] or false
+local limit_th = false
+if limit > 0 and count >= limit then
+  limit_th = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')[2] or false
+end
+return {counted, count, oldest, limit_th}
+"""
+# Bytes, so that its digest needs no client's encoding: it is loaded by digest on each server.
+_SLIDING_LOG = Script(None, _SLIDING_LOG_SCRIPT.encode())  # type: ignore[arg-type]
+
+
+class _RedisLog:
+    """A sliding log in a Redis sorted set of the cache's server, checked in one round trip."""
+
+    def __init__(self, cache: RedisCache) -> None:
+        self.cache = cache
+
+    def run(self, key: str, *, now: float, window: int, limit: int, mode: str) -> Window:
+        name = self.cache.make_and_validate_key(f"{key}:log")
+        client = self.cache._cache.get_client(name, write=True)
+        counted, count, oldest, limit_th = _SLIDING_LOG(
+            keys=[name], args=[repr(now), window, limit, mode, f"{now!r}:{secrets.token_hex(4)}"], client=client
+        )
+        return Window(bool(counted), int(count), _score(oldest), _score(limit_th))
+
+
+def _score(value: Any) -> float | None:
+    return None if value is None or value is False else float(value)
+
+
+_local_log = _ListLog(_local_counts)
+
+
+def _sliding_log(mode: str, key: str, *, now: float, window: int, limit: int, fail_open: bool = True) -> Window:
+    """Check the key's log in the default cache. Fail open: an unreachable cache must not
+    take the API down with it; each process then counts on its own until the cache answers.
+    Without ``fail_open``, raise the cache's error instead."""
+    cache = caches["default"]
+    sliding = _RedisLog(cache) if isinstance(cache, RedisCache) else _ListLog(cache)
+    try:
+        return sliding.run(key, now=now, window=window, limit=limit, mode=mode)
+    except outage.OUTAGE_ERRORS as exc:
+        if not fail_open:
+            raise
+        global _warned_cache_down
+        if not _warned_cache_down:
+            log.warning("rate-limit cache unreachable, counting per process: %r", exc)
+            _warned_cache_down = True
+        return _local_log.run(key, now=now, window=window, limit=limit, mode=mode)
+
+
+def _state(limit: int, duration: int, now: float, window: Window) -> RateLimitState:
+    """Where a key stands: its limit, what is left in the window, and the seconds until the
+    oldest count leaves it."""
+    reset = math.ceil(duration - (now - window.oldest)) if window.oldest is not None else 0
+    return RateLimitState(limit=limit, remaining=max(0, limit - window.count), reset=max(0, reset))
+
+
 class ApiKeyRateThrottle(SimpleRateThrottle):
     """API_RATE_LIMIT requests per key (e.g. ``1200/min``); 429 with Retry-After beyond it."""
 
@@ -68,42 +171,41 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         return settings.API_RATE_LIMIT
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        allowed = self._count(request, view)
-        if getattr(self, "key", None) is not None:
-            # The answer tells the client where it stands (ApiHeadersMiddleware writes it out).
-            request._request.rate_limit = self.state()
-        return allowed
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.now = self.timer()
+        self.window = _sliding_log("count", self.key, now=self.now, window=self.duration, limit=self.num_requests)
+        # The answer tells the client where it stands (ApiHeadersMiddleware writes it out).
+        request._request.rate_limit = self.state()
+        return self.window.counted
 
-    def _count(self, request: Request, view: Any) -> bool:
-        # Fail open: an unreachable cache must not take the API down with it. Each process
-        # then counts on its own until the cache answers again.
-        try:
-            return super().allow_request(request, view)
-        except outage.OUTAGE_ERRORS as exc:
-            global _warned_cache_down
-            if not _warned_cache_down:
-                log.warning("rate-limit cache unreachable, counting per process: %r", exc)
-                _warned_cache_down = True
-            self.cache = _local_counts
-            return super().allow_request(request, view)
+    def wait(self) -> float | None:
+        # As DRF's: the time until the oldest count leaves the window, shared among the requests left.
+        remaining = self.duration if self.window.oldest is None else self.duration - (self.now - self.window.oldest)
+        available = self.num_requests - self.window.count + 1
+        if available <= 0:
+            return None
+        return remaining / available
 
     def state(self) -> RateLimitState:
         """The limit, the requests left in the window, and the seconds until the oldest request
         counted leaves it (and one more may be made)."""
-        return _state(self)
+        return _state(self.num_requests, self.duration, self.now, self.window)
 
     @classmethod
     def peek(cls, prefix: str) -> RateLimitState | None:
         """Where a key stands without counting a request (for answers given before the count:
         a key lacking a scope); None if the cache cannot tell."""
         throttle = cls()
-        throttle.key, throttle.now = f"throttle:api:{prefix}", throttle.timer()
+        now, key = throttle.timer(), f"throttle:api:{prefix}"
         try:
-            history = throttle.cache.get(throttle.key, [])
+            window = _sliding_log(
+                "peek", key, now=now, window=throttle.duration, limit=throttle.num_requests, fail_open=False
+            )
         except outage.OUTAGE_ERRORS:
             return None
-        throttle.history = [t for t in history if t > throttle.now - throttle.duration]
-        return throttle.state()
+        return _state(throttle.num_requests, throttle.duration, now, window)
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         key = request.auth
@@ -128,10 +230,10 @@ class InvalidApiKeyThrottle(SimpleRateThrottle):
     def refuse_if_over(self, request: Request) -> None:
         """Raise Throttled while the address is over its limit."""
         self.key, self.now = self.get_cache_key(request, None), self.timer()
-        self.history = [t for t in self._cached(lambda: self.cache.get(self.key, [])) if t > self.now - self.duration]
-        if len(self.history) >= self.num_requests:
+        window = self._log("peek")
+        if window.limit_th is not None:
             # Allowed again once the refusals counted in the window are one fewer than the limit.
-            raise exceptions.Throttled(wait=self.history[self.num_requests - 1] + self.duration - self.now)
+            raise exceptions.Throttled(wait=window.limit_th + self.duration - self.now)
 
     @classmethod
     def peek(cls, request: Any) -> RateLimitState | None:
@@ -141,25 +243,19 @@ class InvalidApiKeyThrottle(SimpleRateThrottle):
         throttle = cls()
         throttle.key, throttle.now = throttle.get_cache_key(request, None), throttle.timer()
         try:
-            history = throttle.cache.get(throttle.key, [])
+            window = throttle._log("peek", fail_open=False)
         except outage.OUTAGE_ERRORS:
             return None
-        throttle.history = [t for t in history if t > throttle.now - throttle.duration]
-        return _state(throttle)
+        return _state(throttle.num_requests, throttle.duration, throttle.now, window)
 
     def count_refusal(self) -> None:
         """Count a refused key of the address checked by ``refuse_if_over``."""
-        self.history.insert(0, self.now)
-        self._cached(lambda: self.cache.set(self.key, self.history, self.duration))
+        self._log("add")
 
-    def _cached(self, operation: Any) -> Any:
-        # Fail open, as the rate per key does: each process counts on its own while the
-        # cache is unreachable.
-        try:
-            return operation()
-        except outage.OUTAGE_ERRORS:
-            self.cache = _local_counts
-            return operation()
+    def _log(self, mode: str, *, fail_open: bool = True) -> Window:
+        return _sliding_log(
+            mode, self.key, now=self.now, window=self.duration, limit=self.num_requests, fail_open=fail_open
+        )
 
 
 class FileSizeLimitHandler(FileUploadHandler):

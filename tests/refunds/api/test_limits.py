@@ -1,7 +1,11 @@
 """Rate limits per key and upload limits, with the API's error shape."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.core.cache import cache
+from django.utils import timezone
 
 from refunds.models import RefundApplication
 from tests.factories import jpeg, upload
@@ -55,7 +59,7 @@ def test_json_where_a_file_is_needed_is_415(product, key_a):
 def fresh_addresses():
     """Client addresses (documentation ranges) with no refused key counted yet, whatever ran before."""
     addresses = ["203.0.113.7", "203.0.113.8", "203.0.113.9"]
-    cache.delete_many([f"throttle:api-invalid-key:{address}" for address in addresses])
+    cache.delete_many([f"throttle:api-invalid-key:{address}{log}" for address in addresses for log in ("", ":log")])
     return addresses
 
 
@@ -85,3 +89,21 @@ def test_it_counts_only_refused_keys_toward_the_guessing_limit(key_a, settings, 
     assert all(client.get("/api/v1/applications", REMOTE_ADDR="203.0.113.9").status_code == 200 for _ in range(5))
     assert client_with("rh_guess_wrong").get("/api/v1/applications", REMOTE_ADDR="203.0.113.9").status_code == 401
     assert client.get("/api/v1/applications", REMOTE_ADDR="203.0.113.9").status_code == 200
+
+
+def test_the_window_slides_a_request_counts_for_one_minute_from_when_it_was_made(key_a, settings):
+    settings.API_RATE_LIMIT = "2/min"
+    client = client_with(key_a)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        assert client.get("/api/v1/applications").status_code == 200
+    with time_machine.travel(start + timedelta(seconds=30), tick=False):
+        assert client.get("/api/v1/applications").status_code == 200
+        refused = client.get("/api/v1/applications")
+        assert refused.status_code == 429 and refused["Retry-After"] == "30"
+    with time_machine.travel(start + timedelta(seconds=61), tick=False):
+        # The first request left the window; the second still counts.
+        allowed = client.get("/api/v1/applications")
+        assert allowed.status_code == 200 and allowed["RateLimit-Remaining"] == "0"
+        assert allowed["RateLimit-Reset"] == "29"
+        assert client.get("/api/v1/applications").status_code == 429
