@@ -322,7 +322,7 @@ def _ridges(residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     runs along an axis (within _AXIS_DEGREES) when the off-diagonal term is small beside
     the eigenvalues' half difference: |dxy| / root is the sine of twice its angle to an axis.
     """
-    out = np.zeros_like(residual)
+    out: np.ndarray | None = None
     along = np.zeros(residual.shape, bool)
     for s in _RIDGE_SIGMAS:
         g = cv2.GaussianBlur(residual, (0, 0), s)
@@ -333,10 +333,14 @@ def _ridges(residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         root = cv2.sqrt(diff * diff * 0.25 + dxy * dxy)
         # Scale normalisation by 2 sigma^2 reads roughly as the stroke's residual in
         # grey levels, whatever its width.
-        response = (root - (dxx + dyy) * 0.5) * (2 * s * s)
-        wins = response > out
-        out[wins] = response[wins]
-        along[wins] = (np.abs(dxy) <= _AXIS_SINE * root)[wins]
+        response = np.maximum((root - (dxx + dyy) * 0.5) * (2 * s * s), 0.0)
+        runs_along = np.abs(dxy) <= root * _AXIS_SINE
+        if out is None:
+            out, along = response, runs_along & (response > 0)
+        else:
+            along = np.where(response > out, runs_along, along)
+            out = cv2.max(out, response)
+    assert out is not None
     return out, along
 
 
