@@ -170,3 +170,45 @@ def test_a_scratch_on_a_knit_is_boxed_without_the_stray_seeds_of_its_stitches():
     edit = report.finding("local_edit")
     assert edit is not None
     assert union_iou([camera_path.damage_box(m)], list(edit.regions), report.width, report.height) >= 0.5
+
+
+def test_a_ridge_is_marked_along_an_axis_only_when_it_runs_within_a_few_degrees_of_one():
+    from screening.core.lines import _ridges
+
+    for degrees, expected in ((0.0, True), (90.0, True), (8.0, True), (30.0, False), (45.0, False), (120.0, False)):
+        residual = np.zeros((161, 161), np.float32)
+        a = np.radians(degrees)
+        dx, dy = np.cos(a) * 70, np.sin(a) * 70
+        cv2.line(residual, (round(80 - dx), round(80 - dy)), (round(80 + dx), round(80 + dy)), 60.0, 2)
+        ridge, along = _ridges(residual)
+        on_line = ridge > 0.5 * ridge.max()
+        on_line[:, :40] = on_line[:, 121:] = on_line[:40, :] = on_line[121:, :] = False  # away from the ends
+        assert float(np.mean(along[on_line])) == pytest.approx(1.0 if expected else 0.0, abs=0.2), degrees
+
+
+def test_a_lattice_s_axis_dashes_keep_their_level_while_an_oblique_crack_clears_its_own():
+    # Sixteen lattice tiles: dashes along the axes at 4 times the local gradient in every
+    # tile, faint oblique texture at 1, and a crack at 3 through two tiles. Pooled, the
+    # dashes set a level of 8 that hides the crack; off the axes the tiles' median leaves 2.
+    from screening.core.lines import _plane_lattice_levels
+
+    t = 64
+    ridge = np.zeros((4 * t, 4 * t), np.float32)
+    along_all = np.zeros(ridge.shape, bool)
+    along_all[::8, :] = True  # dash rows
+    ridge[along_all] = 4.0
+    ridge[4::8, ::8] = 1.0
+    crack = np.zeros(ridge.shape, bool)
+    for k in range(2 * t):
+        crack[k + 2, k : k + 3] = True  # a 45-degree stroke through the two top-left diagonal tiles
+    crack &= ~along_all
+    ridge[crack] = 3.0
+    level = np.full(ridge.shape, 100.0, np.float32)
+    lattice = []
+    for i in range(4):
+        for j in range(4):
+            dst = (slice(i * t, (i + 1) * t), slice(j * t, (j + 1) * t))
+            lattice.append((dst, np.ones((t, t), np.float32), 1.0, along_all[dst]))
+    _plane_lattice_levels(ridge, level, lattice)
+    assert np.all(ridge[crack] > level[crack])
+    assert np.all(ridge[along_all] < level[along_all])
