@@ -49,7 +49,15 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     (
         "records",
-        ("refunds.models", "refunds.notifications", "refunds.storage", "screening.models", "reviewhub.models"),
+        (
+            "refunds.models",
+            "refunds.notifications",
+            "refunds.storage",
+            "screening.models",
+            "reviewhub.models",
+            # Queries compiled once per thread: read by the key check (plumbing) and selectors.
+            "refunds.compiled",
+        ),
     ),
     (
         "plumbing",
