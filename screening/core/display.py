@@ -644,7 +644,6 @@ class FineMoire(NamedTuple):
     edge: float
     border: float = float("nan")
     reach: float = float("nan")
-    unexplained: float = float("nan")
 
 
 def display_moire_fine(*args: Any, **kwargs: Any) -> float:
@@ -701,53 +700,7 @@ def display_moire_fine_reading(
     strength = _strength(found, parts=False)
     if found is None or not strength >= edges_above:
         return FineMoire(strength, float("nan"))
-    return FineMoire(
-        strength,
-        *_edge_fringes(residual, inside, found, border_above),
-        unexplained=unexplained_peak(residual, luma_r.astype(np.complex64), inside, band),
-    )
-
-
-# A product's own lattice is in its reference: warped by the alignment, its peaks fall
-# where the evidence's do, give or take the bins by which the lens's distortion and a
-# bowed product move them over the footprint. Averaged over the whole footprint, the
-# residual of an honest photograph of a woven, mesh or pixel product peaks within 3 bins
-# of a peak of the warped reference (within 2 bins a woven product still left 34, within
-# 3 bins 8.1); a screen's grid is in no reference, and at one pitch over the whole screen
-# its moire survives the average away from the reference's peaks.
-_EXPLAINED_BINS = 3
-
-
-def unexplained_peak(residual: np.ndarray, reference: np.ndarray, valid: np.ndarray, band: np.ndarray) -> float:
-    """Return the highest bin in `band` of the residual's whitened spectrum averaged over every tile inside `valid`,
-    left out within _EXPLAINED_BINS of where the reference's averaged spectrum peaks (nan if no tile fits)."""
-    t, step = _TILE, _TILE // 2
-    h, w = valid.shape
-    if h < t or w < t:
-        return float("nan")
-    inside = cv2.integral(valid.astype(np.uint8))
-    rows, cols = (h - t) // step + 1, (w - t) // step + 1
-    ys, xs = np.arange(rows) * step, np.arange(cols) * step
-    full = (
-        inside[ys[:, None] + t, xs[None, :] + t]
-        - inside[ys[:, None], xs[None, :] + t]
-        - inside[ys[:, None] + t, xs[None, :]]
-        + inside[ys[:, None], xs[None, :]]
-    ) == t * t
-    where = np.argwhere(full)
-    if not len(where):
-        return float("nan")
-    averaged = []
-    for signal in (residual, reference):
-        tiles = sliding_window_view(signal, (t, t))[::step, ::step]
-        total = np.zeros((t, t), np.float32)
-        for k in range(0, len(where), 256):
-            at = where[k : k + 256]
-            total += _whitened(tiles[at[:, 0], at[:, 1]], _WINDOW, _ENVELOPE_BINS).sum(axis=0)
-        averaged.append(total / len(where))
-    size = 2 * _EXPLAINED_BINS + 1
-    explained = cv2.dilate((averaged[1] >= _REFERENCE_PEAK).astype(np.uint8), np.ones((size, size), np.uint8)) > 0
-    return float(np.where(band & ~explained, averaged[0], 0.0).max())
+    return FineMoire(strength, *_edge_fringes(residual, inside, found, border_above))
 
 
 # A product with a lattice of its own (a weave, knit, mesh, patterned paper, the pixels of

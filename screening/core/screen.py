@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 # Bump when a change can alter a verdict, so stored results can be told apart.
-ENGINE_VERSION = "2026.12.7"
+ENGINE_VERSION = "2026.12.8"
 
 # A global hash this close means "the same picture" even when blur or tiny size starve
 # the feature matcher; unrelated dev-set photos are >= 22 bits apart.
@@ -362,17 +362,6 @@ _DISPLAY_FINE_BORDER = 0.52
 # The limit, 7, is near their geometric middle (6.9); a framed picture (source 3 has
 # pictures and pixel products on a flat ground, 0) is left to the edge parts' test.
 _FRAME_LIMIT = 7.0
-# On a product with a lattice of its own, the finer plane decides where, besides reaching
-# the border (`display_reach`, `display_border`), its fringes are not the product's lattice
-# mapped by the alignment: `display_unexplained`, the residual's highest peak averaged over
-# the whole footprint away from the warped reference's peaks (display.unexplained_peak).
-# Source 3's tuning half (seeds 7000, 8500, part of 8400), the honest photographs that pass
-# the other readings: woven, mesh and gift-box products 2.3-21 (a flat gift box at 21, its
-# enlarged pixels' harmonics folded by the sensor), devices as the product 4.7-17 (and kept
-# off by their frame); the screens showing a gift box or mesh that the lattice kept from a
-# verdict 17.5-67. The limit, 38, is the geometric middle of 21 and 67: it calls one more
-# screen (67) and leaves the two at 17.5 and 22.6 to a person.
-_DISPLAY_FINE_UNEXPLAINED = 38.0
 _DISPLAY_FINE_REACH = 5.0
 _LATTICE_LIMIT = 12.0
 # The finer plane is read for every aligned photograph that is not a copy, whatever
@@ -556,9 +545,6 @@ def display_decision(
             reach = reading_fine.reach / _DISPLAY_FINE_REACH
             if np.isfinite(reach):
                 signals["display_reach"] = round(reach, 3)
-            unexplained = reading_fine.unexplained / _DISPLAY_FINE_UNEXPLAINED
-            if np.isfinite(unexplained):
-                signals["display_unexplained"] = round(unexplained, 3)
             if finer >= 1.0 and edge >= 1.0 and border >= 1.0:
                 # Fringes that reach the footprint's edge on every side: a screen showing
                 # the reference, not a device that is the product (see _DISPLAY_FINE_EDGE).
@@ -576,19 +562,6 @@ def display_decision(
                 # fading there: no product texture or device's bezel explains them (see
                 # _LATTICE_LIMIT and _FRAME_LIMIT).
                 strength = min(finer, reach)
-                return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
-            if (
-                finer >= 1.0
-                and reach >= 1.0
-                and border >= 1.0
-                and unexplained >= 1.0
-                and own_lattice() >= 1.0
-                and unframed() >= 1.0
-            ):
-                # A product with a lattice of its own, and fringes over the whole footprint
-                # at a frequency its warped reference does not peak near: no weave, mesh or
-                # enlarged original's pixels explain them (see _DISPLAY_FINE_UNEXPLAINED).
-                strength = min(finer, reach, unexplained)
                 return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
             if finer >= 1.0:
                 # 0.5 at the limit, towards 0.75 far above it: a person looks, nobody is accused.

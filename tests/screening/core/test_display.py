@@ -12,13 +12,7 @@ from screening.core.align import EVIDENCE_FEATURES, extract_features, match_feat
 from screening.core.decode import decode_image
 from screening.core.display import _box, display_moire, display_moire_fine, file_grid
 from screening.core.localise import compare
-from screening.core.screen import (
-    _DISPLAY_FINE_LIMIT,
-    _DISPLAY_FINE_UNEXPLAINED,
-    _DISPLAY_LIMIT,
-    _FRAME_LIMIT,
-    _LATTICE_LIMIT,
-)
+from screening.core.screen import _DISPLAY_FINE_LIMIT, _DISPLAY_LIMIT, _FRAME_LIMIT, _LATTICE_LIMIT
 
 TEXTURES = [synthetic.photo(name) for name in ("brick", "grass", "gravel")]
 
@@ -150,29 +144,6 @@ def test_the_references_own_lattice_is_no_moire_when_the_alignment_is_half_a_pix
     # exclusion must not hide.
     plain = np.full_like(reference, 0.5)
     assert display_moire(evidence, plain, valid) >= _DISPLAY_LIMIT
-
-
-def test_fringes_the_references_lattice_explains_are_not_unexplained_and_a_screens_grating_is():
-    # A product's lattice in the evidence sits a few bins off the warped reference's where
-    # the lens's distortion or a bow moves it; a screen's grating sits where the reference
-    # has nothing.
-    yy, xx = np.mgrid[0:512, 0:640].astype(np.float32)
-    rng = np.random.default_rng(0)
-
-    def grating(fx: float, fy: float, amplitude: float) -> np.ndarray:
-        noise = rng.normal(0, 0.02, xx.shape)
-        return (amplitude * np.cos(2 * np.pi * (fx * xx + fy * yy)) + noise).astype(np.complex64)
-
-    reference = grating(20 / 64, 13 / 64, 0.2)
-    valid = np.ones(xx.shape, bool)
-
-    def unexplained(residual: np.ndarray) -> float:
-        return display.unexplained_peak(residual, reference, valid, display._FINE_BAND) / _DISPLAY_FINE_UNEXPLAINED
-
-    assert unexplained(grating(22 / 64, 13 / 64, 0.05)) < 0.2
-    assert unexplained(grating(20 / 64, 16 / 64, 0.05)) < 0.2
-    assert unexplained(grating(5 / 64, 7 / 64, 0.05)) >= 5.0
-    assert unexplained(grating(5 / 64, 7 / 64, 0.0)) < 0.2
 
 
 def test_the_box_mean_matches_opencvs_reflected_blur():
