@@ -48,6 +48,11 @@ class CompiledQuery:
             compiled = self._local.compiled = _Compiled(self._build())
         return compiled.run(values)
 
+    def first(self, **values: Any) -> Any:
+        """Return the first instance ``run`` finds, or None; raise as ``run`` does."""
+        found = self.run(**values)
+        return found[0] if found else None
+
 
 class _Compiled:
     def __init__(self, queryset: QuerySet[Any]) -> None:

@@ -61,12 +61,11 @@ def application_detail_for_platform(*, platform: Platform, public_id: object) ->
     measured alternately); findings and a replacing decision are asked for only when there is
     a screening or a decision to have them."""
     try:
-        found = _ANSWERED_APPLICATION.run(platform=platform.pk, public_id=public_id)
+        application = _ANSWERED_APPLICATION.first(platform=platform.pk, public_id=public_id)
     except (ValidationError, ValueError, TypeError):
-        found = []
-    if not found:
+        application = None
+    if application is None:
         raise NotFound(ErrorCode.NOT_FOUND, object=_("application"))
-    application = found[0]
     evidence = _ANSWERED_EVIDENCE.run(application=application.pk)
     results = {e.screening.pk: e.screening for e in evidence if getattr(e, "screening", None) is not None}
     findings: dict[int, list[Finding]] = {pk: [] for pk in results}

@@ -162,7 +162,29 @@ def _state(limit: int, duration: int, now: float, window: Window) -> RateLimitSt
     return RateLimitState(limit=limit, remaining=max(0, limit - window.count), reset=max(0, reset))
 
 
-class ApiKeyRateThrottle(SimpleRateThrottle):
+class _SlidingLogThrottle(SimpleRateThrottle):
+    """A DRF throttle whose requests are counted in a sliding log (``_sliding_log``) under
+    ``self.key`` at ``self.now``."""
+
+    key: str
+    now: float
+
+    def _log(self, mode: str, *, fail_open: bool = True) -> Window:
+        return _sliding_log(
+            mode, self.key, now=self.now, window=self.duration, limit=self.num_requests, fail_open=fail_open
+        )
+
+    def _peek(self, key: str) -> RateLimitState | None:
+        """Where ``key`` stands without counting; None if the cache cannot tell."""
+        self.key, self.now = key, self.timer()
+        try:
+            window = self._log("peek", fail_open=False)
+        except outage.OUTAGE_ERRORS:
+            return None
+        return _state(self.num_requests, self.duration, self.now, window)
+
+
+class ApiKeyRateThrottle(_SlidingLogThrottle):
     """API_RATE_LIMIT requests per key (e.g. ``1200/min``); 429 with Retry-After beyond it."""
 
     scope = "api_key"
@@ -171,11 +193,11 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         return settings.API_RATE_LIMIT
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        self.key = self.get_cache_key(request, view)
-        if self.key is None:
+        key = self.get_cache_key(request, view)
+        if key is None:
             return True
-        self.now = self.timer()
-        self.window = _sliding_log("count", self.key, now=self.now, window=self.duration, limit=self.num_requests)
+        self.key, self.now = key, self.timer()
+        self.window = self._log("count")
         # The answer tells the client where it stands (ApiHeadersMiddleware writes it out).
         request._request.rate_limit = self.state()
         return self.window.counted
@@ -197,22 +219,18 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     def peek(cls, prefix: str) -> RateLimitState | None:
         """Where a key stands without counting a request (for answers given before the count:
         a key lacking a scope); None if the cache cannot tell."""
-        throttle = cls()
-        now, key = throttle.timer(), f"throttle:api:{prefix}"
-        try:
-            window = _sliding_log(
-                "peek", key, now=now, window=throttle.duration, limit=throttle.num_requests, fail_open=False
-            )
-        except outage.OUTAGE_ERRORS:
-            return None
-        return _state(throttle.num_requests, throttle.duration, now, window)
+        return cls()._peek(cls._key(prefix))
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         key = request.auth
-        return f"throttle:api:{key.prefix}" if isinstance(key, ApiKey) else None
+        return self._key(key.prefix) if isinstance(key, ApiKey) else None
+
+    @staticmethod
+    def _key(prefix: str) -> str:
+        return f"throttle:api:{prefix}"
 
 
-class InvalidApiKeyThrottle(SimpleRateThrottle):
+class InvalidApiKeyThrottle(_SlidingLogThrottle):
     """API_INVALID_KEY_LIMIT refused keys (wrong, revoked, expired, malformed) per client address
     (e.g. ``20/min``). Beyond it the address's requests are answered 429 with Retry-After before
     their key is checked at all, so keys cannot be tried faster than that: a right guess made
@@ -241,21 +259,11 @@ class InvalidApiKeyThrottle(SimpleRateThrottle):
         (the rate-limit headers of an answer to a request without a valid key); None if the
         cache cannot tell."""
         throttle = cls()
-        throttle.key, throttle.now = throttle.get_cache_key(request, None), throttle.timer()
-        try:
-            window = throttle._log("peek", fail_open=False)
-        except outage.OUTAGE_ERRORS:
-            return None
-        return _state(throttle.num_requests, throttle.duration, throttle.now, window)
+        return throttle._peek(throttle.get_cache_key(request, None))
 
     def count_refusal(self) -> None:
         """Count a refused key of the address checked by ``refuse_if_over``."""
         self._log("add")
-
-    def _log(self, mode: str, *, fail_open: bool = True) -> Window:
-        return _sliding_log(
-            mode, self.key, now=self.now, window=self.duration, limit=self.num_requests, fail_open=fail_open
-        )
 
 
 class FileSizeLimitHandler(FileUploadHandler):

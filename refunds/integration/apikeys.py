@@ -44,8 +44,7 @@ def api_key_check(text: str) -> ApiKey | None:
     if len(parts) != 3 or parts[0] != "rh":
         return None
     now = timezone.now()
-    found = _LIVE_KEY.run(now=now, prefix=parts[1])
-    key = found[0] if found else None
+    key = _LIVE_KEY.first(now=now, prefix=parts[1])
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(parts[2])):
         return None
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:

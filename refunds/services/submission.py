@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import IO, Any
+from typing import IO
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -53,10 +53,6 @@ _PRODUCT = CompiledQuery(
 )
 
 
-def _first(found: list[Any]) -> Any:
-    return found[0] if found else None
-
-
 def application_submit(
     *,
     platform: Platform,
@@ -83,10 +79,10 @@ def application_submit(
     """
     if idempotency_key:
         _refuse_key_of_an_earlier_application(platform, idempotency_key)
-    merchant = _first(_MERCHANT.run(platform=platform.pk, public_id=merchant_id)) if _is_uuid(merchant_id) else None
+    merchant = _MERCHANT.first(platform=platform.pk, public_id=merchant_id) if _is_uuid(merchant_id) else None
     if merchant is None:
         raise NotFound(ErrorCode.MERCHANT_NOT_FOUND, details={"param": "merchant"})
-    product = _first(_PRODUCT.run(merchant=merchant.pk, public_id=product_id)) if _is_uuid(product_id) else None
+    product = _PRODUCT.first(merchant=merchant.pk, public_id=product_id) if _is_uuid(product_id) else None
     if product is None:
         raise NotFound(ErrorCode.PRODUCT_NOT_FOUND, details={"param": "product"})
     value = _clean_amount(amount)
