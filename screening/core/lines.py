@@ -536,10 +536,10 @@ def _line_groups(
     joined = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     n, groups = cv2.connectedComponents(joined, connectivity=8)
     group = groups[ys // p, xs // p]
-    framing = _framing(ys // p, xs // p, seed, small.shape, max(1, int(round(_LINE_MIN_LENGTH_SHARE * min(h, w) / p))))
+    min_length = _LINE_MIN_LENGTH_SHARE * min(h, w)
+    framing = _framing(ys // p, xs // p, seed, small.shape, max(1, int(round(min_length / p))))
     boxes: list[tuple[int, int, int, int]] = []
     strongest = 0.0
-    min_length = _LINE_MIN_LENGTH_SHARE * min(h, w)
     for i in range(1, n):
         member = group == i
         seeds = int(np.count_nonzero(seed[member]))

@@ -69,8 +69,9 @@ class ReferenceAnalysis:
     # need one (see `plane`); a catalogue JPEG is a small fraction of the working plane.
     source: bytes = field(default=b"", repr=False)
 
-    def plane(self, long_side: int) -> np.ndarray:
-        """Return the reference at up to `long_side` on its long side (uint8 RGB), decoded once per size.
+    def plane(self, long_side: int, *, keep: bool = True) -> np.ndarray:
+        """Return the reference at up to `long_side` on its long side (uint8 RGB), decoded once per size
+        (without `keep`, decoded for this one use and not kept among the planes).
 
         The working plane when it already holds every pixel of the file or the file is not kept.
         """
@@ -80,8 +81,23 @@ class ReferenceAnalysis:
             or max(self.rgb.shape[:2]) >= max(self.width, self.height)
         ):
             return self.rgb
-        plane = _reference_plane(self.source, self.sha256, long_side)
+        plane = _reference_plane(self.source, self.sha256, long_side) if keep else decode_plane(self.source, long_side)
         return self.rgb if plane is None else plane
+
+    def lattice(self) -> float:
+        """Return the strength of the reference's own lattice (display.reference_lattice), read at its
+        full resolution (a fine weave or small pixels vanish from any smaller plane) once per reference."""
+        with _PLANES_LOCK:
+            if self.sha256 in _LATTICES:
+                _LATTICES.move_to_end(self.sha256)
+                return _LATTICES[self.sha256]
+        # The full plane serves this reading alone: kept, it would push out the finer planes.
+        value = reference_lattice(self.plane(max(self.width, self.height), keep=False))
+        with _PLANES_LOCK:
+            _LATTICES[self.sha256] = value
+            while len(_LATTICES) > _LATTICES_KEPT:
+                _LATTICES.popitem(last=False)
+        return value
 
 
 # Finer reference planes by (content hash, long side): a worker screens many evidence
@@ -89,6 +105,10 @@ class ReferenceAnalysis:
 _PLANES: OrderedDict[tuple[str, int], np.ndarray | None] = OrderedDict()
 _PLANES_KEPT = 8
 _PLANES_LOCK = threading.Lock()
+# The lattice readings by content hash: a number each, read once per reference rather than
+# for every evidence file screened against it.
+_LATTICES: OrderedDict[str, float] = OrderedDict()
+_LATTICES_KEPT = 4096
 
 
 def _reference_plane(source: bytes, sha256: str, long_side: int) -> np.ndarray | None:
@@ -777,13 +797,6 @@ def screen_decoded(
                 border_above=_DISPLAY_FINE_EDGE,
             )
 
-        @functools.cache
-        def lattice(index: int) -> float:
-            # At the reference's full resolution: a fine weave or small pixels vanish from
-            # any smaller plane.
-            reference = references[index]
-            return reference_lattice(reference.plane(max(reference.width, reference.height)))
-
         for k, (decision, index, alignment, comparison) in enumerate(aligned):
             reading = functools.partial(fine, index, alignment.homography, comparison.valid)
             decision = display_decision(
@@ -791,7 +804,7 @@ def screen_decoded(
                 decision,
                 reading,
                 file_size=file_size,
-                lattice=functools.partial(lattice, index),
+                lattice=references[index].lattice,
                 frame=functools.partial(reference_frame, references[index].rgb),
             )
             aligned[k] = (decision, index, alignment, comparison)
