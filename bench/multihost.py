@@ -30,8 +30,10 @@ dividing the same cores rather than a host added. The web host, beat, PostgreSQL
 S3 server stay unpinned, and the workers run at a lower priority than they (``--worker-nice``,
 10 by default), so that a query or a file is answered at once, as by services on machines of
 their own; ahead of them, the workers would make each other wait for the services they starve.
-Four earlier claims of the same product are screened first, untimed, so that each photo of
-both batches finds as many earlier look-alikes to check for reuse. The checker reads progress
+Each timed batch is sent by a platform of its own, and four earlier claims of each platform's
+product are screened first, untimed, so that each photo of both batches finds as many earlier
+look-alikes to check for reuse (the reuse lookup stays within a platform; with one platform the
+second batch would also meet the first's photographs, and check more of them). The checker reads progress
 with one database query, not through the API, so that it takes no core from the workers. Run it
 on an otherwise idle machine.
 
@@ -82,13 +84,16 @@ from refunds.services.catalogue import reference_image_add
 from refunds.services.platform import api_key_issue
 from django.core.files.uploadedfile import SimpleUploadedFile
 from bench.synthetic import jpeg, photo
-platform = Platform.objects.create(slug="multihost", name="Multihost")
-Policy.objects.create(platform=platform)
-merchant = Merchant.objects.create(platform=platform, external_ref="shop-1", name="Shop")
-product = Product.objects.create(merchant=merchant, external_ref="sku-1", title="Ceramic cup")
-reference_image_add(product=product, image=SimpleUploadedFile("ref.jpg", jpeg(photo("coffee"), 95), "image/jpeg"))
-key = api_key_issue(platform=platform, name="multihost", scopes=["read", "write"])[1]
-print(json.dumps({"merchant": str(merchant.public_id), "product": str(product.public_id), "key": key}))
+tenants = {}
+for slug in ("solo", "duo"):
+    platform = Platform.objects.create(slug=f"multihost-{slug}", name=f"Multihost {slug}")
+    Policy.objects.create(platform=platform)
+    merchant = Merchant.objects.create(platform=platform, external_ref="shop-1", name="Shop")
+    product = Product.objects.create(merchant=merchant, external_ref="sku-1", title="Ceramic cup")
+    reference_image_add(product=product, image=SimpleUploadedFile("ref.jpg", jpeg(photo("coffee"), 95), "image/jpeg"))
+    key = api_key_issue(platform=platform, name="multihost", scopes=["read", "write"])[1]
+    tenants[slug] = {"merchant": str(merchant.public_id), "product": str(product.public_id), "key": key}
+print(json.dumps(tenants))
 """
 
 VERIFY = """
@@ -413,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         help="with --compare, the worker hosts' niceness: above the shared services' 0, so that they "
         "answer at once as on machines of their own (default 10)",
     )
+    parser.add_argument("--keep-logs", action="store_true", help="keep the hosts' logs even when every check passes")
     args = parser.parse_args(argv)
     try:
         photo_size = tuple(int(n) for n in args.photo_size.lower().split("x"))
@@ -527,7 +533,11 @@ def main(argv: list[str] | None = None) -> int:
 
         manage = [PYTHON, str(ROOT / "manage.py")]
         run(*manage, "migrate", "--noinput", env=env, cwd=ROOT)
-        seed = json.loads(run(*manage, "shell", "-c", SEED, env=env, cwd=ROOT).stdout.strip().splitlines()[-1])
+        # Two platforms alike: with --compare each timed batch has one of its own, so that both
+        # meet the same earlier claims for the reuse check (the lookup stays within a platform);
+        # one batch's photos would otherwise be look-alikes the other's reuse check compares with.
+        tenants = json.loads(run(*manage, "shell", "-c", SEED, env=env, cwd=ROOT).stdout.strip().splitlines()[-1])
+        seed = tenants["duo"]
 
         pin = args.compare and len(os.sched_getaffinity(0)) >= len(CORES)
         if args.compare and not pin:
@@ -583,11 +593,11 @@ def main(argv: list[str] | None = None) -> int:
 
         size = photo_size if args.compare else (320, 240)
 
-        def submit(n: int) -> str:
+        def submit(n: int, tenant: dict[str, str] = seed) -> str:
             body, content_type = multipart(
                 {
-                    "merchant": seed["merchant"],
-                    "product": seed["product"],
+                    "merchant": tenant["merchant"],
+                    "product": tenant["product"],
                     "buyer_ref": f"buyer-{n}",
                     "order_ref": f"order-{n}",
                     "amount": "20.00",
@@ -602,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 ],
             )
-            return api("POST", f"{web}/api/v1/applications", seed["key"], body, content_type)["id"]
+            return api("POST", f"{web}/api/v1/applications", tenant["key"], body, content_type)["id"]
 
         watcher: list = []
 
@@ -650,14 +660,18 @@ def main(argv: list[str] | None = None) -> int:
                 solo.wait(timeout=30)
                 return took
 
-            # Earlier claims of the same product, screened before either timed batch: every photo
-            # of both batches then finds as many earlier look-alikes to check for reuse (the
-            # engine checks the closest few), instead of the second batch finding the first's.
-            earlier = {submit(2 * args.applications + n) for n in range(EARLIER_CLAIMS)}
+            # Earlier claims on each batch's platform, screened before either timed batch: the
+            # photos of both batches then find as many earlier look-alikes to check for reuse (the
+            # engine checks the closest few), and the second batch does not find the first's.
+            earlier = {
+                submit(2 * args.applications + EARLIER_CLAIMS * t + n, tenant)
+                for t, tenant in enumerate((tenants["solo"], seed))
+                for n in range(EARLIER_CLAIMS)
+            }
             screened_by_the_first_host_alone(earlier, "-earlier")
             # Throughput of the workers alone: the applications wait in the queue before any
             # worker starts, and the clock runs from the workers' start to the last screening.
-            solo_ids = {submit(args.applications + n) for n in range(args.applications)}
+            solo_ids = {submit(args.applications + n, tenants["solo"]) for n in range(args.applications)}
             one_host = args.applications / screened_by_the_first_host_alone(solo_ids, "-alone")
             ceiling = (
                 second_core_adds(
@@ -765,7 +779,7 @@ def main(argv: list[str] | None = None) -> int:
             ledger.stop.set()
         netns_down()
         run("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", database, check=False)
-        if ok:
+        if ok and not args.keep_logs:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             print(f"logs kept in {workdir}")
