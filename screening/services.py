@@ -194,28 +194,27 @@ def reuse_links_found(evidence: Evidence, data: bytes, matches: list[Match]) -> 
 def _compare_with_earlier(
     decoded: core.DecodedImage, earlier: Evidence
 ) -> tuple[bool, str, list[tuple[int, int, int, int]]]:
-    """Screen the evidence against the earlier image as if it were a reference; return whether
-    it is the earlier picture transformed, and what kind of reuse: local edits after alignment
-    make it an edited reuse. For a hash match the hash already says "the same picture", so an
-    alignment that fails (a heavy crop, a frame) leaves it a re-encoded one."""
+    """Compare the evidence with the earlier image as screening compares it with a reference
+    (core.compare_for_reuse); return whether it is the earlier picture transformed, and what
+    kind of reuse: local edits after alignment make it an edited reuse. For a hash match the
+    hash already says "the same picture", so an alignment that fails (a heavy crop, a frame)
+    leaves it a re-encoded one."""
     try:
         analysis = earlier_evidence_cache.get(earlier)
     except (core.UnreadableImage, OSError) as exc:
         log.warning("earlier evidence %s cannot be compared: %s", earlier.public_id, exc)
         return False, ReuseLink.Kind.RE_ENCODED, []
     try:
-        report = core.screen_decoded(decoded, references=[analysis], with_artifacts=False)
+        comparison = core.compare_for_reuse(decoded, analysis)
     except core.ANALYSIS_ERRORS as exc:
         log.warning("evidence could not be compared with earlier evidence %s: %s", earlier.public_id, exc)
         return False, ReuseLink.Kind.RE_ENCODED, []
-    derived = report.verdict == ScreeningResult.Verdict.DERIVED
-    edit = report.finding(core.FindingCode.LOCAL_EDIT)
-    if derived and edit is not None:
+    if comparison.derived and comparison.regions:
         # A turned copy's filled corners differ from the earlier picture but are no edit of it.
-        regions = core.without_turn_fill(decoded, edit.regions)
+        regions = core.without_turn_fill(decoded, comparison.regions)
         if regions:
             return True, ReuseLink.Kind.EDITED, regions
-    return derived, ReuseLink.Kind.RE_ENCODED, []
+    return comparison.derived, ReuseLink.Kind.RE_ENCODED, []
 
 
 _REUSE_DETAIL = {

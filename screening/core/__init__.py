@@ -1,8 +1,9 @@
 """Image-consistency screening for refund evidence; imports nothing from Django.
 
 Public API (used by screening/services.py and the CLI):
-decode_image, analyse_reference, screen_evidence, perceptual_hash, compare_views (two views of
-the same damage) and the value types.
+decode_image, analyse_reference, screen_evidence, compare_for_reuse (evidence against an
+earlier claim's image), perceptual_hash, compare_views (two views of the same damage) and the
+value types.
 """
 
 from .decode import DecodedImage, decode_image, sniff_format
@@ -25,8 +26,10 @@ from .screen import (
     ANALYSIS_ERRORS,
     ENGINE_VERSION,
     ReferenceAnalysis,
+    ReuseComparison,
     analyse_decoded_reference,
     analyse_reference,
+    compare_for_reuse,
     screen_decoded,
     screen_evidence,
 )
@@ -43,6 +46,7 @@ __all__ = [
     "FindingCode",
     "ReferenceAnalysis",
     "ReuseFeatures",
+    "ReuseComparison",
     "ReuseKind",
     "ScreeningReport",
     "UnreadableImage",
@@ -54,6 +58,7 @@ __all__ = [
     "analyse_decoded_reference",
     "analyse_reference",
     "combined_risk",
+    "compare_for_reuse",
     "compare_views",
     "decode_image",
     "evidence_reuse_features",

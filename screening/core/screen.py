@@ -42,6 +42,8 @@ __all__ = [
     "analyse_decoded_reference",
     "screen_evidence",
     "screen_decoded",
+    "compare_for_reuse",
+    "ReuseComparison",
     "ENGINE_VERSION",
 ]
 
@@ -702,23 +704,19 @@ def screen_evidence(
         return _unreadable_report(failed, decoded.sha256, started)
 
 
-def screen_decoded(
-    decoded: DecodedImage,
-    *,
-    references: Sequence[ReferenceAnalysis],
-    delivered_at: datetime | None = None,
-    with_artifacts: bool = True,
-    started: float | None = None,
-) -> ScreeningReport:
-    """Screen an already decoded evidence image (the CLI decodes once and calls this)."""
-    started = time.perf_counter() if started is None else started
-    findings: list[Finding] = provenance_findings(decoded.metadata, delivered_at=delivered_at)
-    gray = cv2.cvtColor(decoded.rgb, cv2.COLOR_RGB2GRAY)
+_Candidate = tuple[Decision, int, Alignment, Comparison]
+
+
+def _aligned_candidates(
+    decoded: DecodedImage, gray: np.ndarray, references: Sequence[ReferenceAnalysis]
+) -> tuple[_Candidate | None, list[_Candidate]]:
+    """Align the evidence with the references and decide each alignment by the signals of a
+    new photograph (the display aside); return the best candidate and every one tried."""
     features = extract_features(gray, limit=EVIDENCE_FEATURES)
     ev_hash = phash_plane(gray)
     plane_px = gray.shape[0] * gray.shape[1]
-    best: tuple[Decision, int, Alignment, Comparison] | None = None
-    aligned: list[tuple[Decision, int, Alignment, Comparison]] = []
+    best: _Candidate | None = None
+    aligned: list[_Candidate] = []
     # Closest global hash first: a copy usually matches the first reference tried, and
     # an unambiguous match ends the loop.
     order = sorted(range(len(references)), key=lambda i: hamming(references[i].phash, ev_hash))
@@ -770,46 +768,76 @@ def screen_decoded(
             searched = searched_alignment(references[index].rgb, decoded.rgb)
             if searched is not None and consider(index, searched).score >= _UNAMBIGUOUS:
                 break
+    return best, aligned
+
+
+def _display_checked(
+    decoded: DecodedImage,
+    references: Sequence[ReferenceAnalysis],
+    best: _Candidate,
+    aligned: list[_Candidate],
+    *,
+    finer_plane: bool,
+) -> _Candidate:
+    """Decide each aligned candidate again by the display's moiré (display_decision), in place
+    in `aligned`; return the best. Without `finer_plane` only the working plane is read."""
+    finer = functools.cache(decoded.finer_rgb)
+
+    file_size = (decoded.width, decoded.height) if decoded.format == "jpeg" else None
+
+    def fine(index: int, homography: np.ndarray, valid: np.ndarray) -> FineMoire:
+        plane = finer()
+        if plane is None:
+            return FineMoire(float("nan"), float("nan"))
+        # The reference decoded at the finer plane's size, not its working plane
+        # enlarged: its own fine texture (a weave, a small original's pixels) must
+        # show where the evidence shows it, to be left out.
+        reference = references[index]
+        return display_moire_fine_reading(
+            plane,
+            reference.plane(FINE_LONG_SIDE),
+            homography,
+            valid,
+            reference_shape=reference.rgb.shape[:2],
+            file_size=file_size,
+            edges_above=_DISPLAY_FINE_LIMIT,
+            border_above=_DISPLAY_FINE_EDGE,
+        )
+
+    for k, (decision, index, alignment, comparison) in enumerate(aligned):
+        reading = functools.partial(fine, index, alignment.homography, comparison.valid) if finer_plane else None
+        decision = display_decision(
+            comparison,
+            decision,
+            reading,
+            file_size=file_size,
+            lattice=references[index].lattice,
+            frame=functools.partial(reference_frame, references[index].rgb),
+        )
+        aligned[k] = (decision, index, alignment, comparison)
+        if decision.score > best[0].score:
+            best = (decision, index, alignment, comparison)
+    return best
+
+
+def screen_decoded(
+    decoded: DecodedImage,
+    *,
+    references: Sequence[ReferenceAnalysis],
+    delivered_at: datetime | None = None,
+    with_artifacts: bool = True,
+    started: float | None = None,
+) -> ScreeningReport:
+    """Screen an already decoded evidence image (the CLI decodes once and calls this)."""
+    started = time.perf_counter() if started is None else started
+    findings: list[Finding] = provenance_findings(decoded.metadata, delivered_at=delivered_at)
+    gray = cv2.cvtColor(decoded.rgb, cv2.COLOR_RGB2GRAY)
+    best, aligned = _aligned_candidates(decoded, gray, references)
 
     if best is not None and best[0].score < _COUNTS:
         # No copy by the signals of a new photograph: look for a photographed screen,
         # only here, where it can change the verdict (a clear copy needs no more).
-        finer = functools.cache(decoded.finer_rgb)
-
-        file_size = (decoded.width, decoded.height) if decoded.format == "jpeg" else None
-
-        def fine(index: int, homography: np.ndarray, valid: np.ndarray) -> FineMoire:
-            plane = finer()
-            if plane is None:
-                return FineMoire(float("nan"), float("nan"))
-            # The reference decoded at the finer plane's size, not its working plane
-            # enlarged: its own fine texture (a weave, a small original's pixels) must
-            # show where the evidence shows it, to be left out.
-            reference = references[index]
-            return display_moire_fine_reading(
-                plane,
-                reference.plane(FINE_LONG_SIDE),
-                homography,
-                valid,
-                reference_shape=reference.rgb.shape[:2],
-                file_size=file_size,
-                edges_above=_DISPLAY_FINE_LIMIT,
-                border_above=_DISPLAY_FINE_EDGE,
-            )
-
-        for k, (decision, index, alignment, comparison) in enumerate(aligned):
-            reading = functools.partial(fine, index, alignment.homography, comparison.valid)
-            decision = display_decision(
-                comparison,
-                decision,
-                reading,
-                file_size=file_size,
-                lattice=references[index].lattice,
-                frame=functools.partial(reference_frame, references[index].rgb),
-            )
-            aligned[k] = (decision, index, alignment, comparison)
-            if decision.score > best[0].score:
-                best = (decision, index, alignment, comparison)
+        best = _display_checked(decoded, references, best, aligned, finer_plane=True)
     reference_index: int | None = None
     if best is not None and best[0].score < _COUNTS:
         # Not a copy: if it came near one but much of it is unexplained, say it resembles.
@@ -893,4 +921,39 @@ def screen_decoded(
         ms=round((time.perf_counter() - started) * 1000, 2),
         phash=perceptual_hash(decoded),
         reuse=evidence_reuse_features(decoded),
+    )
+
+
+@dataclass(frozen=True)
+class ReuseComparison:
+    """Whether evidence is an earlier image transformed (re-encoded, resized, cropped, turned,
+    framed, or photographed off a screen) and the boxes (x, y, w, h, in the evidence's full
+    resolution) of what differs from it locally: its edits."""
+
+    derived: bool
+    regions: tuple[tuple[int, int, int, int], ...] = ()
+
+
+def compare_for_reuse(decoded: DecodedImage, earlier: ReferenceAnalysis) -> ReuseComparison:
+    """Compare evidence with an earlier image analysed as a reference: the same alignment and
+    copy decision as screening (screen_decoded), without what a reuse does not ask.
+
+    A photographed screen still counts as the earlier picture, read on the working plane only:
+    the finer plane's reading mostly sends a photograph to a person rather than deciding, and
+    reading it cost most of a comparison of two honest photographs of one product. Edits are
+    boxed on the working plane, without the finer plane's pass for thin strokes, which cost
+    most of a comparison of an edited copy (a scratch drawn into an earlier picture and nothing
+    else leaves it a re-encoded one: linked all the same, only without its box). Neither hash
+    of the evidence is taken again. What this calls derived, screen_decoded calls derived too.
+    Raise what ANALYSIS_ERRORS names when the pair cannot be analysed.
+    """
+    gray = cv2.cvtColor(decoded.rgb, cv2.COLOR_RGB2GRAY)
+    best, aligned = _aligned_candidates(decoded, gray, [earlier])
+    if best is not None and best[0].score < _COUNTS:
+        best = _display_checked(decoded, [earlier], best, aligned, finer_plane=False)
+    if best is None or best[0].score < _COUNTS:
+        return ReuseComparison(derived=False)
+    boxes, _, _ = edit_regions(best[3], for_boxes=True)
+    return ReuseComparison(
+        derived=True, regions=tuple(_to_full(b, decoded.scale, decoded.width, decoded.height) for b in boxes)
     )
