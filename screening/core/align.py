@@ -440,6 +440,21 @@ _SEARCH_MIN_MATCH = 0.9
 _SEARCH_MIN_CONTRAST = 2.0
 _SEARCH_ECC = ((0.25, 40, 7), (0.5, 30, 5), (1.0, 30, 3))  # (plane scale, iterations, ECC blur)
 _SEARCH_CERTAIN_ECC = 0.95
+# Before searching, the evidence is tried as the whole reference: a copy, a forgery or a
+# recompression that was not cropped is the reference rescaled to the evidence's frame, so
+# that plain rescaling starts ECC where a lattice's repeated corners, a smooth picture's
+# missing ones or a heavy recompression leave the other starts misplaced. Source 3's tuning
+# seed 8600: a knit forgery scaled by 0.35-0.6 and recompressed twice (q 20-40, then 45-70)
+# had no corner pair, its spectra answered 0.26 and the search found no place, yet ECC from
+# the plain rescale reached 0.94 and the derived decision called it a copy. Only where the
+# two frames have one shape (their aspect ratios within _WHOLE_ASPECT of each other, what a
+# forgery's trimmed edges leave) and the blurred planes already agree (the pixel alignment's
+# gate, _DENSE_MIN_GATE); ECC must then reach _DENSE_MIN_ECC like any other start.
+_WHOLE_ASPECT = 0.05
+# The share of the evidence the reference must still cover once ECC has moved it: a
+# forgery's trimmed edges leave over 95 %; an honest photograph of a mesh product (source 3's
+# seed 8600, the product a quarter of the frame) converged onto the product itself (ECC 0.94).
+_WHOLE_COVER = 0.8
 
 
 def _colour_axis(rgb: np.ndarray) -> np.ndarray:
@@ -541,6 +556,49 @@ def _ecc_pyramid(reference: np.ndarray, evidence: np.ndarray, warp: np.ndarray) 
     return float(ecc), warp
 
 
+def _axis_planes(
+    reference_rgb: np.ndarray, evidence_rgb: np.ndarray, axis: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return both planes projected onto the colour axis `axis` (float32)."""
+    return (
+        cv2.transform(reference_rgb.astype(np.float32), axis),
+        cv2.transform(evidence_rgb.astype(np.float32), axis),
+    )
+
+
+def _whole_alignment(
+    reference_rgb: np.ndarray, evidence_rgb: np.ndarray, axis: np.ndarray
+) -> tuple[float, Alignment] | None:
+    """Return (ECC, alignment) of the evidence taken as the whole reference rescaled (see _WHOLE_ASPECT), or None."""
+    (rh, rw), (eh, ew) = reference_rgb.shape[:2], evidence_rgb.shape[:2]
+    if abs(np.log((rw / rh) / (ew / eh))) > _WHOLE_ASPECT:
+        return None
+    ref, ev = _axis_planes(reference_rgb, evidence_rgb, axis)
+    warp = np.array([[rw / ew, 0, 0], [0, rh / eh, 0]], np.float32)
+    small_ref = cv2.resize(ref, (max(8, rw // 2), max(8, rh // 2)), interpolation=cv2.INTER_AREA)
+    small_ev = cv2.resize(ev, (max(8, ew // 2), max(8, eh // 2)), interpolation=cv2.INTER_AREA)
+    half = np.diag([0.5, 0.5, 1.0])
+    small_warp = (half @ np.vstack([warp, [0, 0, 1]]) @ np.linalg.inv(half))[:2].astype(np.float32)
+    if gate_correlation(small_ref, small_ev, small_warp) < _DENSE_MIN_GATE:
+        return None
+    try:
+        ecc, warp = _ecc_pyramid(ref, ev, warp)
+    except cv2.error:  # ECC diverged
+        return None
+    homography = np.linalg.inv(np.vstack([warp, [0, 0, 1]]).astype(np.float64))
+    if ecc <= _DENSE_MIN_ECC or not _plausible(homography, (rw, rh), (ew, eh)):
+        return None
+    # Still the whole picture: ECC's affine map may shrink the reference onto a part of a
+    # photograph that shows it (a product on a table), which is no longer this start's case.
+    corners = np.array([[0, 0], [rw, 0], [rw, rh], [0, rh]], np.float32).reshape(-1, 1, 2)
+    footprint = cv2.perspectiveTransform(corners, homography).reshape(-1, 2)
+    frame = np.array([[0, 0], [ew, 0], [ew, eh], [0, eh]], np.float32)
+    covered, _ = cv2.intersectConvexConvex(footprint.astype(np.float32), frame)
+    if covered < _WHOLE_COVER * ew * eh:
+        return None
+    return ecc, Alignment(homography=homography, inliers=0, matches=0, reprojection_px=0.0, method="dense")
+
+
 def searched_alignment(reference_rgb: np.ndarray, evidence_rgb: np.ndarray) -> Alignment | None:
     """Return the affine alignment of two uint8 RGB planes found by searching over scales, or None.
 
@@ -556,6 +614,9 @@ def searched_alignment(reference_rgb: np.ndarray, evidence_rgb: np.ndarray) -> A
     # One flat field matches any other: both must show some contrast once blurred.
     if min(float(ref_small.std()), float(cv2.GaussianBlur(ev_mid, (0, 0), 2.0).std())) < _SEARCH_MIN_CONTRAST:
         return None
+    whole = _whole_alignment(reference_rgb, evidence_rgb, axis)
+    if whole is not None and whole[0] >= _SEARCH_CERTAIN_ECC:
+        return whole[1]
     # Upright first, then turned by the spectra's estimate (a lattice's folded into +-45
     # degrees, as dense_alignment does) where the spectra agree, the better matches first.
     found = _search(ref_small, ev_mid, ref_size, ev_size)
@@ -565,17 +626,14 @@ def searched_alignment(reference_rgb: np.ndarray, evidence_rgb: np.ndarray) -> A
     folded = (rotation + 45.0) % 90.0 - 45.0
     if abs(folded) > 1.0 and response >= _DENSE_MIN_SPECTRUM:
         found = sorted(found + _search(ref_small, ev_mid, ref_size, ev_size, folded), key=lambda c: -c[0])
-    best: Alignment | None = None
-    best_ecc = _DENSE_MIN_ECC
+    best: Alignment | None = None if whole is None else whole[1]
+    best_ecc = _DENSE_MIN_ECC if whole is None else whole[0]
     planes: tuple[np.ndarray, np.ndarray] | None = None
     for match, _, warp in found:
         if match < _SEARCH_MIN_MATCH:
             break
         if planes is None:
-            planes = (
-                cv2.transform(reference_rgb.astype(np.float32), axis),
-                cv2.transform(evidence_rgb.astype(np.float32), axis),
-            )
+            planes = _axis_planes(reference_rgb, evidence_rgb, axis)
         try:
             ecc, warp = _ecc_pyramid(planes[0], planes[1], warp)
         except cv2.error:  # ECC diverged

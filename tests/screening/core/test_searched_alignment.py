@@ -159,3 +159,19 @@ def test_unrelated_pictures_find_no_alignment(label):
     unrelated = cv2.GaussianBlur(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8), (0, 0), 6)
     assert searched_alignment(label, unrelated) is None
     assert searched_alignment(smooth_picture(), unrelated) is None
+
+
+def test_an_uncropped_copy_is_aligned_as_the_whole_reference_before_any_search(monkeypatch, label):
+    def no_search(*args):
+        raise AssertionError("an uncropped copy was searched")
+
+    monkeypatch.setattr(align, "_search", no_search)
+    trimmed = label[4:-4, 6:-6]  # a forgery's trimmed edges
+    evidence = cv2.resize(
+        trimmed, (trimmed.shape[1] * 13 // 10, trimmed.shape[0] * 13 // 10), interpolation=cv2.INTER_AREA
+    )
+    alignment = searched_alignment(label, evidence)
+    assert alignment is not None
+    corner = alignment.homography @ np.array([6.0, 4.0, 1.0])
+    assert np.allclose(corner[:2] / corner[2], (0, 0), atol=2.0)
+    assert alignment.homography[0, 0] == pytest.approx(1.3, rel=0.02)
