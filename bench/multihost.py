@@ -392,7 +392,12 @@ def screened_by(log: Path) -> set[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--applications", type=int, default=12)
+    parser.add_argument(
+        "--applications",
+        type=int,
+        help="applications per run (default 12; with --compare 32 per batch, so that what each worker host "
+        "does once, analysing the reference and the earlier claims it compares with, weighs little)",
+    )
     parser.add_argument("--timeout", type=float, default=45, help="seconds to wait for the screenings")
     parser.add_argument(
         "--cut-one-host",
@@ -426,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError
     except ValueError:
         parser.error(f"--photo-size: {args.photo_size!r} is not WIDTHxHEIGHT with sides of at least 64")
+    if args.applications is None:
+        args.applications = 32 if args.compare else 12
     if args.cut_one_host:
         args.timeout = max(args.timeout, 90)
     if args.compare:
