@@ -79,3 +79,13 @@ def test_dots_along_an_enlarged_picture_s_own_edges_are_not_boxed_beside_the_dam
     edit = report.finding("local_edit")
     assert edit is not None
     assert union_iou([truth], list(edit.regions), report.width, report.height) >= 0.5
+
+
+def test_a_woven_label_s_frame_line_is_not_boxed_around_a_scratch():
+    # The label's thin border, re-rendered a pixel off, left a residual ring that the working
+    # plane boxed as one region around the whole picture (union IoU 0.01).
+    report, truth = _redrawn(8500, 22, ("crack", "scratch"))
+    assert report.verdict == "derived_from_reference"
+    edit = report.finding("local_edit")
+    assert edit is not None
+    assert union_iou([truth], list(edit.regions), report.width, report.height) >= 0.5
