@@ -437,6 +437,14 @@ _EDGE_FOLLOW_SHARE = 0.7
 _EDGE_FOLLOW_MARGIN = 0.4
 _EDGE_FOLLOW_MIN_PX = 12
 _EDGE_FOLLOW_AROUND_PX = 16
+# A joined group is judged so too (see _group_follows_edges), with a smaller margin: its box
+# widened spans more of the picture's other edges than a piece's does. Thin and other
+# forgeries drawn again on the products of source 3's tuning seeds 7000 and 8500 (216
+# judged derived, 38 clean enlargements): no group holding paint had 0.7 of
+# their pixels on steep edges and 0.3 more than their boxes (on a lattice both shares are
+# 1.0); the dots along a ring, a flower's outlines and a gift paper's stars had 0.7-0.98 of
+# theirs there, 0.31-0.42 above their boxes.
+_GROUP_EDGE_FOLLOW_MARGIN = 0.3
 # Line pixels that lie apart from all others with fewer seeds than this are a speck (see
 # _framing); a judgement: the stray seeds of re-rendered stitches around a scratch on a
 # knit of source 3's products (8000-2, drawn again) hold 1-9 each, its strokes 933.
@@ -555,6 +563,8 @@ def _line_groups(
         bw, bh = int(fx.max()) - x0 + 1, int(fy.max()) - y0 + 1
         if min(bw, bh) < _AXIS_LINE_SHARE * max(bw, bh):
             continue
+        if edges is not None and _group_follows_edges(gy, gx, edges, steep):
+            continue
         boxes.append((x0, y0, bw, bh))
         strongest = max(strongest, float(residual[gy, gx].mean()))
     return boxes, strongest
@@ -607,6 +617,30 @@ def _follow_edges(labels: np.ndarray, stats: np.ndarray, edges: np.ndarray, stee
     out = (share >= _EDGE_FOLLOW_SHARE) & (share - around >= _EDGE_FOLLOW_MARGIN) & (count >= _EDGE_FOLLOW_MIN_PX)
     out[0] = False
     return out
+
+
+def _group_follows_edges(gy: np.ndarray, gx: np.ndarray, edges: np.ndarray, steep: float) -> bool:
+    """Tell whether a joined group's pixels lie along the reference's steep edges (see _EDGE_FOLLOW_SHARE).
+
+    _follow_edges judges each connected piece, and leaves out pieces under
+    _EDGE_FOLLOW_MIN_PX; a stepped outline re-rendered as a row of dots (a picture enlarged
+    by nearest neighbour) is all such pieces, which the join then chains into one group.
+    The group is judged as a whole, against its own box widened as for a piece.
+    """
+    if len(gy) < _EDGE_FOLLOW_MIN_PX:
+        return False
+    h, w = edges.shape
+    share = float(np.count_nonzero(edges[gy, gx] > steep)) / len(gy)
+    if share < _EDGE_FOLLOW_SHARE:
+        return False
+    m = _EDGE_FOLLOW_AROUND_PX
+    box = edges[
+        max(0, int(gy.min()) - m) : min(h, int(gy.max()) + m + 1),
+        max(0, int(gx.min()) - m) : min(w, int(gx.max()) + m + 1),
+    ]
+    looked = box >= 0
+    around = float(np.count_nonzero(box > steep)) / max(1, int(np.count_nonzero(looked)))
+    return share - around >= _GROUP_EDGE_FOLLOW_MARGIN
 
 
 def merge_regions(regions: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
