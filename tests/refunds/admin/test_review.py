@@ -465,8 +465,9 @@ def test_the_timeline_names_a_seniors_override_of_anothers_claim(client, reviewe
         note="Derived.",
     )
     client.force_login(senior_reviewer)
-    text = [item["text"] for item in client.get(page(application), HTTP_ACCEPT_LANGUAGE="en").context["timeline"]][-1]
-    assert "override of the claim held by reviewer" in text
+    texts = [item["text"] for item in client.get(page(application), HTTP_ACCEPT_LANGUAGE="en").context["timeline"]]
+    # The decision may be followed by the second-review sampling's draw, so not always last.
+    assert any("override of the claim held by reviewer" in text for text in texts)
 
 
 def test_going_back_from_the_confirmation_keeps_what_the_reviewer_wrote(client, reviewer, product):
