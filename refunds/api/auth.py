@@ -9,8 +9,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
-from refunds.api.limits import InvalidApiKeyThrottle
-from refunds.integration.apikeys import api_key_check
+from refunds.api.limits import ApiKeyRateThrottle, InvalidApiKeyThrottle
+from refunds.integration.apikeys import api_key_check, api_key_prefix
 from refunds.models import ApiKey
 
 
@@ -23,12 +23,19 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not header or header[0].lower() != self.keyword.lower():
             return None
         guesses = InvalidApiKeyThrottle()
-        guesses.refuse_if_over(request)
+        # The key's rate is counted with the address's check, in its round trip to the cache,
+        # and taken back if the request goes no further.
+        guesses.refuse_if_over(request, prefix=api_key_prefix(header[1]) if len(header) == 2 else None)
         if len(header) != 2:
             guesses.count_refusal()
             raise exceptions.AuthenticationFailed(_("Malformed Authorization header."))
-        key = api_key_check(header[1])
+        try:
+            key = api_key_check(header[1])
+        except BaseException:
+            ApiKeyRateThrottle.take_back(request)
+            raise
         if key is None:
+            ApiKeyRateThrottle.take_back(request)
             guesses.count_refusal()
             raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))
         # For the rate-limit headers of an answer given before the request is counted.
@@ -52,7 +59,10 @@ class HasApiKey(permissions.BasePermission):
         scope = getattr(view, "required_scope", None) or (
             "read" if request.method in permissions.SAFE_METHODS else "write"
         )
-        return scope in key.scopes
+        if scope in key.scopes:
+            return True
+        ApiKeyRateThrottle.take_back(request)
+        return False
 
 
 class ApiKeySchema(OpenApiAuthenticationExtension):

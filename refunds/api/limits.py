@@ -74,7 +74,7 @@ class _ListLog:
     def __init__(self, cache: Any) -> None:
         self.cache = cache
 
-    def run(self, key: str, *, now: float, window: int, limit: int, mode: str) -> Window:
+    def run(self, key: str, *, now: float, window: int, limit: int, mode: str, member: str = "") -> Window:
         history = [t for t in self.cache.get(key, []) if t > now - window]
         counted = mode == "add" or (mode == "count" and len(history) < limit)
         if counted:
@@ -87,32 +87,77 @@ class _ListLog:
             history[limit - 1] if 0 < limit <= len(history) else None,
         )
 
+    def gate(self, peeked: _Check, counted: _Check, *, now: float, member: str) -> tuple[Window, Window | None]:
+        """Peek at one log and, unless it is at its limit, count in the other (``_GATE_SCRIPT``)."""
+        window = self.run(peeked.key, now=now, window=peeked.window, limit=peeked.limit, mode="peek")
+        if window.limit_th is not None:
+            return window, None
+        return window, self.run(counted.key, now=now, window=counted.window, limit=counted.limit, mode="count")
+
+    def take_back(self, key: str, *, now: float, window: int, member: str) -> None:
+        history = self.cache.get(key, [])
+        if now in history:
+            history.remove(now)
+            self.cache.set(key, history, window)
+
 
 # One script run on Redis per check: drop the times older than the window, count, add this
 # request's time if the mode says so, and answer the oldest time and the one at position
 # `limit` from the newest. A sorted set is never read whole: DRF's list of times was read
 # and written back at every request (two round trips, and 7 500 pickled times per request
 # at the benchmark's rate of 125 reads per second).
-_SLIDING_LOG_SCRIPT = """
-local key, now, window, limit, mode = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-local count = redis.call('ZCARD', key)
-local counted = 0
-if mode == 'add' or (mode == 'count' and count < limit) then
-  redis.call('ZADD', key, now, ARGV[5])
-  redis.call('EXPIRE', key, window)
-  count = count + 1
-  counted = 1
+_SLIDING_LOG_FUNCTION = """
+local function sliding_log(key, now, window, limit, mode, member)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local count = redis.call('ZCARD', key)
+  local counted = 0
+  if mode == 'add' or (mode == 'count' and count < limit) then
+    redis.call('ZADD', key, now, member)
+    redis.call('EXPIRE', key, window)
+    count = count + 1
+    counted = 1
+  end
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2] or false
+  local limit_th = false
+  if limit > 0 and count >= limit then
+    limit_th = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')[2] or false
+  end
+  return {counted, count, oldest, limit_th}
 end
-local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2] or false
-local limit_th = false
-if limit > 0 and count >= limit then
-  limit_th = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')[2] or false
-end
-return {counted, count, oldest, limit_th}
 """
-# Bytes, so that its digest needs no client's encoding: it is loaded by digest on each server.
+_SLIDING_LOG_SCRIPT = (
+    _SLIDING_LOG_FUNCTION
+    + """
+return sliding_log(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5])
+"""
+)
+# The two checks of an API request in one script: peek at the address's log of refused keys
+# and, unless the address is at its limit, count the request in its key's log. Each Redis
+# round trip was a seventh of a detail read's time in a gunicorn worker on PostgreSQL (py-spy,
+# bench/api.py), where the bare read makes none.
+_GATE_SCRIPT = (
+    _SLIDING_LOG_FUNCTION
+    + """
+local now = tonumber(ARGV[1])
+local peeked = sliding_log(KEYS[1], now, tonumber(ARGV[2]), tonumber(ARGV[3]), 'peek', '')
+if peeked[4] then
+  return {peeked}
+end
+return {peeked, sliding_log(KEYS[2], now, tonumber(ARGV[4]), tonumber(ARGV[5]), 'count', ARGV[6])}
+"""
+)
+# Bytes, so that their digests need no client's encoding: each is loaded by digest on each server.
 _SLIDING_LOG = Script(None, _SLIDING_LOG_SCRIPT.encode())  # type: ignore[arg-type]
+_GATE = Script(None, _GATE_SCRIPT.encode())  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class _Check:
+    """One log to check: its key, window (seconds) and limit."""
+
+    key: str
+    window: int
+    limit: int
 
 
 class _RedisLog:
@@ -121,13 +166,41 @@ class _RedisLog:
     def __init__(self, cache: RedisCache) -> None:
         self.cache = cache
 
-    def run(self, key: str, *, now: float, window: int, limit: int, mode: str) -> Window:
-        name = self.cache.make_and_validate_key(f"{key}:log")
-        client = self.cache._cache.get_client(name, write=True)
+    def _name(self, key: str) -> str:
+        return self.cache.make_and_validate_key(f"{key}:log")
+
+    def _client(self, name: str | None = None) -> Any:
+        # The server every write goes to (Django's client writes to the first one): the gate's two logs live there.
+        return self.cache._cache.get_client(name, write=True)
+
+    def run(self, key: str, *, now: float, window: int, limit: int, mode: str, member: str = "") -> Window:
         counted, count, oldest, limit_th = _SLIDING_LOG(
-            keys=[name], args=[repr(now), window, limit, mode, f"{now!r}:{secrets.token_hex(4)}"], client=client
+            keys=[self._name(key)],
+            args=[repr(now), window, limit, mode, member or _member(now)],
+            client=self._client(self._name(key)),
         )
-        return Window(bool(counted), int(count), _score(oldest), _score(limit_th))
+        return _window(counted, count, oldest, limit_th)
+
+    def gate(self, peeked: _Check, counted: _Check, *, now: float, member: str) -> tuple[Window, Window | None]:
+        """Peek at one log and, unless it is at its limit, count in the other, in one round trip."""
+        answer = _GATE(
+            keys=[self._name(peeked.key), self._name(counted.key)],
+            args=[repr(now), peeked.window, peeked.limit, counted.window, counted.limit, member],
+            client=self._client(),
+        )
+        return _window(*answer[0]), (_window(*answer[1]) if len(answer) > 1 else None)
+
+    def take_back(self, key: str, *, now: float, window: int, member: str) -> None:
+        self._client().zrem(self._name(key), member)
+
+
+def _member(now: float) -> str:
+    """A member of a sorted-set log: the time, made unique (two requests may share one)."""
+    return f"{now!r}:{secrets.token_hex(4)}"
+
+
+def _window(counted: Any, count: Any, oldest: Any, limit_th: Any) -> Window:
+    return Window(bool(counted), int(count), _score(oldest), _score(limit_th))
 
 
 def _score(value: Any) -> float | None:
@@ -137,22 +210,56 @@ def _score(value: Any) -> float | None:
 _local_log = _ListLog(_local_counts)
 
 
+def _sliding(cache: Any) -> _RedisLog | _ListLog:
+    return _RedisLog(cache) if isinstance(cache, RedisCache) else _ListLog(cache)
+
+
+def _cache_down(exc: Exception) -> None:
+    global _warned_cache_down
+    if not _warned_cache_down:
+        log.warning("rate-limit cache unreachable, counting per process: %r", exc)
+        _warned_cache_down = True
+
+
 def _sliding_log(mode: str, key: str, *, now: float, window: int, limit: int, fail_open: bool = True) -> Window:
     """Check the key's log in the default cache. Fail open: an unreachable cache must not
     take the API down with it; each process then counts on its own until the cache answers.
     Without ``fail_open``, raise the cache's error instead."""
-    cache = caches["default"]
-    sliding = _RedisLog(cache) if isinstance(cache, RedisCache) else _ListLog(cache)
     try:
-        return sliding.run(key, now=now, window=window, limit=limit, mode=mode)
+        return _sliding(caches["default"]).run(key, now=now, window=window, limit=limit, mode=mode)
     except outage.OUTAGE_ERRORS as exc:
         if not fail_open:
             raise
-        global _warned_cache_down
-        if not _warned_cache_down:
-            log.warning("rate-limit cache unreachable, counting per process: %r", exc)
-            _warned_cache_down = True
+        _cache_down(exc)
         return _local_log.run(key, now=now, window=window, limit=limit, mode=mode)
+
+
+@dataclass(frozen=True)
+class CountedAhead:
+    """A request counted against its key's rate while its address was checked, before the key
+    itself was (``InvalidApiKeyThrottle.refuse_if_over``); ``log`` is where it was counted."""
+
+    key: str
+    now: float
+    window: Window
+    member: str
+    duration: int
+    log: _RedisLog | _ListLog
+
+
+def _sliding_gate(peeked: _Check, counted: _Check, *, now: float) -> tuple[Window, CountedAhead | None]:
+    """Peek at ``peeked``'s log and, unless it is at its limit, count in ``counted``'s, in one
+    round trip; fail open as ``_sliding_log`` does."""
+    member = _member(now)
+    sliding = _sliding(caches["default"])
+    try:
+        window, count = sliding.gate(peeked, counted, now=now, member=member)
+    except outage.OUTAGE_ERRORS as exc:
+        _cache_down(exc)
+        sliding = _local_log
+        window, count = sliding.gate(peeked, counted, now=now, member=member)
+    ahead = None if count is None else CountedAhead(counted.key, now, count, member, counted.window, sliding)
+    return window, ahead
 
 
 def _state(limit: int, duration: int, now: float, window: Window) -> RateLimitState:
@@ -196,8 +303,13 @@ class ApiKeyRateThrottle(_SlidingLogThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        self.key, self.now = key, self.timer()
-        self.window = self._log("count")
+        ahead = request._request.__dict__.pop("counted_ahead", None)
+        if ahead is not None and ahead.key == key:
+            # Counted with the address's check (InvalidApiKeyThrottle.refuse_if_over), in its round trip.
+            self.key, self.now, self.window = key, ahead.now, ahead.window
+        else:
+            self.key, self.now = key, self.timer()
+            self.window = self._log("count")
         # The answer tells the client where it stands (ApiHeadersMiddleware writes it out).
         request._request.rate_limit = self.state()
         return self.window.counted
@@ -220,6 +332,18 @@ class ApiKeyRateThrottle(_SlidingLogThrottle):
         """Where a key stands without counting a request (for answers given before the count:
         a key lacking a scope); None if the cache cannot tell."""
         return cls()._peek(cls._key(prefix))
+
+    @staticmethod
+    def take_back(request: Request) -> None:
+        """Take back the count made ahead for a request that goes no further than its key's
+        check (a refused key, a missing scope, an error): only the requests let through count."""
+        ahead = request._request.__dict__.pop("counted_ahead", None)
+        if ahead is None or not ahead.window.counted:
+            return
+        try:
+            ahead.log.take_back(ahead.key, now=ahead.now, window=ahead.duration, member=ahead.member)
+        except outage.OUTAGE_ERRORS as exc:
+            _cache_down(exc)
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         key = request.auth
@@ -245,10 +369,24 @@ class InvalidApiKeyThrottle(_SlidingLogThrottle):
     def get_cache_key(self, request: Request, view: Any) -> str:
         return f"throttle:api-invalid-key:{self.get_ident(request)}"
 
-    def refuse_if_over(self, request: Request) -> None:
-        """Raise Throttled while the address is over its limit."""
+    def refuse_if_over(self, request: Request, *, prefix: str | None = None) -> None:
+        """Raise Throttled while the address is over its limit. Given the prefix of the key the
+        request presents, not yet checked, count the request against that key's rate in the
+        same round trip unless the address is over: ApiKeyRateThrottle then takes that count
+        instead of making its own, and ``ApiKeyRateThrottle.take_back`` undoes it for a request
+        that goes no further."""
         self.key, self.now = self.get_cache_key(request, None), self.timer()
-        window = self._log("peek")
+        if prefix is None:
+            window = self._log("peek")
+        else:
+            rate = ApiKeyRateThrottle()
+            window, ahead = _sliding_gate(
+                _Check(self.key, self.duration, self.num_requests),
+                _Check(rate._key(prefix), rate.duration, rate.num_requests),
+                now=self.now,
+            )
+            if ahead is not None:
+                request._request.counted_ahead = ahead
         if window.limit_th is not None:
             # Allowed again once the refusals counted in the window are one fewer than the limit.
             raise exceptions.Throttled(wait=window.limit_th + self.duration - self.now)

@@ -38,10 +38,21 @@ def key_material() -> tuple[str, str, str]:
     return prefix, _hash(secret), f"rh_{prefix}_{secret}"
 
 
+def _parts(text: str) -> list[str] | None:
+    parts = text.split("_", 2)
+    return parts if len(parts) == 3 and parts[0] == "rh" else None
+
+
+def api_key_prefix(text: str) -> str | None:
+    """Return the prefix the key text names (unchecked), or None if it is not a key's form."""
+    parts = _parts(text)
+    return parts[1] if parts else None
+
+
 def api_key_check(text: str) -> ApiKey | None:
     """Return the live key (neither revoked nor expired) matching the text, or None."""
-    parts = text.split("_", 2)
-    if len(parts) != 3 or parts[0] != "rh":
+    parts = _parts(text)
+    if parts is None:
         return None
     now = timezone.now()
     key = _LIVE_KEY.first(now=now, prefix=parts[1])

@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from refunds.models import RefundApplication
+from refunds.services.platform import api_key_issue
 from tests.factories import jpeg, upload
 from tests.refunds.api.test_applications import client_with, form, post
 
@@ -107,3 +108,19 @@ def test_the_window_slides_a_request_counts_for_one_minute_from_when_it_was_made
         assert allowed.status_code == 200 and allowed["RateLimit-Remaining"] == "0"
         assert allowed["RateLimit-Reset"] == "29"
         assert client.get("/api/v1/applications").status_code == 429
+
+
+def test_a_wrong_secret_presented_with_a_keys_prefix_uses_up_none_of_that_keys_rate(key_a, settings, fresh_addresses):
+    settings.API_RATE_LIMIT = "2/min"
+    prefix = key_a.split("_")[1]
+    impostor = client_with(f"rh_{prefix}_not-the-secret")
+    assert [impostor.get("/api/v1/applications", REMOTE_ADDR="203.0.113.7").status_code for _ in range(3)] == [401] * 3
+    owner = client_with(key_a)
+    assert [owner.get("/api/v1/applications").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_request_refused_for_a_scope_its_key_lacks_uses_up_none_of_the_keys_rate(platform_a, settings):
+    settings.API_RATE_LIMIT = "2/min"
+    reader = client_with(api_key_issue(platform=platform_a, name="reader", scopes=["read"])[1])
+    assert [reader.get("/api/v1/policy").status_code for _ in range(3)] == [403] * 3
+    assert [reader.get("/api/v1/applications").status_code for _ in range(3)] == [200, 200, 429]
