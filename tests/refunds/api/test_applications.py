@@ -63,6 +63,21 @@ def test_the_platform_reads_its_application_with_screening(product, key_a):
     assert body["evidence"][0]["verdict"] == "consistent"
 
 
+def test_the_platform_reads_each_photo_of_its_application_in_order(product, key_a):
+    application = submit(product, evidence=[GENUINE_CUP, jpeg(seed=3), jpeg(seed=4)])
+    body = client_with(key_a).get(f"/api/v1/applications/{application.public_id}").json()
+    assert [e["id"] for e in body["evidence"]] == [str(e.public_id) for e in application.evidence.order_by("position")]
+    assert body["id"] == str(application.public_id) and body["merchant"] == str(product.merchant.public_id)
+
+
+def test_the_platform_reads_an_application_left_without_evidence(product, key_a):
+    application = submit(product)
+    Evidence.objects.filter(application=application).delete()
+    response = client_with(key_a).get(f"/api/v1/applications/{application.public_id}")
+    assert response.status_code == 200
+    assert response.json()["id"] == str(application.public_id) and response.json()["evidence"] == []
+
+
 def test_another_platforms_application_is_not_found(product, key_b):
     application = submit(product)
     response = client_with(key_b).get(f"/api/v1/applications/{application.public_id}")
