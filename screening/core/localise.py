@@ -143,19 +143,15 @@ def _block_corr(a: np.ndarray, b: np.ndarray, valid: np.ndarray, *, block: int =
 # >= 0.7 flat, rows through a photo mostly < 0.4.
 _FLAT_SHARE = 0.6
 _FLAT_TOLERANCE = 8.0
-# A band cut off as a bar must also look like one as a whole: its lines are mostly one
-# colour (their median flat share at least _BAR_SHARE) and each repeats the one before
-# (in the median line, at most _BAR_LINE_CHANGE of its pixels differ from the line
-# before by more than _FLAT_TOLERANCE). A knit's, a woven label's or a gift paper's
-# patterned lines pass _FLAT_SHARE one in a few, and stop where a bow, a label or a
-# denser band begins, with the step below: engine 2026.12.9 cut up to two thirds of such
-# products off as bars (bench/camera_path.py's catalogue photos, seeds 7000 and 8000: 7
-# knits, gift papers and a woven label). Their cut bands' median flat share read
-# 0.17-0.71 and, on lattices, 0.35-0.87 of a line's pixels changed from the line before;
-# the screenshot frames of bench/camera_path.py and the development set (status bars,
-# app bars with text, margins) read 0.80-1.00 and at most 0.07.
+# A band cut off as a bar must also look like one as a whole: most of its lines are
+# mostly one colour (their median flat share at least _BAR_SHARE). A knit's, a woven
+# label's or a gift paper's patterned lines pass _FLAT_SHARE one in a few, and stop where
+# a bow, a label or a denser band begins, with the step below: engine 2026.12.9 cut up to
+# two thirds of such products off as bars (bench/camera_path.py's catalogue photos, seeds
+# 7000 and 8000: 7 knits, gift papers and a woven label). Their cut bands' median flat
+# share read 0.17-0.71; the screenshot frames of bench/camera_path.py and the development
+# set (status bars, app bars with text, margins) read 0.80-1.00.
 _BAR_SHARE = 0.75
-_BAR_LINE_CHANGE = 0.2
 
 
 def content_box(rgb: np.ndarray) -> tuple[int, int, int, int]:
@@ -186,11 +182,8 @@ def content_box(rgb: np.ndarray) -> tuple[int, int, int, int]:
                 steps = np.abs(np.diff(lines[max(0, i0 - 3) : i0 + 3], axis=0)).mean(axis=1)
                 if not steps.size or float(steps.max()) < 10.0:
                     return 0
-                # A lattice or a patterned paper steps from line to line everywhere, and its
-                # patterned lines only scrape past _FLAT_SHARE: no bar.
-                change = (np.abs(np.diff(lines[:i0], axis=0)) > _FLAT_TOLERANCE).mean(axis=1) if i0 > 1 else np.zeros(1)
-                is_bar = float(np.median(shares[:i0])) >= _BAR_SHARE and float(np.median(change)) <= _BAR_LINE_CHANGE
-                return i0 if is_bar else 0
+                # A lattice's or a patterned paper's lines only scrape past _FLAT_SHARE: no bar.
+                return i0 if float(np.median(shares[:i0])) >= _BAR_SHARE else 0
         return 0
 
     rows, cols = flat_share(g), flat_share(g.T)
