@@ -7,7 +7,7 @@ by mmap, and returns the top of its heap to the kernel once more than twice that
 threshold lies free there; the kernel then zeroes every page again when it is touched.
 On bench/screening.py's 48 files, screened one after another in one process (`python -m
 screening batch --jobs 1`), that was 270 000 page faults and 2.0-2.5 s of system time
-beside 13.1-13.8 s of user time; with the limits below, 39 000-47 000 faults and 0.3 s,
+beside 13.1-13.8 s of user time; with the limits below, 42 000-44 000 faults and 0.3-0.4 s,
 the user time and the peak resident size (~300 MB) unchanged. Values are not touched:
 only where the bytes come from.
 """
