@@ -139,8 +139,9 @@ def thin_edits(
         near_edges = 1.0 + edge[src]
         edges[dst] = edge[src]
         floor = max(_LINE_FLOOR, _NOISE_RATIO * noise)
-        level[dst] = np.maximum(_edge_ratio(ridge[dst], near_edges) * near_edges, floor)
-        if float(np.median(near_edges)) >= _LATTICE_EDGES:
+        on_lattice = float(np.median(near_edges)) >= _LATTICE_EDGES
+        level[dst] = np.maximum(_edge_ratio(ridge[dst], near_edges, on_lattice=on_lattice) * near_edges, floor)
+        if on_lattice:
             lattice.append((dst, near_edges, floor, along))
         # A stroke leaving the tile continues where the working plane may have shown
         # too little of it to open the next tile (a crack's 1-px branches): follow it.
@@ -454,9 +455,11 @@ _SPECK_SEEDS = 10
 _JOIN_POOL = 4
 
 
-def _edge_ratio(ridge: np.ndarray, near_edges: np.ndarray) -> float:
-    """Return the multiple of (1 + local gradient) a stroke's ridge must exceed in one tile (see _TILE_RATIO_K)."""
-    if float(np.median(near_edges)) < _LATTICE_EDGES:
+def _edge_ratio(ridge: np.ndarray, near_edges: np.ndarray, *, on_lattice: bool) -> float:
+    """Return the multiple of (1 + local gradient) a stroke's ridge must exceed in one tile (see _TILE_RATIO_K);
+    `on_lattice`: the tile lies on a lattice (the median of `near_edges` reaches _LATTICE_EDGES), told by the
+    caller, which needs it too (a tile's median costs ~0.3 ms, a third of its ridge filter)."""
+    if not on_lattice:
         return _LINE_EDGE_RATIO
     observed = float(np.percentile(ridge / near_edges, 95))
     return min(_LINE_EDGE_RATIO, max(_LINE_EDGE_RATIO_MIN, _TILE_RATIO_K * observed))
@@ -531,7 +534,9 @@ def _line_groups(
     short_side = np.minimum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
     seeded &= ~((short_side < _AXIS_LINE_SHARE * long_side) & (long_side >= _LINE_MIN_LENGTH_SHARE * min(ridge.shape)))
     if edges is not None:
-        seeded &= ~_follow_edges(labels, stats, edges[oy : oy + grown.shape[0], ox : ox + grown.shape[1]], steep)
+        seeded &= ~_follow_edges(
+            lab, stats, edges[oy : oy + grown.shape[0], ox : ox + grown.shape[1]], steep, ys - oy, xs - ox
+        )
     keep = seeded[lab]
     if not keep.any():
         return [], 0.0
@@ -590,21 +595,26 @@ def _framing(py: np.ndarray, px: np.ndarray, seed: np.ndarray, shape: tuple[int,
     return large | (cv2.dilate(pieces, disc)[py, px] > 0)
 
 
-def _follow_edges(labels: np.ndarray, stats: np.ndarray, edges: np.ndarray, steep: float) -> np.ndarray:
-    """Return, per component of `labels`, whether it lies along the reference's steep edges (see _EDGE_FOLLOW_SHARE).
+def _follow_edges(
+    lab: np.ndarray, stats: np.ndarray, edges: np.ndarray, steep: float, ys: np.ndarray, xs: np.ndarray
+) -> np.ndarray:
+    """Return, per connected component, whether it lies along the reference's steep edges (see _EDGE_FOLLOW_SHARE).
 
-    `edges` is the reference's local gradient on the same crop (-1 where no tile was looked
-    at); a pixel is on an edge where it exceeds `steep`.
+    `lab` is the component of each line pixel (`ys`, `xs` on the crop; every pixel of a
+    component is one of them), `stats` the components' (cv2.connectedComponentsWithStats,
+    0 the background); `edges` is the reference's local gradient on the same crop (-1
+    where no tile was looked at); a pixel is on an edge where it exceeds `steep`. The
+    counts are taken over the line pixels alone, not over every pixel of the crop (up to
+    the whole finer plane: 3 MP on a 12 MP forgery); the values are the same.
     """
     n = len(stats)
     looked = edges >= 0
     on = edges > steep
-    lab = labels.ravel()
     count = np.bincount(lab, minlength=n).astype(np.float64)
-    share = np.bincount(lab, weights=on.ravel(), minlength=n) / np.maximum(count, 1)
+    share = np.bincount(lab, weights=on[ys, xs], minlength=n) / np.maximum(count, 1)
     on_sum = cv2.integral(on.astype(np.uint8))
     looked_sum = cv2.integral(looked.astype(np.uint8))
-    h, w = labels.shape
+    h, w = edges.shape
     m = _EDGE_FOLLOW_AROUND_PX
     x0, y0 = np.maximum(stats[:, cv2.CC_STAT_LEFT] - m, 0), np.maximum(stats[:, cv2.CC_STAT_TOP] - m, 0)
     x1 = np.minimum(stats[:, cv2.CC_STAT_LEFT] + stats[:, cv2.CC_STAT_WIDTH] + m, w)
