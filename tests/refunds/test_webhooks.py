@@ -240,3 +240,21 @@ def test_beat_starts_one_drain_per_endpoint_whatever_the_backlog(product, platfo
     assert webhooks.retry_due() == 2
 
     assert sorted(sent) == sorted((webhooks.DRAIN_TASK, [endpoint.pk]) for endpoint in endpoints)
+
+
+@pytest.mark.django_db
+def test_the_kick_of_one_application_also_sends_the_other_due_ones(product, platform_a):
+    from refunds.tasks import deliver_webhooks
+
+    receiver = Receiver()
+    try:
+        endpoint = endpoint_create(platform=platform_a, url=receiver.url)
+        kicked, behind = (submit(product, order_ref=f"order-{n}") for n in range(2))
+
+        assert deliver_webhooks(endpoint.pk, kicked.pk) == 2
+    finally:
+        receiver.close()
+    assert [payload["data"]["application"] for payload in receiver.answered] == [
+        str(kicked.public_id),
+        str(behind.public_id),
+    ]
