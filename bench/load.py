@@ -674,8 +674,20 @@ def main() -> int:  # noqa: C901, PLR0912, PLR0915 - one scripted run, read top 
         def undelivered() -> int:
             return WebhookDelivery.objects.filter(event__platform=world["platform"]).exclude(status="delivered").count()
 
-        while undelivered() and time.monotonic() < give_up_at:
+        # The drain after the last decision: how far deliveries trail the events.
+        drain_started = time.perf_counter()
+        pending_at_last_decision = left = undelivered()
+        last_report = drain_started
+        while left and time.monotonic() < give_up_at:
             time.sleep(1)
+            left = undelivered()
+            if time.perf_counter() - last_report >= 30:
+                last_report = time.perf_counter()
+                print(
+                    f"  {left} webhook deliveries pending {last_report - drain_started:.0f} s after the last decision",
+                    flush=True,
+                )
+        drain_seconds = time.perf_counter() - drain_started
     finally:
         done.set()
         stack.stop()
@@ -774,6 +786,12 @@ def main() -> int:  # noqa: C901, PLR0912, PLR0915 - one scripted run, read top 
             f"{'' if args.no_faults else ' (under faults)'}"
         )
     print(f"all decided after {decided_after:.0f} s")
+    delivered_total = sum(map(len, receiver.received.values()))
+    print(
+        f"webhooks: {delivered_total / (decided_after + drain_seconds):.1f} deliveries/s over the run; "
+        f"{pending_at_last_decision} pending at the last decision, drained in {drain_seconds:.0f} s"
+        + (f" ({pending_at_last_decision / drain_seconds:.1f}/s)" if drain_seconds >= 1 else "")
+    )
     failed = [name for name, value, must_be_zero in rows if must_be_zero and value]
     if failed:
         print("NOT ZERO: " + "; ".join(failed))

@@ -159,7 +159,15 @@ def purge_idempotency_records() -> int:
 
 @shared_task(name="refunds.deliver_webhooks", acks_late=True)
 def deliver_webhooks(endpoint_pk: int, application_pk: int) -> int:
-    return webhooks.deliver_pending(endpoint_pk=endpoint_pk, application_pk=application_pk)
+    delivered = webhooks.deliver_pending(endpoint_pk=endpoint_pk, application_pk=application_pk)
+    return delivered + webhooks.deliver_due(endpoint_pk=endpoint_pk, budget_seconds=webhooks.KICK_DRAIN_SECONDS)
+
+
+@shared_task(name="refunds.drain_webhooks", acks_late=True)
+def drain_webhooks(endpoint_pk: int) -> int:
+    # Until beat's next round, which starts the next drain of what is left: drains of one
+    # endpoint do not pile up, and each ends far inside the broker's visibility timeout.
+    return webhooks.deliver_due(endpoint_pk=endpoint_pk, budget_seconds=settings.BEAT_INTERVAL_SECONDS)
 
 
 @shared_task(name="refunds.retry_due_webhooks", acks_late=True)

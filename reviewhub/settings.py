@@ -339,6 +339,7 @@ CELERY_TASK_ROUTES = {
     name: {"queue": DELIVERIES_QUEUE}
     for name in (
         "refunds.deliver_webhooks",
+        "refunds.drain_webhooks",
         "refunds.retry_due_webhooks",
         "portal.send_notifications",
         "portal.remind_deadlines",

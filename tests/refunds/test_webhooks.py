@@ -3,13 +3,15 @@
 import json
 import threading
 import time
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from refunds import services
-from refunds.integration import signing
+from refunds.integration import signing, webhooks
 from refunds.models import RefundApplication, WebhookDelivery, WebhookEvent
 from refunds.services import Actor
 from refunds.services.platform import webhook_delivery_redeliver
@@ -195,3 +197,64 @@ def test_a_failed_delivery_can_be_queued_again(product, platform_a):
     assert (delivery.status, delivery.attempts, delivery.last_error) == ("pending", 0, "")
     change = platform_a.settings_changes.get(action=SettingsAction.WEBHOOK_DELIVERY_REDELIVERED)
     assert change.after["delivery"] == str(delivery.public_id)
+
+
+@pytest.mark.django_db
+def test_one_drain_sends_every_application_in_order_and_a_retry_holds_back_only_its_own(product, platform_a):
+    receiver = Receiver()
+    try:
+        endpoint = endpoint_create(platform=platform_a, url=receiver.url)
+        first, second, waiting = (
+            screen(submit(product, order_ref=f"order-{n}", evidence=[jpeg(seed=40 + n)])) for n in range(3)
+        )
+        # The third application's first event failed a moment ago and waits for its retry.
+        head = WebhookDelivery.objects.get(endpoint=endpoint, event__application=waiting, event__sequence=1)
+        WebhookDelivery.objects.filter(pk=head.pk).update(
+            attempts=1, next_attempt_at=timezone.now() + timedelta(minutes=5)
+        )
+        ready = WebhookDelivery.objects.filter(endpoint=endpoint).exclude(event__application=waiting)
+
+        assert webhooks.deliver_due(endpoint_pk=endpoint.pk, budget_seconds=60) == ready.count() > 2
+    finally:
+        receiver.close()
+    sent: dict[str, list[int]] = {}
+    for payload in receiver.answered:
+        sent.setdefault(payload["data"]["application"], []).append(payload["sequence"])
+    assert set(sent) == {str(first.public_id), str(second.public_id)}
+    for application in (first, second):
+        assert sent[str(application.public_id)] == sorted(
+            WebhookEvent.objects.filter(application=application).values_list("sequence", flat=True)
+        )
+    assert not ready.exclude(status="delivered").exists()
+    assert not WebhookDelivery.objects.filter(event__application=waiting).exclude(status="pending").exists()
+
+
+@pytest.mark.django_db
+def test_beat_starts_one_drain_per_endpoint_whatever_the_backlog(product, platform_a, monkeypatch):
+    endpoints = [endpoint_create(platform=platform_a, url=f"http://127.0.0.1:9/hooks/{n}") for n in range(2)]
+    for n in range(3):
+        submit(product, order_ref=f"order-{n}")
+    sent: list[tuple[str, list[int]]] = []
+    monkeypatch.setattr(webhooks.current_app, "send_task", lambda name, args, **_: sent.append((name, args)))
+
+    assert webhooks.retry_due() == 2
+
+    assert sorted(sent) == sorted((webhooks.DRAIN_TASK, [endpoint.pk]) for endpoint in endpoints)
+
+
+@pytest.mark.django_db
+def test_the_kick_of_one_application_also_sends_the_other_due_ones(product, platform_a):
+    from refunds.tasks import deliver_webhooks
+
+    receiver = Receiver()
+    try:
+        endpoint = endpoint_create(platform=platform_a, url=receiver.url)
+        kicked, behind = (submit(product, order_ref=f"order-{n}") for n in range(2))
+
+        assert deliver_webhooks(endpoint.pk, kicked.pk) == 2
+    finally:
+        receiver.close()
+    assert [payload["data"]["application"] for payload in receiver.answered] == [
+        str(kicked.public_id),
+        str(behind.public_id),
+    ]
