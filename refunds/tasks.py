@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import random
 
-from celery import shared_task
+from celery import current_app, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, close_old_connections
 from django.db import OperationalError as DjangoOperationalError
+from kombu.exceptions import ChannelError
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -132,8 +133,24 @@ def compare_second_photo(self, request_id: str) -> str:
 @shared_task(name="screening.requeue_stale_screenings", acks_late=True)
 def requeue_stale_screenings() -> int:
     """Enqueue screening again wherever evidence lacks a result and nothing has been seen of its
-    screening for SCREENING_STALE_AFTER (a lost message, a dead worker)."""
-    return application_requeue_stale_screenings(older_than=settings.SCREENING_STALE_AFTER)
+    screening for SCREENING_STALE_AFTER (a lost message, a dead worker), unless the screening
+    queue still holds a message for each."""
+    return application_requeue_stale_screenings(
+        older_than=settings.SCREENING_STALE_AFTER, queued=_messages_waiting(settings.CELERY_TASK_DEFAULT_QUEUE)
+    )
+
+
+def _messages_waiting(queue: str) -> int | None:
+    """Return how many messages ``queue`` holds (every priority of it), or None if the broker
+    cannot tell now: the sweeper then enqueues as if the queue were empty."""
+    try:
+        with current_app.connection_for_read() as connection:
+            return int(connection.default_channel.queue_declare(queue=queue, passive=True).message_count)
+    except ChannelError:  # an empty queue: kombu's Redis transport keeps no key for it
+        return 0
+    except (*INFRASTRUCTURE_ERRORS, OSError) as exc:
+        log.warning("screening queue's depth unknown, sweeping as if it were empty: %r", exc)
+        return None
 
 
 @shared_task(name="refunds.close_expired_windows", acks_late=True)

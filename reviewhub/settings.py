@@ -293,7 +293,8 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", env_str("REDIS_URL", "filesyste
 #   beat interval, 15 s) sends it once the broker is back;
 # - a screening whose worker died is enqueued again by the sweeper once nothing has been seen
 #   of it for SCREENING_STALE_AFTER (60 s, above the task's 50 s time limit and the 30 s
-#   retry back-off, so a screening that is alive is never doubled), within a beat interval;
+#   retry back-off, so a screening that is alive is never doubled), within a beat interval,
+#   unless the screening queue still holds a message for each such application (a backlog);
 # - Redis hands the dead worker's unacknowledged message back after the visibility timeout
 #   (120 s), which must outlast every task's time limit and countdown (checked below).
 CELERY_BROKER_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 120, minimum=5)
