@@ -785,7 +785,11 @@ def main() -> int:  # noqa: C901, PLR0912, PLR0915 - one scripted run, read top 
             f"end to end (first POST to last routed): {end_to_end:.2f} applications/s; {baseline}"
             f"{'' if args.no_faults else ' (under faults)'}"
         )
-    print(f"all decided after {decided_after:.0f} s")
+    print(
+        f"all decided after {decided_after:.0f} s"
+        if not unfinished
+        else f"gave up after {decided_after:.0f} s (--timeout) with {unfinished} not decided"
+    )
     delivered_total = sum(map(len, receiver.received.values()))
     print(
         f"webhooks: {delivered_total / (decided_after + drain_seconds):.1f} deliveries/s over the run; "
