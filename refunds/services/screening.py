@@ -36,8 +36,9 @@ def application_requeue_stale_screenings(*, older_than: timedelta, queued: int |
     waiting = Q(state=ApplicationState.SUBMITTED) | Q(
         state__in=RESCREENABLE, unscreened=False, evidence__screening__isnull=True
     )
+    cutoff = timezone.now() - older_than
     stale = list(
-        RefundApplication.objects.filter(waiting, screening_enqueued_at__lt=timezone.now() - older_than)
+        RefundApplication.objects.filter(waiting, screening_enqueued_at__lt=cutoff)
         .values_list("pk", "public_id")
         .distinct()
     )
@@ -46,7 +47,14 @@ def application_requeue_stale_screenings(*, older_than: timedelta, queued: int |
     count = 0
     for pk, public_id in stale:
         with transaction.atomic():
-            RefundApplication.objects.filter(pk=pk).update(screening_enqueued_at=timezone.now())
+            # Restamped only if still stale: two sweeps running at once (both pool processes
+            # took one of beat's messages) each enqueued every application of the other's list,
+            # two messages apiece for the soak's 7 800 waiting applications after a Redis restart.
+            restamped = RefundApplication.objects.filter(pk=pk, screening_enqueued_at__lt=cutoff).update(
+                screening_enqueued_at=timezone.now()
+            )
+            if not restamped:
+                continue
             outbox.schedule(SCREEN_TASK, [str(public_id)])
         count += 1
     return count

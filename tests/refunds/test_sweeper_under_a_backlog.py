@@ -9,7 +9,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from refunds.integration import outbox
 from refunds.models import RefundApplication
+from refunds.services import application_requeue_stale_screenings
 from refunds.tasks import _messages_waiting, requeue_stale_screenings
 from reviewhub.celery import app
 from tests.factories import jpeg, submit
@@ -66,3 +68,19 @@ def test_a_queue_that_lost_some_messages_has_every_stale_application_enqueued(pr
         connection.default_channel.client.lpop(QUEUE)  # one message lost
     assert _messages_waiting(QUEUE) == 2
     assert requeue_stale_screenings() == 3
+
+
+def test_two_sweeps_at_once_enqueue_each_application_once(product, empty_queue, monkeypatch):
+    stale_submissions(product, 2)
+    app.control.purge()
+    real_schedule = outbox.schedule
+
+    def schedule_while_another_sweep_restamps(task, args):
+        # What a sweep running beside this one does between this one's listing and its turn:
+        # it enqueues the other application (and restamps it).
+        RefundApplication.objects.exclude(public_id=args[0]).update(screening_enqueued_at=timezone.now())
+        return real_schedule(task, args)
+
+    monkeypatch.setattr(outbox, "schedule", schedule_while_another_sweep_restamps)
+    assert application_requeue_stale_screenings(older_than=timedelta(minutes=1)) == 1
+    assert _messages_waiting(QUEUE) == 1
