@@ -324,7 +324,10 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3
 # A worker keeps reconnecting to a broker that restarts, however long it is away.
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Two queues: screening and the workflow's jobs in Celery's own, webhook deliveries and e-mail
-# notifications (and the beat jobs that catch up with them) in "deliveries". A worker started
+# notifications and beat's catch-up jobs in "deliveries". Beat's jobs wait there, not behind the
+# screenings: in the full soak, with 13 000 screening messages queued, 79 rounds of each job
+# waited behind them, and merchant windows, claims and lost screenings waited with them. The
+# heartbeat stays in Celery's queue: it proves that the screening worker takes tasks. A worker started
 # without -Q consumes every queue listed here and takes from them in turn, so a burst of
 # deliveries (two events per screening, one message per endpoint) no longer stands in line
 # before the screenings behind it. A deployment may also give each queue its own workers
@@ -344,6 +347,14 @@ CELERY_TASK_ROUTES = {
         "refunds.retry_due_webhooks",
         "portal.send_notifications",
         "portal.remind_deadlines",
+        "refunds.close_expired_windows",
+        "refunds.release_expired_claims",
+        "refunds.expire_evidence_requests",
+        "screening.requeue_stale_screenings",
+        "refunds.requeue_stale_videos",
+        "refunds.relay_outbox",
+        "refunds.purge_idempotency_records",
+        "refunds.purge_unused_evidence_uploads",
     )
 }
 CELERY_TASK_ACKS_LATE = True

@@ -74,6 +74,13 @@ def test_webhook_deliveries_and_notifications_wait_in_their_own_queue_not_before
     assert routed_queues() == {app.conf.task_default_queue, settings.DELIVERIES_QUEUE}
 
 
+def test_beats_catch_up_jobs_do_not_wait_behind_a_backlog_of_screenings():
+    catch_up = {entry["task"] for entry in app.conf.beat_schedule.values()} - {"reviewhub.heartbeat"}
+    assert {queue_of(task) for task in catch_up} == {settings.DELIVERIES_QUEUE}
+    # The heartbeat proves that the screening queue is consumed.
+    assert queue_of("reviewhub.heartbeat") == app.conf.task_default_queue
+
+
 def test_every_worker_command_the_readme_and_deploy_give_consumes_every_routed_queue():
     commands = documented_worker_commands()
     # The README's deployment line, DEPLOY.md's table, its systemd unit and its Procfile.
