@@ -113,10 +113,10 @@ def test_an_action_answers_the_application_as_the_serializer_writes_it(product, 
 
 
 # Queries per request, as an upper bound: one more is a regression to look at. The key (and,
-# once a minute, its last use); the evidence with their screening, each with the application,
-# its shop, product, decision and linked claims; the findings; the requests for another photo;
-# the decision that replaced an overturned one, with its appeal.
-DETAIL_QUERIES = 6
+# once a minute, its last use); the application with its shop, product, decision and linked
+# claims; its evidence with their screening; the findings; the requests for another photo; the
+# decision that replaced an overturned one, with its appeal.
+DETAIL_QUERIES = 7
 # The key and its last use, the shop, the product; in the transaction (a savepoint in a test):
 # the application, each of the two evidence images, the audit record and chain head, the webhook
 # endpoints, sequence and event, the outbox row; then the evidence for the answer. (The outbox
