@@ -59,19 +59,14 @@ def application_detail_for_platform(*, platform: Platform, public_id: object) ->
     queries and handed to the objects rather than by ``prefetch_related``, whose machinery took
     a sixth of the selector's time (2.9 to 2.4 ms and 3.4 to 2.9 ms in-process on SQLite,
     measured alternately); findings and a replacing decision are asked for only when there is
-    a screening or a decision to have them. The application comes with its evidence, in the
-    same statement."""
+    a screening or a decision to have them."""
     try:
-        evidence = _ANSWERED_EVIDENCE_WITH_APPLICATION.run(platform=platform.pk, public_id=public_id)
-        if evidence:
-            application = evidence[0].application
-            application.has_evidence_requests = evidence[0].has_evidence_requests
-        else:
-            application = _ANSWERED_APPLICATION.first(platform=platform.pk, public_id=public_id)
+        application = _ANSWERED_APPLICATION.first(platform=platform.pk, public_id=public_id)
     except (ValidationError, ValueError, TypeError):
         application = None
     if application is None:
         raise NotFound(ErrorCode.NOT_FOUND, object=_("application"))
+    evidence = _ANSWERED_EVIDENCE.run(application=application.pk)
     results = {e.screening.pk: e.screening for e in evidence if getattr(e, "screening", None) is not None}
     findings: dict[int, list[Finding]] = {pk: [] for pk in results}
     if results:
@@ -168,35 +163,11 @@ _ANSWERED_APPLICATION = CompiledQuery(
         .annotate(has_evidence_requests=Exists(EvidenceRequest.objects.filter(application=OuterRef("pk"))))[:1]
     )
 )
-# The application's evidence with the application's row on each: one statement where reading
-# the application, then its evidence, took two. On PostgreSQL each statement was a seventh of a
-# detail read's time in a gunicorn worker (py-spy, bench/api.py), and the application's
-# columns repeat on the rows of its few photos. An application without evidence (none the API
-# makes) is read by _ANSWERED_APPLICATION.
-_ANSWERED_EVIDENCE_WITH_APPLICATION = CompiledQuery(
+_ANSWERED_EVIDENCE = CompiledQuery(
     lambda: (
-        Evidence.objects.filter(
-            application__platform_id=Slot("platform", Platform._meta.get_field("id")),
-            application__public_id=Slot("public_id", RefundApplication._meta.get_field("public_id")),
-        )
-        .select_related(
-            "screening",
-            "application__merchant",
-            "application__product",
-            "application__decision",
-            "application__claim_group_member__group",
-        )
-        .only(
-            *_ANSWERED_EVIDENCE_FIELDS,
-            "screening__verdict",
-            "screening__risk",
-            *(f"application__{name}" for name in _ANSWERED_APPLICATION_FIELDS),
-            "application__merchant__public_id",
-            "application__product__public_id",
-            *(f"application__decision__{name}" for name in _ANSWERED_DECISION_FIELDS),
-            "application__claim_group_member__group__public_id",
-        )
-        .annotate(has_evidence_requests=Exists(EvidenceRequest.objects.filter(application=OuterRef("application_id"))))
+        Evidence.objects.filter(application_id=Slot("application", RefundApplication._meta.get_field("id")))
+        .select_related("screening")
+        .only("application", *_ANSWERED_EVIDENCE_FIELDS, "screening__verdict", "screening__risk")
     )
 )
 _ANSWERED_REQUESTS = CompiledQuery(

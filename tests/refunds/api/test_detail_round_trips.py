@@ -15,9 +15,9 @@ from tests.refunds.api.test_applications import client_with
 
 pytestmark = pytest.mark.django_db
 
-# The key; the evidence with their screenings, each with the application, its merchant, product,
-# decision and group. (Django's health check of a reused connection comes on top, outside a test.)
-STATEMENTS_OF_A_DETAIL_READ = 2
+# The key, the application with its merchant, product, decision and group, its evidence with
+# their screenings. (Django's health check of a reused connection comes on top, outside a test.)
+STATEMENTS_OF_A_DETAIL_READ = 3
 # The address's refused keys and the key's rate, checked in one script.
 CACHE_COMMANDS_OF_A_DETAIL_READ = 1
 
@@ -36,7 +36,7 @@ def cache_commands(monkeypatch):
     return sent
 
 
-def test_a_platform_reads_its_application_in_two_statements_and_one_cache_command(product, key_a, cache_commands):
+def test_a_platform_reads_its_application_in_three_statements_and_one_cache_command(product, key_a, cache_commands):
     application = submit(product)
     client = client_with(key_a)
     client.get(f"/api/v1/applications/{application.public_id}")  # the key's last use is recorded once a minute
