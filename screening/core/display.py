@@ -75,12 +75,15 @@ from .decode import _DRAFT_MIN_SHARE, FINE_LONG_SIDE, WORK_LONG_SIDE
 
 __all__ = [
     "FineMoire",
+    "Fringes",
+    "display_fringes",
     "display_moire",
     "display_moire_fine",
     "display_moire_fine_reading",
     "file_grid",
     "reference_frame",
     "reference_lattice",
+    "same_fringes",
 ]
 
 # Tiles of 64 px on the working plane, overlapping by half: small enough that the
@@ -632,6 +635,80 @@ def display_moire(
     return _peak_strength(_chroma(evidence_rgb * 255.0) - reference, reference, valid, band)
 
 
+class Fringes(NamedTuple):
+    """The tiles whose fringes count on a plane: their grid cells (row, column, in steps of half a tile) and
+    their frequencies (fy, fx, bins of a tile's spectrum), and the plane's scale against the working plane."""
+
+    cells: np.ndarray
+    freq: np.ndarray
+    scale: int = 1
+
+
+def _counted(found: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None, above: float, scale: int) -> Fringes:
+    """Return the tiles of tile_peaks' answer `found` whose peak reaches `above` at their neighbours' frequency."""
+    if found is None:
+        return Fringes(np.zeros((0, 2), int), np.zeros((0, 2), int), scale)
+    peaks, freq, cells, quiet = found
+    keep = _consistent(freq, cells) & (quiet >= _QUIET_PART) & (peaks >= above)
+    return Fringes(cells[keep], freq[keep], scale)
+
+
+def display_fringes(
+    evidence_rgb: np.ndarray,
+    mapped_rgb: np.ndarray,
+    valid: np.ndarray,
+    *,
+    above: float,
+    file_size: tuple[int, int] | None = None,
+    long_side: int = WORK_LONG_SIDE,
+) -> Fringes:
+    """Return the working plane's tiles whose chroma fringes count (display_moire's, peaks at least `above`)."""
+    reference = _chroma(mapped_rgb * 255.0)
+    band = _BAND
+    if file_size is not None:
+        plane = (valid.shape[1], valid.shape[0])
+        band = _band(_TILE, grid=file_grid(file_size, plane, long_side, periods=_CHROMA_PERIODS))
+    return _counted(tile_peaks(_chroma(evidence_rgb * 255.0) - reference, reference, valid, band), above, 1)
+
+
+# The working plane's fringes and the finer plane's are one pattern where, over the same
+# part of the picture, the working plane's frequency is twice the finer plane's (bins of
+# a tile on each: a tile of the finer plane spans half the picture), folded into the
+# working plane's band: within _SAME_BINS on either axis (a bin of the finer plane is two
+# of the working plane, and the fringes drift by up to _DRIFT_BINS over a tile's span).
+_SAME_BINS = 3
+
+
+def same_fringes(working: Fringes, finer: Fringes) -> float:
+    """Return the share of `working`'s tiles whose frequency is that of a tile of `finer` within it (nan if none).
+
+    A screen's moiré is one pattern of light in the photograph: both planes show it, the
+    working plane in the chroma, the finer in the luma, at one frequency in the picture's
+    own units. A woven or meshed product's beat with the sensor differs between the two:
+    its chroma moiré comes of the Bayer mosaic's sampling, its luma moiré of the pixels'.
+    """
+    if not len(working.cells):
+        return float("nan")
+    step = _TILE // 2
+    # The centres of the finer plane's tiles, in working-plane pixels.
+    centres = (finer.cells * step + _TILE // 2) / finer.scale
+    predicted = finer.freq * finer.scale
+    matched = 0
+    for (row, col), freq in zip(working.cells, working.freq):
+        y0, x0 = row * step, col * step
+        inside = (
+            (centres[:, 0] >= y0) & (centres[:, 0] < y0 + _TILE) & (centres[:, 1] >= x0) & (centres[:, 1] < x0 + _TILE)
+        )
+        if not inside.any():
+            continue
+        for sign in (1, -1):
+            d = np.abs((predicted[inside] - sign * freq + _TILE // 2) % _TILE - _TILE // 2).max(axis=1)
+            if (d <= _SAME_BINS).any():
+                matched += 1
+                break
+    return matched / len(working.cells)
+
+
 class FineMoire(NamedTuple):
     """The finer plane's reading: the fringes' strength, and how strongly they reach the footprint's edge.
 
@@ -644,6 +721,7 @@ class FineMoire(NamedTuple):
     edge: float
     border: float = float("nan")
     reach: float = float("nan")
+    fringes: Fringes | None = None
 
 
 def display_moire_fine(*args: Any, **kwargs: Any) -> float:
@@ -700,7 +778,8 @@ def display_moire_fine_reading(
     strength = _strength(found, parts=False)
     if found is None or not strength >= edges_above:
         return FineMoire(strength, float("nan"))
-    return FineMoire(strength, *_edge_fringes(residual, inside, found, border_above))
+    fringes = _counted(found, edges_above, round(w / valid.shape[1]))
+    return FineMoire(strength, *_edge_fringes(residual, inside, found, border_above), fringes=fringes)
 
 
 # A product with a lattice of its own (a weave, knit, mesh, patterned paper, the pixels of

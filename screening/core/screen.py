@@ -27,7 +27,15 @@ from .align import (
     tile_shifts,
 )
 from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, FINE_LONG_SIDE, DecodedImage, decode_image, decode_plane
-from .display import FineMoire, display_moire, display_moire_fine_reading, reference_frame, reference_lattice
+from .display import (
+    FineMoire,
+    display_fringes,
+    display_moire,
+    display_moire_fine_reading,
+    reference_frame,
+    reference_lattice,
+    same_fringes,
+)
 from .errors import UnreadableImage
 from .hashing import evidence_reuse_features, hamming, perceptual_hash, phash_plane
 from .lines import merge_regions, thin_edits
@@ -388,6 +396,21 @@ _DISPLAY_FINE_BORDER = 0.52
 # The limit, 7, is near their geometric middle (6.9); a framed picture (source 3 has
 # pictures and pixel products on a flat ground, 0) is left to the edge parts' test.
 _FRAME_LIMIT = 7.0
+# The working plane's fringes on a product with a lattice of its own count only where the
+# finer plane shows the same fringes (display.same_fringes: the share of the working
+# plane's counted tiles whose frequency is twice that of a counted finer tile over the same
+# part of the picture). A screen's moiré is one pattern of light, in the chroma and the
+# luma alike; a weave's or a mesh's beat with the sensor is not: the chroma moiré of the
+# Bayer mosaic's sampling lies elsewhere than the luma moiré of the pixels'. Source 3's
+# tuning seeds: a woven label re-photographed (seed 9000; working plane 3.3 times its
+# limit, reach 4.6, border 2.2) 0.01 and a flat mesh photographed mildly (4.5, 1.7, 1.6)
+# 0.0, against a mesh forgery shown on a screen (seed 7000; 3.7, 6.5, 1.9) 0.50, a gift
+# box's (seed 9000) 1.0 and source 2's screens of `cell` pictures (seed 6900, decided by
+# this rule) 0.97 and 1.0; a phone switched on that is the product (seed 9000; 3.9, 24.5,
+# 1.1), 0.39, shows a screen's fringes indeed: the frame, not this share, tells it. The
+# limit, a quarter of the tiles, is the share of tiles that must peak together on the
+# working plane (display._TILE_QUANTILE).
+_SAME_FRINGES = 0.25
 _DISPLAY_FINE_REACH = 5.0
 _LATTICE_LIMIT = 12.0
 # The finer plane is read for every aligned photograph that is not a copy, whatever
@@ -577,10 +600,11 @@ def display_decision(
     would make (see _DISPLAY_FINE_LIMIT). `file_size` (width, height) is the evidence's
     full size when it is a JPEG, so that its own block grid is not read as a screen's.
     """
-    if comparison.evidence_rgb is None or comparison.mapped_rgb is None or not decision.signals:
+    evidence_rgb, mapped_rgb = comparison.evidence_rgb, comparison.mapped_rgb
+    if evidence_rgb is None or mapped_rgb is None or not decision.signals:
         return decision
     signals = dict(decision.signals)
-    reading = display_moire(comparison.evidence_rgb, comparison.mapped_rgb, comparison.valid, file_size=file_size)
+    reading = display_moire(evidence_rgb, mapped_rgb, comparison.valid, file_size=file_size)
     strength = reading / _DISPLAY_LIMIT
     if np.isfinite(strength):
         signals["display"] = round(strength, 3)
@@ -599,6 +623,18 @@ def display_decision(
         value = frame() / _FRAME_LIMIT if frame is not None else float("nan")
         if np.isfinite(value):
             signals["frame"] = round(value, 3)
+        return value
+
+    def same(finer: FineMoire) -> float:
+        # The share of the working plane's fringes the finer plane shows too (see _SAME_FRINGES).
+        value = float("nan")
+        if finer.fringes is not None:
+            working_fringes = display_fringes(
+                evidence_rgb, mapped_rgb, comparison.valid, above=_DISPLAY_LIMIT, file_size=file_size
+            )
+            value = same_fringes(working_fringes, finer.fringes)
+        if np.isfinite(value):
+            signals["display_same"] = round(value, 3)
         return value
 
     if strength >= 1.0 and not own_lattice() >= 1.0:
@@ -624,10 +660,19 @@ def display_decision(
                 # the reference, not a device that is the product (see _DISPLAY_FINE_EDGE).
                 strength = min(finer, edge)
                 return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
-            if working >= 1.0 and reach >= 1.0 and border >= 1.0:
+            if (
+                working >= 1.0
+                and reach >= 1.0
+                and border >= 1.0
+                and unframed() >= 1.0
+                and same(reading_fine) >= _SAME_FRINGES
+            ):
                 # A product with a lattice of its own beats with the sensor on the working
                 # plane too; a screen's fringes there count where the finer plane's reach
-                # the reference's border at one frequency and do not fade there.
+                # the reference's border at one frequency and do not fade there, where the
+                # finer plane shows the same fringes (a weave's beat differs between the
+                # two: _SAME_FRINGES), and where the reference has no device's body around
+                # it (a phone that is the product has its screen's grid: _FRAME_LIMIT).
                 strength = min(working, reach)
                 return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
             if finer >= 1.0 and reach >= 1.0 and border >= 1.0 and own_lattice() < 1.0 and unframed() >= 1.0:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -127,6 +129,37 @@ def test_a_mesh_re_photographed_whose_working_plane_beats_like_a_screen_goes_to_
     assert signals["display"] >= 1.0 and signals["lattice"] >= 1.0
     assert not signals.get("display_reach", 0.0) >= 1.0
     assert "moiré" in resembles.detail
+
+
+# Source 3's tuning seed 9000: a woven label re-photographed, a flat mesh photographed mildly
+# and a phone switched on that is the product. Each beats with the sensor into fringes on
+# the working plane (3.3, 4.5 and 3.9 times its limit) that the finer plane finds reaching
+# the reference's border without fading, as a screen's would; the weave, the mesh and the
+# phone's own screen inside its body explain them, so a person looks and nobody is accused.
+@pytest.mark.parametrize(
+    "case", ["rephoto-woven-9000-30-0", "flat-mild-mesh-9000-13-0", "screen-product-device-9000-27-1"]
+)
+def test_a_woven_or_meshed_product_or_a_device_that_is_the_product_is_no_screen_however_its_fringes_reach(
+    case: str, tmp_path
+):
+    from bench import camera_path
+
+    index = int(case.split("-")[-2])
+    task = (9000, index, str(tmp_path), camera_path.PRODUCTS_PER_HALF)
+    camera_path.write_reference(task)
+    (evidence,) = [c["evidence"] for c in camera_path._task(task) if c.get("name") == case]
+    (reference,) = tmp_path.glob("ref-*.jpg")
+    report = screen_evidence(
+        Path(evidence).read_bytes(), references=[analyse_reference(reference.read_bytes())], with_artifacts=False
+    )
+    assert report.verdict == "consistent" and report.finding("derived_from_reference") is None
+    resembles = report.finding("resembles_reference")
+    assert resembles is not None and resembles.params["decided_by"] == "display_fine"
+    signals = resembles.params["signals"]
+    # The readings that once called it a screen: the working plane's fringes, and the finer
+    # plane's reaching the border at one frequency without fading there.
+    assert signals["display"] >= 1.0 and signals["display_reach"] >= 1.0 and signals["display_border"] >= 1.0
+    assert signals["lattice"] >= 1.0
 
 
 def test_the_references_own_lattice_is_no_moire_when_the_alignment_is_half_a_pixel_off():
