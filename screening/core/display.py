@@ -49,7 +49,10 @@ and devices switched on as the product; and, in part, bench/camera_path.py's tun
 (other demosaicing and JPEG encoders). What it shows is not solved: a woven or meshed
 product beats with the camera's own sensor much as a screen does, and on the finer
 plane such moiré sits at aliases of the texture's frequency that the reference, read at
-its own sampling, does not show; those are not left out yet. Not measured: HEIC
+its own sampling, does not show; those are not left out yet. Such a beat differs
+between the planes (Bayer sampling in the working plane's chroma, the pixels in the finer
+plane's luma), a screen's moiré does not: same_fringes reads how much of the working
+plane's fringes the finer plane shows at the same frequency. Not measured: HEIC
 evidence (its grid is not left out); screens
 whose picture is dark or flat at its borders, which the edge rule now misses more often;
 devices whose bezel and backdrop are narrower than a quarter tile (16 px on the working
