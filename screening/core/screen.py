@@ -277,7 +277,10 @@ _ON_A_TABLE_LIGHT_UNITS = 0.28
 # framed copies and forgeries of seeds 8900 and 9000 (11, surround 0.30-0.81), read
 # 0.0025-0.0154 (their homographies fitted to corners; a frame inside the limit, 0.024).
 # The limit, 0.045, is near the geometric middle of 0.0154 and 0.131 (a 17-degree tilt;
-# source 3 tilts its re-photographs 15-40 degrees, its mild flat products 3-10).
+# source 3 tilts its re-photographs 15-40 degrees, its mild flat products 3-10). The tilt
+# counts only where the light on the reference could be read: source 2's seed 6900 shows a
+# deep-field forgery on a screen photographed at an angle (foreshortened 0.121, surround
+# 0.65) too dark to read the light, and it must stay derived; a lit table shows its light.
 _ON_A_TABLE_FORESHORTENING = 0.045
 # Too little overlap says nothing: a 48x48 px patch on the working plane.
 _MIN_OVERLAP_PX = 48 * 48
@@ -569,7 +572,13 @@ def derived_decision(
         if np.isfinite(comparison.light_variation)
         else -1.0
     )
-    tilted = (foreshortened - _ON_A_TABLE_FORESHORTENING) / _ON_A_TABLE_FORESHORTENING
+    # Read only where the light was: a picture too dark to read it may be a screen in a dark
+    # room (see _ON_A_TABLE_FORESHORTENING).
+    tilted = (
+        (foreshortened - _ON_A_TABLE_FORESHORTENING) / _ON_A_TABLE_FORESHORTENING
+        if np.isfinite(comparison.light_variation)
+        else -1.0
+    )
     if relit <= 0 < tilted and comparison.surround > _ON_A_TABLE_SURROUND:
         signals["foreshortened"] = round(foreshortened, 4)  # the tilt, not the light, shows the table
     on_a_table = min(

@@ -14,12 +14,12 @@ from screening.core.localise import Comparison
 from screening.core.screen import _LIGHT_UNIT, _ON_A_TABLE_FORESHORTENING, derived_decision
 
 
-def _comparison(*, surround: float) -> Comparison:
+def _comparison(*, surround: float, light_variation: float = 0.2 * _LIGHT_UNIT) -> Comparison:
     """A comparison every copy signal and the agreement pass, under light too even to tell a table by."""
     zeros = np.zeros((480, 640), np.float32)
     return Comparison(
         coverage=1.0 - surround, explained=0.95, detail_corr=0.95, residual_median=2.0, blur_sigma=0.0,
-        light_variation=0.2 * _LIGHT_UNIT, residual=zeros, edit_residual=zeros, valid=zeros > -1,
+        light_variation=light_variation, residual=zeros, edit_residual=zeros, valid=zeros > -1,
         evidence_gray=zeros, mapped_gray=zeros, nonrigid_px=0.1, scene=0.0, surround=surround,
     )  # fmt: skip
 
@@ -42,6 +42,13 @@ def test_a_foreshortened_product_filling_a_seventh_of_the_picture_resembles_its_
 def test_a_framed_copy_or_a_copy_in_perspective_alone_stays_derived(surround, foreshortened):
     decision = derived_decision(_comparison(surround=surround), 480 * 640, foreshortened=foreshortened)
     assert decision.score >= 0.5 and decision.decided_by == "all_agree" and decision.resembles == 0.0
+
+
+def test_a_screen_photographed_at_an_angle_too_dark_to_read_the_light_stays_derived():
+    """Source 2's tuning seed 6900: a deep-field forgery shown on a screen, foreshortened 0.121."""
+    comparison = _comparison(surround=0.65, light_variation=float("nan"))
+    decision = derived_decision(comparison, 480 * 640, foreshortened=0.121)
+    assert decision.score >= 0.5 and decision.decided_by == "all_agree"
 
 
 def test_a_woven_label_photographed_small_and_tilted_on_a_cloth_is_not_called_a_copy():
