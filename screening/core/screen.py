@@ -275,7 +275,7 @@ _ON_A_TABLE_LIGHT_UNITS = 0.28
 # the four signals (sum 2.19) and the agreement (0.82) and was called a copy; it is
 # foreshortened 0.131. The evidence beyond the surround limit that the light let pass, the
 # framed copies and forgeries of seeds 8900 and 9000 (11, surround 0.30-0.81), read
-# 0.0025-0.0154 (their homographies fitted to corners; a frame inside the limit, 0.024).
+# 0.0005-0.0154 (their homographies fitted to corners; a frame inside the limit, 0.024).
 # The limit, 0.045, is near the geometric middle of 0.0154 and 0.131 (a 17-degree tilt;
 # source 3 tilts its re-photographs 15-40 degrees, its mild flat products 3-10). The tilt
 # counts only where the light on the reference could be read: source 2's seed 6900 shows a
