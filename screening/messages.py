@@ -57,6 +57,12 @@ def _resembles(p: dict[str, Any]) -> str:
             "screen; a product's own fine weave, mesh or knit makes the same fringes, so a person should compare "
             "the two."
         )
+    if p.get("decided_by") == "on_a_table" and "foreshortened" in p.get("signals", {}):
+        return _(
+            "The image resembles a reference image, but the product fills only %(share)s of the picture and is "
+            "seen at an angle: a new photograph of a flat product lying on a table looks like this; a person "
+            "should compare the two."
+        ) % {"share": f"{1 - p.get('signals', {}).get('surround', 0):.0%}"}
     if p.get("decided_by") == "on_a_table":
         return _(
             "The image resembles a reference image, but the product fills only %(share)s of the picture and "

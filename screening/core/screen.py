@@ -20,6 +20,7 @@ from .align import (
     dense_alignment,
     extract_coarse_features,
     extract_features,
+    foreshortening,
     match_features,
     refine,
     scale_alignment,
@@ -273,6 +274,22 @@ _RESEMBLES_MARGIN = 0.15
 # its resemblance, and the limits stand.
 _ON_A_TABLE_SURROUND = 0.3
 _ON_A_TABLE_LIGHT_UNITS = 0.28
+# Light is not the only sign of a table: a product lying on one and photographed at an angle
+# is foreshortened (align.foreshortening: the homography stretches the reference more across
+# the tilt than along it), while a screenshot frame, a crop or a scaling keeps its proportions.
+# Source 3's tuning seed 9000: a woven label re-photographed on a faint gingham cloth, tilted
+# 24 degrees and filling 14 % of the picture (surround 0.86), under a light band too even to
+# count (0.26 units) and with its geometry unmeasured (7 whole tiles in its footprint) passed
+# the four signals (sum 2.19) and the agreement (0.82) and was called a copy; it is
+# foreshortened 0.131. The evidence beyond the surround limit that the light let pass, the
+# framed copies and forgeries of seeds 8900 and 9000 (11, surround 0.30-0.81), read
+# 0.0005-0.0154 (their homographies fitted to corners; a frame inside the limit, 0.024).
+# The limit, 0.045, is near the geometric middle of 0.0154 and 0.131 (a 17-degree tilt;
+# source 3 tilts its re-photographs 15-40 degrees, its mild flat products 3-10). The tilt
+# counts only where the light on the reference could be read: source 2's seed 6900 shows a
+# deep-field forgery on a screen photographed at an angle (foreshortened 0.121, surround
+# 0.65) too dark to read the light, and it must stay derived; a lit table shows its light.
+_ON_A_TABLE_FORESHORTENING = 0.045
 # Too little overlap says nothing: a 48x48 px patch on the working plane.
 _MIN_OVERLAP_PX = 48 * 48
 # A score of 0.9 is an unambiguous copy: the other references cannot change the verdict.
@@ -432,10 +449,11 @@ class Decision:
     `decided_by` names the signal that weighed most against "derived" (`detail` when the
     fine detail disagreed, `overlap` when too little of the picture was compared),
     `all_agree` when the evidence was judged a copy, `on_a_table` when it passed as one but
-    fills only part of the picture under uneven light (`surround`: see
-    _ON_A_TABLE_SURROUND), or `display` when the moiré of a photographed screen made it one
-    (`display` and `display_fine` hold the working and the finer plane's readings over
-    their limits).
+    fills only part of the picture under uneven light or seen at an angle (`surround`: see
+    _ON_A_TABLE_SURROUND; `foreshortened` where the tilt, not the light, showed the table:
+    see _ON_A_TABLE_FORESHORTENING), or `display` when the moiré of a photographed screen
+    made it one (`display` and `display_fine` hold the working and the finer plane's
+    readings over their limits).
     """
 
     score: float
@@ -520,13 +538,16 @@ def compare_aligned(
     return alignment, replace(comparison, nonrigid_px=nonrigid)
 
 
-def derived_decision(comparison: Comparison, plane_px: int, *, by_pixels: bool = False) -> Decision:
+def derived_decision(
+    comparison: Comparison, plane_px: int, *, by_pixels: bool = False, foreshortened: float = 0.0
+) -> Decision:
     """Return the derived-or-not decision for an aligned comparison; score >= _COUNTS (0.5) means derived.
 
     `resembles` is set (>= _COUNTS) when the copy signals held or came close but one
     transform left too much of the footprint unexplained: the ambiguous middle.
     `by_pixels` says the alignment came from the pixels, not from paired corners (see
-    _LIGHT_VOUCHES_UNITS_BY_PIXELS).
+    _LIGHT_VOUCHES_UNITS_BY_PIXELS); `foreshortened` is the alignment's align.foreshortening
+    (see _ON_A_TABLE_FORESHORTENING).
     """
     if comparison.coverage * plane_px < _MIN_OVERLAP_PX:
         return Decision(0.0, {}, "overlap")
@@ -565,14 +586,27 @@ def derived_decision(comparison: Comparison, plane_px: int, *, by_pixels: bool =
         else:
             decided_by = "agreement"
         return Decision(float(max(0.0, _COUNTS + min(margin, agrees))), signals, decided_by, resembles)
-    # A product lying on a table, relit (see _ON_A_TABLE_SURROUND): both must hold, and
-    # the weaker of the two says how far from a copy the evidence is.
+    # A product lying on a table, relit or seen at an angle (see _ON_A_TABLE_SURROUND and
+    # _ON_A_TABLE_FORESHORTENING): the surround and one of the two must hold, and the weaker
+    # says how far from a copy the evidence is.
     signals["surround"] = round(comparison.surround, 3)
-    on_a_table = min(
-        (comparison.surround - _ON_A_TABLE_SURROUND) / (1.0 - _ON_A_TABLE_SURROUND),
+    relit = (
         (physical["light"] - _ON_A_TABLE_LIGHT_UNITS) / _ON_A_TABLE_LIGHT_UNITS
         if np.isfinite(comparison.light_variation)
-        else -1.0,
+        else -1.0
+    )
+    # Read only where the light was: a picture too dark to read it may be a screen in a dark
+    # room (see _ON_A_TABLE_FORESHORTENING).
+    tilted = (
+        (foreshortened - _ON_A_TABLE_FORESHORTENING) / _ON_A_TABLE_FORESHORTENING
+        if np.isfinite(comparison.light_variation)
+        else -1.0
+    )
+    if relit <= 0 < tilted and comparison.surround > _ON_A_TABLE_SURROUND:
+        signals["foreshortened"] = round(foreshortened, 4)  # the tilt, not the light, shows the table
+    on_a_table = min(
+        (comparison.surround - _ON_A_TABLE_SURROUND) / (1.0 - _ON_A_TABLE_SURROUND),
+        max(relit, tilted if np.isfinite(tilted) else -1.0),
     )
     if on_a_table > 0:
         resembles = _COUNTS + (1 - _COUNTS) / 2 * min(margin, agrees, 1.0)
@@ -708,6 +742,12 @@ def _resemblance_finding(
             f"The image resembles reference #{reference_index} ({_how_aligned(alignment)}) and shows fine "
             "fringes like a screen's moiré, which a product's own fine weave, mesh or knit also makes: "
             "a person should compare."
+        )
+    elif decision.decided_by == "on_a_table" and "foreshortened" in decision.signals:
+        detail = (
+            f"The image resembles reference #{reference_index} ({_how_aligned(alignment)}), but the "
+            f"product fills only {1 - comparison.surround:.0%} of the picture and is seen at an angle: "
+            "a new photograph of a flat product lying on a table looks like this; a person should compare."
         )
     elif decision.decided_by == "on_a_table":
         detail = (
@@ -846,7 +886,12 @@ def _aligned_candidates(
         nonlocal best
         given = alignment
         alignment, comparison = compare_aligned(decoded.rgb, references[index].rgb, given, low_pass=low_pass)
-        decision = derived_decision(comparison, plane_px, by_pixels=alignment.method == "dense")
+        decision = derived_decision(
+            comparison,
+            plane_px,
+            by_pixels=alignment.method == "dense",
+            foreshortened=foreshortening(alignment.homography, references[index].rgb.shape[:2]),
+        )
         if low_pass > 0 and decision.score < _COUNTS:
             return decision  # low-passed, a comparison only ever finds a copy
         if decision.score < _COUNTS and low_pass == 0:

@@ -91,6 +91,20 @@ def test_a_product_on_a_table_is_explained_as_a_new_photograph_for_a_person():
     assert "copy" not in en
 
 
+def test_a_product_on_a_table_seen_at_an_angle_is_explained_by_its_angle_not_its_light():
+    params = {
+        "reference_index": 0,
+        "decided_by": "on_a_table",
+        "signals": {"surround": 0.86, "light": 0.26, "foreshortened": 0.13},
+    }
+    with translation.override("zh-hans"):
+        zh = explain(FindingCode.RESEMBLES_REFERENCE, params, fallback="?")
+    with translation.override("en"):
+        en = explain(FindingCode.RESEMBLES_REFERENCE, params, fallback="?")
+    assert "14%" in zh and "斜着拍摄" in zh and "人工比对" in zh
+    assert "seen at an angle" in en and "14%" in en and "light" not in en
+
+
 def test_every_two_view_verdict_has_words_in_both_languages():
     from screening.core import VIEW_PAIR_VERDICTS
     from screening.messages import VIEW_PAIR_WORDS, view_pair_words
