@@ -212,3 +212,35 @@ def test_a_lattice_s_axis_dashes_keep_their_level_while_an_oblique_crack_clears_
     _plane_lattice_levels(ridge, level, lattice)
     assert np.all(ridge[crack] > level[crack])
     assert np.all(ridge[along_all] < level[along_all])
+
+
+def test_a_group_lying_on_steep_edges_half_the_time_is_an_outline_where_its_surroundings_have_few():
+    # A gift paper's dots re-rendered by an enlarged copy: half of the group's pixels on the
+    # dots' steep outlines, a tenth of the paper around them.
+    from screening.core.lines import _group_follows_edges
+
+    edges = np.zeros((200, 200), np.float32)
+    edges[::10, :] = 50.0  # steep rows, a tenth of the plane
+    gy = np.repeat(np.arange(40, 160, 10), 2) + np.tile([0, 1], 12)  # on a steep row, then beside it
+    gx = np.arange(40, 40 + len(gy))
+    assert _group_follows_edges(gy, gx, edges, steep=8.0)
+
+
+def test_a_scratch_crossing_a_busy_pattern_is_not_an_outline_although_half_its_pixels_lie_on_edges():
+    from screening.core.lines import _group_follows_edges
+
+    edges = np.zeros((200, 200), np.float32)
+    edges[::2, :] = 50.0  # steep rows, half the plane
+    gy = np.arange(40, 160)
+    gx = np.arange(40, 160)
+    assert not _group_follows_edges(gy, gx, edges, steep=8.0)
+
+
+def test_a_scratch_on_polka_dot_gift_paper_is_boxed_without_the_dots_outlines(tmp_path):
+    # The dots' outlines and the ribbon's edge, re-rendered by the enlarged copy, joined into
+    # three boxes across the picture beside the scratch (union IoU 0.06).
+    report, truth = _source_three_forgery(tmp_path, 9000, 33, "forgery-giftbox-9000-33-1-scratch")
+    assert report.verdict == "derived_from_reference"
+    edit = report.finding("local_edit")
+    assert edit is not None
+    assert union_iou(truth, list(edit.regions), report.width, report.height) >= 0.5
