@@ -92,8 +92,8 @@ class Part:
 # lattices after source 3's hold-out, and seed 6700 (engine 2026.12.8) when engine 2026.12.9
 # aligned whole pictures before searching over scales and left the reference's own edges and
 # axis lines out of thin boxes, and seed 6800 (engine 2026.12.9) when engine 2026.12.10 kept
-# a patterned product's rows out of the screenshot bars, and seed 6900 (engine 2026.12.10) with the
-# engine after it. The current hold-out, seed 7000, has the same
+# a patterned product's rows out of the screenshot bars, and seed 6900 (engine 2026.12.10) with engine
+# 2026.12.11. The current hold-out, seed 7000, has the same
 # photographs with new products, scenes, damage and cameras: it says how the rules
 # generalise to new scenes and edits, less to new subjects; sources 1 and 3 bring other
 # subjects.

@@ -29,7 +29,7 @@ __all__ = ["SEEDS", "RETIRED", "TUNING_SEEDS", "build_cases"]
 # tuning half with engine 2026.12.6, whose hold-out seed 9700 joined it with engine 2026.12.7;
 # that engine's hold-out, seed 9800, joined it with engine 2026.12.8, whose hold-out, seed 9900,
 # joined it with engine 2026.12.9, whose hold-out, seed 10000, joined it with engine 2026.12.10,
-# whose hold-out, seed 10100, joined it with the engine after 2026.12.10, whose hold-out is 10200.
+# whose hold-out, seed 10100, joined it with engine 2026.12.11, whose hold-out is 10200.
 SEEDS = {"tuning": devset.DEFAULT_SEED, "holdout": 10_200}
 RETIRED = (9_100, 9_200, 9_300, 9_400, 9_500, 9_600, 9_700, 9_800, 9_900, 10_000, 10_100)
 TUNING_SEEDS = (SEEDS["tuning"], *RETIRED)
