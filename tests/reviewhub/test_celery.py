@@ -104,3 +104,23 @@ def test_a_worker_told_to_skip_the_deliveries_queue_would_not_consume_it():
 def test_the_test_worker_consumes_every_routed_queue(celery_worker):
     consumed = {queue.name for queue in celery_worker.consumer.task_consumer.queues}
     assert routed_queues() <= consumed
+
+
+def test_each_pool_process_screens_with_one_opencv_thread_and_keeps_its_freed_planes(monkeypatch):
+    # As the command line's screening workers do: the pool already spreads screenings over the
+    # cores, and a plane handed back to the kernel is zeroed again by page faults.
+    import cv2
+    from celery.signals import worker_process_init
+
+    from screening.core import memory
+
+    kept = []
+    monkeypatch.setattr(memory, "keep_freed_memory", lambda: kept.append(True) or True)
+    threads = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(4)
+        worker_process_init.send(sender=None)
+        assert cv2.getNumThreads() == 1
+    finally:
+        cv2.setNumThreads(threads)
+    assert kept == [True]

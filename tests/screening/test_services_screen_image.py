@@ -27,11 +27,12 @@ def _save(fmt: str, **kw) -> bytes:
     return buf.getvalue()
 
 
-def test_it_returns_the_report_and_the_hash_of_the_plane_it_screened():
+def test_it_returns_the_report_with_the_hash_of_the_plane_it_screened_and_that_plane():
     data = _save("JPEG", quality=90)
-    report, phash = screening_services.screen_image(data, references=[], delivered_at=None)
+    report, decoded = screening_services.screen_image(data, references=[], delivered_at=None)
     assert report.verdict == "consistent"
-    assert phash == report.phash == core.perceptual_hash(core.decode_image(data))
+    assert report.phash == core.perceptual_hash(decoded) == core.perceptual_hash(core.decode_image(data))
+    assert report.findings == core.screen_evidence(data, references=[]).findings
 
 
 def test_a_png_with_damaged_idat_is_refused_as_unreadable():
@@ -57,3 +58,19 @@ def test_damaged_metadata_sends_the_application_to_people():
     assessment = policy.assess(Policy(), views)
     assert assessment.level == RiskLevel.SUSPICIOUS
     assert assessment.score == core.combined_risk([f for f in views if f.score >= 0.5])
+
+
+def test_an_image_that_cannot_be_analysed_is_unreadable_as_the_engine_says(monkeypatch):
+    from screening.core import screen as engine
+
+    def degenerate(*args, **kwargs):
+        raise ValueError("degenerate plane")
+
+    monkeypatch.setattr(core, "screen_decoded", degenerate)
+    monkeypatch.setattr(engine, "screen_decoded", degenerate)
+    with pytest.raises(core.UnreadableImage) as info:
+        screening_services.screen_image(_save("JPEG", quality=90), references=[], delivered_at=None)
+    assert (info.value.reason_code, info.value.message) == (
+        "analysis_failed",
+        "the image could not be analysed (ValueError: degenerate plane)",
+    )

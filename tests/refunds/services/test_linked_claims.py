@@ -168,3 +168,30 @@ def test_an_earlier_photo_is_analysed_once_for_every_later_claim_compared_with_i
         for application in later
     )
     assert analysed_earlier.count(True) == 1
+
+
+def test_a_claim_compared_with_earlier_photos_is_decoded_once_for_its_screening_and_every_comparison(
+    product, monkeypatch
+):
+    # Decoding a 12 MP photograph costs as much as a tenth of its screening; the reuse check
+    # compares the image screening decoded instead of decoding the file again.
+    from screening.core import screen as engine
+
+    screen(submit(product, evidence=[GENUINE_CUP], buyer_ref="first"))
+    screen(submit(product, evidence=[recompressed(GENUINE_CUP)], buyer_ref="second"))
+    third = recompressed(recompressed(GENUINE_CUP))
+    decoded_third = []
+    for module in (core, engine):
+        monkeypatch.setattr(
+            module,
+            "decode_image",
+            lambda data, _real=module.decode_image, **limits: (
+                decoded_third.append(data == third) or _real(data, **limits)
+            ),
+        )
+
+    later = screen(submit(product, evidence=[third], buyer_ref="third"))
+
+    # Compared in pixels with an earlier photo, and decoded once.
+    assert ReuseLink.objects.filter(evidence=later.evidence.get()).exclude(kind="same_file").exists()
+    assert decoded_third.count(True) == 1
