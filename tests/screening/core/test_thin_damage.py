@@ -119,6 +119,15 @@ def test_the_heat_map_shows_the_thin_damage(enlarged, reference):
     assert np.mean((r - b)[small] > 60) > 0.3
 
 
+def _derived_and_boxed(report, truth) -> float:
+    """Return the union IoU of the report's edit boxes with the true boxes, once the evidence
+    is judged derived and boxed at all."""
+    assert report.verdict == "derived_from_reference"
+    edit = report.finding("local_edit")
+    assert edit is not None
+    return union_iou(truth, list(edit.regions), report.width, report.height)
+
+
 def _source_three_forgery(tmp_path, seed: int, index: int, name: str):
     """Return (report, truth box) of one of source 3's tuning-half forgeries, screened against its catalogue photo."""
     from pathlib import Path
@@ -137,20 +146,14 @@ def test_a_scratch_on_an_enlarged_knit_is_boxed_although_every_pixel_lies_near_a
     # The knit's tiles alone allow no level below twice their steep edges; the plane's
     # cleanly re-rendered stitches show that the scratch stands far above them.
     report, truth = _source_three_forgery(tmp_path, 8500, 2, "forgery-knit-8500-2-0-scratch")
-    assert report.verdict == "derived_from_reference"
-    edit = report.finding("local_edit")
-    assert edit is not None
-    assert union_iou(truth, list(edit.regions), report.width, report.height) >= 0.5
+    assert _derived_and_boxed(report, truth) >= 0.5
 
 
 def test_a_crack_on_striped_gift_paper_is_boxed_without_the_stripes_edges(tmp_path):
     # The paper's diagonal stripes, enlarged by nearest neighbour, leave steps along every
     # edge that would join the crack into a box across half the picture.
     report, truth = _source_three_forgery(tmp_path, 8500, 9, "forgery-giftbox-8500-9-0-crack")
-    assert report.verdict == "derived_from_reference"
-    edit = report.finding("local_edit")
-    assert edit is not None
-    assert union_iou(truth, list(edit.regions), report.width, report.height) >= 0.5
+    assert _derived_and_boxed(report, truth) >= 0.5
 
 
 def test_a_scratch_on_a_knit_is_boxed_without_the_stray_seeds_of_its_stitches():
@@ -166,10 +169,7 @@ def test_a_scratch_on_a_knit_is_boxed_without_the_stray_seeds_of_its_stitches():
     data, _, _ = camera_path.encode(img, rng, (82, 95))
     reference = analyse_reference(synthetic.jpeg(product.image, 92))
     report = screen_evidence(data, references=[reference], with_artifacts=False)
-    assert report.verdict == "derived_from_reference"
-    edit = report.finding("local_edit")
-    assert edit is not None
-    assert union_iou([camera_path.damage_box(m)], list(edit.regions), report.width, report.height) >= 0.5
+    assert _derived_and_boxed(report, [camera_path.damage_box(m)]) >= 0.5
 
 
 def test_a_ridge_is_marked_along_an_axis_only_when_it_runs_within_a_few_degrees_of_one():
@@ -240,7 +240,4 @@ def test_a_scratch_on_polka_dot_gift_paper_is_boxed_without_the_dots_outlines(tm
     # The dots' outlines and the ribbon's edge, re-rendered by the enlarged copy, joined into
     # three boxes across the picture beside the scratch (union IoU 0.06).
     report, truth = _source_three_forgery(tmp_path, 9000, 33, "forgery-giftbox-9000-33-1-scratch")
-    assert report.verdict == "derived_from_reference"
-    edit = report.finding("local_edit")
-    assert edit is not None
-    assert union_iou(truth, list(edit.regions), report.width, report.height) >= 0.5
+    assert _derived_and_boxed(report, truth) >= 0.5
