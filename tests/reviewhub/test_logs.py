@@ -32,6 +32,15 @@ def json_lines():
         root.handlers[:], root.level = saved
 
 
+def _screening_finished(json_lines) -> bool:
+    # The task's line is written after it returns; the application moves on inside it, a
+    # moment earlier (longer on a busy machine).
+    lines = [json.loads(line) for line in json_lines()]
+    return any(
+        line["logger"] == "reviewhub.tasks" and line.get("task") == "screening.screen_application" for line in lines
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_request_and_the_task_it_enqueued_log_json_lines_with_the_same_ids(
     json_lines, settings, celery_worker, product, key_a
@@ -59,6 +68,7 @@ def test_a_request_and_the_task_it_enqueued_log_json_lines_with_the_same_ids(
     wait_for(
         lambda: RefundApplication.objects.get(public_id=application_id).state == ApplicationState.AWAITING_MERCHANT
     )
+    wait_for(lambda: _screening_finished(json_lines))
 
     lines = [json.loads(line) for line in json_lines()]  # every line parses as JSON
 
@@ -144,6 +154,7 @@ def test_a_task_the_outbox_sends_after_a_broker_outage_logs_under_the_request_th
     wait_for(
         lambda: RefundApplication.objects.get(public_id=application_id).state == ApplicationState.AWAITING_MERCHANT
     )
+    wait_for(lambda: _screening_finished(json_lines))
     task = [json.loads(line) for line in json_lines()]
     task = [line for line in task if line["logger"] == "reviewhub.tasks"]
     assert task and {line["request_id"] for line in task} == {request_id}
