@@ -51,3 +51,24 @@ def test_the_first_source_holds_out_a_seed_other_than_the_development_set_s(tmp_
     assert all(cls in accuracy.GOALS for cls in classes)
     derived = [case for case in cases if case["true_reference"]]
     assert derived and all(case["true_reference"] in case["references"] for case in derived)
+
+
+@pytest.mark.parametrize(
+    ("source", "half"),
+    [("camera-path", "holdout"), ("camera-path", "tuning"), ("synthetic", "tuning"), ("devset", "tuning")],
+)
+def test_one_seed_of_a_tuning_half_may_be_built_alone_but_never_a_hold_out(source, half, monkeypatch, capsys):
+    holdout = accuracy.half_seeds(source, "holdout")[0]
+    monkeypatch.setattr("sys.argv", ["accuracy.py", "--source", source, "--half", half, "--seed", str(holdout)])
+    with pytest.raises(SystemExit) as refused:
+        accuracy.main()
+    assert refused.value.code == 2
+    assert "--seed takes a seed of the tuning half" in capsys.readouterr().err
+
+
+def test_the_seeds_of_a_half_are_those_it_is_built_from():
+    from bench import camera_path, source_devset
+
+    assert accuracy.half_seeds("camera-path", "tuning") == camera_path.TUNING_SEEDS
+    assert accuracy.half_seeds("devset", "holdout") == (source_devset.SEEDS["holdout"],)
+    assert accuracy.half_seeds("synthetic", "holdout") == tuple(p.seed for p in accuracy.HALVES["holdout"])
