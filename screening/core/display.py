@@ -79,14 +79,16 @@ from .decode import _DRAFT_MIN_SHARE, FINE_LONG_SIDE, WORK_LONG_SIDE
 __all__ = [
     "FineMoire",
     "Fringes",
-    "display_fringes",
+    "WorkingMoire",
     "display_moire",
+    "display_moire_reading",
     "display_moire_fine",
     "display_moire_fine_reading",
     "file_grid",
     "reference_frame",
     "reference_lattice",
     "same_fringes",
+    "working_fringes",
 ]
 
 # Tiles of 64 px on the working plane, overlapping by half: small enough that the
@@ -630,12 +632,32 @@ def display_moire(
     frequency of the tiles around it: about 2-4 for photographs of prints and objects,
     tens for a photographed screen.
     """
+    return display_moire_reading(evidence_rgb, mapped_rgb, valid, file_size=file_size, long_side=long_side).strength
+
+
+class WorkingMoire(NamedTuple):
+    """The working plane's reading: display_moire's strength, and tile_peaks' answer it was read from."""
+
+    strength: float
+    found: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None
+
+
+def display_moire_reading(
+    evidence_rgb: np.ndarray,
+    mapped_rgb: np.ndarray,
+    valid: np.ndarray,
+    *,
+    file_size: tuple[int, int] | None = None,
+    long_side: int = WORK_LONG_SIDE,
+) -> WorkingMoire:
+    """Return display_moire's strength with the tiles it was read from (see working_fringes)."""
     reference = _chroma(mapped_rgb * 255.0)
     band = _BAND
     if file_size is not None:
         plane = (valid.shape[1], valid.shape[0])
         band = _band(_TILE, grid=file_grid(file_size, plane, long_side, periods=_CHROMA_PERIODS))
-    return _peak_strength(_chroma(evidence_rgb * 255.0) - reference, reference, valid, band)
+    found = tile_peaks(_chroma(evidence_rgb * 255.0) - reference, reference, valid, band)
+    return WorkingMoire(_strength(found, parts=True), found)
 
 
 class Fringes(NamedTuple):
@@ -656,22 +678,9 @@ def _counted(found: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None
     return Fringes(cells[keep], freq[keep], scale)
 
 
-def display_fringes(
-    evidence_rgb: np.ndarray,
-    mapped_rgb: np.ndarray,
-    valid: np.ndarray,
-    *,
-    above: float,
-    file_size: tuple[int, int] | None = None,
-    long_side: int = WORK_LONG_SIDE,
-) -> Fringes:
-    """Return the working plane's tiles whose chroma fringes count (display_moire's, peaks at least `above`)."""
-    reference = _chroma(mapped_rgb * 255.0)
-    band = _BAND
-    if file_size is not None:
-        plane = (valid.shape[1], valid.shape[0])
-        band = _band(_TILE, grid=file_grid(file_size, plane, long_side, periods=_CHROMA_PERIODS))
-    return _counted(tile_peaks(_chroma(evidence_rgb * 255.0) - reference, reference, valid, band), above, 1)
+def working_fringes(reading: WorkingMoire, *, above: float) -> Fringes:
+    """Return the tiles of the working plane's `reading` whose chroma fringes count (peaks at least `above`)."""
+    return _counted(reading.found, above, 1)
 
 
 # The working plane's fringes and the finer plane's are one pattern where, over the same

@@ -30,12 +30,12 @@ from .align import (
 from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, FINE_LONG_SIDE, DecodedImage, decode_image, decode_plane
 from .display import (
     FineMoire,
-    display_fringes,
-    display_moire,
     display_moire_fine_reading,
+    display_moire_reading,
     reference_frame,
     reference_lattice,
     same_fringes,
+    working_fringes,
 )
 from .errors import UnreadableImage
 from .hashing import evidence_reuse_features, hamming, perceptual_hash, phash_plane
@@ -638,8 +638,8 @@ def display_decision(
     if evidence_rgb is None or mapped_rgb is None or not decision.signals:
         return decision
     signals = dict(decision.signals)
-    reading = display_moire(evidence_rgb, mapped_rgb, comparison.valid, file_size=file_size)
-    strength = reading / _DISPLAY_LIMIT
+    reading = display_moire_reading(evidence_rgb, mapped_rgb, comparison.valid, file_size=file_size)
+    strength = reading.strength / _DISPLAY_LIMIT
     if np.isfinite(strength):
         signals["display"] = round(strength, 3)
 
@@ -663,10 +663,7 @@ def display_decision(
         # The share of the working plane's fringes the finer plane shows too (see _SAME_FRINGES).
         value = float("nan")
         if finer.fringes is not None:
-            working_fringes = display_fringes(
-                evidence_rgb, mapped_rgb, comparison.valid, above=_DISPLAY_LIMIT, file_size=file_size
-            )
-            value = same_fringes(working_fringes, finer.fringes)
+            value = same_fringes(working_fringes(reading, above=_DISPLAY_LIMIT), finer.fringes)
         if np.isfinite(value):
             signals["display_same"] = round(value, 3)
         return value
