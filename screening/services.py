@@ -80,15 +80,9 @@ def screen_image(
     decoded = core.decode_image(data, max_pixels=settings.UPLOAD_MAX_PIXELS, max_bytes=settings.UPLOAD_MAX_BYTES)
     try:
         report = core.screen_decoded(decoded, references=references, delivered_at=delivered_at, started=started)
-    except core.ANALYSIS_ERRORS:
-        # Rare (a pathological image): the engine's entry point gives its own unreadable answer.
-        report = core.screen_evidence(
-            data,
-            references=references,
-            delivered_at=delivered_at,
-            max_pixels=settings.UPLOAD_MAX_PIXELS,
-            max_bytes=settings.UPLOAD_MAX_BYTES,
-        )
+    except core.ANALYSIS_ERRORS as exc:
+        # Rare (a pathological image): the engine's own unreadable answer, as screen_evidence gives it.
+        raise core.analysis_failure(exc) from exc
     unreadable = report.finding(core.FindingCode.UNREADABLE)
     if unreadable is not None or report.phash is None:
         params = unreadable.params if unreadable is not None else {}

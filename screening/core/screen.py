@@ -54,6 +54,7 @@ __all__ = [
     "compare_for_reuse",
     "ReuseComparison",
     "ENGINE_VERSION",
+    "analysis_failure",
 ]
 
 # Bump when a change can alter a verdict, so stored results can be told apart.
@@ -834,8 +835,12 @@ def screen_evidence(
             decoded, references=references, delivered_at=delivered_at, with_artifacts=with_artifacts, started=started
         )
     except ANALYSIS_ERRORS as exc:
-        failed = UnreadableImage("analysis_failed", f"the image could not be analysed ({type(exc).__name__}: {exc})")
-        return _unreadable_report(failed, decoded.sha256, started)
+        return _unreadable_report(analysis_failure(exc), decoded.sha256, started)
+
+
+def analysis_failure(exc: BaseException) -> UnreadableImage:
+    """Return the unreadable answer for an image whose analysis raised `exc` (one of ANALYSIS_ERRORS)."""
+    return UnreadableImage("analysis_failed", f"the image could not be analysed ({type(exc).__name__}: {exc})")
 
 
 _Candidate = tuple[Decision, int, Alignment, Comparison]
