@@ -241,3 +241,22 @@ def test_a_scratch_on_polka_dot_gift_paper_is_boxed_without_the_dots_outlines(tm
     # three boxes across the picture beside the scratch (union IoU 0.06).
     report, truth = _source_three_forgery(tmp_path, 9000, 33, "forgery-giftbox-9000-33-1-scratch")
     assert _derived_and_boxed(report, truth) >= 0.5
+
+
+def test_a_clean_copy_of_a_knit_has_no_box_along_the_picture_s_border():
+    # Source 3's knit 8900-26, copied as a PNG and screened against its catalogue JPEG: the
+    # picture's last column left a line of residual that the join chained with the
+    # stitches beside it into a box along the whole right side (624, 0, 109, 1053).
+    import io
+
+    from PIL import Image
+
+    from bench import camera_path
+
+    product = camera_path.make_product(8900, 26)
+    reference = analyse_reference(synthetic.jpeg(product.image, 92))
+    buf = io.BytesIO()
+    Image.fromarray(product.image).save(buf, "PNG")
+    report = screen_evidence(buf.getvalue(), references=[reference], with_artifacts=False)
+    assert report.verdict == "derived_from_reference"
+    assert report.finding("local_edit") is None
