@@ -259,12 +259,12 @@ _DENSE_ITERATIONS = (40, 30)  # half size, then the working plane
 # seed-8100 knit tear above at the single 8 px blur; its file is a copy by its corners.
 # A local edit (a painted tear, a stain) on a weakly shaded picture (a mesh dyed evenly, with
 # faint streaks) outweighs the picture's own shading in an L2 correlation: source 3's seed
-# 8900, a bright tear over ~1 % of a mesh forgery left its correct place at 0.39. The gate and
-# the retried ECC (_ecc_pyramid's `robust`) leave out the pixels whose departure from the
-# reference, after a gain and offset, exceeds 6 times the median departure (that tear: 0.74).
-_OUTLIER_MEDIANS = 6.0
-_OUTLIER_FLOOR = 1.0  # grey levels: below, a departure is noise whatever the median says
-_OUTLIER_MOST = 0.15  # the largest share left out (a forgery's damage: <= ~5 % of the frame)
+# 8900, a bright tear over ~1 % of a mesh forgery left its correct place at 0.39. The whole-
+# reference start's gate and its retried ECC (_ecc_pyramid's `robust`) leave out the levels of
+# the evidence its reference never had (_foreign).
+_FOREIGN_MARGIN = 0.25  # of the evidence's p10-p90 span, beyond the reference's range
+_FOREIGN_FLOOR = 4.0  # grey levels
+_FOREIGN_MOST = 0.15  # the largest share left out (a forgery's damage: <= ~5 % of the frame)
 _DENSE_GATE_SIGMAS = (2.0, 4.0)  # on the half-size plane ECC's first stage uses (4 and 8 px on the working plane)
 _DENSE_MIN_GATE = 0.4
 
@@ -372,7 +372,7 @@ def gate_correlation(small_ref: np.ndarray, small_ev: np.ndarray, warp: np.ndarr
 
     `warp` maps evidence points onto reference points (2x3, as ECC takes it); 0 when the
     overlap is too small or flat to tell. `robust` leaves out the pixels where the evidence
-    departs from the reference as a local edit does (see _OUTLIER_MEDIANS).
+    departs from the reference as a local edit does (see _foreign).
     """
     eh, ew = small_ev.shape
     scale = float(np.sqrt(abs(np.linalg.det(warp[:2, :2])))) or 1.0
@@ -389,33 +389,28 @@ def gate_correlation(small_ref: np.ndarray, small_ev: np.ndarray, warp: np.ndarr
         # Blurred in its own pixels before it is moved: the border then brings no black in.
         blurred_ref = cv2.GaussianBlur(small_ref, (0, 0), sigma * scale)
         moved = cv2.warpAffine(blurred_ref, warp, (ew, eh), flags=flags, borderMode=cv2.BORDER_REPLICATE)
-        a, b = moved[inside], cv2.GaussianBlur(small_ev, (0, 0), sigma)[inside]
-        best = max(best, _robust_correlation(a, b) if robust else _correlation(a, b))
+        blurred_ev = cv2.GaussianBlur(small_ev, (0, 0), sigma)
+        kept = inside & ~_foreign(blurred_ev, blurred_ref) if robust else inside
+        if kept.sum() >= 16:
+            best = max(best, _correlation(moved[kept], blurred_ev[kept]))
     return best
 
 
-def _departures(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Return where `b` departs from `a` (same shape, float) by more than _OUTLIER_MEDIANS times
-    the median departure from the gain and offset that map `a` onto `b` (fitted without them)."""
-    keep = np.ones(a.shape, bool)
-    for _ in range(2):
-        x, y = a[keep], b[keep]
-        if x.size < 16:
-            break
-        vx = float(np.var(x))
-        gain = float(np.mean((x - x.mean()) * (y - y.mean()))) / vx if vx > 0 else 0.0
-        residual = np.abs(b - (gain * (a - x.mean()) + y.mean()))
-        keep = residual <= max(_OUTLIER_MEDIANS * float(np.median(residual[keep])), _OUTLIER_FLOOR)
-    departs = ~keep
-    # A local edit covers a small part of the picture; more departing is a picture that
-    # does not follow the other, and is left as it is.
-    return departs if departs.mean() <= _OUTLIER_MOST else np.zeros(a.shape, bool)
+def _foreign(evidence: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Return where the evidence (a blurred plane) takes values its reference (the same blur) never had.
 
-
-def _robust_correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Return the normalised correlation of two float samples without the pixels `b` departs at (_departures)."""
-    keep = ~_departures(a, b)
-    return _correlation(a[keep], b[keep]) if keep.sum() >= 16 else 0.0
+    The reference's levels are brought onto the evidence's by their middle spans (p10 to p90
+    and the medians, which a small edit hardly moves); a level further outside the reference's
+    own range (p0.5 to p99.5) than _FOREIGN_MARGIN of that span is paint, not picture. None
+    past _FOREIGN_MOST: an edit covers a small part of the picture.
+    """
+    r10, r50, r90, r_lo, r_hi = np.percentile(reference, [10, 50, 90, 0.5, 99.5])
+    e10, e50, e90 = np.percentile(evidence, [10, 50, 90])
+    gain = (e90 - e10) / (r90 - r10) if r90 > r10 else 1.0
+    lo, hi = e50 + gain * (r_lo - r50), e50 + gain * (r_hi - r50)
+    margin = max(_FOREIGN_MARGIN * (e90 - e10), _FOREIGN_FLOOR)
+    foreign = (evidence < lo - margin) | (evidence > hi + margin)
+    return foreign if foreign.mean() <= _FOREIGN_MOST else np.zeros(evidence.shape, bool)
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -512,7 +507,7 @@ _WHOLE_ASPECT = 0.05
 # seed 8600, the product a quarter of the frame) converged onto the product itself (ECC 0.94).
 _WHOLE_COVER = 0.8
 # When ECC from the whole start fails, it is tried once more robustly (_ecc_pyramid's
-# `robust`): without the pixels a local edit changed (see _OUTLIER_MEDIANS), and with both
+# `robust`): without the pixels a local edit changed (see _foreign), and with both
 # working planes blurred by 1.5 px first. A forgery enlarged by nearest neighbour and brought
 # back to the working plane renders a fine lattice (a mesh of 5-6 px a period there) unlike
 # the catalogue photo's plane, and a scale off by a fraction of a percent puts the stitches
@@ -603,7 +598,7 @@ def _ecc_pyramid(
     """Return (ECC, warp) refined coarse to fine; `warp` maps evidence onto reference points (2x3). Raise cv2.error if ECC diverges.
 
     `robust` leaves out, at each stage, the pixels where the evidence departs from the
-    reference as a local edit does (see _OUTLIER_MEDIANS), and blurs the working planes by
+    reference as a local edit does (see _foreign), and blurs the working planes by
     _ROBUST_BLUR first (see there).
     """
     ecc = 0.0
@@ -621,12 +616,12 @@ def _ecc_pyramid(
                 (max(8, round(reference.shape[1] * k)), max(8, round(reference.shape[0] * k))),
                 interpolation=cv2.INTER_AREA,
             )
-        elif robust:
-            scale = float(np.sqrt(abs(np.linalg.det(scaled[:2, :2])))) or 1.0
-            ev = cv2.GaussianBlur(evidence, (0, 0), _ROBUST_BLUR)
-            ref = cv2.GaussianBlur(reference, (0, 0), _ROBUST_BLUR * scale)
         else:
             ev, ref = evidence, reference
+        if robust:
+            scale = float(np.sqrt(abs(np.linalg.det(scaled[:2, :2])))) or 1.0
+            ev = cv2.GaussianBlur(ev, (0, 0), _ROBUST_BLUR)
+            ref = cv2.GaussianBlur(ref, (0, 0), _ROBUST_BLUR * scale)
         mask = _kept_mask(ref, ev, scaled, blur / 2.0) if robust else None
         if mask is None:
             ecc, scaled = _ecc(ev, ref, scaled, iterations, blur)
@@ -644,16 +639,8 @@ def _kept_mask(reference: np.ndarray, evidence: np.ndarray, warp: np.ndarray, si
     `warp` maps evidence points onto reference points (2x3); OpenCV's ECC takes its mask on
     the plane it moves, the reference.
     """
-    eh, ew = evidence.shape
     scale = float(np.sqrt(abs(np.linalg.det(warp[:2, :2])))) or 1.0
-    moved = cv2.warpAffine(
-        cv2.GaussianBlur(reference, (0, 0), sigma * scale),
-        warp,
-        (ew, eh),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_REPLICATE,
-    )
-    departs = _departures(moved, cv2.GaussianBlur(evidence, (0, 0), sigma))
+    departs = _foreign(cv2.GaussianBlur(evidence, (0, 0), sigma), cv2.GaussianBlur(reference, (0, 0), sigma * scale))
     if not departs.any():
         return None
     # Widened by the blur: an edit's edge spreads that far.
