@@ -258,10 +258,13 @@ _DENSE_ITERATIONS = (40, 30)  # half size, then the working plane
 # the manifest's references) the only turn below 0.4 that ECC would have accepted is the
 # seed-8100 knit tear above at the single 8 px blur; its file is a copy by its corners.
 # A local edit (a painted tear, a stain) on a weakly shaded picture (a mesh dyed evenly, with
-# faint streaks) outweighs the picture's own shading in an L2 correlation: source 3's seed
-# 8900, a bright tear over ~1 % of a mesh forgery left its correct place at 0.39. The whole-
-# reference start's gate and its retried ECC (_ecc_pyramid's `robust`) leave out the levels of
-# the evidence its reference never had (_foreign).
+# faint streaks) outweighs the picture's own shading in an L2 correlation: on source 3's seed
+# 8900 two mesh forgeries, each with a bright tear over 1-2 % of the frame, read 0.44 and 0.33
+# in their right place as the whole reference (_whole_alignment). That start's gate and its
+# retried ECC (_ecc_pyramid's `robust`) leave out the levels of the evidence that its
+# reference never had (_foreign): the tear is paint, not picture, and the two read 0.96 and
+# 0.97 without it. The pixel alignment by the spectra (dense_alignment) keeps the plain gate:
+# its ECC is not retried so, and ECC turns that find nothing would only cost.
 _FOREIGN_MARGIN = 0.25  # of the evidence's p10-p90 span, beyond the reference's range
 _FOREIGN_FLOOR = 4.0  # grey levels
 _FOREIGN_MOST = 0.15  # the largest share left out (a forgery's damage: <= ~5 % of the frame)
@@ -507,13 +510,15 @@ _WHOLE_ASPECT = 0.05
 # seed 8600, the product a quarter of the frame) converged onto the product itself (ECC 0.94).
 _WHOLE_COVER = 0.8
 # When ECC from the whole start fails, it is tried once more robustly (_ecc_pyramid's
-# `robust`): without the pixels a local edit changed (see _foreign), and with both
-# working planes blurred by 1.5 px first. A forgery enlarged by nearest neighbour and brought
-# back to the working plane renders a fine lattice (a mesh of 5-6 px a period there) unlike
-# the catalogue photo's plane, and a scale off by a fraction of a percent puts the stitches
-# out of step across the picture: ECC at its own small blur then followed the stitches off
-# the place its coarser stages had found (source 3's seed 8900, a mesh's crack: 0.95 at
-# half size, 0.12 on the working plane, 0.84 so blurred).
+# `robust`): without the pixels a local edit painted (see _foreign), and with every stage's
+# planes blurred by 1.5 px first. A forgery enlarged by nearest neighbour and brought back to
+# the working plane renders a fine lattice (a mesh of 5-6 px a period there, 1.5-3 px on the
+# coarser stages) unlike the catalogue photo's plane, and a scale off by a fraction of a
+# percent puts the stitches out of step across the picture: ECC at its own small blur then
+# followed the stitches off the place the shading had given (source 3's seed 8900, a mesh's
+# crack: 0.95 at a quarter size, 0.86 at half, 0.12 on the working plane; 0.86 so blurred and
+# masked). Blurred planes agree more for any pair, and that ECC still has to reach
+# _DENSE_MIN_ECC: the derived decision, which compares the unblurred planes, judges the result.
 _ROBUST_BLUR = 1.5
 
 
@@ -634,7 +639,7 @@ def _ecc_pyramid(
 
 def _kept_mask(reference: np.ndarray, evidence: np.ndarray, warp: np.ndarray, sigma: float) -> np.ndarray | None:
     """Return the reference-plane mask (uint8, 1 = kept) without the pixels where the evidence, blurred at
-    `sigma`, departs from the reference as a local edit does (_departures), or None where it departs nowhere.
+    `sigma`, takes levels the reference never had (_foreign), or None where it takes none.
 
     `warp` maps evidence points onto reference points (2x3); OpenCV's ECC takes its mask on
     the plane it moves, the reference.

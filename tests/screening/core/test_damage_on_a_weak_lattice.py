@@ -3,10 +3,9 @@
 A mesh dyed evenly, with faint streaks under it, repeats every corner (ORB pairs none) and
 carries little shading for the pixel alignment to go by: a bright tear painted over ~1 % of
 the enlarged picture then outweighs the streaks in a plain correlation, which read the right
-place as no agreement, and ECC, followed the tear and the stitches off it. Source 3's seed
+place as little agreement, and ECC followed the tear and the stitches off it. Source 3's seed
 8900 left five such mesh forgeries unflagged. The whole-reference start now gates without the
-pixels that depart from the reference as an edit does and retries ECC without them, the
-lattice blurred.
+levels the reference never had (the paint) and retries ECC without them, the lattice blurred.
 """
 
 from __future__ import annotations
@@ -38,11 +37,11 @@ def weak_mesh(width: int = 800, height: int = 990, seed: int = 13) -> np.ndarray
             angle += rng.normal(0, 0.08)
             x, y = x + 25 * np.cos(angle), y + 25 * np.sin(angle)
             points.append((x, y))
-        cv2.polylines(streaks, [np.int32(points).reshape(-1, 1, 2)], False, 1.0, 24, cv2.LINE_AA)
+        cv2.polylines(streaks, [np.array(points, np.int32).reshape(-1, 1, 2)], False, 1.0, 24, cv2.LINE_AA)
     under = 1.0 - 0.15 * np.minimum(cv2.GaussianBlur(streaks, (0, 0), 10), 1.0)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     thread = np.maximum(np.cos(np.pi * xx / 10) ** 8, np.cos(np.pi * yy / 10) ** 8)
-    backing, yarn = np.float32([40, 95, 45]), np.float32([150, 190, 110])
+    backing, yarn = np.array([40, 95, 45], np.float32), np.array([150, 190, 110], np.float32)
     img = (backing * (1 - thread[:, :, None]) + yarn * thread[:, :, None]) * under[:, :, None]
     return np.clip(img, 0, 255).astype(np.uint8)
 
@@ -80,7 +79,7 @@ def test_the_painted_tear_outweighs_the_weak_shading_in_a_plain_correlation(cata
     small_ref = cv2.resize(grey, (grey.shape[1] // 2, grey.shape[0] // 2), interpolation=cv2.INTER_AREA)
     small_ev = small_ref + rng.normal(0, 1.0, small_ref.shape).astype(np.float32)
     cv2.circle(small_ev, (120, 300), 30, 235.0, -1)
-    warp = np.float32([[1, 0, 0], [0, 1, 0]])
+    warp = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
     assert align.gate_correlation(small_ref, small_ev, warp) < align._DENSE_MIN_GATE
     assert align.gate_correlation(small_ref, small_ev, warp, robust=True) > 0.6
 
