@@ -408,6 +408,16 @@ _DISPLAY_FINE_BORDER = 0.52
 # honest textured products and devices reach the border as screens do (a woven product
 # 9.5 and 1.9, a device 3.8 and 5.0): the lattice and the frame below, not those two
 # readings, keep them from this verdict.
+# A lattice explains fine fringes only where it is at least as strong as they are: a texture
+# aliased by the sensor keeps at most its own contrast (the demosaic and the lens only take
+# from it), while a screen's grid is a second, bright lattice in no reference. So above the
+# lattice's limit the finer plane still decides by this rule where its reading, in the
+# lattice's units (both are whitened peaks over their local envelopes), exceeds the
+# reference's lattice. Gift boxes' printed dots and stripes, 16-27 px a period, read 21-54
+# as a lattice and source 3's screens of them 137-524 on the finer plane; the honest
+# photographs with fringes there read far below their lattice: woven and mesh products
+# 12-73 against 1128-3527, devices 40-1760 against 60-277 (a device is kept from this
+# verdict by its frame or the border's fade, as before).
 # A device that is the product shows a uniform body or bezel on every side of its reference
 # (display.reference_frame): source 3's 15 device references 0-5.3, source 2's catalogue
 # photos 9 and up on their most pictured side (a flat sky or a dark field on the others).
@@ -707,10 +717,17 @@ def display_decision(
                 # it (a phone that is the product has its screen's grid: _FRAME_LIMIT).
                 strength = min(working, reach)
                 return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
-            if finer >= 1.0 and reach >= 1.0 and border >= 1.0 and own_lattice() < 1.0 and unframed() >= 1.0:
-                # A reference without a lattice of its own and with picture at its border,
-                # fringes at one frequency with their neighbours' up to that border and not
-                # fading there: no product texture or device's bezel explains them (see
+            if (
+                finer >= 1.0
+                and reach >= 1.0
+                and border >= 1.0
+                and (own_lattice() < 1.0 or own_lattice() * _LATTICE_LIMIT < finer * _DISPLAY_FINE_LIMIT)
+                and unframed() >= 1.0
+            ):
+                # A reference without a lattice of its own, or with one weaker than the
+                # fringes (see _LATTICE_LIMIT), and with picture at its border, fringes at
+                # one frequency with their neighbours' up to that border and not fading
+                # there: no product texture or device's bezel explains them (see
                 # _LATTICE_LIMIT and _FRAME_LIMIT).
                 strength = min(finer, reach)
                 return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
