@@ -73,17 +73,11 @@ def extract_features(gray: np.ndarray, *, limit: int = _ORB_FEATURES) -> Feature
     return Features(points, descriptors, (gray.shape[1], gray.shape[0]))
 
 
-def extract_coarse_features(gray: np.ndarray, *, limit: int = 1000) -> Features:
+def extract_coarse_features(gray: np.ndarray, *, limit: int = 500) -> Features:
     """Return ORB features of the plane at half size, in full-plane coordinates.
 
     Blur that erases the corners ORB needs at full size (the dev set's blurred rocket
-    copies) leaves them at half size, where the blur is half as wide. So does a screen's
-    moiré, which spoils the corners of a picture shown on a monitor; such a picture fills
-    only part of the photograph, and the strongest corners lie in the clutter around it.
-    At 500 keypoints (the evidence's and the reference's) source 3's gift box shown small
-    on a screen (seed 8900, product 17) and a mesh forgery (seed 8900, product 37) paired
-    too few corners; at 1000, 28 and enough to align. Read only for evidence whose full
-    size paired nothing: the matching cost of the others is unchanged.
+    copies) leaves them at half size, where the blur is half as wide.
     """
     half = cv2.resize(gray, (max(1, gray.shape[1] // 2), max(1, gray.shape[0] // 2)), interpolation=cv2.INTER_AREA)
     coarse = extract_features(half, limit=limit)
