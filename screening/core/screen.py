@@ -63,6 +63,15 @@ ENGINE_VERSION = "2026.12.11"
 # A global hash this close means "the same picture" even when blur or tiny size starve
 # the feature matcher; unrelated dev-set photos are >= 22 bits apart.
 _PHASH_SAME_PICTURE = 12
+# The evidence's half-size keypoints, asked for again where none of the first 500 paired
+# with a reference's: a picture shown on a monitor fills only part of the photograph, the
+# screen's moiré spoils its corners, and the strongest corners lie in the clutter around
+# it. Source 3's tuning seed 8900: a gift box shown small on a screen and a mesh forgery
+# aligned with 1000 (23 and 17 inliers; the forgery 99 % explained, its tear boxed at IoU
+# 0.94) where 500 paired nothing, and both are now derived. Only photographs whose
+# corners paired nothing at either size pay for it (unrelated ones, mostly),
+# and every alignment found before is found as it was.
+_COARSE_RETRY = 1000
 
 
 @dataclass(frozen=True)
@@ -408,6 +417,16 @@ _DISPLAY_FINE_BORDER = 0.52
 # honest textured products and devices reach the border as screens do (a woven product
 # 9.5 and 1.9, a device 3.8 and 5.0): the lattice and the frame below, not those two
 # readings, keep them from this verdict.
+# A lattice explains fine fringes only where it is at least as strong as they are: a texture
+# aliased by the sensor keeps at most its own contrast (the demosaic and the lens only take
+# from it), while a screen's grid is a second, bright lattice in no reference. So above the
+# lattice's limit the finer plane still decides by this rule where its reading, in the
+# lattice's units (both are whitened peaks over their local envelopes), exceeds the
+# reference's lattice. Gift boxes' printed dots and stripes, 16-27 px a period, read 21-54
+# as a lattice and source 3's screens of them 137-524 on the finer plane; the honest
+# photographs with fringes there read far below their lattice: woven and mesh products
+# 12-73 against 1128-3527, devices 40-1760 against 60-277 (a device is kept from this
+# verdict by its frame or the border's fade, as before).
 # A device that is the product shows a uniform body or bezel on every side of its reference
 # (display.reference_frame): source 3's 15 device references 0-5.3, source 2's catalogue
 # photos 9 and up on their most pictured side (a flat sky or a dark field on the others).
@@ -707,10 +726,17 @@ def display_decision(
                 # it (a phone that is the product has its screen's grid: _FRAME_LIMIT).
                 strength = min(working, reach)
                 return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
-            if finer >= 1.0 and reach >= 1.0 and border >= 1.0 and own_lattice() < 1.0 and unframed() >= 1.0:
-                # A reference without a lattice of its own and with picture at its border,
-                # fringes at one frequency with their neighbours' up to that border and not
-                # fading there: no product texture or device's bezel explains them (see
+            if (
+                finer >= 1.0
+                and reach >= 1.0
+                and border >= 1.0
+                and (own_lattice() < 1.0 or own_lattice() * _LATTICE_LIMIT < finer * _DISPLAY_FINE_LIMIT)
+                and unframed() >= 1.0
+            ):
+                # A reference without a lattice of its own, or with one weaker than the
+                # fringes (see _LATTICE_LIMIT), and with picture at its border, fringes at
+                # one frequency with their neighbours' up to that border and not fading
+                # there: no product texture or device's bezel explains them (see
                 # _LATTICE_LIMIT and _FRAME_LIMIT).
                 strength = min(finer, reach)
                 return Decision(float(min(1.0, _COUNTS + (1 - _COUNTS) * (1 - 1 / strength))), signals, "display")
@@ -878,6 +904,16 @@ def _aligned_candidates(
             alignment = match_features(reference.coarse_features, coarse)
             if alignment is None and hamming(reference.phash, ev_hash) <= _PHASH_SAME_PICTURE:
                 alignment = scale_alignment(reference.features.size, features.size)
+            if alignment is not None:
+                found = True
+                yield index, alignment
+        if found:
+            return
+        # Nor at half size: a picture shown small on a screen, its corners spoilt by the
+        # moiré, may have spent none of the half size's keypoints (see _COARSE_RETRY).
+        coarse = extract_coarse_features(gray, limit=_COARSE_RETRY)
+        for index in order:
+            alignment = match_features(references[index].coarse_features, coarse)
             if alignment is not None:
                 yield index, alignment
 
