@@ -75,6 +75,10 @@ class _Compiled:
         self.init_list = [column[0].target.attname for column in select[self.start : self.end]]
         self.populators = get_related_populators(klass_info, select, self.alias)
         self.annotations = list(self.compiler.annotation_col_map.items())
+        # What results_iter would find again at each run: 0.06 ms of a detail read's three queries.
+        self.columns = [column[0] for column in select[0 : self.compiler.col_count]]
+        self.converters = self.compiler.get_converters(self.columns)
+        self.composite = self.compiler.has_composite_fields(self.columns)
 
     def run(self, values: dict[str, Any]) -> list[Any]:
         connection = connections[self.alias]
@@ -86,7 +90,12 @@ class _Compiled:
             cursor.execute(self.sql, params)
             rows = cursor.fetchall()
         objects = []
-        for row in self.compiler.results_iter(results=[rows]):
+        # The steps of results_iter, with the converters found once.
+        if self.converters:
+            rows = self.compiler.apply_converters(rows, self.converters)
+        if self.composite:
+            rows = self.compiler.composite_fields_to_tuples(rows, self.columns)
+        for row in rows:
             obj = self.model.from_db(self.alias, self.init_list, row[self.start : self.end])
             for populator in self.populators:
                 populator.populate(row, obj)
