@@ -148,7 +148,7 @@ def api_keys_changed(prefixes: Iterable[str]) -> None:
     if not names or _shared_cache() is None:
         return
     _mark_changed(names)
-    transaction.on_commit(lambda: _mark_changed(names))
+    transaction.on_commit(lambda: _mark_changed(names), robust=True)
 
 
 def _mark_changed(names: list[str]) -> None:
