@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -1320,6 +1321,21 @@ class AuditEvent(models.Model):
         raise ValueError("Audit events are append-only.")
 
 
+class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
+    def update(self, **kwargs: Any) -> int:
+        """Update the keys, and keep those changed out of the cache of live keys
+        (refunds.integration.apikeys): a revocation in a shell must take effect as the
+        service's does. Recording a key's last use alone changes nothing the cache holds."""
+        if set(kwargs) <= {"last_used_at"}:
+            return super().update(**kwargs)
+        from refunds.integration.apikeys import api_keys_changed
+
+        prefixes = list(self.values_list("prefix", flat=True))
+        count = super().update(**kwargs)
+        api_keys_changed(prefixes)
+        return count
+
+
 class ApiKey(models.Model):
     """A platform's API key. Only a hash of the secret is stored; the key is shown once."""
 
@@ -1355,6 +1371,8 @@ class ApiKey(models.Model):
         verbose_name=_("replaced by"),
         editable=False,
     )
+
+    objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("API key")

@@ -128,6 +128,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
     )
+    # The few statements every API request makes (refunds.compiled) are prepared once per
+    # connection, for PostgreSQL plans them anew at each execution otherwise: the detail
+    # read's took 0.4 to 0.8 ms to plan and 0.04 ms to run. Only those: Django's other queries
+    # keep their client-side binding, which never prepares. A pooler in transaction mode must
+    # then keep prepared statements per client (PgBouncer 1.21+, max_prepared_statements);
+    # DB_PREPARED_STATEMENTS=0 turns them off behind one that cannot.
+    if env_bool("DB_PREPARED_STATEMENTS", True):
+        DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Everyone signs in on one page; the portal sends staff on to the admin.

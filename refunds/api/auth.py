@@ -10,7 +10,7 @@ from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
 from refunds.api.limits import ApiKeyRateThrottle, InvalidApiKeyThrottle
-from refunds.integration.apikeys import api_key_check, api_key_prefix
+from refunds.integration.apikeys import api_key_cache_name, api_key_check, api_key_prefix
 from refunds.models import ApiKey
 
 
@@ -24,13 +24,16 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         guesses = InvalidApiKeyThrottle()
         # The key's rate is counted with the address's check, in its round trip to the cache,
-        # and taken back if the request goes no further.
-        guesses.refuse_if_over(request, prefix=api_key_prefix(header[1]) if len(header) == 2 else None)
+        # and taken back if the request goes no further; the key's cached row is read in it too.
+        prefix = api_key_prefix(header[1]) if len(header) == 2 else None
+        cached = guesses.refuse_if_over(
+            request, prefix=prefix, read=api_key_cache_name(prefix) if prefix is not None else None
+        )
         if len(header) != 2:
             guesses.count_refusal()
             raise exceptions.AuthenticationFailed(_("Malformed Authorization header."))
         try:
-            key = api_key_check(header[1])
+            key = api_key_check(header[1], cached=cached)
         except BaseException:
             ApiKeyRateThrottle.take_back(request)
             raise

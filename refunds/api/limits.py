@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+import weakref
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -87,12 +88,15 @@ class _ListLog:
             history[limit - 1] if 0 < limit <= len(history) else None,
         )
 
-    def gate(self, peeked: _Check, counted: _Check, *, now: float, member: str) -> tuple[Window, Window | None]:
-        """Peek at one log and, unless it is at its limit, count in the other (``_GATE_SCRIPT``)."""
+    def gate(
+        self, peeked: _Check, counted: _Check, *, now: float, member: str, read: str | None = None
+    ) -> tuple[Window, Window | None, Any]:
+        """Peek at one log and, unless it is at its limit, count in the other (``_GATE_SCRIPT``).
+        A cache in the process is no other process's: no entry is read from it (None)."""
         window = self.run(peeked.key, now=now, window=peeked.window, limit=peeked.limit, mode="peek")
         if window.limit_th is not None:
-            return window, None
-        return window, self.run(counted.key, now=now, window=counted.window, limit=counted.limit, mode="count")
+            return window, None, None
+        return window, self.run(counted.key, now=now, window=counted.window, limit=counted.limit, mode="count"), None
 
     def take_back(self, key: str, *, now: float, window: int, member: str) -> None:
         history = self.cache.get(key, [])
@@ -134,7 +138,8 @@ return sliding_log(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[
 # The two checks of an API request in one script: peek at the address's log of refused keys
 # and, unless the address is at its limit, count the request in its key's log. Each Redis
 # round trip was a seventh of a detail read's time in a gunicorn worker on PostgreSQL (py-spy,
-# bench/api.py), where the bare read makes none.
+# bench/api.py), where the bare read makes none. A third key, when given, is an entry of the
+# cache read in the same trip (the key's cached row, refunds.integration.apikeys).
 _GATE_SCRIPT = (
     _SLIDING_LOG_FUNCTION
     + """
@@ -143,7 +148,11 @@ local peeked = sliding_log(KEYS[1], now, tonumber(ARGV[2]), tonumber(ARGV[3]), '
 if peeked[4] then
   return {peeked}
 end
-return {peeked, sliding_log(KEYS[2], now, tonumber(ARGV[4]), tonumber(ARGV[5]), 'count', ARGV[6])}
+local counted = sliding_log(KEYS[2], now, tonumber(ARGV[4]), tonumber(ARGV[5]), 'count', ARGV[6])
+if KEYS[3] then
+  return {peeked, counted, redis.call('GET', KEYS[3])}
+end
+return {peeked, counted}
 """
 )
 # Bytes, so that their digests need no client's encoding: each is loaded by digest on each server.
@@ -160,6 +169,10 @@ class _Check:
     limit: int
 
 
+# A Redis client for each connection pool of the cache (clients are safe to share between threads).
+_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
 class _RedisLog:
     """A sliding log in a Redis sorted set of the cache's server, checked in one round trip."""
 
@@ -171,7 +184,14 @@ class _RedisLog:
 
     def _client(self, name: str | None = None) -> Any:
         # The server every write goes to (Django's client writes to the first one): the gate's two logs live there.
-        return self.cache._cache.get_client(name, write=True)
+        # Django builds a new client over the pool at each call (0.06 ms, most of it filling the
+        # client's table of reply callbacks); one per pool serves every request.
+        cache = self.cache._cache
+        pool = cache._get_connection_pool(write=True)
+        client = _clients.get(pool)
+        if client is None:
+            client = _clients[pool] = cache.get_client(name, write=True)
+        return client
 
     def run(self, key: str, *, now: float, window: int, limit: int, mode: str, member: str = "") -> Window:
         counted, count, oldest, limit_th = _SLIDING_LOG(
@@ -181,14 +201,25 @@ class _RedisLog:
         )
         return _window(counted, count, oldest, limit_th)
 
-    def gate(self, peeked: _Check, counted: _Check, *, now: float, member: str) -> tuple[Window, Window | None]:
-        """Peek at one log and, unless it is at its limit, count in the other, in one round trip."""
+    def gate(
+        self, peeked: _Check, counted: _Check, *, now: float, member: str, read: str | None = None
+    ) -> tuple[Window, Window | None, Any]:
+        """Peek at one log and, unless it is at its limit, count in the other, in one round trip;
+        with ``read``, answer that entry of the cache too (None if absent or not read)."""
+        keys = [self._name(peeked.key), self._name(counted.key)]
+        if read is not None:
+            keys.append(self.cache.make_and_validate_key(read))
         answer = _GATE(
-            keys=[self._name(peeked.key), self._name(counted.key)],
+            keys=keys,
             args=[repr(now), peeked.window, peeked.limit, counted.window, counted.limit, member],
             client=self._client(),
         )
-        return _window(*answer[0]), (_window(*answer[1]) if len(answer) > 1 else None)
+        entry = answer[2] if len(answer) > 2 and answer[2] is not None else None
+        return (
+            _window(*answer[0]),
+            (_window(*answer[1]) if len(answer) > 1 else None),
+            None if entry is None else self.cache._cache._serializer.loads(entry),
+        )
 
     def take_back(self, key: str, *, now: float, window: int, member: str) -> None:
         self._client().zrem(self._name(key), member)
@@ -247,19 +278,22 @@ class CountedAhead:
     log: _RedisLog | _ListLog
 
 
-def _sliding_gate(peeked: _Check, counted: _Check, *, now: float) -> tuple[Window, CountedAhead | None]:
+def _sliding_gate(
+    peeked: _Check, counted: _Check, *, now: float, read: str | None = None
+) -> tuple[Window, CountedAhead | None, Any]:
     """Peek at ``peeked``'s log and, unless it is at its limit, count in ``counted``'s, in one
-    round trip; fail open as ``_sliding_log`` does."""
+    round trip, reading the cache's entry ``read`` in it where the cache is shared; fail open
+    as ``_sliding_log`` does (and read nothing then)."""
     member = _member(now)
     sliding = _sliding(caches["default"])
     try:
-        window, count = sliding.gate(peeked, counted, now=now, member=member)
+        window, count, entry = sliding.gate(peeked, counted, now=now, member=member, read=read)
     except outage.OUTAGE_ERRORS as exc:
         _cache_down(exc)
         sliding = _local_log
-        window, count = sliding.gate(peeked, counted, now=now, member=member)
+        window, count, entry = sliding.gate(peeked, counted, now=now, member=member)
     ahead = None if count is None else CountedAhead(counted.key, now, count, member, counted.window, sliding)
-    return window, ahead
+    return window, ahead, entry
 
 
 def _state(limit: int, duration: int, now: float, window: Window) -> RateLimitState:
@@ -369,27 +403,31 @@ class InvalidApiKeyThrottle(_SlidingLogThrottle):
     def get_cache_key(self, request: Request, view: Any) -> str:
         return f"throttle:api-invalid-key:{self.get_ident(request)}"
 
-    def refuse_if_over(self, request: Request, *, prefix: str | None = None) -> None:
+    def refuse_if_over(self, request: Request, *, prefix: str | None = None, read: str | None = None) -> Any:
         """Raise Throttled while the address is over its limit. Given the prefix of the key the
         request presents, not yet checked, count the request against that key's rate in the
         same round trip unless the address is over: ApiKeyRateThrottle then takes that count
         instead of making its own, and ``ApiKeyRateThrottle.take_back`` undoes it for a request
-        that goes no further."""
+        that goes no further. Return the entry of the shared cache named ``read``, read in that
+        round trip too (None if absent, or if the cache is in the process or unreachable)."""
         self.key, self.now = self.get_cache_key(request, None), self.timer()
+        entry = None
         if prefix is None:
             window = self._log("peek")
         else:
             rate = ApiKeyRateThrottle()
-            window, ahead = _sliding_gate(
+            window, ahead, entry = _sliding_gate(
                 _Check(self.key, self.duration, self.num_requests),
                 _Check(rate._key(prefix), rate.duration, rate.num_requests),
                 now=self.now,
+                read=read,
             )
             if ahead is not None:
                 request._request.counted_ahead = ahead
         if window.limit_th is not None:
             # Allowed again once the refusals counted in the window are one fewer than the limit.
             raise exceptions.Throttled(wait=window.limit_th + self.duration - self.now)
+        return entry
 
     @classmethod
     def peek(cls, request: Any) -> RateLimitState | None:

@@ -2,11 +2,12 @@
 at sends that task one message, and a rolled-back savepoint never swallows a kick still due."""
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from refunds.integration import outbox
 from refunds.integration.webhooks import DELIVER_TASK
-from refunds.models import WebhookEvent
+from refunds.models import OutboxTask, WebhookEvent
 from tests.factories import endpoint_create, screen, submit
 
 
@@ -57,3 +58,16 @@ def test_screening_that_records_two_events_kicks_the_webhook_queue_once(
     states = list(events.values_list("payload__state", flat=True))
     assert states == ["submitted", "auto_screened", "awaiting_merchant"]
     assert len(kicks(callbacks, DELIVER_TASK)) == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the send runs after the commit, outside any transaction
+def test_a_sent_task_clears_its_row_in_one_statement_after_the_commit(monkeypatch):
+    sent = []
+    monkeypatch.setattr(outbox.current_app, "send_task", lambda task, **kwargs: sent.append(task))
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        row = outbox.schedule("screening.screen_application", ["an-id"])
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert sent == ["screening.screen_application"]
+    assert not OutboxTask.objects.filter(pk=row.pk).exists()
+    # The change's own transaction, then the row's delete alone: no BEGIN and COMMIT around it.
+    assert statements[statements.index("COMMIT") + 1 :] == ["DELETE"], statements
