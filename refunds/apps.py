@@ -16,7 +16,7 @@ class RefundsConfig(AppConfig):
         from django.db.models.signals import post_delete, post_migrate, post_save
 
         from refunds.integration import apikeys
-        from refunds.models import ApiKey, Platform
+        from refunds.models import ApiKey, Platform, api_keys_updated
         from refunds.roles import ensure_role_groups
 
         # Runs after the screening app too, whose permissions the roles include.
@@ -25,3 +25,4 @@ class RefundsConfig(AppConfig):
         post_save.connect(apikeys.key_saved, sender=ApiKey, dispatch_uid="refunds.apikeys.saved")
         post_delete.connect(apikeys.key_saved, sender=ApiKey, dispatch_uid="refunds.apikeys.deleted")
         post_save.connect(apikeys.platform_saved, sender=Platform, dispatch_uid="refunds.apikeys.platform")
+        api_keys_updated.connect(apikeys.keys_updated, sender=ApiKey, dispatch_uid="refunds.apikeys.updated")

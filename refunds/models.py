@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
@@ -1321,18 +1322,21 @@ class AuditEvent(models.Model):
         raise ValueError("Audit events are append-only.")
 
 
+# Sent with `prefixes` (a list) after a queryset's update() changed API keys: the cache of live
+# keys (refunds.integration.apikeys, connected in RefundsConfig.ready) drops them.
+api_keys_updated = Signal()
+
+
 class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
     def update(self, **kwargs: Any) -> int:
-        """Update the keys, and keep those changed out of the cache of live keys
-        (refunds.integration.apikeys): a revocation in a shell must take effect as the
-        service's does. Recording a key's last use alone changes nothing the cache holds."""
+        """Update the keys, and say which changed (``api_keys_updated``): a revocation in a
+        shell must leave the cache of live keys as the service's does. Recording a key's last
+        use alone changes nothing the cache holds."""
         if set(kwargs) <= {"last_used_at"}:
             return super().update(**kwargs)
-        from refunds.integration.apikeys import api_keys_changed
-
         prefixes = list(self.values_list("prefix", flat=True))
         count = super().update(**kwargs)
-        api_keys_changed(prefixes)
+        api_keys_updated.send(sender=ApiKey, prefixes=prefixes)
         return count
 
 

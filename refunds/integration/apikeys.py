@@ -151,6 +151,11 @@ def api_keys_changed(prefixes: Iterable[str]) -> None:
     transaction.on_commit(lambda: _mark_changed(names), robust=True)
 
 
+def keys_updated(sender: Any, *, prefixes: list[str], **kwargs: Any) -> None:
+    """Receiver of ``refunds.models.api_keys_updated``: a queryset's update changed these keys."""
+    api_keys_changed(prefixes)
+
+
 def _mark_changed(names: list[str]) -> None:
     cache = _shared_cache()
     if cache is None:
