@@ -362,12 +362,18 @@ def _texture(gray: np.ndarray) -> float:
 
 
 def _ecc(
-    template: np.ndarray, moving: np.ndarray, warp: np.ndarray, iterations: int, blur: int
+    template: np.ndarray,
+    moving: np.ndarray,
+    warp: np.ndarray,
+    iterations: int,
+    blur: int,
+    mask: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
+    """ECC of `moving` onto `template`; `mask` (uint8, on the moving plane) leaves pixels out."""
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-4)
     # OpenCV takes no mask (None) with a blur size; its stubs know only a mask there, and an
     # all-ones mask is not the same (the moving plane's border is then counted).
-    return cv2.findTransformECC(template, moving, warp, cv2.MOTION_AFFINE, criteria, None, blur)  # type: ignore[call-overload]
+    return cv2.findTransformECC(template, moving, warp, cv2.MOTION_AFFINE, criteria, mask, blur)  # type: ignore[arg-type]
 
 
 def gate_correlation(small_ref: np.ndarray, small_ev: np.ndarray, warp: np.ndarray, *, robust: bool = False) -> float:
@@ -628,11 +634,7 @@ def _ecc_pyramid(
             ev = cv2.GaussianBlur(ev, (0, 0), _ROBUST_BLUR)
             ref = cv2.GaussianBlur(ref, (0, 0), _ROBUST_BLUR * scale)
         mask = _kept_mask(ref, ev, scaled, blur / 2.0) if robust else None
-        if mask is None:
-            ecc, scaled = _ecc(ev, ref, scaled, iterations, blur)
-        else:
-            criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-4)
-            ecc, scaled = cv2.findTransformECC(ev, ref, scaled, cv2.MOTION_AFFINE, criteria, mask, blur)
+        ecc, scaled = _ecc(ev, ref, scaled, iterations, blur, mask)
         warp = (from_plane @ np.vstack([scaled, [0, 0, 1]]) @ to_plane)[:2].astype(np.float32)
     return float(ecc), warp
 
