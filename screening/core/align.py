@@ -217,6 +217,25 @@ def foreshortening(homography: np.ndarray, reference_shape: tuple[int, int]) -> 
     return float(stretch[0] / stretch[1] - 1.0) if stretch[1] > 0 else float("nan")
 
 
+def shown_share(homography: np.ndarray, reference_shape: tuple[int, int], evidence_shape: tuple[int, int]) -> float:
+    """Return the share of the reference's area that the evidence frame shows under `homography`
+    (reference plane to evidence plane): 1 for a copy of the whole picture, 0.25 for a crop of
+    a quarter of it; nan if the frame does not map back onto the reference's plane."""
+    eh, ew = evidence_shape
+    rh, rw = reference_shape
+    try:
+        back = np.linalg.inv(np.asarray(homography, np.float64))
+    except np.linalg.LinAlgError:
+        return float("nan")
+    frame = np.array([[0, 0, 1], [ew, 0, 1], [ew, eh, 1], [0, eh, 1]], np.float64) @ back.T
+    if np.any(frame[:, 2] <= 1e-12):
+        return float("nan")  # a corner of the frame maps beyond the reference plane's horizon
+    frame = (frame[:, :2] / frame[:, 2:]).astype(np.float32)
+    reference = np.array([[0, 0], [rw, 0], [rw, rh], [0, rh]], np.float32)
+    area, _ = cv2.intersectConvexConvex(frame, reference)
+    return float(area / (rw * rh)) if area > 0 else 0.0
+
+
 # Dense alignment, for pictures whose corners the matcher cannot pair: a lattice (mesh,
 # knit, weave) repeats every descriptor, so the ratio test leaves no match, and a smooth
 # picture has no corner at all. A software copy is the reference scaled (and cropped):

@@ -25,6 +25,7 @@ from .align import (
     refine,
     scale_alignment,
     searched_alignment,
+    shown_share,
     tile_shifts,
 )
 from .decode import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, FINE_LONG_SIDE, DecodedImage, decode_image, decode_plane
@@ -218,6 +219,15 @@ _LIGHT_VOUCHES_UNITS = 1.0
 # the pixels aligned measured 0.03-0.35 units (source 2's smooth forgeries, above, up to 0.42).
 # There light vouches up to 0.6 units, near the geometric middle of 0.42 and 0.91.
 _LIGHT_VOUCHES_UNITS_BY_PIXELS = 0.6
+# Nor where the frame shows only a sliver of the reference: the pixels then align a smooth
+# patch of one picture, magnified, onto any smooth photograph of another (a colour wheel's
+# quiet margin, 2.2 % of it enlarged 5.9 times, on a beige table: a knit's honest photograph
+# on source 3's seed 9200, light 0.38 units). Over every by-pixels alignment called derived on
+# source 3's seeds 8900, 9000 and 9200 the smallest true share is 13.5 % (a crop enlarged 3.1
+# times), the next 26-43 % (crops) and 79 % or more (forgeries, copies); on source 2's seed
+# 7200 and source 1's seed 10300 no copy, crop or forgery rests on light so. 5 % keeps a margin
+# of about 2.5 times to each side.
+_LIGHT_VOUCHES_MIN_SHOWN = 0.05
 # Agreement: a copy must also agree with its reference over most of its footprint after
 # one transform: the share of the footprint outside the boxed local edits whose residual
 # stays below 10 (`Comparison.explained` without the edits), so that a large painted
@@ -559,7 +569,12 @@ def compare_aligned(
 
 
 def derived_decision(
-    comparison: Comparison, plane_px: int, *, by_pixels: bool = False, foreshortened: float = 0.0
+    comparison: Comparison,
+    plane_px: int,
+    *,
+    by_pixels: bool = False,
+    foreshortened: float = 0.0,
+    shown: float = 1.0,
 ) -> Decision:
     """Return the derived-or-not decision for an aligned comparison; score >= _COUNTS (0.5) means derived.
 
@@ -567,7 +582,8 @@ def derived_decision(
     transform left too much of the footprint unexplained: the ambiguous middle.
     `by_pixels` says the alignment came from the pixels, not from paired corners (see
     _LIGHT_VOUCHES_UNITS_BY_PIXELS); `foreshortened` is the alignment's align.foreshortening
-    (see _ON_A_TABLE_FORESHORTENING).
+    (see _ON_A_TABLE_FORESHORTENING); `shown` is the share of the reference the evidence
+    frame shows (align.shown_share, see _LIGHT_VOUCHES_MIN_SHOWN).
     """
     if comparison.coverage * plane_px < _MIN_OVERLAP_PX:
         return Decision(0.0, {}, "overlap")
@@ -583,6 +599,8 @@ def derived_decision(
     if not np.isfinite(comparison.detail_corr):
         vouches = _LIGHT_VOUCHES_UNITS_BY_PIXELS if by_pixels else _LIGHT_VOUCHES_UNITS
         vouch = (vouches - physical["light"]) / vouches
+        if by_pixels and not shown >= _LIGHT_VOUCHES_MIN_SHOWN:
+            vouch = -1.0  # a sliver of a smooth picture, magnified: its shading proves nothing
         detail = min(detail, vouch if np.isfinite(comparison.light_variation) else -1.0)
     # Fine detail lost on the way (a lens's blur, a print's screen, another sensor's
     # noise) counts too, beside the physical signals; below _MIN_DETAIL_CORR it vetoes.
@@ -929,6 +947,7 @@ def _aligned_candidates(
             plane_px,
             by_pixels=alignment.method == "dense",
             foreshortened=foreshortening(alignment.homography, references[index].rgb.shape[:2]),
+            shown=shown_share(alignment.homography, references[index].rgb.shape[:2], decoded.rgb.shape[:2]),
         )
         if low_pass > 0 and decision.score < _COUNTS:
             return decision  # low-passed, a comparison only ever finds a copy
