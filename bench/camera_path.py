@@ -155,7 +155,8 @@ def _smooth(rng: np.random.Generator, shape: tuple[int, int], cells: int) -> np.
 
 
 def _rgb(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    if img.dtype == bool:
+    binary = img.dtype == bool
+    if binary:
         img = img.astype(np.uint8) * 255
     if img.dtype != np.uint8:
         img = (255 * (img - img.min()) / max(1e-9, float(img.max() - img.min()))).astype(np.uint8)
@@ -165,7 +166,13 @@ def _rgb(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         img = (img[:, :, :3] * alpha + bg * (1 - alpha)).astype(np.uint8)
     if img.ndim == 2:
         maps = (cv2.COLORMAP_VIRIDIS, cv2.COLORMAP_TWILIGHT, cv2.COLORMAP_OCEAN, cv2.COLORMAP_PINK, cv2.COLORMAP_SUMMER)
-        img = cv2.cvtColor(cv2.applyColorMap(img, maps[int(rng.integers(len(maps)))]), cv2.COLOR_BGR2RGB)
+        chosen = maps[int(rng.integers(len(maps)))]
+        if binary and chosen == cv2.COLORMAP_TWILIGHT:
+            # Twilight is cyclic: 0 and 255 are one colour, and a binary picture (a horse's
+            # silhouette, blobs) drawn through it came out blank, a product with nothing on it
+            # to compare (up to the hold-out of engine 2026.12.12). Its first half keeps two colours.
+            img = img // 2
+        img = cv2.cvtColor(cv2.applyColorMap(img, chosen), cv2.COLOR_BGR2RGB)
     return np.ascontiguousarray(img)
 
 
