@@ -88,6 +88,7 @@ __all__ = [
     "reference_frame",
     "reference_lattice",
     "same_fringes",
+    "shared_fringes",
     "working_fringes",
 ]
 
@@ -719,6 +720,32 @@ def same_fringes(working: Fringes, finer: Fringes) -> float:
                 matched += 1
                 break
     return matched / len(working.cells)
+
+
+def shared_fringes(fringes: Fringes, other: Fringes | None) -> float:
+    """Return the share of `fringes`' tiles that `other`, read on the same plane of the same evidence against
+    another reference, shows at the same frequency in the same place (nan if `fringes` has none; 0 where
+    `other` is None: no fringes counted there).
+
+    A screen's grid lies in the photograph, whatever reference it is held against; fringes
+    that one reference shows and another does not are a difference between the two
+    references, such as a lattice that one of them has. A tile of `other` matches where it
+    sits on the same grid cell at a frequency within _DRIFT_BINS on either axis (a frequency
+    and its negative are one).
+    """
+    if not len(fringes.cells):
+        return float("nan")
+    if other is None or not len(other.cells):
+        return 0.0
+    at = {(int(r), int(c)): f for (r, c), f in zip(other.cells, other.freq)}
+    matched = 0
+    for (row, col), freq in zip(fringes.cells, fringes.freq):
+        theirs = at.get((int(row), int(col)))
+        if theirs is None:
+            continue
+        if min(np.abs(theirs - freq).max(), np.abs(theirs + freq).max()) <= _DRIFT_BINS:
+            matched += 1
+    return matched / len(fringes.cells)
 
 
 class FineMoire(NamedTuple):

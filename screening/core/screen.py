@@ -36,6 +36,7 @@ from .display import (
     reference_frame,
     reference_lattice,
     same_fringes,
+    shared_fringes,
     working_fringes,
 )
 from .errors import UnreadableImage
@@ -1018,20 +1019,65 @@ def _display_checked(
             border_above=_DISPLAY_FINE_EDGE,
         )
 
-    for k, (decision, index, alignment, comparison) in enumerate(aligned):
-        reading = functools.partial(fine, index, alignment.homography, comparison.valid) if finer_plane else None
-        decision = display_decision(
+    # Each candidate's finer reading, kept (read at most once, only where display_decision asks) for
+    # _texture_explains.
+    readings = [
+        functools.cache(functools.partial(fine, index, alignment.homography, comparison.valid))
+        for _, index, alignment, comparison in aligned
+    ]
+    checked = [
+        display_decision(
             comparison,
             decision,
-            reading,
+            reading if finer_plane else None,
             file_size=file_size,
             lattice=references[index].lattice,
             frame=functools.partial(reference_frame, references[index].rgb),
         )
+        for (decision, index, _, comparison), reading in zip(aligned, readings)
+    ]
+    for k, (decision, index, alignment, comparison) in enumerate(aligned):
+        if not (checked[k].decided_by == "display" and _texture_explains(k, checked, readings)):
+            decision = checked[k]
         aligned[k] = (decision, index, alignment, comparison)
         if decision.score > best[0].score:
             best = (decision, index, alignment, comparison)
     return best
+
+
+def _texture_explains(k: int, checked: list[Decision], readings: list[Callable[[], FineMoire]]) -> bool:
+    """Return whether the finer plane's fringes that made candidate `k` a screen are the lattice of a product
+    another aligned reference shows: absent against that reference.
+
+    Two products may carry one artwork: a mesh and a picture printed with the same catalogue
+    photo, or two meshes of different pitch. A photograph of one aligns with the other's
+    reference too, and there its own lattice, in no reference held against it, reads as a
+    screen's fringes on both planes. A screen's grid is in the photograph whatever the
+    reference: against a reference that has a lattice of its own (_LATTICE_LIMIT) and is not
+    called a screen, it would still show. Where fewer than _SAME_FRINGES of candidate `k`'s
+    finer fringes (tiles and frequencies) show against such a reference, that reference's
+    lattice is what `k` read. Source 3's seed 9100: a mesh photographed honestly read 58
+    times the finer plane's limit against another mesh's reference (0.88 of the fringes shared
+    by the working plane, reaching the border as a screen's do), and 0.00 of those fringes
+    show against its own reference. A screen of a mesh forgery, called a screen against a
+    picture printed with the mesh's artwork, is called one against its own mesh reference as
+    well, and that reference explains nothing. Where `k`'s verdict is withdrawn, `k` keeps the
+    decision it had before the display was read; the explaining reference's own display
+    reading (fringes it cannot explain send the evidence to a person) stands.
+    """
+    if not checked[k].signals.get("display_fine", 0.0) >= 1.0:
+        return False  # decided by the working plane alone: its finer fringes were not read
+    fringes = readings[k]().fringes
+    if fringes is None or not len(fringes.cells):
+        return False
+    for j, other in enumerate(checked):
+        if j == k or other.decided_by == "display" or not other.signals.get("lattice", 0.0) >= 1.0:
+            continue
+        if "display_fine" not in other.signals and "display_edge" not in other.signals:
+            continue  # its finer plane was not read
+        if shared_fringes(fringes, readings[j]().fringes) < _SAME_FRINGES:
+            return True
+    return False
 
 
 def screen_decoded(
