@@ -260,3 +260,22 @@ def test_a_clean_copy_of_a_knit_has_no_box_along_the_picture_s_border():
     report = screen_evidence(buf.getvalue(), references=[reference], with_artifacts=False)
     assert report.verdict == "derived_from_reference"
     assert report.finding("local_edit") is None
+
+
+def test_a_faint_hairline_crack_on_a_clean_copy_is_looked_at_below_the_fixed_gate(tmp_path):
+    # Source 3's flower 9200-36: a crack 1-2 px wide on a 2839 x 3826 px forgery saved at high
+    # quality reaches 8.9 grey levels on the working plane, under the fixed gate of 10, while
+    # 99 % of that plane lies within 0.9; its tiles were never looked at, and it had no box.
+    report, truth = _source_three_forgery(tmp_path, 9200, 36, "forgery-flower-9200-36-0-crack")
+    assert _derived_and_boxed(report, truth) >= 0.5
+
+
+def test_the_gate_follows_a_clean_plane_down_but_never_below_its_floor_nor_above_the_fixed_level():
+    from screening.core.lines import _GATE_LEVEL, _GATE_LEVEL_MIN, _gate_level
+
+    rng = np.random.default_rng(5)
+    clean = np.abs(rng.normal(0, 0.5, 100_000)).astype(np.float32)  # 99 % within about 1.3
+    noisy = np.abs(rng.normal(0, 3.0, 100_000)).astype(np.float32)  # a recompression's residual
+    assert _GATE_LEVEL_MIN <= _gate_level(clean) < _GATE_LEVEL
+    assert _gate_level(np.zeros(1000, np.float32)) == _GATE_LEVEL_MIN
+    assert _gate_level(noisy) == _GATE_LEVEL
