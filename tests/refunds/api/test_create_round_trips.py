@@ -14,9 +14,10 @@ from tests.refunds.api.test_applications import client_with, form, post
 # The product with its shop; BEGIN; the application, each of the two evidence images, the
 # audit record, the webhook endpoints and event, the application's chain head and webhook
 # sequence in one update, the outbox row; COMMIT; the outbox row's delete once its task is
-# sent; the evidence for the answer. (The key comes from the shared cache once it was read,
-# and Django's health check of a reused connection comes on top, outside a test.)
-STATEMENTS_OF_A_SUBMISSION = 13
+# sent. The answer is written from the rows the request wrote, not read back. (The key comes
+# from the shared cache once it was read, and Django's health check of a reused connection
+# comes on top, outside a test.)
+STATEMENTS_OF_A_SUBMISSION = 12
 
 
 def submitted(client, product, *files) -> tuple[object, list[str]]:
