@@ -72,10 +72,15 @@ def _clear(pk: int) -> None:
     only: the SET LOCAL and the DELETE go in one round trip, which PostgreSQL runs as one
     implicit transaction (the session's setting is untouched), where a transaction of their
     own (BEGIN, SET LOCAL, DELETE, COMMIT) took four."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        # In a caller's transaction, SET LOCAL would make that transaction's commit
-        # asynchronous too. An instance's delete, not a queryset's: with nothing to cascade to, it is one
-        # statement, where a queryset's wraps it in a transaction of its own.
+    if (
+        connection.vendor != "postgresql"
+        or not connection.get_autocommit()
+        or connection.settings_dict["OPTIONS"].get("server_side_binding")
+    ):
+        # In a caller's transaction, SET LOCAL would make that transaction's commit asynchronous
+        # too; and server-side binding refuses two statements in one query. An instance's
+        # delete, not a queryset's: with nothing to cascade to, it is one statement, where a
+        # queryset's wraps it in a transaction of its own.
         OutboxTask(pk=pk).delete()
         return
     table = connection.ops.quote_name(OutboxTask._meta.db_table)
