@@ -194,8 +194,9 @@ def evidence_request_event_record(
     )
 
 
-# Every transition of every application asks for its platform's endpoints: compiled once
-# (refunds.compiled), the lookup took 0.1 ms of CPU in a submission instead of 0.5.
+# Every transition of every application asks for its platform's endpoints: compiled once and
+# prepared (refunds.compiled), a submission's event_record took 0.9 to 1.4 ms instead of 1.9 to
+# 2.7 ms (in-process on PostgreSQL, the machine loaded; the lookup itself 0.2 to 0.5 ms).
 _ACTIVE_ENDPOINTS = CompiledQuery(
     lambda: WebhookEndpoint.objects.filter(
         platform_id=Slot("platform", WebhookEndpoint._meta.get_field("platform").target_field), active=True
