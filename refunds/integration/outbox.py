@@ -54,14 +54,38 @@ def _send(pk: int, task: str, args: list[Any], request_id: str = "") -> bool:
             pass
         return False
     try:
-        # An instance's delete, not a queryset's: with nothing to cascade to, it is the one
-        # statement, where a queryset's wraps it in a transaction of its own (BEGIN, DELETE,
-        # COMMIT: three round trips after every submission's commit).
-        OutboxTask(pk=pk).delete()
+        _clear(pk)
     except DatabaseError:
         # The message left; the relay will send it once more, which the task tolerates.
         log.warning("sent %s%s but could not clear its outbox row", task, args)
     return True
+
+
+def _clear(pk: int) -> None:
+    """Delete a sent task's row, on PostgreSQL without waiting for the deletion to reach the disk.
+
+    A commit waits for its WAL to be flushed (synchronous_commit): 3.6 to 4 ms on the
+    benchmark's machine, where the statement itself takes 0.04 ms, and the second such wait
+    of every submission after its own commit. This deletion need not be durable: undone by a
+    crash of the database server, it leaves the row for the relay, which sends the task once
+    more, as after a delete that failed. So it commits asynchronously, for its own transaction
+    only: the SET LOCAL and the DELETE go in one round trip, which PostgreSQL runs as one
+    implicit transaction (the session's setting is untouched), where a transaction of their
+    own (BEGIN, SET LOCAL, DELETE, COMMIT) took four."""
+    if (
+        connection.vendor != "postgresql"
+        or not connection.get_autocommit()
+        or connection.settings_dict["OPTIONS"].get("server_side_binding")
+    ):
+        # In a caller's transaction, SET LOCAL would make that transaction's commit asynchronous
+        # too; and server-side binding refuses two statements in one query. An instance's
+        # delete, not a queryset's: with nothing to cascade to, it is one statement, where a
+        # queryset's wraps it in a transaction of its own.
+        OutboxTask(pk=pk).delete()
+        return
+    table = connection.ops.quote_name(OutboxTask._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL synchronous_commit = off; DELETE FROM {table} WHERE id = %s", [pk])
 
 
 def on_commit_once(key: Hashable, send: Callable[[], None]) -> None:

@@ -61,13 +61,32 @@ def test_screening_that_records_two_events_kicks_the_webhook_queue_once(
 
 
 @pytest.mark.django_db(transaction=True)  # the send runs after the commit, outside any transaction
-def test_a_sent_task_clears_its_row_in_one_statement_after_the_commit(monkeypatch):
+def test_a_sent_task_clears_its_row_in_one_statement_that_does_not_wait_for_the_disk(monkeypatch):
     sent = []
     monkeypatch.setattr(outbox.current_app, "send_task", lambda task, **kwargs: sent.append(task))
     with CaptureQueriesContext(connection) as queries, transaction.atomic():
         row = outbox.schedule("screening.screen_application", ["an-id"])
-    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    statements = [q["sql"] for q in queries.captured_queries]
     assert sent == ["screening.screen_application"]
     assert not OutboxTask.objects.filter(pk=row.pk).exists()
     # The change's own transaction, then the row's delete alone: no BEGIN and COMMIT around it.
-    assert statements[statements.index("COMMIT") + 1 :] == ["DELETE"], statements
+    after_the_commit = statements[[s.split()[0] for s in statements].index("COMMIT") + 1 :]
+    assert len(after_the_commit) == 1 and "DELETE" in after_the_commit[0], statements
+    if connection.vendor == "postgresql":
+        # Its commit alone is asynchronous; the connection's next transaction waits for the disk.
+        assert after_the_commit[0].startswith("SET LOCAL synchronous_commit = off;")
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone() == ("on",)
+
+
+@pytest.mark.django_db
+def test_a_task_sent_inside_a_callers_transaction_leaves_that_transactions_commit_durable(monkeypatch):
+    monkeypatch.setattr(outbox.current_app, "send_task", lambda task, **kwargs: None)
+    row = OutboxTask.objects.create(task="screening.screen_application", args=["an-id"])
+    with transaction.atomic():
+        outbox._send(row.pk, row.task, row.args)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit" if connection.vendor == "postgresql" else "SELECT 'on'")
+            assert cursor.fetchone() == ("on",)
+    assert not OutboxTask.objects.filter(pk=row.pk).exists()
