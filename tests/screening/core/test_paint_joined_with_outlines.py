@@ -13,27 +13,13 @@ import numpy as np
 
 from bench.accuracy import union_iou
 from screening.core.localise import _EDGE_JOINED_MARGIN, _off_outlines
-
-
-def _source_three_forgery(tmp_path, seed: int, index: int, name: str):
-    """Return (report, truth boxes) of one of source 3's tuning-half forgeries, screened against its catalogue photo."""
-    from pathlib import Path
-
-    from bench import camera_path
-    from screening.core import analyse_reference, screen_evidence
-
-    camera_path.write_reference((seed, index, str(tmp_path), camera_path.PRODUCTS_PER_HALF))
-    cases = camera_path._task((seed, index, str(tmp_path), camera_path.PRODUCTS_PER_HALF))
-    case = next(c for c in cases if c.get("name") == name)
-    reference = analyse_reference(Path(case["true_reference"]).read_bytes())
-    report = screen_evidence(Path(case["evidence"]).read_bytes(), references=[reference], with_artifacts=False)
-    return report, case["boxes"]
+from tests.screening.core.source_three import screened_forgery
 
 
 def test_a_crack_across_a_snake_s_scales_is_boxed_without_the_scales_outlines(tmp_path):
     # Source 3's picture 9100-0: the scales' outlines joined the crack into a box of 504 x 460
     # px around a crack of 283 x 193 (IoU 0.24).
-    report, truth = _source_three_forgery(tmp_path, 9100, 0, "forgery-picture-9100-0-0-crack")
+    report, truth = screened_forgery(tmp_path, 9100, 0, "forgery-picture-9100-0-0-crack")
     assert report.verdict == "derived_from_reference"
     edit = report.finding("local_edit")
     assert edit is not None

@@ -13,6 +13,7 @@ import pytest
 from bench import synthetic
 from bench.accuracy import _boxes, union_iou
 from screening.core import analyse_reference, screen_evidence
+from tests.screening.core.source_three import screened_forgery
 
 
 @pytest.fixture(scope="module")
@@ -128,31 +129,17 @@ def _derived_and_boxed(report, truth) -> float:
     return union_iou(truth, list(edit.regions), report.width, report.height)
 
 
-def _source_three_forgery(tmp_path, seed: int, index: int, name: str):
-    """Return (report, truth box) of one of source 3's tuning-half forgeries, screened against its catalogue photo."""
-    from pathlib import Path
-
-    from bench import camera_path
-
-    camera_path.write_reference((seed, index, str(tmp_path), camera_path.PRODUCTS_PER_HALF))
-    cases = camera_path._task((seed, index, str(tmp_path), camera_path.PRODUCTS_PER_HALF))
-    case = next(c for c in cases if c.get("name") == name)
-    reference = analyse_reference(Path(case["true_reference"]).read_bytes())
-    report = screen_evidence(Path(case["evidence"]).read_bytes(), references=[reference], with_artifacts=False)
-    return report, case["boxes"]
-
-
 def test_a_scratch_on_an_enlarged_knit_is_boxed_although_every_pixel_lies_near_a_stitch(tmp_path):
     # The knit's tiles alone allow no level below twice their steep edges; the plane's
     # cleanly re-rendered stitches show that the scratch stands far above them.
-    report, truth = _source_three_forgery(tmp_path, 8500, 2, "forgery-knit-8500-2-0-scratch")
+    report, truth = screened_forgery(tmp_path, 8500, 2, "forgery-knit-8500-2-0-scratch")
     assert _derived_and_boxed(report, truth) >= 0.5
 
 
 def test_a_crack_on_striped_gift_paper_is_boxed_without_the_stripes_edges(tmp_path):
     # The paper's diagonal stripes, enlarged by nearest neighbour, leave steps along every
     # edge that would join the crack into a box across half the picture.
-    report, truth = _source_three_forgery(tmp_path, 8500, 9, "forgery-giftbox-8500-9-0-crack")
+    report, truth = screened_forgery(tmp_path, 8500, 9, "forgery-giftbox-8500-9-0-crack")
     assert _derived_and_boxed(report, truth) >= 0.5
 
 
@@ -239,7 +226,7 @@ def test_a_scratch_crossing_a_busy_pattern_is_not_an_outline_although_half_its_p
 def test_a_scratch_on_polka_dot_gift_paper_is_boxed_without_the_dots_outlines(tmp_path):
     # The dots' outlines and the ribbon's edge, re-rendered by the enlarged copy, joined into
     # three boxes across the picture beside the scratch (union IoU 0.06).
-    report, truth = _source_three_forgery(tmp_path, 9000, 33, "forgery-giftbox-9000-33-1-scratch")
+    report, truth = screened_forgery(tmp_path, 9000, 33, "forgery-giftbox-9000-33-1-scratch")
     assert _derived_and_boxed(report, truth) >= 0.5
 
 
@@ -266,7 +253,7 @@ def test_a_faint_hairline_crack_on_a_clean_copy_is_looked_at_below_the_fixed_gat
     # Source 3's flower 9200-36: a crack 1-2 px wide on a 2839 x 3826 px forgery saved at high
     # quality reaches 8.9 grey levels on the working plane, under the fixed gate of 10, while
     # 99 % of that plane lies within 0.9; its tiles were never looked at, and it had no box.
-    report, truth = _source_three_forgery(tmp_path, 9200, 36, "forgery-flower-9200-36-0-crack")
+    report, truth = screened_forgery(tmp_path, 9200, 36, "forgery-flower-9200-36-0-crack")
     assert _derived_and_boxed(report, truth) >= 0.5
 
 
