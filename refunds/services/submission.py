@@ -175,9 +175,11 @@ def _hold_as_prefetched(application: RefundApplication, evidence: list[Evidence]
     prefetch, ``application.evidence.all()`` then keeps these rows; re-read the application
     to see evidence added later."""
     held = application.evidence.get_queryset()
+    # The attributes Django's own prefetch (prefetch_related_objects) sets; it has no public
+    # way to hand it rows already in memory.
     held._result_cache = evidence
-    held._prefetch_done = True
-    application._prefetched_objects_cache = {"evidence": held}
+    held._prefetch_done = True  # type: ignore[attr-defined]
+    application._prefetched_objects_cache = {"evidence": held}  # type: ignore[attr-defined]
 
 
 def _refuse_key_of_an_earlier_application(platform: Platform, idempotency_key: str) -> None:

@@ -1045,7 +1045,7 @@ def _display_checked(
     return best
 
 
-def _texture_explains(k: int, checked: list[Decision], readings: list[Callable[[], FineMoire]]) -> bool:
+def _texture_explains(k: int, checked: Sequence[Decision], readings: Sequence[Callable[[], FineMoire]]) -> bool:
     """Return whether the finer plane's fringes that made candidate `k` a screen are the lattice of a product
     another aligned reference shows: absent against that reference.
 
