@@ -117,9 +117,11 @@ with warnings.catch_warnings():
 # called screens, mesh forgeries and screens missed and cracks on lattices left unboxed; it
 # joined the tuning half with engine 2026.12.12. Seed 9200 (engine 2026.12.12) showed an honest
 # knit called a copy of a smooth colour wheel and an unrelated mesh called a screen; it joined
-# the tuning half with the engine after it, whose hold-out is seed 9300.
-SEEDS = {"tuning": 7_000, "holdout": 9_300}
-RETIRED = (8_000, 8_100, 8_200, 8_400, 8_500, 8_600, 8_700, 8_800, 8_900, 9_000, 9_100, 9_200)
+# the tuning half with engine 2026.12.13. Seed 9300 (engine 2026.12.13) showed screens of meshes
+# and gift boxes missed and strokes on lattices left unboxed; it joined the tuning half with the
+# engine after it (chosen on seeds 9000, 9100 and 9200), whose hold-out is seed 9400.
+SEEDS = {"tuning": 7_000, "holdout": 9_400}
+RETIRED = (8_000, 8_100, 8_200, 8_400, 8_500, 8_600, 8_700, 8_800, 8_900, 9_000, 9_100, 9_200, 9_300)
 TUNING_SEEDS = (SEEDS["tuning"], *RETIRED)
 PRODUCTS_PER_HALF = 40
 KINDS = ("picture", "giftbox", "knit", "device", "flower", "mesh", "woven", "pixel")
