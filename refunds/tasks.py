@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import logging
 import random
+from datetime import timedelta
 
 from celery import current_app, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, close_old_connections
 from django.db import OperationalError as DjangoOperationalError
+from django.utils import timezone
 from kombu.exceptions import ChannelError
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from refunds import services
 from refunds.errors import NotFound
@@ -134,10 +137,53 @@ def compare_second_photo(self, request_id: str) -> str:
 def requeue_stale_screenings() -> int:
     """Enqueue screening again wherever evidence lacks a result and nothing has been seen of its
     screening for SCREENING_STALE_AFTER (a lost message, a dead worker), unless the screening
-    queue still holds a message for each."""
-    return application_requeue_stale_screenings(
-        older_than=settings.SCREENING_STALE_AFTER, queued=_messages_waiting(settings.CELERY_TASK_DEFAULT_QUEUE)
-    )
+    queue still holds a message for each. When the broker lost everything it held since the
+    last sweep, every application still waiting is enqueued at once: none of their messages
+    is left, and waiting out the staleness would only let them sit."""
+    lost = _broker_lost_its_messages()
+    try:
+        return application_requeue_stale_screenings(
+            older_than=timedelta(0) if lost else settings.SCREENING_STALE_AFTER,
+            queued=_messages_waiting(settings.CELERY_TASK_DEFAULT_QUEUE),
+        )
+    except Exception:
+        if lost:
+            # The marker is already back: without this, the next sweep would take the broker
+            # for intact and leave the lost applications to the staleness rule.
+            _forget_broker_marker()
+        raise
+
+
+# Kept in the broker's Redis (the screening queue's server and database), with no expiry, by
+# every sweep. Gone means that the broker lost its data since the last sweep: a restart without
+# persistence, a FLUSHDB, a failover to an empty replica. In the 10 000-application soak, the
+# applications whose messages a Redis restart took waited for the staleness rule, about 60 s a
+# restart. An eviction of the key (an allkeys eviction policy) only costs a sweep that enqueues
+# every waiting application once more, which the screening task absorbs.
+BROKER_MARKER = "reviewhub:sweeper:broker-intact-since"
+
+
+def _broker_lost_its_messages() -> bool:
+    """Set the marker if it is missing; return True if it was (the broker lost its messages).
+    Return False on brokers other than Redis, and when Redis does not answer now: the sweep
+    then keeps to the staleness rule."""
+    try:
+        with current_app.connection_for_write() as connection:
+            if connection.transport.driver_type != "redis":
+                return False
+            client = connection.default_channel.client
+            return bool(client.set(BROKER_MARKER, timezone.now().isoformat(), nx=True))
+    except (*INFRASTRUCTURE_ERRORS, RedisError, OSError) as exc:
+        log.warning("cannot tell whether the broker lost its messages, keeping to the staleness rule: %r", exc)
+        return False
+
+
+def _forget_broker_marker() -> None:
+    try:
+        with current_app.connection_for_write() as connection:
+            connection.default_channel.client.delete(BROKER_MARKER)
+    except (*INFRASTRUCTURE_ERRORS, RedisError, OSError) as exc:
+        log.warning("could not clear the broker marker after a failed sweep: %r", exc)
 
 
 def _messages_waiting(queue: str) -> int | None:

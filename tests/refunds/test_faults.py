@@ -24,6 +24,7 @@ from refunds.models import IdempotencyRecord, OutboxTask, RefundApplication
 from refunds.services import application_add_evidence, application_contest, application_requeue_stale_screenings
 from refunds.services._base import Actor
 from refunds.states import ActorKind, ApplicationState
+from refunds.tasks import requeue_stale_screenings
 from reviewhub.celery import app
 from screening.models import ScreeningResult
 from tests.conftest import subprocess_env, wait_for
@@ -246,6 +247,40 @@ def test_a_worker_keeps_working_across_redis_restarts(redis_server, product):
         for application in [before, after, *RefundApplication.objects.filter(order_ref__startswith="busy-")]:
             wait_for(lambda a=application: state_of(a) == ApplicationState.AWAITING_MERCHANT, timeout=90)
         assert worker.poll() is None, "the worker exited during a Redis restart"
+    assert_invariants_hold()
+
+
+def test_after_a_redis_restart_the_sweeper_enqueues_the_lost_screenings_at_once(redis_server, product):
+    with broker_at(redis_server.url):
+        assert requeue_stale_screenings() == 0  # its first round: nothing waits yet
+        application = submit(product, order_ref="lost-with-redis")
+        assert redis_server_queue_length(redis_server) == 1
+        redis_server.restart()  # no persistence: the message is gone, and the sweeper's marker with it
+        assert redis_server_queue_length(redis_server) == 0
+        # Submitted a moment ago, far from stale: re-sent because the broker lost everything.
+        assert requeue_stale_screenings() == 1
+        with worker_on(redis_server.url):
+            wait_for(lambda: state_of(application) == ApplicationState.AWAITING_MERCHANT, timeout=60)
+        assert RefundApplication.objects.get(pk=application.pk).screening_deliveries == 1
+    assert_invariants_hold()
+
+
+def test_the_sweeper_keeps_to_the_staleness_rule_while_redis_cannot_say_what_it_lost(redis_server, product, caplog):
+    with broker_at(redis_server.url):
+        redis_server.stop()
+        recent = submit(product, order_ref="recent")
+        stale = submit(product, order_ref="stale")
+        RefundApplication.objects.filter(pk=stale.pk).update(screening_enqueued_at=timezone.now() - timedelta(hours=1))
+        with caplog.at_level(logging.WARNING, logger="refunds.tasks"):
+            assert requeue_stale_screenings() == 1
+        assert "cannot tell whether the broker lost its messages" in caplog.text
+        assert RefundApplication.objects.get(pk=recent.pk).screening_enqueued_at == recent.screening_enqueued_at
+
+        redis_server.start()  # empty: the next round sends every waiting application at once
+        with worker_on(redis_server.url):
+            assert requeue_stale_screenings() == 2
+            for application in (recent, stale):
+                wait_for(lambda a=application: state_of(a) == ApplicationState.AWAITING_MERCHANT, timeout=60)
     assert_invariants_hold()
 
 

@@ -8,10 +8,12 @@ from django.utils import timezone
 
 from refunds.models import RefundApplication
 from refunds.states import ApplicationState
-from refunds.tasks import requeue_stale_screenings
+from refunds.tasks import _broker_lost_its_messages, requeue_stale_screenings
+from reviewhub.celery import app
 from screening import services as screening_services
 from tests.conftest import wait_for
 from tests.factories import jpeg, submit
+from tests.refunds.test_faults import broker_at
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,7 +72,17 @@ def test_the_sweeper_requeues_a_submission_whose_message_was_lost(celery_worker,
     wait_for(lambda: current(application).state == ApplicationState.AWAITING_MERCHANT, timeout=60)
 
 
-def test_the_sweeper_leaves_recent_submissions_alone(product, db):
+def test_the_sweeper_leaves_recent_submissions_alone(product, broker_kept_its_messages):
     with transaction.atomic():
         submit(product, evidence=[jpeg(seed=14)])
     assert requeue_stale_screenings() == 0
+
+
+def test_on_a_broker_other_than_redis_the_sweeper_keeps_to_the_staleness_rule(product):
+    # The embedded deployment's filesystem broker, like kombu's in-memory one, keeps no marker:
+    # the sweeper cannot tell a lost queue there, and never takes the broker for emptied.
+    with broker_at("memory://"):
+        assert not _broker_lost_its_messages()
+        submit(product, evidence=[jpeg(seed=15)], order_ref="memory-broker")
+        app.control.purge()
+        assert requeue_stale_screenings() == 0
