@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench import camera_path
+from bench.accuracy import union_iou
 from screening.core import ScreeningReport, analyse_reference, screen_evidence
 
 
@@ -17,3 +18,12 @@ def screened_forgery(directory: Path, seed: int, index: int, name: str) -> tuple
     reference = analyse_reference(Path(case["true_reference"]).read_bytes())
     report = screen_evidence(Path(case["evidence"]).read_bytes(), references=[reference], with_artifacts=False)
     return report, case["boxes"]
+
+
+def derived_box_iou(report: ScreeningReport, truth: list) -> float:
+    """Return the union IoU of the report's edit boxes with the true boxes, once the evidence
+    is judged derived and boxed at all."""
+    assert report.verdict == "derived_from_reference"
+    edit = report.finding("local_edit")
+    assert edit is not None
+    return union_iou(truth, list(edit.regions), report.width, report.height)

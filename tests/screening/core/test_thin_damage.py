@@ -13,7 +13,7 @@ import pytest
 from bench import synthetic
 from bench.accuracy import _boxes, union_iou
 from screening.core import analyse_reference, screen_evidence
-from tests.screening.core.source_three import screened_forgery
+from tests.screening.core.source_three import derived_box_iou, screened_forgery
 
 
 @pytest.fixture(scope="module")
@@ -120,27 +120,18 @@ def test_the_heat_map_shows_the_thin_damage(enlarged, reference):
     assert np.mean((r - b)[small] > 60) > 0.3
 
 
-def _derived_and_boxed(report, truth) -> float:
-    """Return the union IoU of the report's edit boxes with the true boxes, once the evidence
-    is judged derived and boxed at all."""
-    assert report.verdict == "derived_from_reference"
-    edit = report.finding("local_edit")
-    assert edit is not None
-    return union_iou(truth, list(edit.regions), report.width, report.height)
-
-
 def test_a_scratch_on_an_enlarged_knit_is_boxed_although_every_pixel_lies_near_a_stitch(tmp_path):
     # The knit's tiles alone allow no level below twice their steep edges; the plane's
     # cleanly re-rendered stitches show that the scratch stands far above them.
     report, truth = screened_forgery(tmp_path, 8500, 2, "forgery-knit-8500-2-0-scratch")
-    assert _derived_and_boxed(report, truth) >= 0.5
+    assert derived_box_iou(report, truth) >= 0.5
 
 
 def test_a_crack_on_striped_gift_paper_is_boxed_without_the_stripes_edges(tmp_path):
     # The paper's diagonal stripes, enlarged by nearest neighbour, leave steps along every
     # edge that would join the crack into a box across half the picture.
     report, truth = screened_forgery(tmp_path, 8500, 9, "forgery-giftbox-8500-9-0-crack")
-    assert _derived_and_boxed(report, truth) >= 0.5
+    assert derived_box_iou(report, truth) >= 0.5
 
 
 def test_a_scratch_on_a_knit_is_boxed_without_the_stray_seeds_of_its_stitches():
@@ -156,7 +147,7 @@ def test_a_scratch_on_a_knit_is_boxed_without_the_stray_seeds_of_its_stitches():
     data, _, _ = camera_path.encode(img, rng, (82, 95))
     reference = analyse_reference(synthetic.jpeg(product.image, 92))
     report = screen_evidence(data, references=[reference], with_artifacts=False)
-    assert _derived_and_boxed(report, [camera_path.damage_box(m)]) >= 0.5
+    assert derived_box_iou(report, [camera_path.damage_box(m)]) >= 0.5
 
 
 def test_a_ridge_is_marked_along_an_axis_only_when_it_runs_within_a_few_degrees_of_one():
@@ -227,7 +218,7 @@ def test_a_scratch_on_polka_dot_gift_paper_is_boxed_without_the_dots_outlines(tm
     # The dots' outlines and the ribbon's edge, re-rendered by the enlarged copy, joined into
     # three boxes across the picture beside the scratch (union IoU 0.06).
     report, truth = screened_forgery(tmp_path, 9000, 33, "forgery-giftbox-9000-33-1-scratch")
-    assert _derived_and_boxed(report, truth) >= 0.5
+    assert derived_box_iou(report, truth) >= 0.5
 
 
 def test_a_clean_copy_of_a_knit_has_no_box_along_the_picture_s_border():
@@ -254,7 +245,7 @@ def test_a_faint_hairline_crack_on_a_clean_copy_is_looked_at_below_the_fixed_gat
     # quality reaches 8.9 grey levels on the working plane, under the fixed gate of 10, while
     # 99 % of that plane lies within 0.9; its tiles were never looked at, and it had no box.
     report, truth = screened_forgery(tmp_path, 9200, 36, "forgery-flower-9200-36-0-crack")
-    assert _derived_and_boxed(report, truth) >= 0.5
+    assert derived_box_iou(report, truth) >= 0.5
 
 
 def test_the_gate_follows_a_clean_plane_down_but_never_below_its_floor_nor_above_the_fixed_level():
