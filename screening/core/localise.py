@@ -502,8 +502,8 @@ _FAINT_MIN_AREA_FRACTION = 0.004
 # ring around it (a device copy's patch: 1.31), and on reference texture no busier than the
 # ring's (local gradient at most _FAINT_BUSIER times; a flower's textured centre re-rendered
 # a little blurred is 2.3-4.2 times busier). Patches on the stains of source 3's tuning seeds
-# 9000, 9100 and 9200 stood 1.21-21 times above their ring on lattices (knit, mesh, woven; the
-# few under 1.5 stay unboxed) and 5.5-117 elsewhere, on texture 0.67-1.49 times the ring's
+# 9000, 9100 and 9200 stood 1.21-21 times above their ring on lattices (knit, mesh, woven; this
+# rule boxes none under 1.5) and 5.5-117 elsewhere, on texture 0.67-1.49 times the ring's
 # (see docs/screening.md). Grown pixels then include the patch: its residual lies under the
 # growing level too.
 _FAINT_RELATIVE_FLOOR = 5.0
