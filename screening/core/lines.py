@@ -92,7 +92,7 @@ def thin_edits(
     # result (both are smooth) on a plane that is usually several times smaller, and
     # only one grey channel to warp; and only where a tile's warp reads it.
     ref_gray = _ReferenceGrey(reference, comparison.blur_sigma * rx, comparison.colour, np.linalg.inv(fine_h))
-    fine_h = _registered(fine_h, ref_gray, evidence, tiles)
+    fine_h, planes = _registered(fine_h, ref_gray, evidence, tiles)
     ref_gray.inverse = np.linalg.inv(fine_h)
     valid_small = comparison.valid.astype(np.uint8)
     residual = np.zeros((eh, ew), np.float32)
@@ -110,15 +110,18 @@ def thin_edits(
         done.append((i, j))
         y0, x0 = max(0, i * t - pad), max(0, j * t - pad)
         y1, x1 = min(eh, (i + 1) * t + pad), min(ew, (j + 1) * t + pad)
-        warped = ref_gray.warped(fine_h, x0, y0, x1, y1)
-        ev_gray = cv2.cvtColor(evidence[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
+        if (i, j) in planes:  # read by _registered under the same homography
+            warped, ev_gray = planes.pop((i, j))
+        else:
+            warped = ref_gray.warped(fine_h, x0, y0, x1, y1)
+            ev_gray = cv2.cvtColor(evidence[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
         res = _shift_tolerant(ev_gray, warped)
-        gx = cv2.Sobel(warped, cv2.CV_32F, 1, 0, ksize=3)
-        gy = cv2.Sobel(warped, cv2.CV_32F, 0, 1, ksize=3)
-        edge = cv2.dilate(cv2.magnitude(gx, gy) * 0.125, np.ones((5, 5), np.uint8))
         cols = np.minimum((np.arange(x0, x1) / sx).astype(int), work_w - 1)
         rows = np.minimum((np.arange(y0, y1) / sy).astype(int), work_h - 1)
         res[valid_small[np.ix_(rows, cols)] == 0] = 0.0
+        gx = cv2.Sobel(warped, cv2.CV_32F, 1, 0, ksize=3)
+        gy = cv2.Sobel(warped, cv2.CV_32F, 0, 1, ksize=3)
+        edge = cv2.dilate(cv2.magnitude(gx, gy) * 0.125, np.ones((5, 5), np.uint8))
         # Only the tile's own pixels are kept: the padding is the filters' support.
         iy, ix = i * t - y0, j * t - x0
         hh, ww = min(t, eh - i * t), min(t, ew - j * t)
@@ -277,15 +280,17 @@ _REGISTER_UNEXPLAINED = 0.5
 
 def _registered(
     fine_h: np.ndarray, ref_gray: _ReferenceGrey, evidence: np.ndarray, tiles: list[tuple[int, int]]
-) -> np.ndarray:
+) -> tuple[np.ndarray, dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]]:
     """Return `fine_h` corrected by the median shift the finer plane's `tiles` show against the warped
-    reference, where it explains them better (see _REGISTER_GAIN); else `fine_h` itself."""
+    reference, where it explains them better (see _REGISTER_GAIN), else `fine_h` itself; and, where
+    it is `fine_h` itself, the (warped reference, evidence grey) planes of the tiles read, by tile."""
     eh, ew = evidence.shape[:2]
     t, pad = _TILE, _TILE_PAD
     if len(tiles) > _REGISTER_TILES:
         tiles = [tiles[k] for k in np.linspace(0, len(tiles) - 1, _REGISTER_TILES).astype(int)]
     shifts: list[tuple[float, float]] = []
     read: list[tuple[int, int, int, int, np.ndarray, float]] = []
+    planes: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     windows: dict[tuple[int, int], np.ndarray] = {}
     for i, j in tiles:
         y0, x0 = max(0, i * t - pad), max(0, j * t - pad)
@@ -298,15 +303,16 @@ def _registered(
             window = windows[size] = cv2.createHanningWindow(size, cv2.CV_32F)
         warped = ref_gray.warped(fine_h, x0, y0, x1, y1)
         ev_gray = cv2.cvtColor(evidence[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
+        planes[(i, j)] = (warped, ev_gray)
         (dx, dy), response = cv2.phaseCorrelate(warped, ev_gray, window)
         if response >= _REGISTER_RESPONSE and np.hypot(dx, dy) <= _REGISTER_MAX_PX:
             shifts.append((dx, dy))
         read.append((x0, y0, x1, y1, ev_gray, float(np.percentile(_shift_tolerant(ev_gray, warped), 90))))
     if len(shifts) < _REGISTER_MIN_TILES:
-        return fine_h
+        return fine_h, planes
     dx, dy = np.median(np.array(shifts), axis=0)
     if np.hypot(dx, dy) < _REGISTER_MIN_PX:
-        return fine_h
+        return fine_h, planes
     corrected = np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1]], np.float64) @ fine_h
     before = float(np.mean([level for *_, level in read]))
     after = float(
@@ -317,7 +323,9 @@ def _registered(
             ]
         )
     )
-    return corrected if before >= _REGISTER_UNEXPLAINED and after <= _REGISTER_GAIN * before else fine_h
+    if before >= _REGISTER_UNEXPLAINED and after <= _REGISTER_GAIN * before:
+        return corrected, {}
+    return fine_h, planes
 
 
 def _reflected(lo: float, hi: float, size: int) -> tuple[int, int] | None:
