@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 # Bump when a change can alter a verdict, so stored results can be told apart.
-ENGINE_VERSION = "2026.12.14"
+ENGINE_VERSION = "2026.12.15"
 
 # A global hash this close means "the same picture" even when blur or tiny size starve
 # the feature matcher; unrelated dev-set photos are >= 22 bits apart.
