@@ -21,7 +21,7 @@ from enum import StrEnum
 from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -269,41 +269,63 @@ def _backoff(attempts: int) -> timedelta:
 def deliver_pending(*, endpoint_pk: int, application_pk: int) -> int:
     """Send the endpoint's pending events of one application, oldest first, stopping at the first
     failure so none overtakes an earlier one. Return how many were delivered."""
+    # The application's events by their ids, each with its delivery's status for the endpoint
+    # read through the (event, endpoint) unique index, one look-up per event in the same query:
+    # whatever the planner's statistics say. Joined on the application and filtered on the status
+    # in SQL, a table that had grown since its last ANALYZE was read as small and every head cost
+    # a scan of all the endpoint's pending deliveries (63 ms with 18 459 pending, against 0.1 ms
+    # this way). A queue with nothing pending ends here, without a transaction: the kick of an
+    # application whose events another task's drain already sent. Events written after this
+    # look-up come with a kick of their own.
+    status = Subquery(
+        WebhookDelivery.objects.filter(event_id=OuterRef("pk"), endpoint_id=endpoint_pk).values("status")[:1]
+    )
+    events = WebhookEvent.objects.filter(application_id=application_pk).annotate(delivery_status=status)
+    pending = [
+        pk for pk, state in events.values_list("pk", "delivery_status") if state == WebhookDelivery.Status.PENDING
+    ]
+    if not pending:
+        return 0
     delivered = 0
-    # The application's events by their ids, looked up once, and the queue's rows by (event,
-    # endpoint), its unique index, with the pending one picked here: whatever the planner's
-    # statistics say. Joined on the application and filtered on the status in SQL, a table that
-    # had grown since its last ANALYZE was read as small and every head cost a scan of all the
-    # endpoint's pending deliveries (63 ms with 18 459 pending, against 0.1 ms this way). Events
-    # written after this look-up come with a kick of their own.
-    events = list(WebhookEvent.objects.filter(application_id=application_pk).values_list("pk", flat=True))
-    while True:
-        with transaction.atomic():
-            try:
-                # NOWAIT: another worker holds this queue and is sending its head; leave it to that worker.
-                queue = list(
-                    WebhookDelivery.objects.select_for_update(nowait=True, of=("self",))
-                    .select_related("event", "endpoint")
-                    .filter(endpoint_id=endpoint_pk, event_id__in=events)
-                    .order_by("event__sequence")
-                )
-            except DatabaseError:
-                return delivered
-            delivery = next((row for row in queue if row.status == WebhookDelivery.Status.PENDING), None)
-            if delivery is None:
-                return delivered
+    with transaction.atomic():
+        try:
+            # NOWAIT: another worker holds this queue and is sending its head; leave it to that
+            # worker. Every row pending when read above is locked, so nobody sends a later one
+            # beside an earlier one in flight; a row sent meanwhile is found sent and skipped.
+            queue = list(
+                WebhookDelivery.objects.select_for_update(nowait=True, of=("self",))
+                .select_related("event", "endpoint")
+                .filter(endpoint_id=endpoint_pk, event_id__in=pending)
+                .order_by("event__sequence")
+            )
+        except DatabaseError:
+            return 0
+        # The queue's pending rows in order, in this one transaction under its lock: one BEGIN,
+        # lock and COMMIT (the commit's wait for the disk included) per queue instead of per
+        # delivery, and no second look that finds the queue empty. A crash before the commit
+        # sends these again, as it sent the one in flight before: receivers de-duplicate by
+        # event id (at least once, in order, as before).
+        attempted = []
+        for delivery in queue:
+            if delivery.status != WebhookDelivery.Status.PENDING:
+                continue
             now = timezone.now()
             if delivery.next_attempt_at > now:
                 _enqueue_on_commit(endpoint_pk, application_pk, (delivery.next_attempt_at - now).total_seconds())
-                return delivered
+                break
             ok = _attempt(delivery)
-            # One UPDATE of what an attempt changes, not the whole row.
-            delivery.save(update_fields=_ATTEMPT_FIELDS)
+            attempted.append(delivery)
             if not ok:
                 if delivery.status == WebhookDelivery.Status.PENDING:
                     _enqueue_on_commit(endpoint_pk, application_pk, (delivery.next_attempt_at - now).total_seconds())
-                return delivered
+                break
             delivered += 1
+        # One UPDATE of what the attempts changed, not the whole rows.
+        if len(attempted) == 1:
+            attempted[0].save(update_fields=_ATTEMPT_FIELDS)
+        elif attempted:
+            WebhookDelivery.objects.bulk_update(attempted, _ATTEMPT_FIELDS)
+    return delivered
 
 
 def deliver_due(*, endpoint_pk: int, budget_seconds: float) -> int:
