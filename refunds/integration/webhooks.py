@@ -14,7 +14,6 @@ import logging
 import random
 import time
 import urllib.error
-import urllib.request
 from datetime import timedelta
 from enum import StrEnum
 
@@ -28,7 +27,7 @@ from django.utils import timezone
 from refunds.compiled import CompiledQuery, Slot
 from refunds.integration import outbox
 from refunds.integration.signing import SIGNATURE_HEADER, sign
-from refunds.integration.url_guard import UnsafeDestination, guarded_open
+from refunds.integration.url_guard import UnsafeDestination, guarded_post
 from refunds.models import (
     Appeal,
     Decision,
@@ -305,7 +304,6 @@ def deliver_pending(*, endpoint_pk: int, application_pk: int) -> int:
         # delivery, and no second look that finds the queue empty. A crash before the commit
         # sends these again, as it sent the one in flight before: receivers de-duplicate by
         # event id (at least once, in order, as before).
-        attempted = []
         for delivery in queue:
             if delivery.status != WebhookDelivery.Status.PENDING:
                 continue
@@ -314,17 +312,15 @@ def deliver_pending(*, endpoint_pk: int, application_pk: int) -> int:
                 _enqueue_on_commit(endpoint_pk, application_pk, (delivery.next_attempt_at - now).total_seconds())
                 break
             ok = _attempt(delivery)
-            attempted.append(delivery)
+            # One UPDATE of what an attempt changes, not the whole row. One bulk_update for the
+            # batch was tried: building its CASE expressions took 11 % of the delivery task's
+            # samples in the soak's profile, more than the round trips it saved.
+            delivery.save(update_fields=_ATTEMPT_FIELDS)
             if not ok:
                 if delivery.status == WebhookDelivery.Status.PENDING:
                     _enqueue_on_commit(endpoint_pk, application_pk, (delivery.next_attempt_at - now).total_seconds())
                 break
             delivered += 1
-        # One UPDATE of what the attempts changed, not the whole rows.
-        if len(attempted) == 1:
-            attempted[0].save(update_fields=_ATTEMPT_FIELDS)
-        elif attempted:
-            WebhookDelivery.objects.bulk_update(attempted, _ATTEMPT_FIELDS)
     return delivered
 
 
@@ -373,20 +369,16 @@ _ATTEMPT_FIELDS = ("attempts", "status", "last_status_code", "last_error", "deli
 
 def _attempt(delivery: WebhookDelivery) -> bool:
     body = body_of(delivery.event)
-    request = urllib.request.Request(
-        delivery.endpoint.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "reviewhub-webhooks/1",
-            SIGNATURE_HEADER: sign(delivery.endpoint.signing_secrets(timezone.now()), body),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "reviewhub-webhooks/1",
+        SIGNATURE_HEADER: sign(delivery.endpoint.signing_secrets(timezone.now()), body),
+    }
     delivery.attempts += 1
     try:
-        with guarded_open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
-            delivery.last_status_code = response.status
+        delivery.last_status_code = guarded_post(
+            delivery.endpoint.url, body=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT_SECONDS
+        )
         delivery.status = WebhookDelivery.Status.DELIVERED
         delivery.delivered_at = timezone.now()
         delivery.last_error = ""

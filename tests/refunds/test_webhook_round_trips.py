@@ -18,9 +18,9 @@ from tests.refunds.test_webhooks import Receiver
 pytestmark = pytest.mark.django_db(transaction=True)  # the commits are counted
 
 # The application's events with their delivery's status (1); BEGIN, the queue's pending rows
-# locked, one UPDATE of the attempts, COMMIT (4). It was four per delivery (BEGIN, lock, UPDATE,
+# locked, an UPDATE per attempt, COMMIT (3 + 4). It was four per delivery (BEGIN, lock, UPDATE,
 # COMMIT), plus the events and a last look that found the queue empty (4): 20 for these four.
-QUERIES_FOR_A_QUEUE = 5
+QUERIES_FOR_A_QUEUE = 8
 
 
 @pytest.fixture
