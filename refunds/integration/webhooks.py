@@ -361,7 +361,25 @@ def deliver_due(*, endpoint_pk: int, budget_seconds: float) -> int:
                 break
             visited.add(application_pk)
             delivered += deliver_pending(endpoint_pk=endpoint_pk, application_pk=application_pk)
+        if len(rows) < DRAIN_BATCH:
+            # Everything due when this batch was read has been sent; what came since has its own
+            # kick. Asking again cost a query per drain that almost always found nothing.
+            break
     return delivered
+
+
+def deliver_kicked(*, endpoint_pk: int, application_pk: int) -> int:
+    """Send the kicked application's pending events, then, if it had any, the endpoint's other
+    due deliveries for up to ``KICK_DRAIN_SECONDS``; return how many were delivered.
+
+    A kick that finds its application's events already sent comes after a drain that passed
+    by (or, finding them locked, beside one): it drains nothing. The drain's query after every
+    kick was a fifth of the delivery task's samples in the soak's profile, and under load most
+    kicks came after another kick's drain had sent their events."""
+    delivered = deliver_pending(endpoint_pk=endpoint_pk, application_pk=application_pk)
+    if not delivered:
+        return 0
+    return delivered + deliver_due(endpoint_pk=endpoint_pk, budget_seconds=KICK_DRAIN_SECONDS)
 
 
 _ATTEMPT_FIELDS = ("attempts", "status", "last_status_code", "last_error", "delivered_at", "next_attempt_at")

@@ -99,3 +99,20 @@ def test_a_failure_in_the_queue_keeps_what_was_sent_and_holds_back_what_follows(
         ("pending", 0),
     ]
     assert [payload["sequence"] for payload, _, _ in receiver.requests] == [1, 2, 3]
+
+
+def test_a_drain_reads_the_due_deliveries_once_when_they_fit_in_one_batch(product, platform_a):
+    receiver = Receiver()
+    try:
+        endpoint = endpoint_create(platform=platform_a, url=receiver.url)
+        applications = [submit(product, order_ref=f"order-{n}") for n in range(3)]
+
+        with CaptureQueriesContext(connection) as queries:
+            delivered = webhooks.deliver_due(endpoint_pk=endpoint.pk, budget_seconds=60)
+    finally:
+        receiver.close()
+
+    assert delivered == 3
+    # The due deliveries (1), then each application's queue (5 each for one event): no last
+    # look that finds nothing more due.
+    assert len(queries) == 1 + 5 * len(applications), "\n".join(q["sql"] for q in queries.captured_queries)

@@ -258,3 +258,21 @@ def test_the_kick_of_one_application_also_sends_the_other_due_ones(product, plat
         str(kicked.public_id),
         str(behind.public_id),
     ]
+
+
+@pytest.mark.django_db
+def test_a_kick_that_finds_its_events_already_sent_drains_nothing(product, platform_a):
+    from refunds.tasks import deliver_webhooks
+
+    receiver = Receiver()
+    try:
+        endpoint = endpoint_create(platform=platform_a, url=receiver.url)
+        kicked, behind = (submit(product, order_ref=f"order-{n}") for n in range(2))
+        webhooks.deliver_pending(endpoint_pk=endpoint.pk, application_pk=kicked.pk)  # another task's drain
+
+        assert deliver_webhooks(endpoint.pk, kicked.pk) == 0
+    finally:
+        receiver.close()
+    # The other application waits for its own kick, which drains what is due by then.
+    assert len(receiver.answered) == 1
+    assert WebhookDelivery.objects.get(event__application=behind).status == "pending"
