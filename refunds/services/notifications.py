@@ -46,12 +46,12 @@ def _kind_of_transition(application: RefundApplication, from_state: str) -> str 
     return None
 
 
-def _record(application: RefundApplication, kind: str, suffix: str = "", appeal: Appeal | None = None) -> int:
-    """Write a pending notification for every user of the application's shop; return how many are new."""
-    user_ids = list(
-        MerchantMember.objects.filter(merchant_id=application.merchant_id).values_list("user_id", flat=True)
-    )
-    rows = [
+def _rows(
+    application: RefundApplication, kind: str, suffix: str = "", appeal: Appeal | None = None
+) -> list[Notification]:
+    """Return a pending notification (unsaved) for every user of the application's shop."""
+    user_ids = MerchantMember.objects.filter(merchant_id=application.merchant_id).values_list("user_id", flat=True)
+    return [
         Notification(
             key=f"{kind}:{application.public_id}:{user_id}{suffix}",
             user_id=user_id,
@@ -61,6 +61,11 @@ def _record(application: RefundApplication, kind: str, suffix: str = "", appeal:
         )
         for user_id in user_ids
     ]
+
+
+def _record(application: RefundApplication, kind: str, suffix: str = "", appeal: Appeal | None = None) -> int:
+    """Write a pending notification for every user of the application's shop; return how many are new."""
+    rows = _rows(application, kind, suffix, appeal)
     existing = set(Notification.objects.filter(key__in=[row.key for row in rows]).values_list("key", flat=True))
     # The unique key, not the look-up above, is what guarantees one row per event and user.
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
@@ -73,7 +78,13 @@ def notifications_record_transition(application: RefundApplication, *, from_stat
     kind = _kind_of_transition(application, from_state)
     if kind is None:
         return
-    if _record(application, kind):
+    # Without asking first which rows are already there (a query in every screening and every
+    # decision): the state was just entered under the row lock, so its rows are new, and were
+    # one there (a state entered twice), the unique key keeps it once and the kick finds
+    # nothing more to send.
+    rows = _rows(application, kind)
+    if rows:
+        Notification.objects.bulk_create(rows, ignore_conflicts=True)
         _send_on_commit(application.pk)
 
 
@@ -134,7 +145,7 @@ def notification_send(*, notification_pk: int) -> bool:
         notification = (
             Notification.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related(
-                "user",
+                "user__notification_preference",
                 "application__merchant",
                 "application__product",
                 "application__decision",
@@ -146,7 +157,11 @@ def notification_send(*, notification_pk: int) -> bool:
         )
         if notification is None:
             return False
-        preference = preference_for(notification.user)
+        # Read with the notification, one query fewer per e-mail than preference_for.
+        try:
+            preference = notification.user.notification_preference
+        except NotificationPreference.DoesNotExist:
+            preference = NotificationPreference(user=notification.user)
         if not notification.user.email or not notification.user.is_active or not preference.wants(notification.kind):
             notification.status = Notification.Status.SKIPPED
             notification.save(update_fields=["status"])
