@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import ngettext
 
+from refunds.compiled import CompiledQuery, Slot
 from refunds.errors import ErrorCode, InvalidInput
 from refunds.integration import outbox
 from refunds.models import Appeal, MerchantMember, RefundApplication
@@ -161,24 +162,34 @@ def preference_for(user: User) -> NotificationPreference:
     return NotificationPreference.objects.filter(user=user).first() or NotificationPreference(user=user)
 
 
+# A notification with everything its e-mail says, compiled once and prepared (refunds.compiled):
+# its ten tables took PostgreSQL 7.5 ms to plan and 0.4 ms to run (EXPLAIN ANALYZE on the soak's
+# database), at every e-mail. SKIP LOCKED: a concurrent delivery of the same task is sending
+# this row; it is its job.
+_PENDING_NOTIFICATION = CompiledQuery(
+    lambda: (
+        Notification.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related(
+            "user__notification_preference",
+            "application__merchant",
+            "application__product",
+            "application__decision",
+            "appeal__decision",
+            "appeal__appeal_decision",
+        )
+        .filter(
+            pk=Slot("notification", Notification._meta.get_field("id")),
+            status=Notification.Status.PENDING,
+        )
+    )
+)
+
+
 def notification_send(*, notification_pk: int) -> bool:
     """Send one pending notification and mark it sent; return False if it was not pending (sent
     by another delivery of the task) or the user does not want it."""
     with transaction.atomic():
-        # SKIP LOCKED: a concurrent delivery of the same task is sending this row; it is its job.
-        notification = (
-            Notification.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related(
-                "user__notification_preference",
-                "application__merchant",
-                "application__product",
-                "application__decision",
-                "appeal__decision",
-                "appeal__appeal_decision",
-            )
-            .filter(pk=notification_pk, status=Notification.Status.PENDING)
-            .first()
-        )
+        notification = _PENDING_NOTIFICATION.first(notification=notification_pk)
         if notification is None:
             return False
         # Read with the notification, one query fewer per e-mail than preference_for.
