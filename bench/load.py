@@ -188,6 +188,10 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            # HTTP/1.1, as a platform's server speaks it: a connection carries one delivery after
+            # another (http.server's default, HTTP/1.0, closes it after each answer).
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's spelling
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
@@ -197,6 +201,8 @@ class Receiver:
                         event = json.loads(body)
                         receiver.received[event["data"]["application"]].append(event["sequence"])
                 self.send_response(503 if refuse else 204)
+                if refuse:
+                    self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def log_message(self, *args: object) -> None:

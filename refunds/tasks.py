@@ -222,8 +222,7 @@ def purge_idempotency_records() -> int:
 
 @shared_task(name="refunds.deliver_webhooks", acks_late=True)
 def deliver_webhooks(endpoint_pk: int, application_pk: int) -> int:
-    delivered = webhooks.deliver_pending(endpoint_pk=endpoint_pk, application_pk=application_pk)
-    return delivered + webhooks.deliver_due(endpoint_pk=endpoint_pk, budget_seconds=webhooks.KICK_DRAIN_SECONDS)
+    return webhooks.deliver_kicked(endpoint_pk=endpoint_pk, application_pk=application_pk)
 
 
 @shared_task(name="refunds.drain_webhooks", acks_late=True)

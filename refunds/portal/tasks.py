@@ -7,6 +7,10 @@ from refunds.services import notifications
 
 @shared_task(name="portal.send_notifications", acks_late=True)
 def send_notifications(application_pk: int | None = None) -> int:
+    """Send an application's pending notifications (the message its change sent), or, from
+    beat, those whose message was lost."""
+    if application_pk is None:
+        return notifications.notifications_send_overdue()
     return notifications.notifications_send_pending(application_pk=application_pk)
 
 

@@ -142,11 +142,15 @@ def apply(
     reason: str = "",
     payload: dict[str, Any] | None = None,
     decision: DecisionSpec | None = None,
+    save: bool = True,
     **kwargs: Any,
 ) -> None:
     """Run a transition on the locked application, append the audit event and, for a change of
     state, write the webhook event to the outbox, then save the application: all in the caller's
-    transaction."""
+    transaction.
+
+    ``save=False``: the row is left to the next ``apply`` in the same transaction, which writes
+    both transitions' changes at once."""
     from_state = application.state
     transition(**kwargs)
     if decision is not None:
@@ -176,7 +180,8 @@ def apply(
         notifications.notifications_record_transition(application, from_state=from_state)
     # Last, and once: the row's new state, its audit head and its webhook sequence in one write
     # (three round trips before, each waiting on a database shared with every worker).
-    application.save()
+    if save:
+        application.save()
 
 
 def approve_unless_held(

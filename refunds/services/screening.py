@@ -127,12 +127,15 @@ def application_record_screening(*, application_id: UUID | str) -> RefundApplica
             # merchant window is asked when it enters review.
             evidence_request_by_policy(application)
             return application
+        # The row is written once, by the transition that follows in this transaction (the
+        # fast track or the window): nothing between them reads it from the database.
         apply(
             application,
             application.record_screening,
             actor=system,
             action=AuditAction.SCREEN,
             payload={"risk": risk.level, "score": risk.score},
+            save=False,
             risk_level=risk.level,
             risk_score=risk.score,
             explanation=risk.explanation,

@@ -234,3 +234,107 @@ def test_redirects_are_not_followed(platform_a, product):
 )
 def test_which_addresses_are_public(address, public):
     assert url_guard.address_is_public(address) is public
+
+
+class KeepAliveReceiver:
+    """A local endpoint speaking HTTP/1.1, as a platform's server does: a connection carries
+    request after request until one side closes it. ``close_when_idle``: it closes each
+    connection after answering, without saying so, as a server whose keep-alive timeout ran out."""
+
+    def __init__(self, *, close_when_idle: bool = False):
+        self.requests: list[tuple[int, str]] = []  # (the sender's port, the Host header)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):  # noqa: N802
+                self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((self.client_address[1], self.headers.get("Host", "")))
+                self.send_response(204)
+                self.end_headers()
+                self.close_connection = close_when_idle
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def connections(self) -> int:
+        return len({port for port, _ in self.requests})
+
+    def close(self):
+        url_guard.close_connections()
+        self.server.shutdown()
+
+
+@pytest.fixture
+def keep_alive_receiver():
+    server = KeepAliveReceiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def pinned_name(guard_on, dns, monkeypatch):
+    """pinned.example resolves to loopback, which the guard lets pass for these tests only."""
+    monkeypatch.setattr(url_guard, "address_is_public", lambda address: address == "127.0.0.1")
+    dns["pinned.example"] = ["127.0.0.1"]
+    return dns
+
+
+def test_deliveries_share_one_kept_connection_to_the_address_that_was_checked(
+    pinned_name, keep_alive_receiver, platform_a, product
+):
+    platform_services.webhook_endpoint_create(
+        platform=platform_a, url=f"http://pinned.example:{keep_alive_receiver.port}/hooks", actor=OPS
+    )
+    for n in range(3):
+        deliver_all(submit(product, order_ref=f"order-{n}"))
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"delivered"}
+    assert [host for _, host in keep_alive_receiver.requests] == [f"pinned.example:{keep_alive_receiver.port}"] * 3
+    assert keep_alive_receiver.connections() == 1
+
+
+def test_a_kept_connection_is_not_used_once_the_name_leads_to_a_refused_address(
+    pinned_name, keep_alive_receiver, platform_a, product
+):
+    platform_services.webhook_endpoint_create(
+        platform=platform_a, url=f"http://pinned.example:{keep_alive_receiver.port}/hooks", actor=OPS
+    )
+    deliver_all(submit(product, order_ref="order-1"))  # leaves its connection open
+    pinned_name["pinned.example"] = ["10.0.0.5"]  # rebound: every request is checked again
+
+    deliver_all(submit(product, order_ref="order-2"))
+
+    assert len(keep_alive_receiver.requests) == 1
+    refused = WebhookDelivery.objects.get(event__application__order_ref="order-2")
+    assert refused.status == "pending" and "webhook_url_not_public" in refused.last_error
+
+
+def test_a_kept_connection_is_not_used_once_the_guard_refuses_private_addresses(
+    keep_alive_receiver, platform_a, product, settings
+):
+    platform_services.webhook_endpoint_create(platform=platform_a, url=keep_alive_receiver.url, actor=OPS)
+    deliver_all(submit(product, order_ref="order-1"))  # private addresses allowed: delivered, kept open
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+
+    deliver_all(submit(product, order_ref="order-2"))
+
+    assert len(keep_alive_receiver.requests) == 1
+    assert "refused by the URL guard" in WebhookDelivery.objects.get(event__application__order_ref="order-2").last_error
+
+
+def test_a_connection_the_receiver_closed_while_idle_is_opened_anew_not_failed_on(platform_a, product):
+    receiver = KeepAliveReceiver(close_when_idle=True)
+    try:
+        platform_services.webhook_endpoint_create(platform=platform_a, url=receiver.url, actor=OPS)
+        for n in range(3):
+            deliver_all(submit(product, order_ref=f"order-{n}"))
+    finally:
+        receiver.close()
+    assert set(WebhookDelivery.objects.values_list("status", "attempts")) == {("delivered", 1)}
+    assert receiver.connections() == 3

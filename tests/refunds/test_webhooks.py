@@ -258,3 +258,63 @@ def test_the_kick_of_one_application_also_sends_the_other_due_ones(product, plat
         str(kicked.public_id),
         str(behind.public_id),
     ]
+
+
+@pytest.mark.django_db
+def test_a_kick_that_finds_its_events_already_sent_drains_nothing(product, platform_a):
+    from refunds.tasks import deliver_webhooks
+
+    receiver = Receiver()
+    try:
+        endpoint = endpoint_create(platform=platform_a, url=receiver.url)
+        kicked, behind = (submit(product, order_ref=f"order-{n}") for n in range(2))
+        webhooks.deliver_pending(endpoint_pk=endpoint.pk, application_pk=kicked.pk)  # another task's drain
+
+        assert deliver_webhooks(endpoint.pk, kicked.pk) == 0
+    finally:
+        receiver.close()
+    # The other application waits for its own kick, which drains what is due by then.
+    assert len(receiver.answered) == 1
+    assert WebhookDelivery.objects.get(event__application=behind).status == "pending"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_kick_that_finds_its_queue_locked_by_another_worker_looks_again_in_a_moment(
+    product, platform_a, monkeypatch, postgres_only
+):
+    from django.db import connection
+
+    from refunds.tasks import deliver_webhooks
+
+    sent: list[tuple[str, list[int], float]] = []
+    monkeypatch.setattr(
+        webhooks.current_app, "send_task", lambda name, args, countdown=0, **_: sent.append((name, args, countdown))
+    )
+    receiver = Receiver()
+    endpoint = endpoint_create(platform=platform_a, url=receiver.url)
+    application = submit(product)
+    sent.clear()
+    locked, release = threading.Event(), threading.Event()
+
+    def other_worker():
+        # Sending the queue: it read the queue before this kick's event was written, and will
+        # not send that event.
+        try:
+            with transaction.atomic():
+                list(WebhookDelivery.objects.select_for_update().filter(endpoint=endpoint))
+                locked.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=other_worker)
+    holder.start()
+    try:
+        assert locked.wait(30)
+        assert deliver_webhooks(endpoint.pk, application.pk) == 0
+    finally:
+        release.set()
+        holder.join(30)
+        receiver.close()
+    assert receiver.requests == []
+    assert (webhooks.DELIVER_TASK, [endpoint.pk, application.pk], webhooks.BUSY_QUEUE_RETRY_SECONDS) in sent

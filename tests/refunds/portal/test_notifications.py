@@ -14,7 +14,13 @@ from django.utils import timezone
 from refunds.models import MerchantMember, RefundApplication
 from refunds.notifications.models import Notification, NotificationPreference
 from refunds.services import Actor, application_accept
-from refunds.services.notifications import notification_send, notifications_send_pending
+from refunds.services.notifications import (
+    SWEEP_MIN_AGE,
+    notification_send,
+    notifications_remind_deadlines,
+    notifications_send_overdue,
+    notifications_send_pending,
+)
 from refunds.states import ActorKind
 from tests.conftest import _wait_until_worker_idle, wait_for
 from tests.factories import submit
@@ -121,10 +127,35 @@ def test_beat_sends_what_a_lost_message_left_pending(celery_worker, owner, produ
     application = RefundApplication.objects.get(pk=submit(product).pk)
     _wait_until_worker_idle()
     mail.outbox.clear()
-    # The row was written with its change, but the message asking to send it never arrived.
-    Notification.objects.create(key="window_opened:lost", user=owner, application=application, kind="window_opened")
+    # The row was written with its change a while ago, but the message asking to send it never arrived.
+    Notification.objects.create(
+        key="window_opened:lost",
+        user=owner,
+        application=application,
+        kind="window_opened",
+        created_at=timezone.now() - SWEEP_MIN_AGE,
+    )
     run_task_twice("portal.send_notifications")
     assert len(mail.outbox) == 1
+
+
+def test_beat_leaves_a_fresh_notification_to_its_own_message(owner, product):
+    application = RefundApplication.objects.get(pk=submit(product).pk)
+    Notification.objects.create(key="decision:fresh", user=owner, application=application, kind="decision")
+
+    assert notifications_send_overdue() == 0
+    assert notifications_send_overdue(now=timezone.now() + SWEEP_MIN_AGE) == 1
+    assert len(mail.outbox) == 1
+
+
+def test_the_reminder_job_sends_reminders_and_leaves_other_notifications_to_their_messages(owner, product):
+    application = RefundApplication.objects.get(pk=submit(product).pk)
+    Notification.objects.create(key="decision:fresh", user=owner, application=application, kind="decision")
+
+    notifications_remind_deadlines()
+
+    assert Notification.objects.get(key="decision:fresh").status == "pending"
+    assert mail.outbox == []
 
 
 def test_the_unsubscribe_link_stops_that_kind_of_email(celery_worker, client, owner, product):
