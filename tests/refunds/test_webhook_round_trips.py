@@ -38,21 +38,32 @@ def accepted(product, merchant_owner):
     return make
 
 
+@pytest.fixture
+def receiving():
+    """Start local receivers for the test's deliveries (Receiver's arguments); close them after it."""
+    started: list[Receiver] = []
+
+    def start(**kwargs) -> Receiver:
+        started.append(Receiver(**kwargs))
+        return started[-1]
+
+    yield start
+    for receiver in started:
+        receiver.close()
+
+
 def delivered_with_queries(endpoint, application):
     with CaptureQueriesContext(connection) as queries:
         delivered = webhooks.deliver_pending(endpoint_pk=endpoint.pk, application_pk=application.pk)
     return delivered, [query["sql"] for query in queries.captured_queries]
 
 
-def test_an_applications_queue_is_sent_in_order_in_one_transaction(platform_a, accepted):
-    receiver = Receiver()
-    try:
-        endpoint = endpoint_create(platform=platform_a, url=receiver.url)
-        application = accepted()
+def test_an_applications_queue_is_sent_in_order_in_one_transaction(platform_a, accepted, receiving):
+    receiver = receiving()
+    endpoint = endpoint_create(platform=platform_a, url=receiver.url)
+    application = accepted()
 
-        delivered, queries = delivered_with_queries(endpoint, application)
-    finally:
-        receiver.close()
+    delivered, queries = delivered_with_queries(endpoint, application)
 
     assert delivered == 4
     assert [payload["sequence"] for payload in receiver.answered] == [1, 2, 3, 4]
@@ -61,32 +72,26 @@ def test_an_applications_queue_is_sent_in_order_in_one_transaction(platform_a, a
     assert set(WebhookDelivery.objects.values_list("status", "attempts")) == {("delivered", 1)}
 
 
-def test_a_queue_with_nothing_pending_costs_one_query_and_no_transaction(platform_a, accepted):
-    receiver = Receiver()
-    try:
-        endpoint = endpoint_create(platform=platform_a, url=receiver.url)
-        application = accepted()
-        webhooks.deliver_pending(endpoint_pk=endpoint.pk, application_pk=application.pk)
+def test_a_queue_with_nothing_pending_costs_one_query_and_no_transaction(platform_a, accepted, receiving):
+    receiver = receiving()
+    endpoint = endpoint_create(platform=platform_a, url=receiver.url)
+    application = accepted()
+    webhooks.deliver_pending(endpoint_pk=endpoint.pk, application_pk=application.pk)
 
-        # The kick of an application whose events another task's drain already sent.
-        delivered, queries = delivered_with_queries(endpoint, application)
-    finally:
-        receiver.close()
+    # The kick of an application whose events another task's drain already sent.
+    delivered, queries = delivered_with_queries(endpoint, application)
 
     assert delivered == 0
     assert len(queries) == 1, "\n".join(queries)
     assert len(receiver.requests) == 4
 
 
-def test_a_failure_in_the_queue_keeps_what_was_sent_and_holds_back_what_follows(platform_a, accepted):
-    receiver = Receiver(behaviours=("ok", "ok", "fail"))
-    try:
-        endpoint = endpoint_create(platform=platform_a, url=receiver.url)
-        application = accepted()
+def test_a_failure_in_the_queue_keeps_what_was_sent_and_holds_back_what_follows(platform_a, accepted, receiving):
+    receiver = receiving(behaviours=("ok", "ok", "fail"))
+    endpoint = endpoint_create(platform=platform_a, url=receiver.url)
+    application = accepted()
 
-        delivered, _ = delivered_with_queries(endpoint, application)
-    finally:
-        receiver.close()
+    delivered, _ = delivered_with_queries(endpoint, application)
 
     assert delivered == 2
     # The first two are recorded sent in the transaction that also records the failure; the
@@ -101,16 +106,13 @@ def test_a_failure_in_the_queue_keeps_what_was_sent_and_holds_back_what_follows(
     assert [payload["sequence"] for payload, _, _ in receiver.requests] == [1, 2, 3]
 
 
-def test_a_drain_reads_the_due_deliveries_once_when_they_fit_in_one_batch(product, platform_a):
-    receiver = Receiver()
-    try:
-        endpoint = endpoint_create(platform=platform_a, url=receiver.url)
-        applications = [submit(product, order_ref=f"order-{n}") for n in range(3)]
+def test_a_drain_reads_the_due_deliveries_once_when_they_fit_in_one_batch(product, platform_a, receiving):
+    receiver = receiving()
+    endpoint = endpoint_create(platform=platform_a, url=receiver.url)
+    applications = [submit(product, order_ref=f"order-{n}") for n in range(3)]
 
-        with CaptureQueriesContext(connection) as queries:
-            delivered = webhooks.deliver_due(endpoint_pk=endpoint.pk, budget_seconds=60)
-    finally:
-        receiver.close()
+    with CaptureQueriesContext(connection) as queries:
+        delivered = webhooks.deliver_due(endpoint_pk=endpoint.pk, budget_seconds=60)
 
     assert delivered == 3
     # The due deliveries (1), then each application's queue (5 each for one event): no last
