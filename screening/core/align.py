@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .keypoints import ORB_FAST_THRESHOLD, OrbDetection, detect_orb
+
 __all__ = ["Features", "Alignment", "extract_features", "match_features", "scale_alignment"]
 
 # 1000 ORB keypoints on a <= 640 px plane take ~4 ms and brute-force matching three
@@ -20,7 +22,7 @@ _ORB_FEATURES = 1000
 # The evidence side gets fewer: matching cost is the product of both counts, and the
 # reference side (computed once, cached) is the one that must cover every crop.
 EVIDENCE_FEATURES = 1000
-_ORB_FAST_THRESHOLD = 10
+_ORB_FAST_THRESHOLD = ORB_FAST_THRESHOLD
 # Dark, smooth photographs (the hold-out half's clock: 25-59 keypoints at FAST 10 on
 # the catalogue photo) leave too few corners for 15 inliers, and forgeries of them went
 # unaligned (3 of 8 clock forgeries, hubble/moon unaffected). When FAST 10 finds fewer
@@ -60,13 +62,19 @@ class Alignment:
         return self.inliers / self.matches if self.matches else 0.0
 
 
-def extract_features(gray: np.ndarray, *, limit: int = _ORB_FEATURES) -> Features:
-    """Return at most `limit` ORB features of a uint8 grayscale plane (possibly none)."""
-    orb = cv2.ORB.create(nfeatures=limit, fastThreshold=_ORB_FAST_THRESHOLD, edgeThreshold=15, patchSize=15)
-    keypoints, descriptors = orb.detectAndCompute(gray, None)
+def extract_features(
+    gray: np.ndarray, *, limit: int = _ORB_FEATURES, detection: OrbDetection | None = None
+) -> Features:
+    """Return at most `limit` ORB features of a uint8 grayscale plane (possibly none).
+
+    `detection`, if given, is detect_orb's answer on this same plane; it is used where its
+    settings are the first pass's.
+    """
+    if detection is None or (detection.limit, detection.fast_threshold) != (limit, _ORB_FAST_THRESHOLD):
+        detection = detect_orb(gray, limit=limit, fast_threshold=_ORB_FAST_THRESHOLD)
+    keypoints, descriptors = detection.keypoints, detection.descriptors
     if len(keypoints) < _ORB_RETRY_BELOW * limit:
-        orb.setFastThreshold(_ORB_LOW_FAST_THRESHOLD)
-        keypoints, descriptors = orb.detectAndCompute(gray, None)
+        keypoints, descriptors, *_ = detect_orb(gray, limit=limit, fast_threshold=_ORB_LOW_FAST_THRESHOLD)
     if descriptors is None or not keypoints:
         return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), (gray.shape[1], gray.shape[0]))
     points = np.array([kp.pt for kp in keypoints], dtype=np.float32)

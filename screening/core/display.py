@@ -71,7 +71,6 @@ from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
-import scipy.fft  # keeps single precision where numpy's FFT computes in double: a quarter of the cost
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .decode import _DRAFT_MIN_SHARE, FINE_LONG_SIDE, WORK_LONG_SIDE
@@ -297,6 +296,12 @@ def _whitened(tiles: np.ndarray, window: np.ndarray, envelope_bins: int, out: np
     """Return each tile's power spectrum (fftshifted) whitened by its own spectral envelope (into `out` if given)."""
     # In place where numpy allows it: the same operations on the same values, fewer
     # copies of the stack (~4 MB per 100 tiles at each step).
+    # scipy's FFT keeps single precision where numpy's computes in double: a quarter of the
+    # cost. Imported here, on first use: importing scipy.fft (which imports scipy.special)
+    # took ~0.3 s of every process's start-up, and the command line's parent process,
+    # which only reads the manifest and hands the lines out, never needs it.
+    import scipy.fft
+
     centred = tiles - tiles.mean(axis=(1, 2), keepdims=True)
     centred *= window
     spectrum = np.abs(scipy.fft.fft2(centred, overwrite_x=True))

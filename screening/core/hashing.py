@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from .keypoints import ReuseFeatures, reuse_features
+from .keypoints import OrbDetection, ReuseFeatures, reuse_features
 
 if TYPE_CHECKING:
     from .decode import DecodedImage
@@ -84,10 +84,14 @@ def hamming(a: int, b: int) -> int:
     return int((a ^ b).bit_count())
 
 
-def evidence_reuse_features(decoded: DecodedImage) -> ReuseFeatures:  # noqa: F821 - avoid an import cycle
+def evidence_reuse_features(
+    decoded: DecodedImage,  # noqa: F821 - avoid an import cycle
+    *,
+    detection: OrbDetection | None = None,
+) -> ReuseFeatures:
     """Return the reuse features of a decoded image (its working plane, frame included: the
-    keypoints inside a frame are the picture's own)."""
-    return reuse_features(cv2.cvtColor(decoded.rgb, cv2.COLOR_RGB2GRAY))
+    keypoints inside a frame are the picture's own); `detection` as for reuse_features."""
+    return reuse_features(cv2.cvtColor(decoded.rgb, cv2.COLOR_RGB2GRAY), detection=detection)
 
 
 # A turned copy's corners are filled with one colour where the picture left the frame: after

@@ -41,6 +41,7 @@ from .display import (
 )
 from .errors import UnreadableImage
 from .hashing import evidence_reuse_features, hamming, perceptual_hash, phash_plane
+from .keypoints import OrbDetection, detect_orb
 from .lines import merge_regions, thin_edits
 from .localise import Comparison, compare, edit_regions, explained_outside, heatmap_png
 from .metadata import provenance_findings
@@ -914,11 +915,16 @@ _Candidate = tuple[Decision, int, Alignment, Comparison]
 
 
 def _aligned_candidates(
-    decoded: DecodedImage, gray: np.ndarray, references: Sequence[ReferenceAnalysis]
+    decoded: DecodedImage,
+    gray: np.ndarray,
+    references: Sequence[ReferenceAnalysis],
+    *,
+    detection: OrbDetection | None = None,
 ) -> tuple[_Candidate | None, list[_Candidate]]:
     """Align the evidence with the references and decide each alignment by the signals of a
-    new photograph (the display aside); return the best candidate and every one tried."""
-    features = extract_features(gray, limit=EVIDENCE_FEATURES)
+    new photograph (the display aside); return the best candidate and every one tried.
+    `detection` is detect_orb's answer on `gray`, if already taken."""
+    features = extract_features(gray, limit=EVIDENCE_FEATURES, detection=detection)
     ev_hash = phash_plane(gray)
     plane_px = gray.shape[0] * gray.shape[1]
     best: _Candidate | None = None
@@ -1114,7 +1120,10 @@ def screen_decoded(
     started = time.perf_counter() if started is None else started
     findings: list[Finding] = provenance_findings(decoded.metadata, delivered_at=delivered_at)
     gray = cv2.cvtColor(decoded.rgb, cv2.COLOR_RGB2GRAY)
-    best, aligned = _aligned_candidates(decoded, gray, references)
+    # One ORB detection for the alignment's keypoints and the reuse features: the same
+    # settings on the same plane (a second detection cost ~5 ms a file).
+    detection = detect_orb(gray, limit=EVIDENCE_FEATURES)
+    best, aligned = _aligned_candidates(decoded, gray, references, detection=detection)
 
     if best is not None and best[0].score < _COUNTS:
         # No copy by the signals of a new photograph: look for a photographed screen,
@@ -1202,7 +1211,7 @@ def screen_decoded(
         height=decoded.height,
         ms=round((time.perf_counter() - started) * 1000, 2),
         phash=perceptual_hash(decoded),
-        reuse=evidence_reuse_features(decoded),
+        reuse=evidence_reuse_features(decoded, detection=detection),
     )
 
 
