@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +15,24 @@ from django.utils import timezone
 from refunds.models import AuditEvent, RefundApplication
 
 GENESIS = "0" * 64
+
+# The events recorded inside ``written_together``, inserted at its end; None outside it.
+_deferred: ContextVar[list[AuditEvent] | None] = ContextVar("reviewhub_audit_deferred", default=None)
+
+
+@contextmanager
+def written_together() -> Iterator[None]:
+    """Insert the events recorded inside the block in one statement at its end, each chained to
+    the one before as it is recorded. For several transitions in one transaction (screening,
+    then the window or the fast track): use it inside that transaction, around them. Nothing is
+    written if the block raises; its transaction is then rolled back anyway."""
+    events: list[AuditEvent] = []
+    token = _deferred.set(events)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    AuditEvent.objects.bulk_create(events)
 
 
 def _canonical(data: Any) -> bytes:
@@ -74,7 +95,11 @@ def record(
         prev_hash=previous or GENESIS,
     )
     event.hash = _event_hash(application, event)
-    event.save()
+    deferred = _deferred.get()
+    if deferred is None:
+        event.save()
+    else:
+        deferred.append(event)
     application.audit_head = event.hash
     if write_head:
         RefundApplication.objects.filter(pk=application.pk).update(

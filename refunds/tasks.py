@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from celery import current_app, shared_task
@@ -140,18 +142,11 @@ def requeue_stale_screenings() -> int:
     queue still holds a message for each. When the broker lost everything it held since the
     last sweep, every application still waiting is enqueued at once: none of their messages
     is left, and waiting out the staleness would only let them sit."""
-    lost = _broker_lost_its_messages()
-    try:
+    with broker_loss(marker=BROKER_MARKER) as lost:
         return application_requeue_stale_screenings(
             older_than=timedelta(0) if lost else settings.SCREENING_STALE_AFTER,
             queued=_messages_waiting(settings.CELERY_TASK_DEFAULT_QUEUE),
         )
-    except Exception:
-        if lost:
-            # The marker is already back: without this, the next sweep would take the broker
-            # for intact and leave the lost applications to the staleness rule.
-            _forget_broker_marker()
-        raise
 
 
 # Kept in the broker's Redis (the screening queue's server and database), with no expiry, by
@@ -161,10 +156,28 @@ def requeue_stale_screenings() -> int:
 # restart. An eviction of the key (an allkeys eviction policy) only costs a sweep that enqueues
 # every waiting application once more, which the screening task absorbs.
 BROKER_MARKER = "reviewhub:sweeper:broker-intact-since"
+# One marker per sweeper: the first sweep after a loss sets its marker again, so a marker
+# shared with the screening sweeper would hide the loss from the video sweeper.
+VIDEO_BROKER_MARKER = "reviewhub:sweeper:videos:broker-intact-since"
 
 
-def _broker_lost_its_messages() -> bool:
-    """Set the marker if it is missing; return True if it was (the broker lost its messages).
+@contextmanager
+def broker_loss(*, marker: str) -> Iterator[bool]:
+    """Yield whether the broker lost its messages since the last sweep that set ``marker``,
+    setting it again. If the sweep fails after a loss, the marker is removed again: otherwise
+    the next sweep would take the broker for intact and leave what was lost to the staleness
+    rule."""
+    lost = _broker_lost_its_messages(marker=marker)
+    try:
+        yield lost
+    except BaseException:
+        if lost:
+            _forget_broker_marker(marker=marker)
+        raise
+
+
+def _broker_lost_its_messages(*, marker: str) -> bool:
+    """Set ``marker`` if it is missing; return True if it was (the broker lost its messages).
     Return False on brokers other than Redis, and when Redis does not answer now: the sweep
     then keeps to the staleness rule."""
     try:
@@ -172,16 +185,16 @@ def _broker_lost_its_messages() -> bool:
             if connection.transport.driver_type != "redis":
                 return False
             client = connection.default_channel.client
-            return bool(client.set(BROKER_MARKER, timezone.now().isoformat(), nx=True))
+            return bool(client.set(marker, timezone.now().isoformat(), nx=True))
     except (*INFRASTRUCTURE_ERRORS, RedisError, OSError) as exc:
         log.warning("cannot tell whether the broker lost its messages, keeping to the staleness rule: %r", exc)
         return False
 
 
-def _forget_broker_marker() -> None:
+def _forget_broker_marker(*, marker: str) -> None:
     try:
         with current_app.connection_for_write() as connection:
-            connection.default_channel.client.delete(BROKER_MARKER)
+            connection.default_channel.client.delete(marker)
     except (*INFRASTRUCTURE_ERRORS, RedisError, OSError) as exc:
         log.warning("could not clear the broker marker after a failed sweep: %r", exc)
 
@@ -278,5 +291,11 @@ def prepare_rebuttal_video(self, attachment_pk: int) -> str:
 
 @shared_task(name="refunds.requeue_stale_videos", acks_late=True)
 def requeue_stale_videos() -> int:
-    """Send again the packing videos whose preparation was lost on the way."""
-    return services.rebuttal_videos_requeue_stale(older_than=settings.VIDEO_STALE_AFTER)
+    """Send again the packing videos whose preparation was lost on the way. When the broker lost
+    everything it held since the last sweep, every video still being prepared is sent again at
+    once (as the screening sweeper does): its message is gone, and VIDEO_STALE_AFTER (at least
+    five minutes) would only let it sit."""
+    with broker_loss(marker=VIDEO_BROKER_MARKER) as lost:
+        if lost:
+            return services.rebuttal_videos_requeue_stale(older_than=timedelta(0), every_batch=True)
+        return services.rebuttal_videos_requeue_stale(older_than=settings.VIDEO_STALE_AFTER)

@@ -112,6 +112,10 @@ _database_url = env_str("DATABASE_URL", None if PRODUCTION else f"sqlite:///{VAR
 # a cut network) is replaced, not failed on. SQLite files open in microseconds.
 DATABASES = {"default": dj_database_url.parse(_database_url, conn_health_checks=True)}
 _postgres = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if _postgres:
+    # Django's backend with a health check that asks the connection's socket before it sends a
+    # query (reviewhub/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "reviewhub.postgresql"
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60 if _postgres else 0, minimum=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default runs a web server and a worker process on one file:
@@ -122,7 +126,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if _postgres:
     # A database host that drops packets fails a connection in seconds (a 503, a failing
     # /readyz) instead of holding requests and probes for the system's TCP timeout.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(

@@ -96,7 +96,21 @@ def application_screen_evidence(*, application_id: UUID | str) -> int:
     """Screen every evidence image of the application that has no result yet; return how many
     were screened now. Raise UnreadableEvidence for an image that cannot be decoded (after
     storing its ``unreadable`` result), any other exception for a failure worth retrying."""
-    application = RefundApplication.objects.select_related("product").get(public_id=application_id)
+    # The application (with its product and, for the reuse lookup, its platform) comes with its
+    # images: one round trip, not two, and none for the references of an application with
+    # nothing left to screen (a redelivery).
+    pending = list(
+        Evidence.objects.filter(application__public_id=application_id, screening__isnull=True)
+        .select_related("application__product", "application__platform")
+        .order_by("position")
+    )
+    if not pending:
+        if not RefundApplication.objects.filter(public_id=application_id).exists():
+            raise RefundApplication.DoesNotExist(f"no application {application_id}")
+        return 0
+    application = pending[0].application
+    for evidence in pending:
+        evidence.application = application  # one instance for all, as one query would give
     references = list(application.product.reference_images.order_by("created_at"))
     analyses, usable = [], []
     for reference in references:
@@ -106,12 +120,8 @@ def application_screen_evidence(*, application_id: UUID | str) -> int:
         except core.UnreadableImage as exc:
             # Checked at upload, so only storage damage gets here; the others still count.
             log.error("reference image %s cannot be analysed: %s", reference.public_id, exc)
-    # The platform too: the reuse lookup asks whether it shares hashes.
-    pending = Evidence.objects.filter(application=application, screening__isnull=True).select_related(
-        "application__platform"
-    )
     screened = 0
-    for evidence in pending.order_by("position"):
+    for evidence in pending:
         with evidence.file.open("rb") as handle:
             data = handle.read()
         try:

@@ -165,8 +165,10 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def broker_kept_its_messages() -> None:
-    """Let the screening sweeper know the broker as intact since its last round (its marker set),
-    so that it keeps to the staleness rule; a broker whose marker is gone lost its messages."""
-    from refunds.tasks import _broker_lost_its_messages
+    """Let the sweepers (screening, videos) know the broker as intact since their last round (their
+    markers set), so that they keep to the staleness rule; a broker whose marker is gone lost its
+    messages."""
+    from refunds.tasks import BROKER_MARKER, VIDEO_BROKER_MARKER, _broker_lost_its_messages
 
-    _broker_lost_its_messages()
+    for marker in (BROKER_MARKER, VIDEO_BROKER_MARKER):
+        _broker_lost_its_messages(marker=marker)

@@ -133,6 +133,16 @@ def awaiting_second_photo(application: RefundApplication) -> Conflict | None:
     )
 
 
+@contextmanager
+def transitions_written_together() -> Iterator[None]:
+    """Write the audit events and the webhook events (with their deliveries) of the transitions
+    applied inside the block together at its end, a statement for each kind of row instead of
+    one per transition (and one look-up of the endpoints). Use it inside the transaction that
+    applies them, around several transitions of one transaction."""
+    with audit.written_together(), webhooks.events_written_together():
+        yield
+
+
 def apply(
     application: RefundApplication,
     transition: Callable[..., Any],

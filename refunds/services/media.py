@@ -30,20 +30,33 @@ def rebuttal_video_enqueue(attachment: RebuttalAttachment) -> None:
     outbox.schedule(PREPARE_VIDEO_TASK, [attachment.pk])
 
 
-def rebuttal_videos_requeue_stale(*, older_than: timedelta) -> int:
+# Videos sent again per transaction, so that a sweep never holds many rows locked at once.
+REQUEUE_BATCH = 100
+
+
+def rebuttal_videos_requeue_stale(*, older_than: timedelta, every_batch: bool = False) -> int:
     """Send again the videos still being prepared whose last queuing or attempt is older than
     ``older_than`` (a message lost with a killed worker on a broker that drops it); return how
-    many. The attempts counter still bounds each video's tries."""
-    with transaction.atomic():
-        stale = list(
-            RebuttalAttachment.objects.select_for_update(skip_locked=True)
-            .filter(video_state=VideoState.PREPARING, video_queued_at__lt=timezone.now() - older_than)
-            .values_list("pk", flat=True)[:100]
-        )
-        RebuttalAttachment.objects.filter(pk__in=stale).update(video_queued_at=timezone.now())
-        for pk in stale:
-            outbox.schedule(PREPARE_VIDEO_TASK, [pk])
-    return len(stale)
+    many. The attempts counter still bounds each video's tries.
+
+    ``every_batch``: all of them, a batch per transaction, rather than one batch (after the
+    broker lost every message, none of them would otherwise be sent before it went stale)."""
+    cutoff = timezone.now() - older_than
+    sent = 0
+    while True:
+        with transaction.atomic():
+            # Restamped rows are newer than the cutoff: a later batch never takes them again.
+            stale = list(
+                RebuttalAttachment.objects.select_for_update(skip_locked=True)
+                .filter(video_state=VideoState.PREPARING, video_queued_at__lt=cutoff)
+                .values_list("pk", flat=True)[:REQUEUE_BATCH]
+            )
+            RebuttalAttachment.objects.filter(pk__in=stale).update(video_queued_at=timezone.now())
+            for pk in stale:
+                outbox.schedule(PREPARE_VIDEO_TASK, [pk])
+        sent += len(stale)
+        if not every_batch or len(stale) < REQUEUE_BATCH:
+            return sent
 
 
 def rebuttal_video_register_attempt(*, attachment_id: int) -> int | None:
