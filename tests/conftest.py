@@ -172,3 +172,13 @@ def broker_kept_its_messages() -> None:
 
     for marker in (BROKER_MARKER, VIDEO_BROKER_MARKER):
         _broker_lost_its_messages(marker=marker)
+
+
+@pytest.fixture
+def empty_queue(broker_kept_its_messages) -> Iterator[None]:
+    """Start and end with the broker's queues purged, the broker known as intact."""
+    from reviewhub.celery import app
+
+    app.control.purge()
+    yield
+    app.control.purge()

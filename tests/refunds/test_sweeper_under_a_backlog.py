@@ -28,13 +28,6 @@ pytestmark = [
 QUEUE = app.conf.task_default_queue
 
 
-@pytest.fixture
-def empty_queue(broker_kept_its_messages):
-    app.control.purge()
-    yield
-    app.control.purge()
-
-
 def stale_submissions(product, count):
     applications = recent_submissions(product, count)
     RefundApplication.objects.filter(pk__in=[a.pk for a in applications]).update(

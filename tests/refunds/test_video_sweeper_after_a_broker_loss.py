@@ -32,13 +32,6 @@ pytestmark = [
 QUEUE = app.conf.task_default_queue
 
 
-@pytest.fixture
-def empty_queue(broker_kept_its_messages):
-    app.control.purge()
-    yield
-    app.control.purge()
-
-
 def broker_loses_its_data():
     with app.connection_for_write() as connection:
         connection.default_channel.client.flushdb()
