@@ -20,13 +20,13 @@ scikit-image's bundled photographs.
 `--source camera-path` builds source 3 instead (bench/camera_path.py): a camera path
 assembled from outside implementations (colour-demosaicing, OpenCV's lens model and
 encoders, Pillow's encoders) with other products, its own halves by seed (tuning 7000
-and the retired hold-outs 8000-9500; hold-out 9600), screened and scored
+and the retired hold-outs 8000-9600; hold-out 9700), screened and scored
 the same way.
 
 `--source devset` builds source 1 (bench/source_devset.py): the first simulation, that of
 the development set in tests/screening/core, whose own seed is its tuning half and
 another seed its hold-out (tuning: the development set's seed and the retired hold-outs
-9100-10600; hold-out 10700).
+9100-10700; hold-out 10800).
 """
 
 from __future__ import annotations
@@ -97,8 +97,8 @@ class Part:
 # tuning half from that number. Seed 7100 (engine 2026.12.11) joined the tuning half with
 # engine 2026.12.12, seed 7200 (engine 2026.12.12) with engine 2026.12.13, seed 7300
 # (engine 2026.12.13) with engine 2026.12.14, seed 7400 (engine 2026.12.14) with engine
-# 2026.12.15, and seed 7500 (engine 2026.12.15) with the engine after it. The current hold-out,
-# seed 7600, has the same
+# 2026.12.15, seed 7500 (engine 2026.12.15) with engine 2026.12.16, and seed 7600 (engine
+# 2026.12.16) with the engine after it. The current hold-out, seed 7700, has the same
 # photographs with new products, scenes, damage and cameras: it says how the rules
 # generalise to new scenes and edits, less to new subjects; sources 1 and 3 bring other
 # subjects.
@@ -125,8 +125,9 @@ HALVES = {
         Part(HOLDOUT_PHOTOS_WITH_CELL, 7_300, 8, stereo_pairs=16),
         Part(HOLDOUT_PHOTOS_WITH_CELL, 7_400, 8, stereo_pairs=16),
         Part(HOLDOUT_PHOTOS_WITH_CELL, 7_500, 8, stereo_pairs=16),
+        Part(HOLDOUT_PHOTOS_WITH_CELL, 7_600, 8, stereo_pairs=16),
     ),
-    "holdout": (Part(HOLDOUT_PHOTOS_WITH_CELL, 7_600, 8, stereo_pairs=16),),
+    "holdout": (Part(HOLDOUT_PHOTOS_WITH_CELL, 7_700, 8, stereo_pairs=16),),
 }
 # Scene materials (table tops, clutter): not products, shared by both halves.
 TEXTURES = ("brick", "grass", "gravel", "camera", "moon", "page", "coins", "coffee", "colorwheel", "text")

@@ -32,12 +32,12 @@ __all__ = ["SEEDS", "RETIRED", "TUNING_SEEDS", "build_cases"]
 # whose hold-out, seed 10100, joined it with engine 2026.12.11, whose hold-out, seed 10200,
 # joined it with engine 2026.12.12, whose hold-out, seed 10300, joined it with engine 2026.12.13,
 # whose hold-out, seed 10400, joined it with engine 2026.12.14, whose hold-out, seed 10500,
-# joined it with engine 2026.12.15, whose hold-out, seed 10600, joined it with the engine after
-# it, whose hold-out is 10700.
-SEEDS = {"tuning": devset.DEFAULT_SEED, "holdout": 10_700}
+# joined it with engine 2026.12.15, whose hold-out, seed 10600, joined it with engine 2026.12.16,
+# whose hold-out, seed 10700, joined it with the engine after it, whose hold-out is 10800.
+SEEDS = {"tuning": devset.DEFAULT_SEED, "holdout": 10_800}
 RETIRED = (
     *(9_100, 9_200, 9_300, 9_400, 9_500, 9_600, 9_700, 9_800, 9_900),
-    *(10_000, 10_100, 10_200, 10_300, 10_400, 10_500, 10_600),
+    *(10_000, 10_100, 10_200, 10_300, 10_400, 10_500, 10_600, 10_700),
 )
 TUNING_SEEDS = (SEEDS["tuning"], *RETIRED)
 
