@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 # Bump when a change can alter a verdict, so stored results can be told apart.
-ENGINE_VERSION = "2026.12.16"
+ENGINE_VERSION = "2026.12.17"
 
 # A global hash this close means "the same picture" even when blur or tiny size starve
 # the feature matcher; unrelated dev-set photos are >= 22 bits apart.
@@ -75,6 +75,16 @@ _PHASH_SAME_PICTURE = 12
 # corners paired nothing at either size pay for it (unrelated ones, mostly),
 # and every alignment found before is found as it was.
 _COARSE_RETRY = 1000
+# Last, where neither size paired anything, the evidence's keypoints on the finer plane (twice
+# the working plane's resolution), matched with the references' working-plane keypoints: a
+# picture shown small on a screen (a fifth of the photograph, tilted) has too few working-plane
+# pixels for corners of its own. Source 3's tuning seeds: gift boxes on screens (9600: 35 and
+# 50 inliers, 0 at either size before) and a framed pixel-art forgery (9500: 28) align and are
+# derived; no honest or unrelated photograph of seeds 9500 and 9600 became derived (one
+# unrelated device now resembles another device's reference). With 1000 keypoints one gift box
+# aligned on 33 pairs, too loosely to be read (geometry 6.8 units). Only photographs nothing
+# aligned pay for it: a decode at the finer plane's draft scale and one detection (50-80 ms).
+_FINER_RETRY = 2 * EVIDENCE_FEATURES
 
 
 @dataclass(frozen=True)
@@ -920,10 +930,12 @@ def _aligned_candidates(
     references: Sequence[ReferenceAnalysis],
     *,
     detection: OrbDetection | None = None,
+    finer_rgb: Callable[[], np.ndarray | None] = lambda: None,
 ) -> tuple[_Candidate | None, list[_Candidate]]:
     """Align the evidence with the references and decide each alignment by the signals of a
     new photograph (the display aside); return the best candidate and every one tried.
-    `detection` is detect_orb's answer on `gray`, if already taken."""
+    `detection` is detect_orb's answer on `gray`, if already taken; `finer_rgb()` the evidence's
+    finer plane (see _FINER_RETRY), or None."""
     features = extract_features(gray, limit=EVIDENCE_FEATURES, detection=detection)
     ev_hash = phash_plane(gray)
     plane_px = gray.shape[0] * gray.shape[1]
@@ -961,6 +973,19 @@ def _aligned_candidates(
         coarse = extract_coarse_features(gray, limit=_COARSE_RETRY)
         for index in order:
             alignment = match_features(references[index].coarse_features, coarse)
+            if alignment is not None:
+                found = True
+                yield index, alignment
+        if found:
+            return
+        # Nor there: a picture shown small has too few working-plane pixels for corners of
+        # its own; the finer plane gives it four times as many (see _FINER_RETRY).
+        plane = finer_rgb()
+        if plane is None:
+            return
+        finer = _finer_features(plane, features.size)
+        for index in order:
+            alignment = match_features(references[index].features, finer)
             if alignment is not None:
                 yield index, alignment
 
@@ -1014,6 +1039,16 @@ def _aligned_candidates(
     return best, aligned
 
 
+def _finer_features(plane: np.ndarray, working_size: tuple[int, int]) -> Features:
+    """Return the ORB features of the finer `plane` (RGB) in the coordinates of the working plane of `working_size`."""
+    gray = cv2.cvtColor(plane, cv2.COLOR_RGB2GRAY)
+    found = extract_features(gray, limit=_FINER_RETRY)
+    # Pixel centres correspond, not corners (as lines._pixel_scale).
+    k = gray.shape[1] / working_size[0]
+    points = ((found.points + 0.5) / k - 0.5).astype(np.float32)
+    return Features(points, found.descriptors, working_size)
+
+
 def _display_checked(
     decoded: DecodedImage,
     references: Sequence[ReferenceAnalysis],
@@ -1021,10 +1056,11 @@ def _display_checked(
     aligned: list[_Candidate],
     *,
     finer_plane: bool,
+    finer_rgb: Callable[[], np.ndarray | None] | None = None,
 ) -> _Candidate:
     """Decide each aligned candidate again by the display's moiré (display_decision), in place
     in `aligned`; return the best. Without `finer_plane` only the working plane is read."""
-    finer = functools.cache(decoded.finer_rgb)
+    finer = finer_rgb or functools.cache(decoded.finer_rgb)
 
     file_size = (decoded.width, decoded.height) if decoded.format == "jpeg" else None
 
@@ -1123,12 +1159,13 @@ def screen_decoded(
     # One ORB detection for the alignment's keypoints and the reuse features: the same
     # settings on the same plane (a second detection cost ~5 ms a file).
     detection = detect_orb(gray, limit=EVIDENCE_FEATURES)
-    best, aligned = _aligned_candidates(decoded, gray, references, detection=detection)
+    finer = functools.cache(decoded.finer_rgb)
+    best, aligned = _aligned_candidates(decoded, gray, references, detection=detection, finer_rgb=finer)
 
     if best is not None and best[0].score < _COUNTS:
         # No copy by the signals of a new photograph: look for a photographed screen,
         # only here, where it can change the verdict (a clear copy needs no more).
-        best = _display_checked(decoded, references, best, aligned, finer_plane=True)
+        best = _display_checked(decoded, references, best, aligned, finer_plane=True, finer_rgb=finer)
     reference_index: int | None = None
     if best is not None and best[0].score < _COUNTS:
         # Not a copy: if it came near one but much of it is unexplained, say it resembles.
