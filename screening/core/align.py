@@ -55,7 +55,7 @@ class Alignment:
     inliers: int
     matches: int
     reprojection_px: float  # median reprojection error of the inliers
-    method: str  # "features", "global" (sizes only) or "dense" (by the pixels: dense_alignment)
+    method: str  # "features", "finer" (the evidence's at twice the resolution), "global" (sizes only) or "dense" (by the pixels: dense_alignment)
 
     @property
     def inlier_ratio(self) -> float:

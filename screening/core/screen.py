@@ -805,6 +805,8 @@ def _how_aligned(alignment: Alignment) -> str:
     """Return how the evidence was aligned, for a finding's detail."""
     if alignment.method == "dense":
         return "aligned by its pixels: no corners could be paired"
+    if alignment.method == "finer":
+        return f"{alignment.inliers} matched keypoints at twice the resolution"
     return f"{alignment.inliers} matched keypoints"
 
 
@@ -987,7 +989,7 @@ def _aligned_candidates(
         for index in order:
             alignment = match_features(references[index].features, finer)
             if alignment is not None:
-                yield index, alignment
+                yield index, replace(alignment, method="finer")
 
     # Alignments to compare again low-passed (see _BELOW_LATTICE_SIGMA), at the end.
     low_passed: list[tuple[int, Alignment, float]] = []
@@ -1167,9 +1169,13 @@ def screen_decoded(
         # only here, where it can change the verdict (a clear copy needs no more).
         best = _display_checked(decoded, references, best, aligned, finer_plane=True, finer_rgb=finer)
     reference_index: int | None = None
-    if best is not None and best[0].score < _COUNTS:
-        # Not a copy: if it came near one but much of it is unexplained, say it resembles.
-        middle = max(aligned, key=lambda candidate: candidate[0].resembles)
+    # Not a copy: if it came near one but much of it is unexplained, say it resembles. Not by
+    # the finer plane's keypoints alone (see _FINER_RETRY): they are sought for pictures shown
+    # small, and a photograph of the product itself that paired only there shows no more than
+    # the product.
+    middles = [candidate for candidate in aligned if candidate[2].method != "finer"]
+    if best is not None and best[0].score < _COUNTS and middles:
+        middle = max(middles, key=lambda candidate: candidate[0].resembles)
         if middle[0].resembles >= _COUNTS:
             findings.insert(0, _resemblance_finding(middle[0], middle[1], middle[2], middle[3]))
     if best is not None and best[0].score >= _COUNTS:
