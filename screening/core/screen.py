@@ -21,6 +21,7 @@ from .align import (
     extract_coarse_features,
     extract_features,
     foreshortening,
+    grey,
     match_features,
     refine,
     scale_alignment,
@@ -1004,7 +1005,7 @@ def _aligned_candidates(
         # No copy by the corners: a lattice repeats them and a smooth picture has none, and
         # a lattice's few pairs can mislead the homography; align by the pixels instead.
         for index in order:
-            by_pixels = dense_alignment(cv2.cvtColor(references[index].rgb, cv2.COLOR_RGB2GRAY), gray)
+            by_pixels = dense_alignment(grey(references[index].rgb), gray)
             if by_pixels is not None and consider(index, by_pixels).score >= _UNAMBIGUOUS:
                 break
     if best is None or best[0].score < _COUNTS:
