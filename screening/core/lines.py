@@ -19,6 +19,7 @@ import numpy as np
 
 from .decode import DecodedImage
 from .localise import Comparison, apply_colour
+from .order import percentile
 
 __all__ = ["FINE_EDIT_LONG_SIDE", "ThinEdits", "thin_edits", "merge_regions"]
 
@@ -318,7 +319,7 @@ def _registered(
     dx, dy = np.median(np.array(shifts), axis=0)
     if np.hypot(dx, dy) < _REGISTER_MIN_PX:
         return fine_h, planes
-    before = float(np.mean([float(np.percentile(_shift_tolerant(planes[k][1], planes[k][0]), 90)) for k, *_ in read]))
+    before = float(np.mean([float(percentile(_shift_tolerant(planes[k][1], planes[k][0]), 90)) for k, *_ in read]))
     if before < _REGISTER_UNEXPLAINED:
         return fine_h, planes
     corrected = np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1]], np.float64) @ fine_h
@@ -326,7 +327,7 @@ def _registered(
     # grey plane learns its inverse first, so that it makes those blocks (else they read 0).
     uncorrected, ref_gray.inverse = ref_gray.inverse, np.linalg.inv(corrected)
     moved = {k: (ref_gray.warped(corrected, x0, y0, x1, y1), planes[k][1]) for k, x0, y0, x1, y1 in read}
-    after = float(np.mean([np.percentile(_shift_tolerant(ev_gray, warped), 90) for warped, ev_gray in moved.values()]))
+    after = float(np.mean([percentile(_shift_tolerant(ev_gray, warped), 90) for warped, ev_gray in moved.values()]))
     if after <= _REGISTER_GAIN * before:
         return corrected, moved
     ref_gray.inverse = uncorrected

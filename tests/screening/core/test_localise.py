@@ -67,16 +67,3 @@ def test_the_colour_fit_that_keeps_every_sample_is_solved_once(monkeypatch):
     assert len(solved) <= sum(len(s) for s in localise._TRIM_SCHEDULES) - len(localise._TRIM_SCHEDULES) + 1
     assert explained > 0.9
     assert coef.dtype == np.float32
-
-
-def test_the_medians_of_the_light_reading_are_numpys_to_the_bit():
-    rng = np.random.default_rng(8)
-    for size in (1, 2, 3, 4, 999, 1000, 4001):
-        for dtype in (np.float32, np.float64):
-            values = (rng.random(size) * 3 + 0.01).astype(dtype)
-            assert localise._median(values) == float(np.median(values))
-            rounded = np.round(values * 2) / 2  # ties
-            assert localise._median(rounded) == float(np.median(rounded))
-    with_nan = rng.random(10).astype(np.float32)
-    with_nan[3] = np.nan
-    assert np.isnan(localise._median(with_nan))
