@@ -237,6 +237,21 @@ def file_grid(
 
 
 _BAND = _band(_TILE)
+
+
+@functools.lru_cache(maxsize=64)
+def _file_band(
+    file_size: tuple[int, int], plane_size: tuple[int, int], long_side: int, periods: tuple[int, ...]
+) -> np.ndarray:
+    """Return _band's mask without the periods of a JPEG file of `file_size` on its plane (see file_grid), read-only.
+
+    Made once per file and plane size (~0.6 ms each): a phone's files share a few sizes.
+    """
+    band = _band(_TILE, grid=file_grid(file_size, plane_size, long_side, periods=periods))
+    band.setflags(write=False)
+    return band
+
+
 # On the finer plane the demosaicing of any honest photograph leaves a checkerboard in
 # the luma at the corners of the spectrum (1/2, 1/2 cycle/px): the tuning material's
 # highest honest peaks all sat there before frequencies beyond 0.45 on either axis were
@@ -691,7 +706,7 @@ def display_moire_reading(
     band = _BAND
     if file_size is not None:
         plane = (valid.shape[1], valid.shape[0])
-        band = _band(_TILE, grid=file_grid(file_size, plane, long_side, periods=_CHROMA_PERIODS))
+        band = _file_band(file_size, plane, long_side, _CHROMA_PERIODS)
     found = tile_peaks(_chroma(evidence_rgb * 255.0) - reference, reference, valid, band)
     return WorkingMoire(_strength(found, parts=True), found)
 
@@ -846,7 +861,7 @@ def display_moire_fine_reading(
     luma_r = np.log(mapped @ _LUMA + 8.0)
     band = _FINE_BAND
     if file_size is not None:
-        band = band & _band(_TILE, grid=file_grid(file_size, (w, h), long_side, periods=_LUMA_PERIODS))
+        band = band & _file_band(file_size, (w, h), long_side, _LUMA_PERIODS)
     residual = luma_e - luma_r  # real: whitened through the real FFT (see _whitened)
     found = tile_peaks(residual, luma_r, inside, band, parts=False)
     strength = _strength(found, parts=False)
