@@ -37,10 +37,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
-import skimage.data as skd
-from PIL import Image
+# One BLAS thread, as in the command line's processes (screening/__main__.py): read by
+# OpenBLAS when numpy loads it, so set before numpy is imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import skimage.data as skd  # noqa: E402
+from PIL import Image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
