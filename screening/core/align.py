@@ -6,14 +6,16 @@ import functools
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import cv2
 import numpy as np
 
 from .keypoints import ORB_FAST_THRESHOLD, OrbDetection, detect_orb
 
-__all__ = ["Features", "Alignment", "extract_features", "match_features", "scale_alignment"]
+__all__ = ["Features", "Alignment", "extract_features", "grey", "match_features", "scale_alignment"]
 
 # 1000 ORB keypoints on a <= 640 px plane take ~4 ms and brute-force matching three
 # references ~15 ms (1500 cost ~55 ms with no gain on the dev set); the FAST threshold
@@ -309,6 +311,36 @@ _SPECTRA_KEPT = 16
 # asks again for the turn that dense_alignment read.
 _SCALES: OrderedDict[tuple[tuple[tuple[int, ...], bytes], ...], tuple[float, float, float]] = OrderedDict()
 _SPECTRA_LOCK = threading.Lock()
+# What the pixel alignments read off a plane by itself (its grey levels, texture, content key,
+# the search's small planes), by the plane's identity: each evidence file is aligned with each
+# of its references in turn, and a worker screens file after file against the same references'
+# planes (ReferenceAnalysis.rgb). Each plane is kept with what was read off it, so that no other
+# array takes its identity meanwhile; screening never writes into a plane. On bench/screening.py's
+# honest and unrelated photographs (three references each) that was ~10 ms a file read again.
+_READ: OrderedDict[tuple[str, int], tuple[np.ndarray, object]] = OrderedDict()
+_READ_KEPT = 64
+_T = TypeVar("_T")
+
+
+def _read_off(plane: np.ndarray, what: str, read: Callable[[np.ndarray], _T]) -> _T:
+    """Return read(plane), read once per plane (see _READ); `what` names what `read` reads."""
+    key = (what, id(plane))
+    with _SPECTRA_LOCK:
+        kept = _READ.get(key)
+        if kept is not None and kept[0] is plane:
+            _READ.move_to_end(key)
+            return cast(_T, kept[1])
+    value = read(plane)
+    with _SPECTRA_LOCK:
+        _READ[key] = (plane, value)
+        while len(_READ) > _READ_KEPT:
+            _READ.popitem(last=False)
+    return value
+
+
+def grey(rgb: np.ndarray) -> np.ndarray:
+    """Return an RGB plane in grey levels (uint8), read once per plane (see _READ): not to be written to."""
+    return _read_off(rgb, "grey", lambda plane: cv2.cvtColor(plane, cv2.COLOR_RGB2GRAY))
 
 
 @functools.cache
@@ -365,7 +397,7 @@ def _polar_spectrum(gray: np.ndarray, key: tuple[tuple[int, ...], bytes]) -> tup
 
 def spectral_scale(reference: np.ndarray, evidence: np.ndarray) -> tuple[float, float, float]:
     """Return (scale of `evidence` relative to `reference` in their own pixels, rotation in degrees, response)."""
-    keys = (_content_key(reference), _content_key(evidence))
+    keys = (_read_off(reference, "content key", _content_key), _read_off(evidence, "content key", _content_key))
     with _SPECTRA_LOCK:
         if keys in _SCALES:
             return _SCALES[keys]
@@ -386,6 +418,11 @@ def spectral_scale(reference: np.ndarray, evidence: np.ndarray) -> tuple[float, 
 def _texture(gray: np.ndarray) -> float:
     """Return the mean distance of a float grey plane from its blur (grey levels): 0 on a flat field."""
     return float(np.mean(np.abs(gray - cv2.GaussianBlur(gray, (0, 0), 2))))
+
+
+def _grey_texture(gray: np.ndarray) -> float:
+    """Return _texture of a uint8 grey plane, read once per plane (see _READ)."""
+    return _read_off(gray, "texture", lambda plane: _texture(plane.astype(np.float32)))
 
 
 def _ecc(
@@ -463,13 +500,13 @@ def dense_alignment(reference: np.ndarray, evidence: np.ndarray) -> Alignment | 
     For copies whose corners the feature matcher cannot pair (see _DENSE_MIN_SPECTRUM):
     the candidate still has to pass the derived decision like any other.
     """
-    ref = reference.astype(np.float32)
-    ev = evidence.astype(np.float32)
-    if min(_texture(ref), _texture(ev)) < _DENSE_MIN_TEXTURE:
+    if min(_grey_texture(reference), _grey_texture(evidence)) < _DENSE_MIN_TEXTURE:
         return None
     scale, rotation, response = spectral_scale(reference, evidence)
     if response < _DENSE_MIN_SPECTRUM or not 0.05 < scale < 20:
         return None
+    ref = reference.astype(np.float32)
+    ev = evidence.astype(np.float32)
     eh, ew = ev.shape
     small_ev = cv2.resize(ev, (ew // 2, eh // 2), interpolation=cv2.INTER_AREA)
     small_ref = cv2.resize(ref, (reference.shape[1] // 2, reference.shape[0] // 2), interpolation=cv2.INTER_AREA)
@@ -733,6 +770,13 @@ def _whole_alignment(
     return ecc, Alignment(homography=homography, inliers=0, matches=0, reprojection_px=0.0, method="dense")
 
 
+def _search_reference(reference_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the reference's principal colour axis (1 x 3) and its plane at _SEARCH_SIZE projected on it, blurred."""
+    ref_small_rgb = _shrunk(reference_rgb, _SEARCH_SIZE)
+    axis = _colour_axis(ref_small_rgb).reshape(1, 3)
+    return axis, cv2.GaussianBlur(cv2.transform(ref_small_rgb, axis), (0, 0), 1.0)
+
+
 def searched_alignment(reference_rgb: np.ndarray, evidence_rgb: np.ndarray) -> Alignment | None:
     """Return the affine alignment of two uint8 RGB planes found by searching over scales, or None.
 
@@ -741,17 +785,13 @@ def searched_alignment(reference_rgb: np.ndarray, evidence_rgb: np.ndarray) -> A
     """
     ref_size = (reference_rgb.shape[1], reference_rgb.shape[0])
     ev_size = (evidence_rgb.shape[1], evidence_rgb.shape[0])
-    ref_small_rgb = _shrunk(reference_rgb, _SEARCH_SIZE)
-    axis = _colour_axis(ref_small_rgb).reshape(1, 3)
-    ref_small = cv2.GaussianBlur(cv2.transform(ref_small_rgb, axis), (0, 0), 1.0)
-    ev_mid = cv2.transform(_shrunk(evidence_rgb, 2 * _SEARCH_SIZE), axis)
+    axis, ref_small = _read_off(reference_rgb, "search reference", _search_reference)
+    ev_mid = cv2.transform(_read_off(evidence_rgb, "search evidence", lambda p: _shrunk(p, 2 * _SEARCH_SIZE)), axis)
     # One flat field matches any other: both must show some contrast once blurred. A lattice
     # dyed evenly shows none, only its stitches (_texture): it is tried as the whole
     # reference, where the stitches alone can align it, and not searched for.
     if min(float(ref_small.std()), float(cv2.GaussianBlur(ev_mid, (0, 0), 2.0).std())) < _SEARCH_MIN_CONTRAST:
-        ref_gray = cv2.cvtColor(reference_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-        ev_gray = cv2.cvtColor(evidence_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-        if min(_texture(ref_gray), _texture(ev_gray)) < _DENSE_MIN_TEXTURE:
+        if min(_grey_texture(grey(reference_rgb)), _grey_texture(grey(evidence_rgb))) < _DENSE_MIN_TEXTURE:
             return None
         stitched = _whole_alignment(reference_rgb, evidence_rgb, axis)
         return None if stitched is None else stitched[1]
@@ -761,9 +801,7 @@ def searched_alignment(reference_rgb: np.ndarray, evidence_rgb: np.ndarray) -> A
     # Upright first, then turned by the spectra's estimate (a lattice's folded into +-45
     # degrees, as dense_alignment does) where the spectra agree, the better matches first.
     found = _search(ref_small, ev_mid, ref_size, ev_size)
-    _, rotation, response = spectral_scale(
-        cv2.cvtColor(reference_rgb, cv2.COLOR_RGB2GRAY), cv2.cvtColor(evidence_rgb, cv2.COLOR_RGB2GRAY)
-    )
+    _, rotation, response = spectral_scale(grey(reference_rgb), grey(evidence_rgb))
     folded = (rotation + 45.0) % 90.0 - 45.0
     if abs(folded) > 1.0 and response >= _DENSE_MIN_SPECTRUM:
         found = sorted(found + _search(ref_small, ev_mid, ref_size, ev_size, folded), key=lambda c: -c[0])

@@ -126,7 +126,8 @@ def _screen_job(job: Job) -> dict[str, Any]:
                 data = fh.read()
         except OSError as err:
             return _unreadable_line(job.evidence, "io_error", f"cannot read the file ({err.strerror or err})")
-        report = screen_evidence(data, references=references, with_artifacts=False)
+        # Its lines carry neither the content hash nor what a reuse index keeps.
+        report = screen_evidence(data, references=references, with_artifacts=False, with_reuse=False)
         line = report_line(job.evidence, report, usable_paths)
         line["ms"] = round((time.perf_counter() - started) * 1000, 1)
         return line

@@ -66,6 +66,7 @@ fringes too faint for the camera's noise: the signal is a one-way test.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any, NamedTuple
 
@@ -236,6 +237,21 @@ def file_grid(
 
 
 _BAND = _band(_TILE)
+
+
+@functools.lru_cache(maxsize=64)
+def _file_band(
+    file_size: tuple[int, int], plane_size: tuple[int, int], long_side: int, periods: tuple[int, ...]
+) -> np.ndarray:
+    """Return _band's mask without the periods of a JPEG file of `file_size` on its plane (see file_grid), read-only.
+
+    Made once per file and plane size (~0.6 ms each): a phone's files share a few sizes.
+    """
+    band = _band(_TILE, grid=file_grid(file_size, plane_size, long_side, periods=periods))
+    band.setflags(write=False)
+    return band
+
+
 # On the finer plane the demosaicing of any honest photograph leaves a checkerboard in
 # the luma at the corners of the spectrum (1/2, 1/2 cycle/px): the tuning material's
 # highest honest peaks all sat there before frequencies beyond 0.45 on either axis were
@@ -302,24 +318,31 @@ def _whitened(tiles: np.ndarray, window: np.ndarray, envelope_bins: int, out: np
     # which only reads the manifest and hands the lines out, never needs it.
     import scipy.fft
 
+    n, rows, cols = tiles.shape
     centred = tiles - tiles.mean(axis=(1, 2), keepdims=True)
     centred *= window
     if np.iscomplexobj(centred):
-        spectrum = np.abs(scipy.fft.fft2(centred, overwrite_x=True))
-        np.square(spectrum, out=spectrum)
+        stored = np.abs(scipy.fft.fft2(centred, overwrite_x=True))
     else:
-        spectrum = _real_power(centred)
+        # A real signal's spectrum is conjugate-symmetric: the real FFT's half of the bins
+        # holds every bin (see _folded_bins) at about half the cost of the complex transform
+        # (the finer plane's luma and the reference's lattice are real; the working plane's
+        # chroma is not). The values are those of the complex transform to float32 rounding
+        # (relative 1e-6 after whitening), and the sum below stays exactly symmetric.
+        stored = np.abs(scipy.fft.rfft2(centred, overwrite_x=True))
+    np.square(stored, out=stored)
     # For a complex signal z = a + i b, |A(f)|^2 + |B(f)|^2 = (|Z(f)|^2 + |Z(-f)|^2) / 2:
-    # both planes of the chroma in one transform at half the cost of two. fftshifted
-    # (the quadrants swapped), |Z(-f)|^2 is the shifted spectrum reversed on both axes
-    # around bin 0: slices, no gather (numpy's roll, flip and fftshift copied it 4 times).
-    shifted = np.fft.fftshift(spectrum, axes=(1, 2))
-    power = spectrum  # reused: every bin is written below
-    np.add(shifted[:, 1:, 1:], shifted[:, :0:-1, :0:-1], out=power[:, 1:, 1:])
-    np.add(shifted[:, 0, 1:], shifted[:, 0, :0:-1], out=power[:, 0, 1:])
-    np.add(shifted[:, 1:, 0], shifted[:, :0:-1, 0], out=power[:, 1:, 0])
-    np.add(shifted[:, 0, 0], shifted[:, 0, 0], out=power[:, 0, 0])
+    # both planes of the chroma in one transform at half the cost of two. Each bin of the
+    # fftshifted sum is gathered straight from the transform's output, at f and at -f: the
+    # full spectrum of a real tile, its shifted copy and the reversed one were never built
+    # (bench/screening.py's finer planes, 600 tiles: 18-20 ms from the transform to this
+    # sum, 13-15 ms so). Each bin adds the same two values as before: the same to the bit.
+    at, mirrored = _folded_bins(rows, cols, stored.shape[2])
+    flat = stored.reshape(n, -1)
+    power = np.take(flat, at, axis=1)
+    power += np.take(flat, mirrored, axis=1)
     power += 1e-3
+    power = power.reshape(n, rows, cols)
     # Whitened: a peak of 3x3 bins (the window's main lobe, plus a little drift) over the
     # geometric mean of the power around it.
     groups = _to_channels(power)
@@ -333,26 +356,23 @@ def _whitened(tiles: np.ndarray, window: np.ndarray, envelope_bins: int, out: np
     return _from_channels(peaks, out)
 
 
-def _real_power(centred: np.ndarray) -> np.ndarray:
-    """Return |Z(f)|^2 (not shifted) of each tile of a real float32 stack, from its real FFT.
+@functools.cache
+def _folded_bins(rows: int, cols: int, stored: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return, for each bin of a (rows, cols) spectrum once fftshifted, where a transform's output
+    `stored` columns wide (all `cols`, or the real FFT's cols // 2 + 1) holds the power at its
+    frequency f and at -f (flat indices into one tile's output).
 
-    A real signal's spectrum is conjugate-symmetric: the real FFT's half of the bins,
-    mirrored, gives every bin at about half the cost of the complex transform (the finer
-    plane's luma and the reference's lattice are real; the working plane's chroma is not).
-    The values are those of the complex transform to float32 rounding (relative 1e-6
-    after whitening), and the sum with the mirrored spectrum stays exactly symmetric.
+    Past the real FFT's half, Z(ky, kx) is the conjugate of Z(-ky, -kx): its power is the stored
+    power there, mirrored.
     """
-    import scipy.fft
+    i, j = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
 
-    n, rows, cols = centred.shape
-    half = np.abs(scipy.fft.rfft2(centred, overwrite_x=True))
-    np.square(half, out=half)
-    kept = half.shape[2]
-    spectrum = np.empty((n, rows, cols), np.float32)
-    spectrum[:, :, :kept] = half
-    # Z(ky, kx) for kx past the half is the conjugate of Z(-ky, -kx).
-    spectrum[:, :, kept:] = half[:, -np.arange(rows) % rows, cols - kept : 0 : -1]
-    return spectrum
+    def held(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        # fftshift moves bin (y, x) of the shifted spectrum from (y - rows // 2, x - cols // 2).
+        u, v = (y - rows // 2) % rows, (x - cols // 2) % cols
+        return np.where(v < stored, u * stored + v, (-u % rows) * stored + (cols - v)).ravel()
+
+    return held(i, j), held(-i % rows, -j % cols)
 
 
 # The eight neighbours and the tile itself, in the order their spectra are summed.
@@ -686,7 +706,7 @@ def display_moire_reading(
     band = _BAND
     if file_size is not None:
         plane = (valid.shape[1], valid.shape[0])
-        band = _band(_TILE, grid=file_grid(file_size, plane, long_side, periods=_CHROMA_PERIODS))
+        band = _file_band(file_size, plane, long_side, _CHROMA_PERIODS)
     found = tile_peaks(_chroma(evidence_rgb * 255.0) - reference, reference, valid, band)
     return WorkingMoire(_strength(found, parts=True), found)
 
@@ -841,8 +861,8 @@ def display_moire_fine_reading(
     luma_r = np.log(mapped @ _LUMA + 8.0)
     band = _FINE_BAND
     if file_size is not None:
-        band = band & _band(_TILE, grid=file_grid(file_size, (w, h), long_side, periods=_LUMA_PERIODS))
-    residual = luma_e - luma_r  # real: whitened through the real FFT (_real_power)
+        band = band & _file_band(file_size, (w, h), long_side, _LUMA_PERIODS)
+    residual = luma_e - luma_r  # real: whitened through the real FFT (see _whitened)
     found = tile_peaks(residual, luma_r, inside, band, parts=False)
     strength = _strength(found, parts=False)
     if found is None or not strength >= edges_above:

@@ -19,6 +19,7 @@ import numpy as np
 
 from .decode import DecodedImage
 from .localise import Comparison, apply_colour
+from .order import percentile
 
 __all__ = ["FINE_EDIT_LONG_SIDE", "ThinEdits", "thin_edits", "merge_regions"]
 
@@ -282,14 +283,19 @@ def _registered(
     fine_h: np.ndarray, ref_gray: _ReferenceGrey, evidence: np.ndarray, tiles: list[tuple[int, int]]
 ) -> tuple[np.ndarray, dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]]:
     """Return `fine_h` corrected by the median shift the finer plane's `tiles` show against the warped
-    reference, where it explains them better (see _REGISTER_GAIN), else `fine_h` itself; and, where
-    it is `fine_h` itself, the (warped reference, evidence grey) planes of the tiles read, by tile."""
+    reference, where it explains them better (see _REGISTER_GAIN), else `fine_h` itself; and the
+    (warped reference, evidence grey) planes of the tiles read under the homography returned, by tile.
+
+    The residuals that weigh a correction are read only where there is one to weigh: most planes
+    agree with the working plane's fit, and each tile's residual and percentile cost about as much
+    as its phase correlation.
+    """
     eh, ew = evidence.shape[:2]
     t, pad = _TILE, _TILE_PAD
     if len(tiles) > _REGISTER_TILES:
         tiles = [tiles[k] for k in np.linspace(0, len(tiles) - 1, _REGISTER_TILES).astype(int)]
     shifts: list[tuple[float, float]] = []
-    read: list[tuple[int, int, int, int, np.ndarray, float]] = []
+    read: list[tuple[tuple[int, int], int, int, int, int]] = []
     planes: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     windows: dict[tuple[int, int], np.ndarray] = {}
     for i, j in tiles:
@@ -307,27 +313,23 @@ def _registered(
         (dx, dy), response = cv2.phaseCorrelate(warped, ev_gray, window)
         if response >= _REGISTER_RESPONSE and np.hypot(dx, dy) <= _REGISTER_MAX_PX:
             shifts.append((dx, dy))
-        read.append((x0, y0, x1, y1, ev_gray, float(np.percentile(_shift_tolerant(ev_gray, warped), 90))))
+        read.append(((i, j), x0, y0, x1, y1))
     if len(shifts) < _REGISTER_MIN_TILES:
         return fine_h, planes
     dx, dy = np.median(np.array(shifts), axis=0)
     if np.hypot(dx, dy) < _REGISTER_MIN_PX:
         return fine_h, planes
+    before = float(np.mean([float(percentile(_shift_tolerant(planes[k][1], planes[k][0]), 90)) for k, *_ in read]))
+    if before < _REGISTER_UNEXPLAINED:
+        return fine_h, planes
     corrected = np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1]], np.float64) @ fine_h
-    before = float(np.mean([level for *_, level in read]))
     # The corrected warp reads a little further than the blocks made so far: the reference's
     # grey plane learns its inverse first, so that it makes those blocks (else they read 0).
     uncorrected, ref_gray.inverse = ref_gray.inverse, np.linalg.inv(corrected)
-    after = float(
-        np.mean(
-            [
-                np.percentile(_shift_tolerant(ev_gray, ref_gray.warped(corrected, x0, y0, x1, y1)), 90)
-                for x0, y0, x1, y1, ev_gray, _ in read
-            ]
-        )
-    )
-    if before >= _REGISTER_UNEXPLAINED and after <= _REGISTER_GAIN * before:
-        return corrected, {}
+    moved = {k: (ref_gray.warped(corrected, x0, y0, x1, y1), planes[k][1]) for k, x0, y0, x1, y1 in read}
+    after = float(np.mean([percentile(_shift_tolerant(ev_gray, warped), 90) for warped, ev_gray in moved.values()]))
+    if after <= _REGISTER_GAIN * before:
+        return corrected, moved
     ref_gray.inverse = uncorrected
     return fine_h, planes
 

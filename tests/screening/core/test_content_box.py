@@ -8,7 +8,7 @@ import pytest
 
 from bench import camera_path, synthetic
 from screening.core.decode import WORK_LONG_SIDE
-from screening.core.localise import content_box
+from screening.core.localise import _row_medians, content_box
 from tests.screening.core import devset
 
 
@@ -63,3 +63,15 @@ def test_a_screenshot_of_an_order_page_loses_its_header_and_the_text_lines_below
     plane = _working_plane(frame)
     k = plane.shape[1] / frame.shape[1]
     _assert_cut_to(content_box(plane), tuple(round(v * k) for v in _picture_box(picture)))
+
+
+@pytest.mark.parametrize("width", [639, 640])
+def test_the_rows_medians_are_numpys_to_the_bit(width):
+    rng = np.random.default_rng(width)
+    levels = np.clip(rng.normal(128, 40, (96, width)), 0, 255).astype(np.uint8)
+    levels[:8] = rng.integers(0, 256, (8, width), dtype=np.uint8)
+    for plane in (levels, levels.T):
+        expected = np.median(plane.astype(np.float32), axis=1, keepdims=True)
+        found = _row_medians(plane)
+        assert found.dtype == expected.dtype
+        assert np.array_equal(found, expected)
