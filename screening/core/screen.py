@@ -81,10 +81,13 @@ _COARSE_RETRY = 1000
 # picture shown small on a screen (a fifth of the photograph, tilted) has too few working-plane
 # pixels for corners of its own. Source 3's tuning seeds: gift boxes on screens (9600: 35 and
 # 50 inliers, 0 at either size before) and a framed pixel-art forgery (9500: 28) align and are
-# derived; no honest or unrelated photograph of seeds 9500 and 9600 became derived (one
-# unrelated device now resembles another device's reference). With 1000 keypoints one gift box
-# aligned on 33 pairs, too loosely to be read (geometry 6.8 units). Only photographs nothing
-# aligned pay for it: a decode at the finer plane's draft scale and one detection (50-80 ms).
+# derived. What pairs only there counts for a copy or a screen, not for a resemblance (see
+# screen_decoded): seven honest photographs of seed 9600 that paired only there would have gone
+# to a person; with that, no honest or unrelated photograph of seeds 9400, 9500 and 9600 changed
+# its verdict or its resemblance. With 1000 keypoints one gift box aligned on 33 pairs, too
+# loosely to be read (geometry 6.8 units). Only photographs nothing aligned pay for it: a decode
+# at the finer plane's draft scale and one detection (bench/screening.py's unrelated 12 MP
+# photographs: 200 ms a file, 125 ms without it).
 _FINER_RETRY = 2 * EVIDENCE_FEATURES
 
 
